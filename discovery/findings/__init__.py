@@ -1,0 +1,105 @@
+"""Findings: rules over the whole case, each with a stable id, severity, subject and evidence.
+
+A rule is a function ``(store, thresholds) -> Iterable[Finding]`` registered with ``@rule``, living
+in one of ``RULE_MODULES``. ``recompute_findings`` re-runs every rule and replaces the table, so
+findings always describe the case as it is now; a finding keeps its id (rule + subject) and its
+first ``created_at`` across recomputations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from discovery.store import Store, dumps
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+# Defaults for every threshold a rule reads; overridable per case (meta key "thresholds", JSON).
+DEFAULT_THRESHOLDS: dict[str, float] = {}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding: what rule fired, about which subject, with which evidence."""
+
+    rule: str
+    severity: str
+    title: str
+    subject_type: str
+    subject_id: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    first_seen: float | None = None
+    last_seen: float | None = None
+
+    @property
+    def id(self) -> str:
+        digest = hashlib.sha256(
+            f"{self.rule}\0{self.subject_type}\0{self.subject_id}".encode()
+        ).hexdigest()
+        return f"{self.rule}:{digest[:10]}"
+
+
+Rule = Callable[[Store, dict[str, float]], Iterable[Finding]]
+RULES: dict[str, Rule] = {}
+
+# Modules that register rules when imported.
+RULE_MODULES: list[str] = []
+
+
+def rule(rule_id: str, **defaults: float) -> Callable[[Rule], Rule]:
+    """Register a rule under a stable id, with its threshold defaults."""
+
+    def register(func: Rule) -> Rule:
+        RULES[rule_id] = func
+        DEFAULT_THRESHOLDS.update(defaults)
+        return func
+
+    return register
+
+
+def load_rules() -> dict[str, Rule]:
+    for name in RULE_MODULES:
+        importlib.import_module(name)
+    return RULES
+
+
+def thresholds_for(store: Store) -> dict[str, float]:
+    """The case's thresholds: defaults overlaid with the case's own settings."""
+    load_rules()
+    values = dict(DEFAULT_THRESHOLDS)
+    raw = store.get_meta("thresholds")
+    if raw:
+        values.update({k: float(v) for k, v in json.loads(raw).items()})
+    return values
+
+
+def recompute_findings(store: Store) -> int:
+    """Re-run every rule and replace the findings table; returns the number of findings."""
+    rules = load_rules()
+    limits = thresholds_for(store)
+    found: dict[str, Finding] = {}
+    for rule_id, func in rules.items():
+        for finding in func(store, limits):
+            if finding.rule != rule_id:
+                raise ValueError(f"rule {rule_id} produced a finding for {finding.rule}")
+            found[finding.id] = finding
+    now = time.time()
+    with store.transaction() as conn:
+        created = dict(conn.execute("SELECT id, created_at FROM findings").fetchall())
+        conn.execute("DELETE FROM findings")
+        conn.executemany(
+            "INSERT INTO findings(id, rule, severity, title, subject_type, subject_id, evidence, "
+            "first_seen, last_seen, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (fid, f.rule, f.severity, f.title, f.subject_type, f.subject_id,
+                 dumps(f.evidence), f.first_seen, f.last_seen, created.get(fid, now))
+                for fid, f in found.items()
+            ],
+        )
+    return len(found)

@@ -1,0 +1,92 @@
+"""Ingest an input file into the case: detect its format, read it, convert, write in batches."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from discovery.models import Exchange, ObservedExchange
+from discovery.pipeline import to_exchange
+from discovery.sources import IngestStats, Progress, detect_format, reader_for
+from discovery.store import Store, file_sha256
+
+log = logging.getLogger(__name__)
+
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one input gave: its format, whether it was already in the case, and the counters."""
+
+    path: Path
+    format: str
+    already_ingested: bool
+    stats: IngestStats
+
+
+class ExchangeWriter:
+    """Converts observed exchanges and writes them in batched transactions."""
+
+    def __init__(self, store: Store, input_id: int | None, batch: int = BATCH) -> None:
+        self.store = store
+        self.input_id = input_id
+        self.batch_size = batch
+        self._pending: list[Exchange] = []
+        self.written = 0
+
+    def add(self, observed: ObservedExchange) -> None:
+        self._pending.append(to_exchange(observed, self.store.fingerprint))
+        if len(self._pending) >= self.batch_size:
+            self.flush()
+
+    def add_all(self, observed: Iterable[ObservedExchange]) -> None:
+        for item in observed:
+            self.add(item)
+
+    def flush(self) -> None:
+        if self._pending:
+            self.written += self.store.add_exchanges(self._pending, self.input_id)
+            self._pending = []
+
+
+def ingest_file(
+    store: Store,
+    path: Path,
+    fmt: str = "auto",
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Read one input into the case (no analysis: call ``analysis.recompute`` after the batch)."""
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    reader = reader_for(fmt)
+    stats = IngestStats()
+    registration = store.register_input(path, fmt, file_sha256(path))
+    if registration.already_ingested:
+        return IngestResult(path, fmt, True, stats)
+    writer = ExchangeWriter(store, registration.id)
+    writer.add_all(reader(path, stats, progress))
+    writer.flush()
+    stats.exchanges = writer.written
+    store.finish_input(registration.id, stats.as_dict())
+    log.info("ingested %s: %d exchanges", path, writer.written)
+    return IngestResult(path, fmt, False, stats)
+
+
+def ingest_files(
+    store: Store,
+    paths: Iterable[Path],
+    fmt: str = "auto",
+    progress: Callable[[Path, int], None] | None = None,
+) -> list[IngestResult]:
+    """Ingest several inputs, then recompute the analysis once."""
+    from discovery.analysis import recompute
+
+    results = []
+    for path in paths:
+        per_file = (lambda done, p=path: progress(p, done)) if progress else None
+        results.append(ingest_file(store, path, fmt, per_file))
+    if any(not r.already_ingested for r in results):
+        recompute(store)
+    return results

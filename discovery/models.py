@@ -1,0 +1,110 @@
+"""The data model every source converts to: frozen dataclasses, no foreign objects past the edge.
+
+Two layers, on purpose:
+
+* ``ObservedExchange`` is what a source (pcap, live sniffer, mitmproxy, HAR, Zeek) emits. It holds
+  the request's raw headers and a bounded body prefix *in memory only*, because credential and
+  sensitive-data detection need them. It is never written anywhere.
+* ``Exchange`` (+ its ``CredentialSighting`` list) is what ``discovery.pipeline`` derives from it:
+  metadata only, secrets already replaced by keyed fingerprints and redacted forms. Only these
+  reach the case file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedExchange:
+    """One request and its response (or a TLS connection) as a source saw it; never persisted."""
+
+    ts: float  # epoch seconds (float) of the request's first byte
+    source: str  # "pcap" | "live" | "proxy" | "mitm" | "har" | "zeek"
+    evidence: str  # where it came from: "frames 12-19", "flow 3f2a…", "entry 7", "uid CHhAvV…"
+    client_ip: str | None = None
+    client_port: int | None = None
+    server_ip: str | None = None
+    server_port: int | None = None
+    tls: bool = False
+    sni: str | None = None
+    alpn: str | None = None
+    ja4: str | None = None
+    http_version: str | None = None  # "1.0" | "1.1" | "2" | "3"; None for opaque TLS
+    method: str | None = None  # None for an opaque TLS connection
+    target: str | None = None  # raw request-target as sent: path + "?" + query (or absolute URI)
+    host: str | None = None  # Host / :authority, else SNI
+    status: int | None = None  # None when no response was seen
+    request_headers: Headers = ()
+    response_headers: Headers = ()
+    request_body: bytes = b""  # decoded prefix (bounded by the source)
+    response_body: bytes = b""  # decoded prefix (bounded by the source)
+    request_bytes: int = 0  # body size on the wire (or declared)
+    response_bytes: int = 0
+    partial: bool = False  # a gap or truncation touched this exchange
+    blocked: bool = False  # answered by our proxy's enforcement, never reached upstream
+    error: str | None = None  # a failed flow's reason
+    websocket: bool = False
+    # Pre-computed credential facts, for sources that never see raw headers (Zeek with our policy
+    # script logs an HMAC of credential headers): tuples of (kind, location, name, public_id).
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialSighting:
+    """A credential seen on one request: its keyed fingerprint and non-secret facts only."""
+
+    fingerprint: str  # HMAC-SHA256 hex under the case key
+    kind: str  # "jwt" | "bearer" | "basic" | "api_key" | "aws_sigv4" | "github_token" | ...
+    location: str  # "header" | "query" | "cookie"
+    name: str  # header, query parameter or cookie name
+    redacted: str  # e.g. "sk_live_…9fQ2"
+    public_id: str | None = None  # AWS key id, Basic username, key prefix, JWT jti …
+    identity: str | None = None  # resolved identity key, e.g. "jwt:https://iss|sub"
+    identity_kind: str | None = None  # "jwt" | "aws" | "basic" | "credential"
+    claims: tuple[tuple[str, Any], ...] = ()  # non-secret claims (iss, sub, scope, exp, …)
+    issued_at: float | None = None
+    expires_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """A request/response (or opaque TLS connection) as stored: metadata only, no secret."""
+
+    ts: float
+    source: str
+    evidence: str
+    client_ip: str | None
+    client_port: int | None
+    server_ip: str | None
+    server_port: int | None
+    tls: bool
+    sni: str | None
+    alpn: str | None
+    ja4: str | None
+    http_version: str | None
+    method: str | None
+    path: str | None  # normalised path (no query); None for opaque TLS
+    raw_path: str | None  # path as sent (before normalisation), kept as evidence
+    query_names: tuple[str, ...]
+    host: str | None
+    status: int | None
+    request_bytes: int
+    response_bytes: int
+    request_content_type: str | None
+    response_content_type: str | None
+    user_agent: str | None
+    partial: bool
+    blocked: bool
+    error: str | None
+    websocket: bool
+    sensitive: tuple[tuple[str, int], ...] = ()  # (kind, count) found in bodies, never values
+    credentials: tuple[CredentialSighting, ...] = field(default=())
+
+    @property
+    def opaque(self) -> bool:
+        """True for a TLS connection whose requests could not be seen."""
+        return self.method is None

@@ -1,0 +1,81 @@
+"""Request-target parsing and path normalisation (the original is kept beside it as evidence)."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def split_target(target: str) -> tuple[str, str, str | None]:
+    """Split a request-target into (raw path, raw query, authority from an absolute URI or None)."""
+    authority = None
+    if target.startswith(("http://", "https://")):
+        parts = urlsplit(target)
+        authority = parts.netloc or None
+        path = parts.path or "/"
+        return path, parts.query, authority
+    target, _, _fragment = target.partition("#")
+    path, _, query = target.partition("?")
+    return path or "/", query, authority
+
+
+def _decode_unreserved(segment: str) -> str:
+    """Decode only percent-escapes of unreserved characters (RFC 3986 6.2.2.2)."""
+    if "%" not in segment:
+        return segment
+    out = []
+    i = 0
+    while i < len(segment):
+        ch = segment[i]
+        if ch == "%" and i + 2 < len(segment) + 1:
+            hexpart = segment[i + 1 : i + 3]
+            if len(hexpart) == 2 and all(c in "0123456789abcdefABCDEF" for c in hexpart):
+                decoded = chr(int(hexpart, 16))
+                out.append(decoded if decoded in _UNRESERVED else "%" + hexpart.upper())
+                i += 3
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def normalise_path(raw_path: str) -> str:
+    """Normalise a path: unreserved escapes decoded, dot segments resolved, duplicate and
+    trailing slashes removed ("/" stays "/")."""
+    if not raw_path.startswith("/"):
+        raw_path = "/" + raw_path
+    segments = [_decode_unreserved(s) for s in raw_path.split("/") if s]
+    # resolve dot segments (also their escaped forms, which _decode_unreserved has decoded)
+    resolved: list[str] = []
+    for seg in segments:
+        if seg == ".":
+            continue
+        if seg == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        resolved.append(seg)
+    return "/" + "/".join(resolved)
+
+
+def query_names(raw_query: str) -> tuple[str, ...]:
+    """The distinct parameter names of a query string, in first-seen order (values dropped)."""
+    names: dict[str, None] = {}
+    for part in raw_query.split("&"):
+        if not part:
+            continue
+        name = unquote(part.split("=", 1)[0].replace("+", " "))
+        names.setdefault(name, None)
+    return tuple(names)
+
+
+def query_pairs(raw_query: str) -> list[tuple[str, str]]:
+    """(name, value) pairs of a query string, percent-decoded; for detectors only."""
+    pairs = []
+    for part in raw_query.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        pairs.append((unquote(name.replace("+", " ")), unquote(value.replace("+", " "))))
+    return pairs

@@ -1,0 +1,87 @@
+"""ObservedExchange -> Exchange: the point where raw header values are turned into fingerprints
+and redacted forms and then dropped. Nothing after this function sees a secret."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from discovery.credentials import RequestView, detect_credentials
+from discovery.models import Exchange, ObservedExchange
+from discovery.paths import normalise_path, query_names, query_pairs, split_target
+from discovery.sensitive import scan_bodies
+
+
+def header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    """First value of a header, case-insensitively."""
+    lname = name.lower()
+    for key, value in headers:
+        if key.lower() == lname:
+            return value
+    return None
+
+
+def _host_without_default_port(host: str, tls: bool) -> str:
+    host = host.strip().lower()
+    if host.endswith(":80") and not tls:
+        return host[:-3]
+    if host.endswith(":443") and tls:
+        return host[:-4]
+    return host
+
+
+def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exchange:
+    """Derive the stored form of an observed exchange."""
+    path = raw_path = None
+    names: tuple[str, ...] = ()
+    pairs: list[tuple[str, str]] = []
+    host = obs.host
+    if obs.target is not None:
+        raw_path, raw_query, authority = split_target(obs.target)
+        path = normalise_path(raw_path)
+        names = query_names(raw_query)
+        pairs = query_pairs(raw_query)
+        if not host and authority:
+            host = authority
+    if not host:
+        host = obs.sni
+    if host:
+        host = _host_without_default_port(host, obs.tls)
+    credentials: tuple = ()
+    if obs.method is not None:
+        view = RequestView(
+            headers=obs.request_headers, query=pairs, host=host, path=path or "/",
+            method=obs.method,
+        )
+        credentials = tuple(detect_credentials(view, fingerprint))
+    sensitive = scan_bodies(obs.request_body, obs.response_body) if obs.method else ()
+    return Exchange(
+        ts=obs.ts,
+        source=obs.source,
+        evidence=obs.evidence,
+        client_ip=obs.client_ip,
+        client_port=obs.client_port,
+        server_ip=obs.server_ip,
+        server_port=obs.server_port,
+        tls=obs.tls,
+        sni=obs.sni,
+        alpn=obs.alpn,
+        ja4=obs.ja4,
+        http_version=obs.http_version,
+        method=obs.method.upper() if obs.method else None,
+        path=path,
+        raw_path=raw_path,
+        query_names=names,
+        host=host,
+        status=obs.status,
+        request_bytes=obs.request_bytes,
+        response_bytes=obs.response_bytes,
+        request_content_type=header(obs.request_headers, "content-type"),
+        response_content_type=header(obs.response_headers, "content-type"),
+        user_agent=header(obs.request_headers, "user-agent"),
+        partial=obs.partial,
+        blocked=obs.blocked,
+        error=obs.error,
+        websocket=obs.websocket,
+        sensitive=sensitive,
+        credentials=credentials,
+    )

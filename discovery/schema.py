@@ -1,0 +1,246 @@
+"""The case file's schema: the DDL of each version and the migrations between them.
+
+The version lives in ``PRAGMA user_version``; ``MIGRATIONS[n]`` takes a case from version ``n`` to
+``n + 1``. Add a migration at the end, never edit one that shipped. Times are REAL epoch seconds
+(UTC) in the database and ISO 8601 strings at the edges.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+APPLICATION_ID = 0x49524331  # "IRC1": marks a SQLite file as an ir-console case
+
+_V1 = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE inputs (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    format TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'ingesting',      -- ingesting | complete
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    stats TEXT NOT NULL DEFAULT '{}'              -- JSON: packets, flows, exchanges, skipped{}
+);
+
+CREATE TABLE exchanges (
+    id INTEGER PRIMARY KEY,
+    input_id INTEGER REFERENCES inputs(id),       -- NULL for live capture / proxy
+    source TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    ts REAL NOT NULL,
+    client_ip TEXT,
+    client_port INTEGER,
+    server_ip TEXT,
+    server_port INTEGER,
+    tls INTEGER NOT NULL DEFAULT 0,
+    sni TEXT,
+    alpn TEXT,
+    ja4 TEXT,
+    http_version TEXT,
+    method TEXT,
+    path TEXT,
+    raw_path TEXT,
+    query_names TEXT NOT NULL DEFAULT '[]',
+    host TEXT,
+    status INTEGER,
+    request_bytes INTEGER NOT NULL DEFAULT 0,
+    response_bytes INTEGER NOT NULL DEFAULT 0,
+    request_content_type TEXT,
+    response_content_type TEXT,
+    user_agent TEXT,
+    partial INTEGER NOT NULL DEFAULT 0,
+    blocked INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    websocket INTEGER NOT NULL DEFAULT 0,
+    sensitive TEXT NOT NULL DEFAULT '{}',         -- JSON {kind: count}
+    endpoint_id INTEGER                            -- set by classification
+);
+CREATE INDEX exchanges_host ON exchanges(host, method, path);
+CREATE INDEX exchanges_ts ON exchanges(ts);
+CREATE INDEX exchanges_input ON exchanges(input_id);
+CREATE INDEX exchanges_endpoint ON exchanges(endpoint_id);
+
+CREATE TABLE credentials (
+    id TEXT PRIMARY KEY,                          -- short public id derived from the fingerprint
+    fingerprint TEXT NOT NULL UNIQUE,             -- HMAC-SHA256 hex under the case key
+    kind TEXT NOT NULL,
+    redacted TEXT NOT NULL,
+    public_id TEXT,
+    identity_id TEXT REFERENCES identities(id),
+    claims TEXT NOT NULL DEFAULT '{}',
+    issued_at REAL,
+    expires_at REAL,
+    first_seen REAL,
+    last_seen REAL,
+    requests INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX credentials_identity ON credentials(identity_id);
+
+CREATE TABLE exchange_credentials (
+    exchange_id INTEGER NOT NULL REFERENCES exchanges(id),
+    credential_id TEXT NOT NULL REFERENCES credentials(id),
+    location TEXT NOT NULL,                       -- header | query | cookie
+    name TEXT NOT NULL,
+    PRIMARY KEY (exchange_id, credential_id, location, name)
+) WITHOUT ROWID;
+CREATE INDEX exchange_credentials_cred ON exchange_credentials(credential_id);
+
+CREATE TABLE identities (
+    id TEXT PRIMARY KEY,                          -- e.g. "jwt:iss|sub", "aws:AKIA…", "basic:u@host"
+    name TEXT NOT NULL,                           -- display name
+    kind TEXT,                                    -- service-account | partner | bot | human | NULL
+    owner TEXT,
+    source TEXT NOT NULL,                         -- jwt | aws | basic | credential | register
+    registered INTEGER NOT NULL DEFAULT 0,
+    matchers TEXT NOT NULL DEFAULT '[]',
+    allowed_scopes TEXT,
+    max_token_lifetime REAL,
+    rotation_period REAL,
+    first_seen REAL,
+    last_seen REAL
+);
+
+CREATE TABLE specs (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    version TEXT,
+    openapi_version TEXT,
+    path TEXT NOT NULL,
+    hosts TEXT NOT NULL DEFAULT '[]',             -- JSON list of {host, base_path}
+    imported_at REAL NOT NULL
+);
+
+CREATE TABLE spec_operations (
+    id INTEGER PRIMARY KEY,
+    spec_id INTEGER NOT NULL REFERENCES specs(id),
+    host TEXT NOT NULL,
+    method TEXT NOT NULL,
+    template TEXT NOT NULL,                       -- full path including the server prefix
+    operation_id TEXT,
+    deprecated INTEGER NOT NULL DEFAULT 0,
+    security TEXT,                                -- JSON; NULL = inherit none, [] = public
+    scopes TEXT NOT NULL DEFAULT '[]',
+    parameters TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX spec_operations_host ON spec_operations(host, method);
+
+CREATE TABLE endpoints (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL,
+    method TEXT NOT NULL,
+    template TEXT NOT NULL,
+    status TEXT NOT NULL,                         -- documented | shadow | zombie | orphan
+    spec_operation_id INTEGER REFERENCES spec_operations(id),
+    requests INTEGER NOT NULL DEFAULT 0,
+    first_seen REAL,
+    last_seen REAL,
+    statuses TEXT NOT NULL DEFAULT '{}',          -- JSON {"200": n}
+    explanation TEXT NOT NULL DEFAULT '[]',       -- JSON, per segment: why literal / parameter
+    sensitive TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (host, method, template)
+);
+
+CREATE TABLE sightings (
+    credential_id TEXT NOT NULL REFERENCES credentials(id),
+    endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),
+    client_ip TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    successes INTEGER NOT NULL DEFAULT 0,
+    first_seen REAL,
+    last_seen REAL,
+    PRIMARY KEY (credential_id, endpoint_id, client_ip)
+) WITHOUT ROWID;
+
+CREATE TABLE findings (
+    id TEXT PRIMARY KEY,                          -- stable: rule + subject hash
+    rule TEXT NOT NULL,
+    severity TEXT NOT NULL,                       -- critical | high | medium | low | info
+    title TEXT NOT NULL,
+    subject_type TEXT NOT NULL,                   -- credential | identity | endpoint | host | client
+    subject_id TEXT NOT NULL,
+    evidence TEXT NOT NULL DEFAULT '{}',
+    first_seen REAL,
+    last_seen REAL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX findings_rule ON findings(rule);
+
+CREATE TABLE blocklist (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,                           -- credential | endpoint
+    value TEXT NOT NULL,                          -- credential fingerprint | "HOST METHOD TEMPLATE"
+    subject TEXT NOT NULL,                        -- credential id | "HOST METHOD TEMPLATE"
+    reason TEXT,
+    created_at REAL NOT NULL,
+    created_by TEXT,
+    UNIQUE (kind, value)
+);
+
+CREATE TABLE runbook_runs (
+    id TEXT PRIMARY KEY,
+    runbook_id TEXT NOT NULL,
+    runbook_sha256 TEXT NOT NULL,
+    target TEXT NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}',
+    dry_run INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL,                          -- running | waiting | succeeded | failed | ...
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    outcome TEXT
+);
+
+CREATE TABLE runbook_steps (
+    run_id TEXT NOT NULL REFERENCES runbook_runs(id),
+    idx INTEGER NOT NULL,
+    step_id TEXT NOT NULL,
+    state TEXT NOT NULL,                          -- pending | running | done | skipped | failed | ...
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started_at REAL,
+    finished_at REAL,
+    output TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    PRIMARY KEY (run_id, step_id)
+) WITHOUT ROWID;
+
+CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT,
+    details TEXT NOT NULL DEFAULT '{}',
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+"""
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run DDL statement by statement inside the caller's transaction (executescript commits)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement: {statement[:60]!r}")
+
+
+def _to_v1(conn: sqlite3.Connection) -> None:
+    run_script(conn, _V1)
+
+
+# MIGRATIONS[n] upgrades a case at version n to n + 1.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1]
+
+SCHEMA_VERSION = len(MIGRATIONS)

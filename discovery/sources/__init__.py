@@ -1,0 +1,126 @@
+"""Input readers, one module per format, each turning a foreign format into ``ObservedExchange``s.
+
+A reader is ``read(path, stats, progress) -> Iterator[ObservedExchange]``: it counts what it
+skips in ``stats`` (by reason, with warnings naming the place) and never raises for a bad part it
+can go past; it raises ``InputError`` only when the file cannot be used at all.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from discovery.errors import InputError, UnknownFormatError
+from discovery.models import ObservedExchange
+
+Progress = Callable[[int], None]  # called with bytes consumed so far
+
+
+@dataclass
+class IngestStats:
+    """Counters a reader fills in; printed as the ingest summary."""
+
+    packets: int = 0
+    flows: int = 0
+    exchanges: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)
+    max_warnings: int = 50
+
+    def skip(self, reason: str, warning: str | None = None) -> None:
+        """Count a skipped part by reason; keep the first warnings verbatim."""
+        self.skipped[reason] += 1
+        if warning and len(self.warnings) < self.max_warnings:
+            self.warnings.append(warning)
+
+    def warn(self, warning: str) -> None:
+        if len(self.warnings) < self.max_warnings:
+            self.warnings.append(warning)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "packets": self.packets,
+            "flows": self.flows,
+            "exchanges": self.exchanges,
+            "skipped": dict(self.skipped),
+            "warnings": list(self.warnings),
+        }
+
+
+class Reader(Protocol):
+    def __call__(
+        self, path: Path, stats: IngestStats, progress: Progress | None = None
+    ) -> Iterator[ObservedExchange]: ...
+
+
+# format -> "module:function"; modules are imported only when that format is read.
+READERS: dict[str, str] = {
+    "pcap": "discovery.sources.pcap:read",
+    "pcapng": "discovery.sources.pcap:read",
+    "har": "discovery.sources.har:read",
+    "mitm": "discovery.sources.mitm:read",
+    "zeek": "discovery.sources.zeek:read",
+}
+
+_PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4",  # microsecond, both byte orders
+    b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",  # nanosecond, both byte orders
+}
+_PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+
+
+def detect_format(path: Path) -> str:
+    """Recognise an input by its content (magic bytes, then structure)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(65536)
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    if len(head) >= 4 and head[:4] in _PCAP_MAGICS:
+        return "pcap"
+    if head[:4] == _PCAPNG_MAGIC:
+        return "pcapng"
+    text = head.lstrip()
+    if text.startswith(b"#separator") or text.startswith(b"#fields"):
+        return "zeek"
+    if text.startswith(b"{"):
+        first_line = text.split(b"\n", 1)[0]
+        try:
+            obj = json.loads(first_line)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict) and "uid" in obj and "ts" in obj:
+            return "zeek"
+        if b'"log"' in head[:4096] and (b'"entries"' in head or b'"creator"' in head):
+            return "har"
+    # mitmproxy flow files are tnetstrings: "<digits>:" then a dict ending in "}"
+    digits = head[:12].split(b":", 1)[0]
+    if digits.isdigit() and len(head) > len(digits) + 1 and head[len(digits):len(digits) + 1] == b":":
+        return "mitm"
+    if not head:
+        raise UnknownFormatError(str(path), "empty file")
+    raise UnknownFormatError(
+        str(path), "not a recognised capture or log (pcap, pcapng, HAR, mitmproxy flows, Zeek)"
+    )
+
+
+def reader_for(fmt: str) -> Reader:
+    """Import the reader of a format."""
+    try:
+        target = READERS[fmt]
+    except KeyError:
+        raise UnknownFormatError("-", f"unknown format {fmt!r}") from None
+    module_name, func = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            raise UnknownFormatError("-", f"no reader for {fmt!r} in this build") from exc
+        raise
+    reader: Reader = getattr(module, func)
+    return reader

@@ -1,0 +1,135 @@
+"""The ``ir-console`` command line: a click group whose commands are imported only when run.
+
+Each command lives in ``ir_console/commands/<name>.py``; ``COMMANDS`` maps its name to
+``module:attribute``, so ``ir-console --help`` and the read commands never import scapy,
+mitmproxy, textual or networkx. Errors from ``discovery`` and ``runbooks`` become one line on
+stderr and the exit code of DESIGN section 10 (0 done, 1 failed, 2 bad usage/input, 3 gate).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ir_console import __version__
+
+# name -> ("module:attribute", one-line help shown by --help without importing the module)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "hosts": ("ir_console.commands.read:hosts", "Hosts seen, over TLS or not, with counts."),
+    "endpoints": ("ir_console.commands.read:endpoints", "The API inventory and its classification."),
+    "credentials": ("ir_console.commands.read:credentials", "Credentials seen (redacted)."),
+    "identities": ("ir_console.commands.read:identities", "Non-human identities, registered or not."),
+    "findings": ("ir_console.commands.read:findings", "Findings, most severe first."),
+    "tui": ("ir_console.commands.tui:tui", "Open the console on the case."),
+    "demo": ("ir_console.commands.demo:demo", "Build the bundled demo case and open the console."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name not in COMMANDS:
+            return None
+        if ctx.resilient_parsing and "--help" in sys.argv:
+            return _HelpOnly(cmd_name, help=COMMANDS[cmd_name][1])
+        module_name, attr = COMMANDS[cmd_name][0].split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+class _HelpOnly(click.Command):
+    """Placeholder used only while listing help."""
+
+
+class CaseContext:
+    """What every command gets: the case path (opened on demand)."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+
+    def open(self, *, create: bool = True) -> Any:
+        from discovery.store import Store
+
+        return Store.open(self.db, create=create)
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="IR_CONSOLE_DB",
+    default="ir-console.db",
+    show_default=True,
+    help="The case file (one SQLite file per investigation). Env: IR_CONSOLE_DB.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.version_option(__version__, prog_name="ir-console")
+@click.pass_context
+def cli(ctx: click.Context, db: Path, verbose: int) -> None:
+    """ir-console: from packets to a revoked key, in one terminal.
+
+    Finds the API endpoints nobody documented and the non-human identities calling them, from
+    captures, proxies and logs; walks a responder through containment runbooks.
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    ctx.obj = CaseContext(db)
+    if ctx.invoked_subcommand is None:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            ctx.invoke(cli.get_command(ctx, "tui"))  # type: ignore[arg-type]
+        else:
+            click.echo(ctx.get_help())
+
+
+def main() -> None:
+    """Entry point: run the group, mapping our errors to one line and an exit code."""
+    try:
+        cli.main(standalone_mode=False, prog_name="ir-console")
+    except click.exceptions.Abort:
+        sys.stderr.write("ir-console: aborted\n")
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("ir-console: interrupted\n")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - mapped below, re-raised when unknown
+        code = _exit_code_for(exc)
+        if code is None:
+            raise
+        from ir_console.sanitize import clean
+
+        sys.stderr.write(f"ir-console: error: {clean(exc)}\n")
+        sys.exit(code)
+
+
+def _exit_code_for(exc: BaseException) -> int | None:
+    """The exit code of one of our own errors, or None for anything unexpected."""
+    discovery_errors = sys.modules.get("discovery.errors")
+    runbook_errors = sys.modules.get("runbooks.errors")
+    if discovery_errors and isinstance(exc, discovery_errors.DiscoveryError):
+        return int(exc.exit_code)
+    if runbook_errors and isinstance(exc, runbook_errors.RunbookError):
+        return int(exc.exit_code)
+    return None
+

@@ -1,0 +1,142 @@
+"""The read commands: hosts, endpoints, credentials, identities, findings."""
+
+from __future__ import annotations
+
+import click
+
+from discovery import queries
+from discovery.timeutil import parse_time
+from ir_console.cli import CaseContext
+from ir_console.output import emit_json, emit_table
+
+json_option = click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+
+
+@click.command()
+@json_option
+@click.pass_obj
+def hosts(case: CaseContext, as_json: bool) -> None:
+    """Every host seen, over TLS or not (hosts known only from a TLS SNI included)."""
+    with case.open(create=False) as store:
+        rows = queries.hosts(store)
+    if as_json:
+        emit_json(rows)
+        return
+    emit_table(
+        ["host", "tls", "requests", "endpoints", "first seen", "last seen", "spec"],
+        [[r["host"], "yes" if r["tls"] else "no", r["requests"], r["endpoints"],
+          r["first_seen"], r["last_seen"], r["spec"] or "-"] for r in rows],
+        empty="no hosts in this case yet (ingest a capture first)",
+    )
+
+
+def _statuses(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    wanted = [s.strip().lower() for s in value.split(",") if s.strip()]
+    bad = [s for s in wanted if s not in queries.ENDPOINT_STATUSES]
+    if bad:
+        raise click.BadParameter(
+            f"unknown status {', '.join(bad)}; use {', '.join(queries.ENDPOINT_STATUSES)}",
+            param_hint="--status",
+        )
+    return wanted
+
+
+def _since(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+
+
+@click.group(invoke_without_command=True)
+@click.option("--status", "status", help="Only these statuses: documented,shadow,zombie,orphan.")
+@click.option("--host", help="Only this host.")
+@click.option("--since", help="Only endpoints first seen at or after TIME (ISO 8601 or 2h, 3d).")
+@json_option
+@click.pass_context
+def endpoints(
+    ctx: click.Context, status: str | None, host: str | None, since: str | None, as_json: bool
+) -> None:
+    """The API inventory: every (host, method, template) with its classification."""
+    if ctx.invoked_subcommand is not None:
+        return
+    case: CaseContext = ctx.obj
+    wanted, after = _statuses(status), _since(since)
+    with case.open(create=False) as store:
+        rows = queries.endpoints(store, wanted, host, after)
+    if as_json:
+        emit_json(rows)
+        return
+    emit_table(
+        ["status", "host", "method", "template", "requests", "last seen", "credentials"],
+        [[r["status"], r["host"], r["method"], r["template"], r["requests"], r["last_seen"],
+          len(r["credentials"])] for r in rows],
+        empty="no endpoints match",
+    )
+
+
+@click.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+def credentials(ctx: click.Context, as_json: bool) -> None:
+    """Credentials seen in traffic: redacted, never raw."""
+    if ctx.invoked_subcommand is not None:
+        return
+    case: CaseContext = ctx.obj
+    with case.open(create=False) as store:
+        rows = queries.credentials(store)
+    if as_json:
+        emit_json(rows)
+        return
+    emit_table(
+        ["id", "kind", "redacted", "identity", "requests", "sources", "endpoints", "last seen"],
+        [[r["id"], r["kind"], r["redacted"], r["identity"], r["requests"], len(r["sources"]),
+          len(r["endpoints"]), r["last_seen"]] for r in rows],
+        empty="no credentials in this case",
+    )
+
+
+@click.command()
+@json_option
+@click.pass_obj
+def identities(case: CaseContext, as_json: bool) -> None:
+    """Non-human identities: registered (with owners) and unregistered."""
+    with case.open(create=False) as store:
+        rows = queries.identities(store)
+    if as_json:
+        emit_json(rows)
+        return
+    emit_table(
+        ["identity", "kind", "owner", "registered", "credentials", "requests", "last seen"],
+        [[r["name"], r["kind"] or "-", r["owner"] or "-", "yes" if r["registered"] else "NO",
+          len(r["credentials"]), r["requests"], r["last_seen"]] for r in rows],
+        empty="no identities in this case",
+    )
+
+
+@click.command()
+@click.option(
+    "--severity",
+    type=click.Choice(list(queries.SEVERITY_RANK), case_sensitive=False),
+    help="Only this level and above.",
+)
+@click.option("--rule", help="Only this rule id.")
+@json_option
+@click.pass_obj
+def findings(case: CaseContext, severity: str | None, rule: str | None, as_json: bool) -> None:
+    """Findings over the case, most severe first."""
+    with case.open(create=False) as store:
+        rows = queries.findings(store, severity.lower() if severity else None, rule)
+    if as_json:
+        emit_json(rows)
+        return
+    emit_table(
+        ["severity", "rule", "subject", "title", "last seen"],
+        [[r["severity"], r["rule"], f"{r['subject']['type']} {r['subject']['id']}", r["title"],
+          r["last_seen"]] for r in rows],
+        empty="no findings",
+    )

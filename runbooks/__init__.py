@@ -1,0 +1,1 @@
+"""Runbook format, engine, actions and audit log. Headless: never imports ``textual`` or ``ir_console``."""

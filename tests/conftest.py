@@ -1,0 +1,56 @@
+"""Shared fixtures: a fresh case file on disk, builders for exchanges and sightings."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from discovery.models import CredentialSighting, Exchange
+from discovery.store import Store
+
+
+@pytest.fixture
+def case_path(tmp_path: Path) -> Path:
+    return tmp_path / "case.db"
+
+
+@pytest.fixture
+def store(case_path: Path) -> Iterator[Store]:
+    with Store.open(case_path) as opened:
+        yield opened
+
+
+def make_exchange(**fields: Any) -> Exchange:
+    """An Exchange with sensible defaults; override any field."""
+    base: dict[str, Any] = dict(
+        ts=1_790_000_000.0, source="pcap", evidence="frames 1-2", client_ip="10.0.0.5",
+        client_port=50000, server_ip="10.0.0.1", server_port=80, tls=False, sni=None, alpn=None,
+        ja4=None, http_version="1.1", method="GET", path="/v1/users/42", raw_path="/v1/users/42",
+        query_names=(), host="api.example.com", status=200, request_bytes=0, response_bytes=10,
+        request_content_type=None, response_content_type="application/json", user_agent="curl/8",
+        partial=False, blocked=False, error=None, websocket=False, sensitive=(), credentials=(),
+    )
+    base.update(fields)
+    return Exchange(**base)
+
+
+def make_sighting(store: Store, secret: str, **fields: Any) -> CredentialSighting:
+    """A sighting of ``secret`` fingerprinted under the case key."""
+    base: dict[str, Any] = dict(
+        fingerprint=store.fingerprint(secret), kind="api_key", location="header",
+        name="X-API-Key", redacted="…" + secret[-4:],
+    )
+    base.update(fields)
+    return CredentialSighting(**base)
+
+
+def require_tool(name: str) -> str:
+    """Path of a system tool, or skip the test saying which tool is missing."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (CI installs it via .ci/run)")
+    return path

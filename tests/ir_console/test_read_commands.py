@@ -1,0 +1,163 @@
+"""Read commands: JSON shapes with rows inserted through the store API, tables, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from discovery.store import Store, dumps
+from discovery.timeutil import iso
+from ir_console.cli import cli
+from tests.conftest import make_exchange, make_sighting
+
+SECRET = "key-live-0123456789abcdefXYZ"
+
+
+def run(case_path: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--db", str(case_path), *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def populated(case_path: Path) -> Path:
+    with Store.open(case_path) as store:
+        sighting = make_sighting(store, SECRET, identity="jwt:https://idp|svc-billing",
+                                 identity_kind="jwt", claims=(("sub", "svc-billing"),),
+                                 issued_at=1_790_000_000.0, expires_at=1_800_000_000.0)
+        store.add_exchanges([
+            make_exchange(ts=1_790_000_100.0, credentials=(sighting,), client_ip="10.0.0.5"),
+            make_exchange(ts=1_790_000_200.0, credentials=(sighting,), client_ip="10.0.0.9",
+                          status=404),
+            make_exchange(ts=1_790_000_300.0, method=None, path=None, raw_path=None,
+                          host="opaque.example.net", tls=True, sni="opaque.example.net"),
+        ])
+        conn = store.conn
+        conn.execute(
+            "INSERT INTO endpoints(host, method, template, status, requests, first_seen, "
+            "last_seen, statuses) VALUES ('api.example.com','GET','/v1/users/{id}','shadow',2,"
+            "1790000100,1790000200,?)", (dumps({"200": 1, "404": 1}),),
+        )
+        conn.execute("UPDATE exchanges SET endpoint_id = 1 WHERE method IS NOT NULL")
+        from discovery.sightings import rebuild_sightings
+
+        rebuild_sightings(store)
+        conn.execute(
+            "INSERT INTO findings(id, rule, severity, title, subject_type, subject_id, evidence,"
+            " created_at) VALUES ('shadow_endpoint_access:1','shadow_endpoint_access','medium',"
+            "'x','endpoint','api.example.com GET /v1/users/{id}','{}',0),"
+            "('long_lived_token:1','long_lived_token','high','y','credential','c-1','{}',0)"
+        )
+    return case_path
+
+
+def test_endpoints_json_shape(populated: Path) -> None:
+    code, out = run(populated, "endpoints", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert rows == [{
+        "host": "api.example.com", "method": "GET", "template": "/v1/users/{id}",
+        "status": "shadow", "requests": 2, "first_seen": "2026-09-21T14:15:00Z",
+        "last_seen": "2026-09-21T14:16:40Z", "statuses": {"200": 1, "404": 1},
+        "credentials": [rows[0]["credentials"][0]],
+    }]
+    assert rows[0]["credentials"][0].startswith("c-")
+
+
+def test_endpoints_filters(populated: Path) -> None:
+    assert json.loads(run(populated, "endpoints", "--json", "--status", "documented")[1]) == []
+    assert len(json.loads(run(populated, "endpoints", "--json", "--status", "shadow,zombie")[1])) == 1
+    assert json.loads(run(populated, "endpoints", "--json", "--host", "other.example")[1]) == []
+    assert json.loads(run(populated, "endpoints", "--json", "--since", "2026-09-21T14:16:00Z")[1]) == []
+    assert len(json.loads(run(populated, "endpoints", "--json", "--since", "2026-09-21")[1])) == 1
+
+
+def test_credentials_json_shape_and_no_secret(populated: Path) -> None:
+    code, out = run(populated, "credentials", "--json")
+    assert code == 0
+    assert SECRET not in out
+    (row,) = json.loads(out)
+    assert set(row) == {"id", "kind", "redacted", "identity", "first_seen", "last_seen",
+                        "requests", "sources", "endpoints", "issued_at", "expires_at", "claims"}
+    assert row["requests"] == 2
+    assert row["sources"] == ["10.0.0.5", "10.0.0.9"]
+    assert row["endpoints"] == [{"host": "api.example.com", "method": "GET",
+                                 "template": "/v1/users/{id}"}]
+    assert row["identity"] == "jwt:https://idp|svc-billing"
+    assert row["claims"] == {"sub": "svc-billing"}
+    assert row["expires_at"] == iso(1_800_000_000.0)
+
+
+def test_identities_json(populated: Path) -> None:
+    (row,) = json.loads(run(populated, "identities", "--json")[1])
+    assert row["id"] == "jwt:https://idp|svc-billing"
+    assert row["registered"] is False
+    assert row["requests"] == 2 and len(row["credentials"]) == 1
+
+
+def test_findings_json_sorted_and_filtered(populated: Path) -> None:
+    rows = json.loads(run(populated, "findings", "--json")[1])
+    assert [r["rule"] for r in rows] == ["long_lived_token", "shadow_endpoint_access"]
+    assert set(rows[0]) >= {"id", "rule", "severity", "title", "subject", "evidence"}
+    assert rows[0]["subject"] == {"type": "credential", "id": "c-1"}
+    high = json.loads(run(populated, "findings", "--json", "--severity", "high")[1])
+    assert [r["rule"] for r in high] == ["long_lived_token"]
+    by_rule = json.loads(run(populated, "findings", "--json", "--rule", "shadow_endpoint_access")[1])
+    assert len(by_rule) == 1
+
+
+def test_hosts_include_tls_only_hosts(populated: Path) -> None:
+    rows = {r["host"]: r for r in json.loads(run(populated, "hosts", "--json")[1])}
+    assert rows["opaque.example.net"]["tls"] is True
+    assert rows["opaque.example.net"]["requests"] == 0
+    assert rows["api.example.com"]["requests"] == 2
+    assert rows["api.example.com"]["endpoints"] == 1
+
+
+def test_tables_are_plain_text(populated: Path) -> None:
+    code, out = run(populated, "endpoints")
+    assert code == 0 and "/v1/users/{id}" in out and "SHADOW" not in out.split("\n")[1]
+
+
+def _ir(case: Path, *args: str, env_db: bool = False) -> subprocess.CompletedProcess[str]:
+    env_args = [] if env_db else ["--db", str(case)]
+    import os
+
+    env = dict(os.environ)
+    if env_db:
+        env["IR_CONSOLE_DB"] = str(case)
+    return subprocess.run([sys.executable, "-m", "ir_console", *env_args, *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_exit_code_2_for_a_file_that_is_not_a_case(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.db"
+    bogus.write_text("not a database at all, just text" * 20)
+    proc = _ir(bogus, "endpoints", "--json")
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "not an ir-console case" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_exit_code_2_for_a_missing_case_and_bad_usage(tmp_path: Path) -> None:
+    missing = _ir(tmp_path / "nope.db", "findings")
+    assert missing.returncode == 2 and "no such case file" in missing.stderr
+    bad = _ir(tmp_path / "nope.db", "endpoints", "--status", "weird")
+    assert bad.returncode == 2 and "weird" in bad.stderr
+
+
+def test_env_var_selects_the_case(populated: Path) -> None:
+    proc = _ir(populated, "endpoints", "--json", env_db=True)
+    assert proc.returncode == 0 and json.loads(proc.stdout)[0]["status"] == "shadow"
+
+
+def test_help_lists_the_commands() -> None:
+    proc = subprocess.run([sys.executable, "-m", "ir_console", "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0
+    for name in ("endpoints", "credentials", "identities", "findings", "hosts", "demo", "tui"):
+        assert f"  {name}" in proc.stdout
