@@ -25,36 +25,42 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "credentials": ("ir_console.commands.read:credentials", "Credentials seen (redacted)."),
     "identities": ("ir_console.commands.read:identities", "Non-human identities, registered or not."),
     "findings": ("ir_console.commands.read:findings", "Findings, most severe first."),
+    "capture": ("ir_console.commands.capture:capture", "Live capture: sniffer or proxy."),
     "tui": ("ir_console.commands.tui:tui", "Open the console on the case."),
     "demo": ("ir_console.commands.demo:demo", "Build the bundled demo case and open the console."),
 }
 
 
 class LazyGroup(click.Group):
-    """A group that imports a command's module only when that command runs."""
+    """A group that imports a command's module only when that command runs.
+
+    ``lazy`` maps a name to ("module:attribute", one-line help); the help is shown by ``--help``
+    without importing anything.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy if lazy is not None else {}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(COMMANDS) | set(self.commands))
+        return sorted(set(self.lazy) | set(self.commands))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands:
             return self.commands[cmd_name]
-        if cmd_name not in COMMANDS:
+        if cmd_name not in self.lazy:
             return None
-        if ctx.resilient_parsing and "--help" in sys.argv:
-            return _HelpOnly(cmd_name, help=COMMANDS[cmd_name][1])
-        module_name, attr = COMMANDS[cmd_name][0].split(":")
+        module_name, attr = self.lazy[cmd_name][0].split(":")
         command: click.Command = getattr(importlib.import_module(module_name), attr)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
-
-class _HelpOnly(click.Command):
-    """Placeholder used only while listing help."""
+        rows = [(name, self.lazy[name][1]) for name in sorted(self.lazy)]
+        rows += [(name, cmd.get_short_help_str()) for name, cmd in sorted(self.commands.items())]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(sorted(rows))
 
 
 class CaseContext:
@@ -69,7 +75,7 @@ class CaseContext:
         return Store.open(self.db, create=create)
 
 
-@click.group(cls=LazyGroup, invoke_without_command=True)
+@click.group(cls=LazyGroup, lazy=COMMANDS, invoke_without_command=True)
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -6,7 +6,7 @@ import click
 
 from discovery import queries
 from discovery.timeutil import parse_time
-from ir_console.cli import CaseContext
+from ir_console.cli import CaseContext, LazyGroup
 from ir_console.output import emit_json, emit_table
 
 json_option = click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
@@ -52,7 +52,11 @@ def _since(value: str | None) -> float | None:
         raise click.BadParameter(str(exc), param_hint="--since") from None
 
 
-@click.group(invoke_without_command=True)
+# Subcommands of `endpoints`, imported only when run.
+ENDPOINT_COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+@click.group(cls=LazyGroup, lazy=ENDPOINT_COMMANDS, invoke_without_command=True)
 @click.option("--status", "status", help="Only these statuses: documented,shadow,zombie,orphan.")
 @click.option("--host", help="Only this host.")
 @click.option("--since", help="Only endpoints first seen at or after TIME (ISO 8601 or 2h, 3d).")
@@ -79,7 +83,11 @@ def endpoints(
     )
 
 
-@click.group(invoke_without_command=True)
+# Subcommands of `credentials`, imported only when run.
+CREDENTIAL_COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+@click.group(cls=LazyGroup, lazy=CREDENTIAL_COMMANDS, invoke_without_command=True)
 @json_option
 @click.pass_context
 def credentials(ctx: click.Context, as_json: bool) -> None:

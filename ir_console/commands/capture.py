@@ -1,0 +1,14 @@
+"""``ir-console capture``: live sources (sniffer, proxy) writing into the case as traffic flows."""
+
+from __future__ import annotations
+
+import click
+
+from ir_console.cli import LazyGroup
+
+CAPTURE_COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+@click.group(cls=LazyGroup, lazy=CAPTURE_COMMANDS)
+def capture() -> None:
+    """Capture live traffic into the case (a sniffer on an interface, or a proxy)."""
