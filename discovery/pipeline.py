@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from discovery.credentials import RequestView, detect_credentials
-from discovery.models import Exchange, ObservedExchange
+from discovery.models import CredentialSighting, Exchange, ObservedExchange
 from discovery.paths import normalise_path, query_names, query_pairs, split_target
 from discovery.sensitive import scan_bodies
 
@@ -46,7 +46,7 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
         host = obs.sni
     if host:
         host = _host_without_default_port(host, obs.tls)
-    credentials: tuple = ()
+    credentials: tuple[CredentialSighting, ...] = ()
     if obs.method is not None:
         view = RequestView(
             headers=obs.request_headers, query=pairs, host=host, path=path or "/",

@@ -52,7 +52,8 @@ def endpoints(
 ) -> list[dict[str, Any]]:
     """The endpoint inventory (route-probing paths are never endpoints)."""
     conn = store.conn
-    where, args = [], []
+    where: list[str] = []
+    args: list[object] = []
     if statuses:
         where.append(f"status IN ({','.join('?' for _ in statuses)})")
         args.extend(statuses)
@@ -185,7 +186,8 @@ def findings(
     store: Store, severity: str | None = None, rule: str | None = None
 ) -> list[dict[str, Any]]:
     """Findings, most severe first; ``severity`` keeps that level and above."""
-    where, args = [], []
+    where: list[str] = []
+    args: list[object] = []
     if severity:
         keep = [s for s, rank in SEVERITY_RANK.items() if rank <= SEVERITY_RANK[severity]]
         where.append(f"severity IN ({','.join('?' for _ in keep)})")

@@ -317,7 +317,7 @@ class Store:
 class _CredAgg:
     """Per-batch aggregate of one credential's sightings."""
 
-    __slots__ = ("sighting", "first", "last", "count")
+    __slots__ = ("count", "first", "last", "sighting")
 
     def __init__(self, sighting: CredentialSighting, ts: float) -> None:
         self.sighting = sighting

@@ -119,7 +119,7 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("ir-console: interrupted\n")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - mapped below, re-raised when unknown
+    except Exception as exc:
         code = _exit_code_for(exc)
         if code is None:
             raise
