@@ -48,9 +48,30 @@ class ObservedExchange:
     blocked: bool = False  # answered by our proxy's enforcement, never reached upstream
     error: str | None = None  # a failed flow's reason
     websocket: bool = False
-    # Pre-computed credential facts, for sources that never see raw headers (Zeek with our policy
-    # script logs an HMAC of credential headers): tuples of (kind, location, name, public_id).
-    extra: tuple[tuple[str, str], ...] = ()
+    # Credential facts computed before we saw the request, for sources that never see raw
+    # headers (Zeek with our policy script logs a keyed HMAC of credential headers).
+    extra: tuple[PrecomputedCredential, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PrecomputedCredential:
+    """A credential a source reported only as a digest (never the raw value).
+
+    ``namespace`` says whose key made ``digest`` (e.g. ``zeek-hmac``: the deployment's key, not
+    the case key); the pipeline fingerprints ``namespace:name:digest`` under the case key, so such
+    a credential never collides with one fingerprinted from a raw value.
+    """
+
+    namespace: str
+    digest: str
+    kind: str  # "zeek_hmac" | "basic_user" | ...
+    location: str  # "header" | "query" | "cookie"
+    name: str  # header name, lower-case
+    redacted: str
+    public_id: str | None = None
+    identity: str | None = None
+    identity_kind: str | None = None
+    claims: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from discovery.credentials import RequestView, detect_credentials
-from discovery.models import CredentialSighting, Exchange, ObservedExchange
+from discovery.models import (
+    CredentialSighting,
+    Exchange,
+    ObservedExchange,
+    PrecomputedCredential,
+)
 from discovery.paths import normalise_path, query_names, query_pairs, split_target
 from discovery.sensitive import scan_bodies
 
@@ -20,13 +25,31 @@ def header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
     return None
 
 
-def _host_without_default_port(host: str, tls: bool) -> str:
+def normalise_host(host: str, tls: bool) -> str:
+    """Host as stored: lower-case, without the scheme's default port."""
     host = host.strip().lower()
     if host.endswith(":80") and not tls:
         return host[:-3]
     if host.endswith(":443") and tls:
         return host[:-4]
     return host
+
+
+def _precomputed(
+    pc: PrecomputedCredential, fingerprint: Callable[[str], str]
+) -> CredentialSighting:
+    """A sighting from a digest a source computed: re-keyed under the case key, namespaced."""
+    return CredentialSighting(
+        fingerprint=fingerprint(f"{pc.namespace}:{pc.name}:{pc.digest}"),
+        kind=pc.kind,
+        location=pc.location,
+        name=pc.name,
+        redacted=pc.redacted,
+        public_id=pc.public_id,
+        identity=pc.identity,
+        identity_kind=pc.identity_kind,
+        claims=pc.claims,
+    )
 
 
 def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exchange:
@@ -45,7 +68,7 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
     if not host:
         host = obs.sni
     if host:
-        host = _host_without_default_port(host, obs.tls)
+        host = normalise_host(host, obs.tls)
     credentials: tuple[CredentialSighting, ...] = ()
     if obs.method is not None:
         view = RequestView(
@@ -53,6 +76,8 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
             method=obs.method,
         )
         credentials = tuple(detect_credentials(view, fingerprint))
+    if obs.extra:
+        credentials += tuple(_precomputed(pc, fingerprint) for pc in obs.extra)
     sensitive = scan_bodies(obs.request_body, obs.response_body) if obs.method else ()
     return Exchange(
         ts=obs.ts,

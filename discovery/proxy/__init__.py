@@ -1,0 +1,1 @@
+"""The mitmproxy integration: flow conversion, the background writer, enforcement, the addon."""
