@@ -1,17 +1,21 @@
 """Credential detection in requests: each detector turns raw values into ``CredentialSighting``s
-(keyed fingerprint + non-secret facts). The raw value never leaves this package."""
+(keyed fingerprint + non-secret facts). The raw value never leaves this package.
+
+One module per kind: ``authorization`` (Basic, Bearer, ``token``, SigV4, Digest, and the same in
+``Proxy-Authorization``), ``headers`` (API-key headers), ``query``, ``cookies``, ``jwt``,
+``sigv4`` and ``providers`` (keys recognised by prefix, alphabet, length and checksum).
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from discovery.credentials import authorization, cookies, headers, query
+from discovery.credentials.config import DEFAULT_CONFIG, DetectorConfig
+from discovery.credentials.found import Fingerprint
 from discovery.models import CredentialSighting
-from discovery.secrets import redact
 
-Fingerprint = Callable[[str], str]
+__all__ = ["DEFAULT_CONFIG", "DetectorConfig", "Fingerprint", "RequestView", "detect_credentials"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,39 +29,24 @@ class RequestView:
     method: str
 
 
-def _basic(value: str, host: str | None, fp: Fingerprint) -> CredentialSighting | None:
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8", "replace")
-    except (binascii.Error, ValueError):
-        return None
-    user = decoded.split(":", 1)[0]
-    ident = f"basic:{user}@{host or '?'}"
-    return CredentialSighting(
-        fingerprint=fp(value.strip()), kind="basic", location="header", name="Authorization",
-        redacted=f"{user}:…", public_id=user, identity=ident, identity_kind="basic",
-    )
-
-
-def detect_credentials(view: RequestView, fp: Fingerprint) -> list[CredentialSighting]:
-    """Every credential this request carries."""
+def detect_credentials(view: RequestView, fp: Fingerprint,
+                       config: DetectorConfig = DEFAULT_CONFIG) -> list[CredentialSighting]:
+    """Every credential this request carries, once per (credential, location, name)."""
     found: list[CredentialSighting] = []
+    session_token = any(n.lower() == "x-amz-security-token" for n, _ in view.headers)
     for name, value in view.headers:
         lname = name.lower()
-        if lname == "authorization":
-            scheme, _, rest = value.strip().partition(" ")
-            if scheme.lower() == "basic":
-                sighting = _basic(rest, view.host, fp)
-                if sighting:
-                    found.append(sighting)
-            elif scheme.lower() == "bearer" and rest.strip():
-                token = rest.strip()
-                found.append(CredentialSighting(
-                    fingerprint=fp(token), kind="bearer", location="header", name=name,
-                    redacted=redact(token),
-                ))
-        elif lname in ("x-api-key", "api-key", "x-auth-token"):
-            found.append(CredentialSighting(
-                fingerprint=fp(value.strip()), kind="api_key", location="header", name=name,
-                redacted=redact(value.strip()),
-            ))
-    return found
+        if lname in ("authorization", "proxy-authorization"):
+            found.extend(authorization.detect(name, value, view.host, fp, session_token))
+        elif lname == "cookie":
+            found.extend(cookies.detect(value, fp, config))
+        elif lname == "x-amz-security-token":
+            continue  # part of the SigV4 credential (marks it temporary); never kept
+        else:
+            found.extend(headers.detect(name, value, fp, config))
+    if view.query:
+        found.extend(query.detect(view.query, fp, config))
+    unique: dict[tuple[str, str, str], CredentialSighting] = {}
+    for sighting in found:
+        unique.setdefault((sighting.fingerprint, sighting.location, sighting.name.lower()), sighting)
+    return list(unique.values())
