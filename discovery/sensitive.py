@@ -1,10 +1,77 @@
-"""Sensitive data in body prefixes: kinds and counts only, never the values."""
+"""Sensitive data in body prefixes: kinds and counts only, never the values.
+
+Kinds: ``email``, ``payment_card`` (Luhn-valid, known card prefixes), ``iban`` (ISO 13616
+mod-97 checksum), ``private_key`` (PEM/OpenSSH/PGP blocks), ``jwt`` (decodable), and every
+provider key kind of ``discovery.credentials.providers`` (checksums verified where defined).
+"""
 
 from __future__ import annotations
 
 import re
 
-_EMAIL = re.compile(rb"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}")
+from discovery.credentials.jwt import JWT_IN_TEXT, decode_jwt
+from discovery.credentials.providers import find_provider_keys
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
+_CARD = re.compile(r"(?<![\d.,-])[2-6]\d{3}(?:[ -]?\d){9,15}(?![\d.,])")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"
+)
+# Lengths of the IBANs of some countries (ISO 13616 registry); other countries: 15..34.
+_IBAN_LENGTHS = {
+    "AT": 20, "BE": 16, "CH": 21, "CZ": 24, "DE": 22, "DK": 18, "ES": 24, "FI": 18, "FR": 27,
+    "GB": 22, "IE": 22, "IT": 27, "LU": 20, "NL": 18, "NO": 15, "PL": 28, "PT": 25, "SE": 24,
+}
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn (mod 10) check of a card number."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def iban_ok(iban: str) -> bool:
+    """The ISO 13616 mod-97 check (and the country's length where known)."""
+    iban = iban.replace(" ", "")
+    expected = _IBAN_LENGTHS.get(iban[:2])
+    if (expected and len(iban) != expected) or not 15 <= len(iban) <= 34:
+        return False
+    rearranged = iban[4:] + iban[:4]
+    number = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(number) % 97 == 1
+
+
+def _cards(text: str) -> int:
+    count = 0
+    for match in _CARD.finditer(text):
+        digits = re.sub(r"[ -]", "", match.group(0))
+        if 13 <= len(digits) <= 19 and luhn_ok(digits) and len(set(digits)) > 1:
+            count += 1
+    return count
+
+
+def scan_text(text: str) -> dict[str, int]:
+    """Counts of each sensitive kind in one text."""
+    counts: dict[str, int] = {}
+
+    def add(kind: str, n: int) -> None:
+        if n:
+            counts[kind] = counts.get(kind, 0) + n
+
+    add("email", len(_EMAIL.findall(text)))
+    add("payment_card", _cards(text))
+    add("iban", sum(iban_ok(m.group(0)) for m in _IBAN.finditer(text)))
+    add("private_key", len(_PRIVATE_KEY.findall(text)))
+    add("jwt", sum(decode_jwt(m.group(0)) is not None for m in JWT_IN_TEXT.finditer(text)))
+    for key in find_provider_keys(text):
+        add(key.pattern.kind, 1)
+    return counts
 
 
 def scan_bodies(*bodies: bytes) -> tuple[tuple[str, int], ...]:
@@ -13,7 +80,6 @@ def scan_bodies(*bodies: bytes) -> tuple[tuple[str, int], ...]:
     for body in bodies:
         if not body:
             continue
-        emails = len(_EMAIL.findall(body))
-        if emails:
-            counts["email"] = counts.get("email", 0) + emails
+        for kind, n in scan_text(body.decode("utf-8", "replace")).items():
+            counts[kind] = counts.get(kind, 0) + n
     return tuple(sorted(counts.items()))

@@ -7,6 +7,7 @@ from typing import Any
 
 from discovery.credentials.jwt import DecodedJwt, decode_jwt
 from discovery.credentials.providers import ProviderKey, match_provider
+from discovery.credentials.shape import key_prefix
 from discovery.credentials.sigv4 import account_id_from_key_id
 from discovery.models import CredentialSighting
 from discovery.secrets import redact
@@ -20,10 +21,13 @@ def _claims(values: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
 
 def opaque(fp: Fingerprint, secret: str, kind: str, location: str, name: str,
            **facts: Any) -> CredentialSighting:
-    """An opaque credential: its own identity, redacted to its last characters."""
+    """An opaque credential: its own identity, redacted to a structured prefix and its last
+    characters (``acme_pk_globex_…x9Qa``)."""
+    prefix = key_prefix(secret)
     return CredentialSighting(
         fingerprint=fp(secret), kind=kind, location=location, name=name,
-        redacted=redact(secret), claims=_claims(facts),
+        redacted=redact(secret, keep_prefix=len(prefix or "")), public_id=prefix,
+        claims=_claims(facts),
     )
 
 

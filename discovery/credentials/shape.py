@@ -54,3 +54,15 @@ def looks_secret(value: str, min_length: int = MIN_SECRET_LENGTH) -> bool:
         bool(re.search(pattern, value)) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]")
     )
     return classes >= 2 and entropy(value) >= MIN_ENTROPY_BITS_PER_CHAR
+
+
+_KEY_PREFIX = re.compile(r"^((?:[A-Za-z]{1,12}[_\-]){1,5})(.+)$")
+
+
+def key_prefix(value: str) -> str | None:
+    """The documented-looking prefix of a structured key (``acme_pk_globex_`` of
+    ``acme_pk_globex_<random>``): word segments ended by ``_``/``-``, followed by a random part."""
+    match = _KEY_PREFIX.match(value)
+    if not match or len(match.group(1)) > 40:
+        return None
+    return match.group(1) if looks_secret(match.group(2)) else None

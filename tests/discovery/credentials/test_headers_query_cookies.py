@@ -155,3 +155,19 @@ def test_configurable_names() -> None:
     found = detect_credentials(view, FP, config)
     assert [(s.location, s.name) for s in found] == [("header", "X-Tenant"), ("query", "tenant_key")]
     assert detect([("X-Tenant", "abc12345")]) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "prefix"),
+    [
+        ("acme_pk_globex_" + t.rand(28, seed=5), "acme_pk_globex_"),
+        ("key-live-" + t.rand(24, seed=6), "key-live-"),
+        (KEY, None),
+        ("my_words_only_here", None),  # the rest is not random
+    ],
+)
+def test_structured_key_prefix_is_kept_in_the_redacted_form(value: str, prefix: str | None) -> None:
+    (sighting,) = detect([("X-API-Key", value)])
+    assert sighting.public_id == prefix
+    assert sighting.redacted.startswith(prefix or "…")
+    assert_no_secret([sighting], value)
