@@ -34,6 +34,22 @@ def parse_endpoint(subject: str) -> tuple[str, str, str]:
     return parts[0].lower(), parts[1].upper(), parts[2]
 
 
+def template_matches(template: str, path: str) -> bool:
+    """Whether a normalised path fits a template: a ``{param}`` segment matches exactly one
+    non-empty path segment, a literal segment matches itself exactly."""
+    t_segments = template.strip("/").split("/")
+    p_segments = path.strip("/").split("/")
+    if len(t_segments) != len(p_segments):
+        return False
+    for t_seg, p_seg in zip(t_segments, p_segments, strict=True):
+        if t_seg.startswith("{") and t_seg.endswith("}") and len(t_seg) > 2:
+            if not p_seg:
+                return False
+        elif t_seg != p_seg:
+            return False
+    return True
+
+
 def endpoint_key(host: str, method: str, template: str) -> str:
     return f"{host.lower()} {method.upper()} {template}"
 
