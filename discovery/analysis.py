@@ -15,6 +15,7 @@ from discovery.store import Store
 log = logging.getLogger(__name__)
 
 STAGES: list[str] = [
+    "discovery.register:apply_register",
     "discovery.sightings:rebuild_sightings",
     "discovery.findings:recompute_findings",
 ]

@@ -64,7 +64,7 @@ def basic(name: str, encoded: str, host: str | None, fp: Fingerprint) -> list[Cr
     return [CredentialSighting(
         fingerprint=fp(decoded), kind="basic", location="header", name=name,
         redacted=f"{user}:…", public_id=user, identity=ident, identity_kind="basic",
-        claims=(("username", user),),
+        claims=(("host", host or "?"), ("username", user)),
     )]
 
 
@@ -77,7 +77,8 @@ def digest(name: str, params: str, host: str | None, fp: Fingerprint) -> list[Cr
         return []
     realm = fields.get("realm") or ""
     facts = tuple(sorted((k, v) for k, v in (("username", user), ("realm", realm),
-                                                ("algorithm", fields.get("algorithm"))) if v))
+                                                ("algorithm", fields.get("algorithm")),
+                                                ("host", host or "?")) if v))
     return [CredentialSighting(
         fingerprint=fp(f"digest:{user}:{realm}"), kind="digest", location="header", name=name,
         redacted=f"{user}:…", public_id=user, identity=f"digest:{user}@{host or '?'}",

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from discovery.credentials.identity import jwt_identity
+
 _SEGMENT = r"[A-Za-z0-9_\-]+"
 # A JWS in compact form: header.payload.signature (the signature is empty for alg "none").
 _JWS = re.compile(rf"^eyJ{_SEGMENT}\.eyJ{_SEGMENT}\.[A-Za-z0-9_\-]*$")
@@ -77,15 +79,7 @@ class DecodedJwt:
 
     def identity(self) -> str | None:
         """``jwt:<iss>|<sub>``, else ``client:<iss>|<client id>``, else None."""
-        iss = self.claims.get("iss")
-        issuer = iss if isinstance(iss, str) and iss else "?"
-        sub = self.claims.get("sub")
-        if isinstance(sub, str) and sub:
-            return f"jwt:{issuer}|{sub}"
-        client = self.client_id
-        if client:
-            return f"client:{issuer}|{client}"
-        return None
+        return jwt_identity(self.claims)
 
 
 def looks_like_jwt(token: str) -> bool:

@@ -84,7 +84,10 @@ def endpoints(
 
 
 # Subcommands of `credentials`, imported only when run.
-CREDENTIAL_COMMANDS: dict[str, tuple[str, str]] = {}
+CREDENTIAL_COMMANDS: dict[str, tuple[str, str]] = {
+    "find": ("ir_console.commands.credentials_find:find",
+             "Was a raw secret seen? (--stdin or --file; never echoed or stored)"),
+}
 
 
 @click.group(cls=LazyGroup, lazy=CREDENTIAL_COMMANDS, invoke_without_command=True)

@@ -1,0 +1,102 @@
+"""``ir-console credentials find``: was this leaked secret seen? Fingerprinted under the case key,
+never echoed, logged or stored."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ir_console.cli import CaseContext
+from ir_console.output import emit_json, emit_table, message
+
+_SCHEMES = ("bearer ", "token ", "basic ")
+
+
+def candidates(line: str) -> list[str]:
+    """The forms a pasted secret may have been stored under: as given, and without a header
+    name (``Authorization:``) or scheme (``Bearer``/``token``/``Basic``) in front."""
+    value = line.strip()
+    out = [value]
+    name, sep, rest = value.partition(":")
+    if sep and name.strip().lower() in ("authorization", "proxy-authorization", "x-api-key",
+                                        "api-key", "x-auth-token", "cookie"):
+        value = rest.strip()
+        out.append(value)
+    if value.lower().startswith(_SCHEMES):
+        scheme, _, token = value.partition(" ")
+        token = token.strip()
+        out.append(token)
+        if scheme.lower() == "basic":
+            import base64
+            import binascii
+            import contextlib
+
+            # not base64: the token as given is already a candidate
+            with contextlib.suppress(binascii.Error, ValueError):
+                out.append(base64.b64decode(token, validate=True).decode("utf-8"))
+    return [c for c in dict.fromkeys(out) if c]
+
+
+def lookup(store: Any, secret: str) -> dict[str, Any]:
+    """``{"found": bool, "credential": {...} | None}`` for one raw secret."""
+    from discovery import queries
+
+    for candidate in candidates(secret):
+        row = queries.credential_by_fingerprint(store, store.fingerprint(candidate))
+        if row is not None:
+            return {"found": True, "credential": row}
+    return {"found": False, "credential": None}
+
+
+def _describe(result: dict[str, Any]) -> str:
+    cred = result["credential"]
+    if cred is None:
+        return "not seen in this case"
+    return (f"SEEN: {cred['id']} {cred['kind']} {cred['redacted']} identity {cred['identity']}; "
+            f"{cred['requests']} requests from {len(cred['sources'])} sources to "
+            f"{len(cred['endpoints'])} endpoints, {cred['first_seen']} .. {cred['last_seen']}")
+
+
+@click.command()
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read one raw secret from stdin.")
+@click.option("--file", "from_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A file with one raw secret per line (bulk triage of a leak).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@click.pass_obj
+def find(case: CaseContext, from_stdin: bool, from_file: Path | None, as_json: bool) -> None:
+    """Was a raw secret seen? Looked up by keyed fingerprint; the secret is never shown or kept."""
+    if from_stdin == (from_file is not None):
+        raise click.UsageError("give exactly one of --stdin or --file FILE")
+    with case.open(create=False) as store:
+        if from_stdin:
+            secret = sys.stdin.read()
+            if not secret.strip():
+                raise click.UsageError("nothing on stdin: pipe the secret in")
+            result = lookup(store, secret)
+            del secret
+            if as_json:
+                emit_json(result)
+            else:
+                sys.stdout.write(_describe(result) + "\n")
+            return
+        assert from_file is not None
+        try:
+            lines = from_file.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+        except OSError as exc:
+            raise click.FileError(str(from_file), hint=exc.strerror or str(exc)) from None
+        results = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            results.append({"line": number, **lookup(store, line)})
+        del lines
+    if as_json:
+        emit_json(results)
+        return
+    emit_table(["line", "result"], [[r["line"], _describe(r)] for r in results],
+               empty="no secrets in the file")
+    seen = sum(1 for r in results if r["found"])
+    message(f"{seen} of {len(results)} secrets were seen in this case")

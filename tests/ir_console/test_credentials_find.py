@@ -1,0 +1,131 @@
+"""``credentials find``: found / not found / bulk, and the secret never appears in any output."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from discovery.analysis import recompute
+from discovery.models import ObservedExchange
+from discovery.pipeline import to_exchange
+from discovery.store import Store
+from ir_console.cli import cli
+from tests.discovery.credentials import tokens as t
+
+API_KEY = "acme_pk_globex_" + t.rand(28, seed=21)
+GH = t.github_token(seed=22)
+PASSWORD = "Export-" + t.rand(12, seed=23)
+NEVER_SEEN = t.STRIPE_LIVE
+
+
+def run(case: Path, args: list[str], stdin: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--db", str(case), *args], input=stdin,
+                                catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def case(case_path: Path) -> Path:
+    with Store.open(case_path) as store:
+        observed = [
+            ObservedExchange(ts=1_790_000_000.0 + i, source="pcap", evidence=f"frames {i}",
+                             client_ip=ip, method="GET", target="/v1/orders", host="api.acme.example",
+                             status=200, request_headers=headers)
+            for i, (ip, headers) in enumerate([
+                ("10.0.0.5", (("X-API-Key", API_KEY),)),
+                ("10.0.0.9", (("X-API-Key", API_KEY),)),
+                ("10.0.0.7", (("Authorization", f"token {GH}"),)),
+                ("10.0.0.8", (("Authorization", "Basic " + base64.b64encode(
+                    f"batch-export:{PASSWORD}".encode()).decode()),)),
+            ])
+        ]
+        store.add_exchanges([to_exchange(o, store.fingerprint) for o in observed])
+        recompute(store)
+    return case_path
+
+
+def assert_clean(*outputs: str) -> None:
+    for out in outputs:
+        for secret in (API_KEY, GH, PASSWORD, NEVER_SEEN):
+            assert secret not in out
+            assert base64.b64encode(secret.encode()).decode() not in out
+
+
+def test_found_from_stdin(case: Path) -> None:
+    code, out, err = run(case, ["credentials", "find", "--stdin", "--json"], API_KEY + "\n")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["found"] is True
+    cred = doc["credential"]
+    assert cred["kind"] == "api_key" and cred["redacted"].startswith("acme_pk_globex_…")
+    assert cred["requests"] == 2 and cred["sources"] == ["10.0.0.5", "10.0.0.9"]
+    # same shape as `credentials --json`
+    code, listing, _ = run(case, ["credentials", "--json"])
+    assert cred in json.loads(listing)
+    assert_clean(out, err)
+
+
+@pytest.mark.parametrize("pasted", [f"token {GH}", f"Authorization: token {GH}", f"  {GH}  "])
+def test_found_when_pasted_with_header_or_scheme(case: Path, pasted: str) -> None:
+    _, out, err = run(case, ["credentials", "find", "--stdin", "--json"], pasted)
+    assert json.loads(out)["found"] is True
+    assert json.loads(out)["credential"]["kind"] == "github_token"
+    assert_clean(out, err)
+
+
+def test_basic_found_by_user_and_password(case: Path) -> None:
+    _, out, err = run(case, ["credentials", "find", "--stdin", "--json"],
+                      f"batch-export:{PASSWORD}")
+    assert json.loads(out)["credential"]["identity"] == "basic:batch-export@api.acme.example"
+    assert_clean(out, err)
+
+
+def test_not_found(case: Path) -> None:
+    code, out, err = run(case, ["credentials", "find", "--stdin", "--json"], NEVER_SEEN)
+    assert code == 0
+    assert json.loads(out) == {"found": False, "credential": None}
+    code, text, err2 = run(case, ["credentials", "find", "--stdin"], NEVER_SEEN)
+    assert "not seen" in text
+    assert_clean(out, err, text, err2)
+
+
+def test_near_miss_is_not_found(case: Path) -> None:
+    _, out, _ = run(case, ["credentials", "find", "--stdin", "--json"], API_KEY[:-1])
+    assert json.loads(out)["found"] is False
+
+
+def test_bulk_file(case: Path, tmp_path: Path) -> None:
+    leak = tmp_path / "leak.txt"
+    leak.write_text(f"# pasted from the paste site\n{NEVER_SEEN}\n\n{API_KEY}\n{GH}\n")
+    code, out, err = run(case, ["credentials", "find", "--file", str(leak), "--json"])
+    assert code == 0
+    rows = json.loads(out)
+    assert [(r["line"], r["found"]) for r in rows] == [(2, False), (4, True), (5, True)]
+    assert rows[1]["credential"]["kind"] == "api_key"
+    assert rows[2]["credential"]["kind"] == "github_token"
+    code, table, err2 = run(case, ["credentials", "find", "--file", str(leak)])
+    assert "2 of 3 secrets were seen" in err2
+    assert_clean(out, err, table, err2)
+
+
+def test_usage_errors(case: Path) -> None:
+    result = CliRunner().invoke(cli, ["--db", str(case), "credentials", "find"])
+    assert result.exit_code == 2
+    result = CliRunner().invoke(cli, ["--db", str(case), "credentials", "find", "--stdin"],
+                                input="")
+    assert result.exit_code == 2
+
+
+def test_lookup_stores_nothing(case: Path) -> None:
+    before = case.read_bytes()
+    run(case, ["credentials", "find", "--stdin", "--json"], NEVER_SEEN)
+    with Store.open(case) as store:
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        count = store.conn.execute("SELECT COUNT(*) FROM credentials").fetchone()[0]
+    assert count == 3
+    assert NEVER_SEEN.encode() not in case.read_bytes()
+    assert len(before) > 0
