@@ -6,7 +6,10 @@ import click
 
 from ir_console.cli import LazyGroup
 
-CAPTURE_COMMANDS: dict[str, tuple[str, str]] = {}
+CAPTURE_COMMANDS: dict[str, tuple[str, str]] = {
+    "proxy": ("ir_console.commands.capture_proxy:proxy",
+              "Run mitmproxy in-process, recording flows (and enforcing blocks)."),
+}
 
 
 @click.group(cls=LazyGroup, lazy=CAPTURE_COMMANDS)
