@@ -49,7 +49,9 @@ Rule = Callable[[Store, dict[str, float]], Iterable[Finding]]
 RULES: dict[str, Rule] = {}
 
 # Modules that register rules when imported.
-RULE_MODULES: list[str] = []
+RULE_MODULES: list[str] = [
+    "discovery.findings.credentials",
+]
 
 
 def rule(rule_id: str, **defaults: float) -> Callable[[Rule], Rule]:
