@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "capture": ("ir_console.commands.capture:capture", "Live capture: sniffer or proxy."),
     "tui": ("ir_console.commands.tui:tui", "Open the console on the case."),
     "demo": ("ir_console.commands.demo:demo", "Build the bundled demo case and open the console."),
+    "inventory": ("ir_console.commands.inventory:inventory",
+                  "The identity register: import a CSV or YAML of identities and owners."),
     "block": ("ir_console.commands.block:block", "Block a credential or endpoint at the proxy."),
     "unblock": ("ir_console.commands.block:unblock", "Remove a block from the proxy's blocklist."),
 }
