@@ -192,10 +192,12 @@ CREATE TABLE runbook_runs (
     target TEXT NOT NULL,
     params TEXT NOT NULL DEFAULT '{}',
     dry_run INTEGER NOT NULL DEFAULT 0,
-    state TEXT NOT NULL,                          -- running | waiting | succeeded | failed | ...
+    state TEXT NOT NULL,                          -- running | waiting | succeeded | failed | planned
     started_at REAL NOT NULL,
     finished_at REAL,
-    outcome TEXT
+    outcome TEXT,
+    runbook_source TEXT,                          -- the runbook's YAML as run (resume uses it)
+    actor TEXT
 );
 
 CREATE TABLE runbook_steps (

@@ -32,6 +32,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
                   "The identity register: import a CSV or YAML of identities and owners."),
     "block": ("ir_console.commands.block:block", "Block a credential or endpoint at the proxy."),
     "unblock": ("ir_console.commands.block:unblock", "Remove a block from the proxy's blocklist."),
+    "runbook": ("ir_console.commands.runbook:runbook",
+                "Containment runbooks: list, show, validate, run, resume, status, log."),
+    "audit": ("ir_console.commands.audit:audit", "Verify the hash-chained audit log."),
+    "report": ("ir_console.commands.report:report",
+               "The incident report: timeline, findings, actions, audit head."),
 }
 
 
@@ -111,7 +116,9 @@ def cli(ctx: click.Context, db: Path, verbose: int) -> None:
 def main() -> None:
     """Entry point: run the group, mapping our errors to one line and an exit code."""
     try:
-        cli.main(standalone_mode=False, prog_name="ir-console")
+        code = cli.main(standalone_mode=False, prog_name="ir-console")
+        if isinstance(code, int) and code:  # ctx.exit(N) returns N when not standalone
+            sys.exit(code)
     except click.exceptions.Abort:
         sys.stderr.write("ir-console: aborted\n")
         sys.exit(1)

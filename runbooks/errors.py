@@ -3,6 +3,7 @@
     RunbookError                   base (exit 1)
     ├── RunbookFormatError         a runbook file is invalid: names the file, step, field, line (exit 2)
     ├── RunbookNotFound            no runbook or run with that id (exit 2)
+    ├── RunbookUsageError          bad inputs or target for a run, or a run that cannot resume (exit 2)
     ├── ActionError                an action failed (provider said no, timeout, transport error)
     ├── AuditError                 the audit log could not be written or does not verify
     └── ApprovalRequired           a run stopped at a gate (exit 3)
@@ -25,6 +26,12 @@ class RunbookFormatError(RunbookError):
 
 class RunbookNotFound(RunbookError):
     """No runbook, or no run, with that id."""
+
+    exit_code = 2
+
+
+class RunbookUsageError(RunbookError):
+    """A run was started or resumed with bad inputs, a wrong target, or cannot go on."""
 
     exit_code = 2
 

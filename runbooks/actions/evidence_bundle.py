@@ -1,0 +1,77 @@
+"""``evidence.bundle``: a consistent copy of the case (SQLite backup API) and a manifest with the
+input captures' hashes, the audit head and the copy's own hash. The case key is not copied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from discovery import audit
+from discovery.store import file_sha256
+from discovery.timeutil import iso
+from runbooks.actions.base import Action, ActionContext, Args
+from runbooks.errors import ActionError
+
+
+class BundleArgs(Args):
+    directory: str
+    name: str | None = None  # base name; default: case name + run id
+
+
+class EvidenceBundle(Action[BundleArgs]):
+    """Write ``NAME.db`` and ``NAME.manifest.json`` into a folder (never overwriting)."""
+
+    name = "evidence.bundle"
+    args = BundleArgs
+
+    def plan(self, args: BundleArgs, ctx: ActionContext) -> str:
+        return (f"copy the case and write a manifest (input hashes, audit head) into "
+                f"{args.directory}")
+
+    def run(self, args: BundleArgs, ctx: ActionContext) -> dict[str, Any]:
+        folder = Path(args.directory)
+        base = args.name or f"{ctx.store.path.stem}-{ctx.run_id}"
+        if "/" in base or base.startswith("."):
+            raise ActionError(f"bundle name {base!r} must be a plain file name")
+        copy, manifest_path = folder / f"{base}.db", folder / f"{base}.manifest.json"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if copy.exists() or manifest_path.exists():
+                raise ActionError(f"{copy}: already exists; not overwriting evidence")
+            target = sqlite3.connect(copy)
+            try:
+                ctx.store.conn.backup(target)
+            finally:
+                target.close()
+            inputs = [
+                {"path": r[0], "sha256": r[1], "format": r[2], "size": r[3], "state": r[4]}
+                for r in ctx.store.conn.execute(
+                    "SELECT path, sha256, format, size, state FROM inputs ORDER BY id")
+            ]
+            verification = audit.verify(ctx.store)
+            manifest = {
+                "created_at": iso(time.time()),
+                "case": str(ctx.store.path),
+                "copy": copy.name,
+                "copy_sha256": file_sha256(copy),
+                "inputs": inputs,
+                "audit_head": verification.head,
+                "audit_entries": verification.entries,
+                "audit_ok": verification.ok,
+            }
+            body = json.dumps(manifest, indent=2, sort_keys=True)
+            manifest_path.write_text(body + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ActionError(f"{folder}: cannot write the bundle: {exc.strerror or exc}") from None
+        return {"copy": str(copy), "manifest": str(manifest_path),
+                "manifest_sha256": hashlib.sha256(body.encode()).hexdigest(),
+                "copy_sha256": manifest["copy_sha256"], "inputs": len(inputs),
+                "audit_head": verification.head}
+
+
+ACTION = EvidenceBundle()

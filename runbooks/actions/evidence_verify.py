@@ -1,0 +1,88 @@
+"""``evidence.verify_no_use_since``: prove a credential had no successful use since a time.
+
+With a capture or proxy writing to the case, it can watch for ``wait`` seconds: any successful,
+unblocked request with the credential in that window fails the step.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from discovery.timeutil import iso, parse_time
+from runbooks.actions.base import Action, ActionContext, Args
+from runbooks.errors import ActionError
+
+
+class VerifyArgs(Args):
+    credential: str | None = None
+    endpoint: str | None = None  # "HOST METHOD TEMPLATE" (instead of a credential)
+    since: str | None = None  # ISO 8601, epoch or an age (2h); default: when the run started
+    wait: float = 0.0  # seconds to keep watching new traffic
+    poll: float = 1.0
+
+
+class VerifyNoUseSince(Action[VerifyArgs]):
+    """Fails when the credential succeeded (2xx/3xx, not blocked) at or after ``since``."""
+
+    name = "evidence.verify_no_use_since"
+    args = VerifyArgs
+
+    def plan(self, args: VerifyArgs, ctx: ActionContext) -> str:
+        since = args.since or "the start of the run"
+        watch = f", watching new traffic for {args.wait:g}s" if args.wait else ""
+        return f"check that {_what(args)} had no successful use since {since}{watch}"
+
+    def run(self, args: VerifyArgs, ctx: ActionContext) -> dict[str, Any]:
+        try:
+            since = parse_time(args.since) if args.since else ctx.started_at
+        except ValueError as exc:
+            raise ActionError(f"since: {exc}") from None
+        if (args.credential is None) == (args.endpoint is None):
+            raise ActionError("evidence.verify_no_use_since: give exactly one of credential, "
+                              "endpoint")
+        source, where, params = _scope(args)
+        deadline = time.monotonic() + min(args.wait, max(ctx.timeout - 1, 0))
+        while True:
+            row = ctx.store.conn.execute(
+                f"SELECT COUNT(*), MAX(e.ts), MIN(e.evidence) FROM {source} WHERE {where} "
+                "AND e.ts >= ? AND e.status BETWEEN 200 AND 399 AND e.blocked = 0",
+                (*params, since),
+            ).fetchone()
+            if row[0]:
+                raise ActionError(
+                    f"{_what(args)} was used successfully {row[0]} time(s) since "
+                    f"{iso(since)} (last at {iso(row[1])}, evidence {row[2]})"
+                )
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(max(args.poll, 0.05))
+        refused = ctx.store.conn.execute(
+            f"SELECT COUNT(*) FROM {source} WHERE {where} AND e.ts >= ? "
+            "AND (e.blocked = 1 OR e.status >= 400)",
+            (*params, since),
+        ).fetchone()[0]
+        return {"subject": _what(args), "since": iso(since), "successful_uses": 0,
+                "refused_attempts": int(refused), "watched_seconds": args.wait}
+
+
+def _what(args: VerifyArgs) -> str:
+    return f"credential {args.credential}" if args.credential else f"endpoint {args.endpoint!r}"
+
+
+def _scope(args: VerifyArgs) -> tuple[str, str, tuple[str, ...]]:
+    """FROM and WHERE clauses selecting the exchanges of the credential or the endpoint."""
+    if args.credential is not None:
+        return ("exchange_credentials ec JOIN exchanges e ON e.id = ec.exchange_id",
+                "ec.credential_id = ?", (args.credential,))
+    parts = str(args.endpoint).split()
+    if len(parts) != 3:
+        raise ActionError(f"endpoint must be \"HOST METHOD TEMPLATE\", got {args.endpoint!r}")
+    host, method, template = parts[0].lower(), parts[1].upper(), parts[2]
+    # exchanges classified to the endpoint, or (not classified yet) with exactly that path
+    return ("exchanges e LEFT JOIN endpoints ep ON ep.id = e.endpoint_id",
+            "e.host = ? AND e.method = ? AND (ep.template = ? OR "
+            "(e.endpoint_id IS NULL AND e.path = ?))", (host, method, template, template))
+
+
+ACTION = VerifyNoUseSince()

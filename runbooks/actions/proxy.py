@@ -1,0 +1,84 @@
+"""Block and unblock credentials and endpoints in the blocklist the mitmproxy addon enforces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from discovery import blocklist
+from runbooks.actions.base import Action, ActionContext, Args
+from runbooks.errors import ActionError
+
+
+class CredentialArgs(Args):
+    credential: str
+    reason: str | None = None
+
+
+class EndpointArgs(Args):
+    endpoint: str  # "HOST METHOD TEMPLATE"
+    reason: str | None = None
+
+
+class BlockCredential(Action[CredentialArgs]):
+    """Add a credential (by its fingerprint) to the proxy's blocklist."""
+
+    name = "proxy.block_credential"
+    args = CredentialArgs
+
+    def plan(self, args: CredentialArgs, ctx: ActionContext) -> str:
+        return f"block credential {args.credential} at the proxy (enforcing proxies answer 403)"
+
+    def run(self, args: CredentialArgs, ctx: ActionContext) -> dict[str, Any]:
+        block = blocklist.block_credential(ctx.store, args.credential, args.reason, ctx.actor)
+        return {"blocked": "credential", "subject": block.subject, "reason": block.reason}
+
+
+class UnblockCredential(Action[CredentialArgs]):
+    """Remove a credential's block."""
+
+    name = "proxy.unblock_credential"
+    args = CredentialArgs
+
+    def plan(self, args: CredentialArgs, ctx: ActionContext) -> str:
+        return f"unblock credential {args.credential} at the proxy"
+
+    def run(self, args: CredentialArgs, ctx: ActionContext) -> dict[str, Any]:
+        removed = blocklist.unblock_credential(ctx.store, args.credential, ctx.actor)
+        return {"unblocked": "credential", "subject": args.credential, "was_blocked": removed}
+
+
+class BlockEndpoint(Action[EndpointArgs]):
+    """Add an endpoint ("HOST METHOD TEMPLATE") to the proxy's blocklist."""
+
+    name = "proxy.block_endpoint"
+    args = EndpointArgs
+
+    def plan(self, args: EndpointArgs, ctx: ActionContext) -> str:
+        return f"block endpoint {args.endpoint!r} at the proxy"
+
+    def run(self, args: EndpointArgs, ctx: ActionContext) -> dict[str, Any]:
+        try:
+            block = blocklist.block_endpoint(ctx.store, args.endpoint, args.reason, ctx.actor)
+        except ValueError as exc:
+            raise ActionError(str(exc)) from None
+        return {"blocked": "endpoint", "subject": block.subject, "reason": block.reason}
+
+
+class UnblockEndpoint(Action[EndpointArgs]):
+    """Remove an endpoint's block."""
+
+    name = "proxy.unblock_endpoint"
+    args = EndpointArgs
+
+    def plan(self, args: EndpointArgs, ctx: ActionContext) -> str:
+        return f"unblock endpoint {args.endpoint!r} at the proxy"
+
+    def run(self, args: EndpointArgs, ctx: ActionContext) -> dict[str, Any]:
+        removed = blocklist.unblock_endpoint(ctx.store, args.endpoint, ctx.actor)
+        return {"unblocked": "endpoint", "subject": args.endpoint, "was_blocked": removed}
+
+
+BLOCK_CREDENTIAL = BlockCredential()
+UNBLOCK_CREDENTIAL = UnblockCredential()
+BLOCK_ENDPOINT = BlockEndpoint()
+UNBLOCK_ENDPOINT = UnblockEndpoint()

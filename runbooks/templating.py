@@ -1,0 +1,143 @@
+"""Templating of step arguments and conditions with Jinja2's sandboxed environment.
+
+Templates come only from the runbook file; values from the case (which came from traffic) are
+passed in as data and are never rendered again as templates, never code, never a shell string.
+A string that is exactly one ``{{ expression }}`` keeps the expression's type (list, bool, …).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import StrictUndefined, Undefined
+from jinja2.exceptions import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from runbooks.errors import RunbookError
+
+_SINGLE = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
+
+
+class TemplateFailure(RunbookError):
+    """A template could not be rendered (unknown name, sandbox violation, syntax)."""
+
+
+class PlanUndefined(Undefined):
+    """In a dry run, a value not known yet (an earlier step's output) renders as a marker."""
+
+    def __str__(self) -> str:
+        return f"<unknown: {self._undefined_name or '?'}>"
+
+    def __eq__(self, other: object) -> Any:  # a comparison with an unknown is unknown
+        return self
+
+    def __ne__(self, other: object) -> Any:
+        return self
+
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return PlanUndefined(name=f"{self._undefined_name}.{name}")
+
+    def __getitem__(self, key: Any) -> Any:
+        return PlanUndefined(name=f"{self._undefined_name}.{key}")
+
+
+def provider_for(kind: object) -> str:
+    """The provider that can revoke a credential of this kind ("" when none is known)."""
+    text = str(kind or "").lower()
+    for needle, provider in (("aws", "aws"), ("github", "github"), ("slack", "slack"),
+                             ("vault", "vault"), ("jwt", "oauth"), ("bearer", "oauth"),
+                             ("oauth", "oauth")):
+        if needle in text:
+            return provider
+    return ""
+
+
+def _environment(undefined: type[Undefined]) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(undefined=undefined, autoescape=False, keep_trailing_newline=True)
+    env.globals["provider_for"] = provider_for
+    return env
+
+
+_STRICT = _environment(StrictUndefined)
+_PLAN = _environment(PlanUndefined)
+
+
+def render(value: Any, context: Mapping[str, Any], *, plan: bool = False) -> Any:
+    """Render every string inside ``value`` (dicts and lists walked) against ``context``."""
+    if isinstance(value, str):
+        return _render_str(value, context, plan)
+    if isinstance(value, dict):
+        return {k: render(v, context, plan=plan) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render(v, context, plan=plan) for v in value]
+    return value
+
+
+def _render_str(text: str, context: Mapping[str, Any], plan: bool) -> Any:
+    if "{" not in text:
+        return text
+    env = _PLAN if plan else _STRICT
+    try:
+        single = _SINGLE.match(text)
+        if single and "{{" not in single["expr"] and "}}" not in single["expr"]:
+            result = env.compile_expression(single["expr"], undefined_to_none=False)(**context)
+            return str(result) if isinstance(result, Undefined) else _plain(result)
+        return env.from_string(text).render(**context)
+    except TemplateError as exc:
+        raise TemplateFailure(f"template {text[:80]!r}: {exc}") from None
+
+
+def evaluate(expression: str, context: Mapping[str, Any], *, plan: bool = False) -> Any:
+    """Evaluate a bare expression (``when``, ``verify``); ``{{ }}`` around it is allowed."""
+    single = _SINGLE.match(expression)
+    expr = single["expr"] if single else expression
+    env = _PLAN if plan else _STRICT
+    try:
+        result = env.compile_expression(expr, undefined_to_none=False)(**context)
+    except TemplateError as exc:
+        raise TemplateFailure(f"expression {expression[:80]!r}: {exc}") from None
+    if isinstance(result, Undefined):
+        if plan:
+            return result
+        raise TemplateFailure(f"expression {expression[:80]!r}: undefined value")
+    return result
+
+
+def is_unknown(value: Any) -> bool:
+    """Whether a dry-run value depends on something not known until the run."""
+    if isinstance(value, Undefined):
+        return True
+    if isinstance(value, str):
+        return "<unknown: " in value
+    return False
+
+
+def _plain(value: Any) -> Any:
+    """Turn Jinja's lazy containers into plain JSON-shaped values."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def check_syntax(text: str) -> str | None:
+    """A one-line syntax error of a template or expression, or None."""
+    try:
+        single = _SINGLE.match(text)
+        if single:
+            _STRICT.compile_expression(single["expr"])
+        elif "{" in text:
+            _STRICT.from_string(text)
+    except TemplateError as exc:
+        return str(exc)
+    return None
