@@ -1,0 +1,134 @@
+"""No raw secret leaves the detector: plant known secrets in real client traffic, ingest it, run
+every export and report the CLI has, then search the case file (after a WAL checkpoint), its key
+file, the logs (-vv) and every output for each secret in raw, base64 and URL-encoded form."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from discovery.analysis import recompute
+from discovery.ingest import ExchangeWriter
+from discovery.store import Store
+from ir_console.cli import COMMANDS
+from tests.discovery.credentials.recording import recording_server
+from tests.discovery.credentials.test_real_clients import CASES
+
+PLANTED = sorted({s for _, _, secrets in CASES.values() for s in secrets})
+
+
+def forms(secret: str) -> list[bytes]:
+    raw = secret.encode()
+    return [raw, base64.b64encode(raw), base64.urlsafe_b64encode(raw).rstrip(b"="),
+            quote(secret, safe="").encode()]
+
+
+def send_all(url: str) -> None:
+    for send, _expected, _secrets in CASES.values():
+        send(url)
+
+
+def cli(case: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "ir_console", "-vv", "--db", str(case), *args],
+                          capture_output=True, input=stdin.encode() if stdin else None,
+                          timeout=120, check=False)
+
+
+def run_every_output(case: Path, out_dir: Path) -> list[tuple[str, bytes]]:
+    """Every read command, export and report that exists, as (label, bytes) to search."""
+    produced: list[tuple[str, bytes]] = []
+    secrets_file = out_dir / "leak.txt"
+    secrets_file.write_text("\n".join(PLANTED) + "\n")
+    runs: list[list[str]] = []
+    for name in ("hosts", "endpoints", "credentials", "identities", "findings"):
+        runs += [[name], [name, "--json"]]
+    runs += [["credentials", "find", "--file", str(secrets_file)],
+             ["credentials", "find", "--file", str(secrets_file), "--json"]]
+    if "report" in COMMANDS:
+        runs += [["report", "--format", "md", "-o", str(out_dir / "report.md")],
+                 ["report", "--format", "json", "-o", str(out_dir / "report.json")]]
+    if "graph" in COMMANDS:
+        runs += [["graph", "export", "--format", fmt, "-o", str(out_dir / f"graph.{fmt}")]
+                 for fmt in ("graphml", "gexf", "json", "dot", "opengraph")]
+    if "openapi" in COMMANDS:
+        runs.append(["openapi", "export", "-o", str(out_dir / "observed.openapi.json")])
+    if "audit" in COMMANDS:
+        runs.append(["audit", "verify"])
+    creds = json.loads(cli(case, "credentials", "--json").stdout)
+    assert creds, "no credential was detected: the test would prove nothing"
+    if "block" in COMMANDS:
+        runs.append(["block", "credential", creds[0]["id"], "--reason", "leak test"])
+    for args in runs:
+        proc = cli(case, *args)
+        assert proc.returncode == 0, (args, proc.stderr.decode(errors="replace")[-500:])
+        produced += [(f"{args} stdout", proc.stdout), (f"{args} stderr", proc.stderr)]
+    found = cli(case, "credentials", "find", "--stdin", "--json", stdin=PLANTED[0])
+    produced += [("find --stdin stdout", found.stdout), ("find --stdin stderr", found.stderr)]
+    for path in sorted(out_dir.iterdir()):
+        if path != secrets_file:
+            produced.append((path.name, path.read_bytes()))
+    return produced
+
+
+def case_bytes(case: Path) -> list[tuple[str, bytes]]:
+    conn = sqlite3.connect(case)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    out = [(p.name, p.read_bytes()) for p in case.parent.iterdir()
+           if p.name.startswith(case.name) and p.is_file()]  # the case, -wal/-shm, the .key
+    assert any(name.endswith(".key") for name, _ in out)
+    return out
+
+
+def assert_nowhere(blobs: list[tuple[str, bytes]]) -> None:
+    leaks = [(label, PLANTED.index(secret)) for label, blob in blobs for secret in PLANTED
+             for form in forms(secret) if form in blob]
+    assert not leaks, f"planted secrets (by index) found in: {leaks[:10]}"
+
+
+def test_no_secret_after_pipeline_ingest(tmp_path: Path) -> None:
+    case = tmp_path / "case" / "case.db"
+    case.parent.mkdir()
+    (tmp_path / "out").mkdir()
+    with recording_server() as recorder:
+        send_all(recorder.url)
+    with Store.open(case) as store:
+        writer = ExchangeWriter(store, None)
+        writer.add_all(recorder.observed())
+        writer.flush()
+        recompute(store)
+    outputs = run_every_output(case, tmp_path / "out")
+    assert_nowhere(outputs + case_bytes(case))
+
+
+def test_no_secret_after_tcpdump_capture_and_ingest(tmp_path: Path) -> None:
+    from discovery.errors import UnknownFormatError
+    from discovery.sources import reader_for
+    from tests.discovery.credentials.loopback_capture import tcpdump
+
+    if "ingest" not in COMMANDS:
+        pytest.skip("no ingest command in this build")
+    try:
+        reader_for("pcap")
+    except UnknownFormatError:
+        pytest.skip("no pcap reader in this build")
+    case = tmp_path / "case" / "case.db"
+    case.parent.mkdir()
+    (tmp_path / "out").mkdir()
+    pcap = tmp_path / "planted.pcap"
+    with recording_server() as recorder, tcpdump(pcap, recorder.port):
+        send_all(recorder.url)
+    raw = pcap.read_bytes()
+    assert any(secret.encode() in raw for secret in PLANTED), "the capture holds the secrets"
+    proc = cli(case, "ingest", str(pcap))
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-500:]
+    outputs = [("ingest stdout", proc.stdout), ("ingest stderr", proc.stderr)]
+    outputs += run_every_output(case, tmp_path / "out")
+    assert_nowhere(outputs + case_bytes(case))
