@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "identities": ("ir_console.commands.read:identities", "Non-human identities, registered or not."),
     "findings": ("ir_console.commands.read:findings", "Findings, most severe first."),
     "capture": ("ir_console.commands.capture:capture", "Live capture: sniffer or proxy."),
+    "ingest": ("ir_console.commands.ingest:ingest",
+               "Ingest captures (pcap, pcapng), HAR, mitmproxy flows or Zeek logs."),
     "tui": ("ir_console.commands.tui:tui", "Open the console on the case."),
     "demo": ("ir_console.commands.demo:demo", "Build the bundled demo case and open the console."),
     "inventory": ("ir_console.commands.inventory:inventory",

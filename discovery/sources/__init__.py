@@ -29,6 +29,8 @@ class IngestStats:
     flows: int = 0
     exchanges: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    # events that lose nothing but belong in the summary (out-of-order segments, evicted flows)
+    counts: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
     max_warnings: int = 50
 
@@ -48,6 +50,7 @@ class IngestStats:
             "flows": self.flows,
             "exchanges": self.exchanges,
             "skipped": dict(self.skipped),
+            "counts": dict(self.counts),
             "warnings": list(self.warnings),
         }
 

@@ -1,0 +1,186 @@
+"""From frames to exchanges: decode, reassemble, recognise each connection's protocol by its
+content (HTTP/1.x on any port, TLS ClientHello), and collect the exchanges it yields.
+
+Shared by the capture-file reader and the live sniffer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from discovery import packets
+from discovery.http1 import (
+    REQUEST_START,
+    RESPONSE_START,
+    HttpSession,
+    looks_like_request,
+    looks_like_response,
+)
+from discovery.models import ObservedExchange
+from discovery.reassembly import Connection, Limits, Reassembler
+from discovery.sources import IngestStats
+from discovery.tls import MAX_HELLO, NotClientHello, looks_like_tls, parse_client_hello
+
+log = logging.getLogger(__name__)
+
+SCAN_BUDGET = 64 * 1024  # bytes searched for an HTTP message start in an unrecognised flow
+
+_UNKNOWN, _HTTP, _TLS, _OTHER = 0, 1, 2, 3
+_WARN_REASONS = frozenset({packets.MALFORMED, packets.IP_FRAGMENT})
+
+
+class ConnectionHandler:
+    """Recognises one connection's protocol from its first bytes and drives its parser."""
+
+    __slots__ = ("hello", "hello_frames", "hello_ts", "http", "kind", "pipeline", "scanned")
+
+    def __init__(self, pipeline: PacketPipeline) -> None:
+        self.pipeline = pipeline
+        self.kind = _UNKNOWN
+        self.http: HttpSession | None = None
+        self.hello = bytearray()
+        self.hello_ts = 0.0
+        self.hello_frames = (0, 0)
+        self.scanned = 0
+
+    def on_data(self, conn: Connection, side: int, data: bytes, ts: float, frame: int) -> None:
+        kind = self.kind
+        if kind == _HTTP:
+            assert self.http is not None
+            self.http.data(side == conn.client, data, ts, frame)
+        elif kind == _UNKNOWN:
+            self._recognise(conn, side, data, ts, frame)
+        elif kind == _TLS and side == conn.client:
+            self._hello_data(conn, data, frame)
+
+    def on_gap(self, conn: Connection, side: int, size: int) -> None:
+        if self.kind == _HTTP and self.http is not None:
+            self.http.gap(side == conn.client, size)
+        elif self.kind == _TLS and side == conn.client:
+            self.pipeline.stats.skip("incomplete TLS ClientHello")
+            self.kind = _OTHER
+
+    def on_close(self, conn: Connection) -> None:
+        if self.kind == _HTTP and self.http is not None:
+            self.http.close()
+        elif self.kind == _TLS:
+            self.pipeline.stats.skip("incomplete TLS ClientHello")
+
+    # ----------------------------------------------------------- recognition
+
+    def _recognise(self, conn: Connection, side: int, data: bytes, ts: float, frame: int) -> None:
+        if looks_like_request(data):
+            self._start_http(conn, client=side)
+        elif looks_like_response(data):
+            self._start_http(conn, client=1 - side)
+        elif looks_like_tls(data) and len(data) > 5 and data[5] == 1:
+            conn.client = side
+            self.kind = _TLS
+            self.hello_ts = ts
+            self.hello_frames = (frame, frame)
+            self._hello_data(conn, data, frame)
+            return
+        else:
+            found_req = REQUEST_START.search(data)
+            found_resp = RESPONSE_START.search(data)
+            if found_req is None and found_resp is None:
+                self.scanned += len(data)
+                if self.scanned > SCAN_BUDGET or looks_like_tls(data):
+                    self.kind = _OTHER
+                    self.pipeline.stats.counts["connections neither HTTP/1 nor TLS"] += 1
+                return
+            # mid-stream: the side that sends the first message start found decides the roles
+            if found_resp is None or (found_req is not None
+                                      and found_req.start() < found_resp.start()):
+                self._start_http(conn, client=side)
+            else:
+                self._start_http(conn, client=1 - side)
+        assert self.http is not None
+        self.http.data(side == conn.client, data, ts, frame)
+
+    def _start_http(self, conn: Connection, client: int) -> None:
+        conn.client = client
+        server = 1 - client
+        self.kind = _HTTP
+        self.http = HttpSession(
+            self.pipeline.out.append,
+            self.pipeline.stats,
+            self.pipeline.source,
+            (conn.ip(client), conn.ports[client]),
+            (conn.ip(server), conn.ports[server]),
+            self.pipeline.where,
+        )
+
+    def _hello_data(self, conn: Connection, data: bytes, frame: int) -> None:
+        self.hello += data
+        self.hello_frames = (self.hello_frames[0], frame)
+        try:
+            hello = parse_client_hello(bytes(self.hello))
+        except NotClientHello as exc:
+            if "incomplete" in str(exc) and len(self.hello) < MAX_HELLO:
+                return
+            self.pipeline.stats.skip(
+                "malformed TLS ClientHello",
+                f"{self.pipeline.where}: frame {frame}: {exc}",
+            )
+            self.kind = _OTHER
+            return
+        self.kind = _OTHER  # nothing more to read: the rest is encrypted
+        self.hello = bytearray()
+        client, server = conn.client or 0, 1 - (conn.client or 0)
+        first, last = self.hello_frames
+        self.pipeline.out.append(ObservedExchange(
+            ts=self.hello_ts,
+            source=self.pipeline.source,
+            evidence=f"frames {first}-{last}" if last != first else f"frame {first}",
+            client_ip=conn.ip(client),
+            client_port=conn.ports[client],
+            server_ip=conn.ip(server),
+            server_port=conn.ports[server],
+            tls=True,
+            sni=hello.sni,
+            alpn=hello.alpn[0] if hello.alpn else None,
+            ja4=hello.ja4,
+            host=hello.sni,
+        ))
+
+
+class PacketPipeline:
+    """Frames in, ``ObservedExchange``s out (collected in ``out``; take them with ``take``)."""
+
+    def __init__(
+        self,
+        stats: IngestStats,
+        source: str = "pcap",
+        where: str = "",
+        limits: Limits | None = None,
+    ) -> None:
+        self.stats = stats
+        self.source = source
+        self.where = where
+        self.out: list[ObservedExchange] = []
+        self.reassembler = Reassembler(self._new_handler, stats, limits)
+
+    def _new_handler(self, conn: Connection) -> ConnectionHandler:
+        return ConnectionHandler(self)
+
+    def frame(self, number: int, ts: float, linktype: int, data: bytes) -> None:
+        """Account one captured frame."""
+        seg = packets.decode(linktype, data)
+        if isinstance(seg, str):
+            if seg in _WARN_REASONS:
+                self.stats.skip(seg, f"{self.where}: frame {number}: {seg}")
+            else:
+                self.stats.skip(seg)
+            return
+        self.reassembler.segment(seg, ts, number)
+
+    def finish(self) -> None:
+        """End of input: close every open connection (responses read until close complete)."""
+        self.reassembler.close_all()
+
+    def take(self) -> list[ObservedExchange]:
+        """The exchanges completed since the last call."""
+        out = self.out[:]  # the list object stays: sessions hold its bound append
+        self.out.clear()
+        return out

@@ -1,0 +1,112 @@
+"""``ir-console ingest PATH...``: read captures and logs into the case, then re-run the analysis."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ir_console.cli import CaseContext
+from ir_console.output import emit_json, message
+from ir_console.sanitize import clean
+
+FORMATS = ("auto", "pcap", "pcapng", "har", "mitm", "zeek")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--spec", "specs", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="An OpenAPI description to import first (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
+              help="Input format; auto recognises files by their content.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@click.pass_obj
+def ingest(case: CaseContext, paths: tuple[Path, ...], specs: tuple[Path, ...], fmt: str,
+           as_json: bool) -> None:
+    """Ingest capture files (pcap, pcapng), HAR, mitmproxy flows or Zeek logs into the case.
+
+    Re-ingesting a file already in the case adds nothing.
+    """
+    from discovery.ingest import ingest_files
+
+    with case.open() as store:
+        if specs:
+            from discovery.specs import import_spec_file
+
+            for spec in specs:
+                import_spec_file(store, Path(spec), host=None)
+        with _progress(paths) as report:
+            results = ingest_files(store, paths, fmt, report)
+    summaries = [_summary(r) for r in results]
+    if as_json:
+        emit_json(summaries)
+        return
+    for item in summaries:
+        _print_summary(item)
+
+
+def _summary(result: Any) -> dict[str, Any]:
+    stats = result.stats.as_dict()
+    return {"path": str(result.path), "format": result.format,
+            "already_ingested": result.already_ingested, **stats}
+
+
+def _print_summary(item: dict[str, Any]) -> None:
+    out = sys.stdout
+    name = clean(item["path"])
+    if item["already_ingested"]:
+        out.write(f"{name}: already ingested (nothing added)\n")
+        return
+    out.write(f"{name} ({item['format']}): {item['packets']} packets, {item['flows']} flows, "
+              f"{item['exchanges']} exchanges\n")
+    for reason, count in sorted(item["skipped"].items(), key=lambda kv: -kv[1]):
+        out.write(f"  skipped {count}: {clean(reason)}\n")
+    for what, count in sorted(item["counts"].items(), key=lambda kv: -kv[1]):
+        out.write(f"  {clean(what)}: {count}\n")
+    for warning in item["warnings"]:
+        message(f"warning: {warning}")
+
+
+class _progress:
+    """A rich progress bar of bytes read on stderr (nothing when stderr is not a terminal)."""
+
+    def __init__(self, paths: tuple[Path, ...]) -> None:
+        self.sizes = {p: p.stat().st_size for p in paths}
+        self.bar: Any = None
+        self.task: Any = None
+        self.done: dict[Path, int] = {}
+
+    def __enter__(self) -> Any:
+        if not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
+            TransferSpeedColumn(), TimeRemainingColumn(),
+            console=Console(stderr=True), transient=True,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task("ingest", total=sum(self.sizes.values()))
+        return self.report
+
+    def report(self, path: Path, done: int) -> None:
+        self.done[path] = min(done, self.sizes.get(path, done))
+        self.bar.update(self.task, completed=sum(self.done.values()),
+                        description=clean(path.name, limit=40))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
