@@ -27,6 +27,7 @@ JWT = t.hs256_jwt({"iss": "https://idp.acme.example", "sub": "svc-billing", "aud
                    "iat": 1_790_000_000, "exp": 1_790_000_000 + 30 * 86400, "jti": "j-1"})
 CLIENT_JWT = t.hs256_jwt({"iss": "https://idp.acme.example", "azp": "partner-7", "scp": ["a"]})
 OPAQUE = "Zx8mQ2vL9pR4tW7yB1nK5cH3dF6g"
+QUERY_KEY = "rk" + t.rand(30, seed=37)
 GH = t.github_token(seed=31)
 API_KEY = "acme_pk_globex_" + t.rand(28, seed=32)
 SESSION = "s%3A" + t.rand(32, seed=33)
@@ -113,9 +114,9 @@ CASES: dict[str, Case] = {
         [API_KEY],
     ),
     "api key in query (httpx params)": (
-        lambda u: httpx.get(f"{u}/v1/reports", params={"api_key": OPAQUE, "date": "2026-11-27"}),
+        lambda u: httpx.get(f"{u}/v1/reports", params={"api_key": QUERY_KEY, "date": "2026-11-27"}),
         {"kind": "api_key", "location": "query", "name": "api_key"},
-        [OPAQUE],
+        [QUERY_KEY],
     ),
     "google key in query (curl)": (
         lambda u: curl(f"{u}/maps/api/geocode/json?address=x&key={t.GOOGLE}"),
