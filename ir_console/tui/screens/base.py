@@ -1,0 +1,254 @@
+"""The list screen every inventory view shares: filter as you type, a table, a detail pane."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from discovery.errors import DiscoveryError
+from ir_console.tui.data import CaseData, Page
+from ir_console.tui.messages import CaseChanged, DetailLoaded, Failed, RowsLoaded
+from ir_console.tui.widgets import DetailPane, FilterInput, TopBar, VimTable
+
+if TYPE_CHECKING:
+    from ir_console.tui.app import ConsoleApp
+
+DATA_ERRORS = (sqlite3.Error, DiscoveryError)
+
+
+class CaseScreen(Screen[None]):
+    """A screen over the case: knows the app's data layer and reloads when the case changes."""
+
+    TITLE_TEXT: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded_version: int | None = None
+
+    @property
+    def console(self) -> ConsoleApp:
+        from ir_console.tui.app import ConsoleApp
+
+        assert isinstance(self.app, ConsoleApp)
+        return self.app
+
+    @property
+    def data(self) -> CaseData:
+        return self.console.data
+
+    def on_screen_resume(self) -> None:
+        if self.loaded_version is not None and self.loaded_version != self.console.case_version:
+            self.reload()
+
+    def on_case_changed(self, _message: CaseChanged) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        """Reload what the screen shows (cheap, bounded queries)."""
+
+    def on_failed(self, message: Failed) -> None:
+        self.console.show_error(message.title, message.error)
+
+
+class ListScreen(CaseScreen):
+    """Filter + table + detail pane; subclasses say what to fetch and how to show it."""
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ()
+    SUBJECT_KIND: ClassVar[str | None] = None  # credential | identity | endpoint
+
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("slash", "filter", "Filter"),
+        Binding("z", "zoom", "Zoom details"),
+        Binding("escape", "unzoom", "Back", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generation = 0
+        self.shown_generation = -1
+        self.detail_key: str | None = None
+        self.page: Page | None = None
+        self.detail: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield TopBar(self.TITLE_TEXT)
+        yield FilterInput()
+        yield VimTable(id="table")
+        yield Static(Text(""), id="status-line")
+        yield DetailPane(id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(VimTable)
+        table.add_columns(*self.COLUMNS)
+        table.focus()
+        self.reload()
+
+    # ------------------------------------------------------------ subclass hooks
+
+    def fetch(self, data: CaseData, text: str) -> Page:
+        raise NotImplementedError
+
+    def row_key(self, row: dict[str, Any]) -> str:
+        return str(row["id"])
+
+    def cells(self, row: dict[str, Any]) -> tuple[Text, ...]:
+        raise NotImplementedError
+
+    def fetch_detail(self, data: CaseData, key: str) -> Any:
+        raise NotImplementedError
+
+    def render_detail(self, detail: Any) -> Text:
+        raise NotImplementedError
+
+    def subject(self) -> tuple[str, str] | None:
+        """(kind, id) of the highlighted row's subject, for graph, block and runbooks."""
+        if self.SUBJECT_KIND and self.detail_key is not None:
+            return (self.SUBJECT_KIND, self.detail_key)
+        return None
+
+    # ------------------------------------------------------------ loading
+
+    @property
+    def filter_text(self) -> str:
+        return self.query_one(FilterInput).value
+
+    def set_filter(self, text: str) -> None:
+        """Replace the filter (used when another screen jumps here)."""
+        self.query_one(FilterInput).value = text  # fires Input.Changed -> reload
+
+    def reload(self) -> None:
+        self.generation += 1
+        self.loaded_version = self.console.case_version
+        self._load_rows(self.filter_text, self.generation)
+
+    @work(thread=True, exclusive=True, group="rows")
+    def _load_rows(self, text: str, generation: int) -> None:
+        try:
+            page = self.fetch(self.data, text)
+        except DATA_ERRORS as exc:
+            self.post_message(Failed("could not read the case", str(exc)))
+            return
+        self.post_message(RowsLoaded(page, generation))
+
+    @work(thread=True, exclusive=True, group="detail")
+    def _load_detail(self, key: str) -> None:
+        try:
+            detail = self.fetch_detail(self.data, key)
+        except DATA_ERRORS as exc:
+            self.post_message(Failed("could not read the case", str(exc)))
+            return
+        self.post_message(DetailLoaded(key, detail))
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, _event: Input.Changed) -> None:
+        self.reload()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, _event: Input.Submitted) -> None:
+        self.query_one(VimTable).focus()
+
+    def on_rows_loaded(self, message: RowsLoaded) -> None:
+        if message.generation < self.shown_generation:
+            return
+        self.shown_generation = message.generation
+        self.page = message.page
+        table = self.query_one(VimTable)
+        keep = self.detail_key
+        table.clear()
+        for row in message.page.rows:
+            table.add_row(*self.cells(row), key=self.row_key(row))
+        status = Text(f" {len(message.page.rows)} of {message.page.total}", style="dim")
+        if message.page.truncated:
+            status.append("  (first rows only: refine the filter)", style="dim")
+        self.query_one("#status-line", Static).update(status)
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
+        elif message.page.rows:
+            table.move_cursor(row=0)
+            self._highlight(self.row_key(message.page.rows[0]))
+        else:
+            self.detail_key = None
+            self.detail = None
+            self.query_one(DetailPane).show(Text("nothing matches", style="dim"))
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None:
+            self._highlight(event.row_key.value)
+
+    def _highlight(self, key: str) -> None:
+        if key == self.detail_key and self.detail is not None:
+            return
+        self.detail_key = key
+        self._load_detail(key)
+
+    def on_detail_loaded(self, message: DetailLoaded) -> None:
+        if message.key != self.detail_key:
+            return
+        self.detail = message.detail
+        if message.detail is None:
+            self.query_one(DetailPane).show(Text("no longer in the case", style="dim"))
+        else:
+            self.query_one(DetailPane).show(self.render_detail(message.detail))
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------ actions
+
+    def action_filter(self) -> None:
+        self.query_one(FilterInput).focus()
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, _event: DataTable.RowSelected) -> None:
+        self.action_zoom()
+
+    def action_details(self) -> None:
+        self.action_zoom()
+
+    def action_zoom(self) -> None:
+        pane = self.query_one(DetailPane)
+        if self.maximized is pane:
+            self.minimize()
+            self.query_one(VimTable).focus()
+        else:
+            self.maximize(pane)
+            pane.focus()
+
+    def action_unzoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        self.query_one(VimTable).focus()
+
+    def action_graph(self) -> None:
+        subject = self.subject()
+        if subject is not None:
+            self.console.open_graph(*subject)
+
+    def action_block(self) -> None:
+        subject = self.subject()
+        if subject is not None:
+            self.console.request_block(*subject)
+
+    def action_runbooks(self) -> None:
+        subject = self.subject()
+        if subject is not None:
+            self.console.offer_runbooks(*subject)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("graph", "block", "runbooks"):
+            return self.subject() is not None
+        return True
+
+
+SUBJECT_BINDINGS = [
+    Binding("x", "graph", "Graph"),
+    Binding("r", "runbooks", "Runbooks"),
+]
+BLOCK_BINDING = Binding("b", "block", "Block")

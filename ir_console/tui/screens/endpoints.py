@@ -1,0 +1,110 @@
+"""Endpoints: the API inventory, filter as you type, with the template's explanation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from rich.text import Text
+
+from ir_console.sanitize import clean_data
+from ir_console.tui.data import CaseData, Page, when
+from ir_console.tui.screens.base import BLOCK_BINDING, SUBJECT_BINDINGS, ListScreen
+from ir_console.tui.widgets import STATUS_STYLE, block_text, line, safe
+
+
+def explanation_text(explanation: Any) -> Text:
+    """The templating explanation (per segment: literal or parameter, and why), sanitized."""
+    out = Text()
+    if isinstance(explanation, list) and explanation:
+        for item in explanation:
+            if isinstance(item, dict):
+                segment = item.get("segment", item.get("value", "?"))
+                verdict = item.get("kind", item.get("decision", item.get("type", "")))
+                reason = item.get("reason", item.get("why", ""))
+                out.append("  ")
+                out.append_text(safe(segment, style="bold", limit=80))
+                out.append("  → ")
+                out.append_text(safe(verdict or "-", limit=40))
+                if reason:
+                    out.append("  ")
+                    out.append_text(safe(reason, style="dim", limit=160))
+                out.append("\n")
+            else:
+                out.append("  ")
+                out.append_text(safe(item, limit=200))
+                out.append("\n")
+        return out
+    if isinstance(explanation, dict) and explanation:
+        return block_text(json.dumps(clean_data(explanation), indent=2, ensure_ascii=False))
+    out.append("  (no explanation recorded)\n", style="dim")
+    return out
+
+
+class EndpointsScreen(ListScreen):
+    """Every endpoint seen, with its status badge; details explain the template."""
+
+    TITLE_TEXT = "Endpoints"
+    COLUMNS = ("status", "method", "host", "template", "requests", "last seen")
+    SUBJECT_KIND = "endpoint"
+    BINDINGS: ClassVar = [*SUBJECT_BINDINGS, BLOCK_BINDING]
+
+    def fetch(self, data: CaseData, text: str) -> Page:
+        return data.endpoints(text)
+
+    def cells(self, row: dict[str, Any]) -> tuple[Text, ...]:
+        status = row["status"] + (" ⛔" if row["blocked"] else "")
+        return (
+            safe(status, style=STATUS_STYLE.get(row["status"], "")),
+            safe(row["method"], limit=10),
+            safe(row["host"], limit=40),
+            safe(row["template"], limit=80),
+            Text(str(row["requests"]), justify="right"),
+            Text(when(row["last_seen"])),
+        )
+
+    def fetch_detail(self, data: CaseData, key: str) -> Any:
+        return data.endpoint_detail(int(key))
+
+    def render_detail(self, d: dict[str, Any]) -> Text:
+        out = Text()
+        out.append_text(safe(d["status"].upper(), style=STATUS_STYLE.get(d["status"], "")))
+        if d["blocked"]:
+            out.append("  BLOCKED AT THE PROXY", style="bold red")
+        out.append("  ")
+        out.append_text(safe(f"{d['method']} {d['host']}{d['template']}", style="bold",
+                             limit=300))
+        out.append("\n")
+        out.append_text(line(("requests", d["requests"]), ("first seen", when(d["first_seen"])),
+                             ("last seen", when(d["last_seen"]))))
+        out.append("\n")
+        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(d["statuses"].items()))
+        out.append_text(line(("responses", statuses or "-")))
+        if d["sensitive"]:
+            out.append_text(line(("sensitive data", ", ".join(
+                f"{k}×{v}" for k, v in sorted(d["sensitive"].items())))))
+        out.append("\n\nWhy this template\n", style="bold underline")
+        out.append_text(explanation_text(d["explanation"]))
+        out.append(f"\nCallers ({len(d['callers'])})\n", style="bold underline")
+        for c in d["callers"]:
+            out.append("  ")
+            out.append_text(safe(f"{c['credential_id']} {c['kind'] or ''} {c['redacted'] or ''}",
+                                 limit=80))
+            out.append_text(safe(f"  {c['identity_id'] or '-'}", style="dim", limit=80))
+            out.append(f"  {c['requests']} req, {c['successes']} ok, {c['clients']} client(s)\n")
+        out.append("\nSample evidence\n", style="bold underline")
+        for s in d["samples"]:
+            out.append(f"  {when(s['ts'])}  ")
+            out.append_text(safe(f"{s['client_ip'] or '-'} {s['method']} {s['raw_path']}",
+                                 limit=120))
+            out.append(f"  → {s['status'] if s['status'] is not None else '-'}  ")
+            out.append_text(safe(f"{s['source']}: {s['evidence']}", style="dim", limit=60))
+            out.append("  ua ")
+            out.append_text(safe(s["user_agent"], style="dim", limit=60))
+            out.append("\n")
+        if d["findings"]:
+            out.append("\nFindings\n", style="bold underline")
+            for f in d["findings"]:
+                out.append_text(safe(f"  {f['severity']} {f['rule']}: {f['title']}", limit=160))
+                out.append("\n")
+        return out

@@ -1,0 +1,207 @@
+"""Live capture: exchanges arriving from a running proxy or sniffer (started here or elsewhere)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Footer, Input, Static
+
+from ir_console.tui.data import terms, when
+from ir_console.tui.messages import Failed
+from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen
+from ir_console.tui.widgets import FilterInput, TopBar, VimTable, safe
+
+KEEP = 200
+POLL_S = 0.5
+
+
+class ExchangesArrived(Message):
+    """New exchanges (newest first) and the newest id seen."""
+
+    def __init__(self, rows: list[dict[str, Any]], newest: int) -> None:
+        super().__init__()
+        self.rows = rows
+        self.newest = newest
+
+
+class CaptureEnded(Message):
+    """The capture process started from the console exited."""
+
+    def __init__(self, code: int, tail: str) -> None:
+        super().__init__()
+        self.code = code
+        self.tail = tail
+
+
+def proxy_available() -> bool:
+    """True when the ``capture proxy`` command is part of this install."""
+    from ir_console.commands.capture import CAPTURE_COMMANDS
+
+    return "proxy" in CAPTURE_COMMANDS
+
+
+class LiveScreen(CaseScreen):
+    """The newest exchanges as they are written, with the arrival rate."""
+
+    TITLE_TEXT = "Live capture"
+    COLUMNS = ("time", "client", "method", "host", "path", "status", "source")
+    BINDINGS: ClassVar = [
+        Binding("slash", "filter", "Filter"),
+        Binding("p", "pause", "Pause/resume"),
+        Binding("c", "start_proxy", "Start proxy"),
+        Binding("s", "stop_proxy", "Stop proxy"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: deque[dict[str, Any]] = deque(maxlen=KEEP)
+        self.newest = -1
+        self.paused = False
+        self.arrived = 0
+        self.rate = 0.0
+        self._last_poll = time.monotonic()
+        self.proxy: subprocess.Popen[bytes] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TopBar(self.TITLE_TEXT)
+        yield FilterInput("/ filter the newest exchanges")
+        yield Static(Text("waiting for traffic…", style="dim"), id="live-status")
+        yield VimTable(id="table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(VimTable).add_columns(*self.COLUMNS)
+        self.query_one(VimTable).focus()
+        self.set_interval(POLL_S, self._tick)
+        self._poll()
+
+    def on_unmount(self) -> None:
+        self.action_stop_proxy()
+
+    def _tick(self) -> None:
+        if not self.paused and self.is_current:
+            self._poll()
+
+    def reload(self) -> None:
+        self._poll()
+
+    @work(thread=True, exclusive=True, group="live")
+    def _poll(self) -> None:
+        try:
+            after = self.newest if self.newest >= 0 else max(self.data.newest_exchange_id()
+                                                             - KEEP, 0)
+            rows = self.data.exchanges_after(after, KEEP)
+        except DATA_ERRORS as exc:
+            self.post_message(Failed("could not read the case", str(exc)))
+            return
+        newest = rows[0]["id"] if rows else max(after, 0)
+        self.post_message(ExchangesArrived(rows, newest))
+
+    def on_exchanges_arrived(self, message: ExchangesArrived) -> None:
+        now = time.monotonic()
+        first = self.newest < 0
+        self.newest = max(self.newest, message.newest)
+        count = len(message.rows)
+        if not first:
+            self.arrived += count
+            self.rate = count / max(now - self._last_poll, 1e-6)
+        self._last_poll = now
+        if count == 0 and not first:
+            self._status()
+            return
+        for row in reversed(message.rows):
+            self.rows.appendleft(row)
+        self._show()
+
+    def _status(self) -> None:
+        text = Text()
+        text.append(f" newest #{self.newest}  ", style="bold")
+        text.append(f"{self.arrived} arrived while watching, {self.rate:.0f}/s", style="dim")
+        if self.paused:
+            text.append("  PAUSED", style="bold yellow")
+        if self.proxy is not None:
+            text.append(f"  proxy running (pid {self.proxy.pid})", style="green")
+        self.query_one("#live-status", Static).update(text)
+
+    def _show(self) -> None:
+        wanted = terms(self.query_one(FilterInput).value)
+        table = self.query_one(VimTable)
+        table.clear()
+        for row in self.rows:
+            hay = f"{row['client_ip']} {row['method']} {row['host']} {row['raw_path']} " \
+                  f"{row['status']} {row['source']}".lower()
+            if any(t not in hay for t in wanted):
+                continue
+            method = row["method"] or ("TLS" if row["tls"] else "-")
+            table.add_row(
+                Text(when(row["ts"])[11:]), safe(row["client_ip"], limit=40),
+                safe(method, limit=10), safe(row["host"] or row["sni"], limit=36),
+                safe(row["raw_path"] or row["path"], limit=70),
+                safe(row["status"], style="red" if row["blocked"] else ""),
+                safe(row["source"], limit=8), key=str(row["id"]))
+        self._status()
+
+    @on(Input.Changed, "#filter")
+    def _filter(self, _event: Input.Changed) -> None:
+        self._show()
+
+    def action_filter(self) -> None:
+        self.query_one(FilterInput).focus()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self._status()
+
+    def action_start_proxy(self) -> None:
+        if self.proxy is not None:
+            self.notify("a proxy is already running", markup=False)
+            return
+        if not proxy_available():
+            self.notify("`capture proxy` is not part of this install; start a capture in "
+                        "another terminal and watch it here", markup=False, severity="warning")
+            return
+        from ir_console.tui.modals import PromptModal
+
+        self.app.push_screen(
+            PromptModal("Start a recording proxy listening on (HOST:PORT):", "127.0.0.1:8080"),
+            self._start_proxy,
+        )
+
+    def _start_proxy(self, listen: str | None) -> None:
+        if not listen:
+            return
+        argv = [sys.executable, "-m", "ir_console", "--db", str(self.console.case_path),
+                "capture", "proxy", "--listen", listen]
+        log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the watcher thread)
+        self.proxy = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=log)
+        self._watch_proxy(self.proxy, log)
+        self._status()
+
+    @work(thread=True, group="proxy")
+    def _watch_proxy(self, proc: subprocess.Popen[bytes], log: Any) -> None:
+        code = proc.wait()
+        log.seek(0)
+        tail = log.read()[-400:].decode("utf-8", "replace")
+        log.close()
+        self.post_message(CaptureEnded(code, tail))
+
+    def on_capture_ended(self, message: CaptureEnded) -> None:
+        self.proxy = None
+        self._status()
+        if message.code not in (0, -15):
+            self.console.show_error(f"the proxy exited with code {message.code}", message.tail)
+
+    def action_stop_proxy(self) -> None:
+        if self.proxy is not None and self.proxy.poll() is None:
+            self.proxy.terminate()

@@ -1,0 +1,132 @@
+"""Overview: counts, the most severe findings, shadow endpoints, unregistered identities, news."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Static
+
+from ir_console.tui.data import when
+from ir_console.tui.messages import Failed
+from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen
+from ir_console.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, TopBar, VimTable, safe
+
+
+class OverviewLoaded(Message):
+    """The overview's figures."""
+
+    def __init__(self, overview: dict[str, Any]) -> None:
+        super().__init__()
+        self.overview = overview
+
+
+class OverviewScreen(CaseScreen):
+    """What a responder looks at first."""
+
+    TITLE_TEXT = "Overview"
+    BINDINGS: ClassVar = [Binding("tab", "app.focus_next", "Next table", show=False)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.overview: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TopBar(self.TITLE_TEXT)
+        with Vertical(id="overview"):
+            yield Static(Text("loading the case…", style="dim"), id="counts")
+            yield Static(Text("Most severe findings", style="bold underline"), classes="heading")
+            yield VimTable(id="ov-findings", classes="mini")
+            yield Static(Text("Shadow and zombie endpoints", style="bold underline"),
+                         classes="heading")
+            yield VimTable(id="ov-shadow", classes="mini")
+            yield Static(Text("Unregistered identities", style="bold underline"),
+                         classes="heading")
+            yield VimTable(id="ov-identities", classes="mini")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#ov-findings", DataTable).add_columns("severity", "rule", "title")
+        self.query_one("#ov-shadow", DataTable).add_columns(
+            "status", "method", "host", "template", "requests")
+        self.query_one("#ov-identities", DataTable).add_columns("identity", "source", "last seen")
+        self.query_one("#ov-findings").focus()
+        self.reload()
+
+    def reload(self) -> None:
+        self.loaded_version = self.console.case_version
+        self._load()
+
+    @work(thread=True, exclusive=True, group="overview")
+    def _load(self) -> None:
+        try:
+            overview = self.data.overview()
+        except DATA_ERRORS as exc:
+            self.post_message(Failed("could not read the case", str(exc)))
+            return
+        self.post_message(OverviewLoaded(overview))
+
+    def on_overview_loaded(self, message: OverviewLoaded) -> None:
+        ov = self.overview = message.overview
+        c = ov["counts"]
+        counts = Text()
+        for label, key in (("exchanges", "exchanges"), ("hosts", "hosts"),
+                           ("endpoints", "endpoints"), ("credentials", "credentials"),
+                           ("identities", "identities"), ("findings", "findings")):
+            counts.append(f"{label} ", style="dim")
+            counts.append(f"{c[key]}  ", style="bold")
+        counts.append("\n")
+        counts.append("shadow ", style="dim")
+        counts.append(f"{c['shadow']}  ", style=STATUS_STYLE["shadow"])
+        counts.append("zombie ", style="dim")
+        counts.append(f"{c['zombie']}  ", style=STATUS_STYLE["zombie"])
+        counts.append("unregistered identities ", style="dim")
+        counts.append(f"{c['unregistered']}  ", style="bold yellow")
+        for sev in ("critical", "high", "medium"):
+            counts.append(f"{sev} ", style="dim")
+            counts.append(f"{ov['severities'].get(sev, 0)}  ", style=SEVERITY_STYLE[sev])
+        counts.append("\n")
+        new = ov["new"]
+        counts.append(f"new since {when(ov['since'])}: ", style="dim")
+        counts.append(f"{new['endpoints']} endpoints, {new['credentials']} credentials, "
+                      f"{new['identities']} identities")
+        self.query_one("#counts", Static).update(counts)
+
+        findings = self.query_one("#ov-findings", DataTable)
+        findings.clear()
+        for f in ov["findings"]:
+            findings.add_row(safe(f["severity"], style=SEVERITY_STYLE.get(f["severity"], "")),
+                             safe(f["rule"], limit=28), safe(f["title"], limit=90),
+                             key=f"finding:{f['id']}")
+        shadow = self.query_one("#ov-shadow", DataTable)
+        shadow.clear()
+        for e in ov["shadow"]:
+            shadow.add_row(safe(e["status"], style=STATUS_STYLE.get(e["status"], "")),
+                           safe(e["method"], limit=10), safe(e["host"], limit=36),
+                           safe(e["template"], limit=70), Text(str(e["requests"])),
+                           key=f"endpoint:{e['host']} {e['method']} {e['template']}")
+        idents = self.query_one("#ov-identities", DataTable)
+        idents.clear()
+        for i in ov["unregistered"]:
+            idents.add_row(safe(i["name"], limit=60), safe(i["source"], limit=12),
+                           Text(when(i["last_seen"])), key=f"identity:{i['id']}")
+        self.console.mark_painted()
+
+    @on(DataTable.RowSelected)
+    def _open(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value or ""
+        kind, _, ident = key.partition(":")
+        target = {"finding": "findings", "endpoint": "endpoints", "identity": "identities"}[kind]
+        if kind == "finding":
+            filter_text = f"id:{ident}"
+        elif kind == "endpoint":
+            host, method, template = ident.split(" ", 2)
+            filter_text = f"host:{host} method:{method} template:{template}"
+        else:
+            filter_text = f"id:{ident}"
+        self.console.jump(target, filter_text)
