@@ -58,7 +58,7 @@ class PrecomputedCredential:
     """A credential a source reported only as a digest (never the raw value).
 
     ``namespace`` says whose key made ``digest`` (e.g. ``zeek-hmac``: the deployment's key, not
-    the case key); the pipeline fingerprints ``namespace:name:digest`` under the case key, so such
+    the case key); the pipeline fingerprints ``namespace:digest`` under the case key, so such
     a credential never collides with one fingerprinted from a raw value.
     """
 

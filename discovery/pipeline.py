@@ -40,7 +40,7 @@ def _precomputed(
 ) -> CredentialSighting:
     """A sighting from a digest a source computed: re-keyed under the case key, namespaced."""
     return CredentialSighting(
-        fingerprint=fingerprint(f"{pc.namespace}:{pc.name}:{pc.digest}"),
+        fingerprint=fingerprint(f"{pc.namespace}:{pc.digest}"),
         kind=pc.kind,
         location=pc.location,
         name=pc.name,
