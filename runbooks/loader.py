@@ -80,7 +80,7 @@ def _message(name: str, root: yaml.Node | None, data: dict[str, Any], loc: list[
         step = f" step {sid!r} (#{loc[1] + 1})" if sid else f" step #{loc[1] + 1}"
         loc = loc[2:]
     field = ".".join(str(p) for p in loc)
-    field_part = f" field {field!r}:" if field else ""
+    field_part = f" field {field!r}:" if field else (":" if step else "")
     return f"{where}:{step}{field_part} {msg}"
 
 

@@ -154,23 +154,23 @@ steps:
 
 def test_rollback_of_completed_steps_when_a_later_step_fails(case: Store,
                                                              credential_id: str) -> None:
-    text = f"""
+    text = """
 id: t
 title: t
 applies_to: credential
 steps:
   - id: block
     action: proxy.block_credential
-    with: {{credential: "{{{{ target.id }}}}"}}
+    with: {credential: "{{ target.id }}"}
     rollback:
       action: proxy.unblock_credential
-      with: {{credential: "{{{{ target.id }}}}"}}
+      with: {credential: "{{ target.id }}"}
   - id: no-rollback
     action: evidence.summary
-    with: {{subject: "{{{{ target.id }}}}"}}
+    with: {subject: "{{ target.id }}"}
   - id: notify
     action: http.request
-    with: {{url: "URL/hook"}}
+    with: {url: "URL/hook"}
 """
     with http_server(lambda seen: (500, {}, b"down")) as server:
         before = blocklist.blocks(case)
