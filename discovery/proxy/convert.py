@@ -28,12 +28,22 @@ def headers_of(message: http.Message) -> Headers:
     )
 
 
-def body_prefix(message: http.Message, limit: int = BODY_LIMIT) -> bytes:
+def _first(headers: Headers, name: str) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def body_prefix(message: http.Message, limit: int = BODY_LIMIT,
+                headers: Headers | None = None) -> bytes:
     """A decoded prefix of a body (empty when streamed or not decodable)."""
     raw = message.raw_content
     if not raw:
         return b""
-    if "content-encoding" not in message.headers:
+    encoded = (_first(headers, "content-encoding") if headers is not None
+               else message.headers.get("content-encoding"))
+    if not encoded:
         return raw[:limit]
     try:
         decoded = message.get_content(strict=False)
@@ -74,9 +84,11 @@ def flow_to_observed(
     evidence = f"flow {flow.id}"
     if reference:
         evidence += f" ref {reference}"
+    req_headers = headers_of(req)
+    resp_headers = headers_of(resp) if resp is not None else ()
     websocket = flow.websocket is not None or (
         resp is not None and resp.status_code == 101
-        and resp.headers.get("upgrade", "").lower() == "websocket"
+        and (_first(resp_headers, "upgrade") or "").lower() == "websocket"
     )
     return ObservedExchange(
         ts=req.timestamp_start,
@@ -92,12 +104,12 @@ def flow_to_observed(
         http_version=http_version(req.http_version),
         method=req.method,
         target=req.path or "/",
-        host=req.host_header or req.host,
+        host=req.authority or _first(req_headers, "host") or req.host,
         status=resp.status_code if resp is not None else None,
-        request_headers=headers_of(req),
-        response_headers=headers_of(resp) if resp is not None else (),
-        request_body=body_prefix(req, body_limit),
-        response_body=body_prefix(resp, body_limit) if resp is not None else b"",
+        request_headers=req_headers,
+        response_headers=resp_headers,
+        request_body=body_prefix(req, body_limit, req_headers),
+        response_body=body_prefix(resp, body_limit, resp_headers) if resp is not None else b"",
         request_bytes=len(req.raw_content or b""),
         response_bytes=len(resp.raw_content or b"") if resp is not None else 0,
         blocked=blocked,

@@ -60,6 +60,8 @@ class Upstream:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = 1 << 16  # one write per response (flushed by the base class) ...
+            disable_nagle_algorithm = True  # ... and no Nagle / delayed-ACK stalls
 
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -1,0 +1,112 @@
+"""Proxy overhead: requests/s through plain mitmdump, mitmdump + the ir-console addon, and the
+addon with enforcement on (a non-empty blocklist checked on every request), same upstream, same
+client, in the same run. Target: the addon keeps >= 90% of plain mitmproxy's throughput.
+
+    python benchmarks/bench_proxy.py [--quick] [--requests N] [--clients C] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+
+from discovery import blocklist
+from discovery.store import Store
+from tests.conftest import make_exchange, make_sighting
+from tests.discovery.proxyfixtures import mitmdump, upstream
+
+TOKENS = [f"tok-bench-{i:02d}-0123456789abcdef" for i in range(8)]
+
+
+def drive(proxy_url: str, url: str, total: int, clients: int) -> float:
+    """Send ``total`` requests from ``clients`` keep-alive clients; returns requests/s."""
+    per_client = total // clients
+
+    def worker(index: int) -> int:
+        done = 0
+        with httpx.Client(proxy=proxy_url, trust_env=False, timeout=60) as client:
+            for i in range(per_client):
+                token = TOKENS[(index + i) % len(TOKENS)]
+                resp = client.get(f"{url}/v1/items/{i}?page=1",
+                                  headers={"Authorization": f"Bearer {token}"})
+                if resp.status_code != 200:
+                    raise RuntimeError(f"unexpected status {resp.status_code}")
+                done += 1
+        return done
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        sent = sum(pool.map(worker, range(clients)))
+    return sent / (time.perf_counter() - start)
+
+
+def prepare_enforcing_case(case: Path) -> None:
+    """A case whose blocklist has entries (none matching the benchmark's traffic)."""
+    with Store.open(case) as store:
+        blocked = make_sighting(store, "tok-not-in-traffic-000000")
+        store.add_exchanges([make_exchange(credentials=(blocked,))])
+        cid = store.conn.execute("SELECT id FROM credentials").fetchone()[0]
+        blocklist.block_credential(store, cid, "benchmark", actor="bench")
+        blocklist.block_endpoint(store, "api.example.com DELETE /v1/items/{id}", actor="bench")
+
+
+def measure(label: str, args: list[str], with_addon: bool, tmp: Path, url: str, total: int,
+            clients: int) -> float:
+    with mitmdump(tmp / f"conf-{label}", *args, with_addon=with_addon) as proxy:
+        drive(proxy.proxy_url, url, max(clients * 20, total // 10), clients)  # warm-up
+        rate = drive(proxy.proxy_url, url, total, clients)
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    parser.add_argument("--requests", type=int, help="requests per measurement (default 4000)")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent keep-alive clients")
+    parser.add_argument("--rounds", type=int, help="rounds, interleaving the setups (default 3)")
+    opts = parser.parse_args()
+    total = opts.requests or (400 if opts.quick else 4000)
+    rounds = opts.rounds or (1 if opts.quick else 3)
+    results: dict[str, list[float]] = {"plain": [], "addon": [], "enforce": []}
+    with tempfile.TemporaryDirectory() as name, upstream() as server:
+        tmp = Path(name)
+        url = f"http://127.0.0.1:{server.port}"
+        for round_no in range(rounds):
+            addon_case, enforce_case = tmp / f"addon-{round_no}.db", tmp / f"enforce-{round_no}.db"
+            prepare_enforcing_case(enforce_case)
+            setups = {
+                "plain": ([], False),
+                "addon": (["--set", f"irc_db={addon_case}"], True),
+                "enforce": (["--set", f"irc_db={enforce_case}", "--set", "irc_enforce=true"],
+                            True),
+            }
+            for label, (args, with_addon) in setups.items():
+                rate = measure(label, args, with_addon, tmp, url, total, opts.clients)
+                results[label].append(rate)
+                print(f"round {round_no + 1} {label:8s} {rate:8.1f} req/s", flush=True)
+            with Store.open(addon_case) as store:
+                rows = store.conn.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0]
+            warm = max(opts.clients * 20, total // 10)
+            expected = (total // opts.clients + warm // opts.clients) * opts.clients
+            print(f"round {round_no + 1} addon case holds {rows} exchanges "
+                  f"(sent {expected})", flush=True)
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(f"\nrequests/measurement={total} clients={opts.clients} rounds={rounds} (median req/s)")
+    print(f"plain mitmdump            {med['plain']:8.1f} req/s")
+    print(f"mitmdump + ir-console     {med['addon']:8.1f} req/s   ratio {med['addon'] / med['plain']:.3f}")
+    print(f"  + enforcement           {med['enforce']:8.1f} req/s   ratio "
+          f"{med['enforce'] / med['plain']:.3f}")
+    print("target: addon ratio >= 0.90")
+
+
+if __name__ == "__main__":
+    main()
