@@ -70,11 +70,11 @@ def measure(label: str, args: list[str], with_addon: bool, tmp: Path, url: str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
-    parser.add_argument("--requests", type=int, help="requests per measurement (default 4000)")
+    parser.add_argument("--requests", type=int, help="requests per measurement (default 2000)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent keep-alive clients")
     parser.add_argument("--rounds", type=int, help="rounds, interleaving the setups (default 3)")
     opts = parser.parse_args()
-    total = opts.requests or (400 if opts.quick else 4000)
+    total = opts.requests or (400 if opts.quick else 2000)
     rounds = opts.rounds or (1 if opts.quick else 3)
     results: dict[str, list[float]] = {"plain": [], "addon": [], "enforce": []}
     with tempfile.TemporaryDirectory() as name, upstream() as server:

@@ -3,7 +3,9 @@ self-signed certificate made here) that records what reaches it, and a mitmdump 
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
 import ipaddress
 import json
 import re
@@ -70,12 +72,28 @@ class Upstream:
                 with lock:
                     seen.append({"method": self.command, "path": self.path,
                                  "headers": dict(self.headers.items())})
+                if (self.headers.get("Upgrade") or "").lower() == "websocket":
+                    self._switch_to_websocket()
+                    return
                 body = json.dumps({"ok": True, "path": self.path}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def _switch_to_websocket(self) -> None:
+                key = self.headers.get("Sec-WebSocket-Key", "")
+                accept = base64.b64encode(hashlib.sha1(
+                    (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+                self.send_response(101)
+                self.send_header("Upgrade", "websocket")
+                self.send_header("Connection", "Upgrade")
+                self.send_header("Sec-WebSocket-Accept", accept)
+                self.end_headers()
+                self.wfile.flush()
+                self.wfile.write(b"\x88\x02\x03\xe8")  # close frame, 1000: normal closure
+                self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = _answer
 

@@ -4,6 +4,7 @@ httpx and curl as clients: the case holds the exchanges, hosts, paths and creden
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import subprocess
 from pathlib import Path
@@ -116,6 +117,7 @@ def test_http_and_https_flows_land_in_the_case(tmp_path: Path) -> None:
         assert hosts[f"localhost:{secure.port}"] is True
         assert hosts[f"127.0.0.1:{plain.port}"] is False
 
+    assert "Traceback" not in proxy.output and "recompute failed" not in proxy.output
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("case.db*") if p.suffix != ".key")
     for secret in (TOKEN, API_KEY, BASIC_PASSWORD):
         assert secret.encode() not in raw
@@ -128,3 +130,28 @@ def test_bad_case_file_stops_mitmdump_with_a_clear_message(tmp_path: Path) -> No
         assert proxy.proc.wait(timeout=60) == 1
     assert f"ir-console: {not_a_case}: not an ir-console case file" in proxy.output
     assert not_a_case.read_text() == "these are not the droids\n" * 100
+
+
+def test_websocket_handshake_is_recorded(tmp_path: Path) -> None:
+    case = tmp_path / "case.db"
+    with upstream() as server, \
+            mitmdump(tmp_path / "conf", "--set", f"irc_db={case}") as proxy:
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=30) as conn:
+            conn.sendall(
+                f"GET {server.url('/v1/stream')} HTTP/1.1\r\n"
+                f"Host: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "X-Auth-Token: ws-token-0123456789abcdef\r\n\r\n".encode())
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = conn.recv(4096)
+                assert chunk, "proxy closed before the handshake answer"
+                head += chunk
+        assert head.startswith(b"HTTP/1.1 101")
+    with Store.open(case) as store:
+        rows = store.conn.execute(
+            "SELECT path, status, websocket FROM exchanges WHERE path = '/v1/stream'").fetchall()
+        kinds = [r[0] for r in store.conn.execute("SELECT kind FROM credentials")]
+    assert rows == [("/v1/stream", 101, 1)]
+    assert kinds == ["api_key"]
