@@ -115,6 +115,8 @@ class Reassembler:
     def segment(self, seg: Segment, ts: float, frame: int) -> None:
         """Account one TCP segment (capture order)."""
         src, dst, sport, dport, seq, _ack, flags, payload, missing = seg
+        if not payload and not flags & 0x07 and not missing:
+            return  # a bare ACK: nothing to reassemble
         self.now = ts
         self._since_sweep += 1
         if self._since_sweep >= self.limits.sweep_every:

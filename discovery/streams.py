@@ -166,6 +166,12 @@ class PacketPipeline:
 
     def frame(self, number: int, ts: float, linktype: int, data: bytes) -> None:
         """Account one captured frame."""
+        if (linktype == 1 and len(data) >= 54 and data[12] == 8 and data[13] == 0
+                and data[23] == 6 and not data[47] & 0x07 and data[14] == 0x45):
+            # fast path: a bare ACK over untagged Ethernet/IPv4/TCP carries nothing to follow
+            total = (data[16] << 8) | data[17]
+            if total == 20 + (data[46] >> 4) * 4 and not (data[20] & 0x3F or data[21]):
+                return
         seg = packets.decode(linktype, data)
         if isinstance(seg, str):
             if seg in _WARN_REASONS:

@@ -9,6 +9,7 @@ One module per kind: ``authorization`` (Basic, Bearer, ``token``, SigV4, Digest,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from discovery.credentials import authorization, cookies, headers, query
 from discovery.credentials.config import DEFAULT_CONFIG, DetectorConfig
@@ -29,24 +30,43 @@ class RequestView:
     method: str
 
 
-def detect_credentials(view: RequestView, fp: Fingerprint,
-                       config: DetectorConfig = DEFAULT_CONFIG) -> list[CredentialSighting]:
+def detect_credentials(
+    view: RequestView, fp: Fingerprint, config: DetectorConfig = DEFAULT_CONFIG
+) -> list[CredentialSighting]:
     """Every credential this request carries, once per (credential, location, name)."""
     found: list[CredentialSighting] = []
     session_token = any(n.lower() == "x-amz-security-token" for n, _ in view.headers)
     for name, value in view.headers:
-        lname = name.lower()
-        if lname in ("authorization", "proxy-authorization"):
-            found.extend(authorization.detect(name, value, view.host, fp, session_token))
-        elif lname == "cookie":
-            found.extend(cookies.detect(value, fp, config))
-        elif lname == "x-amz-security-token":
-            continue  # part of the SigV4 credential (marks it temporary); never kept
+        if len(value) <= _MEMO_MAX_VALUE:  # the same header values recur on every request
+            found.extend(_header_memo(name, value, view.host, fp, session_token, config))
         else:
-            found.extend(headers.detect(name, value, fp, config))
+            found.extend(_header(name, value, view.host, fp, session_token, config))
     if view.query:
         found.extend(query.detect(view.query, fp, config))
     unique: dict[tuple[str, str, str], CredentialSighting] = {}
     for sighting in found:
-        unique.setdefault((sighting.fingerprint, sighting.location, sighting.name.lower()), sighting)
+        unique.setdefault(
+            (sighting.fingerprint, sighting.location, sighting.name.lower()), sighting
+        )
     return list(unique.values())
+
+
+def _header(
+    name: str, value: str, host: str | None, fp: Fingerprint, session_token: bool,
+    config: DetectorConfig,
+) -> tuple[CredentialSighting, ...]:
+    """The credentials one header carries."""
+    lname = name.lower()
+    if lname in ("authorization", "proxy-authorization"):
+        return tuple(authorization.detect(name, value, host, fp, session_token))
+    if lname == "cookie":
+        return tuple(cookies.detect(value, fp, config))
+    if lname == "x-amz-security-token":
+        return ()  # part of the SigV4 credential (marks it temporary); never kept
+    return tuple(headers.detect(name, value, fp, config))
+
+
+# Detection is a pure function of (header, host, session flag, key, config): memoised, bounded
+# (entries and value length), in process memory only, like the raw headers themselves.
+_MEMO_MAX_VALUE = 2048
+_header_memo = lru_cache(maxsize=4096)(_header)
