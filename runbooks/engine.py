@@ -20,9 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from discovery import audit
 from discovery.errors import DiscoveryError
@@ -47,6 +45,9 @@ from runbooks.events import (
 )
 from runbooks.loader import LoadedRunbook, from_text
 from runbooks.model import Input, Runbook, Step
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 

@@ -117,9 +117,8 @@ def _params(values: tuple[str, ...]) -> dict[str, str]:
 def _secrets(names: tuple[str, ...]) -> dict[str, str]:
     """Secret inputs read from stdin, one line each, in the order named."""
     out: dict[str, str] = {}
-    stream = click.get_text_stream("stdin")
     for name in names:
-        line = stream.readline()
+        line = sys.stdin.readline()
         if not line:
             raise click.BadParameter(f"stdin ended before the secret {name!r}",
                                      param_hint="--secret-stdin")

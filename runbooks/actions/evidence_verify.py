@@ -17,7 +17,8 @@ from runbooks.errors import ActionError
 class VerifyArgs(Args):
     credential: str | None = None
     endpoint: str | None = None  # "HOST METHOD TEMPLATE" (instead of a credential)
-    since: str | None = None  # ISO 8601, epoch or an age (2h); default: when the run started
+    since: str | float | None = None  # ISO 8601, epoch or an age (2h); default: run start
+    grace: float = 0.0  # seconds after ``since`` that are tolerated (the proxy's poll interval)
     wait: float = 0.0  # seconds to keep watching new traffic
     poll: float = 1.0
 
@@ -30,14 +31,20 @@ class VerifyNoUseSince(Action[VerifyArgs]):
 
     def plan(self, args: VerifyArgs, ctx: ActionContext) -> str:
         since = args.since or "the start of the run"
+        if isinstance(since, float):
+            since = iso(since) or since
+        if args.grace:
+            since = f"{since} (+{args.grace:g}s for enforcement to apply)"
         watch = f", watching new traffic for {args.wait:g}s" if args.wait else ""
         return f"check that {_what(args)} had no successful use since {since}{watch}"
 
     def run(self, args: VerifyArgs, ctx: ActionContext) -> dict[str, Any]:
         try:
-            since = parse_time(args.since) if args.since else ctx.started_at
+            since = (float(args.since) if isinstance(args.since, float)
+                     else parse_time(args.since) if args.since else ctx.started_at)
         except ValueError as exc:
             raise ActionError(f"since: {exc}") from None
+        since += args.grace
         if (args.credential is None) == (args.endpoint is None):
             raise ActionError("evidence.verify_no_use_since: give exactly one of credential, "
                               "endpoint")

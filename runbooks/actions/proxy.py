@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from discovery import blocklist
+from discovery.timeutil import iso
 from runbooks.actions.base import Action, ActionContext, Args
 from runbooks.errors import ActionError
 
@@ -30,7 +31,8 @@ class BlockCredential(Action[CredentialArgs]):
 
     def run(self, args: CredentialArgs, ctx: ActionContext) -> dict[str, Any]:
         block = blocklist.block_credential(ctx.store, args.credential, args.reason, ctx.actor)
-        return {"blocked": "credential", "subject": block.subject, "reason": block.reason}
+        return {"blocked": "credential", "subject": block.subject, "reason": block.reason,
+                "at": iso(block.created_at), "at_ts": block.created_at}
 
 
 class UnblockCredential(Action[CredentialArgs]):
@@ -61,7 +63,8 @@ class BlockEndpoint(Action[EndpointArgs]):
             block = blocklist.block_endpoint(ctx.store, args.endpoint, args.reason, ctx.actor)
         except ValueError as exc:
             raise ActionError(str(exc)) from None
-        return {"blocked": "endpoint", "subject": block.subject, "reason": block.reason}
+        return {"blocked": "endpoint", "subject": block.subject, "reason": block.reason,
+                "at": iso(block.created_at), "at_ts": block.created_at}
 
 
 class UnblockEndpoint(Action[EndpointArgs]):

@@ -1,0 +1,112 @@
+"""The proxy actions: their blocklist effects, and a built-in runbook against a running mitmdump
+with our addon enforcing (the blocked credential is answered 403 and never reaches upstream)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from discovery import audit, blocklist
+from discovery.errors import SubjectNotFound
+from discovery.secrets import credential_id
+from discovery.store import Store
+from runbooks import loader
+from runbooks.actions import get
+from runbooks.actions.base import ActionContext
+from runbooks.engine import Engine
+from tests.discovery.proxyfixtures import mitmdump, upstream
+
+TOKEN = "tok-runbook-proxy-aaaaaaaaaaaa1234"
+
+
+def call(store: Store, name: str, **args: Any) -> dict[str, Any]:
+    action = get(name)
+    ctx = ActionContext(store=store, run_id="r-1", step_id="s", target={},
+                        actor="runbook:r-1")
+    return action.run(action.parse(args), ctx)
+
+
+def test_block_and_unblock_effects(case: Store, credential_id: str) -> None:
+    endpoint = "API.example.com get /v1/users/{id}"
+    out = call(case, "proxy.block_credential", credential=credential_id, reason="leak")
+    assert out["subject"] == credential_id and out["at_ts"] > 0
+    call(case, "proxy.block_endpoint", endpoint=endpoint)
+    assert {(b.kind, b.subject) for b in blocklist.blocks(case)} == {
+        ("credential", credential_id), ("endpoint", "api.example.com GET /v1/users/{id}")}
+    fingerprint = case.conn.execute("SELECT fingerprint FROM credentials").fetchone()[0]
+    assert blocklist.blocks(case)[0].value == fingerprint  # the proxy matches fingerprints
+    assert call(case, "proxy.unblock_credential", credential=credential_id)["was_blocked"]
+    assert not call(case, "proxy.unblock_credential", credential=credential_id)["was_blocked"]
+    call(case, "proxy.unblock_endpoint", endpoint=endpoint)
+    assert blocklist.blocks(case) == []
+    entries = audit.entries(case)
+    assert [e.action for e in entries] == ["block.credential", "block.endpoint",
+                                          "unblock.credential", "unblock.endpoint"]
+    assert {e.actor for e in entries} == {"runbook:r-1"}
+
+
+def test_unknown_credential_is_refused(case: Store) -> None:
+    with pytest.raises(SubjectNotFound):
+        call(case, "proxy.block_credential", credential="c-000000000000")
+
+
+def until(predicate: Any, limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+def test_revoke_runbook_blocks_on_a_running_proxy(tmp_path: Path) -> None:
+    case_path = tmp_path / "case.db"
+    Store.open(case_path).close()
+    with upstream() as server, mitmdump(tmp_path / "conf", "--set", f"irc_db={case_path}",
+                                        "--set", "irc_enforce=true") as proxy, \
+            httpx.Client(proxy=proxy.proxy_url, trust_env=False, timeout=30) as client, \
+            Store.open(case_path) as store:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        assert client.get(server.url("/v1/data"), headers=headers).status_code == 200
+        cid = credential_id(store.fingerprint(TOKEN))
+        until(lambda: store.conn.execute("SELECT 1 FROM credentials WHERE id = ?",
+                                         (cid,)).fetchone() is not None)
+
+        # the attacker keeps calling while the runbook runs
+        stop = threading.Event()
+        statuses: list[int] = []
+
+        def keep_calling() -> None:
+            while not stop.is_set():
+                statuses.append(client.get(server.url("/v1/data"), headers=headers).status_code)
+                time.sleep(0.1)
+
+        caller = threading.Thread(target=keep_calling, daemon=True)
+        caller.start()
+        try:
+            engine = Engine(store)
+            events = [e.to_json() for e in engine.start(
+                loader.find("revoke-leaked-credential"), cid,
+                {"provider": "none", "verify_wait": "4", "enforce_grace": "1.5",
+                 "report_dir": str(tmp_path / "rep")})]
+        finally:
+            stop.set()
+            caller.join(10)
+        assert events[-1]["state"] == "succeeded", events[-1]
+        verify = next(e for e in events if e["event"] == "step_succeeded"
+                      and e["step"] == "verify")
+        assert verify["output"]["successful_uses"] == 0
+        assert 403 in statuses
+        # after the grace period every call is refused by the proxy and never reaches upstream
+        answer = client.get(server.url("/v1/data"), headers={**headers, "X-Req-Id": "after"})
+        assert answer.status_code == 403
+        assert not server.seen_with("X-Req-Id", "after")
+        assert verify["output"]["watched_seconds"] == 4
+        # the refused calls are recorded in the case as blocked exchanges of that credential
+        until(lambda: store.conn.execute(
+            "SELECT COUNT(*) FROM exchanges e JOIN exchange_credentials ec "
+            "ON ec.exchange_id = e.id WHERE e.blocked = 1 AND ec.credential_id = ?",
+            (cid,)).fetchone()[0] > 0)
