@@ -33,11 +33,28 @@ from discovery.store import Store, dumps
 log = logging.getLogger(__name__)
 
 KINDS = ("service-account", "partner", "bot", "human")
-MATCHER_TYPES = ("jwt_sub", "jwt_iss", "client_id", "aws_key_id", "aws_account", "key_prefix",
-                 "basic_user", "fingerprint", "identity")
-_ALIASES = {"sub": "jwt_sub", "iss": "jwt_iss", "azp": "client_id", "aws_access_key_id":
-            "aws_key_id", "prefix": "key_prefix", "username": "basic_user", "user": "basic_user",
-            "credential": "fingerprint", "account_id": "aws_account"}
+MATCHER_TYPES = (
+    "jwt_sub",
+    "jwt_iss",
+    "client_id",
+    "aws_key_id",
+    "aws_account",
+    "key_prefix",
+    "basic_user",
+    "fingerprint",
+    "identity",
+)
+_ALIASES = {
+    "sub": "jwt_sub",
+    "iss": "jwt_iss",
+    "azp": "client_id",
+    "aws_access_key_id": "aws_key_id",
+    "prefix": "key_prefix",
+    "username": "basic_user",
+    "user": "basic_user",
+    "credential": "fingerprint",
+    "account_id": "aws_account",
+}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdwy]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31_536_000}
 ID_PREFIX = "reg:"
@@ -72,8 +89,9 @@ def parse_duration(value: object, path: str, where: str) -> float | None:
         return float(value)
     match = _DURATION.match(str(value))
     if not match:
-        raise InputError(path, f"not a duration: {str(value)[:40]!r} (use 3600, 12h, 90d, 1y)",
-                         where)
+        raise InputError(
+            path, f"not a duration: {str(value)[:40]!r} (use 3600, 12h, 90d, 1y)", where
+        )
     return float(match[1]) * _UNITS[match[2]]
 
 
@@ -89,8 +107,11 @@ def _matcher(raw: object, path: str, where: str) -> Matcher:
     for key, value in raw.items():
         kind = _ALIASES.get(str(key).strip().lower(), str(key).strip().lower())
         if kind not in MATCHER_TYPES:
-            raise InputError(path, f"unknown matcher type {str(key)[:40]!r}; use one of "
-                             f"{', '.join(MATCHER_TYPES)}", where)
+            raise InputError(
+                path,
+                f"unknown matcher type {str(key)[:40]!r}; use one of {', '.join(MATCHER_TYPES)}",
+                where,
+            )
         if value is None or str(value).strip() == "":
             raise InputError(path, f"matcher {kind} has no value", where)
         pairs.append((kind, str(value).strip()))
@@ -128,16 +149,22 @@ def _entry(raw: Mapping[str, Any], path: str, where: str) -> RegisteredIdentity:
         matchers_raw = [{k: v} for k, v in matchers_raw.items()]
     if not isinstance(matchers_raw, list):
         raise InputError(path, "matchers must be a list", _sub(where, "matchers"))
-    matchers = tuple(_matcher(m, path, _sub(where, "matchers", i))
-                     for i, m in enumerate(matchers_raw))
+    matchers = tuple(
+        _matcher(m, path, _sub(where, "matchers", i)) for i, m in enumerate(matchers_raw)
+    )
     owner = raw.get("owner")
     return RegisteredIdentity(
-        name=name, kind=kind, owner=str(owner).strip() if owner else None, matchers=matchers,
+        name=name,
+        kind=kind,
+        owner=str(owner).strip() if owner else None,
+        matchers=matchers,
         allowed_scopes=_scopes(raw.get("allowed_scopes")),
-        max_token_lifetime=parse_duration(raw.get("max_token_lifetime"), path,
-                                          _sub(where, "max_token_lifetime")),
-        rotation_period=parse_duration(raw.get("rotation_period"), path,
-                                       _sub(where, "rotation_period")),
+        max_token_lifetime=parse_duration(
+            raw.get("max_token_lifetime"), path, _sub(where, "max_token_lifetime")
+        ),
+        rotation_period=parse_duration(
+            raw.get("rotation_period"), path, _sub(where, "rotation_period")
+        ),
     )
 
 
@@ -147,8 +174,10 @@ def load_register(path: Path) -> list[RegisteredIdentity]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(str(path), f"cannot read: {exc}") from exc
-    if path.suffix.lower() == ".csv" or (path.suffix.lower() not in (".yaml", ".yml", ".json")
-                                         and text.lstrip().lower().startswith("identity,")):
+    if path.suffix.lower() == ".csv" or (
+        path.suffix.lower() not in (".yaml", ".yml", ".json")
+        and text.lstrip().lower().startswith("identity,")
+    ):
         return _load_csv(text, str(path))
     try:
         data = yaml.safe_load(text)
@@ -158,8 +187,11 @@ def load_register(path: Path) -> list[RegisteredIdentity]:
         raise InputError(str(path), "not valid YAML", where) from exc
     items = data.get("identities") if isinstance(data, Mapping) else data
     if not isinstance(items, list):
-        raise InputError(str(path), "expected a list of identities (or a mapping with "
-                         "'identities:')", "/identities")
+        raise InputError(
+            str(path),
+            "expected a list of identities (or a mapping with 'identities:')",
+            "/identities",
+        )
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, Mapping):
@@ -172,8 +204,9 @@ def load_register(path: Path) -> list[RegisteredIdentity]:
 def _load_csv(text: str, path: str) -> list[RegisteredIdentity]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or "identity" not in [f.strip().lower() for f in reader.fieldnames]:
-        raise InputError(path, "CSV register needs a header row with an 'identity' column",
-                         "line 1")
+        raise InputError(
+            path, "CSV register needs a header row with an 'identity' column", "line 1"
+        )
     out = []
     for row in reader:
         clean = {str(k).strip().lower(): (v or "").strip() for k, v in row.items() if k}
@@ -199,16 +232,28 @@ def import_register(store: Store, path: Path) -> int:
     """
     entries = load_register(path)
     with store.transaction() as conn:
-        conn.execute("UPDATE credentials SET identity_id = NULL "
-                     "WHERE identity_id IN (SELECT id FROM identities WHERE registered = 1)")
+        conn.execute(
+            "UPDATE credentials SET identity_id = NULL "
+            "WHERE identity_id IN (SELECT id FROM identities WHERE registered = 1)"
+        )
         conn.execute("DELETE FROM identities WHERE registered = 1")
         conn.executemany(
             "INSERT INTO identities(id, name, kind, owner, source, registered, matchers, "
             "allowed_scopes, max_token_lifetime, rotation_period) "
             "VALUES (?, ?, ?, ?, 'register', 1, ?, ?, ?, ?)",
-            [(e.id, e.name, e.kind, e.owner, dumps([dict(m) for m in e.matchers]),
-              None if e.allowed_scopes is None else dumps(list(e.allowed_scopes)),
-              e.max_token_lifetime, e.rotation_period) for e in entries],
+            [
+                (
+                    e.id,
+                    e.name,
+                    e.kind,
+                    e.owner,
+                    dumps([dict(m) for m in e.matchers]),
+                    None if e.allowed_scopes is None else dumps(list(e.allowed_scopes)),
+                    e.max_token_lifetime,
+                    e.rotation_period,
+                )
+                for e in entries
+            ],
         )
     log.info("register %s: %d identities", path, len(entries))
     return len(entries)
@@ -241,8 +286,10 @@ def _holds(kind: str, value: str, cred: _Cred) -> bool:
     if kind == "aws_account":
         return claims.get("account_id") == value
     if kind == "key_prefix":
-        return bool((cred.public_id or "").startswith(value)
-                    or (cred.redacted.startswith(value) and not value.startswith("…")))
+        return bool(
+            (cred.public_id or "").startswith(value)
+            or (cred.redacted.startswith(value) and not value.startswith("…"))
+        )
     if kind == "basic_user":
         return cred.kind in ("basic", "digest") and claims.get("username") == value
     if kind == "fingerprint":
@@ -269,12 +316,17 @@ def registered(store: Store) -> list[RegisteredIdentity]:
         "FROM identities WHERE registered = 1 ORDER BY rowid"
     ):
         scopes = json.loads(row[4]) if row[4] is not None else None
-        out.append(RegisteredIdentity(
-            name=row[0], kind=row[1], owner=row[2],
-            matchers=tuple(tuple(sorted(m.items())) for m in json.loads(row[3])),
-            allowed_scopes=tuple(scopes) if scopes is not None else None,
-            max_token_lifetime=row[5], rotation_period=row[6],
-        ))
+        out.append(
+            RegisteredIdentity(
+                name=row[0],
+                kind=row[1],
+                owner=row[2],
+                matchers=tuple(tuple(sorted(m.items())) for m in json.loads(row[3])),
+                allowed_scopes=tuple(scopes) if scopes is not None else None,
+                max_token_lifetime=row[5],
+                rotation_period=row[6],
+            )
+        )
     return out
 
 
@@ -299,7 +351,9 @@ def apply_register(store: Store) -> None:
         entry = match(entries, cred) if entries else None
         target = entry.id if entry else observed
         if entry is None:
-            name = f"{kind} {redacted}" if observed.startswith("cred:") else observed.split(":", 1)[1]
+            name = (
+                f"{kind} {redacted}" if observed.startswith("cred:") else observed.split(":", 1)[1]
+            )
             observed_rows[observed] = (observed, name, _SOURCES.get(source, source))
         if target != current:
             updates.append((target, cid))

@@ -13,14 +13,30 @@ from discovery.credentials.shape import looks_secret
 from discovery.models import CredentialSighting
 
 _DIGEST_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
-_TOKEN_SCHEMES = frozenset({"bearer", "token", "jwt", "oauth", "apikey", "api-key", "key",
-                            "sso-key", "ssws", "bot", "dpop", "pat"})
-_NOT_SECRET_SCHEMES = frozenset({"negotiate", "ntlm", "hoba", "mutual", "vapid", "scram-sha-256",
-                                 "scram-sha-1"})
+_TOKEN_SCHEMES = frozenset(
+    {
+        "bearer",
+        "token",
+        "jwt",
+        "oauth",
+        "apikey",
+        "api-key",
+        "key",
+        "sso-key",
+        "ssws",
+        "bot",
+        "dpop",
+        "pat",
+    }
+)
+_NOT_SECRET_SCHEMES = frozenset(
+    {"negotiate", "ntlm", "hoba", "mutual", "vapid", "scram-sha-256", "scram-sha-1"}
+)
 
 
-def detect(name: str, value: str, host: str | None, fp: Fingerprint,
-           session_token: bool) -> list[CredentialSighting]:
+def detect(
+    name: str, value: str, host: str | None, fp: Fingerprint, session_token: bool
+) -> list[CredentialSighting]:
     """Credentials in one Authorization-like header value."""
     value = value.strip()
     scheme, _, rest = value.partition(" ")
@@ -51,7 +67,9 @@ def basic(name: str, encoded: str, host: str | None, fp: Fingerprint) -> list[Cr
     try:
         decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
-        return [found.opaque(fp, encoded, "basic", "header", name, malformed=True)] if encoded else []
+        return (
+            [found.opaque(fp, encoded, "basic", "header", name, malformed=True)] if encoded else []
+        )
     user, sep, password = decoded.partition(":")
     for part in (password, user):
         key = match_provider(part)
@@ -61,36 +79,68 @@ def basic(name: str, encoded: str, host: str | None, fp: Fingerprint) -> list[Cr
         # No separator, or a user name that is itself a key: keep nothing of it.
         return [found.opaque(fp, decoded, "basic", "header", name)]
     ident = f"basic:{user}@{host or '?'}"
-    return [CredentialSighting(
-        fingerprint=fp(decoded), kind="basic", location="header", name=name,
-        redacted=f"{user}:…", public_id=user, identity=ident, identity_kind="basic",
-        claims=(("host", host or "?"), ("username", user)),
-    )]
+    return [
+        CredentialSighting(
+            fingerprint=fp(decoded),
+            kind="basic",
+            location="header",
+            name=name,
+            redacted=f"{user}:…",
+            public_id=user,
+            identity=ident,
+            identity_kind="basic",
+            claims=(("host", host or "?"), ("username", user)),
+        )
+    ]
 
 
 def digest(name: str, params: str, host: str | None, fp: Fingerprint) -> list[CredentialSighting]:
     """Digest: the password never travels; username and realm identify the credential."""
-    fields = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-              for m in _DIGEST_PARAM.finditer(params)}
+    fields = {
+        m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+        for m in _DIGEST_PARAM.finditer(params)
+    }
     user = fields.get("username")
     if not user:
         return []
     realm = fields.get("realm") or ""
-    facts = tuple(sorted((k, v) for k, v in (("username", user), ("realm", realm),
-                                                ("algorithm", fields.get("algorithm")),
-                                                ("host", host or "?")) if v))
-    return [CredentialSighting(
-        fingerprint=fp(f"digest:{user}:{realm}"), kind="digest", location="header", name=name,
-        redacted=f"{user}:…", public_id=user, identity=f"digest:{user}@{host or '?'}",
-        identity_kind="digest", claims=facts,
-    )]
+    facts = tuple(
+        sorted(
+            (k, v)
+            for k, v in (
+                ("username", user),
+                ("realm", realm),
+                ("algorithm", fields.get("algorithm")),
+                ("host", host or "?"),
+            )
+            if v
+        )
+    )
+    return [
+        CredentialSighting(
+            fingerprint=fp(f"digest:{user}:{realm}"),
+            kind="digest",
+            location="header",
+            name=name,
+            redacted=f"{user}:…",
+            public_id=user,
+            identity=f"digest:{user}@{host or '?'}",
+            identity_kind="digest",
+            claims=facts,
+        )
+    ]
 
 
 def aws(name: str, parsed: sigv4.SigV4, fp: Fingerprint, location: str) -> CredentialSighting:
     """A SigV4 signature's credential: the access key id (public) stands for the key pair."""
     return CredentialSighting(
-        fingerprint=fp(parsed.access_key_id), kind="aws_sigv4", location=location, name=name,
-        redacted=parsed.access_key_id, public_id=parsed.access_key_id,
-        identity=f"aws:{parsed.access_key_id}", identity_kind="aws",
+        fingerprint=fp(parsed.access_key_id),
+        kind="aws_sigv4",
+        location=location,
+        name=name,
+        redacted=parsed.access_key_id,
+        public_id=parsed.access_key_id,
+        identity=f"aws:{parsed.access_key_id}",
+        identity_kind="aws",
         claims=tuple(sorted(parsed.claims().items())),
     )

@@ -12,31 +12,107 @@ def squash(name: str) -> str:
 
 
 _API_KEY_HEADERS = (
-    "X-API-Key", "Api-Key", "ApiKey", "X-Auth-Token", "X-Access-Token", "X-API-Token", "X-Token",
-    "Private-Token", "X-Goog-Api-Key", "Ocp-Apim-Subscription-Key", "X-Functions-Key",
-    "X-Shopify-Access-Token", "X-Vault-Token", "X-Auth-Key", "X-Secret-Key", "X-Client-Secret",
-    "X-Session-Token", "X-Amz-Api-Key", "X-Dd-Api-Key", "X-Algolia-Api-Key", "X-Figma-Token",
-    "X-Postmark-Server-Token", "X-RapidAPI-Key", "Authentication",
+    "X-API-Key",
+    "Api-Key",
+    "ApiKey",
+    "X-Auth-Token",
+    "X-Access-Token",
+    "X-API-Token",
+    "X-Token",
+    "Private-Token",
+    "X-Goog-Api-Key",
+    "Ocp-Apim-Subscription-Key",
+    "X-Functions-Key",
+    "X-Shopify-Access-Token",
+    "X-Vault-Token",
+    "X-Auth-Key",
+    "X-Secret-Key",
+    "X-Client-Secret",
+    "X-Session-Token",
+    "X-Amz-Api-Key",
+    "X-Dd-Api-Key",
+    "X-Algolia-Api-Key",
+    "X-Figma-Token",
+    "X-Postmark-Server-Token",
+    "X-RapidAPI-Key",
+    "Authentication",
 )
 # Header names that contain "key"/"token"/"auth" but carry no reusable credential.
 _NOT_CREDENTIAL_HEADERS = (
-    "csrf", "xsrf", "idempotency", "request", "trace", "correlation", "cache", "nonce",
-    "signature", "amzcontentsha256", "amzdate", "amzsecuritytoken", "amzcredential", "wwwauthenticate",
-    "authenticationinfo", "authorization", "proxyauthorization", "proxyauthenticate", "keepalive",
-    "amzsignature", "pagetoken", "continuationtoken", "nextpagetoken", "synctoken", "etag",
-    "secwebsocketkey", "secwebsocketaccept",
+    "csrf",
+    "xsrf",
+    "idempotency",
+    "request",
+    "trace",
+    "correlation",
+    "cache",
+    "nonce",
+    "signature",
+    "amzcontentsha256",
+    "amzdate",
+    "amzsecuritytoken",
+    "amzcredential",
+    "wwwauthenticate",
+    "authenticationinfo",
+    "authorization",
+    "proxyauthorization",
+    "proxyauthenticate",
+    "keepalive",
+    "amzsignature",
+    "pagetoken",
+    "continuationtoken",
+    "nextpagetoken",
+    "synctoken",
+    "etag",
+    "secwebsocketkey",
+    "secwebsocketaccept",
 )
 _STRONG_QUERY = (
-    "api_key", "apikey", "api-key", "access_token", "auth_token", "token", "client_secret",
-    "secret", "password", "passwd", "pwd", "id_token", "refresh_token", "private_token",
-    "subscription-key", "jwt", "bearer", "session_token", "sessionid", "x-api-key", "app_key",
-    "appkey", "secret_key",
+    "api_key",
+    "apikey",
+    "api-key",
+    "access_token",
+    "auth_token",
+    "token",
+    "client_secret",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "id_token",
+    "refresh_token",
+    "private_token",
+    "subscription-key",
+    "jwt",
+    "bearer",
+    "session_token",
+    "sessionid",
+    "x-api-key",
+    "app_key",
+    "appkey",
+    "secret_key",
 )
 _WEAK_QUERY = ("key", "sig", "signature", "auth", "code", "session", "sid", "hash")
 _SESSION_COOKIES = (
-    "JSESSIONID", "PHPSESSID", "ASP.NET_SessionId", "ASPSESSIONID", "connect.sid", "sid",
-    "sessionid", "session", "session_id", "_session_id", "laravel_session", "ci_session",
-    "access_token", "auth_token", "id_token", "refresh_token", "jwt", "token", "auth",
+    "JSESSIONID",
+    "PHPSESSID",
+    "ASP.NET_SessionId",
+    "ASPSESSIONID",
+    "connect.sid",
+    "sid",
+    "sessionid",
+    "session",
+    "session_id",
+    "_session_id",
+    "laravel_session",
+    "ci_session",
+    "access_token",
+    "auth_token",
+    "id_token",
+    "refresh_token",
+    "jwt",
+    "token",
+    "auth",
 )
 
 
@@ -45,15 +121,19 @@ class DetectorConfig:
     """Name lists the detectors use; pass your own to ``detect_credentials`` to change them."""
 
     api_key_headers: frozenset[str] = field(
-        default_factory=lambda: frozenset(squash(n) for n in _API_KEY_HEADERS))
+        default_factory=lambda: frozenset(squash(n) for n in _API_KEY_HEADERS)
+    )
     not_credential_headers: tuple[str, ...] = _NOT_CREDENTIAL_HEADERS
     header_words: tuple[str, ...] = ("key", "token", "secret", "auth", "passw", "credential")
     strong_query_params: frozenset[str] = field(
-        default_factory=lambda: frozenset(squash(n) for n in _STRONG_QUERY))
+        default_factory=lambda: frozenset(squash(n) for n in _STRONG_QUERY)
+    )
     weak_query_params: frozenset[str] = field(
-        default_factory=lambda: frozenset(squash(n) for n in _WEAK_QUERY))
+        default_factory=lambda: frozenset(squash(n) for n in _WEAK_QUERY)
+    )
     session_cookies: frozenset[str] = field(
-        default_factory=lambda: frozenset(squash(n) for n in _SESSION_COOKIES))
+        default_factory=lambda: frozenset(squash(n) for n in _SESSION_COOKIES)
+    )
     cookie_words: tuple[str, ...] = ("sess", "token", "auth", "jwt")
     not_credential_cookies: tuple[str, ...] = ("csrf", "xsrf", "consent", "pref", "theme", "lang")
 

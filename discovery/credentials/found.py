@@ -19,20 +19,26 @@ def _claims(values: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted((k, v) for k, v in values.items() if v is not None))
 
 
-def opaque(fp: Fingerprint, secret: str, kind: str, location: str, name: str,
-           **facts: Any) -> CredentialSighting:
+def opaque(
+    fp: Fingerprint, secret: str, kind: str, location: str, name: str, **facts: Any
+) -> CredentialSighting:
     """An opaque credential: its own identity, redacted to a structured prefix and its last
     characters (``acme_pk_globex_…x9Qa``)."""
     prefix = key_prefix(secret)
     return CredentialSighting(
-        fingerprint=fp(secret), kind=kind, location=location, name=name,
-        redacted=redact(secret, keep_prefix=len(prefix or "")), public_id=prefix,
+        fingerprint=fp(secret),
+        kind=kind,
+        location=location,
+        name=name,
+        redacted=redact(secret, keep_prefix=len(prefix or "")),
+        public_id=prefix,
         claims=_claims(facts),
     )
 
 
-def jwt(fp: Fingerprint, token: str, decoded: DecodedJwt, location: str,
-        name: str) -> CredentialSighting:
+def jwt(
+    fp: Fingerprint, token: str, decoded: DecodedJwt, location: str, name: str
+) -> CredentialSighting:
     """A JWT: claims decoded (unverified), identity from iss/sub or the client id."""
     claims: dict[str, Any] = dict(decoded.claims)
     claims.update({f"header.{k}": v for k, v in decoded.header.items()})
@@ -42,10 +48,17 @@ def jwt(fp: Fingerprint, token: str, decoded: DecodedJwt, location: str,
     identity = decoded.identity()
     jti = decoded.claims.get("jti")
     return CredentialSighting(
-        fingerprint=fp(token), kind="jwt", location=location, name=name,
-        redacted=redact(token, keep_prefix=3), public_id=jti if isinstance(jti, str) else None,
-        identity=identity, identity_kind="jwt" if identity else None,
-        claims=_claims(claims), issued_at=decoded.time("iat"), expires_at=decoded.time("exp"),
+        fingerprint=fp(token),
+        kind="jwt",
+        location=location,
+        name=name,
+        redacted=redact(token, keep_prefix=3),
+        public_id=jti if isinstance(jti, str) else None,
+        identity=identity,
+        identity_kind="jwt" if identity else None,
+        claims=_claims(claims),
+        issued_at=decoded.time("iat"),
+        expires_at=decoded.time("exp"),
     )
 
 
@@ -55,19 +68,30 @@ def provider(fp: Fingerprint, key: ProviderKey, location: str, name: str) -> Cre
     if key.pattern.kind == "aws_access_key_id":
         facts["account_id"] = account_id_from_key_id(key.token)
         return CredentialSighting(
-            fingerprint=fp(key.token), kind=key.pattern.kind, location=location, name=name,
-            redacted=key.token, public_id=key.token, identity=f"aws:{key.token}",
-            identity_kind="aws", claims=_claims(facts),
+            fingerprint=fp(key.token),
+            kind=key.pattern.kind,
+            location=location,
+            name=name,
+            redacted=key.token,
+            public_id=key.token,
+            identity=f"aws:{key.token}",
+            identity_kind="aws",
+            claims=_claims(facts),
         )
     return CredentialSighting(
-        fingerprint=fp(key.token), kind=key.pattern.kind, location=location, name=name,
-        redacted=redact(key.token, keep_prefix=len(key.prefix)), public_id=key.prefix,
+        fingerprint=fp(key.token),
+        kind=key.pattern.kind,
+        location=location,
+        name=name,
+        redacted=redact(key.token, keep_prefix=len(key.prefix)),
+        public_id=key.prefix,
         claims=_claims(facts),
     )
 
 
-def token(fp: Fingerprint, value: str, location: str, name: str, default_kind: str,
-          **facts: Any) -> CredentialSighting:
+def token(
+    fp: Fingerprint, value: str, location: str, name: str, default_kind: str, **facts: Any
+) -> CredentialSighting:
     """A token of unknown type: a JWT, a provider key, or an opaque ``default_kind`` credential."""
     decoded = decode_jwt(value)
     if decoded is not None:

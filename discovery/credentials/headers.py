@@ -14,7 +14,9 @@ from discovery.models import CredentialSighting
 MIN_API_KEY_LENGTH = 8
 
 
-def detect(name: str, value: str, fp: Fingerprint, config: DetectorConfig) -> list[CredentialSighting]:
+def detect(
+    name: str, value: str, fp: Fingerprint, config: DetectorConfig
+) -> list[CredentialSighting]:
     """Credentials in one header that is not Authorization or Cookie."""
     value = value.strip()
     if not value:

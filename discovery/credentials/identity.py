@@ -27,8 +27,9 @@ def jwt_identity(claims: Mapping[str, Any]) -> str | None:
     return None
 
 
-def identity_for(kind: str, public_id: str | None, claims: Mapping[str, Any],
-                 credential_id: str) -> tuple[str, str]:
+def identity_for(
+    kind: str, public_id: str | None, claims: Mapping[str, Any], credential_id: str
+) -> tuple[str, str]:
     """(identity id, identity source) a stored credential resolves to without a register."""
     if kind == "jwt":
         ident = jwt_identity(claims)

@@ -20,8 +20,26 @@ _SEGMENT = r"[A-Za-z0-9_\-]+"
 _JWS = re.compile(rf"^eyJ{_SEGMENT}\.eyJ{_SEGMENT}\.[A-Za-z0-9_\-]*$")
 JWT_IN_TEXT = re.compile(rf"(?<![A-Za-z0-9_\-.])eyJ{_SEGMENT}\.eyJ{_SEGMENT}\.[A-Za-z0-9_\-]*")
 
-KEPT_CLAIMS = ("iss", "sub", "aud", "azp", "client_id", "cid", "appid", "scope", "scp", "roles",
-               "groups", "exp", "iat", "nbf", "jti", "tid", "token_use", "grant_type")
+KEPT_CLAIMS = (
+    "iss",
+    "sub",
+    "aud",
+    "azp",
+    "client_id",
+    "cid",
+    "appid",
+    "scope",
+    "scp",
+    "roles",
+    "groups",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "tid",
+    "token_use",
+    "grant_type",
+)
 KEPT_HEADER = ("alg", "kid", "typ")
 MAX_CLAIM_CHARS = 512
 MAX_LIST_ITEMS = 50

@@ -44,39 +44,85 @@ class ProviderPattern:
 
 
 PATTERNS: tuple[ProviderPattern, ...] = (
-    ProviderPattern("github_token", "github", r"gh[pousr]_", r"[A-Za-z0-9]{36}",
-                    "GitHub token", crc32_base62_ok),
-    ProviderPattern("github_token", "github", r"github_pat_", r"[A-Za-z0-9]{22}_[A-Za-z0-9]{59}",
-                    "GitHub fine-grained personal access token"),
-    ProviderPattern("npm_token", "npm", r"npm_", r"[A-Za-z0-9]{36}", "npm access token",
-                    crc32_base62_ok),
-    ProviderPattern("gitlab_token", "gitlab", r"glpat-", r"[A-Za-z0-9_\-]{20}",
-                    "GitLab personal access token"),
-    ProviderPattern("stripe_key", "stripe", r"sk_(?:live|test)_", r"[A-Za-z0-9]{20,247}",
-                    "Stripe secret key"),
-    ProviderPattern("stripe_key", "stripe", r"rk_(?:live|test)_", r"[A-Za-z0-9]{20,247}",
-                    "Stripe restricted key"),
-    ProviderPattern("slack_token", "slack", r"xox[abposr]-", r"[0-9]{6,}-[A-Za-z0-9\-]{8,}",
-                    "Slack token"),
-    ProviderPattern("slack_token", "slack", r"xapp-", r"[0-9]-[A-Z0-9]{8,}-[0-9]{6,}-[a-f0-9]{32,}",
-                    "Slack app-level token"),
+    ProviderPattern(
+        "github_token", "github", r"gh[pousr]_", r"[A-Za-z0-9]{36}", "GitHub token", crc32_base62_ok
+    ),
+    ProviderPattern(
+        "github_token",
+        "github",
+        r"github_pat_",
+        r"[A-Za-z0-9]{22}_[A-Za-z0-9]{59}",
+        "GitHub fine-grained personal access token",
+    ),
+    ProviderPattern(
+        "npm_token", "npm", r"npm_", r"[A-Za-z0-9]{36}", "npm access token", crc32_base62_ok
+    ),
+    ProviderPattern(
+        "gitlab_token", "gitlab", r"glpat-", r"[A-Za-z0-9_\-]{20}", "GitLab personal access token"
+    ),
+    ProviderPattern(
+        "stripe_key", "stripe", r"sk_(?:live|test)_", r"[A-Za-z0-9]{20,247}", "Stripe secret key"
+    ),
+    ProviderPattern(
+        "stripe_key",
+        "stripe",
+        r"rk_(?:live|test)_",
+        r"[A-Za-z0-9]{20,247}",
+        "Stripe restricted key",
+    ),
+    ProviderPattern(
+        "slack_token", "slack", r"xox[abposr]-", r"[0-9]{6,}-[A-Za-z0-9\-]{8,}", "Slack token"
+    ),
+    ProviderPattern(
+        "slack_token",
+        "slack",
+        r"xapp-",
+        r"[0-9]-[A-Z0-9]{8,}-[0-9]{6,}-[a-f0-9]{32,}",
+        "Slack app-level token",
+    ),
     ProviderPattern("google_api_key", "google", r"AIza", r"[0-9A-Za-z_\-]{35}", "Google API key"),
-    ProviderPattern("aws_access_key_id", "aws", r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)",
-                    r"[A-Z2-7]{16}", "AWS access key id"),
-    ProviderPattern("sendgrid_key", "sendgrid", r"SG\.", r"[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}",
-                    "SendGrid API key"),
-    ProviderPattern("openai_key", "openai", r"sk-(?:proj-|svcacct-|admin-)?",
-                    r"[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,}", "OpenAI API key"),
-    ProviderPattern("anthropic_key", "anthropic", r"sk-ant-(?:api|admin)\d\d-",
-                    r"[A-Za-z0-9_\-]{80,120}", "Anthropic API key"),
-    ProviderPattern("shopify_token", "shopify", r"shp(?:at|ca|pa|ss)_", r"[a-fA-F0-9]{32}",
-                    "Shopify access token"),
+    ProviderPattern(
+        "aws_access_key_id",
+        "aws",
+        r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)",
+        r"[A-Z2-7]{16}",
+        "AWS access key id",
+    ),
+    ProviderPattern(
+        "sendgrid_key",
+        "sendgrid",
+        r"SG\.",
+        r"[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}",
+        "SendGrid API key",
+    ),
+    ProviderPattern(
+        "openai_key",
+        "openai",
+        r"sk-(?:proj-|svcacct-|admin-)?",
+        r"[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,}",
+        "OpenAI API key",
+    ),
+    ProviderPattern(
+        "anthropic_key",
+        "anthropic",
+        r"sk-ant-(?:api|admin)\d\d-",
+        r"[A-Za-z0-9_\-]{80,120}",
+        "Anthropic API key",
+    ),
+    ProviderPattern(
+        "shopify_token",
+        "shopify",
+        r"shp(?:at|ca|pa|ss)_",
+        r"[a-fA-F0-9]{32}",
+        "Shopify access token",
+    ),
 )
 
 _EXACT = [(p, re.compile(f"^({p.prefix_re}){p.body_re}$")) for p in PATTERNS]
 _SCAN = re.compile(
-    "|".join(f"(?<![A-Za-z0-9_\\-])(?:{p.prefix_re}){p.body_re}(?![A-Za-z0-9_\\-])"
-             for p in PATTERNS)
+    "|".join(
+        f"(?<![A-Za-z0-9_\\-])(?:{p.prefix_re}){p.body_re}(?![A-Za-z0-9_\\-])" for p in PATTERNS
+    )
 )
 
 
@@ -90,8 +136,11 @@ class ProviderKey:
 
     @property
     def public_facts(self) -> dict[str, str]:
-        facts = {"provider": self.pattern.provider, "key_type": self.pattern.label,
-                 "prefix": self.prefix}
+        facts = {
+            "provider": self.pattern.provider,
+            "key_type": self.pattern.label,
+            "prefix": self.prefix,
+        }
         if "_live_" in self.prefix:
             facts["mode"] = "live"
         elif "_test_" in self.prefix:

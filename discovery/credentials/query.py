@@ -12,12 +12,22 @@ from discovery.credentials.shape import looks_secret, near_miss
 from discovery.models import CredentialSighting
 
 MIN_QUERY_SECRET = 8
-_SIGV4_PARAMS = frozenset({"xamzalgorithm", "xamzcredential", "xamzsignature", "xamzsecuritytoken",
-                           "xamzdate", "xamzexpires", "xamzsignedheaders"})
+_SIGV4_PARAMS = frozenset(
+    {
+        "xamzalgorithm",
+        "xamzcredential",
+        "xamzsignature",
+        "xamzsecuritytoken",
+        "xamzdate",
+        "xamzexpires",
+        "xamzsignedheaders",
+    }
+)
 
 
-def detect(pairs: list[tuple[str, str]], fp: Fingerprint,
-           config: DetectorConfig) -> list[CredentialSighting]:
+def detect(
+    pairs: list[tuple[str, str]], fp: Fingerprint, config: DetectorConfig
+) -> list[CredentialSighting]:
     """Credentials in decoded query pairs."""
     out: list[CredentialSighting] = []
     presigned = sigv4.parse_presigned(dict(pairs))
@@ -34,8 +44,9 @@ def detect(pairs: list[tuple[str, str]], fp: Fingerprint,
             ):
                 out.append(found.token(fp, value, "query", name, "api_key"))
                 continue
-        elif squashed in config.weak_query_params and (found.recognised(value)
-                                                       or looks_secret(value)):
+        elif squashed in config.weak_query_params and (
+            found.recognised(value) or looks_secret(value)
+        ):
             out.append(found.token(fp, value, "query", name, "api_key"))
             continue
         out.extend(embedded(value, "query", name, fp))

@@ -6,7 +6,9 @@ import math
 import re
 from collections import Counter
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+_UUID = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+)
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _DIGEST_LENGTHS = frozenset({32, 40, 56, 64, 96, 128})  # md5, sha1, sha224, sha256, sha384, sha512
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
@@ -50,9 +52,7 @@ def looks_secret(value: str, min_length: int = MIN_SECRET_LENGTH) -> bool:
         return False
     if near_miss(value) is not None:
         return False
-    classes = sum(
-        bool(re.search(pattern, value)) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]")
-    )
+    classes = sum(bool(re.search(pattern, value)) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]"))
     return classes >= 2 and entropy(value) >= MIN_ENTROPY_BITS_PER_CHAR
 
 

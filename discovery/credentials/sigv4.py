@@ -34,8 +34,11 @@ class SigV4:
 
     def claims(self) -> dict[str, object]:
         facts: dict[str, object] = {
-            "access_key_id": self.access_key_id, "date": self.date, "region": self.region,
-            "service": self.service, "temporary": self.temporary,
+            "access_key_id": self.access_key_id,
+            "date": self.date,
+            "region": self.region,
+            "service": self.service,
+            "temporary": self.temporary,
         }
         if self.account_id:
             facts["account_id"] = self.account_id
@@ -77,8 +80,14 @@ def parse_authorization(value: str, session_token: bool) -> SigV4 | None:
         return None
     signed = _SIGNED_HEADERS.search(rest)
     headers = tuple(signed.group(1).split(";")) if signed else ()
-    return SigV4(found.access_key_id, found.date, found.region, found.service,
-                 found.temporary or "x-amz-security-token" in headers, headers)
+    return SigV4(
+        found.access_key_id,
+        found.date,
+        found.region,
+        found.service,
+        found.temporary or "x-amz-security-token" in headers,
+        headers,
+    )
 
 
 def parse_presigned(query: dict[str, str]) -> SigV4 | None:

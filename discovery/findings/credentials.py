@@ -33,8 +33,9 @@ def samples(store: Store, where: str, args: tuple[Any, ...]) -> list[dict[str, A
         f"WHERE {where} GROUP BY e.id ORDER BY e.ts LIMIT {SAMPLES}",
         args,
     ).fetchall()
-    return [{"time": iso(ts), "evidence": ev, "input": path or source}
-            for ts, ev, path, source in rows]
+    return [
+        {"time": iso(ts), "evidence": ev, "input": path or source} for ts, ev, path, source in rows
+    ]
 
 
 def _credential(store: Store, cid: str) -> tuple[str, str, str | None]:
@@ -48,13 +49,23 @@ def _credential(store: Store, cid: str) -> tuple[str, str, str | None]:
 def long_lived_token(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """A token valid for longer than the register allows its identity, or than the default."""
     default = limits["long_lived_token_days"] * DAY
-    for cid, kind, redacted, ident, issued, expires, claims, first, last, requests, max_life in (
-        store.conn.execute(
-            "SELECT c.id, c.kind, c.redacted, c.identity_id, c.issued_at, c.expires_at, c.claims,"
-            " c.first_seen, c.last_seen, c.requests, i.max_token_lifetime FROM credentials c "
-            "LEFT JOIN identities i ON i.id = c.identity_id WHERE c.issued_at IS NOT NULL "
-            "OR c.expires_at IS NOT NULL"
-        )
+    for (
+        cid,
+        kind,
+        redacted,
+        ident,
+        issued,
+        expires,
+        claims,
+        first,
+        last,
+        requests,
+        max_life,
+    ) in store.conn.execute(
+        "SELECT c.id, c.kind, c.redacted, c.identity_id, c.issued_at, c.expires_at, c.claims,"
+        " c.first_seen, c.last_seen, c.requests, i.max_token_lifetime FROM credentials c "
+        "LEFT JOIN identities i ON i.id = c.identity_id WHERE c.issued_at IS NOT NULL "
+        "OR c.expires_at IS NOT NULL"
     ):
         limit, source = (max_life, "register") if max_life else (default, "default")
         start = issued if issued is not None else json.loads(claims).get("nbf")
@@ -67,17 +78,28 @@ def long_lived_token(store: Store, limits: dict[str, float]) -> Iterator[Finding
             if lifetime <= limit:
                 continue
         yield Finding(
-            rule="long_lived_token", severity="high" if lifetime is None else "medium",
-            title=(f"{kind} {redacted} never expires" if lifetime is None else
-                   f"{kind} {redacted} is valid for {lifetime / DAY:.1f} days "
-                   f"(limit {limit / DAY:g} days)"),
-            subject_type="credential", subject_id=cid,
-            evidence={"lifetime_days": None if lifetime is None else round(lifetime / DAY, 2),
-                      "limit_days": round(limit / DAY, 2), "limit_from": source,
-                      "identity": ident, "issued_at": iso(start), "expires_at": iso(expires),
-                      "requests": requests,
-                      "samples": samples(store, "ec.credential_id = ?", (cid,))},
-            first_seen=first, last_seen=last,
+            rule="long_lived_token",
+            severity="high" if lifetime is None else "medium",
+            title=(
+                f"{kind} {redacted} never expires"
+                if lifetime is None
+                else f"{kind} {redacted} is valid for {lifetime / DAY:.1f} days "
+                f"(limit {limit / DAY:g} days)"
+            ),
+            subject_type="credential",
+            subject_id=cid,
+            evidence={
+                "lifetime_days": None if lifetime is None else round(lifetime / DAY, 2),
+                "limit_days": round(limit / DAY, 2),
+                "limit_from": source,
+                "identity": ident,
+                "issued_at": iso(start),
+                "expires_at": iso(expires),
+                "requests": requests,
+                "samples": samples(store, "ec.credential_id = ?", (cid,)),
+            },
+            first_seen=first,
+            last_seen=last,
         )
 
 
@@ -96,15 +118,25 @@ def expired_token_in_use(store: Store, limits: dict[str, float]) -> Iterator[Fin
             continue  # used after expiry but refused: the server did its job
         kind, redacted, ident = _credential(store, cid)
         yield Finding(
-            rule="expired_token_in_use", severity="high",
+            rule="expired_token_in_use",
+            severity="high",
             title=f"expired {kind} {redacted} still accepted ({ok} successful requests)",
-            subject_type="credential", subject_id=cid,
-            evidence={"expired_at": iso(expires), "successful_after_expiry": ok,
-                      "refused_after_expiry": rejected or 0, "identity": ident,
-                      "days_past_expiry": round((last - expires) / DAY, 2),
-                      "samples": samples(store, f"ec.credential_id = ? AND e.ts > ? AND {SUCCESS}",
-                                         (cid, expires + grace))},
-            first_seen=first, last_seen=last,
+            subject_type="credential",
+            subject_id=cid,
+            evidence={
+                "expired_at": iso(expires),
+                "successful_after_expiry": ok,
+                "refused_after_expiry": rejected or 0,
+                "identity": ident,
+                "days_past_expiry": round((last - expires) / DAY, 2),
+                "samples": samples(
+                    store,
+                    f"ec.credential_id = ? AND e.ts > ? AND {SUCCESS}",
+                    (cid, expires + grace),
+                ),
+            },
+            first_seen=first,
+            last_seen=last,
         )
 
 
@@ -120,14 +152,20 @@ def credential_in_query(store: Store, limits: dict[str, float]) -> Iterator[Find
     ):
         kind, redacted, ident = _credential(store, cid)
         yield Finding(
-            rule="credential_in_query", severity="high" if cleartext else "medium",
+            rule="credential_in_query",
+            severity="high" if cleartext else "medium",
             title=f"{kind} {redacted} sent in the query string ({count} requests)",
-            subject_type="credential", subject_id=cid,
-            evidence={"parameters": sorted(names.split(",")), "requests": count,
-                      "over_cleartext": cleartext or 0, "identity": ident,
-                      "samples": samples(store, "ec.credential_id = ? AND ec.location = 'query'",
-                                         (cid,))},
-            first_seen=first, last_seen=last,
+            subject_type="credential",
+            subject_id=cid,
+            evidence={
+                "parameters": sorted(names.split(",")),
+                "requests": count,
+                "over_cleartext": cleartext or 0,
+                "identity": ident,
+                "samples": samples(store, "ec.credential_id = ? AND ec.location = 'query'", (cid,)),
+            },
+            first_seen=first,
+            last_seen=last,
         )
 
 
@@ -144,13 +182,19 @@ def cleartext_credential(store: Store, limits: dict[str, float]) -> Iterator[Fin
     ):
         kind, redacted, ident = _credential(store, cid)
         yield Finding(
-            rule="cleartext_credential", severity="high",
+            rule="cleartext_credential",
+            severity="high",
             title=f"{kind} {redacted} sent over cleartext HTTP ({count} requests)",
-            subject_type="credential", subject_id=cid,
-            evidence={"requests": count, "hosts": sorted((hosts or "").split(",")),
-                      "identity": ident,
-                      "samples": samples(store, "ec.credential_id = ? AND e.tls = 0", (cid,))},
-            first_seen=first, last_seen=last,
+            subject_type="credential",
+            subject_id=cid,
+            evidence={
+                "requests": count,
+                "hosts": sorted((hosts or "").split(",")),
+                "identity": ident,
+                "samples": samples(store, "ec.credential_id = ? AND e.tls = 0", (cid,)),
+            },
+            first_seen=first,
+            last_seen=last,
         )
 
 
@@ -171,14 +215,21 @@ def credential_multiple_sources(store: Store, limits: dict[str, float]) -> Itera
         kind, redacted, ident = _credential(store, cid)
         ordered = sorted(clients.items(), key=lambda kv: kv[1][0])
         yield Finding(
-            rule="credential_multiple_sources", severity="medium",
+            rule="credential_multiple_sources",
+            severity="medium",
             title=f"{kind} {redacted} used from {len(clients)} client addresses",
-            subject_type="credential", subject_id=cid,
-            evidence={"sources": [{"client": c, "first_seen": iso(f), "last_seen": iso(la)}
-                                  for c, (f, la) in ordered],
-                      "identity": ident,
-                      "samples": samples(store, "ec.credential_id = ?", (cid,))},
-            first_seen=ordered[0][1][0], last_seen=max(v[1] for v in clients.values()),
+            subject_type="credential",
+            subject_id=cid,
+            evidence={
+                "sources": [
+                    {"client": c, "first_seen": iso(f), "last_seen": iso(la)}
+                    for c, (f, la) in ordered
+                ],
+                "identity": ident,
+                "samples": samples(store, "ec.credential_id = ?", (cid,)),
+            },
+            first_seen=ordered[0][1][0],
+            last_seen=max(v[1] for v in clients.values()),
         )
 
 
@@ -193,20 +244,29 @@ def unregistered_identity(store: Store, limits: dict[str, float]) -> Iterator[Fi
     ):
         creds = conn.execute(
             "SELECT id, kind, redacted, requests FROM credentials WHERE identity_id = ? "
-            "ORDER BY id", (ident,)
+            "ORDER BY id",
+            (ident,),
         ).fetchall()
         if not creds:
             continue
         yield Finding(
-            rule="unregistered_identity", severity="medium",
+            rule="unregistered_identity",
+            severity="medium",
             title=f"identity {name} is not in the register ({len(creds)} credentials)",
-            subject_type="identity", subject_id=ident,
-            evidence={"source": source, "requests": sum(c[3] for c in creds),
-                      "credentials": [{"id": c[0], "kind": c[1], "redacted": c[2]}
-                                      for c in creds],
-                      "samples": samples(store, "ec.credential_id IN (SELECT id FROM credentials"
-                                                " WHERE identity_id = ?)", (ident,))},
-            first_seen=first, last_seen=last,
+            subject_type="identity",
+            subject_id=ident,
+            evidence={
+                "source": source,
+                "requests": sum(c[3] for c in creds),
+                "credentials": [{"id": c[0], "kind": c[1], "redacted": c[2]} for c in creds],
+                "samples": samples(
+                    store,
+                    "ec.credential_id IN (SELECT id FROM credentials WHERE identity_id = ?)",
+                    (ident,),
+                ),
+            },
+            first_seen=first,
+            last_seen=last,
         )
 
 
@@ -273,15 +333,23 @@ def object_enumeration(store: Store, limits: dict[str, float]) -> Iterator[Findi
             continue
         statuses = Counter(str(s) for _, _, s in items)
         yield Finding(
-            rule="object_enumeration", severity="high",
+            rule="object_enumeration",
+            severity="high",
             title=f"{ident} walked {distinct} ids of {method} {host}{template} "
-                  f"within {window / 60:g} minutes",
-            subject_type="identity", subject_id=ident,
-            evidence={"endpoint": {"host": host, "method": method, "template": template},
-                      "distinct_ids_in_window": distinct, "window_seconds": window,
-                      "window_start": iso(start), "distinct_ids_total": len({o for _, o, _ in items}),
-                      "requests": len(items), "statuses": dict(statuses)},
-            first_seen=items[0][0], last_seen=items[-1][0],
+            f"within {window / 60:g} minutes",
+            subject_type="identity",
+            subject_id=ident,
+            evidence={
+                "endpoint": {"host": host, "method": method, "template": template},
+                "distinct_ids_in_window": distinct,
+                "window_seconds": window,
+                "window_start": iso(start),
+                "distinct_ids_total": len({o for _, o, _ in items}),
+                "requests": len(items),
+                "statuses": dict(statuses),
+            },
+            first_seen=items[0][0],
+            last_seen=items[-1][0],
         )
 
 
@@ -302,19 +370,30 @@ def sensitive_data_exposure(store: Store, limits: dict[str, float]) -> Iterator[
         host, method, template, status = store.conn.execute(
             "SELECT host, method, template, status FROM endpoints WHERE id = ?", (endpoint_id,)
         ).fetchone()
-        identities = [r[0] for r in store.conn.execute(
-            "SELECT DISTINCT c.identity_id FROM exchanges e JOIN exchange_credentials ec "
-            "ON ec.exchange_id = e.id JOIN credentials c ON c.id = ec.credential_id "
-            "WHERE e.endpoint_id = ? ORDER BY 1", (endpoint_id,))]
+        identities = [
+            r[0]
+            for r in store.conn.execute(
+                "SELECT DISTINCT c.identity_id FROM exchanges e JOIN exchange_credentials ec "
+                "ON ec.exchange_id = e.id JOIN credentials c ON c.id = ec.credential_id "
+                "WHERE e.endpoint_id = ? ORDER BY 1",
+                (endpoint_id,),
+            )
+        ]
         severe = any(k in HIGH_RISK_DATA or k.endswith(("_key", "_token")) for k in kinds)
         yield Finding(
-            rule="sensitive_data_exposure", severity="high" if severe else "medium",
+            rule="sensitive_data_exposure",
+            severity="high" if severe else "medium",
             title=f"{status} endpoint {method} {host}{template} returns "
-                  + ", ".join(f"{k} ({n})" for k, n in sorted(kinds.items())),
-            subject_type="endpoint", subject_id=f"{host} {method} {template}",
-            evidence={"kinds": dict(sorted(kinds.items())), "endpoint_status": status,
-                      "identities": identities},
-            first_seen=spans[endpoint_id][0], last_seen=spans[endpoint_id][1],
+            + ", ".join(f"{k} ({n})" for k, n in sorted(kinds.items())),
+            subject_type="endpoint",
+            subject_id=f"{host} {method} {template}",
+            evidence={
+                "kinds": dict(sorted(kinds.items())),
+                "endpoint_status": status,
+                "identities": identities,
+            },
+            first_seen=spans[endpoint_id][0],
+            last_seen=spans[endpoint_id][1],
         )
 
 
@@ -336,13 +415,24 @@ def use_after_revocation(store: Store, limits: dict[str, float]) -> Iterator[Fin
             continue
         kind, redacted, ident = _credential(store, cid)
         yield Finding(
-            rule="use_after_revocation", severity="critical",
+            rule="use_after_revocation",
+            severity="critical",
             title=f"blocked {kind} {redacted} still succeeded {succeeded} times after the block",
-            subject_type="credential", subject_id=cid,
-            evidence={"blocked_at": iso(blocked_at), "reason": reason,
-                      "requests_after_block": after, "stopped_by_proxy": stopped or 0,
-                      "succeeded_after_block": succeeded, "identity": ident,
-                      "samples": samples(store, f"ec.credential_id = ? AND e.ts > ? AND {SUCCESS}"
-                                                " AND e.blocked = 0", (cid, blocked_at))},
-            first_seen=first, last_seen=last,
+            subject_type="credential",
+            subject_id=cid,
+            evidence={
+                "blocked_at": iso(blocked_at),
+                "reason": reason,
+                "requests_after_block": after,
+                "stopped_by_proxy": stopped or 0,
+                "succeeded_after_block": succeeded,
+                "identity": ident,
+                "samples": samples(
+                    store,
+                    f"ec.credential_id = ? AND e.ts > ? AND {SUCCESS} AND e.blocked = 0",
+                    (cid, blocked_at),
+                ),
+            },
+            first_seen=first,
+            last_seen=last,
         )

@@ -21,8 +21,14 @@ def candidates(line: str) -> list[str]:
     value = line.strip()
     out = [value]
     name, sep, rest = value.partition(":")
-    if sep and name.strip().lower() in ("authorization", "proxy-authorization", "x-api-key",
-                                        "api-key", "x-auth-token", "cookie"):
+    if sep and name.strip().lower() in (
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "api-key",
+        "x-auth-token",
+        "cookie",
+    ):
         value = rest.strip()
         out.append(value)
     if value.lower().startswith(_SCHEMES):
@@ -55,15 +61,21 @@ def _describe(result: dict[str, Any]) -> str:
     cred = result["credential"]
     if cred is None:
         return "not seen in this case"
-    return (f"SEEN: {cred['id']} {cred['kind']} {cred['redacted']} identity {cred['identity']}; "
-            f"{cred['requests']} requests from {len(cred['sources'])} sources to "
-            f"{len(cred['endpoints'])} endpoints, {cred['first_seen']} .. {cred['last_seen']}")
+    return (
+        f"SEEN: {cred['id']} {cred['kind']} {cred['redacted']} identity {cred['identity']}; "
+        f"{cred['requests']} requests from {len(cred['sources'])} sources to "
+        f"{len(cred['endpoints'])} endpoints, {cred['first_seen']} .. {cred['last_seen']}"
+    )
 
 
 @click.command()
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read one raw secret from stdin.")
-@click.option("--file", "from_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A file with one raw secret per line (bulk triage of a leak).")
+@click.option(
+    "--file",
+    "from_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file with one raw secret per line (bulk triage of a leak).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
 def find(case: CaseContext, from_stdin: bool, from_file: Path | None, as_json: bool) -> None:
@@ -96,7 +108,10 @@ def find(case: CaseContext, from_stdin: bool, from_file: Path | None, as_json: b
     if as_json:
         emit_json(results)
         return
-    emit_table(["line", "result"], [[r["line"], _describe(r)] for r in results],
-               empty="no secrets in the file")
+    emit_table(
+        ["line", "result"],
+        [[r["line"], _describe(r)] for r in results],
+        empty="no secrets in the file",
+    )
     seen = sum(1 for r in results if r["found"])
     message(f"{seen} of {len(results)} secrets were seen in this case")

@@ -33,8 +33,9 @@ def import_(case: CaseContext, file: Path, as_json: bool) -> None:
     unregistered = [r for r in rows if not r["registered"]]
     matched = sum(1 for r in reg if r["credentials"])
     if as_json:
-        emit_json({"registered": count, "matched": matched,
-                   "unregistered": len(unregistered)})
+        emit_json({"registered": count, "matched": matched, "unregistered": len(unregistered)})
         return
-    message(f"{count} identities registered from {file}; {matched} matched credentials in "
-            f"this case; {len(unregistered)} identities seen are not registered")
+    message(
+        f"{count} identities registered from {file}; {matched} matched credentials in "
+        f"this case; {len(unregistered)} identities seen are not registered"
+    )

@@ -5,10 +5,14 @@ file, the logs (-vv) and every output for each secret in raw, base64 and URL-enc
 from __future__ import annotations
 
 import base64
+import io
 import json
+import logging
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -35,13 +39,48 @@ def send_all(url: str) -> None:
         send(url)
 
 
-def cli(case: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "ir_console", "-vv", "--db", str(case), *args],
+Runner = Callable[..., tuple[int, bytes, bytes]]
+
+
+def cli(case: Path, *args: str, stdin: str | None = None) -> tuple[int, bytes, bytes]:
+    """The real command line in a child process, debug logging on (-vv)."""
+    proc = subprocess.run([sys.executable, "-m", "ir_console", "-vv", "--db", str(case), *args],
                           capture_output=True, input=stdin.encode() if stdin else None,
                           timeout=120, check=False)
+    return proc.returncode, proc.stdout, proc.stderr
 
 
-def run_every_output(case: Path, out_dir: Path) -> list[tuple[str, bytes]]:
+@contextmanager
+def captured_logs() -> Iterator[io.StringIO]:
+    """Every log record at DEBUG and above, formatted, while the block runs."""
+    records = io.StringIO()
+    handler = logging.StreamHandler(records)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield records
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def in_process(case: Path, *args: str, stdin: str | None = None) -> tuple[int, bytes, bytes]:
+    """The same commands in this process (faster), every log record at DEBUG captured."""
+    from click.testing import CliRunner
+
+    from ir_console.cli import cli as group
+
+    with captured_logs() as records:
+        result = CliRunner().invoke(group, ["-vv", "--db", str(case), *args], input=stdin)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout_bytes, result.stderr_bytes + records.getvalue().encode()
+
+
+def run_every_output(case: Path, out_dir: Path, run: Runner) -> list[tuple[str, bytes]]:
     """Every read command, export and report that exists, as (label, bytes) to search."""
     produced: list[tuple[str, bytes]] = []
     secrets_file = out_dir / "leak.txt"
@@ -61,16 +100,17 @@ def run_every_output(case: Path, out_dir: Path) -> list[tuple[str, bytes]]:
         runs.append(["openapi", "export", "-o", str(out_dir / "observed.openapi.json")])
     if "audit" in COMMANDS:
         runs.append(["audit", "verify"])
-    creds = json.loads(cli(case, "credentials", "--json").stdout)
+    creds = json.loads(run(case, "credentials", "--json")[1])
     assert creds, "no credential was detected: the test would prove nothing"
     if "block" in COMMANDS:
         runs.append(["block", "credential", creds[0]["id"], "--reason", "leak test"])
     for args in runs:
-        proc = cli(case, *args)
-        assert proc.returncode == 0, (args, proc.stderr.decode(errors="replace")[-500:])
-        produced += [(f"{args} stdout", proc.stdout), (f"{args} stderr", proc.stderr)]
-    found = cli(case, "credentials", "find", "--stdin", "--json", stdin=PLANTED[0])
-    produced += [("find --stdin stdout", found.stdout), ("find --stdin stderr", found.stderr)]
+        code, out, err = run(case, *args)
+        assert code == 0, (args, err.decode(errors="replace")[-500:])
+        produced += [(f"{args} stdout", out), (f"{args} stderr", err)]
+    code, out, err = run(case, "credentials", "find", "--stdin", "--json", stdin=PLANTED[0])
+    assert code == 0 and json.loads(out)["found"] is True
+    produced += [("find --stdin stdout", out), ("find --stdin stderr", err)]
     for path in sorted(out_dir.iterdir()):
         if path != secrets_file:
             produced.append((path.name, path.read_bytes()))
@@ -99,12 +139,13 @@ def test_no_secret_after_pipeline_ingest(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     with recording_server() as recorder:
         send_all(recorder.url)
-    with Store.open(case) as store:
+    with captured_logs() as logs, Store.open(case) as store:
         writer = ExchangeWriter(store, None)
         writer.add_all(recorder.observed())
         writer.flush()
         recompute(store)
-    outputs = run_every_output(case, tmp_path / "out")
+    outputs = [("ingest logs", logs.getvalue().encode())]
+    outputs += run_every_output(case, tmp_path / "out", in_process)
     assert_nowhere(outputs + case_bytes(case))
 
 
@@ -127,8 +168,8 @@ def test_no_secret_after_tcpdump_capture_and_ingest(tmp_path: Path) -> None:
         send_all(recorder.url)
     raw = pcap.read_bytes()
     assert any(secret.encode() in raw for secret in PLANTED), "the capture holds the secrets"
-    proc = cli(case, "ingest", str(pcap))
-    assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-500:]
-    outputs = [("ingest stdout", proc.stdout), ("ingest stderr", proc.stderr)]
-    outputs += run_every_output(case, tmp_path / "out")
+    code, out, err = cli(case, "ingest", str(pcap))
+    assert code == 0, err.decode(errors="replace")[-500:]
+    outputs = [("ingest stdout", out), ("ingest stderr", err)]
+    outputs += run_every_output(case, tmp_path / "out", cli)
     assert_nowhere(outputs + case_bytes(case))
