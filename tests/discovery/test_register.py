@@ -125,14 +125,15 @@ BASIC = base64.b64encode(b"batch-export:Export-pw-123").decode()
 
 @pytest.fixture
 def case(store: Store) -> Store:
-    store.add_exchanges([to_exchange(_observed(h), store.fingerprint) for h in (
+    store.add_exchanges([to_exchange(_observed(h, ts=1_790_000_000.0 + i), store.fingerprint)
+                         for i, h in enumerate((
         [("Authorization", f"Bearer {BILLING}")],
         [("Authorization", f"Bearer {NOTEBOOK}")],
         [("X-API-Key", GLOBEX)],
         [("Authorization", SIGV4)],
         [("Authorization", f"Basic {BASIC}")],
         [("X-API-Key", "other_" + t.rand(30, seed=12))],
-    )])
+    ))])
     recompute(store)
     return store
 
