@@ -219,6 +219,8 @@ def _endpoint(store: Store, template: str, status: str) -> int:
     [
         ("shadow", 200, PII, {"email": 2, "payment_card": 1}),
         ("zombie", 200, b'{"a":"x@example.com"}', {"email": 1}),
+        ("shadow", 200, b'{"iban":"DE89370400440532013000"}', {"iban": 1}),
+        ("shadow", 200, b"-----BEGIN EC PRIVATE KEY-----", {"private_key": 1}),
         ("documented", 200, PII, None),  # documented endpoints are expected to return their data
         ("shadow", 404, PII, None),  # an error page is not an exposure
         ("shadow", 200, b'{"count": 2}', None),
@@ -239,7 +241,8 @@ def test_sensitive_data_exposure(store: Store, status: str, code: int, body: byt
     (row,) = rows
     assert row["evidence"]["kinds"] == expected
     assert row["subject"] == {"type": "endpoint", "id": "api.acme.example GET /v1/internal/export"}
-    assert row["severity"] == ("high" if "payment_card" in expected else "medium")
+    severe = "payment_card" in expected or "private_key" in expected
+    assert row["severity"] == ("high" if severe else "medium")
     assert b"dana@example.com" not in repr(row).encode()
 
 
