@@ -42,7 +42,9 @@ def blocked_response(reference: str, kind: str) -> http.Response:
         "reference": reference,
     }
     return http.Response.make(
-        403, json.dumps(body).encode(), {"Content-Type": "application/json", "Cache-Control": "no-store"}
+        403,
+        json.dumps(body).encode(),
+        {"Content-Type": "application/json", "Cache-Control": "no-store"},
     )
 
 
@@ -57,18 +59,36 @@ class IrConsole:
     def load(self, loader: Loader) -> None:
         loader.add_option("irc_db", str, "", "ir-console case file to record flows into.")
         loader.add_option(
-            "irc_enforce", bool, False,
+            "irc_enforce",
+            bool,
+            False,
             "Answer requests with blocked credentials or endpoints with 403 (needs irc_db).",
         )
-        loader.add_option("irc_queue", int, QUEUE_SIZE,
-                          "Exchanges queued for the case writer before dropping (counted).")
+        loader.add_option(
+            "irc_queue",
+            int,
+            QUEUE_SIZE,
+            "Exchanges queued for the case writer before dropping (counted).",
+        )
         loader.add_option("irc_batch", int, BATCH, "Exchanges per case transaction.")
-        loader.add_option("irc_body_limit", int, BODY_LIMIT,
-                          "Bytes of each body kept in memory for sensitive-data detection.")
-        loader.add_option("irc_recompute", float, RECOMPUTE_SECONDS,
-                          "Seconds between analysis recomputes while new traffic arrives.")
-        loader.add_option("irc_poll", float, POLL_SECONDS,
-                          "Seconds between checks of the case's blocklist for changes.")
+        loader.add_option(
+            "irc_body_limit",
+            int,
+            BODY_LIMIT,
+            "Bytes of each body kept in memory for sensitive-data detection.",
+        )
+        loader.add_option(
+            "irc_recompute",
+            float,
+            RECOMPUTE_SECONDS,
+            "Minimum seconds between analysis recomputes while new traffic arrives.",
+        )
+        loader.add_option(
+            "irc_poll",
+            float,
+            POLL_SECONDS,
+            "Seconds between checks of the case's blocklist for changes.",
+        )
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
@@ -84,10 +104,14 @@ class IrConsole:
         if updated & {"irc_db", "irc_queue", "irc_batch", "irc_recompute"}:
             self._close_writer()
             if opts.irc_db:
-                self.writer = self._open(lambda: BackgroundWriter(
-                    Path(opts.irc_db), queue_size=opts.irc_queue, batch=opts.irc_batch,
-                    recompute_seconds=opts.irc_recompute,
-                ))
+                self.writer = self._open(
+                    lambda: BackgroundWriter(
+                        Path(opts.irc_db),
+                        queue_size=opts.irc_queue,
+                        batch=opts.irc_batch,
+                        recompute_seconds=opts.irc_recompute,
+                    )
+                )
                 log.info("ir-console: recording flows into %s", opts.irc_db)
         if updated & {"irc_db", "irc_enforce", "irc_poll"}:
             self._close_enforcer()
@@ -108,7 +132,9 @@ class IrConsole:
             return
         req = flow.request
         decision = enforcer.check(
-            method=req.method, host=req.host_header or req.host, target=req.path or "/",
+            method=req.method,
+            host=req.host_header or req.host,
+            target=req.path or "/",
             headers=headers_of(req),
             tls=bool(flow.client_conn.tls or req.scheme == "https"),
         )
@@ -116,8 +142,14 @@ class IrConsole:
             return
         flow.metadata[_BLOCK] = decision.reference
         flow.response = blocked_response(decision.reference, decision.kind)
-        log.warning("ir-console: blocked %s %s (%s %s, reference %s)", req.method,
-                    req.pretty_host, decision.kind, decision.subject, decision.reference)
+        log.warning(
+            "ir-console: blocked %s %s (%s %s, reference %s)",
+            req.method,
+            req.pretty_host,
+            decision.kind,
+            decision.subject,
+            decision.reference,
+        )
 
     def response(self, flow: http.HTTPFlow) -> None:
         self._record(flow)
@@ -127,8 +159,9 @@ class IrConsole:
 
     def tls_failed_client(self, data: tls.TlsData) -> None:
         if self.writer is not None:
-            self.writer.put(client_tls_failure(data.context.client, data.context.server,
-                                               time.time()))
+            self.writer.put(
+                client_tls_failure(data.context.client, data.context.server, time.time())
+            )
 
     def done(self) -> None:
         self._close_enforcer()
@@ -139,16 +172,20 @@ class IrConsole:
             return
         flow.metadata[_RECORDED] = True
         reference = flow.metadata.get(_BLOCK)
-        self.writer.put(flow_to_observed(
-            flow, blocked=reference is not None, reference=reference, body_limit=self.body_limit,
-        ))
+        self.writer.put(
+            flow_to_observed(
+                flow,
+                blocked=reference is not None,
+                reference=reference,
+                body_limit=self.body_limit,
+            )
+        )
 
     def _close_writer(self) -> None:
         if self.writer is not None:
             writer, self.writer = self.writer, None
             writer.close()
-            log.info("ir-console: %d exchanges written, %d dropped", writer.written,
-                     writer.dropped)
+            log.info("ir-console: %d exchanges written, %d dropped", writer.written, writer.dropped)
 
     def _close_enforcer(self) -> None:
         if self.enforcer is not None:

@@ -35,14 +35,18 @@ def _first(headers: Headers, name: str) -> str | None:
     return None
 
 
-def body_prefix(message: http.Message, limit: int = BODY_LIMIT,
-                headers: Headers | None = None) -> bytes:
+def body_prefix(
+    message: http.Message, limit: int = BODY_LIMIT, headers: Headers | None = None
+) -> bytes:
     """A decoded prefix of a body (empty when streamed or not decodable)."""
     raw = message.raw_content
     if not raw:
         return b""
-    encoded = (_first(headers, "content-encoding") if headers is not None
-               else message.headers.get("content-encoding"))
+    encoded = (
+        _first(headers, "content-encoding")
+        if headers is not None
+        else message.headers.get("content-encoding")
+    )
     if not encoded:
         return raw[:limit]
     try:
@@ -87,7 +91,8 @@ def flow_to_observed(
     req_headers = headers_of(req)
     resp_headers = headers_of(resp) if resp is not None else ()
     websocket = flow.websocket is not None or (
-        resp is not None and resp.status_code == 101
+        resp is not None
+        and resp.status_code == 101
         and (_first(resp_headers, "upgrade") or "").lower() == "websocket"
     )
     return ObservedExchange(

@@ -90,7 +90,10 @@ def decide(
                     return Decision("endpoint", subject, new_reference())
     if snapshot.credentials:
         view = RequestView(
-            headers=headers, query=query_pairs(raw_query), host=stored_host or None, path=path,
+            headers=headers,
+            query=query_pairs(raw_query),
+            host=stored_host or None,
+            path=path,
             method=upper,
         )
         for sighting in detect_credentials(view, fingerprint):
@@ -130,7 +133,8 @@ class Enforcer:
         self.snapshot = snapshot  # one attribute store: readers see the old or the new snapshot
         log.info(
             "blocklist reloaded: %d credentials, %d endpoints blocked",
-            len(snapshot.credentials), sum(len(v) for v in snapshot.endpoints.values()),
+            len(snapshot.credentials),
+            sum(len(v) for v in snapshot.endpoints.values()),
         )
 
     def check(
@@ -138,7 +142,12 @@ class Enforcer:
     ) -> Decision | None:
         """The block that applies to a request, against the current snapshot."""
         return decide(
-            self.snapshot, method=method, host=host, target=target, headers=headers, tls=tls,
+            self.snapshot,
+            method=method,
+            host=host,
+            target=target,
+            headers=headers,
+            tls=tls,
             fingerprint=self.fingerprint,
         )
 

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 10_000
 BATCH = 500
 MAX_DELAY = 0.25  # seconds an exchange may wait for its batch to fill
-RECOMPUTE_SECONDS = 5.0
+RECOMPUTE_SECONDS = 10.0
+RECOMPUTE_SHARE = 20  # wait at least 20x the last recompute's duration (<= ~5% of the time)
 DROP_WARNING_EVERY = 10.0  # seconds between repeated "queue full" warnings
 
 _STOP = object()
@@ -75,7 +76,8 @@ class BackgroundWriter:
                 self._last_drop_warning = now
                 log.warning(
                     "case writer is falling behind: queue full (%d), %d exchanges dropped so far",
-                    self._queue.maxsize, self.dropped,
+                    self._queue.maxsize,
+                    self.dropped,
                 )
             return False
         return True
@@ -93,11 +95,16 @@ class BackgroundWriter:
         self._thread.join()
         self.store.close()
         if self.dropped:
-            log.warning("%d exchanges were dropped because the case writer fell behind",
-                        self.dropped)
+            log.warning(
+                "%d exchanges were dropped because the case writer fell behind", self.dropped
+            )
 
     def _take_batch(self) -> tuple[list[ObservedExchange], bool]:
-        """Wait for one item, then gather more until the batch is full or ``max_delay`` passed."""
+        """Wait for one item, let a batch accumulate for ``max_delay``, then take it whole.
+
+        Sleeping instead of waking for every item keeps the writer thread from taking the GIL
+        from the proxy's event loop once per flow.
+        """
         items: list[ObservedExchange] = []
         try:
             first = self._queue.get(timeout=self.max_delay)
@@ -108,12 +115,10 @@ class BackgroundWriter:
             return items, True
         assert isinstance(first, ObservedExchange)
         items.append(first)
-        deadline = time.monotonic() + self.max_delay
+        time.sleep(self.max_delay)
         while len(items) < self.batch:
-            remaining = deadline - time.monotonic()
             try:
-                item = self._queue.get(timeout=remaining) if remaining > 0 else \
-                    self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
                 break
             if item is _STOP:
@@ -126,6 +131,7 @@ class BackgroundWriter:
     def _run(self) -> None:
         dirty = False
         last_recompute = time.monotonic()
+        gap = self.recompute_seconds
         stop = False
         while not stop:
             items, stop = self._take_batch()
@@ -143,7 +149,7 @@ class BackgroundWriter:
                     for _ in items:
                         self._queue.task_done()
             now = time.monotonic()
-            due = stop or now - last_recompute >= self.recompute_seconds
+            due = stop or now - last_recompute >= gap
             if dirty and due and self._recompute is not None:
                 try:
                     self._recompute(self.store)
@@ -151,4 +157,7 @@ class BackgroundWriter:
                 except Exception:  # logged; the next interval tries again
                     log.exception("analysis recompute failed")
                 dirty = False
-                last_recompute = now
+                last_recompute = time.monotonic()
+                # the analysis covers the whole case, so it grows with it: keep it to a small
+                # share of the writer's time by waiting longer after a long recompute
+                gap = max(self.recompute_seconds, RECOMPUTE_SHARE * (last_recompute - now))

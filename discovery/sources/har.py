@@ -23,8 +23,17 @@ from discovery.sources import IngestStats, Progress
 log = logging.getLogger(__name__)
 
 BODY_LIMIT = 64 * 1024
-_VERSIONS = {"http/1.0": "1.0", "http/1.1": "1.1", "http/2": "2", "http/2.0": "2", "h2": "2",
-             "h2c": "2", "http/3": "3", "http/3.0": "3", "h3": "3"}
+_VERSIONS = {
+    "http/1.0": "1.0",
+    "http/1.1": "1.1",
+    "http/2": "2",
+    "http/2.0": "2",
+    "h2": "2",
+    "h2c": "2",
+    "http/3": "3",
+    "http/3.0": "3",
+    "h3": "3",
+}
 
 
 class _BadEntry(ValueError):
@@ -82,8 +91,10 @@ def _cookie_header(request: Mapping[str, Any], headers: Headers) -> Headers:
     if any(k.lower() == "cookie" for k, _ in headers):
         return headers
     pairs = [
-        f"{c['name']}={c.get('value', '')}" for c in request.get("cookies") or []
-        if isinstance(c, dict) and isinstance(c.get("name"), str)
+        f"{c['name']}={c.get('value', '')}"
+        for c in request.get("cookies") or []
+        if isinstance(c, dict)
+        and isinstance(c.get("name"), str)
         and isinstance(c.get("value", ""), str)
     ]
     return (*headers, ("Cookie", "; ".join(pairs))) if pairs else headers
@@ -111,8 +122,9 @@ def _size(*candidates: object) -> int:
     return 0
 
 
-def entry_to_observed(entry: Mapping[str, Any], index: int,
-                      body_limit: int = BODY_LIMIT) -> ObservedExchange:
+def entry_to_observed(
+    entry: Mapping[str, Any], index: int, body_limit: int = BODY_LIMIT
+) -> ObservedExchange:
     """One HAR entry as an observed exchange; raises ``_BadEntry`` naming the bad field."""
     request = entry.get("request")
     if not isinstance(request, dict):
@@ -133,8 +145,11 @@ def entry_to_observed(entry: Mapping[str, Any], index: int,
     ts = parse_time(entry.get("startedDateTime"))
     req_headers, authority = _headers(request, "/request")
     req_headers = _cookie_header(request, req_headers)
-    host = authority or next((v for k, v in req_headers if k.lower() == "host"), None) \
+    host = (
+        authority
+        or next((v for k, v in req_headers if k.lower() == "host"), None)
         or parts.netloc.rpartition("@")[2]
+    )
     tls = parts.scheme.lower() in ("https", "wss")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
@@ -142,8 +157,9 @@ def entry_to_observed(entry: Mapping[str, Any], index: int,
     response = response if isinstance(response, dict) else {}
     resp_headers, _ = _headers(response, "/response")
     status = response.get("status")
-    status = status if isinstance(status, int) and not isinstance(status, bool) and status > 0 \
-        else None
+    status = (
+        status if isinstance(status, int) and not isinstance(status, bool) and status > 0 else None
+    )
     error = response.get("_error") or response.get("_errorText") or None
     if status is None and not error:
         error = "no response"
@@ -153,9 +169,14 @@ def entry_to_observed(entry: Mapping[str, Any], index: int,
     server_ip = entry.get("serverIPAddress")
     server_ip = server_ip.strip("[]") if isinstance(server_ip, str) and server_ip else None
     resource = str(entry.get("_resourceType") or "").lower()
-    websocket = resource == "websocket" or parts.scheme.lower() in ("ws", "wss") or (
-        status == 101 and any(k.lower() == "upgrade" and v.lower() == "websocket"
-                              for k, v in resp_headers))
+    websocket = (
+        resource == "websocket"
+        or parts.scheme.lower() in ("ws", "wss")
+        or (
+            status == 101
+            and any(k.lower() == "upgrade" and v.lower() == "websocket" for k, v in resp_headers)
+        )
+    )
     return ObservedExchange(
         ts=ts,
         source="har",
@@ -173,14 +194,17 @@ def entry_to_observed(entry: Mapping[str, Any], index: int,
         request_body=request_body,
         response_body=response_body,
         request_bytes=_size(request.get("bodySize"), len(request_body)),
-        response_bytes=_size(response.get("bodySize"),
-                             content.get("size") if isinstance(content, dict) else None),
+        response_bytes=_size(
+            response.get("bodySize"), content.get("size") if isinstance(content, dict) else None
+        ),
         error=str(error) if error else None,
         websocket=websocket,
     )
 
 
-def read(path: Path, stats: IngestStats, progress: Progress | None = None) -> Iterator[ObservedExchange]:
+def read(
+    path: Path, stats: IngestStats, progress: Progress | None = None
+) -> Iterator[ObservedExchange]:
     """Yield one observed exchange per usable HAR entry."""
     try:
         raw = path.read_bytes()
@@ -191,8 +215,9 @@ def read(path: Path, stats: IngestStats, progress: Progress | None = None) -> It
     except UnicodeDecodeError as exc:
         raise InputError(str(path), "not UTF-8 text", where=f"byte {exc.start}") from exc
     except json.JSONDecodeError as exc:
-        raise InputError(str(path), f"not valid JSON: {exc.msg}",
-                         where=f"line {exc.lineno} column {exc.colno}") from exc
+        raise InputError(
+            str(path), f"not valid JSON: {exc.msg}", where=f"line {exc.lineno} column {exc.colno}"
+        ) from exc
     log_obj = doc.get("log") if isinstance(doc, dict) else None
     entries = log_obj.get("entries") if isinstance(log_obj, dict) else None
     if not isinstance(entries, list):

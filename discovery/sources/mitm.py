@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY = 256
 
 
-def read(path: Path, stats: IngestStats, progress: Progress | None = None) -> Iterator[ObservedExchange]:
+def read(
+    path: Path, stats: IngestStats, progress: Progress | None = None
+) -> Iterator[ObservedExchange]:
     """Yield one observed exchange per HTTP flow in a mitmproxy flow file."""
     try:
         handle = path.open("rb")
@@ -42,8 +44,10 @@ def read(path: Path, stats: IngestStats, progress: Progress | None = None) -> It
                 reason = f"mitmproxy cannot read this flow file: {exc}"
                 if index == 0:
                     raise InputError(str(path), reason, where="flow 1") from exc
-                stats.skip("unreadable_flow", f"{path} (flow {index + 1}): {reason}; "
-                           f"kept the {index} flows before it")
+                stats.skip(
+                    "unreadable_flow",
+                    f"{path} (flow {index + 1}): {reason}; kept the {index} flows before it",
+                )
                 break
             index += 1
             stats.flows += 1
@@ -53,7 +57,8 @@ def read(path: Path, stats: IngestStats, progress: Progress | None = None) -> It
                 stats.skip(f"{flow.type}_flow")
                 continue
             reference = flow.metadata.get("irc_block")  # answered by our addon's enforcement
-            yield flow_to_observed(flow, source="mitm", blocked=reference is not None,
-                                   reference=reference)
+            yield flow_to_observed(
+                flow, source="mitm", blocked=reference is not None, reference=reference
+            )
         if progress:
             progress(handle.tell())

@@ -53,8 +53,9 @@ def _unescape(value: str) -> str:
     """Zeek's ``\\xHH`` escapes back to bytes, decoded as UTF-8 (bad bytes kept as escapes)."""
     if "\\x" not in value:
         return value
-    raw = _ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), value.encode("utf-8",
-                                                                          "surrogateescape"))
+    raw = _ESCAPE.sub(
+        lambda m: bytes([int(m.group(1), 16)]), value.encode("utf-8", "surrogateescape")
+    )
     return raw.decode("utf-8", "surrogateescape")
 
 
@@ -109,16 +110,26 @@ def _cred_hmacs(record: Record, host: str | None, user: str | None) -> list[Prec
         if not name or not _HEX.match(digest):
             raise _BadRecord(f"{HMAC_FIELD} entry is not name:scheme:hmac-sha256-hex: {item!r}")
         basic = scheme.lower() == "basic" and user is not None
-        out.append(PrecomputedCredential(
-            namespace=HMAC_NAMESPACE, digest=digest, kind="zeek_hmac", location="header",
-            name=name.lower(),
-            redacted=f"{user}:…" if basic else f"{scheme.lower() or name.lower()} hmac …{digest[-6:]}",
-            public_id=user if basic else None,
-            identity=f"basic:{user}@{host or '?'}" if basic else None,
-            identity_kind="basic" if basic else None,
-            claims=(("scheme", scheme.lower()), ("header", name.lower()),
-                    ("keyed_by", "zeek deployment key")),
-        ))
+        out.append(
+            PrecomputedCredential(
+                namespace=HMAC_NAMESPACE,
+                digest=digest,
+                kind="zeek_hmac",
+                location="header",
+                name=name.lower(),
+                redacted=f"{user}:…"
+                if basic
+                else f"{scheme.lower() or name.lower()} hmac …{digest[-6:]}",
+                public_id=user if basic else None,
+                identity=f"basic:{user}@{host or '?'}" if basic else None,
+                identity_kind="basic" if basic else None,
+                claims=(
+                    ("scheme", scheme.lower()),
+                    ("header", name.lower()),
+                    ("keyed_by", "zeek deployment key"),
+                ),
+            )
+        )
     return out
 
 
@@ -132,8 +143,11 @@ def http_record(record: Record, where: str) -> ObservedExchange:
     if host is None and server_ip is not None:
         host = server_ip if server_port in (None, 80) else f"{server_ip}:{server_port}"
     headers: list[tuple[str, str]] = []
-    for field, header in (("user_agent", "User-Agent"), ("referrer", "Referer"),
-                          ("origin", "Origin")):
+    for field, header in (
+        ("user_agent", "User-Agent"),
+        ("referrer", "Referer"),
+        ("origin", "Origin"),
+    ):
         value = _str(record, field)
         if value is not None:
             headers.append((header, value))
@@ -145,12 +159,20 @@ def http_record(record: Record, where: str) -> ObservedExchange:
         token = base64.b64encode(f"{user}:{password}".encode("utf-8", "surrogateescape"))
         headers.append(("Authorization", "Basic " + token.decode()))
     elif user is not None and not any(pc.public_id == user for pc in extra):
-        extra.append(PrecomputedCredential(
-            namespace=BASIC_USER_NAMESPACE, digest=f"{user}@{host or '?'}", kind="basic_user",
-            location="header", name="authorization", redacted=f"{user}:…", public_id=user,
-            identity=f"basic:{user}@{host or '?'}", identity_kind="basic",
-            claims=(("note", "Zeek logged the Basic username only"),),
-        ))
+        extra.append(
+            PrecomputedCredential(
+                namespace=BASIC_USER_NAMESPACE,
+                digest=f"{user}@{host or '?'}",
+                kind="basic_user",
+                location="header",
+                name="authorization",
+                redacted=f"{user}:…",
+                public_id=user,
+                identity=f"basic:{user}@{host or '?'}",
+                identity_kind="basic",
+                claims=(("note", "Zeek logged the Basic username only"),),
+            )
+        )
     orig_types, resp_types = _list(record, "orig_mime_types"), _list(record, "resp_mime_types")
     if orig_types:
         headers.append(("Content-Type", orig_types[0]))
@@ -215,8 +237,9 @@ def _kind_of(record: Record, declared: str | None) -> str | None:
     return None
 
 
-def _convert(record: Record, kind: str | None, where: str, path: Path,
-             stats: IngestStats) -> ObservedExchange | None:
+def _convert(
+    record: Record, kind: str | None, where: str, path: Path, stats: IngestStats
+) -> ObservedExchange | None:
     converter = _CONVERTERS.get(kind or "")
     if converter is None:
         stats.skip(f"zeek_{kind or 'unknown'}_record")
@@ -228,8 +251,9 @@ def _convert(record: Record, kind: str | None, where: str, path: Path,
         return None
 
 
-def _tsv(path: Path, lines: Iterator[tuple[int, bytes]],
-         stats: IngestStats) -> Iterator[ObservedExchange]:
+def _tsv(
+    path: Path, lines: Iterator[tuple[int, bytes]], stats: IngestStats
+) -> Iterator[ObservedExchange]:
     sep, set_sep, empty, unset = "\t", ",", "(empty)", "-"
     fields: list[str] | None = None
     kind: str | None = None
@@ -254,12 +278,15 @@ def _tsv(path: Path, lines: Iterator[tuple[int, bytes]],
                 fields = value.split(sep)
             continue
         if fields is None:
-            raise InputError(str(path), "Zeek TSV data before its #fields header",
-                             where=f"line {number}")
+            raise InputError(
+                str(path), "Zeek TSV data before its #fields header", where=f"line {number}"
+            )
         values = line.split(sep)
         if len(values) != len(fields):
-            stats.skip("bad_zeek_line", f"{path} (line {number}): expected {len(fields)} "
-                       f"fields, got {len(values)}")
+            stats.skip(
+                "bad_zeek_line",
+                f"{path} (line {number}): expected {len(fields)} fields, got {len(values)}",
+            )
             continue
         record: dict[str, Any] = {}
         for name, value in zip(fields, values, strict=True):
@@ -279,8 +306,9 @@ def _tsv(path: Path, lines: Iterator[tuple[int, bytes]],
             yield observed
 
 
-def _json_lines(path: Path, lines: Iterator[tuple[int, bytes]],
-                stats: IngestStats) -> Iterator[ObservedExchange]:
+def _json_lines(
+    path: Path, lines: Iterator[tuple[int, bytes]], stats: IngestStats
+) -> Iterator[ObservedExchange]:
     for number, raw in lines:
         if not raw.strip():
             continue
@@ -298,7 +326,9 @@ def _json_lines(path: Path, lines: Iterator[tuple[int, bytes]],
             yield observed
 
 
-def read(path: Path, stats: IngestStats, progress: Progress | None = None) -> Iterator[ObservedExchange]:
+def read(
+    path: Path, stats: IngestStats, progress: Progress | None = None
+) -> Iterator[ObservedExchange]:
     """Yield one observed exchange per http.log or ssl.log record (TSV or JSON lines)."""
     try:
         handle = path.open("rb")
@@ -315,8 +345,9 @@ def read(path: Path, stats: IngestStats, progress: Progress | None = None) -> It
         elif not head:
             raise InputError(str(path), "empty Zeek log")
         else:
-            raise InputError(str(path), "not a Zeek log (neither #fields TSV nor JSON lines)",
-                             where="line 1")
+            raise InputError(
+                str(path), "not a Zeek log (neither #fields TSV nor JSON lines)", where="line 1"
+            )
         if progress:
             progress(handle.tell())
 

@@ -17,8 +17,12 @@ reason_option = click.option("--reason", help="Why (kept in the blocklist and th
 
 
 def _block_json(block: blocklist.Block) -> dict[str, object]:
-    return {"kind": block.kind, "subject": block.subject, "reason": block.reason,
-            "created_by": block.created_by}
+    return {
+        "kind": block.kind,
+        "subject": block.subject,
+        "reason": block.reason,
+        "created_by": block.created_by,
+    }
 
 
 @click.group()
@@ -31,8 +35,9 @@ def block() -> None:
 @reason_option
 @json_option
 @click.pass_obj
-def block_credential(case: CaseContext, credential_id: str, reason: str | None,
-                     as_json: bool) -> None:
+def block_credential(
+    case: CaseContext, credential_id: str, reason: str | None, as_json: bool
+) -> None:
     """Block the credential CREDENTIAL_ID (as listed by `ir-console credentials`)."""
     with case.open(create=False) as store:
         done = blocklist.block_credential(store, credential_id, reason)

@@ -49,28 +49,43 @@ def check_mode(value: str) -> str:
 
 def trust_instructions(ca_cert: Path) -> str:
     """How a client trusts mitmproxy's CA (needed to see inside HTTPS)."""
-    return "\n".join([
-        f"mitmproxy CA certificate: {ca_cert}",
-        "  clients must trust it to be seen inside HTTPS, e.g.:",
-        f"    curl --cacert {ca_cert} …",
-        f"    SSL_CERT_FILE={ca_cert} REQUESTS_CA_BUNDLE={ca_cert} python …",
-        f"    NODE_EXTRA_CA_CERTS={ca_cert} node …",
-        f"    system-wide (Debian/Ubuntu): cp {ca_cert} "
-        "/usr/local/share/ca-certificates/mitmproxy.crt && update-ca-certificates",
-        "    or browse http://mitm.it through the proxy",
-        "  clients that do not trust it are recorded as opaque TLS (SNI only).",
-    ])
+    return "\n".join(
+        [
+            f"mitmproxy CA certificate: {ca_cert}",
+            "  clients must trust it to be seen inside HTTPS, e.g.:",
+            f"    curl --cacert {ca_cert} …",
+            f"    SSL_CERT_FILE={ca_cert} REQUESTS_CA_BUNDLE={ca_cert} python …",
+            f"    NODE_EXTRA_CA_CERTS={ca_cert} node …",
+            f"    system-wide (Debian/Ubuntu): cp {ca_cert} "
+            "/usr/local/share/ca-certificates/mitmproxy.crt && update-ca-certificates",
+            "    or browse http://mitm.it through the proxy",
+            "  clients that do not trust it are recorded as opaque TLS (SNI only).",
+        ]
+    )
 
 
-async def _serve(case_path: Path, host: str, port: int, mode: str, enforce: bool,
-                 confdir: Path, ssl_insecure: bool, duration: float | None) -> None:
+async def _serve(
+    case_path: Path,
+    host: str,
+    port: int,
+    mode: str,
+    enforce: bool,
+    confdir: Path,
+    ssl_insecure: bool,
+    duration: float | None,
+) -> None:
     from mitmproxy import exceptions, options
     from mitmproxy.tools.dump import DumpMaster
 
     from discovery.proxy.addon import IrConsole
 
-    opts = options.Options(listen_host=host, listen_port=port, mode=[mode],
-                           confdir=str(confdir), ssl_insecure=ssl_insecure)
+    opts = options.Options(
+        listen_host=host,
+        listen_port=port,
+        mode=[mode],
+        confdir=str(confdir),
+        ssl_insecure=ssl_insecure,
+    )
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
     # mitmproxy's own log ("listening at …", errors) and the addon's, on stderr
     for name in ("mitmproxy", "discovery.proxy"):
@@ -81,8 +96,11 @@ async def _serve(case_path: Path, host: str, port: int, mode: str, enforce: bool
     except exceptions.OptionsError as exc:
         raise CaptureError(str(exc).removeprefix("ir-console: ")) from exc
     message(trust_instructions(confdir / "mitmproxy-ca-cert.pem"))
-    message(f"recording into {case_path}" + (" and enforcing its blocklist" if enforce else "")
-            + "; Ctrl-C stops")
+    message(
+        f"recording into {case_path}"
+        + (" and enforcing its blocklist" if enforce else "")
+        + "; Ctrl-C stops"
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
@@ -97,21 +115,44 @@ async def _serve(case_path: Path, host: str, port: int, mode: str, enforce: bool
 
 
 @click.command("proxy")
-@click.option("--listen", default=DEFAULT_LISTEN, show_default=True,
-              help="Address to listen on, HOST:PORT (port 0 picks a free one).")
-@click.option("--mode", default="regular", show_default=True,
-              help="regular | reverse:URL | upstream:URL (mitmproxy's proxy modes).")
-@click.option("--enforce", is_flag=True,
-              help="Answer requests with blocked credentials or endpoints with 403.")
-@click.option("--confdir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("~/.mitmproxy"), show_default=True,
-              help="mitmproxy's configuration directory (holds its CA).")
+@click.option(
+    "--listen",
+    default=DEFAULT_LISTEN,
+    show_default=True,
+    help="Address to listen on, HOST:PORT (port 0 picks a free one).",
+)
+@click.option(
+    "--mode",
+    default="regular",
+    show_default=True,
+    help="regular | reverse:URL | upstream:URL (mitmproxy's proxy modes).",
+)
+@click.option(
+    "--enforce",
+    is_flag=True,
+    help="Answer requests with blocked credentials or endpoints with 403.",
+)
+@click.option(
+    "--confdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("~/.mitmproxy"),
+    show_default=True,
+    help="mitmproxy's configuration directory (holds its CA).",
+)
 @click.option("--ssl-insecure", is_flag=True, help="Do not verify upstream TLS certificates.")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True),
-              help="Stop after S seconds.")
+@click.option(
+    "--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after S seconds."
+)
 @click.pass_obj
-def proxy(case: CaseContext, listen: str, mode: str, enforce: bool, confdir: Path,
-          ssl_insecure: bool, duration: float | None) -> None:
+def proxy(
+    case: CaseContext,
+    listen: str,
+    mode: str,
+    enforce: bool,
+    confdir: Path,
+    ssl_insecure: bool,
+    duration: float | None,
+) -> None:
     """Run a proxy (mitmproxy, in-process) that records every flow into the case."""
     host, port = parse_listen(listen)
     mode = check_mode(mode)
