@@ -15,6 +15,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import secrets as _random
 import threading
 import time
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REDACTED = "[secret]"
+_INPUT_REF = re.compile(r"inputs\.([a-z_][a-z0-9_]*)")
 DONE_STATES = frozenset({"done", "skipped"})
 
 
@@ -194,6 +196,7 @@ class Engine:
                 f"runbook {runbook.id} applies to {', '.join(runbook.applies_to)}, "
                 f"not to the {subject.type} {subject.id!r}"
             )
+        self._check_approvals(runbook)
         inputs, secret_values = resolve_inputs(runbook, params or {}, self.secrets)
         run = _Run("r-" + _random.token_hex(6), loaded, target, subject, inputs, secret_values,
                    dry_run, time.time())
@@ -233,6 +236,16 @@ class Engine:
         yield RunStarted(run.id, run.runbook.id, run.subject.to_json(), False, resumed=True)
         yield from self._drive(run)
 
+    def _check_approvals(self, runbook: Runbook) -> None:
+        """An approval for a step the runbook does not have is a typo: refuse it."""
+        known = {s.id for s in runbook.steps}
+        unknown = sorted(self.approvals.steps - known)
+        if unknown:
+            raise RunbookUsageError(
+                f"--approve {unknown[0]}: runbook {runbook.id} has no such step "
+                f"(steps: {', '.join(s.id for s in runbook.steps)})"
+            )
+
     # ------------------------------------------------------------------ loading
 
     def _load(self, run_id: str) -> _Run:
@@ -251,6 +264,7 @@ class Engine:
         loaded = from_text(row[7], f"run {run_id} ({row[0]})", "run")
         if loaded.sha256 != row[1]:
             raise RunbookUsageError(f"run {run_id}: stored runbook text does not match its hash")
+        self._check_approvals(loaded.runbook)
         params = {k: str(v) for k, v in json.loads(row[3]).items() if v is not None}
         inputs, secret_values = resolve_inputs(loaded.runbook, params, self.secrets)
         subject = resolve_subject(self.store, row[2])
@@ -297,11 +311,27 @@ class Engine:
         action = actions.get(step.action_name)
         raw = self._step_args(step)
         rendered = templating.render(raw, context, plan=True)
+        missing = self._missing_secrets(run, step)
+        if missing:
+            return f"{action.name}: {missing}"
         try:
             args = action.parse(rendered)
         except ActionError:
             return f"{action.name} with {json.dumps(rendered, default=str, sort_keys=True)}"
         return str(action.plan(args, self._action_context(run, step)))
+
+    def _missing_secrets(self, run: _Run, step: Step) -> str | None:
+        """Say which secret inputs this step uses that the operator has not given, if any."""
+        used = set(_INPUT_REF.findall(json.dumps(self._step_args(step))))
+        missing = [name for name in sorted(used) if name in run.runbook.inputs
+                   and run.runbook.inputs[name].secret and run.inputs.get(name) is None]
+        if not missing:
+            return None
+        hints = []
+        for name in missing:
+            env = run.runbook.inputs[name].env
+            hints.append(f"--secret-stdin {name}" + (f" or ${env}" if env else ""))
+        return f"needs the secret input {', '.join(missing)} ({'; '.join(hints)})"
 
     def _save_plan(self, run: _Run, index: int, step: Step, state: str, text: str) -> None:
         with self.store.transaction() as conn:
@@ -371,6 +401,10 @@ class Engine:
     def _run_action(self, run: _Run, step: Step) -> Generator[Event, None, bool]:
         action = actions.get(step.action_name)
         attempt = run.attempts.get(step.id, 0)
+        missing = self._missing_secrets(run, step)
+        if missing:
+            yield from self._fail(run, step, f"step {step.id!r} {missing}", attempt)
+            return False
         try:
             args = action.parse(templating.render(self._step_args(step), self._context(run)))
         except RunbookError as exc:

@@ -45,7 +45,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     from runbooks import loader
 
     found = loader.load_all(_dir(ctx))
-    rows = [{"id": rid, "title": lr.runbook.title, "applies_to": lr.runbook.applies_to,
+    rows: list[dict[str, Any]] = [{"id": rid, "title": lr.runbook.title, "applies_to": lr.runbook.applies_to,
              "source": lr.source, "path": lr.path, "steps": len(lr.runbook.steps)}
             for rid, lr in sorted(found.items())]
     if as_json:

@@ -389,3 +389,30 @@ def test_an_irreversible_step_killed_mid_call_needs_a_fresh_approval(
         assert gate["step"] == "revoke" and "INTERRUPTED" in gate["prompt"]
         assert resumed[-1]["state"] == "waiting"
         assert server.requests == []
+
+
+def test_approval_of_an_unknown_step_is_refused(case: Store, credential_id: str) -> None:
+    with pytest.raises(RunbookUsageError, match="--approve revok: runbook t has no such step"):
+        run(case, GATED.replace("URL", "http://127.0.0.1:9"), credential_id,
+            approvals=Approvals(steps=frozenset({"revok"})))
+    assert case.conn.execute("SELECT COUNT(*) FROM runbook_runs").fetchone()[0] == 0
+
+
+def test_a_missing_secret_is_named_in_the_plan_and_fails_the_step(case: Store,
+                                                                  credential_id: str) -> None:
+    text = """
+id: t
+title: t
+applies_to: credential
+inputs:
+  token: {secret: true, env: MY_TOKEN}
+steps:
+  - id: call
+    action: http.request
+    with: {url: "http://127.0.0.1:9/x", headers: {Authorization: "Bearer {{ inputs.token }}"}}
+"""
+    planned = run(case, text, credential_id, dry_run=True)
+    assert "needs the secret input token (--secret-stdin token or $MY_TOKEN)" in planned[1]["plan"]
+    live = run(case, text, credential_id)
+    assert live[-1]["state"] == "failed"
+    assert "needs the secret input token" in live[-1]["outcome"]
