@@ -26,9 +26,10 @@ from typing import Any
 
 import yaml
 
+from discovery import audit
 from discovery.credentials.identity import CLIENT_CLAIMS, identity_for
 from discovery.errors import InputError
-from discovery.store import Store, dumps
+from discovery.store import Store, dumps, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -225,13 +226,22 @@ def _unique(entries: list[RegisteredIdentity], path: str) -> None:
         seen.add(entry.name)
 
 
-def import_register(store: Store, path: Path) -> int:
+def import_register(store: Store, path: Path, actor: str = "cli") -> int:
     """Replace the case's registered identities with those of ``path``; returns how many.
 
-    Call ``analysis.recompute`` afterwards to map credentials and recompute findings.
+    The import is audited (file, content hash, count). Call ``analysis.recompute`` afterwards
+    to map credentials and recompute findings.
     """
     entries = load_register(path)
     with store.transaction() as conn:
+        audit.append(
+            store,
+            actor,
+            "inventory.import",
+            str(path),
+            {"sha256": file_sha256(path), "identities": len(entries)},
+            in_transaction=True,
+        )
         conn.execute(
             "UPDATE credentials SET identity_id = NULL "
             "WHERE identity_id IN (SELECT id FROM identities WHERE registered = 1)"

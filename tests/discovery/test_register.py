@@ -162,6 +162,10 @@ def test_credentials_map_to_registered_identities(case: Store, tmp_path: Path) -
     assert sorted(after["api_key"])[1] == "reg:partner-globex"
     assert sorted(after["api_key"])[0].startswith("cred:c-")
 
+    (entry,) = case.conn.execute(
+        "SELECT action, subject, details FROM audit_log WHERE action = 'inventory.import'"
+    ).fetchall()
+    assert entry[1].endswith("r.yaml") and '"identities":4' in entry[2]
     rows = {r["id"]: r for r in queries.identities(case)}
     assert rows["reg:billing-sync"]["registered"] and rows["reg:billing-sync"]["owner"] == (
         "payments@acme.example")
