@@ -27,6 +27,9 @@ SEVERITY_ORDER = (
     "WHEN 'low' THEN 3 ELSE 4 END"
 )
 NEW_WINDOW = 24 * 3600.0
+# A text parameter: a key read back with invalid UTF-8 is bound as its bytes (see ``_params``),
+# and this cast makes it compare equal to the stored text again.
+T = "CAST(? AS TEXT)"
 
 
 @dataclass(frozen=True)
@@ -308,18 +311,18 @@ class CaseData:
         found = self._rows(
             "SELECT id, name, kind, owner, source, registered, allowed_scopes, "
             "max_token_lifetime, rotation_period, first_seen, last_seen FROM identities "
-            "WHERE id = ?", (identity_id,))
+            f"WHERE id = {T}", (identity_id,))
         if not found:
             return None
         row = found[0]
         row["credentials"] = self._rows(
             "SELECT id, kind, redacted, requests, first_seen, last_seen, expires_at "
-            "FROM credentials WHERE identity_id = ? ORDER BY last_seen DESC LIMIT ?",
+            f"FROM credentials WHERE identity_id = {T} ORDER BY last_seen DESC LIMIT ?",
             (identity_id, DETAIL_ROWS))
         row["endpoints"] = self._rows(
             "SELECT ep.id, ep.host, ep.method, ep.template, ep.status, SUM(s.requests) AS "
             "requests FROM credentials c JOIN sightings s ON s.credential_id = c.id "
-            "JOIN endpoints ep ON ep.id = s.endpoint_id WHERE c.identity_id = ? "
+            f"JOIN endpoints ep ON ep.id = s.endpoint_id WHERE c.identity_id = {T} "
             "GROUP BY ep.id ORDER BY requests DESC LIMIT ?", (identity_id, DETAIL_ROWS))
         row["findings"] = self._subject_findings("identity", identity_id)
         return row
@@ -352,7 +355,7 @@ class CaseData:
         return row
 
     def _subject_findings(self, kind: str, *subjects: str) -> list[dict[str, Any]]:
-        marks = ",".join("?" for _ in subjects)
+        marks = ",".join(T for _ in subjects)
         return self._rows(
             "SELECT id, rule, severity, title FROM findings WHERE subject_type = ? AND "
             f"subject_id IN ({marks}) ORDER BY {SEVERITY_ORDER} LIMIT ?",
@@ -415,14 +418,15 @@ class CaseData:
                 others.add(f"credential {r['credential_id']} {r['redacted'] or ''}",
                            "credential", r["credential_id"])
             return root
-        ident = self._rows("SELECT id, name, registered FROM identities WHERE id = ?", (subject,))
+        ident = self._rows(f"SELECT id, name, registered FROM identities WHERE id = {T}",
+                           (subject,))
         if not ident:
             return TreeNode(f"unknown identity {subject}", "missing")
         i = ident[0]
         root = TreeNode(f"identity {i['name']}", "identity", i["id"],
                         "registered" if i["registered"] else "unregistered")
         creds = [r["id"] for r in self._rows(
-            "SELECT id FROM credentials WHERE identity_id = ? ORDER BY last_seen DESC",
+            f"SELECT id FROM credentials WHERE identity_id = {T} ORDER BY last_seen DESC",
             (subject,))]
         held = root.add(f"holds {len(creds)} credential(s)", "group")
         for cid in creds[:DETAIL_ROWS]:

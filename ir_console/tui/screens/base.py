@@ -181,8 +181,9 @@ class ListScreen(CaseScreen):
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key.value is not None:
-            self._highlight(event.row_key.value)
+        key = event.row_key.value if event.row_key is not None else None
+        if key is not None:
+            self._highlight(key)
 
     def _highlight(self, key: str) -> None:
         if key == self.detail_key and self.detail is not None:

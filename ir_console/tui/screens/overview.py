@@ -119,7 +119,9 @@ class OverviewScreen(CaseScreen):
 
     @on(DataTable.RowSelected)
     def _open(self, event: DataTable.RowSelected) -> None:
-        key = event.row_key.value or ""
+        key = event.row_key.value if event.row_key is not None else None
+        if not key:
+            return
         kind, _, ident = key.partition(":")
         target = {"finding": "findings", "endpoint": "endpoints", "identity": "identities"}[kind]
         if kind == "finding":

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from discovery import audit
+from discovery.secrets import key_path_for
 from discovery.sightings import rebuild_sightings
 from discovery.store import Store
 from tests.conftest import make_exchange, make_sighting
@@ -40,6 +41,9 @@ HOSTILE_MARKERS = ("click me", "not bold", "pwned-title", "c1-csi", "gnp.exe", "
 
 def build_case(path: Path, *, hostile: bool = False, extra_exchanges: int = 0) -> Path:
     """A small case: 3 hosts, endpoints of every status, 3 credentials, findings, audit."""
+    # a fixed case key: credential ids (derived from keyed fingerprints) stay the same per run
+    key_path_for(path).write_text("00" * 32)
+    key_path_for(path).chmod(0o600)
     with Store.open(path) as store:
         creds = {
             "payments": make_sighting(store, RAW_SECRETS["payments"], kind="stripe_key",
