@@ -102,3 +102,20 @@ def test_unusable_files_raise_input_error(tmp_path: Path, content: str, where: s
         list(read(path, IngestStats()))
     assert str(path) in str(info.value) and where in str(info.value)
     assert reason in str(info.value)
+
+
+def test_ingest_command_reports_formats_and_skips(case_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ir_console.cli import cli
+
+    zeek_log = FIXTURES.parent / "zeek" / "http.log"
+    result = CliRunner().invoke(
+        cli, ["--db", str(case_path), "ingest", str(CHROME), str(FIREFOX), str(zeek_log),
+              "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = {Path(item["path"]).name: item for item in json.loads(result.stdout)}
+    assert summary["chrome_devtools.har"]["format"] == "har"
+    assert summary["chrome_devtools.har"]["exchanges"] == 3
+    assert summary["firefox.har"]["skipped"] == {"bad_entry": 2}
+    assert summary["http.log"]["format"] == "zeek" and summary["http.log"]["exchanges"] == 5
