@@ -197,7 +197,8 @@ CREATE TABLE runbook_runs (
     finished_at REAL,
     outcome TEXT,
     runbook_source TEXT,                          -- the runbook's YAML as run (resume uses it)
-    actor TEXT
+    actor TEXT,
+    driver TEXT                                   -- "HOST PID" of the process driving it now
 );
 
 CREATE TABLE runbook_steps (

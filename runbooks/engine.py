@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import secrets as _random
+import socket
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -210,10 +211,10 @@ class Engine:
                                        "dry_run": dry_run}, in_transaction=True)
             conn.execute(
                 "INSERT INTO runbook_runs(id, runbook_id, runbook_sha256, target, params, dry_run, "
-                "state, started_at, runbook_source, actor) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "state, started_at, runbook_source, actor, driver) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (run.id, runbook.id, loaded.sha256, target, dumps(public), int(dry_run),
                  "planned" if dry_run else "running", run.started_at, loaded.text,
-                 self.operator),
+                 self.operator, _DRIVER),
             )
             conn.executemany(
                 "INSERT INTO runbook_steps(run_id, idx, step_id, state) VALUES (?,?,?,?)",
@@ -229,10 +230,17 @@ class Engine:
         """Continue a run that stopped at a gate or was killed; completed steps are not repeated."""
         run = self._load(run_id)
         with self.store.transaction() as conn:
+            row = conn.execute("SELECT state, driver FROM runbook_runs WHERE id = ?",
+                               (run.id,)).fetchone()
+            if row[0] == "running" and _driver_alive(row[1]):
+                raise RunbookUsageError(
+                    f"run {run.id} is being driven right now by process {row[1]}; "
+                    "resume it when that process has stopped"
+                )
             audit.append(self.store, self._actor(run), "run.resumed", run.subject.ref,
                          {"run": run.id, "states": run.states}, in_transaction=True)
-            conn.execute("UPDATE runbook_runs SET state = 'running', finished_at = NULL "
-                         "WHERE id = ?", (run.id,))
+            conn.execute("UPDATE runbook_runs SET state = 'running', finished_at = NULL, "
+                         "driver = ? WHERE id = ?", (_DRIVER, run.id))
         yield RunStarted(run.id, run.runbook.id, run.subject.to_json(), False, resumed=True)
         yield from self._drive(run)
 
@@ -593,6 +601,27 @@ def _call_with_timeout(action: Action[Any], args: Any, ctx: ActionContext) -> di
     if not isinstance(value, dict):
         raise ActionError(f"{name}: returned {type(value).__name__}, not an output mapping")
     return value
+
+
+_DRIVER = f"{socket.gethostname()} {os.getpid()}"
+
+
+def _driver_alive(driver: str | None) -> bool:
+    """Whether the process recorded as driving a run still lives (only knowable on this host)."""
+    if not driver:
+        return False
+    host, _, pid = driver.rpartition(" ")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False  # this process: its earlier generator was abandoned
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _whoami() -> str:

@@ -416,3 +416,39 @@ steps:
     live = run(case, text, credential_id)
     assert live[-1]["state"] == "failed"
     assert "needs the secret input token" in live[-1]["outcome"]
+
+
+def test_a_run_driven_by_a_live_process_is_not_resumed_twice(case: Store,
+                                                              credential_id: str) -> None:
+    import socket
+
+    with http_server() as server:
+        events = Engine(case).start(runbook(three_calls(server.url)), credential_id)
+        run_id = next(events).run_id  # started, then abandoned while "running"
+        sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        try:
+            case.conn.execute("UPDATE runbook_runs SET driver = ? WHERE id = ?",
+                              (f"{socket.gethostname()} {sleeper.pid}", run_id))
+            with pytest.raises(RunbookUsageError, match="being driven right now"):
+                list(Engine(case).resume(run_id))
+        finally:
+            sleeper.kill()
+            sleeper.wait(10)
+        resumed = [e.to_json() for e in Engine(case).resume(run_id)]
+        assert resumed[-1]["state"] == "succeeded"
+        assert [r.path for r in server.requests] == ["/a", "/b", "/c"]
+
+
+def test_an_interactive_confirmation_passes_gates(case: Store, credential_id: str) -> None:
+    asked: list[tuple[str, str]] = []
+
+    def confirm(step: Any, gate: str, prompt: str) -> bool:
+        asked.append((step.id, gate))
+        return step.id != "revoke"  # the responder declines the irreversible step
+
+    with http_server() as server:
+        events = run(case, GATED.replace("URL", server.url), credential_id,
+                     approvals=Approvals(confirm=confirm))
+        assert server.requests == []
+    assert asked == [("ask", "approval"), ("revoke", "irreversible")]
+    assert events[-1]["state"] == "waiting"
