@@ -1,0 +1,47 @@
+"""``ir-console demo`` in a real terminal (tmux): the console opens on the demo's findings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from tests.conftest import require_tool
+
+# Rules the demo plants that an overview of the most severe findings must show at 120x40.
+EXPECTED_ANY = ("credential_multiple_sources", "object_enumeration", "sensitive_data_exposure",
+                "long_lived_token", "cleartext_credential")
+
+
+def test_demo_opens_the_console_on_its_findings(tmp_path: Path) -> None:
+    tmux = require_tool("tmux")
+    socket = f"irc-demo-{uuid.uuid4().hex[:8]}"
+    exe = Path(sys.executable).parent / "ir-console"
+    base = [tmux, "-L", socket]
+    env = {**os.environ, "TERM": "xterm-256color"}
+    subprocess.run([*base, "new-session", "-d", "-x", "120", "-y", "40", "-s", "demo",
+                    f"cd {tmp_path} && {exe} demo; sleep 30"], check=True, env=env)
+    screen = ""
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            screen = subprocess.run([*base, "capture-pane", "-p", "-t", "demo"],
+                                    capture_output=True, text=True, check=True).stdout
+            if any(rule in screen for rule in EXPECTED_ANY):
+                break
+            time.sleep(0.5)
+        assert any(rule in screen for rule in EXPECTED_ANY), f"screen was:\n{screen}"
+        assert (tmp_path / "demo-case.db").exists()
+        subprocess.run([*base, "send-keys", "-t", "demo", "q"], check=True)
+        for _ in range(40):  # the console quits on q: the shell goes on to its sleep
+            screen = subprocess.run([*base, "capture-pane", "-p", "-t", "demo"],
+                                    capture_output=True, text=True, check=True).stdout
+            if not any(rule in screen for rule in EXPECTED_ANY):
+                break
+            time.sleep(0.25)
+        assert not any(rule in screen for rule in EXPECTED_ANY), "q did not quit the console"
+    finally:
+        subprocess.run([*base, "kill-server"], capture_output=True)
