@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,7 @@ KEPT_CLAIMS = (
 KEPT_HEADER = ("alg", "kid", "typ")
 MAX_CLAIM_CHARS = 512
 MAX_LIST_ITEMS = 50
+MAX_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z, the last time ISO 8601 output can show
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +64,11 @@ class DecodedJwt:
         return (self.alg or "").lower() == "none"
 
     def time(self, name: str) -> float | None:
+        """A NumericDate claim as epoch seconds, or None when absent or outside years 1970-9999."""
         value = self.claims.get(name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
-        return float(value)
+        return float(value) if 0 <= value <= MAX_EPOCH else None
 
     @property
     def lifetime(self) -> float | None:
@@ -119,6 +122,10 @@ def _bounded(value: Any) -> Any:
     """Keep claim values small and JSON-plain (captured claims are attacker controlled)."""
     if isinstance(value, str):
         return value[:MAX_CLAIM_CHARS]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # Python's json accepts Infinity/NaN; they are not JSON
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return None  # beyond what JSON consumers can represent exactly
     if isinstance(value, bool | int | float) or value is None:
         return value
     if isinstance(value, list):

@@ -86,3 +86,25 @@ def test_hostile_claims_are_bounded() -> None:
     assert decoded is not None
     assert len(decoded.claims["sub"]) == 512
     assert decoded.claims["roles"] == ["ok"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"sub":"x","exp":1e300,"iat":1}',
+        b'{"sub":"x","exp":Infinity,"iat":NaN}',
+        b'{"sub":"x","exp":-5,"iat":99999999999999999999999}',
+        b'{"sub":"x","exp":true}',
+    ],
+)
+def test_hostile_times_are_dropped_not_crashing(payload: bytes) -> None:
+    import json
+
+    from discovery.timeutil import iso
+
+    token = _b64(b'{"alg":"HS256"}') + "." + _b64(payload) + ".sig"
+    decoded = decode_jwt(token)
+    assert decoded is not None
+    assert decoded.time("exp") is None and decoded.lifetime is None
+    iso(decoded.time("iat"))
+    json.loads(json.dumps(decoded.claims, allow_nan=False))
