@@ -1,0 +1,47 @@
+"""The incident report: what it holds, and hostile captured strings kept inert in Markdown."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from discovery import audit
+from discovery.store import Store
+from runbooks import report
+
+
+def add_finding(store: Store, title: str) -> None:
+    store.conn.execute(
+        "INSERT INTO findings(id, rule, severity, title, subject_type, subject_id, evidence, "
+        "created_at) VALUES ('f1', 'shadow_endpoint_access', 'high', ?, 'endpoint', ?, '{}', 0)",
+        (title, "api.example.com GET /x|y"),
+    )
+
+
+def test_report_holds_findings_actions_timeline_and_audit_head(case: Store) -> None:
+    add_finding(case, "Shadow endpoint called")
+    audit.append(case, "tester", "note", "x")
+    data = report.build(case)
+    assert data["findings"][0]["rule"] == "shadow_endpoint_access"
+    assert data["traffic"]["exchanges"] == 2
+    assert data["audit"] == {"head": audit.head(case), "entries": 1, "ok": True,
+                             "first_bad": None, "reason": None}
+    assert [e["what"] for e in data["timeline"]] == ["note"]
+    json.dumps(data)  # JSON-shaped
+
+
+def test_markdown_neutralises_hostile_strings(case: Store) -> None:
+    add_finding(case, "evil \x1b]8;;http://x\x07link\x1b]8;;\x07 | col\n# heading \u202egnp.exe")
+    text = report.markdown(report.build(case))
+    line = next(row for row in text.splitlines() if "shadow_endpoint_access" in row)
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert len(re.findall(r"(?<!\\)\|", line)) == 5  # captured '|' escaped: still 4 columns
+    assert "\\|" in line and "\n# heading" not in text
+
+
+def test_markdown_flags_a_broken_chain(case: Store) -> None:
+    audit.append(case, "a", "one")
+    audit.append(case, "a", "two")
+    case.conn.execute("UPDATE audit_log SET actor = 'x' WHERE seq = 1")
+    text = report.markdown(report.build(case))
+    assert "CHAIN BROKEN at entry 1" in text
