@@ -39,6 +39,8 @@ _API_KEY_HEADERS = (
 )
 # Header names that contain "key"/"token"/"auth" but carry no reusable credential.
 _NOT_CREDENTIAL_HEADERS = (
+    "captcha",
+    "turnstile",
     "csrf",
     "xsrf",
     "idempotency",
@@ -135,7 +137,22 @@ class DetectorConfig:
         default_factory=lambda: frozenset(squash(n) for n in _SESSION_COOKIES)
     )
     cookie_words: tuple[str, ...] = ("sess", "token", "auth", "jwt")
-    not_credential_cookies: tuple[str, ...] = ("csrf", "xsrf", "consent", "pref", "theme", "lang")
+    # Analytics and preference cookies whose names contain "sess"/"sid" but hold no credential.
+    not_credential_cookies: tuple[str, ...] = (
+        "csrf",
+        "xsrf",
+        "consent",
+        "pref",
+        "theme",
+        "lang",
+        "hjsession",
+        "ampsession",
+        "analytics",
+        "stripesid",
+        "stripemid",
+        "optimizely",
+        "tracking",
+    )
 
     def is_api_key_header(self, name: str) -> bool:
         return squash(name) in self.api_key_headers

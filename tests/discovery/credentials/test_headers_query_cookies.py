@@ -62,6 +62,8 @@ def test_headers(name: str, value: str, kind: str) -> None:
         ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64)"),
         ("X-Api-Key", "short"),
         ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("X-Recaptcha-Token", KEY),
+        ("CF-Turnstile-Token", KEY),
     ],
 )
 def test_header_near_misses(name: str, value: str) -> None:
@@ -134,6 +136,7 @@ def test_cookies(cookie: str, expected: list[tuple[str, str]]) -> None:
     [
         "theme=dark; lang=en", f"csrftoken={KEY}", f"XSRF-TOKEN={KEY}", f"_ga={UUID}",
         "session=yes", "sid=12345678", f"cart={SHA}", "tracking_consent=granted",
+        f"_hjSessionUser_1234={KEY}", f"__stripe_sid={UUID}", f"_hjSession_99={KEY}",
     ],
 )
 def test_cookie_near_misses(cookie: str) -> None:
