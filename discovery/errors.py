@@ -6,6 +6,7 @@
     │   ├── UnknownFormatError     no reader recognises the file
     │   └── SpecError              a broken API spec (carries the JSON pointer of the problem)
     ├── SubjectNotFound            a credential / identity / endpoint named by the user is unknown
+    ├── UnsupportedSubject         an analysis does not apply to this kind of subject
     └── CaptureError               a live capture or proxy could not start (privilege, interface)
 
 Third-party errors are translated where they happen: ``raise InputError(...) from exc``.
@@ -49,6 +50,12 @@ class SpecError(InputError):
 
 class SubjectNotFound(DiscoveryError):
     """A subject (credential id, identity, endpoint) named by the user is not in the case."""
+
+    exit_code = 2
+
+
+class UnsupportedSubject(DiscoveryError):
+    """An analysis was asked about a kind of subject it does not apply to (e.g. blast radius of a host)."""
 
     exit_code = 2
 
