@@ -18,9 +18,11 @@ import os
 import re
 import secrets as _random
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +33,13 @@ from discovery.subjects import Subject, resolve_subject
 from discovery.timeutil import iso
 from runbooks import actions, templating
 from runbooks.actions.base import DEFAULT_TIMEOUT, Action, ActionContext
-from runbooks.errors import ActionError, RunbookError, RunbookNotFound, RunbookUsageError
+from runbooks.errors import (
+    ActionError,
+    AuditError,
+    RunbookError,
+    RunbookNotFound,
+    RunbookUsageError,
+)
 from runbooks.events import (
     Event,
     GatePassed,
@@ -203,7 +211,7 @@ class Engine:
                    dry_run, time.time())
         run.states = {s.id: ("planned" if dry_run else "pending") for s in runbook.steps}
         public = {k: v for k, v in inputs.items() if k not in secret_values}
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             audit.append(self.store, self._actor(run), "run.planned" if dry_run else "run.started",
                          subject.ref, {"run": run.id, "runbook": runbook.id,
                                        "runbook_sha256": loaded.sha256, "inputs": public,
@@ -229,7 +237,7 @@ class Engine:
     def resume(self, run_id: str) -> Iterator[Event]:
         """Continue a run that stopped at a gate or was killed; completed steps are not repeated."""
         run = self._load(run_id)
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             row = conn.execute("SELECT state, driver FROM runbook_runs WHERE id = ?",
                                (run.id,)).fetchone()
             if row[0] == "running" and _driver_alive(row[1]):
@@ -243,6 +251,17 @@ class Engine:
                          "driver = ? WHERE id = ?", (_DRIVER, run.id))
         yield RunStarted(run.id, run.runbook.id, run.subject.to_json(), False, resumed=True)
         yield from self._drive(run)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction of audit entry + state; a failed write stops the run before acting."""
+        try:
+            with self.store.transaction() as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            raise AuditError(
+                f"the audit log or run state could not be written ({exc}); nothing was done"
+            ) from exc
 
     def _check_approvals(self, runbook: Runbook) -> None:
         """An approval for a step the runbook does not have is a typo: refuse it."""
@@ -342,7 +361,7 @@ class Engine:
         return f"needs the secret input {', '.join(missing)} ({'; '.join(hints)})"
 
     def _save_plan(self, run: _Run, index: int, step: Step, state: str, text: str) -> None:
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             conn.execute(
                 "UPDATE runbook_steps SET state = ?, output = ? WHERE run_id = ? AND step_id = ?",
                 (state, dumps({"plan": self._redact(run, text)}), run.id, step.id),
@@ -490,7 +509,7 @@ class Engine:
 
     def _finish(self, run: _Run, state: str, outcome: str) -> RunFinished:
         outcome = self._redact(run, outcome)
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             audit.append(self.store, self._actor(run), f"run.{state}", run.subject.ref,
                          {"run": run.id, "outcome": outcome}, in_transaction=True)
             conn.execute(
@@ -508,7 +527,7 @@ class Engine:
                   finished: bool = False) -> None:
         """Audit first, then the step's new state, in one transaction."""
         now = time.time()
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             audit.append(self.store, actor or self._actor(run), audit_action, run.subject.ref,
                          {"run": run.id, "step": step.id, **details}, in_transaction=True)
             conn.execute(

@@ -17,7 +17,7 @@ import pytest
 from discovery import audit, blocklist
 from discovery.store import Store
 from runbooks.engine import Approvals, Engine
-from runbooks.errors import RunbookUsageError
+from runbooks.errors import AuditError, RunbookUsageError
 from runbooks.events import Event
 from tests.runbooks.conftest import runbook
 from tests.runbooks.servers import Seen, http_server
@@ -452,3 +452,17 @@ def test_an_interactive_confirmation_passes_gates(case: Store, credential_id: st
         assert server.requests == []
     assert asked == [("ask", "approval"), ("revoke", "irreversible")]
     assert events[-1]["state"] == "waiting"
+
+
+def test_no_audit_write_no_action(case: Store, credential_id: str) -> None:
+    case.conn.execute(
+        "CREATE TRIGGER audit_full BEFORE INSERT ON audit_log WHEN NEW.action = 'action.started' "
+        "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    with http_server() as server:
+        with pytest.raises(AuditError, match=r"could not be written.*disk full.*nothing was done"):
+            run(case, three_calls(server.url), credential_id)
+        assert server.requests == []  # the action never ran
+    state = case.conn.execute("SELECT state, attempts FROM runbook_steps WHERE step_id = 'first'")
+    assert state.fetchone() == ("pending", 0)
+    assert audit.verify(case).ok
