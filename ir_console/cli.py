@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("ir_console.commands.ingest:ingest",
                "Ingest captures (pcap, pcapng), HAR, mitmproxy flows or Zeek logs."),
     "tui": ("ir_console.commands.tui:tui", "Open the console on the case."),
+    "graph": ("ir_console.commands.graph:graph",
+              "Identity-to-API graph: blast radius, exposure, paths, exports."),
     "demo": ("ir_console.commands.demo:demo", "Build the bundled demo case and open the console."),
     "inventory": ("ir_console.commands.inventory:inventory",
                   "The identity register: import a CSV or YAML of identities and owners."),

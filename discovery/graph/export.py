@@ -18,13 +18,14 @@ FORMATS = ("graphml", "gexf", "json", "dot", "opengraph")
 
 _XML_INVALID = re.compile(
     "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\x7f-\x9f]"
+    "|[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"  # bidi controls: no display tricks
 )
 _DOT_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029"
                           "\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def xml_safe(text: str) -> str:
-    """Text with every character XML 1.0 cannot carry (and C1 controls) removed."""
+    """Text with every character XML 1.0 cannot carry (and C1 and bidi controls) removed."""
     return _XML_INVALID.sub("", text)
 
 
