@@ -29,6 +29,11 @@ _TOKEN_SCHEMES = frozenset(
         "pat",
     }
 )
+# Per-request signatures name their key: HTTP Message Signatures / Cavage (keyId), Hawk (id),
+# Azure HMAC (Credential). The key id identifies the credential; the signature changes each time.
+_SIGNING_KEY_ID = re.compile(
+    r'(?:^|[\s,&])(keyId|id|Credential)\s*=\s*(?:"([^"]{1,256})"|([^\s,&"]{1,256}))'
+)
 _NOT_SECRET_SCHEMES = frozenset(
     {"negotiate", "ntlm", "hoba", "mutual", "vapid", "scram-sha-256", "scram-sha-1"}
 )
@@ -51,6 +56,16 @@ def detect(
         return digest(name, rest, host, fp)
     if lscheme in _NOT_SECRET_SCHEMES or not value:
         return []
+    if lscheme == "aws" and ":" in rest:  # Signature Version 2: "AWS AKID:signature"
+        key_id = rest.split(":", 1)[0]
+        if sigv4.account_id_from_key_id(key_id) is not None:
+            temporary = session_token or key_id.startswith("ASIA")
+            parsed = sigv4.SigV4(key_id, None, None, None, temporary)
+            return [aws(name, parsed, fp, "header", kind="aws_sigv2")]
+    if lscheme not in _TOKEN_SCHEMES:
+        key = _SIGNING_KEY_ID.search(rest)
+        if key:
+            return [signed(name, lscheme, key.group(2) or key.group(3), fp)]
     if lscheme in _TOKEN_SCHEMES and rest:
         kind = "bearer" if lscheme in ("bearer", "dpop") else "token"
         return [found.token(fp, rest, "header", name, kind, scheme=lscheme)]
@@ -131,11 +146,26 @@ def digest(name: str, params: str, host: str | None, fp: Fingerprint) -> list[Cr
     ]
 
 
-def aws(name: str, parsed: sigv4.SigV4, fp: Fingerprint, location: str) -> CredentialSighting:
-    """A SigV4 signature's credential: the access key id (public) stands for the key pair."""
+def signed(name: str, scheme: str, key_id: str, fp: Fingerprint) -> CredentialSighting:
+    """A signed-request scheme: the (public) key id stands for the signing key, which never travels."""
+    return CredentialSighting(
+        fingerprint=fp(f"{scheme}:{key_id}"),
+        kind="signed_request",
+        location="header",
+        name=name,
+        redacted=key_id[:64],
+        public_id=key_id[:256],
+        claims=(("key_id", key_id[:256]), ("scheme", scheme[:32])),
+    )
+
+
+def aws(
+    name: str, parsed: sigv4.SigV4, fp: Fingerprint, location: str, kind: str = "aws_sigv4"
+) -> CredentialSighting:
+    """An AWS signature's credential: the access key id (public) stands for the key pair."""
     return CredentialSighting(
         fingerprint=fp(parsed.access_key_id),
-        kind="aws_sigv4",
+        kind=kind,
         location=location,
         name=name,
         redacted=parsed.access_key_id,

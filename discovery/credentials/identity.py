@@ -35,7 +35,7 @@ def identity_for(
         ident = jwt_identity(claims)
         if ident:
             return ident, "jwt"
-    if kind in ("aws_sigv4", "aws_access_key_id") and public_id:
+    if kind in ("aws_sigv4", "aws_sigv2", "aws_access_key_id") and public_id:
         return f"aws:{public_id}", "aws"
     if kind in ("basic", "digest") and claims.get("username") and "host" in claims:
         return f"{kind}:{claims['username']}@{claims['host']}", kind

@@ -21,7 +21,7 @@ SAMPLES = 5
 SUCCESS = "e.status BETWEEN 200 AND 399"
 HIGH_RISK_DATA = ("private_key", "payment_card")
 # Kinds whose secret half never travels in a request: cleartext transport does not expose them.
-NOT_SENT_SECRETS = ("aws_sigv4", "digest")
+NOT_SENT_SECRETS = ("aws_sigv4", "aws_sigv2", "digest", "signed_request")
 
 
 def samples(store: Store, where: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
@@ -148,7 +148,8 @@ def credential_in_query(store: Store, limits: dict[str, float]) -> Iterator[Find
         "MIN(e.ts), MAX(e.ts) FROM exchange_credentials ec "
         "JOIN exchanges e ON e.id = ec.exchange_id JOIN credentials c ON c.id = ec.credential_id "
         # a presigned URL is meant to travel in the query (the signing key does not)
-        "WHERE ec.location = 'query' AND c.kind != 'aws_sigv4' GROUP BY ec.credential_id"
+        "WHERE ec.location = 'query' AND c.kind NOT IN ('aws_sigv4', 'aws_sigv2') "
+        "GROUP BY ec.credential_id"
     ):
         kind, redacted, ident = _credential(store, cid)
         yield Finding(

@@ -42,6 +42,14 @@ SIGV4 = (f"AWS4-HMAC-SHA256 Credential={t.AWS_KEY_ID}/20261128/eu-west-1/sqs/aws
          'response="6629fae49393a05397450978507c4ef1"', "digest", "digest:bob@api.example.com",
          "bob:…", "6629fae49393a05397450978507c4ef1"),
         ("Authorization", f"SSWS {OPAQUE}", "token", None, f"…{OPAQUE[-4:]}", OPAQUE),
+        ("Authorization", f"AWS {t.AWS_KEY_ID}:frJIUN8DYpKDtOLCwo//yllqDzg=", "aws_sigv2",
+         f"aws:{t.AWS_KEY_ID}", t.AWS_KEY_ID, "frJIUN8DYpKDtOLCwo//yllqDzg="),
+        ("Authorization", 'Signature keyId="rsa-key-1",algorithm="rsa-sha256",headers="date",'
+         'signature="Base64SignatureValueThatChangesEveryTime=="', "signed_request", None,
+         "rsa-key-1", "Base64SignatureValueThatChangesEveryTime=="),
+        ("Authorization", 'Hawk id="dh37fgj492je", ts="1353832234", nonce="j4h3g2", '
+         'mac="6R4rV5iE+NPoym+WwjeHzjAGXUtLNIxmo1vpMofpLAE="', "signed_request", None,
+         "dh37fgj492je", "6R4rV5iE+NPoym+WwjeHzjAGXUtLNIxmo1vpMofpLAE="),
         ("Authorization", OPAQUE, "authorization", None, f"…{OPAQUE[-4:]}", OPAQUE),
     ],
 )
@@ -100,3 +108,10 @@ def test_sigv4_claims_and_session_token() -> None:
 )
 def test_near_misses(value: str, why: str) -> None:
     assert detect([("Authorization", value)]) == [], why
+
+
+def test_per_request_signatures_are_one_credential_per_key() -> None:
+    first = detect([("Authorization", 'Hawk id="dh37fgj492je", ts="1", nonce="a", mac="x1Yz"')])
+    second = detect([("Authorization", 'Hawk id="dh37fgj492je", ts="2", nonce="b", mac="q9Wv"')])
+    other = detect([("Authorization", 'Hawk id="other-key", ts="2", nonce="b", mac="q9Wv"')])
+    assert first[0].fingerprint == second[0].fingerprint != other[0].fingerprint

@@ -174,3 +174,13 @@ def test_structured_key_prefix_is_kept_in_the_redacted_form(value: str, prefix: 
     assert sighting.public_id == prefix
     assert sighting.redacted.startswith(prefix or "…")
     assert_no_secret([sighting], value)
+
+
+def test_sigv2_presigned_url_is_one_credential_per_key() -> None:
+    urls = [f"AWSAccessKeyId={t.AWS_KEY_ID}&Expires={e}&Signature={quote(sig)}"
+            for e, sig in (("1790000000", "vjbyPxybdZaNmGa+yT272YEAiv4="),
+                           ("1790000900", "Zx8mQ2vL9pR4tW7yB1nK5cH3dF6=="))]
+    found = [detect(query=q) for q in urls]
+    assert [[(s.kind, s.name, s.identity) for s in f] for f in found] == [
+        [("aws_sigv2", "AWSAccessKeyId", f"aws:{t.AWS_KEY_ID}")]] * 2
+    assert found[0][0].fingerprint == found[1][0].fingerprint
