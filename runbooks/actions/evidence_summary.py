@@ -1,7 +1,8 @@
 """``evidence.summary``: what a subject reached (blast radius) and where it was seen (sightings).
 
-Uses the graph's blast radius when ``discovery.graph`` offers one (imported lazily: networkx is
-slow to import); otherwise it is computed from the case's sightings and exchanges.
+Uses the graph (``discovery.graph``, imported lazily: networkx is slow to import): blast radius
+for credentials, identities and clients, exposure for endpoints and hosts; without it, what the
+sightings show.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 from typing import Any
 
 from discovery.store import Store
-from discovery.subjects import resolve_subject
+from discovery.subjects import Subject, resolve_subject
 from discovery.timeutil import iso
 from runbooks.actions.base import Action, ActionContext, Args
 
@@ -36,7 +37,7 @@ class EvidenceSummary(Action[SummaryArgs]):
         subject = resolve_subject(ctx.store, args.subject)
         credentials = _credentials_of(ctx.store, subject.type, subject.id)
         rows = _sightings(ctx.store, subject.type, subject.id, credentials)
-        radius, how = _blast_radius(ctx.store, subject.ref, rows)
+        radius, how = _blast_radius(ctx.store, subject, rows)
         return {
             "subject": subject.to_json(),
             "credentials": credentials,
@@ -100,30 +101,26 @@ def _sightings(store: Store, kind: str, ident: str, credentials: list[str]) -> l
     ]
 
 
-def _blast_radius(store: Store, ref: str,
+def _blast_radius(store: Store, subject: Subject,
                   rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
-    """From the graph when it offers ``blast_radius(store, subject)``, else from the sightings."""
+    """From the graph (blast radius, or exposure for endpoints and hosts), else the sightings."""
     try:
-        graph = importlib.import_module("discovery.graph")
-    except ImportError:
-        graph = None
-    func = getattr(graph, "blast_radius", None) if graph is not None else None
-    if callable(func):
-        try:
-            result = func(store, ref)
-        except TypeError as exc:
-            log.warning("discovery.graph.blast_radius has another signature (%s); using sightings",
-                        exc)
-        else:
-            data = result.to_json() if hasattr(result, "to_json") else result
-            if isinstance(data, dict):
-                return data, "graph"
+        analyses = importlib.import_module("discovery.graph.analyses")
+        build = importlib.import_module("discovery.graph.build")
+    except ImportError as exc:
+        log.warning("graph analyses unavailable (%s); blast radius from sightings", exc)
+    else:
+        graph = build.build_graph(store)
+        node = build.node_for(subject)
+        if subject.type in ("endpoint", "host"):
+            return dict(analyses.exposure(graph, node)), "graph.exposure"
+        return dict(analyses.blast_radius(graph, node)), "graph.blast_radius"
     endpoints = sorted({f"{r['host']} {r['method']} {r['template']}" for r in rows})
     return {
         "endpoints": endpoints,
         "services": sorted({r["host"] for r in rows}),
-        "sensitive_endpoints": sorted({f"{r['host']} {r['method']} {r['template']}"
-                                       for r in rows if r["endpoint_status"] != "documented"}),
+        "shadow": sorted({f"{r['host']} {r['method']} {r['template']}"
+                          for r in rows if r["endpoint_status"] == "shadow"}),
     }, "sightings"
 
 

@@ -103,7 +103,15 @@ def test_summary_of_every_subject_type(case: Store, credential_id: str, kind: st
     assert out["subject"]["type"] == kind
     assert out["credentials"] == [credential_id]
     assert out["requests"] == 2 and out["successes"] == 2 and out["clients"] == ["10.0.0.5"]
-    assert out["blast_radius"]["services"] == ["api.example.com"]
+    radius = out["blast_radius"]
+    if kind in ("endpoint", "host"):  # who reaches it (the graph's exposure)
+        assert out["blast_radius_from"] == "graph.exposure"
+        assert [c["id"] for c in radius["credentials"]] == [credential_id]
+        assert radius["clients"] == ["10.0.0.5"]
+    else:  # what it reaches (the graph's blast radius)
+        assert out["blast_radius_from"] == "graph.blast_radius"
+        assert radius["services"] == [{"host": "api.example.com", "endpoints": 1}]
+        assert radius["shadow"] == ["api.example.com GET /v1/users/{id}"]
 
 
 def test_bundle_never_overwrites(case: Store, tmp_path: Path) -> None:
