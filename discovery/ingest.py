@@ -66,7 +66,13 @@ def ingest_file(
     if registration.already_ingested:
         return IngestResult(path, fmt, True, stats)
     writer = ExchangeWriter(store, registration.id)
-    writer.add_all(reader(path, stats, progress))
+    observed = reader(path, stats, progress)
+    if fmt in ("pcap", "pcapng"):
+        from discovery.sources import parallel
+
+        if parallel.worth_it(path):  # parse packets in a child while this process writes
+            observed = parallel.read_in_child(fmt, path, stats, progress)
+    writer.add_all(observed)
     writer.flush()
     stats.exchanges = writer.written
     store.finish_input(registration.id, stats.as_dict())

@@ -1,0 +1,97 @@
+"""Run a reader in a child process, so packet parsing overlaps with conversion and writing.
+
+Capture ingest has two halves of similar cost: frames -> exchanges (the reader) and exchanges ->
+case rows (credential detection, SQLite). On a machine with a second core the child parses while
+the parent converts and writes. Batches travel through a pipe, which also bounds memory (a full
+pipe blocks the child). The child never touches the case file (forked, it exits with
+``os._exit``, so the inherited SQLite handle is never closed there).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from discovery.errors import InputError
+from discovery.models import ObservedExchange
+from discovery.sources import IngestStats, Progress, reader_for
+
+log = logging.getLogger(__name__)
+
+BATCH = 256
+MIN_SIZE = 4 << 20  # smaller inputs are read in-process (a fork costs more than it saves)
+
+
+def worth_it(path: Path) -> bool:
+    """True when a child process is likely to pay off for this input."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    return (size >= MIN_SIZE and (os.cpu_count() or 1) > 1
+            and "fork" in multiprocessing.get_all_start_methods())
+
+
+def _child(conn: Connection, fmt: str, path: Path) -> None:
+    stats = IngestStats()
+    batch: list[ObservedExchange] = []
+    try:
+        for obs in reader_for(fmt)(path, stats, lambda done: conn.send(("progress", done))):
+            batch.append(obs)
+            if len(batch) >= BATCH:
+                conn.send(("batch", batch))
+                batch = []
+        conn.send(("batch", batch))
+        conn.send(("done", stats))
+    except InputError as exc:
+        conn.send(("error", (exc.path, exc.reason, exc.where)))
+    finally:
+        conn.close()
+
+
+def read_in_child(
+    fmt: str, path: Path, stats: IngestStats, progress: Progress | None = None
+) -> Iterator[ObservedExchange]:
+    """The reader of ``fmt`` over ``path``, run in a forked child; same contract as a reader."""
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(sender, fmt, path), daemon=True)
+    proc.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:
+                proc.join()
+                raise RuntimeError(
+                    f"{path}: the reader process ended unexpectedly (exit code {proc.exitcode})"
+                ) from None
+            if kind == "batch":
+                yield from payload
+            elif kind == "progress":
+                if progress is not None:
+                    progress(payload)
+            elif kind == "done":
+                _merge(stats, payload)
+                break
+            elif kind == "error":
+                raise InputError(*payload)
+    finally:
+        receiver.close()
+        if proc.is_alive():
+            proc.terminate()
+        proc.join()
+
+
+def _merge(stats: IngestStats, child: IngestStats) -> None:
+    stats.packets += child.packets
+    stats.flows += child.flows
+    stats.skipped.update(child.skipped)
+    stats.counts.update(child.counts)
+    for warning in child.warnings:
+        stats.warn(warning)
