@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from itertools import pairwise
 from typing import Any
 
@@ -189,25 +190,46 @@ def _edge_kind(g: nx.MultiDiGraph, u: str, v: str) -> str:
     return "|".join(sorted(str(k) for k in data))
 
 
-def _reach_tables(g: nx.MultiDiGraph) -> tuple[dict[str, set[str]], dict[str, dict[str, int]],
-                                               dict[str, list[str]]]:
-    """Per credential its endpoints; per source (identity, client) how many of its credentials
-    reach each endpoint; per credential its sources."""
-    cred_endpoints: dict[str, set[str]] = {}
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    sources: dict[str, list[str]] = {}
-    for node, a in g.nodes(data=True):
-        if a["type"] != CREDENTIAL:
-            continue
-        reach = {e for e in g.successors(node) if g.nodes[e]["type"] == ENDPOINT}
-        cred_endpoints[node] = reach
-        sources[node] = [s for s in g.predecessors(node)
-                         if g.nodes[s]["type"] in (IDENTITY, CLIENT)]
-        for source in sources[node]:
-            table = counts[source]
-            for endpoint in reach:
-                table[endpoint] += 1
-    return cred_endpoints, counts, sources
+class _Layers:
+    """The graph's layers as plain dicts (credential -> endpoints, sources, ...): the whole-graph
+    analyses walk these instead of networkx views, which is what keeps them fast on large cases."""
+
+    def __init__(self, g: nx.MultiDiGraph) -> None:
+        types: dict[str, str] = dict(g.nodes(data="type"))
+        self.types = types
+        self.endpoints: dict[str, set[str]] = {}  # credential -> endpoints it called
+        self.identities: dict[str, set[str]] = {}  # credential -> identities holding it
+        self.clients: dict[str, set[str]] = {}  # credential -> clients presenting it
+        self.callers: dict[str, set[str]] = defaultdict(set)  # endpoint -> credentials
+        self.held: dict[str, set[str]] = defaultdict(set)  # identity or client -> credentials
+        for node, kind in types.items():
+            if kind != CREDENTIAL:
+                continue
+            self.endpoints[node] = {e for e in g.successors(node) if types[e] == ENDPOINT}
+            above = list(g.predecessors(node))
+            self.identities[node] = {s for s in above if types[s] == IDENTITY}
+            self.clients[node] = {s for s in above if types[s] == CLIENT}
+            for endpoint in self.endpoints[node]:
+                self.callers[endpoint].add(node)
+            for source in self.identities[node] | self.clients[node]:
+                self.held[source].add(node)
+
+    def reach(self, source: str, gone: AbstractSet[str] = frozenset()) -> set[str]:
+        """Endpoints a source (identity or client) reaches through credentials not in ``gone``."""
+        if source in gone:
+            return set()
+        out: set[str] = set()
+        for cred in self.held.get(source, ()):
+            if cred not in gone:
+                out |= self.endpoints[cred]
+        return out
+
+    def exposure(self, endpoint: str, gone: AbstractSet[str] = frozenset()) -> dict[str, int]:
+        """How many credentials, identities and clients still reach an endpoint."""
+        creds = {c for c in self.callers.get(endpoint, ()) if c not in gone}
+        idents = {i for c in creds for i in self.identities[c]}
+        clients = {k for c in creds for k in self.clients[c] if k not in gone}
+        return {CREDENTIAL: len(creds), IDENTITY: len(idents), CLIENT: len(clients)}
 
 
 def choke_points(g: nx.MultiDiGraph, top: int = 10) -> list[dict[str, Any]]:
@@ -217,33 +239,40 @@ def choke_points(g: nx.MultiDiGraph, top: int = 10) -> list[dict[str, Any]]:
     source reaches the endpoint; removing a client cuts all of its own pairs. ``exclusive`` lists
     endpoints nobody else reaches at all once it is gone.
     """
-    cred_endpoints, counts, sources = _reach_tables(g)
-    rows = []
-    for cred, reach in cred_endpoints.items():
-        cut = [(s, e) for s in sources[cred] for e in reach if counts[s][e] == 1]
-        exclusive = [e for e in reach
-                     if all(p == cred for p in g.predecessors(e)
-                            if g.nodes[p]["type"] == CREDENTIAL)]
+    layers = _Layers(g)
+    risky = {e for e in layers.callers if _risky(g.nodes[e])}
+    counts: dict[str, dict[str, int]] = {}
+    for source, creds in layers.held.items():
+        table: dict[str, int] = defaultdict(int)
+        for cred in creds:
+            for endpoint in layers.endpoints[cred]:
+                table[endpoint] += 1
+        counts[source] = table
+    # per endpoint: the clients behind all its callers, and whether some caller has none
+    behind: dict[str, set[str]] = {}
+    open_: set[str] = set()
+    for endpoint, callers in layers.callers.items():
+        behind[endpoint] = set().union(*(layers.clients[c] for c in callers))
+        if any(not layers.clients[c] for c in callers):
+            open_.add(endpoint)
+    rows: list[tuple[str, list[str], list[str]]] = []
+    for cred, reach in layers.endpoints.items():
+        cut = [e for s in layers.identities[cred] | layers.clients[cred] for e in reach
+               if counts[s][e] == 1]
+        exclusive = [e for e in reach if len(layers.callers[e]) == 1]
         rows.append((cred, cut, exclusive))
-    presenters: dict[str, set[str]] = {
-        c: {s for s in srcs if g.nodes[s]["type"] == CLIENT} for c, srcs in sources.items()}
-    for node, a in g.nodes(data=True):
-        if a["type"] != CLIENT:
+    for node, kind in layers.types.items():
+        if kind != CLIENT:
             continue
         reach = set(counts.get(node, {}))
-        cut = [(node, e) for e in reach]
-        exclusive = []
-        for endpoint in reach:
-            callers = [p for p in g.predecessors(endpoint) if g.nodes[p]["type"] == CREDENTIAL]
-            if all(presenters[c] == {node} for c in callers):
-                exclusive.append(endpoint)
-        rows.append((node, cut, exclusive))
+        exclusive = [e for e in reach if e not in open_ and behind[e] == {node}]
+        rows.append((node, list(reach), exclusive))
     out = []
     for node, cut, exclusive in rows:
         if not cut:
             continue
-        risky = sum(1 for _, e in cut if _risky(g.nodes[e]))
-        out.append(dict(_ref(g, node), cut_pairs=len(cut), cut_sensitive=risky,
+        out.append(dict(_ref(g, node), cut_pairs=len(cut),
+                        cut_sensitive=sum(1 for e in cut if e in risky),
                         exclusive=sorted(g.nodes[e]["id"] for e in exclusive)))
     out.sort(key=lambda r: (-r["cut_sensitive"], -r["cut_pairs"], -len(r["exclusive"]),
                             r["type"], r["id"]))
@@ -265,35 +294,23 @@ def what_if(g: nx.MultiDiGraph, remove: Iterable[str]) -> dict[str, Any]:
         else:
             raise UnsupportedSubject(
                 f"what-if removes credentials, identities or clients, not a {attrs['type']}")
-    after = nx.restricted_view(g, gone, [])
-    creds = {n for n in gone if g.nodes[n]["type"] == CREDENTIAL}
-    affected_endpoints = sorted({e for c in creds for e in _succ(g, c, ENDPOINT)})
-    identity_nodes = sorted({i for c in creds for i in _pred(g, c, IDENTITY)})
-    client_nodes = sorted({k for c in creds for k in _pred(g, c, CLIENT)} - gone)
-    for node in gone:
-        if g.nodes[node]["type"] == CLIENT:
-            affected_endpoints = sorted(set(affected_endpoints) | {
-                e for e in nx.descendants(g, node) if g.nodes[e]["type"] == ENDPOINT})
-
-    def reach(graph: Any, node: str) -> set[str]:
-        if node not in graph:
-            return set()
-        return {e for e in nx.descendants(graph, node) if g.nodes[e]["type"] == ENDPOINT}
+    layers = _Layers(g)
+    creds = {n for n in gone if layers.types[n] == CREDENTIAL}
+    affected = {e for c in creds for e in layers.endpoints[c]}
+    for node in gone - creds:  # removed clients
+        affected |= layers.reach(node)
+    identity_nodes = sorted({i for c in creds for i in layers.identities[c]})
+    client_nodes = sorted({k for c in creds for k in layers.clients[c]} - gone)
 
     def sources_change(node: str) -> dict[str, Any]:
-        before, now = reach(g, node), reach(after, node)
+        before, now = layers.reach(node), layers.reach(node, gone)
         return dict(_ref(g, node), before=len(before), after=len(now),
                     lost=sorted(g.nodes[e]["id"] for e in before - now),
                     still_reaches=[_endpoint(g, e) for e in sorted(now)])
 
-    def exposure_count(graph: Any, endpoint: str) -> dict[str, int]:
-        above = nx.ancestors(graph, endpoint)
-        return {t: sum(1 for n in above if g.nodes[n]["type"] == t)
-                for t in (CREDENTIAL, IDENTITY, CLIENT)}
-
     endpoints = []
-    for endpoint in affected_endpoints:
-        before, now = exposure_count(g, endpoint), exposure_count(after, endpoint)
+    for endpoint in sorted(affected):
+        before, now = layers.exposure(endpoint), layers.exposure(endpoint, gone)
         endpoints.append(dict(_endpoint(g, endpoint), exposure_before=before,
                               exposure_after=now, unreached=now[CREDENTIAL] == 0))
     result: dict[str, Any] = {
