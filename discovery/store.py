@@ -243,9 +243,13 @@ class Store:
         count = 0
         creds: dict[str, _CredAgg] = {}
         links: list[tuple[int, str, str, str]] = []
+        rows: list[tuple[Any, ...]] = []
+        # ids assigned here (the write lock is held) so the rows go in with one executemany
+        next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM exchanges").fetchone()[0])
         for ex in exchanges:
-            cur = conn.execute(_INSERT_EXCHANGE, _exchange_row(ex, input_id))
-            row_id = int(cur.lastrowid or 0)
+            next_id += 1
+            row_id = next_id
+            rows.append((row_id, *_exchange_row(ex, input_id)))
             count += 1
             seen: set[tuple[str, str, str]] = set()
             for sighting in ex.credentials:
@@ -260,6 +264,7 @@ class Store:
                     creds[cid] = _CredAgg(sighting, ex.ts)
                 else:
                     agg.add(ex.ts)
+        conn.executemany(_INSERT_EXCHANGE_WITH_ID, rows)
         if creds:
             self._upsert_credentials(creds)
         if links:
@@ -347,14 +352,19 @@ _INSERT_EXCHANGE = (
     f"INSERT INTO exchanges({_EXCHANGE_COLUMNS}) VALUES "
     f"({', '.join('?' for _ in _EXCHANGE_COLUMNS.split(','))})"
 )
+_INSERT_EXCHANGE_WITH_ID = (
+    f"INSERT INTO exchanges(id, {_EXCHANGE_COLUMNS}) VALUES "
+    f"(?, {', '.join('?' for _ in _EXCHANGE_COLUMNS.split(','))})"
+)
 
 
 def _exchange_row(ex: Exchange, input_id: int | None) -> tuple[Any, ...]:
     return (
         input_id, ex.source, ex.evidence, ex.ts, ex.client_ip, ex.client_port, ex.server_ip,
         ex.server_port, int(ex.tls), ex.sni, ex.alpn, ex.ja4, ex.http_version, ex.method,
-        ex.path, ex.raw_path, json.dumps(list(ex.query_names)), ex.host, ex.status,
+        ex.path, ex.raw_path, json.dumps(list(ex.query_names)) if ex.query_names else "[]",
+        ex.host, ex.status,
         ex.request_bytes, ex.response_bytes, ex.request_content_type, ex.response_content_type,
         ex.user_agent, int(ex.partial), int(ex.blocked), ex.error, int(ex.websocket),
-        dumps(dict(ex.sensitive)),
+        dumps(dict(ex.sensitive)) if ex.sensitive else "{}",
     )
