@@ -58,7 +58,38 @@ def parse(text: str, name: str) -> Runbook:
     except ValidationError as exc:
         raise RunbookFormatError(_describe(exc, data, root, name)) from None
     _check_templates(runbook, data, root, name)
+    _check_arguments(runbook, data, root, name)
     return runbook
+
+
+def _check_arguments(runbook: Runbook, data: dict[str, Any], root: yaml.Node | None,
+                     name: str) -> None:
+    """Unknown or missing ``with:`` arguments are caught at load time, with their line."""
+    from runbooks import actions
+
+    for index, step in enumerate(runbook.steps):
+        calls: list[tuple[list[Any], str, dict[str, Any]]] = []
+        if step.action is not None:
+            calls.append((["steps", index, "with"], step.action, step.with_))
+        if step.rollback is not None:
+            calls.append((["steps", index, "rollback", "with"], step.rollback.action,
+                          step.rollback.with_))
+        for loc, action_name, given in calls:
+            fields = actions.get(action_name).args.model_fields
+            known = {field for field in fields} | {i.alias for i in fields.values() if i.alias}
+            for key in given:
+                if key not in known:
+                    raise RunbookFormatError(_message(
+                        name, root, data, [*loc, key],
+                        f"{action_name} has no argument {key!r} (its arguments: "
+                        f"{', '.join(sorted(known))})"))
+            missing = sorted((info.alias or field) for field, info in fields.items()
+                             if info.is_required() and field not in given
+                             and (info.alias or field) not in given)
+            if missing:
+                raise RunbookFormatError(_message(
+                    name, root, data, loc[:-1],
+                    f"{action_name} needs the argument(s) {', '.join(missing)} under 'with'"))
 
 
 def _describe(exc: ValidationError, data: dict[str, Any], root: yaml.Node | None,

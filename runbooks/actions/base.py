@@ -28,7 +28,7 @@ DEFAULT_TIMEOUT = 60.0
 class Args(BaseModel):
     """Base of every action's arguments: unknown fields are an error."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 @dataclass

@@ -48,6 +48,11 @@ steps:
         ("- just\n- a list\n", "rb.yaml:1: a runbook is a mapping"),
         (GOOD + "    irreversible: true\n    rollback: {action: proxy.unblock_credential}\n",
          "rb.yaml:9: step 'block' (#2): an irreversible step cannot have a rollback"),
+        (GOOD.replace("      credential: ", "      credentail: "),
+         "rb.yaml:13: step 'block' (#2) field 'with.credentail': proxy.block_credential has no "
+         "argument 'credentail'"),
+        (GOOD.replace("    with:\n      subject: \"{{ target.id }}\"\n", ""),
+         "rb.yaml:5: step 'look' (#1): evidence.summary needs the argument(s) subject"),
         (GOOD.replace("retry: {attempts: 2}", "when: \"inputs.x ==\""),
          "rb.yaml:11: step 'block' (#2) field 'when': bad template"),
     ],
