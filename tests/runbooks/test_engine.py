@@ -132,6 +132,12 @@ steps:
 
 
 def test_timeout_fails_a_slow_step(case: Store, credential_id: str) -> None:
+    release = threading.Event()
+
+    def answer(seen: Seen) -> tuple[int, dict[str, str], bytes]:
+        release.wait(30)  # answers only after the test lets it (or 30 s)
+        return 200, {}, b"{}"
+
     text = """
 id: t
 title: t
@@ -142,11 +148,12 @@ steps:
     timeout: 0.3
     with: {url: "URL/slow"}
 """
-    with http_server() as server:
-        server.delay = 2.0
-        started = time.monotonic()
-        events = run(case, text.replace("URL", server.url), credential_id)
-        assert time.monotonic() - started < 1.9
+    with http_server(answer) as server:
+        try:
+            events = run(case, text.replace("URL", server.url), credential_id)
+        finally:
+            release.set()
+    # had the engine waited for the answer, the step would have succeeded with a 200
     failure = next(e for e in events if e["event"] == "step_failed")
     assert "timed out" in failure["error"].lower() or "timeout" in failure["error"].lower()
     assert events[-1]["state"] == "failed"
