@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+_SQUASH = str.maketrans("", "", "-_.")
 
 
 def squash(name: str) -> str:
     """A name compared loosely: lower case without ``-``, ``_`` and ``.`` (api_key == Api-Key)."""
-    return re.sub(r"[-_.]", "", name.lower())
+    return name.lower().translate(_SQUASH)
 
 
 _API_KEY_HEADERS = (
@@ -159,6 +161,9 @@ class DetectorConfig:
 
     def maybe_credential_header(self, name: str) -> bool:
         """A header whose name suggests a credential (the value must still look secret)."""
+        return _maybe_credential_header(self, name)
+
+    def _maybe_credential_header(self, name: str) -> bool:
         squashed = squash(name)
         if any(bad in squashed for bad in self.not_credential_headers):
             return False
@@ -174,3 +179,7 @@ class DetectorConfig:
 
 
 DEFAULT_CONFIG = DetectorConfig()
+
+
+# Header names recur on every request: classify each (config, name) once.
+_maybe_credential_header = lru_cache(maxsize=4096)(DetectorConfig._maybe_credential_header)

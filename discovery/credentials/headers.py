@@ -33,6 +33,8 @@ def detect(
 def embedded(text: str, location: str, name: str, fp: Fingerprint) -> list[CredentialSighting]:
     """JWTs and provider keys inside a longer value."""
     out = [found.provider(fp, key, location, name) for key in find_provider_keys(text)]
+    if "eyJ" not in text:
+        return out
     for match in JWT_IN_TEXT.finditer(text):
         decoded = decode_jwt(match.group(0))
         if decoded is not None:

@@ -128,6 +128,11 @@ _SCAN = re.compile(
 )
 
 
+# Any documented prefix, without boundaries or bodies: a fast first pass over free text.
+_PREFIXES = re.compile("|".join(f"(?:{p.prefix_re})" for p in PATTERNS))
+_SHORTEST = 20  # AKIA + 16, the shortest key of PATTERNS
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderKey:
     """A provider key found in a value: the raw token (caller must drop it) and its facts."""
@@ -161,6 +166,8 @@ def match_provider(token: str) -> ProviderKey | None:
 
 def find_provider_keys(text: str) -> Iterator[ProviderKey]:
     """Every provider key inside free text."""
+    if len(text) < _SHORTEST or not _PREFIXES.search(text):
+        return  # most values hold no documented prefix at all: one cheap scan says so
     for match in _SCAN.finditer(text):
         key = match_provider(match.group(0))
         if key is not None:
