@@ -29,9 +29,25 @@ MAX_FILL = 4 << 20  # largest body gap bridged with filler bytes
 _FILL = bytes(64 * 1024)
 
 METHODS = (
-    b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH", b"CONNECT", b"TRACE",
-    b"PROPFIND", b"PROPPATCH", b"MKCOL", b"COPY", b"MOVE", b"LOCK", b"UNLOCK", b"REPORT",
-    b"SEARCH", b"PURGE",
+    b"GET",
+    b"POST",
+    b"PUT",
+    b"DELETE",
+    b"HEAD",
+    b"OPTIONS",
+    b"PATCH",
+    b"CONNECT",
+    b"TRACE",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"REPORT",
+    b"SEARCH",
+    b"PURGE",
 )
 _METHOD_ALT = b"|".join(METHODS)
 REQUEST_START = re.compile(rb"(?:" + _METHOD_ALT + rb") [\x21-\x7e\x80-\xff]+ HTTP/1\.[01]\r?\n")
@@ -176,7 +192,8 @@ class _Side:
 
     def _new_parser(self) -> None:
         self.parser = (
-            httptools.HttpRequestParser(self) if self.is_request
+            httptools.HttpRequestParser(self)
+            if self.is_request
             else httptools.HttpResponseParser(self)
         )
 
@@ -192,8 +209,11 @@ class _Side:
             if self.syncing:
                 data = self._sync(data)
                 continue
-            if (not self.is_request and self.msg is None
-                    and self.session.next_response_is_head_only()):
+            if (
+                not self.is_request
+                and self.msg is None
+                and self.session.next_response_is_head_only()
+            ):
                 data = self._feed_head_only(data)
                 continue
             self._feed_parser(data)
@@ -276,8 +296,13 @@ class _Side:
             self.held = bytearray()
             return
         msg = self.msg
-        if (msg is not None and msg.headers_done and not self.syncing and size <= MAX_FILL
-                and self.parser is not None):
+        if (
+            msg is not None
+            and msg.headers_done
+            and not self.syncing
+            and size <= MAX_FILL
+            and self.parser is not None
+        ):
             msg.partial = True
             self.filling = True
             try:
@@ -423,25 +448,27 @@ class HttpSession:
         upgrade = (req.header("upgrade") or "").lower()
         last = max(req.last_frame, resp.last_frame) if resp else req.last_frame
         first = req.first_frame
-        self.emit(ObservedExchange(
-            ts=req.ts,
-            source=self.source,
-            evidence=f"frames {first}-{last}" if last != first else f"frame {first}",
-            client_ip=self.client[0],
-            client_port=self.client[1],
-            server_ip=self.server[0],
-            server_port=self.server[1],
-            http_version=req.version,
-            method=req.method,
-            target=req.target.decode("utf-8", "replace"),
-            host=req.header("host"),
-            status=resp.status if resp else None,
-            request_headers=tuple(req.headers),
-            response_headers=tuple(resp.headers) if resp else (),
-            request_body=req.decoded_body(),
-            response_body=resp.decoded_body() if resp else b"",
-            request_bytes=req.body_bytes,
-            response_bytes=resp.body_bytes if resp else 0,
-            partial=req.partial or (resp.partial if resp else False),
-            websocket=upgrade == "websocket" and resp is not None and resp.status == 101,
-        ))
+        self.emit(
+            ObservedExchange(
+                ts=req.ts,
+                source=self.source,
+                evidence=f"frames {first}-{last}" if last != first else f"frame {first}",
+                client_ip=self.client[0],
+                client_port=self.client[1],
+                server_ip=self.server[0],
+                server_port=self.server[1],
+                http_version=req.version,
+                method=req.method,
+                target=req.target.decode("utf-8", "replace"),
+                host=req.header("host"),
+                status=resp.status if resp else None,
+                request_headers=tuple(req.headers),
+                response_headers=tuple(resp.headers) if resp else (),
+                request_body=req.decoded_body(),
+                response_body=resp.decoded_body() if resp else b"",
+                request_bytes=req.body_bytes,
+                response_bytes=resp.body_bytes if resp else 0,
+                partial=req.partial or (resp.partial if resp else False),
+                websocket=upgrade == "websocket" and resp is not None and resp.status == 101,
+            )
+        )

@@ -23,8 +23,17 @@ LINKTYPE_LINUX_SLL2 = 276
 DLT_RAW_ALIASES = (12, 14)  # DLT_RAW on some BSDs
 
 SUPPORTED_LINKTYPES = frozenset(
-    {LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LOOP, LINKTYPE_LINUX_SLL,
-     LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2, *DLT_RAW_ALIASES}
+    {
+        LINKTYPE_NULL,
+        LINKTYPE_ETHERNET,
+        LINKTYPE_RAW,
+        LINKTYPE_LOOP,
+        LINKTYPE_LINUX_SLL,
+        LINKTYPE_IPV4,
+        LINKTYPE_IPV6,
+        LINKTYPE_LINUX_SLL2,
+        *DLT_RAW_ALIASES,
+    }
 )
 
 ETH_IPV4 = 0x0800
@@ -173,5 +182,6 @@ def decode(linktype: int, data: bytes) -> Segment | str:
         return MALFORMED
     captured_end = min(end, len(data))
     payload = data[start + doff : captured_end] if captured_end > start + doff else b""
-    return Segment(src, dst, sport, dport, seq, ack, flags, payload, end - max(captured_end,
-                                                                               start + doff))
+    return Segment(
+        src, dst, sport, dport, seq, ack, flags, payload, end - max(captured_end, start + doff)
+    )

@@ -168,8 +168,17 @@ class Reassembler:
         conn.handler = self.new_handler(conn)
         return conn
 
-    def _data(self, conn: Connection, side: int, d: Direction, seq: int, payload: bytes,
-              missing: int, ts: float, frame: int) -> None:
+    def _data(
+        self,
+        conn: Connection,
+        side: int,
+        d: Direction,
+        seq: int,
+        payload: bytes,
+        missing: int,
+        ts: float,
+        frame: int,
+    ) -> None:
         handler = conn.handler
         assert handler is not None
         if d.next_seq is None:  # capture started mid-connection

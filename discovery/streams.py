@@ -90,8 +90,9 @@ class ConnectionHandler:
                     self.pipeline.stats.counts["connections neither HTTP/1 nor TLS"] += 1
                 return
             # mid-stream: the side that sends the first message start found decides the roles
-            if found_resp is None or (found_req is not None
-                                      and found_req.start() < found_resp.start()):
+            if found_resp is None or (
+                found_req is not None and found_req.start() < found_resp.start()
+            ):
                 self._start_http(conn, client=side)
             else:
                 self._start_http(conn, client=1 - side)
@@ -129,20 +130,22 @@ class ConnectionHandler:
         self.hello = bytearray()
         client, server = conn.client or 0, 1 - (conn.client or 0)
         first, last = self.hello_frames
-        self.pipeline.out.append(ObservedExchange(
-            ts=self.hello_ts,
-            source=self.pipeline.source,
-            evidence=f"frames {first}-{last}" if last != first else f"frame {first}",
-            client_ip=conn.ip(client),
-            client_port=conn.ports[client],
-            server_ip=conn.ip(server),
-            server_port=conn.ports[server],
-            tls=True,
-            sni=hello.sni,
-            alpn=hello.alpn[0] if hello.alpn else None,
-            ja4=hello.ja4,
-            host=hello.sni,
-        ))
+        self.pipeline.out.append(
+            ObservedExchange(
+                ts=self.hello_ts,
+                source=self.pipeline.source,
+                evidence=f"frames {first}-{last}" if last != first else f"frame {first}",
+                client_ip=conn.ip(client),
+                client_port=conn.ports[client],
+                server_ip=conn.ip(server),
+                server_port=conn.ports[server],
+                tls=True,
+                sni=hello.sni,
+                alpn=hello.alpn[0] if hello.alpn else None,
+                ja4=hello.ja4,
+                host=hello.sni,
+            )
+        )
 
 
 class PacketPipeline:
@@ -166,8 +169,15 @@ class PacketPipeline:
 
     def frame(self, number: int, ts: float, linktype: int, data: bytes) -> None:
         """Account one captured frame."""
-        if (linktype == 1 and len(data) >= 54 and data[12] == 8 and data[13] == 0
-                and data[23] == 6 and not data[47] & 0x07 and data[14] == 0x45):
+        if (
+            linktype == 1
+            and len(data) >= 54
+            and data[12] == 8
+            and data[13] == 0
+            and data[23] == 6
+            and not data[47] & 0x07
+            and data[14] == 0x45
+        ):
             # fast path: a bare ACK over untagged Ethernet/IPv4/TCP carries nothing to follow
             total = (data[16] << 8) | data[17]
             if total == 20 + (data[46] >> 4) * 4 and not (data[20] & 0x3F or data[21]):

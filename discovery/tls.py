@@ -14,8 +14,15 @@ MAX_HELLO = 16 * 1024 + 5  # a ClientHello larger than one full record is given 
 _U16 = struct.Struct("!H")
 
 _VERSIONS = {
-    0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2",
-    0xFEFF: "d1", 0xFEFD: "d2", 0xFEFC: "d3",
+    0x0304: "13",
+    0x0303: "12",
+    0x0302: "11",
+    0x0301: "10",
+    0x0300: "s3",
+    0x0002: "s2",
+    0xFEFF: "d1",
+    0xFEFD: "d2",
+    0xFEFC: "d3",
 }
 EXT_SNI = 0x0000
 EXT_ALPN = 0x0010

@@ -35,8 +35,9 @@ _UNSUPPORTED = -1
 class LiveCapture:
     """A sniffer on one interface (``None``: every interface), optionally BPF-filtered."""
 
-    def __init__(self, iface: str | None, bpf: str | None = None,
-                 stats: IngestStats | None = None) -> None:
+    def __init__(
+        self, iface: str | None, bpf: str | None = None, stats: IngestStats | None = None
+    ) -> None:
         self.iface = iface
         self.bpf = bpf
         self.stats = stats or IngestStats()
@@ -122,8 +123,14 @@ class LiveCapture:
             self.close()
         return stats
 
-    def _drain(self, ins: socket.socket, pipeline: PacketPipeline, writer: ExchangeWriter,
-               frame: int, count: int | None) -> int:
+    def _drain(
+        self,
+        ins: socket.socket,
+        pipeline: PacketPipeline,
+        writer: ExchangeWriter,
+        frame: int,
+        count: int | None,
+    ) -> int:
         """Read what the socket holds now (bounded), without blocking."""
         stats = self.stats
         for _ in range(2000):

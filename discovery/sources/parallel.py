@@ -32,8 +32,11 @@ def worth_it(path: Path) -> bool:
         size = path.stat().st_size
     except OSError:
         return False
-    return (size >= MIN_SIZE and (os.cpu_count() or 1) > 1
-            and "fork" in multiprocessing.get_all_start_methods())
+    return (
+        size >= MIN_SIZE
+        and (os.cpu_count() or 1) > 1
+        and "fork" in multiprocessing.get_all_start_methods()
+    )
 
 
 def _child(conn: Connection, fmt: str, path: Path) -> None:

@@ -29,8 +29,10 @@ MAX_RECORD = 64 << 20  # a record claiming more than this is corruption, not a f
 Frame = tuple[int, float, int, bytes]  # (frame number, epoch seconds, link type, bytes)
 
 _PCAP_MAGIC = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1e-6), b"\xa1\xb2\xc3\xd4": (">", 1e-6),
-    b"\x4d\x3c\xb2\xa1": ("<", 1e-9), b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
+    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
+    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
 _SHB = 0x0A0D0D0A
 _BOM_LE = b"\x4d\x3c\x2b\x1a"
@@ -52,7 +54,9 @@ def read(
     yield from pipeline.take()
 
 
-def iter_frames(path: Path, stats: IngestStats, progress: Progress | None = None) -> Iterator[Frame]:
+def iter_frames(
+    path: Path, stats: IngestStats, progress: Progress | None = None
+) -> Iterator[Frame]:
     """Every complete frame of a pcap or pcapng file, in file order (numbered from 1)."""
     try:
         handle = path.open("rb")
@@ -123,8 +127,11 @@ def _pcap_frames(
             break
         sec, frac, incl, _orig = unpack(buf.data, buf.pos)
         if incl > MAX_RECORD:
-            stats.skip("corrupt record", f"{path}: frame {frame + 1}: record length {incl} "
-                       "is not plausible; reading stopped there")
+            stats.skip(
+                "corrupt record",
+                f"{path}: frame {frame + 1}: record length {incl} "
+                "is not plausible; reading stopped there",
+            )
             break
         if not buf.need(16 + incl):
             _truncated(stats, path, frame + 1, len(buf.data) - buf.pos - 16, incl)
@@ -158,7 +165,7 @@ def _idb(body: bytes, endian: str) -> _Interface:
             break
         if code == 9 and length >= 1:
             res = value[0]
-            scale = 2.0 ** -(res & 0x7F) if res & 0x80 else 10.0 ** -res
+            scale = 2.0 ** -(res & 0x7F) if res & 0x80 else 10.0**-res
         elif code == 14 and length >= 8:
             offset = float(struct.unpack_from(endian + "q", value, 0)[0])
         pos += 4 + ((length + 3) & ~3)
@@ -190,8 +197,10 @@ def _pcapng_frames(
             else:
                 if first:
                     raise InputError(str(path), "not a pcapng capture (bad byte-order magic)")
-                stats.skip("corrupt record", f"{path}: after frame {frame}: bad section header; "
-                           "reading stopped there")
+                stats.skip(
+                    "corrupt record",
+                    f"{path}: after frame {frame}: bad section header; reading stopped there",
+                )
                 break
             interfaces = []
         elif first:
@@ -199,15 +208,21 @@ def _pcapng_frames(
         first = False
         length = struct.unpack_from(endian + "I", data, pos + 4)[0]
         if length < 12 or length % 4 or length > MAX_RECORD:
-            stats.skip("corrupt record", f"{path}: after frame {frame}: block length {length} "
-                       "is not plausible; reading stopped there")
+            stats.skip(
+                "corrupt record",
+                f"{path}: after frame {frame}: block length {length} "
+                "is not plausible; reading stopped there",
+            )
             break
         if not buf.need(length):
             if btype in (2, 3, 6):
                 _truncated(stats, path, frame + 1, len(buf.data) - buf.pos, length)
             else:
-                stats.skip("truncated capture", f"{path}: after frame {frame}: capture ends "
-                           "inside a block; every earlier frame was kept")
+                stats.skip(
+                    "truncated capture",
+                    f"{path}: after frame {frame}: capture ends "
+                    "inside a block; every earlier frame was kept",
+                )
             break
         data, pos = buf.data, buf.pos
         buf.pos = pos + length
@@ -215,17 +230,20 @@ def _pcapng_frames(
         if btype == 6 or btype == 2:  # enhanced / obsolete packet block
             if btype == 6:
                 iface_id, high, low, caplen, _orig = struct.unpack_from(
-                    endian + "IIIII", data, body_start)
+                    endian + "IIIII", data, body_start
+                )
             else:
                 iface_id, _drops, high, low, caplen, _orig = struct.unpack_from(
-                    endian + "HHIIII", data, body_start)
+                    endian + "HHIIII", data, body_start
+                )
             start = body_start + 20
             caplen = min(caplen, length - 32)
             frame += 1
             stats.packets += 1
             if iface_id >= len(interfaces):
-                stats.skip("malformed frame", f"{path}: frame {frame}: unknown interface "
-                           f"{iface_id}")
+                stats.skip(
+                    "malformed frame", f"{path}: frame {frame}: unknown interface {iface_id}"
+                )
                 continue
             iface = interfaces[iface_id]
             last_ts = ((high << 32) | low) * iface.scale + iface.offset
@@ -243,8 +261,10 @@ def _pcapng_frames(
         elif btype == 1:  # interface description
             iface = _idb(data[body_start : pos + length - 4], endian)
             if iface.linktype not in SUPPORTED_LINKTYPES:
-                stats.warn(f"{path}: interface {len(interfaces)}: unsupported link type "
-                           f"{iface.linktype}: its frames are skipped")
+                stats.warn(
+                    f"{path}: interface {len(interfaces)}: unsupported link type "
+                    f"{iface.linktype}: its frames are skipped"
+                )
             interfaces.append(iface)
     if progress is not None:
         progress(buf.offset + len(buf.data))

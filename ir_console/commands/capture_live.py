@@ -21,8 +21,14 @@ from ir_console.sanitize import clean
 @click.option("--count", type=click.IntRange(min=1), help="Stop after N packets.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON summary on stdout at the end.")
 @click.pass_obj
-def live(case: CaseContext, iface: str, bpf: str | None, duration: float | None,
-         count: int | None, as_json: bool) -> None:
+def live(
+    case: CaseContext,
+    iface: str,
+    bpf: str | None,
+    duration: float | None,
+    count: int | None,
+    as_json: bool,
+) -> None:
     """Capture HTTP/1.x and TLS ClientHellos from an interface into the case.
 
     Ctrl-C or SIGTERM stops the capture, flushes everything and exits 0.
@@ -43,8 +49,7 @@ def live(case: CaseContext, iface: str, bpf: str | None, duration: float | None,
     try:
         with case.open() as store:
             writer = ExchangeWriter(store, None)
-            message(f"capturing on {iface}" + (f" ({bpf})" if bpf else "")
-                    + "; Ctrl-C to stop")
+            message(f"capturing on {iface}" + (f" ({bpf})" if bpf else "") + "; Ctrl-C to stop")
             progress = _progress if sys.stderr.isatty() else None
             stats = capture.run(writer, stop, duration, count, progress)
             if progress:
@@ -58,8 +63,10 @@ def live(case: CaseContext, iface: str, bpf: str | None, duration: float | None,
     if as_json:
         emit_json({"iface": iface, **summary})
         return
-    sys.stdout.write(f"{clean(iface)}: {stats.packets} packets, {stats.flows} flows, "
-                     f"{stats.exchanges} exchanges\n")
+    sys.stdout.write(
+        f"{clean(iface)}: {stats.packets} packets, {stats.flows} flows, "
+        f"{stats.exchanges} exchanges\n"
+    )
     for reason, n in sorted(stats.skipped.items(), key=lambda kv: -kv[1]):
         sys.stdout.write(f"  skipped {n}: {clean(reason)}\n")
     for warning in stats.warnings:

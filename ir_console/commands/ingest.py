@@ -16,17 +16,29 @@ FORMATS = ("auto", "pcap", "pcapng", "har", "mitm", "zeek")
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--spec", "specs", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="An OpenAPI description to import first (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
-              help="Input format; auto recognises files by their content.")
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--spec",
+    "specs",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An OpenAPI description to import first (repeatable).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="Input format; auto recognises files by their content.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
-def ingest(case: CaseContext, paths: tuple[Path, ...], specs: tuple[Path, ...], fmt: str,
-           as_json: bool) -> None:
+def ingest(
+    case: CaseContext, paths: tuple[Path, ...], specs: tuple[Path, ...], fmt: str, as_json: bool
+) -> None:
     """Ingest capture files (pcap, pcapng), HAR, mitmproxy flows or Zeek logs into the case.
 
     Re-ingesting a file already in the case adds nothing.
@@ -51,8 +63,12 @@ def ingest(case: CaseContext, paths: tuple[Path, ...], specs: tuple[Path, ...], 
 
 def _summary(result: Any) -> dict[str, Any]:
     stats = result.stats.as_dict()
-    return {"path": str(result.path), "format": result.format,
-            "already_ingested": result.already_ingested, **stats}
+    return {
+        "path": str(result.path),
+        "format": result.format,
+        "already_ingested": result.already_ingested,
+        **stats,
+    }
 
 
 def _print_summary(item: dict[str, Any]) -> None:
@@ -61,8 +77,10 @@ def _print_summary(item: dict[str, Any]) -> None:
     if item["already_ingested"]:
         out.write(f"{name}: already ingested (nothing added)\n")
         return
-    out.write(f"{name} ({item['format']}): {item['packets']} packets, {item['flows']} flows, "
-              f"{item['exchanges']} exchanges\n")
+    out.write(
+        f"{name} ({item['format']}): {item['packets']} packets, {item['flows']} flows, "
+        f"{item['exchanges']} exchanges\n"
+    )
     for reason, count in sorted(item["skipped"].items(), key=lambda kv: -kv[1]):
         out.write(f"  skipped {count}: {clean(reason)}\n")
     for what, count in sorted(item["counts"].items(), key=lambda kv: -kv[1]):
@@ -94,9 +112,13 @@ class _progress:
         )
 
         self.bar = Progress(
-            TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
-            TransferSpeedColumn(), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=True,
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
         )
         self.bar.start()
         self.task = self.bar.add_task("ingest", total=sum(self.sizes.values()))
@@ -104,8 +126,9 @@ class _progress:
 
     def report(self, path: Path, done: int) -> None:
         self.done[path] = min(done, self.sizes.get(path, done))
-        self.bar.update(self.task, completed=sum(self.done.values()),
-                        description=clean(path.name, limit=40))
+        self.bar.update(
+            self.task, completed=sum(self.done.values()), description=clean(path.name, limit=40)
+        )
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
