@@ -398,18 +398,47 @@ def sensitive_data_exposure(store: Store, limits: dict[str, float]) -> Iterator[
         )
 
 
-@rule("use_after_revocation")
-def use_after_revocation(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
-    """A blocked or revoked credential still getting successful answers after the block."""
-    for cid, blocked_at, reason in store.conn.execute(
+_CREDENTIAL_ID = re.compile(r"\bc-[0-9a-f]{12}\b")
+
+
+def containments(store: Store) -> dict[str, tuple[float, str, str | None]]:
+    """Per credential id, the earliest containment: (time, how, reason). A block at the proxy,
+    or a runbook step (not a dry run) that reported ``"revoked": true`` for a credential target."""
+    out: dict[str, tuple[float, str, str | None]] = {}
+
+    def add(cid: str, at: float, how: str, reason: str | None) -> None:
+        if cid not in out or at < out[cid][0]:
+            out[cid] = (at, how, reason)
+
+    for cid, at, reason in store.conn.execute(
         "SELECT c.id, b.created_at, b.reason FROM blocklist b "
         "JOIN credentials c ON c.fingerprint = b.value WHERE b.kind = 'credential'"
     ):
+        add(cid, at, "blocked at the proxy", reason)
+    for target, runbook, step, at, output in store.conn.execute(
+        "SELECT r.target, r.runbook_id, s.step_id, s.finished_at, s.output FROM runbook_steps s "
+        "JOIN runbook_runs r ON r.id = s.run_id WHERE r.dry_run = 0 AND s.state = 'done' "
+        "AND s.finished_at IS NOT NULL"
+    ):
+        try:
+            revoked = json.loads(output).get("revoked") is True
+        except (ValueError, AttributeError):
+            continue  # a step output that is not a JSON object says nothing about revocation
+        match = _CREDENTIAL_ID.search(target or "")
+        if revoked and match:
+            add(match.group(0), at, f"revoked by runbook {runbook} (step {step})", None)
+    return out
+
+
+@rule("use_after_revocation")
+def use_after_revocation(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
+    """A blocked or revoked credential still getting successful answers afterwards."""
+    for cid, (contained_at, how, reason) in sorted(containments(store).items()):
         row = store.conn.execute(
             f"SELECT COUNT(*), SUM(e.blocked), MIN(e.ts), MAX(e.ts), SUM({SUCCESS} AND e.blocked = 0)"
             " FROM exchange_credentials ec JOIN exchanges e ON e.id = ec.exchange_id "
             "WHERE ec.credential_id = ? AND e.ts > ?",
-            (cid, blocked_at),
+            (cid, contained_at),
         ).fetchone()
         after, stopped, first, last, succeeded = row
         if not succeeded:
@@ -418,11 +447,13 @@ def use_after_revocation(store: Store, limits: dict[str, float]) -> Iterator[Fin
         yield Finding(
             rule="use_after_revocation",
             severity="critical",
-            title=f"blocked {kind} {redacted} still succeeded {succeeded} times after the block",
+            title=f"{kind} {redacted} still succeeded {succeeded} times after it was contained",
             subject_type="credential",
             subject_id=cid,
             evidence={
-                "blocked_at": iso(blocked_at),
+                "contained_at": iso(contained_at),
+                "contained_by": how,
+                "blocked_at": iso(contained_at) if how.startswith("blocked") else None,
                 "reason": reason,
                 "requests_after_block": after,
                 "stopped_by_proxy": stopped or 0,
@@ -431,7 +462,7 @@ def use_after_revocation(store: Store, limits: dict[str, float]) -> Iterator[Fin
                 "samples": samples(
                     store,
                     f"ec.credential_id = ? AND e.ts > ? AND {SUCCESS} AND e.blocked = 0",
-                    (cid, blocked_at),
+                    (cid, contained_at),
                 ),
             },
             first_seen=first,

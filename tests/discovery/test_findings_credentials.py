@@ -273,3 +273,39 @@ def test_revocation_that_holds_is_not_a_finding(store: Store) -> None:
     _block(store, T0 + 50)
     recompute_findings(store)
     assert found(store, "use_after_revocation") == []
+
+
+def _revoked_by_runbook(store: Store, at: float, *, dry_run: bool = False,
+                        output: str = '{"revoked": true, "status": 200}') -> None:
+    # The rows the runbook engine writes for a finished revocation step (engine: issue 8).
+    cid = store.conn.execute("SELECT id FROM credentials").fetchone()[0]
+    store.conn.execute(
+        "INSERT INTO runbook_runs(id, runbook_id, runbook_sha256, target, dry_run, state, "
+        "started_at) VALUES ('r-1', 'revoke-leaked-credential', 'x', ?, ?, 'succeeded', ?)",
+        (f"credential:{cid}", int(dry_run), at - 5))
+    store.conn.execute(
+        "INSERT INTO runbook_steps(run_id, idx, step_id, state, finished_at, output) "
+        "VALUES ('r-1', 0, 'revoke', 'done', ?, ?)", (at, output))
+
+
+def test_use_after_runbook_revocation(store: Store) -> None:
+    headers = (("X-API-Key", KEY),)
+    ingest(store, obs(headers, ts=T0), obs(headers, ts=T0 + 100))
+    _revoked_by_runbook(store, T0 + 50)
+    recompute_findings(store)
+    (row,) = found(store, "use_after_revocation")
+    assert row["evidence"]["contained_by"] == "revoked by runbook revoke-leaked-credential (step revoke)"
+
+
+@pytest.mark.parametrize(
+    ("dry_run", "output", "at"),
+    [(True, '{"revoked": true}', T0 + 50),  # a dry run revokes nothing
+     (False, '{"plan": "would revoke"}', T0 + 50),  # the step did not report a revocation
+     (False, '{"revoked": true}', T0 + 500)],  # revoked after the last use
+)
+def test_runbook_revocation_near_misses(store: Store, dry_run: bool, output: str, at: float) -> None:
+    headers = (("X-API-Key", KEY),)
+    ingest(store, obs(headers, ts=T0), obs(headers, ts=T0 + 100))
+    _revoked_by_runbook(store, at, dry_run=dry_run, output=output)
+    recompute_findings(store)
+    assert found(store, "use_after_revocation") == []
