@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from pydantic import Field
 
 from runbooks.actions.base import (
@@ -37,6 +36,8 @@ class GitHubRevoke(Action[RevokeArgs]):
                 f"{len(args.credentials)} token(s)")
 
     def run(self, args: RevokeArgs, ctx: ActionContext) -> dict[str, Any]:
+        import httpx  # imported when an HTTP action runs (~0.3 s), not at load
+
         check_secret_matches(ctx, args.credentials[0], args.credential)
         url = args.api_url.rstrip("/") + "/credentials/revoke"
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}

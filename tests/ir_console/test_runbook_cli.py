@@ -162,3 +162,27 @@ def test_report_markdown_and_json(case: tuple[Path, str], tmp_path: Path) -> Non
     assert invoke(db, "report", "--format", "json", "-o", str(out)).exit_code == 0
     data = json.loads(out.read_text())
     assert data["audit"]["ok"] and data["actions"][0]["runbook"] == "preserve-evidence"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["runbook", "list"], ["runbook", "show", "revoke-leaked-credential"], ["audit", "verify"],
+     ["report"]],
+)
+def test_runbook_commands_load_no_heavy_library(argv: list[str],
+                                                case: tuple[Path, str]) -> None:
+    from tests.test_imports import loaded_modules
+
+    code = (
+        "import sys, contextlib, io\n"
+        f"sys.argv = ['ir-console', '--db', {str(case[0])!r}, *{argv!r}]\n"
+        "from ir_console.cli import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "    try:\n"
+        "        cli.main(standalone_mode=False)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+    )
+    modules = loaded_modules(code)
+    for heavy in ("scapy", "mitmproxy", "textual", "networkx", "boto3", "httpx"):
+        assert heavy not in modules, f"{argv} imported {heavy}"
