@@ -61,6 +61,7 @@ class ListScreen(CaseScreen):
     """Filter + table + detail pane; subclasses say what to fetch and how to show it."""
 
     COLUMNS: ClassVar[tuple[str, ...]] = ()
+    AUTO_FOCUS = "#table"
     SUBJECT_KIND: ClassVar[str | None] = None  # credential | identity | endpoint
 
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [

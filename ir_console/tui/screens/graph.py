@@ -42,6 +42,7 @@ class GraphScreen(CaseScreen):
     """Pick a subject; see what it reaches (or who reaches it); try removing a credential."""
 
     TITLE_TEXT = "Graph explorer"
+    AUTO_FOCUS = "#graph-tree"
     BINDINGS: ClassVar = [
         Binding("slash", "subject", "Subject"),
         Binding("w", "what_if", "What-if remove"),

@@ -54,6 +54,7 @@ class LiveScreen(CaseScreen):
     """The newest exchanges as they are written, with the arrival rate."""
 
     TITLE_TEXT = "Live capture"
+    AUTO_FOCUS = "#table"
     COLUMNS = ("time", "client", "method", "host", "path", "status", "source")
     BINDINGS: ClassVar = [
         Binding("slash", "filter", "Filter"),

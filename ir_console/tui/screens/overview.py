@@ -30,6 +30,7 @@ class OverviewScreen(CaseScreen):
     """What a responder looks at first."""
 
     TITLE_TEXT = "Overview"
+    AUTO_FOCUS = "#ov-findings"
     BINDINGS: ClassVar = [Binding("tab", "app.focus_next", "Next table", show=False)]
 
     def __init__(self) -> None:
