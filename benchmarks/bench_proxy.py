@@ -89,11 +89,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, help="requests per measurement (default 2000)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent keep-alive clients")
     parser.add_argument("--rounds", type=int, help="rounds, interleaving the setups (default 3)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also measure the addon with the periodic analysis turned off")
     opts = parser.parse_args()
     total = opts.requests or (400 if opts.quick else 2000)
     rounds = opts.rounds or (1 if opts.quick else 3)
-    results: dict[str, list[float]] = {"plain": [], "addon": [], "enforce": []}
-    cpu: dict[str, list[float]] = {"plain": [], "addon": [], "enforce": []}
+    keys = ["plain", "addon", "enforce"] + (["no_analysis"] if opts.breakdown else [])
+    results: dict[str, list[float]] = {k: [] for k in keys}
+    cpu: dict[str, list[float]] = {k: [] for k in keys}
     with tempfile.TemporaryDirectory() as name, upstream() as server:
         tmp = Path(name)
         url = f"http://127.0.0.1:{server.port}"
@@ -106,6 +109,10 @@ def main() -> None:
                 "enforce": (["--set", f"irc_db={enforce_case}", "--set", "irc_enforce=true"],
                             True),
             }
+            if opts.breakdown:
+                setups["no_analysis"] = (
+                    ["--set", f"irc_db={tmp / f'plain-writer-{round_no}.db'}",
+                     "--set", "irc_recompute=100000"], True)
             for label, (args, with_addon) in setups.items():
                 rate, ms = measure(label, args, with_addon, tmp, url, total, opts.clients)
                 results[label].append(rate)
@@ -123,8 +130,9 @@ def main() -> None:
     print(f"\nrequests/measurement={total} clients={opts.clients} rounds={rounds} (medians)")
     print(f"{'setup':26s} {'req/s':>8s} {'ratio':>6s}   {'CPU ms/req':>10s} {'capacity ratio':>14s}")
     names = {"plain": "plain mitmdump", "addon": "mitmdump + ir-console",
-             "enforce": "  + enforcement"}
-    for key, label in names.items():
+             "enforce": "  + enforcement", "no_analysis": "  addon, no live analysis"}
+    for key in keys:
+        label = names[key]
         print(f"{label:26s} {med[key]:8.1f} {med[key] / med['plain']:6.3f}   "
               f"{cpu_med[key]:10.2f} {cpu_med['plain'] / cpu_med[key]:14.3f}")
     print("ratio = req/s vs plain; capacity ratio = plain CPU per request / this setup's")

@@ -79,25 +79,25 @@ class IrConsole:
         )
         loader.add_option(
             "irc_recompute",
-            float,
-            RECOMPUTE_SECONDS,
+            int,
+            int(RECOMPUTE_SECONDS),
             "Minimum seconds between analysis recomputes while new traffic arrives.",
         )
         loader.add_option(
-            "irc_poll",
-            float,
-            POLL_SECONDS,
-            "Seconds between checks of the case's blocklist for changes.",
+            "irc_poll_ms",
+            int,
+            int(POLL_SECONDS * 1000),
+            "Milliseconds between checks of the case's blocklist for changes.",
         )
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
-        if updated & {"irc_queue", "irc_batch", "irc_body_limit", "irc_recompute", "irc_poll"}:
-            for name in ("irc_queue", "irc_batch", "irc_body_limit"):
+        # int options only: mitmproxy's --set cannot parse floats
+        names = ("irc_queue", "irc_batch", "irc_body_limit", "irc_recompute", "irc_poll_ms")
+        if updated & set(names):
+            for name in names:
                 if getattr(opts, name) < 1:
                     raise _option_error(f"{name} must be at least 1")
-            if opts.irc_recompute <= 0 or opts.irc_poll <= 0:
-                raise _option_error("irc_recompute and irc_poll must be positive")
         self.body_limit = opts.irc_body_limit
         if opts.irc_enforce and not opts.irc_db:
             raise _option_error("irc_enforce needs irc_db (the case holding the blocklist)")
@@ -113,10 +113,12 @@ class IrConsole:
                     )
                 )
                 log.info("ir-console: recording flows into %s", opts.irc_db)
-        if updated & {"irc_db", "irc_enforce", "irc_poll"}:
+        if updated & {"irc_db", "irc_enforce", "irc_poll_ms"}:
             self._close_enforcer()
             if opts.irc_enforce:
-                self.enforcer = self._open(lambda: Enforcer(Path(opts.irc_db), opts.irc_poll))
+                self.enforcer = self._open(
+                    lambda: Enforcer(Path(opts.irc_db), opts.irc_poll_ms / 1000)
+                )
                 log.info("ir-console: enforcing the blocklist of %s", opts.irc_db)
 
     @staticmethod

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 
 from discovery import queries
 from discovery.store import Store
@@ -155,3 +156,13 @@ def test_websocket_handshake_is_recorded(tmp_path: Path) -> None:
         kinds = [r[0] for r in store.conn.execute("SELECT kind FROM credentials")]
     assert rows == [("/v1/stream", 101, 1)]
     assert kinds == ["api_key"]
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ("irc_queue=0", "irc_queue must be at least 1"),
+    ("irc_enforce=true", "irc_enforce needs irc_db"),
+])
+def test_bad_options_stop_mitmdump(tmp_path: Path, option: str, message: str) -> None:
+    with mitmdump(tmp_path / "conf", "--set", option) as proxy:
+        assert proxy.proc.wait(timeout=60) == 1
+    assert message in proxy.output

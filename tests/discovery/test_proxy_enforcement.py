@@ -56,7 +56,8 @@ def test_block_takes_effect_on_a_running_proxy(tmp_path: Path) -> None:
     case = tmp_path / "case.db"
     Store.open(case).close()
     with upstream() as server, mitmdump(tmp_path / "conf", "--set", f"irc_db={case}",
-                                        "--set", "irc_enforce=true") as proxy, \
+                                        "--set", "irc_enforce=true",
+                                        "--set", "irc_poll_ms=200") as proxy, \
             httpx.Client(proxy=proxy.proxy_url, trust_env=False, timeout=30) as client:
         call = Caller(client, server)
         assert call.get("/v1/users/1", TOKEN_A)[0].status_code == 200
