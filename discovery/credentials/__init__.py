@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from discovery.credentials import authorization, cookies, headers, query
-from discovery.credentials.config import DEFAULT_CONFIG, DetectorConfig
+from discovery.credentials.config import DEFAULT_CONFIG, DetectorConfig, site_config
 from discovery.credentials.found import Fingerprint
 from discovery.models import CredentialSighting
 
@@ -31,9 +31,15 @@ class RequestView:
 
 
 def detect_credentials(
-    view: RequestView, fp: Fingerprint, config: DetectorConfig = DEFAULT_CONFIG
+    view: RequestView, fp: Fingerprint, config: DetectorConfig | None = None
 ) -> list[CredentialSighting]:
-    """Every credential this request carries, once per (credential, location, name)."""
+    """Every credential this request carries, once per (credential, location, name).
+
+    ``config`` defaults to ``site_config()``: the built-in names plus those of the file named
+    by ``IR_CONSOLE_CREDENTIAL_NAMES``.
+    """
+    if config is None:
+        config = site_config()
     found: list[CredentialSighting] = []
     session_token = any(n.lower() == "x-amz-security-token" for n, _ in view.headers)
     for name, value in view.headers:
@@ -52,7 +58,11 @@ def detect_credentials(
 
 
 def _header(
-    name: str, value: str, host: str | None, fp: Fingerprint, session_token: bool,
+    name: str,
+    value: str,
+    host: str | None,
+    fp: Fingerprint,
+    session_token: bool,
     config: DetectorConfig,
 ) -> tuple[CredentialSighting, ...]:
     """The credentials one header carries."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 _SQUASH = str.maketrans("", "", "-_.")
@@ -183,3 +184,66 @@ DEFAULT_CONFIG = DetectorConfig()
 
 # Header names recur on every request: classify each (config, name) once.
 _maybe_credential_header = lru_cache(maxsize=4096)(DetectorConfig._maybe_credential_header)
+
+
+# ---------------------------------------------------------------- site configuration
+
+CONFIG_ENV = "IR_CONSOLE_CREDENTIAL_NAMES"
+_EXTENDABLE = {
+    "api_key_headers": "api_key_headers",
+    "query_params": "strong_query_params",
+    "weak_query_params": "weak_query_params",
+    "session_cookies": "session_cookies",
+}
+_EXCLUDABLE = {
+    "not_credential_headers": "not_credential_headers",
+    "not_credential_cookies": "not_credential_cookies",
+}
+
+
+def extended(base: DetectorConfig, raw: object, source: str) -> DetectorConfig:
+    """``base`` with the names of a mapping added (``api_key_headers``, ``query_params``,
+    ``weak_query_params``, ``session_cookies``; ``not_credential_headers``/``_cookies`` add
+    name fragments that are never credentials). Bad input raises InputError naming ``source``."""
+    from discovery.errors import InputError
+
+    if not isinstance(raw, dict):
+        raise InputError(source, "expected a mapping of name lists (api_key_headers, ...)")
+    changes: dict[str, object] = {}
+    for key, value in raw.items():
+        if key not in _EXTENDABLE and key not in _EXCLUDABLE:
+            known = ", ".join([*_EXTENDABLE, *_EXCLUDABLE])
+            raise InputError(source, f"unknown key {str(key)[:40]!r}; use {known}", f"/{key}")
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise InputError(source, "expected a list of names", f"/{key}")
+        if key in _EXTENDABLE:
+            field_name = _EXTENDABLE[key]
+            current: frozenset[str] = getattr(base, field_name)
+            changes[field_name] = current | {squash(v) for v in value}
+        else:
+            field_name = _EXCLUDABLE[key]
+            changes[field_name] = (*getattr(base, field_name), *(squash(v) for v in value))
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def site_config() -> DetectorConfig:
+    """The defaults, extended by the YAML/JSON file named in ``IR_CONSOLE_CREDENTIAL_NAMES``
+    (read once per process, so the pipeline and the proxy agree on what a credential is)."""
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        return DEFAULT_CONFIG
+    import yaml
+
+    from discovery.errors import InputError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle)
+    except OSError as exc:
+        raise InputError(path, f"cannot read ({CONFIG_ENV}): {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else None
+        raise InputError(path, f"not valid YAML ({CONFIG_ENV})", where) from exc
+    return extended(DEFAULT_CONFIG, raw, path)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -184,3 +186,45 @@ def test_sigv2_presigned_url_is_one_credential_per_key() -> None:
     assert [[(s.kind, s.name, s.identity) for s in f] for f in found] == [
         [("aws_sigv2", "AWSAccessKeyId", f"aws:{t.AWS_KEY_ID}")]] * 2
     assert found[0][0].fingerprint == found[1][0].fingerprint
+
+
+@pytest.fixture
+def site_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point IR_CONSOLE_CREDENTIAL_NAMES at a file; the per-process cache is reset around it."""
+    from discovery.credentials.config import CONFIG_ENV, site_config
+
+    path = tmp_path / "names.yaml"
+    monkeypatch.setenv(CONFIG_ENV, str(path))
+    site_config.cache_clear()
+    try:
+        yield path
+    finally:
+        site_config.cache_clear()
+
+
+def test_site_names_extend_the_defaults(site_names: Path) -> None:
+    site_names.write_text("api_key_headers: [X-Tenant-Pass]\nquery_params: [tenant_pass]\n"
+                          "not_credential_headers: [X-Partner-Secret]\n")
+    found = detect([("X-Tenant-Pass", "abc12345"), ("X-Partner-Secret", KEY)],
+                   query="tenant_pass=zz998877")
+    assert [(s.location, s.name) for s in found] == [("header", "X-Tenant-Pass"),
+                                                     ("query", "tenant_pass")]
+    assert detect([("X-API-Key", KEY)])  # the defaults still hold
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("api_key_header: [X-A]\n", "(/api_key_header): unknown key 'api_key_header'"),
+        ("api_key_headers: X-A\n", "(/api_key_headers): expected a list of names"),
+        ("[1, 2]\n", "expected a mapping of name lists"),
+        ("api_key_headers: [\n", "(line 2): not valid YAML"),
+    ],
+)
+def test_bad_site_names_name_the_file(site_names: Path, text: str, message: str) -> None:
+    from discovery.errors import InputError
+
+    site_names.write_text(text)
+    with pytest.raises(InputError) as info:
+        detect([("X-API-Key", KEY)])
+    assert str(site_names) in str(info.value) and message in str(info.value)
