@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -121,16 +123,27 @@ def timed(func, *args, repeat: int = 1):  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes")
-    parser.add_argument("--keep", type=Path, help="keep the generated case at this path")
+    parser.add_argument("--keep", type=Path,
+                        help="keep the generated case at this path (reused if it exists)")
     args = parser.parse_args()
     sizes = (50_000, 1_000, 500) if args.quick else (1_000_000, 10_000, 5_000)
-    exchanges, credentials, endpoints = sizes
     workdir = Path(tempfile.mkdtemp(prefix="bench-graph-"))
-    path = args.keep or workdir / "case.db"
+    try:
+        run(args, sizes, args.keep or workdir / "case.db")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, sizes: tuple[int, int, int], path: Path) -> None:
+    """Generate (or reuse) the case, then measure."""
+    exchanges, credentials, endpoints = sizes
     print(f"case: {exchanges:,} exchanges, {credentials:,} credentials, {endpoints:,} endpoints")
-    start = time.perf_counter()
-    generate(path, exchanges, credentials, endpoints)
-    print(f"generate: {time.perf_counter() - start:.1f} s")
+    if args.keep and args.keep.exists():
+        print(f"reusing {path}")
+    else:
+        start = time.perf_counter()
+        generate(path, exchanges, credentials, endpoints)
+        print(f"generate: {time.perf_counter() - start:.1f} s")
     with Store.open(path, create=False) as store:
         _, stage = timed(rebuild_sightings, store)
         sightings = store.conn.execute("SELECT COUNT(*) FROM sightings").fetchone()[0]
@@ -163,6 +176,8 @@ def main() -> None:
     _, choke = timed(analyses.choke_points, graph)
     print(f"choke points (whole graph): {choke:.2f} s")
     print(f"peak RSS overall: {rss_mb():.0f} MiB")
+    print(f"load average during the run: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -191,44 +191,78 @@ def _edge_kind(g: nx.MultiDiGraph, u: str, v: str) -> str:
 
 
 class _Layers:
-    """The graph's layers as plain dicts (credential -> endpoints, sources, ...): the whole-graph
-    analyses walk these instead of networkx views, which is what keeps them fast on large cases."""
+    """The graph's layers as plain sets, computed on demand and cached (credential -> endpoints,
+    identities, clients; endpoint -> callers; source -> credentials): the whole-graph analyses
+    walk these instead of networkx views, which keeps them fast on large cases."""
 
     def __init__(self, g: nx.MultiDiGraph) -> None:
-        types: dict[str, str] = dict(g.nodes(data="type"))
-        self.types = types
-        self.endpoints: dict[str, set[str]] = {}  # credential -> endpoints it called
-        self.identities: dict[str, set[str]] = {}  # credential -> identities holding it
-        self.clients: dict[str, set[str]] = {}  # credential -> clients presenting it
-        self.callers: dict[str, set[str]] = defaultdict(set)  # endpoint -> credentials
-        self.held: dict[str, set[str]] = defaultdict(set)  # identity or client -> credentials
-        for node, kind in types.items():
-            if kind != CREDENTIAL:
-                continue
-            self.endpoints[node] = {e for e in g.successors(node) if types[e] == ENDPOINT}
-            above = list(g.predecessors(node))
-            self.identities[node] = {s for s in above if types[s] == IDENTITY}
-            self.clients[node] = {s for s in above if types[s] == CLIENT}
-            for endpoint in self.endpoints[node]:
-                self.callers[endpoint].add(node)
-            for source in self.identities[node] | self.clients[node]:
-                self.held[source].add(node)
+        self.g = g
+        self._nodes = g.nodes
+        self._endpoints: dict[str, set[str]] = {}
+        self._identities: dict[str, set[str]] = {}
+        self._clients: dict[str, set[str]] = {}
+        self._callers: dict[str, set[str]] = {}
+        self._held: dict[str, set[str]] = {}
+
+    def type(self, node: str) -> str:
+        return str(self._nodes[node]["type"])
+
+    def _split_preds(self, cred: str) -> None:
+        above = list(self.g.predecessors(cred))
+        self._identities[cred] = {s for s in above if self.type(s) == IDENTITY}
+        self._clients[cred] = {s for s in above if self.type(s) == CLIENT}
+
+    def endpoints(self, cred: str) -> set[str]:
+        """Endpoints a credential called."""
+        found = self._endpoints.get(cred)
+        if found is None:
+            found = self._endpoints[cred] = {
+                e for e in self.g.successors(cred) if self.type(e) == ENDPOINT}
+        return found
+
+    def identities(self, cred: str) -> set[str]:
+        """Identities holding a credential."""
+        if cred not in self._identities:
+            self._split_preds(cred)
+        return self._identities[cred]
+
+    def clients(self, cred: str) -> set[str]:
+        """Clients that presented a credential."""
+        if cred not in self._clients:
+            self._split_preds(cred)
+        return self._clients[cred]
+
+    def callers(self, endpoint: str) -> set[str]:
+        """Credentials that called an endpoint."""
+        found = self._callers.get(endpoint)
+        if found is None:
+            found = self._callers[endpoint] = {
+                c for c in self.g.predecessors(endpoint) if self.type(c) == CREDENTIAL}
+        return found
+
+    def held(self, source: str) -> set[str]:
+        """Credentials an identity holds or a client presented."""
+        found = self._held.get(source)
+        if found is None:
+            found = self._held[source] = {
+                c for c in self.g.successors(source) if self.type(c) == CREDENTIAL}
+        return found
 
     def reach(self, source: str, gone: AbstractSet[str] = frozenset()) -> set[str]:
         """Endpoints a source (identity or client) reaches through credentials not in ``gone``."""
         if source in gone:
             return set()
         out: set[str] = set()
-        for cred in self.held.get(source, ()):
+        for cred in self.held(source):
             if cred not in gone:
-                out |= self.endpoints[cred]
+                out |= self.endpoints(cred)
         return out
 
     def exposure(self, endpoint: str, gone: AbstractSet[str] = frozenset()) -> dict[str, int]:
         """How many credentials, identities and clients still reach an endpoint."""
-        creds = {c for c in self.callers.get(endpoint, ()) if c not in gone}
-        idents = {i for c in creds for i in self.identities[c]}
-        clients = {k for c in creds for k in self.clients[c] if k not in gone}
+        creds = {c for c in self.callers(endpoint) if c not in gone}
+        idents = {i for c in creds for i in self.identities(c)}
+        clients = {k for c in creds for k in self.clients(c) if k not in gone}
         return {CREDENTIAL: len(creds), IDENTITY: len(idents), CLIENT: len(clients)}
 
 
@@ -240,33 +274,39 @@ def choke_points(g: nx.MultiDiGraph, top: int = 10) -> list[dict[str, Any]]:
     endpoints nobody else reaches at all once it is gone.
     """
     layers = _Layers(g)
-    risky = {e for e in layers.callers if _risky(g.nodes[e])}
+    types: dict[str, str] = dict(g.nodes(data="type"))
+    creds = [n for n, t in types.items() if t == CREDENTIAL]
+    sources = [n for n, t in types.items() if t in (IDENTITY, CLIENT)]
+    endpoints = [n for n, t in types.items() if t == ENDPOINT]
+    risky = {e for e in endpoints if _risky(g.nodes[e])}
     counts: dict[str, dict[str, int]] = {}
-    for source, creds in layers.held.items():
+    for source in sources:
         table: dict[str, int] = defaultdict(int)
-        for cred in creds:
-            for endpoint in layers.endpoints[cred]:
+        for cred in layers.held(source):
+            for endpoint in layers.endpoints(cred):
                 table[endpoint] += 1
         counts[source] = table
     # per endpoint: the clients behind all its callers, and whether some caller has none
     behind: dict[str, set[str]] = {}
     open_: set[str] = set()
-    for endpoint, callers in layers.callers.items():
-        behind[endpoint] = set().union(*(layers.clients[c] for c in callers))
-        if any(not layers.clients[c] for c in callers):
+    for endpoint in endpoints:
+        callers = layers.callers(endpoint)
+        behind[endpoint] = set().union(*(layers.clients(c) for c in callers))
+        if any(not layers.clients(c) for c in callers):
             open_.add(endpoint)
     rows: list[tuple[str, list[str], list[str]]] = []
-    for cred, reach in layers.endpoints.items():
-        cut = [e for s in layers.identities[cred] | layers.clients[cred] for e in reach
+    for cred in creds:
+        reach = layers.endpoints(cred)
+        cut = [e for s in layers.identities(cred) | layers.clients(cred) for e in reach
                if counts[s][e] == 1]
-        exclusive = [e for e in reach if len(layers.callers[e]) == 1]
+        exclusive = [e for e in reach if len(layers.callers(e)) == 1]
         rows.append((cred, cut, exclusive))
-    for node, kind in layers.types.items():
+    for node, kind in types.items():
         if kind != CLIENT:
             continue
-        reach = set(counts.get(node, {}))
-        exclusive = [e for e in reach if e not in open_ and behind[e] == {node}]
-        rows.append((node, list(reach), exclusive))
+        reach_set = set(counts.get(node, {}))
+        exclusive = [e for e in reach_set if e not in open_ and behind[e] == {node}]
+        rows.append((node, list(reach_set), exclusive))
     out = []
     for node, cut, exclusive in rows:
         if not cut:
@@ -295,12 +335,12 @@ def what_if(g: nx.MultiDiGraph, remove: Iterable[str]) -> dict[str, Any]:
             raise UnsupportedSubject(
                 f"what-if removes credentials, identities or clients, not a {attrs['type']}")
     layers = _Layers(g)
-    creds = {n for n in gone if layers.types[n] == CREDENTIAL}
-    affected = {e for c in creds for e in layers.endpoints[c]}
+    creds = {n for n in gone if layers.type(n) == CREDENTIAL}
+    affected = {e for c in creds for e in layers.endpoints(c)}
     for node in gone - creds:  # removed clients
         affected |= layers.reach(node)
-    identity_nodes = sorted({i for c in creds for i in layers.identities[c]})
-    client_nodes = sorted({k for c in creds for k in layers.clients[c]} - gone)
+    identity_nodes = sorted({i for c in creds for i in layers.identities(c)})
+    client_nodes = sorted({k for c in creds for k in layers.clients(c)} - gone)
 
     def sources_change(node: str) -> dict[str, Any]:
         before, now = layers.reach(node), layers.reach(node, gone)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import networkx as nx
@@ -73,8 +76,26 @@ def _scopes(claims: dict[str, Any]) -> list[str]:
     return []
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while creating many small dicts (about a third of the build time);
+    the graph holds no reference cycles for it to find."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def build_graph(store: Store) -> nx.MultiDiGraph:
     """The whole case as a graph; node attributes carry what the analyses and exports need."""
+    with _gc_paused():
+        return _build(store)
+
+
+def _build(store: Store) -> nx.MultiDiGraph:
     conn = store.conn
     g: nx.MultiDiGraph = nx.MultiDiGraph(name="ir-console")
 
