@@ -53,29 +53,51 @@ def generate(path: Path, exchanges: int, credentials: int, endpoints: int, seed:
         conn.executemany(
             "INSERT INTO identities(id, name, kind, owner, source, registered, first_seen, "
             "last_seen) VALUES (?,?,?,?,?,?,?,?)",
-            ((f"jwt:https://idp.example|svc-{i}", f"svc-{i}", "service-account",
-              f"team-{i % 40}", "jwt", int(i % 2 == 0), 1.79e9, 1.79e9 + 86400)
-             for i in range(identities)),
+            (
+                (
+                    f"jwt:https://idp.example|svc-{i}",
+                    f"svc-{i}",
+                    "service-account",
+                    f"team-{i % 40}",
+                    "jwt",
+                    int(i % 2 == 0),
+                    1.79e9,
+                    1.79e9 + 86400,
+                )
+                for i in range(identities)
+            ),
         )
         conn.executemany(
             "INSERT INTO credentials(id, fingerprint, kind, redacted, identity_id, claims, "
             "first_seen, last_seen, requests) VALUES (?,?,?,?,?,?,?,?,?)",
-            ((f"c-{i:012x}", f"{i:064x}", "jwt", f"eyJ…{i % 10000:04d}",
-              f"jwt:https://idp.example|svc-{i % identities}",
-              json.dumps({"sub": f"svc-{i % identities}", "scope": "read write"}),
-              1.79e9, 1.79e9 + 86400, exchanges // credentials)
-             for i in range(credentials)),
+            (
+                (
+                    f"c-{i:012x}",
+                    f"{i:064x}",
+                    "jwt",
+                    f"eyJ…{i % 10000:04d}",
+                    f"jwt:https://idp.example|svc-{i % identities}",
+                    json.dumps({"sub": f"svc-{i % identities}", "scope": "read write"}),
+                    1.79e9,
+                    1.79e9 + 86400,
+                    exchanges // credentials,
+                )
+                for i in range(credentials)
+            ),
         )
         rows = []
         for i in range(endpoints):
             host = hosts[i % len(hosts)]
             template = f"/v{1 + i % 3}/{WORDS[i % len(WORDS)]}/{i // len(hosts)}/{{id}}"
             sensitive = json.dumps({"email": 3}) if i % 17 == 0 else "{}"
-            rows.append((i + 1, host, "GET" if i % 4 else "POST", template, rng.choice(STATUSES),
-                         sensitive))
+            rows.append(
+                (i + 1, host, "GET" if i % 4 else "POST", template, rng.choice(STATUSES), sensitive)
+            )
         conn.executemany(
             "INSERT INTO endpoints(id, host, method, template, status, sensitive) "
-            "VALUES (?,?,?,?,?,?)", rows)
+            "VALUES (?,?,?,?,?,?)",
+            rows,
+        )
         by_host: dict[int, list[int]] = {}
         for endpoint_id, host, *_ in rows:
             by_host.setdefault(hosts.index(host), []).append(endpoint_id)
@@ -84,8 +106,10 @@ def generate(path: Path, exchanges: int, credentials: int, endpoints: int, seed:
         for c in range(credentials):
             pool = [e for h in rng.sample(range(len(hosts)), 2) for e in by_host.get(h, [])]
             mine = rng.sample(pool, min(len(pool), rng.randint(3, 20)))
-            clients = [f"10.{(c // 3) % 250}.{rng.randrange(8)}.{rng.randrange(1, 250)}"
-                       for _ in range(rng.randint(1, 3))]
+            clients = [
+                f"10.{(c // 3) % 250}.{rng.randrange(8)}.{rng.randrange(1, 250)}"
+                for _ in range(rng.randint(1, 3))
+            ]
             plans.append((mine, clients))
 
         def exchange_rows() -> Iterator[tuple[object, ...]]:
@@ -93,21 +117,36 @@ def generate(path: Path, exchanges: int, credentials: int, endpoints: int, seed:
                 mine, clients = plans[n % credentials]
                 endpoint_id = mine[rng.randrange(len(mine))]
                 host, method, template = rows[endpoint_id - 1][1:4]
-                yield (n + 1, "bench", f"frames {n}", 1.79e9 + n * 0.05, clients[n % len(clients)],
-                       host, method, template.replace("{id}", str(n)), 200 if n % 10 else 404,
-                       endpoint_id)
+                yield (
+                    n + 1,
+                    "bench",
+                    f"frames {n}",
+                    1.79e9 + n * 0.05,
+                    clients[n % len(clients)],
+                    host,
+                    method,
+                    template.replace("{id}", str(n)),
+                    200 if n % 10 else 404,
+                    endpoint_id,
+                )
 
         conn.executemany(
             "INSERT INTO exchanges(id, source, evidence, ts, client_ip, host, method, path, "
-            "status, endpoint_id) VALUES (?,?,?,?,?,?,?,?,?,?)", exchange_rows())
+            "status, endpoint_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            exchange_rows(),
+        )
         conn.executemany(
             "INSERT INTO exchange_credentials(exchange_id, credential_id, location, name) "
             "VALUES (?,?,?,?)",
-            ((n + 1, f"c-{n % credentials:012x}", "header", "Authorization")
-             for n in range(exchanges)))
+            (
+                (n + 1, f"c-{n % credentials:012x}", "header", "Authorization")
+                for n in range(exchanges)
+            ),
+        )
         conn.execute(
             "UPDATE endpoints SET requests = (SELECT COUNT(*) FROM exchanges e "
-            "WHERE e.endpoint_id = endpoints.id)")
+            "WHERE e.endpoint_id = endpoints.id)"
+        )
 
 
 def timed(func, *args, repeat: int = 1):  # type: ignore[no-untyped-def]
@@ -123,8 +162,9 @@ def timed(func, *args, repeat: int = 1):  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes")
-    parser.add_argument("--keep", type=Path,
-                        help="keep the generated case at this path (reused if it exists)")
+    parser.add_argument(
+        "--keep", type=Path, help="keep the generated case at this path (reused if it exists)"
+    )
     args = parser.parse_args()
     sizes = (50_000, 1_000, 500) if args.quick else (1_000_000, 10_000, 5_000)
     workdir = Path(tempfile.mkdtemp(prefix="bench-graph-"))
@@ -151,14 +191,17 @@ def run(args: argparse.Namespace, sizes: tuple[int, int, int], path: Path) -> No
         rss_before = rss_mb()
         graph, build = timed(build_graph, store)
         rss_after = rss_mb()
-    print(f"build: {build:.2f} s, {graph.number_of_nodes():,} nodes, "
-          f"{graph.number_of_edges():,} edges; peak RSS {rss_before:.0f} -> {rss_after:.0f} MiB "
-          f"(+{rss_after - rss_before:.0f} MiB)")
+    print(
+        f"build: {build:.2f} s, {graph.number_of_nodes():,} nodes, "
+        f"{graph.number_of_edges():,} edges; peak RSS {rss_before:.0f} -> {rss_after:.0f} MiB "
+        f"(+{rss_after - rss_before:.0f} MiB)"
+    )
     print(f"ratio: build / sightings stage = {build / stage:.2f}")
     rng = random.Random(1)
     creds = [n for n, a in graph.nodes(data=True) if a["type"] == "credential"]
-    idents = [n for n, a in graph.nodes(data=True)
-              if a["type"] == "identity" and graph.out_degree(n)]
+    idents = [
+        n for n, a in graph.nodes(data=True) if a["type"] == "identity" and graph.out_degree(n)
+    ]
     ends = [n for n, a in graph.nodes(data=True) if a["type"] == "endpoint"]
     services = [n for n, a in graph.nodes(data=True) if a["type"] == "service"]
     for label, func, pool, repeat in (
@@ -169,15 +212,19 @@ def run(args: argparse.Namespace, sizes: tuple[int, int, int], path: Path) -> No
         ("paths (identity)", analyses.paths, idents, 10),
     ):
         samples = [timed(func, graph, rng.choice(pool))[1] for _ in range(repeat)]
-        print(f"{label}: median {statistics.median(samples) * 1000:.1f} ms, "
-              f"max {max(samples) * 1000:.1f} ms")
+        print(
+            f"{label}: median {statistics.median(samples) * 1000:.1f} ms, "
+            f"max {max(samples) * 1000:.1f} ms"
+        )
     _, what_if = timed(analyses.what_if, graph, [rng.choice(creds)], repeat=5)
     print(f"what-if (one credential): median {what_if * 1000:.1f} ms")
     _, choke = timed(analyses.choke_points, graph)
     print(f"choke points (whole graph): {choke:.2f} s")
     print(f"peak RSS overall: {rss_mb():.0f} MiB")
-    print(f"load average during the run: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
-          f"on {os.cpu_count()} CPUs")
+    print(
+        f"load average during the run: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} CPUs"
+    )
 
 
 if __name__ == "__main__":

@@ -63,8 +63,10 @@ def resolve_subject(store: Store, text: str) -> Subject:
     """The subject ``text`` names in this case; ``SubjectNotFound`` (exit 2) when none or several."""
     raw = text.strip()
     if not raw:
-        raise SubjectNotFound("empty subject: name a credential id, identity, endpoint "
-                              "(\"HOST METHOD TEMPLATE\"), host or client address")
+        raise SubjectNotFound(
+            "empty subject: name a credential id, identity, endpoint "
+            '("HOST METHOD TEMPLATE"), host or client address'
+        )
     head, sep, rest = raw.partition(":")
     kind = _ALIASES.get(head.lower(), head.lower()) if sep else ""
     if kind in SUBJECT_TYPES:
@@ -83,8 +85,12 @@ def resolve_subject(store: Store, text: str) -> Subject:
             raise SubjectNotFound(f"no endpoint {_shown(raw)} in this case")
         return found
     candidates = [
-        s for s in (identity_subject(store, raw), client_subject(store, raw),
-                    host_subject(store, raw))
+        s
+        for s in (
+            identity_subject(store, raw),
+            client_subject(store, raw),
+            host_subject(store, raw),
+        )
         if s is not None
     ]
     if not candidates:
@@ -121,16 +127,24 @@ def credential_subject(store: Store, credential_id: str) -> Subject | None:
     if row is None:
         return None
     cid, fingerprint = row[0], row[1]
-    sources = [r[0] for r in conn.execute(
-        "SELECT DISTINCT client_ip FROM sightings WHERE credential_id = ? AND client_ip != '' "
-        "ORDER BY client_ip", (cid,)
-    )]
+    sources = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT client_ip FROM sightings WHERE credential_id = ? AND client_ip != '' "
+            "ORDER BY client_ip",
+            (cid,),
+        )
+    ]
     if not sources:  # sightings not computed yet: fall back to the exchanges
-        sources = [r[0] for r in conn.execute(
-            "SELECT DISTINCT e.client_ip FROM exchange_credentials ec JOIN exchanges e "
-            "ON e.id = ec.exchange_id WHERE ec.credential_id = ? AND e.client_ip IS NOT NULL "
-            "ORDER BY e.client_ip", (cid,)
-        )]
+        sources = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT e.client_ip FROM exchange_credentials ec JOIN exchanges e "
+                "ON e.id = ec.exchange_id WHERE ec.credential_id = ? AND e.client_ip IS NOT NULL "
+                "ORDER BY e.client_ip",
+                (cid,),
+            )
+        ]
     endpoints = conn.execute(
         "SELECT COUNT(DISTINCT endpoint_id) FROM sightings WHERE credential_id = ?", (cid,)
     ).fetchone()[0]
@@ -154,8 +168,10 @@ def credential_subject(store: Store, credential_id: str) -> Subject | None:
 
 
 def _identity_row(conn: sqlite3.Connection, text: str) -> tuple[Any, ...] | None:
-    columns = ("SELECT id, name, kind, owner, source, registered, first_seen, last_seen, "
-               "allowed_scopes, max_token_lifetime, rotation_period FROM identities ")
+    columns = (
+        "SELECT id, name, kind, owner, source, registered, first_seen, last_seen, "
+        "allowed_scopes, max_token_lifetime, rotation_period FROM identities "
+    )
     row = conn.execute(columns + "WHERE id = ?", (text,)).fetchone()
     if row is not None:
         return tuple(row)
@@ -212,7 +228,8 @@ def endpoint_subject(store: Store, text: str) -> Subject | None:
     key = f"{host} {method} {template}"
     counts = conn.execute(
         "SELECT COUNT(DISTINCT credential_id), COUNT(DISTINCT client_ip) FROM sightings "
-        "WHERE endpoint_id = ?", (row[0],)
+        "WHERE endpoint_id = ?",
+        (row[0],),
     ).fetchone()
     facts = {
         "host": host,
@@ -239,16 +256,20 @@ def host_subject(store: Store, text: str) -> Subject | None:
     conn = store.conn
     traffic = conn.execute(
         "SELECT COUNT(*), MAX(tls), SUM(method IS NOT NULL), MIN(ts), MAX(ts) FROM exchanges "
-        "WHERE host = ?", (host,)
+        "WHERE host = ?",
+        (host,),
     ).fetchone()
-    statuses = dict(conn.execute(
-        "SELECT status, COUNT(*) FROM endpoints WHERE host = ? GROUP BY status", (host,)
-    ).fetchall())
+    statuses = dict(
+        conn.execute(
+            "SELECT status, COUNT(*) FROM endpoints WHERE host = ? GROUP BY status", (host,)
+        ).fetchall()
+    )
     if not traffic[0] and not statuses:
         return None
     spec = conn.execute(
         "SELECT s.title FROM spec_operations so JOIN specs s ON s.id = so.spec_id "
-        "WHERE so.host = ? LIMIT 1", (host,)
+        "WHERE so.host = ? LIMIT 1",
+        (host,),
     ).fetchone()
     facts = {
         "host": host,
@@ -278,10 +299,14 @@ def client_subject(store: Store, text: str) -> Subject | None:
     ).fetchall()
     if not row[0] and not sighted:
         return None
-    hosts = [r[0] for r in conn.execute(
-        "SELECT DISTINCT host FROM exchanges WHERE client_ip = ? AND host IS NOT NULL "
-        "ORDER BY host", (address,)
-    )]
+    hosts = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT host FROM exchanges WHERE client_ip = ? AND host IS NOT NULL "
+            "ORDER BY host",
+            (address,),
+        )
+    ]
     facts = {
         "address": address,
         "requests": int(row[0]),

@@ -46,16 +46,28 @@ def _pred(g: nx.MultiDiGraph, node: str, node_type: str) -> list[str]:
 def _endpoint(g: nx.MultiDiGraph, node: str) -> dict[str, Any]:
     a = g.nodes[node]
     return {
-        "id": a["id"], "host": a["host"], "method": a["method"], "template": a["template"],
-        "status": a["status"], "requests": a["requests"], "sensitive": a["sensitive_kinds"],
-        "privileged": a["privileged"], "blocked": a["blocked"],
+        "id": a["id"],
+        "host": a["host"],
+        "method": a["method"],
+        "template": a["template"],
+        "status": a["status"],
+        "requests": a["requests"],
+        "sensitive": a["sensitive_kinds"],
+        "privileged": a["privileged"],
+        "blocked": a["blocked"],
     }
 
 
 def _credential(g: nx.MultiDiGraph, node: str) -> dict[str, Any]:
     a = g.nodes[node]
-    return {"id": a["id"], "kind": a["kind"], "redacted": a["redacted"],
-            "identity": a["identity"], "requests": a["requests"], "blocked": a["blocked"]}
+    return {
+        "id": a["id"],
+        "kind": a["kind"],
+        "redacted": a["redacted"],
+        "identity": a["identity"],
+        "requests": a["requests"],
+        "blocked": a["blocked"],
+    }
 
 
 def _risky(a: dict[str, Any]) -> bool:
@@ -69,7 +81,8 @@ def blast_radius(g: nx.MultiDiGraph, node: str) -> dict[str, Any]:
     if kind not in (CREDENTIAL, IDENTITY, CLIENT):
         raise UnsupportedSubject(
             f"blast radius applies to a credential, identity or client, not a {kind}; "
-            "use `graph exposure` for endpoints and hosts")
+            "use `graph exposure` for endpoints and hosts"
+        )
     reached = nx.descendants(g, node)
     creds = [node] if kind == CREDENTIAL else _of_type(g, reached, CREDENTIAL)
     endpoints = _of_type(g, reached, ENDPOINT)
@@ -102,8 +115,12 @@ def blast_radius(g: nx.MultiDiGraph, node: str) -> dict[str, Any]:
         "privileged": [r["id"] for r in endpoint_rows if r["privileged"]],
         "sensitive_kinds": sensitive,
         "clients": [
-            {"address": g.nodes[k]["id"],
-             "credentials": sorted(g.nodes[c]["id"] for c in _succ(g, k, CREDENTIAL) if c in own)}
+            {
+                "address": g.nodes[k]["id"],
+                "credentials": sorted(
+                    g.nodes[c]["id"] for c in _succ(g, k, CREDENTIAL) if c in own
+                ),
+            }
             for k in clients
         ],
         "co_credentials": [
@@ -111,9 +128,18 @@ def blast_radius(g: nx.MultiDiGraph, node: str) -> dict[str, Any]:
         ],
     }
     result["summary"] = {
-        key: len(result[key]) for key in
-        ("credentials", "endpoints", "services", "shadow", "zombie", "privileged",
-         "sensitive_kinds", "clients", "co_credentials")
+        key: len(result[key])
+        for key in (
+            "credentials",
+            "endpoints",
+            "services",
+            "shadow",
+            "zombie",
+            "privileged",
+            "sensitive_kinds",
+            "clients",
+            "co_credentials",
+        )
     }
     return result
 
@@ -133,8 +159,9 @@ def exposure(g: nx.MultiDiGraph, node: str) -> dict[str, Any]:
     identities = []
     for ident in _of_type(g, above, IDENTITY):
         a = g.nodes[ident]
-        identities.append({"id": a["id"], "name": a["name"], "registered": a["registered"],
-                           "owner": a["owner"]})
+        identities.append(
+            {"id": a["id"], "name": a["name"], "registered": a["registered"], "owner": a["owner"]}
+        )
     result: dict[str, Any] = {
         "subject": _ref(g, node),
         "endpoints": [_endpoint(g, e) for e in endpoints],
@@ -143,19 +170,22 @@ def exposure(g: nx.MultiDiGraph, node: str) -> dict[str, Any]:
         "clients": [g.nodes[k]["id"] for k in _of_type(g, above, CLIENT)],
         "unblocked_credentials": [r["id"] for r in cred_rows if not r["blocked"]],
     }
-    result["summary"] = {key: len(result[key]) for key in
-                         ("endpoints", "credentials", "identities", "clients",
-                          "unblocked_credentials")}
+    result["summary"] = {
+        key: len(result[key])
+        for key in ("endpoints", "credentials", "identities", "clients", "unblocked_credentials")
+    }
     return result
 
 
-def paths(g: nx.MultiDiGraph, source: str, target: str | None = None,
-          max_paths: int = 20) -> list[dict[str, Any]]:
+def paths(
+    g: nx.MultiDiGraph, source: str, target: str | None = None, max_paths: int = 20
+) -> list[dict[str, Any]]:
     """Paths from a source to sensitive/privileged endpoints it reaches (or to ``target``)."""
     attrs = _require(g, source)
     if attrs["type"] not in (IDENTITY, CREDENTIAL, CLIENT):
         raise UnsupportedSubject(
-            f"paths start at an identity, credential or client, not a {attrs['type']}")
+            f"paths start at an identity, credential or client, not a {attrs['type']}"
+        )
     reached = nx.descendants(g, source)
     if target is not None:
         _require(g, target)
@@ -167,10 +197,12 @@ def paths(g: nx.MultiDiGraph, source: str, target: str | None = None,
         a = g.nodes[node]
         found: list[dict[str, list[Any]]] = []
         for path in nx.all_simple_paths(g, source, node, cutoff=len(NODE_ORDER)):
-            found.append({
-                "nodes": [_ref(g, n) for n in path],
-                "edges": [_edge_kind(g, u, v) for u, v in pairwise(path)],
-            })
+            found.append(
+                {
+                    "nodes": [_ref(g, n) for n in path],
+                    "edges": [_edge_kind(g, u, v) for u, v in pairwise(path)],
+                }
+            )
             if len(found) >= max_paths:
                 break
         found.sort(key=lambda p: [str(n["id"]) for n in p["nodes"]])
@@ -217,7 +249,8 @@ class _Layers:
         found = self._endpoints.get(cred)
         if found is None:
             found = self._endpoints[cred] = {
-                e for e in self.g.successors(cred) if self.type(e) == ENDPOINT}
+                e for e in self.g.successors(cred) if self.type(e) == ENDPOINT
+            }
         return found
 
     def identities(self, cred: str) -> set[str]:
@@ -237,7 +270,8 @@ class _Layers:
         found = self._callers.get(endpoint)
         if found is None:
             found = self._callers[endpoint] = {
-                c for c in self.g.predecessors(endpoint) if self.type(c) == CREDENTIAL}
+                c for c in self.g.predecessors(endpoint) if self.type(c) == CREDENTIAL
+            }
         return found
 
     def held(self, source: str) -> set[str]:
@@ -245,7 +279,8 @@ class _Layers:
         found = self._held.get(source)
         if found is None:
             found = self._held[source] = {
-                c for c in self.g.successors(source) if self.type(c) == CREDENTIAL}
+                c for c in self.g.successors(source) if self.type(c) == CREDENTIAL
+            }
         return found
 
     def reach(self, source: str, gone: AbstractSet[str] = frozenset()) -> set[str]:
@@ -297,8 +332,12 @@ def choke_points(g: nx.MultiDiGraph, top: int = 10) -> list[dict[str, Any]]:
     rows: list[tuple[str, list[str], list[str]]] = []
     for cred in creds:
         reach = layers.endpoints(cred)
-        cut = [e for s in layers.identities(cred) | layers.clients(cred) for e in reach
-               if counts[s][e] == 1]
+        cut = [
+            e
+            for s in layers.identities(cred) | layers.clients(cred)
+            for e in reach
+            if counts[s][e] == 1
+        ]
         exclusive = [e for e in reach if len(layers.callers(e)) == 1]
         rows.append((cred, cut, exclusive))
     for node, kind in types.items():
@@ -311,11 +350,23 @@ def choke_points(g: nx.MultiDiGraph, top: int = 10) -> list[dict[str, Any]]:
     for node, cut, exclusive in rows:
         if not cut:
             continue
-        out.append(dict(_ref(g, node), cut_pairs=len(cut),
-                        cut_sensitive=sum(1 for e in cut if e in risky),
-                        exclusive=sorted(g.nodes[e]["id"] for e in exclusive)))
-    out.sort(key=lambda r: (-r["cut_sensitive"], -r["cut_pairs"], -len(r["exclusive"]),
-                            r["type"], r["id"]))
+        out.append(
+            dict(
+                _ref(g, node),
+                cut_pairs=len(cut),
+                cut_sensitive=sum(1 for e in cut if e in risky),
+                exclusive=sorted(g.nodes[e]["id"] for e in exclusive),
+            )
+        )
+    out.sort(
+        key=lambda r: (
+            -r["cut_sensitive"],
+            -r["cut_pairs"],
+            -len(r["exclusive"]),
+            r["type"],
+            r["id"],
+        )
+    )
     return out[:top]
 
 
@@ -333,7 +384,8 @@ def what_if(g: nx.MultiDiGraph, remove: Iterable[str]) -> dict[str, Any]:
             gone.add(node)
         else:
             raise UnsupportedSubject(
-                f"what-if removes credentials, identities or clients, not a {attrs['type']}")
+                f"what-if removes credentials, identities or clients, not a {attrs['type']}"
+            )
     layers = _Layers(g)
     creds = {n for n in gone if layers.type(n) == CREDENTIAL}
     affected = {e for c in creds for e in layers.endpoints(c)}
@@ -344,15 +396,25 @@ def what_if(g: nx.MultiDiGraph, remove: Iterable[str]) -> dict[str, Any]:
 
     def sources_change(node: str) -> dict[str, Any]:
         before, now = layers.reach(node), layers.reach(node, gone)
-        return dict(_ref(g, node), before=len(before), after=len(now),
-                    lost=sorted(g.nodes[e]["id"] for e in before - now),
-                    still_reaches=[_endpoint(g, e) for e in sorted(now)])
+        return dict(
+            _ref(g, node),
+            before=len(before),
+            after=len(now),
+            lost=sorted(g.nodes[e]["id"] for e in before - now),
+            still_reaches=[_endpoint(g, e) for e in sorted(now)],
+        )
 
     endpoints = []
     for endpoint in sorted(affected):
         before, now = layers.exposure(endpoint), layers.exposure(endpoint, gone)
-        endpoints.append(dict(_endpoint(g, endpoint), exposure_before=before,
-                              exposure_after=now, unreached=now[CREDENTIAL] == 0))
+        endpoints.append(
+            dict(
+                _endpoint(g, endpoint),
+                exposure_before=before,
+                exposure_after=now,
+                unreached=now[CREDENTIAL] == 0,
+            )
+        )
     result: dict[str, Any] = {
         "removed": removed,
         "credentials_removed": sorted(g.nodes[c]["id"] for c in creds),

@@ -20,20 +20,53 @@ log = logging.getLogger(__name__)
 
 # Node types and edge kinds (edges point from controller to controlled).
 IDENTITY, CREDENTIAL, CLIENT, ENDPOINT, SERVICE = (
-    "identity", "credential", "client", "endpoint", "service")
+    "identity",
+    "credential",
+    "client",
+    "endpoint",
+    "service",
+)
 HOLDS, CALLS, PART_OF, PRESENTS = "HOLDS", "CALLS", "PART_OF", "PRESENTS"
 NODE_TYPES = (IDENTITY, CREDENTIAL, CLIENT, ENDPOINT, SERVICE)
 EDGE_KINDS = (HOLDS, CALLS, PART_OF, PRESENTS)
 
 # A path segment naming one of these makes an endpoint privileged (explained per endpoint).
-_PRIVILEGED_WORDS = frozenset({
-    "admin", "admins", "administrator", "internal", "debug", "actuator", "management", "manage",
-    "mgmt", "superuser", "sudo", "root", "impersonate", "impersonation", "keys", "apikeys",
-    "api-keys", "api_keys", "tokens", "secrets", "credentials", "roles", "permissions",
-    "privileges", "iam", "policies", "grants", "config", "settings",
-})
-_PRIVILEGED_SCOPE = re.compile(r"admin|root|superuser|(^|[:._/-])(write|manage|delete)($|[:._/-])",
-                               re.IGNORECASE)
+_PRIVILEGED_WORDS = frozenset(
+    {
+        "admin",
+        "admins",
+        "administrator",
+        "internal",
+        "debug",
+        "actuator",
+        "management",
+        "manage",
+        "mgmt",
+        "superuser",
+        "sudo",
+        "root",
+        "impersonate",
+        "impersonation",
+        "keys",
+        "apikeys",
+        "api-keys",
+        "api_keys",
+        "tokens",
+        "secrets",
+        "credentials",
+        "roles",
+        "permissions",
+        "privileges",
+        "iam",
+        "policies",
+        "grants",
+        "config",
+        "settings",
+    }
+)
+_PRIVILEGED_SCOPE = re.compile(
+    r"admin|root|superuser|(^|[:._/-])(write|manage|delete)($|[:._/-])", re.IGNORECASE
+)
 
 
 def node_id(node_type: str, ident: str) -> str:
@@ -101,13 +134,23 @@ def _build(store: Store) -> nx.MultiDiGraph:
 
     identities = {
         row[0]: {
-            "type": IDENTITY, "id": row[0], "label": row[1], "name": row[1],
-            "kind": row[2], "owner": row[3], "source": row[4], "registered": bool(row[5]),
-            "first_seen": row[6], "last_seen": row[7], "requests": 0, "credentials": 0,
+            "type": IDENTITY,
+            "id": row[0],
+            "label": row[1],
+            "name": row[1],
+            "kind": row[2],
+            "owner": row[3],
+            "source": row[4],
+            "registered": bool(row[5]),
+            "first_seen": row[6],
+            "last_seen": row[7],
+            "requests": 0,
+            "credentials": 0,
         }
         for row in conn.execute(
             "SELECT id, name, kind, owner, source, registered, first_seen, last_seen "
-            "FROM identities")
+            "FROM identities"
+        )
     }
 
     credentials: dict[str, dict[str, Any]] = {}
@@ -121,25 +164,47 @@ def _build(store: Store) -> nx.MultiDiGraph:
         cid, ident = row[0], row[4] or f"cred:{row[0]}"
         claims = _json(row[5], {})
         credentials[cid] = {
-            "type": CREDENTIAL, "id": cid, "label": f"{row[1]} {row[2]}", "kind": row[1],
-            "redacted": row[2], "public_id": row[3], "identity": ident, "claims": claims,
-            "scopes": _scopes(claims), "issued_at": row[6], "expires_at": row[7],
-            "first_seen": row[8], "last_seen": row[9], "requests": row[10],
-            "blocked": bool(row[11]), "endpoints": 0, "clients": 0,
+            "type": CREDENTIAL,
+            "id": cid,
+            "label": f"{row[1]} {row[2]}",
+            "kind": row[1],
+            "redacted": row[2],
+            "public_id": row[3],
+            "identity": ident,
+            "claims": claims,
+            "scopes": _scopes(claims),
+            "issued_at": row[6],
+            "expires_at": row[7],
+            "first_seen": row[8],
+            "last_seen": row[9],
+            "requests": row[10],
+            "blocked": bool(row[11]),
+            "endpoints": 0,
+            "clients": 0,
         }
         info = identities.get(ident)
         if info is None:  # an identity row the writers never made: the credential names it
             info = identities[ident] = {
-                "type": IDENTITY, "id": ident, "label": ident, "name": ident, "kind": None,
-                "owner": None, "source": "credential", "registered": False,
-                "first_seen": row[8], "last_seen": row[9], "requests": 0, "credentials": 0,
+                "type": IDENTITY,
+                "id": ident,
+                "label": ident,
+                "name": ident,
+                "kind": None,
+                "owner": None,
+                "source": "credential",
+                "registered": False,
+                "first_seen": row[8],
+                "last_seen": row[9],
+                "requests": 0,
+                "credentials": 0,
             }
         info["requests"] += int(row[10] or 0)
         info["credentials"] += 1
         holds.append((node_id(IDENTITY, ident), node_id(CREDENTIAL, cid), HOLDS, {"kind": HOLDS}))
 
-    blocked_endpoints = {r[0] for r in conn.execute(
-        "SELECT value FROM blocklist WHERE kind = 'endpoint'")}
+    blocked_endpoints = {
+        r[0] for r in conn.execute("SELECT value FROM blocklist WHERE kind = 'endpoint'")
+    }
     endpoints: dict[int, dict[str, Any]] = {}
     services: dict[str, dict[str, Any]] = {}
     part_of: list[tuple[str, str, str, dict[str, Any]]] = []
@@ -153,19 +218,40 @@ def _build(store: Store) -> nx.MultiDiGraph:
         sensitive = _json(row[9], {})
         reasons = privileged_reasons(method, template, _json(row[10], []))
         endpoints[row[0]] = {
-            "type": ENDPOINT, "id": key, "label": key, "host": host, "method": method,
-            "template": template, "status": row[4], "requests": row[5], "first_seen": row[6],
-            "last_seen": row[7], "statuses": _json(row[8], {}), "sensitive": sensitive,
-            "sensitive_kinds": sorted(sensitive), "privileged": bool(reasons),
-            "privileged_reasons": reasons, "blocked": key in blocked_endpoints,
-            "credentials": 0, "clients": 0,
+            "type": ENDPOINT,
+            "id": key,
+            "label": key,
+            "host": host,
+            "method": method,
+            "template": template,
+            "status": row[4],
+            "requests": row[5],
+            "first_seen": row[6],
+            "last_seen": row[7],
+            "statuses": _json(row[8], {}),
+            "sensitive": sensitive,
+            "sensitive_kinds": sorted(sensitive),
+            "privileged": bool(reasons),
+            "privileged_reasons": reasons,
+            "blocked": key in blocked_endpoints,
+            "credentials": 0,
+            "clients": 0,
         }
         service = services.get(host)
         if service is None:
             service = services[host] = {
-                "type": SERVICE, "id": host, "label": host, "host": host, "requests": 0,
-                "endpoints": 0, "documented": 0, "shadow": 0, "zombie": 0, "orphan": 0,
-                "first_seen": row[6], "last_seen": row[7],
+                "type": SERVICE,
+                "id": host,
+                "label": host,
+                "host": host,
+                "requests": 0,
+                "endpoints": 0,
+                "documented": 0,
+                "shadow": 0,
+                "zombie": 0,
+                "orphan": 0,
+                "first_seen": row[6],
+                "last_seen": row[7],
             }
         service["requests"] += int(row[5] or 0)
         service["endpoints"] += 1
@@ -173,8 +259,7 @@ def _build(store: Store) -> nx.MultiDiGraph:
             service[row[4]] += 1
         service["first_seen"] = _min(service["first_seen"], row[6])
         service["last_seen"] = _max(service["last_seen"], row[7])
-        part_of.append((node_id(ENDPOINT, key), node_id(SERVICE, host), PART_OF,
-                        {"kind": PART_OF}))
+        part_of.append((node_id(ENDPOINT, key), node_id(SERVICE, host), PART_OF, {"kind": PART_OF}))
 
     calls = []
     skipped = 0
@@ -189,10 +274,21 @@ def _build(store: Store) -> nx.MultiDiGraph:
             continue
         cred["endpoints"] += 1
         endpoint["credentials"] += 1
-        calls.append((node_id(CREDENTIAL, cid), node_id(ENDPOINT, endpoint["id"]), CALLS, {
-            "kind": CALLS, "requests": requests, "successes": successes, "first_seen": first,
-            "last_seen": last, "clients": clients,
-        }))
+        calls.append(
+            (
+                node_id(CREDENTIAL, cid),
+                node_id(ENDPOINT, endpoint["id"]),
+                CALLS,
+                {
+                    "kind": CALLS,
+                    "requests": requests,
+                    "successes": successes,
+                    "first_seen": first,
+                    "last_seen": last,
+                    "clients": clients,
+                },
+            )
+        )
     for eid, clients in conn.execute(
         "SELECT endpoint_id, COUNT(DISTINCT client_ip) FROM sightings WHERE client_ip != '' "
         "GROUP BY endpoint_id"
@@ -217,20 +313,38 @@ def _build(store: Store) -> nx.MultiDiGraph:
         client = clients_info.get(address)
         if client is None:
             client = clients_info[address] = {
-                "type": CLIENT, "id": address, "label": address, "address": address,
-                "requests": 0, "credentials": 0, "first_seen": first, "last_seen": last,
+                "type": CLIENT,
+                "id": address,
+                "label": address,
+                "address": address,
+                "requests": 0,
+                "credentials": 0,
+                "first_seen": first,
+                "last_seen": last,
             }
         client["requests"] += int(requests)
         client["credentials"] += 1
         client["first_seen"] = _min(client["first_seen"], first)
         client["last_seen"] = _max(client["last_seen"], last)
-        presents.append((node_id(CLIENT, address), node_id(CREDENTIAL, cid), PRESENTS, {
-            "kind": PRESENTS, "requests": requests, "successes": successes,
-            "first_seen": first, "last_seen": last, "endpoints": reached,
-        }))
+        presents.append(
+            (
+                node_id(CLIENT, address),
+                node_id(CREDENTIAL, cid),
+                PRESENTS,
+                {
+                    "kind": PRESENTS,
+                    "requests": requests,
+                    "successes": successes,
+                    "first_seen": first,
+                    "last_seen": last,
+                    "endpoints": reached,
+                },
+            )
+        )
     if skipped:
-        log.warning("graph: %d sightings name a credential or endpoint missing from the case",
-                    skipped)
+        log.warning(
+            "graph: %d sightings name a credential or endpoint missing from the case", skipped
+        )
 
     g.add_nodes_from((node_id(IDENTITY, k), v) for k, v in identities.items())
     g.add_nodes_from((node_id(CREDENTIAL, k), v) for k, v in credentials.items())

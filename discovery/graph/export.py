@@ -20,8 +20,9 @@ _XML_INVALID = re.compile(
     "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\x7f-\x9f]"
     "|[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"  # bidi controls: no display tricks
 )
-_DOT_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029"
-                          "\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_DOT_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 
 def xml_safe(text: str) -> str:
@@ -45,8 +46,11 @@ def scalar_graph(g: nx.MultiDiGraph, *, xml: bool = False) -> nx.MultiDiGraph:
 
     def flat(attrs: dict[str, Any]) -> dict[str, Any]:
         # "id" would become the GEXF node id: the subject id travels as "subject_id"
-        return {("subject_id" if k == "id" else k): scalar(v, xml=xml)
-                for k, v in attrs.items() if v is not None}
+        return {
+            ("subject_id" if k == "id" else k): scalar(v, xml=xml)
+            for k, v in attrs.items()
+            if v is not None
+        }
 
     fix = xml_safe if xml else str
     out.add_nodes_from((fix(n), flat(a)) for n, a in g.nodes(data=True))
@@ -75,7 +79,8 @@ def renamed_graph(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
     out.graph.update(g.graph)
     out.add_nodes_from(
         (n, {("subject_id" if k == "id" else k): v for k, v in a.items()})
-        for n, a in g.nodes(data=True))
+        for n, a in g.nodes(data=True)
+    )
     out.add_edges_from(g.edges(keys=True, data=True))
     return out
 
@@ -104,8 +109,13 @@ def _dot_attrs(attrs: dict[str, Any]) -> str:
 
 _DOT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOT_RENAMED = frozenset({"name"})  # clashes with tools' own node fields (pydot's Node.name)
-_SHAPES = {"identity": "ellipse", "credential": "note", "client": "box3d",
-           "endpoint": "box", "service": "cylinder"}
+_SHAPES = {
+    "identity": "ellipse",
+    "credential": "note",
+    "client": "box3d",
+    "endpoint": "box",
+    "service": "cylinder",
+}
 
 
 def to_dot(g: nx.MultiDiGraph) -> bytes:

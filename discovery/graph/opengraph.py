@@ -24,8 +24,12 @@ NODE_KINDS = {
     "endpoint": "IRC_Endpoint",
     "service": "IRC_Service",
 }
-EDGE_KINDS = {"HOLDS": "IRC_Holds", "CALLS": "IRC_Calls", "PART_OF": "IRC_PartOf",
-              "PRESENTS": "IRC_Presents"}
+EDGE_KINDS = {
+    "HOLDS": "IRC_Holds",
+    "CALLS": "IRC_Calls",
+    "PART_OF": "IRC_PartOf",
+    "PRESENTS": "IRC_Presents",
+}
 # Traversable: control flows along the edge (holding or presenting a credential lets you use it;
 # a credential that called an endpoint can call it again). PART_OF is membership, not control.
 TRAVERSABLE = {"IRC_Holds": True, "IRC_Presents": True, "IRC_Calls": True, "IRC_PartOf": False}
@@ -84,9 +88,15 @@ def to_opengraph(g: nx.MultiDiGraph) -> dict[str, Any]:
 
 def extension_schema() -> dict[str, Any]:
     """The OpenGraph extension that declares our node and edge kinds (traversable ones marked)."""
-    icons = {"IRC_Identity": "user", "IRC_Credential": "key", "IRC_Client": "desktop",
-             "IRC_Endpoint": "plug", "IRC_Service": "server",
-             "IRC_ShadowEndpoint": "ghost", "IRC_ZombieEndpoint": "skull"}
+    icons = {
+        "IRC_Identity": "user",
+        "IRC_Credential": "key",
+        "IRC_Client": "desktop",
+        "IRC_Endpoint": "plug",
+        "IRC_Service": "server",
+        "IRC_ShadowEndpoint": "ghost",
+        "IRC_ZombieEndpoint": "skull",
+    }
     descriptions = {
         "IRC_Identity": "A non-human identity (service account, partner, bot) seen or registered",
         "IRC_Credential": "An API credential seen in traffic (redacted; never the raw secret)",
@@ -105,18 +115,28 @@ def extension_schema() -> dict[str, Any]:
     return {
         "schema": {"name": "ir_console", "version": "1.0.0", "namespace": NAMESPACE},
         "node_kinds": [
-            {"name": kind, "display_name": kind.removeprefix("IRC_"),
-             "description": descriptions[kind], "is_display_kind": True,
-             "icon": icons[kind]}
+            {
+                "name": kind,
+                "display_name": kind.removeprefix("IRC_"),
+                "description": descriptions[kind],
+                "is_display_kind": True,
+                "icon": icons[kind],
+            }
             for kind in icons
         ],
         "relationship_kinds": [
-            {"name": kind, "description": edge_descriptions[kind],
-             "is_traversable": TRAVERSABLE[kind]}
+            {
+                "name": kind,
+                "description": edge_descriptions[kind],
+                "is_traversable": TRAVERSABLE[kind],
+            }
             for kind in EDGE_KINDS.values()
         ],
         "environments": [
-            {"environment_kind": "IRC_Service", "source_kind": SOURCE_KIND,
-             "principal_kinds": ["IRC_Identity", "IRC_Credential", "IRC_Client"]},
+            {
+                "environment_kind": "IRC_Service",
+                "source_kind": SOURCE_KIND,
+                "principal_kinds": ["IRC_Identity", "IRC_Credential", "IRC_Client"],
+            },
         ],
     }

@@ -56,12 +56,25 @@ def graph() -> None:
 
 
 @graph.command("export")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
-              help="graphml, gexf (Gephi), json (node-link), dot (Graphviz), opengraph (BloodHound).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to FILE (default: stdout).")
-@click.option("--schema", "schema_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="With opengraph: also write the OpenGraph extension schema to FILE.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    required=True,
+    help="graphml, gexf (Gephi), json (node-link), dot (Graphviz), opengraph (BloodHound).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to FILE (default: stdout).",
+)
+@click.option(
+    "--schema",
+    "schema_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With opengraph: also write the OpenGraph extension schema to FILE.",
+)
 @click.pass_obj
 def export_cmd(case: CaseContext, fmt: str, output: Path | None, schema_out: Path | None) -> None:
     """Export the whole graph (no raw secret: credentials are redacted)."""
@@ -78,8 +91,10 @@ def export_cmd(case: CaseContext, fmt: str, output: Path | None, schema_out: Pat
         sys.stdout.flush()
     else:
         output.write_bytes(data)
-        message(f"wrote {graph_.number_of_nodes()} nodes and {graph_.number_of_edges()} edges "
-                f"to {output} ({fmt})")
+        message(
+            f"wrote {graph_.number_of_nodes()} nodes and {graph_.number_of_edges()} edges "
+            f"to {output} ({fmt})"
+        )
     if schema_out is not None:
         from discovery.graph.opengraph import extension_schema
 
@@ -88,13 +103,31 @@ def export_cmd(case: CaseContext, fmt: str, output: Path | None, schema_out: Pat
 
 
 def _endpoint_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    return [[r["status"], r["host"], r["method"], r["template"], r["requests"],
-             ",".join(r["sensitive"]) or "-", "yes" if r["privileged"] else "-",
-             "BLOCKED" if r["blocked"] else ""] for r in rows]
+    return [
+        [
+            r["status"],
+            r["host"],
+            r["method"],
+            r["template"],
+            r["requests"],
+            ",".join(r["sensitive"]) or "-",
+            "yes" if r["privileged"] else "-",
+            "BLOCKED" if r["blocked"] else "",
+        ]
+        for r in rows
+    ]
 
 
-ENDPOINT_HEADERS = ["status", "host", "method", "template", "requests", "sensitive", "privileged",
-                    "blocked"]
+ENDPOINT_HEADERS = [
+    "status",
+    "host",
+    "method",
+    "template",
+    "requests",
+    "sensitive",
+    "privileged",
+    "blocked",
+]
 
 
 @graph.command("blast-radius")
@@ -111,17 +144,23 @@ def blast_radius(case: CaseContext, subject: str, as_json: bool) -> None:
         emit_json(result)
         return
     s = result["summary"]
-    message(f"{result['subject']['type']} {clean(result['subject']['label'])}: "
-            f"{s['endpoints']} endpoints on {s['services']} services "
-            f"({s['shadow']} shadow, {s['zombie']} zombie, {s['privileged']} privileged); "
-            f"sensitive data: {', '.join(result['sensitive_kinds']) or 'none'}; "
-            f"{s['clients']} clients; {s['co_credentials']} other credentials from those clients")
+    message(
+        f"{result['subject']['type']} {clean(result['subject']['label'])}: "
+        f"{s['endpoints']} endpoints on {s['services']} services "
+        f"({s['shadow']} shadow, {s['zombie']} zombie, {s['privileged']} privileged); "
+        f"sensitive data: {', '.join(result['sensitive_kinds']) or 'none'}; "
+        f"{s['clients']} clients; {s['co_credentials']} other credentials from those clients"
+    )
     emit_table(ENDPOINT_HEADERS, _endpoint_rows(result["endpoints"]), empty="reaches no endpoint")
     if result["co_credentials"]:
         message("other credentials seen from the same clients:")
-        emit_table(["credential", "kind", "redacted", "identity", "clients"],
-                   [[c["id"], c["kind"], c["redacted"], c["identity"], ",".join(c["clients"])]
-                    for c in result["co_credentials"]])
+        emit_table(
+            ["credential", "kind", "redacted", "identity", "clients"],
+            [
+                [c["id"], c["kind"], c["redacted"], c["identity"], ",".join(c["clients"])]
+                for c in result["co_credentials"]
+            ],
+        )
 
 
 @graph.command("exposure")
@@ -138,24 +177,44 @@ def exposure(case: CaseContext, subject: str, as_json: bool) -> None:
         emit_json(result)
         return
     s = result["summary"]
-    message(f"{result['subject']['type']} {clean(result['subject']['label'])}: reached by "
-            f"{s['credentials']} credentials ({s['unblocked_credentials']} not blocked) of "
-            f"{s['identities']} identities from {s['clients']} clients")
-    emit_table(["credential", "kind", "redacted", "identity", "calls", "blocked"],
-               [[c["id"], c["kind"], c["redacted"], c["identity"], c["calls"],
-                 "BLOCKED" if c["blocked"] else ""] for c in result["credentials"]],
-               empty="no credential reached it")
+    message(
+        f"{result['subject']['type']} {clean(result['subject']['label'])}: reached by "
+        f"{s['credentials']} credentials ({s['unblocked_credentials']} not blocked) of "
+        f"{s['identities']} identities from {s['clients']} clients"
+    )
+    emit_table(
+        ["credential", "kind", "redacted", "identity", "calls", "blocked"],
+        [
+            [
+                c["id"],
+                c["kind"],
+                c["redacted"],
+                c["identity"],
+                c["calls"],
+                "BLOCKED" if c["blocked"] else "",
+            ]
+            for c in result["credentials"]
+        ],
+        empty="no credential reached it",
+    )
 
 
 @graph.command("paths")
 @click.argument("subject")
 @click.option("--to", "target", help="Only paths to this endpoint or host.")
-@click.option("--max", "max_paths", type=click.IntRange(1, 1000), default=20, show_default=True,
-              help="At most this many paths per target.")
+@click.option(
+    "--max",
+    "max_paths",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="At most this many paths per target.",
+)
 @json_option
 @click.pass_obj
-def paths(case: CaseContext, subject: str, target: str | None, max_paths: int,
-          as_json: bool) -> None:
+def paths(
+    case: CaseContext, subject: str, target: str | None, max_paths: int, as_json: bool
+) -> None:
     """Paths from SUBJECT (identity, credential, client) to sensitive or privileged endpoints."""
     from discovery.graph.analyses import paths as analyse
 
@@ -166,8 +225,11 @@ def paths(case: CaseContext, subject: str, target: str | None, max_paths: int,
         emit_json(result)
         return
     if not result:
-        message("no path to a sensitive or privileged endpoint" if target is None
-                else "no path to that target")
+        message(
+            "no path to a sensitive or privileged endpoint"
+            if target is None
+            else "no path to that target"
+        )
         return
     for item in result:
         sys.stdout.write(clean(item["target"]["label"]) + "\n")
@@ -193,10 +255,21 @@ def choke_points(case: CaseContext, top: int, as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return
-    emit_table(["type", "id", "label", "cut reach", "cut sensitive", "only caller of"],
-               [[r["type"], r["id"], r["label"], r["cut_pairs"], r["cut_sensitive"],
-                 len(r["exclusive"])] for r in result],
-               empty="nothing reaches any endpoint")
+    emit_table(
+        ["type", "id", "label", "cut reach", "cut sensitive", "only caller of"],
+        [
+            [
+                r["type"],
+                r["id"],
+                r["label"],
+                r["cut_pairs"],
+                r["cut_sensitive"],
+                len(r["exclusive"]),
+            ]
+            for r in result
+        ],
+        empty="nothing reaches any endpoint",
+    )
 
 
 @graph.command("what-if")
@@ -214,11 +287,26 @@ def what_if(case: CaseContext, subjects: tuple[str, ...], as_json: bool) -> None
         emit_json(result)
         return
     s = result["summary"]
-    message(f"removing {s['credentials_removed']} credentials: {s['endpoints_affected']} endpoints "
-            f"affected, {s['endpoints_unreached']} no longer reached by anyone")
-    emit_table(["identity or client", "before", "after", "lost"],
-               [[r["label"], r["before"], r["after"], len(r["lost"])]
-                for r in result["identities"] + result["clients"]])
-    emit_table(["endpoint", "credentials before", "after", "unreached"],
-               [[e["id"], e["exposure_before"]["credential"], e["exposure_after"]["credential"],
-                 "yes" if e["unreached"] else ""] for e in result["endpoints"]])
+    message(
+        f"removing {s['credentials_removed']} credentials: {s['endpoints_affected']} endpoints "
+        f"affected, {s['endpoints_unreached']} no longer reached by anyone"
+    )
+    emit_table(
+        ["identity or client", "before", "after", "lost"],
+        [
+            [r["label"], r["before"], r["after"], len(r["lost"])]
+            for r in result["identities"] + result["clients"]
+        ],
+    )
+    emit_table(
+        ["endpoint", "credentials before", "after", "unreached"],
+        [
+            [
+                e["id"],
+                e["exposure_before"]["credential"],
+                e["exposure_after"]["credential"],
+                "yes" if e["unreached"] else "",
+            ]
+            for e in result["endpoints"]
+        ],
+    )

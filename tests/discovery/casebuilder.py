@@ -56,8 +56,14 @@ class SmallCase:
 
 def _jwt(store: Store, secret: str) -> CredentialSighting:
     return make_sighting(
-        store, secret, kind="jwt", name="Authorization", redacted="eyJ…" + secret[-4:],
-        identity=JWT_IDENTITY, identity_kind="jwt", public_id=None,
+        store,
+        secret,
+        kind="jwt",
+        name="Authorization",
+        redacted="eyJ…" + secret[-4:],
+        identity=JWT_IDENTITY,
+        identity_kind="jwt",
+        public_id=None,
         claims=(("iss", "https://idp.example"), ("sub", "billing"), ("scope", "users:read")),
     )
 
@@ -66,9 +72,16 @@ def build_small_case(store: Store) -> SmallCase:
     """Write the small case into ``store`` and return its credential ids."""
     a = _jwt(store, "token-A-aaaaaaaaaaaaaaaa")
     b = _jwt(store, "token-B-bbbbbbbbbbbbbbbb")
-    c = make_sighting(store, "aws-secret-cccccccccccc", kind="aws_sigv4", name="Authorization",
-                      redacted="AKIA…MPLE", public_id="AKIAIOSFODNN7EXAMPLE",
-                      identity=AWS_IDENTITY, identity_kind="aws")
+    c = make_sighting(
+        store,
+        "aws-secret-cccccccccccc",
+        kind="aws_sigv4",
+        name="Authorization",
+        redacted="AKIA…MPLE",
+        public_id="AKIAIOSFODNN7EXAMPLE",
+        identity=AWS_IDENTITY,
+        identity_kind="aws",
+    )
     d = make_sighting(store, "api-key-dddddddddddddd", kind="api_key", redacted="…dddd")
     traffic = [
         # (sighting, client, host, method, path, status, ts)
@@ -82,9 +95,16 @@ def build_small_case(store: Store) -> SmallCase:
         (None, "10.0.0.9", API, "GET", "/v1/users/4", 401, 170.0),  # unauthenticated
     ]
     store.add_exchanges(
-        make_exchange(ts=1_790_000_000.0 + ts, client_ip=client, host=host, method=method,
-                      path=path, raw_path=path, status=status,
-                      credentials=(sighting,) if sighting else ())
+        make_exchange(
+            ts=1_790_000_000.0 + ts,
+            client_ip=client,
+            host=host,
+            method=method,
+            path=path,
+            raw_path=path,
+            status=status,
+            credentials=(sighting,) if sighting else (),
+        )
         for sighting, client, host, method, path, status, ts in traffic
     )
     with store.transaction() as conn:
@@ -92,16 +112,24 @@ def build_small_case(store: Store) -> SmallCase:
             "INSERT INTO endpoints(host, method, template, status, sensitive) VALUES (?,?,?,?,?)",
             ENDPOINTS,
         )
-        ids = {(h, m, t): i for i, h, m, t in conn.execute(
-            "SELECT id, host, method, template FROM endpoints")}
+        ids = {
+            (h, m, t): i
+            for i, h, m, t in conn.execute("SELECT id, host, method, template FROM endpoints")
+        }
         for (host, method, template), endpoint_id in ids.items():
             if "{id}" in template:
                 pattern = template.replace("{id}", "%")
-                conn.execute("UPDATE exchanges SET endpoint_id = ? WHERE host = ? AND method = ? "
-                             "AND path LIKE ?", (endpoint_id, host, method, pattern))
+                conn.execute(
+                    "UPDATE exchanges SET endpoint_id = ? WHERE host = ? AND method = ? "
+                    "AND path LIKE ?",
+                    (endpoint_id, host, method, pattern),
+                )
             else:
-                conn.execute("UPDATE exchanges SET endpoint_id = ? WHERE host = ? AND method = ? "
-                             "AND path = ?", (endpoint_id, host, method, template))
+                conn.execute(
+                    "UPDATE exchanges SET endpoint_id = ? WHERE host = ? AND method = ? "
+                    "AND path = ?",
+                    (endpoint_id, host, method, template),
+                )
         conn.execute(
             "UPDATE endpoints SET "
             "requests = (SELECT COUNT(*) FROM exchanges e WHERE e.endpoint_id = endpoints.id), "
@@ -110,7 +138,8 @@ def build_small_case(store: Store) -> SmallCase:
         )
         conn.execute(
             "UPDATE identities SET name = 'billing-service', owner = 'team-billing', "
-            "kind = 'service-account', registered = 1 WHERE id = ?", (JWT_IDENTITY,)
+            "kind = 'service-account', registered = 1 WHERE id = ?",
+            (JWT_IDENTITY,),
         )
         conn.execute(
             "INSERT INTO identities(id, name, kind, owner, source, registered) "

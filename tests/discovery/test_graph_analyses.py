@@ -58,15 +58,27 @@ def test_graph_has_the_case_nodes_edges_and_attributes(store: Store, small: Smal
     assert g.has_edge(f"endpoint:{INVOICES}", f"service:{BILLING}", "PART_OF")
     export = g.nodes[f"endpoint:{EXPORT}"]
     assert (export["status"], export["sensitive_kinds"], export["privileged"]) == (
-        "shadow", ["email"], True)
+        "shadow",
+        ["email"],
+        True,
+    )
     assert (export["credentials"], export["clients"], export["requests"]) == (2, 1, 2)
     assert g.nodes[f"endpoint:{USERS}"]["privileged"] is False
     api = g.nodes[f"service:{API}"]
     assert (api["endpoints"], api["documented"], api["shadow"], api["zombie"], api["orphan"]) == (
-        4, 1, 1, 1, 1)
+        4,
+        1,
+        1,
+        1,
+        1,
+    )
     cred = g.nodes[f"credential:{small.a}"]
     assert (cred["requests"], cred["endpoints"], cred["clients"], cred["blocked"]) == (
-        3, 2, 1, False)
+        3,
+        2,
+        1,
+        False,
+    )
     assert cred["scopes"] == ["users:read"] and "fingerprint" not in cred
     calls = g.get_edge_data(f"credential:{small.a}", f"endpoint:{USERS}", "CALLS")
     assert (calls["requests"], calls["successes"], calls["clients"]) == (2, 2, 1)
@@ -131,8 +143,13 @@ def test_exposure_of_an_endpoint_and_a_service(store: Store, small: SmallCase) -
     assert sorted(ids(api["credentials"])) == sorted([small.a, small.c, small.d])
     assert api["summary"]["identities"] == 3
     orphan = analyses.exposure(g, node(store, ORPHAN))
-    assert orphan["summary"] == {"endpoints": 0, "credentials": 0, "identities": 0,
-                                 "clients": 0, "unblocked_credentials": 0}
+    assert orphan["summary"] == {
+        "endpoints": 0,
+        "credentials": 0,
+        "identities": 0,
+        "clients": 0,
+        "unblocked_credentials": 0,
+    }
 
 
 def test_paths_from_an_identity_to_risky_endpoints(store: Store, small: SmallCase) -> None:
@@ -141,7 +158,8 @@ def test_paths_from_an_identity_to_risky_endpoints(store: Store, small: SmallCas
     assert [p["target"]["id"] for p in found] == [EXPORT]  # users and invoices are not risky
     (only,) = found
     assert [[n["id"] for n in p["nodes"]] for p in only["paths"]] == [
-        [JWT_IDENTITY, small.a, EXPORT]]
+        [JWT_IDENTITY, small.a, EXPORT]
+    ]
     assert only["paths"][0]["edges"] == ["HOLDS", "CALLS"]
     assert "sensitive data: email" in only["why"] and "shadow endpoint" in only["why"]
     assert any("internal" in why for why in only["why"])
@@ -155,7 +173,10 @@ def test_paths_from_an_identity_to_risky_endpoints(store: Store, small: SmallCas
 def test_choke_points_rank_by_cut_reach(store: Store, small: SmallCase) -> None:
     top = analyses.choke_points(build_graph(store), top=3)
     assert [(r["type"], r["id"]) for r in top] == [
-        ("credential", small.c), ("credential", small.a), ("client", A_CLIENT)]
+        ("credential", small.c),
+        ("credential", small.a),
+        ("client", A_CLIENT),
+    ]
     by_id = {r["id"]: r for r in top}
     assert (by_id[small.c]["cut_pairs"], by_id[small.c]["cut_sensitive"]) == (4, 2)
     assert by_id[small.c]["exclusive"] == [ADMIN]
@@ -171,7 +192,10 @@ def test_what_if_removing_a_credential(store: Store, small: SmallCase) -> None:
     assert ids(ident["still_reaches"]) == [INVOICES]
     (client,) = result["clients"]
     assert (client["id"], client["lost"], ids(client["still_reaches"])) == (
-        A_CLIENT, [USERS], [EXPORT])
+        A_CLIENT,
+        [USERS],
+        [EXPORT],
+    )
     rows = {e["id"]: e for e in result["endpoints"]}
     assert rows[USERS]["exposure_before"] == {"credential": 2, "identity": 2, "client": 2}
     assert rows[USERS]["exposure_after"] == {"credential": 1, "identity": 1, "client": 1}
@@ -203,6 +227,7 @@ def test_what_if_removing_an_identity_or_the_only_caller(store: Store, small: Sm
         ("DELETE", "/v1/users/{id}", ["admin"], ["spec scope 'admin'"]),
     ],
 )
-def test_privileged_reasons(method: str, template: str, scopes: list[str],
-                            expected: list[str]) -> None:
+def test_privileged_reasons(
+    method: str, template: str, scopes: list[str], expected: list[str]
+) -> None:
     assert privileged_reasons(method, template, scopes) == expected

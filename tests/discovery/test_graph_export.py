@@ -40,8 +40,12 @@ HOSTILE = [
     "/bidi\u202eevil\u2066",
     "/\\N\\G\\l",
 ]
-RAW_SECRETS = ("token-A-aaaaaaaaaaaaaaaa", "token-B-bbbbbbbbbbbbbbbb",
-               "aws-secret-cccccccccccc", "api-key-dddddddddddddd")
+RAW_SECRETS = (
+    "token-A-aaaaaaaaaaaaaaaa",
+    "token-B-bbbbbbbbbbbbbbbb",
+    "aws-secret-cccccccccccc",
+    "api-key-dddddddddddddd",
+)
 
 
 @pytest.fixture
@@ -53,15 +57,22 @@ def add_hostile(store: Store) -> None:
     """Endpoints with hostile templates, called by a credential with a hostile claim."""
     with store.transaction() as conn:
         for template in HOSTILE:
-            conn.execute("INSERT INTO endpoints(host, method, template, status, sensitive) "
-                         "VALUES (?, 'GET', ?, 'shadow', '{\"card\\n<x>\": 1}')", (API, template))
+            conn.execute(
+                "INSERT INTO endpoints(host, method, template, status, sensitive) "
+                "VALUES (?, 'GET', ?, 'shadow', '{\"card\\n<x>\": 1}')",
+                (API, template),
+            )
         cred = conn.execute("SELECT id FROM credentials ORDER BY id LIMIT 1").fetchone()[0]
-        conn.execute("UPDATE credentials SET claims = ? WHERE id = ?",
-                     (json.dumps({"sub": 'evil"\n</data><x>\x1b]0;t\x07'}), cred))
+        conn.execute(
+            "UPDATE credentials SET claims = ? WHERE id = ?",
+            (json.dumps({"sub": 'evil"\n</data><x>\x1b]0;t\x07'}), cred),
+        )
         conn.execute(
             "INSERT INTO sightings(credential_id, endpoint_id, client_ip, requests, successes) "
             "SELECT ?, id, '10.0.0.5', 1, 1 FROM endpoints WHERE template IN "
-            f"({','.join('?' for _ in HOSTILE)})", (cred, *HOSTILE))
+            f"({','.join('?' for _ in HOSTILE)})",
+            (cred, *HOSTILE),
+        )
 
 
 def edge_multiset(g: nx.Graph, drop: tuple[str, ...] = ()) -> Counter[tuple[Any, ...]]:
@@ -76,7 +87,9 @@ def test_graphml_round_trip(store: Store, small: SmallCase) -> None:
     back = nx.read_graphml(io.BytesIO(export(g, "graphml")))
     flat = scalar_graph(g, xml=True)
     assert (back.number_of_nodes(), back.number_of_edges()) == (
-        g.number_of_nodes(), g.number_of_edges())
+        g.number_of_nodes(),
+        g.number_of_edges(),
+    )
     assert dict(back.nodes(data=True)) == dict(flat.nodes(data=True))
     # the edge key (its kind) comes back as the GraphML edge id
     assert all(a["id"] == a["kind"] for _, _, a in back.edges(data=True))
@@ -92,7 +105,9 @@ def test_gexf_round_trip(store: Store, small: SmallCase) -> None:
     back = nx.read_gexf(io.BytesIO(export(g, "gexf")))
     flat = scalar_graph(g, xml=True)
     assert (back.number_of_nodes(), back.number_of_edges()) == (
-        g.number_of_nodes(), g.number_of_edges())
+        g.number_of_nodes(),
+        g.number_of_edges(),
+    )
     assert set(back.nodes) == set(flat.nodes)
     for name, attrs in flat.nodes(data=True):
         assert back.nodes[name] == attrs, name
@@ -109,7 +124,8 @@ def test_node_link_json_round_trip(store: Store, small: SmallCase) -> None:
     assert dict(back.nodes(data=True)) == dict(original.nodes(data=True))
     assert back.nodes[f"credential:{small.a}"]["subject_id"] == small.a
     assert sorted(back.edges(keys=True, data=True), key=repr) == sorted(
-        g.edges(keys=True, data=True), key=repr)
+        g.edges(keys=True, data=True), key=repr
+    )
 
 
 def test_dot_parses_with_the_same_shape(store: Store, small: SmallCase) -> None:
@@ -136,7 +152,7 @@ def _dot_unquote(text: str) -> str:
     return "".join(out)
 
 
-@pytest.mark.parametrize("text", [*HOSTILE, "", "plain", "\\", '"', "a\\\"b"])
+@pytest.mark.parametrize("text", [*HOSTILE, "", "plain", "\\", '"', 'a\\"b'])
 def test_dot_quote_is_reversible_and_closed(text: str) -> None:
     quoted = dot_quote(text)
     assert "\n" not in quoted and "\r" not in quoted and "\x1b" not in quoted
@@ -155,14 +171,15 @@ def test_hostile_labels_keep_dot_graphml_and_gexf_valid(store: Store, small: Sma
     (parsed,) = pydot.graph_from_dot_data(dot)
     assert (len(parsed.get_nodes()), len(parsed.get_edges())) == (nodes, edges)
     labels = {_dot_unquote(n.get("label")) for n in parsed.get_nodes()}
-    assert f"{API} GET /a\"b/{{id}}" in labels
+    assert f'{API} GET /a"b/{{id}}' in labels
     assert f"{API} GET /line\nbreak\nx" in labels
     assert f"{API} GET /esc[31mbell" in labels  # controls gone, text kept
     assert "evil" not in {k for n in parsed.get_nodes() for k in n.get_attributes()}
     dot_binary = shutil.which("dot")
     if dot_binary:  # Graphviz itself, when installed, must accept it too
-        subprocess.run([dot_binary, "-Tsvg", "-o", "/dev/null"], input=dot.encode(),
-                       check=True, timeout=60)
+        subprocess.run(
+            [dot_binary, "-Tsvg", "-o", "/dev/null"], input=dot.encode(), check=True, timeout=60
+        )
     graphml = nx.read_graphml(io.BytesIO(export(g, "graphml")))
     gexf = nx.read_gexf(io.BytesIO(export(g, "gexf")))
     for back in (graphml, gexf):
@@ -205,8 +222,12 @@ def test_opengraph_extension_schema_marks_traversable_edges() -> None:
     ext = extension_schema()
     assert ext["schema"]["namespace"] == "IRC"
     relations = {r["name"]: r["is_traversable"] for r in ext["relationship_kinds"]}
-    assert relations == {"IRC_Holds": True, "IRC_Presents": True, "IRC_Calls": True,
-                         "IRC_PartOf": False}
+    assert relations == {
+        "IRC_Holds": True,
+        "IRC_Presents": True,
+        "IRC_Calls": True,
+        "IRC_PartOf": False,
+    }
     for kind in ext["node_kinds"]:
         assert kind["name"].startswith("IRC_") and isinstance(kind["is_display_kind"], bool)
     declared = {k["name"] for k in ext["node_kinds"]}

@@ -90,8 +90,11 @@ def test_credential_facts_are_non_secret_and_complete(store: Store, small: Small
     assert facts["redacted"].startswith("eyJ…")
     assert facts["identity"] == JWT_IDENTITY
     assert facts["identity_name"] == "billing-service"
-    assert facts["claims"] == {"iss": "https://idp.example", "sub": "billing",
-                               "scope": "users:read"}
+    assert facts["claims"] == {
+        "iss": "https://idp.example",
+        "sub": "billing",
+        "scope": "users:read",
+    }
     assert facts["sources"] == ["10.0.0.5"]
     assert facts["requests"] == 3
     assert facts["endpoints"] == 2
@@ -99,7 +102,8 @@ def test_credential_facts_are_non_secret_and_complete(store: Store, small: Small
     assert facts["blocked"] is False
     # the fingerprint is available for the blocklist, but is not a fact and not in the JSON form
     fingerprint = store.conn.execute(
-        "SELECT fingerprint FROM credentials WHERE id = ?", (small.a,)).fetchone()[0]
+        "SELECT fingerprint FROM credentials WHERE id = ?", (small.a,)
+    ).fetchone()[0]
     assert subject.fingerprint == fingerprint
     rendered = json.dumps(subject.to_json())
     assert fingerprint not in rendered and "token-A" not in rendered
@@ -117,7 +121,10 @@ def test_blocked_flag_follows_the_blocklist(store: Store, small: SmallCase) -> N
 def test_endpoint_host_identity_and_client_facts(store: Store, small: SmallCase) -> None:
     export = resolve_subject(store, EXPORT).facts
     assert (export["status"], export["sensitive"], export["requests"]) == (
-        "shadow", {"email": 5}, 2)
+        "shadow",
+        {"email": 5},
+        2,
+    )
     assert (export["credentials"], export["clients"]) == (2, 1)
     host = resolve_subject(store, API).facts
     assert host["endpoints"] == {"documented": 1, "orphan": 1, "shadow": 1, "zombie": 1}
@@ -134,8 +141,11 @@ def test_endpoint_host_identity_and_client_facts(store: Store, small: SmallCase)
 def test_ambiguous_name_is_refused_not_guessed(store: Store, small: SmallCase) -> None:
     # an identity whose name is also a host: the user must say which
     with store.transaction() as conn:
-        conn.execute("INSERT INTO identities(id, name, source, registered) "
-                     "VALUES ('register:api', ?, 'register', 1)", (API,))
+        conn.execute(
+            "INSERT INTO identities(id, name, source, registered) "
+            "VALUES ('register:api', ?, 'register', 1)",
+            (API,),
+        )
     with pytest.raises(SubjectNotFound, match="ambiguous"):
         resolve_subject(store, API)
     assert resolve_subject(store, f"host:{API}").type == "host"
