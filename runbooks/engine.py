@@ -206,7 +206,8 @@ class Engine:
                 f"not to the {subject.type} {subject.id!r}"
             )
         self._check_approvals(runbook)
-        inputs, secret_values = resolve_inputs(runbook, params or {}, self.secrets)
+        secrets = self._with_vault(runbook, subject)
+        inputs, secret_values = resolve_inputs(runbook, params or {}, secrets)
         run = _Run("r-" + _random.token_hex(6), loaded, target, subject, inputs, secret_values,
                    dry_run, time.time())
         run.states = {s.id: ("planned" if dry_run else "pending") for s in runbook.steps}
@@ -252,6 +253,23 @@ class Engine:
         yield RunStarted(run.id, run.runbook.id, run.subject.to_json(), False, resumed=True)
         yield from self._drive(run)
 
+    def _with_vault(self, runbook: Runbook, subject: Subject) -> dict[str, str]:
+        """The operator's secrets, plus the vault's for ``vault: true`` inputs not given."""
+        secrets = dict(self.secrets)
+        wanted = [name for name, spec in runbook.inputs.items()
+                  if spec.vault and name not in secrets
+                  and not (spec.env and os.environ.get(spec.env))]
+        if not wanted or subject.type != "credential":
+            return secrets
+        from runbooks.secretvault import SecretVault
+
+        vault = SecretVault.from_env(self.store)
+        kept = vault.get(subject.id) if vault is not None else None
+        if kept is not None:
+            for name in wanted:
+                secrets[name] = kept
+        return secrets
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One transaction of audit entry + state; a failed write stops the run before acting."""
@@ -293,8 +311,9 @@ class Engine:
             raise RunbookUsageError(f"run {run_id}: stored runbook text does not match its hash")
         self._check_approvals(loaded.runbook)
         params = {k: str(v) for k, v in json.loads(row[3]).items() if v is not None}
-        inputs, secret_values = resolve_inputs(loaded.runbook, params, self.secrets)
         subject = resolve_subject(self.store, row[2])
+        secrets = self._with_vault(loaded.runbook, subject)
+        inputs, secret_values = resolve_inputs(loaded.runbook, params, secrets)
         run = _Run(run_id, loaded, row[2], subject, inputs, secret_values, False, float(row[6]))
         for step_id, state, attempts, output in self.store.conn.execute(
             "SELECT step_id, state, attempts, output FROM runbook_steps WHERE run_id = ? "

@@ -58,11 +58,14 @@ class Input(_Strict):
     choices: list[Any] | None = None
     secret: bool = False
     env: str | None = None  # environment variable the value may come from
+    vault: bool = False  # a secret: else taken from the opt-in vault for the target credential
 
     @model_validator(mode="after")
     def _secret_has_no_default(self) -> Input:
         if self.secret and self.default is not None:
             raise ValueError("a secret input cannot have a default (it would live in the file)")
+        if self.vault and not self.secret:
+            raise ValueError("'vault' applies only to a secret input")
         return self
 
 

@@ -288,3 +288,51 @@ def log(case: CaseContext, run_id: str, as_json: bool) -> None:
                  json.dumps({k: v for k, v in e["details"].items() if k not in ("run", "step")},
                             sort_keys=True)] for e in entries],
                empty=f"no audit entries for run {run_id}")
+
+
+@runbook.group()
+def vault() -> None:
+    """The opt-in secret vault beside the case (Fernet, key in $IR_CONSOLE_VAULT_KEY)."""
+
+
+@vault.command("key")
+def vault_key() -> None:
+    """Print a new vault key (keep it outside the case, e.g. in a password manager)."""
+    from runbooks.secretvault import new_key
+
+    click.echo(new_key())
+
+
+def _open_vault(store: Any) -> Any:
+    from runbooks.secretvault import ENV_KEY, SecretVault
+
+    opened = SecretVault.from_env(store)
+    if opened is None:
+        raise click.UsageError(f"set ${ENV_KEY} (make a key with `ir-console runbook vault key`)")
+    return opened
+
+
+@vault.command("add")
+@click.argument("credential_id")
+@click.pass_obj
+def vault_add(case: CaseContext, credential_id: str) -> None:
+    """Keep CREDENTIAL_ID's raw secret (read from stdin; it must match the case's fingerprint)."""
+    secret = sys.stdin.readline().rstrip("\r\n")
+    if not secret:
+        raise click.UsageError("give the secret on stdin")
+    with case.open(create=False) as store:
+        _open_vault(store).put(credential_id, secret)
+    message(f"kept the secret of {credential_id} in the vault (encrypted)")
+
+
+@vault.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@click.pass_obj
+def vault_list(case: CaseContext, as_json: bool) -> None:
+    """The credentials whose secret is kept (nothing is decrypted)."""
+    with case.open(create=False) as store:
+        ids = _open_vault(store).credentials()
+    if as_json:
+        emit_json(ids)
+        return
+    emit_table(["credential"], [[cid] for cid in ids], empty="the vault is empty")
