@@ -7,6 +7,7 @@ Shared by the capture-file reader and the live sniffer.
 from __future__ import annotations
 
 import logging
+import struct
 
 from discovery import packets
 from discovery.http1 import (
@@ -27,6 +28,7 @@ SCAN_BUDGET = 64 * 1024  # bytes searched for an HTTP message start in an unreco
 
 _UNKNOWN, _HTTP, _TLS, _OTHER = 0, 1, 2, 3
 _WARN_REASONS = frozenset({packets.MALFORMED, packets.IP_FRAGMENT})
+_FAST = struct.Struct("!4s4sHHIIBB")  # IPv4 addresses + TCP header, from offset 26
 
 
 class ConnectionHandler:
@@ -174,13 +176,25 @@ class PacketPipeline:
             and len(data) >= 54
             and data[12] == 8
             and data[13] == 0
-            and data[23] == 6
-            and not data[47] & 0x07
             and data[14] == 0x45
+            and data[23] == 6
+            and not (data[20] & 0x3F or data[21])
         ):
-            # fast path: a bare ACK over untagged Ethernet/IPv4/TCP carries nothing to follow
+            # fast path: untagged Ethernet, IPv4 without options or fragmentation, TCP
             total = (data[16] << 8) | data[17]
-            if total == 20 + (data[46] >> 4) * 4 and not (data[20] & 0x3F or data[21]):
+            doff = (data[46] >> 4) * 4
+            if total == 20 + doff and not data[47] & 0x07:
+                return  # a bare ACK carries nothing to follow
+            end = 14 + total
+            if total and doff >= 20 and 34 + doff <= end <= len(data):
+                src, dst, sport, dport, seq, ack, _off, flags = _FAST.unpack_from(data, 26)
+                self.reassembler.segment(
+                    packets.Segment(
+                        src, dst, sport, dport, seq, ack, flags, data[34 + doff : end], 0
+                    ),
+                    ts,
+                    number,
+                )
                 return
         seg = packets.decode(linktype, data)
         if isinstance(seg, str):

@@ -120,27 +120,35 @@ def _pcap_frames(
     buf = _Buffer(handle, b"", progress)
     buf.offset = 24
     frame = 0
+    data, pos, size = buf.data, 0, 0
     while True:
-        if not buf.need(16):
-            if len(buf.data) - buf.pos:
-                _truncated(stats, path, frame + 1, len(buf.data) - buf.pos, 16)
-            break
-        sec, frac, incl, _orig = unpack(buf.data, buf.pos)
-        if incl > MAX_RECORD:
-            stats.skip(
-                "corrupt record",
-                f"{path}: frame {frame + 1}: record length {incl} "
-                "is not plausible; reading stopped there",
-            )
-            break
-        if not buf.need(16 + incl):
-            _truncated(stats, path, frame + 1, len(buf.data) - buf.pos - 16, incl)
-            break
+        if pos + 16 > size:  # refill (the common case below runs on locals only)
+            buf.pos = pos
+            if not buf.need(16):
+                if len(buf.data) - buf.pos:
+                    _truncated(stats, path, frame + 1, len(buf.data) - buf.pos, 16)
+                break
+            data, pos, size = buf.data, buf.pos, len(buf.data)
+        sec, frac, incl, _orig = unpack(data, pos)
+        end = pos + 16 + incl
+        if end > size:
+            if incl > MAX_RECORD:
+                stats.skip(
+                    "corrupt record",
+                    f"{path}: frame {frame + 1}: record length {incl} "
+                    "is not plausible; reading stopped there",
+                )
+                break
+            buf.pos = pos
+            if not buf.need(16 + incl):
+                _truncated(stats, path, frame + 1, len(buf.data) - buf.pos - 16, incl)
+                break
+            data, pos, size = buf.data, buf.pos, len(buf.data)
+            end = pos + 16 + incl
         frame += 1
-        start = buf.pos + 16
-        buf.pos = start + incl
         stats.packets += 1
-        yield frame, sec + frac * scale, linktype, buf.data[start : start + incl]
+        yield frame, sec + frac * scale, linktype, data[pos + 16 : end]
+        pos = end
     if progress is not None:
         progress(buf.offset + len(buf.data))
 
