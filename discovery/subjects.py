@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import re
 import sqlite3
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from typing import Any
 from discovery.errors import SubjectNotFound
 from discovery.store import Store
 from discovery.timeutil import iso
+
+log = logging.getLogger(__name__)
 
 SUBJECT_TYPES = ("credential", "identity", "endpoint", "host", "client")
 _ALIASES = {"service": "host"}  # never "cred": identity ids start with "cred:"
@@ -103,6 +106,17 @@ def resolve_subject(store: Store, text: str) -> Subject:
     return candidates[0]
 
 
+def _loads(text: str | None, default: Any) -> Any:
+    """A JSON column's value; a damaged or empty one reads as ``default`` (logged)."""
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        log.warning("damaged JSON column value %r; shown as %r", text[:40], default)
+        return default
+
+
 def _looks_like_endpoint(text: str) -> bool:
     parts = text.split()
     return len(parts) == 3 and parts[2].startswith("/")
@@ -154,7 +168,7 @@ def credential_subject(store: Store, credential_id: str) -> Subject | None:
         "public_id": row[4],
         "identity": row[5],
         "identity_name": row[12],
-        "claims": json.loads(row[6] or "{}"),
+        "claims": _loads(row[6], {}),
         "issued_at": iso(row[7]),
         "expires_at": iso(row[8]),
         "first_seen": iso(row[9]),
@@ -202,7 +216,7 @@ def identity_subject(store: Store, text: str) -> Subject | None:
         "registered": bool(row[5]),
         "first_seen": iso(row[6]),
         "last_seen": iso(row[7]),
-        "allowed_scopes": json.loads(row[8]) if row[8] else None,
+        "allowed_scopes": _loads(row[8], None),
         "max_token_lifetime": row[9],
         "rotation_period": row[10],
         "credentials": [r[0] for r in held],
@@ -239,8 +253,8 @@ def endpoint_subject(store: Store, text: str) -> Subject | None:
         "requests": row[2],
         "first_seen": iso(row[3]),
         "last_seen": iso(row[4]),
-        "statuses": json.loads(row[5] or "{}"),
-        "sensitive": json.loads(row[6] or "{}"),
+        "statuses": _loads(row[5], {}),
+        "sensitive": _loads(row[6], {}),
         "credentials": int(counts[0]),
         "clients": int(counts[1]),
         "blocked": _blocked(conn, "endpoint", key),

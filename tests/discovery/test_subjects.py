@@ -156,3 +156,11 @@ def test_subject_is_hashable_and_compares_by_identity() -> None:
     one = Subject("host", "h", "h", {"x": 1})
     two = Subject("host", "h", "h", {"x": 2})
     assert one == two and len({one, two}) == 1
+
+
+def test_damaged_json_columns_read_as_empty(store: Store, small: SmallCase) -> None:
+    with store.transaction() as conn:
+        conn.execute("UPDATE endpoints SET sensitive = '{not json', statuses = '['")
+        conn.execute("UPDATE credentials SET claims = 'x' WHERE id = ?", (small.a,))
+    assert resolve_subject(store, EXPORT).facts["sensitive"] == {}
+    assert resolve_subject(store, small.a).facts["claims"] == {}
