@@ -9,9 +9,9 @@ growing without limit. The analysis is recomputed periodically, only when new da
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,8 +28,6 @@ RECOMPUTE_SECONDS = 10.0
 RECOMPUTE_SHARE = 20  # wait at least 20x the last recompute's duration (<= ~5% of the time)
 DROP_WARNING_EVERY = 10.0  # seconds between repeated "queue full" warnings
 
-_STOP = object()
-
 
 def _default_recompute(store: Store) -> None:
     from discovery.analysis import recompute
@@ -38,7 +36,11 @@ def _default_recompute(store: Store) -> None:
 
 
 class BackgroundWriter:
-    """Writes observed exchanges into a case from a thread; ``close`` flushes everything."""
+    """Writes observed exchanges into a case from a thread; ``close`` flushes everything.
+
+    The hand-off is a deque the proxy appends to and the writer drains every ``max_delay``: no
+    lock, no per-flow wake-up of the writer thread, so the event loop pays almost nothing.
+    """
 
     def __init__(
         self,
@@ -51,47 +53,53 @@ class BackgroundWriter:
         recompute: Callable[[Store], None] | None = _default_recompute,
     ) -> None:
         self.store = Store.open(case_path)  # opened here so a bad path fails at configure time
+        self.queue_size = queue_size
         self.batch = batch
         self.max_delay = max_delay
         self.recompute_seconds = recompute_seconds
         self._recompute = recompute
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._items: deque[ObservedExchange] = deque()
+        self._stop = threading.Event()
+        self.accepted = 0  # incremented by the producer (the proxy's event loop) only
+        self.finished = 0  # incremented by the writer thread only (written or failed)
+        self.written = 0
         self.dropped = 0
         self.failed = 0
         self.recomputes = 0
         self._last_drop_warning = 0.0
-        self.written = 0
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="irc-writer", daemon=True)
         self._thread.start()
 
     def put(self, observed: ObservedExchange) -> bool:
         """Queue an exchange without blocking; False (counted, warned) when the queue is full."""
-        try:
-            self._queue.put_nowait(observed)
-        except queue.Full:
+        if len(self._items) >= self.queue_size:
             self.dropped += 1
             now = time.monotonic()
             if self.dropped == 1 or now - self._last_drop_warning >= DROP_WARNING_EVERY:
                 self._last_drop_warning = now
                 log.warning(
                     "case writer is falling behind: queue full (%d), %d exchanges dropped so far",
-                    self._queue.maxsize,
+                    self.queue_size,
                     self.dropped,
                 )
             return False
+        self._items.append(observed)  # deque.append is atomic: no lock needed
+        self.accepted += 1
         return True
 
     def drain(self) -> None:
-        """Block until everything queued so far has been committed."""
-        self._queue.join()
+        """Block until everything queued so far has been committed (or failed)."""
+        target = self.accepted
+        while self.finished < target and self._thread.is_alive():
+            time.sleep(min(self.max_delay, 0.01))
 
     def close(self) -> None:
         """Write what is queued, recompute the analysis if anything new arrived, stop the thread."""
         if self._closed:
             return
         self._closed = True
-        self._queue.put(_STOP)
+        self._stop.set()
         self._thread.join()
         self.store.close()
         if self.dropped:
@@ -100,33 +108,13 @@ class BackgroundWriter:
             )
 
     def _take_batch(self) -> tuple[list[ObservedExchange], bool]:
-        """Wait for one item, let a batch accumulate for ``max_delay``, then take it whole.
-
-        Sleeping instead of waking for every item keeps the writer thread from taking the GIL
-        from the proxy's event loop once per flow.
-        """
+        """Sleep ``max_delay`` (or until closed), then take up to a batch; True when the writer
+        is closing and nothing is left."""
+        stopping = self._stop.wait(self.max_delay)
         items: list[ObservedExchange] = []
-        try:
-            first = self._queue.get(timeout=self.max_delay)
-        except queue.Empty:
-            return items, False
-        if first is _STOP:
-            self._queue.task_done()
-            return items, True
-        assert isinstance(first, ObservedExchange)
-        items.append(first)
-        time.sleep(self.max_delay)
-        while len(items) < self.batch:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is _STOP:
-                self._queue.task_done()
-                return items, True
-            assert isinstance(item, ObservedExchange)
-            items.append(item)
-        return items, False
+        while self._items and len(items) < self.batch:
+            items.append(self._items.popleft())
+        return items, stopping and not self._items
 
     def _run(self) -> None:
         dirty = False
@@ -146,8 +134,7 @@ class BackgroundWriter:
                     self.failed += len(items)
                     log.exception("could not write %d exchanges to the case", len(items))
                 finally:
-                    for _ in items:
-                        self._queue.task_done()
+                    self.finished += len(items)
             now = time.monotonic()
             due = stop or now - last_recompute >= gap
             if dirty and due and self._recompute is not None:
