@@ -48,9 +48,14 @@ def parse(text: str, name: str) -> Runbook:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
-        raise RunbookFormatError(f"{name}{line}: not valid YAML: {exc.problem or exc}") from None
+        problem = " ".join(str(exc.problem or exc).split())
+        raise RunbookFormatError(f"{name}{line}: not valid YAML: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        raise RunbookFormatError(
+            f"{name}: not valid YAML: character {exc.character!r} at offset {exc.position} "
+            "is not allowed") from None
     except yaml.YAMLError as exc:
-        raise RunbookFormatError(f"{name}: not valid YAML: {exc}") from None
+        raise RunbookFormatError(f"{name}: not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         raise RunbookFormatError(f"{name}:1: a runbook is a mapping (id, title, steps, …)")
     try:

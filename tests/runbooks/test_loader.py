@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from runbooks import loader
 from runbooks.errors import RunbookFormatError, RunbookNotFound
@@ -106,3 +109,30 @@ def test_duplicate_ids_in_the_user_folder(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text(GOOD)
     with pytest.raises(RunbookFormatError, match=r"b\.yaml: runbook id 'mine' is also used by"):
         loader.load_all(tmp_path)
+
+
+
+_yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                          st.text(max_size=20))
+_yaml_values = st.recursive(
+    _yaml_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.sampled_from(
+                                ["id", "title", "applies_to", "steps", "inputs", "action",
+                                 "with", "when", "retry", "timeout", "rollback", "manual",
+                                 "approval", "irreversible", "verify", "attempts", "x"]),
+                                inner, max_size=6)),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=200), _yaml_values.map(yaml.safe_dump)))
+def test_any_text_is_a_runbook_or_a_format_error(text: str) -> None:
+    """Whatever the file holds, loading ends in a runbook or a one-line RunbookFormatError."""
+    try:
+        loader.parse(text, "fuzz.yaml")
+    except RunbookFormatError as exc:
+        message = str(exc)
+        assert message.startswith("fuzz.yaml")
+        assert "\n" not in message.strip(), message
