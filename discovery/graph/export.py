@@ -30,6 +30,18 @@ def xml_safe(text: str) -> str:
     return _XML_INVALID.sub("", text)
 
 
+_ID_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+    "\ud800-\udfff\ufffe\uffff]"
+)
+
+
+def node_key(node: object) -> str:
+    """A node id every format carries unchanged: unsafe characters become ``\\uXXXX`` escapes
+    (escaped, not dropped, so two ids never collapse into one)."""
+    return _ID_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", str(node))
+
+
 def scalar(value: Any, *, xml: bool = False) -> str | int | float | bool | None:
     """One attribute value as a scalar: lists and dicts become JSON strings; None stays None."""
     if value is None or isinstance(value, bool | int | float):
@@ -40,7 +52,7 @@ def scalar(value: Any, *, xml: bool = False) -> str | int | float | bool | None:
 
 def scalar_graph(g: nx.MultiDiGraph, *, xml: bool = False) -> nx.MultiDiGraph:
     """A copy of ``g`` whose attributes are all scalars (None-valued attributes dropped, a node's
-    ``id`` attribute renamed ``subject_id``)."""
+    ``id`` attribute renamed ``subject_id``) and whose node ids are ``node_key``-escaped."""
     out: nx.MultiDiGraph = nx.MultiDiGraph()
     out.graph.update({k: scalar(v, xml=xml) for k, v in g.graph.items() if v is not None})
 
@@ -52,9 +64,10 @@ def scalar_graph(g: nx.MultiDiGraph, *, xml: bool = False) -> nx.MultiDiGraph:
             if v is not None
         }
 
-    fix = xml_safe if xml else str
-    out.add_nodes_from((fix(n), flat(a)) for n, a in g.nodes(data=True))
-    out.add_edges_from((fix(u), fix(v), k, flat(a)) for u, v, k, a in g.edges(keys=True, data=True))
+    out.add_nodes_from((node_key(n), flat(a)) for n, a in g.nodes(data=True))
+    out.add_edges_from(
+        (node_key(u), node_key(v), k, flat(a)) for u, v, k, a in g.edges(keys=True, data=True)
+    )
     return out
 
 

@@ -39,6 +39,9 @@ HOSTILE = [
     '/x"]; evil=1; "y',
     "/bidi\u202eevil\u2066",
     "/\\N\\G\\l",
+    "/dup",
+    "/dup\x00",  # differs from the one above only by a character XML cannot carry
+    "/dup\u202e",
 ]
 RAW_SECRETS = (
     "token-A-aaaaaaaaaaaaaaaa",
