@@ -3,6 +3,7 @@ never echoed, logged or stored."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,26 @@ from ir_console.output import emit_json, emit_table, message
 _SCHEMES = ("bearer ", "token ", "basic ")
 
 
+_ASSIGNMENT = re.compile(
+    r"""^\s*(?:export\s+)?[\w.\-"']{1,80}\s*[=:]\s*["']?([^"'\s]+)["']?\s*,?\s*$"""
+)
+
+
 def candidates(line: str) -> list[str]:
-    """The forms a pasted secret may have been stored under: as given, and without a header
-    name (``Authorization:``) or scheme (``Bearer``/``token``/``Basic``) in front."""
+    """The forms a pasted secret may have been stored under: as given; without a header name
+    (``Authorization:``) or scheme (``Bearer``/``token``/``Basic``) in front; the value of a
+    ``NAME=value`` / ``"name": "value"`` line (``.env`` files, JSON, AWS credential files); and
+    every provider key or JWT inside the line (an AWS key id stands for its SigV4 credential)."""
+    from discovery.credentials.jwt import JWT_IN_TEXT
+    from discovery.credentials.providers import find_provider_keys
+
     value = line.strip()
     out = [value]
+    assigned = _ASSIGNMENT.match(value)
+    if assigned:
+        out.append(assigned.group(1))
+    out.extend(key.token for key in find_provider_keys(value))
+    out.extend(match.group(0) for match in JWT_IN_TEXT.finditer(value))
     name, sep, rest = value.partition(":")
     if sep and name.strip().lower() in (
         "authorization",

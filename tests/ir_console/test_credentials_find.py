@@ -20,6 +20,9 @@ API_KEY = "acme_pk_globex_" + t.rand(28, seed=21)
 GH = t.github_token(seed=22)
 PASSWORD = "Export-" + t.rand(12, seed=23)
 NEVER_SEEN = t.STRIPE_LIVE
+AWS_SECRET = t.rand(40, seed=24)
+SIGV4 = (f"AWS4-HMAC-SHA256 Credential={t.AWS_KEY_ID}/20261128/eu-west-1/s3/aws4_request, "
+         f"SignedHeaders=host, Signature={'ab' * 32}")
 
 
 def run(case: Path, args: list[str], stdin: str | None = None) -> tuple[int, str, str]:
@@ -41,6 +44,7 @@ def case(case_path: Path) -> Path:
                 ("10.0.0.7", (("Authorization", f"token {GH}"),)),
                 ("10.0.0.8", (("Authorization", "Basic " + base64.b64encode(
                     f"batch-export:{PASSWORD}".encode()).decode()),)),
+                ("10.0.0.4", (("Authorization", SIGV4),)),
             ])
         ]
         store.add_exchanges([to_exchange(o, store.fingerprint) for o in observed])
@@ -126,6 +130,26 @@ def test_lookup_stores_nothing(case: Path) -> None:
     with Store.open(case) as store:
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         count = store.conn.execute("SELECT COUNT(*) FROM credentials").fetchone()[0]
-    assert count == 3
+    assert count == 4
     assert NEVER_SEEN.encode() not in case.read_bytes()
     assert len(before) > 0
+
+
+def test_bulk_triage_of_a_leaked_dump(case: Path, tmp_path: Path) -> None:
+    """Lines as they appear in leaked .env files, JSON configs and AWS credential files."""
+    dump = tmp_path / "dump.txt"
+    dump.write_text(
+        f"export GITHUB_TOKEN={GH}\n"
+        f'  "partner_key": "{API_KEY}",\n'
+        f"aws_access_key_id = {t.AWS_KEY_ID}\n"
+        f"aws_secret_access_key = {AWS_SECRET}\n"
+        f"STRIPE_SECRET='{NEVER_SEEN}'\n"
+    )
+    code, out, err = run(case, ["credentials", "find", "--file", str(dump), "--json"])
+    assert code == 0
+    rows = json.loads(out)
+    assert [(r["line"], r["found"]) for r in rows] == [
+        (1, True), (2, True), (3, True), (4, False), (5, False)]
+    assert [r["credential"]["kind"] for r in rows[:3]] == ["github_token", "api_key", "aws_sigv4"]
+    assert_clean(out, err)
+    assert AWS_SECRET not in out + err
