@@ -6,8 +6,7 @@ import gc
 import json
 import logging
 import re
-from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -122,14 +121,27 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def build_graph(store: Store) -> nx.MultiDiGraph:
-    """The whole case as a graph; node attributes carry what the analyses and exports need."""
+def build_graph(store: Store, focus: Collection[str] | None = None) -> nx.MultiDiGraph:
+    """The case as a graph; node attributes carry what the analyses and exports need.
+
+    With ``focus`` (credential ids, see ``discovery.graph.focus``) only those credentials and
+    their HOLDS/CALLS/PRESENTS edges are loaded, with every identity, endpoint and service: an
+    analysis whose answer lies within the focus gets it from a fraction of a large case. Node
+    counts (requests, credentials, clients) always describe the whole case.
+    """
     with _gc_paused():
-        return _build(store)
+        return _build(store, None if focus is None else sorted(set(focus)))
 
 
-def _build(store: Store) -> nx.MultiDiGraph:
+def _build(store: Store, focus: list[str] | None) -> nx.MultiDiGraph:
     conn = store.conn
+    focus_json = json.dumps(focus) if focus is not None else None
+    only = (
+        (lambda column: f" {column} IN (SELECT value FROM json_each(?)) ")
+        if focus is not None
+        else None
+    )
+    args: tuple[Any, ...] = (focus_json,) if focus is not None else ()
     g: nx.MultiDiGraph = nx.MultiDiGraph(name="ir-console")
 
     identities = {
@@ -160,6 +172,8 @@ def _build(store: Store) -> nx.MultiDiGraph:
         "c.expires_at, c.first_seen, c.last_seen, c.requests, b.id IS NOT NULL "
         "FROM credentials c LEFT JOIN blocklist b "
         "ON b.kind = 'credential' AND b.value = c.fingerprint"
+        + (" WHERE" + only("c.id") if only else ""),
+        args,
     ):
         cid, ident = row[0], row[4] or f"cred:{row[0]}"
         claims = _json(row[5], {})
@@ -198,9 +212,15 @@ def _build(store: Store) -> nx.MultiDiGraph:
                 "requests": 0,
                 "credentials": 0,
             }
-        info["requests"] += int(row[10] or 0)
-        info["credentials"] += 1
         holds.append((node_id(IDENTITY, ident), node_id(CREDENTIAL, cid), HOLDS, {"kind": HOLDS}))
+
+    for ident, held, requests in conn.execute(
+        "SELECT COALESCE(identity_id, 'cred:' || id), COUNT(*), SUM(requests) FROM credentials "
+        "GROUP BY 1"
+    ):
+        if ident in identities:
+            identities[ident]["credentials"] = held
+            identities[ident]["requests"] = int(requests or 0)
 
     blocked_endpoints = {
         r[0] for r in conn.execute("SELECT value FROM blocklist WHERE kind = 'endpoint'")
@@ -263,17 +283,18 @@ def _build(store: Store) -> nx.MultiDiGraph:
 
     calls = []
     skipped = 0
-    endpoint_clients: dict[int, int] = defaultdict(int)
     for cid, eid, requests, successes, first, last, clients in conn.execute(
         "SELECT credential_id, endpoint_id, SUM(requests), SUM(successes), MIN(first_seen), "
-        "MAX(last_seen), COUNT(*) FROM sightings GROUP BY credential_id, endpoint_id"
+        "MAX(last_seen), COUNT(*) FROM sightings "
+        + ("WHERE" + only("credential_id") if only else "")
+        + "GROUP BY credential_id, endpoint_id",
+        args,
     ):
         cred, endpoint = credentials.get(cid), endpoints.get(eid)
         if cred is None or endpoint is None:
             skipped += 1
             continue
         cred["endpoints"] += 1
-        endpoint["credentials"] += 1
         calls.append(
             (
                 node_id(CREDENTIAL, cid),
@@ -289,21 +310,22 @@ def _build(store: Store) -> nx.MultiDiGraph:
                 },
             )
         )
-    for eid, clients in conn.execute(
-        "SELECT endpoint_id, COUNT(DISTINCT client_ip) FROM sightings WHERE client_ip != '' "
-        "GROUP BY endpoint_id"
+    for eid, creds, clients in conn.execute(
+        "SELECT endpoint_id, COUNT(DISTINCT credential_id), COUNT(DISTINCT NULLIF(client_ip, '')) "
+        "FROM sightings GROUP BY endpoint_id"
     ):
-        endpoint_clients[eid] = clients
-    for eid, count in endpoint_clients.items():
         if eid in endpoints:
-            endpoints[eid]["clients"] = count
+            endpoints[eid]["credentials"] = creds
+            endpoints[eid]["clients"] = clients
 
     clients_info: dict[str, dict[str, Any]] = {}
     presents = []
     for address, cid, requests, successes, first, last, reached in conn.execute(
         "SELECT client_ip, credential_id, SUM(requests), SUM(successes), MIN(first_seen), "
         "MAX(last_seen), COUNT(*) FROM sightings WHERE client_ip != '' "
-        "GROUP BY client_ip, credential_id"
+        + ("AND" + only("credential_id") if only else "")
+        + "GROUP BY client_ip, credential_id",
+        args,
     ):
         cred = credentials.get(cid)
         if cred is None:
@@ -341,6 +363,16 @@ def _build(store: Store) -> nx.MultiDiGraph:
                 },
             )
         )
+    if focus is not None and clients_info:  # a client's totals cover all it presented
+        for address, creds, requests, first, last in conn.execute(
+            "SELECT client_ip, COUNT(DISTINCT credential_id), SUM(requests), MIN(first_seen), "
+            "MAX(last_seen) FROM sightings WHERE client_ip IN (SELECT value FROM json_each(?)) "
+            "GROUP BY client_ip",
+            (json.dumps(sorted(clients_info)),),
+        ):
+            clients_info[address].update(
+                credentials=creds, requests=int(requests or 0), first_seen=first, last_seen=last
+            )
     if skipped:
         log.warning(
             "graph: %d sightings name a credential or endpoint missing from the case", skipped

@@ -34,16 +34,28 @@ def _building() -> Iterator[None]:
         yield
 
 
-def _graph_and_nodes(case: CaseContext, subjects: tuple[str, ...]) -> tuple[Any, list[str]]:
-    """Open the case, resolve each subject, build the graph."""
+def _graph_and_nodes(
+    case: CaseContext, subjects: tuple[str, ...], analysis: str | None = None
+) -> tuple[Any, list[str]]:
+    """Open the case, resolve each subject, build the graph (only what ``analysis`` needs)."""
+    from discovery.graph import focus
     from discovery.graph.build import build_graph, node_for
     from discovery.subjects import resolve_subject
 
     with case.open(create=False) as store:
-        nodes = [node_for(resolve_subject(store, text)) for text in subjects]
+        resolved = [resolve_subject(store, text) for text in subjects]
+        wanted = None
+        if analysis == "what-if":
+            wanted = focus.for_what_if(store, resolved)
+        elif analysis == "blast-radius":
+            wanted = focus.for_blast_radius(store, resolved[0])
+        elif analysis == "exposure":
+            wanted = focus.for_exposure(store, resolved[0])
+        elif analysis == "paths":
+            wanted = focus.for_paths(store, resolved[0])
         with _building():
-            graph = build_graph(store)
-    return graph, nodes
+            graph = build_graph(store, wanted)
+    return graph, [node_for(s) for s in resolved]
 
 
 @click.group()
@@ -138,7 +150,7 @@ def blast_radius(case: CaseContext, subject: str, as_json: bool) -> None:
     """What SUBJECT (a credential, identity or client) reaches, and what else its clients hold."""
     from discovery.graph.analyses import blast_radius as analyse
 
-    graph_, (node,) = _graph_and_nodes(case, (subject,))
+    graph_, (node,) = _graph_and_nodes(case, (subject,), "blast-radius")
     result = analyse(graph_, node)
     if as_json:
         emit_json(result)
@@ -171,7 +183,7 @@ def exposure(case: CaseContext, subject: str, as_json: bool) -> None:
     """Every identity, credential and client that reached SUBJECT (an endpoint or a host)."""
     from discovery.graph.analyses import exposure as analyse
 
-    graph_, (node,) = _graph_and_nodes(case, (subject,))
+    graph_, (node,) = _graph_and_nodes(case, (subject,), "exposure")
     result = analyse(graph_, node)
     if as_json:
         emit_json(result)
@@ -219,7 +231,7 @@ def paths(
     from discovery.graph.analyses import paths as analyse
 
     wanted = (subject,) if target is None else (subject, target)
-    graph_, nodes = _graph_and_nodes(case, wanted)
+    graph_, nodes = _graph_and_nodes(case, wanted, "paths")
     result = analyse(graph_, nodes[0], nodes[1] if target else None, max_paths)
     if as_json:
         emit_json(result)
@@ -281,7 +293,7 @@ def what_if(case: CaseContext, subjects: tuple[str, ...], as_json: bool) -> None
     still reached."""
     from discovery.graph.analyses import what_if as analyse
 
-    graph_, nodes = _graph_and_nodes(case, subjects)
+    graph_, nodes = _graph_and_nodes(case, subjects, "what-if")
     result = analyse(graph_, nodes)
     if as_json:
         emit_json(result)

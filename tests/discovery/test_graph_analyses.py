@@ -231,3 +231,53 @@ def test_privileged_reasons(
     method: str, template: str, scopes: list[str], expected: list[str]
 ) -> None:
     assert privileged_reasons(method, template, scopes) == expected
+
+
+def test_focused_graphs_give_the_same_answers(store: Store, small: SmallCase) -> None:
+    from discovery.graph import focus
+
+    full = build_graph(store)
+    texts = [
+        small.a,
+        small.b,
+        small.c,
+        small.d,
+        "billing-service",
+        AWS_IDENTITY,
+        f"cred:{small.d}",
+        "ops-robot",
+        A_CLIENT,
+        B_CLIENT,
+        C_CLIENT,
+        USERS,
+        EXPORT,
+        ADMIN,
+        INVOICES,
+        ORPHAN,
+        API,
+        BILLING,
+    ]
+    sources = ("credential", "identity", "client")
+    for text in texts:
+        subject = resolve_subject(store, text)
+        target = node_for(subject)
+        exposure_graph = build_graph(store, focus.for_exposure(store, subject))
+        assert analyses.exposure(exposure_graph, target) == analyses.exposure(full, target), text
+        if subject.type not in sources:
+            continue
+        blast = build_graph(store, focus.for_blast_radius(store, subject))
+        assert analyses.blast_radius(blast, target) == analyses.blast_radius(full, target), text
+        paths_graph = build_graph(store, focus.for_paths(store, subject))
+        assert analyses.paths(paths_graph, target) == analyses.paths(full, target), text
+        what = build_graph(store, focus.for_what_if(store, [subject]))
+        assert analyses.what_if(what, [target]) == analyses.what_if(full, [target]), text
+    # a focus loads only what it names
+    one = build_graph(store, focus.for_paths(store, resolve_subject(store, small.b)))
+    assert [n for n, a in one.nodes(data=True) if a["type"] == "credential"] == [
+        f"credential:{small.b}"
+    ]
+    assert not [
+        n
+        for n, a in build_graph(store, []).nodes(data=True)
+        if a["type"] in ("credential", "client")
+    ]

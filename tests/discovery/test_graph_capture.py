@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from discovery.graph import analyses
+from discovery.graph import analyses, focus
 from discovery.graph.build import build_graph
 from discovery.sightings import rebuild_sightings
 from discovery.store import Store
+from discovery.subjects import resolve_subject
 
 CAPTURE = Path(__file__).resolve().parents[1] / "fixtures" / "pcap" / "http_api.pcap"
 
@@ -91,6 +92,10 @@ def test_blast_radius_and_exposure_match_the_capture(captured: Store) -> None:
             - {credential}
         )
         assert [c["id"] for c in result["co_credentials"]] == others
+        # the focused build the CLI uses gives the same answer
+        subject = resolve_subject(store, credential)
+        focused = build_graph(store, focus.for_blast_radius(store, subject))
+        assert analyses.blast_radius(focused, f"credential:{credential}") == result
     for endpoint_id, host, method, template in store.conn.execute(
         "SELECT id, host, method, template FROM endpoints"
     ).fetchall():
