@@ -18,6 +18,7 @@ from discovery.timeutil import iso
 
 DAY = 86400.0
 SAMPLES = 5
+MAX_LISTED = 50  # evidence lists (sources, credentials) keep the first ones and a count
 SUCCESS = "e.status BETWEEN 200 AND 399"
 HIGH_RISK_DATA = ("private_key", "payment_card")
 # Kinds whose secret half never travels in a request: cleartext transport does not expose them.
@@ -222,9 +223,10 @@ def credential_multiple_sources(store: Store, limits: dict[str, float]) -> Itera
             subject_type="credential",
             subject_id=cid,
             evidence={
+                "source_count": len(ordered),
                 "sources": [
                     {"client": c, "first_seen": iso(f), "last_seen": iso(la)}
-                    for c, (f, la) in ordered
+                    for c, (f, la) in ordered[:MAX_LISTED]
                 ],
                 "identity": ident,
                 "samples": samples(store, "ec.credential_id = ?", (cid,)),
@@ -259,7 +261,10 @@ def unregistered_identity(store: Store, limits: dict[str, float]) -> Iterator[Fi
             evidence={
                 "source": source,
                 "requests": sum(c[3] for c in creds),
-                "credentials": [{"id": c[0], "kind": c[1], "redacted": c[2]} for c in creds],
+                "credential_count": len(creds),
+                "credentials": [
+                    {"id": c[0], "kind": c[1], "redacted": c[2]} for c in creds[:MAX_LISTED]
+                ],
                 "samples": samples(
                     store,
                     "ec.credential_id IN (SELECT id FROM credentials WHERE identity_id = ?)",

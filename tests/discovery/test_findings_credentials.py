@@ -137,6 +137,7 @@ def test_multiple_sources(store: Store) -> None:
            obs((("X-API-Key", KEY),), client="203.0.113.9", ts=T0 + 100))
     (row,) = found(store, "credential_multiple_sources")
     assert [s["client"] for s in row["evidence"]["sources"]] == ["10.0.0.5", "203.0.113.9"]
+    assert row["evidence"]["source_count"] == 2
 
 
 def test_single_source_near_miss(store: Store) -> None:
