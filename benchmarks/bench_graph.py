@@ -30,10 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from discovery.graph import analyses  # noqa: E402
+from discovery.graph import analyses, focus  # noqa: E402
 from discovery.graph.build import build_graph  # noqa: E402
 from discovery.sightings import rebuild_sightings  # noqa: E402
 from discovery.store import Store  # noqa: E402
+from discovery.subjects import resolve_subject  # noqa: E402
 
 STATUSES = ("documented",) * 6 + ("shadow",) * 3 + ("zombie",)
 WORDS = ("users", "orders", "invoices", "admin", "internal", "export", "keys", "reports", "items")
@@ -216,6 +217,24 @@ def run(args: argparse.Namespace, sizes: tuple[int, int, int], path: Path) -> No
             f"{label}: median {statistics.median(samples) * 1000:.1f} ms, "
             f"max {max(samples) * 1000:.1f} ms"
         )
+    with Store.open(path, create=False) as store:
+        for label, pick, make_focus, func in (
+            ("blast radius (credential)", creds, focus.for_blast_radius, analyses.blast_radius),
+            ("blast radius (identity)", idents, focus.for_blast_radius, analyses.blast_radius),
+            ("exposure (endpoint)", ends, focus.for_exposure, analyses.exposure),
+        ):
+            samples = []
+            for _ in range(5):
+                node = rng.choice(pick)
+                start = time.perf_counter()
+                subject = resolve_subject(store, node.split(":", 1)[1])
+                func(build_graph(store, make_focus(store, subject)), node)
+                samples.append(time.perf_counter() - start)
+            median = statistics.median(samples)
+            print(
+                f"CLI path, focused build + {label}: median {median:.2f} s "
+                f"(vs whole build {build:.2f} s: {build / median:.0f}x faster)"
+            )
     _, what_if = timed(analyses.what_if, graph, [rng.choice(creds)], repeat=5)
     print(f"what-if (one credential): median {what_if * 1000:.1f} ms")
     _, choke = timed(analyses.choke_points, graph)
