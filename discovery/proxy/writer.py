@@ -66,6 +66,7 @@ class BackgroundWriter:
         self.dropped = 0
         self.failed = 0
         self.recomputes = 0
+        self.pauses = 0  # times the writer waited for a batch to fill
         self._last_drop_warning = 0.0
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="irc-writer", daemon=True)
@@ -108,9 +109,13 @@ class BackgroundWriter:
             )
 
     def _take_batch(self) -> tuple[list[ObservedExchange], bool]:
-        """Sleep ``max_delay`` (or until closed), then take up to a batch; True when the writer
-        is closing and nothing is left."""
-        stopping = self._stop.wait(self.max_delay)
+        """Sleep ``max_delay`` (or until closed) unless a full batch waits, then take up to a
+        batch; True when the writer is closing and nothing is left."""
+        if len(self._items) >= self.batch:  # a backlog: keep writing, no pause
+            stopping = self._stop.is_set()
+        else:
+            self.pauses += 1
+            stopping = self._stop.wait(self.max_delay)
         items: list[ObservedExchange] = []
         while self._items and len(items) < self.batch:
             items.append(self._items.popleft())

@@ -163,3 +163,15 @@ def test_writer_recomputes_only_when_new_data_arrived(case_path: Path) -> None:
     idle = BackgroundWriter(case_path, max_delay=0.01, recompute=lambda store: calls.append(2))
     idle.close()
     assert calls == [1]
+
+
+def test_writer_keeps_up_with_a_backlog_larger_than_a_batch(case_path: Path) -> None:
+    writer = BackgroundWriter(case_path, queue_size=5000, batch=50, max_delay=0.5,
+                              recompute=None)
+    for i in range(2000):
+        assert writer.put(_observed(i))
+    pauses_before = writer.pauses
+    writer.drain()
+    assert writer.written == 2000 and writer.dropped == 0
+    assert writer.pauses - pauses_before <= 2  # 40 full batches written back to back
+    writer.close()
