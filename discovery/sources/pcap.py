@@ -191,6 +191,8 @@ def _pcapng_frames(
     first = True
     while True:
         if not buf.need(12):
+            if first:
+                raise InputError(str(path), "truncated pcapng file (no complete section header)")
             if len(buf.data) - buf.pos:
                 _truncated(stats, path, frame + 1, len(buf.data) - buf.pos, 12)
             break
@@ -223,6 +225,8 @@ def _pcapng_frames(
             )
             break
         if not buf.need(length):
+            if btype == _SHB and not interfaces and frame == 0:
+                raise InputError(str(path), "truncated pcapng file (no complete section header)")
             if btype in (2, 3, 6):
                 _truncated(stats, path, frame + 1, len(buf.data) - buf.pos, length)
             else:
