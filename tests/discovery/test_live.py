@@ -21,6 +21,9 @@ import pytest
 ENTRY = [sys.executable, "-c", "from ir_console.cli import main; main()"]
 
 
+RELEASE = threading.Event()  # /slow answers only when the test is over
+
+
 class Api(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -28,6 +31,8 @@ class Api(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        if self.path == "/slow":
+            RELEASE.wait(30)
         body = json.dumps({"path": self.path}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -41,9 +46,11 @@ def server() -> Iterator[int]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Api)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
+    RELEASE.clear()
     try:
         yield httpd.server_address[1]
     finally:
+        RELEASE.set()
         httpd.shutdown()
         httpd.server_close()
 
@@ -69,8 +76,9 @@ def exchange_count(case: Path) -> int:
 
 
 @pytest.mark.needs_tool
-def test_live_capture_on_loopback_flushes_while_running_and_stops_on_sigterm(
-        server: int, case_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_live_capture_on_loopback_flushes_while_running_and_stops_cleanly(
+        server: int, case_path: Path, stop_signal: signal.Signals) -> None:
     if not can_sniff():
         pytest.skip("live capture needs root or CAP_NET_RAW")
     proc = subprocess.Popen(
@@ -86,24 +94,30 @@ def test_live_capture_on_loopback_flushes_while_running_and_stops_on_sigterm(
             conn.request("GET", path, headers={"X-API-Key": "live-test-key-0123456789"})
             conn.getresponse().read()
         conn.close()
+        slow = http.client.HTTPConnection("127.0.0.1", server, timeout=60)
+        slow.request("GET", "/slow")  # unanswered when the capture stops
         deadline = time.monotonic() + 20
         while exchange_count(case_path) < 3 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert exchange_count(case_path) == 3  # written while the capture still runs
         assert proc.poll() is None
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop_signal)  # SIGINT is what Ctrl-C sends
         out, err = proc.communicate(timeout=30)
+        slow.close()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
-    assert "3 exchanges" in out
+    assert "4 exchanges" in out
     with sqlite3.connect(case_path) as db:
         rows = db.execute("SELECT source, method, path, status, server_port, input_id "
                           "FROM exchanges ORDER BY ts").fetchall()
-    assert rows == [("live", "GET", p, 200, server, None)
-                    for p in ("/v1/users/1", "/v1/users/2", "/v1/health")]
+    assert rows == [
+        *[("live", "GET", p, 200, server, None)
+          for p in ("/v1/users/1", "/v1/users/2", "/v1/health")],
+        ("live", "GET", "/slow", None, server, None),  # flushed at the stop, no response yet
+    ]
 
 
 def test_without_privilege_one_line_and_exit_2(case_path: Path) -> None:
