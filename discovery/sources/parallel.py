@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -36,6 +37,7 @@ def worth_it(path: Path) -> bool:
         size >= MIN_SIZE
         and (os.cpu_count() or 1) > 1
         and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1  # forking a threaded process (the console) is unsafe
     )
 
 

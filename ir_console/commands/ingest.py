@@ -119,6 +119,7 @@ class _progress:
             TimeRemainingColumn(),
             console=Console(stderr=True),
             transient=True,
+            auto_refresh=False,  # no refresh thread: the capture reader may fork a child
         )
         self.bar.start()
         self.task = self.bar.add_task("ingest", total=sum(self.sizes.values()))
@@ -129,6 +130,7 @@ class _progress:
         self.bar.update(
             self.task, completed=sum(self.done.values()), description=clean(path.name, limit=40)
         )
+        self.bar.refresh()  # called once per MiB read
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
