@@ -435,12 +435,12 @@ class Engine:
             if interrupted:
                 text = ("INTERRUPTED while running (it may have completed; check before "
                         "approving again): " + text)
-        return self._redact(run, text)
+        return " ".join(self._redact(run, text).split())
 
     def _stop_at_gate(self, run: _Run, step: Step, gate: str, prompt: str) -> Iterator[Event]:
         how = (f"ir-console runbook resume {run.id} --approve {step.id}" if gate == "irreversible"
                else f"ir-console runbook resume {run.id} --yes")
-        self._set_step(run, step, "waiting", "run.waiting", {"gate": gate, "prompt": prompt})
+        self._set_step(run, step, "waiting", "gate.reached", {"gate": gate, "prompt": prompt})
         yield GateReached(run.id, step.id, gate, prompt, how)
         yield self._finish(run, "waiting", f"stopped at {gate} gate {step.id!r}: run `{how}`")
 
