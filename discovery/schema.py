@@ -159,6 +159,8 @@ CREATE TABLE sightings (
     last_seen REAL,
     PRIMARY KEY (credential_id, endpoint_id, client_ip)
 ) WITHOUT ROWID;
+CREATE INDEX sightings_endpoint ON sightings(endpoint_id);  -- exposure, per-endpoint counts
+CREATE INDEX sightings_client ON sightings(client_ip);      -- credentials seen from a client
 
 CREATE TABLE findings (
     id TEXT PRIMARY KEY,                          -- stable: rule + subject hash

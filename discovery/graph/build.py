@@ -126,8 +126,9 @@ def build_graph(store: Store, focus: Collection[str] | None = None) -> nx.MultiD
 
     With ``focus`` (credential ids, see ``discovery.graph.focus``) only those credentials and
     their HOLDS/CALLS/PRESENTS edges are loaded, with every identity, endpoint and service: an
-    analysis whose answer lies within the focus gets it from a fraction of a large case. Node
-    counts (requests, credentials, clients) always describe the whole case.
+    analysis whose answer lies within the focus gets it from a fraction of a large case. The
+    counts on identities, credentials, clients and on the endpoints the focus reaches describe
+    the whole case; endpoints outside the focus carry zero credential/client counts.
     """
     with _gc_paused():
         return _build(store, None if focus is None else sorted(set(focus)))
@@ -312,7 +313,16 @@ def _build(store: Store, focus: list[str] | None) -> nx.MultiDiGraph:
         )
     for eid, creds, clients in conn.execute(
         "SELECT endpoint_id, COUNT(DISTINCT credential_id), COUNT(DISTINCT NULLIF(client_ip, '')) "
-        "FROM sightings GROUP BY endpoint_id"
+        "FROM sightings "
+        + (
+            "WHERE endpoint_id IN (SELECT endpoint_id FROM sightings WHERE"
+            + only("credential_id")
+            + ") "
+            if only
+            else ""
+        )
+        + "GROUP BY endpoint_id",
+        args,
     ):
         if eid in endpoints:
             endpoints[eid]["credentials"] = creds
