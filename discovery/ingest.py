@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from discovery.errors import InputError
 from discovery.models import Exchange, ObservedExchange
 from discovery.pipeline import to_exchange
 from discovery.sources import IngestStats, Progress, detect_format, reader_for
@@ -72,12 +73,22 @@ def ingest_file(
 
         if parallel.worth_it(path):  # parse packets in a child while this process writes
             observed = parallel.read_in_child(fmt, path, stats, progress)
-    writer.add_all(observed)
-    writer.flush()
+    try:
+        writer.add_all(observed)
+        writer.flush()
+    except InputError:
+        _unregister(store, registration.id)  # unusable input: leave no half-registered trace
+        raise
     stats.exchanges = writer.written
     store.finish_input(registration.id, stats.as_dict())
     log.info("ingested %s: %d exchanges", path, writer.written)
     return IngestResult(path, fmt, False, stats)
+
+
+def _unregister(store: Store, input_id: int) -> None:
+    with store.transaction() as conn:
+        store._forget_input_rows(input_id)
+        conn.execute("DELETE FROM inputs WHERE id = ?", (input_id,))
 
 
 def ingest_files(

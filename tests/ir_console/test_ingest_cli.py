@@ -72,6 +72,8 @@ def test_not_a_capture_exits_2_with_one_line(case_path: Path, tmp_path: Path) ->
     assert "Traceback" not in proc.stderr
     proc = main(case_path, "ingest", "--format", "pcap", str(bogus))
     assert proc.returncode == 2 and "not a pcap or pcapng" in proc.stderr
+    with Store.open(case_path, create=False) as store:  # no half-registered input left behind
+        assert store.conn.execute("SELECT COUNT(*) FROM inputs").fetchone()[0] == 0
 
 
 def test_truncated_capture_exits_0_and_warns_naming_the_frame(case_path: Path,
