@@ -18,7 +18,10 @@ from tests.discovery.casebuilder import ADMIN, API, EXPORT, USERS, SmallCase, bu
 
 
 def run(case_path: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--db", str(case_path), *args], catch_exceptions=False)
+    # a wide terminal, so table cells are not shortened whatever runs the tests
+    result = CliRunner().invoke(
+        cli, ["--db", str(case_path), *args], catch_exceptions=False, env={"COLUMNS": "400"}
+    )
     return result.exit_code, result.stdout, result.stderr
 
 
