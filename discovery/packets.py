@@ -59,7 +59,7 @@ _IPV6_EXT = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
 # reasons (also the keys of the skipped counter)
 NOT_IP = "not IP"
 NOT_TCP = "not TCP"
-IP_FRAGMENT = "IP fragment (not reassembled)"
+IP_FRAGMENT = "IPv6 fragment (not reassembled)"
 MALFORMED = "malformed frame"
 UNSUPPORTED_LINK = "unsupported link type"
 
@@ -123,8 +123,20 @@ def _l3_offset(linktype: int, data: bytes) -> tuple[int, int] | str:
     return UNSUPPORTED_LINK
 
 
-def decode(linktype: int, data: bytes) -> Segment | str:
-    """Decode one frame down to its TCP segment, or return the reason it has none."""
+class Fragment(NamedTuple):
+    """One IPv4 fragment: what reassembly needs (offset in bytes, more-fragments flag)."""
+
+    src: bytes
+    dst: bytes
+    ident: int
+    proto: int
+    offset: int
+    more: bool
+    payload: bytes
+
+
+def decode(linktype: int, data: bytes) -> Segment | Fragment | str:
+    """Decode one frame down to its TCP segment (or IPv4 fragment), or the reason it has none."""
     if linktype == LINKTYPE_ETHERNET and len(data) >= 14:
         # fast path: untagged Ethernet
         etype = (data[12] << 8) | data[13]
@@ -142,12 +154,21 @@ def decode(linktype: int, data: bytes) -> Segment | str:
     if etype == ETH_IPV4:
         if len(data) < off + 20:
             return MALFORMED
-        ver_ihl, _tos, total, _ident, frag, _ttl, proto, src, dst = _IPV4.unpack_from(data, off)
+        ver_ihl, _tos, total, ident, frag, _ttl, proto, src, dst = _IPV4.unpack_from(data, off)
         ihl = (ver_ihl & 0x0F) * 4
         if ver_ihl >> 4 != 4 or ihl < 20:
             return MALFORMED
         if frag & 0x3FFF:  # more-fragments flag or a fragment offset
-            return IP_FRAGMENT
+            end = min(off + total, len(data)) if total else len(data)
+            return Fragment(
+                src,
+                dst,
+                ident,
+                proto,
+                (frag & 0x1FFF) * 8,
+                bool(frag & 0x2000),
+                data[off + ihl : end],
+            )
         if proto != 6:
             return NOT_TCP
         start = off + ihl
@@ -174,6 +195,11 @@ def decode(linktype: int, data: bytes) -> Segment | str:
             return NOT_TCP
     else:
         return NOT_IP
+    return tcp_segment(src, dst, data, start, end)
+
+
+def tcp_segment(src: bytes, dst: bytes, data: bytes, start: int, end: int) -> Segment | str:
+    """The TCP segment at ``data[start:end]`` (``end`` may lie beyond a cut capture)."""
     if len(data) < start + 20:
         return MALFORMED
     sport, dport, seq, ack, offbyte, flags = _TCP.unpack_from(data, start)

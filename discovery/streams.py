@@ -10,6 +10,7 @@ import logging
 import struct
 
 from discovery import packets
+from discovery.defrag import Defragmenter
 from discovery.http1 import (
     REQUEST_START,
     RESPONSE_START,
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 SCAN_BUDGET = 64 * 1024  # bytes searched for an HTTP message start in an unrecognised flow
 
 _UNKNOWN, _HTTP, _TLS, _OTHER = 0, 1, 2, 3
-_WARN_REASONS = frozenset({packets.MALFORMED, packets.IP_FRAGMENT})
+_WARN_REASONS = frozenset({packets.MALFORMED, packets.IP_FRAGMENT})  # IPv6 fragments
 _FAST = struct.Struct("!4s4sHHIIBB")  # IPv4 addresses + TCP header, from offset 26
 
 
@@ -165,6 +166,7 @@ class PacketPipeline:
         self.where = where
         self.out: list[ObservedExchange] = []
         self.reassembler = Reassembler(self._new_handler, stats, limits)
+        self.defrag = Defragmenter(stats)
 
     def _new_handler(self, conn: Connection) -> ConnectionHandler:
         return ConnectionHandler(self)
@@ -197,6 +199,14 @@ class PacketPipeline:
                 )
                 return
         seg = packets.decode(linktype, data)
+        if isinstance(seg, packets.Fragment):
+            datagram = self.defrag.add(seg, ts)
+            if datagram is None:
+                return
+            if seg.proto != 6:
+                self.stats.skip(packets.NOT_TCP)
+                return
+            seg = packets.tcp_segment(seg.src, seg.dst, datagram, 0, len(datagram))
         if isinstance(seg, str):
             if seg in _WARN_REASONS:
                 self.stats.skip(seg, f"{self.where}: frame {number}: {seg}")
@@ -208,6 +218,7 @@ class PacketPipeline:
     def finish(self) -> None:
         """End of input: close every open connection (responses read until close complete)."""
         self.reassembler.close_all()
+        self.defrag.finish()
 
     def take(self) -> list[ObservedExchange]:
         """The exchanges completed since the last call."""
