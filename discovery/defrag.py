@@ -8,7 +8,7 @@ from __future__ import annotations
 from discovery.packets import Fragment
 from discovery.sources import IngestStats
 
-MAX_DATAGRAMS = 1024
+MAX_DATAGRAMS = 256  # x MAX_SIZE: at most 16 MiB held
 MAX_SIZE = 65_535
 TIMEOUT = 30.0  # seconds of capture time
 
@@ -38,8 +38,8 @@ class Defragmenter:
         key = (frag.src, frag.dst, frag.ident, frag.proto)
         entry = self.pending.get(key)
         if entry is None:
-            if len(self.pending) >= MAX_DATAGRAMS:
-                self._expire(ts, force=True)
+            if len(self.pending) >= MAX_DATAGRAMS // 2:
+                self._expire(ts, force=len(self.pending) >= MAX_DATAGRAMS)
             entry = self.pending[key] = _Pending(ts)
         if frag.offset not in entry.parts:
             entry.parts[frag.offset] = frag.payload
