@@ -20,7 +20,7 @@ from discovery import audit, blocklist, queries
 from discovery.store import Store
 from discovery.timeutil import iso
 
-PAGE = 500
+PAGE = 100  # rows a list shows; the status line says when a filter would show more
 DETAIL_ROWS = 50
 SEVERITY_ORDER = (
     "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 "
@@ -198,6 +198,13 @@ class CaseData:
                 "WHERE registered = 0 ORDER BY last_seen DESC, id LIMIT 8"),
         }
 
+    def _total(self, rows: list[dict[str, Any]], limit: int, count_sql: str,
+               args: list[Any]) -> int:
+        """Rows matching a filter: counted only when the page is full (one scan saved)."""
+        if len(rows) < limit:
+            return len(rows)
+        return int(self._scalar(count_sql, args) or 0)
+
     def _with_conn(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._conn() as conn:
             return list(conn.execute(sql, _params(args)).fetchall())
@@ -210,12 +217,12 @@ class CaseData:
             text, "host || ' ' || method || ' ' || template || ' ' || status",
             {"status": "status", "host": "host", "method": "method", "template": "template"},
         )
-        total = self._scalar(f"SELECT COUNT(*) FROM endpoints {clause}", args)
         rows = self._rows(
             "SELECT id, host, method, template, status, requests, first_seen, last_seen "
             f"FROM endpoints {clause} ORDER BY requests DESC, host, template, method LIMIT ?",
             [*args, limit],
         )
+        total = self._total(rows, limit, f"SELECT COUNT(*) FROM endpoints {clause}", args)
         blocked = self._blocked("endpoint")
         for row in rows:
             row["blocked"] = blocklist.endpoint_key(
@@ -264,12 +271,12 @@ class CaseData:
             "' ' || COALESCE(public_id, '')",
             {"kind": "kind", "identity": "identity_id", "id": "id"},
         )
-        total = self._scalar(f"SELECT COUNT(*) FROM credentials {clause}", args)
         rows = self._rows(
             "SELECT id, kind, redacted, identity_id, requests, first_seen, last_seen, expires_at "
             f"FROM credentials {clause} ORDER BY last_seen DESC, id LIMIT ?",
             [*args, limit],
         )
+        total = self._total(rows, limit, f"SELECT COUNT(*) FROM credentials {clause}", args)
         blocked = self._blocked("credential")
         for row in rows:
             row["blocked"] = row["id"] in blocked
@@ -296,7 +303,6 @@ class CaseData:
             "ELSE 'unregistered' END",
             {"source": "source", "owner": "owner", "kind": "kind", "id": "i.id"},
         )
-        total = self._scalar(f"SELECT COUNT(*) FROM identities {clause}", args)
         rows = self._rows(
             "SELECT i.id, i.name, i.kind, i.owner, i.source, i.registered, i.first_seen, "
             "i.last_seen, (SELECT COUNT(*) FROM credentials c WHERE c.identity_id = i.id) "
@@ -304,6 +310,7 @@ class CaseData:
             "ORDER BY i.registered, i.last_seen DESC, i.id LIMIT ?",
             [*args, limit],
         )
+        total = self._total(rows, limit, f"SELECT COUNT(*) FROM identities i {clause}", args)
         return Page(rows, int(total or 0), limit)
 
     def identity_detail(self, identity_id: str) -> dict[str, Any] | None:
@@ -336,12 +343,12 @@ class CaseData:
             "subject_id",
             {"severity": "severity", "rule": "rule", "subject": "subject_id", "id": "id"},
         )
-        total = self._scalar(f"SELECT COUNT(*) FROM findings {clause}", args)
         rows = self._rows(
             "SELECT id, rule, severity, title, subject_type, subject_id, last_seen "
             f"FROM findings {clause} ORDER BY {SEVERITY_ORDER}, rule, subject_id LIMIT ?",
             [*args, limit],
         )
+        total = self._total(rows, limit, f"SELECT COUNT(*) FROM findings {clause}", args)
         return Page(rows, int(total or 0), limit)
 
     def finding_detail(self, finding_id: str) -> dict[str, Any] | None:
@@ -515,10 +522,10 @@ class CaseData:
         clause, args = _filter_clause(
             text, "actor || ' ' || action || ' ' || COALESCE(subject, '') || ' ' || details",
             {"actor": "actor", "action": "action", "subject": "subject"})
-        total = self._scalar(f"SELECT COUNT(*) FROM audit_log {clause}", args)
         rows = self._rows(
             f"SELECT seq, ts, actor, action, subject, details, hash FROM audit_log {clause} "
             "ORDER BY seq DESC LIMIT ?", [*args, limit])
+        total = self._total(rows, limit, f"SELECT COUNT(*) FROM audit_log {clause}", args)
         return Page(rows, int(total or 0), limit)
 
     def audit_verify(self) -> audit.Verification:
@@ -531,10 +538,10 @@ class CaseData:
         clause, args = _filter_clause(
             text, "id || ' ' || runbook_id || ' ' || target || ' ' || state",
             {"state": "state", "runbook": "runbook_id"})
-        total = self._scalar(f"SELECT COUNT(*) FROM runbook_runs {clause}", args)
         rows = self._rows(
             "SELECT id, runbook_id, target, dry_run, state, started_at, finished_at, outcome "
             f"FROM runbook_runs {clause} ORDER BY started_at DESC LIMIT ?", [*args, limit])
+        total = self._total(rows, limit, f"SELECT COUNT(*) FROM runbook_runs {clause}", args)
         return Page(rows, int(total or 0), limit)
 
     def run_steps(self, run_id: str) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -10,6 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from discovery.errors import DiscoveryError
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from ir_console.tui.app import ConsoleApp
 
 DATA_ERRORS = (sqlite3.Error, DiscoveryError)
+DETAIL_DELAY_S = 0.08
 
 
 class CaseScreen(Screen[None]):
@@ -77,6 +80,8 @@ class ListScreen(CaseScreen):
         self.detail_key: str | None = None
         self.page: Page | None = None
         self.detail: Any = None
+        self._detail_timer: Timer | None = None
+        self.shown_at = 0.0  # when the table last took new rows (benchmarks read it)
 
     def compose(self) -> ComposeResult:
         yield TopBar(self.TITLE_TEXT)
@@ -170,6 +175,7 @@ class ListScreen(CaseScreen):
         if message.page.truncated:
             status.append("  (first rows only: refine the filter)", style="dim")
         self.query_one("#status-line", Static).update(status)
+        self.shown_at = time.perf_counter()
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))
         elif message.page.rows:
@@ -190,7 +196,10 @@ class ListScreen(CaseScreen):
         if key == self.detail_key and self.detail is not None:
             return
         self.detail_key = key
-        self._load_detail(key)
+        # Debounced: holding j or typing a filter loads one detail, not one per row passed.
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(DETAIL_DELAY_S, lambda: self._load_detail(key))
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
         if message.key != self.detail_key:

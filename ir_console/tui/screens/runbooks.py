@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual.binding import Binding
 
 from ir_console.tui.data import CaseData, Page, when
 from ir_console.tui.screens.base import ListScreen
@@ -21,7 +22,7 @@ class RunsScreen(ListScreen):
 
     TITLE_TEXT = "Runbook runs"
     COLUMNS = ("state", "runbook", "target", "mode", "started")
-    BINDINGS: ClassVar = []
+    BINDINGS: ClassVar = [Binding("u", "resume", "Resume run")]
 
     def fetch(self, data: CaseData, text: str) -> Page:
         return data.runbook_runs(text)
@@ -59,3 +60,13 @@ class RunsScreen(ListScreen):
                 out.append_text(safe(s["error"], style="red", limit=160))
             out.append("\n")
         return out
+
+    def action_resume(self) -> None:
+        d = self.detail
+        if not d or d["state"] not in ("waiting", "running") or d["dry_run"]:
+            self.notify("only a live run that stopped at a gate or was interrupted can resume",
+                        markup=False)
+            return
+        from ir_console.tui.screens.walkthrough import resume_run
+
+        resume_run(self.console, d["id"], d["target"])

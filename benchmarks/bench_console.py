@@ -1,0 +1,186 @@
+"""The console on a large case: time to first paint, filter keystroke -> updated endpoints table,
+peak memory.
+
+A case of 1M exchanges (5k endpoints on 50 hosts, 10k credentials, 5k identities) is written
+straight into a case file, then a fresh process opens the console headless (Textual's test driver)
+and measures. No peer exists for a console; the figures are compared with the targets
+(first paint < 1.5 s, filter < 100 ms) and the ratio printed.
+
+    .venv/bin/python benchmarks/bench_console.py [--quick] [--exchanges N] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from discovery.secrets import key_path_for
+from discovery.store import Store
+
+TARGET_PAINT_S = 1.5
+TARGET_FILTER_S = 0.100
+T0 = 1_790_000_000.0
+WORDS = ("users", "orders", "invoices", "payments", "reports", "admin", "export", "items",
+         "accounts", "tokens", "search", "files", "events", "debug", "health", "metrics")
+
+
+def generate(path: Path, exchanges: int, endpoints: int, credentials: int) -> None:
+    """Write a case of ``exchanges`` exchanges directly (SQL), with its derived tables."""
+    rng = random.Random(7)
+    key_path_for(path).write_text("00" * 32)
+    with Store.open(path):
+        pass
+    hosts = [f"api{h}.corp.example" for h in range(max(endpoints // 100, 1))]
+    eps = []
+    for i in range(endpoints):
+        host = hosts[i % len(hosts)]
+        template = f"/v{1 + i % 3}/{WORDS[i % len(WORDS)]}/{{id}}/{WORDS[(i // 7) % len(WORDS)]}" \
+                   f"-{i}"
+        status = ("documented", "shadow", "zombie", "documented")[i % 4]
+        eps.append((i + 1, host, ("GET", "POST", "PUT", "DELETE")[i % 4], template, status))
+    clients = [f"10.{i // 250}.{i % 250}.{(i * 7) % 250}" for i in range(500)]
+    ep_req: Counter[int] = Counter()
+    sight: Counter[tuple[str, int, str]] = Counter()
+    cred_req: Counter[str] = Counter()
+    cred_ids = [f"c-{i:012x}" for i in range(credentials)]
+    links: list[tuple[int, str]] = []
+
+    def rows():  # type: ignore[no-untyped-def]
+        for n in range(exchanges):
+            c = rng.randrange(credentials)
+            ep = eps[(c * 7 + rng.randrange(10)) % endpoints]
+            client = clients[c % len(clients)]
+            ep_req[ep[0]] += 1
+            sight[(cred_ids[c], ep[0], client)] += 1
+            cred_req[cred_ids[c]] += 1
+            links.append((n + 1, cred_ids[c]))
+            yield (n + 1, "pcap", f"frames {n * 2}-{n * 2 + 1}", T0 + n * 0.01, client, ep[1],
+                   ep[2], ep[3].replace("{id}", str(n)), ep[3].replace("{id}", str(n)),
+                   200 if n % 9 else 404, "python-httpx/0.27", ep[0])
+
+    conn = Store.open(path).conn
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO exchanges(id, source, evidence, ts, client_ip, host, method, path, raw_path,"
+        " status, user_agent, endpoint_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows())
+    conn.executemany(
+        "INSERT INTO exchange_credentials(exchange_id, credential_id, location, name) "
+        "VALUES (?, ?, 'header', 'Authorization')", links)
+    conn.executemany(
+        "INSERT INTO endpoints(id, host, method, template, status, requests, first_seen, "
+        "last_seen, statuses, explanation) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [(i, h, m, t, s, ep_req[i], T0, T0 + exchanges * 0.01, '{"200": 1}',
+          json.dumps([{"segment": "{id}", "kind": "parameter", "reason": "integer"}]))
+         for i, h, m, t, s in eps])
+    conn.executemany(
+        "INSERT INTO identities(id, name, source, registered, first_seen, last_seen) "
+        "VALUES (?,?,?,?,?,?)",
+        [(f"svc:{i}", f"service-{i}", "jwt", int(i % 3 == 0), T0, T0 + 3600)
+         for i in range(max(credentials // 2, 1))])
+    conn.executemany(
+        "INSERT INTO credentials(id, fingerprint, kind, redacted, identity_id, claims, "
+        "first_seen, last_seen, requests) VALUES (?,?,?,?,?,?,?,?,?)",
+        [(cid, f"{i:064x}", "jwt", f"eyJ…{i:04x}", f"svc:{i // 2}", '{"iss": "idp"}', T0,
+          T0 + i, cred_req[cid]) for i, cid in enumerate(cred_ids)])
+    conn.executemany(
+        "INSERT INTO sightings(credential_id, endpoint_id, client_ip, requests, successes, "
+        "first_seen, last_seen) VALUES (?,?,?,?,?,?,?)",
+        [(c, e, cl, n, n, T0, T0 + 1) for (c, e, cl), n in sight.items()])
+    conn.executemany(
+        "INSERT INTO findings(id, rule, severity, title, subject_type, subject_id, evidence, "
+        "created_at) VALUES (?,?,?,?,?,?,?,?)",
+        [(f"shadow_endpoint_access:{i:010d}", "shadow_endpoint_access",
+          ("critical", "high", "medium", "low")[i % 4], f"shadow endpoint {eps[i][3]} called",
+          "endpoint", f"{eps[i][1]} {eps[i][2]} {eps[i][3]}", "{}", T0)
+         for i in range(0, endpoints, 4)])
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+async def measure(path: Path, keys: str) -> dict[str, float]:
+    """Open the console headless; time first paint and each filter keystroke."""
+    from ir_console.tui.app import ConsoleApp
+    from ir_console.tui.screens.endpoints import EndpointsScreen
+
+    started = time.perf_counter()
+    app = ConsoleApp(path)
+    out: dict[str, float] = {}
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.first_paint_at is None:
+            await asyncio.sleep(0.002)
+        out["first_paint_s"] = app.first_paint_at - started
+        await pilot.press("2")
+        screen = app.screen
+        while not isinstance(screen, EndpointsScreen) or screen.shown_generation < 1:
+            await asyncio.sleep(0.005)
+            screen = app.screen
+        await pilot.press("slash")
+        await pilot.pause()
+        times = []
+        for key in keys:
+            before = screen.generation
+            t = time.perf_counter()
+            await pilot.press(key)  # returns once the app is idle again (rendering included)
+            while screen.shown_generation <= before:
+                await asyncio.sleep(0.001)
+            # keystroke -> the endpoints table holds the filtered rows
+            times.append(screen.shown_at - t)
+            await pilot.pause(0.2)
+        out["filter_median_s"] = statistics.median(times)
+        out["filter_max_s"] = max(times)
+        out["rows_after_filter"] = float(screen.page.total if screen.page else -1)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="50k exchanges")
+    parser.add_argument("--exchanges", type=int)
+    parser.add_argument("--keep", type=Path, help="reuse/keep the generated case in this folder")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    keys = "users9"
+    if args.measure:
+        print(json.dumps(asyncio.run(measure(args.measure, keys))))
+        return
+    n = args.exchanges or (50_000 if args.quick else 1_000_000)
+    endpoints, credentials = (500, 1000) if args.quick else (5000, 10_000)
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-console-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    case = folder / f"console-{n}.db"
+    if not case.exists():
+        t = time.perf_counter()
+        generate(case, n, endpoints, credentials)
+        print(f"generated {n} exchanges, {endpoints} endpoints, {credentials} credentials in "
+              f"{time.perf_counter() - t:.1f} s ({case.stat().st_size / 1e6:.0f} MB)",
+              file=sys.stderr)
+    proc = subprocess.run([sys.executable, __file__, "--measure", str(case)],
+                          capture_output=True, text=True, check=True)
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"case: {n} exchanges, {endpoints} endpoints, {credentials} credentials")
+    print(f"first paint        {figures['first_paint_s'] * 1000:8.0f} ms  "
+          f"(target {TARGET_PAINT_S * 1000:.0f} ms, ratio "
+          f"{figures['first_paint_s'] / TARGET_PAINT_S:.2f})")
+    print(f"filter keystroke   {figures['filter_median_s'] * 1000:8.1f} ms median, "
+          f"{figures['filter_max_s'] * 1000:.1f} ms max over {len(keys)} keys "
+          f"(target {TARGET_FILTER_S * 1000:.0f} ms, ratio "
+          f"{figures['filter_max_s'] / TARGET_FILTER_S:.2f})")
+    print(f"peak memory        {figures['peak_rss_mb']:8.0f} MB (console process)")
+
+
+if __name__ == "__main__":
+    main()
