@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 STAGES: list[str] = [
     "discovery.register:apply_register",
+    "discovery.inventory:rebuild_endpoints",
     "discovery.sightings:rebuild_sightings",
     "discovery.findings:recompute_findings",
 ]

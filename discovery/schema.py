@@ -116,6 +116,7 @@ CREATE TABLE specs (
     openapi_version TEXT,
     path TEXT NOT NULL,
     hosts TEXT NOT NULL DEFAULT '[]',             -- JSON list of {host, base_path}
+    security_schemes TEXT NOT NULL DEFAULT '{}',  -- JSON {name: {type, scheme, in, name}}
     imported_at REAL NOT NULL
 );
 

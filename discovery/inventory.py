@@ -1,0 +1,267 @@
+"""The endpoint inventory: template every host's paths, match them against the specs, classify
+each (host, method, template) as documented / shadow / zombie / orphan, and link exchanges.
+
+Works on distinct (host, method, path) groups, not on exchanges, so it scales with the number of
+distinct paths. Paths that only ever answered 404 are route probing: they never teach the
+templater and, unless they fall under a real endpoint, are not endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from discovery.matching import HostMatcher, Operation, load_matchers
+from discovery.store import Store, dumps
+from discovery.templating import HostTemplater, Templated, TemplateRules, load_rules, rules_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _PathGroup:
+    """Every exchange of one (host, method, path)."""
+
+    requests: int = 0
+    first: float | None = None
+    last: float | None = None
+    statuses: Counter[str] = field(default_factory=Counter)
+
+    def add(self, status: int | None, count: int, first: float, last: float) -> None:
+        self.requests += count
+        if status is not None:
+            self.statuses[str(status)] += count
+        self.first = first if self.first is None else min(self.first, first)
+        self.last = last if self.last is None else max(self.last, last)
+
+    @property
+    def only_404(self) -> bool:
+        return bool(self.statuses) and set(self.statuses) == {"404"} and \
+            self.statuses["404"] == self.requests
+
+
+@dataclass(slots=True)
+class _Endpoint:
+    host: str
+    method: str
+    template: str
+    status: str
+    operation: Operation | None = None
+    requests: int = 0
+    first: float | None = None
+    last: float | None = None
+    statuses: Counter[str] = field(default_factory=Counter)
+    example: str | None = None
+    example_requests: int = -1
+    paths: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+def load_path_groups(store: Store, host: str | None = None) -> dict[str, dict[tuple[str, str], _PathGroup]]:
+    """host -> (method, path) -> aggregate, for HTTP exchanges (opaque TLS is never an endpoint)."""
+    where = "method IS NOT NULL AND path IS NOT NULL AND host IS NOT NULL"
+    args: tuple[Any, ...] = ()
+    if host is not None:
+        where += " AND host = ?"
+        args = (host,)
+    groups: dict[str, dict[tuple[str, str], _PathGroup]] = {}
+    for h, method, path, status, count, first, last in store.conn.execute(
+        "SELECT host, method, path, status, COUNT(*), MIN(ts), MAX(ts) FROM exchanges "
+        f"WHERE {where} GROUP BY host, method, path, status",
+        args,
+    ):
+        per_host = groups.get(h)
+        if per_host is None:
+            per_host = groups[h] = {}
+        key = (method, path)
+        group = per_host.get(key)
+        if group is None:
+            group = per_host[key] = _PathGroup()
+        group.add(status, count, first, last)
+    return groups
+
+
+def probe_paths(groups: dict[tuple[str, str], _PathGroup]) -> set[str]:
+    """Paths of one host that answered 404 to every request, whatever the method."""
+    ok: set[str] = set()
+    seen_404: set[str] = set()
+    for (_method, path), group in groups.items():
+        if group.only_404:
+            seen_404.add(path)
+        else:
+            ok.add(path)
+    return seen_404 - ok
+
+
+def build_templater(host: str, groups: dict[tuple[str, str], _PathGroup], rules: TemplateRules,
+                    matcher: HostMatcher | None) -> HostTemplater:
+    """A host's templater, taught by its paths that are not 404-only."""
+    templater = HostTemplater(host, rules, matcher)
+    probing = probe_paths(groups)
+    templater.learn(sorted({path for (_m, path) in groups} - probing))
+    templater.finish()
+    return templater
+
+
+def classify(host: str, method: str, templated: Templated, matcher: HostMatcher | None) -> tuple[
+        str, Operation | None, str]:
+    """(status, operation, reason) of a request's endpoint."""
+    if matcher is None:
+        return "shadow", None, f"no spec in the case documents {host}"
+    if templated.source != "documented":
+        return "shadow", None, f"{host} has a spec, but no documented path matches"
+    op = matcher.operations.get((method, templated.template))
+    if op is None:
+        methods = sorted(o.method for o in matcher.templates.get(templated.template, []))
+        return "shadow", None, (f"{templated.template} is documented in {matcher.templates[templated.template][0].spec_title!r} "
+                                f"for {', '.join(methods)}, not for {method}")
+    if op.deprecated:
+        return "zombie", op, f"deprecated in {op.spec_title!r} and still called"
+    return "documented", op, f"documented in {op.spec_title!r}"
+
+
+def rebuild_endpoints(store: Store) -> int:
+    """Recompute the ``endpoints`` table and ``exchanges.endpoint_id``; returns the endpoint count."""
+    matchers = load_matchers(store)
+    rules = load_rules(rules_path(store.path))
+    groups_by_host = load_path_groups(store)
+    endpoints: dict[tuple[str, str, str], _Endpoint] = {}
+    links: list[tuple[str, str, str, tuple[str, str, str]]] = []
+    templaters: dict[str, HostTemplater] = {}
+    for host, groups in groups_by_host.items():
+        matcher = matchers.get(host)
+        templater = templaters[host] = build_templater(host, groups, rules, matcher)
+        cache: dict[str, Templated] = {}
+        for (method, path), group in groups.items():
+            templated = cache.get(path)
+            if templated is None:
+                templated = cache[path] = templater.resolve(path, explain=False)
+            key = (host, method, templated.template)
+            endpoint = endpoints.get(key)
+            if endpoint is None:
+                status, op, reason = classify(host, method, templated, matcher)
+                endpoint = endpoints[key] = _Endpoint(host, method, templated.template, status,
+                                                      op, reason=reason)
+            endpoint.requests += group.requests
+            endpoint.statuses.update(group.statuses)
+            if group.first is not None:
+                endpoint.first = group.first if endpoint.first is None else min(endpoint.first, group.first)
+            if group.last is not None:
+                endpoint.last = group.last if endpoint.last is None else max(endpoint.last, group.last)
+            if group.requests > endpoint.example_requests:
+                endpoint.example, endpoint.example_requests = path, group.requests
+            links.append((host, method, path, key))
+    # 404-only endpoints are route probing, not endpoints (a documented operation stays).
+    for key, endpoint in list(endpoints.items()):
+        only_404 = set(endpoint.statuses) == {"404"} and endpoint.statuses["404"] == endpoint.requests
+        if only_404 and endpoint.operation is None:
+            del endpoints[key]
+    # documented operations never seen: orphans
+    for host, matcher in matchers.items():
+        for (method, template), op in matcher.operations.items():
+            key = (host, method, template)
+            if key not in endpoints:
+                endpoints[key] = _Endpoint(host, method, template, "orphan", op,
+                                           reason=f"documented in {op.spec_title!r}, never seen "
+                                                  "in traffic")
+    explained = {
+        key: [d.as_dict() for d in templaters[key[0]].explain(endpoint.example).decisions]
+        for key, endpoint in endpoints.items() if endpoint.example is not None
+    }
+    _write(store, endpoints, explained, links)
+    log.info("inventory: %d endpoints", len(endpoints))
+    return len(endpoints)
+
+
+def _write(store: Store, endpoints: dict[tuple[str, str, str], _Endpoint],
+           explained: dict[tuple[str, str, str], list[dict[str, str]]],
+           links: list[tuple[str, str, str, tuple[str, str, str]]]) -> None:
+    with store.transaction() as conn:
+        old = {(h, m, t): i for i, h, m, t in conn.execute(
+            "SELECT id, host, method, template FROM endpoints")}
+        next_id = max(old.values(), default=0) + 1
+        ids: dict[tuple[str, str, str], int] = {}
+        for key in sorted(endpoints):
+            if key in old:
+                ids[key] = old[key]
+            else:
+                ids[key] = next_id
+                next_id += 1
+        conn.execute("DELETE FROM endpoints")
+        conn.executemany(
+            "INSERT INTO endpoints(id, host, method, template, status, spec_operation_id, "
+            "requests, first_seen, last_seen, statuses, explanation) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (ids[key], e.host, e.method, e.template, e.status,
+                 e.operation.id if e.operation else None, e.requests, e.first, e.last,
+                 dumps(dict(e.statuses)),
+                 dumps({"classification": e.reason, "example": e.example,
+                        "segments": explained.get(key, [])}))
+                for key, e in endpoints.items()
+            ],
+        )
+        conn.execute("UPDATE exchanges SET endpoint_id = NULL WHERE endpoint_id IS NOT NULL")
+        conn.execute("DROP TABLE IF EXISTS temp.endpoint_links")
+        conn.execute("CREATE TEMP TABLE endpoint_links(host TEXT, method TEXT, path TEXT, "
+                     "endpoint_id INTEGER, PRIMARY KEY (host, method, path)) WITHOUT ROWID")
+        conn.executemany(
+            "INSERT INTO temp.endpoint_links VALUES (?,?,?,?)",
+            [(h, m, p, ids[key]) for h, m, p, key in links if key in ids],
+        )
+        conn.execute(
+            "UPDATE exchanges SET endpoint_id = (SELECT l.endpoint_id FROM temp.endpoint_links l "
+            "WHERE l.host = exchanges.host AND l.method = exchanges.method "
+            "AND l.path = exchanges.path) "
+            "WHERE method IS NOT NULL AND path IS NOT NULL AND host IS NOT NULL"
+        )
+        conn.execute("DROP TABLE temp.endpoint_links")
+        sensitive: dict[int, Counter[str]] = {}
+        for endpoint_id, value in conn.execute(
+            "SELECT endpoint_id, sensitive FROM exchanges "
+            "WHERE endpoint_id IS NOT NULL AND sensitive != '{}'"
+        ):
+            sensitive.setdefault(endpoint_id, Counter()).update(json.loads(value))
+        conn.executemany("UPDATE endpoints SET sensitive = ? WHERE id = ?",
+                         [(dumps(dict(c)), i) for i, c in sensitive.items()])
+
+
+def explain_request(store: Store, host: str, method: str, path: str) -> dict[str, Any]:
+    """Why a request (seen or not) has the template and classification it has."""
+    from discovery.paths import normalise_path
+
+    host, method = host.lower(), method.upper()
+    normal = normalise_path(path.split("?", 1)[0])
+    matchers = load_matchers(store)
+    matcher = matchers.get(host)
+    rules = load_rules(rules_path(store.path))
+    groups = load_path_groups(store, host).get(host, {})
+    templater = build_templater(host, groups, rules, matcher)
+    templated = templater.explain(normal)
+    status, op, reason = classify(host, method, templated, matcher)
+    row = store.conn.execute(
+        "SELECT status, requests FROM endpoints WHERE host = ? AND method = ? AND template = ?",
+        (host, method, templated.template),
+    ).fetchone()
+    probing = normal in probe_paths(groups)
+    if row is None and probing:
+        status, reason = "route-probing", "every request to this path answered 404"
+    elif row is not None:
+        status = row[0]
+    return {
+        "host": host,
+        "method": method,
+        "path": path,
+        "normalised_path": normal,
+        "template": templated.template,
+        "source": templated.source,
+        "status": status,
+        "reason": reason,
+        "seen": row is not None,
+        "requests": row[1] if row else 0,
+        "segments": [d.as_dict() for d in templated.decisions],
+        "threshold": rules.threshold,
+        "rules_file": rules.source,
+    } | ({"deprecated": op.deprecated, "spec": op.spec_title} if op else {})

@@ -1,0 +1,189 @@
+"""Reading an API description from disk: JSON or YAML, `$ref`s (local and sibling files) resolved
+with ``referencing``, validation with openapi-spec-validator; every problem a ``SpecError`` with
+the JSON pointer of the place."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urldefrag, urlsplit
+
+import yaml
+from referencing import Registry, Resource
+from referencing.exceptions import NoSuchResource, Unresolvable
+
+from discovery.errors import SpecError
+
+log = logging.getLogger(__name__)
+
+
+def pointer(parts: Iterator[Any] | list[Any] | tuple[Any, ...]) -> str:
+    """A JSON pointer (RFC 6901) from path parts."""
+    out = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return out or "/"
+
+
+def parse_text(text: str, where: str) -> Any:
+    """Parse JSON or YAML (safe loader); errors name the line."""
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(where, f"invalid JSON: {exc.msg}", f"line {exc.lineno}") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}" if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(where, f"invalid YAML: {problem}", line) from exc
+
+
+def read_file(path: Path) -> Any:
+    """Read and parse one file of a spec."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise SpecError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError(str(path), "not UTF-8 text", f"byte {exc.start}") from exc
+    return parse_text(text, str(path))
+
+
+@dataclass
+class SpecDocument:
+    """A parsed spec with a resolver for its `$ref`s."""
+
+    path: Path
+    root: dict[str, Any]
+    uri: str
+    registry: Registry[Any]
+
+    @property
+    def version(self) -> str:
+        """``2.0``, ``3.0.x`` or ``3.1.x``."""
+        return str(self.root.get("swagger") or self.root.get("openapi") or "")
+
+    def resolve(self, node: Any, where: str, base: str | None = None) -> tuple[Any, str]:
+        """Follow `$ref`s from ``node``; returns (target, base uri of the target)."""
+        base = base or self.uri
+        seen = 0
+        while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
+            ref = str(node["$ref"])
+            seen += 1
+            if seen > 32:
+                raise SpecError(str(self.path), f"$ref loop through {ref!r}", where)
+            try:
+                resolved = self.registry.resolver(base).lookup(ref)
+            except (Unresolvable, NoSuchResource) as exc:
+                raise SpecError(str(self.path), f"cannot resolve $ref {ref!r}", where) from exc
+            node = resolved.contents
+            base = urldefrag(_join(base, ref))[0] or base
+        return node, base
+
+
+def _join(base: str, ref: str) -> str:
+    from urllib.parse import urljoin
+
+    return urljoin(base, ref)
+
+
+def _retrieve_for(root_dir: Path) -> Any:
+    """A ``referencing`` retriever that loads sibling files (file: URIs under the spec's folder)."""
+
+    def retrieve(uri: str) -> Resource[Any]:
+        parts = urlsplit(uri)
+        if parts.scheme != "file":
+            raise NoSuchResource(ref=uri)  # type: ignore[call-arg] # air-gapped by design: no remote refs
+        target = Path(unquote(parts.path)).resolve()
+        if root_dir not in target.parents and target.parent != root_dir:
+            raise NoSuchResource(ref=uri)  # type: ignore[call-arg] # only the spec's folder and below
+        if not target.is_file():
+            raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
+        return Resource.opaque(read_file(target))
+
+    return retrieve
+
+
+def load_document(path: Path) -> SpecDocument:
+    """Parse a spec file and prepare its resolver."""
+    root = read_file(path)
+    if not isinstance(root, dict):
+        raise SpecError(str(path), "not an OpenAPI or Swagger document (top level is not a map)", "/")
+    if "swagger" not in root and "openapi" not in root:
+        raise SpecError(str(path), "not an OpenAPI or Swagger document (no 'openapi' or "
+                        "'swagger' field)", "/")
+    version = str(root.get("swagger") or root.get("openapi"))
+    if not (version == "2.0" or version.startswith(("3.0", "3.1"))):
+        field = "/swagger" if "swagger" in root else "/openapi"
+        raise SpecError(str(path), f"unsupported version {version!r} (2.0, 3.0 and 3.1 are)", field)
+    resolved = path.resolve()
+    uri = resolved.as_uri()
+    registry: Registry[Any] = Registry(retrieve=_retrieve_for(resolved.parent))  # type: ignore[call-arg]
+    registry = registry.with_resource(uri, Resource.opaque(root))
+    return SpecDocument(path=path, root=root, uri=uri, registry=registry)
+
+
+def validate_document(doc: SpecDocument) -> None:
+    """Validate with openapi-spec-validator; the first error becomes a SpecError with its pointer."""
+    from openapi_spec_validator import (
+        OpenAPIV2SpecValidator,
+        OpenAPIV30SpecValidator,
+        OpenAPIV31SpecValidator,
+    )
+
+    version = doc.version
+    cls: Any = (
+        OpenAPIV2SpecValidator if version == "2.0"
+        else OpenAPIV31SpecValidator if version.startswith("3.1")
+        else OpenAPIV30SpecValidator
+    )
+    try:
+        for error in cls(doc.root, base_uri=doc.uri).iter_errors():
+            parts = list(getattr(error, "absolute_path", []) or [])
+            where = pointer(parts) if parts else _semantic_pointer(str(error.message))
+            raise SpecError(str(doc.path), _short(str(error.message)), where)
+    except Unresolvable as exc:
+        ref = str(getattr(exc, "ref", exc))
+        raise SpecError(str(doc.path), f"cannot resolve $ref {ref!r}",
+                        find_ref(doc.root, ref)) from exc
+
+
+def _short(message: str, limit: int = 200) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
+def _semantic_pointer(message: str) -> str:
+    """Best pointer for validator errors that carry no path ("... in '/users/{id}' ...")."""
+    import re
+
+    match = re.search(r"for '(\w+)' operation in '([^']+)'", message)
+    if match:
+        return pointer(["paths", match[2], match[1]])
+    match = re.search(r"in '(/[^']*)'", message)
+    if match:
+        return pointer(["paths", match[1]])
+    return "/"
+
+
+def find_ref(node: Any, ref: str, parts: tuple[Any, ...] = ()) -> str | None:
+    """The JSON pointer of the first ``$ref`` equal to ``ref`` in a document."""
+    if isinstance(node, dict):
+        if node.get("$ref") == ref:
+            return pointer([*parts, "$ref"])
+        for key, value in node.items():
+            found = find_ref(value, ref, (*parts, key))
+            if found:
+                return found
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found = find_ref(value, ref, (*parts, i))
+            if found:
+                return found
+    return None
