@@ -25,6 +25,14 @@ def emit_json_line(data: Any) -> None:
     sys.stdout.flush()
 
 
+def table_width() -> int | None:
+    """Columns a table must fit at a terminal (``COLUMNS`` or its size); None when stdout is
+    not a terminal, so scripts and ``grep`` always see whole cells."""
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size((160, 24)).columns
+
+
 def emit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "") -> None:
     """Write an aligned table; cells sanitized and shortened to fit the terminal."""
     if not rows:
@@ -36,9 +44,9 @@ def emit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str
     for row in cells:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
-    total = shutil.get_terminal_size((160, 24)).columns
-    # shrink the widest columns until the table fits
-    while sum(widths) + 2 * (len(widths) - 1) > total and max(widths) > 12:
+    total = table_width()
+    # shrink the widest columns until the table fits (a pipe gets whole cells)
+    while total and sum(widths) + 2 * (len(widths) - 1) > total and max(widths) > 12:
         widest = widths.index(max(widths))
         widths[widest] -= 1
     out = sys.stdout

@@ -161,3 +161,23 @@ def test_help_lists_the_commands() -> None:
     assert proc.returncode == 0
     for name in ("endpoints", "credentials", "identities", "findings", "hosts", "demo", "tui"):
         assert f"  {name}" in proc.stdout
+
+
+def test_piped_tables_keep_whole_cells_whatever_columns_says(populated: Path) -> None:
+    result = CliRunner().invoke(cli, ["--db", str(populated), "endpoints"],
+                                catch_exceptions=False, env={"COLUMNS": "30"})
+    assert result.exit_code == 0
+    row = result.output.splitlines()[1].split()
+    assert row[:4] == ["shadow", "api.example.com", "GET", "/v1/users/{id}"]
+
+
+def test_tables_shrink_to_fit_a_terminal(monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from ir_console import output
+
+    monkeypatch.setenv("COLUMNS", "50")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    output.emit_table(["host", "template"], [["api.example.com", "/v1/" + "x" * 80]])
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(line) <= 50 for line in lines)
+    assert lines[1].endswith("…")
