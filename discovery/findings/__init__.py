@@ -51,6 +51,8 @@ RULES: dict[str, Rule] = {}
 # Modules that register rules when imported.
 RULE_MODULES: list[str] = [
     "discovery.findings.credentials",
+    "discovery.findings.endpoints",
+    "discovery.findings.scopes",
 ]
 
 
