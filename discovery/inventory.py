@@ -246,8 +246,10 @@ def explain_request(store: Store, host: str, method: str, path: str) -> dict[str
         (host, method, templated.template),
     ).fetchone()
     probing = normal in probe_paths(groups)
+    requests = row[1] if row else 0
     if row is None and probing:
         status, reason = "route-probing", "every request to this path answered 404"
+        requests = sum(g.requests for (_m, p), g in groups.items() if p == normal)
     elif row is not None:
         status = row[0]
     return {
@@ -259,8 +261,8 @@ def explain_request(store: Store, host: str, method: str, path: str) -> dict[str
         "source": templated.source,
         "status": status,
         "reason": reason,
-        "seen": row is not None,
-        "requests": row[1] if row else 0,
+        "seen": requests > 0,
+        "requests": requests,
         "segments": [d.as_dict() for d in templated.decisions],
         "threshold": rules.threshold,
         "rules_file": rules.source,

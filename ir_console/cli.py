@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runbook": ("ir_console.commands.runbook:runbook",
                 "Containment runbooks: list, show, validate, run, resume, status, log."),
     "audit": ("ir_console.commands.audit:audit", "Verify the hash-chained audit log."),
+    "spec": ("ir_console.commands.spec:spec",
+             "API descriptions (OpenAPI/Swagger): import and list what is documented."),
+    "openapi": ("ir_console.commands.openapi:openapi",
+                "Export observed traffic as OpenAPI 3.1, per host."),
     "report": ("ir_console.commands.report:report",
                "The incident report: timeline, findings, actions, audit head."),
 }

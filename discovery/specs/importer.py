@@ -77,8 +77,10 @@ def import_spec_file(
     *,
     validate: bool = True,
     progress: Callable[[str], None] | None = None,
+    analyse: bool = True,
 ) -> SpecImport:
-    """Load, validate and store a spec, then recompute the analysis (old traffic included)."""
+    """Load, validate and store a spec, then recompute the analysis (old traffic included)
+    unless ``analyse`` is False (the caller recomputes once after a batch)."""
     from discovery.analysis import recompute
 
     path = Path(path)
@@ -88,7 +90,8 @@ def import_spec_file(
     spec_id = write_spec(store, path, spec, file_sha256(path))
     log.info("imported %s: %d operations on %s", path, len(spec.operations),
              ", ".join(h["host"] for h in spec.hosts))
-    recompute(store, progress)
+    if analyse:
+        recompute(store, progress)
     return SpecImport(
         spec_id=spec_id,
         title=spec.title,

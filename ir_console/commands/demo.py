@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -41,34 +40,21 @@ def build_demo_case(case_path: Path) -> dict[str, Any]:
     """Build a fresh demo case at ``case_path`` and return its summary."""
     from discovery.analysis import recompute
     from discovery.ingest import ingest_files
+    from discovery.register import import_register
+    from discovery.specs import import_spec_file
     from discovery.store import Store
 
     _remove_case(case_path)
     with demo_inputs() as folder, Store.open(case_path, create=True) as store:
-        specs = _optional("discovery.specs")
         for name in DEMO_SPECS:
-            if specs is None:
-                message(f"demo: spec import is not in this build; {name} skipped")
-                continue
             message(f"demo: importing spec {name}")
-            specs.import_spec_file(store, folder / name)
-        register = importlib.import_module("discovery.register")
+            import_spec_file(store, folder / name, analyse=False)
         message(f"demo: importing identity register {DEMO_REGISTER}")
-        register.import_register(store, folder / DEMO_REGISTER)
+        import_register(store, folder / DEMO_REGISTER)
         message(f"demo: ingesting {DEMO_CAPTURE}")
         ingest_files(store, [folder / DEMO_CAPTURE])
         recompute(store)  # idempotent: leaves the case as every import left it, analysed once more
         return summarize(store)
-
-
-def _optional(module_name: str) -> Any:
-    """A module that a build may not have yet, or None (never hides an error inside it)."""
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
 
 
 def copy_inputs(folder: Path) -> list[Path]:

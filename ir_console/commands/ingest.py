@@ -49,10 +49,15 @@ def ingest(
         if specs:
             from discovery.specs import import_spec_file
 
-            for spec in specs:
-                import_spec_file(store, Path(spec), host=None)
+            for spec in specs:  # a broken spec stops here, before anything is ingested
+                done = import_spec_file(store, Path(spec), host=None, analyse=False)
+                message(f"spec {clean(done.title)!r}: {done.operations} operations")
         with _progress(paths) as report:
             results = ingest_files(store, paths, fmt, report)
+        if specs and all(r.already_ingested for r in results):
+            from discovery.analysis import recompute
+
+            recompute(store)  # ingest added nothing, so it did not re-analyse
     summaries = [_summary(r) for r in results]
     if as_json:
         emit_json(summaries)

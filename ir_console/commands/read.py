@@ -53,7 +53,10 @@ def _since(value: str | None) -> float | None:
 
 
 # Subcommands of `endpoints`, imported only when run.
-ENDPOINT_COMMANDS: dict[str, tuple[str, str]] = {}
+ENDPOINT_COMMANDS: dict[str, tuple[str, str]] = {
+    "explain": ("ir_console.commands.explain:explain",
+                "Why a request has its template and status, segment by segment."),
+}
 
 
 @click.group(cls=LazyGroup, lazy=ENDPOINT_COMMANDS, invoke_without_command=True)

@@ -33,10 +33,6 @@ PLANTED_SPEC_RULES = (
 )
 
 
-def needs_specs() -> None:
-    pytest.importorskip("discovery.specs", reason="spec import (issue 5) is not in this build")
-
-
 def run(*args: str) -> Any:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -72,7 +68,6 @@ def test_summary_counts_what_the_scenario_planted(demo_case: tuple[Path, dict[st
 
 
 def test_summary_counts_what_the_specs_classify(demo_case: tuple[Path, dict[str, Any]]) -> None:
-    needs_specs()
     _, summary = demo_case
     assert summary["hosts"]["with_spec"] == 2
     endpoints = summary["endpoints"]
@@ -84,7 +79,6 @@ def test_summary_counts_what_the_specs_classify(demo_case: tuple[Path, dict[str,
 
 
 def test_endpoints_are_classified_as_planted(demo_case: tuple[Path, dict[str, Any]]) -> None:
-    needs_specs()
     case, _ = demo_case
     rows = json.loads(run("--db", str(case), "endpoints", "--json").stdout)
     status = {(r["host"], r["method"], r["template"]): r["status"] for r in rows}
