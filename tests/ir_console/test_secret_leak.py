@@ -97,7 +97,8 @@ def run_every_output(case: Path, out_dir: Path, run: Runner) -> list[tuple[str, 
         runs += [["graph", "export", "--format", fmt, "-o", str(out_dir / f"graph.{fmt}")]
                  for fmt in ("graphml", "gexf", "json", "dot", "opengraph")]
     if "openapi" in COMMANDS:
-        runs.append(["openapi", "export", "-o", str(out_dir / "observed.openapi.json")])
+        (out_dir / "openapi").mkdir()
+        runs.append(["openapi", "export", "-o", str(out_dir / "openapi"), "--format", "json"])
     if "audit" in COMMANDS:
         runs.append(["audit", "verify"])
     creds = json.loads(run(case, "credentials", "--json")[1])
@@ -111,7 +112,7 @@ def run_every_output(case: Path, out_dir: Path, run: Runner) -> list[tuple[str, 
     code, out, err = run(case, "credentials", "find", "--stdin", "--json", stdin=PLANTED[0])
     assert code == 0 and json.loads(out)["found"] is True
     produced += [("find --stdin stdout", out), ("find --stdin stderr", err)]
-    for path in sorted(out_dir.iterdir()):
+    for path in sorted(p for p in out_dir.rglob("*") if p.is_file()):
         if path != secrets_file:
             produced.append((path.name, path.read_bytes()))
     return produced
