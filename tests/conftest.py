@@ -13,6 +13,12 @@ from discovery.models import CredentialSighting, Exchange
 from discovery.store import Store
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own cache folder (validated specs), never the user's ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def case_path(tmp_path: Path) -> Path:
     return tmp_path / "case.db"

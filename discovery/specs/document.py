@@ -4,8 +4,11 @@ the JSON pointer of the place."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,8 +132,52 @@ def load_document(path: Path) -> SpecDocument:
     return SpecDocument(path=path, root=root, uri=uri, registry=registry)
 
 
+_EXTERNAL_REF = re.compile(r"""\$ref['"]?\s*:\s*['"]?(?!#)[^'"\s,}]""")
+
+
+def validation_cache_key(doc: SpecDocument) -> str | None:
+    """The key under which a successful validation of this exact document is remembered, or
+    None when it cannot be (refs to other files, which may change on their own)."""
+    from importlib.metadata import version
+
+    try:
+        data = doc.path.read_bytes()
+    except OSError:
+        return None
+    if _EXTERNAL_REF.search(data.decode("utf-8", "replace")):
+        return None
+    digest = hashlib.sha256(data)
+    digest.update(b"\0openapi-spec-validator " + version("openapi-spec-validator").encode())
+    return digest.hexdigest()
+
+
+def validation_cache_dir() -> Path:
+    """Where validated specs are remembered: ``$XDG_CACHE_HOME/ir-console/validated-specs``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ir-console" / "validated-specs"
+
+
 def validate_document(doc: SpecDocument) -> None:
-    """Validate with openapi-spec-validator; the first error becomes a SpecError with its pointer."""
+    """Validate with openapi-spec-validator; the first error becomes a SpecError with its pointer.
+
+    Validating a large spec is slow (about 27 s for GitHub's 1,223 operations), so a document
+    that validated once is remembered by its content hash (and the validator's version) and not
+    validated again on this machine; only self-contained documents are remembered."""
+    key = validation_cache_key(doc)
+    marker = validation_cache_dir() / key if key else None
+    if marker is not None and marker.exists():
+        log.debug("%s: validated before (%s)", doc.path, marker)
+        return
+    _validate_now(doc)
+    if marker is not None:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(f"{doc.path}\n", encoding="utf-8")
+        except OSError as exc:  # a read-only home only costs the next import its time
+            log.debug("cannot remember the validation of %s: %s", doc.path, exc)
+
+
+def _validate_now(doc: SpecDocument) -> None:
     from openapi_spec_validator import (
         OpenAPIV2SpecValidator,
         OpenAPIV30SpecValidator,
@@ -161,8 +208,6 @@ def _short(message: str, limit: int = 200) -> str:
 
 def _semantic_pointer(message: str) -> str:
     """Best pointer for validator errors that carry no path ("... in '/users/{id}' ...")."""
-    import re
-
     match = re.search(r"for '(\w+)' operation in '([^']+)'", message)
     if match:
         return pointer(["paths", match[2], match[1]])

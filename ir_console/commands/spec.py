@@ -20,17 +20,24 @@ def spec() -> None:
 @spec.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--host", help="Document this host, whatever the spec's servers / host say.")
+@click.option(
+    "--no-validate", is_flag=True,
+    help="Skip openapi-spec-validator (slow on huge specs); the structure ir-console reads is "
+    "still checked.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
-def import_(case: CaseContext, file: Path, host: str | None, as_json: bool) -> None:
+def import_(case: CaseContext, file: Path, host: str | None, no_validate: bool,
+            as_json: bool) -> None:
     """Import FILE (JSON or YAML, local and sibling-file $refs) and re-classify the whole case.
 
     A broken spec exits 2 naming the file and the JSON pointer of the problem; nothing changes.
+    A spec that validated once is remembered by its content hash and not validated again.
     """
     from discovery.specs import import_spec_file
 
     with case.open() as store:
-        result = import_spec_file(store, file, host=host)
+        result = import_spec_file(store, file, host=host, validate=not no_validate)
         counts = Counter(
             status for (status,) in store.conn.execute("SELECT status FROM endpoints")
         )

@@ -40,3 +40,44 @@ def test_broken_spec_names_pointer(name: str, where: str) -> None:
         load_spec(SPECS / name)
     assert info.value.where == where
     assert info.value.exit_code == 2
+
+
+def test_a_validated_spec_is_remembered_by_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                   ) -> None:
+    import openapi_spec_validator
+
+    from discovery.specs.document import validation_cache_dir
+
+    spec = tmp_path / "ledger.yaml"
+    spec.write_bytes((SPECS / "ledger-3.1.yaml").read_bytes())
+    calls: list[str] = []
+    real = openapi_spec_validator.OpenAPIV31SpecValidator
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def iter_errors(self):  # type: ignore[no-untyped-def]
+            calls.append("validated")
+            return super().iter_errors()
+
+    monkeypatch.setattr(openapi_spec_validator, "OpenAPIV31SpecValidator", Counting)
+    load_spec(spec)
+    load_spec(spec)
+    assert calls == ["validated"]  # the second load trusted the first
+    assert len(list(validation_cache_dir().iterdir())) == 1
+    spec.write_text(spec.read_text() + "\n# edited\n")
+    load_spec(spec)
+    assert calls == ["validated", "validated"]  # new content: validated again
+
+
+def test_a_broken_spec_is_never_remembered(tmp_path: Path) -> None:
+    from discovery.specs.document import validation_cache_dir
+
+    with pytest.raises(SpecError):
+        load_spec(SPECS / "broken-schema-3.0.yaml")
+    assert not validation_cache_dir().exists() or not any(validation_cache_dir().iterdir())
+
+
+def test_specs_with_sibling_refs_are_always_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    from discovery.specs.document import load_document, validation_cache_key
+
+    assert validation_cache_key(load_document(SPECS / "shop-3.0.yaml")) is None
+    assert validation_cache_key(load_document(SPECS / "ledger-3.1.yaml")) is not None
