@@ -2,12 +2,18 @@
 
 Stages run in order; each is ``module:function(store)`` and owns its tables. Old traffic is
 re-analysed too, so importing a spec after a capture classifies what was already there.
+
+Crash safety: every write that changes what the analysis reads (exchanges, specs, the register)
+marks the case "analysis pending" in its own transaction (``mark_pending``), and only a finished
+``recompute`` clears the mark. An ingest killed during the analysis thus leaves the mark set, and
+the next ingest re-runs the analysis even when all its inputs are already in the case.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 from collections.abc import Callable
 
 from discovery.store import Store
@@ -21,9 +27,24 @@ STAGES: list[str] = [
     "discovery.findings:recompute_findings",
 ]
 
+# meta key; its value is a fresh token per change, so a recompute that started before a
+# concurrent write (the proxy's writer) cannot clear the mark that write left
+PENDING_KEY = "analysis_pending"
+
+
+def mark_pending(store: Store) -> None:
+    """Mark the analysis out of date; call inside the write transaction that changes its input."""
+    store.set_meta(PENDING_KEY, os.urandom(8).hex())
+
+
+def pending(store: Store) -> bool:
+    """True when data changed since the last finished recompute (e.g. it was killed)."""
+    return store.get_meta(PENDING_KEY) is not None
+
 
 def recompute(store: Store, progress: Callable[[str], None] | None = None) -> None:
-    """Run every analysis stage over the case."""
+    """Run every analysis stage over the case, then clear the pending mark seen at the start."""
+    token = store.get_meta(PENDING_KEY)
     for target in STAGES:
         module_name, func = target.split(":")
         if progress:
@@ -31,3 +52,6 @@ def recompute(store: Store, progress: Callable[[str], None] | None = None) -> No
         stage = getattr(importlib.import_module(module_name), func)
         stage(store)
         log.debug("analysis stage %s done", target)
+    if token is not None:
+        with store.transaction() as conn:
+            conn.execute("DELETE FROM meta WHERE key = ? AND value = ?", (PENDING_KEY, token))

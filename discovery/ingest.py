@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from discovery.analysis import mark_pending
 from discovery.errors import InputError
 from discovery.models import Exchange, ObservedExchange
 from discovery.pipeline import to_exchange
@@ -48,8 +49,11 @@ class ExchangeWriter:
             self.add(item)
 
     def flush(self) -> None:
+        """Write the pending batch in one transaction that also marks the analysis pending."""
         if self._pending:
-            self.written += self.store.add_exchanges(self._pending, self.input_id)
+            with self.store.transaction():
+                self.written += self.store._insert_exchanges(self._pending, self.input_id)
+                mark_pending(self.store)
             self._pending = []
 
 
@@ -89,6 +93,7 @@ def _unregister(store: Store, input_id: int) -> None:
     with store.transaction() as conn:
         store._forget_input_rows(input_id)
         conn.execute("DELETE FROM inputs WHERE id = ?", (input_id,))
+        mark_pending(store)  # rows an earlier, analysed run of this input wrote are gone
 
 
 def ingest_files(
@@ -97,13 +102,17 @@ def ingest_files(
     fmt: str = "auto",
     progress: Callable[[Path, int], None] | None = None,
 ) -> list[IngestResult]:
-    """Ingest several inputs, then recompute the analysis once."""
-    from discovery.analysis import recompute
+    """Ingest several inputs, then recompute the analysis once.
+
+    The analysis also runs when every input was already in the case but the analysis is pending
+    (an earlier ingest or import was killed before it finished, or a spec was just imported).
+    """
+    from discovery.analysis import pending, recompute
 
     results = []
     for path in paths:
         per_file = (lambda done, p=path: progress(p, done)) if progress else None
         results.append(ingest_file(store, path, fmt, per_file))
-    if any(not r.already_ingested for r in results):
+    if any(not r.already_ingested for r in results) or pending(store):
         recompute(store)
     return results

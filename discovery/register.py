@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from discovery import audit
+from discovery.analysis import mark_pending
 from discovery.credentials.identity import CLIENT_CLAIMS, identity_for
 from discovery.errors import InputError
 from discovery.store import Store, dumps, file_sha256
@@ -265,6 +266,7 @@ def import_register(store: Store, path: Path, actor: str = "cli") -> int:
                 for e in entries
             ],
         )
+        mark_pending(store)  # credentials are unmapped until the next recompute finishes
     log.info("register %s: %d identities", path, len(entries))
     return len(entries)
 

@@ -43,6 +43,11 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def _decode_text(raw: bytes) -> str:
+    """SQLite TEXT to str, never failing: invalid UTF-8 becomes U+FFFD."""
+    return raw.decode("utf-8", "replace")
+
+
 def dumps(value: Any) -> str:
     """Compact, stable JSON for columns."""
     return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
@@ -78,6 +83,9 @@ class Store:
                                    check_same_thread=False)
         except sqlite3.Error as exc:
             raise CaseFileError(f"{path}: cannot open: {exc}") from exc
+        # Text from a hostile or foreign writer may hold invalid UTF-8: decode it with U+FFFD
+        # instead of failing the whole query (the sanitizer strips what is left on output).
+        conn.text_factory = _decode_text
         try:
             cls._prepare(path, conn, exists)
             key = load_or_create_key(path, create=not exists or create)

@@ -87,9 +87,20 @@ class CaseContext:
         self.db = db
 
     def open(self, *, create: bool = True) -> Any:
+        """Open the case; a reader (``create=False``) is told on stderr when the analysis is
+        behind the data (an interrupted ingest, or a capture still writing)."""
         from discovery.store import Store
 
-        return Store.open(self.db, create=create)
+        store = Store.open(self.db, create=create)
+        if not create:
+            from discovery.analysis import pending
+
+            if pending(store):
+                sys.stderr.write(
+                    "ir-console: note: the analysis of this case is not up to date (an ingest was "
+                    "interrupted, or a capture is still writing); ingesting again re-runs it\n"
+                )
+        return store
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, invoke_without_command=True)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from discovery.analysis import mark_pending
 from discovery.specs.document import load_document, validate_document
 from discovery.specs.model import LoadedSpec, extract
 from discovery.store import Store, dumps, file_sha256
@@ -67,6 +68,7 @@ def write_spec(store: Store, path: Path, spec: LoadedSpec, sha256: str) -> int:
                 for op in spec.operations
             ],
         )
+        mark_pending(store)  # the classification is stale until the next recompute finishes
     return spec_id
 
 

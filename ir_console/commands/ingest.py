@@ -53,11 +53,9 @@ def ingest(
                 done = import_spec_file(store, Path(spec), host=None, analyse=False)
                 message(f"spec {clean(done.title)!r}: {done.operations} operations")
         with _progress(paths) as report:
+            # re-analyses when anything was added, a spec was imported, or an earlier run was
+            # killed before its analysis finished
             results = ingest_files(store, paths, fmt, report)
-        if specs and all(r.already_ingested for r in results):
-            from discovery.analysis import recompute
-
-            recompute(store)  # ingest added nothing, so it did not re-analyse
     summaries = [_summary(r) for r in results]
     if as_json:
         emit_json(summaries)
