@@ -4,7 +4,8 @@ Order of work for each step: decide ``when``; stop at a gate unless approved; wr
 and the step's ``running`` state in one transaction (no audit write, no action); call the action
 with a timeout; write its result before the next step starts. A failed step is retried with
 backoff; when it finally fails, completed steps that define a ``rollback`` are rolled back in
-reverse order. ``resume`` continues a killed or stopped run and never repeats a completed step;
+reverse order, unless an interactive surface gave ``on_failure``: then the operator chooses to
+retry the step, skip it, roll back or stop, and that choice is audited like an approval. ``resume`` continues a killed or stopped run and never repeats a completed step;
 an irreversible step found ``running`` (killed mid-call) needs a fresh approval before it is
 tried again. A dry run plans every step and calls nothing.
 """
@@ -42,6 +43,7 @@ from runbooks.errors import (
 )
 from runbooks.events import (
     Event,
+    FailureDecided,
     GatePassed,
     GateReached,
     RollbackStep,
@@ -64,6 +66,7 @@ log = logging.getLogger(__name__)
 REDACTED = "[secret]"
 _INPUT_REF = re.compile(r"inputs\.([a-z_][a-z0-9_]*)")
 DONE_STATES = frozenset({"done", "skipped"})
+FAILURE_CHOICES = ("retry", "skip", "rollback", "stop")
 
 
 @dataclass
@@ -158,6 +161,22 @@ def _coerce(name: str, spec: Input, raw: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A step that failed for good, put to the operator with what may follow.
+
+    ``choices`` is in ``FAILURE_CHOICES`` order: ``retry`` only when calling the action again
+    could help, ``rollback`` only when ``rollbacks`` (completed steps it would undo, newest first)
+    is not empty. ``error`` is already redacted.
+    """
+
+    step: Step
+    error: str
+    attempt: int
+    choices: tuple[str, ...]
+    rollbacks: tuple[str, ...]
+
+
 @dataclass
 class _Run:
     """The engine's view of one run while it executes."""
@@ -185,8 +204,12 @@ class Engine:
     def __init__(self, store: Store, *, approvals: Approvals | None = None,
                  transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep, operator: str | None = None,
-                 secrets: Mapping[str, str] | None = None) -> None:
+                 secrets: Mapping[str, str] | None = None,
+                 on_failure: Callable[[Failure], str] | None = None) -> None:
+        """``on_failure`` (interactive surfaces) picks one of a ``Failure``'s choices; without
+        it a failed step rolls back the completed steps and the run fails."""
         self.store = store
+        self.on_failure = on_failure
         self.approvals = approvals or Approvals()
         self.transport = transport
         self.sleep = sleep
@@ -399,7 +422,10 @@ class Engine:
                 try:
                     cond = templating.evaluate(step.when, context)
                 except RunbookError as exc:
-                    yield from self._fail(run, step, str(exc), run.attempts.get(step.id, 0))
+                    after = yield from self._fail(run, step, str(exc),
+                                                  run.attempts.get(step.id, 0))
+                    if after == "skip":
+                        continue
                     return
                 if not cond:
                     reason = f"when {step.when.strip()!r} is false"
@@ -449,13 +475,13 @@ class Engine:
         attempt = run.attempts.get(step.id, 0)
         missing = self._missing_secrets(run, step)
         if missing:
-            yield from self._fail(run, step, f"step {step.id!r} {missing}", attempt)
-            return False
+            after = yield from self._fail(run, step, f"step {step.id!r} {missing}", attempt)
+            return after == "skip"
         try:
             args = action.parse(templating.render(self._step_args(step), self._context(run)))
         except RunbookError as exc:
-            yield from self._fail(run, step, str(exc), attempt)
-            return False
+            after = yield from self._fail(run, step, str(exc), attempt)
+            return after == "skip"
         public_args = self._redact_data(run, args.model_dump(mode="json"))
         while True:
             attempt += 1
@@ -482,9 +508,10 @@ class Engine:
                 if delay is not None:
                     self.sleep(delay)
                     continue
-                yield from self._rollback(run, step)
-                yield self._finish(run, "failed", f"step {step.id!r} failed: {error}")
-                return False
+                after = yield from self._decide(run, step, error, attempt, retryable=True)
+                if after == "retry":
+                    continue
+                return after == "skip"
             clean = self._redact_data(run, output)
             run.outputs[step.id] = clean
             self._set_step(run, step, "done", "action.succeeded",
@@ -493,12 +520,46 @@ class Engine:
             yield StepSucceeded(run.id, step.id, clean)
             return True
 
-    def _fail(self, run: _Run, step: Step, error: str, attempt: int) -> Iterator[Event]:
+    def _fail(self, run: _Run, step: Step, error: str,
+              attempt: int) -> Generator[Event, None, str]:
+        """A step that failed before its action was called (calling again would not help)."""
         error = self._redact(run, error)
         self._set_step(run, step, "failed", "step.failed", {"error": error}, error=error)
         yield StepFailed(run.id, step.id, error, attempt, None)
-        yield from self._rollback(run, step)
-        yield self._finish(run, "failed", f"step {step.id!r} failed: {error}")
+        return (yield from self._decide(run, step, error, attempt, retryable=False))
+
+    def _decide(self, run: _Run, step: Step, error: str, attempt: int, *,
+                retryable: bool) -> Generator[Event, None, str]:
+        """What follows a step that failed for good: ``retry``, ``skip`` or ``end`` (finished).
+
+        The operator's choice is audited (``failure.CHOICE``, by the operator) with the step's
+        new state before the engine acts on it; nobody asked means ``rollback``.
+        """
+        rollbacks = tuple(s.id for s in reversed(run.runbook.steps)
+                          if run.states.get(s.id) == "done" and s.rollback)
+        choice = "rollback"
+        if self.on_failure is not None:
+            choices = tuple(c for c in FAILURE_CHOICES
+                            if (c != "retry" or retryable) and (c != "rollback" or rollbacks))
+            choice = self.on_failure(Failure(step, error, attempt, choices, rollbacks))
+            if choice not in choices:
+                raise RunbookUsageError(f"step {step.id!r} failed: {choice!r} is not one of "
+                                        f"{', '.join(choices)}")
+            state = {"retry": "retrying", "skip": "skipped"}.get(choice, "failed")
+            self._set_step(run, step, state, f"failure.{choice}",
+                           {"error": error, "attempt": attempt,
+                            "rollbacks": list(rollbacks) if choice == "rollback" else []},
+                           actor=self.operator, error=error)
+            yield FailureDecided(run.id, step.id, choice, self.operator)
+        if choice in ("retry", "skip"):
+            return choice
+        if choice == "rollback":
+            yield from self._rollback(run, step)
+        outcome = f"step {step.id!r} failed: {error}"
+        if choice == "stop":
+            outcome += " (stopped by the operator, nothing rolled back)"
+        yield self._finish(run, "failed", outcome)
+        return "end"
 
     def _rollback(self, run: _Run, failed: Step) -> Iterator[Event]:
         """Undo completed steps that define a rollback, newest first."""

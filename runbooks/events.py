@@ -73,6 +73,16 @@ class StepFailed(Event):
 
 
 @dataclass(frozen=True)
+class FailureDecided(Event):
+    """The operator chose what follows a failed step: retry, skip, rollback or stop."""
+
+    name: ClassVar[str] = "failure_decided"
+    step: str
+    choice: str
+    by: str
+
+
+@dataclass(frozen=True)
 class GateReached(Event):
     """The run stopped: this step needs an approval (or a confirmation) to go on."""
 
