@@ -26,6 +26,9 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_PENDING = 256  # pipelined requests waiting for their responses
 MAX_HEAD_WAIT = 64 * 1024  # bytes buffered while looking for the end of a response head
 MAX_FILL = 4 << 20  # largest body gap bridged with filler bytes
+MAX_HEAD_BYTES = 256 * 1024  # a message head (start line + headers) longer than this is dropped
+_REQUEST_TAIL = MAX_TARGET + 64  # bytes kept across chunks while looking for a request line
+_RESPONSE_TAIL = 12  # a status line start is 13 bytes: a match may begin in the last 12
 _FILL = bytes(64 * 1024)
 
 METHODS = (
@@ -129,6 +132,8 @@ class _Side:
         self.syncing = True  # looking for the start of a message
         self.skipped_before_sync = False
         self.head_wait = b""
+        self.sync_tail = b""  # bytes that may begin a message start cut by a segment boundary
+        self.head_fed = 0  # bytes fed to the parser since the current message began
         self.held: bytearray | None = None  # request bytes held after an Upgrade request
         self.filling = False
         self.ts = 0.0
@@ -139,14 +144,25 @@ class _Side:
 
     def on_message_begin(self) -> None:
         self.msg = Message(self.ts, self.frame)
+        self.head_fed = 0
         if self.skipped_before_sync:
             self.msg.partial = True
             self.skipped_before_sync = False
 
     def on_url(self, url: bytes) -> None:
         msg = self.msg
-        if msg is not None and len(msg.target) < MAX_TARGET:
-            msg.target += url
+        if msg is None:
+            return
+        room = MAX_TARGET - len(msg.target)
+        if len(url) > room and not msg.partial:
+            msg.partial = True
+            self.session.stats.counts[f"HTTP request targets cut at {MAX_TARGET} bytes"] += 1
+            self.session.stats.warn(
+                f"{self.session.where}: frame {self.frame}: request target longer than "
+                f"{MAX_TARGET} bytes: cut, exchange marked partial"
+            )
+        if room > 0:
+            msg.target += url[:room]
 
     def on_header(self, name: bytes, value: bytes) -> None:
         msg = self.msg
@@ -155,8 +171,17 @@ class _Side:
         msg.header_bytes += len(name) + len(value)
         if len(msg.headers) < MAX_HEADERS and msg.header_bytes <= MAX_HEADER_BYTES:
             msg.headers.append((name.decode("latin-1"), value.decode("latin-1")))
-        else:
+        elif not msg.partial:
             msg.partial = True
+            kind = "request" if self.is_request else "response"
+            self.session.stats.counts[
+                f"HTTP {kind}s with headers dropped (over {MAX_HEADERS} or {MAX_HEADER_BYTES} bytes)"
+            ] += 1
+            self.session.stats.warn(
+                f"{self.session.where}: frame {self.frame}: HTTP {kind} with more than "
+                f"{MAX_HEADERS} headers or {MAX_HEADER_BYTES} header bytes: the rest dropped, "
+                "exchange marked partial"
+            )
 
     def on_headers_complete(self) -> None:
         msg, parser = self.msg, self.parser
@@ -216,24 +241,36 @@ class _Side:
             ):
                 data = self._feed_head_only(data)
                 continue
-            self._feed_parser(data)
-            return
+            data = self._feed_parser(data)
 
     def _sync(self, data: bytes) -> bytes:
+        if self.sync_tail:  # a message start may straddle the previous chunk and this one
+            data = self.sync_tail + data
+            self.sync_tail = b""
         pattern = REQUEST_START if self.is_request else RESPONSE_START
         found = pattern.search(data)
         if found is None:
-            if data:
-                self.skipped_before_sync = True
-                self.session.stats.counts["bytes skipped while resynchronising"] += len(data)
+            if self.is_request:  # a request line cannot span a newline
+                keep = data[data.rfind(b"\n") + 1 :][-_REQUEST_TAIL:]
+            else:
+                keep = data[-_RESPONSE_TAIL:]
+            self._skipped(len(data) - len(keep))
+            self.sync_tail = bytes(keep)
             return b""
         start = found.start()
-        if start:
-            self.skipped_before_sync = True
-            self.session.stats.counts["bytes skipped while resynchronising"] += start
+        self._skipped(start)
         self.syncing = False
         self._new_parser()
         return data[start:]
+
+    def _skipped(self, size: int) -> None:
+        if size:
+            self.skipped_before_sync = True
+            self.session.stats.counts["bytes skipped while resynchronising"] += size
+
+    def _drop_sync_tail(self) -> None:
+        self._skipped(len(self.sync_tail))
+        self.sync_tail = b""
 
     def _feed_head_only(self, data: bytes) -> bytes:
         """Feed a response head to the parser and end the message there (HEAD, CONNECT)."""
@@ -254,10 +291,13 @@ class _Side:
         self._new_parser()
         return rest
 
-    def _feed_parser(self, data: bytes) -> None:
+    def _feed_parser(self, data: bytes) -> bytes:
+        """Feed the parser; returns the bytes to look at again (resynchronising after an error
+        inside this chunk: a good message after a broken one in the same segment is kept)."""
         if self.parser is None:
             self._new_parser()
         assert self.parser is not None
+        in_head = self.msg is None or not self.msg.headers_done
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -265,6 +305,17 @@ class _Side:
             self.session.upgraded(self, data[offset:])
         except httptools.HttpParserError as exc:
             self._error(str(exc) or type(exc).__name__, data)
+            return data[1:]
+        else:
+            msg = self.msg
+            if in_head and msg is not None and not msg.headers_done:
+                # llhttp has no head limit and httptools joins a long header in memory
+                self.head_fed += len(data)
+                if self.head_fed > MAX_HEAD_BYTES:
+                    kind = "request" if self.is_request else "response"
+                    self.session.stats.counts[f"HTTP {kind} heads over {MAX_HEAD_BYTES} bytes"] += 1
+                    self._error(f"head larger than {MAX_HEAD_BYTES} bytes", data)
+        return b""
 
     def _error(self, reason: str, data: bytes) -> None:
         kind = "request" if self.is_request else "response"
@@ -295,6 +346,7 @@ class _Side:
         if self.held is not None:
             self.held = bytearray()
             return
+        self._drop_sync_tail()
         msg = self.msg
         if (
             msg is not None
@@ -329,8 +381,18 @@ class _Side:
     def close(self) -> None:
         """End of the connection: a response read until close is complete now."""
         msg = self.msg
-        if msg is None or self.stopped:
+        if self.stopped:
             return
+        self._drop_sync_tail()
+        if msg is None:
+            return
+        if not msg.headers_done:
+            kind = "request" if self.is_request else "response"
+            self.session.stats.skip(
+                f"HTTP {kind} heads cut short by the end of the connection",
+                f"{self.session.where}: frame {self.frame}: connection ends inside an HTTP "
+                f"{kind} head",
+            )
         if msg.headers_done and not self.is_request:
             # complete when the body is framed by the close; cut short when it had a length
             if msg.header("content-length") is not None or msg.header("transfer-encoding"):

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from discovery.models import CredentialSighting, Exchange
 from discovery.store import Store
+
+# Hypothesis profiles: "fast" (the default, `make test`) is derandomized so CI runs are
+# reproducible; "fuzz" (`make fuzz` sets HYPOTHESIS_PROFILE=fuzz) runs many more random examples
+# in every property that does not fix its own max_examples (the test_fuzz_* variants).
+settings.register_profile(
+    "fast", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=5000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
 @pytest.fixture(autouse=True)
