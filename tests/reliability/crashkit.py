@@ -20,8 +20,17 @@ DEMO = ROOT / "ir_console" / "demo"
 CAPTURES = (DEMO / "demo.pcap", ROOT / "tests" / "fixtures" / "pcap" / "http_api.pcap")
 SPECS = (DEMO / "acme-api.openapi.yaml", DEMO / "partner-api.openapi.yaml")
 REGISTER = DEMO / "register.yaml"
-TABLES = ("inputs", "exchanges", "exchange_credentials", "endpoints", "credentials",
-          "identities", "sightings", "specs", "spec_operations")
+TABLES = (
+    "inputs",
+    "exchanges",
+    "exchange_credentials",
+    "endpoints",
+    "credentials",
+    "identities",
+    "sightings",
+    "specs",
+    "spec_operations",
+)
 
 
 def cli(case: Path, *args: str | Path) -> list[str]:
@@ -100,14 +109,20 @@ class Kill:
     in_analysis: bool
 
 
-def run_and_kill(argv: list[str], case: Path, trigger: str | Callable[[Path], bool],
-                 delay: float, timeout: float = 60.0) -> Kill:
+def run_and_kill(
+    argv: list[str],
+    case: Path,
+    trigger: str | Callable[[Path], bool],
+    delay: float,
+    timeout: float = 60.0,
+) -> Kill:
     """Start ``argv`` in its own process group; SIGKILL the group ``delay`` s after ``trigger``
     (a name in ``TRIGGERS`` or a predicate on the case) first holds."""
     check = TRIGGERS[trigger] if isinstance(trigger, str) else trigger
     name = trigger if isinstance(trigger, str) else getattr(trigger, "__name__", "custom")
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     started = None
     deadline = time.monotonic() + timeout
     killed = False
@@ -146,13 +161,17 @@ def counts(case: Path) -> dict[str, Any]:
             table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in TABLES
         }
         out["endpoints by status"] = dict(
-            conn.execute("SELECT status, COUNT(*) FROM endpoints GROUP BY status").fetchall())
+            conn.execute("SELECT status, COUNT(*) FROM endpoints GROUP BY status").fetchall()
+        )
         out["findings by rule"] = dict(
-            conn.execute("SELECT rule, COUNT(*) FROM findings GROUP BY rule").fetchall())
+            conn.execute("SELECT rule, COUNT(*) FROM findings GROUP BY rule").fetchall()
+        )
         out["credential requests"] = conn.execute(
-            "SELECT COALESCE(SUM(requests), 0) FROM credentials").fetchone()[0]
+            "SELECT COALESCE(SUM(requests), 0) FROM credentials"
+        ).fetchone()[0]
         out["analysis pending"] = conn.execute(
-            "SELECT COUNT(*) FROM meta WHERE key = 'analysis_pending'").fetchone()[0]
+            "SELECT COUNT(*) FROM meta WHERE key = 'analysis_pending'"
+        ).fetchone()[0]
         return out
     finally:
         conn.close()

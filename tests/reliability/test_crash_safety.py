@@ -74,15 +74,17 @@ def _analysed(case_counts: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in case_counts.items() if k != "analysis pending"}
 
 
-def _kill_points(rng: random.Random, scenario: str, n: int,
-                 fixed: tuple[str, ...] = ()) -> list[tuple[str, float]]:
+def _kill_points(
+    rng: random.Random, scenario: str, n: int, fixed: tuple[str, ...] = ()
+) -> list[tuple[str, float]]:
     triggers = [t for t in SPANS if scenario == "specs" or t != "spec"]
     chosen = (list(fixed) + [rng.choice(triggers) for _ in range(n)])[:n]
     return [(t, rng.uniform(0, SPANS[t])) for t in chosen]
 
 
-def _kill_then_recover(scenario: str, case: Path, points: list[tuple[str, float]],
-                       baseline: dict[str, Any]) -> list[Kill]:
+def _kill_then_recover(
+    scenario: str, case: Path, points: list[tuple[str, float]], baseline: dict[str, Any]
+) -> list[Kill]:
     """Kill one ingest per point on the same case, check the case after each, then ingest again.
 
     A kill "cut the analysis" when the inputs were all in but the analysed tables were not yet
@@ -110,8 +112,12 @@ def test_ingest_killed_at_seeded_points_recovers_to_the_uninterrupted_counts(
     tmp_path: Path, prepared: Path, baselines: dict[str, Any]
 ) -> None:
     rng = random.Random(SEED)
-    plan = [("prepared", p) for p in _kill_points(
-        rng, "prepared", 5, ("start", "ingesting", "written", "analysing", "analysing"))]
+    plan = [
+        ("prepared", p)
+        for p in _kill_points(
+            rng, "prepared", 5, ("start", "ingesting", "written", "analysing", "analysing")
+        )
+    ]
     plan += [("specs", p) for p in _kill_points(rng, "specs", 2, ("spec", "analysing"))]
     kills: list[Kill] = []
     for i, (scenario, point) in enumerate(plan):
@@ -187,5 +193,7 @@ def test_ingest_kill_soak(tmp_path: Path, prepared: Path, baselines: dict[str, A
     landed = [k for k in kills if k.killed]
     assert len(landed) >= len(kills) // 2
     assert sum(k.in_analysis for k in landed) >= 3
-    print(f"soak: {len(kills)} kill points, {len(landed)} killed, "
-          f"{sum(k.in_analysis for k in landed)} cut the analysis")
+    print(
+        f"soak: {len(kills)} kill points, {len(landed)} killed, "
+        f"{sum(k.in_analysis for k in landed)} cut the analysis"
+    )

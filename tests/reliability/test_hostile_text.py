@@ -17,7 +17,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pcap"
 # invalid UTF-8 around an ANSI escape, a NUL and a bidi override
 BAD = "X'ff1b5b33316d6576696cfe00e280ae6b'"
 BAD_TEXT = f"CAST({BAD} AS TEXT)"
-CONTROL = [chr(c) for c in (*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f, 0x9b)] + ["\u202e"]
+CONTROL = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, 0x9B)] + ["\u202e"]
 
 
 def run(case: Path, *args: str) -> tuple[int, str]:
@@ -39,13 +39,14 @@ def hostile_case(tmp_path: Path) -> Path:
             f"{BAD_TEXT}, 'GET', '/v1/' || {BAD_TEXT}, '/v1/x', 200, {BAD_TEXT} "
             "FROM exchanges LIMIT 1"
         )
-        conn.execute(f"UPDATE endpoints SET template = template || {BAD_TEXT} WHERE id = "
-                     "(SELECT MIN(id) FROM endpoints)")
+        conn.execute(
+            f"UPDATE endpoints SET template = template || {BAD_TEXT} WHERE id = "
+            "(SELECT MIN(id) FROM endpoints)"
+        )
         conn.execute(f"UPDATE identities SET name = {BAD_TEXT}, owner = {BAD_TEXT}")
         conn.execute(f"UPDATE credentials SET redacted = {BAD_TEXT}")
         conn.execute(f"UPDATE findings SET title = {BAD_TEXT}")
-    count = conn.execute(
-        f"SELECT COUNT(*) FROM findings WHERE title = {BAD_TEXT}").fetchone()[0]
+    count = conn.execute(f"SELECT COUNT(*) FROM findings WHERE title = {BAD_TEXT}").fetchone()[0]
     conn.close()
     assert count > 0
     return case
@@ -56,8 +57,7 @@ def _assert_clean(text: str) -> None:
     assert "Traceback" not in text and "decode" not in text
 
 
-@pytest.mark.parametrize("command", ["endpoints", "identities", "findings", "credentials",
-                                     "hosts"])
+@pytest.mark.parametrize("command", ["endpoints", "identities", "findings", "credentials", "hosts"])
 def test_read_commands_survive_invalid_utf8(hostile_case: Path, command: str) -> None:
     code, table = run(hostile_case, command)
     assert code == 0, table
