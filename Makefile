@@ -42,7 +42,7 @@ fuzz: $(STAMP_TEST)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -m slow -k fuzz $(PYTEST_ARGS)
 
 soak: $(STAMP_TEST)
-	$(BIN)/python -m pytest -m slow -k soak $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m slow -k soak -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
