@@ -11,12 +11,20 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from discovery.matching import HostMatcher, Operation, load_matchers
 from discovery.store import Store, dumps
-from discovery.templating import HostTemplater, Templated, TemplateRules, load_rules, rules_path
+from discovery.templating import (
+    HostTemplater,
+    Templated,
+    TemplateRules,
+    classify_segment,
+    load_rules,
+    rules_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -123,26 +131,94 @@ def classify(host: str, method: str, templated: Templated, matcher: HostMatcher 
     return "documented", op, f"documented in {op.spec_title!r}"
 
 
+_HTTP_ROWS = "method IS NOT NULL AND path IS NOT NULL AND host IS NOT NULL"
+_LINK_BATCH = 10_000
+_MEMO_MAX = 8192  # segment classifications kept while streaming (templating memoises up to 64k)
+
+
+def _bound_memo(rows: int) -> None:
+    """Every few thousand rows, empty the segment memo once it is larger than the bound."""
+    if rows % 4096 == 0 and classify_segment.cache_info().currsize > _MEMO_MAX:
+        classify_segment.cache_clear()
+
+
+def probe_paths_by_host(store: Store) -> dict[str, set[str]]:
+    """``probe_paths`` of every host, aggregated in SQL (only the 404-only paths reach Python)."""
+    probes: dict[str, set[str]] = {}
+    for host, path in store.conn.execute(
+        f"SELECT host, path FROM exchanges WHERE {_HTTP_ROWS} GROUP BY host, path "
+        "HAVING SUM(CASE WHEN status = 404 THEN 0 ELSE 1 END) = 0"
+    ):
+        probes.setdefault(host, set()).add(path)
+    return probes
+
+
+def _build_templaters(store: Store, rules: TemplateRules,
+                      matchers: dict[str, HostMatcher]) -> dict[str, HostTemplater]:
+    """Every host's templater, taught by its paths that are not 404-only, streamed from SQL.
+
+    Same result as ``build_templater`` over ``load_path_groups``, without holding every
+    distinct path in Python: the paths come sorted and each goes straight into the trie.
+    """
+    templaters: dict[str, HostTemplater] = {}
+    current: HostTemplater | None = None
+    for row, (host, path, answered) in enumerate(store.conn.execute(
+        f"SELECT host, path, SUM(CASE WHEN status = 404 THEN 0 ELSE 1 END) FROM exchanges "
+        f"WHERE {_HTTP_ROWS} GROUP BY host, path ORDER BY host, path"
+    )):
+        _bound_memo(row)
+        if current is None or current.host != host:
+            current = templaters[host] = HostTemplater(host, rules, matchers.get(host))
+        if answered:
+            current.learn((path,))
+    for templater in templaters.values():
+        templater.finish()
+    return templaters
+
+
+def _stream_path_groups(store: Store) -> Iterator[tuple[str, str, str, _PathGroup]]:
+    """(host, method, path, aggregate) in (host, method, path) order, one group at a time."""
+    key: tuple[str, str, str] | None = None
+    group = _PathGroup()
+    for h, method, path, status, count, first, last in store.conn.execute(
+        "SELECT host, method, path, status, COUNT(*), MIN(ts), MAX(ts) FROM exchanges "
+        f"WHERE {_HTTP_ROWS} GROUP BY host, method, path, status "
+        "ORDER BY host, method, path, status"
+    ):
+        if key is None or key != (h, method, path):
+            if key is not None:
+                yield (*key, group)
+            key, group = (h, method, path), _PathGroup()
+        group.add(status, count, first, last)
+    if key is not None:
+        yield (*key, group)
+
+
 def rebuild_endpoints(store: Store) -> int:
-    """Recompute the ``endpoints`` table and ``exchanges.endpoint_id``; returns the endpoint count."""
+    """Recompute the ``endpoints`` table and ``exchanges.endpoint_id``; returns the endpoint count.
+
+    Memory scales with the number of endpoints, not of distinct paths or exchanges: path groups
+    stream from SQL in order, and the (host, method, path) -> endpoint links go to a temporary
+    table as they are made.
+    """
     matchers = load_matchers(store)
     rules = load_rules(rules_path(store.path))
-    groups_by_host = load_path_groups(store)
+    templaters = _build_templaters(store, rules, matchers)
     endpoints: dict[tuple[str, str, str], _Endpoint] = {}
-    links: list[tuple[str, str, str, tuple[str, str, str]]] = []
-    templaters: dict[str, HostTemplater] = {}
-    for host, groups in groups_by_host.items():
-        matcher = matchers.get(host)
-        templater = templaters[host] = build_templater(host, groups, rules, matcher)
-        cache: dict[str, Templated] = {}
-        for (method, path), group in groups.items():
-            templated = cache.get(path)
-            if templated is None:
-                templated = cache[path] = templater.resolve(path, explain=False)
+    conn = store.conn
+    conn.execute("DROP TABLE IF EXISTS temp.endpoint_links")
+    conn.execute("CREATE TEMP TABLE endpoint_links(host TEXT, method TEXT, path TEXT, "
+                 "template TEXT, PRIMARY KEY (host, method, path)) WITHOUT ROWID")
+    try:
+        links: list[tuple[str, str, str, str]] = []
+        for row, (host, method, path, group) in enumerate(_stream_path_groups(store)):
+            _bound_memo(row)
+            templater = _templater(templaters, host, rules, matchers)
+            templated = templater.resolve(path, explain=False)
             key = (host, method, templated.template)
             endpoint = endpoints.get(key)
             if endpoint is None:
-                status, op, reason = classify(host, method, templated, matcher)
+                status, op, reason = classify(host, method, templated, templater.matcher)
                 endpoint = endpoints[key] = _Endpoint(host, method, templated.template, status,
                                                       op, reason=reason)
             endpoint.requests += group.requests
@@ -153,32 +229,49 @@ def rebuild_endpoints(store: Store) -> int:
                 endpoint.last = group.last if endpoint.last is None else max(endpoint.last, group.last)
             if group.requests > endpoint.example_requests:
                 endpoint.example, endpoint.example_requests = path, group.requests
-            links.append((host, method, path, key))
-    # 404-only endpoints are route probing, not endpoints (a documented operation stays).
-    for key, endpoint in list(endpoints.items()):
-        only_404 = set(endpoint.statuses) == {"404"} and endpoint.statuses["404"] == endpoint.requests
-        if only_404 and endpoint.operation is None:
-            del endpoints[key]
-    # documented operations never seen: orphans
-    for host, matcher in matchers.items():
-        for (method, template), op in matcher.operations.items():
-            key = (host, method, template)
-            if key not in endpoints:
-                endpoints[key] = _Endpoint(host, method, template, "orphan", op,
-                                           reason=f"documented in {op.spec_title!r}, never seen "
-                                                  "in traffic")
-    explained = {
-        key: [d.as_dict() for d in templaters[key[0]].explain(endpoint.example).decisions]
-        for key, endpoint in endpoints.items() if endpoint.example is not None
-    }
-    _write(store, endpoints, explained, links)
+            links.append((host, method, path, templated.template))
+            if len(links) >= _LINK_BATCH:
+                conn.executemany("INSERT INTO temp.endpoint_links VALUES (?,?,?,?)", links)
+                links = []
+        if links:
+            conn.executemany("INSERT INTO temp.endpoint_links VALUES (?,?,?,?)", links)
+        del links
+        # 404-only endpoints are route probing, not endpoints (a documented operation stays).
+        for key, endpoint in list(endpoints.items()):
+            only_404 = set(endpoint.statuses) == {"404"} and endpoint.statuses["404"] == endpoint.requests
+            if only_404 and endpoint.operation is None:
+                del endpoints[key]
+        # documented operations never seen: orphans
+        for host, matcher in matchers.items():
+            for (method, template), op in matcher.operations.items():
+                key = (host, method, template)
+                if key not in endpoints:
+                    endpoints[key] = _Endpoint(host, method, template, "orphan", op,
+                                               reason=f"documented in {op.spec_title!r}, never seen "
+                                                      "in traffic")
+        explained = {
+            key: [d.as_dict() for d in _templater(templaters, key[0], rules, matchers)
+                  .explain(endpoint.example).decisions]
+            for key, endpoint in endpoints.items() if endpoint.example is not None
+        }
+        _write(store, endpoints, explained)
+    finally:
+        conn.execute("DROP TABLE IF EXISTS temp.endpoint_links")
+        classify_segment.cache_clear()  # the later stages do not use it
     log.info("inventory: %d endpoints", len(endpoints))
     return len(endpoints)
 
 
+def _templater(templaters: dict[str, HostTemplater], host: str, rules: TemplateRules,
+               matchers: dict[str, HostMatcher]) -> HostTemplater:
+    templater = templaters.get(host)
+    if templater is None:  # a host first seen by a writer between the two passes
+        templater = templaters[host] = HostTemplater(host, rules, matchers.get(host))
+    return templater
+
+
 def _write(store: Store, endpoints: dict[tuple[str, str, str], _Endpoint],
-           explained: dict[tuple[str, str, str], list[dict[str, str]]],
-           links: list[tuple[str, str, str, tuple[str, str, str]]]) -> None:
+           explained: dict[tuple[str, str, str], list[dict[str, str]]]) -> None:
     with store.transaction() as conn:
         old = {(h, m, t): i for i, h, m, t in conn.execute(
             "SELECT id, host, method, template FROM endpoints")}
@@ -204,20 +297,14 @@ def _write(store: Store, endpoints: dict[tuple[str, str, str], _Endpoint],
             ],
         )
         conn.execute("UPDATE exchanges SET endpoint_id = NULL WHERE endpoint_id IS NOT NULL")
-        conn.execute("DROP TABLE IF EXISTS temp.endpoint_links")
-        conn.execute("CREATE TEMP TABLE endpoint_links(host TEXT, method TEXT, path TEXT, "
-                     "endpoint_id INTEGER, PRIMARY KEY (host, method, path)) WITHOUT ROWID")
-        conn.executemany(
-            "INSERT INTO temp.endpoint_links VALUES (?,?,?,?)",
-            [(h, m, p, ids[key]) for h, m, p, key in links if key in ids],
-        )
         conn.execute(
-            "UPDATE exchanges SET endpoint_id = (SELECT l.endpoint_id FROM temp.endpoint_links l "
+            "UPDATE exchanges SET endpoint_id = (SELECT ep.id FROM temp.endpoint_links l "
+            "JOIN endpoints ep ON ep.host = l.host AND ep.method = l.method "
+            "AND ep.template = l.template "
             "WHERE l.host = exchanges.host AND l.method = exchanges.method "
             "AND l.path = exchanges.path) "
-            "WHERE method IS NOT NULL AND path IS NOT NULL AND host IS NOT NULL"
+            f"WHERE {_HTTP_ROWS}"
         )
-        conn.execute("DROP TABLE temp.endpoint_links")
         sensitive: dict[int, Counter[str]] = {}
         for endpoint_id, value in conn.execute(
             "SELECT endpoint_id, sensitive FROM exchanges "
