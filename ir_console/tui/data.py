@@ -549,6 +549,19 @@ class CaseData:
             "SELECT idx, step_id, state, attempts, started_at, finished_at, error FROM "
             "runbook_steps WHERE run_id = ? ORDER BY idx", (run_id,))
 
+    def run_audit(self, run_id: str, limit: int = 500) -> Page:
+        """The audit entries a run wrote (its engine's and its actions', e.g. the blocklist's),
+        in order; the same selection as ``runbooks.runs.run_log``, bounded."""
+        where = ("WHERE actor = ? OR CASE WHEN json_valid(details) "
+                 "THEN json_extract(details, '$.run') END = ?")
+        args = (f"runbook:{run_id}", run_id)
+        rows = self._rows(f"SELECT seq, ts, actor, action, subject, details, hash FROM audit_log "
+                          f"{where} ORDER BY seq LIMIT ?", [*args, limit])
+        for row in rows:
+            row["details"] = _json(row["details"], {})
+        total = self._total(rows, limit, f"SELECT COUNT(*) FROM audit_log {where}", list(args))
+        return Page(rows, int(total or 0), limit)
+
     # ------------------------------------------------------------ console writes
 
     def block_credential(self, credential_id: str, reason: str) -> blocklist.Block:

@@ -1,20 +1,26 @@
-"""Modals: confirmations (typed for irreversible steps), prompts, choices, errors."""
+"""Modals: confirmations (typed for irreversible steps), prompts, choices, a failed step's
+choices, a runbook's inputs (secrets masked), errors."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ir_console.sanitize import clean
 from ir_console.tui.widgets import safe
+
+if TYPE_CHECKING:
+    from runbooks.model import Runbook
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -129,6 +135,168 @@ class ChoiceModal(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class FailureModal(ChoiceModal):
+    """What follows a failed step: a choice among the engine's (``r``/``s``/``b``/``x``).
+
+    Escape means stop: nothing is called again and nothing is rolled back.
+    """
+
+    KEYS: ClassVar = {"r": "retry", "s": "skip", "b": "rollback", "x": "stop"}
+    BINDINGS: ClassVar = [
+        Binding("escape", "cancel", "Stop"),
+        Binding("j", "down", "Down", show=False),
+        Binding("k", "up", "Up", show=False),
+        *(Binding(key, f"choose('{choice}')", choice.capitalize()) for key, choice in KEYS.items()),
+    ]
+
+    def action_choose(self, choice: str) -> None:
+        if choice in {key for key, _ in self.options}:
+            self.dismiss(choice)
+
+    def action_cancel(self) -> None:
+        self.dismiss("stop")
+
+
+@dataclass(frozen=True)
+class InputValues:
+    """What the responder typed for a run: public values and secrets (never in a repr)."""
+
+    params: dict[str, str]
+    secrets: dict[str, str] = field(repr=False)
+
+
+class InputsModal(ModalScreen[InputValues | None]):
+    """A runbook's declared inputs; secret ones typed masked, kept in memory only.
+
+    Empty fields are left to the engine (default, environment variable, vault); values are
+    checked with the engine's own rules before the modal closes.
+    """
+
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, runbook: Runbook, params: dict[str, str], secrets: dict[str, str],
+                 yes: str = "Run") -> None:
+        super().__init__()
+        self.runbook = runbook
+        self.params = params
+        self.secrets = secrets
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal inputs"):
+            title = Text("Inputs of ", style="bold")
+            title.append_text(safe(self.runbook.id, style="bold"))
+            yield Static(title, classes="modal-text")
+            with VerticalScroll(id="inputs-form"):
+                for name, spec in self.runbook.inputs.items():
+                    yield Static(self._label(name), classes="input-label")
+                    if spec.secret:
+                        value = self.secrets.get(name, "")
+                    elif name in self.params:
+                        value = self.params[name]
+                    else:
+                        value = "" if spec.default is None else _text(spec.default)
+                    yield Input(value=value, password=spec.secret, id=f"in-{name}",
+                                placeholder=self._placeholder(name))
+            yield Static(Text(""), id="inputs-error")
+            with Horizontal(classes="modal-buttons"):
+                yield Button(self.yes, id="yes", variant="error")
+                yield Button("Cancel", id="no")
+
+    def _label(self, name: str) -> Text:
+        spec = self.runbook.inputs[name]
+        flags = [spec.type] + (["required"] if spec.required else []) + (
+            ["secret, masked, never stored"] if spec.secret else [])
+        out = safe(name, style="bold")
+        out.append(f"  ({', '.join(flags)})", style="dim")
+        if spec.description:
+            out.append("  ")
+            out.append_text(safe(spec.description, limit=200))
+        out.no_wrap = False  # a long description wraps rather than hiding its end
+        return out
+
+    def _placeholder(self, name: str) -> str:
+        spec = self.runbook.inputs[name]
+        hints = ["typed masked, kept in memory only"] if spec.secret else []
+        if spec.choices is not None:
+            hints.append("one of " + ", ".join(_text(c) or '""' for c in spec.choices))
+        if spec.env:
+            hints.append(f"empty: ${spec.env}")
+        if spec.vault:
+            hints.append("empty: the vault")
+        return clean("; ".join(hints), limit=200)
+
+    def on_mount(self) -> None:
+        fields = list(self.query(Input))
+        if fields:
+            fields[0].focus()
+        else:
+            self.query_one("#yes", Button).focus()
+
+    @on(Input.Submitted)
+    def _next(self, event: Input.Submitted) -> None:
+        """Enter moves to the next field; on the last one it submits."""
+        fields = list(self.query(Input))
+        index = fields.index(event.input)
+        if index + 1 < len(fields):
+            fields[index + 1].focus()
+        else:
+            self._submit()
+
+    @on(Button.Pressed, "#yes")
+    def _yes(self) -> None:
+        self._submit()
+
+    @on(Button.Pressed, "#no")
+    def _no(self) -> None:
+        self.dismiss(None)
+
+    def _submit(self) -> None:
+        from runbooks.engine import resolve_inputs
+        from runbooks.errors import RunbookError
+
+        params: dict[str, str] = {}
+        secrets: dict[str, str] = {}
+        for name, spec in self.runbook.inputs.items():
+            value = self.query_one(f"#in-{name}", Input).value
+            if spec.secret:
+                if value:
+                    secrets[name] = value
+            elif value.strip():
+                params[name] = value.strip()
+        missing = [name for name, spec in self.runbook.inputs.items()
+                   if spec.required and name not in params and name not in secrets
+                   and not spec.vault and not (spec.env and os.environ.get(spec.env))]
+        if missing:
+            self._error(f"{missing[0]} is required", secrets)
+            return
+        # a secret left empty may still come from the vault: the engine decides when it runs
+        check = {**secrets, **{name: "x" for name, spec in self.runbook.inputs.items()
+                               if spec.vault and name not in secrets}}
+        try:
+            resolve_inputs(self.runbook, params, check)
+        except RunbookError as exc:
+            self._error(str(exc), secrets)
+            return
+        self.dismiss(InputValues(params, secrets))
+
+    def _error(self, message: str, secrets: dict[str, str]) -> None:
+        for value in secrets.values():
+            message = message.replace(value, "[secret]")
+        self.query_one("#inputs-error", Static).update(safe(message, style="bold red",
+                                                            limit=300))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def _text(value: object) -> str:
+    """An input's default or choice as the text a responder would type."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 class ErrorModal(ModalScreen[None]):

@@ -1,16 +1,22 @@
 """The runbook walkthrough: applicable runbooks, the dry-run plan first, then step by step.
 
 The engine (``runbooks.engine``) is headless and yields typed events; it runs here in a worker
-thread on its own case connection, and every event is posted to the screen as a message. Gates
-reach the responder through ``Approvals.confirm``: the worker blocks while a modal asks (an
-irreversible step asks for its id to be typed). Retries and rollback are the runbook's own
-(``retry:``, ``rollback:``): the log shows them as they happen.
+thread on its own case connection, and every event is posted to the screen as a message. When
+the engine needs the responder (a gate through ``Approvals.confirm``, a step that failed for
+good through ``on_failure``) the worker posts a question and waits; the screen's handler asks in
+a modal (an irreversible step asks for its id to be typed; a failure offers retry, skip, roll
+back or stop) and the engine persists and audits the answer. The runbook's declared inputs are
+asked before a live run; secret ones are typed masked and live only in this screen's memory
+(the engine redacts them from the case, the audit log and its events). When a run ends the
+screen lists the audit entries it wrote.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -19,17 +25,35 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, RichLog, Static
+from textual.worker import get_current_worker
 
 from discovery.errors import DiscoveryError
-from ir_console.tui.modals import ChoiceModal, ConfirmModal
+from ir_console.tui.data import Page, when
+from ir_console.tui.modals import (
+    ChoiceModal,
+    ConfirmModal,
+    FailureModal,
+    InputsModal,
+    InputValues,
+)
 from ir_console.tui.screens.runbooks import STATE_STYLE
 from ir_console.tui.widgets import TopBar, safe
 
 if TYPE_CHECKING:
     from ir_console.tui.app import ConsoleApp
+    from runbooks.engine import Failure
     from runbooks.events import Event
     from runbooks.loader import LoadedRunbook
     from runbooks.model import Step
+
+FAILURE_LABELS = {
+    "retry": "retry the step (r)",
+    "skip": "skip it and go on with the next step (s)",
+    "rollback": "roll back the completed steps (b): ",
+    "stop": "stop here, nothing rolled back (x)",
+}
+CANCELLED = object()  # what a question's wait returns when the app closes meanwhile
+CHOICE_STATE = {"retry": "retrying", "skip": "skipped", "rollback": "failed", "stop": "failed"}
 
 
 def _errors() -> tuple[type[Exception], ...]:
@@ -86,6 +110,55 @@ class EngineEvent(Message):
         self.event = event
 
 
+class Reply:
+    """An answer the engine's worker waits for; given once, by a modal's callback."""
+
+    def __init__(self) -> None:
+        self._given = threading.Event()
+        self.value: Any = None
+
+    def give(self, value: Any) -> None:
+        self.value = value
+        self._given.set()
+
+    def wait(self) -> Any:
+        """The answer, or ``CANCELLED`` when the worker is cancelled (the app is closing)."""
+        worker = get_current_worker()
+        while not self._given.wait(0.1):
+            if worker.is_cancelled:
+                return CANCELLED
+        return self.value
+
+
+class GateAsked(Message):
+    """The engine stopped at a gate and waits for the responder."""
+
+    def __init__(self, step: Step, gate: str, prompt: str) -> None:
+        super().__init__()
+        self.step = step
+        self.gate = gate
+        self.prompt = prompt
+        self.reply = Reply()
+
+
+class FailureAsked(Message):
+    """A step failed for good: the engine waits for retry, skip, rollback or stop."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__()
+        self.failure = failure
+        self.reply = Reply()
+
+
+class OutcomeLoaded(Message):
+    """The audit entries a finished run wrote (read through the query layer)."""
+
+    def __init__(self, run_id: str, page: Page) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.page = page
+
+
 class EngineDone(Message):
     """The engine's generator ended (``error`` when it raised one of our errors)."""
 
@@ -100,6 +173,7 @@ class WalkthroughScreen(Screen[None]):
     BINDINGS: ClassVar = [
         Binding("g", "go", "Run live"),
         Binding("d", "plan", "Plan again"),
+        Binding("i", "inputs", "Inputs"),
         Binding("u", "resume", "Resume"),
         Binding("escape", "close", "Close"),
         Binding("j", "log_down", "Down", show=False),
@@ -114,7 +188,10 @@ class WalkthroughScreen(Screen[None]):
         self.run_id: str | None = resume_run
         self.busy = False
         self.state: str | None = None
+        self.outcome = ""
         self.events: list[Event] = []
+        self.params: dict[str, str] = {}
+        self._secrets: dict[str, str] = {}  # typed by the responder; memory only
 
     @property
     def console(self) -> ConsoleApp:
@@ -129,6 +206,8 @@ class WalkthroughScreen(Screen[None]):
         yield Static(self._header(), id="run-header")
         yield DataTable(id="run-plan", cursor_type="row")
         yield RichLog(id="run-log", wrap=True, markup=False, highlight=False)
+        yield Static(Text(""), id="run-outcome")
+        yield DataTable(id="run-audit", cursor_type="row")
         yield Footer()
 
     def _header(self) -> Text:
@@ -143,10 +222,29 @@ class WalkthroughScreen(Screen[None]):
         table = self.query_one("#run-plan", DataTable)
         for column in ("#", "step", "kind", "state", "plan"):
             table.add_column(column, key=column)
+        audit_table = self.query_one("#run-audit", DataTable)
+        for column in ("seq", "time", "actor", "action", "step", "details"):
+            audit_table.add_column(column, key=column)
+        self._show_outcome(False)
         if self.run_id is not None:
             self.action_resume()
+        elif self._needs_inputs():
+            self.action_inputs()  # the plan cannot be made without them
         else:
             self.action_plan()
+
+    def _needs_inputs(self) -> bool:
+        """Whether a required input has no value, default, variable or vault (a plan fails)."""
+        if self.loaded is None:
+            return False
+        return any(spec.required and spec.default is None and not spec.vault
+                   and name not in self.params and name not in self._secrets
+                   and not (spec.env and os.environ.get(spec.env))
+                   for name, spec in self.loaded.runbook.inputs.items())
+
+    def _show_outcome(self, shown: bool) -> None:
+        self.query_one("#run-outcome", Static).display = shown
+        self.query_one("#run-audit", DataTable).display = shown
 
     # ------------------------------------------------------------ driving the engine
 
@@ -166,13 +264,14 @@ class WalkthroughScreen(Screen[None]):
         try:
             with Store.open(self.console.case_path, create=False) as store:
                 engine = Engine(store, approvals=Approvals(confirm=self._confirm),
-                                operator="console")
+                                operator="console", secrets=dict(self._secrets),
+                                on_failure=self._on_failure)
                 if how == "resume":
                     assert self.run_id is not None
                     events = engine.resume(self.run_id)
                 else:
                     assert self.loaded is not None
-                    events = engine.start(self.loaded, self.target, {},
+                    events = engine.start(self.loaded, self.target, dict(self.params),
                                           dry_run=how == "plan")
                 for event in events:
                     self.post_message(EngineEvent(event))
@@ -182,27 +281,49 @@ class WalkthroughScreen(Screen[None]):
         self.post_message(EngineDone())
 
     def _confirm(self, step: Step, gate: str, prompt: str) -> bool:
-        """Called by the engine (worker thread) at a gate: ask in a modal and wait."""
-        answered = threading.Event()
-        result = [False]
+        """Called by the engine (worker thread) at a gate: ask and wait for the answer."""
+        message = GateAsked(step, gate, prompt)
+        self.post_message(message)
+        return message.reply.wait() is True  # closing: the run stops at the gate
 
-        def ask() -> None:
-            question = Text(f"{gate.upper()} gate: step ", style="bold")
-            question.append_text(safe(step.id, style="bold"))
-            question.append("\n\n")
-            question.append_text(safe(prompt, limit=600))
-            typed = step.id if gate == "irreversible" else None
-            yes = "Confirm done" if gate == "manual" else "Approve"
+    def _on_failure(self, failure: Failure) -> str:
+        """Called by the engine (worker thread) when a step failed for good."""
+        from runbooks.errors import RunbookUsageError
 
-            def done(ok: bool | None) -> None:
-                result[0] = bool(ok)
-                answered.set()
+        message = FailureAsked(failure)
+        self.post_message(message)
+        choice = message.reply.wait()
+        if choice is CANCELLED:  # nobody chose: record no choice, the run stays resumable
+            raise RunbookUsageError(f"the console closed before a choice for step "
+                                    f"{failure.step.id!r}; resume the run to go on")
+        return str(choice)
 
-            self.app.push_screen(ConfirmModal(question, typed=typed, yes=yes), done)
+    def on_gate_asked(self, message: GateAsked) -> None:
+        question = Text(f"{message.gate.upper()} gate: step ", style="bold")
+        question.append_text(safe(message.step.id, style="bold"))
+        question.append("\n\n")
+        question.append_text(safe(message.prompt, limit=600))
+        typed = message.step.id if message.gate == "irreversible" else None
+        yes = "Confirm done" if message.gate == "manual" else "Approve"
+        self.app.push_screen(ConfirmModal(question, typed=typed, yes=yes),
+                             lambda ok: message.reply.give(bool(ok)))
 
-        self.app.call_from_thread(ask)
-        answered.wait()
-        return result[0]
+    def on_failure_asked(self, message: FailureAsked) -> None:
+        failure = message.failure
+        title = Text("Step ", style="bold")
+        title.append_text(safe(failure.step.id, style="bold"))
+        title.append(f" failed (attempt {failure.attempt})", style="bold red")
+        title.append("\n\n")
+        title.append_text(safe(failure.error, limit=600))
+        title.append("\n\nWhat now?")
+        options = []
+        for choice in failure.choices:
+            label = Text(FAILURE_LABELS[choice])
+            if choice == "rollback":
+                label.append_text(safe(", ".join(failure.rollbacks), style="bold", limit=200))
+            options.append((choice, label))
+        self.app.push_screen(FailureModal(title, options),
+                             lambda choice: message.reply.give(choice or "stop"))
 
     # ------------------------------------------------------------ events
 
@@ -219,7 +340,8 @@ class WalkthroughScreen(Screen[None]):
         if step:
             line.append_text(safe(step, style="cyan", limit=40))
             line.append("  ")
-        for key in ("plan", "error", "prompt", "reason", "outcome", "state", "gate", "how"):
+        for key in ("plan", "error", "prompt", "reason", "choice", "outcome", "state", "gate",
+                    "how"):
             if data.get(key):
                 line.append(f"{key}: ", style="dim")
                 line.append_text(safe(data[key], limit=400))
@@ -227,13 +349,15 @@ class WalkthroughScreen(Screen[None]):
         log.write(line)
         if name == "run_started" and not data.get("resumed"):
             table = self.query_one("#run-plan", DataTable)
-            for key in list(table.rows):  # a new run: the plan stays, every step pending
-                table.update_cell(key, "state", safe("pending", style="dim"))
+            for row_key in list(table.rows):  # a new run: the plan stays, all steps pending
+                table.update_cell(row_key, "state", safe("pending", style="dim"))
+            self._show_outcome(False)
         elif name == "step_planned":
             self._set_row(step, event, "planned", data.get("plan", ""))
         elif name in ("step_started", "step_succeeded", "step_failed", "step_skipped",
-                      "gate_reached", "gate_passed", "rollback_step"):
+                      "gate_reached", "gate_passed", "rollback_step", "failure_decided"):
             state = {"step_started": "running", "step_succeeded": "done",
+                     "failure_decided": CHOICE_STATE.get(data.get("choice", ""), "failed"),
                      "step_failed": "failed" if data.get("retry_in") is None else "retrying",
                      "step_skipped": "skipped", "gate_reached": "waiting",
                      "gate_passed": "approved",
@@ -245,6 +369,39 @@ class WalkthroughScreen(Screen[None]):
             self.query_one("#run-header", Static).update(
                 self._header() + Text(f"   run {event.run_id}: {self.state}",
                                       style=STATE_STYLE.get(self.state or "", "")))
+            self.outcome = data.get("outcome", "")
+            self._load_outcome(event.run_id)
+
+    @work(thread=True, group="outcome")
+    def _load_outcome(self, run_id: str) -> None:
+        try:
+            page = self.console.data.run_audit(run_id)
+        except DiscoveryError as exc:
+            self.post_message(EngineDone(f"could not read the run's audit entries: {exc}"))
+            return
+        self.post_message(OutcomeLoaded(run_id, page))
+
+    def on_outcome_loaded(self, message: OutcomeLoaded) -> None:
+        """The outcome view: the run's result and every audit entry it wrote, in order."""
+        page = message.page
+        head = Text("Outcome: ", style="bold")
+        head.append_text(safe(self.outcome, limit=300))
+        head.append(f"\n{page.total} audit entries written by run {message.run_id}"
+                    + (f" (first {len(page.rows)} shown)" if page.truncated else ""),
+                    style="dim")
+        self.query_one("#run-outcome", Static).update(head)
+        table = self.query_one("#run-audit", DataTable)
+        table.clear()
+        for row in page.rows:
+            details = dict(row["details"]) if isinstance(row["details"], dict) else {}
+            details.pop("run", None)
+            step = details.pop("step", None)
+            table.add_row(Text(str(row["seq"])), Text(when(row["ts"])),
+                          safe(row["actor"], limit=30), safe(row["action"], style="bold"),
+                          safe(step or "", limit=30),
+                          safe(json.dumps(details, sort_keys=True, default=str), limit=160),
+                          key=str(row["seq"]))
+        self._show_outcome(True)
 
     def _set_row(self, step: str | None, event: Event, state: str, plan: str | None) -> None:
         if not step:
@@ -275,6 +432,21 @@ class WalkthroughScreen(Screen[None]):
         if self.loaded is not None:
             self._start("plan")
 
+    def action_inputs(self, then: str = "plan") -> None:
+        """Ask for the runbook's declared inputs, then plan (or run live) with them."""
+        if self.loaded is None or self.busy:
+            return
+
+        def given(values: InputValues | None) -> None:
+            if values is None:
+                return
+            self.params = dict(values.params)
+            self._secrets = dict(values.secrets)
+            self._start(then)
+
+        self.app.push_screen(InputsModal(self.loaded.runbook, self.params, self._secrets,
+                                         yes="Run live" if then == "live" else "Plan"), given)
+
     def action_go(self) -> None:
         safety = self.console.safety
         if safety != "live":
@@ -285,7 +457,10 @@ class WalkthroughScreen(Screen[None]):
             return
         if self.loaded is None:
             return
-        self._start("live")
+        if self.loaded.runbook.inputs:
+            self.action_inputs("live")
+        else:
+            self._start("live")
 
     def action_resume(self) -> None:
         if self.run_id is None or self.state not in (None, "waiting", "running"):
@@ -310,10 +485,12 @@ class WalkthroughScreen(Screen[None]):
         self.query_one(RichLog).scroll_up()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("go", "plan", "resume") and self.busy:
+        if action in ("go", "plan", "resume", "inputs") and self.busy:
             return None  # shown disabled while the engine runs
         if action == "go" and self.console.safety != "live":
             return None
+        if action == "inputs":
+            return self.loaded is not None and bool(self.loaded.runbook.inputs)
         return True
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, OptionList
+from textual.widgets import DataTable, Input, OptionList
 
 from discovery import audit
 from discovery.store import Store
 from ir_console.tui.app import ConsoleApp
-from ir_console.tui.modals import ChoiceModal, ConfirmModal
+from ir_console.tui.modals import ChoiceModal, ConfirmModal, InputsModal
 from ir_console.tui.screens.walkthrough import WalkthroughScreen
 from tests.ir_console.tui.conftest import press, settle, type_text
 from tests.ir_console.tui.screen_text import screen_text
@@ -88,7 +88,10 @@ async def test_walkthrough_plans_first_then_runs_live_with_a_manual_gate(
         assert states == ["planned"]
         await go_live(pilot)
         assert app.safety == "live"
-        await pilot.press("g")
+        await pilot.press("g")  # the runbook declares an input: asked first, default filled in
+        await wait_until(pilot, lambda: isinstance(app.screen, InputsModal))
+        assert app.screen.query_one("#in-report_dir", Input).value == "ir-console-reports"
+        app.screen.query_one("#yes").press()
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         assert "MANUAL gate" in screen_text(app)
         app.screen.query_one("#yes").press()
