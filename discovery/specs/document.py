@@ -83,7 +83,9 @@ class SpecDocument:
                 raise SpecError(str(self.path), f"$ref loop through {ref!r}", where)
             try:
                 resolved = self.registry.resolver(base).lookup(ref)
-            except (Unresolvable, NoSuchResource) as exc:
+            except (Unresolvable, NoSuchResource, LookupError, TypeError, ValueError) as exc:
+                # referencing raises KeyError/TypeError/ValueError for a pointer that walks
+                # through a value of the wrong kind ("#/parameters/x" when parameters is a list)
                 raise SpecError(str(self.path), f"cannot resolve $ref {ref!r}", where) from exc
             node = resolved.contents
             base = urldefrag(_join(base, ref))[0] or base
@@ -194,11 +196,35 @@ def _validate_now(doc: SpecDocument) -> None:
         for error in cls(doc.root, base_uri=doc.uri).iter_errors():
             parts = list(getattr(error, "absolute_path", []) or [])
             where = pointer(parts) if parts else _semantic_pointer(str(error.message))
+            if not _exists(doc.root, where):
+                # errors in a schema object carry a path relative to that schema
+                where = "/"
             raise SpecError(str(doc.path), _short(str(error.message)), where)
     except Unresolvable as exc:
         ref = str(getattr(exc, "ref", exc))
-        raise SpecError(str(doc.path), f"cannot resolve $ref {ref!r}",
-                        find_ref(doc.root, ref)) from exc
+        where = find_ref(doc.root, ref) or find_ref(doc.root, "#" + ref) or "/"
+        raise SpecError(str(doc.path), f"cannot resolve $ref {ref!r}", where) from exc
+    except (LookupError, TypeError, ValueError) as exc:
+        # the validator follows $refs with referencing, which raises these for a pointer through
+        # a value of the wrong kind; its own checks assume the types its schema just checked
+        raise SpecError(str(doc.path), "cannot validate: a $ref or a value of the wrong kind "
+                        f"({type(exc).__name__}: {_short(str(exc), 120)})", "/") from exc
+
+
+def _exists(root: Any, where: str) -> bool:
+    """True when a JSON pointer names a node of the document ("/" names the root)."""
+    if where == "/":
+        return True
+    node = root
+    for raw in where[1:].split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
 
 
 def _short(message: str, limit: int = 200) -> str:

@@ -86,13 +86,17 @@ def _server_targets(doc: SpecDocument, servers: Any, where: str) -> list[tuple[s
             default = spec.get("default") if isinstance(spec, Mapping) else None
             if default is None:
                 raise SpecError(str(doc.path), f"server variable {name!r} has no default",
-                                f"{where}/{i}/variables/{name}")
+                                f"{where}/{i}/variables{pointer([name])}")
             url = url.replace("{" + str(name) + "}", str(default))
         if "{" in url:
             raise SpecError(str(doc.path), f"server url {url!r} uses an undefined variable",
                             f"{where}/{i}/url")
         if "://" in url or url.startswith("//"):
-            parts = urlsplit(url if "://" in url else "https:" + url)
+            try:
+                parts = urlsplit(url if "://" in url else "https:" + url)
+            except ValueError as exc:  # e.g. a bad bracketed (IPv6) host
+                raise SpecError(str(doc.path), f"server url {url!r} is not a valid URL: {exc}",
+                                f"{where}/{i}/url") from exc
             if not parts.netloc:
                 raise SpecError(str(doc.path), f"server url {url!r} has no host", f"{where}/{i}/url")
             out.append((_normal_host(parts.netloc, parts.scheme or None), parts.path.rstrip("/")))
@@ -159,6 +163,10 @@ def _security(doc: SpecDocument, value: Any, where: str) -> list[dict[str, list[
     for i, requirement in enumerate(value):
         if not isinstance(requirement, Mapping):
             raise SpecError(str(doc.path), "a security requirement must be a map", f"{where}/{i}")
+        for k, v in requirement.items():
+            if v is not None and not isinstance(v, list):
+                raise SpecError(str(doc.path), f"the scopes of {k!r} must be a list",
+                                f"{where}/{i}{pointer([k])}")
         out.append({str(k): [str(s) for s in (v or [])] for k, v in requirement.items()})
     return out
 
@@ -168,8 +176,9 @@ def _security_schemes(doc: SpecDocument) -> dict[str, dict[str, Any]]:
     if doc.version == "2.0":
         raw, where = root.get("securityDefinitions") or {}, "/securityDefinitions"
     else:
-        raw, where = (root.get("components") or {}).get("securitySchemes") or {}, \
-            "/components/securitySchemes"
+        components = root.get("components")
+        raw = components.get("securitySchemes") if isinstance(components, Mapping) else None
+        where = "/components/securitySchemes"
     out: dict[str, dict[str, Any]] = {}
     for name, value in raw.items() if isinstance(raw, Mapping) else ():
         scheme, _ = doc.resolve(value, f"{where}/{name}")
@@ -248,6 +257,8 @@ def extract(doc: SpecDocument, host: str | None = None) -> LoadedSpec:
                 ))
     if missing_host and not operations:
         where = "/host" if swagger else "/servers"
+        if where[1:] not in root:  # point at a field that exists
+            where = "/"
         raise SpecError(str(doc.path), "the spec names no host (no absolute server url / no "
                         "'host'); pass --host HOST", where)
     unique: dict[tuple[str, str, str], SpecOperation] = {}
