@@ -2,9 +2,12 @@
 
 Capture ingest has two halves of similar cost: frames -> exchanges (the reader) and exchanges ->
 case rows (credential detection, SQLite). On a machine with a second core the child parses while
-the parent converts and writes. Batches travel through a pipe, which also bounds memory (a full
-pipe blocks the child). The child never touches the case file (forked, it exits with
-``os._exit``, so the inherited SQLite handle is never closed there).
+the parent converts and writes. Batches travel through a pipe; in the parent a small thread keeps
+draining it into a bounded queue, so the child goes on parsing while the parent is inside a
+SQLite write (without it the child stalls on a full 64 KiB pipe for every batch the parent
+writes); the queue bounds memory (a full queue blocks the child). The child never touches the
+case file (forked, it exits with ``os._exit``, so the inherited SQLite handle is never closed
+there).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import dataclasses
 import logging
 import multiprocessing
 import os
+import pickle
+import queue
 import threading
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
@@ -28,6 +33,7 @@ BATCH = 256
 # exchanges travel as plain tuples: a third cheaper to pickle and unpickle than the dataclass
 _FIELDS = tuple(f.name for f in dataclasses.fields(ObservedExchange))
 MIN_SIZE = 4 << 20  # smaller inputs are read in-process (a fork costs more than it saves)
+QUEUE_DEPTH = 32  # pickled batches waiting in the parent (~140 KiB each on API traffic)
 
 
 def worth_it(path: Path) -> bool:
@@ -70,15 +76,20 @@ def read_in_child(
     proc = ctx.Process(target=_child, args=(sender, fmt, path), daemon=True)
     proc.start()
     sender.close()
+    inbox: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
+    pump = threading.Thread(target=_pump, args=(receiver, inbox), name="pcap-reader-pipe",
+                            daemon=True)
+    pump.start()
+    loads = pickle.loads
     try:
         while True:
-            try:
-                kind, payload = receiver.recv()
-            except EOFError:
+            raw = inbox.get()
+            if raw is None:
                 proc.join()
                 raise RuntimeError(
                     f"{path}: the reader process ended unexpectedly (exit code {proc.exitcode})"
-                ) from None
+                )
+            kind, payload = loads(raw)
             if kind == "batch":
                 for fields in payload:
                     yield ObservedExchange(*fields)
@@ -91,10 +102,26 @@ def read_in_child(
             elif kind == "error":
                 raise InputError(*payload)
     finally:
-        receiver.close()
         if proc.is_alive():
-            proc.terminate()
+            proc.terminate()  # its end of the pipe closes: the pump sees EOF
         proc.join()
+        while pump.is_alive():  # unblock a pump waiting for room in the queue
+            try:
+                inbox.get_nowait()
+            except queue.Empty:
+                pump.join(0.01)
+        receiver.close()
+
+
+def _pump(receiver: Connection, inbox: queue.Queue[bytes | None]) -> None:
+    """Move pickled messages from the pipe to the queue (``recv_bytes`` releases the GIL)."""
+    while True:
+        try:
+            raw = receiver.recv_bytes()
+        except (EOFError, OSError):
+            inbox.put(None)
+            return
+        inbox.put(raw)
 
 
 def _merge(stats: IngestStats, child: IngestStats) -> None:
