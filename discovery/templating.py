@@ -226,6 +226,12 @@ def _union(into: _Node, other: _Node) -> None:
             into.typed[key] = child
         else:
             _union(existing, child)
+    if other.merged is not None:  # a subtree merged by an earlier finish() keeps its parameter
+        if into.merged is None:
+            into.merged = other.merged
+        else:
+            _union(into.merged, other.merged)
+        into.merged_count += other.merged_count
 
 
 class HostTemplater:
@@ -285,7 +291,11 @@ class HostTemplater:
     def _merge(self, node: _Node, prefix: str) -> None:
         node.forbidden = node.forbidden or (prefix or "/") in self._forbidden
         node.literal_count = len(node.literals) + node.merged_count
-        if not node.forbidden and len(node.literals) >= self.rules.threshold:
+        # once merged, values learned later join the parameter too (learning in batches gives
+        # the templates of learning everything at once)
+        if not node.forbidden and node.literals and (
+            len(node.literals) >= self.rules.threshold or node.merged is not None
+        ):
             merged = node.merged or _Node()
             for child in node.literals.values():
                 _union(merged, child)
