@@ -133,7 +133,7 @@ def classify(host: str, method: str, templated: Templated, matcher: HostMatcher 
 
 _HTTP_ROWS = "method IS NOT NULL AND path IS NOT NULL AND host IS NOT NULL"
 _LINK_BATCH = 10_000
-_MEMO_MAX = 8192  # segment classifications kept while streaming (templating memoises up to 64k)
+_MEMO_MAX = 16384  # segment classifications kept while streaming (templating memoises up to 64k)
 
 
 def _bound_memo(rows: int) -> None:
@@ -296,14 +296,23 @@ def _write(store: Store, endpoints: dict[tuple[str, str, str], _Endpoint],
                 for key, e in endpoints.items()
             ],
         )
-        conn.execute("UPDATE exchanges SET endpoint_id = NULL WHERE endpoint_id IS NOT NULL")
+        # one pass per distinct path (through the exchanges_host index), and only rows whose
+        # endpoint changes are written: a re-analysis that changes nothing writes nothing
         conn.execute(
-            "UPDATE exchanges SET endpoint_id = (SELECT ep.id FROM temp.endpoint_links l "
-            "JOIN endpoints ep ON ep.host = l.host AND ep.method = l.method "
-            "AND ep.template = l.template "
-            "WHERE l.host = exchanges.host AND l.method = exchanges.method "
-            "AND l.path = exchanges.path) "
-            f"WHERE {_HTTP_ROWS}"
+            "UPDATE exchanges SET endpoint_id = NULL "
+            f"WHERE endpoint_id IS NOT NULL AND NOT ({_HTTP_ROWS})"
+        )
+        conn.execute(
+            "UPDATE exchanges SET endpoint_id = m.id FROM (SELECT l.host, l.method, l.path, "
+            "ep.id FROM temp.endpoint_links l LEFT JOIN endpoints ep ON ep.host = l.host "
+            "AND ep.method = l.method AND ep.template = l.template) m "
+            "WHERE exchanges.host = m.host AND exchanges.method = m.method "
+            "AND exchanges.path = m.path AND exchanges.endpoint_id IS NOT m.id"
+        )
+        conn.execute(  # rows a writer added after the path groups were read
+            "UPDATE exchanges SET endpoint_id = NULL WHERE endpoint_id IS NOT NULL AND "
+            "NOT EXISTS (SELECT 1 FROM temp.endpoint_links l WHERE l.host = exchanges.host "
+            "AND l.method = exchanges.method AND l.path = exchanges.path)"
         )
         sensitive: dict[int, Counter[str]] = {}
         for endpoint_id, value in conn.execute(
