@@ -79,6 +79,14 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
     if obs.extra:
         credentials += tuple(_precomputed(pc, fingerprint) for pc in obs.extra)
     sensitive = scan_bodies(obs.request_body, obs.response_body) if obs.method else ()
+    request_type = agent = None
+    for key, value in obs.request_headers:  # one pass for both (first value of each, as header())
+        lkey = key.lower()
+        if lkey == "content-type":
+            if request_type is None:
+                request_type = value
+        elif lkey == "user-agent" and agent is None:
+            agent = value
     return Exchange(
         ts=obs.ts,
         source=obs.source,
@@ -100,9 +108,9 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
         status=obs.status,
         request_bytes=obs.request_bytes,
         response_bytes=obs.response_bytes,
-        request_content_type=header(obs.request_headers, "content-type"),
+        request_content_type=request_type,
         response_content_type=header(obs.response_headers, "content-type"),
-        user_agent=header(obs.request_headers, "user-agent"),
+        user_agent=agent,
         partial=obs.partial,
         blocked=obs.blocked,
         error=obs.error,
