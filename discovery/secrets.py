@@ -31,17 +31,30 @@ def load_or_create_key(case_path: Path, *, create: bool) -> bytes:
         if not create:
             raise CaseFileError(f"{path}: case key file is missing") from None
         data = _random.token_hex(KEY_BYTES).encode()
+        # written whole to a private temporary file, then linked into place: a kill at any
+        # point leaves either no key file or a complete one, never an empty one
+        temp = path.with_name(f".{path.name}.{os.getpid()}.{_random.token_hex(4)}.tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process created it first: use theirs
-            return load_or_create_key(case_path, create=False)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(temp, path)
+            except FileExistsError:  # another process created it first: use theirs
+                return load_or_create_key(case_path, create=False)
+        finally:
+            temp.unlink(missing_ok=True)
         return bytes.fromhex(data.decode())
     try:
-        return bytes.fromhex(data.decode().strip())
+        key = bytes.fromhex(data.decode().strip())
     except ValueError as exc:
         raise CaseFileError(f"{path}: case key file is damaged") from exc
+    if len(key) != KEY_BYTES:
+        raise CaseFileError(f"{path}: case key file is damaged ({len(key)} bytes, expected "
+                            f"{KEY_BYTES})")
+    return key
 
 
 class Fingerprinter:

@@ -32,6 +32,8 @@ def clean_data(value: Any) -> Any:
     """Sanitize every string inside a JSON-shaped value (keys too)."""
     if isinstance(value, str):
         return clean(value, single_line=False)
+    if isinstance(value, bytes | bytearray | memoryview):  # a BLOB where text was expected
+        return clean(bytes(value).decode("utf-8", "replace"), single_line=False)
     if isinstance(value, dict):
         return {clean(k, single_line=False): clean_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -113,8 +113,8 @@ def _b64url_json(segment: str) -> dict[str, Any] | None:
     try:
         raw = base64.urlsafe_b64decode(padded)
         value = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return None
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        return None  # RecursionError: JSON nested deeper than the parser's stack (hostile)
     return value if isinstance(value, dict) else None
 
 

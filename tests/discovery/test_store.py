@@ -153,3 +153,27 @@ def test_newer_schema_is_refused(case_path: Path) -> None:
 )
 def test_redaction_keeps_little(secret: str, prefix: int, expected: str) -> None:
     assert redact(secret, keep_prefix=prefix) == expected
+
+
+def test_an_empty_or_short_key_file_is_refused_not_used(case_path: Path) -> None:
+    from discovery.errors import CaseFileError
+    from discovery.secrets import key_path_for
+
+    with Store.open(case_path):
+        pass
+    key = key_path_for(case_path)
+    for damaged in (b"", b"00" * 8):
+        key.write_bytes(damaged)
+        with pytest.raises(CaseFileError, match="damaged"):
+            Store.open(case_path).close()
+
+
+def test_the_key_file_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    """Created in a temporary file and linked into place: no temporary file stays behind and
+    two creators agree on one key."""
+    from discovery.secrets import load_or_create_key
+
+    case = tmp_path / "c.db"
+    first = load_or_create_key(case, create=True)
+    assert load_or_create_key(case, create=True) == first and len(first) == 32
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.db.key"]

@@ -89,3 +89,18 @@ def test_the_analysis_runs_over_invalid_utf8(hostile_case: Path) -> None:
     _assert_clean(out)
     hosts = {row["host"] for row in json.loads(out)}
     assert any("\ufffd" in host for host in hosts)  # the hostile exchange got its endpoint
+
+
+def test_blobs_where_text_belongs_do_not_break_json(hostile_case: Path) -> None:
+    """A foreign writer stored BLOBs in text columns: --json still prints valid, clean JSON."""
+    conn = sqlite3.connect(hostile_case)
+    with conn:
+        conn.execute(f"UPDATE credentials SET redacted = {BAD}")
+        conn.execute(f"UPDATE findings SET title = {BAD}")
+    conn.close()
+    for command in ("credentials", "findings"):
+        code, out = run(hostile_case, command, "--json")
+        assert code == 0, out
+        rows = json.loads(out)
+        assert rows and "\ufffd" in json.dumps(rows, ensure_ascii=False)
+        _assert_clean(out)
