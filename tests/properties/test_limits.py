@@ -10,8 +10,6 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-import pytest
-
 from discovery.bodies import DECODED_LIMIT
 from discovery.http1 import MAX_HEAD_BYTES, MAX_HEADERS
 from discovery.models import ObservedExchange
