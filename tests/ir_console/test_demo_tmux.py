@@ -72,9 +72,9 @@ def test_make_demo_from_a_fresh_clone(tmp_path: Path) -> None:
     base = [tmux, "-L", socket]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
     env["TERM"] = "xterm-256color"
-    log = tmp_path / "make-demo.log"
+    # the console draws on the terminal (Textual writes to stderr): nothing is redirected
     subprocess.run([*base, "new-session", "-d", "-x", "120", "-y", "40", "-s", "demo",
-                    f"cd {clone} && make demo 2>{log}; sleep 60"], check=True, env=env)
+                    f"cd {clone} && make demo; sleep 60"], check=True, env=env)
     screen = ""
     try:
         deadline = time.monotonic() + 780
@@ -83,8 +83,7 @@ def test_make_demo_from_a_fresh_clone(tmp_path: Path) -> None:
             if any(rule in screen for rule in EXPECTED_ANY):
                 break
             time.sleep(1)
-        detail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-        assert any(rule in screen for rule in EXPECTED_ANY), f"screen:\n{screen}\nlog:\n{detail}"
+        assert any(rule in screen for rule in EXPECTED_ANY), f"screen was:\n{screen}"
         assert (clone / ".venv" / "bin" / "ir-console").exists()
         assert (clone / "demo-case.db").exists()
         subprocess.run([*base, "send-keys", "-t", "demo", "q"], check=True)
