@@ -176,10 +176,13 @@ def _build_templaters(store: Store, rules: TemplateRules,
     return templaters
 
 
-def _stream_path_groups(store: Store) -> Iterator[tuple[str, str, str, _PathGroup]]:
-    """(host, method, path, aggregate) in (host, method, path) order, one group at a time."""
+_StatusRow = tuple[int | None, int, float | None, float | None]  # status, count, first, last
+
+
+def _stream_path_groups(store: Store) -> Iterator[tuple[str, str, str, list[_StatusRow]]]:
+    """(host, method, path, its rows per status) in (host, method, path) order, one at a time."""
     key: tuple[str, str, str] | None = None
-    group = _PathGroup()
+    rows: list[_StatusRow] = []
     for h, method, path, status, count, first, last in store.conn.execute(
         "SELECT host, method, path, status, COUNT(*), MIN(ts), MAX(ts) FROM exchanges "
         f"WHERE {_HTTP_ROWS} GROUP BY host, method, path, status "
@@ -187,11 +190,11 @@ def _stream_path_groups(store: Store) -> Iterator[tuple[str, str, str, _PathGrou
     ):
         if key is None or key != (h, method, path):
             if key is not None:
-                yield (*key, group)
-            key, group = (h, method, path), _PathGroup()
-        group.add(status, count, first, last)
+                yield key[0], key[1], key[2], rows
+            key, rows = (h, method, path), []
+        rows.append((status, count, first, last))
     if key is not None:
-        yield (*key, group)
+        yield key[0], key[1], key[2], rows
 
 
 def rebuild_endpoints(store: Store) -> int:
@@ -211,7 +214,7 @@ def rebuild_endpoints(store: Store) -> int:
                  "template TEXT, PRIMARY KEY (host, method, path)) WITHOUT ROWID")
     try:
         links: list[tuple[str, str, str, str]] = []
-        for row, (host, method, path, group) in enumerate(_stream_path_groups(store)):
+        for row, (host, method, path, per_status) in enumerate(_stream_path_groups(store)):
             _bound_memo(row)
             templater = _templater(templaters, host, rules, matchers)
             templated = templater.resolve(path, explain=False)
@@ -221,14 +224,20 @@ def rebuild_endpoints(store: Store) -> int:
                 status, op, reason = classify(host, method, templated, templater.matcher)
                 endpoint = endpoints[key] = _Endpoint(host, method, templated.template, status,
                                                       op, reason=reason)
-            endpoint.requests += group.requests
-            endpoint.statuses.update(group.statuses)
-            if group.first is not None:
-                endpoint.first = group.first if endpoint.first is None else min(endpoint.first, group.first)
-            if group.last is not None:
-                endpoint.last = group.last if endpoint.last is None else max(endpoint.last, group.last)
-            if group.requests > endpoint.example_requests:
-                endpoint.example, endpoint.example_requests = path, group.requests
+            # the path's rows added straight to its endpoint (as a _PathGroup would, then merged)
+            requests = 0
+            statuses = endpoint.statuses
+            for code, count, first, last in per_status:
+                requests += count
+                if code is not None:
+                    statuses[str(code)] += count
+                if first is not None:
+                    endpoint.first = first if endpoint.first is None else min(endpoint.first, first)
+                if last is not None:
+                    endpoint.last = last if endpoint.last is None else max(endpoint.last, last)
+            endpoint.requests += requests
+            if requests > endpoint.example_requests:
+                endpoint.example, endpoint.example_requests = path, requests
             links.append((host, method, path, templated.template))
             if len(links) >= _LINK_BATCH:
                 conn.executemany("INSERT INTO temp.endpoint_links VALUES (?,?,?,?)", links)
