@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_ingest.py            # 100k packets, then 10x for memory
     .venv/bin/python benchmarks/bench_ingest.py --quick    # 10k packets, then 10x
     .venv/bin/python benchmarks/bench_ingest.py --pcap FILE  # take a capture instead
+    .venv/bin/python benchmarks/bench_ingest.py --repeat 5   # medians of 5 alternating rounds
 
 The capture is loopback HTTP/1.1 API traffic synthesised frame by frame (Ethernet/IPv4/TCP with
 consistent sequence numbers: handshake, keep-alive requests with Bearer/API-key credentials,
@@ -18,6 +19,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -159,6 +161,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10k packets (then 10x)")
     parser.add_argument("--pcap", type=Path, help="take this capture instead of making one")
     parser.add_argument("--no-10x", action="store_true", help="skip the 10x memory run")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="rounds of ours and tshark, alternating; medians are printed")
     args = parser.parse_args()
     size = 10_000 if args.quick else 100_000
     tshark = shutil.which("tshark")
@@ -174,19 +178,32 @@ def main() -> None:
             count = make_capture(pcap, size)
         mib = pcap.stat().st_size / 2**20
         print(f"capture: {pcap.name}: {count} packets, {mib:.1f} MiB")
-        ours, ours_rss, summary, ours_cpu = ingest(pcap, work)
+        runs: list[tuple[float, float, float]] = []  # ours: wall, RSS, CPU
+        peers: list[tuple[float, float, float, int]] = []  # tshark: wall, RSS, CPU, requests
+        summary = ""
+        for _ in range(args.repeat):  # alternating, so both see the same load
+            ours, ours_rss, summary, ours_cpu = ingest(pcap, work)
+            runs.append((ours, ours_rss, ours_cpu))
+            if tshark:
+                theirs, their_rss, fields, their_cpu = run_measured(
+                    [tshark, "-r", str(pcap), "-Y", "http.request", "-T", "fields",
+                     "-e", "http.host", "-e", "http.request.method", "-e", "http.request.uri"])
+                peers.append((theirs, their_rss, their_cpu, len(fields.splitlines())))
+        med = statistics.median
+        ours, ours_rss, ours_cpu = (med(r[i] for r in runs) for i in range(3))
+        note = f" (median of {args.repeat})" if args.repeat > 1 else ""
         print(f"ir-console ingest: {ours:.2f} s  ({count / ours:,.0f} packets/s), "
-              f"CPU {ours_cpu:.2f} s, peak RSS {ours_rss:.0f} MiB")
+              f"CPU {ours_cpu:.2f} s, peak RSS {ours_rss:.0f} MiB{note}")
         print("  " + summary.strip().splitlines()[0] if summary.strip() else "")
-        if tshark:
-            theirs, their_rss, fields, their_cpu = run_measured(
-                [tshark, "-r", str(pcap), "-Y", "http.request", "-T", "fields",
-                 "-e", "http.host", "-e", "http.request.method", "-e", "http.request.uri"])
+        if peers:
+            theirs, their_rss, their_cpu = (med(r[i] for r in peers) for i in range(3))
             print(f"tshark fields:     {theirs:.2f} s  ({count / theirs:,.0f} packets/s), "
                   f"CPU {their_cpu:.2f} s, peak RSS {their_rss:.0f} MiB, "
-                  f"{len(fields.splitlines())} requests")
-            print(f"ratio ours/tshark: wall {ours / theirs:.2f}, CPU {ours_cpu / their_cpu:.2f}"
-                  "  (target <= 0.50)")
+                  f"{peers[-1][3]} requests{note}")
+            wall_ratio = med(o[0] / t[0] for o, t in zip(runs, peers, strict=True))
+            cpu_ratio = med(o[2] / t[2] for o, t in zip(runs, peers, strict=True))
+            print(f"ratio ours/tshark: wall {wall_ratio:.2f}, CPU {cpu_ratio:.2f}"
+                  f"  (target <= 0.50{'; median of per-round ratios' if note else ''})")
         else:
             print("tshark not installed: no comparison")
         if not args.no_10x and not args.pcap:
