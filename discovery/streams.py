@@ -12,6 +12,7 @@ import struct
 from discovery import packets
 from discovery.defrag import Defragmenter
 from discovery.http1 import (
+    METHODS,
     REQUEST_START,
     RESPONSE_START,
     HttpSession,
@@ -26,16 +27,26 @@ from discovery.tls import MAX_HELLO, NotClientHello, looks_like_tls, parse_clien
 log = logging.getLogger(__name__)
 
 SCAN_BUDGET = 64 * 1024  # bytes searched for an HTTP message start in an unrecognised flow
+HOLD_LIMIT = 16  # a first segment this short may be a cut "GET " or TLS header: wait for more
+_STARTS = (*(m + b" " for m in METHODS), b"HTTP/1.0 ", b"HTTP/1.1 ")
 
 _UNKNOWN, _HTTP, _TLS, _OTHER = 0, 1, 2, 3
 _WARN_REASONS = frozenset({packets.MALFORMED, packets.IP_FRAGMENT})  # IPv6 fragments
 _FAST = struct.Struct("!4s4sHHIIBB")  # IPv4 addresses + TCP header, from offset 26
 
 
+def _could_start(data: bytes) -> bool:
+    """Whether a few bytes may be the cut beginning of an HTTP message or a TLS record."""
+    if any(start.startswith(data) for start in _STARTS):
+        return True
+    return data[:1] == b"\x16" and (len(data) < 2 or data[1] == 0x03) and len(data) < 6
+
+
 class ConnectionHandler:
     """Recognises one connection's protocol from its first bytes and drives its parser."""
 
-    __slots__ = ("hello", "hello_frames", "hello_ts", "http", "kind", "pipeline", "scanned")
+    __slots__ = ("held", "hello", "hello_frames", "hello_ts", "http", "kind", "pipeline",
+                 "scanned")
 
     def __init__(self, pipeline: PacketPipeline) -> None:
         self.pipeline = pipeline
@@ -45,6 +56,7 @@ class ConnectionHandler:
         self.hello_ts = 0.0
         self.hello_frames = (0, 0)
         self.scanned = 0
+        self.held: tuple[int, bytes, float, int] | None = None  # side, bytes, ts, first frame
 
     def on_data(self, conn: Connection, side: int, data: bytes, ts: float, frame: int) -> None:
         kind = self.kind
@@ -57,6 +69,9 @@ class ConnectionHandler:
             self._hello_data(conn, data, frame)
 
     def on_gap(self, conn: Connection, side: int, size: int) -> None:
+        if self.held is not None:
+            held, self.held = self.held, None
+            self._decide(conn, *held)
         if self.kind == _HTTP and self.http is not None:
             self.http.gap(side == conn.client, size)
         elif self.kind == _TLS and side == conn.client:
@@ -64,6 +79,9 @@ class ConnectionHandler:
             self.kind = _OTHER
 
     def on_close(self, conn: Connection) -> None:
+        if self.held is not None:  # a short stream that never said more: decide on what came
+            held, self.held = self.held, None
+            self._decide(conn, *held)
         if self.kind == _HTTP and self.http is not None:
             self.http.close()
         elif self.kind == _TLS:
@@ -72,6 +90,22 @@ class ConnectionHandler:
     # ----------------------------------------------------------- recognition
 
     def _recognise(self, conn: Connection, side: int, data: bytes, ts: float, frame: int) -> None:
+        held = self.held
+        if held is not None:
+            self.held = None
+            if held[0] == side:  # the rest of a cut message start: decide on the whole
+                data, ts, frame = held[1] + data, held[2], held[3]
+            else:  # the other side spoke: decide on the held bytes alone first
+                self._decide(conn, held[0], held[1], held[2], held[3])
+                if self.kind != _UNKNOWN:
+                    self.on_data(conn, side, data, ts, frame)
+                    return
+        if len(data) < HOLD_LIMIT and _could_start(data):
+            self.held = (side, data, ts, frame)
+            return
+        self._decide(conn, side, data, ts, frame)
+
+    def _decide(self, conn: Connection, side: int, data: bytes, ts: float, frame: int) -> None:
         if looks_like_request(data):
             self._start_http(conn, client=side)
         elif looks_like_response(data):
