@@ -27,6 +27,9 @@ SEVERITY_ORDER = (
     "WHEN 'low' THEN 3 ELSE 4 END"
 )
 NEW_WINDOW = 24 * 3600.0
+# what "new" means on the overview, counted back from the newest exchange (n cycles them)
+NEW_WINDOWS: tuple[tuple[str, float], ...] = (
+    ("1h", 3600.0), ("24h", NEW_WINDOW), ("7d", 7 * 86400.0), ("30d", 30 * 86400.0))
 # A text parameter: a key read back with invalid UTF-8 is bound as its bytes (see ``_params``),
 # and this cast makes it compare equal to the stored text again.
 T = "CAST(? AS TEXT)"
@@ -156,11 +159,12 @@ class CaseData:
 
     # ------------------------------------------------------------ overview
 
-    def overview(self, since: float | None = None) -> dict[str, Any]:
-        """Counts, the most severe findings, shadow endpoints, unregistered identities, news."""
+    def overview(self, since: float | None = None, window: float = NEW_WINDOW) -> dict[str, Any]:
+        """Counts, the most severe findings, shadow endpoints, unregistered identities, and
+        what is new since ``since`` (default: ``window`` seconds before the newest exchange)."""
         newest = self._scalar("SELECT MAX(ts) FROM exchanges")
         if since is None:
-            since = (newest - NEW_WINDOW) if newest is not None else 0.0
+            since = (newest - window) if newest is not None else 0.0
         counts = {
             "exchanges": self._scalar("SELECT MAX(id) FROM exchanges") or 0,
             "hosts": self._scalar("SELECT COUNT(DISTINCT host) FROM endpoints") or 0,

@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
-from ir_console.tui.data import when
+from ir_console.tui.data import NEW_WINDOWS, when
 from ir_console.tui.messages import Failed
 from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen
 from ir_console.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, TopBar, VimTable, safe
@@ -31,11 +31,20 @@ class OverviewScreen(CaseScreen):
 
     TITLE_TEXT = "Overview"
     AUTO_FOCUS = "#ov-findings"
-    BINDINGS: ClassVar = [Binding("tab", "app.focus_next", "Next table", show=False)]
+    BINDINGS: ClassVar = [
+        Binding("tab", "app.focus_next", "Next table", show=False),
+        Binding("n", "new_window", "New since…"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
         self.overview: dict[str, Any] | None = None
+        self.window = 1  # index in NEW_WINDOWS: the last 24h of traffic
+
+    def action_new_window(self) -> None:
+        """Cycle what "new" means: the last 1h, 24h, 7d or 30d of traffic."""
+        self.window = (self.window + 1) % len(NEW_WINDOWS)
+        self._load()
 
     def compose(self) -> ComposeResult:
         yield TopBar(self.TITLE_TEXT)
@@ -66,7 +75,7 @@ class OverviewScreen(CaseScreen):
     @work(thread=True, exclusive=True, group="overview")
     def _load(self) -> None:
         try:
-            overview = self.data.overview()
+            overview = self.data.overview(window=NEW_WINDOWS[self.window][1])
         except DATA_ERRORS as exc:
             self.post_message(Failed("could not read the case", str(exc)))
             return
@@ -93,7 +102,8 @@ class OverviewScreen(CaseScreen):
             counts.append(f"{ov['severities'].get(sev, 0)}  ", style=SEVERITY_STYLE[sev])
         counts.append("\n")
         new = ov["new"]
-        counts.append(f"new since {when(ov['since'])}: ", style="dim")
+        counts.append(f"new in the last {NEW_WINDOWS[self.window][0]} of traffic "
+                      f"(since {when(ov['since'])}): ", style="dim")
         counts.append(f"{new['endpoints']} endpoints, {new['credentials']} credentials, "
                       f"{new['identities']} identities")
         self.query_one("#counts", Static).update(counts)

@@ -286,3 +286,19 @@ async def test_badge_read_only_by_default_and_block_only_when_live(case: Path) -
             assert len(blocked) == 1 and blocked[0][0] == "credential"
             assert audit.entries(store)[-1].action == "block.credential"
             assert audit.entries(store)[-1].actor == "console"
+
+
+async def test_overview_new_since_window_is_chosen_with_n(case: Path) -> None:
+    app = ConsoleApp(case)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "new in the last 24h of traffic" in screen_text(app)
+        day = app.screen.overview["since"]
+        await press(pilot, "n")
+        await settle(pilot)
+        assert "new in the last 7d of traffic" in screen_text(app)
+        assert app.screen.overview["since"] == pytest.approx(day - 6 * 86400)
+        await press(pilot, "n", "n")
+        await settle(pilot)
+        assert "new in the last 1h of traffic" in screen_text(app)
+        assert app.screen.overview["since"] == pytest.approx(day + 23 * 3600)
