@@ -48,6 +48,15 @@ class ExchangeWriter:
         for item in observed:
             self.add(item)
 
+    def add_converted(self, exchanges: Iterable[Exchange]) -> None:
+        """Write exchanges already in their stored form (converted by ``to_exchange``)."""
+        pending, size = self._pending, self.batch_size
+        for ex in exchanges:
+            pending.append(ex)
+            if len(pending) >= size:
+                self.flush()
+                pending = self._pending
+
     def flush(self) -> None:
         """Write the pending batch in one transaction that also marks the analysis pending."""
         if self._pending:
@@ -71,14 +80,18 @@ def ingest_file(
     if registration.already_ingested:
         return IngestResult(path, fmt, True, stats)
     writer = ExchangeWriter(store, registration.id)
-    observed = reader(path, stats, progress)
+    converted: Iterable[Exchange] | None = None
     if fmt in ("pcap", "pcapng"):
         from discovery.sources import parallel
 
-        if parallel.worth_it(path):  # parse packets in a child while this process writes
-            observed = parallel.read_in_child(fmt, path, stats, progress)
+        if parallel.worth_it(path):  # read and convert in children while this process writes
+            converted = parallel.convert_in_children(fmt, path, stats, store.fingerprint,
+                                                     progress)
     try:
-        writer.add_all(observed)
+        if converted is None:
+            writer.add_all(reader(path, stats, progress))
+        else:
+            writer.add_converted(converted)
         writer.flush()
     except InputError:
         _unregister(store, registration.id)  # unusable input: leave no half-registered trace

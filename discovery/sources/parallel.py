@@ -1,4 +1,5 @@
-"""Run a reader in a child process, so packet parsing overlaps with conversion and writing.
+"""Run a reader (and the conversion to stored exchanges) in child processes, so packet parsing,
+conversion and writing overlap.
 
 Capture ingest has two halves of similar cost: frames -> exchanges (the reader) and exchanges ->
 case rows (credential detection, SQLite). On a machine with a second core the child parses while
@@ -8,6 +9,12 @@ SQLite write (without it the child stalls on a full 64 KiB pipe for every batch 
 writes); the queue bounds memory (a full queue blocks the child). The child never touches the
 case file (forked, it exits with ``os._exit``, so the inherited SQLite handle is never closed
 there).
+
+``convert_in_children`` adds a second child between the reader and this process: it turns each
+observed exchange into its stored form (credential detection, fingerprinting under the case key,
+the body scan), so this process only writes, and raw header values and bodies never reach the
+process that holds the case file. The three stages keep two cores busy; the order of exchanges,
+their contents and the counters are those of the in-process path.
 """
 
 from __future__ import annotations
@@ -20,12 +27,13 @@ import os
 import pickle
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from discovery.errors import InputError
-from discovery.models import ObservedExchange
+from discovery.models import CredentialSighting, Exchange, ObservedExchange
 from discovery.sources import IngestStats, Progress, reader_for
 
 log = logging.getLogger(__name__)
@@ -34,6 +42,9 @@ BATCH = 256
 # exchanges travel as plain tuples: a third cheaper to pickle and unpickle than the dataclass
 _FIELDS = tuple(f.name for f in dataclasses.fields(ObservedExchange))
 _AS_TUPLE = operator.attrgetter(*_FIELDS)  # every field, in order, in one C call
+_EX_FIELDS = tuple(f.name for f in dataclasses.fields(Exchange))
+_EX_AS_TUPLE = operator.attrgetter(*_EX_FIELDS[:-1])  # all but the credentials, sent as tuples
+_CRED_AS_TUPLE = operator.attrgetter(*(f.name for f in dataclasses.fields(CredentialSighting)))
 MIN_SIZE = 4 << 20  # smaller inputs are read in-process (a fork costs more than it saves)
 PIPE_SIZE = 1 << 20
 QUEUE_DEPTH = 32  # pickled batches waiting in the parent (~140 KiB each on API traffic)
@@ -53,7 +64,11 @@ def worth_it(path: Path) -> bool:
     )
 
 
-def _child(conn: Connection, fmt: str, path: Path) -> None:
+def _child(
+    conn: Connection, fmt: str, path: Path, unused: tuple[Connection, ...] = ()
+) -> None:
+    for other in unused:  # other stages' ends, inherited by the fork: EOF must mean what it says
+        other.close()
     stats = IngestStats()
     batch: list[tuple[object, ...]] = []
     try:
@@ -80,6 +95,81 @@ def read_in_child(
     proc = ctx.Process(target=_child, args=(sender, fmt, path), daemon=True)
     proc.start()
     sender.close()
+    for fields in _receive(receiver, [proc], path, stats, progress):
+        yield ObservedExchange(*fields)
+
+
+def _converter(
+    inbox: Connection, conn: Connection, fingerprint: Callable[[str], str], unused: Connection
+) -> None:
+    """Second child: observed exchanges from the reader in, stored exchanges (as tuples) out;
+    every other message is passed on as it came."""
+    from discovery.pipeline import to_exchange
+
+    unused.close()  # the reader's end: EOF here must mean the reader is gone
+    loads, dumps = pickle.loads, pickle.dumps
+    make = ObservedExchange
+    try:
+        while True:
+            try:
+                raw = inbox.recv_bytes()
+            except (EOFError, OSError):
+                return  # the reader died: closing our end tells the parent
+            kind, payload = loads(raw)
+            if kind != "batch":
+                conn.send_bytes(raw)
+                if kind in ("done", "error"):
+                    return
+                continue
+            out = []
+            for fields in payload:
+                ex = to_exchange(make(*fields), fingerprint)
+                out.append((*_EX_AS_TUPLE(ex), tuple(_CRED_AS_TUPLE(c) for c in ex.credentials)))
+            conn.send_bytes(dumps(("batch", out), pickle.HIGHEST_PROTOCOL))
+    finally:
+        inbox.close()
+        conn.close()
+
+
+def convert_in_children(
+    fmt: str,
+    path: Path,
+    stats: IngestStats,
+    fingerprint: Callable[[str], str],
+    progress: Progress | None = None,
+) -> Iterator[Exchange]:
+    """``to_exchange`` over the reader of ``fmt``, both run in forked children: the stored
+    exchanges in the reader's order, with the reader's counters merged into ``stats``."""
+    ctx = multiprocessing.get_context("fork")
+    middle_in, reader_out = ctx.Pipe(duplex=False)
+    receiver, converter_out = ctx.Pipe(duplex=False)
+    _widen(middle_in)
+    _widen(receiver)
+    reader = ctx.Process(target=_child, args=(reader_out, fmt, path), daemon=True,
+                         kwargs={"unused": (middle_in, receiver, converter_out)})
+    reader.start()
+    reader_out.close()
+    converter = ctx.Process(target=_converter,
+                            args=(middle_in, converter_out, fingerprint, receiver), daemon=True)
+    converter.start()
+    middle_in.close()
+    converter_out.close()
+    make, sighting = Exchange, CredentialSighting
+    for fields in _receive(receiver, [converter, reader], path, stats, progress):
+        row = list(fields)
+        row[-1] = tuple(sighting(*c) for c in row[-1])
+        yield make(*row)
+
+
+def _receive(
+    receiver: Connection,
+    procs: list[multiprocessing.process.BaseProcess],
+    path: Path,
+    stats: IngestStats,
+    progress: Progress | None,
+) -> Iterator[Any]:  # the tuples a stage sent (unpickled)
+    """The batched tuples arriving on ``receiver`` (progress, counters and errors handled);
+    ``procs`` (the one writing to ``receiver`` first) are ended and joined whatever happens."""
     inbox: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
     pump = threading.Thread(target=_pump, args=(receiver, inbox), name="pcap-reader-pipe",
                             daemon=True)
@@ -89,14 +179,15 @@ def read_in_child(
         while True:
             raw = inbox.get()
             if raw is None:
-                proc.join()
+                for proc in procs:
+                    proc.join()
+                codes = ", ".join(str(proc.exitcode) for proc in procs)
                 raise RuntimeError(
-                    f"{path}: the reader process ended unexpectedly (exit code {proc.exitcode})"
+                    f"{path}: the reader process ended unexpectedly (exit code {codes})"
                 )
             kind, payload = loads(raw)
             if kind == "batch":
-                for fields in payload:
-                    yield ObservedExchange(*fields)
+                yield from payload
             elif kind == "progress":
                 if progress is not None:
                     progress(payload)
@@ -106,9 +197,11 @@ def read_in_child(
             elif kind == "error":
                 raise InputError(*payload)
     finally:
-        if proc.is_alive():
-            proc.terminate()  # its end of the pipe closes: the pump sees EOF
-        proc.join()
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()  # its end of the pipe closes: the pump sees EOF
+        for proc in procs:
+            proc.join()
         while pump.is_alive():  # unblock a pump waiting for room in the queue
             try:
                 inbox.get_nowait()

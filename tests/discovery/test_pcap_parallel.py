@@ -1,4 +1,5 @@
-"""The reader run in a child process gives what it gives in-process (exchanges, stats, errors)."""
+"""The reader (and the converter) run in child processes give what they give in-process
+(exchanges, stats, errors)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from discovery.errors import InputError
+from discovery.pipeline import to_exchange
+from discovery.secrets import Fingerprinter
 from discovery.sources import IngestStats
-from discovery.sources.parallel import read_in_child
+from discovery.sources.parallel import convert_in_children, read_in_child
 from discovery.sources.pcap import read
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pcap"
@@ -34,3 +37,27 @@ def test_child_reader_raises_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a pcap or pcapng") as info:
         list(read_in_child("pcap", bogus, IngestStats()))
     assert info.value.path == str(bogus)
+
+
+def test_children_convert_as_the_in_process_path(tmp_path: Path) -> None:
+    """Reader and converter children give the stored exchanges ``to_exchange`` gives here, in
+    the same order, with the same counters."""
+    data = (FIXTURES / "http_api.pcap").read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[: len(data) - 100])
+    fingerprint = Fingerprinter(b"k" * 32)
+    here, there = IngestStats(), IngestStats()
+    seen: list[int] = []
+    expected = [to_exchange(obs, fingerprint) for obs in read(cut, here)]
+    got = list(convert_in_children("pcap", cut, there, fingerprint, seen.append))
+    assert got == expected
+    assert any(ex.credentials for ex in got)
+    assert there.as_dict() == here.as_dict()
+    assert seen and seen[-1] == cut.stat().st_size
+
+
+def test_children_raise_input_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.pcap"
+    bogus.write_bytes(b"definitely not a capture")
+    with pytest.raises(InputError, match="not a pcap or pcapng"):
+        list(convert_in_children("pcap", bogus, IngestStats(), Fingerprinter(b"k" * 32)))
