@@ -83,16 +83,36 @@ def thresholds_for(store: Store) -> dict[str, float]:
     return values
 
 
+# Intermediate results several rules share, kept only while ``recompute_findings`` runs its
+# rules (nothing writes to the case meanwhile); a rule called on its own computes afresh.
+_RUN_MEMO: dict[tuple[str, int], Any] | None = None
+
+
+def shared(name: str, store: Store, compute: Callable[[Store], Any]) -> Any:
+    """``compute(store)``, computed once per ``recompute_findings`` run for rules that share it."""
+    if _RUN_MEMO is None:
+        return compute(store)
+    key = (name, id(store))
+    if key not in _RUN_MEMO:
+        _RUN_MEMO[key] = compute(store)
+    return _RUN_MEMO[key]
+
+
 def recompute_findings(store: Store) -> int:
     """Re-run every rule and replace the findings table; returns the number of findings."""
+    global _RUN_MEMO
     rules = load_rules()
     limits = thresholds_for(store)
     found: dict[str, Finding] = {}
-    for rule_id, func in rules.items():
-        for finding in func(store, limits):
-            if finding.rule != rule_id:
-                raise ValueError(f"rule {rule_id} produced a finding for {finding.rule}")
-            found[finding.id] = finding
+    _RUN_MEMO = {}
+    try:
+        for rule_id, func in rules.items():
+            for finding in func(store, limits):
+                if finding.rule != rule_id:
+                    raise ValueError(f"rule {rule_id} produced a finding for {finding.rule}")
+                found[finding.id] = finding
+    finally:
+        _RUN_MEMO = None
     now = time.time()
     with store.transaction() as conn:
         created = dict(conn.execute("SELECT id, created_at FROM findings").fetchall())

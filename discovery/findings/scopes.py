@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from discovery.findings import Finding, rule
+from discovery.findings import Finding, rule, shared
 from discovery.findings.endpoints import exchange_samples
 from discovery.store import Store
 from discovery.timeutil import iso
@@ -206,7 +206,24 @@ def _calls(
 
 
 def _analyse(store: Store) -> tuple[dict[str, _Use], dict[int, dict[str, Any]]]:
-    """Per credential, what its traffic needed; per endpoint, the calls that violated scopes."""
+    """Per credential, what its traffic needed; per endpoint, the calls that violated scopes
+    (computed once for both rules of a findings run)."""
+    result: tuple[dict[str, _Use], dict[int, dict[str, Any]]] = shared(
+        "scopes", store, _analyse_calls
+    )
+    return result
+
+
+def _any_documented(store: Store) -> bool:
+    """Whether some endpoint is linked to a spec operation: without one, every call counts as
+    undocumented, so no violation and no documented use (both rules have nothing to say)."""
+    return store.conn.execute(
+        "SELECT 1 FROM endpoints ep JOIN spec_operations so ON so.id = ep.spec_operation_id "
+        "LIMIT 1"
+    ).fetchone() is not None
+
+
+def _analyse_calls(store: Store) -> tuple[dict[str, _Use], dict[int, dict[str, Any]]]:
     creds = _credentials(store)
     schemes = _schemes_by_spec(store)
     uses: dict[str, _Use] = defaultdict(_Use)
@@ -286,6 +303,8 @@ def scope_violation(store: Store, limits: dict[str, float]) -> Iterator[Finding]
     """A documented operation answered with success a credential that does not satisfy its
     security requirement (a scope the token lacks, or the wrong kind of credential):
     authorization is not enforced at the endpoint."""
+    if not _any_documented(store):
+        return
     _, violations = _analyse(store)
     for endpoint_id, hit in sorted(violations.items()):
         subject = f"{hit['host']} {hit['method']} {hit['template']}"
@@ -325,12 +344,12 @@ def excess_privilege(store: Store, limits: dict[str, float]) -> Iterator[Finding
     """A token granted scopes that none of its successful calls to documented operations
     needed (only scopes some spec in the case names are judged), or scopes beyond what the
     identity register allows it."""
-    uses, _ = _analyse(store)
     known: set[str] = set()
     for (raw,) in store.conn.execute("SELECT scopes FROM spec_operations"):
         known.update(json.loads(raw or "[]"))
-    if not known:
+    if not known or not _any_documented(store):
         return
+    uses, _ = _analyse(store)
     creds = _credentials(store)
     for cid, use in sorted(uses.items()):
         kind, scopes, ident, redacted, allowed = creds[cid]
