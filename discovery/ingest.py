@@ -12,7 +12,7 @@ from discovery.errors import InputError
 from discovery.models import Exchange, ObservedExchange
 from discovery.pipeline import to_exchange
 from discovery.sources import IngestStats, Progress, detect_format, reader_for
-from discovery.store import Store, file_sha256
+from discovery.store import PreparedExchange, Store, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,17 @@ class ExchangeWriter:
         for item in observed:
             self.add(item)
 
-    def add_converted(self, exchanges: Iterable[Exchange]) -> None:
-        """Write exchanges already in their stored form (converted by ``to_exchange``)."""
-        pending, size = self._pending, self.batch_size
-        for ex in exchanges:
-            pending.append(ex)
-            if len(pending) >= size:
-                self.flush()
-                pending = self._pending
+    def add_prepared(self, prepared: Iterable[PreparedExchange]) -> None:
+        """Write exchanges already converted into rows (``parallel.convert_in_children``), in
+        the same batches and transactions as ``add``."""
+        self.flush()
+        batch: list[PreparedExchange] = []
+        for item in prepared:
+            batch.append(item)
+            if len(batch) >= self.batch_size:
+                self._write(batch)
+                batch = []
+        self._write(batch)
 
     def flush(self) -> None:
         """Write the pending batch in one transaction that also marks the analysis pending."""
@@ -64,6 +67,12 @@ class ExchangeWriter:
                 self.written += self.store._insert_exchanges(self._pending, self.input_id)
                 mark_pending(self.store)
             self._pending = []
+
+    def _write(self, batch: list[PreparedExchange]) -> None:
+        if batch:
+            with self.store.transaction():
+                self.written += self.store._insert_prepared(batch, self.input_id)
+                mark_pending(self.store)
 
 
 def ingest_file(
@@ -80,7 +89,7 @@ def ingest_file(
     if registration.already_ingested:
         return IngestResult(path, fmt, True, stats)
     writer = ExchangeWriter(store, registration.id)
-    converted: Iterable[Exchange] | None = None
+    converted: Iterable[PreparedExchange] | None = None
     if fmt in ("pcap", "pcapng"):
         from discovery.sources import parallel
 
@@ -91,7 +100,7 @@ def ingest_file(
         if converted is None:
             writer.add_all(reader(path, stats, progress))
         else:
-            writer.add_converted(converted)
+            writer.add_prepared(converted)
         writer.flush()
     except InputError:
         _unregister(store, registration.id)  # unusable input: leave no half-registered trace

@@ -12,7 +12,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,9 @@ BUSY_TIMEOUT_MS = 30_000
 # each into the database several times (a fifth of the insert time). Crash safety is the same at
 # any WAL size (a commit is whole or absent); the WAL only grows to ~40 MiB before the copy.
 BULK_WAL_AUTOCHECKPOINT = 10_000
+
+# an exchange ready to insert: its row fields (``exchange_fields``), its time, its sightings
+PreparedExchange = tuple[tuple[Any, ...], float, Sequence[CredentialSighting]]
 
 
 def default_case_path() -> Path:
@@ -253,6 +256,13 @@ class Store:
             return self._insert_exchanges(exchanges, input_id)
 
     def _insert_exchanges(self, exchanges: Iterable[Exchange], input_id: int | None) -> int:
+        return self._insert_prepared(
+            ((exchange_fields(ex), ex.ts, ex.credentials) for ex in exchanges), input_id
+        )
+
+    def _insert_prepared(self, exchanges: Iterable[PreparedExchange], input_id: int | None) -> int:
+        """Insert exchanges already turned into their row fields (``exchange_fields``), with
+        their time and credential sightings, as ``_insert_exchanges`` does."""
         conn = self.conn
         if not self._bulk:  # this connection writes exchanges in batches: see the constant
             conn.execute(f"PRAGMA wal_autocheckpoint = {BULK_WAL_AUTOCHECKPOINT}")
@@ -263,13 +273,13 @@ class Store:
         rows: list[tuple[Any, ...]] = []
         # ids assigned here (the write lock is held) so the rows go in with one executemany
         next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM exchanges").fetchone()[0])
-        for ex in exchanges:
+        for fields, ts, sightings in exchanges:
             next_id += 1
             row_id = next_id
-            rows.append((row_id, *_exchange_row(ex, input_id)))
+            rows.append((row_id, input_id, *fields))
             count += 1
             seen: set[tuple[str, str, str]] = set()
-            for sighting in ex.credentials:
+            for sighting in sightings:
                 cid = credential_id(sighting.fingerprint)
                 link = (cid, sighting.location, sighting.name)
                 if link in seen:
@@ -278,9 +288,9 @@ class Store:
                 links.append((row_id, cid, sighting.location, sighting.name))
                 agg = creds.get(cid)
                 if agg is None:
-                    creds[cid] = _CredAgg(sighting, ex.ts)
+                    creds[cid] = _CredAgg(sighting, ts)
                 else:
-                    agg.add(ex.ts)
+                    agg.add(ts)
         conn.executemany(_INSERT_EXCHANGE_WITH_ID, rows)
         if creds:
             self._upsert_credentials(creds)
@@ -375,9 +385,11 @@ _INSERT_EXCHANGE_WITH_ID = (
 )
 
 
-def _exchange_row(ex: Exchange, input_id: int | None) -> tuple[Any, ...]:
+def exchange_fields(ex: Exchange) -> tuple[Any, ...]:
+    """The ``exchanges`` row of an exchange, without its id and input id (pure: a converter
+    process can build it)."""
     return (
-        input_id, ex.source, ex.evidence, ex.ts, ex.client_ip, ex.client_port, ex.server_ip,
+        ex.source, ex.evidence, ex.ts, ex.client_ip, ex.client_port, ex.server_ip,
         ex.server_port, int(ex.tls), ex.sni, ex.alpn, ex.ja4, ex.http_version, ex.method,
         ex.path, ex.raw_path, json.dumps(list(ex.query_names)) if ex.query_names else "[]",
         ex.host, ex.status,

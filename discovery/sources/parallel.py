@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from discovery.errors import InputError
-from discovery.models import CredentialSighting, Exchange, ObservedExchange
+from discovery.models import CredentialSighting, ObservedExchange
 from discovery.sources import IngestStats, Progress, reader_for
+from discovery.store import PreparedExchange
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,10 @@ BATCH = 256
 # exchanges travel as plain tuples: a third cheaper to pickle and unpickle than the dataclass
 _FIELDS = tuple(f.name for f in dataclasses.fields(ObservedExchange))
 _AS_TUPLE = operator.attrgetter(*_FIELDS)  # every field, in order, in one C call
-_EX_FIELDS = tuple(f.name for f in dataclasses.fields(Exchange))
-_EX_AS_TUPLE = operator.attrgetter(*_EX_FIELDS[:-1])  # all but the credentials, sent as tuples
 _CRED_AS_TUPLE = operator.attrgetter(*(f.name for f in dataclasses.fields(CredentialSighting)))
 MIN_SIZE = 4 << 20  # smaller inputs are read in-process (a fork costs more than it saves)
 PIPE_SIZE = 1 << 20
+SIGHTINGS_KEPT = 4096  # distinct credential sightings the converter and the parent remember
 QUEUE_DEPTH = 32  # pickled batches waiting in the parent (~140 KiB each on API traffic)
 
 
@@ -102,13 +102,11 @@ def read_in_child(
 def _converter(
     inbox: Connection, conn: Connection, fingerprint: Callable[[str], str], unused: Connection
 ) -> None:
-    """Second child: observed exchanges from the reader in, stored exchanges (as tuples) out;
-    every other message is passed on as it came."""
-    from discovery.pipeline import to_exchange
-
+    """Second child: observed exchanges from the reader in, rows ready to insert out (see
+    ``_Preparer``); every other message is passed on as it came."""
     unused.close()  # the reader's end: EOF here must mean the reader is gone
     loads, dumps = pickle.loads, pickle.dumps
-    make = ObservedExchange
+    prepare = _Preparer(fingerprint)
     try:
         while True:
             try:
@@ -121,14 +119,59 @@ def _converter(
                 if kind in ("done", "error"):
                     return
                 continue
-            out = []
-            for fields in payload:
-                ex = to_exchange(make(*fields), fingerprint)
-                out.append((*_EX_AS_TUPLE(ex), tuple(_CRED_AS_TUPLE(c) for c in ex.credentials)))
-            conn.send_bytes(dumps(("batch", out), pickle.HIGHEST_PROTOCOL))
+            conn.send_bytes(dumps(("rows", prepare(payload)), pickle.HIGHEST_PROTOCOL))
     finally:
         inbox.close()
         conn.close()
+
+
+class _Preparer:
+    """Observed exchanges (as tuples) -> (new sightings, rows): each row is the exchange's
+    ``exchange_fields``, its time and the ids of its credential sightings, in order.
+
+    Most requests carry a credential already seen, so each distinct sighting travels once, as
+    (id, fields); the receiver keeps them by id. The table is bounded: when it is full it starts
+    afresh and says so (``reset``), and the receiver forgets its copy.
+    """
+
+    def __init__(self, fingerprint: Callable[[str], str]) -> None:
+        from discovery.pipeline import to_exchange
+        from discovery.store import exchange_fields
+
+        self.fingerprint = fingerprint
+        self.to_exchange = to_exchange
+        self.fields = exchange_fields
+        self.known: dict[str, list[tuple[CredentialSighting, int]]] = {}
+        self.size = 0
+
+    def __call__(
+        self, batch: list[Any]
+    ) -> tuple[bool, list[tuple[int, tuple[object, ...]]], list[tuple[object, ...]]]:
+        reset = self.size >= SIGHTINGS_KEPT  # checked per batch: a batch adds a bounded few
+        if reset:
+            self.known.clear()
+            self.size = 0
+        new: list[tuple[int, tuple[object, ...]]] = []
+        rows: list[tuple[object, ...]] = []
+        convert, fields, fingerprint = self.to_exchange, self.fields, self.fingerprint
+        make = ObservedExchange
+        for observed in batch:
+            ex = convert(make(*observed), fingerprint)
+            refs = []
+            for sighting in ex.credentials:
+                same = self.known.setdefault(sighting.fingerprint, [])
+                for seen, known_id in same:
+                    if seen == sighting:
+                        sid = known_id
+                        break
+                else:
+                    sid = self.size
+                    self.size += 1
+                    same.append((sighting, sid))
+                    new.append((sid, _CRED_AS_TUPLE(sighting)))
+                refs.append(sid)
+            rows.append((fields(ex), ex.ts, tuple(refs)))
+        return reset, new, rows
 
 
 def convert_in_children(
@@ -137,9 +180,10 @@ def convert_in_children(
     stats: IngestStats,
     fingerprint: Callable[[str], str],
     progress: Progress | None = None,
-) -> Iterator[Exchange]:
-    """``to_exchange`` over the reader of ``fmt``, both run in forked children: the stored
-    exchanges in the reader's order, with the reader's counters merged into ``stats``."""
+) -> Iterator[PreparedExchange]:
+    """``to_exchange`` over the reader of ``fmt``, both run in forked children: the exchanges
+    ready to insert (``Store._insert_prepared``) in the reader's order, with the reader's
+    counters merged into ``stats``."""
     ctx = multiprocessing.get_context("fork")
     middle_in, reader_out = ctx.Pipe(duplex=False)
     receiver, converter_out = ctx.Pipe(duplex=False)
@@ -154,11 +198,15 @@ def convert_in_children(
     converter.start()
     middle_in.close()
     converter_out.close()
-    make, sighting = Exchange, CredentialSighting
-    for fields in _receive(receiver, [converter, reader], path, stats, progress):
-        row = list(fields)
-        row[-1] = tuple(sighting(*c) for c in row[-1])
-        yield make(*row)
+    known: dict[int, CredentialSighting] = {}
+    make = CredentialSighting
+    for reset, new, rows in _receive(receiver, [converter, reader], path, stats, progress):
+        if reset:
+            known.clear()
+        for sid, fields in new:
+            known[sid] = make(*fields)
+        for fields, ts, refs in rows:
+            yield fields, ts, tuple([known[sid] for sid in refs])
 
 
 def _receive(
@@ -188,6 +236,8 @@ def _receive(
             kind, payload = loads(raw)
             if kind == "batch":
                 yield from payload
+            elif kind == "rows":
+                yield payload
             elif kind == "progress":
                 if progress is not None:
                     progress(payload)
