@@ -302,3 +302,54 @@ async def test_overview_new_since_window_is_chosen_with_n(case: Path) -> None:
         await settle(pilot)
         assert "new in the last 1h of traffic" in screen_text(app)
         assert app.screen.overview["since"] == pytest.approx(day + 23 * 3600)
+
+
+async def test_a_proxy_started_from_the_live_screen_records_traffic(
+        case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """c starts a real recording proxy (``capture proxy`` in a child process) on loopback; a
+    request sent through it appears on the live screen; s stops it cleanly."""
+    import socket
+    import time
+
+    import httpx
+
+    from tests.discovery.proxyfixtures import upstream
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # mitmproxy's CA goes to ~/.mitmproxy
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = ConsoleApp(case)
+    with upstream() as server:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await press(pilot, "7", "c")
+            await press(pilot, *(["backspace"] * 20))
+            await type_text(pilot, f"127.0.0.1:{port}")
+            # from here a worker watches the proxy until it ends: no waiting for workers
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            screen = app.screen
+            assert screen.proxy is not None
+            deadline = time.monotonic() + 60
+            while True:  # the proxy is ready once it accepts connections
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "the proxy never listened"
+                    assert screen.proxy.poll() is None, "the proxy exited at start"
+                    await pilot.pause(0.3)
+            with httpx.Client(proxy=f"http://127.0.0.1:{port}") as client:
+                assert client.get(server.url("/from-the-console/7")).status_code == 200
+            deadline = time.monotonic() + 20
+            while not any("/from-the-console/7" in r for r in table_rows(app)):
+                assert time.monotonic() < deadline, "the exchange never reached the screen"
+                await pilot.pause(0.3)
+            proc = screen.proxy
+            await pilot.press("s")
+            proc.wait(20)
+            await settle(pilot)
+            assert proc.returncode in (0, -15)
+            assert not isinstance(app.screen, ErrorModal)
+    assert server.seen and server.seen[-1]["path"] == "/from-the-console/7"
