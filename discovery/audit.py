@@ -22,14 +22,29 @@ GENESIS = "0" * 64
 
 def canonical(value: Any) -> str:
     """Canonical JSON: sorted keys, no whitespace, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def entry_hash(seq: int, ts: float, actor: str, action: str, subject: str | None,
-               details: dict[str, Any], prev_hash: str) -> str:
-    body = canonical({"seq": seq, "ts": ts, "actor": actor, "action": action,
-                      "subject": subject, "details": details, "prev_hash": prev_hash})
+def entry_hash(
+    seq: int,
+    ts: float,
+    actor: str,
+    action: str,
+    subject: str | None,
+    details: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    body = canonical(
+        {
+            "seq": seq,
+            "ts": ts,
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "details": details,
+            "prev_hash": prev_hash,
+        }
+    )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -45,8 +60,15 @@ class AuditEntry:
     hash: str
 
 
-def append(store: Store, actor: str, action: str, subject: str | None = None,
-           details: dict[str, Any] | None = None, *, in_transaction: bool = False) -> AuditEntry:
+def append(
+    store: Store,
+    actor: str,
+    action: str,
+    subject: str | None = None,
+    details: dict[str, Any] | None = None,
+    *,
+    in_transaction: bool = False,
+) -> AuditEntry:
     """Append one entry, chained to the current head. Raises if it cannot be written."""
     details = details or {}
     if in_transaction:
@@ -55,8 +77,9 @@ def append(store: Store, actor: str, action: str, subject: str | None = None,
         return _append(conn, actor, action, subject, details)
 
 
-def _append(conn: sqlite3.Connection, actor: str, action: str, subject: str | None,
-            details: dict[str, Any]) -> AuditEntry:
+def _append(
+    conn: sqlite3.Connection, actor: str, action: str, subject: str | None, details: dict[str, Any]
+) -> AuditEntry:
     head = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq = (head[0] + 1) if head else 1
     prev = head[1] if head else GENESIS
@@ -103,16 +126,34 @@ def verify(store: Store) -> Verification:
     for entry in entries(store):
         count += 1
         if entry.seq != expected_seq:
-            return Verification(False, count, expected_seq,
-                                f"entry {expected_seq} is missing (next is {entry.seq})", prev)
+            return Verification(
+                False,
+                count,
+                expected_seq,
+                f"entry {expected_seq} is missing (next is {entry.seq})",
+                prev,
+            )
         if entry.prev_hash != prev:
-            return Verification(False, count, entry.seq,
-                                f"entry {entry.seq} does not chain to the entry before it", prev)
-        digest = entry_hash(entry.seq, entry.ts, entry.actor, entry.action, entry.subject,
-                            entry.details, entry.prev_hash)
+            return Verification(
+                False,
+                count,
+                entry.seq,
+                f"entry {entry.seq} does not chain to the entry before it",
+                prev,
+            )
+        digest = entry_hash(
+            entry.seq,
+            entry.ts,
+            entry.actor,
+            entry.action,
+            entry.subject,
+            entry.details,
+            entry.prev_hash,
+        )
         if digest != entry.hash:
-            return Verification(False, count, entry.seq,
-                                f"entry {entry.seq} was changed after it was written", prev)
+            return Verification(
+                False, count, entry.seq, f"entry {entry.seq} was changed after it was written", prev
+            )
         prev = entry.hash
         expected_seq += 1
     return Verification(True, count, None, None, prev)

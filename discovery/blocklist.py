@@ -28,7 +28,7 @@ def parse_endpoint(subject: str) -> tuple[str, str, str]:
     parts = subject.split()
     if len(parts) != 3 or not parts[2].startswith("/"):
         raise SubjectNotFound(
-            f"endpoint must be \"HOST METHOD TEMPLATE\" (e.g. \"api.example.com GET /v1/users/{{id}}\"), "
+            f'endpoint must be "HOST METHOD TEMPLATE" (e.g. "api.example.com GET /v1/users/{{id}}"), '
             f"got {subject!r}"
         )
     return parts[0].lower(), parts[1].upper(), parts[2]
@@ -54,8 +54,9 @@ def endpoint_key(host: str, method: str, template: str) -> str:
     return f"{host.lower()} {method.upper()} {template}"
 
 
-def block_credential(store: Store, credential_id: str, reason: str | None = None,
-                     actor: str = "cli") -> Block:
+def block_credential(
+    store: Store, credential_id: str, reason: str | None = None, actor: str = "cli"
+) -> Block:
     """Block a credential (known to the case) at the proxy."""
     row = store.conn.execute(
         "SELECT fingerprint FROM credentials WHERE id = ?", (credential_id,)
@@ -65,19 +66,22 @@ def block_credential(store: Store, credential_id: str, reason: str | None = None
     return _block(store, "credential", row[0], credential_id, reason, actor)
 
 
-def block_endpoint(store: Store, subject: str, reason: str | None = None,
-                   actor: str = "cli") -> Block:
+def block_endpoint(
+    store: Store, subject: str, reason: str | None = None, actor: str = "cli"
+) -> Block:
     """Block an endpoint (host + method + template) at the proxy; it need not have been seen."""
     key = endpoint_key(*parse_endpoint(subject))
     return _block(store, "endpoint", key, key, reason, actor)
 
 
-def _block(store: Store, kind: str, value: str, subject: str, reason: str | None,
-           actor: str) -> Block:
+def _block(
+    store: Store, kind: str, value: str, subject: str, reason: str | None, actor: str
+) -> Block:
     now = time.time()
     with store.transaction() as conn:
-        audit.append(store, actor, f"block.{kind}", subject, {"reason": reason},
-                     in_transaction=True)
+        audit.append(
+            store, actor, f"block.{kind}", subject, {"reason": reason}, in_transaction=True
+        )
         conn.execute(
             "INSERT INTO blocklist(kind, value, subject, reason, created_at, created_by) "
             "VALUES (?,?,?,?,?,?) ON CONFLICT(kind, value) DO UPDATE SET "

@@ -94,8 +94,7 @@ def ingest_file(
         from discovery.sources import parallel
 
         if parallel.worth_it(path):  # read and convert in children while this process writes
-            converted = parallel.convert_in_children(fmt, path, stats, store.fingerprint,
-                                                     progress)
+            converted = parallel.convert_in_children(fmt, path, stats, store.fingerprint, progress)
     try:
         if converted is None:
             writer.add_all(reader(path, stats, progress))

@@ -47,8 +47,11 @@ class _PathGroup:
 
     @property
     def only_404(self) -> bool:
-        return bool(self.statuses) and set(self.statuses) == {"404"} and \
-            self.statuses["404"] == self.requests
+        return (
+            bool(self.statuses)
+            and set(self.statuses) == {"404"}
+            and self.statuses["404"] == self.requests
+        )
 
 
 @dataclass(slots=True)
@@ -68,7 +71,9 @@ class _Endpoint:
     reason: str = ""
 
 
-def load_path_groups(store: Store, host: str | None = None) -> dict[str, dict[tuple[str, str], _PathGroup]]:
+def load_path_groups(
+    store: Store, host: str | None = None
+) -> dict[str, dict[tuple[str, str], _PathGroup]]:
     """host -> (method, path) -> aggregate, for HTTP exchanges (opaque TLS is never an endpoint)."""
     where = "method IS NOT NULL AND path IS NOT NULL AND host IS NOT NULL"
     args: tuple[Any, ...] = ()
@@ -104,8 +109,12 @@ def probe_paths(groups: dict[tuple[str, str], _PathGroup]) -> set[str]:
     return seen_404 - ok
 
 
-def build_templater(host: str, groups: dict[tuple[str, str], _PathGroup], rules: TemplateRules,
-                    matcher: HostMatcher | None) -> HostTemplater:
+def build_templater(
+    host: str,
+    groups: dict[tuple[str, str], _PathGroup],
+    rules: TemplateRules,
+    matcher: HostMatcher | None,
+) -> HostTemplater:
     """A host's templater, taught by its paths that are not 404-only."""
     templater = HostTemplater(host, rules, matcher)
     probing = probe_paths(groups)
@@ -114,8 +123,9 @@ def build_templater(host: str, groups: dict[tuple[str, str], _PathGroup], rules:
     return templater
 
 
-def classify(host: str, method: str, templated: Templated, matcher: HostMatcher | None) -> tuple[
-        str, Operation | None, str]:
+def classify(
+    host: str, method: str, templated: Templated, matcher: HostMatcher | None
+) -> tuple[str, Operation | None, str]:
     """(status, operation, reason) of a request's endpoint."""
     if matcher is None:
         return "shadow", None, f"no spec in the case documents {host}"
@@ -124,8 +134,14 @@ def classify(host: str, method: str, templated: Templated, matcher: HostMatcher 
     op = matcher.operations.get((method, templated.template))
     if op is None:
         methods = sorted(o.method for o in matcher.templates.get(templated.template, []))
-        return "shadow", None, (f"{templated.template} is documented in {matcher.templates[templated.template][0].spec_title!r} "
-                                f"for {', '.join(methods)}, not for {method}")
+        return (
+            "shadow",
+            None,
+            (
+                f"{templated.template} is documented in {matcher.templates[templated.template][0].spec_title!r} "
+                f"for {', '.join(methods)}, not for {method}"
+            ),
+        )
     if op.deprecated:
         return "zombie", op, f"deprecated in {op.spec_title!r} and still called"
     return "documented", op, f"documented in {op.spec_title!r}"
@@ -153,8 +169,9 @@ def probe_paths_by_host(store: Store) -> dict[str, set[str]]:
     return probes
 
 
-def _build_templaters(store: Store, rules: TemplateRules,
-                      matchers: dict[str, HostMatcher]) -> dict[str, HostTemplater]:
+def _build_templaters(
+    store: Store, rules: TemplateRules, matchers: dict[str, HostMatcher]
+) -> dict[str, HostTemplater]:
     """Every host's templater, taught by its paths that are not 404-only, streamed from SQL.
 
     Same result as ``build_templater`` over ``load_path_groups``, without holding every
@@ -162,10 +179,12 @@ def _build_templaters(store: Store, rules: TemplateRules,
     """
     templaters: dict[str, HostTemplater] = {}
     current: HostTemplater | None = None
-    for row, (host, path, answered) in enumerate(store.conn.execute(
-        f"SELECT host, path, SUM(CASE WHEN status = 404 THEN 0 ELSE 1 END) FROM exchanges "
-        f"WHERE {_HTTP_ROWS} GROUP BY host, path ORDER BY host, path"
-    )):
+    for row, (host, path, answered) in enumerate(
+        store.conn.execute(
+            f"SELECT host, path, SUM(CASE WHEN status = 404 THEN 0 ELSE 1 END) FROM exchanges "
+            f"WHERE {_HTTP_ROWS} GROUP BY host, path ORDER BY host, path"
+        )
+    ):
         _bound_memo(row)
         if current is None or current.host != host:
             current = templaters[host] = HostTemplater(host, rules, matchers.get(host))
@@ -210,8 +229,10 @@ def rebuild_endpoints(store: Store) -> int:
     endpoints: dict[tuple[str, str, str], _Endpoint] = {}
     conn = store.conn
     conn.execute("DROP TABLE IF EXISTS temp.endpoint_links")
-    conn.execute("CREATE TEMP TABLE endpoint_links(host TEXT, method TEXT, path TEXT, "
-                 "template TEXT, PRIMARY KEY (host, method, path)) WITHOUT ROWID")
+    conn.execute(
+        "CREATE TEMP TABLE endpoint_links(host TEXT, method TEXT, path TEXT, "
+        "template TEXT, PRIMARY KEY (host, method, path)) WITHOUT ROWID"
+    )
     try:
         links: list[tuple[str, str, str, str]] = []
         for row, (host, method, path, per_status) in enumerate(_stream_path_groups(store)):
@@ -222,8 +243,9 @@ def rebuild_endpoints(store: Store) -> int:
             endpoint = endpoints.get(key)
             if endpoint is None:
                 status, op, reason = classify(host, method, templated, templater.matcher)
-                endpoint = endpoints[key] = _Endpoint(host, method, templated.template, status,
-                                                      op, reason=reason)
+                endpoint = endpoints[key] = _Endpoint(
+                    host, method, templated.template, status, op, reason=reason
+                )
             # the path's rows added straight to its endpoint (as a _PathGroup would, then merged)
             requests = 0
             statuses = endpoint.statuses
@@ -247,7 +269,9 @@ def rebuild_endpoints(store: Store) -> int:
         del links
         # 404-only endpoints are route probing, not endpoints (a documented operation stays).
         for key, endpoint in list(endpoints.items()):
-            only_404 = set(endpoint.statuses) == {"404"} and endpoint.statuses["404"] == endpoint.requests
+            only_404 = (
+                set(endpoint.statuses) == {"404"} and endpoint.statuses["404"] == endpoint.requests
+            )
             if only_404 and endpoint.operation is None:
                 del endpoints[key]
         # documented operations never seen: orphans
@@ -255,13 +279,23 @@ def rebuild_endpoints(store: Store) -> int:
             for (method, template), op in matcher.operations.items():
                 key = (host, method, template)
                 if key not in endpoints:
-                    endpoints[key] = _Endpoint(host, method, template, "orphan", op,
-                                               reason=f"documented in {op.spec_title!r}, never seen "
-                                                      "in traffic")
+                    endpoints[key] = _Endpoint(
+                        host,
+                        method,
+                        template,
+                        "orphan",
+                        op,
+                        reason=f"documented in {op.spec_title!r}, never seen in traffic",
+                    )
         explained = {
-            key: [d.as_dict() for d in _templater(templaters, key[0], rules, matchers)
-                  .explain(endpoint.example).decisions]
-            for key, endpoint in endpoints.items() if endpoint.example is not None
+            key: [
+                d.as_dict()
+                for d in _templater(templaters, key[0], rules, matchers)
+                .explain(endpoint.example)
+                .decisions
+            ]
+            for key, endpoint in endpoints.items()
+            if endpoint.example is not None
         }
         _write(store, endpoints, explained)
     finally:
@@ -271,19 +305,28 @@ def rebuild_endpoints(store: Store) -> int:
     return len(endpoints)
 
 
-def _templater(templaters: dict[str, HostTemplater], host: str, rules: TemplateRules,
-               matchers: dict[str, HostMatcher]) -> HostTemplater:
+def _templater(
+    templaters: dict[str, HostTemplater],
+    host: str,
+    rules: TemplateRules,
+    matchers: dict[str, HostMatcher],
+) -> HostTemplater:
     templater = templaters.get(host)
     if templater is None:  # a host first seen by a writer between the two passes
         templater = templaters[host] = HostTemplater(host, rules, matchers.get(host))
     return templater
 
 
-def _write(store: Store, endpoints: dict[tuple[str, str, str], _Endpoint],
-           explained: dict[tuple[str, str, str], list[dict[str, str]]]) -> None:
+def _write(
+    store: Store,
+    endpoints: dict[tuple[str, str, str], _Endpoint],
+    explained: dict[tuple[str, str, str], list[dict[str, str]]],
+) -> None:
     with store.transaction() as conn:
-        old = {(h, m, t): i for i, h, m, t in conn.execute(
-            "SELECT id, host, method, template FROM endpoints")}
+        old = {
+            (h, m, t): i
+            for i, h, m, t in conn.execute("SELECT id, host, method, template FROM endpoints")
+        }
         next_id = max(old.values(), default=0) + 1
         ids: dict[tuple[str, str, str], int] = {}
         for key in sorted(endpoints):
@@ -297,11 +340,25 @@ def _write(store: Store, endpoints: dict[tuple[str, str, str], _Endpoint],
             "INSERT INTO endpoints(id, host, method, template, status, spec_operation_id, "
             "requests, first_seen, last_seen, statuses, explanation) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
-                (ids[key], e.host, e.method, e.template, e.status,
-                 e.operation.id if e.operation else None, e.requests, e.first, e.last,
-                 dumps(dict(e.statuses)),
-                 dumps({"classification": e.reason, "example": e.example,
-                        "segments": explained.get(key, [])}))
+                (
+                    ids[key],
+                    e.host,
+                    e.method,
+                    e.template,
+                    e.status,
+                    e.operation.id if e.operation else None,
+                    e.requests,
+                    e.first,
+                    e.last,
+                    dumps(dict(e.statuses)),
+                    dumps(
+                        {
+                            "classification": e.reason,
+                            "example": e.example,
+                            "segments": explained.get(key, []),
+                        }
+                    ),
+                )
                 for key, e in endpoints.items()
             ],
         )
@@ -329,8 +386,10 @@ def _write(store: Store, endpoints: dict[tuple[str, str, str], _Endpoint],
             "WHERE endpoint_id IS NOT NULL AND sensitive != '{}'"
         ):
             sensitive.setdefault(endpoint_id, Counter()).update(json.loads(value))
-        conn.executemany("UPDATE endpoints SET sensitive = ? WHERE id = ?",
-                         [(dumps(dict(c)), i) for i, c in sensitive.items()])
+        conn.executemany(
+            "UPDATE endpoints SET sensitive = ? WHERE id = ?",
+            [(dumps(dict(c)), i) for i, c in sensitive.items()],
+        )
 
 
 def explain_request(store: Store, host: str, method: str, path: str) -> dict[str, Any]:

@@ -209,11 +209,17 @@ def load_matchers(store: Store) -> dict[str, HostMatcher]:
         "s.title, so.parameters FROM spec_operations so JOIN specs s ON s.id = so.spec_id "
         "ORDER BY so.spec_id, so.id"
     ):
-        by_host.setdefault(row[1], []).append(Operation(
-            id=int(row[0]), host=row[1], method=row[2], template=row[3],
-            deprecated=bool(row[4]),
-            security=None if row[5] is None else json.loads(row[5]),
-            scopes=tuple(json.loads(row[6])), spec_title=row[7],
-            parameters=tuple(json.loads(row[8])),
-        ))
+        by_host.setdefault(row[1], []).append(
+            Operation(
+                id=int(row[0]),
+                host=row[1],
+                method=row[2],
+                template=row[3],
+                deprecated=bool(row[4]),
+                security=None if row[5] is None else json.loads(row[5]),
+                scopes=tuple(json.loads(row[6])),
+                spec_title=row[7],
+                parameters=tuple(json.loads(row[8])),
+            )
+        )
     return {host: HostMatcher(host, ops) for host, ops in by_host.items()}

@@ -49,8 +49,12 @@ class _Operation:
 
 def hosts_with_traffic(store: Store) -> list[str]:
     """Hosts that have at least one observed endpoint."""
-    return [h for (h,) in store.conn.execute(
-        "SELECT DISTINCT host FROM endpoints WHERE status != 'orphan' ORDER BY host")]
+    return [
+        h
+        for (h,) in store.conn.execute(
+            "SELECT DISTINCT host FROM endpoints WHERE status != 'orphan' ORDER BY host"
+        )
+    ]
 
 
 def value_schema(values: set[str]) -> dict[str, Any]:
@@ -101,8 +105,12 @@ def _scheme_for(kind: str, location: str, name: str) -> tuple[str, dict[str, Any
         if kind == "digest":
             return "digestAuth", {"type": "http", "scheme": "digest"}
         if kind.startswith("aws"):
-            return "awsSigV4", {"type": "apiKey", "in": "header", "name": "Authorization",
-                                "description": "AWS Signature Version 4 (observed)"}
+            return "awsSigV4", {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "AWS Signature Version 4 (observed)",
+            }
         if kind == "jwt":
             return "bearerJWT", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         return "bearerAuth", {"type": "http", "scheme": "bearer"}
@@ -122,12 +130,14 @@ def _load(store: Store, host: str) -> tuple[list[_Operation], dict[str, dict[str
         "WHERE ep.host = ? AND ep.status != 'orphan' ORDER BY ep.template, ep.method",
         (host,),
     ):
-        ops[row[0]] = _Operation(row[0], row[1], row[2], row[3], row[4], row[5], row[6],
-                                 json.loads(row[7]), row[8])
+        ops[row[0]] = _Operation(
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]), row[8]
+        )
     paths: dict[int, list[str]] = defaultdict(list)
     for endpoint_id, path in conn.execute(
         "SELECT endpoint_id, path FROM exchanges WHERE host = ? AND endpoint_id IS NOT NULL "
-        "GROUP BY endpoint_id, path", (host,)
+        "GROUP BY endpoint_id, path",
+        (host,),
     ):
         if endpoint_id in ops and len(paths[endpoint_id]) < MAX_VALUES * 4:
             paths[endpoint_id].append(path)
@@ -181,8 +191,11 @@ def _load(store: Store, host: str) -> tuple[list[_Operation], dict[str, dict[str
 
 def _media_type(value: str) -> str:
     media = value.split(";", 1)[0].strip().lower()
-    return media if re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+*-]+", media) else \
-        "application/octet-stream"
+    return (
+        media
+        if re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+*-]+", media)
+        else "application/octet-stream"
+    )
 
 
 def _safe_template(template: str) -> str:
@@ -219,7 +232,8 @@ def _responses(op: _Operation) -> dict[str, Any]:
             continue
         n = op.statuses[code]
         entry: dict[str, Any] = {
-            "description": f"{_STATUS_TEXT.get(code[0], 'informational')}: observed {n} times"}
+            "description": f"{_STATUS_TEXT.get(code[0], 'informational')}: observed {n} times"
+        }
         media = op.response_types.get(code)
         if media:
             entry["content"] = {m: {} for m in sorted(media)}
@@ -231,15 +245,25 @@ def _responses(op: _Operation) -> dict[str, Any]:
 
 def _operation(op: _Operation, used_ids: set[str]) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": value_schema(op.values.get(name,
-                                                                                           set()))}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": value_schema(op.values.get(name, set())),
+        }
         for name in dict.fromkeys(_PARAM.findall(op.template))
     ]
     for name, count in sorted(op.query.items()):
         if name in op.credential_params:
             continue
-        parameters.append({"name": name, "in": "query", "required": count >= op.requests > 0,
-                           "schema": {"type": "string"}})
+        parameters.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": count >= op.requests > 0,
+                "schema": {"type": "string"},
+            }
+        )
     body: dict[str, Any] = {"operationId": _operation_id(op.method, op.template, used_ids)}
     if op.status == "zombie":
         body["deprecated"] = True
@@ -276,8 +300,16 @@ def export_host(store: Store, host: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     used: set[str] = set()
     for op in ops:
-        if op.method.lower() not in ("get", "put", "post", "delete", "options", "head", "patch",
-                                     "trace"):
+        if op.method.lower() not in (
+            "get",
+            "put",
+            "post",
+            "delete",
+            "options",
+            "head",
+            "patch",
+            "trace",
+        ):
             continue  # OpenAPI has no place for other methods (PROPFIND, …)
         item = paths.setdefault(_safe_template(op.template), {})
         item[op.method.lower()] = _operation(op, used)

@@ -72,7 +72,10 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
     credentials: tuple[CredentialSighting, ...] = ()
     if obs.method is not None:
         view = RequestView(
-            headers=obs.request_headers, query=pairs, host=host, path=path or "/",
+            headers=obs.request_headers,
+            query=pairs,
+            host=host,
+            path=path or "/",
             method=obs.method,
         )
         credentials = tuple(detect_credentials(view, fingerprint))

@@ -19,9 +19,11 @@ SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 def hosts(store: Store) -> list[dict[str, Any]]:
     """Every host seen (TLS-only hosts included), with counts and the spec that documents it."""
     conn = store.conn
-    endpoint_counts = dict(conn.execute(
-        "SELECT host, COUNT(*) FROM endpoints WHERE status != 'orphan' GROUP BY host"
-    ).fetchall())
+    endpoint_counts = dict(
+        conn.execute(
+            "SELECT host, COUNT(*) FROM endpoints WHERE status != 'orphan' GROUP BY host"
+        ).fetchall()
+    )
     spec_titles: dict[str, str] = {}
     for host, title in conn.execute(
         "SELECT DISTINCT so.host, s.title FROM spec_operations so JOIN specs s ON s.id = so.spec_id"
@@ -32,15 +34,17 @@ def hosts(store: Store) -> list[dict[str, Any]]:
         "SELECT host, MAX(tls), SUM(method IS NOT NULL), MIN(ts), MAX(ts) FROM exchanges "
         "WHERE host IS NOT NULL GROUP BY host ORDER BY host"
     ):
-        out.append({
-            "host": host,
-            "tls": bool(tls),
-            "requests": int(requests or 0),
-            "endpoints": int(endpoint_counts.get(host, 0)),
-            "first_seen": iso(first),
-            "last_seen": iso(last),
-            "spec": spec_titles.get(host),
-        })
+        out.append(
+            {
+                "host": host,
+                "tls": bool(tls),
+                "requests": int(requests or 0),
+                "endpoints": int(endpoint_counts.get(host, 0)),
+                "first_seen": iso(first),
+                "last_seen": iso(last),
+                "spec": spec_titles.get(host),
+            }
+        )
     return out
 
 
@@ -75,21 +79,25 @@ def endpoints(
         f"FROM endpoints {clause} ORDER BY host, template, method",
         args,
     ):
-        out.append({
-            "host": row[1],
-            "method": row[2],
-            "template": row[3],
-            "status": row[4],
-            "requests": row[5],
-            "first_seen": iso(row[6]),
-            "last_seen": iso(row[7]),
-            "statuses": json.loads(row[8]),
-            "credentials": creds.get(row[0], []),
-        })
+        out.append(
+            {
+                "host": row[1],
+                "method": row[2],
+                "template": row[3],
+                "status": row[4],
+                "requests": row[5],
+                "first_seen": iso(row[6]),
+                "last_seen": iso(row[7]),
+                "statuses": json.loads(row[8]),
+                "credentials": creds.get(row[0], []),
+            }
+        )
     return out
 
 
-def _credential_rows(store: Store, where: str = "", args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+def _credential_rows(
+    store: Store, where: str = "", args: tuple[Any, ...] = ()
+) -> list[dict[str, Any]]:
     conn = store.conn
     rows = conn.execute(
         "SELECT id, kind, redacted, identity_id, first_seen, last_seen, requests, issued_at, "
@@ -167,18 +175,20 @@ def identities(store: Store) -> list[dict[str, Any]]:
         "SELECT id, name, kind, owner, source, registered, first_seen, last_seen FROM identities "
         "ORDER BY registered DESC, id"
     ):
-        out.append({
-            "id": row[0],
-            "name": row[1],
-            "kind": row[2],
-            "owner": row[3],
-            "source": row[4],
-            "registered": bool(row[5]),
-            "credentials": held.get(row[0], []),
-            "requests": requests.get(row[0], 0),
-            "first_seen": iso(row[6]),
-            "last_seen": iso(row[7]),
-        })
+        out.append(
+            {
+                "id": row[0],
+                "name": row[1],
+                "kind": row[2],
+                "owner": row[3],
+                "source": row[4],
+                "registered": bool(row[5]),
+                "credentials": held.get(row[0], []),
+                "requests": requests.get(row[0], 0),
+                "first_seen": iso(row[6]),
+                "last_seen": iso(row[7]),
+            }
+        )
     return out
 
 

@@ -52,8 +52,9 @@ def load_or_create_key(case_path: Path, *, create: bool) -> bytes:
     except ValueError as exc:
         raise CaseFileError(f"{path}: case key file is damaged") from exc
     if len(key) != KEY_BYTES:
-        raise CaseFileError(f"{path}: case key file is damaged ({len(key)} bytes, expected "
-                            f"{KEY_BYTES})")
+        raise CaseFileError(
+            f"{path}: case key file is damaged ({len(key)} bytes, expected {KEY_BYTES})"
+        )
     return key
 
 

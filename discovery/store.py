@@ -88,8 +88,9 @@ class Store:
         if not exists and not create:
             raise CaseFileError(f"{path}: no such case file")
         try:
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise CaseFileError(f"{path}: cannot open: {exc}") from exc
         # Text from a hostile or foreign writer may hold invalid UTF-8: decode it with U+FFFD
@@ -315,8 +316,20 @@ class Store:
             last = max(agg.last, prev[4]) if prev else agg.last
             identities[ident] = (ident, _identity_name(ident, s), ident_source, first, last)
             rows.append(
-                (cid, s.fingerprint, s.kind, s.redacted, s.public_id, ident,
-                 dumps(dict(s.claims)), s.issued_at, s.expires_at, agg.first, agg.last, agg.count)
+                (
+                    cid,
+                    s.fingerprint,
+                    s.kind,
+                    s.redacted,
+                    s.public_id,
+                    ident,
+                    dumps(dict(s.claims)),
+                    s.issued_at,
+                    s.expires_at,
+                    agg.first,
+                    agg.last,
+                    agg.count,
+                )
             )
         conn.executemany(
             "INSERT INTO identities(id, name, source, first_seen, last_seen) VALUES (?,?,?,?,?) "
@@ -389,11 +402,32 @@ def exchange_fields(ex: Exchange) -> tuple[Any, ...]:
     """The ``exchanges`` row of an exchange, without its id and input id (pure: a converter
     process can build it)."""
     return (
-        ex.source, ex.evidence, ex.ts, ex.client_ip, ex.client_port, ex.server_ip,
-        ex.server_port, int(ex.tls), ex.sni, ex.alpn, ex.ja4, ex.http_version, ex.method,
-        ex.path, ex.raw_path, json.dumps(list(ex.query_names)) if ex.query_names else "[]",
-        ex.host, ex.status,
-        ex.request_bytes, ex.response_bytes, ex.request_content_type, ex.response_content_type,
-        ex.user_agent, int(ex.partial), int(ex.blocked), ex.error, int(ex.websocket),
+        ex.source,
+        ex.evidence,
+        ex.ts,
+        ex.client_ip,
+        ex.client_port,
+        ex.server_ip,
+        ex.server_port,
+        int(ex.tls),
+        ex.sni,
+        ex.alpn,
+        ex.ja4,
+        ex.http_version,
+        ex.method,
+        ex.path,
+        ex.raw_path,
+        json.dumps(list(ex.query_names)) if ex.query_names else "[]",
+        ex.host,
+        ex.status,
+        ex.request_bytes,
+        ex.response_bytes,
+        ex.request_content_type,
+        ex.response_content_type,
+        ex.user_agent,
+        int(ex.partial),
+        int(ex.blocked),
+        ex.error,
+        int(ex.websocket),
         dumps(dict(ex.sensitive)) if ex.sensitive else "{}",
     )

@@ -45,8 +45,7 @@ def _could_start(data: bytes) -> bool:
 class ConnectionHandler:
     """Recognises one connection's protocol from its first bytes and drives its parser."""
 
-    __slots__ = ("held", "hello", "hello_frames", "hello_ts", "http", "kind", "pipeline",
-                 "scanned")
+    __slots__ = ("held", "hello", "hello_frames", "hello_ts", "http", "kind", "pipeline", "scanned")
 
     def __init__(self, pipeline: PacketPipeline) -> None:
         self.pipeline = pipeline

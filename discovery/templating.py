@@ -33,13 +33,17 @@ DEFAULT_THRESHOLD = 20
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _HEX = re.compile(r"[0-9a-fA-F]+\Z")
-_DATE = re.compile(r"\d{4}-[01]\d-[0-3]\d([T ][0-2]\d:[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?\Z")
+_DATE = re.compile(
+    r"\d{4}-[01]\d-[0-3]\d([T ][0-2]\d:[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?\Z"
+)
 _EMAIL = re.compile(r"[^@\s/]+@[^@\s/]+\.[A-Za-z]{2,}\Z")
 _ULID = re.compile(r"[0-9][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}\Z")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\Z")
 _TOKEN = re.compile(r"[A-Za-z0-9+_-]{20,}={0,2}\Z")
 _MIXED = re.compile(r"[A-Za-z0-9]+(?:[-_.:][A-Za-z0-9]+)*\Z")
-_VERSION = re.compile(r"(?:[vV]\d+(?:\.\d+)*(?:(?:alpha|beta|rc|preview|p)\d*)?|\d+\.\d+(?:\.\d+)?)\Z")
+_VERSION = re.compile(
+    r"(?:[vV]\d+(?:\.\d+)*(?:(?:alpha|beta|rc|preview|p)\d*)?|\d+\.\d+(?:\.\d+)?)\Z"
+)
 _DIGIT_RUN = re.compile(r"\d+")
 _CAMEL = re.compile(r"[a-z]+(?:[A-Z][a-z]+)+\Z|[A-Z][a-z]+(?:[A-Z][a-z]+)+\Z")
 
@@ -81,18 +85,28 @@ def classify_segment(value: str) -> SegmentKind:
     if n == 26 and _ULID.match(value) and digits >= 4:
         return SegmentKind("ulid", "ulid", "a ULID")
     letters = sum(c.isalpha() for c in value)
-    if n >= 20 and _TOKEN.match(value) and digits >= 2 and letters >= 2 and (
-        (any(c.isupper() for c in value) and any(c.islower() for c in value)) or "=" in value
+    if (
+        n >= 20
+        and _TOKEN.match(value)
+        and digits >= 2
+        and letters >= 2
+        and ((any(c.isupper() for c in value) and any(c.islower() for c in value)) or "=" in value)
     ):
         return SegmentKind("token", "token", "a base64-like token")
     run = max((len(r) for r in _DIGIT_RUN.findall(value)), default=0)
-    if _MIXED.match(value) and digits and letters and (
-        run >= 5 or (run >= 4 and n >= 8) or (digits >= 4 and n >= 10)
+    if (
+        _MIXED.match(value)
+        and digits
+        and letters
+        and (run >= 5 or (run >= 4 and n >= 8) or (digits >= 4 and n >= 10))
     ):
-        return SegmentKind("ref", "mixed-id", f"a long mixed id ({letters} letters, {digits} digits)")
+        return SegmentKind(
+            "ref", "mixed-id", f"a long mixed id ({letters} letters, {digits} digits)"
+        )
     if digits and letters:
-        return SegmentKind(None, "word", "letters with a few digits (like oauth2, sha256): "
-                           "stays literal")
+        return SegmentKind(
+            None, "word", "letters with a few digits (like oauth2, sha256): stays literal"
+        )
     return SegmentKind(None, "word", "not an id pattern: stays literal")
 
 
@@ -134,8 +148,11 @@ def load_rules(path: Path | None) -> TemplateRules:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(where, f"invalid YAML: {getattr(exc, 'problem', exc)}",
-                         f"line {mark.line + 1}" if mark is not None else None) from exc
+        raise InputError(
+            where,
+            f"invalid YAML: {getattr(exc, 'problem', exc)}",
+            f"line {mark.line + 1}" if mark is not None else None,
+        ) from exc
     except OSError as exc:
         raise InputError(where, f"cannot read: {exc.strerror or exc}") from exc
     if data is None:
@@ -155,15 +172,20 @@ def load_rules(path: Path | None) -> TemplateRules:
             raise InputError(where, f"{key} must be a list", f"/{key}")
         out = []
         for i, item in enumerate(items):
-            if not isinstance(item, dict) or not isinstance(item.get(field_name), str) \
-                    or not str(item[field_name]).startswith("/"):
-                raise InputError(where, f"needs {field_name!r}: a path starting with '/'",
-                                 f"/{key}/{i}")
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get(field_name), str)
+                or not str(item[field_name]).startswith("/")
+            ):
+                raise InputError(
+                    where, f"needs {field_name!r}: a path starting with '/'", f"/{key}/{i}"
+                )
             out.append((str(item.get("host") or "*").lower(), str(item[field_name])))
         return tuple(out)
 
-    return TemplateRules(threshold, entries("pins", "template"), entries("forbid_merge", "parent"),
-                         where)
+    return TemplateRules(
+        threshold, entries("pins", "template"), entries("forbid_merge", "parent"), where
+    )
 
 
 # ---------------------------------------------------------------------------- decisions
@@ -180,8 +202,13 @@ class SegmentDecision:
     reason: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"segment": self.value, "template": self.template, "kind": self.kind,
-                "rule": self.rule, "reason": self.reason}
+        return {
+            "segment": self.value,
+            "template": self.template,
+            "kind": self.kind,
+            "rule": self.rule,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,8 +264,9 @@ def _union(into: _Node, other: _Node) -> None:
 class HostTemplater:
     """Learns one host's paths, merges by cardinality, then templates and explains any path."""
 
-    def __init__(self, host: str, rules: TemplateRules | None = None,
-                 matcher: HostMatcher | None = None) -> None:
+    def __init__(
+        self, host: str, rules: TemplateRules | None = None, matcher: HostMatcher | None = None
+    ) -> None:
         self.host = host
         self.rules = rules or TemplateRules()
         self.matcher = matcher
@@ -271,8 +299,11 @@ class HostTemplater:
             node = self.root
             prefix = ""
             for value in segments:
-                forbidden = node.forbidden or prefix in self._forbidden or (
-                    prefix == "" and "/" in self._forbidden)
+                forbidden = (
+                    node.forbidden
+                    or prefix in self._forbidden
+                    or (prefix == "" and "/" in self._forbidden)
+                )
                 node.forbidden = forbidden
                 kind = classify_segment(value)
                 if kind.param is not None and not forbidden:
@@ -293,8 +324,10 @@ class HostTemplater:
         node.literal_count = len(node.literals) + node.merged_count
         # once merged, values learned later join the parameter too (learning in batches gives
         # the templates of learning everything at once)
-        if not node.forbidden and node.literals and (
-            len(node.literals) >= self.rules.threshold or node.merged is not None
+        if (
+            not node.forbidden
+            and node.literals
+            and (len(node.literals) >= self.rules.threshold or node.merged is not None)
         ):
             merged = node.merged or _Node()
             for child in node.literals.values():
@@ -326,16 +359,25 @@ class HostTemplater:
         segments = [s for s in path.split("/") if s]
         documented = self.documented(path)
         if documented is not None:
-            return Templated(path, documented, "documented",
-                             self._documented_decisions(segments, documented) if explain else ())
+            return Templated(
+                path,
+                documented,
+                "documented",
+                self._documented_decisions(segments, documented) if explain else (),
+            )
         pinned = self.pinned(segments)
         if pinned is not None:
             decisions: tuple[SegmentDecision, ...] = ()
             if explain:
                 parts = [s for s in pinned.split("/") if s]
                 decisions = tuple(
-                    SegmentDecision(v, p, "parameter" if p.startswith("{") else "literal",
-                                    "pinned", f"pinned template {pinned} in {self.rules.source}")
+                    SegmentDecision(
+                        v,
+                        p,
+                        "parameter" if p.startswith("{") else "literal",
+                        "pinned",
+                        f"pinned template {pinned} in {self.rules.source}",
+                    )
                     for v, p in zip(segments, parts, strict=True)
                 )
             return Templated(path, pinned, "pinned", decisions)
@@ -349,25 +391,33 @@ class HostTemplater:
         parent = ""
         for value in segments:
             kind = classify_segment(value)
-            forbidden = (node.forbidden if node is not None else False) or \
-                (parent or "/") in self._forbidden
+            forbidden = (node.forbidden if node is not None else False) or (
+                parent or "/"
+            ) in self._forbidden
             if forbidden:
                 part, rule = value, "forbidden"
                 reason = f"merging forbidden under {parent or '/'} by {self.rules.source}"
                 node = node.literals.get(value) if node is not None else None
             elif kind.param is not None:
-                part, rule, reason = "{" + _param_name(kind.param, used) + "}", kind.rule, \
-                    kind.reason
+                part, rule, reason = (
+                    "{" + _param_name(kind.param, used) + "}",
+                    kind.rule,
+                    kind.reason,
+                )
                 node = node.typed.get(kind.param) if node is not None else None
             elif node is not None and value in node.literals:
                 part, rule = value, kind.rule
-                reason = (f"{kind.reason}; {node.literal_count} distinct value(s) under "
-                          f"{parent or '/'}, below the merge threshold {self.rules.threshold}")
+                reason = (
+                    f"{kind.reason}; {node.literal_count} distinct value(s) under "
+                    f"{parent or '/'}, below the merge threshold {self.rules.threshold}"
+                )
                 node = node.literals[value]
             elif node is not None and node.merged is not None:
                 part, rule = "{" + _param_name("param", used) + "}", "cardinality"
-                reason = (f"{node.merged_count} distinct values under {parent or '/'} reach "
-                          f"the merge threshold {self.rules.threshold}: a parameter")
+                reason = (
+                    f"{node.merged_count} distinct values under {parent or '/'} reach "
+                    f"the merge threshold {self.rules.threshold}: a parameter"
+                )
                 node = node.merged
             else:
                 part, rule = value, kind.rule
@@ -376,12 +426,20 @@ class HostTemplater:
             parts.append(part)
             parent += "/" + part
             if explain:
-                decisions.append(SegmentDecision(
-                    value, part, "parameter" if part.startswith("{") else "literal", rule, reason))
+                decisions.append(
+                    SegmentDecision(
+                        value,
+                        part,
+                        "parameter" if part.startswith("{") else "literal",
+                        rule,
+                        reason,
+                    )
+                )
         return Templated(path, "/" + "/".join(parts), "inferred", tuple(decisions))
 
-    def _documented_decisions(self, segments: list[str], template: str) -> tuple[
-            SegmentDecision, ...]:
+    def _documented_decisions(
+        self, segments: list[str], template: str
+    ) -> tuple[SegmentDecision, ...]:
         assert self.matcher is not None
         ops = self.matcher.templates.get(template, [])
         title = ops[0].spec_title if ops else "spec"
@@ -395,9 +453,19 @@ class HostTemplater:
             if "{" in part:
                 names = re.findall(r"\{([^{}]+)\}", part)
                 described = ", ".join(f"{n}: {describe_schema(schemas.get(n, {}))}" for n in names)
-                out.append(SegmentDecision(value, part, "parameter", "documented",
-                                           f"documented parameter in {title!r} ({described})"))
+                out.append(
+                    SegmentDecision(
+                        value,
+                        part,
+                        "parameter",
+                        "documented",
+                        f"documented parameter in {title!r} ({described})",
+                    )
+                )
             else:
-                out.append(SegmentDecision(value, part, "literal", "documented",
-                                           f"documented literal in {title!r}"))
+                out.append(
+                    SegmentDecision(
+                        value, part, "literal", "documented", f"documented literal in {title!r}"
+                    )
+                )
         return tuple(out)

@@ -21,30 +21,50 @@ from ir_console import __version__
 # name -> ("module:attribute", one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
     "hosts": ("ir_console.commands.read:hosts", "Hosts seen, over TLS or not, with counts."),
-    "endpoints": ("ir_console.commands.read:endpoints", "The API inventory and its classification."),
+    "endpoints": (
+        "ir_console.commands.read:endpoints",
+        "The API inventory and its classification.",
+    ),
     "credentials": ("ir_console.commands.read:credentials", "Credentials seen (redacted)."),
-    "identities": ("ir_console.commands.read:identities", "Non-human identities, registered or not."),
+    "identities": (
+        "ir_console.commands.read:identities",
+        "Non-human identities, registered or not.",
+    ),
     "findings": ("ir_console.commands.read:findings", "Findings, most severe first."),
     "capture": ("ir_console.commands.capture:capture", "Live capture: sniffer or proxy."),
-    "ingest": ("ir_console.commands.ingest:ingest",
-               "Ingest captures (pcap, pcapng), HAR, mitmproxy flows or Zeek logs."),
+    "ingest": (
+        "ir_console.commands.ingest:ingest",
+        "Ingest captures (pcap, pcapng), HAR, mitmproxy flows or Zeek logs.",
+    ),
     "tui": ("ir_console.commands.tui:tui", "Open the console on the case."),
-    "graph": ("ir_console.commands.graph:graph",
-              "Identity-to-API graph: blast radius, exposure, paths, exports."),
+    "graph": (
+        "ir_console.commands.graph:graph",
+        "Identity-to-API graph: blast radius, exposure, paths, exports.",
+    ),
     "demo": ("ir_console.commands.demo:demo", "Build the bundled demo case and open the console."),
-    "inventory": ("ir_console.commands.inventory:inventory",
-                  "The identity register: import a CSV or YAML of identities and owners."),
+    "inventory": (
+        "ir_console.commands.inventory:inventory",
+        "The identity register: import a CSV or YAML of identities and owners.",
+    ),
     "block": ("ir_console.commands.block:block", "Block a credential or endpoint at the proxy."),
     "unblock": ("ir_console.commands.block:unblock", "Remove a block from the proxy's blocklist."),
-    "runbook": ("ir_console.commands.runbook:runbook",
-                "Containment runbooks: list, show, validate, run, resume, status, log."),
+    "runbook": (
+        "ir_console.commands.runbook:runbook",
+        "Containment runbooks: list, show, validate, run, resume, status, log.",
+    ),
     "audit": ("ir_console.commands.audit:audit", "Verify the hash-chained audit log."),
-    "spec": ("ir_console.commands.spec:spec",
-             "API descriptions (OpenAPI/Swagger): import and list what is documented."),
-    "openapi": ("ir_console.commands.openapi:openapi",
-                "Export observed traffic as OpenAPI 3.1, per host."),
-    "report": ("ir_console.commands.report:report",
-               "The incident report: timeline, findings, actions, audit head."),
+    "spec": (
+        "ir_console.commands.spec:spec",
+        "API descriptions (OpenAPI/Swagger): import and list what is documented.",
+    ),
+    "openapi": (
+        "ir_console.commands.openapi:openapi",
+        "Export observed traffic as OpenAPI 3.1, per host.",
+    ),
+    "report": (
+        "ir_console.commands.report:report",
+        "The incident report: timeline, findings, actions, audit head.",
+    ),
 }
 
 
@@ -55,8 +75,9 @@ class LazyGroup(click.Group):
     without importing anything.
     """
 
-    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = lazy if lazy is not None else {}
 
@@ -122,8 +143,9 @@ def cli(ctx: click.Context, db: Path, verbose: int) -> None:
     captures, proxies and logs; walks a responder through containment runbooks.
     """
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     ctx.obj = CaseContext(db)
     if ctx.invoked_subcommand is None:
         if sys.stdin.isatty() and sys.stdout.isatty():
@@ -168,4 +190,3 @@ def _exit_code_for(exc: BaseException) -> int | None:
     if runbook_errors and isinstance(exc, runbook_errors.RunbookError):
         return int(exc.exit_code)
     return None
-

@@ -98,8 +98,9 @@ def gate_of(step: Step) -> str | None:
     return "irreversible" if step.irreversible else None
 
 
-def resolve_inputs(runbook: Runbook, params: Mapping[str, str],
-                   secrets: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+def resolve_inputs(
+    runbook: Runbook, params: Mapping[str, str], secrets: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
     """(all input values, the secret ones) from ``--param``, stdin secrets, env and defaults."""
     unknown = sorted(set(params) - set(runbook.inputs))
     if unknown:
@@ -124,8 +125,11 @@ def resolve_inputs(runbook: Runbook, params: Mapping[str, str],
         if raw is None:
             if spec.required:
                 how = "--secret-stdin" if spec.secret else "--param"
-                raise RunbookUsageError(f"runbook {runbook.id} needs input {name!r} ({how} {name}"
-                                        + ("=VALUE" if not spec.secret else "") + ")")
+                raise RunbookUsageError(
+                    f"runbook {runbook.id} needs input {name!r} ({how} {name}"
+                    + ("=VALUE" if not spec.secret else "")
+                    + ")"
+                )
             values[name] = spec.default
             continue
         value = _coerce(name, spec, raw)
@@ -201,11 +205,17 @@ class _Run:
 class Engine:
     """Runs runbooks against one open case; ``start`` and ``resume`` yield events."""
 
-    def __init__(self, store: Store, *, approvals: Approvals | None = None,
-                 transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep, operator: str | None = None,
-                 secrets: Mapping[str, str] | None = None,
-                 on_failure: Callable[[Failure], str] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        approvals: Approvals | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        operator: str | None = None,
+        secrets: Mapping[str, str] | None = None,
+        on_failure: Callable[[Failure], str] | None = None,
+    ) -> None:
         """``on_failure`` (interactive surfaces) picks one of a ``Failure``'s choices; without
         it a failed step rolls back the completed steps and the run fails."""
         self.store = store
@@ -218,8 +228,14 @@ class Engine:
 
     # ------------------------------------------------------------------ public
 
-    def start(self, loaded: LoadedRunbook, target: str, params: Mapping[str, str] | None = None,
-              *, dry_run: bool = False) -> Iterator[Event]:
+    def start(
+        self,
+        loaded: LoadedRunbook,
+        target: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> Iterator[Event]:
         """Start a run of ``loaded`` on ``target`` (resolved in the case) and drive it."""
         runbook = loaded.runbook
         subject = resolve_subject(self.store, target)
@@ -231,22 +247,50 @@ class Engine:
         self._check_approvals(runbook)
         secrets = self._with_vault(runbook, subject)
         inputs, secret_values = resolve_inputs(runbook, params or {}, secrets)
-        run = _Run("r-" + _random.token_hex(6), loaded, target, subject, inputs, secret_values,
-                   dry_run, time.time())
+        run = _Run(
+            "r-" + _random.token_hex(6),
+            loaded,
+            target,
+            subject,
+            inputs,
+            secret_values,
+            dry_run,
+            time.time(),
+        )
         run.states = {s.id: ("planned" if dry_run else "pending") for s in runbook.steps}
         public = {k: v for k, v in inputs.items() if k not in secret_values}
         with self._write() as conn:
-            audit.append(self.store, self._actor(run), "run.planned" if dry_run else "run.started",
-                         subject.ref, {"run": run.id, "runbook": runbook.id,
-                                       "runbook_sha256": loaded.sha256, "inputs": public,
-                                       "secret_inputs": sorted(secret_values),
-                                       "dry_run": dry_run}, in_transaction=True)
+            audit.append(
+                self.store,
+                self._actor(run),
+                "run.planned" if dry_run else "run.started",
+                subject.ref,
+                {
+                    "run": run.id,
+                    "runbook": runbook.id,
+                    "runbook_sha256": loaded.sha256,
+                    "inputs": public,
+                    "secret_inputs": sorted(secret_values),
+                    "dry_run": dry_run,
+                },
+                in_transaction=True,
+            )
             conn.execute(
                 "INSERT INTO runbook_runs(id, runbook_id, runbook_sha256, target, params, dry_run, "
                 "state, started_at, runbook_source, actor, driver) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (run.id, runbook.id, loaded.sha256, target, dumps(public), int(dry_run),
-                 "planned" if dry_run else "running", run.started_at, loaded.text,
-                 self.operator, _DRIVER),
+                (
+                    run.id,
+                    runbook.id,
+                    loaded.sha256,
+                    target,
+                    dumps(public),
+                    int(dry_run),
+                    "planned" if dry_run else "running",
+                    run.started_at,
+                    loaded.text,
+                    self.operator,
+                    _DRIVER,
+                ),
             )
             conn.executemany(
                 "INSERT INTO runbook_steps(run_id, idx, step_id, state) VALUES (?,?,?,?)",
@@ -262,26 +306,38 @@ class Engine:
         """Continue a run that stopped at a gate or was killed; completed steps are not repeated."""
         run = self._load(run_id)
         with self._write() as conn:
-            row = conn.execute("SELECT state, driver FROM runbook_runs WHERE id = ?",
-                               (run.id,)).fetchone()
+            row = conn.execute(
+                "SELECT state, driver FROM runbook_runs WHERE id = ?", (run.id,)
+            ).fetchone()
             if row[0] == "running" and _driver_alive(row[1]):
                 raise RunbookUsageError(
                     f"run {run.id} is being driven right now by process {row[1]}; "
                     "resume it when that process has stopped"
                 )
-            audit.append(self.store, self._actor(run), "run.resumed", run.subject.ref,
-                         {"run": run.id, "states": run.states}, in_transaction=True)
-            conn.execute("UPDATE runbook_runs SET state = 'running', finished_at = NULL, "
-                         "driver = ? WHERE id = ?", (_DRIVER, run.id))
+            audit.append(
+                self.store,
+                self._actor(run),
+                "run.resumed",
+                run.subject.ref,
+                {"run": run.id, "states": run.states},
+                in_transaction=True,
+            )
+            conn.execute(
+                "UPDATE runbook_runs SET state = 'running', finished_at = NULL, "
+                "driver = ? WHERE id = ?",
+                (_DRIVER, run.id),
+            )
         yield RunStarted(run.id, run.runbook.id, run.subject.to_json(), False, resumed=True)
         yield from self._drive(run)
 
     def _with_vault(self, runbook: Runbook, subject: Subject) -> dict[str, str]:
         """The operator's secrets, plus the vault's for ``vault: true`` inputs not given."""
         secrets = dict(self.secrets)
-        wanted = [name for name, spec in runbook.inputs.items()
-                  if spec.vault and name not in secrets
-                  and not (spec.env and os.environ.get(spec.env))]
+        wanted = [
+            name
+            for name, spec in runbook.inputs.items()
+            if spec.vault and name not in secrets and not (spec.env and os.environ.get(spec.env))
+        ]
         if not wanted or subject.type != "credential":
             return secrets
         from runbooks.secretvault import SecretVault
@@ -319,7 +375,8 @@ class Engine:
     def _load(self, run_id: str) -> _Run:
         row = self.store.conn.execute(
             "SELECT runbook_id, runbook_sha256, target, params, dry_run, state, started_at, "
-            "runbook_source FROM runbook_runs WHERE id = ?", (run_id,)
+            "runbook_source FROM runbook_runs WHERE id = ?",
+            (run_id,),
         ).fetchone()
         if row is None:
             raise RunbookNotFound(f"no run {run_id!r} in this case")
@@ -340,7 +397,8 @@ class Engine:
         run = _Run(run_id, loaded, row[2], subject, inputs, secret_values, False, float(row[6]))
         for step_id, state, attempts, output in self.store.conn.execute(
             "SELECT step_id, state, attempts, output FROM runbook_steps WHERE run_id = ? "
-            "ORDER BY idx", (run_id,)
+            "ORDER BY idx",
+            (run_id,),
         ):
             run.states[step_id] = state
             run.attempts[step_id] = int(attempts)
@@ -366,8 +424,11 @@ class Engine:
             text = prefix + self._plan_text(run, step, context)
             if gate == "irreversible":
                 granted = step.id in self.approvals.steps
-                text += (" [irreversible: approved with --approve]" if granted
-                         else f" [irreversible: stops here unless --approve {step.id}]")
+                text += (
+                    " [irreversible: approved with --approve]"
+                    if granted
+                    else f" [irreversible: stops here unless --approve {step.id}]"
+                )
             elif gate is not None:
                 text += f" [{gate} gate]"
             if step.rollback is not None:
@@ -392,8 +453,13 @@ class Engine:
     def _missing_secrets(self, run: _Run, step: Step) -> str | None:
         """Say which secret inputs this step uses that the operator has not given, if any."""
         used = set(_INPUT_REF.findall(json.dumps(self._step_args(step))))
-        missing = [name for name in sorted(used) if name in run.runbook.inputs
-                   and run.runbook.inputs[name].secret and run.inputs.get(name) is None]
+        missing = [
+            name
+            for name in sorted(used)
+            if name in run.runbook.inputs
+            and run.runbook.inputs[name].secret
+            and run.inputs.get(name) is None
+        ]
         if not missing:
             return None
         hints = []
@@ -422,8 +488,7 @@ class Engine:
                 try:
                     cond = templating.evaluate(step.when, context)
                 except RunbookError as exc:
-                    after = yield from self._fail(run, step, str(exc),
-                                                  run.attempts.get(step.id, 0))
+                    after = yield from self._fail(run, step, str(exc), run.attempts.get(step.id, 0))
                     if after == "skip":
                         continue
                     return
@@ -440,8 +505,14 @@ class Engine:
                     return
                 action_name = "manual.confirmed" if gate == "manual" else "approval.granted"
                 new_state = "approved" if step.kind == "action" else "done"
-                self._set_step(run, step, new_state, action_name,
-                               {"gate": gate, "prompt": prompt}, actor=self.operator)
+                self._set_step(
+                    run,
+                    step,
+                    new_state,
+                    action_name,
+                    {"gate": gate, "prompt": prompt},
+                    actor=self.operator,
+                )
                 yield GatePassed(run.id, step.id, gate, self.operator)
                 if step.kind != "action":
                     yield StepSucceeded(run.id, step.id, {"confirmed_by": self.operator})
@@ -459,13 +530,18 @@ class Engine:
         else:
             text = self._plan_text(run, step, self._context(run))
             if interrupted:
-                text = ("INTERRUPTED while running (it may have completed; check before "
-                        "approving again): " + text)
+                text = (
+                    "INTERRUPTED while running (it may have completed; check before "
+                    "approving again): " + text
+                )
         return " ".join(self._redact(run, text).split())
 
     def _stop_at_gate(self, run: _Run, step: Step, gate: str, prompt: str) -> Iterator[Event]:
-        how = (f"ir-console runbook resume {run.id} --approve {step.id}" if gate == "irreversible"
-               else f"ir-console runbook resume {run.id} --yes")
+        how = (
+            f"ir-console runbook resume {run.id} --approve {step.id}"
+            if gate == "irreversible"
+            else f"ir-console runbook resume {run.id} --yes"
+        )
         self._set_step(run, step, "waiting", "gate.reached", {"gate": gate, "prompt": prompt})
         yield GateReached(run.id, step.id, gate, prompt, how)
         yield self._finish(run, "waiting", f"stopped at {gate} gate {step.id!r}: run `{how}`")
@@ -485,25 +561,37 @@ class Engine:
         public_args = self._redact_data(run, args.model_dump(mode="json"))
         while True:
             attempt += 1
-            self._set_step(run, step, "running", "action.started",
-                           {"action": action.name, "args": public_args, "attempt": attempt},
-                           attempts=attempt, started=True)
+            self._set_step(
+                run,
+                step,
+                "running",
+                "action.started",
+                {"action": action.name, "args": public_args, "attempt": attempt},
+                attempts=attempt,
+                started=True,
+            )
             yield StepStarted(run.id, step.id, step.kind, attempt)
             ctx = self._action_context(run, step)
             try:
                 output = _call_with_timeout(action, args, ctx)
                 if step.verify:
-                    verdict = templating.evaluate(step.verify,
-                                                  {**self._context(run), "output": output})
+                    verdict = templating.evaluate(
+                        step.verify, {**self._context(run), "output": output}
+                    )
                     if not verdict:
                         raise ActionError(f"verify {step.verify.strip()!r} is false")
             except (RunbookError, DiscoveryError) as exc:
                 error = self._redact(run, str(exc))
                 retry = attempt < step.retry.attempts
                 delay = step.retry.delay(attempt) if retry else None
-                self._set_step(run, step, "retrying" if retry else "failed", "action.failed",
-                               {"action": action.name, "attempt": attempt, "error": error,
-                                "retry_in": delay}, error=error)
+                self._set_step(
+                    run,
+                    step,
+                    "retrying" if retry else "failed",
+                    "action.failed",
+                    {"action": action.name, "attempt": attempt, "error": error, "retry_in": delay},
+                    error=error,
+                )
                 yield StepFailed(run.id, step.id, error, attempt, delay)
                 if delay is not None:
                     self.sleep(delay)
@@ -514,42 +602,64 @@ class Engine:
                 return after == "skip"
             clean = self._redact_data(run, output)
             run.outputs[step.id] = clean
-            self._set_step(run, step, "done", "action.succeeded",
-                           {"action": action.name, "attempt": attempt, "output": clean},
-                           output=clean, finished=True)
+            self._set_step(
+                run,
+                step,
+                "done",
+                "action.succeeded",
+                {"action": action.name, "attempt": attempt, "output": clean},
+                output=clean,
+                finished=True,
+            )
             yield StepSucceeded(run.id, step.id, clean)
             return True
 
-    def _fail(self, run: _Run, step: Step, error: str,
-              attempt: int) -> Generator[Event, None, str]:
+    def _fail(self, run: _Run, step: Step, error: str, attempt: int) -> Generator[Event, None, str]:
         """A step that failed before its action was called (calling again would not help)."""
         error = self._redact(run, error)
         self._set_step(run, step, "failed", "step.failed", {"error": error}, error=error)
         yield StepFailed(run.id, step.id, error, attempt, None)
         return (yield from self._decide(run, step, error, attempt, retryable=False))
 
-    def _decide(self, run: _Run, step: Step, error: str, attempt: int, *,
-                retryable: bool) -> Generator[Event, None, str]:
+    def _decide(
+        self, run: _Run, step: Step, error: str, attempt: int, *, retryable: bool
+    ) -> Generator[Event, None, str]:
         """What follows a step that failed for good: ``retry``, ``skip`` or ``end`` (finished).
 
         The operator's choice is audited (``failure.CHOICE``, by the operator) with the step's
         new state before the engine acts on it; nobody asked means ``rollback``.
         """
-        rollbacks = tuple(s.id for s in reversed(run.runbook.steps)
-                          if run.states.get(s.id) == "done" and s.rollback)
+        rollbacks = tuple(
+            s.id
+            for s in reversed(run.runbook.steps)
+            if run.states.get(s.id) == "done" and s.rollback
+        )
         choice = "rollback"
         if self.on_failure is not None:
-            choices = tuple(c for c in FAILURE_CHOICES
-                            if (c != "retry" or retryable) and (c != "rollback" or rollbacks))
+            choices = tuple(
+                c
+                for c in FAILURE_CHOICES
+                if (c != "retry" or retryable) and (c != "rollback" or rollbacks)
+            )
             choice = self.on_failure(Failure(step, error, attempt, choices, rollbacks))
             if choice not in choices:
-                raise RunbookUsageError(f"step {step.id!r} failed: {choice!r} is not one of "
-                                        f"{', '.join(choices)}")
+                raise RunbookUsageError(
+                    f"step {step.id!r} failed: {choice!r} is not one of {', '.join(choices)}"
+                )
             state = {"retry": "retrying", "skip": "skipped"}.get(choice, "failed")
-            self._set_step(run, step, state, f"failure.{choice}",
-                           {"error": error, "attempt": attempt,
-                            "rollbacks": list(rollbacks) if choice == "rollback" else []},
-                           actor=self.operator, error=error)
+            self._set_step(
+                run,
+                step,
+                state,
+                f"failure.{choice}",
+                {
+                    "error": error,
+                    "attempt": attempt,
+                    "rollbacks": list(rollbacks) if choice == "rollback" else [],
+                },
+                actor=self.operator,
+                error=error,
+            )
             yield FailureDecided(run.id, step.id, choice, self.operator)
         if choice in ("retry", "skip"):
             return choice
@@ -572,26 +682,47 @@ class Engine:
             try:
                 args = action.parse(templating.render(dict(call.with_), context))
                 public_args = self._redact_data(run, args.model_dump(mode="json"))
-                self._set_step(run, step, "rolling_back", "rollback.started",
-                               {"action": action.name, "args": public_args,
-                                "because": failed.id})
+                self._set_step(
+                    run,
+                    step,
+                    "rolling_back",
+                    "rollback.started",
+                    {"action": action.name, "args": public_args, "because": failed.id},
+                )
                 ctx = self._action_context(run, step)
                 output = _call_with_timeout(action, args, ctx)
             except (RunbookError, DiscoveryError) as exc:
                 error = self._redact(run, str(exc))
-                self._set_step(run, step, "rollback_failed", "rollback.failed",
-                               {"action": action.name, "error": error}, error=error)
+                self._set_step(
+                    run,
+                    step,
+                    "rollback_failed",
+                    "rollback.failed",
+                    {"action": action.name, "error": error},
+                    error=error,
+                )
                 yield RollbackStep(run.id, step.id, action.name, False, error)
                 continue
-            self._set_step(run, step, "rolled_back", "rollback.succeeded",
-                           {"action": action.name, "output": self._redact_data(run, output)})
+            self._set_step(
+                run,
+                step,
+                "rolled_back",
+                "rollback.succeeded",
+                {"action": action.name, "output": self._redact_data(run, output)},
+            )
             yield RollbackStep(run.id, step.id, action.name, True)
 
     def _finish(self, run: _Run, state: str, outcome: str) -> RunFinished:
         outcome = self._redact(run, outcome)
         with self._write() as conn:
-            audit.append(self.store, self._actor(run), f"run.{state}", run.subject.ref,
-                         {"run": run.id, "outcome": outcome}, in_transaction=True)
+            audit.append(
+                self.store,
+                self._actor(run),
+                f"run.{state}",
+                run.subject.ref,
+                {"run": run.id, "outcome": outcome},
+                in_transaction=True,
+            )
             conn.execute(
                 "UPDATE runbook_runs SET state = ?, outcome = ?, finished_at = ? WHERE id = ?",
                 (state, outcome, None if state == "waiting" else time.time(), run.id),
@@ -600,24 +731,50 @@ class Engine:
 
     # ------------------------------------------------------------------ helpers
 
-    def _set_step(self, run: _Run, step: Step, state: str, audit_action: str,
-                  details: dict[str, Any], *, actor: str | None = None,
-                  attempts: int | None = None, output: dict[str, Any] | None = None,
-                  error: str | None = None, started: bool = False,
-                  finished: bool = False) -> None:
+    def _set_step(
+        self,
+        run: _Run,
+        step: Step,
+        state: str,
+        audit_action: str,
+        details: dict[str, Any],
+        *,
+        actor: str | None = None,
+        attempts: int | None = None,
+        output: dict[str, Any] | None = None,
+        error: str | None = None,
+        started: bool = False,
+        finished: bool = False,
+    ) -> None:
         """Audit first, then the step's new state, in one transaction."""
         now = time.time()
         with self._write() as conn:
-            audit.append(self.store, actor or self._actor(run), audit_action, run.subject.ref,
-                         {"run": run.id, "step": step.id, **details}, in_transaction=True)
+            audit.append(
+                self.store,
+                actor or self._actor(run),
+                audit_action,
+                run.subject.ref,
+                {"run": run.id, "step": step.id, **details},
+                in_transaction=True,
+            )
             conn.execute(
                 "UPDATE runbook_steps SET state = ?, attempts = COALESCE(?, attempts), "
                 "output = COALESCE(?, output), error = ?, "
                 "started_at = CASE WHEN ? THEN ? ELSE started_at END, "
                 "finished_at = CASE WHEN ? THEN ? ELSE finished_at END "
                 "WHERE run_id = ? AND step_id = ?",
-                (state, attempts, None if output is None else dumps(output), error,
-                 started, now, finished, now, run.id, step.id),
+                (
+                    state,
+                    attempts,
+                    None if output is None else dumps(output),
+                    error,
+                    started,
+                    now,
+                    finished,
+                    now,
+                    run.id,
+                    step.id,
+                ),
             )
             if state == "waiting":
                 conn.execute("UPDATE runbook_runs SET state = 'waiting' WHERE id = ?", (run.id,))
@@ -630,11 +787,17 @@ class Engine:
         return {
             "target": target,
             "inputs": dict(run.inputs),
-            "steps": {sid: {"state": run.states.get(sid), "output": out}
-                      for sid, out in run.outputs.items()},
-            "run": {"id": run.id, "started_at": iso(run.started_at),
-                    "started_ts": run.started_at, "dry_run": run.dry_run,
-                    "runbook": run.runbook.id},
+            "steps": {
+                sid: {"state": run.states.get(sid), "output": out}
+                for sid, out in run.outputs.items()
+            },
+            "run": {
+                "id": run.id,
+                "started_at": iso(run.started_at),
+                "started_ts": run.started_at,
+                "dry_run": run.dry_run,
+                "runbook": run.runbook.id,
+            },
         }
 
     def _step_args(self, step: Step) -> dict[str, Any]:
@@ -646,10 +809,16 @@ class Engine:
 
     def _action_context(self, run: _Run, step: Step) -> ActionContext:
         return ActionContext(
-            store=self.store, run_id=run.id, step_id=step.id, target=self._context(run)["target"],
-            actor=self._actor(run), timeout=step.timeout or DEFAULT_TIMEOUT,
-            transport=self.transport, started_at=run.started_at,
-            secret_values=set(run.secrets.values()), sleep=self.sleep,
+            store=self.store,
+            run_id=run.id,
+            step_id=step.id,
+            target=self._context(run)["target"],
+            actor=self._actor(run),
+            timeout=step.timeout or DEFAULT_TIMEOUT,
+            transport=self.transport,
+            started_at=run.started_at,
+            secret_values=set(run.secrets.values()),
+            sleep=self.sleep,
         )
 
     def _actor(self, run: _Run) -> str:

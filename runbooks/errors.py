@@ -1,12 +1,12 @@
 """Errors raised by ``runbooks``; the CLI maps each to a one-line message and an exit code.
 
-    RunbookError                   base (exit 1)
-    ├── RunbookFormatError         a runbook file is invalid: names the file, step, field, line (exit 2)
-    ├── RunbookNotFound            no runbook or run with that id (exit 2)
-    ├── RunbookUsageError          bad inputs or target for a run, or a run that cannot resume (exit 2)
-    ├── ActionError                an action failed (provider said no, timeout, transport error)
-    ├── AuditError                 the audit log could not be written or does not verify
-    └── ApprovalRequired           a run stopped at a gate (exit 3)
+RunbookError                   base (exit 1)
+├── RunbookFormatError         a runbook file is invalid: names the file, step, field, line (exit 2)
+├── RunbookNotFound            no runbook or run with that id (exit 2)
+├── RunbookUsageError          bad inputs or target for a run, or a run that cannot resume (exit 2)
+├── ActionError                an action failed (provider said no, timeout, transport error)
+├── AuditError                 the audit log could not be written or does not verify
+└── ApprovalRequired           a run stopped at a gate (exit 3)
 """
 
 from __future__ import annotations

@@ -53,7 +53,8 @@ def parse(text: str, name: str) -> Runbook:
     except yaml.reader.ReaderError as exc:
         raise RunbookFormatError(
             f"{name}: not valid YAML: character {exc.character!r} at offset {exc.position} "
-            "is not allowed") from None
+            "is not allowed"
+        ) from None
     except yaml.YAMLError as exc:
         raise RunbookFormatError(f"{name}: not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
@@ -67,8 +68,9 @@ def parse(text: str, name: str) -> Runbook:
     return runbook
 
 
-def _check_arguments(runbook: Runbook, data: dict[str, Any], root: yaml.Node | None,
-                     name: str) -> None:
+def _check_arguments(
+    runbook: Runbook, data: dict[str, Any], root: yaml.Node | None, name: str
+) -> None:
     """Unknown or missing ``with:`` arguments are caught at load time, with their line."""
     from runbooks import actions
 
@@ -77,35 +79,50 @@ def _check_arguments(runbook: Runbook, data: dict[str, Any], root: yaml.Node | N
         if step.action is not None:
             calls.append((["steps", index, "with"], step.action, step.with_))
         if step.rollback is not None:
-            calls.append((["steps", index, "rollback", "with"], step.rollback.action,
-                          step.rollback.with_))
+            calls.append(
+                (["steps", index, "rollback", "with"], step.rollback.action, step.rollback.with_)
+            )
         for loc, action_name, given in calls:
             fields = actions.get(action_name).args.model_fields
             known = {field for field in fields} | {i.alias for i in fields.values() if i.alias}
             for key in given:
                 if key not in known:
-                    raise RunbookFormatError(_message(
-                        name, root, data, [*loc, key],
-                        f"{action_name} has no argument {key!r} (its arguments: "
-                        f"{', '.join(sorted(known))})"))
-            missing = sorted((info.alias or field) for field, info in fields.items()
-                             if info.is_required() and field not in given
-                             and (info.alias or field) not in given)
+                    raise RunbookFormatError(
+                        _message(
+                            name,
+                            root,
+                            data,
+                            [*loc, key],
+                            f"{action_name} has no argument {key!r} (its arguments: "
+                            f"{', '.join(sorted(known))})",
+                        )
+                    )
+            missing = sorted(
+                (info.alias or field)
+                for field, info in fields.items()
+                if info.is_required() and field not in given and (info.alias or field) not in given
+            )
             if missing:
-                raise RunbookFormatError(_message(
-                    name, root, data, loc[:-1],
-                    f"{action_name} needs the argument(s) {', '.join(missing)} under 'with'"))
+                raise RunbookFormatError(
+                    _message(
+                        name,
+                        root,
+                        data,
+                        loc[:-1],
+                        f"{action_name} needs the argument(s) {', '.join(missing)} under 'with'",
+                    )
+                )
 
 
-def _describe(exc: ValidationError, data: dict[str, Any], root: yaml.Node | None,
-              name: str) -> str:
+def _describe(exc: ValidationError, data: dict[str, Any], root: yaml.Node | None, name: str) -> str:
     first = exc.errors()[0]
     loc = [p for p in first["loc"] if not (isinstance(p, str) and "[" in p)]
     return _message(name, root, data, list(loc), str(first["msg"]).removeprefix("Value error, "))
 
 
-def _message(name: str, root: yaml.Node | None, data: dict[str, Any], loc: list[Any],
-             msg: str) -> str:
+def _message(
+    name: str, root: yaml.Node | None, data: dict[str, Any], loc: list[Any], msg: str
+) -> str:
     line = _line_of(root, loc)
     where = f"{name}:{line}" if line else name
     step = ""
@@ -131,8 +148,9 @@ def _line_of(root: yaml.Node | None, loc: Sequence[Any]) -> int | None:
                 if isinstance(key, yaml.ScalarNode) and key.value in (part, f"{part}".rstrip("_")):
                     child = value
                     break
-        elif (isinstance(node, yaml.SequenceNode) and isinstance(part, int)
-              and part < len(node.value)):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             child = node.value[part]
         if child is None:
             break
@@ -141,8 +159,9 @@ def _line_of(root: yaml.Node | None, loc: Sequence[Any]) -> int | None:
     return line
 
 
-def _check_templates(runbook: Runbook, data: dict[str, Any], root: yaml.Node | None,
-                     name: str) -> None:
+def _check_templates(
+    runbook: Runbook, data: dict[str, Any], root: yaml.Node | None, name: str
+) -> None:
     """Catch template syntax errors at load time, not in the middle of a containment."""
     for index, step in enumerate(runbook.steps):
         checks: list[tuple[list[Any], str]] = []

@@ -31,41 +31,74 @@ def build(store: Store) -> dict[str, Any]:
         "FROM runbook_runs ORDER BY started_at"
     ).fetchall():
         steps = [
-            {"step": s[0], "state": s[1], "attempts": s[2], "error": s[3],
-             "output": json.loads(s[4])}
+            {
+                "step": s[0],
+                "state": s[1],
+                "attempts": s[2],
+                "error": s[3],
+                "output": json.loads(s[4]),
+            }
             for s in conn.execute(
                 "SELECT step_id, state, attempts, error, output FROM runbook_steps "
-                "WHERE run_id = ? ORDER BY idx", (row[0],))
+                "WHERE run_id = ? ORDER BY idx",
+                (row[0],),
+            )
         ]
-        runs.append({"run": row[0], "runbook": row[1], "target": row[2], "dry_run": bool(row[3]),
-                     "state": row[4], "started_at": iso(row[5]), "finished_at": iso(row[6]),
-                     "outcome": row[7], "operator": row[8], "steps": steps})
+        runs.append(
+            {
+                "run": row[0],
+                "runbook": row[1],
+                "target": row[2],
+                "dry_run": bool(row[3]),
+                "state": row[4],
+                "started_at": iso(row[5]),
+                "finished_at": iso(row[6]),
+                "outcome": row[7],
+                "operator": row[8],
+                "steps": steps,
+            }
+        )
     timeline: list[dict[str, Any]] = [
         {"ts": iso(r[0]), "what": "input ingested", "detail": f"{r[1]} ({r[2]}, sha256 {r[3]})"}
         for r in conn.execute("SELECT started_at, path, format, sha256 FROM inputs ORDER BY id")
     ]
     entries = audit.entries(store)
     for entry in entries[-MAX_TIMELINE:]:
-        timeline.append({"ts": iso(entry.ts), "what": entry.action, "actor": entry.actor,
-                         "subject": entry.subject, "seq": entry.seq})
+        timeline.append(
+            {
+                "ts": iso(entry.ts),
+                "what": entry.action,
+                "actor": entry.actor,
+                "subject": entry.subject,
+                "seq": entry.seq,
+            }
+        )
     timeline.sort(key=lambda e: str(e["ts"]))
     traffic = conn.execute("SELECT COUNT(*), MIN(ts), MAX(ts) FROM exchanges").fetchone()
     return {
         "generated_at": iso(time.time()),
         "case": str(store.path),
-        "traffic": {"exchanges": traffic[0], "first_seen": iso(traffic[1]),
-                    "last_seen": iso(traffic[2])},
+        "traffic": {
+            "exchanges": traffic[0],
+            "first_seen": iso(traffic[1]),
+            "last_seen": iso(traffic[2]),
+        },
         "findings": queries.findings(store),
         "blocklist": [
             {"kind": r[0], "subject": r[1], "reason": r[2], "created_at": iso(r[3]), "by": r[4]}
             for r in conn.execute(
-                "SELECT kind, subject, reason, created_at, created_by FROM blocklist ORDER BY id")
+                "SELECT kind, subject, reason, created_at, created_by FROM blocklist ORDER BY id"
+            )
         ],
         "actions": runs,
         "timeline": timeline,
-        "audit": {"head": verification.head, "entries": verification.entries,
-                  "ok": verification.ok, "first_bad": verification.first_bad,
-                  "reason": verification.reason},
+        "audit": {
+            "head": verification.head,
+            "entries": verification.entries,
+            "ok": verification.ok,
+            "first_bad": verification.first_bad,
+            "reason": verification.reason,
+        },
     }
 
 
@@ -76,21 +109,32 @@ def _cell(value: object) -> str:
 
 def markdown(report: dict[str, Any]) -> str:
     """The report as Markdown."""
-    out = ["# Incident report", "",
-           f"- Case: `{_cell(report['case'])}`",
-           f"- Generated: {report['generated_at']}",
-           f"- Traffic: {report['traffic']['exchanges']} exchanges, "
-           f"{report['traffic']['first_seen']} to {report['traffic']['last_seen']}",
-           f"- Audit head: `{report['audit']['head']}` ({report['audit']['entries']} entries, "
-           + ("chain verifies" if report["audit"]["ok"]
-              else f"CHAIN BROKEN at entry {report['audit']['first_bad']}: "
-                   f"{_cell(report['audit']['reason'])}") + ")",
-           "", "## Findings", ""]
+    out = [
+        "# Incident report",
+        "",
+        f"- Case: `{_cell(report['case'])}`",
+        f"- Generated: {report['generated_at']}",
+        f"- Traffic: {report['traffic']['exchanges']} exchanges, "
+        f"{report['traffic']['first_seen']} to {report['traffic']['last_seen']}",
+        f"- Audit head: `{report['audit']['head']}` ({report['audit']['entries']} entries, "
+        + (
+            "chain verifies"
+            if report["audit"]["ok"]
+            else f"CHAIN BROKEN at entry {report['audit']['first_bad']}: "
+            f"{_cell(report['audit']['reason'])}"
+        )
+        + ")",
+        "",
+        "## Findings",
+        "",
+    ]
     if report["findings"]:
         out += ["| severity | rule | subject | title |", "|---|---|---|---|"]
-        out += [f"| {_cell(f['severity'])} | {_cell(f['rule'])} | "
-                f"{_cell(f['subject']['type'])} {_cell(f['subject']['id'])} | {_cell(f['title'])} |"
-                for f in report["findings"]]
+        out += [
+            f"| {_cell(f['severity'])} | {_cell(f['rule'])} | "
+            f"{_cell(f['subject']['type'])} {_cell(f['subject']['id'])} | {_cell(f['title'])} |"
+            for f in report["findings"]
+        ]
     else:
         out.append("No findings.")
     out += ["", "## Actions taken", ""]
@@ -98,18 +142,31 @@ def markdown(report: dict[str, Any]) -> str:
         out.append("No runbook was run.")
     for run in report["actions"]:
         kind = "dry run" if run["dry_run"] else "run"
-        out += [f"### {_cell(run['runbook'])} on {_cell(run['target'])} ({kind} {run['run']})", "",
-                f"State: **{_cell(run['state'])}**, {_cell(run['outcome'])}; started "
-                f"{run['started_at']} by {_cell(run['operator'])}.", "",
-                "| step | state | attempts | error |", "|---|---|---|---|"]
-        out += [f"| {_cell(s['step'])} | {_cell(s['state'])} | {s['attempts']} | "
-                f"{_cell(s['error'] or '')} |" for s in run["steps"]]
+        out += [
+            f"### {_cell(run['runbook'])} on {_cell(run['target'])} ({kind} {run['run']})",
+            "",
+            f"State: **{_cell(run['state'])}**, {_cell(run['outcome'])}; started "
+            f"{run['started_at']} by {_cell(run['operator'])}.",
+            "",
+            "| step | state | attempts | error |",
+            "|---|---|---|---|",
+        ]
+        out += [
+            f"| {_cell(s['step'])} | {_cell(s['state'])} | {s['attempts']} | "
+            f"{_cell(s['error'] or '')} |"
+            for s in run["steps"]
+        ]
         out.append("")
     out += ["## Blocklist", ""]
-    out += ([f"- {_cell(b['kind'])} {_cell(b['subject'])} since {b['created_at']} "
-             f"({_cell(b['reason'] or 'no reason')})" for b in report["blocklist"]]
-            or ["Nothing blocked."])
+    out += [
+        f"- {_cell(b['kind'])} {_cell(b['subject'])} since {b['created_at']} "
+        f"({_cell(b['reason'] or 'no reason')})"
+        for b in report["blocklist"]
+    ] or ["Nothing blocked."]
     out += ["", "## Timeline", "", "| time | what | by | subject |", "|---|---|---|---|"]
-    out += [f"| {e['ts']} | {_cell(e['what'])} | {_cell(e.get('actor', ''))} | "
-            f"{_cell(e.get('subject') or e.get('detail', ''))} |" for e in report["timeline"]]
+    out += [
+        f"| {e['ts']} | {_cell(e['what'])} | {_cell(e.get('actor', ''))} | "
+        f"{_cell(e.get('subject') or e.get('detail', ''))} |"
+        for e in report["timeline"]
+    ]
     return "\n".join(out) + "\n"

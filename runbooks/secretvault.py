@@ -39,8 +39,10 @@ class SecretVault:
         try:
             self._fernet = Fernet(key.encode())
         except ValueError:
-            raise RunbookUsageError(f"${ENV_KEY} is not a vault key (32 url-safe base64 bytes; "
-                                    "make one with `ir-console runbook vault key`)") from None
+            raise RunbookUsageError(
+                f"${ENV_KEY} is not a vault key (32 url-safe base64 bytes; "
+                "make one with `ir-console runbook vault key`)"
+            ) from None
         self.store = store
         self.path = vault_path(store.path)
 
@@ -70,7 +72,8 @@ class SecretVault:
             raise RunbookUsageError(f"no credential {credential_id!r} in this case")
         if self.store.fingerprint(secret) != row[0]:
             raise RunbookUsageError(
-                f"that secret is not credential {credential_id} (its fingerprint differs)")
+                f"that secret is not credential {credential_id} (its fingerprint differs)"
+            )
         entries = self._entries()
         entries[credential_id] = self._fernet.encrypt(secret.encode()).decode()
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -91,7 +94,8 @@ class SecretVault:
         except InvalidToken:
             raise RunbookUsageError(
                 f"{self.path}: the entry for {credential_id} does not open with "
-                f"${ENV_KEY} (wrong key?)") from None
+                f"${ENV_KEY} (wrong key?)"
+            ) from None
 
     def credentials(self) -> list[str]:
         """The credential ids with a kept secret (no decryption needed)."""

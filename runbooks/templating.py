@@ -53,9 +53,15 @@ class PlanUndefined(Undefined):
 def provider_for(kind: object) -> str:
     """The provider that can revoke a credential of this kind ("" when none is known)."""
     text = str(kind or "").lower()
-    for needle, provider in (("aws", "aws"), ("github", "github"), ("slack", "slack"),
-                             ("vault", "vault"), ("jwt", "oauth"), ("bearer", "oauth"),
-                             ("oauth", "oauth")):
+    for needle, provider in (
+        ("aws", "aws"),
+        ("github", "github"),
+        ("slack", "slack"),
+        ("vault", "vault"),
+        ("jwt", "oauth"),
+        ("bearer", "oauth"),
+        ("oauth", "oauth"),
+    ):
         if needle in text:
             return provider
     return ""

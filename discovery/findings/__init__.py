@@ -112,8 +112,13 @@ def shared(name: str, store: Store, compute: Callable[[Store], Any]) -> Any:
 # Rules that read nothing the inventory or the sightings stage writes (endpoints, sightings,
 # exchanges.endpoint_id): on a large case they run in a child while those stages run here.
 EARLY_RULES = (
-    "long_lived_token", "expired_token_in_use", "credential_in_query", "cleartext_credential",
-    "credential_multiple_sources", "unregistered_identity", "use_after_revocation",
+    "long_lived_token",
+    "expired_token_in_use",
+    "credential_in_query",
+    "cleartext_credential",
+    "credential_multiple_sources",
+    "unregistered_identity",
+    "use_after_revocation",
 )
 # The costliest of the other rules: on a large case a child runs it beside the rest.
 SPLIT_RULES = ("object_enumeration",)
@@ -178,16 +183,27 @@ def recompute_findings(store: Store) -> int:
             "INSERT INTO findings(id, rule, severity, title, subject_type, subject_id, evidence, "
             "first_seen, last_seen, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
-                (fid, f.rule, f.severity, f.title, f.subject_type, f.subject_id,
-                 dumps(f.evidence), f.first_seen, f.last_seen, created.get(fid, now))
+                (
+                    fid,
+                    f.rule,
+                    f.severity,
+                    f.title,
+                    f.subject_type,
+                    f.subject_id,
+                    dumps(f.evidence),
+                    f.first_seen,
+                    f.last_seen,
+                    created.get(fid, now),
+                )
                 for fid, f in found.items()
             ],
         )
     return len(found)
 
 
-def _run_rules(store: Store, rule_ids: Iterable[str], limits: dict[str, float]
-               ) -> dict[str, list[Finding]]:
+def _run_rules(
+    store: Store, rule_ids: Iterable[str], limits: dict[str, float]
+) -> dict[str, list[Finding]]:
     """The findings of each rule, run here (sharing ``shared`` results among them)."""
     global _RUN_MEMO
     _RUN_MEMO = {}
@@ -217,8 +233,11 @@ class RulesInChild:
         self.rule_ids = [r for r in rule_ids if r in RULES]
         ctx = multiprocessing.get_context("fork")
         self._conn, sender = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_rules_child, args=(sender, self._conn, store,
-                                                            self.rule_ids, limits), daemon=True)
+        self._proc = ctx.Process(
+            target=_rules_child,
+            args=(sender, self._conn, store, self.rule_ids, limits),
+            daemon=True,
+        )
         self._proc.start()
         sender.close()
         self._result: dict[str, list[Finding]] | None = None
@@ -248,14 +267,24 @@ class RulesInChild:
         self._conn.close()
 
 
-def _rules_child(sender: Connection, unused: Connection, store: Store, rule_ids: list[str],
-                 limits: dict[str, float]) -> None:
+def _rules_child(
+    sender: Connection,
+    unused: Connection,
+    store: Store,
+    rule_ids: list[str],
+    limits: dict[str, float],
+) -> None:
     unused.close()
     out: tuple[str, Any]
     try:
         uri = "file:" + urllib.parse.quote(str(store.path.resolve())) + "?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
-                               timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
         conn.text_factory = store.conn.text_factory
         reader = copy.copy(store)  # the inherited connection is never used here
         reader.conn = conn

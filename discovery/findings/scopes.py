@@ -217,10 +217,13 @@ def _analyse(store: Store) -> tuple[dict[str, _Use], dict[int, dict[str, Any]]]:
 def _any_documented(store: Store) -> bool:
     """Whether some endpoint is linked to a spec operation: without one, every call counts as
     undocumented, so no violation and no documented use (both rules have nothing to say)."""
-    return store.conn.execute(
-        "SELECT 1 FROM endpoints ep JOIN spec_operations so ON so.id = ep.spec_operation_id "
-        "LIMIT 1"
-    ).fetchone() is not None
+    return (
+        store.conn.execute(
+            "SELECT 1 FROM endpoints ep JOIN spec_operations so ON so.id = ep.spec_operation_id "
+            "LIMIT 1"
+        ).fetchone()
+        is not None
+    )
 
 
 def _analyse_calls(store: Store) -> tuple[dict[str, _Use], dict[int, dict[str, Any]]]:

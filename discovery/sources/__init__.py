@@ -71,8 +71,10 @@ READERS: dict[str, str] = {
 }
 
 _PCAP_MAGICS = {
-    b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4",  # microsecond, both byte orders
-    b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",  # nanosecond, both byte orders
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\xc3\xd4",  # microsecond, both byte orders
+    b"\x4d\x3c\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",  # nanosecond, both byte orders
 }
 _PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 
@@ -103,7 +105,11 @@ def detect_format(path: Path) -> str:
             return "har"
     # mitmproxy flow files are tnetstrings: "<digits>:" then a dict ending in "}"
     digits = head[:12].split(b":", 1)[0]
-    if digits.isdigit() and len(head) > len(digits) + 1 and head[len(digits):len(digits) + 1] == b":":
+    if (
+        digits.isdigit()
+        and len(head) > len(digits) + 1
+        and head[len(digits) : len(digits) + 1] == b":"
+    ):
         return "mitm"
     if not head:
         raise UnknownFormatError(str(path), "empty file")

@@ -64,9 +64,7 @@ def worth_it(path: Path) -> bool:
     )
 
 
-def _child(
-    conn: Connection, fmt: str, path: Path, unused: tuple[Connection, ...] = ()
-) -> None:
+def _child(conn: Connection, fmt: str, path: Path, unused: tuple[Connection, ...] = ()) -> None:
     for other in unused:  # other stages' ends, inherited by the fork: EOF must mean what it says
         other.close()
     stats = IngestStats()
@@ -189,12 +187,17 @@ def convert_in_children(
     receiver, converter_out = ctx.Pipe(duplex=False)
     _widen(middle_in)
     _widen(receiver)
-    reader = ctx.Process(target=_child, args=(reader_out, fmt, path), daemon=True,
-                         kwargs={"unused": (middle_in, receiver, converter_out)})
+    reader = ctx.Process(
+        target=_child,
+        args=(reader_out, fmt, path),
+        daemon=True,
+        kwargs={"unused": (middle_in, receiver, converter_out)},
+    )
     reader.start()
     reader_out.close()
-    converter = ctx.Process(target=_converter,
-                            args=(middle_in, converter_out, fingerprint, receiver), daemon=True)
+    converter = ctx.Process(
+        target=_converter, args=(middle_in, converter_out, fingerprint, receiver), daemon=True
+    )
     converter.start()
     middle_in.close()
     converter_out.close()
@@ -219,8 +222,9 @@ def _receive(
     """The batched tuples arriving on ``receiver`` (progress, counters and errors handled);
     ``procs`` (the one writing to ``receiver`` first) are ended and joined whatever happens."""
     inbox: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
-    pump = threading.Thread(target=_pump, args=(receiver, inbox), name="pcap-reader-pipe",
-                            daemon=True)
+    pump = threading.Thread(
+        target=_pump, args=(receiver, inbox), name="pcap-reader-pipe", daemon=True
+    )
     pump.start()
     loads = pickle.loads
     try:

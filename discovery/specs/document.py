@@ -119,10 +119,13 @@ def load_document(path: Path) -> SpecDocument:
     """Parse a spec file and prepare its resolver."""
     root = read_file(path)
     if not isinstance(root, dict):
-        raise SpecError(str(path), "not an OpenAPI or Swagger document (top level is not a map)", "/")
+        raise SpecError(
+            str(path), "not an OpenAPI or Swagger document (top level is not a map)", "/"
+        )
     if "swagger" not in root and "openapi" not in root:
-        raise SpecError(str(path), "not an OpenAPI or Swagger document (no 'openapi' or "
-                        "'swagger' field)", "/")
+        raise SpecError(
+            str(path), "not an OpenAPI or Swagger document (no 'openapi' or 'swagger' field)", "/"
+        )
     version = str(root.get("swagger") or root.get("openapi"))
     if not (version == "2.0" or version.startswith(("3.0", "3.1"))):
         field = "/swagger" if "swagger" in root else "/openapi"
@@ -188,8 +191,10 @@ def _validate_now(doc: SpecDocument) -> None:
 
     version = doc.version
     cls: Any = (
-        OpenAPIV2SpecValidator if version == "2.0"
-        else OpenAPIV31SpecValidator if version.startswith("3.1")
+        OpenAPIV2SpecValidator
+        if version == "2.0"
+        else OpenAPIV31SpecValidator
+        if version.startswith("3.1")
         else OpenAPIV30SpecValidator
     )
     try:
@@ -207,8 +212,12 @@ def _validate_now(doc: SpecDocument) -> None:
     except (LookupError, TypeError, ValueError) as exc:
         # the validator follows $refs with referencing, which raises these for a pointer through
         # a value of the wrong kind; its own checks assume the types its schema just checked
-        raise SpecError(str(doc.path), "cannot validate: a $ref or a value of the wrong kind "
-                        f"({type(exc).__name__}: {_short(str(exc), 120)})", "/") from exc
+        raise SpecError(
+            str(doc.path),
+            "cannot validate: a $ref or a value of the wrong kind "
+            f"({type(exc).__name__}: {_short(str(exc), 120)})",
+            "/",
+        ) from exc
 
 
 def _exists(root: Any, where: str) -> bool:

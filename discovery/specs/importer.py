@@ -47,24 +47,48 @@ def write_spec(store: Store, path: Path, spec: LoadedSpec, sha256: str) -> int:
             conn.execute(
                 "UPDATE specs SET title = ?, version = ?, openapi_version = ?, path = ?, "
                 "hosts = ?, security_schemes = ?, imported_at = ? WHERE id = ?",
-                (spec.title, spec.version, spec.openapi_version, str(path), dumps(spec.hosts),
-                 dumps(spec.security_schemes), time.time(), spec_id),
+                (
+                    spec.title,
+                    spec.version,
+                    spec.openapi_version,
+                    str(path),
+                    dumps(spec.hosts),
+                    dumps(spec.security_schemes),
+                    time.time(),
+                    spec_id,
+                ),
             )
         else:
             cur = conn.execute(
                 "INSERT INTO specs(sha256, title, version, openapi_version, path, hosts, "
                 "security_schemes, imported_at) VALUES (?,?,?,?,?,?,?,?)",
-                (sha256, spec.title, spec.version, spec.openapi_version, str(path),
-                 dumps(spec.hosts), dumps(spec.security_schemes), time.time()),
+                (
+                    sha256,
+                    spec.title,
+                    spec.version,
+                    spec.openapi_version,
+                    str(path),
+                    dumps(spec.hosts),
+                    dumps(spec.security_schemes),
+                    time.time(),
+                ),
             )
             spec_id = int(cur.lastrowid or 0)
         conn.executemany(
             "INSERT INTO spec_operations(spec_id, host, method, template, operation_id, "
             "deprecated, security, scopes, parameters) VALUES (?,?,?,?,?,?,?,?,?)",
             [
-                (spec_id, op.host, op.method, op.template, op.operation_id, int(op.deprecated),
-                 None if op.security is None else dumps(op.security), dumps(op.scopes),
-                 dumps(op.parameters))
+                (
+                    spec_id,
+                    op.host,
+                    op.method,
+                    op.template,
+                    op.operation_id,
+                    int(op.deprecated),
+                    None if op.security is None else dumps(op.security),
+                    dumps(op.scopes),
+                    dumps(op.parameters),
+                )
                 for op in spec.operations
             ],
         )
@@ -90,8 +114,12 @@ def import_spec_file(
         progress("loading spec")
     spec = load_spec(path, host, validate)
     spec_id = write_spec(store, path, spec, file_sha256(path))
-    log.info("imported %s: %d operations on %s", path, len(spec.operations),
-             ", ".join(h["host"] for h in spec.hosts))
+    log.info(
+        "imported %s: %d operations on %s",
+        path,
+        len(spec.operations),
+        ", ".join(h["host"] for h in spec.hosts),
+    )
     if analyse:
         recompute(store, progress)
     return SpecImport(

@@ -85,20 +85,29 @@ def _server_targets(doc: SpecDocument, servers: Any, where: str) -> list[tuple[s
         for name, spec in variables.items() if isinstance(variables, Mapping) else ():
             default = spec.get("default") if isinstance(spec, Mapping) else None
             if default is None:
-                raise SpecError(str(doc.path), f"server variable {name!r} has no default",
-                                f"{where}/{i}/variables{pointer([name])}")
+                raise SpecError(
+                    str(doc.path),
+                    f"server variable {name!r} has no default",
+                    f"{where}/{i}/variables{pointer([name])}",
+                )
             url = url.replace("{" + str(name) + "}", str(default))
         if "{" in url:
-            raise SpecError(str(doc.path), f"server url {url!r} uses an undefined variable",
-                            f"{where}/{i}/url")
+            raise SpecError(
+                str(doc.path), f"server url {url!r} uses an undefined variable", f"{where}/{i}/url"
+            )
         if "://" in url or url.startswith("//"):
             try:
                 parts = urlsplit(url if "://" in url else "https:" + url)
             except ValueError as exc:  # e.g. a bad bracketed (IPv6) host
-                raise SpecError(str(doc.path), f"server url {url!r} is not a valid URL: {exc}",
-                                f"{where}/{i}/url") from exc
+                raise SpecError(
+                    str(doc.path),
+                    f"server url {url!r} is not a valid URL: {exc}",
+                    f"{where}/{i}/url",
+                ) from exc
             if not parts.netloc:
-                raise SpecError(str(doc.path), f"server url {url!r} has no host", f"{where}/{i}/url")
+                raise SpecError(
+                    str(doc.path), f"server url {url!r} has no host", f"{where}/{i}/url"
+                )
             out.append((_normal_host(parts.netloc, parts.scheme or None), parts.path.rstrip("/")))
         else:
             out.append((None, ("/" + url.strip("/")) if url.strip("/") else ""))
@@ -128,7 +137,9 @@ def _compact_schema(doc: SpecDocument, schema: Any, where: str, base: str) -> di
     return out
 
 
-def _parameters(doc: SpecDocument, items: Any, where: str, base: str) -> dict[tuple[str, str], dict[str, Any]]:
+def _parameters(
+    doc: SpecDocument, items: Any, where: str, base: str
+) -> dict[tuple[str, str], dict[str, Any]]:
     found: dict[tuple[str, str], dict[str, Any]] = {}
     if items is None:
         return found
@@ -165,8 +176,11 @@ def _security(doc: SpecDocument, value: Any, where: str) -> list[dict[str, list[
             raise SpecError(str(doc.path), "a security requirement must be a map", f"{where}/{i}")
         for k, v in requirement.items():
             if v is not None and not isinstance(v, list):
-                raise SpecError(str(doc.path), f"the scopes of {k!r} must be a list",
-                                f"{where}/{i}{pointer([k])}")
+                raise SpecError(
+                    str(doc.path),
+                    f"the scopes of {k!r} must be a list",
+                    f"{where}/{i}{pointer([k])}",
+                )
         out.append({str(k): [str(s) for s in (v or [])] for k, v in requirement.items()})
     return out
 
@@ -183,8 +197,11 @@ def _security_schemes(doc: SpecDocument) -> dict[str, dict[str, Any]]:
     for name, value in raw.items() if isinstance(raw, Mapping) else ():
         scheme, _ = doc.resolve(value, f"{where}/{name}")
         if isinstance(scheme, Mapping):
-            out[str(name)] = {k: scheme[k] for k in ("type", "scheme", "in", "name", "bearerFormat")
-                              if k in scheme}
+            out[str(name)] = {
+                k: scheme[k]
+                for k in ("type", "scheme", "in", "name", "bearerFormat")
+                if k in scheme
+            }
     return out
 
 
@@ -197,10 +214,10 @@ def extract(doc: SpecDocument, host: str | None = None) -> LoadedSpec:
     paths = root.get("paths") or {}
     if not isinstance(paths, Mapping):
         raise SpecError(str(doc.path), "'paths' must be a map", "/paths")
-    root_targets = _swagger_targets(root) if swagger else _server_targets(
-        doc, root.get("servers"), "/servers")
-    root_security = (_security(doc, root["security"], "/security")
-                     if "security" in root else None)
+    root_targets = (
+        _swagger_targets(root) if swagger else _server_targets(doc, root.get("servers"), "/servers")
+    )
+    root_security = _security(doc, root["security"], "/security") if "security" in root else None
     override = _normal_host(host, None) if host else None
     operations: list[SpecOperation] = []
     hosts: dict[tuple[str, str], None] = {}
@@ -227,16 +244,22 @@ def extract(doc: SpecDocument, host: str | None = None) -> LoadedSpec:
             if not isinstance(op, Mapping):
                 raise SpecError(str(doc.path), "an operation must be a map", op_where)
             params = dict(shared)
-            params.update(_parameters(doc, op.get("parameters"), f"{op_where}/parameters",
-                                      item_base))
+            params.update(
+                _parameters(doc, op.get("parameters"), f"{op_where}/parameters", item_base)
+            )
             declared = {name for (name, loc) in params if loc == "path"}
             for name in _PARAM.findall(path):
                 if name not in declared:
-                    raise SpecError(str(doc.path),
-                                    f"path parameter {name!r} of {path} is not declared",
-                                    op_where)
-            security = (_security(doc, op["security"], f"{op_where}/security")
-                        if "security" in op else root_security)
+                    raise SpecError(
+                        str(doc.path),
+                        f"path parameter {name!r} of {path} is not declared",
+                        op_where,
+                    )
+            security = (
+                _security(doc, op["security"], f"{op_where}/security")
+                if "security" in op
+                else root_security
+            )
             targets = item_targets
             if not swagger and op.get("servers"):
                 targets = _server_targets(doc, op["servers"], f"{op_where}/servers")
@@ -246,21 +269,26 @@ def extract(doc: SpecDocument, host: str | None = None) -> LoadedSpec:
                     missing_host = True
                     continue
                 hosts[(final_host, base_path)] = None
-                operations.append(SpecOperation(
-                    host=final_host,
-                    method=method.upper(),
-                    template=join_template(base_path, path),
-                    operation_id=str(op["operationId"]) if op.get("operationId") else None,
-                    deprecated=bool(op.get("deprecated", False)),
-                    security=security,
-                    parameters=list(params.values()),
-                ))
+                operations.append(
+                    SpecOperation(
+                        host=final_host,
+                        method=method.upper(),
+                        template=join_template(base_path, path),
+                        operation_id=str(op["operationId"]) if op.get("operationId") else None,
+                        deprecated=bool(op.get("deprecated", False)),
+                        security=security,
+                        parameters=list(params.values()),
+                    )
+                )
     if missing_host and not operations:
         where = "/host" if swagger else "/servers"
         if where[1:] not in root:  # point at a field that exists
             where = "/"
-        raise SpecError(str(doc.path), "the spec names no host (no absolute server url / no "
-                        "'host'); pass --host HOST", where)
+        raise SpecError(
+            str(doc.path),
+            "the spec names no host (no absolute server url / no 'host'); pass --host HOST",
+            where,
+        )
     unique: dict[tuple[str, str, str], SpecOperation] = {}
     for operation in operations:
         unique.setdefault((operation.host, operation.method, operation.template), operation)

@@ -24,8 +24,15 @@ def verify(ctx: click.Context, as_json: bool) -> None:
     with case.open(create=False) as store:
         result = audit_log.verify(store)
     if as_json:
-        emit_json({"ok": result.ok, "entries": result.entries, "first_bad": result.first_bad,
-                   "reason": result.reason, "head": result.head})
+        emit_json(
+            {
+                "ok": result.ok,
+                "entries": result.entries,
+                "first_bad": result.first_bad,
+                "reason": result.reason,
+                "head": result.head,
+            }
+        )
     elif result.ok:
         message(f"audit log ok: {result.entries} entries, head {result.head}")
     else:

@@ -7,10 +7,14 @@ import click
 from ir_console.cli import LazyGroup
 
 CAPTURE_COMMANDS: dict[str, tuple[str, str]] = {
-    "live": ("ir_console.commands.capture_live:live",
-             "Sniff an interface (HTTP/1.x, TLS ClientHello) into the case; needs CAP_NET_RAW."),
-    "proxy": ("ir_console.commands.capture_proxy:proxy",
-              "Run mitmproxy in-process, recording flows (and enforcing blocks)."),
+    "live": (
+        "ir_console.commands.capture_live:live",
+        "Sniff an interface (HTTP/1.x, TLS ClientHello) into the case; needs CAP_NET_RAW.",
+    ),
+    "proxy": (
+        "ir_console.commands.capture_proxy:proxy",
+        "Run mitmproxy in-process, recording flows (and enforcing blocks).",
+    ),
 }
 
 

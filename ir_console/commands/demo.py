@@ -31,8 +31,12 @@ def demo_inputs() -> Iterator[Path]:
 def _remove_case(case_path: Path) -> None:
     from discovery.secrets import key_path_for
 
-    for stale in (case_path, key_path_for(case_path), Path(f"{case_path}-wal"),
-                  Path(f"{case_path}-shm")):
+    for stale in (
+        case_path,
+        key_path_for(case_path),
+        Path(f"{case_path}-wal"),
+        Path(f"{case_path}-shm"),
+    ):
         stale.unlink(missing_ok=True)
 
 
@@ -91,8 +95,10 @@ def summarize(store: Any) -> dict[str, Any]:
             "total": len(endpoints),
             **{s: sum(1 for e in endpoints if e["status"] == s) for s in queries.ENDPOINT_STATUSES},
         },
-        "credentials": {"total": len(creds), "by_kind": dict(sorted(Counter(
-            c["kind"] for c in creds).items()))},
+        "credentials": {
+            "total": len(creds),
+            "by_kind": dict(sorted(Counter(c["kind"] for c in creds).items())),
+        },
         "identities": {
             "total": len(idents),
             "registered": sum(1 for i in idents if i["registered"]),
@@ -108,20 +114,24 @@ def summarize(store: Any) -> dict[str, Any]:
 
 def print_summary(case_path: Path, summary: dict[str, Any]) -> None:
     """The summary as plain text on stdout."""
-    h, e, c, i, f = (summary[k] for k in ("hosts", "endpoints", "credentials", "identities",
-                                           "findings"))
+    h, e, c, i, f = (
+        summary[k] for k in ("hosts", "endpoints", "credentials", "identities", "findings")
+    )
     lines = [
         f"demo case: {case_path} ({summary['exchanges']} exchanges)",
         f"hosts: {h['total']} ({h['with_spec']} documented by a spec, "
         f"{h['tls_only']} known only from TLS)",
         f"endpoints: {e['total']} ("
-        + ", ".join(f"{s} {e[s]}" for s in ("documented", "shadow", "zombie", "orphan")) + ")",
+        + ", ".join(f"{s} {e[s]}" for s in ("documented", "shadow", "zombie", "orphan"))
+        + ")",
         f"credentials: {c['total']} ("
-        + ", ".join(f"{k} {n}" for k, n in c["by_kind"].items()) + ")",
+        + ", ".join(f"{k} {n}" for k, n in c["by_kind"].items())
+        + ")",
         f"identities: {i['total']} (registered {i['registered']}, "
         f"unregistered {i['unregistered']})",
         f"findings: {f['total']} ("
-        + ", ".join(f"{s} {n}" for s, n in f["by_severity"].items()) + ")",
+        + ", ".join(f"{s} {n}" for s, n in f["by_severity"].items())
+        + ")",
     ]
     lines += [f"  {rule}: {count}" for rule, count in f["by_rule"].items()]
     click.echo("\n".join(lines))
@@ -131,16 +141,23 @@ def print_summary(case_path: Path, summary: dict[str, Any]) -> None:
 @click.option("--no-tui", is_flag=True, help="Build the case and print a summary; no console.")
 @click.option("--json", "as_json", is_flag=True, help="With --no-tui: the summary as JSON.")
 @click.option(
-    "--case", "case_path", type=click.Path(dir_okay=False, path_type=Path), default=DEMO_CASE,
-    show_default=True, help="Where to build the demo case (rebuilt from scratch).",
+    "--case",
+    "case_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEMO_CASE,
+    show_default=True,
+    help="Where to build the demo case (rebuilt from scratch).",
 )
 @click.option(
-    "--copy-inputs", "copy_to", type=click.Path(file_okay=False, path_type=Path),
+    "--copy-inputs",
+    "copy_to",
+    type=click.Path(file_okay=False, path_type=Path),
     help="Also copy the bundled inputs (capture, specs, register) into this folder.",
 )
 @click.pass_obj
-def demo(case: CaseContext, no_tui: bool, as_json: bool, case_path: Path,
-         copy_to: Path | None) -> None:
+def demo(
+    case: CaseContext, no_tui: bool, as_json: bool, case_path: Path, copy_to: Path | None
+) -> None:
     """Build a fresh demo case from the bundled capture, specs and register; open the console.
 
     The demo is a recorded afternoon at a fictional company: a leaked partner key used from a

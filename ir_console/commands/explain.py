@@ -33,16 +33,22 @@ def explain(case: CaseContext, host: str, method: str, path: str, as_json: bool)
         emit_json(result)
         return
     out = sys.stdout
-    out.write(f"{clean(result['method'])} {clean(result['host'])}{clean(result['normalised_path'])}\n")
+    out.write(
+        f"{clean(result['method'])} {clean(result['host'])}{clean(result['normalised_path'])}\n"
+    )
     if result["normalised_path"] != result["path"]:
         out.write(f"  as sent: {clean(result['path'])}\n")
     out.write(f"template: {clean(result['template'])} ({result['source']})\n")
     seen = f"seen {result['requests']} times" if result["seen"] else "never seen"
     out.write(f"status:   {result['status']} ({seen}): {clean(result['reason'])}\n")
-    out.write(f"rules:    merge threshold {result['threshold']}, from {clean(result['rules_file'])}\n\n")
+    out.write(
+        f"rules:    merge threshold {result['threshold']}, from {clean(result['rules_file'])}\n\n"
+    )
     emit_table(
         ["segment", "template", "kind", "rule", "reason"],
-        [[d["segment"], d["template"], d["kind"], d["rule"], d["reason"]]
-         for d in result["segments"]],
+        [
+            [d["segment"], d["template"], d["kind"], d["rule"], d["reason"]]
+            for d in result["segments"]
+        ],
         empty="(the root path has no segments)",
     )

@@ -37,11 +37,17 @@ def _format_for(output: Path | None, fmt: str | None) -> str:
 @openapi.command("export")
 @click.option("--host", help="Only this host (needed to write one file when several hosts).")
 @click.option(
-    "-o", "--output", type=click.Path(path_type=Path),
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
     help="A file (one host), or a folder that gets HOST.openapi.yaml per host. Default: stdout.",
 )
-@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]),
-              help="Default: from the file name, else yaml.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["yaml", "json"]),
+    help="Default: from the file name, else yaml.",
+)
 @click.pass_obj
 def export(case: CaseContext, host: str | None, output: Path | None, fmt: str | None) -> None:
     """Templated paths, typed parameters, methods, status codes, inferred security schemes and

@@ -24,8 +24,18 @@ def hosts(case: CaseContext, as_json: bool) -> None:
         return
     emit_table(
         ["host", "tls", "requests", "endpoints", "first seen", "last seen", "spec"],
-        [[r["host"], "yes" if r["tls"] else "no", r["requests"], r["endpoints"],
-          r["first_seen"], r["last_seen"], r["spec"] or "-"] for r in rows],
+        [
+            [
+                r["host"],
+                "yes" if r["tls"] else "no",
+                r["requests"],
+                r["endpoints"],
+                r["first_seen"],
+                r["last_seen"],
+                r["spec"] or "-",
+            ]
+            for r in rows
+        ],
         empty="no hosts in this case yet (ingest a capture first)",
     )
 
@@ -54,8 +64,10 @@ def _since(value: str | None) -> float | None:
 
 # Subcommands of `endpoints`, imported only when run.
 ENDPOINT_COMMANDS: dict[str, tuple[str, str]] = {
-    "explain": ("ir_console.commands.explain:explain",
-                "Why a request has its template and status, segment by segment."),
+    "explain": (
+        "ir_console.commands.explain:explain",
+        "Why a request has its template and status, segment by segment.",
+    ),
 }
 
 
@@ -80,16 +92,28 @@ def endpoints(
         return
     emit_table(
         ["status", "host", "method", "template", "requests", "last seen", "credentials"],
-        [[r["status"], r["host"], r["method"], r["template"], r["requests"], r["last_seen"],
-          len(r["credentials"])] for r in rows],
+        [
+            [
+                r["status"],
+                r["host"],
+                r["method"],
+                r["template"],
+                r["requests"],
+                r["last_seen"],
+                len(r["credentials"]),
+            ]
+            for r in rows
+        ],
         empty="no endpoints match",
     )
 
 
 # Subcommands of `credentials`, imported only when run.
 CREDENTIAL_COMMANDS: dict[str, tuple[str, str]] = {
-    "find": ("ir_console.commands.credentials_find:find",
-             "Was a raw secret seen? (--stdin or --file; never echoed or stored)"),
+    "find": (
+        "ir_console.commands.credentials_find:find",
+        "Was a raw secret seen? (--stdin or --file; never echoed or stored)",
+    ),
 }
 
 
@@ -108,8 +132,19 @@ def credentials(ctx: click.Context, as_json: bool) -> None:
         return
     emit_table(
         ["id", "kind", "redacted", "identity", "requests", "sources", "endpoints", "last seen"],
-        [[r["id"], r["kind"], r["redacted"], r["identity"], r["requests"], len(r["sources"]),
-          len(r["endpoints"]), r["last_seen"]] for r in rows],
+        [
+            [
+                r["id"],
+                r["kind"],
+                r["redacted"],
+                r["identity"],
+                r["requests"],
+                len(r["sources"]),
+                len(r["endpoints"]),
+                r["last_seen"],
+            ]
+            for r in rows
+        ],
         empty="no credentials in this case",
     )
 
@@ -126,8 +161,18 @@ def identities(case: CaseContext, as_json: bool) -> None:
         return
     emit_table(
         ["identity", "kind", "owner", "registered", "credentials", "requests", "last seen"],
-        [[r["name"], r["kind"] or "-", r["owner"] or "-", "yes" if r["registered"] else "NO",
-          len(r["credentials"]), r["requests"], r["last_seen"]] for r in rows],
+        [
+            [
+                r["name"],
+                r["kind"] or "-",
+                r["owner"] or "-",
+                "yes" if r["registered"] else "NO",
+                len(r["credentials"]),
+                r["requests"],
+                r["last_seen"],
+            ]
+            for r in rows
+        ],
         empty="no identities in this case",
     )
 
@@ -150,7 +195,15 @@ def findings(case: CaseContext, severity: str | None, rule: str | None, as_json:
         return
     emit_table(
         ["severity", "rule", "subject", "title", "last seen"],
-        [[r["severity"], r["rule"], f"{r['subject']['type']} {r['subject']['id']}", r["title"],
-          r["last_seen"]] for r in rows],
+        [
+            [
+                r["severity"],
+                r["rule"],
+                f"{r['subject']['type']} {r['subject']['id']}",
+                r["title"],
+                r["last_seen"],
+            ]
+            for r in rows
+        ],
         empty="no findings",
     )

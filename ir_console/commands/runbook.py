@@ -22,10 +22,13 @@ EXIT_FOR_STATE = {"succeeded": 0, "planned": 0, "failed": 1, "waiting": 3}
 
 
 @click.group()
-@click.option("--runbooks", "runbooks_dir", type=click.Path(file_okay=False, path_type=Path),
-              envvar="IR_CONSOLE_RUNBOOKS",
-              help="A folder of your own runbooks (beside the built-in ones). "
-                   "Env: IR_CONSOLE_RUNBOOKS.")
+@click.option(
+    "--runbooks",
+    "runbooks_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="IR_CONSOLE_RUNBOOKS",
+    help="A folder of your own runbooks (beside the built-in ones). Env: IR_CONSOLE_RUNBOOKS.",
+)
 @click.pass_context
 def runbook(ctx: click.Context, runbooks_dir: Path | None) -> None:
     """Containment runbooks: list, show, validate, run, resume, status, log."""
@@ -45,15 +48,24 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     from runbooks import loader
 
     found = loader.load_all(_dir(ctx))
-    rows: list[dict[str, Any]] = [{"id": rid, "title": lr.runbook.title, "applies_to": lr.runbook.applies_to,
-             "source": lr.source, "path": lr.path, "steps": len(lr.runbook.steps)}
-            for rid, lr in sorted(found.items())]
+    rows: list[dict[str, Any]] = [
+        {
+            "id": rid,
+            "title": lr.runbook.title,
+            "applies_to": lr.runbook.applies_to,
+            "source": lr.source,
+            "path": lr.path,
+            "steps": len(lr.runbook.steps),
+        }
+        for rid, lr in sorted(found.items())
+    ]
     if as_json:
         emit_json(rows)
         return
-    emit_table(["id", "applies to", "steps", "source", "title"],
-               [[r["id"], ",".join(r["applies_to"]), r["steps"], r["source"], r["title"]]
-                for r in rows])
+    emit_table(
+        ["id", "applies to", "steps", "source", "title"],
+        [[r["id"], ",".join(r["applies_to"]), r["steps"], r["source"], r["title"]] for r in rows],
+    )
 
 
 @runbook.command()
@@ -67,18 +79,30 @@ def show(ctx: click.Context, runbook_id: str, as_json: bool) -> None:
     loaded = loader.find(runbook_id, _dir(ctx))
     rb = loaded.runbook
     if as_json:
-        emit_json({**rb.model_dump(mode="json", by_alias=True, exclude_defaults=True),
-                   "source": loaded.source, "path": loaded.path, "sha256": loaded.sha256})
+        emit_json(
+            {
+                **rb.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+                "source": loaded.source,
+                "path": loaded.path,
+                "sha256": loaded.sha256,
+            }
+        )
         return
-    out = [f"{rb.id}: {rb.title}  ({loaded.source}, {loaded.path})",
-           f"applies to: {', '.join(rb.applies_to)}", ""]
+    out = [
+        f"{rb.id}: {rb.title}  ({loaded.source}, {loaded.path})",
+        f"applies to: {', '.join(rb.applies_to)}",
+        "",
+    ]
     if rb.description:
         out += [rb.description.strip(), ""]
     if rb.inputs:
         out.append("inputs:")
         for name, spec in rb.inputs.items():
-            flags = [spec.type] + (["secret"] if spec.secret else []) + (
-                ["required"] if spec.required else [])
+            flags = (
+                [spec.type]
+                + (["secret"] if spec.secret else [])
+                + (["required"] if spec.required else [])
+            )
             default = f" default={spec.default!r}" if spec.default not in (None, "") else ""
             env = f" env=${spec.env}" if spec.env else ""
             out.append(f"  {name} ({', '.join(flags)}){default}{env}  {spec.description}".rstrip())
@@ -86,9 +110,16 @@ def show(ctx: click.Context, runbook_id: str, as_json: bool) -> None:
     out.append("steps:")
     for i, step in enumerate(rb.steps, 1):
         what = step.action if step.kind == "action" else step.kind
-        marks = [m for m, on in (("irreversible", step.irreversible), ("when", step.when),
-                                 ("rollback", step.rollback), ("retry", step.retry.attempts > 1))
-                 if on]
+        marks = [
+            m
+            for m, on in (
+                ("irreversible", step.irreversible),
+                ("when", step.when),
+                ("rollback", step.rollback),
+                ("retry", step.retry.attempts > 1),
+            )
+            if on
+        ]
         extra = f"  [{', '.join(marks)}]" if marks else ""
         out.append(f"  {i:2}. {step.id}: {what}{extra}  {step.title}".rstrip())
     click.echo(clean("\n".join(out), single_line=False))
@@ -120,8 +151,9 @@ def _secrets(names: tuple[str, ...]) -> dict[str, str]:
     for name in names:
         line = sys.stdin.readline()
         if not line:
-            raise click.BadParameter(f"stdin ended before the secret {name!r}",
-                                     param_hint="--secret-stdin")
+            raise click.BadParameter(
+                f"stdin ended before the secret {name!r}", param_hint="--secret-stdin"
+            )
         out[name] = line.rstrip("\r\n")
     return out
 
@@ -134,9 +166,13 @@ def _interactive(as_json: bool) -> Any:
     def confirm(step: Any, gate: str, prompt: str) -> bool:
         message(f"[{gate}] {step.id}: {prompt}")
         if gate == "irreversible":
-            typed = click.prompt(f"type the step id ({step.id}) to approve this irreversible "
-                                 "step, anything else to stop", default="", show_default=False,
-                                 err=True)
+            typed = click.prompt(
+                f"type the step id ({step.id}) to approve this irreversible "
+                "step, anything else to stop",
+                default="",
+                show_default=False,
+                err=True,
+            )
             return bool(typed.strip() == step.id)
         return bool(click.confirm("go on?", default=False, err=True))
 
@@ -145,10 +181,20 @@ def _interactive(as_json: bool) -> Any:
 
 run_options = [
     click.option("--yes", is_flag=True, help="Grant ordinary approval gates and manual steps."),
-    click.option("--approve", "approve", multiple=True, metavar="STEP",
-                 help="Approve this step (needed for each irreversible step). Repeatable."),
-    click.option("--secret-stdin", "secret_names", multiple=True, metavar="NAME",
-                 help="Read this secret input from stdin (one line each). Repeatable."),
+    click.option(
+        "--approve",
+        "approve",
+        multiple=True,
+        metavar="STEP",
+        help="Approve this step (needed for each irreversible step). Repeatable.",
+    ),
+    click.option(
+        "--secret-stdin",
+        "secret_names",
+        multiple=True,
+        metavar="NAME",
+        help="Read this secret input from stdin (one line each). Repeatable.",
+    ),
     click.option("--json", "as_json", is_flag=True, help="JSON Lines: one event per line."),
 ]
 
@@ -161,15 +207,26 @@ def _with_run_options(func: Any) -> Any:
 
 @runbook.command()
 @click.argument("runbook_id")
-@click.option("--target", required=True, help="Credential id, identity, \"HOST METHOD TEMPLATE\", "
-                                              "host or client address.")
+@click.option(
+    "--target",
+    required=True,
+    help='Credential id, identity, "HOST METHOD TEMPLATE", host or client address.',
+)
 @click.option("--param", "param", multiple=True, metavar="K=V", help="An input value. Repeatable.")
 @click.option("--dry-run", is_flag=True, help="Plan every step and call nothing.")
 @_with_run_options
 @click.pass_context
-def run(ctx: click.Context, runbook_id: str, target: str, param: tuple[str, ...], dry_run: bool,
-        yes: bool, approve: tuple[str, ...], secret_names: tuple[str, ...],
-        as_json: bool) -> None:
+def run(
+    ctx: click.Context,
+    runbook_id: str,
+    target: str,
+    param: tuple[str, ...],
+    dry_run: bool,
+    yes: bool,
+    approve: tuple[str, ...],
+    secret_names: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Run a runbook on a target (exit 3 when it stops at an approval gate)."""
     from runbooks import loader
 
@@ -187,8 +244,14 @@ def run(ctx: click.Context, runbook_id: str, target: str, param: tuple[str, ...]
 @click.argument("run_id")
 @_with_run_options
 @click.pass_context
-def resume(ctx: click.Context, run_id: str, yes: bool, approve: tuple[str, ...],
-           secret_names: tuple[str, ...], as_json: bool) -> None:
+def resume(
+    ctx: click.Context,
+    run_id: str,
+    yes: bool,
+    approve: tuple[str, ...],
+    secret_names: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Continue a stopped or killed run; completed steps are never repeated."""
     secrets = _secrets(secret_names)
     case: CaseContext = ctx.obj
@@ -198,8 +261,9 @@ def resume(ctx: click.Context, run_id: str, yes: bool, approve: tuple[str, ...],
     ctx.exit(EXIT_FOR_STATE.get(state, 1))
 
 
-def _engine(store: Any, yes: bool, approve: tuple[str, ...], secrets: dict[str, str],
-            as_json: bool) -> Any:
+def _engine(
+    store: Any, yes: bool, approve: tuple[str, ...], secrets: dict[str, str], as_json: bool
+) -> Any:
     from runbooks.engine import Approvals, Engine
 
     approvals = Approvals(yes=yes, steps=frozenset(approve), confirm=_interactive(as_json))
@@ -241,8 +305,9 @@ def _human(e: dict[str, Any]) -> None:
     elif kind == "gate_passed":
         line = f"  ok    {e['step']} ({e['gate']}) by {e['by']}"
     elif kind == "rollback_step":
-        line = (f"  undo  {e['step']} with {e['action']}: "
-                + ("ok" if e["ok"] else f"FAILED: {e['error']}"))
+        line = f"  undo  {e['step']} with {e['action']}: " + (
+            "ok" if e["ok"] else f"FAILED: {e['error']}"
+        )
     elif kind == "run_finished":
         line = f"run {e['run_id']} {e['state']}: {e['outcome']}"
     else:
@@ -263,11 +328,17 @@ def status(case: CaseContext, run_id: str, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    click.echo(clean(f"run {data['id']}: {data['runbook']} on {data['target']}: {data['state']}"
-                     + (" (dry run)" if data["dry_run"] else "")
-                     + (f": {data['outcome']}" if data["outcome"] else "")))
-    emit_table(["step", "state", "attempts", "error"],
-               [[s["step"], s["state"], s["attempts"], s["error"] or ""] for s in data["steps"]])
+    click.echo(
+        clean(
+            f"run {data['id']}: {data['runbook']} on {data['target']}: {data['state']}"
+            + (" (dry run)" if data["dry_run"] else "")
+            + (f": {data['outcome']}" if data["outcome"] else "")
+        )
+    )
+    emit_table(
+        ["step", "state", "attempts", "error"],
+        [[s["step"], s["state"], s["attempts"], s["error"] or ""] for s in data["steps"]],
+    )
 
 
 @runbook.command()
@@ -283,11 +354,24 @@ def log(case: CaseContext, run_id: str, as_json: bool) -> None:
     if as_json:
         emit_json(entries)
         return
-    emit_table(["seq", "time", "actor", "action", "step", "details"],
-               [[e["seq"], e["ts"], e["actor"], e["action"], e["details"].get("step", ""),
-                 json.dumps({k: v for k, v in e["details"].items() if k not in ("run", "step")},
-                            sort_keys=True)] for e in entries],
-               empty=f"no audit entries for run {run_id}")
+    emit_table(
+        ["seq", "time", "actor", "action", "step", "details"],
+        [
+            [
+                e["seq"],
+                e["ts"],
+                e["actor"],
+                e["action"],
+                e["details"].get("step", ""),
+                json.dumps(
+                    {k: v for k, v in e["details"].items() if k not in ("run", "step")},
+                    sort_keys=True,
+                ),
+            ]
+            for e in entries
+        ],
+        empty=f"no audit entries for run {run_id}",
+    )
 
 
 @runbook.group()

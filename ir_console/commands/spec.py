@@ -21,14 +21,16 @@ def spec() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--host", help="Document this host, whatever the spec's servers / host say.")
 @click.option(
-    "--no-validate", is_flag=True,
+    "--no-validate",
+    is_flag=True,
     help="Skip openapi-spec-validator (slow on huge specs); the structure ir-console reads is "
     "still checked.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
-def import_(case: CaseContext, file: Path, host: str | None, no_validate: bool,
-            as_json: bool) -> None:
+def import_(
+    case: CaseContext, file: Path, host: str | None, no_validate: bool, as_json: bool
+) -> None:
     """Import FILE (JSON or YAML, local and sibling-file $refs) and re-classify the whole case.
 
     A broken spec exits 2 naming the file and the JSON pointer of the problem; nothing changes.
@@ -38,9 +40,7 @@ def import_(case: CaseContext, file: Path, host: str | None, no_validate: bool,
 
     with case.open() as store:
         result = import_spec_file(store, file, host=host, validate=not no_validate)
-        counts = Counter(
-            status for (status,) in store.conn.execute("SELECT status FROM endpoints")
-        )
+        counts = Counter(status for (status,) in store.conn.execute("SELECT status FROM endpoints"))
     summary = {
         "spec": result.title,
         "openapi_version": result.openapi_version,
@@ -92,8 +92,14 @@ def list_(case: CaseContext, as_json: bool) -> None:
     emit_table(
         ["title", "version", "openapi", "hosts", "operations", "file"],
         [
-            [r["title"], r["version"] or "-", r["openapi_version"],
-             ", ".join(h["host"] + h["base_path"] for h in r["hosts"]), r["operations"], r["path"]]
+            [
+                r["title"],
+                r["version"] or "-",
+                r["openapi_version"],
+                ", ".join(h["host"] + h["base_path"] for h in r["hosts"]),
+                r["operations"],
+                r["path"],
+            ]
             for r in rows
         ],
         empty="no spec in this case (ir-console spec import FILE)",

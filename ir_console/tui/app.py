@@ -62,8 +62,10 @@ class ConsoleApp(App[None]):
     }
     DEFAULT_MODE = "overview"
     BINDINGS: ClassVar = [
-        *(Binding(key, f"app.switch_mode('{mode}')", title, show=False)
-          for key, mode, title in SCREENS_BY_KEY),
+        *(
+            Binding(key, f"app.switch_mode('{mode}')", title, show=False)
+            for key, mode, title in SCREENS_BY_KEY
+        ),
         Binding("question_mark", "help", "Help"),
         Binding("M", "choose_safety", "Mode"),
         Binding("q", "quit", "Quit"),
@@ -143,8 +145,9 @@ class ConsoleApp(App[None]):
             ("dry-run", Text("DRY-RUN    actions plan, call nothing")),
             ("live", Text("LIVE       actions run for real (asks to confirm)")),
         ]
-        self.push_screen(ChoiceModal(Text("What should actions do?", style="bold"), options),
-                         self._safety_chosen)
+        self.push_screen(
+            ChoiceModal(Text("What should actions do?", style="bold"), options), self._safety_chosen
+        )
 
     def _safety_chosen(self, choice: str | None) -> None:
         if choice is None:
@@ -153,8 +156,10 @@ class ConsoleApp(App[None]):
             self.safety = choice
             return
         question = Text("Switch to LIVE? Blocks and runbook actions will change real systems.")
-        self.push_screen(ConfirmModal(question, typed="LIVE", yes="Go live"),
-                         lambda ok: self._set_safety("live" if ok else self.safety))
+        self.push_screen(
+            ConfirmModal(question, typed="LIVE", yes="Go live"),
+            lambda ok: self._set_safety("live" if ok else self.safety),
+        )
 
     def _set_safety(self, value: str) -> None:
         self.safety = value
@@ -168,18 +173,24 @@ class ConsoleApp(App[None]):
             return
         label = f"{kind} {subject}"
         if self.safety == "read-only":
-            self.notify(f"READ-ONLY: would block {label}; press M to change the mode",
-                        markup=False, severity="warning")
+            self.notify(
+                f"READ-ONLY: would block {label}; press M to change the mode",
+                markup=False,
+                severity="warning",
+            )
             return
         if self.safety == "dry-run":
-            self.notify(f"DRY-RUN: would add {label} to the proxy blocklist (nothing changed)",
-                        markup=False)
+            self.notify(
+                f"DRY-RUN: would add {label} to the proxy blocklist (nothing changed)", markup=False
+            )
             return
         question = Text("Block ")
         question.append_text(safe(label, style="bold"))
         question.append(" at the proxy? The block is written to the audit log.")
-        self.push_screen(ConfirmModal(question, yes="Block"),
-                         lambda ok: self._block(kind, subject) if ok else None)
+        self.push_screen(
+            ConfirmModal(question, yes="Block"),
+            lambda ok: self._block(kind, subject) if ok else None,
+        )
 
     @work(thread=True, group="block")
     def _block(self, kind: str, subject: str) -> None:
@@ -208,11 +219,17 @@ class ConsoleApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for key, mode, title in SCREENS_BY_KEY:
-            yield SystemCommand(f"Go to {title}", f"show the {title.lower()} screen (key {key})",
-                                lambda mode=mode: self.switch_mode(mode))
+            yield SystemCommand(
+                f"Go to {title}",
+                f"show the {title.lower()} screen (key {key})",
+                lambda mode=mode: self.switch_mode(mode),
+            )
         for value, label in SAFETY_LABEL.items():
-            yield SystemCommand(f"Mode: {label}", "what actions do from now on",
-                                lambda value=value: self._request_safety(value))
+            yield SystemCommand(
+                f"Mode: {label}",
+                "what actions do from now on",
+                lambda value=value: self._request_safety(value),
+            )
         yield SystemCommand("Help", "keys and screens", self.action_help)
 
     def _request_safety(self, value: str) -> None:

@@ -29,7 +29,11 @@ SEVERITY_ORDER = (
 NEW_WINDOW = 24 * 3600.0
 # what "new" means on the overview, counted back from the newest exchange (n cycles them)
 NEW_WINDOWS: tuple[tuple[str, float], ...] = (
-    ("1h", 3600.0), ("24h", NEW_WINDOW), ("7d", 7 * 86400.0), ("30d", 30 * 86400.0))
+    ("1h", 3600.0),
+    ("24h", NEW_WINDOW),
+    ("7d", 7 * 86400.0),
+    ("30d", 30 * 86400.0),
+)
 # A text parameter: a key read back with invalid UTF-8 is bound as its bytes (see ``_params``),
 # and this cast makes it compare equal to the stored text again.
 T = "CAST(? AS TEXT)"
@@ -176,15 +180,19 @@ class CaseData:
             "unregistered": self._scalar("SELECT COUNT(*) FROM identities WHERE registered = 0"),
             "findings": self._scalar("SELECT COUNT(*) FROM findings"),
         }
-        severities = dict(self._with_conn(
-            "SELECT severity, COUNT(*) FROM findings GROUP BY severity"))
+        severities = dict(
+            self._with_conn("SELECT severity, COUNT(*) FROM findings GROUP BY severity")
+        )
         new = {
             "endpoints": self._scalar(
-                "SELECT COUNT(*) FROM endpoints WHERE first_seen >= ?", (since,)),
+                "SELECT COUNT(*) FROM endpoints WHERE first_seen >= ?", (since,)
+            ),
             "credentials": self._scalar(
-                "SELECT COUNT(*) FROM credentials WHERE first_seen >= ?", (since,)),
+                "SELECT COUNT(*) FROM credentials WHERE first_seen >= ?", (since,)
+            ),
             "identities": self._scalar(
-                "SELECT COUNT(*) FROM identities WHERE first_seen >= ?", (since,)),
+                "SELECT COUNT(*) FROM identities WHERE first_seen >= ?", (since,)
+            ),
         }
         return {
             "counts": counts,
@@ -193,17 +201,21 @@ class CaseData:
             "new": new,
             "findings": self._rows(
                 "SELECT id, rule, severity, title, subject_type, subject_id FROM findings "
-                f"ORDER BY {SEVERITY_ORDER}, last_seen DESC, id LIMIT 8"),
+                f"ORDER BY {SEVERITY_ORDER}, last_seen DESC, id LIMIT 8"
+            ),
             "shadow": self._rows(
                 "SELECT id, host, method, template, status, requests FROM endpoints "
-                "WHERE status IN ('shadow', 'zombie') ORDER BY requests DESC, id LIMIT 8"),
+                "WHERE status IN ('shadow', 'zombie') ORDER BY requests DESC, id LIMIT 8"
+            ),
             "unregistered": self._rows(
                 "SELECT id, name, source, first_seen, last_seen FROM identities "
-                "WHERE registered = 0 ORDER BY last_seen DESC, id LIMIT 8"),
+                "WHERE registered = 0 ORDER BY last_seen DESC, id LIMIT 8"
+            ),
         }
 
-    def _total(self, rows: list[dict[str, Any]], limit: int, count_sql: str,
-               args: list[Any]) -> int:
+    def _total(
+        self, rows: list[dict[str, Any]], limit: int, count_sql: str, args: list[Any]
+    ) -> int:
         """Rows matching a filter: counted only when the page is full (one scan saved)."""
         if len(rows) < limit:
             return len(rows)
@@ -218,7 +230,8 @@ class CaseData:
     def endpoints(self, text: str = "", limit: int = PAGE) -> Page:
         """Endpoints matching the filter, busiest first (``status:``, ``host:``, ``method:``)."""
         clause, args = _filter_clause(
-            text, "host || ' ' || method || ' ' || template || ' ' || status",
+            text,
+            "host || ' ' || method || ' ' || template || ' ' || status",
             {"status": "status", "host": "host", "method": "method", "template": "template"},
         )
         rows = self._rows(
@@ -229,8 +242,9 @@ class CaseData:
         total = self._total(rows, limit, f"SELECT COUNT(*) FROM endpoints {clause}", args)
         blocked = self._blocked("endpoint")
         for row in rows:
-            row["blocked"] = blocklist.endpoint_key(
-                row["host"], row["method"], row["template"]) in blocked
+            row["blocked"] = (
+                blocklist.endpoint_key(row["host"], row["method"], row["template"]) in blocked
+            )
         return Page(rows, int(total or 0), limit)
 
     def endpoint_detail(self, endpoint_id: int) -> dict[str, Any] | None:
@@ -260,10 +274,13 @@ class CaseData:
             (endpoint_id,),
         )
         row["findings"] = self._subject_findings(
-            "endpoint", blocklist.endpoint_key(row["host"], row["method"], row["template"]),
-            str(endpoint_id))
+            "endpoint",
+            blocklist.endpoint_key(row["host"], row["method"], row["template"]),
+            str(endpoint_id),
+        )
         row["blocked"] = blocklist.endpoint_key(
-            row["host"], row["method"], row["template"]) in self._blocked("endpoint")
+            row["host"], row["method"], row["template"]
+        ) in self._blocked("endpoint")
         return row
 
     # ------------------------------------------------------------ credentials / identities
@@ -271,7 +288,8 @@ class CaseData:
     def credentials(self, text: str = "", limit: int = PAGE) -> Page:
         """Credentials matching the filter, most recently used first (``kind:``, ``identity:``)."""
         clause, args = _filter_clause(
-            text, "id || ' ' || kind || ' ' || redacted || ' ' || COALESCE(identity_id, '') || "
+            text,
+            "id || ' ' || kind || ' ' || redacted || ' ' || COALESCE(identity_id, '') || "
             "' ' || COALESCE(public_id, '')",
             {"kind": "kind", "identity": "identity_id", "id": "id"},
         )
@@ -302,7 +320,8 @@ class CaseData:
     def identities(self, text: str = "", limit: int = PAGE) -> Page:
         """Identities matching the filter, unregistered first (``source:``, ``owner:``)."""
         clause, args = _filter_clause(
-            text, "id || ' ' || name || ' ' || source || ' ' || COALESCE(owner, '') || ' ' || "
+            text,
+            "id || ' ' || name || ' ' || source || ' ' || COALESCE(owner, '') || ' ' || "
             "COALESCE(kind, '') || ' ' || CASE registered WHEN 1 THEN 'registered' "
             "ELSE 'unregistered' END",
             {"source": "source", "owner": "owner", "kind": "kind", "id": "i.id"},
@@ -322,19 +341,24 @@ class CaseData:
         found = self._rows(
             "SELECT id, name, kind, owner, source, registered, allowed_scopes, "
             "max_token_lifetime, rotation_period, first_seen, last_seen FROM identities "
-            f"WHERE id = {T}", (identity_id,))
+            f"WHERE id = {T}",
+            (identity_id,),
+        )
         if not found:
             return None
         row = found[0]
         row["credentials"] = self._rows(
             "SELECT id, kind, redacted, requests, first_seen, last_seen, expires_at "
             f"FROM credentials WHERE identity_id = {T} ORDER BY last_seen DESC LIMIT ?",
-            (identity_id, DETAIL_ROWS))
+            (identity_id, DETAIL_ROWS),
+        )
         row["endpoints"] = self._rows(
             "SELECT ep.id, ep.host, ep.method, ep.template, ep.status, SUM(s.requests) AS "
             "requests FROM credentials c JOIN sightings s ON s.credential_id = c.id "
             f"JOIN endpoints ep ON ep.id = s.endpoint_id WHERE c.identity_id = {T} "
-            "GROUP BY ep.id ORDER BY requests DESC LIMIT ?", (identity_id, DETAIL_ROWS))
+            "GROUP BY ep.id ORDER BY requests DESC LIMIT ?",
+            (identity_id, DETAIL_ROWS),
+        )
         row["findings"] = self._subject_findings("identity", identity_id)
         return row
 
@@ -343,8 +367,8 @@ class CaseData:
     def findings(self, text: str = "", limit: int = PAGE) -> Page:
         """Findings matching the filter, most severe first (``severity:``, ``rule:``)."""
         clause, args = _filter_clause(
-            text, "rule || ' ' || severity || ' ' || title || ' ' || subject_type || ' ' || "
-            "subject_id",
+            text,
+            "rule || ' ' || severity || ' ' || title || ' ' || subject_type || ' ' || subject_id",
             {"severity": "severity", "rule": "rule", "subject": "subject_id", "id": "id"},
         )
         rows = self._rows(
@@ -358,7 +382,9 @@ class CaseData:
     def finding_detail(self, finding_id: str) -> dict[str, Any] | None:
         found = self._rows(
             "SELECT id, rule, severity, title, subject_type, subject_id, evidence, first_seen, "
-            "last_seen, created_at FROM findings WHERE id = ?", (finding_id,))
+            "last_seen, created_at FROM findings WHERE id = ?",
+            (finding_id,),
+        )
         if not found:
             return None
         row = found[0]
@@ -370,11 +396,13 @@ class CaseData:
         return self._rows(
             "SELECT id, rule, severity, title FROM findings WHERE subject_type = ? AND "
             f"subject_id IN ({marks}) ORDER BY {SEVERITY_ORDER} LIMIT ?",
-            (kind, *subjects, DETAIL_ROWS))
+            (kind, *subjects, DETAIL_ROWS),
+        )
 
     def _blocked(self, kind: str) -> set[str]:
-        return {r[0] for r in self._with_conn(
-            "SELECT subject FROM blocklist WHERE kind = ?", (kind,))}
+        return {
+            r[0] for r in self._with_conn("SELECT subject FROM blocklist WHERE kind = ?", (kind,))
+        }
 
     # ------------------------------------------------------------ graph explorer
 
@@ -385,15 +413,17 @@ class CaseData:
             return None
         if self._scalar("SELECT 1 FROM credentials WHERE id = ?", (text,)):
             return ("credential", text)
-        ident = self._scalar("SELECT id FROM identities WHERE id = ? OR name = ? LIMIT 1",
-                             (text, text))
+        ident = self._scalar(
+            "SELECT id FROM identities WHERE id = ? OR name = ? LIMIT 1", (text, text)
+        )
         if ident:
             return ("identity", str(ident))
         parts = text.split()
         if len(parts) == 3:
             ep = self._scalar(
                 "SELECT id FROM endpoints WHERE host = ? AND method = ? AND template = ?",
-                (parts[0].lower(), parts[1].upper(), parts[2]))
+                (parts[0].lower(), parts[1].upper(), parts[2]),
+            )
             if ep is not None:
                 return ("endpoint", str(ep))
         if text.isdigit() and self._scalar("SELECT 1 FROM endpoints WHERE id = ?", (int(text),)):
@@ -406,39 +436,59 @@ class CaseData:
         ``without`` removes one credential first (what-if containment).
         """
         if kind == "credential":
-            cred = self._rows("SELECT id, kind, redacted, identity_id FROM credentials "
-                              "WHERE id = ?", (subject,))
+            cred = self._rows(
+                "SELECT id, kind, redacted, identity_id FROM credentials WHERE id = ?", (subject,)
+            )
             if not cred:
                 return TreeNode(f"unknown credential {subject}", "missing")
             c = cred[0]
-            root = TreeNode(f"credential {c['id']} {c['kind']} {c['redacted']}", "credential",
-                            c["id"], f"identity {c['identity_id']}")
+            root = TreeNode(
+                f"credential {c['id']} {c['kind']} {c['redacted']}",
+                "credential",
+                c["id"],
+                f"identity {c['identity_id']}",
+            )
             self._reach(root, [c["id"]])
             clients = root.add("clients that presented it", "group")
             others = root.add("other credentials seen from the same clients", "group")
             for r in self._rows(
                 "SELECT client_ip, SUM(requests) AS requests FROM sightings WHERE "
                 "credential_id = ? GROUP BY client_ip ORDER BY requests DESC LIMIT ?",
-                (subject, DETAIL_ROWS)):
+                (subject, DETAIL_ROWS),
+            ):
                 clients.add(f"{r['client_ip'] or '?'}  ({r['requests']} requests)", "client")
             for r in self._rows(
                 "SELECT DISTINCT o.credential_id, c.redacted FROM sightings s JOIN sightings o "
                 "ON o.client_ip = s.client_ip AND o.credential_id != s.credential_id "
                 "LEFT JOIN credentials c ON c.id = o.credential_id WHERE s.credential_id = ? "
-                "LIMIT ?", (subject, DETAIL_ROWS)):
-                others.add(f"credential {r['credential_id']} {r['redacted'] or ''}",
-                           "credential", r["credential_id"])
+                "LIMIT ?",
+                (subject, DETAIL_ROWS),
+            ):
+                others.add(
+                    f"credential {r['credential_id']} {r['redacted'] or ''}",
+                    "credential",
+                    r["credential_id"],
+                )
             return root
-        ident = self._rows(f"SELECT id, name, registered FROM identities WHERE id = {T}",
-                           (subject,))
+        ident = self._rows(
+            f"SELECT id, name, registered FROM identities WHERE id = {T}", (subject,)
+        )
         if not ident:
             return TreeNode(f"unknown identity {subject}", "missing")
         i = ident[0]
-        root = TreeNode(f"identity {i['name']}", "identity", i["id"],
-                        "registered" if i["registered"] else "unregistered")
-        creds = [r["id"] for r in self._rows(
-            f"SELECT id FROM credentials WHERE identity_id = {T} ORDER BY last_seen DESC",
-            (subject,))]
+        root = TreeNode(
+            f"identity {i['name']}",
+            "identity",
+            i["id"],
+            "registered" if i["registered"] else "unregistered",
+        )
+        creds = [
+            r["id"]
+            for r in self._rows(
+                f"SELECT id FROM credentials WHERE identity_id = {T} ORDER BY last_seen DESC",
+                (subject,),
+            )
+        ]
         held = root.add(f"holds {len(creds)} credential(s)", "group")
         for cid in creds[:DETAIL_ROWS]:
             mark = "  [removed: what-if]" if cid == without else ""
@@ -466,7 +516,8 @@ class CaseData:
             "SUM(s.requests) AS requests, SUM(s.successes) AS successes FROM sightings s "
             f"JOIN endpoints ep ON ep.id = s.endpoint_id WHERE s.credential_id IN ({marks}) "
             "GROUP BY ep.id ORDER BY ep.host, ep.template, ep.method LIMIT 2000",
-            credential_ids)
+            credential_ids,
+        )
 
     def _reach(self, parent: TreeNode, credential_ids: list[str]) -> None:
         rows = self._reach_rows(credential_ids)
@@ -478,24 +529,33 @@ class CaseData:
                 host = hosts[row["host"]] = services.add(f"service {row['host']}", "service")
             kinds = ",".join(sorted(_json(row["sensitive"], {})))
             detail = f"sensitive: {kinds}" if kinds else ""
-            host.add(f"{row['method']} {row['template']}  [{row['status']}]  "
-                     f"{row['requests']} req", "endpoint", str(row["id"]), detail)
+            host.add(
+                f"{row['method']} {row['template']}  [{row['status']}]  {row['requests']} req",
+                "endpoint",
+                str(row["id"]),
+                detail,
+            )
 
     def exposure(self, endpoint_id: int) -> TreeNode:
         """Every identity and credential that reached an endpoint."""
-        ep = self._rows("SELECT id, host, method, template, status FROM endpoints WHERE id = ?",
-                        (endpoint_id,))
+        ep = self._rows(
+            "SELECT id, host, method, template, status FROM endpoints WHERE id = ?", (endpoint_id,)
+        )
         if not ep:
             return TreeNode(f"unknown endpoint {endpoint_id}", "missing")
         e = ep[0]
-        root = TreeNode(f"endpoint {e['method']} {e['host']}{e['template']} [{e['status']}]",
-                        "endpoint", str(e["id"]))
+        root = TreeNode(
+            f"endpoint {e['method']} {e['host']}{e['template']} [{e['status']}]",
+            "endpoint",
+            str(e["id"]),
+        )
         rows = self._rows(
             "SELECT c.identity_id, i.name, s.credential_id, c.redacted, SUM(s.requests) AS req "
             "FROM sightings s LEFT JOIN credentials c ON c.id = s.credential_id "
             "LEFT JOIN identities i ON i.id = c.identity_id WHERE s.endpoint_id = ? "
             "GROUP BY s.credential_id ORDER BY c.identity_id, req DESC LIMIT 2000",
-            (endpoint_id,))
+            (endpoint_id,),
+        )
         idents: dict[str, TreeNode] = {}
         group = root.add(f"reached by {len(rows)} credential(s)", "group")
         for r in rows:
@@ -503,8 +563,11 @@ class CaseData:
             node = idents.get(key)
             if node is None:
                 node = idents[key] = group.add(f"identity {r['name'] or key}", "identity", key)
-            node.add(f"credential {r['credential_id']} {r['redacted'] or ''}  {r['req']} req",
-                     "credential", r["credential_id"])
+            node.add(
+                f"credential {r['credential_id']} {r['redacted'] or ''}  {r['req']} req",
+                "credential",
+                r["credential_id"],
+            )
         return root
 
     # ------------------------------------------------------------ live capture
@@ -517,18 +580,23 @@ class CaseData:
         return self._rows(
             "SELECT id, ts, source, client_ip, host, method, raw_path, path, status, user_agent, "
             "tls, sni, blocked FROM exchanges WHERE id > ? ORDER BY id DESC LIMIT ?",
-            (after_id, limit))
+            (after_id, limit),
+        )
 
     # ------------------------------------------------------------ audit
 
     def audit_entries(self, text: str = "", limit: int = PAGE) -> Page:
         """Audit entries matching the filter, newest first."""
         clause, args = _filter_clause(
-            text, "actor || ' ' || action || ' ' || COALESCE(subject, '') || ' ' || details",
-            {"actor": "actor", "action": "action", "subject": "subject"})
+            text,
+            "actor || ' ' || action || ' ' || COALESCE(subject, '') || ' ' || details",
+            {"actor": "actor", "action": "action", "subject": "subject"},
+        )
         rows = self._rows(
             f"SELECT seq, ts, actor, action, subject, details, hash FROM audit_log {clause} "
-            "ORDER BY seq DESC LIMIT ?", [*args, limit])
+            "ORDER BY seq DESC LIMIT ?",
+            [*args, limit],
+        )
         total = self._total(rows, limit, f"SELECT COUNT(*) FROM audit_log {clause}", args)
         return Page(rows, int(total or 0), limit)
 
@@ -540,27 +608,38 @@ class CaseData:
 
     def runbook_runs(self, text: str = "", limit: int = PAGE) -> Page:
         clause, args = _filter_clause(
-            text, "id || ' ' || runbook_id || ' ' || target || ' ' || state",
-            {"state": "state", "runbook": "runbook_id"})
+            text,
+            "id || ' ' || runbook_id || ' ' || target || ' ' || state",
+            {"state": "state", "runbook": "runbook_id"},
+        )
         rows = self._rows(
             "SELECT id, runbook_id, target, dry_run, state, started_at, finished_at, outcome "
-            f"FROM runbook_runs {clause} ORDER BY started_at DESC LIMIT ?", [*args, limit])
+            f"FROM runbook_runs {clause} ORDER BY started_at DESC LIMIT ?",
+            [*args, limit],
+        )
         total = self._total(rows, limit, f"SELECT COUNT(*) FROM runbook_runs {clause}", args)
         return Page(rows, int(total or 0), limit)
 
     def run_steps(self, run_id: str) -> list[dict[str, Any]]:
         return self._rows(
             "SELECT idx, step_id, state, attempts, started_at, finished_at, error FROM "
-            "runbook_steps WHERE run_id = ? ORDER BY idx", (run_id,))
+            "runbook_steps WHERE run_id = ? ORDER BY idx",
+            (run_id,),
+        )
 
     def run_audit(self, run_id: str, limit: int = 500) -> Page:
         """The audit entries a run wrote (its engine's and its actions', e.g. the blocklist's),
         in order; the same selection as ``runbooks.runs.run_log``, bounded."""
-        where = ("WHERE actor = ? OR CASE WHEN json_valid(details) "
-                 "THEN json_extract(details, '$.run') END = ?")
+        where = (
+            "WHERE actor = ? OR CASE WHEN json_valid(details) "
+            "THEN json_extract(details, '$.run') END = ?"
+        )
         args = (f"runbook:{run_id}", run_id)
-        rows = self._rows(f"SELECT seq, ts, actor, action, subject, details, hash FROM audit_log "
-                          f"{where} ORDER BY seq LIMIT ?", [*args, limit])
+        rows = self._rows(
+            f"SELECT seq, ts, actor, action, subject, details, hash FROM audit_log "
+            f"{where} ORDER BY seq LIMIT ?",
+            [*args, limit],
+        )
         for row in rows:
             row["details"] = _json(row["details"], {})
         total = self._total(rows, limit, f"SELECT COUNT(*) FROM audit_log {where}", list(args))
@@ -577,8 +656,9 @@ class CaseData:
             return blocklist.block_endpoint(self.store, subject, reason, actor="console")
 
     def endpoint_subject(self, endpoint_id: int) -> str | None:
-        rows = self._rows("SELECT host, method, template FROM endpoints WHERE id = ?",
-                          (endpoint_id,))
+        rows = self._rows(
+            "SELECT host, method, template FROM endpoints WHERE id = ?", (endpoint_id,)
+        )
         if not rows:
             return None
         r = rows[0]

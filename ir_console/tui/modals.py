@@ -44,8 +44,7 @@ class ConfirmModal(ModalScreen[bool]):
                 yield Static(hint, classes="modal-hint")
                 yield Input(id="typed", placeholder=self.typed)
             with Horizontal(classes="modal-buttons"):
-                yield Button(self.yes, id="yes", variant="error",
-                             disabled=self.typed is not None)
+                yield Button(self.yes, id="yes", variant="error", disabled=self.typed is not None)
                 yield Button("Cancel", id="no")
 
     def on_mount(self) -> None:
@@ -176,8 +175,9 @@ class InputsModal(ModalScreen[InputValues | None]):
 
     BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, runbook: Runbook, params: dict[str, str], secrets: dict[str, str],
-                 yes: str = "Run") -> None:
+    def __init__(
+        self, runbook: Runbook, params: dict[str, str], secrets: dict[str, str], yes: str = "Run"
+    ) -> None:
         super().__init__()
         self.runbook = runbook
         self.params = params
@@ -198,8 +198,12 @@ class InputsModal(ModalScreen[InputValues | None]):
                         value = self.params[name]
                     else:
                         value = "" if spec.default is None else _text(spec.default)
-                    yield Input(value=value, password=spec.secret, id=f"in-{name}",
-                                placeholder=self._placeholder(name))
+                    yield Input(
+                        value=value,
+                        password=spec.secret,
+                        id=f"in-{name}",
+                        placeholder=self._placeholder(name),
+                    )
             yield Static(Text(""), id="inputs-error")
             with Horizontal(classes="modal-buttons"):
                 yield Button(self.yes, id="yes", variant="error")
@@ -207,8 +211,11 @@ class InputsModal(ModalScreen[InputValues | None]):
 
     def _label(self, name: str) -> Text:
         spec = self.runbook.inputs[name]
-        flags = [spec.type] + (["required"] if spec.required else []) + (
-            ["secret, masked, never stored"] if spec.secret else [])
+        flags = (
+            [spec.type]
+            + (["required"] if spec.required else [])
+            + (["secret, masked, never stored"] if spec.secret else [])
+        )
         out = safe(name, style="bold")
         out.append(f"  ({', '.join(flags)})", style="dim")
         if spec.description:
@@ -266,15 +273,27 @@ class InputsModal(ModalScreen[InputValues | None]):
                     secrets[name] = value
             elif value.strip():
                 params[name] = value.strip()
-        missing = [name for name, spec in self.runbook.inputs.items()
-                   if spec.required and name not in params and name not in secrets
-                   and not spec.vault and not (spec.env and os.environ.get(spec.env))]
+        missing = [
+            name
+            for name, spec in self.runbook.inputs.items()
+            if spec.required
+            and name not in params
+            and name not in secrets
+            and not spec.vault
+            and not (spec.env and os.environ.get(spec.env))
+        ]
         if missing:
             self._error(f"{missing[0]} is required", secrets)
             return
         # a secret left empty may still come from the vault: the engine decides when it runs
-        check = {**secrets, **{name: "x" for name, spec in self.runbook.inputs.items()
-                               if spec.vault and name not in secrets}}
+        check = {
+            **secrets,
+            **{
+                name: "x"
+                for name, spec in self.runbook.inputs.items()
+                if spec.vault and name not in secrets
+            },
+        }
         try:
             resolve_inputs(self.runbook, params, check)
         except RunbookError as exc:
@@ -285,8 +304,7 @@ class InputsModal(ModalScreen[InputValues | None]):
     def _error(self, message: str, secrets: dict[str, str]) -> None:
         for value in secrets.values():
             message = message.replace(value, "[secret]")
-        self.query_one("#inputs-error", Static).update(safe(message, style="bold red",
-                                                            limit=300))
+        self.query_one("#inputs-error", Static).update(safe(message, style="bold red", limit=300))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -312,8 +330,9 @@ class ErrorModal(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal error"):
             yield Static(safe(self.title_text, style="bold red", limit=200), classes="modal-text")
-            yield Static(Text(clean(self.error, single_line=False, limit=2000)),
-                         classes="modal-text")
+            yield Static(
+                Text(clean(self.error, single_line=False, limit=2000)), classes="modal-text"
+            )
             yield Button("Close", id="close")
 
     def on_mount(self) -> None:

@@ -24,10 +24,12 @@ def _iam(args: KeyArgs, ctx: ActionContext) -> Any:
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=ctx.timeout, read_timeout=ctx.timeout,
-                    retries={"max_attempts": 2})
-    return boto3.client("iam", region_name=args.region, endpoint_url=args.endpoint_url,
-                        config=config)
+    config = Config(
+        connect_timeout=ctx.timeout, read_timeout=ctx.timeout, retries={"max_attempts": 2}
+    )
+    return boto3.client(
+        "iam", region_name=args.region, endpoint_url=args.endpoint_url, config=config
+    )
 
 
 def _call(what: str, func: Any, **kwargs: Any) -> Any:
@@ -45,8 +47,9 @@ def _call(what: str, func: Any, **kwargs: Any) -> Any:
 def _user_of(iam: Any, args: KeyArgs) -> str:
     if args.user_name:
         return args.user_name
-    found = _call("GetAccessKeyLastUsed", iam.get_access_key_last_used,
-                  AccessKeyId=args.access_key_id)
+    found = _call(
+        "GetAccessKeyLastUsed", iam.get_access_key_last_used, AccessKeyId=args.access_key_id
+    )
     user = found.get("UserName")
     if not user:
         raise ActionError(f"aws: cannot tell which user owns {args.access_key_id}; give user_name")
@@ -74,8 +77,13 @@ class DeactivateAccessKey(Action[KeyArgs]):
     def run(self, args: KeyArgs, ctx: ActionContext) -> dict[str, Any]:
         iam = _iam(args, ctx)
         user = _user_of(iam, args)
-        _call("UpdateAccessKey", iam.update_access_key, UserName=user,
-              AccessKeyId=args.access_key_id, Status="Inactive")
+        _call(
+            "UpdateAccessKey",
+            iam.update_access_key,
+            UserName=user,
+            AccessKeyId=args.access_key_id,
+            Status="Inactive",
+        )
         status = _status(iam, user, args.access_key_id)
         if status != "Inactive":
             raise ActionError(f"aws: {args.access_key_id} is {status} after UpdateAccessKey")
@@ -95,8 +103,9 @@ class DeleteAccessKey(Action[KeyArgs]):
     def run(self, args: KeyArgs, ctx: ActionContext) -> dict[str, Any]:
         iam = _iam(args, ctx)
         user = _user_of(iam, args)
-        _call("DeleteAccessKey", iam.delete_access_key, UserName=user,
-              AccessKeyId=args.access_key_id)
+        _call(
+            "DeleteAccessKey", iam.delete_access_key, UserName=user, AccessKeyId=args.access_key_id
+        )
         if _status(iam, user, args.access_key_id) is not None:
             raise ActionError(f"aws: {args.access_key_id} still listed after DeleteAccessKey")
         return {"access_key_id": args.access_key_id, "user": user, "deleted": True}

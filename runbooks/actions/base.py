@@ -50,8 +50,7 @@ class ActionContext:
         """An HTTP client honouring the step's timeout and the injected transport."""
         import httpx
 
-        return httpx.Client(timeout=self.timeout, transport=self.transport,
-                            follow_redirects=False)
+        return httpx.Client(timeout=self.timeout, transport=self.transport, follow_redirects=False)
 
 
 class Action(Generic[A]):

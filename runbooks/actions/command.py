@@ -37,11 +37,20 @@ class Command(Action[CommandArgs]):
         env = {k: os.environ[k] for k in (*BASE_ENV, *args.pass_env) if k in os.environ}
         env.update(args.env)
         try:
-            proc = subprocess.run(args.argv, shell=False, env=env, cwd=args.cwd,
-                                  capture_output=True, timeout=ctx.timeout, check=False,
-                                  stdin=subprocess.DEVNULL)
+            proc = subprocess.run(
+                args.argv,
+                shell=False,
+                env=env,
+                cwd=args.cwd,
+                capture_output=True,
+                timeout=ctx.timeout,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired:
-            raise ActionError(f"command {args.argv[0]!r}: timed out after {ctx.timeout:g}s") from None
+            raise ActionError(
+                f"command {args.argv[0]!r}: timed out after {ctx.timeout:g}s"
+            ) from None
         except OSError as exc:
             raise ActionError(f"command {args.argv[0]!r}: {exc.strerror or exc}") from None
         stdout = proc.stdout.decode("utf-8", "replace")[-MAX_OUTPUT:]

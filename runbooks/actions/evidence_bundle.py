@@ -30,8 +30,9 @@ class EvidenceBundle(Action[BundleArgs]):
     args = BundleArgs
 
     def plan(self, args: BundleArgs, ctx: ActionContext) -> str:
-        return (f"copy the case and write a manifest (input hashes, audit head) into "
-                f"{args.directory}")
+        return (
+            f"copy the case and write a manifest (input hashes, audit head) into {args.directory}"
+        )
 
     def run(self, args: BundleArgs, ctx: ActionContext) -> dict[str, Any]:
         folder = Path(args.directory)
@@ -51,7 +52,8 @@ class EvidenceBundle(Action[BundleArgs]):
             inputs = [
                 {"path": r[0], "sha256": r[1], "format": r[2], "size": r[3], "state": r[4]}
                 for r in ctx.store.conn.execute(
-                    "SELECT path, sha256, format, size, state FROM inputs ORDER BY id")
+                    "SELECT path, sha256, format, size, state FROM inputs ORDER BY id"
+                )
             ]
             verification = audit.verify(ctx.store)
             manifest = {
@@ -68,10 +70,14 @@ class EvidenceBundle(Action[BundleArgs]):
             manifest_path.write_text(body + "\n", encoding="utf-8")
         except OSError as exc:
             raise ActionError(f"{folder}: cannot write the bundle: {exc.strerror or exc}") from None
-        return {"copy": str(copy), "manifest": str(manifest_path),
-                "manifest_sha256": hashlib.sha256(body.encode()).hexdigest(),
-                "copy_sha256": manifest["copy_sha256"], "inputs": len(inputs),
-                "audit_head": verification.head}
+        return {
+            "copy": str(copy),
+            "manifest": str(manifest_path),
+            "manifest_sha256": hashlib.sha256(body.encode()).hexdigest(),
+            "copy_sha256": manifest["copy_sha256"],
+            "inputs": len(inputs),
+            "audit_head": verification.head,
+        }
 
 
 ACTION = EvidenceBundle()

@@ -56,25 +56,45 @@ def _credentials_of(store: Store, kind: str, ident: str) -> list[str]:
     if kind == "credential":
         return [ident]
     if kind == "identity":
-        return [r[0] for r in conn.execute(
-            "SELECT id FROM credentials WHERE identity_id = ? ORDER BY id", (ident,))]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM credentials WHERE identity_id = ? ORDER BY id", (ident,)
+            )
+        ]
     if kind == "endpoint":
         host, method, template = ident.split(" ", 2)
-        return [r[0] for r in conn.execute(
-            "SELECT DISTINCT s.credential_id FROM sightings s JOIN endpoints ep "
-            "ON ep.id = s.endpoint_id WHERE ep.host = ? AND ep.method = ? AND ep.template = ? "
-            "ORDER BY 1", (host, method, template))]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT s.credential_id FROM sightings s JOIN endpoints ep "
+                "ON ep.id = s.endpoint_id WHERE ep.host = ? AND ep.method = ? AND ep.template = ? "
+                "ORDER BY 1",
+                (host, method, template),
+            )
+        ]
     if kind == "host":
-        return [r[0] for r in conn.execute(
-            "SELECT DISTINCT s.credential_id FROM sightings s JOIN endpoints ep "
-            "ON ep.id = s.endpoint_id WHERE ep.host = ? ORDER BY 1", (ident,))]
-    return [r[0] for r in conn.execute(
-        "SELECT DISTINCT credential_id FROM sightings WHERE client_ip = ? ORDER BY 1", (ident,))]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT s.credential_id FROM sightings s JOIN endpoints ep "
+                "ON ep.id = s.endpoint_id WHERE ep.host = ? ORDER BY 1",
+                (ident,),
+            )
+        ]
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT credential_id FROM sightings WHERE client_ip = ? ORDER BY 1", (ident,)
+        )
+    ]
 
 
 def _sightings(store: Store, kind: str, ident: str, credentials: list[str]) -> list[dict[str, Any]]:
-    where, params = "s.credential_id IN ({})".format(",".join("?" for _ in credentials)), \
-        list(credentials)
+    where, params = (
+        "s.credential_id IN ({})".format(",".join("?" for _ in credentials)),
+        list(credentials),
+    )
     if kind == "endpoint":
         host, method, template = ident.split(" ", 2)
         where += " AND ep.host = ? AND ep.method = ? AND ep.template = ?"
@@ -91,18 +111,30 @@ def _sightings(store: Store, kind: str, ident: str, credentials: list[str]) -> l
         "SELECT s.credential_id, c.identity_id, s.client_ip, ep.host, ep.method, ep.template, "
         "ep.status, s.requests, s.successes, s.first_seen, s.last_seen FROM sightings s "
         "JOIN endpoints ep ON ep.id = s.endpoint_id JOIN credentials c ON c.id = s.credential_id "
-        f"WHERE {where} ORDER BY s.last_seen DESC", params,
+        f"WHERE {where} ORDER BY s.last_seen DESC",
+        params,
     ).fetchall()
     return [
-        {"credential": r[0], "identity": r[1], "client": r[2], "host": r[3], "method": r[4],
-         "template": r[5], "endpoint_status": r[6], "requests": r[7], "successes": r[8],
-         "first_seen": iso(r[9]), "last_seen": iso(r[10])}
+        {
+            "credential": r[0],
+            "identity": r[1],
+            "client": r[2],
+            "host": r[3],
+            "method": r[4],
+            "template": r[5],
+            "endpoint_status": r[6],
+            "requests": r[7],
+            "successes": r[8],
+            "first_seen": iso(r[9]),
+            "last_seen": iso(r[10]),
+        }
         for r in rows
     ]
 
 
-def _blast_radius(store: Store, subject: Subject,
-                  rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+def _blast_radius(
+    store: Store, subject: Subject, rows: list[dict[str, Any]]
+) -> tuple[dict[str, Any], str]:
     """From the graph (blast radius, or exposure for endpoints and hosts), else the sightings."""
     try:
         analyses = importlib.import_module("discovery.graph.analyses")
@@ -119,8 +151,13 @@ def _blast_radius(store: Store, subject: Subject,
     return {
         "endpoints": endpoints,
         "services": sorted({r["host"] for r in rows}),
-        "shadow": sorted({f"{r['host']} {r['method']} {r['template']}"
-                          for r in rows if r["endpoint_status"] == "shadow"}),
+        "shadow": sorted(
+            {
+                f"{r['host']} {r['method']} {r['template']}"
+                for r in rows
+                if r["endpoint_status"] == "shadow"
+            }
+        ),
     }, "sightings"
 
 

@@ -40,14 +40,20 @@ class VerifyNoUseSince(Action[VerifyArgs]):
 
     def run(self, args: VerifyArgs, ctx: ActionContext) -> dict[str, Any]:
         try:
-            since = (float(args.since) if isinstance(args.since, float)
-                     else parse_time(args.since) if args.since else ctx.started_at)
+            since = (
+                float(args.since)
+                if isinstance(args.since, float)
+                else parse_time(args.since)
+                if args.since
+                else ctx.started_at
+            )
         except ValueError as exc:
             raise ActionError(f"since: {exc}") from None
         since += args.grace
         if (args.credential is None) == (args.endpoint is None):
-            raise ActionError("evidence.verify_no_use_since: give exactly one of credential, "
-                              "endpoint")
+            raise ActionError(
+                "evidence.verify_no_use_since: give exactly one of credential, endpoint"
+            )
         source, where, params = _scope(args)
         deadline = time.monotonic() + min(args.wait, max(ctx.timeout - 1, 0))
         while True:
@@ -69,8 +75,13 @@ class VerifyNoUseSince(Action[VerifyArgs]):
             "AND (e.blocked = 1 OR e.status >= 400)",
             (*params, since),
         ).fetchone()[0]
-        return {"subject": _what(args), "since": iso(since), "successful_uses": 0,
-                "refused_attempts": int(refused), "watched_seconds": args.wait}
+        return {
+            "subject": _what(args),
+            "since": iso(since),
+            "successful_uses": 0,
+            "refused_attempts": int(refused),
+            "watched_seconds": args.wait,
+        }
 
 
 def _what(args: VerifyArgs) -> str:
@@ -80,16 +91,22 @@ def _what(args: VerifyArgs) -> str:
 def _scope(args: VerifyArgs) -> tuple[str, str, tuple[str, ...]]:
     """FROM and WHERE clauses selecting the exchanges of the credential or the endpoint."""
     if args.credential is not None:
-        return ("exchange_credentials ec JOIN exchanges e ON e.id = ec.exchange_id",
-                "ec.credential_id = ?", (args.credential,))
+        return (
+            "exchange_credentials ec JOIN exchanges e ON e.id = ec.exchange_id",
+            "ec.credential_id = ?",
+            (args.credential,),
+        )
     parts = str(args.endpoint).split()
     if len(parts) != 3:
-        raise ActionError(f"endpoint must be \"HOST METHOD TEMPLATE\", got {args.endpoint!r}")
+        raise ActionError(f'endpoint must be "HOST METHOD TEMPLATE", got {args.endpoint!r}')
     host, method, template = parts[0].lower(), parts[1].upper(), parts[2]
     # exchanges classified to the endpoint, or (not classified yet) with exactly that path
-    return ("exchanges e LEFT JOIN endpoints ep ON ep.id = e.endpoint_id",
-            "e.host = ? AND e.method = ? AND (ep.template = ? OR "
-            "(e.endpoint_id IS NULL AND e.path = ?))", (host, method, template, template))
+    return (
+        "exchanges e LEFT JOIN endpoints ep ON ep.id = e.endpoint_id",
+        "e.host = ? AND e.method = ? AND (ep.template = ? OR "
+        "(e.endpoint_id IS NULL AND e.path = ?))",
+        (host, method, template, template),
+    )
 
 
 ACTION = VerifyNoUseSince()

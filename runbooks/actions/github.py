@@ -32,8 +32,10 @@ class GitHubRevoke(Action[RevokeArgs]):
     args = RevokeArgs
 
     def plan(self, args: RevokeArgs, ctx: ActionContext) -> str:
-        return (f"POST {args.api_url.rstrip('/')}/credentials/revoke with "
-                f"{len(args.credentials)} token(s)")
+        return (
+            f"POST {args.api_url.rstrip('/')}/credentials/revoke with "
+            f"{len(args.credentials)} token(s)"
+        )
 
     def run(self, args: RevokeArgs, ctx: ActionContext) -> dict[str, Any]:
         import httpx  # imported when an HTTP action runs (~0.3 s), not at load
@@ -43,8 +45,7 @@ class GitHubRevoke(Action[RevokeArgs]):
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
         try:
             with ctx.http() as client:
-                response = client.post(url, json={"credentials": args.credentials},
-                                       headers=headers)
+                response = client.post(url, json={"credentials": args.credentials}, headers=headers)
         except httpx.HTTPError as exc:
             raise http_error("github", exc) from None
         if response.status_code != 202:

@@ -37,8 +37,9 @@ class HttpRequest(Action[RequestArgs]):
             raise ActionError(f"http.request: url must be http(s), got {args.url!r}")
         try:
             with ctx.http() as client:
-                response = client.request(args.method, args.url, headers=args.headers,
-                                          json=args.json_body, data=args.form)
+                response = client.request(
+                    args.method, args.url, headers=args.headers, json=args.json_body, data=args.form
+                )
         except httpx.HTTPError as exc:
             raise http_error("http.request", exc) from None
         if response.status_code not in args.expect_status:

@@ -23,7 +23,8 @@ class RevokeArgs(Args):
     client_id: str | None = None
     client_secret: str | None = None
     auth_method: Literal["client_secret_basic", "client_secret_post", "none"] = (
-        "client_secret_basic")
+        "client_secret_basic"
+    )
     credential: str | None = None  # when given, the token must be this case credential
 
 
@@ -35,14 +36,18 @@ class OAuthRevoke(Action[RevokeArgs]):
 
     def plan(self, args: RevokeArgs, ctx: ActionContext) -> str:
         hint = f" ({args.token_type_hint})" if args.token_type_hint else ""
-        return (f"POST {args.endpoint} (RFC 7009) to revoke the token{hint} as client "
-                f"{args.client_id or '-'} using {args.auth_method}")
+        return (
+            f"POST {args.endpoint} (RFC 7009) to revoke the token{hint} as client "
+            f"{args.client_id or '-'} using {args.auth_method}"
+        )
 
     def run(self, args: RevokeArgs, ctx: ActionContext) -> dict[str, Any]:
         import httpx  # imported when an HTTP action runs (~0.3 s), not at load
 
         if not args.endpoint.startswith(("https://", "http://")):
-            raise ActionError(f"oauth.revoke: endpoint must be an http(s) URL, got {args.endpoint!r}")
+            raise ActionError(
+                f"oauth.revoke: endpoint must be an http(s) URL, got {args.endpoint!r}"
+            )
         check_secret_matches(ctx, args.token, args.credential)
         form = {"token": args.token}
         if args.token_type_hint:
@@ -50,21 +55,27 @@ class OAuthRevoke(Action[RevokeArgs]):
         auth: httpx.BasicAuth | None = None
         if args.auth_method == "client_secret_basic":
             if not args.client_id or args.client_secret is None:
-                raise ActionError("oauth.revoke: client_secret_basic needs client_id and "
-                                  "client_secret")
+                raise ActionError(
+                    "oauth.revoke: client_secret_basic needs client_id and client_secret"
+                )
             auth = httpx.BasicAuth(args.client_id, args.client_secret)
         elif args.auth_method == "client_secret_post":
             if not args.client_id or args.client_secret is None:
-                raise ActionError("oauth.revoke: client_secret_post needs client_id and "
-                                  "client_secret")
+                raise ActionError(
+                    "oauth.revoke: client_secret_post needs client_id and client_secret"
+                )
             form["client_id"] = args.client_id
             form["client_secret"] = args.client_secret
         elif args.client_id:
             form["client_id"] = args.client_id
         try:
             with ctx.http() as client:
-                response = client.post(args.endpoint, data=form, auth=auth or httpx.USE_CLIENT_DEFAULT,
-                                       headers={"Accept": "application/json"})
+                response = client.post(
+                    args.endpoint,
+                    data=form,
+                    auth=auth or httpx.USE_CLIENT_DEFAULT,
+                    headers={"Accept": "application/json"},
+                )
         except httpx.HTTPError as exc:
             raise http_error("oauth.revoke", exc) from None
         if response.status_code != 200:  # RFC 7009 2.2: 200 also for unknown/invalid tokens

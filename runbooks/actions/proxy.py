@@ -31,8 +31,13 @@ class BlockCredential(Action[CredentialArgs]):
 
     def run(self, args: CredentialArgs, ctx: ActionContext) -> dict[str, Any]:
         block = blocklist.block_credential(ctx.store, args.credential, args.reason, ctx.actor)
-        return {"blocked": "credential", "subject": block.subject, "reason": block.reason,
-                "at": iso(block.created_at), "at_ts": block.created_at}
+        return {
+            "blocked": "credential",
+            "subject": block.subject,
+            "reason": block.reason,
+            "at": iso(block.created_at),
+            "at_ts": block.created_at,
+        }
 
 
 class UnblockCredential(Action[CredentialArgs]):
@@ -63,8 +68,13 @@ class BlockEndpoint(Action[EndpointArgs]):
             block = blocklist.block_endpoint(ctx.store, args.endpoint, args.reason, ctx.actor)
         except ValueError as exc:
             raise ActionError(str(exc)) from None
-        return {"blocked": "endpoint", "subject": block.subject, "reason": block.reason,
-                "at": iso(block.created_at), "at_ts": block.created_at}
+        return {
+            "blocked": "endpoint",
+            "subject": block.subject,
+            "reason": block.reason,
+            "at": iso(block.created_at),
+            "at_ts": block.created_at,
+        }
 
 
 class UnblockEndpoint(Action[EndpointArgs]):

@@ -48,8 +48,11 @@ class ReportWrite(Action[ReportArgs]):
                 written.append(str(path))
         except OSError as exc:
             raise ActionError(f"{folder}: cannot write the report: {exc.strerror or exc}") from None
-        return {"files": written, "audit_head": data["audit"]["head"],
-                "findings": len(data["findings"])}
+        return {
+            "files": written,
+            "audit_head": data["audit"]["head"],
+            "findings": len(data["findings"]),
+        }
 
 
 ACTION = ReportWrite()

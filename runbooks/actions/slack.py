@@ -43,8 +43,9 @@ class SlackRevoke(Action[RevokeArgs]):
         form = {"test": "true"} if args.test else {}
         try:
             with ctx.http() as client:
-                response = client.post(url, data=form,
-                                       headers={"Authorization": f"Bearer {args.token}"})
+                response = client.post(
+                    url, data=form, headers={"Authorization": f"Bearer {args.token}"}
+                )
         except httpx.HTTPError as exc:
             raise http_error("slack", exc) from None
         if response.status_code != 200:
@@ -52,7 +53,9 @@ class SlackRevoke(Action[RevokeArgs]):
         try:
             body = response.json()
         except ValueError:
-            raise ActionError("slack: auth.revoke answered with something other than JSON") from None
+            raise ActionError(
+                "slack: auth.revoke answered with something other than JSON"
+            ) from None
         if not isinstance(body, dict) or not body.get("ok"):
             error = body.get("error") if isinstance(body, dict) else None
             raise ActionError(f"slack: auth.revoke failed: {error or 'not ok'}")

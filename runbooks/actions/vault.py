@@ -58,8 +58,12 @@ class VaultRevoke(Action[RevokeArgs]):
             headers["X-Vault-Namespace"] = args.namespace
         try:
             with ctx.http() as client:
-                response = client.request(method, args.address.rstrip("/") + path,
-                                          json={field: args.value}, headers=headers)
+                response = client.request(
+                    method,
+                    args.address.rstrip("/") + path,
+                    json={field: args.value},
+                    headers=headers,
+                )
         except httpx.HTTPError as exc:
             raise http_error("vault", exc) from None
         if response.status_code not in (200, 204):

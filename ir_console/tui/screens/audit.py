@@ -30,9 +30,13 @@ class AuditScreen(ListScreen):
         return data.audit_entries(text)
 
     def cells(self, row: dict[str, Any]) -> tuple[Text, ...]:
-        return (Text(str(row["seq"]), justify="right"), Text(when(row["ts"])),
-                safe(row["actor"], limit=20), safe(row["action"], limit=32),
-                safe(row["subject"], limit=70))
+        return (
+            Text(str(row["seq"]), justify="right"),
+            Text(when(row["ts"])),
+            safe(row["actor"], limit=20),
+            safe(row["action"], limit=32),
+            safe(row["subject"], limit=70),
+        )
 
     def fetch_detail(self, data: CaseData, key: str) -> Any:
         page = self.page
@@ -52,8 +56,11 @@ class AuditScreen(ListScreen):
             details = json.loads(d["details"])
         except ValueError:
             details = d["details"]
-        out.append_text(block_text(json.dumps(clean_data(details), indent=2,
-                                              ensure_ascii=False, sort_keys=True)))
+        out.append_text(
+            block_text(
+                json.dumps(clean_data(details), indent=2, ensure_ascii=False, sort_keys=True)
+            )
+        )
         return out
 
     def action_verify(self) -> None:
@@ -68,7 +75,9 @@ class AuditScreen(ListScreen):
             return
         if result.ok:
             self.app.call_from_thread(
-                self.notify, f"audit chain intact: {result.entries} entries, head "
-                f"{result.head[:16]}…", markup=False)
+                self.notify,
+                f"audit chain intact: {result.entries} entries, head {result.head[:16]}…",
+                markup=False,
+            )
         else:
             self.post_message(Failed("the audit chain is broken", str(result.reason)))

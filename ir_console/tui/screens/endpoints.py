@@ -72,31 +72,43 @@ class EndpointsScreen(ListScreen):
         if d["blocked"]:
             out.append("  BLOCKED AT THE PROXY", style="bold red")
         out.append("  ")
-        out.append_text(safe(f"{d['method']} {d['host']}{d['template']}", style="bold",
-                             limit=300))
+        out.append_text(safe(f"{d['method']} {d['host']}{d['template']}", style="bold", limit=300))
         out.append("\n")
-        out.append_text(line(("requests", d["requests"]), ("first seen", when(d["first_seen"])),
-                             ("last seen", when(d["last_seen"]))))
+        out.append_text(
+            line(
+                ("requests", d["requests"]),
+                ("first seen", when(d["first_seen"])),
+                ("last seen", when(d["last_seen"])),
+            )
+        )
         out.append("\n")
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(d["statuses"].items()))
         out.append_text(line(("responses", statuses or "-")))
         if d["sensitive"]:
-            out.append_text(line(("sensitive data", ", ".join(
-                f"{k}×{v}" for k, v in sorted(d["sensitive"].items())))))
+            out.append_text(
+                line(
+                    (
+                        "sensitive data",
+                        ", ".join(f"{k}×{v}" for k, v in sorted(d["sensitive"].items())),
+                    )
+                )
+            )
         out.append("\n\nWhy this template\n", style="bold underline")
         out.append_text(explanation_text(d["explanation"]))
         out.append(f"\nCallers ({len(d['callers'])})\n", style="bold underline")
         for c in d["callers"]:
             out.append("  ")
-            out.append_text(safe(f"{c['credential_id']} {c['kind'] or ''} {c['redacted'] or ''}",
-                                 limit=80))
+            out.append_text(
+                safe(f"{c['credential_id']} {c['kind'] or ''} {c['redacted'] or ''}", limit=80)
+            )
             out.append_text(safe(f"  {c['identity_id'] or '-'}", style="dim", limit=80))
             out.append(f"  {c['requests']} req, {c['successes']} ok, {c['clients']} client(s)\n")
         out.append("\nSample evidence\n", style="bold underline")
         for s in d["samples"]:
             out.append(f"  {when(s['ts'])}  ")
-            out.append_text(safe(f"{s['client_ip'] or '-'} {s['method']} {s['raw_path']}",
-                                 limit=120))
+            out.append_text(
+                safe(f"{s['client_ip'] or '-'} {s['method']} {s['raw_path']}", limit=120)
+            )
             out.append(f"  → {s['status'] if s['status'] is not None else '-'}  ")
             out.append_text(safe(f"{s['source']}: {s['evidence']}", style="dim", limit=60))
             out.append("  ua ")

@@ -53,9 +53,13 @@ class FindingsScreen(ListScreen):
         out.append("\n")
         out.append_text(line(("subject", f"{d['subject_type']} {d['subject_id']}")))
         out.append("\n")
-        out.append_text(line(("first seen", when(d["first_seen"])),
-                             ("last seen", when(d["last_seen"]))))
+        out.append_text(
+            line(("first seen", when(d["first_seen"])), ("last seen", when(d["last_seen"])))
+        )
         out.append("\n\nEvidence\n", style="bold underline")
-        out.append_text(block_text(json.dumps(clean_data(d["evidence"]), indent=2,
-                                              ensure_ascii=False, sort_keys=True)))
+        out.append_text(
+            block_text(
+                json.dumps(clean_data(d["evidence"]), indent=2, ensure_ascii=False, sort_keys=True)
+            )
+        )
         return out

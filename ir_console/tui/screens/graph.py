@@ -60,10 +60,10 @@ class GraphScreen(CaseScreen):
 
     def compose(self) -> ComposeResult:
         yield TopBar(self.TITLE_TEXT)
-        yield Input(placeholder="/ subject: credential id, identity, or HOST METHOD TEMPLATE",
-                    id="subject")
-        yield Static(Text("name a subject to see its blast radius", style="dim"),
-                     id="graph-status")
+        yield Input(
+            placeholder="/ subject: credential id, identity, or HOST METHOD TEMPLATE", id="subject"
+        )
+        yield Static(Text("name a subject to see its blast radius", style="dim"), id="graph-status")
         yield Tree(Text("no subject"), id="graph-tree")
         yield Footer()
 
@@ -104,8 +104,11 @@ class GraphScreen(CaseScreen):
             self.post_message(GraphLoaded("", None, str(exc)))
             return
         if found is None:
-            self.post_message(GraphLoaded("", None, f"no credential, identity or endpoint "
-                                                    f"named {text!r} in this case"))
+            self.post_message(
+                GraphLoaded(
+                    "", None, f"no credential, identity or endpoint named {text!r} in this case"
+                )
+            )
             return
         kind, ident = found
         self.current = (kind, ident, None)
@@ -157,15 +160,19 @@ class GraphScreen(CaseScreen):
 
     def action_reroot(self) -> None:
         node = self._highlighted()
-        if node is not None and node.subject and node.kind in ("credential", "identity",
-                                                               "endpoint"):
+        if (
+            node is not None
+            and node.subject
+            and node.kind in ("credential", "identity", "endpoint")
+        ):
             self.show_subject(node.kind, node.subject)
 
     def action_what_if(self) -> None:
         node = self._highlighted()
         if node is None or node.kind != "credential" or not node.subject:
-            self.notify("highlight a credential to see what its identity reaches without it",
-                        markup=False)
+            self.notify(
+                "highlight a credential to see what its identity reaches without it", markup=False
+            )
             return
         if self.current and self.current[0] == "identity":
             self.show_subject("identity", self.current[1], node.subject)
@@ -184,8 +191,9 @@ class GraphScreen(CaseScreen):
         except DATA_ERRORS as exc:
             self.post_message(Failed("could not build the graph view", str(exc)))
             return
-        self.post_message(GraphLoaded(f"what-if: identity without credential {credential_id}",
-                                      tree))
+        self.post_message(
+            GraphLoaded(f"what-if: identity without credential {credential_id}", tree)
+        )
 
     def action_cursor_down(self) -> None:
         self.query_one(Tree).action_cursor_down()

@@ -23,8 +23,7 @@ SCREENS = (
     ("9", "Audit", "the hash-chained audit timeline; v verifies the chain"),
 )
 KEYS = (
-    ("/", "filter as you type (words must all match; key:value for a column, e.g. "
-          "status:shadow)"),
+    ("/", "filter as you type (words must all match; key:value for a column, e.g. status:shadow)"),
     ("j k g G", "move in lists (vim keys); ctrl+d / ctrl+u page"),
     ("enter / z", "zoom the details of the highlighted row; escape goes back"),
     ("x", "explore the highlighted subject in the graph"),
@@ -55,8 +54,11 @@ def help_text() -> Text:
         out.append(f"{what}\n")
     out.append("\nThe badge\n", style="bold underline")
     out.append(BADGE + "\n")
-    out.append("\nCaptured text is shown sanitized: control characters and bidi overrides are "
-               "removed, markup is never interpreted.\n", style="dim")
+    out.append(
+        "\nCaptured text is shown sanitized: control characters and bidi overrides are "
+        "removed, markup is never interpreted.\n",
+        style="dim",
+    )
     return out
 
 

@@ -60,12 +60,22 @@ class CredentialsScreen(ListScreen):
         out.append("\n")
         out.append_text(line(("first seen", d["first_seen"]), ("last seen", d["last_seen"])))
         out.append("\n")
-        out.append_text(line(("issued", d["issued_at"]), ("expires", d["expires_at"]),
-                             ("lifetime", duration(d["lifetime_s"]))))
+        out.append_text(
+            line(
+                ("issued", d["issued_at"]),
+                ("expires", d["expires_at"]),
+                ("lifetime", duration(d["lifetime_s"])),
+            )
+        )
         out.append("\n\nClaims (non-secret)\n", style="bold underline")
         if d["claims"]:
-            out.append_text(block_text(json.dumps(clean_data(d["claims"]), indent=2,
-                                                  ensure_ascii=False, sort_keys=True)))
+            out.append_text(
+                block_text(
+                    json.dumps(
+                        clean_data(d["claims"]), indent=2, ensure_ascii=False, sort_keys=True
+                    )
+                )
+            )
             out.append("\n")
         else:
             out.append("  -\n", style="dim")
@@ -95,8 +105,9 @@ class IdentitiesScreen(ListScreen):
         return data.identities(text)
 
     def cells(self, row: dict[str, Any]) -> tuple[Text, ...]:
-        registered = Text("yes", style="green") if row["registered"] else Text(
-            "NO", style="bold yellow")
+        registered = (
+            Text("yes", style="green") if row["registered"] else Text("NO", style="bold yellow")
+        )
         return (
             registered,
             safe(row["name"], limit=50),
@@ -112,20 +123,27 @@ class IdentitiesScreen(ListScreen):
     def render_detail(self, d: dict[str, Any]) -> Text:
         out = Text()
         out.append_text(safe(d["name"], style="bold", limit=160))
-        out.append("  registered" if d["registered"] else "  UNREGISTERED",
-                   style="green" if d["registered"] else "bold yellow")
+        out.append(
+            "  registered" if d["registered"] else "  UNREGISTERED",
+            style="green" if d["registered"] else "bold yellow",
+        )
         out.append("\n")
         out.append_text(line(("id", d["id"])))
         out.append("\n")
         out.append_text(line(("kind", d["kind"]), ("owner", d["owner"]), ("source", d["source"])))
         out.append("\n")
-        out.append_text(line(("first seen", when(d["first_seen"])),
-                             ("last seen", when(d["last_seen"]))))
+        out.append_text(
+            line(("first seen", when(d["first_seen"])), ("last seen", when(d["last_seen"])))
+        )
         if d["allowed_scopes"] or d["max_token_lifetime"] or d["rotation_period"]:
             out.append("\n")
-            out.append_text(line(("allowed scopes", d["allowed_scopes"]),
-                                 ("max token lifetime", duration(d["max_token_lifetime"])),
-                                 ("rotation", duration(d["rotation_period"]))))
+            out.append_text(
+                line(
+                    ("allowed scopes", d["allowed_scopes"]),
+                    ("max token lifetime", duration(d["max_token_lifetime"])),
+                    ("rotation", duration(d["rotation_period"])),
+                )
+            )
         out.append(f"\n\nCredentials held ({len(d['credentials'])})\n", style="bold underline")
         for c in d["credentials"]:
             out.append("  ")

@@ -99,8 +99,9 @@ class LiveScreen(CaseScreen):
     @work(thread=True, exclusive=True, group="live")
     def _poll(self) -> None:
         try:
-            after = self.newest if self.newest >= 0 else max(self.data.newest_exchange_id()
-                                                             - KEEP, 0)
+            after = (
+                self.newest if self.newest >= 0 else max(self.data.newest_exchange_id() - KEEP, 0)
+            )
             rows = self.data.exchanges_after(after, KEEP)
         except DATA_ERRORS as exc:
             self.post_message(Failed("could not read the case", str(exc)))
@@ -139,17 +140,23 @@ class LiveScreen(CaseScreen):
         table = self.query_one(VimTable)
         table.clear()
         for row in self.rows:
-            hay = f"{row['client_ip']} {row['method']} {row['host']} {row['raw_path']} " \
-                  f"{row['status']} {row['source']}".lower()
+            hay = (
+                f"{row['client_ip']} {row['method']} {row['host']} {row['raw_path']} "
+                f"{row['status']} {row['source']}".lower()
+            )
             if any(t not in hay for t in wanted):
                 continue
             method = row["method"] or ("TLS" if row["tls"] else "-")
             table.add_row(
-                Text(when(row["ts"])[11:]), safe(row["client_ip"], limit=40),
-                safe(method, limit=10), safe(row["host"] or row["sni"], limit=36),
+                Text(when(row["ts"])[11:]),
+                safe(row["client_ip"], limit=40),
+                safe(method, limit=10),
+                safe(row["host"] or row["sni"], limit=36),
                 safe(row["raw_path"] or row["path"], limit=70),
                 safe(row["status"], style="red" if row["blocked"] else ""),
-                safe(row["source"], limit=8), key=str(row["id"]))
+                safe(row["source"], limit=8),
+                key=str(row["id"]),
+            )
         self._status()
 
     @on(Input.Changed, "#filter")
@@ -168,8 +175,12 @@ class LiveScreen(CaseScreen):
             self.notify("a proxy is already running", markup=False)
             return
         if not proxy_available():
-            self.notify("`capture proxy` is not part of this install; start a capture in "
-                        "another terminal and watch it here", markup=False, severity="warning")
+            self.notify(
+                "`capture proxy` is not part of this install; start a capture in "
+                "another terminal and watch it here",
+                markup=False,
+                severity="warning",
+            )
             return
         from ir_console.tui.modals import PromptModal
 
@@ -181,11 +192,21 @@ class LiveScreen(CaseScreen):
     def _start_proxy(self, listen: str | None) -> None:
         if not listen:
             return
-        argv = [sys.executable, "-m", "ir_console", "--db", str(self.console.case_path),
-                "capture", "proxy", "--listen", listen]
+        argv = [
+            sys.executable,
+            "-m",
+            "ir_console",
+            "--db",
+            str(self.console.case_path),
+            "capture",
+            "proxy",
+            "--listen",
+            listen,
+        ]
         log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the watcher thread)
-        self.proxy = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.DEVNULL, stderr=log)
+        self.proxy = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log
+        )
         self._watch_proxy(self.proxy, log)
         self._status()
 

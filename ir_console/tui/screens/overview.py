@@ -52,18 +52,19 @@ class OverviewScreen(CaseScreen):
             yield Static(Text("loading the case…", style="dim"), id="counts")
             yield Static(Text("Most severe findings", style="bold underline"), classes="heading")
             yield VimTable(id="ov-findings", classes="mini")
-            yield Static(Text("Shadow and zombie endpoints", style="bold underline"),
-                         classes="heading")
+            yield Static(
+                Text("Shadow and zombie endpoints", style="bold underline"), classes="heading"
+            )
             yield VimTable(id="ov-shadow", classes="mini")
-            yield Static(Text("Unregistered identities", style="bold underline"),
-                         classes="heading")
+            yield Static(Text("Unregistered identities", style="bold underline"), classes="heading")
             yield VimTable(id="ov-identities", classes="mini")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#ov-findings", DataTable).add_columns("severity", "rule", "title")
         self.query_one("#ov-shadow", DataTable).add_columns(
-            "status", "method", "host", "template", "requests")
+            "status", "method", "host", "template", "requests"
+        )
         self.query_one("#ov-identities", DataTable).add_columns("identity", "source", "last seen")
         self.query_one("#ov-findings").focus()
         self.reload()
@@ -85,9 +86,14 @@ class OverviewScreen(CaseScreen):
         ov = self.overview = message.overview
         c = ov["counts"]
         counts = Text()
-        for label, key in (("exchanges", "exchanges"), ("hosts", "hosts"),
-                           ("endpoints", "endpoints"), ("credentials", "credentials"),
-                           ("identities", "identities"), ("findings", "findings")):
+        for label, key in (
+            ("exchanges", "exchanges"),
+            ("hosts", "hosts"),
+            ("endpoints", "endpoints"),
+            ("credentials", "credentials"),
+            ("identities", "identities"),
+            ("findings", "findings"),
+        ):
             counts.append(f"{label} ", style="dim")
             counts.append(f"{c[key]}  ", style="bold")
         counts.append("\n")
@@ -102,30 +108,46 @@ class OverviewScreen(CaseScreen):
             counts.append(f"{ov['severities'].get(sev, 0)}  ", style=SEVERITY_STYLE[sev])
         counts.append("\n")
         new = ov["new"]
-        counts.append(f"new in the last {NEW_WINDOWS[self.window][0]} of traffic "
-                      f"(since {when(ov['since'])}): ", style="dim")
-        counts.append(f"{new['endpoints']} endpoints, {new['credentials']} credentials, "
-                      f"{new['identities']} identities")
+        counts.append(
+            f"new in the last {NEW_WINDOWS[self.window][0]} of traffic "
+            f"(since {when(ov['since'])}): ",
+            style="dim",
+        )
+        counts.append(
+            f"{new['endpoints']} endpoints, {new['credentials']} credentials, "
+            f"{new['identities']} identities"
+        )
         self.query_one("#counts", Static).update(counts)
 
         findings = self.query_one("#ov-findings", DataTable)
         findings.clear()
         for f in ov["findings"]:
-            findings.add_row(safe(f["severity"], style=SEVERITY_STYLE.get(f["severity"], "")),
-                             safe(f["rule"], limit=28), safe(f["title"], limit=90),
-                             key=f"finding:{f['id']}")
+            findings.add_row(
+                safe(f["severity"], style=SEVERITY_STYLE.get(f["severity"], "")),
+                safe(f["rule"], limit=28),
+                safe(f["title"], limit=90),
+                key=f"finding:{f['id']}",
+            )
         shadow = self.query_one("#ov-shadow", DataTable)
         shadow.clear()
         for e in ov["shadow"]:
-            shadow.add_row(safe(e["status"], style=STATUS_STYLE.get(e["status"], "")),
-                           safe(e["method"], limit=10), safe(e["host"], limit=36),
-                           safe(e["template"], limit=70), Text(str(e["requests"])),
-                           key=f"endpoint:{e['host']} {e['method']} {e['template']}")
+            shadow.add_row(
+                safe(e["status"], style=STATUS_STYLE.get(e["status"], "")),
+                safe(e["method"], limit=10),
+                safe(e["host"], limit=36),
+                safe(e["template"], limit=70),
+                Text(str(e["requests"])),
+                key=f"endpoint:{e['host']} {e['method']} {e['template']}",
+            )
         idents = self.query_one("#ov-identities", DataTable)
         idents.clear()
         for i in ov["unregistered"]:
-            idents.add_row(safe(i["name"], limit=60), safe(i["source"], limit=12),
-                           Text(when(i["last_seen"])), key=f"identity:{i['id']}")
+            idents.add_row(
+                safe(i["name"], limit=60),
+                safe(i["source"], limit=12),
+                Text(when(i["last_seen"])),
+                key=f"identity:{i['id']}",
+            )
         self.console.mark_painted()
 
     @on(DataTable.RowSelected)

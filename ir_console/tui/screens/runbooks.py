@@ -12,8 +12,14 @@ from ir_console.tui.screens.base import ListScreen
 from ir_console.tui.widgets import line, safe
 
 STATE_STYLE = {
-    "succeeded": "green", "done": "green", "failed": "bold red", "waiting": "bold yellow",
-    "running": "cyan", "planned": "dim", "skipped": "dim", "rolled_back": "magenta",
+    "succeeded": "green",
+    "done": "green",
+    "failed": "bold red",
+    "waiting": "bold yellow",
+    "running": "cyan",
+    "planned": "dim",
+    "skipped": "dim",
+    "rolled_back": "magenta",
 }
 
 
@@ -28,9 +34,13 @@ class RunsScreen(ListScreen):
         return data.runbook_runs(text)
 
     def cells(self, row: dict[str, Any]) -> tuple[Text, ...]:
-        return (safe(row["state"], style=STATE_STYLE.get(row["state"], "")),
-                safe(row["runbook_id"], limit=30), safe(row["target"], limit=50),
-                Text("dry-run" if row["dry_run"] else "live"), Text(when(row["started_at"])))
+        return (
+            safe(row["state"], style=STATE_STYLE.get(row["state"], "")),
+            safe(row["runbook_id"], limit=30),
+            safe(row["target"], limit=50),
+            Text("dry-run" if row["dry_run"] else "live"),
+            Text(when(row["started_at"])),
+        )
 
     def fetch_detail(self, data: CaseData, key: str) -> Any:
         page = self.page
@@ -43,11 +53,21 @@ class RunsScreen(ListScreen):
         out = Text()
         out.append_text(safe(f"{d['runbook_id']} on {d['target']}", style="bold", limit=200))
         out.append("\n")
-        out.append_text(line(("run", d["id"]), ("state", d["state"]),
-                             ("mode", "dry-run" if d["dry_run"] else "live")))
+        out.append_text(
+            line(
+                ("run", d["id"]),
+                ("state", d["state"]),
+                ("mode", "dry-run" if d["dry_run"] else "live"),
+            )
+        )
         out.append("\n")
-        out.append_text(line(("started", when(d["started_at"])),
-                             ("finished", when(d["finished_at"])), ("outcome", d["outcome"])))
+        out.append_text(
+            line(
+                ("started", when(d["started_at"])),
+                ("finished", when(d["finished_at"])),
+                ("outcome", d["outcome"]),
+            )
+        )
         out.append("\n\nSteps\n", style="bold underline")
         for s in d["steps"]:
             out.append(f"  {s['idx'] + 1:>2}. ")
@@ -64,8 +84,9 @@ class RunsScreen(ListScreen):
     def action_resume(self) -> None:
         d = self.detail
         if not d or d["state"] not in ("waiting", "running") or d["dry_run"]:
-            self.notify("only a live run that stopped at a gate or was interrupted can resume",
-                        markup=False)
+            self.notify(
+                "only a live run that stopped at a gate or was interrupted can resume", markup=False
+            )
             return
         from ir_console.tui.screens.walkthrough import resume_run
 

@@ -180,8 +180,9 @@ class WalkthroughScreen(Screen[None]):
         Binding("k", "log_up", "Up", show=False),
     ]
 
-    def __init__(self, loaded: LoadedRunbook | None, target: str,
-                 resume_run: str | None = None) -> None:
+    def __init__(
+        self, loaded: LoadedRunbook | None, target: str, resume_run: str | None = None
+    ) -> None:
         super().__init__()
         self.loaded = loaded
         self.target = target
@@ -237,10 +238,15 @@ class WalkthroughScreen(Screen[None]):
         """Whether a required input has no value, default, variable or vault (a plan fails)."""
         if self.loaded is None:
             return False
-        return any(spec.required and spec.default is None and not spec.vault
-                   and name not in self.params and name not in self._secrets
-                   and not (spec.env and os.environ.get(spec.env))
-                   for name, spec in self.loaded.runbook.inputs.items())
+        return any(
+            spec.required
+            and spec.default is None
+            and not spec.vault
+            and name not in self.params
+            and name not in self._secrets
+            and not (spec.env and os.environ.get(spec.env))
+            for name, spec in self.loaded.runbook.inputs.items()
+        )
 
     def _show_outcome(self, shown: bool) -> None:
         self.query_one("#run-outcome", Static).display = shown
@@ -263,16 +269,21 @@ class WalkthroughScreen(Screen[None]):
 
         try:
             with Store.open(self.console.case_path, create=False) as store:
-                engine = Engine(store, approvals=Approvals(confirm=self._confirm),
-                                operator="console", secrets=dict(self._secrets),
-                                on_failure=self._on_failure)
+                engine = Engine(
+                    store,
+                    approvals=Approvals(confirm=self._confirm),
+                    operator="console",
+                    secrets=dict(self._secrets),
+                    on_failure=self._on_failure,
+                )
                 if how == "resume":
                     assert self.run_id is not None
                     events = engine.resume(self.run_id)
                 else:
                     assert self.loaded is not None
-                    events = engine.start(self.loaded, self.target, dict(self.params),
-                                          dry_run=how == "plan")
+                    events = engine.start(
+                        self.loaded, self.target, dict(self.params), dry_run=how == "plan"
+                    )
                 for event in events:
                     self.post_message(EngineEvent(event))
         except _errors() as exc:
@@ -294,8 +305,10 @@ class WalkthroughScreen(Screen[None]):
         self.post_message(message)
         choice = message.reply.wait()
         if choice is CANCELLED:  # nobody chose: record no choice, the run stays resumable
-            raise RunbookUsageError(f"the console closed before a choice for step "
-                                    f"{failure.step.id!r}; resume the run to go on")
+            raise RunbookUsageError(
+                f"the console closed before a choice for step "
+                f"{failure.step.id!r}; resume the run to go on"
+            )
         return str(choice)
 
     def on_gate_asked(self, message: GateAsked) -> None:
@@ -305,8 +318,9 @@ class WalkthroughScreen(Screen[None]):
         question.append_text(safe(message.prompt, limit=600))
         typed = message.step.id if message.gate == "irreversible" else None
         yes = "Confirm done" if message.gate == "manual" else "Approve"
-        self.app.push_screen(ConfirmModal(question, typed=typed, yes=yes),
-                             lambda ok: message.reply.give(bool(ok)))
+        self.app.push_screen(
+            ConfirmModal(question, typed=typed, yes=yes), lambda ok: message.reply.give(bool(ok))
+        )
 
     def on_failure_asked(self, message: FailureAsked) -> None:
         failure = message.failure
@@ -322,8 +336,9 @@ class WalkthroughScreen(Screen[None]):
             if choice == "rollback":
                 label.append_text(safe(", ".join(failure.rollbacks), style="bold", limit=200))
             options.append((choice, label))
-        self.app.push_screen(FailureModal(title, options),
-                             lambda choice: message.reply.give(choice or "stop"))
+        self.app.push_screen(
+            FailureModal(title, options), lambda choice: message.reply.give(choice or "stop")
+        )
 
     # ------------------------------------------------------------ events
 
@@ -340,8 +355,17 @@ class WalkthroughScreen(Screen[None]):
         if step:
             line.append_text(safe(step, style="cyan", limit=40))
             line.append("  ")
-        for key in ("plan", "error", "prompt", "reason", "choice", "outcome", "state", "gate",
-                    "how"):
+        for key in (
+            "plan",
+            "error",
+            "prompt",
+            "reason",
+            "choice",
+            "outcome",
+            "state",
+            "gate",
+            "how",
+        ):
             if data.get(key):
                 line.append(f"{key}: ", style="dim")
                 line.append_text(safe(data[key], limit=400))
@@ -354,21 +378,36 @@ class WalkthroughScreen(Screen[None]):
             self._show_outcome(False)
         elif name == "step_planned":
             self._set_row(step, event, "planned", data.get("plan", ""))
-        elif name in ("step_started", "step_succeeded", "step_failed", "step_skipped",
-                      "gate_reached", "gate_passed", "rollback_step", "failure_decided"):
-            state = {"step_started": "running", "step_succeeded": "done",
-                     "failure_decided": CHOICE_STATE.get(data.get("choice", ""), "failed"),
-                     "step_failed": "failed" if data.get("retry_in") is None else "retrying",
-                     "step_skipped": "skipped", "gate_reached": "waiting",
-                     "gate_passed": "approved",
-                     "rollback_step": "rolled_back" if data.get("ok") else "rollback_failed",
-                     }[name]
+        elif name in (
+            "step_started",
+            "step_succeeded",
+            "step_failed",
+            "step_skipped",
+            "gate_reached",
+            "gate_passed",
+            "rollback_step",
+            "failure_decided",
+        ):
+            state = {
+                "step_started": "running",
+                "step_succeeded": "done",
+                "failure_decided": CHOICE_STATE.get(data.get("choice", ""), "failed"),
+                "step_failed": "failed" if data.get("retry_in") is None else "retrying",
+                "step_skipped": "skipped",
+                "gate_reached": "waiting",
+                "gate_passed": "approved",
+                "rollback_step": "rolled_back" if data.get("ok") else "rollback_failed",
+            }[name]
             self._set_row(step, event, state, None)
         elif name == "run_finished":
             self.state = data.get("state")
             self.query_one("#run-header", Static).update(
-                self._header() + Text(f"   run {event.run_id}: {self.state}",
-                                      style=STATE_STYLE.get(self.state or "", "")))
+                self._header()
+                + Text(
+                    f"   run {event.run_id}: {self.state}",
+                    style=STATE_STYLE.get(self.state or "", ""),
+                )
+            )
             self.outcome = data.get("outcome", "")
             self._load_outcome(event.run_id)
 
@@ -386,9 +425,11 @@ class WalkthroughScreen(Screen[None]):
         page = message.page
         head = Text("Outcome: ", style="bold")
         head.append_text(safe(self.outcome, limit=300))
-        head.append(f"\n{page.total} audit entries written by run {message.run_id}"
-                    + (f" (first {len(page.rows)} shown)" if page.truncated else ""),
-                    style="dim")
+        head.append(
+            f"\n{page.total} audit entries written by run {message.run_id}"
+            + (f" (first {len(page.rows)} shown)" if page.truncated else ""),
+            style="dim",
+        )
         self.query_one("#run-outcome", Static).update(head)
         table = self.query_one("#run-audit", DataTable)
         table.clear()
@@ -396,11 +437,15 @@ class WalkthroughScreen(Screen[None]):
             details = dict(row["details"]) if isinstance(row["details"], dict) else {}
             details.pop("run", None)
             step = details.pop("step", None)
-            table.add_row(Text(str(row["seq"])), Text(when(row["ts"])),
-                          safe(row["actor"], limit=30), safe(row["action"], style="bold"),
-                          safe(step or "", limit=30),
-                          safe(json.dumps(details, sort_keys=True, default=str), limit=160),
-                          key=str(row["seq"]))
+            table.add_row(
+                Text(str(row["seq"])),
+                Text(when(row["ts"])),
+                safe(row["actor"], limit=30),
+                safe(row["action"], style="bold"),
+                safe(step or "", limit=30),
+                safe(json.dumps(details, sort_keys=True, default=str), limit=160),
+                key=str(row["seq"]),
+            )
         self._show_outcome(True)
 
     def _set_row(self, step: str | None, event: Event, state: str, plan: str | None) -> None:
@@ -414,15 +459,22 @@ class WalkthroughScreen(Screen[None]):
                 table.update_cell(step, "plan", safe(plan, limit=200))
             return
         kind = getattr(event, "kind", "")
-        table.add_row(Text(str(len(table.rows) + 1)), safe(step, limit=30), safe(kind),
-                      state_text, safe(plan or "", limit=200), key=step)
+        table.add_row(
+            Text(str(len(table.rows) + 1)),
+            safe(step, limit=30),
+            safe(kind),
+            state_text,
+            safe(plan or "", limit=200),
+            key=step,
+        )
 
     def on_engine_done(self, message: EngineDone) -> None:
         self.busy = False
         self.refresh_bindings()
         if message.error:
-            self.query_one(RichLog).write(safe(f"error: {message.error}", style="bold red",
-                                               limit=600))
+            self.query_one(RichLog).write(
+                safe(f"error: {message.error}", style="bold red", limit=600)
+            )
             self.console.show_error("the runbook could not go on", message.error)
         self.console.case_changed()
 
@@ -444,14 +496,24 @@ class WalkthroughScreen(Screen[None]):
             self._secrets = dict(values.secrets)
             self._start(then)
 
-        self.app.push_screen(InputsModal(self.loaded.runbook, self.params, self._secrets,
-                                         yes="Run live" if then == "live" else "Plan"), given)
+        self.app.push_screen(
+            InputsModal(
+                self.loaded.runbook,
+                self.params,
+                self._secrets,
+                yes="Run live" if then == "live" else "Plan",
+            ),
+            given,
+        )
 
     def action_go(self) -> None:
         safety = self.console.safety
         if safety != "live":
-            self.notify(f"{safety.upper()}: the runbook is only planned; press M for LIVE",
-                        markup=False, severity="warning")
+            self.notify(
+                f"{safety.upper()}: the runbook is only planned; press M for LIVE",
+                markup=False,
+                severity="warning",
+            )
             if safety == "dry-run":
                 self.action_plan()
             return
@@ -467,8 +529,9 @@ class WalkthroughScreen(Screen[None]):
             self.notify("nothing to resume: start a live run with g", markup=False)
             return
         if self.console.safety != "live":
-            self.notify("resuming runs actions: press M for LIVE first", markup=False,
-                        severity="warning")
+            self.notify(
+                "resuming runs actions: press M for LIVE first", markup=False, severity="warning"
+            )
             return
         self._start("resume")
 
