@@ -110,3 +110,39 @@ def test_revoke_runbook_blocks_on_a_running_proxy(tmp_path: Path) -> None:
             "SELECT COUNT(*) FROM exchanges e JOIN exchange_credentials ec "
             "ON ec.exchange_id = e.id WHERE e.blocked = 1 AND ec.credential_id = ?",
             (cid,)).fetchone()[0] > 0)
+
+
+def test_endpoint_and_unblock_actions_on_a_running_proxy(tmp_path: Path) -> None:
+    """proxy.block_endpoint, proxy.unblock_endpoint and proxy.unblock_credential, called as a
+    runbook step would, change what a running enforcing mitmdump lets through within seconds."""
+    case_path = tmp_path / "case.db"
+    Store.open(case_path).close()
+    with upstream() as server, mitmdump(tmp_path / "conf", "--set", f"irc_db={case_path}",
+                                        "--set", "irc_enforce=true") as proxy, \
+            httpx.Client(proxy=proxy.proxy_url, trust_env=False, timeout=30) as client, \
+            Store.open(case_path) as store:
+        host = f"127.0.0.1:{server.port}"
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+
+        def status(path: str, **extra: str) -> int:
+            return client.get(server.url(path), headers={**headers, **extra}).status_code
+
+        assert status("/v1/orders/7") == 200
+        cid = credential_id(store.fingerprint(TOKEN))
+        until(lambda: store.conn.execute("SELECT 1 FROM credentials WHERE id = ?",
+                                         (cid,)).fetchone() is not None)
+        call(store, "proxy.block_endpoint", endpoint=f"{host} GET /v1/orders/{{id}}",
+             reason="contain")
+        until(lambda: status("/v1/orders/8") == 403, 10)
+        assert status("/v1/orders/9", **{"X-Req-Id": "blocked"}) == 403
+        assert not server.seen_with("X-Req-Id", "blocked")  # never reached upstream
+        assert status("/v1/customers/1") == 200  # other endpoints still pass
+        call(store, "proxy.unblock_endpoint", endpoint=f"{host} GET /v1/orders/{{id}}")
+        until(lambda: status("/v1/orders/10") == 200, 10)
+        call(store, "proxy.block_credential", credential=cid, reason="leak")
+        until(lambda: status("/v1/customers/2") == 403, 10)
+        call(store, "proxy.unblock_credential", credential=cid)
+        until(lambda: status("/v1/customers/3") == 200, 10)
+        actions = [e.action for e in audit.entries(store)]
+        assert actions == ["block.endpoint", "unblock.endpoint", "block.credential",
+                           "unblock.credential"]
