@@ -177,7 +177,16 @@ def identities(case: CaseContext, as_json: bool) -> None:
     )
 
 
-@click.command()
+# Subcommands of `findings`, imported only when run.
+FINDING_COMMANDS: dict[str, tuple[str, str]] = {
+    "thresholds": (
+        "ir_console.commands.thresholds:thresholds",
+        "The rules' thresholds for this case: show, --set NAME=VALUE, --reset NAME.",
+    ),
+}
+
+
+@click.group(cls=LazyGroup, lazy=FINDING_COMMANDS, invoke_without_command=True)
 @click.option(
     "--severity",
     type=click.Choice(list(queries.SEVERITY_RANK), case_sensitive=False),
@@ -185,9 +194,12 @@ def identities(case: CaseContext, as_json: bool) -> None:
 )
 @click.option("--rule", help="Only this rule id.")
 @json_option
-@click.pass_obj
-def findings(case: CaseContext, severity: str | None, rule: str | None, as_json: bool) -> None:
+@click.pass_context
+def findings(ctx: click.Context, severity: str | None, rule: str | None, as_json: bool) -> None:
     """Findings over the case, most severe first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    case: CaseContext = ctx.obj
     with case.open(create=False) as store:
         rows = queries.findings(store, severity.lower() if severity else None, rule)
     if as_json:
