@@ -85,6 +85,26 @@ def _listed(values: list[str]) -> dict[str, Any]:
     return {"items": values[:MAX_LISTED], "count": len(values)}
 
 
+def _endpoint_evidence(store: Store, row: tuple[Any, ...]) -> dict[str, Any]:
+    """What every finding about one called endpoint shows: counts, statuses, who called it
+    (identities, credentials, how many calls without any) and sample evidence references."""
+    endpoint_id, host, method, template, requests, _first, _last, statuses = row[:8]
+    codes = json.loads(statuses)
+    identities, credentials, anonymous = _callers(store, endpoint_id)
+    return {
+        "host": host,
+        "method": method,
+        "template": template,
+        "requests": requests,
+        "successes": _successes(codes),
+        "statuses": codes,
+        "unauthenticated_requests": anonymous,
+        "identities": _listed(identities),
+        "credentials": _listed(credentials),
+        "samples": exchange_samples(store, "e.endpoint_id = ?", (endpoint_id,)),
+    }
+
+
 @rule("shadow_endpoint_access")
 def shadow_endpoint_access(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """Calls to endpoints the specs in the case do not document: an undocumented path or method
@@ -99,29 +119,18 @@ def shadow_endpoint_access(store: Store, limits: dict[str, float]) -> Iterator[F
         return
     undocumented: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for row in _endpoint_rows(store, "shadow"):
-        (
-            endpoint_id,
-            host,
-            method,
-            template,
-            requests,
-            first,
-            last,
-            statuses,
-            explanation,
-            sensitive,
-        ) = row[:10]
+        host, method, template, requests, first, last = row[1:7]
         if host not in documented_hosts:
             undocumented[host].append(row)
             continue
-        codes = json.loads(statuses)
-        succeeded = _successes(codes)
-        identities, credentials, anonymous = _callers(store, endpoint_id)
-        kinds = json.loads(sensitive)
+        evidence = _endpoint_evidence(store, row)
+        evidence["why_shadow"] = json.loads(row[8]).get("classification")
+        evidence["sensitive_data"] = kinds = json.loads(row[9])
+        succeeded = evidence["successes"]
         yield Finding(
             rule="shadow_endpoint_access",
             severity="high"
-            if succeeded and (kinds or anonymous)
+            if succeeded and (kinds or evidence["unauthenticated_requests"])
             else "medium"
             if succeeded
             else "low",
@@ -129,20 +138,7 @@ def shadow_endpoint_access(store: Store, limits: dict[str, float]) -> Iterator[F
             f" ({succeeded} successful)",
             subject_type="endpoint",
             subject_id=f"{host} {method} {template}",
-            evidence={
-                "host": host,
-                "method": method,
-                "template": template,
-                "why_shadow": json.loads(explanation).get("classification"),
-                "requests": requests,
-                "successes": succeeded,
-                "statuses": codes,
-                "unauthenticated_requests": anonymous,
-                "identities": _listed(identities),
-                "credentials": _listed(credentials),
-                "sensitive_data": kinds,
-                "samples": exchange_samples(store, "e.endpoint_id = ?", (endpoint_id,)),
-            },
+            evidence=evidence,
             first_seen=first,
             last_seen=last,
         )
@@ -181,11 +177,10 @@ def shadow_endpoint_access(store: Store, limits: dict[str, float]) -> Iterator[F
 def zombie_endpoint_access(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """A deprecated operation still called: who still depends on it, and whether it answers."""
     for row in _endpoint_rows(store, "zombie"):
-        endpoint_id, host, method, template, requests, first, last, statuses = row[:8]
-        operation_id, spec_title = row[10], row[11]
-        codes = json.loads(statuses)
-        succeeded = _successes(codes)
-        identities, credentials, anonymous = _callers(store, endpoint_id)
+        host, method, template, requests, first, last = row[1:7]
+        evidence = _endpoint_evidence(store, row)
+        evidence.update({"spec": row[11], "operation_id": row[10], "last_called": iso(last)})
+        succeeded = evidence["successes"]
         yield Finding(
             rule="zombie_endpoint_access",
             severity="medium" if succeeded else "low",
@@ -193,21 +188,7 @@ def zombie_endpoint_access(store: Store, limits: dict[str, float]) -> Iterator[F
             f" ({succeeded} successful)",
             subject_type="endpoint",
             subject_id=f"{host} {method} {template}",
-            evidence={
-                "host": host,
-                "method": method,
-                "template": template,
-                "spec": spec_title,
-                "operation_id": operation_id,
-                "requests": requests,
-                "successes": succeeded,
-                "statuses": codes,
-                "unauthenticated_requests": anonymous,
-                "identities": _listed(identities),
-                "credentials": _listed(credentials),
-                "last_called": iso(last),
-                "samples": exchange_samples(store, "e.endpoint_id = ?", (endpoint_id,)),
-            },
+            evidence=evidence,
             first_seen=first,
             last_seen=last,
         )
