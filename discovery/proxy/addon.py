@@ -2,7 +2,7 @@
 
 Usable as ``mitmdump -s discovery/proxy/addon.py --set irc_db=case.db [--set irc_enforce=true]``
 and embedded by ``ir-console capture proxy``. The addon is thin: conversion lives in
-``convert``, writing in ``writer`` (a background thread), blocklist matching in ``enforcement``.
+``convert``, writing in ``writer`` (a writer process), blocklist matching in ``enforcement``.
 """
 
 from __future__ import annotations
@@ -130,8 +130,8 @@ class IrConsole:
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         enforcer = self.enforcer
-        if enforcer is None or flow.response is not None:
-            return
+        if enforcer is None or flow.response is not None or enforcer.snapshot.empty:
+            return  # nothing blocked: no per-request work on the event loop
         req = flow.request
         decision = enforcer.check(
             method=req.method,
@@ -187,7 +187,12 @@ class IrConsole:
         if self.writer is not None:
             writer, self.writer = self.writer, None
             writer.close()
-            log.info("ir-console: %d exchanges written, %d dropped", writer.written, writer.dropped)
+            log.info(
+                "ir-console: %d exchanges written, %d dropped, %d failed",
+                writer.written,
+                writer.dropped,
+                writer.failed,
+            )
 
     def _close_enforcer(self) -> None:
         if self.enforcer is not None:

@@ -3,7 +3,9 @@ and the background writer's bounded queue (real case files, mitmproxy's own test
 
 from __future__ import annotations
 
-import threading
+import functools
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,17 +21,20 @@ from discovery.store import Store
 from tests.conftest import make_exchange, make_sighting
 
 
-@pytest.mark.parametrize(("template", "path", "expected"), [
-    ("/v1/users/{id}", "/v1/users/42", True),
-    ("/v1/users/{id}", "/v1/users", False),
-    ("/v1/users/{id}", "/v1/users/42/keys", False),
-    ("/v1/users/{id}/keys/{key}", "/v1/users/42/keys/k1", True),
-    ("/v1/users/me", "/v1/users/42", False),
-    ("/v1/users/me", "/v1/users/me", True),
-    ("/", "/", True),
-    ("/{id}", "/", False),
-    ("/V1/users", "/v1/users", False),
-])
+@pytest.mark.parametrize(
+    ("template", "path", "expected"),
+    [
+        ("/v1/users/{id}", "/v1/users/42", True),
+        ("/v1/users/{id}", "/v1/users", False),
+        ("/v1/users/{id}", "/v1/users/42/keys", False),
+        ("/v1/users/{id}/keys/{key}", "/v1/users/42/keys/k1", True),
+        ("/v1/users/me", "/v1/users/42", False),
+        ("/v1/users/me", "/v1/users/me", True),
+        ("/", "/", True),
+        ("/{id}", "/", False),
+        ("/V1/users", "/v1/users", False),
+    ],
+)
 def test_template_matches(template: str, path: str, expected: bool) -> None:
     assert template_matches(template, path) is expected
 
@@ -40,34 +45,89 @@ def _fp(value: str) -> str:
 
 SNAPSHOT = Snapshot(
     credentials={_fp("tok-blocked"): "c-000000000001"},
-    endpoints={("api.example.com", "DELETE"): (("/v1/users/{id}", "api.example.com DELETE /v1/users/{id}"),),
-               ("api.example.com:8443", "*"): (("/admin", "api.example.com:8443 * /admin"),)},
+    endpoints={
+        ("api.example.com", "DELETE"): (
+            ("/v1/users/{id}", "api.example.com DELETE /v1/users/{id}"),
+        ),
+        ("api.example.com:8443", "*"): (("/admin", "api.example.com:8443 * /admin"),),
+    },
 )
 
 
-@pytest.mark.parametrize(("method", "host", "target", "headers", "tls", "expected"), [
-    ("GET", "api.example.com", "/v1/users/1", (("Authorization", "Bearer tok-blocked"),), True,
-     ("credential", "c-000000000001")),
-    ("GET", "api.example.com", "/v1/users/1", (("Authorization", "Bearer tok-other"),), True,
-     None),
-    ("GET", "api.example.com", "/v1/users/1", (("x-api-key", "tok-blocked"),), False,
-     ("credential", "c-000000000001")),
-    ("DELETE", "API.example.com:443", "/v1/users/7?force=1", (), True,
-     ("endpoint", "api.example.com DELETE /v1/users/{id}")),
-    ("delete", "api.example.com", "/v1//users/./7/", (), False,
-     ("endpoint", "api.example.com DELETE /v1/users/{id}")),
-    ("GET", "api.example.com", "/v1/users/7", (), True, None),
-    ("DELETE", "other.example.com", "/v1/users/7", (), True, None),
-    ("POST", "api.example.com:8443", "/admin", (), True,
-     ("endpoint", "api.example.com:8443 * /admin")),
-    ("POST", None, "http://api.example.com:8443/admin", (), False,
-     ("endpoint", "api.example.com:8443 * /admin")),
-])
-def test_decide(method: str, host: str | None, target: str,
-                headers: tuple[tuple[str, str], ...], tls: bool,
-                expected: tuple[str, str] | None) -> None:
-    decision = decide(SNAPSHOT, method=method, host=host, target=target, headers=headers,
-                      tls=tls, fingerprint=_fp)
+@pytest.mark.parametrize(
+    ("method", "host", "target", "headers", "tls", "expected"),
+    [
+        (
+            "GET",
+            "api.example.com",
+            "/v1/users/1",
+            (("Authorization", "Bearer tok-blocked"),),
+            True,
+            ("credential", "c-000000000001"),
+        ),
+        (
+            "GET",
+            "api.example.com",
+            "/v1/users/1",
+            (("Authorization", "Bearer tok-other"),),
+            True,
+            None,
+        ),
+        (
+            "GET",
+            "api.example.com",
+            "/v1/users/1",
+            (("x-api-key", "tok-blocked"),),
+            False,
+            ("credential", "c-000000000001"),
+        ),
+        (
+            "DELETE",
+            "API.example.com:443",
+            "/v1/users/7?force=1",
+            (),
+            True,
+            ("endpoint", "api.example.com DELETE /v1/users/{id}"),
+        ),
+        (
+            "delete",
+            "api.example.com",
+            "/v1//users/./7/",
+            (),
+            False,
+            ("endpoint", "api.example.com DELETE /v1/users/{id}"),
+        ),
+        ("GET", "api.example.com", "/v1/users/7", (), True, None),
+        ("DELETE", "other.example.com", "/v1/users/7", (), True, None),
+        (
+            "POST",
+            "api.example.com:8443",
+            "/admin",
+            (),
+            True,
+            ("endpoint", "api.example.com:8443 * /admin"),
+        ),
+        (
+            "POST",
+            None,
+            "http://api.example.com:8443/admin",
+            (),
+            False,
+            ("endpoint", "api.example.com:8443 * /admin"),
+        ),
+    ],
+)
+def test_decide(
+    method: str,
+    host: str | None,
+    target: str,
+    headers: tuple[tuple[str, str], ...],
+    tls: bool,
+    expected: tuple[str, str] | None,
+) -> None:
+    decision = decide(
+        SNAPSHOT, method=method, host=host, target=target, headers=headers, tls=tls, fingerprint=_fp
+    )
     if expected is None:
         assert decision is None
     else:
@@ -84,13 +144,21 @@ def test_load_snapshot_reads_the_case_blocklist(store: Store) -> None:
     blocklist.block_endpoint(store, "api.example.com GET /v1/users/{id}")
     snap = load_snapshot(store)
     assert snap.credentials == {store.fingerprint("tok-in-case-123456"): cid}
-    assert snap.endpoints == {("api.example.com", "GET"): (
-        ("/v1/users/{id}", "api.example.com GET /v1/users/{id}"),)}
+    assert snap.endpoints == {
+        ("api.example.com", "GET"): (("/v1/users/{id}", "api.example.com GET /v1/users/{id}"),)
+    }
 
 
-@pytest.mark.parametrize(("raw", "ours"), [
-    ("HTTP/1.0", "1.0"), ("HTTP/1.1", "1.1"), ("HTTP/2.0", "2"), ("HTTP/3", "3"), ("", None),
-])
+@pytest.mark.parametrize(
+    ("raw", "ours"),
+    [
+        ("HTTP/1.0", "1.0"),
+        ("HTTP/1.1", "1.1"),
+        ("HTTP/2.0", "2"),
+        ("HTTP/3", "3"),
+        ("", None),
+    ],
+)
 def test_http_version(raw: str, ours: str | None) -> None:
     assert http_version(raw) == ours
 
@@ -122,27 +190,57 @@ def test_body_prefix_is_decoded_and_bounded() -> None:
 
 
 def _observed(i: int) -> ObservedExchange:
-    return ObservedExchange(ts=1_790_000_000.0 + i, source="proxy", evidence=f"flow {i}",
-                            method="GET", target=f"/v1/things/{i}", host="api.example.com",
-                            status=200)
+    return ObservedExchange(
+        ts=1_790_000_000.0 + i,
+        source="proxy",
+        evidence=f"flow {i}",
+        method="GET",
+        target=f"/v1/things/{i}",
+        host="api.example.com",
+        status=200,
+    )
 
 
-def test_writer_drops_and_counts_when_full_and_flushes_on_close(case_path: Path) -> None:
-    written_first = threading.Event()
-    release = threading.Event()
+def _slow_recompute(signals: Path, store: Store) -> None:
+    """Holds the writer process like a slow disk would, until the test releases it."""
+    (signals / "recomputing").touch()
+    deadline = time.monotonic() + 30
+    while not (signals / "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
-    def slow_recompute(store: Store) -> None:  # holds the writer thread like a slow disk would
-        written_first.set()
-        release.wait(30)
 
-    writer = BackgroundWriter(case_path, queue_size=2, batch=10, max_delay=0.01,
-                              recompute_seconds=0.001, recompute=slow_recompute)
+def _record_recompute(log_path: Path, mark: str, store: Store) -> None:
+    with log_path.open("a") as out:
+        out.write(mark)
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_writer_drops_and_counts_when_full_and_flushes_on_close(
+    case_path: Path, tmp_path: Path
+) -> None:
+    # the writer runs in its own process: signals between it and the test are files
+    writer = BackgroundWriter(
+        case_path,
+        queue_size=2,
+        batch=10,
+        max_delay=0.01,
+        recompute_seconds=0.001,
+        recompute=functools.partial(_slow_recompute, tmp_path),
+    )
     assert writer.put(_observed(0))
-    assert written_first.wait(30)
+    assert _wait_for(lambda: (tmp_path / "recomputing").exists() and writer.finished == 1)
     accepted = [writer.put(_observed(i)) for i in range(1, 6)]
     assert accepted == [True, True, False, False, False]
     assert writer.dropped == 3
-    release.set()
+    (tmp_path / "release").touch()
     writer.close()
     assert writer.written == 3 and writer.recomputes == 2
     with Store.open(case_path) as store:
@@ -150,24 +248,31 @@ def test_writer_drops_and_counts_when_full_and_flushes_on_close(case_path: Path)
     assert paths == ["/v1/things/0", "/v1/things/1", "/v1/things/2"]
 
 
-def test_writer_recomputes_only_when_new_data_arrived(case_path: Path) -> None:
-    calls: list[int] = []
-    writer = BackgroundWriter(case_path, max_delay=0.01, recompute_seconds=3600,
-                              recompute=lambda store: calls.append(1))
+def test_writer_recomputes_only_when_new_data_arrived(case_path: Path, tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    calls.touch()
+    writer = BackgroundWriter(
+        case_path,
+        max_delay=0.01,
+        recompute_seconds=3600,
+        recompute=functools.partial(_record_recompute, calls, "1"),
+    )
     for i in range(20):
         writer.put(_observed(i))
     writer.drain()
-    assert calls == []  # interval not reached: no recompute per flow
+    assert writer.finished == 20
+    assert calls.read_text() == ""  # interval not reached: no recompute per flow
     writer.close()
-    assert calls == [1] and writer.written == 20
-    idle = BackgroundWriter(case_path, max_delay=0.01, recompute=lambda store: calls.append(2))
+    assert calls.read_text() == "1" and writer.written == 20
+    idle = BackgroundWriter(
+        case_path, max_delay=0.01, recompute=functools.partial(_record_recompute, calls, "2")
+    )
     idle.close()
-    assert calls == [1]
+    assert calls.read_text() == "1"
 
 
 def test_writer_keeps_up_with_a_backlog_larger_than_a_batch(case_path: Path) -> None:
-    writer = BackgroundWriter(case_path, queue_size=5000, batch=50, max_delay=0.5,
-                              recompute=None)
+    writer = BackgroundWriter(case_path, queue_size=5000, batch=50, max_delay=0.5, recompute=None)
     for i in range(2000):
         assert writer.put(_observed(i))
     pauses_before = writer.pauses
