@@ -27,9 +27,6 @@ STAGES: list[str] = [
     "discovery.findings:recompute_findings",
 ]
 
-# after this stage, findings.prefetch may start the rules that read nothing later stages write
-PREFETCH_AFTER = "discovery.register:apply_register"
-
 # meta key; its value is a fresh token per change, so a recompute that started before a
 # concurrent write (the proxy's writer) cannot clear the mark that write left
 PENDING_KEY = "analysis_pending"
@@ -47,21 +44,14 @@ def pending(store: Store) -> bool:
 
 def recompute(store: Store, progress: Callable[[str], None] | None = None) -> None:
     """Run every analysis stage over the case, then clear the pending mark seen at the start."""
-    from discovery import findings
-
     token = store.get_meta(PENDING_KEY)
-    try:
-        for target in STAGES:
-            module_name, func = target.split(":")
-            if progress:
-                progress(module_name.rsplit(".", 1)[-1])
-            stage = getattr(importlib.import_module(module_name), func)
-            stage(store)
-            log.debug("analysis stage %s done", target)
-            if target == PREFETCH_AFTER:  # rules that need no later stage start beside them
-                findings.prefetch(store)
-    finally:
-        findings.discard(store)
+    for target in STAGES:
+        module_name, func = target.split(":")
+        if progress:
+            progress(module_name.rsplit(".", 1)[-1])
+        stage = getattr(importlib.import_module(module_name), func)
+        stage(store)
+        log.debug("analysis stage %s done", target)
     if token is not None:
         with store.transaction() as conn:
             conn.execute("DELETE FROM meta WHERE key = ? AND value = ?", (PENDING_KEY, token))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from ir_console.cli import CaseContext
@@ -43,8 +41,7 @@ def thresholds(
 ) -> None:
     """Show the findings thresholds (value, default, where the value comes from), or change
     them for this case with --set / --reset. A change is audited and recomputes the findings."""
-    from discovery import audit
-    from discovery.findings import DEFAULT_THRESHOLDS, load_rules, recompute_findings
+    from discovery.findings import DEFAULT_THRESHOLDS, case_thresholds, load_rules, set_thresholds
 
     load_rules()
     changes = dict(_assignment(a) for a in assignments)
@@ -54,24 +51,10 @@ def thresholds(
             f"unknown threshold {unknown[0]!r}; known: {', '.join(sorted(DEFAULT_THRESHOLDS))}"
         )
     with case.open(create=bool(changes or resets)) as store:
-        raw = store.get_meta("thresholds")
-        own: dict[str, float] = {k: float(v) for k, v in json.loads(raw).items()} if raw else {}
+        own = case_thresholds(store)
         if changes or resets:
-            before = dict(own)
-            own.update(changes)
-            for name in resets:
-                own.pop(name, None)
-            with store.transaction():
-                audit.append(
-                    store,
-                    "cli",
-                    "thresholds.set",
-                    "findings",
-                    {"before": before, "after": own},
-                    in_transaction=True,
-                )
-                store.set_meta("thresholds", json.dumps(own, sort_keys=True))
-            count = recompute_findings(store)
+            own = {k: v for k, v in (own | changes).items() if k not in resets}
+            count = set_thresholds(store, own, "cli")
             message(f"thresholds changed; findings recomputed: {count}")
     rows = [
         {
