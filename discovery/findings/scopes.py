@@ -128,46 +128,55 @@ def _schemes_by_spec(store: Store) -> dict[int, dict[str, dict[str, Any]]]:
     }
 
 
-def _credentials(
-    store: Store,
-) -> dict[str, tuple[str, frozenset[str] | None, str | None, str, list[str] | None]]:
-    """id -> (kind, scopes, identity, redacted, the register's allowed scopes)."""
-    out = {}
-    for cid, kind, claims, ident, redacted, allowed in store.conn.execute(
-        "SELECT c.id, c.kind, c.claims, c.identity_id, c.redacted, i.allowed_scopes "
-        "FROM credentials c LEFT JOIN identities i ON i.id = c.identity_id"
-    ):
-        out[cid] = (
+@dataclass(frozen=True, slots=True)
+class _Credential:
+    kind: str
+    scopes: frozenset[str] | None
+    identity: str | None
+    redacted: str
+    allowed: list[str] | None  # the register's allowed scopes, when it says
+    first_seen: float | None
+    last_seen: float | None
+
+
+def _credentials(store: Store) -> dict[str, _Credential]:
+    return {
+        cid: _Credential(
             kind,
             token_scopes(json.loads(claims or "{}")),
             ident,
             redacted,
             json.loads(allowed) if allowed else None,
+            first,
+            last,
         )
-    return out
+        for cid, kind, claims, ident, redacted, allowed, first, last in store.conn.execute(
+            "SELECT c.id, c.kind, c.claims, c.identity_id, c.redacted, i.allowed_scopes, "
+            "c.first_seen, c.last_seen FROM credentials c "
+            "LEFT JOIN identities i ON i.id = c.identity_id"
+        )
+    }
 
 
-def _calls(
-    store: Store,
-) -> Iterator[
-    tuple[
-        int,
-        str,
-        str,
-        str,
-        str,
-        int | None,
-        list[dict[str, list[str]]] | None,
-        int | None,
-        list[tuple[str, str, str]],
-        int,
-        float,
-        float,
-    ]
-]:
-    """Successful calls grouped by (endpoint, credentials presented): endpoint id, host,
-    method, template, status, spec id, security, operation id, [(credential, location, name)],
-    count, first, last."""
+@dataclass(frozen=True, slots=True)
+class _Calls:
+    """Successful calls to one endpoint with one set of credentials presented."""
+
+    endpoint_id: int
+    host: str
+    method: str
+    template: str
+    status: str
+    spec_id: int | None
+    security: list[dict[str, list[str]]] | None
+    presented: tuple[tuple[str, str, str], ...]  # (credential id, location, lower-case name)
+    count: int
+    first: float
+    last: float
+
+
+def _calls(store: Store) -> Iterator[_Calls]:
+    """Successful calls grouped by (endpoint, credentials presented)."""
     groups: dict[tuple[int, tuple[tuple[str, ...], ...]], list[float]] = {}
     for endpoint_id, presented, ts in store.conn.execute(
         "SELECT e.endpoint_id, GROUP_CONCAT(ec.credential_id || char(31) || ec.location || "
@@ -183,13 +192,13 @@ def _calls(
     endpoints = {
         row[0]: row[1:]
         for row in store.conn.execute(
-            "SELECT ep.id, ep.host, ep.method, ep.template, ep.status, so.spec_id, so.security, "
-            "so.id FROM endpoints ep LEFT JOIN spec_operations so ON so.id = ep.spec_operation_id"
+            "SELECT ep.id, ep.host, ep.method, ep.template, ep.status, so.spec_id, so.security "
+            "FROM endpoints ep LEFT JOIN spec_operations so ON so.id = ep.spec_operation_id"
         )
     }
     for (endpoint_id, creds), (count, first, last) in groups.items():
-        host, method, template, status, spec_id, security, op_id = endpoints[endpoint_id]
-        yield (
+        host, method, template, status, spec_id, security = endpoints[endpoint_id]
+        yield _Calls(
             endpoint_id,
             host,
             method,
@@ -197,20 +206,20 @@ def _calls(
             status,
             spec_id,
             None if security is None else json.loads(security),
-            op_id,
-            [(c[0], c[1], c[2]) for c in creds if len(c) == 3],
+            tuple((c[0], c[1], c[2]) for c in creds),
             int(count),
             first,
             last,
         )
 
 
-def _analyse(store: Store) -> tuple[dict[str, _Use], dict[int, dict[str, Any]]]:
-    """Per credential, what its traffic needed; per endpoint, the calls that violated scopes
-    (computed once for both rules of a findings run)."""
-    result: tuple[dict[str, _Use], dict[int, dict[str, Any]]] = shared(
-        "scopes", store, _analyse_calls
-    )
+_Analysis = tuple[dict[str, _Credential], dict[str, _Use], dict[int, dict[str, Any]]]
+
+
+def _analyse(store: Store) -> _Analysis:
+    """The credentials; per credential, what its traffic needed; per endpoint, the calls that
+    violated its security (computed once for both rules of a findings run)."""
+    result: _Analysis = shared("scopes", store, _analyse_calls)
     return result
 
 
@@ -226,37 +235,25 @@ def _any_documented(store: Store) -> bool:
     )
 
 
-def _analyse_calls(store: Store) -> tuple[dict[str, _Use], dict[int, dict[str, Any]]]:
+def _analyse_calls(store: Store) -> _Analysis:
     creds = _credentials(store)
     schemes = _schemes_by_spec(store)
     uses: dict[str, _Use] = defaultdict(_Use)
     violations: dict[int, dict[str, Any]] = {}
-    for (
-        endpoint_id,
-        host,
-        method,
-        template,
-        status,
-        spec_id,
-        security,
-        _op,
-        presented,
-        count,
-        first,
-        last,
-    ) in _calls(store):
+    for calls in _calls(store):
         carried = [
-            Presented(cid, creds[cid][0], loc, name, creds[cid][1])
-            for cid, loc, name in presented
+            Presented(cid, creds[cid].kind, loc, name, creds[cid].scopes)
+            for cid, loc, name in calls.presented
             if cid in creds
         ]
-        if spec_id is None or status not in ("documented", "zombie"):
+        security, count = calls.security, calls.count
+        if calls.spec_id is None or calls.status not in ("documented", "zombie"):
             for c in carried:
                 uses[c.credential_id].undocumented_calls += count
             continue
         if not security or not all(security):  # public or optional: nothing to violate
             continue
-        spec_schemes = schemes.get(spec_id, {})
+        spec_schemes = schemes.get(calls.spec_id, {})
         results = [satisfied(req, spec_schemes, carried) for req in security]
         ok = [r for r in results if r[0]]
         if ok:
@@ -264,15 +261,16 @@ def _analyse_calls(store: Store) -> tuple[dict[str, _Use], dict[int, dict[str, A
             for c in carried:
                 use = uses[c.credential_id]
                 use.needed |= needed
-                use.operations.add(f"{method} {host}{template}")
+                use.operations.add(f"{calls.method} {calls.host}{calls.template}")
             continue
+        first, last = calls.first, calls.last
         hit = violations.setdefault(
-            endpoint_id,
+            calls.endpoint_id,
             {
-                "host": host,
-                "method": method,
-                "template": template,
-                "status": status,
+                "host": calls.host,
+                "method": calls.method,
+                "template": calls.template,
+                "status": calls.status,
                 "required": [
                     " + ".join(f"{k}: {' '.join(v)}" if v else k for k, v in req.items())
                     for req in security
@@ -291,14 +289,14 @@ def _analyse_calls(store: Store) -> tuple[dict[str, _Use], dict[int, dict[str, A
                 {
                     "credential": c.credential_id,
                     "kind": c.kind,
-                    "identity": creds[c.credential_id][2],
+                    "identity": creds[c.credential_id].identity,
                     "presented_as": f"{c.location} {c.name}",
                     "missing": sorted({m for r in results for m in r[2]}),
                     "requests": 0,
                 },
             )
             entry["requests"] += count
-    return uses, violations
+    return creds, uses, violations
 
 
 @rule("scope_violation")
@@ -308,7 +306,7 @@ def scope_violation(store: Store, limits: dict[str, float]) -> Iterator[Finding]
     authorization is not enforced at the endpoint."""
     if not _any_documented(store):
         return
-    _, violations = _analyse(store)
+    _, _, violations = _analyse(store)
     for endpoint_id, hit in sorted(violations.items()):
         subject = f"{hit['host']} {hit['method']} {hit['template']}"
         callers = sorted(hit["credentials"].values(), key=lambda e: -e["requests"])
@@ -352,10 +350,10 @@ def excess_privilege(store: Store, limits: dict[str, float]) -> Iterator[Finding
         known.update(json.loads(raw or "[]"))
     if not known or not _any_documented(store):
         return
-    uses, _ = _analyse(store)
-    creds = _credentials(store)
+    creds, uses, _ = _analyse(store)
     for cid, use in sorted(uses.items()):
-        kind, scopes, ident, redacted, allowed = creds[cid]
+        cred = creds[cid]
+        scopes, allowed = cred.scopes, cred.allowed
         if not scopes or not use.operations:
             continue  # scopes unreadable, or no documented call to compare with
         unused = sorted((scopes & known) - use.needed)
@@ -363,9 +361,6 @@ def excess_privilege(store: Store, limits: dict[str, float]) -> Iterator[Finding
         if not unused and not beyond:
             continue
         powerful = [s for s in unused + beyond if any(p in s.lower() for p in POWERFUL)]
-        first, last = store.conn.execute(
-            "SELECT first_seen, last_seen FROM credentials WHERE id = ?", (cid,)
-        ).fetchone()
         parts = []
         if unused:
             parts.append(f"{len(unused)} scopes its traffic never needs ({' '.join(unused)})")
@@ -374,11 +369,11 @@ def excess_privilege(store: Store, limits: dict[str, float]) -> Iterator[Finding
         yield Finding(
             rule="excess_privilege",
             severity="medium" if powerful else "low",
-            title=f"{kind} {redacted} holds " + "; ".join(parts),
+            title=f"{cred.kind} {cred.redacted} holds " + "; ".join(parts),
             subject_type="credential",
             subject_id=cid,
             evidence={
-                "identity": ident,
+                "identity": cred.identity,
                 "granted": sorted(scopes),
                 "needed": sorted(use.needed),
                 "unused": unused,
@@ -387,8 +382,8 @@ def excess_privilege(store: Store, limits: dict[str, float]) -> Iterator[Finding
                 "register_allows": allowed,
                 "operations_called": sorted(use.operations)[:50],
                 "undocumented_calls": use.undocumented_calls,
-                "first_seen": iso(first),
+                "first_seen": iso(cred.first_seen),
             },
-            first_seen=first,
-            last_seen=last,
+            first_seen=cred.first_seen,
+            last_seen=cred.last_seen,
         )
