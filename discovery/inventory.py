@@ -30,31 +30,6 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
-class _PathGroup:
-    """Every exchange of one (host, method, path)."""
-
-    requests: int = 0
-    first: float | None = None
-    last: float | None = None
-    statuses: Counter[str] = field(default_factory=Counter)
-
-    def add(self, status: int | None, count: int, first: float, last: float) -> None:
-        self.requests += count
-        if status is not None:
-            self.statuses[str(status)] += count
-        self.first = first if self.first is None else min(self.first, first)
-        self.last = last if self.last is None else max(self.last, last)
-
-    @property
-    def only_404(self) -> bool:
-        return (
-            bool(self.statuses)
-            and set(self.statuses) == {"404"}
-            and self.statuses["404"] == self.requests
-        )
-
-
-@dataclass(slots=True)
 class _Endpoint:
     host: str
     method: str
@@ -67,60 +42,7 @@ class _Endpoint:
     statuses: Counter[str] = field(default_factory=Counter)
     example: str | None = None
     example_requests: int = -1
-    paths: list[str] = field(default_factory=list)
     reason: str = ""
-
-
-def load_path_groups(
-    store: Store, host: str | None = None
-) -> dict[str, dict[tuple[str, str], _PathGroup]]:
-    """host -> (method, path) -> aggregate, for HTTP exchanges (opaque TLS is never an endpoint)."""
-    where = "method IS NOT NULL AND path IS NOT NULL AND host IS NOT NULL"
-    args: tuple[Any, ...] = ()
-    if host is not None:
-        where += " AND host = ?"
-        args = (host,)
-    groups: dict[str, dict[tuple[str, str], _PathGroup]] = {}
-    for h, method, path, status, count, first, last in store.conn.execute(
-        "SELECT host, method, path, status, COUNT(*), MIN(ts), MAX(ts) FROM exchanges "
-        f"WHERE {where} GROUP BY host, method, path, status",
-        args,
-    ):
-        per_host = groups.get(h)
-        if per_host is None:
-            per_host = groups[h] = {}
-        key = (method, path)
-        group = per_host.get(key)
-        if group is None:
-            group = per_host[key] = _PathGroup()
-        group.add(status, count, first, last)
-    return groups
-
-
-def probe_paths(groups: dict[tuple[str, str], _PathGroup]) -> set[str]:
-    """Paths of one host that answered 404 to every request, whatever the method."""
-    ok: set[str] = set()
-    seen_404: set[str] = set()
-    for (_method, path), group in groups.items():
-        if group.only_404:
-            seen_404.add(path)
-        else:
-            ok.add(path)
-    return seen_404 - ok
-
-
-def build_templater(
-    host: str,
-    groups: dict[tuple[str, str], _PathGroup],
-    rules: TemplateRules,
-    matcher: HostMatcher | None,
-) -> HostTemplater:
-    """A host's templater, taught by its paths that are not 404-only."""
-    templater = HostTemplater(host, rules, matcher)
-    probing = probe_paths(groups)
-    templater.learn(sorted({path for (_m, path) in groups} - probing))
-    templater.finish()
-    return templater
 
 
 def classify(
@@ -158,36 +80,42 @@ def _bound_memo(rows: int) -> None:
         classify_segment.cache_clear()
 
 
-def probe_paths_by_host(store: Store) -> dict[str, set[str]]:
-    """``probe_paths`` of every host, aggregated in SQL (only the 404-only paths reach Python)."""
+def _host_filter(host: str | None) -> tuple[str, tuple[str, ...]]:
+    return (f"{_HTTP_ROWS} AND host = ?", (host,)) if host is not None else (_HTTP_ROWS, ())
+
+
+def probe_paths_by_host(store: Store, host: str | None = None) -> dict[str, set[str]]:
+    """Per host (or for ``host`` only), the paths that answered 404 to every request whatever
+    the method, aggregated in SQL (only those paths reach Python)."""
+    where, args = _host_filter(host)
     probes: dict[str, set[str]] = {}
-    for host, path in store.conn.execute(
-        f"SELECT host, path FROM exchanges WHERE {_HTTP_ROWS} GROUP BY host, path "
-        "HAVING SUM(CASE WHEN status = 404 THEN 0 ELSE 1 END) = 0"
+    for h, path in store.conn.execute(
+        f"SELECT host, path FROM exchanges WHERE {where} GROUP BY host, path "
+        "HAVING SUM(CASE WHEN status = 404 THEN 0 ELSE 1 END) = 0",
+        args,
     ):
-        probes.setdefault(host, set()).add(path)
+        probes.setdefault(h, set()).add(path)
     return probes
 
 
 def _build_templaters(
-    store: Store, rules: TemplateRules, matchers: dict[str, HostMatcher]
+    store: Store, rules: TemplateRules, matchers: dict[str, HostMatcher], host: str | None = None
 ) -> dict[str, HostTemplater]:
-    """Every host's templater, taught by its paths that are not 404-only, streamed from SQL.
-
-    Same result as ``build_templater`` over ``load_path_groups``, without holding every
-    distinct path in Python: the paths come sorted and each goes straight into the trie.
-    """
+    """Every host's (or ``host``'s) templater, taught by its paths that are not 404-only,
+    streamed from SQL in order: no distinct path is held in Python beyond the trie."""
+    where, args = _host_filter(host)
     templaters: dict[str, HostTemplater] = {}
     current: HostTemplater | None = None
-    for row, (host, path, answered) in enumerate(
+    for row, (h, path, answered) in enumerate(
         store.conn.execute(
             f"SELECT host, path, SUM(CASE WHEN status = 404 THEN 0 ELSE 1 END) FROM exchanges "
-            f"WHERE {_HTTP_ROWS} GROUP BY host, path ORDER BY host, path"
+            f"WHERE {where} GROUP BY host, path ORDER BY host, path",
+            args,
         )
     ):
         _bound_memo(row)
-        if current is None or current.host != host:
-            current = templaters[host] = HostTemplater(host, rules, matchers.get(host))
+        if current is None or current.host != h:
+            current = templaters[h] = HostTemplater(h, rules, matchers.get(h))
         if answered:
             current.learn((path,))
     for templater in templaters.values():
@@ -312,8 +240,9 @@ def _templater(
     matchers: dict[str, HostMatcher],
 ) -> HostTemplater:
     templater = templaters.get(host)
-    if templater is None:  # a host first seen by a writer between the two passes
+    if templater is None:  # no path learned for it (or a writer added it since the first pass)
         templater = templaters[host] = HostTemplater(host, rules, matchers.get(host))
+        templater.finish()
     return templater
 
 
@@ -401,19 +330,20 @@ def explain_request(store: Store, host: str, method: str, path: str) -> dict[str
     matchers = load_matchers(store)
     matcher = matchers.get(host)
     rules = load_rules(rules_path(store.path))
-    groups = load_path_groups(store, host).get(host, {})
-    templater = build_templater(host, groups, rules, matcher)
+    templater = _templater(_build_templaters(store, rules, matchers, host), host, rules, matchers)
     templated = templater.explain(normal)
     status, op, reason = classify(host, method, templated, matcher)
     row = store.conn.execute(
         "SELECT status, requests FROM endpoints WHERE host = ? AND method = ? AND template = ?",
         (host, method, templated.template),
     ).fetchone()
-    probing = normal in probe_paths(groups)
     requests = row[1] if row else 0
-    if row is None and probing:
+    if row is None and normal in probe_paths_by_host(store, host).get(host, set()):
         status, reason = "route-probing", "every request to this path answered 404"
-        requests = sum(g.requests for (_m, p), g in groups.items() if p == normal)
+        (requests,) = store.conn.execute(
+            f"SELECT COUNT(*) FROM exchanges WHERE {_HTTP_ROWS} AND host = ? AND path = ?",
+            (host, normal),
+        ).fetchone()
     elif row is not None:
         status = row[0]
     return {
