@@ -47,15 +47,24 @@ def parse_text(text: str, where: str) -> Any:
         raise SpecError(where, f"invalid YAML: {problem}", line) from exc
 
 
-def read_file(path: Path) -> Any:
-    """Read and parse one file of a spec."""
+def read_text(path: Path) -> tuple[str, str]:
+    """One file of a spec as text, with the SHA-256 of its bytes (read once)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
+        text = data.decode("utf-8-sig")
     except OSError as exc:
         raise SpecError(str(path), f"cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise SpecError(str(path), "not UTF-8 text", f"byte {exc.start}") from exc
-    return parse_text(text, str(path))
+    return text, hashlib.sha256(data).hexdigest()
+
+
+def read_file(path: Path) -> Any:
+    """Read and parse one file of a spec."""
+    return parse_text(read_text(path)[0], str(path))
+
+
+_EXTERNAL_REF = re.compile(r"""\$ref['"]?\s*:\s*['"]?(?!#)[^'"\s,}]""")
 
 
 @dataclass
@@ -66,6 +75,8 @@ class SpecDocument:
     root: dict[str, Any]
     uri: str
     registry: Registry[Any]
+    sha256: str = ""  # of the file's bytes
+    self_contained: bool = False  # no $ref to another file
 
     @property
     def version(self) -> str:
@@ -117,7 +128,8 @@ def _retrieve_for(root_dir: Path) -> Any:
 
 def load_document(path: Path) -> SpecDocument:
     """Parse a spec file and prepare its resolver."""
-    root = read_file(path)
+    text, sha256 = read_text(path)
+    root = parse_text(text, str(path))
     if not isinstance(root, dict):
         raise SpecError(
             str(path), "not an OpenAPI or Swagger document (top level is not a map)", "/"
@@ -134,10 +146,14 @@ def load_document(path: Path) -> SpecDocument:
     uri = resolved.as_uri()
     registry: Registry[Any] = Registry(retrieve=_retrieve_for(resolved.parent))  # type: ignore[call-arg]
     registry = registry.with_resource(uri, Resource.opaque(root))
-    return SpecDocument(path=path, root=root, uri=uri, registry=registry)
-
-
-_EXTERNAL_REF = re.compile(r"""\$ref['"]?\s*:\s*['"]?(?!#)[^'"\s,}]""")
+    return SpecDocument(
+        path=path,
+        root=root,
+        uri=uri,
+        registry=registry,
+        sha256=sha256,
+        self_contained=_EXTERNAL_REF.search(text) is None,
+    )
 
 
 def validation_cache_key(doc: SpecDocument) -> str | None:
@@ -145,14 +161,10 @@ def validation_cache_key(doc: SpecDocument) -> str | None:
     None when it cannot be (refs to other files, which may change on their own)."""
     from importlib.metadata import version
 
-    try:
-        data = doc.path.read_bytes()
-    except OSError:
+    if not doc.self_contained:
         return None
-    if _EXTERNAL_REF.search(data.decode("utf-8", "replace")):
-        return None
-    digest = hashlib.sha256(data)
-    digest.update(b"\0openapi-spec-validator " + version("openapi-spec-validator").encode())
+    digest = hashlib.sha256(f"{doc.sha256}\0openapi-spec-validator ".encode())
+    digest.update(version("openapi-spec-validator").encode())
     return digest.hexdigest()
 
 

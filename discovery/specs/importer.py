@@ -11,7 +11,7 @@ from pathlib import Path
 from discovery.analysis import mark_pending
 from discovery.specs.document import load_document, validate_document
 from discovery.specs.model import LoadedSpec, extract
-from discovery.store import Store, dumps, file_sha256
+from discovery.store import Store, dumps
 
 log = logging.getLogger(__name__)
 
@@ -37,43 +37,29 @@ def load_spec(path: Path, host: str | None = None, validate: bool = True) -> Loa
     return loaded
 
 
-def write_spec(store: Store, path: Path, spec: LoadedSpec, sha256: str) -> int:
+def write_spec(store: Store, path: Path, spec: LoadedSpec) -> int:
     """Insert or replace (same content hash) a spec and its operations; returns the spec id."""
     with store.transaction() as conn:
-        row = conn.execute("SELECT id FROM specs WHERE sha256 = ?", (sha256,)).fetchone()
-        if row:
-            spec_id = int(row[0])
-            conn.execute("DELETE FROM spec_operations WHERE spec_id = ?", (spec_id,))
-            conn.execute(
-                "UPDATE specs SET title = ?, version = ?, openapi_version = ?, path = ?, "
-                "hosts = ?, security_schemes = ?, imported_at = ? WHERE id = ?",
-                (
-                    spec.title,
-                    spec.version,
-                    spec.openapi_version,
-                    str(path),
-                    dumps(spec.hosts),
-                    dumps(spec.security_schemes),
-                    time.time(),
-                    spec_id,
-                ),
-            )
-        else:
-            cur = conn.execute(
-                "INSERT INTO specs(sha256, title, version, openapi_version, path, hosts, "
-                "security_schemes, imported_at) VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    sha256,
-                    spec.title,
-                    spec.version,
-                    spec.openapi_version,
-                    str(path),
-                    dumps(spec.hosts),
-                    dumps(spec.security_schemes),
-                    time.time(),
-                ),
-            )
-            spec_id = int(cur.lastrowid or 0)
+        (spec_id,) = conn.execute(
+            "INSERT INTO specs(sha256, title, version, openapi_version, path, hosts, "
+            "security_schemes, imported_at) VALUES (?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(sha256) DO UPDATE SET title = excluded.title, "
+            "version = excluded.version, openapi_version = excluded.openapi_version, "
+            "path = excluded.path, hosts = excluded.hosts, "
+            "security_schemes = excluded.security_schemes, imported_at = excluded.imported_at "
+            "RETURNING id",
+            (
+                spec.sha256,
+                spec.title,
+                spec.version,
+                spec.openapi_version,
+                str(path),
+                dumps(spec.hosts),
+                dumps(spec.security_schemes),
+                time.time(),
+            ),
+        ).fetchone()
+        conn.execute("DELETE FROM spec_operations WHERE spec_id = ?", (spec_id,))
         conn.executemany(
             "INSERT INTO spec_operations(spec_id, host, method, template, operation_id, "
             "deprecated, security, scopes, parameters) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -93,7 +79,7 @@ def write_spec(store: Store, path: Path, spec: LoadedSpec, sha256: str) -> int:
             ],
         )
         mark_pending(store)  # the classification is stale until the next recompute finishes
-    return spec_id
+    return int(spec_id)
 
 
 def import_spec_file(
@@ -113,7 +99,7 @@ def import_spec_file(
     if progress:
         progress("loading spec")
     spec = load_spec(path, host, validate)
-    spec_id = write_spec(store, path, spec, file_sha256(path))
+    spec_id = write_spec(store, path, spec)
     log.info(
         "imported %s: %d operations on %s",
         path,

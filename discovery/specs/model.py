@@ -51,6 +51,7 @@ class LoadedSpec:
     hosts: list[dict[str, str]]  # [{"host", "base_path"}]
     operations: list[SpecOperation]
     security_schemes: dict[str, dict[str, Any]]
+    sha256: str = ""  # of the spec file's bytes: its identity in the case
 
 
 def join_template(base_path: str, path: str) -> str:
@@ -299,4 +300,5 @@ def extract(doc: SpecDocument, host: str | None = None) -> LoadedSpec:
         hosts=[{"host": h, "base_path": b} for (h, b) in hosts],
         operations=list(unique.values()),
         security_schemes=_security_schemes(doc),
+        sha256=doc.sha256,
     )
