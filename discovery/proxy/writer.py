@@ -169,7 +169,7 @@ class BackgroundWriter:
         ctx = multiprocessing.get_context("spawn")
         inbox, self._send = ctx.Pipe(duplex=False)
         self._progress, outbox = ctx.Pipe(duplex=False)
-        # not a daemon: the writer's analysis may fork helpers of its own
+        # not a daemon: close() joins it after its final flush, which must not be cut short
         self.process = ctx.Process(
             target=_writer_process,
             args=(case_path, inbox, outbox, recompute_seconds, recompute),
