@@ -1,4 +1,4 @@
-"""Run a reader (and the conversion to stored exchanges) in child processes, so packet parsing,
+"""Run a reader and the conversion to stored exchanges in child processes, so packet parsing,
 conversion and writing overlap.
 
 Capture ingest has two halves of similar cost: frames -> exchanges (the reader) and exchanges ->
@@ -81,20 +81,6 @@ def _child(conn: Connection, fmt: str, path: Path, unused: tuple[Connection, ...
         conn.send(("error", (exc.path, exc.reason, exc.where)))
     finally:
         conn.close()
-
-
-def read_in_child(
-    fmt: str, path: Path, stats: IngestStats, progress: Progress | None = None
-) -> Iterator[ObservedExchange]:
-    """The reader of ``fmt`` over ``path``, run in a forked child; same contract as a reader."""
-    ctx = multiprocessing.get_context("fork")
-    receiver, sender = ctx.Pipe(duplex=False)
-    _widen(receiver)
-    proc = ctx.Process(target=_child, args=(sender, fmt, path), daemon=True)
-    proc.start()
-    sender.close()
-    for fields in _receive(receiver, [proc], path, stats, progress):
-        yield ObservedExchange(*fields)
 
 
 def _converter(
@@ -219,7 +205,7 @@ def _receive(
     stats: IngestStats,
     progress: Progress | None,
 ) -> Iterator[Any]:  # the tuples a stage sent (unpickled)
-    """The batched tuples arriving on ``receiver`` (progress, counters and errors handled);
+    """The batches of rows arriving on ``receiver`` (progress, counters and errors handled);
     ``procs`` (the one writing to ``receiver`` first) are ended and joined whatever happens."""
     inbox: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
     pump = threading.Thread(
@@ -238,9 +224,7 @@ def _receive(
                     f"{path}: the reader process ended unexpectedly (exit code {codes})"
                 )
             kind, payload = loads(raw)
-            if kind == "batch":
-                yield from payload
-            elif kind == "rows":
+            if kind == "rows":
                 yield payload
             elif kind == "progress":
                 if progress is not None:

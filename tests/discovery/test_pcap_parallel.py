@@ -1,4 +1,4 @@
-"""The reader (and the converter) run in child processes give what they give in-process
+"""The reader and the converter run in child processes give what they give in-process
 (exchanges, stats, errors)."""
 
 from __future__ import annotations
@@ -11,33 +11,11 @@ from discovery.errors import InputError
 from discovery.pipeline import to_exchange
 from discovery.secrets import Fingerprinter
 from discovery.sources import IngestStats, parallel
-from discovery.sources.parallel import convert_in_children, read_in_child
+from discovery.sources.parallel import convert_in_children
 from discovery.sources.pcap import read
 from discovery.store import exchange_fields
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pcap"
-
-
-def test_child_reader_matches_in_process_reader(tmp_path: Path) -> None:
-    data = (FIXTURES / "http_api.pcap").read_bytes()
-    cut = tmp_path / "cut.pcap"
-    cut.write_bytes(data[: len(data) - 100])  # truncated: a warning must travel back too
-    here, there = IngestStats(), IngestStats()
-    seen: list[int] = []
-    expected = list(read(cut, here))
-    got = list(read_in_child("pcap", cut, there, seen.append))
-    assert got == expected
-    assert there.as_dict() == here.as_dict()
-    assert there.skipped["truncated capture"] == 1
-    assert seen and seen[-1] == cut.stat().st_size
-
-
-def test_child_reader_raises_input_error(tmp_path: Path) -> None:
-    bogus = tmp_path / "bogus.pcap"
-    bogus.write_bytes(b"definitely not a capture")
-    with pytest.raises(InputError, match="not a pcap or pcapng") as info:
-        list(read_in_child("pcap", bogus, IngestStats()))
-    assert info.value.path == str(bogus)
 
 
 @pytest.mark.parametrize(("kept", "batch"), [(parallel.SIGHTINGS_KEPT, parallel.BATCH), (1, 4)])
@@ -63,11 +41,13 @@ def test_children_convert_as_the_in_process_path(
     assert got == expected
     assert any(sightings for _, _, sightings in got)
     assert there.as_dict() == here.as_dict()
+    assert there.skipped["truncated capture"] == 1  # a warning travels back too
     assert seen and seen[-1] == cut.stat().st_size
 
 
 def test_children_raise_input_error(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.pcap"
     bogus.write_bytes(b"definitely not a capture")
-    with pytest.raises(InputError, match="not a pcap or pcapng"):
+    with pytest.raises(InputError, match="not a pcap or pcapng") as info:
         list(convert_in_children("pcap", bogus, IngestStats(), Fingerprinter(b"k" * 32)))
+    assert info.value.path == str(bogus)
