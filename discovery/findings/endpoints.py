@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from discovery.findings import Finding, rule
 from discovery.inventory import probe_paths_by_host
@@ -66,15 +66,34 @@ def _callers(store: Store, endpoint_id: int) -> tuple[list[str], list[str], int]
     return list(identities), list(credentials), int(anonymous)
 
 
-def _endpoint_rows(store: Store, status: str) -> list[tuple[Any, ...]]:
-    return store.conn.execute(
-        "SELECT ep.id, ep.host, ep.method, ep.template, ep.requests, ep.first_seen, "
-        "ep.last_seen, ep.statuses, ep.explanation, ep.sensitive, so.operation_id, s.title "
-        "FROM endpoints ep LEFT JOIN spec_operations so ON so.id = ep.spec_operation_id "
-        "LEFT JOIN specs s ON s.id = so.spec_id "
-        "WHERE ep.status = ? AND ep.requests > 0 ORDER BY ep.host, ep.template, ep.method",
-        (status,),
-    ).fetchall()
+class _EndpointRow(NamedTuple):
+    id: int
+    host: str
+    method: str
+    template: str
+    requests: int
+    first: float | None
+    last: float | None
+    statuses: str  # JSON
+    explanation: str  # JSON
+    sensitive: str  # JSON
+    operation_id: str | None
+    spec: str | None
+
+
+def _endpoint_rows(store: Store, status: str) -> list[_EndpointRow]:
+    """The called endpoints of one status, with their spec operation (when documented)."""
+    return [
+        _EndpointRow(*row)
+        for row in store.conn.execute(
+            "SELECT ep.id, ep.host, ep.method, ep.template, ep.requests, ep.first_seen, "
+            "ep.last_seen, ep.statuses, ep.explanation, ep.sensitive, so.operation_id, s.title "
+            "FROM endpoints ep LEFT JOIN spec_operations so ON so.id = ep.spec_operation_id "
+            "LEFT JOIN specs s ON s.id = so.spec_id "
+            "WHERE ep.status = ? AND ep.requests > 0 ORDER BY ep.host, ep.template, ep.method",
+            (status,),
+        )
+    ]
 
 
 def _successes(statuses: dict[str, int]) -> int:
@@ -85,23 +104,22 @@ def _listed(values: list[str]) -> dict[str, Any]:
     return {"items": values[:MAX_LISTED], "count": len(values)}
 
 
-def _endpoint_evidence(store: Store, row: tuple[Any, ...]) -> dict[str, Any]:
+def _endpoint_evidence(store: Store, row: _EndpointRow) -> dict[str, Any]:
     """What every finding about one called endpoint shows: counts, statuses, who called it
     (identities, credentials, how many calls without any) and sample evidence references."""
-    endpoint_id, host, method, template, requests, _first, _last, statuses = row[:8]
-    codes = json.loads(statuses)
-    identities, credentials, anonymous = _callers(store, endpoint_id)
+    codes = json.loads(row.statuses)
+    identities, credentials, anonymous = _callers(store, row.id)
     return {
-        "host": host,
-        "method": method,
-        "template": template,
-        "requests": requests,
+        "host": row.host,
+        "method": row.method,
+        "template": row.template,
+        "requests": row.requests,
         "successes": _successes(codes),
         "statuses": codes,
         "unauthenticated_requests": anonymous,
         "identities": _listed(identities),
         "credentials": _listed(credentials),
-        "samples": exchange_samples(store, "e.endpoint_id = ?", (endpoint_id,)),
+        "samples": exchange_samples(store, "e.endpoint_id = ?", (row.id,)),
     }
 
 
@@ -117,15 +135,15 @@ def shadow_endpoint_access(store: Store, limits: dict[str, float]) -> Iterator[F
     }
     if not documented_hosts:
         return
-    undocumented: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    undocumented: dict[str, list[_EndpointRow]] = defaultdict(list)
     for row in _endpoint_rows(store, "shadow"):
-        host, method, template, requests, first, last = row[1:7]
+        host, method, template, requests = row.host, row.method, row.template, row.requests
         if host not in documented_hosts:
             undocumented[host].append(row)
             continue
         evidence = _endpoint_evidence(store, row)
-        evidence["why_shadow"] = json.loads(row[8]).get("classification")
-        evidence["sensitive_data"] = kinds = json.loads(row[9])
+        evidence["why_shadow"] = json.loads(row.explanation).get("classification")
+        evidence["sensitive_data"] = kinds = json.loads(row.sensitive)
         succeeded = evidence["successes"]
         yield Finding(
             rule="shadow_endpoint_access",
@@ -139,15 +157,15 @@ def shadow_endpoint_access(store: Store, limits: dict[str, float]) -> Iterator[F
             subject_type="endpoint",
             subject_id=f"{host} {method} {template}",
             evidence=evidence,
-            first_seen=first,
-            last_seen=last,
+            first_seen=row.first,
+            last_seen=row.last,
         )
     for host, rows in sorted(undocumented.items()):
-        requests = sum(r[4] for r in rows)
-        succeeded = sum(_successes(json.loads(r[7])) for r in rows)
+        requests = sum(r.requests for r in rows)
+        succeeded = sum(_successes(json.loads(r.statuses)) for r in rows)
         callers: dict[str, None] = {}
         for r in rows:
-            for ident in _callers(store, r[0])[0]:
+            for ident in _callers(store, r.id)[0]:
                 callers.setdefault(ident, None)
         yield Finding(
             rule="shadow_endpoint_access",
@@ -159,7 +177,7 @@ def shadow_endpoint_access(store: Store, limits: dict[str, float]) -> Iterator[F
             evidence={
                 "host": host,
                 "why_shadow": f"no spec in the case documents {host}",
-                "endpoints": [f"{r[2]} {r[3]}" for r in rows[:MAX_LISTED]],
+                "endpoints": [f"{r.method} {r.template}" for r in rows[:MAX_LISTED]],
                 "endpoint_count": len(rows),
                 "requests": requests,
                 "successes": succeeded,
@@ -168,8 +186,8 @@ def shadow_endpoint_access(store: Store, limits: dict[str, float]) -> Iterator[F
                     store, "e.host = ? AND e.endpoint_id IS NOT NULL", (host,)
                 ),
             },
-            first_seen=min(r[5] for r in rows if r[5] is not None),
-            last_seen=max(r[6] for r in rows if r[6] is not None),
+            first_seen=min(r.first for r in rows if r.first is not None),
+            last_seen=max(r.last for r in rows if r.last is not None),
         )
 
 
@@ -177,9 +195,11 @@ def shadow_endpoint_access(store: Store, limits: dict[str, float]) -> Iterator[F
 def zombie_endpoint_access(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """A deprecated operation still called: who still depends on it, and whether it answers."""
     for row in _endpoint_rows(store, "zombie"):
-        host, method, template, requests, first, last = row[1:7]
+        host, method, template, requests = row.host, row.method, row.template, row.requests
         evidence = _endpoint_evidence(store, row)
-        evidence.update({"spec": row[11], "operation_id": row[10], "last_called": iso(last)})
+        evidence.update(
+            {"spec": row.spec, "operation_id": row.operation_id, "last_called": iso(row.last)}
+        )
         succeeded = evidence["successes"]
         yield Finding(
             rule="zombie_endpoint_access",
@@ -189,8 +209,8 @@ def zombie_endpoint_access(store: Store, limits: dict[str, float]) -> Iterator[F
             subject_type="endpoint",
             subject_id=f"{host} {method} {template}",
             evidence=evidence,
-            first_seen=first,
-            last_seen=last,
+            first_seen=row.first,
+            last_seen=row.last,
         )
 
 
