@@ -48,6 +48,32 @@ def hosts(store: Store) -> list[dict[str, Any]]:
     return out
 
 
+def endpoint_counts(store: Store) -> dict[str, int]:
+    """How many endpoints the inventory holds of each status (every status named)."""
+    counts = dict(store.conn.execute("SELECT status, COUNT(*) FROM endpoints GROUP BY status"))
+    return {status: int(counts.get(status, 0)) for status in ENDPOINT_STATUSES}
+
+
+def specs(store: Store) -> list[dict[str, Any]]:
+    """The specs in the case, with their hosts and operation counts, in import order."""
+    return [
+        {
+            "title": title,
+            "version": version,
+            "openapi_version": oas,
+            "path": path,
+            "hosts": json.loads(hosts),
+            "operations": ops,
+            "imported_at": iso(at),
+        }
+        for title, version, oas, path, hosts, at, ops in store.conn.execute(
+            "SELECT s.title, s.version, s.openapi_version, s.path, s.hosts, s.imported_at, "
+            "(SELECT COUNT(*) FROM spec_operations so WHERE so.spec_id = s.id) "
+            "FROM specs s ORDER BY s.id"
+        )
+    ]
+
+
 def endpoints(
     store: Store,
     statuses: list[str] | None = None,

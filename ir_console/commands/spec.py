@@ -3,7 +3,6 @@ classified against."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import click
@@ -36,18 +35,19 @@ def import_(
     A broken spec exits 2 naming the file and the JSON pointer of the problem; nothing changes.
     A spec that validated once is remembered by its content hash and not validated again.
     """
+    from discovery import queries
     from discovery.specs import import_spec_file
 
     with case.open() as store:
         result = import_spec_file(store, file, host=host, validate=not no_validate)
-        counts = Counter(status for (status,) in store.conn.execute("SELECT status FROM endpoints"))
+        counts = queries.endpoint_counts(store)
     summary = {
         "spec": result.title,
         "openapi_version": result.openapi_version,
         "hosts": result.hosts,
         "operations": result.operations,
         "deprecated": result.deprecated,
-        "endpoints": {s: counts.get(s, 0) for s in ("documented", "shadow", "zombie", "orphan")},
+        "endpoints": counts,
     }
     if as_json:
         emit_json(summary)
@@ -65,27 +65,10 @@ def import_(
 @click.pass_obj
 def list_(case: CaseContext, as_json: bool) -> None:
     """The specs in the case, with their hosts and operation counts."""
-    import json
-
-    from discovery.timeutil import iso
+    from discovery import queries
 
     with case.open(create=False) as store:
-        rows = [
-            {
-                "title": title,
-                "version": version,
-                "openapi_version": oas,
-                "path": path,
-                "hosts": json.loads(hosts),
-                "operations": ops,
-                "imported_at": iso(at),
-            }
-            for title, version, oas, path, hosts, at, ops in store.conn.execute(
-                "SELECT s.title, s.version, s.openapi_version, s.path, s.hosts, s.imported_at, "
-                "(SELECT COUNT(*) FROM spec_operations so WHERE so.spec_id = s.id) "
-                "FROM specs s ORDER BY s.id"
-            )
-        ]
+        rows = queries.specs(store)
     if as_json:
         emit_json(rows)
         return
