@@ -43,6 +43,13 @@ def _decode_unreserved(segment: str) -> str:
 def normalise_path(raw_path: str) -> str:
     """Normalise a path: unreserved escapes decoded, dot segments resolved, duplicate and
     trailing slashes removed ("/" stays "/")."""
+    if (
+        raw_path.startswith("/")
+        and "%" not in raw_path
+        and "//" not in raw_path
+        and "/." not in raw_path
+    ):  # already normal but perhaps for one trailing slash: most paths, without the split
+        return raw_path[:-1] if raw_path.endswith("/") and len(raw_path) > 1 else raw_path
     if not raw_path.startswith("/"):
         raw_path = "/" + raw_path
     segments = [_decode_unreserved(s) for s in raw_path.split("/") if s]
@@ -61,6 +68,10 @@ def normalise_path(raw_path: str) -> str:
 
 def query_names(raw_query: str) -> tuple[str, ...]:
     """The distinct parameter names of a query string, in first-seen order (values dropped)."""
+    if not raw_query:
+        return ()
+    if "%" not in raw_query and "+" not in raw_query:  # nothing to decode: split only
+        return tuple(dict.fromkeys(part.split("=", 1)[0] for part in raw_query.split("&") if part))
     names: dict[str, None] = {}
     for part in raw_query.split("&"):
         if not part:
@@ -72,6 +83,13 @@ def query_names(raw_query: str) -> tuple[str, ...]:
 
 def query_pairs(raw_query: str) -> list[tuple[str, str]]:
     """(name, value) pairs of a query string, percent-decoded; for detectors only."""
+    if not raw_query:
+        return []
+    if "%" not in raw_query and "+" not in raw_query:  # nothing to decode: split only
+        return [
+            (name, value)
+            for name, _, value in (part.partition("=") for part in raw_query.split("&") if part)
+        ]
     pairs = []
     for part in raw_query.split("&"):
         if not part:

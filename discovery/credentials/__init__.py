@@ -41,7 +41,9 @@ def detect_credentials(
     if config is None:
         config = site_config()
     found: list[CredentialSighting] = []
-    session_token = any(n.lower() == "x-amz-security-token" for n, _ in view.headers)
+    session_token = any(  # the length first: a cheap test that rules out nearly every header
+        len(n) == 20 and n.lower() == "x-amz-security-token" for n, _ in view.headers
+    )
     for name, value in view.headers:
         if len(value) <= _MEMO_MAX_VALUE:  # the same header values recur on every request
             found.extend(_header_memo(name, value, view.host, fp, session_token, config))

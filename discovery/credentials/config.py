@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 
 _SQUASH = str.maketrans("", "", "-_.")
@@ -156,6 +156,13 @@ class DetectorConfig:
         "optimizely",
         "tracking",
     )
+
+    def __post_init__(self) -> None:
+        # the memoised detectors hash the config on every call: hash the name lists once
+        object.__setattr__(self, "_hash", hash(tuple(getattr(self, f.name) for f in fields(self))))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined, no-any-return]
 
     def is_api_key_header(self, name: str) -> bool:
         return squash(name) in self.api_key_headers

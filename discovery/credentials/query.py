@@ -3,6 +3,8 @@ provider keys in any parameter."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from discovery.credentials import found, sigv4
 from discovery.credentials.authorization import aws
 from discovery.credentials.config import DetectorConfig, squash
@@ -42,31 +44,46 @@ def detect(
 ) -> list[CredentialSighting]:
     """Credentials in decoded query pairs."""
     out: list[CredentialSighting] = []
-    presigned = sigv4.parse_presigned(dict(pairs))
     skip: frozenset[str] = frozenset()
-    if presigned is not None:
-        out.append(aws("X-Amz-Credential", presigned, fp, "query"))
-        skip = _SIGV4_PARAMS
-    else:
-        v2 = _presigned_v2(pairs)
-        if v2 is not None:
-            out.append(aws("AWSAccessKeyId", v2, fp, "query", kind="aws_sigv2"))
-            skip = _SIGV2_PARAMS
-    for name, value in pairs:
-        squashed = squash(name)
-        value = value.strip()
-        if not value or squashed in skip:
+    squashed = [squash(name) for name, _ in pairs]
+    if "xamzalgorithm" in squashed or "signature" in squashed:  # may be presigned (v4 or v2)
+        presigned = sigv4.parse_presigned(dict(pairs))
+        if presigned is not None:
+            out.append(aws("X-Amz-Credential", presigned, fp, "query"))
+            skip = _SIGV4_PARAMS
+        else:
+            v2 = _presigned_v2(pairs)
+            if v2 is not None:
+                out.append(aws("AWSAccessKeyId", v2, fp, "query", kind="aws_sigv2"))
+                skip = _SIGV2_PARAMS
+    for (name, value), squashed_name in zip(pairs, squashed, strict=True):
+        if squashed_name in skip:
             continue
-        if squashed in config.strong_query_params:
-            if found.recognised(value) or (
-                len(value) >= MIN_QUERY_SECRET and near_miss(value) not in ("words", "number")
-            ):
-                out.append(found.token(fp, value, "query", name, "api_key"))
-                continue
-        elif squashed in config.weak_query_params and (
-            found.recognised(value) or looks_secret(value)
-        ):
-            out.append(found.token(fp, value, "query", name, "api_key"))
-            continue
-        out.extend(embedded(value, "query", name, fp))
+        if len(value) <= _MEMO_MAX_VALUE:  # parameters recur (limit=20, the same api_key)
+            out.extend(_pair_memo(name, squashed_name, value, fp, config))
+        else:
+            out.extend(_pair(name, squashed_name, value, fp, config))
     return out
+
+
+def _pair(
+    name: str, squashed: str, value: str, fp: Fingerprint, config: DetectorConfig
+) -> tuple[CredentialSighting, ...]:
+    """The credentials one query parameter carries."""
+    value = value.strip()
+    if not value:
+        return ()
+    if squashed in config.strong_query_params:
+        if found.recognised(value) or (
+            len(value) >= MIN_QUERY_SECRET and near_miss(value) not in ("words", "number")
+        ):
+            return (found.token(fp, value, "query", name, "api_key"),)
+    elif squashed in config.weak_query_params and (found.recognised(value) or looks_secret(value)):
+        return (found.token(fp, value, "query", name, "api_key"),)
+    return tuple(embedded(value, "query", name, fp))
+
+
+# A pure function of (parameter, key, config), like the header memo of ``detect_credentials``:
+# bounded in entries and value length, in process memory only.
+_MEMO_MAX_VALUE = 2048
+_pair_memo = lru_cache(maxsize=4096)(_pair)
