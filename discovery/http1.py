@@ -109,8 +109,10 @@ class Message:
         self.upgrade = False
 
     def header(self, name: str) -> str | None:
+        """First value of a header; ``name`` in lower case."""
+        size = len(name)
         for key, value in self.headers:
-            if key.lower() == name:
+            if len(key) == size and key.lower() == name:  # the length rules out most at once
                 return value
         return None
 

@@ -106,10 +106,12 @@ def _build_templaters(
     where, args = _host_filter(host)
     templaters: dict[str, HostTemplater] = {}
     current: HostTemplater | None = None
+    # per (host, method, path), in the order of the covering index (no sort): a path is learned
+    # when any of its methods answered other than 404; learning it again changes nothing
     for row, (h, path, answered) in enumerate(
         store.conn.execute(
             f"SELECT host, path, SUM(CASE WHEN status = 404 THEN 0 ELSE 1 END) FROM exchanges "
-            f"WHERE {where} GROUP BY host, path ORDER BY host, path",
+            f"WHERE {where} GROUP BY host, method, path ORDER BY host, method, path",
             args,
         )
     ):

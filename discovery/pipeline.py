@@ -19,8 +19,9 @@ from discovery.sensitive import scan_bodies
 def header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
     """First value of a header, case-insensitively."""
     lname = name.lower()
+    size = len(lname)
     for key, value in headers:
-        if key.lower() == lname:
+        if len(key) == size and key.lower() == lname:  # the length rules out most at once
             return value
     return None
 
@@ -84,11 +85,10 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
     sensitive = scan_bodies(obs.request_body, obs.response_body) if obs.method else ()
     request_type = agent = None
     for key, value in obs.request_headers:  # one pass for both (first value of each, as header())
-        lkey = key.lower()
-        if lkey == "content-type":
+        if len(key) == 12 and key.lower() == "content-type":
             if request_type is None:
                 request_type = value
-        elif lkey == "user-agent" and agent is None:
+        elif len(key) == 10 and agent is None and key.lower() == "user-agent":
             agent = value
     return Exchange(
         ts=obs.ts,

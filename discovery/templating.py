@@ -389,14 +389,19 @@ class HostTemplater:
         parts: list[str] = []
         decisions: list[SegmentDecision] = []
         parent = ""
+        forbidden_under = self._forbidden
         for value in segments:
             kind = classify_segment(value)
             forbidden = (node.forbidden if node is not None else False) or (
                 parent or "/"
-            ) in self._forbidden
+            ) in forbidden_under
             if forbidden:
                 part, rule = value, "forbidden"
-                reason = f"merging forbidden under {parent or '/'} by {self.rules.source}"
+                reason = (
+                    f"merging forbidden under {parent or '/'} by {self.rules.source}"
+                    if explain
+                    else ""
+                )
                 node = node.literals.get(value) if node is not None else None
             elif kind.param is not None:
                 part, rule, reason = (
@@ -410,6 +415,8 @@ class HostTemplater:
                 reason = (
                     f"{kind.reason}; {node.literal_count} distinct value(s) under "
                     f"{parent or '/'}, below the merge threshold {self.rules.threshold}"
+                    if explain
+                    else ""
                 )
                 node = node.literals[value]
             elif node is not None and node.merged is not None:
@@ -417,11 +424,13 @@ class HostTemplater:
                 reason = (
                     f"{node.merged_count} distinct values under {parent or '/'} reach "
                     f"the merge threshold {self.rules.threshold}: a parameter"
+                    if explain
+                    else ""
                 )
                 node = node.merged
             else:
                 part, rule = value, kind.rule
-                reason = f"{kind.reason} (not seen in traffic before)"
+                reason = f"{kind.reason} (not seen in traffic before)" if explain else ""
                 node = None
             parts.append(part)
             parent += "/" + part

@@ -15,9 +15,21 @@ from discovery.store import Store
 from tests.conftest import make_exchange, make_sighting
 
 EXPECTED_TABLES = {
-    "meta", "inputs", "exchanges", "endpoints", "specs", "spec_operations", "credentials",
-    "identities", "sightings", "findings", "blocklist", "runbook_runs", "runbook_steps",
-    "audit_log", "exchange_credentials",
+    "meta",
+    "inputs",
+    "exchanges",
+    "endpoints",
+    "specs",
+    "spec_operations",
+    "credentials",
+    "identities",
+    "sightings",
+    "findings",
+    "blocklist",
+    "runbook_runs",
+    "runbook_steps",
+    "audit_log",
+    "exchange_credentials",
 }
 
 
@@ -46,21 +58,45 @@ def test_reopening_does_not_migrate_again(case_path: Path) -> None:
 def test_migration_runs_on_an_older_case(case_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     added = []
 
-    def to_v2(conn: sqlite3.Connection) -> None:
+    def to_next(conn: sqlite3.Connection) -> None:
         added.append(True)
         conn.execute("ALTER TABLE exchanges ADD COLUMN note TEXT")
 
     with Store.open(case_path):
         pass
-    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, to_v2])
+    shipped = len(schema.MIGRATIONS)
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, to_next])
     monkeypatch.setattr(schema, "SCHEMA_VERSION", len(schema.MIGRATIONS))
     with Store.open(case_path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == shipped + 1
         cols = {r[1] for r in store.conn.execute("PRAGMA table_info(exchanges)")}
         assert "note" in cols
     with Store.open(case_path):
         pass
     assert added == [True]  # idempotent: not run a second time
+
+
+def test_a_version_1_case_gets_the_covering_path_index_and_keeps_its_rows(
+    case_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
+    with Store.open(case_path) as old:
+        old.add_exchanges([make_exchange()])
+    monkeypatch.undo()
+    with Store.open(case_path) as store:
+        assert store.schema_version == schema.SCHEMA_VERSION
+        columns = [r[2] for r in store.conn.execute("PRAGMA index_info(exchanges_host)")]
+        assert columns == ["host", "method", "path", "status", "ts"]
+        assert store.conn.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0] == 1
+        plan = " ".join(
+            str(r[3])
+            for r in store.conn.execute(
+                "EXPLAIN QUERY PLAN SELECT host, method, path, status, COUNT(*), MIN(ts) "
+                "FROM exchanges WHERE method IS NOT NULL GROUP BY host, method, path, status"
+            )
+        )
+        assert "COVERING INDEX exchanges_host" in plan and "TEMP B-TREE" not in plan
 
 
 def test_key_file_is_private_and_not_in_database(store: Store, case_path: Path) -> None:
@@ -113,8 +149,12 @@ def test_half_done_input_is_cleared_when_registered_again(store: Store, tmp_path
 def test_credentials_aggregate_across_batches(store: Store) -> None:
     sighting = make_sighting(store, "key-0123456789abcdef")
     store.add_exchanges([make_exchange(ts=100.0, credentials=(sighting,))])
-    store.add_exchanges([make_exchange(ts=50.0, credentials=(sighting,)),
-                         make_exchange(ts=300.0, credentials=(sighting,))])
+    store.add_exchanges(
+        [
+            make_exchange(ts=50.0, credentials=(sighting,)),
+            make_exchange(ts=300.0, credentials=(sighting,)),
+        ]
+    )
     row = store.conn.execute("SELECT requests, first_seen, last_seen FROM credentials").fetchone()
     assert row == (3, 50.0, 300.0)
 
