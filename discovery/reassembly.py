@@ -35,7 +35,7 @@ class Limits:
     max_flows: int = 20_000
     flow_buffer: int = 1 << 20  # out-of-order bytes held per direction
     idle_timeout: float = 300.0  # seconds of capture time without a packet
-    sweep_every: int = 8192  # packets between idle sweeps
+    sweep_every: int = 8192  # frames between idle sweeps (by frame number: see ``tick``)
 
 
 class Handler(Protocol):
@@ -73,10 +73,13 @@ class Connection:
         "handler",
         "ips",
         "last_ts",
+        "opened",
         "ports",
     )
 
-    def __init__(self, src: bytes, sport: int, dst: bytes, dport: int, ts: float) -> None:
+    def __init__(
+        self, src: bytes, sport: int, dst: bytes, dport: int, ts: float, opened: int = 0
+    ) -> None:
         self._raw = (src, dst)
         self.ips: tuple[str, str] | None = None  # text forms, made on demand
         self.ports = (sport, dport)
@@ -86,6 +89,7 @@ class Connection:
         self.last_ts = ts
         self.handler: Handler | None = None
         self.closed = False
+        self.opened = opened  # number of the frame that opened it (one frame opens at most one)
 
     def ip(self, side: int) -> str:
         if self.ips is None:
@@ -107,8 +111,15 @@ class Reassembler:
         self.limits = limits or Limits()
         self.flows: dict[tuple[bytes, int, bytes, int], tuple[Connection, int]] = {}
         self.conns: dict[tuple[bytes, int, bytes, int], Connection] = {}
-        self._since_sweep = 0
-        self.now = 0.0
+        self.next_sweep = self.limits.sweep_every  # frame number of the next idle sweep
+
+    def tick(self, frame: int, ts: float) -> None:
+        """Sweep idle flows when frame number ``frame`` is due for it. Sweeps go by frame number
+        (every frame, bare ACKs included, may be the one), so readers that share a capture's
+        flows between them all sweep at the frames, and with the times, one reader would."""
+        if frame >= self.next_sweep:
+            self.next_sweep = frame + self.limits.sweep_every
+            self.sweep_idle(ts)
 
     # ------------------------------------------------------------------ per segment
 
@@ -117,11 +128,8 @@ class Reassembler:
         src, dst, sport, dport, seq, _ack, flags, payload, missing = seg
         if not payload and not flags & 0x07 and not missing:
             return  # a bare ACK: nothing to reassemble
-        self.now = ts
-        self._since_sweep += 1
-        if self._since_sweep >= self.limits.sweep_every:
-            self._since_sweep = 0
-            self.sweep_idle(ts)
+        if frame >= self.next_sweep:
+            self.tick(frame, ts)
         key = (src, sport, dst, dport)
         entry = self.flows.get(key)
         if entry is not None:
@@ -135,7 +143,7 @@ class Reassembler:
         if entry is None:
             if not payload and not flags & SYN:
                 return  # a bare ACK/FIN/RST of a connection we do not follow
-            conn = self._open(key, ts)
+            conn = self._open(key, ts, frame)
             side = 0
         conn.last_ts = ts
         d = conn.dirs[side]
@@ -156,11 +164,11 @@ class Reassembler:
             if other.fin and not d.ooo and not other.ooo:
                 self.close(conn)
 
-    def _open(self, key: tuple[bytes, int, bytes, int], ts: float) -> Connection:
+    def _open(self, key: tuple[bytes, int, bytes, int], ts: float, frame: int) -> Connection:
         if len(self.conns) >= self.limits.max_flows:
             self._evict_for_cap()
         src, sport, dst, dport = key
-        conn = Connection(src, sport, dst, dport, ts)
+        conn = Connection(src, sport, dst, dport, ts, frame)
         self.flows[key] = (conn, 0)
         self.flows[(dst, dport, src, sport)] = (conn, 1)
         self.conns[key] = conn

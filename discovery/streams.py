@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import struct
+from dataclasses import replace
+from functools import partial
 
 from discovery import packets
 from discovery.defrag import Defragmenter
@@ -139,8 +141,9 @@ class ConnectionHandler:
         conn.client = client
         server = 1 - client
         self.kind = _HTTP
+        pipeline = self.pipeline
         self.http = HttpSession(
-            self.pipeline.out.append,
+            pipeline.out.append if pipeline.keys is None else partial(pipeline.emit, conn),
             self.pipeline.stats,
             self.pipeline.source,
             (conn.ip(client), conn.ports[client]),
@@ -166,7 +169,8 @@ class ConnectionHandler:
         self.hello = bytearray()
         client, server = conn.client or 0, 1 - (conn.client or 0)
         first, last = self.hello_frames
-        self.pipeline.out.append(
+        self.pipeline.emit(
+            conn,
             ObservedExchange(
                 ts=self.hello_ts,
                 source=self.pipeline.source,
@@ -180,12 +184,26 @@ class ConnectionHandler:
                 alpn=hello.alpn[0] if hello.alpn else None,
                 ja4=hello.ja4,
                 host=hello.sni,
-            )
+            ),
         )
 
 
+END = 1 << 62  # the key of what the end of the input emits (after every frame)
+
+
 class PacketPipeline:
-    """Frames in, ``ObservedExchange``s out (collected in ``out``; take them with ``take``)."""
+    """Frames in, ``ObservedExchange``s out (collected in ``out``; take them with ``take``).
+
+    ``share=(index, count)`` follows only the TCP connections whose ports hash to ``index`` of
+    ``count`` (both directions of a connection hash alike), so ``count`` readers of one capture
+    split its flows between them. Frame-level counters (packets, skipped frames, fragments) are
+    kept by share 0 only, and every exchange gets a key in ``keys``: (when it was emitted: twice
+    the frame number, plus one unless an idle sweep before the frame emitted it; the frame
+    number that opened its connection). Merged in key order, the shares give the
+    exchanges of one reader in its order (idle sweeps go by frame number, see
+    ``Reassembler.tick``); only flow-cap evictions can differ: each share caps its own flows at
+    its part of the cap.
+    """
 
     def __init__(
         self,
@@ -193,19 +211,50 @@ class PacketPipeline:
         source: str = "pcap",
         where: str = "",
         limits: Limits | None = None,
+        share: tuple[int, int] | None = None,
     ) -> None:
         self.stats = stats
         self.source = source
         self.where = where
         self.out: list[ObservedExchange] = []
         self.reassembler = Reassembler(self._new_handler, stats, limits)
-        self.defrag = Defragmenter(stats)
+        self.share = share
+        self.keys: list[tuple[int, int]] | None = None
+        self.frame_stats = stats  # where frame-level counters go
+        if share is not None:
+            index, count = share
+            if not 0 <= index < count:
+                raise ValueError(f"share {index} of {count}")
+            self.keys = []
+            if index:
+                self.frame_stats = IngestStats()  # share 0 counts them
+            limits = self.reassembler.limits  # the cap on concurrent flows holds for them all
+            self.reassembler.limits = replace(limits, max_flows=max(1, limits.max_flows // count))
+        self.defrag = Defragmenter(self.frame_stats)
+        self.current = 0  # first element of the keys of exchanges emitted now (see above)
 
     def _new_handler(self, conn: Connection) -> ConnectionHandler:
         return ConnectionHandler(self)
 
+    def emit(self, conn: Connection, exchange: ObservedExchange) -> None:
+        """Collect an exchange of ``conn`` (with its key, when sharing)."""
+        self.out.append(exchange)
+        if self.keys is not None:
+            self.keys.append((self.current, conn.opened))
+
+    def _mine(self, sport: int, dport: int) -> bool:
+        """Whether a connection with these ports is this share's (the same both ways)."""
+        assert self.share is not None
+        mixed = sport ^ dport
+        return (mixed ^ (mixed >> 7)) % self.share[1] == self.share[0]
+
     def frame(self, number: int, ts: float, linktype: int, data: bytes) -> None:
         """Account one captured frame."""
+        reassembler = self.reassembler
+        if number >= reassembler.next_sweep:  # an idle sweep emits before the frame's own flow
+            self.current = 2 * number
+            reassembler.tick(number, ts)
+        self.current = 2 * number + 1
         if (
             linktype == 1
             and len(data) >= 54
@@ -223,7 +272,12 @@ class PacketPipeline:
             end = 14 + total
             if total and doff >= 20 and 34 + doff <= end <= len(data):
                 src, dst, sport, dport, seq, ack, _off, flags = _FAST.unpack_from(data, 26)
-                self.reassembler.segment(
+                share = self.share
+                if share is not None:  # _mine, inline: this runs for every frame
+                    mixed = sport ^ dport
+                    if (mixed ^ (mixed >> 7)) % share[1] != share[0]:
+                        return
+                reassembler.segment(
                     packets.Segment(
                         src, dst, sport, dport, seq, ack, flags, data[34 + doff : end], 0
                     ),
@@ -237,19 +291,22 @@ class PacketPipeline:
             if datagram is None:
                 return
             if seg.proto != 6:
-                self.stats.skip(packets.NOT_TCP)
+                self.frame_stats.skip(packets.NOT_TCP)
                 return
             seg = packets.tcp_segment(seg.src, seg.dst, datagram, 0, len(datagram))
         if isinstance(seg, str):
             if seg in _WARN_REASONS:
-                self.stats.skip(seg, f"{self.where}: frame {number}: {seg}")
+                self.frame_stats.skip(seg, f"{self.where}: frame {number}: {seg}")
             else:
-                self.stats.skip(seg)
+                self.frame_stats.skip(seg)
             return
-        self.reassembler.segment(seg, ts, number)
+        if self.share is not None and not self._mine(seg.sport, seg.dport):
+            return
+        reassembler.segment(seg, ts, number)
 
     def finish(self) -> None:
         """End of input: close every open connection (responses read until close complete)."""
+        self.current = END
         self.reassembler.close_all()
         self.defrag.finish()
 
@@ -258,3 +315,11 @@ class PacketPipeline:
         out = self.out[:]  # the list object stays: sessions hold its bound append
         self.out.clear()
         return out
+
+    def take_keyed(self) -> list[tuple[tuple[int, int], ObservedExchange]]:
+        """The exchanges completed since the last call, with their keys (when sharing)."""
+        assert self.keys is not None
+        keyed = list(zip(self.keys, self.out, strict=True))
+        self.out.clear()
+        self.keys.clear()
+        return keyed

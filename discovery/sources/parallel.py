@@ -1,25 +1,27 @@
-"""Run a reader and the conversion to stored exchanges in child processes, so packet parsing,
-conversion and writing overlap.
+"""Read and convert a capture in child processes that share its flows, so reading, conversion
+and writing use every core.
 
-Capture ingest has two halves of similar cost: frames -> exchanges (the reader) and exchanges ->
-case rows (credential detection, SQLite). On a machine with a second core the child parses while
-the parent converts and writes. Batches travel through a pipe; in the parent a small thread keeps
-draining it into a bounded queue, so the child goes on parsing while the parent is inside a
-SQLite write (without it the child stalls on a full 64 KiB pipe for every batch the parent
-writes); the queue bounds memory (a full queue blocks the child). The child never touches the
-case file (forked, it exits with ``os._exit``, so the inherited SQLite handle is never closed
-there).
+Each child reads the whole file (reading frames is the cheap part) but follows only the TCP
+connections of its share (``PacketPipeline(share=...)``) and turns their exchanges into stored
+rows itself (credential detection, fingerprinting under the case key, the body scan): raw header
+values and bodies never leave it, and never reach the process that holds the case file. This
+process merges the children's rows by their keys back into the order one reader gives, and
+writes them.
 
-``convert_in_children`` adds a second child between the reader and this process: it turns each
-observed exchange into its stored form (credential detection, fingerprinting under the case key,
-the body scan), so this process only writes, and raw header values and bodies never reach the
-process that holds the case file. The three stages keep two cores busy; the order of exchanges,
-their contents and the counters are those of the in-process path.
+Batches travel through one pipe per child; in this process a small thread per pipe keeps
+draining it into a bounded queue, so a child goes on while this process is inside a SQLite write
+(without it a child stalls on a full pipe for every batch written); the queues bound memory (a
+full queue blocks its child). A child never touches the case file (forked, it exits with
+``os._exit``, so the inherited SQLite handle is never closed there).
+
+The exchanges, their order and the counters are those of the in-process reader, but for
+flow-cap evictions (each child caps its own share of the concurrent flows).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import logging
 import multiprocessing
 import operator
@@ -27,31 +29,31 @@ import os
 import pickle
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from discovery.errors import InputError
 from discovery.models import CredentialSighting, ObservedExchange
-from discovery.sources import IngestStats, Progress, reader_for
+from discovery.sources import IngestStats, Progress
 from discovery.store import PreparedExchange
 
 log = logging.getLogger(__name__)
 
 BATCH = 256
-# exchanges travel as plain tuples: a third cheaper to pickle and unpickle than the dataclass
-_FIELDS = tuple(f.name for f in dataclasses.fields(ObservedExchange))
-_AS_TUPLE = operator.attrgetter(*_FIELDS)  # every field, in order, in one C call
 _CRED_AS_TUPLE = operator.attrgetter(*(f.name for f in dataclasses.fields(CredentialSighting)))
 MIN_SIZE = 4 << 20  # smaller inputs are read in-process (a fork costs more than it saves)
+MAX_SHARDS = 4  # each child reads every frame: beyond a few, that reading outweighs the split
 PIPE_SIZE = 1 << 20
-SIGHTINGS_KEPT = 4096  # distinct credential sightings the converter and the parent remember
-QUEUE_DEPTH = 32  # pickled batches waiting in the parent (~140 KiB each on API traffic)
+SIGHTINGS_KEPT = 4096  # distinct credential sightings a child and this process remember
+QUEUE_DEPTH = 32  # pickled batches waiting per child (~60 KiB each on API traffic)
+
+_Key = tuple[int, int]
 
 
 def worth_it(path: Path) -> bool:
-    """True when a child process is likely to pay off for this input."""
+    """True when child processes are likely to pay off for this input."""
     try:
         size = path.stat().st_size
     except OSError:
@@ -64,53 +66,50 @@ def worth_it(path: Path) -> bool:
     )
 
 
-def _child(conn: Connection, fmt: str, path: Path, unused: tuple[Connection, ...] = ()) -> None:
-    for other in unused:  # other stages' ends, inherited by the fork: EOF must mean what it says
-        other.close()
-    stats = IngestStats()
-    batch: list[tuple[object, ...]] = []
-    try:
-        for obs in reader_for(fmt)(path, stats, lambda done: conn.send(("progress", done))):
-            batch.append(_AS_TUPLE(obs))
-            if len(batch) >= BATCH:
-                conn.send(("batch", batch))
-                batch = []
-        conn.send(("batch", batch))
-        conn.send(("done", stats))
-    except InputError as exc:
-        conn.send(("error", (exc.path, exc.reason, exc.where)))
-    finally:
-        conn.close()
+def shard_count() -> int:
+    """How many children share a capture's flows: one per core, 2 to ``MAX_SHARDS``."""
+    return max(2, min(MAX_SHARDS, os.cpu_count() or 1))
 
 
-def _converter(
-    inbox: Connection, conn: Connection, fingerprint: Callable[[str], str], unused: Connection
+def _child(
+    conn: Connection,
+    path: Path,
+    share: tuple[int, int],
+    fingerprint: Callable[[str], str],
+    unused: tuple[Connection, ...] = (),
 ) -> None:
-    """Second child: observed exchanges from the reader in, rows ready to insert out (see
-    ``_Preparer``); every other message is passed on as it came."""
-    unused.close()  # the reader's end: EOF here must mean the reader is gone
-    loads, dumps = pickle.loads, pickle.dumps
+    """One share of the flows read and converted; batches of rows (with their keys) sent."""
+    from discovery.sources.pcap import read_share
+
+    for other in unused:  # other children's ends, inherited by the fork: EOF must mean it
+        other.close()
+    dumps = pickle.dumps
+
+    def send(message: tuple[str, Any]) -> None:
+        conn.send_bytes(dumps(message, pickle.HIGHEST_PROTOCOL))
+
+    stats = IngestStats()
     prepare = _Preparer(fingerprint)
+    progress = (lambda done: send(("progress", done))) if share[0] == 0 else None
+    batch: list[ObservedExchange] = []
+    keys: list[_Key] = []
     try:
-        while True:
-            try:
-                raw = inbox.recv_bytes()
-            except (EOFError, OSError):
-                return  # the reader died: closing our end tells the parent
-            kind, payload = loads(raw)
-            if kind != "batch":
-                conn.send_bytes(raw)
-                if kind in ("done", "error"):
-                    return
-                continue
-            conn.send_bytes(dumps(("rows", prepare(payload)), pickle.HIGHEST_PROTOCOL))
+        for key, observed in read_share(path, stats, share, progress):
+            batch.append(observed)
+            keys.append(key)
+            if len(batch) >= BATCH:
+                send(("rows", (*prepare(batch), keys)))
+                batch, keys = [], []
+        send(("rows", (*prepare(batch), keys)))
+        send(("done", stats))
+    except InputError as exc:
+        send(("error", (exc.path, exc.reason, exc.where)))
     finally:
-        inbox.close()
         conn.close()
 
 
 class _Preparer:
-    """Observed exchanges (as tuples) -> (new sightings, rows): each row is the exchange's
+    """Observed exchanges -> (reset, new sightings, rows): each row is the exchange's
     ``exchange_fields``, its time and the ids of its credential sightings, in order.
 
     Most requests carry a credential already seen, so each distinct sighting travels once, as
@@ -129,7 +128,7 @@ class _Preparer:
         self.size = 0
 
     def __call__(
-        self, batch: list[Any]
+        self, batch: list[ObservedExchange]
     ) -> tuple[bool, list[tuple[int, tuple[object, ...]]], list[tuple[object, ...]]]:
         reset = self.size >= SIGHTINGS_KEPT  # checked per batch: a batch adds a bounded few
         if reset:
@@ -138,9 +137,8 @@ class _Preparer:
         new: list[tuple[int, tuple[object, ...]]] = []
         rows: list[tuple[object, ...]] = []
         convert, fields, fingerprint = self.to_exchange, self.fields, self.fingerprint
-        make = ObservedExchange
         for observed in batch:
-            ex = convert(make(*observed), fingerprint)
+            ex = convert(observed, fingerprint)
             refs = []
             for sighting in ex.credentials:
                 same = self.known.setdefault(sighting.fingerprint, [])
@@ -165,63 +163,80 @@ def convert_in_children(
     fingerprint: Callable[[str], str],
     progress: Progress | None = None,
 ) -> Iterator[PreparedExchange]:
-    """``to_exchange`` over the reader of ``fmt``, both run in forked children: the exchanges
-    ready to insert (``Store._insert_prepared``) in the reader's order, with the reader's
-    counters merged into ``stats``."""
+    """The exchanges of a pcap or pcapng file ready to insert (``Store._insert_prepared``), read
+    and converted by children sharing its flows, in the in-process reader's order, with the
+    readers' counters merged into ``stats``."""
+    if fmt not in ("pcap", "pcapng"):
+        raise ValueError(f"no shared reading for {fmt} inputs")
     ctx = multiprocessing.get_context("fork")
-    middle_in, reader_out = ctx.Pipe(duplex=False)
-    receiver, converter_out = ctx.Pipe(duplex=False)
-    _widen(middle_in)
-    _widen(receiver)
-    reader = ctx.Process(
-        target=_child,
-        args=(reader_out, fmt, path),
-        daemon=True,
-        kwargs={"unused": (middle_in, receiver, converter_out)},
-    )
-    reader.start()
-    reader_out.close()
-    converter = ctx.Process(
-        target=_converter, args=(middle_in, converter_out, fingerprint, receiver), daemon=True
-    )
-    converter.start()
-    middle_in.close()
-    converter_out.close()
+    count = shard_count()
+    pipes = [ctx.Pipe(duplex=False) for _ in range(count)]
+    for receiver, _sender in pipes:
+        _widen(receiver)
+    procs = []
+    for index, (_receiver, sender) in enumerate(pipes):
+        others = tuple(end for pair in pipes for end in pair if end is not sender)
+        proc = ctx.Process(
+            target=_child,
+            args=(sender, path, (index, count), fingerprint),
+            kwargs={"unused": others},
+            daemon=True,
+        )
+        proc.start()
+        procs.append(proc)
+    for _receiver, sender in pipes:
+        sender.close()
+    streams = [
+        _rows(receiver, proc, path, stats, progress)
+        for (receiver, _sender), proc in zip(pipes, procs, strict=True)
+    ]
+    try:
+        for _key, prepared in heapq.merge(*streams, key=operator.itemgetter(0)):
+            yield prepared
+    finally:
+        for stream in streams:  # ends and joins every child, whatever happened
+            stream.close()
+
+
+def _rows(
+    receiver: Connection,
+    proc: multiprocessing.process.BaseProcess,
+    path: Path,
+    stats: IngestStats,
+    progress: Progress | None,
+) -> Generator[tuple[_Key, PreparedExchange], None, None]:
+    """One child's rows with their keys, in its order (its sightings table rebuilt here)."""
     known: dict[int, CredentialSighting] = {}
     make = CredentialSighting
-    for reset, new, rows in _receive(receiver, [converter, reader], path, stats, progress):
+    for reset, new, rows, keys in _receive(receiver, proc, path, stats, progress):
         if reset:
             known.clear()
         for sid, fields in new:
             known[sid] = make(*fields)
-        for fields, ts, refs in rows:
-            yield fields, ts, tuple([known[sid] for sid in refs])
+        for key, (fields, ts, refs) in zip(keys, rows, strict=True):
+            yield key, (fields, ts, tuple([known[sid] for sid in refs]))
 
 
 def _receive(
     receiver: Connection,
-    procs: list[multiprocessing.process.BaseProcess],
+    proc: multiprocessing.process.BaseProcess,
     path: Path,
     stats: IngestStats,
     progress: Progress | None,
-) -> Iterator[Any]:  # the tuples a stage sent (unpickled)
-    """The batches of rows arriving on ``receiver`` (progress, counters and errors handled);
-    ``procs`` (the one writing to ``receiver`` first) are ended and joined whatever happens."""
+) -> Iterator[Any]:  # the payloads of the "rows" messages a child sent (unpickled)
+    """The batches arriving on ``receiver`` (progress, counters and errors handled); the child
+    is ended and joined whatever happens."""
     inbox: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
-    pump = threading.Thread(
-        target=_pump, args=(receiver, inbox), name="pcap-reader-pipe", daemon=True
-    )
+    pump = threading.Thread(target=_pump, args=(receiver, inbox), name="pcap-pipe", daemon=True)
     pump.start()
     loads = pickle.loads
     try:
         while True:
             raw = inbox.get()
             if raw is None:
-                for proc in procs:
-                    proc.join()
-                codes = ", ".join(str(proc.exitcode) for proc in procs)
+                proc.join()
                 raise RuntimeError(
-                    f"{path}: the reader process ended unexpectedly (exit code {codes})"
+                    f"{path}: a reader process ended unexpectedly (exit code {proc.exitcode})"
                 )
             kind, payload = loads(raw)
             if kind == "rows":
@@ -235,11 +250,9 @@ def _receive(
             elif kind == "error":
                 raise InputError(*payload)
     finally:
-        for proc in procs:
-            if proc.is_alive():
-                proc.terminate()  # its end of the pipe closes: the pump sees EOF
-        for proc in procs:
-            proc.join()
+        if proc.is_alive():
+            proc.terminate()  # its end of the pipe closes: the pump sees EOF
+        proc.join()
         while pump.is_alive():  # unblock a pump waiting for room in the queue
             try:
                 inbox.get_nowait()
@@ -249,9 +262,9 @@ def _receive(
 
 
 def _widen(conn: Connection) -> None:
-    """Give the pipe room for whole batches (Linux: 1 MiB instead of 64 KiB), so the child writes
+    """Give the pipe room for whole batches (Linux: 1 MiB instead of 64 KiB), so a child writes
     a batch without waiting and the pump takes it in one read, with one GIL acquisition instead
-    of one per 64 KiB (each waits up to the switch interval while the consumer converts)."""
+    of one per 64 KiB (each waits up to the switch interval while this process writes)."""
     try:
         import fcntl
 

@@ -54,6 +54,22 @@ def read(
     yield from pipeline.take()
 
 
+def read_share(
+    path: Path, stats: IngestStats, share: tuple[int, int], progress: Progress | None = None
+) -> Iterator[tuple[tuple[int, int], ObservedExchange]]:
+    """The exchanges of one share of the capture's flows, with their merge keys (see
+    ``PacketPipeline``): ``share`` readers of one file together give what ``read`` gives."""
+    pipeline = PacketPipeline(stats, "pcap", where=str(path), share=share)
+    feed = pipeline.frame
+    out = pipeline.out
+    for number, ts, linktype, data in iter_frames(path, pipeline.frame_stats, progress):
+        feed(number, ts, linktype, data)
+        if out:
+            yield from pipeline.take_keyed()
+    pipeline.finish()
+    yield from pipeline.take_keyed()
+
+
 def iter_frames(
     path: Path, stats: IngestStats, progress: Progress | None = None
 ) -> Iterator[Frame]:
