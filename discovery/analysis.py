@@ -20,11 +20,13 @@ from discovery.store import Store
 
 log = logging.getLogger(__name__)
 
+REGISTER_STAGE = "discovery.register:apply_register"
+FINDINGS_STAGE = "discovery.findings:recompute_findings"
 STAGES: list[str] = [
-    "discovery.register:apply_register",
+    REGISTER_STAGE,
     "discovery.inventory:rebuild_endpoints",
     "discovery.sightings:rebuild_sightings",
-    "discovery.findings:recompute_findings",
+    FINDINGS_STAGE,
 ]
 
 # meta key; its value is a fresh token per change, so a recompute that started before a
@@ -43,15 +45,32 @@ def pending(store: Store) -> bool:
 
 
 def recompute(store: Store, progress: Callable[[str], None] | None = None) -> None:
-    """Run every analysis stage over the case, then clear the pending mark seen at the start."""
+    """Run every analysis stage over the case, then clear the pending mark seen at the start.
+
+    Right after the register stage, the traffic-only findings rules start in a child process
+    (``findings.early``, big cases only) and run while the inventory is rebuilt; the findings
+    stage then runs the other rules and writes them all.
+    """
+    from discovery.findings.early import EarlyRules
+
     token = store.get_meta(PENDING_KEY)
-    for target in STAGES:
-        module_name, func = target.split(":")
-        if progress:
-            progress(module_name.rsplit(".", 1)[-1])
-        stage = getattr(importlib.import_module(module_name), func)
-        stage(store)
-        log.debug("analysis stage %s done", target)
+    early: EarlyRules | None = None
+    try:
+        for target in STAGES:
+            module_name, func = target.split(":")
+            if progress:
+                progress(module_name.rsplit(".", 1)[-1])
+            stage = getattr(importlib.import_module(module_name), func)
+            if target == FINDINGS_STAGE:
+                stage(store, ready=early.result() if early is not None else None)
+            else:
+                stage(store)
+            if target == REGISTER_STAGE:
+                early = EarlyRules.start(store)
+            log.debug("analysis stage %s done", target)
+    finally:
+        if early is not None:
+            early.close()
     if token is not None:
         with store.transaction() as conn:
             conn.execute("DELETE FROM meta WHERE key = ? AND value = ?", (PENDING_KEY, token))

@@ -47,6 +47,9 @@ class Finding:
 
 Rule = Callable[[Store, dict[str, float]], Iterable[Finding]]
 RULES: dict[str, Rule] = {}
+# Rules that read traffic, credentials, identities and containments only (never endpoints or
+# sightings): they may run before (or while) the inventory is rebuilt (``findings.early``).
+TRAFFIC_ONLY: set[str] = set()
 
 # Modules that register rules when imported.
 RULE_MODULES: list[str] = [
@@ -56,11 +59,14 @@ RULE_MODULES: list[str] = [
 ]
 
 
-def rule(rule_id: str, **defaults: float) -> Callable[[Rule], Rule]:
-    """Register a rule under a stable id, with its threshold defaults."""
+def rule(rule_id: str, *, traffic_only: bool = False, **defaults: float) -> Callable[[Rule], Rule]:
+    """Register a rule under a stable id, with its threshold defaults; ``traffic_only`` when it
+    reads neither endpoints nor sightings."""
 
     def register(func: Rule) -> Rule:
         RULES[rule_id] = func
+        if traffic_only:
+            TRAFFIC_ONLY.add(rule_id)
         DEFAULT_THRESHOLDS.update(defaults)
         return func
 
@@ -116,11 +122,16 @@ def shared(name: str, store: Store, compute: Callable[[Store], Any]) -> Any:
     return _RUN_MEMO[name]
 
 
-def recompute_findings(store: Store) -> int:
-    """Re-run every rule and replace the findings table; returns the number of findings."""
+def recompute_findings(store: Store, ready: dict[str, list[Finding]] | None = None) -> int:
+    """Re-run every rule and replace the findings table; returns the number of findings.
+
+    ``ready`` holds the findings of rules already run over the case as it is now (the
+    traffic-only rules a child ran while the inventory was rebuilt): those are not run again.
+    """
     rules = load_rules()
     limits = thresholds_for(store)
-    per_rule = _run_rules(store, rules, limits)
+    ready = ready or {}
+    per_rule = ready | _run_rules(store, [r for r in rules if r not in ready], limits)
     found: dict[str, Finding] = {}
     for rule_id in rules:
         for finding in per_rule[rule_id]:

@@ -47,7 +47,7 @@ def _credential(store: Store, cid: str) -> tuple[str, str, str | None]:
     return (row[0], row[1], row[2]) if row else ("?", "?", None)
 
 
-@rule("long_lived_token", long_lived_token_days=7.0)
+@rule("long_lived_token", traffic_only=True, long_lived_token_days=7.0)
 def long_lived_token(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """A token valid for longer than the register allows its identity, or than the default."""
     default = limits["long_lived_token_days"] * DAY
@@ -105,7 +105,7 @@ def long_lived_token(store: Store, limits: dict[str, float]) -> Iterator[Finding
         )
 
 
-@rule("expired_token_in_use", expired_token_grace_seconds=300.0)
+@rule("expired_token_in_use", traffic_only=True, expired_token_grace_seconds=300.0)
 def expired_token_in_use(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """A token used after its ``exp`` and still answered with success: expiry is not enforced."""
     grace = limits["expired_token_grace_seconds"]
@@ -142,7 +142,7 @@ def expired_token_in_use(store: Store, limits: dict[str, float]) -> Iterator[Fin
         )
 
 
-@rule("credential_in_query")
+@rule("credential_in_query", traffic_only=True)
 def credential_in_query(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """A credential sent in the URL, where logs, proxies and Referer headers keep it."""
     for cid, names, count, cleartext, first, last in store.conn.execute(
@@ -172,7 +172,7 @@ def credential_in_query(store: Store, limits: dict[str, float]) -> Iterator[Find
         )
 
 
-@rule("cleartext_credential")
+@rule("cleartext_credential", traffic_only=True)
 def cleartext_credential(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """A reusable secret sent over plain HTTP, readable by anyone on the path."""
     for cid, count, hosts, first, last in store.conn.execute(
@@ -201,7 +201,7 @@ def cleartext_credential(store: Store, limits: dict[str, float]) -> Iterator[Fin
         )
 
 
-@rule("credential_multiple_sources", multiple_sources_min=2.0)
+@rule("credential_multiple_sources", traffic_only=True, multiple_sources_min=2.0)
 def credential_multiple_sources(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """One credential presented from several client addresses: shared, copied or leaked."""
     minimum = int(limits["multiple_sources_min"])
@@ -237,7 +237,7 @@ def credential_multiple_sources(store: Store, limits: dict[str, float]) -> Itera
         )
 
 
-@rule("unregistered_identity")
+@rule("unregistered_identity", traffic_only=True)
 def unregistered_identity(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """An identity calling APIs that the register (once one is imported) does not name."""
     conn = store.conn
@@ -466,7 +466,7 @@ def containments(store: Store) -> dict[str, tuple[float, str, str | None]]:
     return out
 
 
-@rule("use_after_revocation")
+@rule("use_after_revocation", traffic_only=True)
 def use_after_revocation(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """A blocked or revoked credential still getting successful answers afterwards."""
     for cid, (contained_at, how, reason) in sorted(containments(store).items()):

@@ -287,7 +287,7 @@ def unauthenticated_access(store: Store, limits: dict[str, float]) -> Iterator[F
         )
 
 
-@rule("route_probing", route_probing_min_paths=10.0)
+@rule("route_probing", traffic_only=True, route_probing_min_paths=10.0)
 def route_probing(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """A client asking for many paths that only ever answered 404 (a scanner or fuzzer mapping
     routes), one finding per client across hosts. The paths are not endpoints; this is where
