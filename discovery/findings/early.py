@@ -20,7 +20,7 @@ from discovery.store import Store
 
 log = logging.getLogger(__name__)
 
-MIN_CASE_SIZE = 4 << 20  # smaller cases: the rules take less than a fork and a new connection
+MIN_EXCHANGES = 5000  # on fewer, the rules take less time than a fork and a new connection
 
 
 class EarlyRules:
@@ -43,12 +43,9 @@ class EarlyRules:
     def start(cls, store: Store) -> EarlyRules | None:
         """A running child, or None when one would not pay off (small case, one core, a
         threaded process such as the console, where forking is unsafe)."""
-        try:
-            size = store.path.stat().st_size
-        except OSError:
-            return None
+        (last,) = store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM exchanges").fetchone()
         if (
-            size < MIN_CASE_SIZE
+            last < MIN_EXCHANGES
             or (os.cpu_count() or 1) < 2
             or "fork" not in multiprocessing.get_all_start_methods()
             or threading.active_count() > 1

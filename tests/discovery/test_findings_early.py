@@ -39,7 +39,7 @@ def test_the_child_gives_the_findings_of_the_in_process_run(
     recompute(store)
     expected = _findings(store)
     monkeypatch.undo()
-    monkeypatch.setattr(early, "MIN_CASE_SIZE", 0)
+    monkeypatch.setattr(early, "MIN_EXCHANGES", 0)
     ran_here: list[str] = []
     run_rules = findings._run_rules
 
@@ -70,7 +70,7 @@ def test_a_failing_child_leaves_the_rules_to_this_process(
     def dies(*args: object) -> None:
         os._exit(3)
 
-    monkeypatch.setattr(early, "MIN_CASE_SIZE", 0)
+    monkeypatch.setattr(early, "MIN_EXCHANGES", 0)
     monkeypatch.setattr(early, "_child", dies)
     store.conn.execute("DELETE FROM findings")
     recompute(store)
