@@ -56,6 +56,21 @@ _METHOD_ALT = b"|".join(METHODS)
 REQUEST_START = re.compile(rb"(?:" + _METHOD_ALT + rb") [\x21-\x7e\x80-\xff]+ HTTP/1\.[01]\r?\n")
 RESPONSE_START = re.compile(rb"HTTP/1\.[01] [1-5][0-9][0-9][ \r]")
 _REQUEST_PREFIXES = tuple(m + b" " for m in METHODS)
+# llhttp refuses raw bytes >= 0x80 in a request target; servers commonly take them (raw UTF-8
+# paths, and probes made of them): they are percent-encoded for the parser only (see
+# ``_Side._escape_line``) and the target is kept as sent.
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+_MAX_LINE = MAX_TARGET + 64
+
+
+def _percent(match: re.Match[bytes]) -> bytes:
+    return b"%%%02X" % match.group(0)[0]
+
+
+def _target_of(line: bytes) -> bytes | None:
+    """The request target of a request line (method SP target SP version)."""
+    parts = line.rstrip(b"\r").split(b" ")
+    return parts[1] if len(parts) == 3 else None
 
 
 def looks_like_request(data: bytes) -> bool:
@@ -141,6 +156,11 @@ class _Side:
         self.ts = 0.0
         self.frame = 0
         self.stopped = False
+        # a request line cut by a segment boundary (its bytes so far, unescaped) and whether it
+        # had bytes >= 0x80; the target as sent when the parser was fed an escaped one
+        self.line_buf: bytearray | None = None
+        self.line_high = False
+        self.original_target: bytes | None = None
 
     # ----------------------------------------------------------- httptools callbacks
 
@@ -193,6 +213,9 @@ class _Side:
         msg.version = parser.get_http_version()
         if isinstance(parser, httptools.HttpRequestParser):
             msg.method = parser.get_method().decode("ascii", "replace")
+            if self.original_target is not None:  # the parser saw it percent-encoded
+                msg.target = self.original_target[:MAX_TARGET]
+                self.original_target = None
         else:
             msg.status = parser.get_status_code()
 
@@ -300,6 +323,8 @@ class _Side:
             self._new_parser()
         assert self.parser is not None
         in_head = self.msg is None or not self.msg.headers_done
+        if self.is_request and (self.msg is None or self.line_buf is not None):
+            data = self._escape_line(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -319,6 +344,30 @@ class _Side:
                     self._error(f"head larger than {MAX_HEAD_BYTES} bytes", data)
         return b""
 
+    def _escape_line(self, data: bytes) -> bytes:
+        """``data`` with the bytes >= 0x80 of the request line it starts (or continues)
+        percent-encoded, remembering the target as sent (see ``_HIGH_BYTE``)."""
+        end = data.find(b"\n")
+        line = data if end < 0 else data[:end]
+        high = _HIGH_BYTE.search(line) is not None
+        if self.line_buf is not None:  # the rest of a line begun in an earlier segment
+            self.line_buf += line[: _MAX_LINE - len(self.line_buf)]
+            high = high or self.line_high
+        else:
+            self.original_target = None
+        if end < 0:
+            if self.line_buf is None:
+                self.line_buf = bytearray(line[:_MAX_LINE])
+            self.line_high = high
+        else:
+            whole = bytes(self.line_buf) if self.line_buf is not None else line
+            self.line_buf, self.line_high = None, False
+            if high:
+                self.original_target = _target_of(whole)
+        if high and _HIGH_BYTE.search(line) is not None:
+            return _HIGH_BYTE.sub(_percent, line) + data[len(line) :]
+        return data
+
     def _error(self, reason: str, data: bytes) -> None:
         kind = "request" if self.is_request else "response"
         self.session.stats.skip(
@@ -328,6 +377,7 @@ class _Side:
         self.abandon_message()
         self.syncing = True
         self.skipped_before_sync = True
+        self.line_buf, self.line_high, self.original_target = None, False, None
 
     def abandon_message(self) -> None:
         """End the message in progress as partial (kept when its head was complete)."""

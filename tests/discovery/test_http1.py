@@ -13,8 +13,9 @@ from discovery.sources import IngestStats
 C, S = True, False  # from client, from server
 
 
-def session_run(steps: list[tuple[bool, bytes] | tuple[bool, int]]) -> tuple[
-        list[ObservedExchange], IngestStats]:
+def session_run(
+    steps: list[tuple[bool, bytes] | tuple[bool, int]],
+) -> tuple[list[ObservedExchange], IngestStats]:
     """Feed (from_client, bytes) steps, or (from_client, n) for a gap of n bytes; then close."""
     out: list[ObservedExchange] = []
     stats = IngestStats()
@@ -50,85 +51,152 @@ def summary(out: list[ObservedExchange]) -> list[tuple[object, ...]]:
     ("steps", "expected"),
     [
         pytest.param(
-            [(C, req("GET", "/a")), (S, resp(200, b"A")), (C, req("GET", "/b")),
-             (S, resp(404, b"B"))],
-            [("GET", "/a", 200, b"A", False), ("GET", "/b", 404, b"B", False)], id="keep-alive"),
+            [
+                (C, req("GET", "/a")),
+                (S, resp(200, b"A")),
+                (C, req("GET", "/b")),
+                (S, resp(404, b"B")),
+            ],
+            [("GET", "/a", 200, b"A", False), ("GET", "/b", 404, b"B", False)],
+            id="keep-alive",
+        ),
         pytest.param(
-            [(C, req("GET", "/1") + req("GET", "/2") + req("GET", "/3")),
-             (S, resp(200, b"1") + resp(200, b"2")), (S, resp(200, b"3"))],
-            [("GET", "/1", 200, b"1", False), ("GET", "/2", 200, b"2", False),
-             ("GET", "/3", 200, b"3", False)], id="pipelined"),
+            [
+                (C, req("GET", "/1") + req("GET", "/2") + req("GET", "/3")),
+                (S, resp(200, b"1") + resp(200, b"2")),
+                (S, resp(200, b"3")),
+            ],
+            [
+                ("GET", "/1", 200, b"1", False),
+                ("GET", "/2", 200, b"2", False),
+                ("GET", "/3", 200, b"3", False),
+            ],
+            id="pipelined",
+        ),
         pytest.param(
-            [(C, req("GET", "/c")),
-             (S, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab"),
-             (S, b"cd\r\n2\r\nef\r\n0\r\n\r\n"), (C, req("GET", "/next")), (S, resp(200, b"n"))],
+            [
+                (C, req("GET", "/c")),
+                (S, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab"),
+                (S, b"cd\r\n2\r\nef\r\n0\r\n\r\n"),
+                (C, req("GET", "/next")),
+                (S, resp(200, b"n")),
+            ],
             [("GET", "/c", 200, b"abcdef", False), ("GET", "/next", 200, b"n", False)],
-            id="chunked across segments"),
+            id="chunked across segments",
+        ),
         pytest.param(
-            [(C, req("HEAD", "/h")), (S, resp(200, extra="Content-Length: 5000\r\n",
-                                              length=False)),
-             (C, req("GET", "/after")), (S, resp(200, b"ok"))],
+            [
+                (C, req("HEAD", "/h")),
+                (S, resp(200, extra="Content-Length: 5000\r\n", length=False)),
+                (C, req("GET", "/after")),
+                (S, resp(200, b"ok")),
+            ],
             [("HEAD", "/h", 200, b"", False), ("GET", "/after", 200, b"ok", False)],
-            id="HEAD response has no body"),
+            id="HEAD response has no body",
+        ),
         pytest.param(
-            [(C, req("DELETE", "/d") + req("GET", "/e")),
-             (S, resp(204, length=False) + resp(304, length=False))],
+            [
+                (C, req("DELETE", "/d") + req("GET", "/e")),
+                (S, resp(204, length=False) + resp(304, length=False)),
+            ],
             [("DELETE", "/d", 204, b"", False), ("GET", "/e", 304, b"", False)],
-            id="204 and 304 have no body"),
+            id="204 and 304 have no body",
+        ),
         pytest.param(
-            [(C, b"POST /u HTTP/1.1\r\nHost: api.test\r\nExpect: 100-continue\r\n"
-                 b"Content-Length: 3\r\n\r\n"),
-             (S, b"HTTP/1.1 100 Continue\r\n\r\n"), (C, b"abc"), (S, resp(201, b"done"))],
-            [("POST", "/u", 201, b"done", False)], id="100-continue"),
+            [
+                (
+                    C,
+                    b"POST /u HTTP/1.1\r\nHost: api.test\r\nExpect: 100-continue\r\n"
+                    b"Content-Length: 3\r\n\r\n",
+                ),
+                (S, b"HTTP/1.1 100 Continue\r\n\r\n"),
+                (C, b"abc"),
+                (S, resp(201, b"done")),
+            ],
+            [("POST", "/u", 201, b"done", False)],
+            id="100-continue",
+        ),
         pytest.param(
             [(C, req("GET", "/old")), (S, b"HTTP/1.0 200 OK\r\n\r\nuntil the close")],
-            [("GET", "/old", 200, b"until the close", False)], id="body ends at close"),
+            [("GET", "/old", 200, b"until the close", False)],
+            id="body ends at close",
+        ),
         pytest.param(
             [(C, req("GET", "/x")), (S, resp(200, b"0123456789")[:-4])],
-            [("GET", "/x", 200, b"012345", True)], id="cut short by the end of the capture"),
+            [("GET", "/x", 200, b"012345", True)],
+            id="cut short by the end of the capture",
+        ),
         pytest.param(
-            [(C, req("GET", "/g")), (S, resp(200, b"0123456789")[:-8]), (S, 5),
-             (S, b"789"), (C, req("GET", "/h")), (S, resp(200, b"H"))],
+            [
+                (C, req("GET", "/g")),
+                (S, resp(200, b"0123456789")[:-8]),
+                (S, 5),
+                (S, b"789"),
+                (C, req("GET", "/h")),
+                (S, resp(200, b"H")),
+            ],
             [("GET", "/g", 200, b"01789", True), ("GET", "/h", 200, b"H", False)],
-            id="gap inside a Content-Length body keeps the framing"),
+            id="gap inside a Content-Length body keeps the framing",
+        ),
         pytest.param(
-            [(C, req("GET", "/p")), (S, b"HTTP/1.1 200 OK\r\nContent-Le"), (S, 30),
-             (S, b"garbage tail" + resp(200, b"Q")), (C, req("GET", "/q"))],
+            [
+                (C, req("GET", "/p")),
+                (S, b"HTTP/1.1 200 OK\r\nContent-Le"),
+                (S, 30),
+                (S, b"garbage tail" + resp(200, b"Q")),
+                (C, req("GET", "/q")),
+            ],
             [("GET", "/p", 200, b"Q", True), ("GET", "/q", None, b"", False)],
-            id="gap in a head: resync at the next status line"),
+            id="gap in a head: resync at the next status line",
+        ),
     ],
 )
-def test_pairing(steps: list[tuple[bool, bytes] | tuple[bool, int]],
-                 expected: list[tuple[object, ...]]) -> None:
+def test_pairing(
+    steps: list[tuple[bool, bytes] | tuple[bool, int]], expected: list[tuple[object, ...]]
+) -> None:
     out, _ = session_run(steps)
     assert summary(out) == expected
 
 
 def test_websocket_upgrade_records_the_handshake_and_skips_frames() -> None:
-    out, stats = session_run([
-        (C, req("GET", "/ws", extra="Connection: Upgrade\r\nUpgrade: websocket\r\n")
-         + b"\x81\x05hello"),
-        (S, b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket"
-            b"\r\n\r\n\x81\x02hi"),
-        (C, b"\x81\x05GET / HTTP/1.1\r\n\r\n"),
-    ])
-    assert [(e.method, e.target, e.status, e.websocket) for e in out] == [
-        ("GET", "/ws", 101, True)]
+    out, stats = session_run(
+        [
+            (
+                C,
+                req("GET", "/ws", extra="Connection: Upgrade\r\nUpgrade: websocket\r\n")
+                + b"\x81\x05hello",
+            ),
+            (
+                S,
+                b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket"
+                b"\r\n\r\n\x81\x02hi",
+            ),
+            (C, b"\x81\x05GET / HTTP/1.1\r\n\r\n"),
+        ]
+    )
+    assert [(e.method, e.target, e.status, e.websocket) for e in out] == [("GET", "/ws", 101, True)]
     assert stats.counts["connections upgraded (handshake kept, frames skipped)"] == 1
 
 
 def test_refused_upgrade_goes_on_with_http() -> None:
-    out, _ = session_run([
-        (C, req("GET", "/ws", extra="Connection: Upgrade\r\nUpgrade: websocket\r\n")),
-        (S, resp(426, b"no")), (C, req("GET", "/plain")), (S, resp(200, b"yes")),
-    ])
+    out, _ = session_run(
+        [
+            (C, req("GET", "/ws", extra="Connection: Upgrade\r\nUpgrade: websocket\r\n")),
+            (S, resp(426, b"no")),
+            (C, req("GET", "/plain")),
+            (S, resp(200, b"yes")),
+        ]
+    )
     assert [(e.target, e.status, e.websocket) for e in out] == [
-        ("/ws", 426, False), ("/plain", 200, False)]
+        ("/ws", 426, False),
+        ("/plain", 200, False),
+    ]
 
 
 def test_malformed_stream_is_counted_not_raised() -> None:
-    out, stats = session_run([(C, req("GET", "/ok")), (S, b"HTTP/1.1 200 OK\r\nBad Header\x00"
-                                                         b"\r\n\r\n")])
+    out, stats = session_run(
+        [(C, req("GET", "/ok")), (S, b"HTTP/1.1 200 OK\r\nBad Header\x00\r\n\r\n")]
+    )
     assert stats.skipped["malformed HTTP response"] == 1
     assert "t.pcap: frame 2: malformed HTTP response" in stats.warnings[0]
     assert [(e.target, e.status) for e in out] == [("/ok", None)]
@@ -136,36 +204,96 @@ def test_malformed_stream_is_counted_not_raised() -> None:
 
 def test_gzip_body_is_decoded_and_bounded() -> None:
     bomb = gzip.compress(b"\0" * (50 << 20))
-    out, _ = session_run([
-        (C, req("GET", "/bomb")),
-        (S, resp(200, bomb, extra="Content-Encoding: gzip\r\n")),
-    ])
+    out, _ = session_run(
+        [
+            (C, req("GET", "/bomb")),
+            (S, resp(200, bomb, extra="Content-Encoding: gzip\r\n")),
+        ]
+    )
     assert out[0].response_bytes == len(bomb)
     assert len(out[0].response_body) == 64 * 1024
 
 
 def test_request_fields() -> None:
-    out, _ = session_run([
-        (C, b"POST /v1/x?a=1&b=2 HTTP/1.0\r\nHost: API.test:8080\r\nX-API-Key: k-123456789\r\n"
-            b"Content-Length: 2\r\n\r\n{}"),
-        (S, resp(200, b"{}")),
-    ])
+    out, _ = session_run(
+        [
+            (
+                C,
+                b"POST /v1/x?a=1&b=2 HTTP/1.0\r\nHost: API.test:8080\r\nX-API-Key: k-123456789\r\n"
+                b"Content-Length: 2\r\n\r\n{}",
+            ),
+            (S, resp(200, b"{}")),
+        ]
+    )
     e = out[0]
     assert (e.http_version, e.host, e.target, e.request_body, e.request_bytes) == (
-        "1.0", "API.test:8080", "/v1/x?a=1&b=2", b"{}", 2)
+        "1.0",
+        "API.test:8080",
+        "/v1/x?a=1&b=2",
+        b"{}",
+        2,
+    )
     assert ("X-API-Key", "k-123456789") in e.request_headers
     assert e.evidence == "frames 1-2"
     assert (e.client_ip, e.client_port, e.server_ip, e.server_port) == (
-        "10.0.0.5", 40000, "10.0.0.1", 80)
+        "10.0.0.5",
+        40000,
+        "10.0.0.1",
+        80,
+    )
 
 
 @pytest.mark.parametrize(
     ("data", "is_request", "is_response"),
-    [(b"GET / HTTP/1.1\r\n", True, False), (b"PATCH /x HTTP/1.0\r\nHost", True, False),
-     (b"GET /partial-line", True, False), (b"HTTP/1.1 200 OK\r\n", False, True),
-     (b"GETTING / HTTP/1.1\r\n", False, False), (b"\x16\x03\x01\x02\x00", False, False),
-     (b"SSH-2.0-OpenSSH", False, False)],
+    [
+        (b"GET / HTTP/1.1\r\n", True, False),
+        (b"PATCH /x HTTP/1.0\r\nHost", True, False),
+        (b"GET /partial-line", True, False),
+        (b"HTTP/1.1 200 OK\r\n", False, True),
+        (b"GETTING / HTTP/1.1\r\n", False, False),
+        (b"\x16\x03\x01\x02\x00", False, False),
+        (b"SSH-2.0-OpenSSH", False, False),
+    ],
 )
 def test_recognised_by_content(data: bytes, is_request: bool, is_response: bool) -> None:
     assert looks_like_request(data) is is_request
     assert looks_like_response(data) is is_response
+
+
+RAW_UTF8 = "GET /café/ünï?q=ü HTTP/1.1\r\nHost: api.test\r\n\r\n".encode()
+
+
+@pytest.mark.parametrize(
+    "cuts",
+    [(), (8,), (5, 9), (len(RAW_UTF8) - 3,)],  # whole; inside é; twice; in the head after it
+)
+def test_raw_bytes_above_0x7f_in_the_target_are_kept_as_sent(cuts: tuple[int, ...]) -> None:
+    """llhttp refuses them; servers take them (and probes are made of them): the request is
+    read, paired, and its target is what the client sent, however the segments cut it."""
+    pieces, last = [], 0
+    for cut in (*cuts, len(RAW_UTF8)):
+        pieces.append((True, RAW_UTF8[last:cut]))
+        last = cut
+    out, stats = session_run([*pieces, (False, resp(200, b"ok"))])
+    assert summary(out) == [("GET", "/café/ünï?q=ü", 200, b"ok", False)]
+    assert not stats.skipped
+
+
+def test_a_raw_byte_target_after_a_pipelined_request_is_kept_but_marked() -> None:
+    """Escaping happens where a message starts a segment; a second message in the segment is
+    found again by resynchronisation: kept, marked partial, the parser's refusal counted."""
+    out, stats = session_run([(True, req("GET", "/a") + RAW_UTF8), (False, resp(200) + resp(404))])
+    assert [(e.target, e.status, e.partial) for e in out] == [
+        ("/a", 200, False),
+        ("/café/ünï?q=ü", 404, True),
+    ]
+    assert stats.skipped["malformed HTTP request"] == 1
+
+
+def test_control_bytes_in_a_target_are_still_no_request() -> None:
+    out, stats = session_run(
+        [(True, b"GET /\x01x HTTP/1.1\r\nHost: a\r\n\r\n"), (False, resp(200))]
+    )
+    assert out == []
+    assert stats.counts["bytes skipped while resynchronising"] > 0
+    assert stats.skipped["HTTP response without a request"] == 1
