@@ -1,4 +1,8 @@
-"""The data model every source converts to: frozen dataclasses, no foreign objects past the edge.
+"""The data model every source converts to: immutable records, no foreign objects past the edge.
+
+The two exchange records are ``NamedTuple``s, the rest frozen dataclasses: an ingest builds two
+exchange records per request, and a NamedTuple of ~30 fields is built in a third of the time of a
+frozen dataclass (whose ``__init__`` goes through ``object.__setattr__`` once per field).
 
 Two layers, on purpose:
 
@@ -12,14 +16,13 @@ Two layers, on purpose:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 Headers = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ObservedExchange:
+class ObservedExchange(NamedTuple):
     """One request and its response (or a TLS connection) as a source saw it; never persisted."""
 
     ts: float  # epoch seconds (float) of the request's first byte
@@ -91,8 +94,7 @@ class CredentialSighting:
     expires_at: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Exchange:
+class Exchange(NamedTuple):
     """A request/response (or opaque TLS connection) as stored: metadata only, no secret."""
 
     ts: float
@@ -123,7 +125,7 @@ class Exchange:
     error: str | None
     websocket: bool
     sensitive: tuple[tuple[str, int], ...] = ()  # (kind, count) found in bodies, never values
-    credentials: tuple[CredentialSighting, ...] = field(default=())
+    credentials: tuple[CredentialSighting, ...] = ()
 
     @property
     def opaque(self) -> bool:
