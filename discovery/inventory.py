@@ -8,7 +8,6 @@ templater and, unless they fall under a real endpoint, are not endpoints.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -312,11 +311,11 @@ def _write(
             "AND l.method = exchanges.method AND l.path = exchanges.path)"
         )
         sensitive: dict[int, Counter[str]] = {}
-        for endpoint_id, value in conn.execute(
-            "SELECT endpoint_id, sensitive FROM exchanges "
-            "WHERE endpoint_id IS NOT NULL AND sensitive != '{}'"
+        for endpoint_id, kind, count in conn.execute(  # summed by SQLite's JSON functions
+            "SELECT e.endpoint_id, j.key, SUM(j.value) FROM exchanges e, json_each(e.sensitive) j "
+            "WHERE e.endpoint_id IS NOT NULL AND e.sensitive != '{}' GROUP BY 1, 2"
         ):
-            sensitive.setdefault(endpoint_id, Counter()).update(json.loads(value))
+            sensitive.setdefault(endpoint_id, Counter())[kind] = count
         conn.executemany(
             "UPDATE endpoints SET sensitive = ? WHERE id = ?",
             [(dumps(dict(c)), i) for i, c in sensitive.items()],

@@ -57,11 +57,20 @@ class SegmentKind:
     reason: str  # one human sentence
 
 
+INTEGER = SegmentKind("id", "integer", "an integer: object ids are parameters")
+
+
+def segment_kind(value: str) -> SegmentKind:
+    """``classify_segment``, with integers (the commonest ids) answered without the memo: every
+    new id would be a memo miss, and there are as many as objects."""
+    return INTEGER if value.isdigit() else classify_segment(value)
+
+
 @lru_cache(maxsize=1 << 16)
 def classify_segment(value: str) -> SegmentKind:
     """Classify one path segment by its value alone (no context)."""
     if value.isdigit():
-        return SegmentKind("id", "integer", "an integer: object ids are parameters")
+        return INTEGER
     if value.isalpha():
         if _CAMEL.match(value):
             return SegmentKind(None, "word", "a camelCase word: stays literal")
@@ -305,13 +314,18 @@ class HostTemplater:
                     or (prefix == "" and "/" in self._forbidden)
                 )
                 node.forbidden = forbidden
-                kind = classify_segment(value)
+                kind = segment_kind(value)
                 if kind.param is not None and not forbidden:
-                    node = node.typed.setdefault(kind.param, _Node())
+                    child = node.typed.get(kind.param)
+                    if child is None:
+                        child = node.typed[kind.param] = _Node()
                     prefix += "/{" + kind.param + "}"
                 else:
-                    node = node.literals.setdefault(value, _Node())
+                    child = node.literals.get(value)
+                    if child is None:
+                        child = node.literals[value] = _Node()
                     prefix += "/" + value
+                node = child
         self._finished = False
 
     def finish(self) -> None:
@@ -391,7 +405,7 @@ class HostTemplater:
         parent = ""
         forbidden_under = self._forbidden
         for value in segments:
-            kind = classify_segment(value)
+            kind = segment_kind(value)
             forbidden = (node.forbidden if node is not None else False) or (
                 parent or "/"
             ) in forbidden_under
