@@ -30,6 +30,10 @@ MAX_HEAD_BYTES = 256 * 1024  # a message head (start line + headers) longer than
 _REQUEST_TAIL = MAX_TARGET + 64  # bytes kept across chunks while looking for a request line
 _RESPONSE_TAIL = 12  # a status line start is 13 bytes: a match may begin in the last 12
 _FILL = bytes(64 * 1024)
+_BODY_CUT = (
+    "HTTP {kind} bodies cut short by the end of the connection "
+    "(declared length or chunks never complete; kept as partial)"
+)
 
 METHODS = (
     b"GET",
@@ -449,8 +453,11 @@ class _Side:
             # complete when the body is framed by the close; cut short when it had a length
             if msg.header("content-length") is not None or msg.header("transfer-encoding"):
                 msg.partial = True
+                self.session.stats.counts[_BODY_CUT.format(kind="response")] += 1
             self.on_message_complete()
         else:
+            if msg.headers_done:  # a request whose declared body never all came
+                self.session.stats.counts[_BODY_CUT.format(kind="request")] += 1
             self.abandon_message()
 
 

@@ -297,3 +297,30 @@ def test_control_bytes_in_a_target_are_still_no_request() -> None:
     assert out == []
     assert stats.counts["bytes skipped while resynchronising"] > 0
     assert stats.skipped["HTTP response without a request"] == 1
+
+
+@pytest.mark.parametrize(
+    ("steps", "counter"),
+    [
+        ([(True, req("GET", "/a")), (False, b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")],
+         "HTTP response bodies cut short"),
+        ([(True, req("GET", "/a")),
+          (False, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")],
+         "HTTP response bodies cut short"),
+        ([(True, b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 10000000000\r\n\r\nabc")],
+         "HTTP request bodies cut short"),
+    ],
+    ids=["content-length", "chunked", "request"],
+)
+def test_bodies_the_connection_ended_inside_are_kept_partial_and_counted(
+    steps: list[tuple[bool, bytes]], counter: str
+) -> None:
+    out, stats = session_run(steps)
+    assert [e.partial for e in out] == [True]
+    assert [n for k, n in stats.counts.items() if k.startswith(counter)] == [1]
+
+
+def test_a_body_framed_by_the_close_is_complete_and_not_counted() -> None:
+    out, stats = session_run([(True, req("GET", "/a")), (False, resp(200, b"all", length=False))])
+    assert [(e.partial, e.response_body) for e in out] == [(False, b"all")]
+    assert not any("cut short" in k for k in stats.counts)
