@@ -80,7 +80,7 @@ async def test_walkthrough_plans_first_then_runs_live_with_a_manual_gate(
         await wait_until(pilot, lambda: app.screen.state == "planned")
         assert plan_states(app) == {"summary": "planned", "review": "planned",
                                     "report": "planned"}
-        assert "manual gate" in screen_text(app)
+        await wait_until(pilot, lambda: "manual gate" in screen_text(app), rounds=50)  # rendered
         await press(pilot, "g")  # read-only: refused, nothing runs
         with Store.open(case) as store:
             states = [r[0] for r in store.conn.execute("SELECT state FROM runbook_runs "
@@ -93,12 +93,13 @@ async def test_walkthrough_plans_first_then_runs_live_with_a_manual_gate(
         assert app.screen.query_one("#in-report_dir", Input).value == "ir-console-reports"
         app.screen.query_one("#yes").press()
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        assert "MANUAL gate" in screen_text(app)
+        await wait_until(pilot, lambda: "MANUAL gate" in screen_text(app), rounds=50)  # rendered
         app.screen.query_one("#yes").press()
         await wait_until(pilot, lambda: isinstance(app.screen, WalkthroughScreen)
                          and app.screen.state == "succeeded")
         assert plan_states(app) == {"summary": "done", "review": "done", "report": "done"}
-        assert "run_finished" in screen_text(app)
+        # the live log is written from the engine's events after the state: give it its turn
+        await wait_until(pilot, lambda: "run_finished" in screen_text(app), rounds=50)
     with Store.open(case) as store:
         actions = [e.action for e in audit.entries(store)]
         assert "manual.confirmed" in actions and "run.succeeded" in actions
@@ -124,7 +125,7 @@ async def test_irreversible_step_needs_its_id_typed_and_the_run_resumes(
         options.highlighted = ids.index("contain-test-credential")
         await press(pilot, "enter")
         await wait_until(pilot, lambda: app.screen.state == "planned")
-        assert "irreversible" in screen_text(app)
+        await wait_until(pilot, lambda: "irreversible" in screen_text(app), rounds=50)  # rendered
         await pilot.press("g")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         modal = app.screen
