@@ -353,10 +353,11 @@ class _Side:
         percent-encoded, remembering the target as sent (see ``_HIGH_BYTE``)."""
         end = data.find(b"\n")
         line = data if end < 0 else data[:end]
-        high = _HIGH_BYTE.search(line) is not None
+        here = _HIGH_BYTE.search(line) is not None  # in this part of the line
+        high = here  # in the whole line so far
         if self.line_buf is not None:  # the rest of a line begun in an earlier segment
             self.line_buf += line[: _MAX_LINE - len(self.line_buf)]
-            high = high or self.line_high
+            high = here or self.line_high
         else:
             self.original_target = None
         if end < 0:
@@ -368,9 +369,7 @@ class _Side:
             self.line_buf, self.line_high = None, False
             if high:
                 self.original_target = _target_of(whole)
-        if high and _HIGH_BYTE.search(line) is not None:
-            return _HIGH_BYTE.sub(_percent, line) + data[len(line) :]
-        return data
+        return _HIGH_BYTE.sub(_percent, line) + data[len(line) :] if here else data
 
     def _error(self, reason: str, data: bytes) -> None:
         kind = "request" if self.is_request else "response"

@@ -66,34 +66,24 @@ def normalise_path(raw_path: str) -> str:
     return "/" + "/".join(resolved)
 
 
-def query_names(raw_query: str) -> tuple[str, ...]:
-    """The distinct parameter names of a query string, in first-seen order (values dropped)."""
-    if not raw_query:
-        return ()
-    if "%" not in raw_query and "+" not in raw_query:  # nothing to decode: split only
-        return tuple(dict.fromkeys(part.split("=", 1)[0] for part in raw_query.split("&") if part))
-    names: dict[str, None] = {}
-    for part in raw_query.split("&"):
-        if not part:
-            continue
-        name = unquote(part.split("=", 1)[0].replace("+", " "))
-        names.setdefault(name, None)
-    return tuple(names)
+def names_of(pairs: list[tuple[str, str]]) -> tuple[str, ...]:
+    """The distinct parameter names of decoded query pairs, in first-seen order (what an
+    exchange keeps of its query: the values are dropped)."""
+    return tuple(dict.fromkeys(name for name, _ in pairs))
+
+
+def _plus_unquote(text: str) -> str:
+    return unquote(text.replace("+", " "))
 
 
 def query_pairs(raw_query: str) -> list[tuple[str, str]]:
     """(name, value) pairs of a query string, percent-decoded; for detectors only."""
-    if not raw_query:
-        return []
-    if "%" not in raw_query and "+" not in raw_query:  # nothing to decode: split only
-        return [
-            (name, value)
-            for name, _, value in (part.partition("=") for part in raw_query.split("&") if part)
-        ]
+    # most query strings hold neither escapes nor "+": then there is nothing to decode
+    plain = "%" not in raw_query and "+" not in raw_query
     pairs = []
     for part in raw_query.split("&"):
         if not part:
             continue
         name, _, value = part.partition("=")
-        pairs.append((unquote(name.replace("+", " ")), unquote(value.replace("+", " "))))
+        pairs.append((name, value) if plain else (_plus_unquote(name), _plus_unquote(value)))
     return pairs

@@ -12,7 +12,7 @@ from discovery.models import (
     ObservedExchange,
     PrecomputedCredential,
 )
-from discovery.paths import normalise_path, query_names, query_pairs, split_target
+from discovery.paths import names_of, normalise_path, query_pairs, split_target
 from discovery.sensitive import scan_bodies
 
 
@@ -62,8 +62,8 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
     if obs.target is not None:
         raw_path, raw_query, authority = split_target(obs.target)
         path = normalise_path(raw_path)
-        names = query_names(raw_query)
         pairs = query_pairs(raw_query)
+        names = names_of(pairs)  # the query is split once, for both
         if not host and authority:
             host = authority
     if not host:

@@ -191,6 +191,13 @@ class ConnectionHandler:
 END = 1 << 62  # the key of what the end of the input emits (after every frame)
 
 
+def share_of(sport: int, dport: int, count: int) -> int:
+    """Which of ``count`` shares a TCP connection with these ports belongs to (the same for
+    both directions)."""
+    mixed = sport ^ dport
+    return (mixed ^ (mixed >> 7)) % count
+
+
 class PacketPipeline:
     """Frames in, ``ObservedExchange``s out (collected in ``out``; take them with ``take``).
 
@@ -242,12 +249,6 @@ class PacketPipeline:
         if self.keys is not None:
             self.keys.append((self.current, conn.opened))
 
-    def _mine(self, sport: int, dport: int) -> bool:
-        """Whether a connection with these ports is this share's (the same both ways)."""
-        assert self.share is not None
-        mixed = sport ^ dport
-        return (mixed ^ (mixed >> 7)) % self.share[1] == self.share[0]
-
     def frame(self, number: int, ts: float, linktype: int, data: bytes) -> None:
         """Account one captured frame."""
         reassembler = self.reassembler
@@ -273,10 +274,8 @@ class PacketPipeline:
             if total and doff >= 20 and 34 + doff <= end <= len(data):
                 src, dst, sport, dport, seq, ack, _off, flags = _FAST.unpack_from(data, 26)
                 share = self.share
-                if share is not None:  # _mine, inline: this runs for every frame
-                    mixed = sport ^ dport
-                    if (mixed ^ (mixed >> 7)) % share[1] != share[0]:
-                        return
+                if share is not None and share_of(sport, dport, share[1]) != share[0]:
+                    return
                 reassembler.segment(
                     packets.Segment(
                         src, dst, sport, dport, seq, ack, flags, data[34 + doff : end], 0
@@ -300,7 +299,8 @@ class PacketPipeline:
             else:
                 self.frame_stats.skip(seg)
             return
-        if self.share is not None and not self._mine(seg.sport, seg.dport):
+        share = self.share
+        if share is not None and share_of(seg.sport, seg.dport, share[1]) != share[0]:
             return
         reassembler.segment(seg, ts, number)
 

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from discovery.credentials import authorization, cookies, headers, query
-from discovery.credentials.config import DEFAULT_CONFIG, DetectorConfig, site_config
+from discovery.credentials.config import (
+    DEFAULT_CONFIG,
+    MEMO_MAX_VALUE,
+    DetectorConfig,
+    site_config,
+)
 from discovery.credentials.found import Fingerprint
 from discovery.models import CredentialSighting
 
@@ -45,7 +50,7 @@ def detect_credentials(
         len(n) == 20 and n.lower() == "x-amz-security-token" for n, _ in view.headers
     )
     for name, value in view.headers:
-        if len(value) <= _MEMO_MAX_VALUE:  # the same header values recur on every request
+        if len(value) <= MEMO_MAX_VALUE:  # the same header values recur on every request
             found.extend(_header_memo(name, value, view.host, fp, session_token, config))
         else:
             found.extend(_header(name, value, view.host, fp, session_token, config))
@@ -79,6 +84,5 @@ def _header(
 
 
 # Detection is a pure function of (header, host, session flag, key, config): memoised, bounded
-# (entries and value length), in process memory only, like the raw headers themselves.
-_MEMO_MAX_VALUE = 2048
+# (entries, and value length: MEMO_MAX_VALUE), in process memory only, like the raw headers.
 _header_memo = lru_cache(maxsize=4096)(_header)

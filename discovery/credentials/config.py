@@ -7,6 +7,9 @@ from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 
 _SQUASH = str.maketrans("", "", "-_.")
+# Detectors memoise per (name, value): header and query values recur on every request. Longer
+# values are detected afresh (the memos stay small, in process memory only).
+MEMO_MAX_VALUE = 2048
 
 
 def squash(name: str) -> str:

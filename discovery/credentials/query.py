@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from discovery.credentials import found, sigv4
 from discovery.credentials.authorization import aws
-from discovery.credentials.config import DetectorConfig, squash
+from discovery.credentials.config import MEMO_MAX_VALUE, DetectorConfig, squash
 from discovery.credentials.found import Fingerprint
 from discovery.credentials.headers import embedded
 from discovery.credentials.shape import looks_secret, near_miss
@@ -59,7 +59,7 @@ def detect(
     for (name, value), squashed_name in zip(pairs, squashed, strict=True):
         if squashed_name in skip:
             continue
-        if len(value) <= _MEMO_MAX_VALUE:  # parameters recur (limit=20, the same api_key)
+        if len(value) <= MEMO_MAX_VALUE:  # parameters recur (limit=20, the same api_key)
             out.extend(_pair_memo(name, squashed_name, value, fp, config))
         else:
             out.extend(_pair(name, squashed_name, value, fp, config))
@@ -83,7 +83,5 @@ def _pair(
     return tuple(embedded(value, "query", name, fp))
 
 
-# A pure function of (parameter, key, config), like the header memo of ``detect_credentials``:
-# bounded in entries and value length, in process memory only.
-_MEMO_MAX_VALUE = 2048
+# A pure function of (parameter, key, config), like the header memo of ``detect_credentials``.
 _pair_memo = lru_cache(maxsize=4096)(_pair)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import pickle
-import threading
 from multiprocessing.connection import Connection
 
 from discovery.findings import TRAFFIC_ONLY, Finding, _run_rules, load_rules, thresholds_for
+from discovery.forking import helpers_can_run
 from discovery.store import Store
 
 log = logging.getLogger(__name__)
@@ -44,14 +43,7 @@ class EarlyRules:
         """A running child, or None when one would not pay off (small case, one core, a
         threaded process such as the console, where forking is unsafe)."""
         (last,) = store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM exchanges").fetchone()
-        if (
-            last < MIN_EXCHANGES
-            or (os.cpu_count() or 1) < 2
-            or "fork" not in multiprocessing.get_all_start_methods()
-            or threading.active_count() > 1
-        ):
-            return None
-        return cls(store)
+        return cls(store) if last >= MIN_EXCHANGES and helpers_can_run() else None
 
     def result(self) -> dict[str, list[Finding]]:
         """The child's findings per rule; empty (the caller runs the rules) if it failed."""

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from discovery.errors import InputError
+from discovery.forking import helpers_can_run
 from discovery.models import CredentialSighting, ObservedExchange
 from discovery.sources import IngestStats, Progress
 from discovery.store import PreparedExchange
@@ -58,12 +59,7 @@ def worth_it(path: Path) -> bool:
         size = path.stat().st_size
     except OSError:
         return False
-    return (
-        size >= MIN_SIZE
-        and (os.cpu_count() or 1) > 1
-        and "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1  # forking a threaded process (the console) is unsafe
-    )
+    return size >= MIN_SIZE and helpers_can_run()
 
 
 def shard_count() -> int:

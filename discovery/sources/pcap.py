@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from discovery.errors import InputError
 from discovery.models import ObservedExchange
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 MAX_RECORD = 64 << 20  # a record claiming more than this is corruption, not a frame
 
+_T = TypeVar("_T")
 Frame = tuple[int, float, int, bytes]  # (frame number, epoch seconds, link type, bytes)
 
 _PCAP_MAGIC = {
@@ -44,14 +45,7 @@ def read(
 ) -> Iterator[ObservedExchange]:
     """Read a pcap or pcapng file into exchanges (reader registered for both formats)."""
     pipeline = PacketPipeline(stats, "pcap", where=str(path))
-    feed = pipeline.frame
-    out = pipeline.out
-    for number, ts, linktype, data in iter_frames(path, stats, progress):
-        feed(number, ts, linktype, data)
-        if out:
-            yield from pipeline.take()
-    pipeline.finish()
-    yield from pipeline.take()
+    return _run(pipeline, path, pipeline.take, progress)
 
 
 def read_share(
@@ -60,14 +54,24 @@ def read_share(
     """The exchanges of one share of the capture's flows, with their merge keys (see
     ``PacketPipeline``): ``share`` readers of one file together give what ``read`` gives."""
     pipeline = PacketPipeline(stats, "pcap", where=str(path), share=share)
+    return _run(pipeline, path, pipeline.take_keyed, progress)
+
+
+def _run(
+    pipeline: PacketPipeline,
+    path: Path,
+    take: Callable[[], list[_T]],
+    progress: Progress | None,
+) -> Iterator[_T]:
+    """Every frame of the file through ``pipeline``; what ``take`` collects, as it comes."""
     feed = pipeline.frame
     out = pipeline.out
     for number, ts, linktype, data in iter_frames(path, pipeline.frame_stats, progress):
         feed(number, ts, linktype, data)
         if out:
-            yield from pipeline.take_keyed()
+            yield from take()
     pipeline.finish()
-    yield from pipeline.take_keyed()
+    yield from take()
 
 
 def iter_frames(
