@@ -4,6 +4,7 @@ in modals (an irreversible step asks for its id), resumed after stopping at a ga
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import DataTable, Input, OptionList, RichLog
@@ -56,6 +57,27 @@ async def go_live(pilot: object) -> None:
     await press(pilot, "M", "j", "j", "enter")  # type: ignore[arg-type]
     await type_text(pilot, "LIVE")  # type: ignore[arg-type]
     await press(pilot, "enter")  # type: ignore[arg-type]
+
+
+def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> None:
+    folder = tmp_path / "runbooks"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.yaml").write_text(text)
+    monkeypatch.setenv("IR_CONSOLE_RUNBOOKS", str(folder))
+
+
+async def open_on_ci_token(pilot: Any, app: ConsoleApp, runbook_id: str) -> None:
+    """Go live, find the CI token on the credentials screen, open ``runbook_id`` on it."""
+    await settle(pilot)
+    await go_live(pilot)
+    await press(pilot, "4", "slash")
+    await type_text(pilot, "ghp_")
+    await press(pilot, "escape", "r")
+    options = app.screen.query_one(OptionList)
+    ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+    options.highlighted = ids.index(runbook_id)
+    await press(pilot, "enter")
+    assert isinstance(app.screen, WalkthroughScreen | InputsModal)
 
 
 async def test_walkthrough_plans_first_then_runs_live_with_a_manual_gate(
@@ -111,21 +133,10 @@ async def test_walkthrough_plans_first_then_runs_live_with_a_manual_gate(
 
 async def test_irreversible_step_needs_its_id_typed_and_the_run_resumes(
         case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = tmp_path / "runbooks"
-    folder.mkdir()
-    (folder / "contain-test.yaml").write_text(CONTAIN)
-    monkeypatch.setenv("IR_CONSOLE_RUNBOOKS", str(folder))
+    install(tmp_path, monkeypatch, "contain-test", CONTAIN)
     app = ConsoleApp(case)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await go_live(pilot)
-        await press(pilot, "4", "slash")
-        await type_text(pilot, "ghp_")
-        await press(pilot, "escape", "r")
-        options = app.screen.query_one(OptionList)
-        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
-        options.highlighted = ids.index("contain-test-credential")
-        await press(pilot, "enter")
+        await open_on_ci_token(pilot, app, "contain-test-credential")
         await wait_until(pilot, lambda: app.screen.state == "planned")
         await wait_until(pilot, lambda: "irreversible" in screen_text(app), rounds=50)  # rendered
         await pilot.press("g")

@@ -18,9 +18,13 @@ from ir_console.tui.app import ConsoleApp
 from ir_console.tui.modals import FailureModal, InputsModal
 from ir_console.tui.screens.walkthrough import WalkthroughScreen
 from runbooks.runs import run_log
-from tests.ir_console.tui.conftest import press, settle, type_text
 from tests.ir_console.tui.screen_text import screen_text
-from tests.ir_console.tui.test_walkthrough import go_live, plan_states, wait_until
+from tests.ir_console.tui.test_walkthrough import (
+    install,
+    open_on_ci_token,
+    plan_states,
+    wait_until,
+)
 from tests.runbooks.actions.oauth_server import CLIENT_ID, CLIENT_SECRET, oauth_server
 
 pytestmark = pytest.mark.anyio
@@ -80,27 +84,6 @@ steps:
     with:
       argv: ["echo", "{{{{ inputs.token }}}}"]
 """
-
-
-def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> None:
-    folder = tmp_path / "runbooks"
-    folder.mkdir(exist_ok=True)
-    (folder / f"{name}.yaml").write_text(text)
-    monkeypatch.setenv("IR_CONSOLE_RUNBOOKS", str(folder))
-
-
-async def open_on_ci_token(pilot: Any, app: ConsoleApp, runbook_id: str) -> None:
-    """Go live, find the CI token on the credentials screen, open ``runbook_id`` on it."""
-    await settle(pilot)
-    await go_live(pilot)
-    await press(pilot, "4", "slash")
-    await type_text(pilot, "ghp_")
-    await press(pilot, "escape", "r")
-    options = app.screen.query_one(OptionList)
-    ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
-    options.highlighted = ids.index(runbook_id)
-    await press(pilot, "enter")
-    assert isinstance(app.screen, WalkthroughScreen | InputsModal)
 
 
 def failure_modal(app: ConsoleApp) -> bool:
