@@ -175,7 +175,7 @@ def rebuild_endpoints(store: Store) -> int:
                 endpoint = endpoints[key] = _Endpoint(
                     host, method, templated.template, status, op, reason=reason
                 )
-            # the path's rows added straight to its endpoint (as a _PathGroup would, then merged)
+            # the path's rows added straight to its endpoint: per-status counts and times
             requests = 0
             statuses = endpoint.statuses
             for code, count, first, last in per_status:

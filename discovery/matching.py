@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from discovery.store import Store
 
@@ -79,10 +79,13 @@ class Operation:
     spec_title: str
     parameters: tuple[dict[str, Any], ...] = ()
 
-    @property
-    def requires_credential(self) -> bool:
-        """True when every security alternative names a scheme (no ``{}``, not ``[]``)."""
-        return bool(self.security) and all(bool(req) for req in self.security or [])
+
+def requires_credential(
+    security: list[dict[str, list[str]]] | None,
+) -> TypeGuard[list[dict[str, list[str]]]]:
+    """True when an operation's security requirement names a scheme in every alternative (an
+    empty alternative ``{}`` or ``security: []`` makes a credential optional)."""
+    return bool(security) and all(bool(req) for req in security or [])
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from discovery.findings import Finding, rule
 from discovery.inventory import probe_paths_by_host
+from discovery.matching import requires_credential
 from discovery.store import Store
 from discovery.timeutil import iso
 
@@ -243,8 +244,7 @@ def unauthenticated_access(store: Store, limits: dict[str, float]) -> Iterator[F
         "ORDER BY ep.host, ep.template, ep.method"
     ):
         requirements = json.loads(security) if security else []
-        # required: some scheme in every alternative ({} or security: [] make it optional)
-        if not requirements or not all(requirements):
+        if not requires_credential(requirements):
             continue
         args = (endpoint_id, *HEADERLESS_SOURCES)
         count, first, last, clients = store.conn.execute(

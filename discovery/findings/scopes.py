@@ -19,6 +19,7 @@ from typing import Any
 
 from discovery.findings import Finding, rule, shared
 from discovery.findings.endpoints import exchange_samples
+from discovery.matching import requires_credential
 from discovery.store import Store
 from discovery.timeutil import iso
 
@@ -251,7 +252,7 @@ def _analyse_calls(store: Store) -> _Analysis:
             for c in carried:
                 uses[c.credential_id].undocumented_calls += count
             continue
-        if not security or not all(security):  # public or optional: nothing to violate
+        if not requires_credential(security):  # public or optional: nothing to violate
             continue
         spec_schemes = schemes.get(calls.spec_id, {})
         results = [satisfied(req, spec_schemes, carried) for req in security]
