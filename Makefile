@@ -4,26 +4,41 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
+STAMP_NATIVE := $(VENV)/.built-native
+DISCOVERY_SOURCES := $(shell find discovery -name '*.py')
+NATIVE_BUILD_DEPS := "mypy>=1.10" types-PyYAML "setuptools>=68"
 PYTEST_ARGS ?=
 
-.PHONY: demo test check lint typecheck bench fuzz soak clean
+.PHONY: demo test check lint typecheck bench fuzz soak clean native
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# The editable install itself builds nothing (IR_CONSOLE_PURE=1); the native build below does.
+$(STAMP_RUN): pyproject.toml setup.py | $(BIN)/python
+	IR_CONSOLE_PURE=1 $(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(STAMP_TEST): pyproject.toml setup.py | $(BIN)/python
+	IR_CONSOLE_PURE=1 $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(STAMP_RUN)
 
-demo: $(STAMP_RUN)
+# The hot discovery modules compiled in place with mypyc (discovery/compiled.py lists them).
+# Rebuilt when any discovery source changes; if it cannot be built, the package runs as pure
+# Python (slower, same results) and says so.
+$(STAMP_NATIVE): $(DISCOVERY_SOURCES) setup.py | $(STAMP_RUN)
+	$(BIN)/python -m pip install --quiet $(NATIVE_BUILD_DEPS)
+	$(BIN)/python setup.py --quiet build_ext --inplace --parallel 2 \
+		|| echo "warning: compiled build failed: running as pure Python" >&2
+	touch $@
+
+native: $(STAMP_NATIVE)
+
+demo: $(STAMP_RUN) $(STAMP_NATIVE)
 	$(BIN)/ir-console demo
 
-test: $(STAMP_TEST)
+test: $(STAMP_TEST) $(STAMP_NATIVE)
 	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP_TEST)
@@ -35,7 +50,7 @@ typecheck: $(STAMP_TEST)
 
 check: lint typecheck test
 
-bench: $(STAMP_TEST)
+bench: $(STAMP_TEST) $(STAMP_NATIVE)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 fuzz: $(STAMP_TEST)
@@ -46,3 +61,4 @@ soak: $(STAMP_TEST)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find discovery -name '*.so' -delete

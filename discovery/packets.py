@@ -36,6 +36,8 @@ SUPPORTED_LINKTYPES = frozenset(
     }
 )
 
+_RAW_IP_LINKTYPES = frozenset({LINKTYPE_RAW, *DLT_RAW_ALIASES, LINKTYPE_IPV4, LINKTYPE_IPV6})
+
 ETH_IPV4 = 0x0800
 ETH_IPV6 = 0x86DD
 _VLAN_TPIDS = frozenset({0x8100, 0x88A8, 0x9100, 0x9200})
@@ -104,7 +106,7 @@ def _l3_offset(linktype: int, data: bytes) -> tuple[int, int] | str:
         if len(data) < 16:
             return MALFORMED
         return 16, _U16.unpack_from(data, 14)[0]
-    if linktype in (LINKTYPE_RAW, *DLT_RAW_ALIASES, LINKTYPE_IPV4, LINKTYPE_IPV6):
+    if linktype in _RAW_IP_LINKTYPES:
         if not data:
             return MALFORMED
         version = data[0] >> 4

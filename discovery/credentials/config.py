@@ -160,12 +160,15 @@ class DetectorConfig:
         "tracking",
     )
 
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
     def __post_init__(self) -> None:
         # the memoised detectors hash the config on every call: hash the name lists once
-        object.__setattr__(self, "_hash", hash(tuple(getattr(self, f.name) for f in fields(self))))
+        values = tuple(getattr(self, f.name) for f in fields(self) if f.init)
+        object.__setattr__(self, "_hash", hash(values))
 
     def __hash__(self) -> int:
-        return self._hash  # type: ignore[attr-defined, no-any-return]
+        return self._hash
 
     def is_api_key_header(self, name: str) -> bool:
         return squash(name) in self.api_key_headers

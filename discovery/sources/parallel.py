@@ -37,6 +37,7 @@ from typing import Any
 from discovery.errors import InputError
 from discovery.forking import helpers_can_run
 from discovery.models import CredentialSighting, ObservedExchange
+from discovery.reassembly import Limits
 from discovery.sources import IngestStats, Progress
 from discovery.store import PreparedExchange
 
@@ -73,6 +74,7 @@ def _child(
     share: tuple[int, int],
     fingerprint: Callable[[str], str],
     unused: tuple[Connection, ...] = (),
+    limits: Limits | None = None,
 ) -> None:
     """One share of the flows read and converted; batches of rows (with their keys) sent."""
     from discovery.sources.pcap import read_share
@@ -90,7 +92,7 @@ def _child(
     batch: list[ObservedExchange] = []
     keys: list[_Key] = []
     try:
-        for key, observed in read_share(path, stats, share, progress):
+        for key, observed in read_share(path, stats, share, progress, limits):
             batch.append(observed)
             keys.append(key)
             if len(batch) >= BATCH:
@@ -158,10 +160,11 @@ def convert_in_children(
     stats: IngestStats,
     fingerprint: Callable[[str], str],
     progress: Progress | None = None,
+    limits: Limits | None = None,
 ) -> Iterator[PreparedExchange]:
     """The exchanges of a pcap or pcapng file ready to insert (``Store._insert_prepared``), read
     and converted by children sharing its flows, in the in-process reader's order, with the
-    readers' counters merged into ``stats``."""
+    readers' counters merged into ``stats``; ``limits`` as for the in-process reader."""
     if fmt not in ("pcap", "pcapng"):
         raise ValueError(f"no shared reading for {fmt} inputs")
     ctx = multiprocessing.get_context("fork")
@@ -175,7 +178,7 @@ def convert_in_children(
         proc = ctx.Process(
             target=_child,
             args=(sender, path, (index, count), fingerprint),
-            kwargs={"unused": others},
+            kwargs={"unused": others, "limits": limits},
             daemon=True,
         )
         proc.start()

@@ -18,6 +18,7 @@ from typing import BinaryIO, TypeVar
 from discovery.errors import InputError
 from discovery.models import ObservedExchange
 from discovery.packets import SUPPORTED_LINKTYPES
+from discovery.reassembly import Limits
 from discovery.sources import IngestStats, Progress
 from discovery.streams import PacketPipeline
 
@@ -41,19 +42,26 @@ _BOM_BE = b"\x1a\x2b\x3c\x4d"
 
 
 def read(
-    path: Path, stats: IngestStats, progress: Progress | None = None
+    path: Path,
+    stats: IngestStats,
+    progress: Progress | None = None,
+    limits: Limits | None = None,
 ) -> Iterator[ObservedExchange]:
     """Read a pcap or pcapng file into exchanges (reader registered for both formats)."""
-    pipeline = PacketPipeline(stats, "pcap", where=str(path))
+    pipeline = PacketPipeline(stats, "pcap", where=str(path), limits=limits)
     return _run(pipeline, path, pipeline.take, progress)
 
 
 def read_share(
-    path: Path, stats: IngestStats, share: tuple[int, int], progress: Progress | None = None
+    path: Path,
+    stats: IngestStats,
+    share: tuple[int, int],
+    progress: Progress | None = None,
+    limits: Limits | None = None,
 ) -> Iterator[tuple[tuple[int, int], ObservedExchange]]:
     """The exchanges of one share of the capture's flows, with their merge keys (see
     ``PacketPipeline``): ``share`` readers of one file together give what ``read`` gives."""
-    pipeline = PacketPipeline(stats, "pcap", where=str(path), share=share)
+    pipeline = PacketPipeline(stats, "pcap", where=str(path), limits=limits, share=share)
     return _run(pipeline, path, pipeline.take_keyed, progress)
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import functools
 import random
 import struct
 from pathlib import Path
@@ -112,26 +111,23 @@ def _interleaved_capture(path: Path, connections: int, seed: int) -> None:
 
 
 @pytest.mark.parametrize("name", [*sorted(p.name for p in FIXTURES.iterdir()), "interleaved"])
-def test_shared_flows_merge_into_the_in_process_order(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_shared_flows_merge_into_the_in_process_order(name: str, tmp_path: Path) -> None:
     """Every fixture, and a capture of 300 interleaved connections with idle sweeps that evict
     flows every few frames: the children's merged rows equal the in-process ones, in order."""
     if name == "interleaved":
         capture = tmp_path / "interleaved.pcap"
         _interleaved_capture(capture, 300, seed=3)
-        monkeypatch.setattr(
-            reassembly, "Limits", functools.partial(reassembly.Limits, sweep_every=37)
-        )
+        limits = reassembly.Limits(sweep_every=37)
     else:
         capture = FIXTURES / name
+        limits = None
     fingerprint = Fingerprinter(b"k" * 32)
     here, there = IngestStats(), IngestStats()
     expected = [
         (exchange_fields(ex), ex.ts, ex.credentials)
-        for ex in (to_exchange(obs, fingerprint) for obs in read(capture, here))
+        for ex in (to_exchange(obs, fingerprint) for obs in read(capture, here, limits=limits))
     ]
-    got = list(convert_in_children("pcap", capture, there, fingerprint))
+    got = list(convert_in_children("pcap", capture, there, fingerprint, limits=limits))
     assert got == expected
     assert sorted(there.warnings) == sorted(here.warnings)
     assert {k: v for k, v in there.as_dict().items() if k != "warnings"} == {

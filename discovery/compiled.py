@@ -1,0 +1,140 @@
+"""Which modules are compiled with mypyc, whether the compiled build is in use, and the switch
+back to pure Python.
+
+The per-packet and per-exchange path (frame decoding, reassembly, HTTP, conversion, the store's
+row building) and the inventory are compiled into C extensions by ``setup.py`` (``make``
+builds them in place). The Python sources stay the reference: the extensions are built from
+them and must behave identically (tests/discovery/test_compiled.py checks it on every capture
+fixture). Python imports an extension before a source of the same name, so a build older than
+its sources would run old code: when any compiled module is older than its source, or the build
+is incomplete, the whole group is imported from source instead (one warning; the group calls
+itself directly in C, so a mix is not allowed). ``IR_CONSOLE_PURE=1`` imports the sources
+without looking (for profiling, or to rule the build out).
+
+Standard library only: ``setup.py`` loads this file by path, before anything is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+log = logging.getLogger(__name__)
+
+GROUP = "discovery._compiled"  # mypyc's shared library: discovery/_compiled__mypyc.*.so
+PURE_ENV = "IR_CONSOLE_PURE"
+
+# Modules compiled together (one group: they call each other directly). Not here: modules that
+# tests or users patch at run time, the sources that import scapy or mitmproxy, the CLI.
+MODULES = (
+    "discovery.bodies",
+    "discovery.credentials.authorization",
+    "discovery.credentials.config",
+    "discovery.credentials.cookies",
+    "discovery.credentials.found",
+    "discovery.credentials.headers",
+    "discovery.credentials.identity",
+    "discovery.credentials.jwt",
+    "discovery.credentials.providers",
+    "discovery.credentials.query",
+    "discovery.credentials.shape",
+    "discovery.credentials.sigv4",
+    "discovery.defrag",
+    "discovery.http1",
+    "discovery.ingest",
+    "discovery.inventory",
+    "discovery.matching",
+    "discovery.models",
+    "discovery.packets",
+    "discovery.paths",
+    "discovery.pipeline",
+    "discovery.reassembly",
+    "discovery.secrets",
+    "discovery.sensitive",
+    "discovery.sightings",
+    "discovery.store",
+    "discovery.streams",
+    "discovery.templating",
+    "discovery.tls",
+)
+
+_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds the package
+_SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
+
+
+def source_path(module: str, root: Path = _ROOT) -> Path:
+    """The Python source of a module of the group."""
+    return root.joinpath(*module.split(".")).with_suffix(".py")
+
+
+def extension_path(module: str, root: Path = _ROOT) -> Path:
+    """Where the compiled extension of a module (or the group's shared library) lies."""
+    parts = module.split(".")
+    return root.joinpath(*parts[:-1], parts[-1] + _SUFFIX)
+
+
+def build_state(root: Path = _ROOT, modules: Sequence[str] = MODULES) -> str:
+    """``"none"`` (no extension built), ``"current"`` (every extension built, none older than
+    its source), or why the build cannot be used (``"stale: discovery.http1"``, ``"incomplete:
+    ..."``)."""
+    shared = extension_path(GROUP + "__mypyc", root)
+    built = [m for m in modules if extension_path(m, root).exists()]
+    if not built and not shared.exists():
+        return "none"
+    missing = [m for m in modules if m not in built]
+    if missing or not shared.exists():
+        return "incomplete: " + (", ".join(missing) or "the shared library")
+    oldest = min(extension_path(m, root).stat().st_mtime for m in (*built, GROUP + "__mypyc"))
+    stale = [m for m in modules if source_path(m, root).stat().st_mtime > oldest]
+    return "stale: " + ", ".join(stale) if stale else "current"
+
+
+class _SourceFinder:
+    """Finds the group's modules as Python sources (ahead of their extensions)."""
+
+    def __init__(self, root: Path, modules: Sequence[str]) -> None:
+        self.root = root
+        self.modules = frozenset(modules)
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in self.modules:
+            return None
+        return importlib.util.spec_from_file_location(fullname, source_path(fullname, self.root))
+
+
+def prefer_source(root: Path = _ROOT, modules: Sequence[str] = MODULES) -> None:
+    """From now on, import the group's modules from their Python sources."""
+    if not any(isinstance(f, _SourceFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _SourceFinder(root, modules))
+
+
+def choose() -> str:
+    """Run at the package's import: decide between the compiled build and the sources;
+    returns the build state it went by (``"pure"`` when asked for the sources)."""
+    if os.environ.get(PURE_ENV) == "1":
+        prefer_source()
+        return "pure"
+    try:
+        state = build_state()
+    except OSError as exc:  # a source file unreadable: the import itself will say so
+        state = f"unreadable: {exc}"
+    if state not in ("none", "current"):
+        log.warning("compiled build not used (%s): run `make` to rebuild it", state)
+        prefer_source()
+    return state
+
+
+def in_use() -> bool:
+    """True when the group's modules run compiled in this process."""
+    module = sys.modules.get("discovery.http1")
+    if module is None:
+        import discovery.http1 as module
+    return str(getattr(module, "__file__", "")).endswith(_SUFFIX)
