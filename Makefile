@@ -29,6 +29,7 @@ $(STAMP_TEST): pyproject.toml setup.py | $(BIN)/python
 # Python (slower, same results) and says so.
 $(STAMP_NATIVE): $(DISCOVERY_SOURCES) setup.py | $(STAMP_RUN)
 	$(BIN)/python -m pip install --quiet $(NATIVE_BUILD_DEPS)
+	find discovery -name '*.so' -delete
 	$(BIN)/python setup.py --quiet build_ext --inplace --parallel 2 \
 		|| echo "warning: compiled build failed: running as pure Python" >&2
 	touch $@
@@ -42,7 +43,7 @@ test: $(STAMP_TEST) $(STAMP_NATIVE)
 	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check discovery runbooks ir_console tests benchmarks
+	$(BIN)/ruff check discovery runbooks ir_console tests benchmarks setup.py
 	$(BIN)/ruff format --check discovery runbooks ir_console
 
 typecheck: $(STAMP_TEST)

@@ -22,7 +22,9 @@ HERE = Path(__file__).resolve().parent
 
 def _compiled_module():  # type: ignore[no-untyped-def]
     """discovery/compiled.py, loaded by path (the package itself may not import yet)."""
-    spec = importlib.util.spec_from_file_location("_ir_console_compiled", HERE / "discovery/compiled.py")
+    spec = importlib.util.spec_from_file_location(
+        "_ir_console_compiled", HERE / "discovery/compiled.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -54,7 +56,8 @@ def _extensions() -> list[object]:
     sources = [str(compiled.source_path(m, HERE).relative_to(HERE)) for m in compiled.MODULES]
     try:
         return mypycify(sources, opt_level="3", group_name=compiled.GROUP)
-    except (Exception, SystemExit) as exc:  # mypyc exits on a type error: build pure instead
+    # mypyc exits on a type error and raises its own errors otherwise: any of them means pure
+    except (Exception, SystemExit) as exc:  # noqa: BLE001
         print(f"setup.py: mypyc could not compile ({exc}): building pure Python", file=sys.stderr)
         return []
 

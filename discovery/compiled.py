@@ -85,6 +85,10 @@ def build_state(root: Path = _ROOT, modules: Sequence[str] = MODULES) -> str:
     ..."``)."""
     shared = extension_path(GROUP + "__mypyc", root)
     built = [m for m in modules if extension_path(m, root).exists()]
+    expected = {extension_path(m, root) for m in (*modules, GROUP + "__mypyc")}
+    strays = [p for p in (root / "discovery").rglob("*" + _SUFFIX) if p not in expected]
+    if strays:  # left by a build of another module list
+        return "stray: " + ", ".join(str(p.relative_to(root)) for p in sorted(strays))
     if not built and not shared.exists():
         return "none"
     missing = [m for m in modules if m not in built]
@@ -96,24 +100,26 @@ def build_state(root: Path = _ROOT, modules: Sequence[str] = MODULES) -> str:
 
 
 class _SourceFinder:
-    """Finds the group's modules as Python sources (ahead of their extensions)."""
+    """Finds the package's plain modules as Python sources (ahead of any extension)."""
 
-    def __init__(self, root: Path, modules: Sequence[str]) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
-        self.modules = frozenset(modules)
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in self.modules:
+        if not fullname.startswith("discovery."):
             return None
-        return importlib.util.spec_from_file_location(fullname, source_path(fullname, self.root))
+        source = source_path(fullname, self.root)
+        if not source.is_file():  # a package (its __init__ is never compiled), or no such module
+            return None
+        return importlib.util.spec_from_file_location(fullname, source)
 
 
-def prefer_source(root: Path = _ROOT, modules: Sequence[str] = MODULES) -> None:
-    """From now on, import the group's modules from their Python sources."""
+def prefer_source(root: Path = _ROOT) -> None:
+    """From now on, import the package's modules from their Python sources."""
     if not any(isinstance(f, _SourceFinder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _SourceFinder(root, modules))
+        sys.meta_path.insert(0, _SourceFinder(root))
 
 
 def choose() -> str:

@@ -76,8 +76,30 @@ def _cards(text: str) -> int:
     return count
 
 
-def scan_text(text: str) -> dict[str, int]:
-    """Counts of each sensitive kind in one text."""
+# Byte-level gates for ASCII bodies (most are): a card number is a run of >= 13 characters of
+# "0-9", " " and "-"; an IBAN starts with two capital letters and two digits. Each table maps
+# a byte to the class it belongs to, so one translate and one substring search tell whether
+# the pattern can match at all. Not for other bodies: there \d and \w match other scripts too.
+_CARD_CLASS = bytes(0x30 if c in b"0123456789 -" else 0x2E for c in range(256))
+_CARD_RUN = b"0" * 13
+_IBAN_CLASS = bytes(
+    0x41 if 0x41 <= c <= 0x5A else 0x30 if 0x30 <= c <= 0x39 else 0x2E for c in range(256)
+)
+_IBAN_HEAD = b"AA00"
+
+
+def _may_hold(body: bytes) -> tuple[bool, bool]:
+    """(a card number, an IBAN) may occur in ``body``: False only when it cannot."""
+    if not body.isascii():
+        return True, True
+    return (
+        _CARD_RUN in body.translate(_CARD_CLASS),
+        len(body) >= 15 and _IBAN_HEAD in body.translate(_IBAN_CLASS),
+    )
+
+
+def scan_text(text: str, cards: bool = True, ibans: bool = True) -> dict[str, int]:
+    """Counts of each sensitive kind in one text (``cards``/``ibans`` False: known absent)."""
     counts: dict[str, int] = {}
 
     def add(kind: str, n: int) -> None:
@@ -87,9 +109,9 @@ def scan_text(text: str) -> dict[str, int]:
     # each pattern runs only where a cheap test says it may match (most bodies hold none)
     if "@" in text:
         add("email", len(_EMAIL.findall(text)))
-    if len(text) >= 13:
+    if cards and len(text) >= 13:
         add("payment_card", _cards(text))
-    if len(text) >= 15:
+    if ibans and len(text) >= 15:
         add("iban", sum(iban_ok(m.group(0)) for m in _IBAN.finditer(text)))
     if "-----BEGIN " in text:
         add("private_key", len(_PRIVATE_KEY.findall(text)))
@@ -106,6 +128,7 @@ def scan_bodies(*bodies: bytes) -> tuple[tuple[str, int], ...]:
     for body in bodies:
         if not body:
             continue
-        for kind, n in scan_text(body.decode("utf-8", "replace")).items():
+        cards, ibans = _may_hold(body)
+        for kind, n in scan_text(body.decode("utf-8", "replace"), cards, ibans).items():
             counts[kind] = counts.get(kind, 0) + n
     return tuple(sorted(counts.items()))

@@ -7,6 +7,8 @@ import json
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from discovery.sensitive import iban_ok, luhn_ok, scan_bodies, scan_text
 from tests.discovery.credentials import tokens as t
@@ -74,3 +76,59 @@ def test_luhn(digits: str, ok: bool) -> None:
                                           ("XX00", False)])
 def test_iban(iban: str, ok: bool) -> None:
     assert iban_ok(iban) is ok
+
+
+# The byte-level gates of scan_bodies skip patterns that cannot match; they must never skip one
+# that would. The reference below scans every body with every pattern, as before the gates.
+def _ungated(*bodies: bytes) -> tuple[tuple[str, int], ...]:
+    counts: dict[str, int] = {}
+    for body in bodies:
+        for kind, n in scan_text(body.decode("utf-8", "replace")).items():
+            counts[kind] = counts.get(kind, 0) + n
+    return tuple(sorted(counts.items()))
+
+
+_PIECES = [
+    "4111 1111 1111 1111",
+    "5555-5555-5555-4444",
+    "378282246310005",
+    "GB82 WEST 1234 5698 7654 32",
+    "DE89370400440532013000",
+    "dana.lee@example.com",
+    PEM,
+    t.STRIPE_LIVE,
+    t.github_token(),
+    "AKIAIOSFODNN7EXAMPLE",
+    '{"id": 325400, "total": 10.5}',
+    "\u0664\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661",
+    "Ω",
+    " ",
+    "-",
+    "\n",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(_PIECES), st.text(max_size=40), st.binary(max_size=40)),
+        max_size=8,
+    )
+)
+def test_gates_never_hide_a_match(parts: list[str | bytes]) -> None:
+    body = b"".join(p if isinstance(p, bytes) else p.encode() for p in parts)
+    assert scan_bodies(body) == _ungated(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"card": "4111 1111 1111 1111"}',
+        b"iban=GB82WEST12345698765432&x=1",
+        t.STRIPE_LIVE.encode(),
+        ("token: " + t.github_token()).encode(),
+        "Ω card 4111 1111 1111 1111, iban GB82 WEST 1234 5698 7654 32".encode(),
+    ],
+)
+def test_gates_let_real_findings_through(body: bytes) -> None:
+    assert scan_bodies(body) == _ungated(body) != ()
