@@ -34,6 +34,7 @@ PURE_ENV = "IR_CONSOLE_PURE"
 # tests or users patch at run time, the sources that import scapy or mitmproxy, the CLI.
 MODULES = (
     "discovery.bodies",
+    "discovery.credentials",
     "discovery.credentials.authorization",
     "discovery.credentials.config",
     "discovery.credentials.cookies",
@@ -58,6 +59,7 @@ MODULES = (
     "discovery.secrets",
     "discovery.sensitive",
     "discovery.sightings",
+    "discovery.sources.pcap",
     "discovery.store",
     "discovery.streams",
     "discovery.templating",
@@ -69,14 +71,15 @@ _SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
 
 
 def source_path(module: str, root: Path = _ROOT) -> Path:
-    """The Python source of a module of the group."""
-    return root.joinpath(*module.split(".")).with_suffix(".py")
+    """The Python source of a module of the group (a package's ``__init__.py``)."""
+    folder = root.joinpath(*module.split("."))
+    return folder / "__init__.py" if folder.is_dir() else folder.with_suffix(".py")
 
 
 def extension_path(module: str, root: Path = _ROOT) -> Path:
     """Where the compiled extension of a module (or the group's shared library) lies."""
-    parts = module.split(".")
-    return root.joinpath(*parts[:-1], parts[-1] + _SUFFIX)
+    source = source_path(module, root)
+    return source.with_name(source.name.removesuffix(".py") + _SUFFIX)
 
 
 def build_state(root: Path = _ROOT, modules: Sequence[str] = MODULES) -> str:
@@ -111,9 +114,12 @@ class _SourceFinder:
         if not fullname.startswith("discovery."):
             return None
         source = source_path(fullname, self.root)
-        if not source.is_file():  # a package (its __init__ is never compiled), or no such module
+        if not source.is_file():  # no such module
             return None
-        return importlib.util.spec_from_file_location(fullname, source)
+        package = [str(source.parent)] if source.name == "__init__.py" else None
+        return importlib.util.spec_from_file_location(
+            fullname, source, submodule_search_locations=package
+        )
 
 
 def prefer_source(root: Path = _ROOT) -> None:
