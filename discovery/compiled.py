@@ -21,7 +21,7 @@ import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -82,23 +82,40 @@ def extension_path(module: str, root: Path = _ROOT) -> Path:
     return source.with_name(source.name.removesuffix(".py") + _SUFFIX)
 
 
+def _extensions_in(folder: Path) -> Iterator[Path]:
+    """Every extension module under ``folder`` (caches skipped)."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        for name in filenames:
+            if name.endswith(_SUFFIX):
+                yield Path(dirpath, name)
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except FileNotFoundError:
+        return None
+
+
 def build_state(root: Path = _ROOT, modules: Sequence[str] = MODULES) -> str:
     """``"none"`` (no extension built), ``"current"`` (every extension built, none older than
     its source), or why the build cannot be used (``"stale: discovery.http1"``, ``"incomplete:
-    ..."``)."""
-    shared = extension_path(GROUP + "__mypyc", root)
-    built = [m for m in modules if extension_path(m, root).exists()]
-    expected = {extension_path(m, root) for m in (*modules, GROUP + "__mypyc")}
-    strays = [p for p in (root / "discovery").rglob("*" + _SUFFIX) if p not in expected]
+    ..."``, ``"stray: ..."``). A few dozen stats: it runs at every import of the package."""
+    everything = (*modules, GROUP + "__mypyc")
+    built = {m: _mtime(extension_path(m, root)) for m in everything}
+    expected = {extension_path(m, root) for m in everything}
+    strays = sorted(p for p in _extensions_in(root / "discovery") if p not in expected)
     if strays:  # left by a build of another module list
-        return "stray: " + ", ".join(str(p.relative_to(root)) for p in sorted(strays))
-    if not built and not shared.exists():
+        return "stray: " + ", ".join(str(p.relative_to(root)) for p in strays)
+    times = [t for t in built.values() if t is not None]
+    if not times:
         return "none"
-    missing = [m for m in modules if m not in built]
-    if missing or not shared.exists():
-        return "incomplete: " + (", ".join(missing) or "the shared library")
-    oldest = min(extension_path(m, root).stat().st_mtime for m in (*built, GROUP + "__mypyc"))
-    stale = [m for m in modules if source_path(m, root).stat().st_mtime > oldest]
+    missing = [m for m, t in built.items() if t is None]
+    if missing:
+        return "incomplete: " + ", ".join(missing)
+    oldest = min(times)
+    stale = [m for m in modules if (_mtime(source_path(m, root)) or 0.0) > oldest]
     return "stale: " + ", ".join(stale) if stale else "current"
 
 

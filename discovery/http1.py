@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable
+from typing import Final
 
 import httptools
 
@@ -20,16 +21,18 @@ from discovery.bodies import BODY_PREFIX, decode_body
 from discovery.models import ObservedExchange
 from discovery.sources import IngestStats
 
-MAX_TARGET = 16 * 1024
-MAX_HEADERS = 200
-MAX_HEADER_BYTES = 64 * 1024
-MAX_PENDING = 256  # pipelined requests waiting for their responses
-MAX_HEAD_WAIT = 64 * 1024  # bytes buffered while looking for the end of a response head
-MAX_FILL = 4 << 20  # largest body gap bridged with filler bytes
-MAX_HEAD_BYTES = 256 * 1024  # a message head (start line + headers) longer than this is dropped
-_REQUEST_TAIL = MAX_TARGET + 64  # bytes kept across chunks while looking for a request line
-_RESPONSE_TAIL = 12  # a status line start is 13 bytes: a match may begin in the last 12
-_FILL = bytes(64 * 1024)
+MAX_TARGET: Final = 16 * 1024
+MAX_HEADERS: Final = 200
+MAX_HEADER_BYTES: Final = 64 * 1024
+MAX_PENDING: Final = 256  # pipelined requests waiting for their responses
+MAX_HEAD_WAIT: Final = 64 * 1024  # bytes buffered while looking for the end of a response head
+MAX_FILL: Final = 4 << 20  # largest body gap bridged with filler bytes
+MAX_HEAD_BYTES: Final = (
+    256 * 1024
+)  # a message head (start line + headers) longer than this is dropped
+_REQUEST_TAIL: Final = MAX_TARGET + 64  # bytes kept across chunks while looking for a request line
+_RESPONSE_TAIL: Final = 12  # a status line start is 13 bytes: a match may begin in the last 12
+_FILL: Final = bytes(64 * 1024)
 _BODY_CUT = (
     "HTTP {kind} bodies cut short by the end of the connection "
     "(declared length or chunks never complete; kept as partial)"
@@ -64,7 +67,7 @@ _REQUEST_PREFIXES = tuple(m + b" " for m in METHODS)
 # paths, and probes made of them): they are percent-encoded for the parser only (see
 # ``_Side._escape_line``) and the target is kept as sent.
 _HIGH_BYTE = re.compile(rb"[\x80-\xff]")
-_MAX_LINE = MAX_TARGET + 64
+_MAX_LINE: Final = MAX_TARGET + 64
 
 
 def _percent(match: re.Match[bytes]) -> bytes:

@@ -66,9 +66,13 @@ MALFORMED = "malformed frame"
 UNSUPPORTED_LINK = "unsupported link type"
 
 
-class Segment(NamedTuple):
-    """One TCP segment as decoded from a frame; addresses are raw bytes (4 or 16)."""
+class Segment:
+    """One TCP segment as decoded from a frame; addresses are raw bytes (4 or 16).
 
+    A plain slotted class, not a NamedTuple: one is built per frame that carries data, and a
+    NamedTuple is built through a Python-level ``__new__`` even when compiled."""
+
+    __slots__ = ("ack", "dport", "dst", "flags", "missing", "payload", "seq", "sport", "src")
     src: bytes
     dst: bytes
     sport: int
@@ -77,7 +81,35 @@ class Segment(NamedTuple):
     ack: int
     flags: int
     payload: bytes
-    missing: int  # payload bytes declared by the IP header but cut by the snap length
+    missing: int
+
+    def __init__(
+        self,
+        src: bytes,
+        dst: bytes,
+        sport: int,
+        dport: int,
+        seq: int,
+        ack: int,
+        flags: int,
+        payload: bytes,
+        missing: int,  # payload bytes declared by the IP header but cut by the snap length
+    ) -> None:
+        self.src = src
+        self.dst = dst
+        self.sport = sport
+        self.dport = dport
+        self.seq = seq
+        self.ack = ack
+        self.flags = flags
+        self.payload = payload
+        self.missing = missing
+
+    def __repr__(self) -> str:
+        return (
+            f"Segment({self.sport}->{self.dport} seq={self.seq} ack={self.ack} "
+            f"flags={self.flags:#x} payload={len(self.payload)}B missing={self.missing})"
+        )
 
 
 def address_text(raw: bytes) -> str:

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from discovery.packets import ACK, FIN, RST, SYN, Segment, address_text
 from discovery.sources import IngestStats
 
-_MOD = 1 << 32
-_HALF = 1 << 31
+_MOD: Final = 1 << 32
+_HALF: Final = 1 << 31
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,8 @@ class Reassembler:
 
     def segment(self, seg: Segment, ts: float, frame: int) -> None:
         """Account one TCP segment (capture order)."""
-        src, dst, sport, dport, seq, _ack, flags, payload, missing = seg
+        src, dst, sport, dport = seg.src, seg.dst, seg.sport, seg.dport
+        seq, flags, payload, missing = seg.seq, seg.flags, seg.payload, seg.missing
         if not payload and not flags & 0x07 and not missing:
             return  # a bare ACK: nothing to reassemble
         if frame >= self.next_sweep:

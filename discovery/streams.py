@@ -10,6 +10,7 @@ import logging
 import struct
 from dataclasses import replace
 from functools import partial
+from typing import Final
 
 from discovery import packets
 from discovery.defrag import Defragmenter
@@ -28,13 +29,15 @@ from discovery.tls import MAX_HELLO, NotClientHello, looks_like_tls, parse_clien
 
 log = logging.getLogger(__name__)
 
-SCAN_BUDGET = 64 * 1024  # bytes searched for an HTTP message start in an unrecognised flow
-HOLD_LIMIT = 16  # a first segment this short may be a cut "GET " or TLS header: wait for more
-_STARTS = (*(m + b" " for m in METHODS), b"HTTP/1.0 ", b"HTTP/1.1 ")
+SCAN_BUDGET: Final = 64 * 1024  # bytes searched for an HTTP message start in an unrecognised flow
+HOLD_LIMIT: Final = (
+    16  # a first segment this short may be a cut "GET " or TLS header: wait for more
+)
+_STARTS: Final = (*(m + b" " for m in METHODS), b"HTTP/1.0 ", b"HTTP/1.1 ")
 
 _UNKNOWN, _HTTP, _TLS, _OTHER = 0, 1, 2, 3
-_WARN_REASONS = frozenset({packets.MALFORMED, packets.IP_FRAGMENT})  # IPv6 fragments
-_FAST = struct.Struct("!4s4sHHIIBB")  # IPv4 addresses + TCP header, from offset 26
+_WARN_REASONS: Final = frozenset({packets.MALFORMED, packets.IP_FRAGMENT})  # IPv6 fragments
+_FAST: Final = struct.Struct("!4s4sHHIIBB")  # IPv4 addresses + TCP header, from offset 26
 
 
 def _could_start(data: bytes) -> bool:
@@ -188,7 +191,7 @@ class ConnectionHandler:
         )
 
 
-END = 1 << 62  # the key of what the end of the input emits (after every frame)
+END: Final = 1 << 62  # the key of what the end of the input emits (after every frame)
 
 
 def share_of(sport: int, dport: int, count: int) -> int:

@@ -141,7 +141,7 @@ class _Preparer:
             for sighting in ex.credentials:
                 same = self.known.setdefault(sighting.fingerprint, [])
                 for seen, known_id in same:
-                    if seen == sighting:
+                    if seen is sighting or seen == sighting:  # the detectors' memo: the same
                         sid = known_id
                         break
                 else:

@@ -13,7 +13,7 @@ import logging
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, Final, Protocol, TypeVar
 
 from discovery.errors import InputError
 from discovery.models import ObservedExchange
@@ -24,11 +24,19 @@ from discovery.streams import PacketPipeline
 
 log = logging.getLogger(__name__)
 
-CHUNK = 1 << 20
-MAX_RECORD = 64 << 20  # a record claiming more than this is corruption, not a frame
+CHUNK: Final = 1 << 20
+MAX_RECORD: Final = 64 << 20  # a record claiming more than this is corruption, not a frame
 
 _T = TypeVar("_T")
 Frame = tuple[int, float, int, bytes]  # (frame number, epoch seconds, link type, bytes)
+PAUSE_EVERY: Final = 4096  # frames pushed between two pauses of the readers (see feed_frames)
+
+
+class FrameSink(Protocol):
+    """What the readers push frames into (``PacketPipeline`` is one)."""
+
+    def frame(self, number: int, ts: float, linktype: int, data: bytes) -> None: ...
+
 
 _PCAP_MAGIC = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -36,9 +44,9 @@ _PCAP_MAGIC = {
     b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
     b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
-_SHB = 0x0A0D0D0A
-_BOM_LE = b"\x4d\x3c\x2b\x1a"
-_BOM_BE = b"\x1a\x2b\x3c\x4d"
+_SHB: Final = 0x0A0D0D0A
+_BOM_LE: Final = b"\x4d\x3c\x2b\x1a"
+_BOM_BE: Final = b"\x1a\x2b\x3c\x4d"
 
 
 def read(
@@ -72,20 +80,42 @@ def _run(
     progress: Progress | None,
 ) -> Iterator[_T]:
     """Every frame of the file through ``pipeline``; what ``take`` collects, as it comes."""
-    feed = pipeline.frame
     out = pipeline.out
-    for number, ts, linktype, data in iter_frames(path, pipeline.frame_stats, progress):
-        feed(number, ts, linktype, data)
+    for _ in feed_frames(path, pipeline.frame_stats, pipeline, progress):
         if out:
             yield from take()
     pipeline.finish()
     yield from take()
 
 
+class _Collect:
+    """A sink that keeps the frames pushed into it."""
+
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+
+    def frame(self, number: int, ts: float, linktype: int, data: bytes) -> None:
+        self.frames.append((number, ts, linktype, data))
+
+
 def iter_frames(
     path: Path, stats: IngestStats, progress: Progress | None = None
 ) -> Iterator[Frame]:
     """Every complete frame of a pcap or pcapng file, in file order (numbered from 1)."""
+    sink = _Collect()
+    for _ in feed_frames(path, stats, sink, progress):
+        yield from sink.frames
+        sink.frames.clear()
+    yield from sink.frames
+
+
+def feed_frames(
+    path: Path, stats: IngestStats, sink: FrameSink, progress: Progress | None = None
+) -> Iterator[None]:
+    """Push every complete frame of a pcap or pcapng file into ``sink``, in file order
+    (numbered from 1), pausing (yielding) every ``PAUSE_EVERY`` frames so the caller can take
+    what the sink made of them. One call per frame, no generator step: the per-frame cost of
+    reading is a large part of an ingest."""
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -93,9 +123,9 @@ def iter_frames(
     with handle:
         head = handle.read(4)
         if head in _PCAP_MAGIC:
-            yield from _pcap_frames(path, handle, head, stats, progress)
+            yield from _pcap_frames(path, handle, head, stats, sink, progress)
         elif head == b"\x0a\x0d\x0d\x0a":
-            yield from _pcapng_frames(path, handle, head, stats, progress)
+            yield from _pcapng_frames(path, handle, head, stats, sink, progress)
         else:
             raise InputError(str(path), "not a pcap or pcapng capture (unknown magic bytes)")
 
@@ -132,9 +162,22 @@ def _truncated(stats: IngestStats, path: Path, frame: int, have: int, want: int)
     )
 
 
+def _u32(data: bytes, pos: int, little: bool) -> int:
+    """The unsigned 32-bit integer at ``data[pos:pos + 4]`` (compiled: a few machine
+    instructions, where ``struct`` builds a tuple of objects)."""
+    if little:
+        return data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16 | data[pos + 3] << 24
+    return data[pos] << 24 | data[pos + 1] << 16 | data[pos + 2] << 8 | data[pos + 3]
+
+
 def _pcap_frames(
-    path: Path, handle: BinaryIO, magic: bytes, stats: IngestStats, progress: Progress | None
-) -> Iterator[Frame]:
+    path: Path,
+    handle: BinaryIO,
+    magic: bytes,
+    stats: IngestStats,
+    sink: FrameSink,
+    progress: Progress | None,
+) -> Iterator[None]:
     endian, scale = _PCAP_MAGIC[magic]
     rest = handle.read(20)
     if len(rest) < 20:
@@ -143,8 +186,7 @@ def _pcap_frames(
     linktype = network & 0x0FFFFFFF
     if linktype not in SUPPORTED_LINKTYPES:
         stats.warn(f"{path}: unsupported link type {linktype}: its frames are skipped")
-    record = struct.Struct(endian + "IIII")
-    unpack = record.unpack_from
+    little = endian == "<"
     buf = _Buffer(handle, b"", progress)
     buf.offset = 24
     frame = 0
@@ -157,7 +199,9 @@ def _pcap_frames(
                     _truncated(stats, path, frame + 1, len(buf.data) - buf.pos, 16)
                 break
             data, pos, size = buf.data, buf.pos, len(buf.data)
-        sec, frac, incl, _orig = unpack(data, pos)
+        sec = _u32(data, pos, little)
+        frac = _u32(data, pos + 4, little)
+        incl = _u32(data, pos + 8, little)
         end = pos + 16 + incl
         if end > size:
             if incl > MAX_RECORD:
@@ -175,8 +219,10 @@ def _pcap_frames(
             end = pos + 16 + incl
         frame += 1
         stats.packets += 1
-        yield frame, sec + frac * scale, linktype, data[pos + 16 : end]
+        sink.frame(frame, sec + frac * scale, linktype, data[pos + 16 : end])
         pos = end
+        if not frame % PAUSE_EVERY:
+            yield None
     if progress is not None:
         progress(buf.offset + len(buf.data))
 
@@ -209,8 +255,13 @@ def _idb(body: bytes, endian: str) -> _Interface:
 
 
 def _pcapng_frames(
-    path: Path, handle: BinaryIO, magic: bytes, stats: IngestStats, progress: Progress | None
-) -> Iterator[Frame]:
+    path: Path,
+    handle: BinaryIO,
+    magic: bytes,
+    stats: IngestStats,
+    sink: FrameSink,
+    progress: Progress | None,
+) -> Iterator[None]:
     buf = _Buffer(handle, magic, progress)
     endian = "<"
     interfaces: list[_Interface] = []
@@ -280,6 +331,8 @@ def _pcapng_frames(
             caplen = min(caplen, length - 32)
             frame += 1
             stats.packets += 1
+            if not frame % PAUSE_EVERY:
+                yield None
             if iface_id >= len(interfaces):
                 stats.skip(
                     "malformed frame", f"{path}: frame {frame}: unknown interface {iface_id}"
@@ -287,17 +340,19 @@ def _pcapng_frames(
                 continue
             iface = interfaces[iface_id]
             last_ts = ((high << 32) | low) * iface.scale + iface.offset
-            yield frame, last_ts, iface.linktype, data[start : start + caplen]
+            sink.frame(frame, last_ts, iface.linktype, data[start : start + caplen])
         elif btype == 3:  # simple packet block: interface 0, no timestamp
             orig = struct.unpack_from(endian + "I", data, body_start)[0]
             start = body_start + 4
             caplen = min(orig, length - 16)
             frame += 1
             stats.packets += 1
+            if not frame % PAUSE_EVERY:
+                yield None
             if not interfaces:
                 stats.skip("malformed frame", f"{path}: frame {frame}: no interface described")
                 continue
-            yield frame, last_ts, interfaces[0].linktype, data[start : start + caplen]
+            sink.frame(frame, last_ts, interfaces[0].linktype, data[start : start + caplen])
         elif btype == 1:  # interface description
             iface = _idb(data[body_start : pos + length - 4], endian)
             if iface.linktype not in SUPPORTED_LINKTYPES:
