@@ -18,7 +18,7 @@ from typing import Final
 import httptools
 
 from discovery.bodies import BODY_PREFIX, decode_body
-from discovery.models import ObservedExchange
+from discovery.models import ObservedExchange, observed_exchange
 from discovery.sources import IngestStats
 
 MAX_TARGET: Final = 16 * 1024
@@ -572,7 +572,7 @@ class HttpSession:
         last = max(req.last_frame, resp.last_frame) if resp else req.last_frame
         first = req.first_frame
         self.emit(
-            ObservedExchange(
+            observed_exchange(
                 ts=req.ts,
                 source=self.source,
                 evidence=f"frames {first}-{last}" if last != first else f"frame {first}",

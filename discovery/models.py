@@ -2,7 +2,9 @@
 
 The two exchange records are ``NamedTuple``s, the rest frozen dataclasses: an ingest builds two
 exchange records per request, and a NamedTuple of ~30 fields is built in a third of the time of a
-frozen dataclass (whose ``__init__`` goes through ``object.__setattr__`` once per field).
+frozen dataclass (whose ``__init__`` goes through ``object.__setattr__`` once per field). The hot
+paths build them with ``observed_exchange``/``exchange``: the same records, without the
+NamedTuple's Python-level ``__new__`` (most of the cost once the rest is compiled).
 
 Two layers, on purpose:
 
@@ -131,3 +133,134 @@ class Exchange(NamedTuple):
     def opaque(self) -> bool:
         """True for a TLS connection whose requests could not be seen."""
         return self.method is None
+
+
+_new_tuple = tuple.__new__
+
+
+def observed_exchange(
+    ts: float,
+    source: str,
+    evidence: str,
+    client_ip: str | None = None,
+    client_port: int | None = None,
+    server_ip: str | None = None,
+    server_port: int | None = None,
+    tls: bool = False,
+    sni: str | None = None,
+    alpn: str | None = None,
+    ja4: str | None = None,
+    http_version: str | None = None,
+    method: str | None = None,
+    target: str | None = None,
+    host: str | None = None,
+    status: int | None = None,
+    request_headers: Headers = (),
+    response_headers: Headers = (),
+    request_body: bytes = b"",
+    response_body: bytes = b"",
+    request_bytes: int = 0,
+    response_bytes: int = 0,
+    partial: bool = False,
+    blocked: bool = False,
+    error: str | None = None,
+    websocket: bool = False,
+    extra: tuple[PrecomputedCredential, ...] = (),
+) -> ObservedExchange:
+    """``ObservedExchange(...)``, built without its Python-level ``__new__`` (same value)."""
+    values = (
+        ts,
+        source,
+        evidence,
+        client_ip,
+        client_port,
+        server_ip,
+        server_port,
+        tls,
+        sni,
+        alpn,
+        ja4,
+        http_version,
+        method,
+        target,
+        host,
+        status,
+        request_headers,
+        response_headers,
+        request_body,
+        response_body,
+        request_bytes,
+        response_bytes,
+        partial,
+        blocked,
+        error,
+        websocket,
+        extra,
+    )
+    return _new_tuple(ObservedExchange, values)
+
+
+def exchange(
+    ts: float,
+    source: str,
+    evidence: str,
+    client_ip: str | None,
+    client_port: int | None,
+    server_ip: str | None,
+    server_port: int | None,
+    tls: bool,
+    sni: str | None,
+    alpn: str | None,
+    ja4: str | None,
+    http_version: str | None,
+    method: str | None,
+    path: str | None,
+    raw_path: str | None,
+    query_names: tuple[str, ...],
+    host: str | None,
+    status: int | None,
+    request_bytes: int,
+    response_bytes: int,
+    request_content_type: str | None,
+    response_content_type: str | None,
+    user_agent: str | None,
+    partial: bool,
+    blocked: bool,
+    error: str | None,
+    websocket: bool,
+    sensitive: tuple[tuple[str, int], ...] = (),
+    credentials: tuple[CredentialSighting, ...] = (),
+) -> Exchange:
+    """``Exchange(...)``, built without its Python-level ``__new__`` (same value)."""
+    values = (
+        ts,
+        source,
+        evidence,
+        client_ip,
+        client_port,
+        server_ip,
+        server_port,
+        tls,
+        sni,
+        alpn,
+        ja4,
+        http_version,
+        method,
+        path,
+        raw_path,
+        query_names,
+        host,
+        status,
+        request_bytes,
+        response_bytes,
+        request_content_type,
+        response_content_type,
+        user_agent,
+        partial,
+        blocked,
+        error,
+        websocket,
+        sensitive,
+        credentials,
+    )
+    return _new_tuple(Exchange, values)

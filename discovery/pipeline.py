@@ -11,6 +11,7 @@ from discovery.models import (
     Exchange,
     ObservedExchange,
     PrecomputedCredential,
+    exchange,
 )
 from discovery.paths import names_of, normalise_path, query_pairs, split_target
 from discovery.sensitive import scan_bodies
@@ -90,7 +91,7 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
                 request_type = value
         elif len(key) == 10 and agent is None and key.lower() == "user-agent":
             agent = value
-    return Exchange(
+    return exchange(
         ts=obs.ts,
         source=obs.source,
         evidence=obs.evidence,

@@ -8,7 +8,6 @@ One module per kind: ``authorization`` (Basic, Bearer, ``token``, SigV4, Digest,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 from discovery.credentials import authorization, cookies, headers, query
@@ -24,15 +23,32 @@ from discovery.models import CredentialSighting
 __all__ = ["DEFAULT_CONFIG", "DetectorConfig", "Fingerprint", "RequestView", "detect_credentials"]
 
 
-@dataclass(frozen=True, slots=True)
 class RequestView:
-    """What detectors may read of one request: raw headers and decoded query pairs."""
+    """What detectors may read of one request: raw headers and decoded query pairs.
 
+    A plain slotted class (one is built per request; a dataclass's generated ``__init__`` runs
+    as Python even when this package is compiled)."""
+
+    __slots__ = ("headers", "host", "method", "path", "query")
     headers: tuple[tuple[str, str], ...]
     query: list[tuple[str, str]]
     host: str | None
     path: str
     method: str
+
+    def __init__(
+        self,
+        headers: tuple[tuple[str, str], ...],
+        query: list[tuple[str, str]],
+        host: str | None,
+        path: str,
+        method: str,
+    ) -> None:
+        self.headers = headers
+        self.query = query
+        self.host = host
+        self.path = path
+        self.method = method
 
 
 def detect_credentials(
