@@ -398,6 +398,17 @@ _INSERT_EXCHANGE_WITH_ID = (
 )
 
 
+def names_json(names: tuple[str, ...]) -> str:
+    """``json.dumps(list(names))``; plain names (printable ASCII, nothing to escape) are joined
+    directly, without the json module's Python-level encoder (one call per stored request)."""
+    if not names:
+        return "[]"
+    plain = "".join(names)
+    if plain.isascii() and plain.isprintable() and '"' not in plain and "\\" not in plain:
+        return '["' + '", "'.join(names) + '"]'
+    return json.dumps(list(names))
+
+
 def exchange_fields(ex: Exchange) -> tuple[Any, ...]:
     """The ``exchanges`` row of an exchange, without its id and input id (pure: a converter
     process can build it)."""
@@ -417,7 +428,7 @@ def exchange_fields(ex: Exchange) -> tuple[Any, ...]:
         ex.method,
         ex.path,
         ex.raw_path,
-        json.dumps(list(ex.query_names)) if ex.query_names else "[]",
+        names_json(ex.query_names),
         ex.host,
         ex.status,
         ex.request_bytes,

@@ -14,7 +14,6 @@ from discovery.models import (
     observed_exchange,
 )
 
-
 _INTS = ("client_port", "server_port", "status", "request_bytes", "response_bytes")
 _BOOLS = ("tls", "partial", "blocked", "websocket")
 _TUPLES = ("request_headers", "response_headers", "extra", "query_names", "sensitive", "credentials")

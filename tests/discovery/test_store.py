@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from discovery import schema
 from discovery.errors import CaseFileError
 from discovery.secrets import key_path_for, redact
-from discovery.store import Store
+from discovery.store import Store, names_json
 from tests.conftest import make_exchange, make_sighting
 
 EXPECTED_TABLES = {
@@ -217,3 +220,11 @@ def test_the_key_file_appears_whole_or_not_at_all(tmp_path: Path) -> None:
     first = load_or_create_key(case, create=True)
     assert load_or_create_key(case, create=True) == first and len(first) == 32
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.db.key"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=12), st.sampled_from(["limit", "a b", "x\"y", "\\"])),
+                max_size=6))
+def test_query_names_are_stored_as_json_writes_them(names: list[str]) -> None:
+    """The plain-name shortcut gives exactly json.dumps's text, escapes and all."""
+    assert names_json(tuple(names)) == json.dumps(names)
