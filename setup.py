@@ -13,14 +13,15 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
 
 
-def _compiled_module():  # type: ignore[no-untyped-def]
+def _compiled_module() -> ModuleType:
     """discovery/compiled.py, loaded by path (the package itself may not import yet)."""
     spec = importlib.util.spec_from_file_location(
         "_ir_console_compiled", HERE / "discovery/compiled.py"
@@ -44,7 +45,7 @@ class BuildExt(build_ext):
                     target.touch()
 
 
-def _extensions() -> list[object]:
+def _extensions() -> list[Extension]:
     compiled = _compiled_module()
     if os.environ.get(compiled.PURE_ENV) == "1":
         return []
