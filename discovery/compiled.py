@@ -102,9 +102,9 @@ def build_state(root: Path = _ROOT, modules: Sequence[str] = MODULES) -> str:
     """``"none"`` (no extension built), ``"current"`` (every extension built, none older than
     its source), or why the build cannot be used (``"stale: discovery.http1"``, ``"incomplete:
     ..."``, ``"stray: ..."``). A few dozen stats: it runs at every import of the package."""
-    everything = (*modules, GROUP + "__mypyc")
-    built = {m: _mtime(extension_path(m, root)) for m in everything}
-    expected = {extension_path(m, root) for m in everything}
+    extensions = {m: extension_path(m, root) for m in (*modules, GROUP + "__mypyc")}
+    built = {m: _mtime(path) for m, path in extensions.items()}
+    expected = set(extensions.values())
     strays = sorted(p for p in _extensions_in(root / "discovery") if p not in expected)
     if strays:  # left by a build of another module list
         return "stray: " + ", ".join(str(p.relative_to(root)) for p in strays)

@@ -27,9 +27,8 @@ MAX_HEADER_BYTES: Final = 64 * 1024
 MAX_PENDING: Final = 256  # pipelined requests waiting for their responses
 MAX_HEAD_WAIT: Final = 64 * 1024  # bytes buffered while looking for the end of a response head
 MAX_FILL: Final = 4 << 20  # largest body gap bridged with filler bytes
-MAX_HEAD_BYTES: Final = (
-    256 * 1024
-)  # a message head (start line + headers) longer than this is dropped
+# a message head (start line + headers) longer than this is dropped
+MAX_HEAD_BYTES: Final = 256 * 1024
 _REQUEST_TAIL: Final = MAX_TARGET + 64  # bytes kept across chunks while looking for a request line
 _RESPONSE_TAIL: Final = 12  # a status line start is 13 bytes: a match may begin in the last 12
 _FILL: Final = bytes(64 * 1024)

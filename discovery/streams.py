@@ -30,9 +30,8 @@ from discovery.tls import MAX_HELLO, NotClientHello, looks_like_tls, parse_clien
 log = logging.getLogger(__name__)
 
 SCAN_BUDGET: Final = 64 * 1024  # bytes searched for an HTTP message start in an unrecognised flow
-HOLD_LIMIT: Final = (
-    16  # a first segment this short may be a cut "GET " or TLS header: wait for more
-)
+# a first segment this short may be a cut "GET " or TLS header: wait for more
+HOLD_LIMIT: Final = 16
 _STARTS: Final = (*(m + b" " for m in METHODS), b"HTTP/1.0 ", b"HTTP/1.1 ")
 
 _UNKNOWN, _HTTP, _TLS, _OTHER = 0, 1, 2, 3

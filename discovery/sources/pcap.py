@@ -266,9 +266,13 @@ def _pcapng_frames(
     endian = "<"
     interfaces: list[_Interface] = []
     frame = 0
+    next_pause = PAUSE_EVERY
     last_ts = 0.0
     first = True
     while True:
+        if frame >= next_pause:
+            next_pause = frame + PAUSE_EVERY
+            yield None
         if not buf.need(12):
             if first:
                 raise InputError(str(path), "truncated pcapng file (no complete section header)")
@@ -331,8 +335,6 @@ def _pcapng_frames(
             caplen = min(caplen, length - 32)
             frame += 1
             stats.packets += 1
-            if not frame % PAUSE_EVERY:
-                yield None
             if iface_id >= len(interfaces):
                 stats.skip(
                     "malformed frame", f"{path}: frame {frame}: unknown interface {iface_id}"
@@ -347,8 +349,6 @@ def _pcapng_frames(
             caplen = min(orig, length - 16)
             frame += 1
             stats.packets += 1
-            if not frame % PAUSE_EVERY:
-                yield None
             if not interfaces:
                 stats.skip("malformed frame", f"{path}: frame {frame}: no interface described")
                 continue
