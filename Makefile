@@ -43,11 +43,12 @@ test: $(STAMP_TEST) $(STAMP_NATIVE)
 	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check discovery runbooks ir_console tests benchmarks setup.py
-	$(BIN)/ruff format --check discovery runbooks ir_console
+	$(BIN)/ruff check discovery runbooks ir_console tests benchmarks demo setup.py
+	$(BIN)/ruff format --check discovery runbooks ir_console tests benchmarks demo setup.py
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP_TEST)
-	$(BIN)/mypy discovery runbooks
+	$(BIN)/mypy discovery runbooks ir_console
 
 check: lint typecheck test
 

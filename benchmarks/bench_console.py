@@ -26,14 +26,30 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from discovery.secrets import key_path_for
-from discovery.store import Store
+from discovery.case.store import Store
+from discovery.redact.secrets import key_path_for
 
 TARGET_PAINT_S = 1.5
 TARGET_FILTER_S = 0.100
 T0 = 1_790_000_000.0
-WORDS = ("users", "orders", "invoices", "payments", "reports", "admin", "export", "items",
-         "accounts", "tokens", "search", "files", "events", "debug", "health", "metrics")
+WORDS = (
+    "users",
+    "orders",
+    "invoices",
+    "payments",
+    "reports",
+    "admin",
+    "export",
+    "items",
+    "accounts",
+    "tokens",
+    "search",
+    "files",
+    "events",
+    "debug",
+    "health",
+    "metrics",
+)
 
 
 def generate(path: Path, exchanges: int, endpoints: int, credentials: int) -> None:
@@ -46,8 +62,9 @@ def generate(path: Path, exchanges: int, endpoints: int, credentials: int) -> No
     eps = []
     for i in range(endpoints):
         host = hosts[i % len(hosts)]
-        template = f"/v{1 + i % 3}/{WORDS[i % len(WORDS)]}/{{id}}/{WORDS[(i // 7) % len(WORDS)]}" \
-                   f"-{i}"
+        template = (
+            f"/v{1 + i % 3}/{WORDS[i % len(WORDS)]}/{{id}}/{WORDS[(i // 7) % len(WORDS)]}-{i}"
+        )
         status = ("documented", "shadow", "zombie", "documented")[i % 4]
         eps.append((i + 1, host, ("GET", "POST", "PUT", "DELETE")[i % 4], template, status))
     clients = [f"10.{i // 250}.{i % 250}.{(i * 7) % 250}" for i in range(500)]
@@ -66,45 +83,100 @@ def generate(path: Path, exchanges: int, endpoints: int, credentials: int) -> No
             sight[(cred_ids[c], ep[0], client)] += 1
             cred_req[cred_ids[c]] += 1
             links.append((n + 1, cred_ids[c]))
-            yield (n + 1, "pcap", f"frames {n * 2}-{n * 2 + 1}", T0 + n * 0.01, client, ep[1],
-                   ep[2], ep[3].replace("{id}", str(n)), ep[3].replace("{id}", str(n)),
-                   200 if n % 9 else 404, "python-httpx/0.27", ep[0])
+            yield (
+                n + 1,
+                "pcap",
+                f"frames {n * 2}-{n * 2 + 1}",
+                T0 + n * 0.01,
+                client,
+                ep[1],
+                ep[2],
+                ep[3].replace("{id}", str(n)),
+                ep[3].replace("{id}", str(n)),
+                200 if n % 9 else 404,
+                "python-httpx/0.27",
+                ep[0],
+            )
 
     conn = Store.open(path).conn
     conn.execute("BEGIN")
     conn.executemany(
         "INSERT INTO exchanges(id, source, evidence, ts, client_ip, host, method, path, raw_path,"
-        " status, user_agent, endpoint_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows())
+        " status, user_agent, endpoint_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows(),
+    )
     conn.executemany(
         "INSERT INTO exchange_credentials(exchange_id, credential_id, location, name) "
-        "VALUES (?, ?, 'header', 'Authorization')", links)
+        "VALUES (?, ?, 'header', 'Authorization')",
+        links,
+    )
     conn.executemany(
         "INSERT INTO endpoints(id, host, method, template, status, requests, first_seen, "
         "last_seen, statuses, explanation) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        [(i, h, m, t, s, ep_req[i], T0, T0 + exchanges * 0.01, '{"200": 1}',
-          json.dumps([{"segment": "{id}", "kind": "parameter", "reason": "integer"}]))
-         for i, h, m, t, s in eps])
+        [
+            (
+                i,
+                h,
+                m,
+                t,
+                s,
+                ep_req[i],
+                T0,
+                T0 + exchanges * 0.01,
+                '{"200": 1}',
+                json.dumps([{"segment": "{id}", "kind": "parameter", "reason": "integer"}]),
+            )
+            for i, h, m, t, s in eps
+        ],
+    )
     conn.executemany(
         "INSERT INTO identities(id, name, source, registered, first_seen, last_seen) "
         "VALUES (?,?,?,?,?,?)",
-        [(f"svc:{i}", f"service-{i}", "jwt", int(i % 3 == 0), T0, T0 + 3600)
-         for i in range(max(credentials // 2, 1))])
+        [
+            (f"svc:{i}", f"service-{i}", "jwt", int(i % 3 == 0), T0, T0 + 3600)
+            for i in range(max(credentials // 2, 1))
+        ],
+    )
     conn.executemany(
         "INSERT INTO credentials(id, fingerprint, kind, redacted, identity_id, claims, "
         "first_seen, last_seen, requests) VALUES (?,?,?,?,?,?,?,?,?)",
-        [(cid, f"{i:064x}", "jwt", f"eyJ…{i:04x}", f"svc:{i // 2}", '{"iss": "idp"}', T0,
-          T0 + i, cred_req[cid]) for i, cid in enumerate(cred_ids)])
+        [
+            (
+                cid,
+                f"{i:064x}",
+                "jwt",
+                f"eyJ…{i:04x}",
+                f"svc:{i // 2}",
+                '{"iss": "idp"}',
+                T0,
+                T0 + i,
+                cred_req[cid],
+            )
+            for i, cid in enumerate(cred_ids)
+        ],
+    )
     conn.executemany(
         "INSERT INTO sightings(credential_id, endpoint_id, client_ip, requests, successes, "
         "first_seen, last_seen) VALUES (?,?,?,?,?,?,?)",
-        [(c, e, cl, n, n, T0, T0 + 1) for (c, e, cl), n in sight.items()])
+        [(c, e, cl, n, n, T0, T0 + 1) for (c, e, cl), n in sight.items()],
+    )
     conn.executemany(
         "INSERT INTO findings(id, rule, severity, title, subject_type, subject_id, evidence, "
         "created_at) VALUES (?,?,?,?,?,?,?,?)",
-        [(f"shadow_endpoint_access:{i:010d}", "shadow_endpoint_access",
-          ("critical", "high", "medium", "low")[i % 4], f"shadow endpoint {eps[i][3]} called",
-          "endpoint", f"{eps[i][1]} {eps[i][2]} {eps[i][3]}", "{}", T0)
-         for i in range(0, endpoints, 4)])
+        [
+            (
+                f"shadow_endpoint_access:{i:010d}",
+                "shadow_endpoint_access",
+                ("critical", "high", "medium", "low")[i % 4],
+                f"shadow endpoint {eps[i][3]} called",
+                "endpoint",
+                f"{eps[i][1]} {eps[i][2]} {eps[i][3]}",
+                "{}",
+                T0,
+            )
+            for i in range(0, endpoints, 4)
+        ],
+    )
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.close()
@@ -165,20 +237,30 @@ def main() -> None:
     if not case.exists():
         t = time.perf_counter()
         generate(case, n, endpoints, credentials)
-        print(f"generated {n} exchanges, {endpoints} endpoints, {credentials} credentials in "
-              f"{time.perf_counter() - t:.1f} s ({case.stat().st_size / 1e6:.0f} MB)",
-              file=sys.stderr)
-    proc = subprocess.run([sys.executable, __file__, "--measure", str(case)],
-                          capture_output=True, text=True, check=True)
+        print(
+            f"generated {n} exchanges, {endpoints} endpoints, {credentials} credentials in "
+            f"{time.perf_counter() - t:.1f} s ({case.stat().st_size / 1e6:.0f} MB)",
+            file=sys.stderr,
+        )
+    proc = subprocess.run(
+        [sys.executable, __file__, "--measure", str(case)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
     print(f"case: {n} exchanges, {endpoints} endpoints, {credentials} credentials")
-    print(f"first paint        {figures['first_paint_s'] * 1000:8.0f} ms  "
-          f"(target {TARGET_PAINT_S * 1000:.0f} ms, ratio "
-          f"{figures['first_paint_s'] / TARGET_PAINT_S:.2f})")
-    print(f"filter keystroke   {figures['filter_median_s'] * 1000:8.1f} ms median, "
-          f"{figures['filter_max_s'] * 1000:.1f} ms max over {len(keys)} keys "
-          f"(target {TARGET_FILTER_S * 1000:.0f} ms, ratio "
-          f"{figures['filter_max_s'] / TARGET_FILTER_S:.2f})")
+    print(
+        f"first paint        {figures['first_paint_s'] * 1000:8.0f} ms  "
+        f"(target {TARGET_PAINT_S * 1000:.0f} ms, ratio "
+        f"{figures['first_paint_s'] / TARGET_PAINT_S:.2f})"
+    )
+    print(
+        f"filter keystroke   {figures['filter_median_s'] * 1000:8.1f} ms median, "
+        f"{figures['filter_max_s'] * 1000:.1f} ms max over {len(keys)} keys "
+        f"(target {TARGET_FILTER_S * 1000:.0f} ms, ratio "
+        f"{figures['filter_max_s'] / TARGET_FILTER_S:.2f})"
+    )
     print(f"peak memory        {figures['peak_rss_mb']:8.0f} MB (console process)")
 
 

@@ -5,7 +5,7 @@
 
 The case is generated straight into a real case file with ``executemany`` (identities,
 credentials, endpoints over 50 hosts, exchanges with their credential links); the real sightings
-stage (``discovery.sightings.rebuild_sightings``) then fills the sightings table. Each credential
+stage (``discovery.analyse.sightings.rebuild_sightings``) then fills the sightings table. Each credential
 works a few hosts' endpoints from 1-3 client addresses; some clients share several credentials.
 Figures: build time, blast radius / exposure / what-if / choke-point times, peak RSS of the build.
 Peer, in the same run: the sightings stage that runs after every ingest (the graph is rebuilt as
@@ -30,11 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from discovery.graph import analyses, focus  # noqa: E402
-from discovery.graph.build import build_graph  # noqa: E402
-from discovery.sightings import rebuild_sightings  # noqa: E402
-from discovery.store import Store  # noqa: E402
-from discovery.subjects import resolve_subject  # noqa: E402
+from discovery.analyse.sightings import rebuild_sightings  # noqa: E402
+from discovery.case.store import Store  # noqa: E402
+from discovery.views.graph import analyses, focus  # noqa: E402
+from discovery.views.graph.build import build_graph  # noqa: E402
+from discovery.views.subjects import resolve_subject  # noqa: E402
 
 STATUSES = ("documented",) * 6 + ("shadow",) * 3 + ("zombie",)
 WORDS = ("users", "orders", "invoices", "admin", "internal", "export", "keys", "reports", "items")

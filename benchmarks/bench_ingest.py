@@ -35,12 +35,15 @@ _CLIENT = bytes([127, 0, 0, 1])
 _SERVER = bytes([127, 0, 0, 1])
 
 
-def _frame(ts: float, sport: int, dport: int, seq: int, ack: int, flags: int,
-           payload: bytes) -> bytes:
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 0, 0x4000, 64, 6, 0,
-                     _CLIENT, _SERVER)
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 0x50,
-                      flags, 65535, 0, 0)
+def _frame(
+    ts: float, sport: int, dport: int, seq: int, ack: int, flags: int, payload: bytes
+) -> bytes:
+    ip = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 0, 0x4000, 64, 6, 0, _CLIENT, _SERVER
+    )
+    tcp = struct.pack(
+        "!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 0x50, flags, 65535, 0, 0
+    )
     data = _ETH + ip + tcp + payload
     sec = int(ts)
     return struct.pack("<IIII", sec, int((ts - sec) * 1e6), len(data), len(data)) + data
@@ -49,29 +52,41 @@ def _frame(ts: float, sport: int, dport: int, seq: int, ack: int, flags: int,
 def _exchange(rng: random.Random, host: str, tokens: list[str]) -> tuple[bytes, bytes]:
     uid = rng.randrange(1, 50_000)
     kind = rng.random()
-    auth = (f"Authorization: Bearer {rng.choice(tokens)}\r\n" if kind < 0.7
-            else f"X-API-Key: key_{rng.randrange(40):04d}_{'k' * 24}\r\n")
+    auth = (
+        f"Authorization: Bearer {rng.choice(tokens)}\r\n"
+        if kind < 0.7
+        else f"X-API-Key: key_{rng.randrange(40):04d}_{'k' * 24}\r\n"
+    )
     if kind < 0.5:
-        req = (f"GET /v1/users/{uid}/orders?limit=20&cursor={uid * 7} HTTP/1.1\r\nHost: {host}\r\n"
-               f"User-Agent: svc-billing/2.3\r\nAccept: application/json\r\n{auth}\r\n").encode()
-        body = json.dumps({"user": uid, "orders": [{"id": uid * 10 + i, "total": i * 3.5}
-                                                   for i in range(4)]}).encode()
+        req = (
+            f"GET /v1/users/{uid}/orders?limit=20&cursor={uid * 7} HTTP/1.1\r\nHost: {host}\r\n"
+            f"User-Agent: svc-billing/2.3\r\nAccept: application/json\r\n{auth}\r\n"
+        ).encode()
+        body = json.dumps(
+            {"user": uid, "orders": [{"id": uid * 10 + i, "total": i * 3.5} for i in range(4)]}
+        ).encode()
         extra = ""
     elif kind < 0.8:
         payload = json.dumps({"sku": f"A-{uid}", "qty": 2, "note": "x" * 40}).encode()
-        req = (f"POST /v1/orders HTTP/1.1\r\nHost: {host}\r\nUser-Agent: svc-shop/1.0\r\n"
-               f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n{auth}\r\n"
-               ).encode() + payload
+        req = (
+            f"POST /v1/orders HTTP/1.1\r\nHost: {host}\r\nUser-Agent: svc-shop/1.0\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n{auth}\r\n"
+        ).encode() + payload
         body = json.dumps({"id": uid, "status": "created"}).encode()
         extra = ""
     else:
-        req = (f"GET /v2/reports/{uid:08x}.json HTTP/1.1\r\nHost: {host}\r\n"
-               f"Accept-Encoding: gzip\r\n{auth}\r\n").encode()
-        body = gzip.compress(json.dumps({"rows": list(range(60)), "owner": "ops@example.com"})
-                             .encode(), 1)
+        req = (
+            f"GET /v2/reports/{uid:08x}.json HTTP/1.1\r\nHost: {host}\r\n"
+            f"Accept-Encoding: gzip\r\n{auth}\r\n"
+        ).encode()
+        body = gzip.compress(
+            json.dumps({"rows": list(range(60)), "owner": "ops@example.com"}).encode(), 1
+        )
         extra = "Content-Encoding: gzip\r\n"
-    resp = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{extra}"
-            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    resp = (
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{extra}"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
     return req, resp
 
 
@@ -98,25 +113,33 @@ def make_capture(path: Path, packets: int, seed: int = 7) -> int:
             ts += 0.0002
             frames: list[bytes] = []
             if state == 0:  # handshake
-                frames += [_frame(ts, sport, 8080, cseq, 0, 0x02, b""),
-                           _frame(ts, 8080, sport, sseq, cseq + 1, 0x12, b""),
-                           _frame(ts, sport, 8080, cseq + 1, sseq + 1, 0x10, b"")]
+                frames += [
+                    _frame(ts, sport, 8080, cseq, 0, 0x02, b""),
+                    _frame(ts, 8080, sport, sseq, cseq + 1, 0x12, b""),
+                    _frame(ts, sport, 8080, cseq + 1, sseq + 1, 0x10, b""),
+                ]
                 cseq += 1
                 sseq += 1
                 state = 1
             elif left > 0:
                 req, resp = _exchange(rng, str(host), tokens)
-                frames += [_frame(ts, sport, 8080, cseq, sseq, 0x18, req),
-                           _frame(ts, 8080, sport, sseq, cseq + len(req), 0x10, b"")]
+                frames += [
+                    _frame(ts, sport, 8080, cseq, sseq, 0x18, req),
+                    _frame(ts, 8080, sport, sseq, cseq + len(req), 0x10, b""),
+                ]
                 cseq += len(req)
-                frames += [_frame(ts + 0.0001, 8080, sport, sseq, cseq, 0x18, resp),
-                           _frame(ts + 0.0001, sport, 8080, cseq, sseq + len(resp), 0x10, b"")]
+                frames += [
+                    _frame(ts + 0.0001, 8080, sport, sseq, cseq, 0x18, resp),
+                    _frame(ts + 0.0001, sport, 8080, cseq, sseq + len(resp), 0x10, b""),
+                ]
                 sseq += len(resp)
                 left -= 1
             else:  # close
-                frames += [_frame(ts, sport, 8080, cseq, sseq, 0x11, b""),
-                           _frame(ts, 8080, sport, sseq, cseq + 1, 0x11, b""),
-                           _frame(ts, sport, 8080, cseq + 1, sseq + 1, 0x10, b"")]
+                frames += [
+                    _frame(ts, sport, 8080, cseq, sseq, 0x11, b""),
+                    _frame(ts, 8080, sport, sseq, cseq + 1, 0x11, b""),
+                    _frame(ts, sport, 8080, cseq + 1, sseq + 1, 0x10, b""),
+                ]
                 active.remove(conn)
                 written += len(frames)
                 buf += frames
@@ -161,8 +184,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10k packets (then 10x)")
     parser.add_argument("--pcap", type=Path, help="take this capture instead of making one")
     parser.add_argument("--no-10x", action="store_true", help="skip the 10x memory run")
-    parser.add_argument("--repeat", type=int, default=1, metavar="N",
-                        help="rounds of ours and tshark, alternating; medians are printed")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="rounds of ours and tshark, alternating; medians are printed",
+    )
     args = parser.parse_args()
     size = 10_000 if args.quick else 100_000
     tshark = shutil.which("tshark")
@@ -186,24 +214,44 @@ def main() -> None:
             runs.append((ours, ours_rss, ours_cpu))
             if tshark:
                 theirs, their_rss, fields, their_cpu = run_measured(
-                    [tshark, "-r", str(pcap), "-Y", "http.request", "-T", "fields",
-                     "-e", "http.host", "-e", "http.request.method", "-e", "http.request.uri"])
+                    [
+                        tshark,
+                        "-r",
+                        str(pcap),
+                        "-Y",
+                        "http.request",
+                        "-T",
+                        "fields",
+                        "-e",
+                        "http.host",
+                        "-e",
+                        "http.request.method",
+                        "-e",
+                        "http.request.uri",
+                    ]
+                )
                 peers.append((theirs, their_rss, their_cpu, len(fields.splitlines())))
         med = statistics.median
         ours, ours_rss, ours_cpu = (med(r[i] for r in runs) for i in range(3))
         note = f" (median of {args.repeat})" if args.repeat > 1 else ""
-        print(f"ir-console ingest: {ours:.2f} s  ({count / ours:,.0f} packets/s), "
-              f"CPU {ours_cpu:.2f} s, peak RSS {ours_rss:.0f} MiB{note}")
+        print(
+            f"ir-console ingest: {ours:.2f} s  ({count / ours:,.0f} packets/s), "
+            f"CPU {ours_cpu:.2f} s, peak RSS {ours_rss:.0f} MiB{note}"
+        )
         print("  " + summary.strip().splitlines()[0] if summary.strip() else "")
         if peers:
             theirs, their_rss, their_cpu = (med(r[i] for r in peers) for i in range(3))
-            print(f"tshark fields:     {theirs:.2f} s  ({count / theirs:,.0f} packets/s), "
-                  f"CPU {their_cpu:.2f} s, peak RSS {their_rss:.0f} MiB, "
-                  f"{peers[-1][3]} requests{note}")
+            print(
+                f"tshark fields:     {theirs:.2f} s  ({count / theirs:,.0f} packets/s), "
+                f"CPU {their_cpu:.2f} s, peak RSS {their_rss:.0f} MiB, "
+                f"{peers[-1][3]} requests{note}"
+            )
             wall_ratio = med(o[0] / t[0] for o, t in zip(runs, peers, strict=True))
             cpu_ratio = med(o[2] / t[2] for o, t in zip(runs, peers, strict=True))
-            print(f"ratio ours/tshark: wall {wall_ratio:.2f}, CPU {cpu_ratio:.2f}"
-                  f"  (target <= 0.50{'; median of per-round ratios' if note else ''})")
+            print(
+                f"ratio ours/tshark: wall {wall_ratio:.2f}, CPU {cpu_ratio:.2f}"
+                f"  (target <= 0.50{'; median of per-round ratios' if note else ''})"
+            )
         else:
             print("tshark not installed: no comparison")
         if not args.no_10x and not args.pcap:
@@ -211,10 +259,12 @@ def main() -> None:
             big_count = make_capture(big, size * 10)
             pcap.unlink()
             big_time, big_rss, _, _ = ingest(big, work)
-            print(f"10x capture: {big_count} packets, {big.stat().st_size / 2**20:.0f} MiB: "
-                  f"ingest {big_time:.2f} s ({big_count / big_time:,.0f} packets/s), "
-                  f"peak RSS {big_rss:.0f} MiB (vs {ours_rss:.0f} MiB at 1x: "
-                  f"{big_rss / ours_rss:.2f}x)")
+            print(
+                f"10x capture: {big_count} packets, {big.stat().st_size / 2**20:.0f} MiB: "
+                f"ingest {big_time:.2f} s ({big_count / big_time:,.0f} packets/s), "
+                f"peak RSS {big_rss:.0f} MiB (vs {ours_rss:.0f} MiB at 1x: "
+                f"{big_rss / ours_rss:.2f}x)"
+            )
 
 
 if __name__ == "__main__":

@@ -26,18 +26,33 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from discovery.inventory import classify  # noqa: E402
-from discovery.matching import HostMatcher, Operation  # noqa: E402
-from discovery.specs import load_spec  # noqa: E402
-from discovery.specs.model import LoadedSpec  # noqa: E402
-from discovery.templating import HostTemplater, TemplateRules  # noqa: E402
+from discovery.analyse.inventory import classify  # noqa: E402
+from discovery.analyse.matching import HostMatcher, Operation  # noqa: E402
+from discovery.analyse.specs import load_spec  # noqa: E402
+from discovery.analyse.specs.model import LoadedSpec  # noqa: E402
+from discovery.analyse.templating import HostTemplater, TemplateRules  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data" / "octokit"
 MEMBER = "package/generated/api.github.com.json"
 HOST = "api.github.com"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-WORDS = ("octocat", "hello-world", "linux", "acme-corp", "infra", "payments", "docs", "main",
-         "release-2026", "feature-login", "backend", "web", "ci", "security", "data")
+WORDS = (
+    "octocat",
+    "hello-world",
+    "linux",
+    "acme-corp",
+    "infra",
+    "payments",
+    "docs",
+    "main",
+    "release-2026",
+    "feature-login",
+    "backend",
+    "web",
+    "ci",
+    "security",
+    "data",
+)
 
 
 def fetch_spec() -> Path:
@@ -48,8 +63,12 @@ def fetch_spec() -> Path:
     DATA.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         print("fetching @octokit/openapi with npm pack …", file=sys.stderr)
-        subprocess.run(["npm", "pack", "@octokit/openapi", "--pack-destination", tmp],
-                       check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            ["npm", "pack", "@octokit/openapi", "--pack-destination", tmp],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
         (tgz,) = Path(tmp).glob("*.tgz")
         with tarfile.open(tgz) as archive:
             member = archive.getmember(MEMBER)
@@ -78,9 +97,12 @@ def fill(template: str, params: dict[str, dict[str, Any]], rng: random.Random) -
         while "{" in segment:
             start = segment.index("{")
             end = segment.index("}", start)
-            name = segment[start + 1:end]
-            segment = segment[:start] + value_for(params.get(name, {"name": name}), rng) + \
-                segment[end + 1:]
+            name = segment[start + 1 : end]
+            segment = (
+                segment[:start]
+                + value_for(params.get(name, {"name": name}), rng)
+                + segment[end + 1 :]
+            )
         out.append(segment)
     return "/" + "/".join(out)
 
@@ -101,24 +123,42 @@ def generate(spec: LoadedSpec, count: int, seed: int = 7) -> list[tuple[str, str
         if roll < 0.85:
             requests.append((op.method, path, "documented"))
         elif roll < 0.90:
-            requests.append((op.method, path + rng.choice(("/internal", "/debug", "/export")),
-                             "undocumented path"))
+            requests.append(
+                (
+                    op.method,
+                    path + rng.choice(("/internal", "/debug", "/export")),
+                    "undocumented path",
+                )
+            )
         elif roll < 0.95:
             other = rng.choice([m for m in METHODS if m not in methods[op.template]] or ["TRACE"])
             requests.append((other, path, "undocumented method"))
         else:
-            requests.append((rng.choice(METHODS),
-                             f"/_private/v{rng.randint(1, 3)}/{rng.choice(WORDS)}/"
-                             f"{rng.randint(1, 10**6)}", "undocumented path"))
+            requests.append(
+                (
+                    rng.choice(METHODS),
+                    f"/_private/v{rng.randint(1, 3)}/{rng.choice(WORDS)}/{rng.randint(1, 10**6)}",
+                    "undocumented path",
+                )
+            )
     return requests
 
 
 def as_operations(spec: LoadedSpec) -> list[Operation]:
     return [
-        Operation(id=i, host=op.host, method=op.method, template=op.template,
-                  deprecated=op.deprecated, security=op.security, scopes=tuple(op.scopes),
-                  spec_title=spec.title, parameters=tuple(op.parameters))
-        for i, op in enumerate(spec.operations) if op.host == HOST
+        Operation(
+            id=i,
+            host=op.host,
+            method=op.method,
+            template=op.template,
+            deprecated=op.deprecated,
+            security=op.security,
+            scopes=tuple(op.scopes),
+            spec_title=spec.title,
+            parameters=tuple(op.parameters),
+        )
+        for i, op in enumerate(spec.operations)
+        if op.host == HOST
     ]
 
 
@@ -136,8 +176,9 @@ def ours(spec: LoadedSpec, requests: list[tuple[str, str, str]]) -> tuple[list[s
     return statuses, time.perf_counter() - started
 
 
-def peer(spec_dict: dict[str, Any], requests: list[tuple[str, str, str]]) -> tuple[
-        list[str], float, float]:
+def peer(
+    spec_dict: dict[str, Any], requests: list[tuple[str, str, str]]
+) -> tuple[list[str], float, float]:
     """openapi-core: its own load (which validates), then APICallPathFinder on each request."""
     from openapi_core import OpenAPI
     from openapi_core.templating.paths.exceptions import (
@@ -160,7 +201,8 @@ def peer(spec_dict: dict[str, Any], requests: list[tuple[str, str, str]]) -> tup
             statuses.append("shadow")
             continue
         deprecated = "deprecated" in found.operation and bool(
-            (found.operation / "deprecated").read_value())
+            (found.operation / "deprecated").read_value()
+        )
         statuses.append("zombie" if deprecated else "documented")
     return statuses, load, time.perf_counter() - started
 
@@ -172,10 +214,17 @@ def peak_rss_mib() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paths", type=int, default=1_000_000)
-    parser.add_argument("--peer-sample", type=int, default=5_000,
-                        help="requests classified by openapi-core (it is slow)")
-    parser.add_argument("--skip-validation", action="store_true",
-                        help="do not time the first, uncached openapi-spec-validator run")
+    parser.add_argument(
+        "--peer-sample",
+        type=int,
+        default=5_000,
+        help="requests classified by openapi-core (it is slow)",
+    )
+    parser.add_argument(
+        "--skip-validation",
+        action="store_true",
+        help="do not time the first, uncached openapi-spec-validator run",
+    )
     args = parser.parse_args()
     spec_path = fetch_spec()
     print(f"spec: {spec_path} ({spec_path.stat().st_size / 2**20:.1f} MiB)")
@@ -184,8 +233,10 @@ def main() -> None:
     spec = load_spec(spec_path, validate=False)
     load = time.perf_counter() - started
     ops = [op for op in spec.operations if op.host == HOST]
-    print(f"ours: spec load (parse, $refs, extract) {load:.2f} s: {len(spec.operations)} "
-          f"operations, {len({op.template for op in ops})} paths on {HOST}")
+    print(
+        f"ours: spec load (parse, $refs, extract) {load:.2f} s: {len(spec.operations)} "
+        f"operations, {len({op.template for op in ops})} paths on {HOST}"
+    )
     if not args.skip_validation:
         import os
 
@@ -197,39 +248,53 @@ def main() -> None:
             started = time.perf_counter()
             load_spec(spec_path)
             again = time.perf_counter() - started
-        print(f"ours: spec load with openapi-spec-validator {first:.2f} s the first time, "
-              f"{again:.2f} s once remembered")
+        print(
+            f"ours: spec load with openapi-spec-validator {first:.2f} s the first time, "
+            f"{again:.2f} s once remembered"
+        )
 
     requests = generate(spec, args.paths)
     kinds = Counter(what for _m, _p, what in requests)
-    print(f"requests: {len(requests):,} ({', '.join(f'{k} {v:,}' for k, v in kinds.items())}), "
-          f"{len({p for _m, p, _w in requests}):,} distinct paths")
+    print(
+        f"requests: {len(requests):,} ({', '.join(f'{k} {v:,}' for k, v in kinds.items())}), "
+        f"{len({p for _m, p, _w in requests}):,} distinct paths"
+    )
     statuses, elapsed = ours(spec, requests)
     rate = len(requests) / elapsed
-    print(f"ours: classified {len(requests):,} in {elapsed:.2f} s = {rate:,.0f} classifications/s"
-          f" ({dict(Counter(statuses))})")
+    print(
+        f"ours: classified {len(requests):,} in {elapsed:.2f} s = {rate:,.0f} classifications/s"
+        f" ({dict(Counter(statuses))})"
+    )
     by_kind: dict[str, Counter[str]] = {}
     for (_m, _p, what), status in zip(requests, statuses, strict=True):
         by_kind.setdefault(what, Counter())[status] += 1
     for what, counts in by_kind.items():
         print(f"  generated as {what}: {dict(counts)}")
-    print("  (a generated value can break its parameter's schema, and an appended segment can"
-          " fall under a documented string parameter: the generator's label is not the truth)")
+    print(
+        "  (a generated value can break its parameter's schema, and an appended segment can"
+        " fall under a documented string parameter: the generator's label is not the truth)"
+    )
 
     sample = random.Random(11).sample(range(len(requests)), min(args.peer_sample, len(requests)))
     picked = [requests[i] for i in sample]
     spec_dict = json.loads(spec_path.read_text())
     core, core_load, core_elapsed = peer(spec_dict, picked)
     core_rate = len(picked) / core_elapsed
-    print(f"openapi-core: load {core_load:.2f} s; classified {len(picked):,} in "
-          f"{core_elapsed:.2f} s = {core_rate:,.0f} classifications/s")
+    print(
+        f"openapi-core: load {core_load:.2f} s; classified {len(picked):,} in "
+        f"{core_elapsed:.2f} s = {core_rate:,.0f} classifications/s"
+    )
     mine = [statuses[i] for i in sample]
     differ = [(requests[i], m, c) for i, m, c in zip(sample, mine, core, strict=True) if m != c]
-    print(f"agreement with openapi-core on the sample: {len(picked) - len(differ):,}/{len(picked):,}")
+    print(
+        f"agreement with openapi-core on the sample: {len(picked) - len(differ):,}/{len(picked):,}"
+    )
     for (method, path, what), m, c in differ[:5]:
         print(f"  differs: {method} {path} ({what}): ours {m}, openapi-core {c}")
-    print(f"ratio: ours/openapi-core classification rate = {rate / core_rate:,.0f}x; "
-          f"spec load {load:.2f} s vs {core_load:.2f} s")
+    print(
+        f"ratio: ours/openapi-core classification rate = {rate / core_rate:,.0f}x; "
+        f"spec load {load:.2f} s vs {core_load:.2f} s"
+    )
     print(f"peak RSS: {peak_rss_mib():.0f} MiB")
 
 

@@ -23,8 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 MB = 1 << 20
-CASES = ["baseline", "header-1mb", "headers-10k", "content-length-10gb", "endless-chunked",
-         "gzip-bomb", "half-open-100k", "nested-json", "huge-spec"]
+CASES = [
+    "baseline",
+    "header-1mb",
+    "headers-10k",
+    "content-length-10gb",
+    "endless-chunked",
+    "gzip-bomb",
+    "half-open-100k",
+    "nested-json",
+    "huge-spec",
+]
 
 
 def _run(case: str) -> str:
@@ -39,8 +48,10 @@ def _run(case: str) -> str:
         start = peak_kb()
         exchanges, stats = lc.case_gzip_bomb(bomb)
         hit = next(e for e in exchanges if e.target == "/bomb")
-        return (f"{len(bomb)} B on the wire, {len(hit.response_body)} B decoded; "
-                f"RSS before the ingest {start // 1024} MB")
+        return (
+            f"{len(bomb)} B on the wire, {len(hit.response_body)} B decoded; "
+            f"RSS before the ingest {start // 1024} MB"
+        )
     runners = {
         "header-1mb": lambda: lc.case_huge_header(1 << 20),
         "headers-10k": lambda: lc.case_many_headers(10_000),
@@ -62,8 +73,7 @@ def peak_kb() -> int:
 
 def child(case: str) -> None:
     # the same imports in every case
-    import discovery.sources.pcap
-    import discovery.specs  # noqa: F401
+    import discovery.analyse.specs  # noqa: F401
     import tests.properties.limits_cases  # noqa: F401
 
     start = time.perf_counter()
@@ -81,8 +91,12 @@ def main() -> None:
         return
     print(f"{'case':<22}{'peak RSS MB':>12}{'seconds':>9}  outcome")
     for case in [args.case] if args.case else CASES:
-        done = subprocess.run([sys.executable, __file__, "--child", "--case", case],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", "--case", case],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode:
             print(f"{case:<22}{'FAILED':>12}  {done.stderr.strip().splitlines()[-1:]}")
             continue

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from discovery import blocklist
-from discovery.store import Store
+from discovery.case import blocklist
+from discovery.case.store import Store
 from tests.conftest import make_exchange, make_sighting
 from tests.discovery.proxyfixtures import mitmdump, upstream
 

@@ -32,11 +32,13 @@ progress go to stderr.
 """
 
 
-def walk(command: click.Command, path: list[str],
-         parent: click.Context | None) -> Iterator[tuple[list[str], str]]:
+def walk(
+    command: click.Command, path: list[str], parent: click.Context | None
+) -> Iterator[tuple[list[str], str]]:
     """Yield (command path, help text) for a command and, depth first, its subcommands."""
-    ctx = click.Context(command, info_name=path[-1], parent=parent,
-                        max_content_width=WIDTH, terminal_width=WIDTH)
+    ctx = click.Context(
+        command, info_name=path[-1], parent=parent, max_content_width=WIDTH, terminal_width=WIDTH
+    )
     yield path, command.get_help(ctx)
     if isinstance(command, click.Group):
         for name in command.list_commands(ctx):
@@ -52,8 +54,11 @@ def render() -> str:
 
     sections = [HEADER]
     entries = list(walk(cli, ["ir-console"], None))
-    sections.append("## Commands\n\n" + "\n".join(
-        f"- [`{' '.join(p)}`](#{'-'.join(p)})" for p, _ in entries[1:]) + "\n")
+    sections.append(
+        "## Commands\n\n"
+        + "\n".join(f"- [`{' '.join(p)}`](#{'-'.join(p)})" for p, _ in entries[1:])
+        + "\n"
+    )
     for path, text in entries:
         title = " ".join(path)
         anchor = "-".join(path)
@@ -64,8 +69,9 @@ def render() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="compare with docs/cli.md instead of writing it")
+    parser.add_argument(
+        "--check", action="store_true", help="compare with docs/cli.md instead of writing it"
+    )
     parser.add_argument("-o", "--output", type=Path, default=OUTPUT)
     args = parser.parse_args()
     text = render()

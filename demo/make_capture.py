@@ -107,17 +107,32 @@ class Secrets:
         self.batch_password = "Export-" + token(10)  # Basic password, in cleartext on the wire
 
 
-def make_jwt(secrets_: Secrets, now: float, *, sub: str, client_id: str, scope: str,
-             issued_days_ago: float, lifetime_days: float) -> str:
+def make_jwt(
+    secrets_: Secrets,
+    now: float,
+    *,
+    sub: str,
+    client_id: str,
+    scope: str,
+    issued_days_ago: float,
+    lifetime_days: float,
+) -> str:
     """A fake access token signed with the throwaway HS256 key (nothing verifies it but us)."""
     iat = int(now - issued_days_ago * DAY)
     claims = {
-        "iss": ISSUER, "sub": sub, "aud": "https://api.acme.example", "client_id": client_id,
-        "scope": scope, "iat": iat, "nbf": iat, "exp": int(iat + lifetime_days * DAY),
+        "iss": ISSUER,
+        "sub": sub,
+        "aud": "https://api.acme.example",
+        "client_id": client_id,
+        "scope": scope,
+        "iat": iat,
+        "nbf": iat,
+        "exp": int(iat + lifetime_days * DAY),
         "jti": f"{client_id}-{iat}",
     }
-    return jwt.encode(claims, secrets_.jwt_signing_key, algorithm="HS256",
-                      headers={"kid": "demo-2026"})
+    return jwt.encode(
+        claims, secrets_.jwt_signing_key, algorithm="HS256", headers={"kid": "demo-2026"}
+    )
 
 
 # --------------------------------------------------------------------------- fake data
@@ -130,7 +145,8 @@ TEST_CARD = "4111 1111 1111 1111"  # the well-known Luhn-valid test card number
 def customer(rng: random.Random, cid: int, *, with_card: bool = False) -> dict[str, Any]:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     record: dict[str, Any] = {
-        "id": cid, "name": f"{first} {last}",
+        "id": cid,
+        "name": f"{first} {last}",
         "email": f"{first.lower()}.{last.lower()}@example.com",
         "country": rng.choice(["DE", "FR", "US", "JP", "BR"]),
     }
@@ -141,10 +157,14 @@ def customer(rng: random.Random, cid: int, *, with_card: bool = False) -> dict[s
 
 def order(rng: random.Random, oid: int) -> dict[str, Any]:
     return {
-        "id": oid, "status": rng.choice(["paid", "shipped", "open"]),
-        "total": round(rng.uniform(20, 900), 2), "currency": "EUR",
-        "lines": [{"sku": f"SKU-{rng.randint(1000, 9999)}", "qty": rng.randint(1, 4)}
-                  for _ in range(rng.randint(1, 3))],
+        "id": oid,
+        "status": rng.choice(["paid", "shipped", "open"]),
+        "total": round(rng.uniform(20, 900), 2),
+        "currency": "EUR",
+        "lines": [
+            {"sku": f"SKU-{rng.randint(1000, 9999)}", "qty": rng.randint(1, 4)}
+            for _ in range(rng.randint(1, 3))
+        ],
     }
 
 
@@ -157,14 +177,24 @@ Route = tuple[str, re.Pattern[str], Callable[["Request"], Reply]]
 class Request:
     """What a route handler sees of a request."""
 
-    def __init__(self, method: str, path: str, query: dict[str, list[str]],
-                 headers: dict[str, str], body: bytes, match: re.Match[str]) -> None:
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: bytes,
+        match: re.Match[str],
+    ) -> None:
         self.method, self.path, self.query = method, path, query
         self.headers, self.body, self.match = headers, body, match
 
     def credential(self) -> str | None:
-        return (self.headers.get("authorization") or self.headers.get("x-api-key")
-                or (self.query.get("api_key") or [None])[0])
+        return (
+            self.headers.get("authorization")
+            or self.headers.get("x-api-key")
+            or (self.query.get("api_key") or [None])[0]
+        )
 
 
 def authed(handler: Callable[[Request], Reply]) -> Callable[[Request], Reply]:
@@ -185,18 +215,32 @@ def api_routes(rng: random.Random) -> list[Route]:
         return method, re.compile(f"^{pattern}$"), fn
 
     return [
-        r("GET", "/v1/orders", authed(lambda q: (200, {"orders": [order(rng, 10400 + i)
-                                                                  for i in range(3)]}))),
+        r(
+            "GET",
+            "/v1/orders",
+            authed(lambda q: (200, {"orders": [order(rng, 10400 + i) for i in range(3)]})),
+        ),
         r("POST", "/v1/orders", authed(lambda q: (201, order(rng, 10990)))),
         r("GET", r"/v1/orders/(\d+)", authed(lambda q: (200, order(rng, int(q.match[1]))))),
-        r("GET", r"/v1/invoices/(INV-\d{4}-\d{6})",
-          authed(lambda q: (200, {"id": q.match[1], "amount": 129.9, "status": "paid"}))),
+        r(
+            "GET",
+            r"/v1/invoices/(INV-\d{4}-\d{6})",
+            authed(lambda q: (200, {"id": q.match[1], "amount": 129.9, "status": "paid"})),
+        ),
         # the bug the scanner finds: served without checking for a credential
         r("GET", r"/v1/customers/(\d+)", lambda q: (200, customer(rng, int(q.match[1])))),
         r("GET", "/v1/users/me", authed(lambda q: (200, {"id": "svc", "type": "service"}))),
         r("GET", "/v1/reports/legacy", authed(lambda q: (200, {"rows": 1200, "format": "v1"}))),
-        r("GET", "/v1/internal/customers/export", authed(lambda q: (200, {
-            "customers": [customer(rng, 7000 + i, with_card=(i == 2)) for i in range(5)]}))),
+        r(
+            "GET",
+            "/v1/internal/customers/export",
+            authed(
+                lambda q: (
+                    200,
+                    {"customers": [customer(rng, 7000 + i, with_card=(i == 2)) for i in range(5)]},
+                )
+            ),
+        ),
         r("GET", "/healthz", lambda q: (200, {"ok": True})),
     ]
 
@@ -204,11 +248,25 @@ def api_routes(rng: random.Random) -> list[Route]:
 def legacy_routes(rng: random.Random) -> list[Route]:
     """legacy.acme.example: no spec at all; keys in query strings and Basic auth in cleartext."""
     return [
-        ("GET", re.compile(r"^/reports/(daily|weekly)$"),
-         authed(lambda q: (200, {"report": q.match[1], "rows": rng.randint(100, 900)}))),
-        ("GET", re.compile(r"^/export/customers\.csv$"),
-         authed(lambda q: (200, "id,email\n" + "".join(
-             f"{c['id']},{c['email']}\n" for c in (customer(rng, 8000 + i) for i in range(4)))))),
+        (
+            "GET",
+            re.compile(r"^/reports/(daily|weekly)$"),
+            authed(lambda q: (200, {"report": q.match[1], "rows": rng.randint(100, 900)})),
+        ),
+        (
+            "GET",
+            re.compile(r"^/export/customers\.csv$"),
+            authed(
+                lambda q: (
+                    200,
+                    "id,email\n"
+                    + "".join(
+                        f"{c['id']},{c['email']}\n"
+                        for c in (customer(rng, 8000 + i) for i in range(4))
+                    ),
+                )
+            ),
+        ),
     ]
 
 
@@ -216,16 +274,35 @@ def partner_routes(rng: random.Random) -> list[Route]:
     """partner.acme.example: documented under /partner/v2; its admin routes trust any key."""
     pre = "/partner/v2"
     return [
-        ("GET", re.compile(f"^{pre}/catalog$"),
-         authed(lambda q: (200, {"items": [{"sku": f"SKU-{1000 + i}"} for i in range(4)]}))),
+        (
+            "GET",
+            re.compile(f"^{pre}/catalog$"),
+            authed(lambda q: (200, {"items": [{"sku": f"SKU-{1000 + i}"} for i in range(4)]})),
+        ),
         ("POST", re.compile(f"^{pre}/orders$"), authed(lambda q: (201, order(rng, 50199)))),
-        ("GET", re.compile(rf"^{pre}/orders/(\d+)$"),
-         authed(lambda q: (404, {"error": "not found"}) if int(q.match[1]) % 17 == 0
-                else (200, order(rng, int(q.match[1]))))),
-        ("GET", re.compile(f"^{pre}/admin/partners$"),
-         authed(lambda q: (200, {"partners": ["globex", "initech", "umbrella"]}))),
-        ("GET", re.compile(f"^{pre}/admin/keys$"),
-         authed(lambda q: (200, {"keys": [{"partner": "initech", "prefix": "acme_pk_initech_"}]}))),
+        (
+            "GET",
+            re.compile(rf"^{pre}/orders/(\d+)$"),
+            authed(
+                lambda q: (
+                    (404, {"error": "not found"})
+                    if int(q.match[1]) % 17 == 0
+                    else (200, order(rng, int(q.match[1])))
+                )
+            ),
+        ),
+        (
+            "GET",
+            re.compile(f"^{pre}/admin/partners$"),
+            authed(lambda q: (200, {"partners": ["globex", "initech", "umbrella"]})),
+        ),
+        (
+            "GET",
+            re.compile(f"^{pre}/admin/keys$"),
+            authed(
+                lambda q: (200, {"keys": [{"partner": "initech", "prefix": "acme_pk_initech_"}]})
+            ),
+        ),
     ]
 
 
@@ -249,8 +326,14 @@ class Handler(BaseHTTPRequestHandler):
         for method, pattern, fn in self.vhosts.get(host, []):
             match = pattern.match(parts.path)
             if match and method == self.command:
-                request = Request(self.command, parts.path, parse_qs(parts.query),
-                                  {k.lower(): v for k, v in self.headers.items()}, body, match)
+                request = Request(
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    match,
+                )
                 status, payload = fn(request)
                 break
         if isinstance(payload, str):
@@ -283,22 +366,31 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     now = dt.datetime.now(dt.UTC)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=7))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=7))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in TLS_NAMES]), False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .add_extension(x509.KeyUsage(True, False, False, False, False, True, False, False, False),
-                       True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, False, False, False), True
+        )
         .add_extension(ski, False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), False)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -309,8 +401,12 @@ class Services:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(cert, key)
         plans = [
-            (GATEWAY_IP, 80, {"api.acme.example": api_routes(rng),
-                              "legacy.acme.example": legacy_routes(rng)}, None),
+            (
+                GATEWAY_IP,
+                80,
+                {"api.acme.example": api_routes(rng), "legacy.acme.example": legacy_routes(rng)},
+                None,
+            ),
             (PARTNER_IP, 80, {"partner.acme.example": partner_routes(rng)}, None),
             (TLS_IP, 443, {n: api_routes(rng) for n in TLS_NAMES[:2]}, tls),
             (VAULT_IP, 443, {TLS_NAMES[2]: []}, tls),
@@ -329,8 +425,9 @@ class Services:
 
     def start(self) -> None:
         for server in self.servers:
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                      daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
             thread.start()
             self.threads.append(thread)
 
@@ -351,9 +448,23 @@ class Tcpdump:
         if exe is None:
             sys.exit("make_capture: tcpdump is not installed")
         self.proc = subprocess.Popen(
-            [exe, "-i", "lo", "-n", "-U", "--immediate-mode", "-s", "0", "-w", str(output),
-             "net", CAPTURE_NET],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            [
+                exe,
+                "-i",
+                "lo",
+                "-n",
+                "-U",
+                "--immediate-mode",
+                "-s",
+                "0",
+                "-w",
+                str(output),
+                "net",
+                CAPTURE_NET,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stderr is not None
         seen = []
@@ -391,10 +502,14 @@ def http_client(source: str, server_ip: str, host: str) -> http.client.HTTPConne
     return conn
 
 
-def call(conn: http.client.HTTPConnection, method: str, path: str,
-         headers: dict[str, str] | None = None, body: bytes | None = None) -> int:
-    conn.request(method, path, body=body,
-                 headers={"Host": conn._ir_host, **(headers or {})})  # type: ignore[attr-defined]
+def call(
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> int:
+    conn.request(method, path, body=body, headers={"Host": conn._ir_host, **(headers or {})})  # type: ignore[attr-defined]
     response = conn.getresponse()
     response.read()
     return response.status
@@ -417,11 +532,15 @@ class PinnedTransport(httpx.HTTPTransport):
 
 
 def httpx_client(source: str, agent: str, **headers: str) -> httpx.Client:
-    transport = PinnedTransport(source, {"api.acme.example": GATEWAY_IP,
-                                         "legacy.acme.example": GATEWAY_IP,
-                                         "partner.acme.example": PARTNER_IP})
-    return httpx.Client(transport=transport, headers={"User-Agent": agent, **headers},
-                        timeout=10)
+    transport = PinnedTransport(
+        source,
+        {
+            "api.acme.example": GATEWAY_IP,
+            "legacy.acme.example": GATEWAY_IP,
+            "partner.acme.example": PARTNER_IP,
+        },
+    )
+    return httpx.Client(transport=transport, headers={"User-Agent": agent, **headers}, timeout=10)
 
 
 def pause() -> None:
@@ -430,12 +549,19 @@ def pause() -> None:
 
 def billing_sync(s: Secrets, now: float) -> None:
     """A service account with a one-year token and two scopes it never uses."""
-    token = make_jwt(s, now, sub="svc-billing-sync", client_id="billing-sync",
-                     scope="orders:read orders:write invoices:read refunds:write customers:delete",
-                     issued_days_ago=41, lifetime_days=365)
+    token = make_jwt(
+        s,
+        now,
+        sub="svc-billing-sync",
+        client_id="billing-sync",
+        scope="orders:read orders:write invoices:read refunds:write customers:delete",
+        issued_days_ago=41,
+        lifetime_days=365,
+    )
     api = "http://api.acme.example"
-    with httpx_client(CLIENT_BILLING, "billing-sync/2.4 (+httpx)",
-                      Authorization=f"Bearer {token}") as client:
+    with httpx_client(
+        CLIENT_BILLING, "billing-sync/2.4 (+httpx)", Authorization=f"Bearer {token}"
+    ) as client:
         client.get(f"{api}/v1/users/me")
         client.get(f"{api}/v1/orders", params={"status": "paid", "limit": "50"})
         for oid in (10401, 10402, 10417, 10433, 10438):
@@ -453,18 +579,34 @@ def globex_partner(s: Secrets) -> None:
     base = "http://partner.acme.example/partner/v2"
     pin = [f"partner.acme.example:80:{PARTNER_IP}"]
     key = ["-H", f"X-API-Key: {s.globex_partner_key}", "-A", "globex-orders/5.1 curl"]
-    curl(CLIENT_GLOBEX, pin, [*key, f"{base}/catalog", f"{base}/orders/50120",
-                              f"{base}/orders/50121"])
-    curl(CLIENT_GLOBEX, pin, [*key, "-H", "Content-Type: application/json",
-                              "--data", '{"sku":"SKU-1001","qty":2}', f"{base}/orders"])
+    curl(
+        CLIENT_GLOBEX,
+        pin,
+        [*key, f"{base}/catalog", f"{base}/orders/50120", f"{base}/orders/50121"],
+    )
+    curl(
+        CLIENT_GLOBEX,
+        pin,
+        [
+            *key,
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            '{"sku":"SKU-1001","qty":2}',
+            f"{base}/orders",
+        ],
+    )
     pause()
 
 
 def leaked_key_abuse(s: Secrets) -> None:
     """The same partner key from an unknown address: admin routes, then an order-id walk."""
     conn = http_client(CLIENT_UNKNOWN, PARTNER_IP, "partner.acme.example")
-    headers = {"X-API-Key": s.globex_partner_key, "User-Agent": "python-http.client/3.11",
-               "Accept": "application/json"}
+    headers = {
+        "X-API-Key": s.globex_partner_key,
+        "User-Agent": "python-http.client/3.11",
+        "Accept": "application/json",
+    }
     for path in ("catalog", "admin/partners", "admin/keys"):
         call(conn, "GET", f"/partner/v2/{path}", headers)
     for oid in range(50120, 50184):  # 64 distinct ids in a few seconds
@@ -475,10 +617,18 @@ def leaked_key_abuse(s: Secrets) -> None:
 
 def legacy_reporting(s: Secrets, now: float) -> None:
     """A job still calling the deprecated report endpoint with a token that expired."""
-    token = make_jwt(s, now, sub="svc-legacy-reporting", client_id="legacy-reporting",
-                     scope="reports:read", issued_days_ago=120, lifetime_days=90)
-    with httpx_client(CLIENT_LEGACY_JOB, "legacy-reporting/0.9 (+httpx)",
-                      Authorization=f"Bearer {token}") as client:
+    token = make_jwt(
+        s,
+        now,
+        sub="svc-legacy-reporting",
+        client_id="legacy-reporting",
+        scope="reports:read",
+        issued_days_ago=120,
+        lifetime_days=90,
+    )
+    with httpx_client(
+        CLIENT_LEGACY_JOB, "legacy-reporting/0.9 (+httpx)", Authorization=f"Bearer {token}"
+    ) as client:
         for month in ("2026-09", "2026-10", "2026-11"):
             client.get("http://api.acme.example/v1/reports/legacy", params={"month": month})
     pause()
@@ -486,10 +636,18 @@ def legacy_reporting(s: Secrets, now: float) -> None:
 
 def notebook(s: Secrets, now: float) -> None:
     """An identity nobody registered, pulling an undocumented export full of personal data."""
-    token = make_jwt(s, now, sub="svc-ds-notebook", client_id="ds-notebook",
-                     scope="customers:read", issued_days_ago=0.2, lifetime_days=1)
-    with httpx_client(CLIENT_NOTEBOOK, "python-httpx/0.28 jupyter",
-                      Authorization=f"Bearer {token}") as client:
+    token = make_jwt(
+        s,
+        now,
+        sub="svc-ds-notebook",
+        client_id="ds-notebook",
+        scope="customers:read",
+        issued_days_ago=0.2,
+        lifetime_days=1,
+    )
+    with httpx_client(
+        CLIENT_NOTEBOOK, "python-httpx/0.28 jupyter", Authorization=f"Bearer {token}"
+    ) as client:
         client.get("http://api.acme.example/v1/internal/customers/export", params={"page": "1"})
         client.get("http://api.acme.example/v1/internal/customers/export", params={"page": "2"})
         client.get("http://api.acme.example/v1/orders", params={"limit": "10"})
@@ -499,11 +657,17 @@ def notebook(s: Secrets, now: float) -> None:
 def report_bot(s: Secrets) -> None:
     """A bot with its API key in the query string (curl)."""
     base = "http://legacy.acme.example/reports"
-    curl(CLIENT_REPORT_BOT, [f"legacy.acme.example:80:{GATEWAY_IP}"],
-         ["-A", "report-bot/1.2",
-          f"{base}/daily?api_key={s.report_bot_key}&date=2026-11-27",
-          f"{base}/daily?api_key={s.report_bot_key}&date=2026-11-28",
-          f"{base}/weekly?api_key={s.report_bot_key}&week=48"])
+    curl(
+        CLIENT_REPORT_BOT,
+        [f"legacy.acme.example:80:{GATEWAY_IP}"],
+        [
+            "-A",
+            "report-bot/1.2",
+            f"{base}/daily?api_key={s.report_bot_key}&date=2026-11-27",
+            f"{base}/daily?api_key={s.report_bot_key}&date=2026-11-28",
+            f"{base}/weekly?api_key={s.report_bot_key}&week=48",
+        ],
+    )
     pause()
 
 
@@ -512,18 +676,41 @@ def batch_export(s: Secrets) -> None:
     basic = b64encode(f"batch-export:{s.batch_password}".encode()).decode()
     conn = http_client(CLIENT_BATCH, GATEWAY_IP, "legacy.acme.example")
     for _ in range(2):
-        call(conn, "GET", "/export/customers.csv",
-             {"Authorization": f"Basic {basic}", "User-Agent": "batch-export/3 (http.client)"})
+        call(
+            conn,
+            "GET",
+            "/export/customers.csv",
+            {"Authorization": f"Basic {basic}", "User-Agent": "batch-export/3 (http.client)"},
+        )
     conn.close()
     pause()
 
 
 PROBES = (
-    "/.env", "/.git/config", "/.git/HEAD", "/wp-login.php", "/wp-admin/", "/admin.php",
-    "/phpmyadmin/", "/server-status", "/actuator/env", "/actuator/heapdump", "/.aws/credentials",
-    "/config.json", "/backup.zip", "/db.sql", "/api/swagger.json", "/v2/api-docs",
-    "/v3/api-docs", "/graphql", "/console", "/debug/vars", "/.DS_Store", "/v1/admin",
-    "/v1/debug", "/v1/users/export",
+    "/.env",
+    "/.git/config",
+    "/.git/HEAD",
+    "/wp-login.php",
+    "/wp-admin/",
+    "/admin.php",
+    "/phpmyadmin/",
+    "/server-status",
+    "/actuator/env",
+    "/actuator/heapdump",
+    "/.aws/credentials",
+    "/config.json",
+    "/backup.zip",
+    "/db.sql",
+    "/api/swagger.json",
+    "/v2/api-docs",
+    "/v3/api-docs",
+    "/graphql",
+    "/console",
+    "/debug/vars",
+    "/.DS_Store",
+    "/v1/admin",
+    "/v1/debug",
+    "/v1/users/export",
 )
 
 
@@ -549,10 +736,16 @@ def tls_clients(cert: Path) -> None:
             url = httpx.URL(f"https://{TLS_IP}/healthz")
             # connect to the loopback address but send the name as SNI and Host
             client.get(url, headers={"Host": name}, extensions={"sni_hostname": name})
-            client.get(url.copy_with(path="/v1/orders"), headers={"Host": name},
-                       extensions={"sni_hostname": name})
-    curl(CLIENT_BATCH, [f"{TLS_NAMES[2]}:443:{VAULT_IP}"],
-         ["--cacert", str(cert), f"https://{TLS_NAMES[2]}/v1/sys/health"])
+            client.get(
+                url.copy_with(path="/v1/orders"),
+                headers={"Host": name},
+                extensions={"sni_hostname": name},
+            )
+    curl(
+        CLIENT_BATCH,
+        [f"{TLS_NAMES[2]}:443:{VAULT_IP}"],
+        ["--cacert", str(cert), f"https://{TLS_NAMES[2]}/v1/sys/health"],
+    )
     pause()
 
 

@@ -38,14 +38,15 @@ def leaked_key_walkthrough(app: Any, case: Path) -> None:
     """Open the revoke-leaked-credential walkthrough on the demo's leaked partner key (its plan)."""
     from make_capture import SEED, Secrets
 
-    from discovery import queries
-    from discovery.store import Store
+    from discovery.case.store import Store
+    from discovery.views import queries
     from ir_console.tui.screens.walkthrough import WalkthroughScreen
     from runbooks import loader
 
     with Store.open(case, create=False) as store:
         found = queries.credential_by_fingerprint(
-            store, store.fingerprint(Secrets(SEED).globex_partner_key))
+            store, store.fingerprint(Secrets(SEED).globex_partner_key)
+        )
     assert found is not None, "the demo's leaked key is not in the case"
     loaded = loader.load_all()["revoke-leaked-credential"]
     app.push_screen(WalkthroughScreen(loaded, f"credential:{found['id']}"))
@@ -53,8 +54,12 @@ def leaked_key_walkthrough(app: Any, case: Path) -> None:
 
 SHOTS = (
     Shot("overview", "ir-console: the demo case's overview"),
-    Shot("runbook", "ir-console: revoke-leaked-credential on the leaked partner key (plan)",
-         keys=("4",), setup=leaked_key_walkthrough),
+    Shot(
+        "runbook",
+        "ir-console: revoke-leaked-credential on the leaked partner key (plan)",
+        keys=("4",),
+        setup=leaked_key_walkthrough,
+    ),
 )
 
 

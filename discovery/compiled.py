@@ -16,6 +16,7 @@ Standard library only: ``setup.py`` loads this file by path, before anything is 
 
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
 import importlib.util
 import logging
@@ -33,37 +34,38 @@ PURE_ENV = "IR_CONSOLE_PURE"
 # Modules compiled together (one group: they call each other directly). Not here: modules that
 # tests or users patch at run time, the sources that import scapy or mitmproxy, the CLI.
 MODULES = (
-    "discovery.bodies",
-    "discovery.credentials",
-    "discovery.credentials.authorization",
-    "discovery.credentials.config",
-    "discovery.credentials.cookies",
-    "discovery.credentials.found",
-    "discovery.credentials.headers",
-    "discovery.credentials.identity",
-    "discovery.credentials.jwt",
-    "discovery.credentials.providers",
-    "discovery.credentials.query",
-    "discovery.credentials.shape",
-    "discovery.credentials.sigv4",
-    "discovery.defrag",
-    "discovery.http1",
-    "discovery.ingest",
-    "discovery.inventory",
-    "discovery.matching",
+    "discovery.analyse.inventory",
+    "discovery.analyse.matching",
+    "discovery.analyse.sightings",
+    "discovery.analyse.templating",
+    "discovery.case.store",
+    "discovery.case.writer",
+    "discovery.ingest.files",
     "discovery.models",
-    "discovery.packets",
-    "discovery.paths",
-    "discovery.pipeline",
-    "discovery.reassembly",
-    "discovery.secrets",
-    "discovery.sensitive",
-    "discovery.sightings",
+    "discovery.redact.convert",
+    "discovery.redact.credentials",
+    "discovery.redact.credentials.authorization",
+    "discovery.redact.credentials.config",
+    "discovery.redact.credentials.cookies",
+    "discovery.redact.credentials.found",
+    "discovery.redact.credentials.headers",
+    "discovery.redact.credentials.identity",
+    "discovery.redact.credentials.jwt",
+    "discovery.redact.credentials.providers",
+    "discovery.redact.credentials.query",
+    "discovery.redact.credentials.shape",
+    "discovery.redact.credentials.sigv4",
+    "discovery.redact.secrets",
+    "discovery.redact.sensitive",
     "discovery.sources.pcap",
-    "discovery.store",
-    "discovery.streams",
-    "discovery.templating",
-    "discovery.tls",
+    "discovery.wire.bodies",
+    "discovery.wire.connections",
+    "discovery.wire.defrag",
+    "discovery.wire.http1",
+    "discovery.wire.packets",
+    "discovery.wire.paths",
+    "discovery.wire.reassembly",
+    "discovery.wire.tls",
 )
 
 _ROOT = Path(__file__).resolve().parent.parent  # the folder that holds the package
@@ -100,7 +102,7 @@ def _mtime(path: Path) -> float | None:
 
 def build_state(root: Path = _ROOT, modules: Sequence[str] = MODULES) -> str:
     """``"none"`` (no extension built), ``"current"`` (every extension built, none older than
-    its source), or why the build cannot be used (``"stale: discovery.http1"``, ``"incomplete:
+    its source), or why the build cannot be used (``"stale: discovery.wire.http1"``, ``"incomplete:
     ..."``, ``"stray: ..."``). A few dozen stats: it runs at every import of the package."""
     extensions = {m: extension_path(m, root) for m in (*modules, GROUP + "__mypyc")}
     built = {m: _mtime(path) for m, path in extensions.items()}
@@ -163,7 +165,6 @@ def choose() -> str:
 
 def in_use() -> bool:
     """True when the group's modules run compiled in this process."""
-    module = sys.modules.get("discovery.http1")
-    if module is None:
-        import discovery.http1 as module
+    probe = "discovery.wire.http1"  # any module of the group; by name, so no layer is imported
+    module = sys.modules.get(probe) or importlib.import_module(probe)
     return str(getattr(module, "__file__", "")).endswith(_SUFFIX)

@@ -11,7 +11,7 @@ Two layers, on purpose:
 * ``ObservedExchange`` is what a source (pcap, live sniffer, mitmproxy, HAR, Zeek) emits. It holds
   the request's raw headers and a bounded body prefix *in memory only*, because credential and
   sensitive-data detection need them. It is never written anywhere.
-* ``Exchange`` (+ its ``CredentialSighting`` list) is what ``discovery.pipeline`` derives from it:
+* ``Exchange`` (+ its ``CredentialSighting`` list) is what ``discovery.redact.convert`` derives from it:
   metadata only, secrets already replaced by keyed fingerprints and redacted forms. Only these
   reach the case file.
 """

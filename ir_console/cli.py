@@ -3,7 +3,7 @@
 Each command lives in ``ir_console/commands/<name>.py``; ``COMMANDS`` maps its name to
 ``module:attribute``, so ``ir-console --help`` and the read commands never import scapy,
 mitmproxy, textual or networkx. Errors from ``discovery`` and ``runbooks`` become one line on
-stderr and the exit code of DESIGN section 10 (0 done, 1 failed, 2 bad usage/input, 3 gate).
+stderr and the exit code of docs/cli.md (0 done, 1 failed, 2 bad usage/input, 3 gate).
 """
 
 from __future__ import annotations
@@ -110,11 +110,11 @@ class CaseContext:
     def open(self, *, create: bool = True) -> Any:
         """Open the case; a reader (``create=False``) is told on stderr when the analysis is
         behind the data (an interrupted ingest, or a capture still writing)."""
-        from discovery.store import Store
+        from discovery.case.store import Store
 
         store = Store.open(self.db, create=create)
         if not create:
-            from discovery.analysis import pending
+            from discovery.case.pending import pending
 
             if pending(store):
                 sys.stderr.write(

@@ -27,11 +27,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from discovery import audit
+from discovery.case import audit
+from discovery.case.store import Store, dumps
 from discovery.errors import DiscoveryError
-from discovery.store import Store, dumps
-from discovery.subjects import Subject, resolve_subject
 from discovery.timeutil import iso
+from discovery.views.subjects import Subject, resolve_subject
 from runbooks import actions, templating
 from runbooks.actions.base import DEFAULT_TIMEOUT, Action, ActionContext
 from runbooks.errors import (

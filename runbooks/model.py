@@ -1,4 +1,4 @@
-"""The runbook format (DESIGN section 6) as pydantic models, validated on load.
+"""The runbook format (docs/runbooks.md) as pydantic models, validated on load.
 
 A runbook is ``id``, ``title``, ``description``, ``applies_to``, ``inputs`` and ``steps``. A step
 is exactly one of ``action:`` (a registered action with ``with:`` arguments), ``manual:``

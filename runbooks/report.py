@@ -11,9 +11,10 @@ import re
 import time
 from typing import Any
 
-from discovery import audit, queries
-from discovery.store import Store
+from discovery.case import audit
+from discovery.case.store import Store
 from discovery.timeutil import iso
+from discovery.views import queries
 
 _CONTROL = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"

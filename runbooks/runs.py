@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from discovery import audit
-from discovery.store import Store
+from discovery.case import audit
+from discovery.case.store import Store
 from discovery.timeutil import iso
 from runbooks.errors import RunbookNotFound
 

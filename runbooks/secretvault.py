@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from discovery.store import Store
+from discovery.case.store import Store
 from runbooks.errors import RunbookUsageError
 
 ENV_KEY = "IR_CONSOLE_VAULT_KEY"

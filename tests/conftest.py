@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from discovery.case.store import Store
 from discovery.models import CredentialSighting, Exchange
-from discovery.store import Store
 
 # Hypothesis profiles: "fast" (the default, `make test`) is derandomized so CI runs are
 # reproducible; "fuzz" (`make fuzz` sets HYPOTHESIS_PROFILE=fuzz) runs many more random examples
@@ -30,7 +30,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each test gets its own cache folder (validated specs), never the user's ~/.cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
 
@@ -49,12 +51,35 @@ def store(case_path: Path) -> Iterator[Store]:
 def make_exchange(**fields: Any) -> Exchange:
     """An Exchange with sensible defaults; override any field."""
     base: dict[str, Any] = dict(
-        ts=1_790_000_000.0, source="pcap", evidence="frames 1-2", client_ip="10.0.0.5",
-        client_port=50000, server_ip="10.0.0.1", server_port=80, tls=False, sni=None, alpn=None,
-        ja4=None, http_version="1.1", method="GET", path="/v1/users/42", raw_path="/v1/users/42",
-        query_names=(), host="api.example.com", status=200, request_bytes=0, response_bytes=10,
-        request_content_type=None, response_content_type="application/json", user_agent="curl/8",
-        partial=False, blocked=False, error=None, websocket=False, sensitive=(), credentials=(),
+        ts=1_790_000_000.0,
+        source="pcap",
+        evidence="frames 1-2",
+        client_ip="10.0.0.5",
+        client_port=50000,
+        server_ip="10.0.0.1",
+        server_port=80,
+        tls=False,
+        sni=None,
+        alpn=None,
+        ja4=None,
+        http_version="1.1",
+        method="GET",
+        path="/v1/users/42",
+        raw_path="/v1/users/42",
+        query_names=(),
+        host="api.example.com",
+        status=200,
+        request_bytes=0,
+        response_bytes=10,
+        request_content_type=None,
+        response_content_type="application/json",
+        user_agent="curl/8",
+        partial=False,
+        blocked=False,
+        error=None,
+        websocket=False,
+        sensitive=(),
+        credentials=(),
     )
     base.update(fields)
     return Exchange(**base)
@@ -63,8 +88,11 @@ def make_exchange(**fields: Any) -> Exchange:
 def make_sighting(store: Store, secret: str, **fields: Any) -> CredentialSighting:
     """A sighting of ``secret`` fingerprinted under the case key."""
     base: dict[str, Any] = dict(
-        fingerprint=store.fingerprint(secret), kind="api_key", location="header",
-        name="X-API-Key", redacted="…" + secret[-4:],
+        fingerprint=store.fingerprint(secret),
+        kind="api_key",
+        location="header",
+        name="X-API-Key",
+        redacted="…" + secret[-4:],
     )
     base.update(fields)
     return CredentialSighting(**base)

@@ -12,9 +12,13 @@ GENERATOR = ROOT / "demo" / "gen_cli_reference.py"
 
 def test_cli_reference_is_current(tmp_path: Path) -> None:
     fresh = tmp_path / "cli.md"
-    proc = subprocess.run([sys.executable, str(GENERATOR), "-o", str(fresh)],
-                          capture_output=True, text=True, timeout=120,
-                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "37"})
+    proc = subprocess.run(
+        [sys.executable, str(GENERATOR), "-o", str(fresh)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "37"},
+    )
     assert proc.returncode == 0, proc.stderr
     committed = (ROOT / "docs" / "cli.md").read_text()
     assert fresh.read_text() == committed, (

@@ -22,7 +22,7 @@ def headings(text: str) -> set[str]:
 
 
 def test_every_findings_rule_and_threshold_is_documented() -> None:
-    from discovery.findings import DEFAULT_THRESHOLDS, load_rules
+    from discovery.analyse.findings import DEFAULT_THRESHOLDS, load_rules
 
     text = (DOCS / "findings.md").read_text()
     rules = set(load_rules())
@@ -52,13 +52,13 @@ def test_every_runbook_field_is_documented() -> None:
         for name, info in model.model_fields.items():
             field = info.alias or name
             assert re.search(rf"`{re.escape(field)}(`|:)", text), (
-                f"{model.__name__}.{field} is not documented in docs/runbooks.md")
+                f"{model.__name__}.{field} is not documented in docs/runbooks.md"
+            )
 
 
 def test_runbook_examples_validate(tmp_path: Path) -> None:
     text = (DOCS / "runbooks.md").read_text()
-    examples = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
-                if b.startswith("id:")]
+    examples = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL) if b.startswith("id:")]
     assert examples
     for i, body in enumerate(examples):
         path = tmp_path / f"example{i}.yaml"

@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from discovery.store import Store
+from discovery.case.store import Store
 
 HEAVY = ("scapy", "mitmproxy", "textual", "networkx")
 
 
 def loaded_modules(code: str) -> set[str]:
     script = code + "\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     return set(json.loads(proc.stdout.strip().splitlines()[-1]))
 
@@ -39,8 +40,14 @@ def test_headless_packages_do_not_load_textual() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["endpoints", "--json"], ["credentials", "--json"], ["identities", "--json"],
-     ["findings", "--json"], ["hosts", "--json"]],
+    [
+        ["--help"],
+        ["endpoints", "--json"],
+        ["credentials", "--json"],
+        ["identities", "--json"],
+        ["findings", "--json"],
+        ["hosts", "--json"],
+    ],
 )
 def test_read_commands_load_no_heavy_library(argv: list[str], tmp_path: Path) -> None:
     case = tmp_path / "case.db"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from discovery.ingest import ingest_files
-from discovery.store import Store
+from discovery.case.store import Store
+from discovery.ingest.files import ingest_files
 from tests.conftest import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,12 +23,19 @@ def traffic(capture: Path, case: Path) -> tuple[Counter[tuple[object, ...]], int
     """What a capture holds, without times or ports: requests, distinct credentials, TLS names."""
     with Store.open(case) as store:
         ingest_files(store, [capture])
-        requests = Counter(store.conn.execute(
-            "SELECT client_ip, host, method, path, query_names, status FROM exchanges "
-            "WHERE method IS NOT NULL").fetchall())
+        requests = Counter(
+            store.conn.execute(
+                "SELECT client_ip, host, method, path, query_names, status FROM exchanges "
+                "WHERE method IS NOT NULL"
+            ).fetchall()
+        )
         credentials = store.conn.execute("SELECT COUNT(*) FROM credentials").fetchone()[0]
-        names = [r[0] for r in store.conn.execute(
-            "SELECT sni FROM exchanges WHERE method IS NULL ORDER BY sni")]
+        names = [
+            r[0]
+            for r in store.conn.execute(
+                "SELECT sni FROM exchanges WHERE method IS NULL ORDER BY sni"
+            )
+        ]
     return requests, credentials, names
 
 
@@ -38,8 +45,9 @@ def test_regenerated_capture_matches_the_bundled_one(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("make_capture.py needs root (tcpdump, ports 80 and 443 on loopback)")
     fresh = tmp_path / "demo.pcap"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "-o", str(fresh)], capture_output=True,
-                          text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "-o", str(fresh)], capture_output=True, text=True, timeout=180
+    )
     assert proc.returncode == 0, proc.stderr
     assert fresh.stat().st_size < 2 * 1024 * 1024
     assert traffic(fresh, tmp_path / "fresh.db") == traffic(BUNDLED, tmp_path / "bundled.db")

@@ -35,8 +35,14 @@ def sh_blocks(text: str) -> list[tuple[int, str, bool, tuple[str, ...]]]:
         marker = before[-1].strip() if before else ""
         requires = _REQUIRES.match(marker)
         line = text.count("\n", 0, match.start()) + 1
-        blocks.append((line, match.group(1), marker != NO_TEST,
-                       tuple(requires[1].split()) if requires else ()))
+        blocks.append(
+            (
+                line,
+                match.group(1),
+                marker != NO_TEST,
+                tuple(requires[1].split()) if requires else (),
+            )
+        )
     return blocks
 
 
@@ -52,14 +58,23 @@ def test_sh_blocks_are_found_and_marked() -> None:
         "x\n```sh\necho one\n```\n<!-- no-test -->\n```sh\nmake demo\n```\n"
         "```python\nprint()\n```\n<!-- requires: spec openapi -->\n```sh\nx\n```\n"
     )
-    assert sh_blocks(sample) == [(2, "echo one\n", True, ()), (6, "make demo\n", False, ()),
-                                 (13, "x\n", True, ("spec", "openapi"))]
+    assert sh_blocks(sample) == [
+        (2, "echo one\n", True, ()),
+        (6, "make demo\n", False, ()),
+        (13, "x\n", True, ("spec", "openapi")),
+    ]
     assert missing_commands(("findings", "no-such-command")) == ["no-such-command"]
 
 
 def test_readme_recipes_needing_missing_commands() -> None:
-    absent = sorted({n for _, _, tested, req in sh_blocks(README.read_text()) if tested
-                     for n in missing_commands(req)})
+    absent = sorted(
+        {
+            n
+            for _, _, tested, req in sh_blocks(README.read_text())
+            if tested
+            for n in missing_commands(req)
+        }
+    )
     if absent:
         pytest.skip(f"README recipes need `ir-console {', '.join(absent)}`, not in this build")
 
@@ -79,8 +94,14 @@ def test_readme_recipes_run_as_written(tmp_path: Path) -> None:
         "LANG": "C.UTF-8",
         "COLUMNS": "200",
     }
-    proc = subprocess.run(["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        ["bash", "-c", "\n".join(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     markers = [ln for ln in proc.stderr.splitlines() if ln.startswith("### README.md")]
     assert proc.returncode == 0, (
         f"README recipe failed at {markers[-1] if markers else 'start'} "

@@ -18,9 +18,9 @@ from mitmproxy import ctx, exceptions, http, tls
 from mitmproxy.addonmanager import Loader
 
 from discovery.errors import DiscoveryError
-from discovery.proxy.convert import BODY_LIMIT, client_tls_failure, flow_to_observed, headers_of
 from discovery.proxy.enforcement import POLL_SECONDS, Enforcer
 from discovery.proxy.writer import BATCH, QUEUE_SIZE, RECOMPUTE_SECONDS, BackgroundWriter
+from discovery.sources.flows import BODY_LIMIT, client_tls_failure, flow_to_observed, headers_of
 
 log = logging.getLogger(__name__)
 

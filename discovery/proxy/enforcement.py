@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from discovery import blocklist
-from discovery.credentials import RequestView, detect_credentials
+from discovery.case import blocklist
+from discovery.case.store import Store
 from discovery.models import Headers
-from discovery.paths import normalise_path, query_pairs, split_target
-from discovery.pipeline import normalise_host
-from discovery.store import Store
+from discovery.redact.convert import normalise_host
+from discovery.redact.credentials import RequestView, detect_credentials
+from discovery.wire.paths import normalise_path, query_pairs, split_target
 
 log = logging.getLogger(__name__)
 

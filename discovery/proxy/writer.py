@@ -22,8 +22,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.util import Finalize
 from pathlib import Path
 
+from discovery.case.store import Store
 from discovery.models import ObservedExchange
-from discovery.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ Progress = tuple[int, int, int, int]
 
 
 def _default_recompute(store: Store) -> None:
-    from discovery.analysis import recompute
+    from discovery.analyse.recompute import recompute
 
     recompute(store)
 
@@ -55,7 +55,7 @@ def write_batches(
     """The writer process's loop: write each batch ``receive`` gives (waiting at most the given
     seconds, None for ever; [] on timeout, None at the end) in one transaction, report progress,
     and recompute the analysis when new data arrived and the interval passed."""
-    from discovery.ingest import ExchangeWriter
+    from discovery.case.writer import ExchangeWriter
 
     finished = written = failed = recomputes = 0
     dirty = False

@@ -9,50 +9,13 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
 from discovery.errors import InputError, UnknownFormatError
 from discovery.models import ObservedExchange
-
-Progress = Callable[[int], None]  # called with bytes consumed so far
-
-
-@dataclass
-class IngestStats:
-    """Counters a reader fills in; printed as the ingest summary."""
-
-    packets: int = 0
-    flows: int = 0
-    exchanges: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
-    # events that lose nothing but belong in the summary (out-of-order segments, evicted flows)
-    counts: Counter[str] = field(default_factory=Counter)
-    warnings: list[str] = field(default_factory=list)
-    max_warnings: int = 50
-
-    def skip(self, reason: str, warning: str | None = None) -> None:
-        """Count a skipped part by reason; keep the first warnings verbatim."""
-        self.skipped[reason] += 1
-        if warning and len(self.warnings) < self.max_warnings:
-            self.warnings.append(warning)
-
-    def warn(self, warning: str) -> None:
-        if len(self.warnings) < self.max_warnings:
-            self.warnings.append(warning)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "packets": self.packets,
-            "flows": self.flows,
-            "exchanges": self.exchanges,
-            "skipped": dict(self.skipped),
-            "counts": dict(self.counts),
-            "warnings": list(self.warnings),
-        }
+from discovery.stats import IngestStats, Progress
 
 
 class Reader(Protocol):

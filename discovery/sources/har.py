@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from discovery.errors import InputError
 from discovery.models import Headers, ObservedExchange
-from discovery.sources import IngestStats, Progress
+from discovery.stats import IngestStats, Progress
 
 log = logging.getLogger(__name__)
 

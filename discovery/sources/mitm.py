@@ -16,8 +16,8 @@ from mitmproxy.io import FlowReader
 
 from discovery.errors import InputError
 from discovery.models import ObservedExchange
-from discovery.proxy.convert import flow_to_observed
-from discovery.sources import IngestStats, Progress
+from discovery.sources.flows import flow_to_observed
+from discovery.stats import IngestStats, Progress
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from typing import BinaryIO, Final, Protocol, TypeVar
 
 from discovery.errors import InputError
 from discovery.models import ObservedExchange
-from discovery.packets import SUPPORTED_LINKTYPES
-from discovery.reassembly import Limits
-from discovery.sources import IngestStats, Progress
-from discovery.streams import PacketPipeline
+from discovery.stats import IngestStats, Progress
+from discovery.wire.connections import ConnectionTracker
+from discovery.wire.packets import SUPPORTED_LINKTYPES
+from discovery.wire.reassembly import Limits
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ PAUSE_EVERY: Final = 4096  # frames pushed between two pauses of the readers (se
 
 
 class FrameSink(Protocol):
-    """What the readers push frames into (``PacketPipeline`` is one)."""
+    """What the readers push frames into (``ConnectionTracker`` is one)."""
 
     def frame(self, number: int, ts: float, linktype: int, data: bytes) -> None: ...
 
@@ -56,7 +56,7 @@ def read(
     limits: Limits | None = None,
 ) -> Iterator[ObservedExchange]:
     """Read a pcap or pcapng file into exchanges (reader registered for both formats)."""
-    pipeline = PacketPipeline(stats, "pcap", where=str(path), limits=limits)
+    pipeline = ConnectionTracker(stats, "pcap", where=str(path), limits=limits)
     return _run(pipeline, path, pipeline.take, progress)
 
 
@@ -68,13 +68,13 @@ def read_share(
     limits: Limits | None = None,
 ) -> Iterator[tuple[tuple[int, int], ObservedExchange]]:
     """The exchanges of one share of the capture's flows, with their merge keys (see
-    ``PacketPipeline``): ``share`` readers of one file together give what ``read`` gives."""
-    pipeline = PacketPipeline(stats, "pcap", where=str(path), limits=limits, share=share)
+    ``ConnectionTracker``): ``share`` readers of one file together give what ``read`` gives."""
+    pipeline = ConnectionTracker(stats, "pcap", where=str(path), limits=limits, share=share)
     return _run(pipeline, path, pipeline.take_keyed, progress)
 
 
 def _run(
-    pipeline: PacketPipeline,
+    pipeline: ConnectionTracker,
     path: Path,
     take: Callable[[], list[_T]],
     progress: Progress | None,

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 from discovery.errors import InputError
 from discovery.models import ObservedExchange, PrecomputedCredential
-from discovery.sources import IngestStats, Progress
+from discovery.stats import IngestStats, Progress
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ def audit() -> None:
 @click.pass_context
 def verify(ctx: click.Context, as_json: bool) -> None:
     """Check every entry; exit 1 and name the first changed, deleted or reordered one."""
-    from discovery import audit as audit_log
+    from discovery.case import audit as audit_log
 
     case: CaseContext = ctx.obj
     with case.open(create=False) as store:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from discovery import blocklist
+from discovery.case import blocklist
 from ir_console.cli import CaseContext
 from ir_console.output import emit_json, message
 

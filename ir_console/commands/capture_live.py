@@ -34,9 +34,9 @@ def live(
     Ctrl-C or SIGTERM stops the capture, flushes everything and exits 0.
     Needs root or CAP_NET_RAW.
     """
-    from discovery.analysis import recompute
-    from discovery.ingest import ExchangeWriter
-    from discovery.sources.live import LiveCapture
+    from discovery.analyse.recompute import recompute
+    from discovery.case.writer import ExchangeWriter
+    from discovery.ingest.live import LiveCapture
 
     capture = LiveCapture(None if iface == "any" else iface, bpf)
     capture.open()  # privilege and interface errors before the case is touched

@@ -90,9 +90,9 @@ async def _serve(
     # mitmproxy's own log ("listening at …", errors) and the addon's, on stderr
     for name in ("mitmproxy", "discovery.proxy"):
         logging.getLogger(name).setLevel(logging.INFO)
-    master.addons.add(IrConsole())
+    master.addons.add(IrConsole())  # type: ignore[no-untyped-call]
     try:
-        master.options.update(irc_db=str(case_path), irc_enforce=enforce)
+        master.options.update(irc_db=str(case_path), irc_enforce=enforce)  # type: ignore[no-untyped-call]
     except exceptions.OptionsError as exc:
         raise CaptureError(str(exc).removeprefix("ir-console: ")) from exc
     message(trust_instructions(confdir / "mitmproxy-ca-cert.pem"))

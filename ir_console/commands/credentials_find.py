@@ -26,8 +26,8 @@ def candidates(line: str) -> list[str]:
     (``Authorization:``) or scheme (``Bearer``/``token``/``Basic``) in front; the value of a
     ``NAME=value`` / ``"name": "value"`` line (``.env`` files, JSON, AWS credential files); and
     every provider key or JWT inside the line (an AWS key id stands for its SigV4 credential)."""
-    from discovery.credentials.jwt import JWT_IN_TEXT
-    from discovery.credentials.providers import find_provider_keys
+    from discovery.redact.credentials.jwt import JWT_IN_TEXT
+    from discovery.redact.credentials.providers import find_provider_keys
 
     value = line.strip()
     out = [value]
@@ -64,7 +64,7 @@ def candidates(line: str) -> list[str]:
 
 def lookup(store: Any, secret: str) -> dict[str, Any]:
     """``{"found": bool, "credential": {...} | None}`` for one raw secret."""
-    from discovery import queries
+    from discovery.views import queries
 
     for candidate in candidates(secret):
         row = queries.credential_by_fingerprint(store, store.fingerprint(candidate))

@@ -29,7 +29,7 @@ def demo_inputs() -> Iterator[Path]:
 
 
 def _remove_case(case_path: Path) -> None:
-    from discovery.secrets import key_path_for
+    from discovery.redact.secrets import key_path_for
 
     for stale in (
         case_path,
@@ -42,10 +42,10 @@ def _remove_case(case_path: Path) -> None:
 
 def build_demo_case(case_path: Path) -> dict[str, Any]:
     """Build a fresh demo case at ``case_path`` and return its summary."""
-    from discovery.ingest import ingest_files
-    from discovery.register import import_register
-    from discovery.specs import import_spec_file
-    from discovery.store import Store
+    from discovery.analyse.register import import_register
+    from discovery.analyse.specs import import_spec_file
+    from discovery.case.store import Store
+    from discovery.ingest.files import ingest_files
 
     _remove_case(case_path)
     with demo_inputs() as folder, Store.open(case_path, create=True) as store:
@@ -74,7 +74,7 @@ def copy_inputs(folder: Path) -> list[Path]:
 
 def summarize(store: Any) -> dict[str, Any]:
     """Counts a responder reads first: hosts, endpoints, credentials, identities, findings."""
-    from discovery import queries
+    from discovery.views import queries
 
     hosts = queries.hosts(store)
     endpoints = queries.endpoints(store)

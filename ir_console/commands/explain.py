@@ -23,7 +23,7 @@ def explain(case: CaseContext, host: str, method: str, path: str, as_json: bool)
 
     The request need not have been seen: a path you suspect can be checked too.
     """
-    from discovery.inventory import explain_request
+    from discovery.analyse.inventory import explain_request
 
     if not path.startswith("/"):
         raise click.BadParameter("a path starts with '/'", param_hint="PATH")

@@ -1,6 +1,6 @@
 """``ir-console graph``: the identity-to-API graph — exports and analyses.
 
-networkx is imported inside the commands (through ``discovery.graph``), never at module load, so
+networkx is imported inside the commands (through ``discovery.views.graph``), never at module load, so
 ``ir-console --help`` stays fast.
 """
 
@@ -38,9 +38,9 @@ def _graph_and_nodes(
     case: CaseContext, subjects: tuple[str, ...], analysis: str | None = None
 ) -> tuple[Any, list[str]]:
     """Open the case, resolve each subject, build the graph (only what ``analysis`` needs)."""
-    from discovery.graph import focus
-    from discovery.graph.build import build_graph, node_for
-    from discovery.subjects import resolve_subject
+    from discovery.views.graph import focus
+    from discovery.views.graph.build import build_graph, node_for
+    from discovery.views.subjects import resolve_subject
 
     with case.open(create=False) as store:
         resolved = [resolve_subject(store, text) for text in subjects]
@@ -92,7 +92,7 @@ def export_cmd(case: CaseContext, fmt: str, output: Path | None, schema_out: Pat
     """Export the whole graph (no raw secret: credentials are redacted)."""
     import json
 
-    from discovery.graph.export import export
+    from discovery.views.graph.export import export
 
     if schema_out is not None and fmt != "opengraph":
         raise click.UsageError("--schema goes with --format opengraph")
@@ -108,7 +108,7 @@ def export_cmd(case: CaseContext, fmt: str, output: Path | None, schema_out: Pat
             f"to {output} ({fmt})"
         )
     if schema_out is not None:
-        from discovery.graph.opengraph import extension_schema
+        from discovery.views.graph.opengraph import extension_schema
 
         schema_out.write_text(json.dumps(extension_schema(), indent=2) + "\n")
         message(f"wrote the OpenGraph extension schema to {schema_out}")
@@ -148,7 +148,7 @@ ENDPOINT_HEADERS = [
 @click.pass_obj
 def blast_radius(case: CaseContext, subject: str, as_json: bool) -> None:
     """What SUBJECT (a credential, identity or client) reaches, and what else its clients hold."""
-    from discovery.graph.analyses import blast_radius as analyse
+    from discovery.views.graph.analyses import blast_radius as analyse
 
     graph_, (node,) = _graph_and_nodes(case, (subject,), "blast-radius")
     result = analyse(graph_, node)
@@ -181,7 +181,7 @@ def blast_radius(case: CaseContext, subject: str, as_json: bool) -> None:
 @click.pass_obj
 def exposure(case: CaseContext, subject: str, as_json: bool) -> None:
     """Every identity, credential and client that reached SUBJECT (an endpoint or a host)."""
-    from discovery.graph.analyses import exposure as analyse
+    from discovery.views.graph.analyses import exposure as analyse
 
     graph_, (node,) = _graph_and_nodes(case, (subject,), "exposure")
     result = analyse(graph_, node)
@@ -228,7 +228,7 @@ def paths(
     case: CaseContext, subject: str, target: str | None, max_paths: int, as_json: bool
 ) -> None:
     """Paths from SUBJECT (identity, credential, client) to sensitive or privileged endpoints."""
-    from discovery.graph.analyses import paths as analyse
+    from discovery.views.graph.analyses import paths as analyse
 
     wanted = (subject,) if target is None else (subject, target)
     graph_, nodes = _graph_and_nodes(case, wanted, "paths")
@@ -260,7 +260,7 @@ def paths(
 @click.pass_obj
 def choke_points(case: CaseContext, top: int, as_json: bool) -> None:
     """Credentials and clients whose removal cuts the most reach to endpoints."""
-    from discovery.graph.analyses import choke_points as analyse
+    from discovery.views.graph.analyses import choke_points as analyse
 
     graph_, _ = _graph_and_nodes(case, ())
     result = analyse(graph_, top)
@@ -291,7 +291,7 @@ def choke_points(case: CaseContext, top: int, as_json: bool) -> None:
 def what_if(case: CaseContext, subjects: tuple[str, ...], as_json: bool) -> None:
     """Contain SUBJECTS (credentials; an identity means all it holds; clients) and show what is
     still reached."""
-    from discovery.graph.analyses import what_if as analyse
+    from discovery.views.graph.analyses import what_if as analyse
 
     graph_, nodes = _graph_and_nodes(case, subjects, "what-if")
     result = analyse(graph_, nodes)

@@ -43,11 +43,11 @@ def ingest(
 
     Re-ingesting a file already in the case adds nothing.
     """
-    from discovery.ingest import ingest_files
+    from discovery.ingest.files import ingest_files
 
     with case.open() as store:
         if specs:
-            from discovery.specs import import_spec_file
+            from discovery.analyse.specs import import_spec_file
 
             for spec in specs:  # a broken spec stops here, before anything is ingested
                 done = import_spec_file(store, Path(spec), host=None, analyse=False)

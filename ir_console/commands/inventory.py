@@ -21,9 +21,9 @@ def inventory() -> None:
 @click.pass_obj
 def import_(case: CaseContext, file: Path, as_json: bool) -> None:
     """Replace the case's register with FILE, then map credentials and recompute findings."""
-    from discovery import queries
-    from discovery.analysis import recompute
-    from discovery.register import import_register
+    from discovery.analyse.recompute import recompute
+    from discovery.analyse.register import import_register
+    from discovery.views import queries
 
     with case.open() as store:
         count = import_register(store, file)

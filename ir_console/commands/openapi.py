@@ -52,7 +52,7 @@ def _format_for(output: Path | None, fmt: str | None) -> str:
 def export(case: CaseContext, host: str | None, output: Path | None, fmt: str | None) -> None:
     """Templated paths, typed parameters, methods, status codes, inferred security schemes and
     an x-ir-console extension (classification, first/last seen). No observed value is copied."""
-    from discovery.openapi_export import export_host, hosts_with_traffic
+    from discovery.views.openapi_export import export_host, hosts_with_traffic
 
     with case.open(create=False) as store:
         hosts = [host.lower()] if host else hosts_with_traffic(store)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from discovery import queries
 from discovery.timeutil import parse_time
+from discovery.views import queries
 from ir_console.cli import CaseContext, LazyGroup
 from ir_console.output import emit_json, emit_table
 

@@ -35,8 +35,8 @@ def import_(
     A broken spec exits 2 naming the file and the JSON pointer of the problem; nothing changes.
     A spec that validated once is remembered by its content hash and not validated again.
     """
-    from discovery import queries
-    from discovery.specs import import_spec_file
+    from discovery.analyse.specs import import_spec_file
+    from discovery.views import queries
 
     with case.open() as store:
         result = import_spec_file(store, file, host=host, validate=not no_validate)
@@ -57,7 +57,7 @@ def import_(
         f"imported {result.title!r} ({result.openapi_version}): {result.operations} operations"
         f" ({result.deprecated} deprecated) on {where}"
     )
-    message("endpoints now: " + ", ".join(f"{s} {n}" for s, n in summary["endpoints"].items()))
+    message("endpoints now: " + ", ".join(f"{s} {n}" for s, n in counts.items()))
 
 
 @spec.command("list")
@@ -65,7 +65,7 @@ def import_(
 @click.pass_obj
 def list_(case: CaseContext, as_json: bool) -> None:
     """The specs in the case, with their hosts and operation counts."""
-    from discovery import queries
+    from discovery.views import queries
 
     with case.open(create=False) as store:
         rows = queries.specs(store)

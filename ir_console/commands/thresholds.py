@@ -41,7 +41,12 @@ def thresholds(
 ) -> None:
     """Show the findings thresholds (value, default, where the value comes from), or change
     them for this case with --set / --reset. A change is audited and recomputes the findings."""
-    from discovery.findings import DEFAULT_THRESHOLDS, case_thresholds, load_rules, set_thresholds
+    from discovery.analyse.findings import (
+        DEFAULT_THRESHOLDS,
+        case_thresholds,
+        load_rules,
+        set_thresholds,
+    )
 
     load_rules()
     changes = dict(_assignment(a) for a in assignments)

@@ -187,10 +187,12 @@ class ConsoleApp(App[None]):
         question = Text("Block ")
         question.append_text(safe(label, style="bold"))
         question.append(" at the proxy? The block is written to the audit log.")
-        self.push_screen(
-            ConfirmModal(question, yes="Block"),
-            lambda ok: self._block(kind, subject) if ok else None,
-        )
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._block(kind, subject)
+
+        self.push_screen(ConfirmModal(question, yes="Block"), answered)
 
     @work(thread=True, group="block")
     def _block(self, kind: str, subject: str) -> None:

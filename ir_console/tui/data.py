@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from discovery import audit, blocklist, queries
-from discovery.store import Store
+from discovery.case import audit, blocklist
+from discovery.case.store import Store
 from discovery.timeutil import iso
+from discovery.views import queries
 
 PAGE = 100  # rows a list shows; the status line says when a filter would show more
 DETAIL_ROWS = 50

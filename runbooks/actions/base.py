@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from discovery.store import Store
+from discovery.case.store import Store
 from runbooks.errors import ActionError
 
 if TYPE_CHECKING:  # httpx costs ~0.3 s to import: only the HTTP actions load it

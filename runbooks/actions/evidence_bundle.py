@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from discovery import audit
-from discovery.store import file_sha256
+from discovery.case import audit
+from discovery.case.store import file_sha256
 from discovery.timeutil import iso
 from runbooks.actions.base import Action, ActionContext, Args
 from runbooks.errors import ActionError

@@ -1,6 +1,6 @@
 """``evidence.summary``: what a subject reached (blast radius) and where it was seen (sightings).
 
-Uses the graph (``discovery.graph``, imported lazily: networkx is slow to import): blast radius
+Uses the graph (``discovery.views.graph``, imported lazily: networkx is slow to import): blast radius
 for credentials, identities and clients, exposure for endpoints and hosts; without it, what the
 sightings show.
 """
@@ -11,9 +11,9 @@ import importlib
 import logging
 from typing import Any
 
-from discovery.store import Store
-from discovery.subjects import Subject, resolve_subject
+from discovery.case.store import Store
 from discovery.timeutil import iso
+from discovery.views.subjects import Subject, resolve_subject
 from runbooks.actions.base import Action, ActionContext, Args
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ MAX_ROWS = 200
 
 
 class SummaryArgs(Args):
-    subject: str  # anything discovery.subjects.resolve_subject accepts
+    subject: str  # anything discovery.views.subjects.resolve_subject accepts
 
 
 class EvidenceSummary(Action[SummaryArgs]):
@@ -137,8 +137,8 @@ def _blast_radius(
 ) -> tuple[dict[str, Any], str]:
     """From the graph (blast radius, or exposure for endpoints and hosts), else the sightings."""
     try:
-        analyses = importlib.import_module("discovery.graph.analyses")
-        build = importlib.import_module("discovery.graph.build")
+        analyses = importlib.import_module("discovery.views.graph.analyses")
+        build = importlib.import_module("discovery.views.graph.build")
     except ImportError as exc:
         log.warning("graph analyses unavailable (%s); blast radius from sightings", exc)
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from discovery import blocklist
+from discovery.case import blocklist
 from discovery.timeutil import iso
 from runbooks.actions.base import Action, ActionContext, Args
 from runbooks.errors import ActionError

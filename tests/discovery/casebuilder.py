@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from discovery.analyse.sightings import rebuild_sightings
+from discovery.case.store import Store
 from discovery.models import CredentialSighting
-from discovery.secrets import credential_id
-from discovery.sightings import rebuild_sightings
-from discovery.store import Store
+from discovery.redact.secrets import credential_id
 from tests.conftest import make_exchange, make_sighting
 
 API = "api.example.com"

@@ -35,20 +35,30 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "upstream.crt", directory / "upstream.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -70,8 +80,13 @@ class Upstream:
                 if length:
                     self.rfile.read(length)
                 with lock:
-                    seen.append({"method": self.command, "path": self.path,
-                                 "headers": dict(self.headers.items())})
+                    seen.append(
+                        {
+                            "method": self.command,
+                            "path": self.path,
+                            "headers": dict(self.headers.items()),
+                        }
+                    )
                 if (self.headers.get("Upgrade") or "").lower() == "websocket":
                     self._switch_to_websocket()
                     return
@@ -84,8 +99,9 @@ class Upstream:
 
             def _switch_to_websocket(self) -> None:
                 key = self.headers.get("Sec-WebSocket-Key", "")
-                accept = base64.b64encode(hashlib.sha1(
-                    (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+                accept = base64.b64encode(
+                    hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()
+                ).decode()
                 self.send_response(101)
                 self.send_header("Upgrade", "websocket")
                 self.send_header("Connection", "Upgrade")
@@ -148,12 +164,23 @@ class Mitmdump:
 
 
 @contextmanager
-def mitmdump(confdir: Path, *args: str, with_addon: bool = True,
-             startup_timeout: float = 60.0) -> Iterator[Mitmdump]:
+def mitmdump(
+    confdir: Path, *args: str, with_addon: bool = True, startup_timeout: float = 60.0
+) -> Iterator[Mitmdump]:
     """Run mitmdump (optionally with our addon); stop it with SIGTERM so ``done`` runs."""
-    argv = [MITMDUMP, "--listen-host", "127.0.0.1", "--listen-port", "0",
-            "--set", f"confdir={confdir}", "--set", "ssl_insecure=true",
-            "--set", "flow_detail=0"]
+    argv = [
+        MITMDUMP,
+        "--listen-host",
+        "127.0.0.1",
+        "--listen-port",
+        "0",
+        "--set",
+        f"confdir={confdir}",
+        "--set",
+        "ssl_insecure=true",
+        "--set",
+        "flow_detail=0",
+    ]
     if with_addon:
         argv += ["-s", ADDON]
     argv += list(args)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from discovery import compiled
-from tests.discovery.test_pcap_parallel import _interleaved_capture
+from tests.discovery.ingest.test_pcap_parallel import _interleaved_capture
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -56,7 +56,7 @@ def test_the_compiled_build_is_current_and_in_use() -> None:
 
 def test_pure_python_on_request() -> None:
     out = _run(
-        "import discovery.http1, discovery.streams; print(discovery.http1.__file__)",
+        "import discovery.wire.http1, discovery.wire.connections; print(discovery.wire.http1.__file__)",
         env={compiled.PURE_ENV: "1"},
     )
     assert out.split("\n")[0].endswith("http1.py")
@@ -100,25 +100,24 @@ def test_a_stale_build_is_not_run(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "discovery", tmp_path / "discovery")
     assert compiled.build_state(tmp_path) == "current"
     later = time.time() + 5
-    os.utime(compiled.source_path("discovery.http1", tmp_path), (later, later))
+    os.utime(compiled.source_path("discovery.wire.http1", tmp_path), (later, later))
     out = _run(
-        "import discovery.http1, discovery.streams;"
-        "print(discovery.http1.__file__, discovery.streams.__file__)",
+        "import discovery.wire.http1, discovery.wire.connections;"
+        "print(discovery.wire.http1.__file__, discovery.wire.connections.__file__)",
         path=str(tmp_path),
     )
     first, _, rest = out.partition("\n")
     assert first.split() == [
-        str(tmp_path / "discovery" / "http1.py"),
-        str(tmp_path / "discovery" / "streams.py"),
+        str(tmp_path / "discovery" / "wire" / "http1.py"),
+        str(tmp_path / "discovery" / "wire" / "connections.py"),
     ]
-    assert "stale: discovery.http1" in rest and "make" in rest
+    assert "stale: discovery.wire.http1" in rest and "make" in rest
 
 
 def _dump(case: Path) -> dict[str, list[tuple[object, ...]]]:
     conn = sqlite3.connect(case)
     tables = [
-        r[0]
-        for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1")
+        r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1")
     ]
     out = {}
     for table in tables:

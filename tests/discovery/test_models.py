@@ -16,7 +16,14 @@ from discovery.models import (
 
 _INTS = ("client_port", "server_port", "status", "request_bytes", "response_bytes")
 _BOOLS = ("tls", "partial", "blocked", "websocket")
-_TUPLES = ("request_headers", "response_headers", "extra", "query_names", "sensitive", "credentials")
+_TUPLES = (
+    "request_headers",
+    "response_headers",
+    "extra",
+    "query_names",
+    "sensitive",
+    "credentials",
+)
 
 
 def _values(record: type[Any], rng: random.Random) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from discovery import audit, blocklist
-from discovery.secrets import credential_id
-from discovery.store import Store
+from discovery.case import audit, blocklist
+from discovery.case.store import Store
+from discovery.redact.secrets import credential_id
 from ir_console.cli import cli
 from tests.conftest import make_exchange, make_sighting
 
@@ -34,11 +34,16 @@ def case_with_credential(case_path: Path) -> tuple[Path, str]:
 
 def test_block_and_unblock_credential(case_with_credential: tuple[Path, str]) -> None:
     case_path, cid = case_with_credential
-    code, out, _ = run(case_path, "block", "credential", cid, "--reason", "leaked on paste",
-                       "--json")
+    code, out, _ = run(
+        case_path, "block", "credential", cid, "--reason", "leaked on paste", "--json"
+    )
     assert code == 0
-    assert json.loads(out)["blocked"] == {"kind": "credential", "subject": cid,
-                                          "reason": "leaked on paste", "created_by": "cli"}
+    assert json.loads(out)["blocked"] == {
+        "kind": "credential",
+        "subject": cid,
+        "reason": "leaked on paste",
+        "created_by": "cli",
+    }
     with Store.open(case_path) as store:
         (block,) = blocklist.blocks(store)
         assert block.value == store.fingerprint(SECRET)
@@ -49,8 +54,10 @@ def test_block_and_unblock_credential(case_with_credential: tuple[Path, str]) ->
     with Store.open(case_path) as store:
         assert blocklist.blocks(store) == []
         assert blocklist.change_marker(store) != marker
-        assert [e.action for e in audit.entries(store)] == ["block.credential",
-                                                            "unblock.credential"]
+        assert [e.action for e in audit.entries(store)] == [
+            "block.credential",
+            "unblock.credential",
+        ]
         assert audit.verify(store).ok
     code, out, _ = run(case_path, "unblock", "credential", cid, "--json")
     assert json.loads(out)["unblocked"] is False
@@ -62,21 +69,30 @@ def test_block_endpoint_normalises_the_subject(case_path: Path) -> None:
     assert code == 0 and "api.example.com GET /v1/users/{id}" in err
     with Store.open(case_path) as store:
         assert [(b.kind, b.value) for b in blocklist.blocks(store)] == [
-            ("endpoint", "api.example.com GET /v1/users/{id}")]
-    code, out, _ = run(case_path, "unblock", "endpoint", "api.example.com GET /v1/users/{id}",
-                       "--json")
+            ("endpoint", "api.example.com GET /v1/users/{id}")
+        ]
+    code, out, _ = run(
+        case_path, "unblock", "endpoint", "api.example.com GET /v1/users/{id}", "--json"
+    )
     assert json.loads(out)["unblocked"] is True
 
 
-@pytest.mark.parametrize("argv", [
-    ["block", "credential", "c-000000000000"],
-    ["block", "endpoint", "api.example.com GET"],
-    ["block", "endpoint", "api.example.com GET users"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["block", "credential", "c-000000000000"],
+        ["block", "endpoint", "api.example.com GET"],
+        ["block", "endpoint", "api.example.com GET users"],
+    ],
+)
 def test_bad_subjects_exit_2_with_one_line(case_path: Path, argv: list[str]) -> None:
     Store.open(case_path).close()
-    proc = subprocess.run([sys.executable, "-m", "ir_console", "--db", str(case_path), *argv],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ir_console", "--db", str(case_path), *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("ir-console: error:") and proc.stderr.count("\n") == 1
     with Store.open(case_path) as store:

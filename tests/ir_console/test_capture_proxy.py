@@ -15,16 +15,29 @@ import click
 import httpx
 import pytest
 
-from discovery.store import Store
+from discovery.case.store import Store
 from ir_console.commands.capture_proxy import parse_listen
 from tests.discovery.proxyfixtures import upstream
 
 
 def start(case: Path, confdir: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "ir_console", "--db", str(case), "capture", "proxy",
-         "--confdir", str(confdir), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "ir_console",
+            "--db",
+            str(case),
+            "capture",
+            "proxy",
+            "--confdir",
+            str(confdir),
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_port(proc: subprocess.Popen[str], lines: list[str]) -> int:
@@ -40,17 +53,27 @@ def wait_for_port(proc: subprocess.Popen[str], lines: list[str]) -> int:
 def test_reverse_proxy_records_and_stops_cleanly(tmp_path: Path) -> None:
     case, confdir = tmp_path / "case.db", tmp_path / "conf"
     with upstream() as server:
-        proc = start(case, confdir, "--listen", "127.0.0.1:0",
-                     "--mode", f"reverse:http://127.0.0.1:{server.port}", "--enforce")
+        proc = start(
+            case,
+            confdir,
+            "--listen",
+            "127.0.0.1:0",
+            "--mode",
+            f"reverse:http://127.0.0.1:{server.port}",
+            "--enforce",
+        )
         lines: list[str] = []
         try:
             port = wait_for_port(proc, lines)
             rest: list[str] = []
             reader = threading.Thread(target=lambda: rest.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
             reader.start()
-            resp = httpx.get(f"http://127.0.0.1:{port}/v1/widgets/9",
-                             headers={"X-API-Key": "key-capture-proxy-123456"}, trust_env=False,
-                             timeout=30)
+            resp = httpx.get(
+                f"http://127.0.0.1:{port}/v1/widgets/9",
+                headers={"X-API-Key": "key-capture-proxy-123456"},
+                trust_env=False,
+                timeout=30,
+            )
             assert resp.status_code == 200 and resp.json()["path"] == "/v1/widgets/9"
         finally:
             proc.send_signal(signal.SIGINT)
@@ -61,7 +84,8 @@ def test_reverse_proxy_records_and_stops_cleanly(tmp_path: Path) -> None:
     assert (confdir / "mitmproxy-ca-cert.pem").exists()
     with Store.open(case) as store:
         rows = store.conn.execute(
-            "SELECT host, method, path, status, source FROM exchanges").fetchall()
+            "SELECT host, method, path, status, source FROM exchanges"
+        ).fetchall()
         kinds = [r[0] for r in store.conn.execute("SELECT kind FROM credentials")]
     assert rows == [(f"127.0.0.1:{server.port}", "GET", "/v1/widgets/9", 200, "proxy")]
     assert kinds == ["api_key"]
@@ -85,13 +109,16 @@ def test_bad_mode_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--mode" in stderr
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("127.0.0.1:8080", ("127.0.0.1", 8080)),
-    ("[::1]:8443", ("::1", 8443)),
-    (":9000", ("", 9000)),
-    ("9000", ("", 9000)),
-    ("0.0.0.0:0", ("0.0.0.0", 0)),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("127.0.0.1:8080", ("127.0.0.1", 8080)),
+        ("[::1]:8443", ("::1", 8443)),
+        (":9000", ("", 9000)),
+        ("9000", ("", 9000)),
+        ("0.0.0.0:0", ("0.0.0.0", 0)),
+    ],
+)
 def test_parse_listen(value: str, expected: tuple[str, int]) -> None:
     assert parse_listen(value) == expected
 

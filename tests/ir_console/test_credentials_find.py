@@ -9,25 +9,28 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from discovery.analysis import recompute
+from discovery.analyse.recompute import recompute
+from discovery.case.store import Store
 from discovery.models import ObservedExchange
-from discovery.pipeline import to_exchange
-from discovery.store import Store
+from discovery.redact.convert import to_exchange
 from ir_console.cli import cli
-from tests.discovery.credentials import tokens as t
+from tests.discovery.redact.credentials import tokens as t
 
 API_KEY = "acme_pk_globex_" + t.rand(28, seed=21)
 GH = t.github_token(seed=22)
 PASSWORD = "Export-" + t.rand(12, seed=23)
 NEVER_SEEN = t.STRIPE_LIVE
 AWS_SECRET = t.rand(40, seed=24)
-SIGV4 = (f"AWS4-HMAC-SHA256 Credential={t.AWS_KEY_ID}/20261128/eu-west-1/s3/aws4_request, "
-         f"SignedHeaders=host, Signature={'ab' * 32}")
+SIGV4 = (
+    f"AWS4-HMAC-SHA256 Credential={t.AWS_KEY_ID}/20261128/eu-west-1/s3/aws4_request, "
+    f"SignedHeaders=host, Signature={'ab' * 32}"
+)
 
 
 def run(case: Path, args: list[str], stdin: str | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--db", str(case), *args], input=stdin,
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["--db", str(case), *args], input=stdin, catch_exceptions=False
+    )
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -35,17 +38,35 @@ def run(case: Path, args: list[str], stdin: str | None = None) -> tuple[int, str
 def case(case_path: Path) -> Path:
     with Store.open(case_path) as store:
         observed = [
-            ObservedExchange(ts=1_790_000_000.0 + i, source="pcap", evidence=f"frames {i}",
-                             client_ip=ip, method="GET", target="/v1/orders", host="api.acme.example",
-                             status=200, request_headers=headers)
-            for i, (ip, headers) in enumerate([
-                ("10.0.0.5", (("X-API-Key", API_KEY),)),
-                ("10.0.0.9", (("X-API-Key", API_KEY),)),
-                ("10.0.0.7", (("Authorization", f"token {GH}"),)),
-                ("10.0.0.8", (("Authorization", "Basic " + base64.b64encode(
-                    f"batch-export:{PASSWORD}".encode()).decode()),)),
-                ("10.0.0.4", (("Authorization", SIGV4),)),
-            ])
+            ObservedExchange(
+                ts=1_790_000_000.0 + i,
+                source="pcap",
+                evidence=f"frames {i}",
+                client_ip=ip,
+                method="GET",
+                target="/v1/orders",
+                host="api.acme.example",
+                status=200,
+                request_headers=headers,
+            )
+            for i, (ip, headers) in enumerate(
+                [
+                    ("10.0.0.5", (("X-API-Key", API_KEY),)),
+                    ("10.0.0.9", (("X-API-Key", API_KEY),)),
+                    ("10.0.0.7", (("Authorization", f"token {GH}"),)),
+                    (
+                        "10.0.0.8",
+                        (
+                            (
+                                "Authorization",
+                                "Basic "
+                                + base64.b64encode(f"batch-export:{PASSWORD}".encode()).decode(),
+                            ),
+                        ),
+                    ),
+                    ("10.0.0.4", (("Authorization", SIGV4),)),
+                ]
+            )
         ]
         store.add_exchanges([to_exchange(o, store.fingerprint) for o in observed])
         recompute(store)
@@ -82,8 +103,9 @@ def test_found_when_pasted_with_header_or_scheme(case: Path, pasted: str) -> Non
 
 
 def test_basic_found_by_user_and_password(case: Path) -> None:
-    _, out, err = run(case, ["credentials", "find", "--stdin", "--json"],
-                      f"batch-export:{PASSWORD}")
+    _, out, err = run(
+        case, ["credentials", "find", "--stdin", "--json"], f"batch-export:{PASSWORD}"
+    )
     assert json.loads(out)["credential"]["identity"] == "basic:batch-export@api.acme.example"
     assert_clean(out, err)
 
@@ -119,8 +141,9 @@ def test_bulk_file(case: Path, tmp_path: Path) -> None:
 def test_usage_errors(case: Path) -> None:
     result = CliRunner().invoke(cli, ["--db", str(case), "credentials", "find"])
     assert result.exit_code == 2
-    result = CliRunner().invoke(cli, ["--db", str(case), "credentials", "find", "--stdin"],
-                                input="")
+    result = CliRunner().invoke(
+        cli, ["--db", str(case), "credentials", "find", "--stdin"], input=""
+    )
     assert result.exit_code == 2
 
 
@@ -149,7 +172,12 @@ def test_bulk_triage_of_a_leaked_dump(case: Path, tmp_path: Path) -> None:
     assert code == 0
     rows = json.loads(out)
     assert [(r["line"], r["found"]) for r in rows] == [
-        (1, True), (2, True), (3, True), (4, False), (5, False)]
+        (1, True),
+        (2, True),
+        (3, True),
+        (4, False),
+        (5, False),
+    ]
     assert [r["credential"]["kind"] for r in rows[:3]] == ["github_token", "api_key", "aws_sigv4"]
     assert_clean(out, err)
     assert AWS_SECRET not in out + err

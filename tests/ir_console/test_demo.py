@@ -13,7 +13,7 @@ from ir_console.cli import cli
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "ir_console" / "demo"
 
-# What demo/make_capture.py plants, rule by rule (DESIGN section 4).
+# What demo/make_capture.py plants, rule by rule (docs/findings.md).
 PLANTED_RULES = (
     "long_lived_token",  # billing-sync's one-year JWT
     "expired_token_in_use",  # legacy-reporting's expired JWT still served
@@ -115,8 +115,9 @@ def test_leaked_partner_key_is_found_from_two_sources(
 
     case, _ = demo_case
     leaked = Secrets(SEED).globex_partner_key
-    result = CliRunner().invoke(cli, ["--db", str(case), "credentials", "find", "--stdin",
-                                      "--json"], input=leaked + "\n")
+    result = CliRunner().invoke(
+        cli, ["--db", str(case), "credentials", "find", "--stdin", "--json"], input=leaked + "\n"
+    )
     assert result.exit_code == 0, result.output
     assert leaked not in result.output
     found = json.loads(result.stdout)
@@ -134,6 +135,7 @@ def test_demo_case_holds_no_raw_secret(demo_case: tuple[Path, dict[str, Any]]) -
     case, _ = demo_case
     secrets = Secrets(SEED)
     data = case.read_bytes() + b"".join(
-        p.read_bytes() for p in case.parent.iterdir() if p.name.startswith(case.name + "-"))
+        p.read_bytes() for p in case.parent.iterdir() if p.name.startswith(case.name + "-")
+    )
     for raw in (secrets.globex_partner_key, secrets.report_bot_key, secrets.batch_password):
         assert raw.encode() not in data

@@ -14,8 +14,13 @@ import pytest
 from tests.conftest import require_tool
 
 # Rules the demo plants that an overview of the most severe findings must show at 120x40.
-EXPECTED_ANY = ("credential_multiple_sources", "object_enumeration", "sensitive_data_exposure",
-                "long_lived_token", "cleartext_credential")
+EXPECTED_ANY = (
+    "credential_multiple_sources",
+    "object_enumeration",
+    "sensitive_data_exposure",
+    "long_lived_token",
+    "cleartext_credential",
+)
 
 
 def test_demo_opens_the_console_on_its_findings(tmp_path: Path) -> None:
@@ -24,14 +29,32 @@ def test_demo_opens_the_console_on_its_findings(tmp_path: Path) -> None:
     exe = Path(sys.executable).parent / "ir-console"
     base = [tmux, "-L", socket]
     env = {**os.environ, "TERM": "xterm-256color"}
-    subprocess.run([*base, "new-session", "-d", "-x", "120", "-y", "40", "-s", "demo",
-                    f"cd {tmp_path} && {exe} demo; sleep 30"], check=True, env=env)
+    subprocess.run(
+        [
+            *base,
+            "new-session",
+            "-d",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "-s",
+            "demo",
+            f"cd {tmp_path} && {exe} demo; sleep 30",
+        ],
+        check=True,
+        env=env,
+    )
     screen = ""
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            screen = subprocess.run([*base, "capture-pane", "-p", "-t", "demo"],
-                                    capture_output=True, text=True, check=True).stdout
+            screen = subprocess.run(
+                [*base, "capture-pane", "-p", "-t", "demo"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             if any(rule in screen for rule in EXPECTED_ANY):
                 break
             time.sleep(0.5)
@@ -39,8 +62,12 @@ def test_demo_opens_the_console_on_its_findings(tmp_path: Path) -> None:
         assert (tmp_path / "demo-case.db").exists()
         subprocess.run([*base, "send-keys", "-t", "demo", "q"], check=True)
         for _ in range(40):  # the console quits on q: the shell goes on to its sleep
-            screen = subprocess.run([*base, "capture-pane", "-p", "-t", "demo"],
-                                    capture_output=True, text=True, check=True).stdout
+            screen = subprocess.run(
+                [*base, "capture-pane", "-p", "-t", "demo"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             if not any(rule in screen for rule in EXPECTED_ANY):
                 break
             time.sleep(0.25)
@@ -50,8 +77,9 @@ def test_demo_opens_the_console_on_its_findings(tmp_path: Path) -> None:
 
 
 def _screen(base: list[str]) -> str:
-    return subprocess.run([*base, "capture-pane", "-p", "-t", "demo"],
-                          capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        [*base, "capture-pane", "-p", "-t", "demo"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 @pytest.mark.timeout(900)
@@ -73,8 +101,22 @@ def test_make_demo_from_a_fresh_clone(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
     env["TERM"] = "xterm-256color"
     # the console draws on the terminal (Textual writes to stderr): nothing is redirected
-    subprocess.run([*base, "new-session", "-d", "-x", "120", "-y", "40", "-s", "demo",
-                    f"cd {clone} && make demo; sleep 60"], check=True, env=env)
+    subprocess.run(
+        [
+            *base,
+            "new-session",
+            "-d",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "-s",
+            "demo",
+            f"cd {clone} && make demo; sleep 60",
+        ],
+        check=True,
+        env=env,
+    )
     screen = ""
     try:
         deadline = time.monotonic() + 780

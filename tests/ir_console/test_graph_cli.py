@@ -12,7 +12,7 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner
 
-from discovery.store import Store
+from discovery.case.store import Store
 from ir_console.cli import cli
 from tests.discovery.casebuilder import ADMIN, API, EXPORT, USERS, SmallCase, build_small_case
 

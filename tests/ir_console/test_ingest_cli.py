@@ -9,10 +9,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from discovery.store import Store
+from discovery.case.store import Store
 from ir_console.cli import cli
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pcap"
+FIXTURES = FIXTURES / "pcap"
 
 
 def run(case: Path, *args: str) -> tuple[int, str]:
@@ -23,13 +24,17 @@ def run(case: Path, *args: str) -> tuple[int, str]:
 def main(case: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Through the real entry point (exit codes and one-line errors come from there)."""
     return subprocess.run(
-        [sys.executable, "-c", "from ir_console.cli import main; main()", "--db", str(case),
-         *args], capture_output=True, text=True, timeout=120)
+        [sys.executable, "-c", "from ir_console.cli import main; main()", "--db", str(case), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_ingest_prints_a_summary_and_writes_exchanges(case_path: Path) -> None:
-    code, out = run(case_path, "ingest", str(FIXTURES / "http_api.pcap"),
-                    str(FIXTURES / "tls_sni.pcap"))
+    code, out = run(
+        case_path, "ingest", str(FIXTURES / "http_api.pcap"), str(FIXTURES / "tls_sni.pcap")
+    )
     assert code == 0
     assert "http_api.pcap (pcap): " in out and " 39 exchanges" in out
     assert "tls_sni.pcap (pcap): " in out and " 2 exchanges" in out
@@ -50,8 +55,13 @@ def test_reingesting_adds_nothing(case_path: Path) -> None:
 
 
 def test_json_summary_and_hosts_from_sni(case_path: Path) -> None:
-    code, out = run(case_path, "ingest", "--json", str(FIXTURES / "tls_sni.pcap"),
-                    str(FIXTURES / "crafted_out_of_order.pcap"))
+    code, out = run(
+        case_path,
+        "ingest",
+        "--json",
+        str(FIXTURES / "tls_sni.pcap"),
+        str(FIXTURES / "crafted_out_of_order.pcap"),
+    )
     assert code == 0
     summary = json.loads(out)
     assert [s["exchanges"] for s in summary] == [2, 3]
@@ -76,8 +86,9 @@ def test_not_a_capture_exits_2_with_one_line(case_path: Path, tmp_path: Path) ->
         assert store.conn.execute("SELECT COUNT(*) FROM inputs").fetchone()[0] == 0
 
 
-def test_truncated_capture_exits_0_and_warns_naming_the_frame(case_path: Path,
-                                                              tmp_path: Path) -> None:
+def test_truncated_capture_exits_0_and_warns_naming_the_frame(
+    case_path: Path, tmp_path: Path
+) -> None:
     data = (FIXTURES / "http_api.pcapng").read_bytes()
     cut = tmp_path / "cut.pcapng"
     cut.write_bytes(data[: len(data) // 2 + 7])

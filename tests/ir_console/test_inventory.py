@@ -9,12 +9,12 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from discovery.analysis import recompute
+from discovery.analyse.recompute import recompute
+from discovery.case.store import Store
 from discovery.models import ObservedExchange
-from discovery.pipeline import to_exchange
-from discovery.store import Store
+from discovery.redact.convert import to_exchange
 from ir_console.cli import cli
-from tests.discovery.credentials import tokens as t
+from tests.discovery.redact.credentials import tokens as t
 
 REGISTER = """identities:
   - identity: billing-sync
@@ -30,11 +30,22 @@ REGISTER = """identities:
 
 def _case(case_path: Path) -> None:
     with Store.open(case_path) as store:
-        observed = [ObservedExchange(
-            ts=1_790_000_000.0 + i, source="pcap", evidence=f"frames {i}", client_ip="10.0.0.5",
-            method="GET", target="/v1/orders", host="api.acme.example", status=200,
-            request_headers=(("Authorization", f"Bearer {t.hs256_jwt({'iss': 'i', 'sub': s})}"),),
-        ) for i, s in enumerate(["svc-billing", "svc-notebook"])]
+        observed = [
+            ObservedExchange(
+                ts=1_790_000_000.0 + i,
+                source="pcap",
+                evidence=f"frames {i}",
+                client_ip="10.0.0.5",
+                method="GET",
+                target="/v1/orders",
+                host="api.acme.example",
+                status=200,
+                request_headers=(
+                    ("Authorization", f"Bearer {t.hs256_jwt({'iss': 'i', 'sub': s})}"),
+                ),
+            )
+            for i, s in enumerate(["svc-billing", "svc-notebook"])
+        ]
         store.add_exchanges([to_exchange(o, store.fingerprint) for o in observed])
         recompute(store)
 
@@ -44,8 +55,11 @@ def test_import_then_identities(case_path: Path, tmp_path: Path) -> None:
     register = tmp_path / "register.yaml"
     register.write_text(REGISTER)
     runner = CliRunner()
-    result = runner.invoke(cli, ["--db", str(case_path), "inventory", "import", str(register),
-                                 "--json"], catch_exceptions=False)
+    result = runner.invoke(
+        cli,
+        ["--db", str(case_path), "inventory", "import", str(register), "--json"],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {"registered": 2, "matched": 1, "unregistered": 1}
     result = runner.invoke(cli, ["--db", str(case_path), "identities", "--json"])
@@ -54,8 +68,9 @@ def test_import_then_identities(case_path: Path, tmp_path: Path) -> None:
     assert rows["billing-sync"]["registered"] and rows["billing-sync"]["requests"] == 1
     assert rows["never-seen"]["credentials"] == []
     assert not rows["i|svc-notebook"]["registered"]
-    result = runner.invoke(cli, ["--db", str(case_path), "findings", "--rule",
-                                 "unregistered_identity", "--json"])
+    result = runner.invoke(
+        cli, ["--db", str(case_path), "findings", "--rule", "unregistered_identity", "--json"]
+    )
     assert [f["subject"]["id"] for f in json.loads(result.stdout)] == ["jwt:i|svc-notebook"]
 
 
@@ -64,8 +79,20 @@ def test_bad_register_is_one_line_and_exit_2(case_path: Path, tmp_path: Path) ->
     register = tmp_path / "bad.csv"
     register.write_text("identity,kind\nx,robot\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "ir_console", "--db", str(case_path), "inventory", "import",
-         str(register)], capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "ir_console",
+            "--db",
+            str(case_path),
+            "inventory",
+            "import",
+            str(register),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert f"{register} (line 2): kind 'robot'" in proc.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from discovery.store import Store, dumps
+from discovery.case.store import Store, dumps
 from discovery.timeutil import iso
 from ir_console.cli import cli
 from tests.conftest import make_exchange, make_sighting
@@ -26,24 +26,41 @@ def run(case_path: Path, *args: str) -> tuple[int, str]:
 @pytest.fixture
 def populated(case_path: Path) -> Path:
     with Store.open(case_path) as store:
-        sighting = make_sighting(store, SECRET, identity="jwt:https://idp|svc-billing",
-                                 identity_kind="jwt", claims=(("sub", "svc-billing"),),
-                                 issued_at=1_790_000_000.0, expires_at=1_800_000_000.0)
-        store.add_exchanges([
-            make_exchange(ts=1_790_000_100.0, credentials=(sighting,), client_ip="10.0.0.5"),
-            make_exchange(ts=1_790_000_200.0, credentials=(sighting,), client_ip="10.0.0.9",
-                          status=404),
-            make_exchange(ts=1_790_000_300.0, method=None, path=None, raw_path=None,
-                          host="opaque.example.net", tls=True, sni="opaque.example.net"),
-        ])
+        sighting = make_sighting(
+            store,
+            SECRET,
+            identity="jwt:https://idp|svc-billing",
+            identity_kind="jwt",
+            claims=(("sub", "svc-billing"),),
+            issued_at=1_790_000_000.0,
+            expires_at=1_800_000_000.0,
+        )
+        store.add_exchanges(
+            [
+                make_exchange(ts=1_790_000_100.0, credentials=(sighting,), client_ip="10.0.0.5"),
+                make_exchange(
+                    ts=1_790_000_200.0, credentials=(sighting,), client_ip="10.0.0.9", status=404
+                ),
+                make_exchange(
+                    ts=1_790_000_300.0,
+                    method=None,
+                    path=None,
+                    raw_path=None,
+                    host="opaque.example.net",
+                    tls=True,
+                    sni="opaque.example.net",
+                ),
+            ]
+        )
         conn = store.conn
         conn.execute(
             "INSERT INTO endpoints(host, method, template, status, requests, first_seen, "
             "last_seen, statuses) VALUES ('api.example.com','GET','/v1/users/{id}','shadow',2,"
-            "1790000100,1790000200,?)", (dumps({"200": 1, "404": 1}),),
+            "1790000100,1790000200,?)",
+            (dumps({"200": 1, "404": 1}),),
         )
         conn.execute("UPDATE exchanges SET endpoint_id = 1 WHERE method IS NOT NULL")
-        from discovery.sightings import rebuild_sightings
+        from discovery.analyse.sightings import rebuild_sightings
 
         rebuild_sightings(store)
         conn.execute(
@@ -59,20 +76,32 @@ def test_endpoints_json_shape(populated: Path) -> None:
     code, out = run(populated, "endpoints", "--json")
     assert code == 0
     rows = json.loads(out)
-    assert rows == [{
-        "host": "api.example.com", "method": "GET", "template": "/v1/users/{id}",
-        "status": "shadow", "requests": 2, "first_seen": "2026-09-21T14:15:00Z",
-        "last_seen": "2026-09-21T14:16:40Z", "statuses": {"200": 1, "404": 1},
-        "credentials": [rows[0]["credentials"][0]],
-    }]
+    assert rows == [
+        {
+            "host": "api.example.com",
+            "method": "GET",
+            "template": "/v1/users/{id}",
+            "status": "shadow",
+            "requests": 2,
+            "first_seen": "2026-09-21T14:15:00Z",
+            "last_seen": "2026-09-21T14:16:40Z",
+            "statuses": {"200": 1, "404": 1},
+            "credentials": [rows[0]["credentials"][0]],
+        }
+    ]
     assert rows[0]["credentials"][0].startswith("c-")
 
 
 def test_endpoints_filters(populated: Path) -> None:
     assert json.loads(run(populated, "endpoints", "--json", "--status", "documented")[1]) == []
-    assert len(json.loads(run(populated, "endpoints", "--json", "--status", "shadow,zombie")[1])) == 1
+    assert (
+        len(json.loads(run(populated, "endpoints", "--json", "--status", "shadow,zombie")[1])) == 1
+    )
     assert json.loads(run(populated, "endpoints", "--json", "--host", "other.example")[1]) == []
-    assert json.loads(run(populated, "endpoints", "--json", "--since", "2026-09-21T14:16:00Z")[1]) == []
+    assert (
+        json.loads(run(populated, "endpoints", "--json", "--since", "2026-09-21T14:16:00Z")[1])
+        == []
+    )
     assert len(json.loads(run(populated, "endpoints", "--json", "--since", "2026-09-21")[1])) == 1
 
 
@@ -81,12 +110,25 @@ def test_credentials_json_shape_and_no_secret(populated: Path) -> None:
     assert code == 0
     assert SECRET not in out
     (row,) = json.loads(out)
-    assert set(row) == {"id", "kind", "redacted", "identity", "first_seen", "last_seen",
-                        "requests", "sources", "endpoints", "issued_at", "expires_at", "claims"}
+    assert set(row) == {
+        "id",
+        "kind",
+        "redacted",
+        "identity",
+        "first_seen",
+        "last_seen",
+        "requests",
+        "sources",
+        "endpoints",
+        "issued_at",
+        "expires_at",
+        "claims",
+    }
     assert row["requests"] == 2
     assert row["sources"] == ["10.0.0.5", "10.0.0.9"]
-    assert row["endpoints"] == [{"host": "api.example.com", "method": "GET",
-                                 "template": "/v1/users/{id}"}]
+    assert row["endpoints"] == [
+        {"host": "api.example.com", "method": "GET", "template": "/v1/users/{id}"}
+    ]
     assert row["identity"] == "jwt:https://idp|svc-billing"
     assert row["claims"] == {"sub": "svc-billing"}
     assert row["expires_at"] == iso(1_800_000_000.0)
@@ -106,7 +148,9 @@ def test_findings_json_sorted_and_filtered(populated: Path) -> None:
     assert rows[0]["subject"] == {"type": "credential", "id": "c-1"}
     high = json.loads(run(populated, "findings", "--json", "--severity", "high")[1])
     assert [r["rule"] for r in high] == ["long_lived_token"]
-    by_rule = json.loads(run(populated, "findings", "--json", "--rule", "shadow_endpoint_access")[1])
+    by_rule = json.loads(
+        run(populated, "findings", "--json", "--rule", "shadow_endpoint_access")[1]
+    )
     assert len(by_rule) == 1
 
 
@@ -130,8 +174,13 @@ def _ir(case: Path, *args: str, env_db: bool = False) -> subprocess.CompletedPro
     env = dict(os.environ)
     if env_db:
         env["IR_CONSOLE_DB"] = str(case)
-    return subprocess.run([sys.executable, "-m", "ir_console", *env_args, *args],
-                          capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "ir_console", *env_args, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 def test_exit_code_2_for_a_file_that_is_not_a_case(tmp_path: Path) -> None:
@@ -156,23 +205,26 @@ def test_env_var_selects_the_case(populated: Path) -> None:
 
 
 def test_help_lists_the_commands() -> None:
-    proc = subprocess.run([sys.executable, "-m", "ir_console", "--help"], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ir_console", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0
     for name in ("endpoints", "credentials", "identities", "findings", "hosts", "demo", "tui"):
         assert f"  {name}" in proc.stdout
 
 
 def test_piped_tables_keep_whole_cells_whatever_columns_says(populated: Path) -> None:
-    result = CliRunner().invoke(cli, ["--db", str(populated), "endpoints"],
-                                catch_exceptions=False, env={"COLUMNS": "30"})
+    result = CliRunner().invoke(
+        cli, ["--db", str(populated), "endpoints"], catch_exceptions=False, env={"COLUMNS": "30"}
+    )
     assert result.exit_code == 0
     row = result.output.splitlines()[1].split()
     assert row[:4] == ["shadow", "api.example.com", "GET", "/v1/users/{id}"]
 
 
-def test_tables_shrink_to_fit_a_terminal(monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_tables_shrink_to_fit_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from ir_console import output
 
     monkeypatch.setenv("COLUMNS", "50")

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from discovery.sightings import rebuild_sightings
-from discovery.store import Store
+from discovery.analyse.sightings import rebuild_sightings
+from discovery.case.store import Store
 from ir_console.cli import cli
 from tests.conftest import make_exchange, make_sighting
 from tests.runbooks.actions.providers import providers
@@ -36,8 +36,13 @@ def invoke(db: Path, *args: str, input: str | None = None) -> Any:
 
 
 def main(db: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ir_console", "--db", str(db), *args],
-                          input=input, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ir_console", "--db", str(db), *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_list_and_show(case: tuple[Path, str]) -> None:
@@ -55,21 +60,35 @@ def test_validate_good_and_bad(tmp_path: Path, case: tuple[Path, str]) -> None:
     good.write_text("id: g\ntitle: G\napplies_to: host\nsteps:\n  - id: a\n    manual: look\n")
     assert main(db, "runbook", "validate", str(good)).returncode == 0
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: b\ntitle: B\napplies_to: host\nsteps:\n  - id: a\n"
-                   "    action: http.request\n    timeout: -1\n")
+    bad.write_text(
+        "id: b\ntitle: B\napplies_to: host\nsteps:\n  - id: a\n"
+        "    action: http.request\n    timeout: -1\n"
+    )
     proc = main(db, "runbook", "validate", str(bad))
     assert proc.returncode == 2
-    assert proc.stderr.strip().startswith(f"ir-console: error: {bad}:7: step 'a' (#1) field "
-                                          "'timeout':")
+    assert proc.stderr.strip().startswith(
+        f"ir-console: error: {bad}:7: step 'a' (#1) field 'timeout':"
+    )
     assert "Traceback" not in proc.stderr
 
 
 def test_run_json_lines_gate_exit_3_then_resume(case: tuple[Path, str], tmp_path: Path) -> None:
     db, cid = case
     with providers() as p:
-        args = ["runbook", "run", "revoke-leaked-credential", "--target", cid,
-                "--param", f"github_api_url={p.url}/github",
-                "--param", f"report_dir={tmp_path / 'rep'}", "--secret-stdin", "token", "--json"]
+        args = [
+            "runbook",
+            "run",
+            "revoke-leaked-credential",
+            "--target",
+            cid,
+            "--param",
+            f"github_api_url={p.url}/github",
+            "--param",
+            f"report_dir={tmp_path / 'rep'}",
+            "--secret-stdin",
+            "token",
+            "--json",
+        ]
         proc = main(db, *args, input=SECRET + "\n")
         assert proc.returncode == 3, proc.stderr
         lines = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -83,8 +102,18 @@ def test_run_json_lines_gate_exit_3_then_resume(case: tuple[Path, str], tmp_path
         # the secret is not stored: resume needs it again, plus the step's own approval
         proc = main(db, "runbook", "resume", run_id, "--yes", "--json", input="")
         assert proc.returncode == 3 and p.github_revoked == []
-        proc = main(db, "runbook", "resume", run_id, "--approve", "revoke-github",
-                    "--secret-stdin", "token", "--json", input=SECRET + "\n")
+        proc = main(
+            db,
+            "runbook",
+            "resume",
+            run_id,
+            "--approve",
+            "revoke-github",
+            "--secret-stdin",
+            "token",
+            "--json",
+            input=SECRET + "\n",
+        )
         assert proc.returncode == 0, proc.stderr
         assert p.github_revoked == [SECRET]
         assert json.loads(proc.stdout.splitlines()[-1])["state"] == "succeeded"
@@ -92,8 +121,13 @@ def test_run_json_lines_gate_exit_3_then_resume(case: tuple[Path, str], tmp_path
 
     status = json.loads(invoke(db, "runbook", "status", run_id, "--json").output)
     assert status["state"] == "succeeded"
-    assert [s["state"] for s in status["steps"]][:5] == ["done", "done", "skipped", "skipped",
-                                                        "done"]
+    assert [s["state"] for s in status["steps"]][:5] == [
+        "done",
+        "done",
+        "skipped",
+        "skipped",
+        "done",
+    ]
     log = invoke(db, "runbook", "log", run_id, "--json")
     actions = [e["action"] for e in json.loads(log.output)]
     assert actions[0] == "run.started" and actions[-1] == "run.succeeded"
@@ -103,8 +137,16 @@ def test_run_json_lines_gate_exit_3_then_resume(case: tuple[Path, str], tmp_path
 
 def test_secret_on_the_command_line_is_refused(case: tuple[Path, str]) -> None:
     db, cid = case
-    proc = main(db, "runbook", "run", "revoke-leaked-credential", "--target", cid,
-                "--param", f"token={SECRET}")
+    proc = main(
+        db,
+        "runbook",
+        "run",
+        "revoke-leaked-credential",
+        "--target",
+        cid,
+        "--param",
+        f"token={SECRET}",
+    )
     assert proc.returncode == 2
     assert "secret" in proc.stderr and SECRET not in proc.stderr
 
@@ -129,19 +171,24 @@ def test_user_runbooks_folder(case: tuple[Path, str], tmp_path: Path) -> None:
     db, cid = case
     folder = tmp_path / "mine"
     folder.mkdir()
-    (folder / "a.yaml").write_text("id: mine\ntitle: Mine\napplies_to: credential\nsteps:\n"
-                                   "  - id: look\n    action: evidence.summary\n"
-                                   "    with: {subject: \"{{ target.id }}\"}\n")
-    result = invoke(db, "runbook", "--runbooks", str(folder), "run", "mine", "--target", cid,
-                    "--json")
+    (folder / "a.yaml").write_text(
+        "id: mine\ntitle: Mine\napplies_to: credential\nsteps:\n"
+        "  - id: look\n    action: evidence.summary\n"
+        '    with: {subject: "{{ target.id }}"}\n'
+    )
+    result = invoke(
+        db, "runbook", "--runbooks", str(folder), "run", "mine", "--target", cid, "--json"
+    )
     assert result.exit_code == 0
     assert json.loads(result.output.splitlines()[-1])["state"] == "succeeded"
 
 
 def test_audit_verify_names_the_first_bad_entry(case: tuple[Path, str]) -> None:
     db, cid = case
-    assert invoke(db, "runbook", "run", "preserve-evidence", "--target", cid,
-                  "--dry-run").exit_code == 0
+    assert (
+        invoke(db, "runbook", "run", "preserve-evidence", "--target", cid, "--dry-run").exit_code
+        == 0
+    )
     ok = main(db, "audit", "verify")
     assert ok.returncode == 0 and "audit log ok: 2 entries" in ok.stderr
     with Store.open(db) as store:
@@ -166,11 +213,14 @@ def test_report_markdown_and_json(case: tuple[Path, str], tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(
     "argv",
-    [["runbook", "list"], ["runbook", "show", "revoke-leaked-credential"], ["audit", "verify"],
-     ["report"]],
+    [
+        ["runbook", "list"],
+        ["runbook", "show", "revoke-leaked-credential"],
+        ["audit", "verify"],
+        ["report"],
+    ],
 )
-def test_runbook_commands_load_no_heavy_library(argv: list[str],
-                                                case: tuple[Path, str]) -> None:
+def test_runbook_commands_load_no_heavy_library(argv: list[str], case: tuple[Path, str]) -> None:
     from tests.test_imports import loaded_modules
 
     code = (

@@ -18,20 +18,24 @@ from urllib.parse import quote
 
 import pytest
 
-from discovery.analysis import recompute
-from discovery.ingest import ExchangeWriter
-from discovery.store import Store
+from discovery.analyse.recompute import recompute
+from discovery.case.store import Store
+from discovery.case.writer import ExchangeWriter
 from ir_console.cli import COMMANDS
-from tests.discovery.credentials.recording import recording_server
-from tests.discovery.credentials.test_real_clients import CASES
+from tests.discovery.redact.credentials.recording import recording_server
+from tests.discovery.redact.credentials.test_real_clients import CASES
 
 PLANTED = sorted({s for _, _, secrets in CASES.values() for s in secrets})
 
 
 def forms(secret: str) -> list[bytes]:
     raw = secret.encode()
-    return [raw, base64.b64encode(raw), base64.urlsafe_b64encode(raw).rstrip(b"="),
-            quote(secret, safe="").encode()]
+    return [
+        raw,
+        base64.b64encode(raw),
+        base64.urlsafe_b64encode(raw).rstrip(b"="),
+        quote(secret, safe="").encode(),
+    ]
 
 
 def send_all(url: str) -> None:
@@ -44,9 +48,13 @@ Runner = Callable[..., tuple[int, bytes, bytes]]
 
 def cli(case: Path, *args: str, stdin: str | None = None) -> tuple[int, bytes, bytes]:
     """The real command line in a child process, debug logging on (-vv)."""
-    proc = subprocess.run([sys.executable, "-m", "ir_console", "-vv", "--db", str(case), *args],
-                          capture_output=True, input=stdin.encode() if stdin else None,
-                          timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ir_console", "-vv", "--db", str(case), *args],
+        capture_output=True,
+        input=stdin.encode() if stdin else None,
+        timeout=120,
+        check=False,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -88,14 +96,20 @@ def run_every_output(case: Path, out_dir: Path, run: Runner) -> list[tuple[str, 
     runs: list[list[str]] = []
     for name in ("hosts", "endpoints", "credentials", "identities", "findings"):
         runs += [[name], [name, "--json"]]
-    runs += [["credentials", "find", "--file", str(secrets_file)],
-             ["credentials", "find", "--file", str(secrets_file), "--json"]]
+    runs += [
+        ["credentials", "find", "--file", str(secrets_file)],
+        ["credentials", "find", "--file", str(secrets_file), "--json"],
+    ]
     if "report" in COMMANDS:
-        runs += [["report", "--format", "md", "-o", str(out_dir / "report.md")],
-                 ["report", "--format", "json", "-o", str(out_dir / "report.json")]]
+        runs += [
+            ["report", "--format", "md", "-o", str(out_dir / "report.md")],
+            ["report", "--format", "json", "-o", str(out_dir / "report.json")],
+        ]
     if "graph" in COMMANDS:
-        runs += [["graph", "export", "--format", fmt, "-o", str(out_dir / f"graph.{fmt}")]
-                 for fmt in ("graphml", "gexf", "json", "dot", "opengraph")]
+        runs += [
+            ["graph", "export", "--format", fmt, "-o", str(out_dir / f"graph.{fmt}")]
+            for fmt in ("graphml", "gexf", "json", "dot", "opengraph")
+        ]
     if "openapi" in COMMANDS:
         (out_dir / "openapi").mkdir()
         runs.append(["openapi", "export", "-o", str(out_dir / "openapi"), "--format", "json"])
@@ -122,15 +136,23 @@ def case_bytes(case: Path) -> list[tuple[str, bytes]]:
     conn = sqlite3.connect(case)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
-    out = [(p.name, p.read_bytes()) for p in case.parent.iterdir()
-           if p.name.startswith(case.name) and p.is_file()]  # the case, -wal/-shm, the .key
+    out = [
+        (p.name, p.read_bytes())
+        for p in case.parent.iterdir()
+        if p.name.startswith(case.name) and p.is_file()
+    ]  # the case, -wal/-shm, the .key
     assert any(name.endswith(".key") for name, _ in out)
     return out
 
 
 def assert_nowhere(blobs: list[tuple[str, bytes]]) -> None:
-    leaks = [(label, PLANTED.index(secret)) for label, blob in blobs for secret in PLANTED
-             for form in forms(secret) if form in blob]
+    leaks = [
+        (label, PLANTED.index(secret))
+        for label, blob in blobs
+        for secret in PLANTED
+        for form in forms(secret)
+        if form in blob
+    ]
     assert not leaks, f"planted secrets (by index) found in: {leaks[:10]}"
 
 
@@ -153,7 +175,7 @@ def test_no_secret_after_pipeline_ingest(tmp_path: Path) -> None:
 def test_no_secret_after_tcpdump_capture_and_ingest(tmp_path: Path) -> None:
     from discovery.errors import UnknownFormatError
     from discovery.sources import reader_for
-    from tests.discovery.credentials.loopback_capture import tcpdump
+    from tests.discovery.redact.credentials.loopback_capture import tcpdump
 
     if "ingest" not in COMMANDS:
         pytest.skip("no ingest command in this build")

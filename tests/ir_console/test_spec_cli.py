@@ -13,12 +13,13 @@ import yaml
 from click.testing import CliRunner
 from openapi_spec_validator import validate
 
-from discovery.analysis import recompute
-from discovery.store import Store
+from discovery.analyse.recompute import recompute
+from discovery.case.store import Store
 from ir_console.cli import cli
 from tests.conftest import make_exchange, make_sighting
+from tests.paths import FIXTURES
 
-SPECS = Path(__file__).resolve().parents[1] / "fixtures" / "specs"
+SPECS = FIXTURES / "specs"
 SHOP = "api.shop.example"
 SECRET = "shop-key-5f4dcc3b5aa765d61d8327deb882cf99"
 EMAIL = "alice.wonder@example.org"
@@ -32,17 +33,28 @@ def run(case: Path, *args: str) -> Any:
 def traffic(case_path: Path) -> Path:
     with Store.open(case_path) as store:
         key = make_sighting(store, SECRET, location="query", name="api_key")
-        store.add_exchanges([
-            make_exchange(host=SHOP, path="/v1/users/42", credentials=(key,),
-                          query_names=("api_key", "fields")),
-            make_exchange(host=SHOP, path="/v1/users/7", credentials=(key,)),
-            make_exchange(host=SHOP, path="/v1/users/me", credentials=(key,)),
-            make_exchange(host=SHOP, path="/v1/orders/A1", status=200),
-            make_exchange(host=SHOP, path=f"/v1/lookup/{EMAIL}", status=200),
-            make_exchange(host=SHOP, path="/v1/users/7", method="PATCH", status=204,
-                          request_content_type="application/json"),
-            make_exchange(host="other.example", path="/a/1"),
-        ])
+        store.add_exchanges(
+            [
+                make_exchange(
+                    host=SHOP,
+                    path="/v1/users/42",
+                    credentials=(key,),
+                    query_names=("api_key", "fields"),
+                ),
+                make_exchange(host=SHOP, path="/v1/users/7", credentials=(key,)),
+                make_exchange(host=SHOP, path="/v1/users/me", credentials=(key,)),
+                make_exchange(host=SHOP, path="/v1/orders/A1", status=200),
+                make_exchange(host=SHOP, path=f"/v1/lookup/{EMAIL}", status=200),
+                make_exchange(
+                    host=SHOP,
+                    path="/v1/users/7",
+                    method="PATCH",
+                    status=204,
+                    request_content_type="application/json",
+                ),
+                make_exchange(host="other.example", path="/a/1"),
+            ]
+        )
         recompute(store)
     return case_path
 
@@ -54,10 +66,13 @@ def test_spec_import_reclassifies_old_traffic(traffic: Path) -> None:
     assert result.exit_code == 0
     summary = json.loads(result.stdout)
     assert summary["spec"] == "Shop API" and summary["hosts"] == [
-        {"host": SHOP, "base_path": "/v1"}]
+        {"host": SHOP, "base_path": "/v1"}
+    ]
     assert summary["deprecated"] == 1 and summary["endpoints"]["zombie"] == 1
-    rows = {(e["method"], e["template"]): e["status"]
-            for e in json.loads(run(traffic, "endpoints", "--json", "--host", SHOP).output)}
+    rows = {
+        (e["method"], e["template"]): e["status"]
+        for e in json.loads(run(traffic, "endpoints", "--json", "--host", SHOP).output)
+    }
     assert rows[("GET", "/v1/users/{id}")] == "documented"
     assert rows[("PATCH", "/v1/users/{id}")] == "shadow"
     assert rows[("POST", "/v1/reports/export")] == "orphan"
@@ -71,15 +86,20 @@ def test_spec_import_host_override(traffic: Path) -> None:
     assert "other.example/v1" in result.stderr
 
 
-def test_a_broken_spec_exits_2_with_the_pointer_and_changes_nothing(traffic: Path,
-                                                                   tmp_path: Path) -> None:
+def test_a_broken_spec_exits_2_with_the_pointer_and_changes_nothing(
+    traffic: Path, tmp_path: Path
+) -> None:
     import subprocess
     import sys
 
     broken = tmp_path / "broken.yaml"
     shutil.copy(SPECS / "broken-ref-3.0.yaml", broken)
-    proc = subprocess.run([sys.executable, "-m", "ir_console", "--db", str(traffic), "spec",
-                           "import", str(broken)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ir_console", "--db", str(traffic), "spec", "import", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()
     assert str(broken) in line and "/paths/~1items~1{id}/get/parameters/0" in line
@@ -88,16 +108,45 @@ def test_a_broken_spec_exits_2_with_the_pointer_and_changes_nothing(traffic: Pat
 
 def test_ingest_with_spec(tmp_path: Path) -> None:
     har = tmp_path / "t.har"
-    har.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"},
-                                       "entries": [{
-        "startedDateTime": "2026-09-21T14:15:00Z", "time": 1,
-        "request": {"method": "GET", "url": f"https://{SHOP}/v1/users/5", "httpVersion": "HTTP/1.1",
-                    "headers": [], "queryString": [], "cookies": [], "headersSize": -1,
-                    "bodySize": 0},
-        "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1", "headers": [],
-                     "cookies": [], "content": {"size": 0, "mimeType": "application/json"},
-                     "redirectURL": "", "headersSize": -1, "bodySize": 0},
-        "cache": {}, "timings": {"send": 0, "wait": 1, "receive": 0}}]}}))
+    har.write_text(
+        json.dumps(
+            {
+                "log": {
+                    "version": "1.2",
+                    "creator": {"name": "t", "version": "1"},
+                    "entries": [
+                        {
+                            "startedDateTime": "2026-09-21T14:15:00Z",
+                            "time": 1,
+                            "request": {
+                                "method": "GET",
+                                "url": f"https://{SHOP}/v1/users/5",
+                                "httpVersion": "HTTP/1.1",
+                                "headers": [],
+                                "queryString": [],
+                                "cookies": [],
+                                "headersSize": -1,
+                                "bodySize": 0,
+                            },
+                            "response": {
+                                "status": 200,
+                                "statusText": "OK",
+                                "httpVersion": "HTTP/1.1",
+                                "headers": [],
+                                "cookies": [],
+                                "content": {"size": 0, "mimeType": "application/json"},
+                                "redirectURL": "",
+                                "headersSize": -1,
+                                "bodySize": 0,
+                            },
+                            "cache": {},
+                            "timings": {"send": 0, "wait": 1, "receive": 0},
+                        }
+                    ],
+                }
+            }
+        )
+    )
     case = tmp_path / "c.db"
     result = run(case, "ingest", str(har), "--spec", str(SPECS / "shop-3.0.yaml"))
     assert result.exit_code == 0, result.output
@@ -135,12 +184,19 @@ def test_openapi_export_validates_and_copies_no_value(traffic: Path, tmp_path: P
     assert doc["openapi"] == "3.1.0" and doc["servers"] == [{"url": f"http://{SHOP}"}]
     users = doc["paths"]["/v1/users/{id}"]
     get = users["get"]
-    assert get["parameters"][0] == {"name": "id", "in": "path", "required": True,
-                                    "schema": {"type": "integer"}}
+    assert get["parameters"][0] == {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer"},
+    }
     assert [p["name"] for p in get["parameters"][1:]] == ["fields"]  # api_key is a scheme
     assert get["security"] == [{"query_api_key": []}]
     assert doc["components"]["securitySchemes"]["query_api_key"] == {
-        "type": "apiKey", "in": "query", "name": "api_key"}
+        "type": "apiKey",
+        "in": "query",
+        "name": "api_key",
+    }
     assert get["x-ir-console"]["classification"] == "documented"
     assert "200" in get["responses"]
     assert users["patch"]["x-ir-console"]["classification"] == "shadow"

@@ -15,14 +15,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from discovery import packets
 from discovery.models import ObservedExchange
-from discovery.packets import ACK, FIN, SYN
-from discovery.sources import IngestStats
 from discovery.sources.pcap import iter_frames, read
-from discovery.streams import PacketPipeline
+from discovery.stats import IngestStats
+from discovery.wire import packets
+from discovery.wire.connections import ConnectionTracker
+from discovery.wire.packets import ACK, FIN, SYN
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pcap"
+FIXTURES = FIXTURES / "pcap"
 CLIENT, SERVER = 0, 1
 PSH = 0x08
 MAX_SEGMENT = 32768
@@ -114,15 +115,15 @@ def streams_of(capture: str) -> tuple[Stream, ...]:
         for side, data in flow["runs"]:
             runs.append(Run(side, starts[side], bytes(data)))
             starts[side] += len(data)
-        out.append(Stream(capture, (key[0], key[2]), (key[1], key[3]), tuple(flow["isn"]),
-                          tuple(runs)))
+        out.append(
+            Stream(capture, (key[0], key[2]), (key[1], key[3]), tuple(flow["isn"]), tuple(runs))
+        )
     return tuple(out)
 
 
 def http_streams() -> tuple[Stream, ...]:
     """The HTTP connections of the tcpdump-made captures (Ethernet, and Linux cooked v2)."""
-    return tuple(s for cap in ("http_api.pcap", "http_api_any_sll2.pcap")
-                 for s in streams_of(cap))
+    return tuple(s for cap in ("http_api.pcap", "http_api_any_sll2.pcap") for s in streams_of(cap))
 
 
 # ------------------------------------------------------------------------- building captures
@@ -133,11 +134,23 @@ def frame(stream: Stream, side: int, seq: int, flags: int, payload: bytes = b"")
     src, dst = stream.addrs if side == CLIENT else stream.addrs[::-1]
     sport, dport = stream.ports if side == CLIENT else stream.ports[::-1]
     ack_of = stream.isn[1 - side] + 1
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack_of & 0xFFFFFFFF,
-                      0x50, flags, 65535, 0, 0) + payload
+    tcp = (
+        struct.pack(
+            "!HHIIBBHHH",
+            sport,
+            dport,
+            seq & 0xFFFFFFFF,
+            ack_of & 0xFFFFFFFF,
+            0x50,
+            flags,
+            65535,
+            0,
+            0,
+        )
+        + payload
+    )
     if len(src) == 4:
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0,
-                         src, dst)
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, src, dst)
         etype = b"\x08\x00"
     else:
         ip = struct.pack("!IHBB16s16s", 0x60000000, len(tcp), 6, 64, src, dst)
@@ -148,20 +161,27 @@ def frame(stream: Stream, side: int, seq: int, flags: int, payload: bytes = b"")
 def data_frames(stream: Stream, side: int, offset: int, payload: bytes) -> list[bytes]:
     """Data segments carrying ``payload`` at ``offset`` of ``side``'s byte stream (cut to
     ``MAX_SEGMENT`` so each fits an IPv4 datagram)."""
-    return [frame(stream, side, stream.isn[side] + 1 + offset + i, ACK | PSH,
-                  payload[i : i + MAX_SEGMENT])
-            for i in range(0, len(payload), MAX_SEGMENT)]
+    return [
+        frame(
+            stream, side, stream.isn[side] + 1 + offset + i, ACK | PSH, payload[i : i + MAX_SEGMENT]
+        )
+        for i in range(0, len(payload), MAX_SEGMENT)
+    ]
 
 
 def handshake(stream: Stream) -> list[bytes]:
-    return [frame(stream, CLIENT, stream.isn[0], SYN),
-            frame(stream, SERVER, stream.isn[1], SYN | ACK)]
+    return [
+        frame(stream, CLIENT, stream.isn[0], SYN),
+        frame(stream, SERVER, stream.isn[1], SYN | ACK),
+    ]
 
 
 def closing(stream: Stream, ends: Sequence[int]) -> list[bytes]:
     """FIN from both sides at the given stream lengths."""
-    return [frame(stream, CLIENT, stream.isn[0] + 1 + ends[0], FIN | ACK),
-            frame(stream, SERVER, stream.isn[1] + 1 + ends[1], FIN | ACK)]
+    return [
+        frame(stream, CLIENT, stream.isn[0] + 1 + ends[0], FIN | ACK),
+        frame(stream, SERVER, stream.isn[1] + 1 + ends[1], FIN | ACK),
+    ]
 
 
 def replay_in_order(stream: Stream) -> list[bytes]:
@@ -194,7 +214,7 @@ def read_capture(data: bytes) -> tuple[list[ObservedExchange], IngestStats]:
 def run_frames(frames: Iterable[bytes]) -> tuple[list[ObservedExchange], IngestStats]:
     """Feed Ethernet frames straight into the packet pipeline (no file)."""
     stats = IngestStats()
-    pipeline = PacketPipeline(stats, "pcap", where="fuzz")
+    pipeline = ConnectionTracker(stats, "pcap", where="fuzz")
     out: list[ObservedExchange] = []
     for i, data in enumerate(frames, 1):
         stats.packets += 1
@@ -210,10 +230,27 @@ def run_frames(frames: Iterable[bytes]) -> tuple[list[ObservedExchange], IngestS
 
 def key(ex: ObservedExchange) -> tuple[Any, ...]:
     """What an exchange says, without where and when it was seen (frame numbers, time)."""
-    return (ex.client_ip, ex.client_port, ex.server_ip, ex.server_port, ex.tls, ex.sni,
-            ex.http_version, ex.method, ex.target, ex.host, ex.status, ex.request_headers,
-            ex.response_headers, ex.request_body, ex.response_body, ex.request_bytes,
-            ex.response_bytes, ex.partial, ex.websocket)
+    return (
+        ex.client_ip,
+        ex.client_port,
+        ex.server_ip,
+        ex.server_port,
+        ex.tls,
+        ex.sni,
+        ex.http_version,
+        ex.method,
+        ex.target,
+        ex.host,
+        ex.status,
+        ex.request_headers,
+        ex.response_headers,
+        ex.request_body,
+        ex.response_body,
+        ex.request_bytes,
+        ex.response_bytes,
+        ex.partial,
+        ex.websocket,
+    )
 
 
 @cache
@@ -224,5 +261,8 @@ def original_exchanges(capture: str) -> tuple[ObservedExchange, ...]:
 def exchanges_of(stream: Stream) -> list[tuple[Any, ...]]:
     """The exchanges the original capture yields on this stream's connection, in order."""
     client = packets.address_text(stream.addrs[0])
-    return [key(e) for e in original_exchanges(stream.capture)
-            if (e.client_ip, e.client_port, e.server_port) == (client, *stream.ports)]
+    return [
+        key(e)
+        for e in original_exchanges(stream.capture)
+        if (e.client_ip, e.client_port, e.server_port) == (client, *stream.ports)
+    ]

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from discovery.http1 import MAX_HEAD_BYTES, MAX_HEADER_BYTES, MAX_HEADERS, MAX_TARGET
 from discovery.models import ObservedExchange
-from discovery.sources import IngestStats
-from discovery.streams import PacketPipeline
+from discovery.stats import IngestStats
+from discovery.wire.connections import ConnectionTracker
+from discovery.wire.http1 import MAX_HEAD_BYTES, MAX_HEADER_BYTES, MAX_HEADERS, MAX_TARGET
 from tests.properties.captures import (
     CLIENT,
     SERVER,
@@ -50,14 +50,20 @@ def damages(draw: st.DrawFn, huge: int = 300_000) -> tuple[Stream, Damage]:
     at = draw(st.integers(0, n - 1))
     kind = draw(st.sampled_from(["flip", "delete", "truncate", "insert", "huge-header"]))
     if kind == "flip":
-        flips = draw(st.lists(st.tuples(st.integers(0, min(n - at - 1, 400)),
-                                        st.integers(1, 255)), min_size=1, max_size=8))
+        flips = draw(
+            st.lists(
+                st.tuples(st.integers(0, min(n - at - 1, 400)), st.integers(1, 255)),
+                min_size=1,
+                max_size=8,
+            )
+        )
         return stream, Damage(side, run, at, kind, flips=tuple(flips))
     if kind == "delete":
         return stream, Damage(side, run, at, kind, size=draw(st.integers(1, n - at)))
     if kind == "insert":
-        return stream, Damage(side, run, at, kind, garbage=draw(st.binary(min_size=1,
-                                                                          max_size=600)))
+        return stream, Damage(
+            side, run, at, kind, garbage=draw(st.binary(min_size=1, max_size=600))
+        )
     if kind == "huge-header":
         return stream, Damage(side, run, at, kind, size=draw(st.integers(1, huge)))
     return stream, Damage(side, run, at, kind)
@@ -84,7 +90,7 @@ def damaged(data: bytes, d: Damage) -> bytes:
 def replay(stream: Stream, d: Damage) -> tuple[list[ObservedExchange], IngestStats, int]:
     """Feed the damaged stream; returns (exchanges, stats, exchanges emitted before the damage)."""
     stats = IngestStats()
-    pipeline = PacketPipeline(stats, "pcap", where="mutated")
+    pipeline = ConnectionTracker(stats, "pcap", where="mutated")
     out: list[ObservedExchange] = []
     before = -1
     number = 0
@@ -118,7 +124,8 @@ def replay(stream: Stream, d: Damage) -> tuple[list[ObservedExchange], IngestSta
 
 def visible(stats: IngestStats, exchanges: list[ObservedExchange]) -> bool:
     return bool(stats.skipped or stats.counts or stats.warnings) or any(
-        e.partial or e.status is None for e in exchanges)
+        e.partial or e.status is None for e in exchanges
+    )
 
 
 def check_damage(case: tuple[Stream, Damage]) -> None:
@@ -142,7 +149,8 @@ def test_damaged_streams_never_raise_and_losses_are_counted(case: tuple[Stream, 
 @pytest.mark.timeout(3600)
 @given(damages(huge=2_000_000))
 def test_fuzz_damaged_streams_never_raise_and_losses_are_counted(
-        case: tuple[Stream, Damage]) -> None:
+    case: tuple[Stream, Damage],
+) -> None:
     check_damage(case)
 
 
@@ -187,8 +195,9 @@ def test_a_huge_header_line_is_dropped_counted_and_the_next_request_read() -> No
     stream = _pipelined()
     second = stream.runs[0].data.index(b"GET /v1/users/8")
     at = stream.runs[0].data.index(b"\r\n") + 2
-    exchanges, stats = _one(stream, side=CLIENT, run=0, at=at, kind="huge-header",
-                            size=MAX_HEAD_BYTES + 10)
+    exchanges, stats = _one(
+        stream, side=CLIENT, run=0, at=at, kind="huge-header", size=MAX_HEAD_BYTES + 10
+    )
     assert second > at
     assert stats.counts[f"HTTP request heads over {MAX_HEAD_BYTES} bytes"] == 1
     assert any("head larger than" in w for w in stats.warnings)
@@ -202,15 +211,25 @@ def test_too_many_headers_are_counted_and_the_exchange_marked_partial() -> None:
     exchanges, stats = _one(stream, side=CLIENT, run=0, at=at, kind="insert", garbage=many)
     first = exchanges[0]
     assert first.partial and len(first.request_headers) == MAX_HEADERS
-    assert stats.counts[
-        f"HTTP requests with headers dropped (over {MAX_HEADERS} or {MAX_HEADER_BYTES} bytes)"] == 1
+    assert (
+        stats.counts[
+            f"HTTP requests with headers dropped (over {MAX_HEADERS} or {MAX_HEADER_BYTES} bytes)"
+        ]
+        == 1
+    )
     assert [e.target for e in exchanges] == ["/v1/users/7", "/v1/users/8", "/v1/users/9"]
 
 
 def test_a_long_target_is_cut_counted_and_partial() -> None:
     stream = _pipelined()
-    exchanges, stats = _one(stream, side=CLIENT, run=0, at=len("GET /v1/users/7"),
-                            kind="insert", garbage=b"x" * (MAX_TARGET + 100))
+    exchanges, stats = _one(
+        stream,
+        side=CLIENT,
+        run=0,
+        at=len("GET /v1/users/7"),
+        kind="insert",
+        garbage=b"x" * (MAX_TARGET + 100),
+    )
     assert exchanges[0].partial and len(exchanges[0].target or "") == MAX_TARGET
     assert stats.counts[f"HTTP request targets cut at {MAX_TARGET} bytes"] == 1
 

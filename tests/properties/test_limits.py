@@ -10,10 +10,10 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from discovery.bodies import DECODED_LIMIT
-from discovery.http1 import MAX_HEAD_BYTES, MAX_HEADERS
 from discovery.models import ObservedExchange
-from discovery.pipeline import to_exchange
+from discovery.redact.convert import to_exchange
+from discovery.wire.bodies import DECODED_LIMIT
+from discovery.wire.http1 import MAX_HEAD_BYTES, MAX_HEADERS
 from tests.properties import limits_cases as lc
 
 MB = 1 << 20
@@ -30,7 +30,8 @@ def peak(fn: Callable[[], Any]) -> tuple[Any, int]:
 
 def after_kept(exchanges: list[ObservedExchange]) -> None:
     assert [(e.target, e.status) for e in exchanges if e.target == "/after"] == [
-        ("/after", 200)] * sum(1 for e in exchanges if e.target == "/after")
+        ("/after", 200)
+    ] * sum(1 for e in exchanges if e.target == "/after")
     assert sum(1 for e in exchanges if e.target == "/after") >= 1
 
 
@@ -98,16 +99,27 @@ def test_deeply_nested_json_bodies_pass_through() -> None:
 def _nested_jwt(depth: int) -> str:
     def b64(raw: bytes) -> str:
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-    return (b64(b'{"alg":"HS256"}') + "." + b64(b'{"sub":' + b"[" * depth + b"]" * depth + b"}")
-            + ".c2ln")
+
+    return (
+        b64(b'{"alg":"HS256"}')
+        + "."
+        + b64(b'{"sub":' + b"[" * depth + b"]" * depth + b"}")
+        + ".c2ln"
+    )
 
 
 def test_a_deeply_nested_jwt_does_not_raise_out_of_the_pipeline() -> None:
     """A Bearer token whose payload nests ~3000 deep (json.loads raises RecursionError) is
     not a JWT, but the exchange and its credential are still recorded."""
-    obs = ObservedExchange(ts=0.0, source="pcap", evidence="frame 1", method="GET",
-                           target="/x", host="limits.test",
-                           request_headers=(("Authorization", "Bearer " + _nested_jwt(3000)),))
+    obs = ObservedExchange(
+        ts=0.0,
+        source="pcap",
+        evidence="frame 1",
+        method="GET",
+        target="/x",
+        host="limits.test",
+        request_headers=(("Authorization", "Bearer " + _nested_jwt(3000)),),
+    )
     exchange = to_exchange(obs, lambda s: s[:8])
     assert exchange.path == "/x"
     assert [c.kind for c in exchange.credentials] and exchange.credentials[0].kind != "jwt"

@@ -36,7 +36,7 @@ def _distinct(streams: tuple[Stream, ...]) -> list[Stream]:
 STREAMS = _distinct(http_streams())
 
 # The first bytes delivered on a connection decide its protocol, chunk by chunk, in
-# discovery/streams.py: a first client segment shorter than "OPTIONS " is not recognised (see
+# discovery/wire/connections.py: a first client segment shorter than "OPTIONS " is not recognised (see
 # test_first_segment_shorter_than_the_method_is_lost below). The properties keep the first
 # in-order piece of the client stream at least this long; everything else is free.
 FIRST_PIECE = 8
@@ -52,14 +52,20 @@ def resegmented(draw: st.DrawFn, stream: Stream) -> list[bytes]:
         n = len(run.data)
         first = index == 0 and run.side == CLIENT
         lowest = min(FIRST_PIECE, n) if first else 1
-        cuts = sorted(draw(st.sets(st.integers(lowest, n - 1), max_size=min(12, n - lowest)))
-                      if n > lowest else set())
+        cuts = sorted(
+            draw(st.sets(st.integers(lowest, n - 1), max_size=min(12, n - lowest)))
+            if n > lowest
+            else set()
+        )
         bounds = [0, *cuts, n]
         pieces = [(run.start + a, run.data[a:b]) for a, b in itertools.pairwise(bounds)]
         order = draw(st.permutations(pieces))
-        repeats = draw(st.lists(
-            st.tuples(st.integers(0, len(order)), st.integers(0, n - 1), st.integers(1, n)),
-            max_size=4))
+        repeats = draw(
+            st.lists(
+                st.tuples(st.integers(0, len(order)), st.integers(0, n - 1), st.integers(1, n)),
+                max_size=4,
+            )
+        )
         segs = [(run.side, start, data) for start, data in order]
         for pos, a, length in sorted(repeats, reverse=True):
             if first and a < FIRST_PIECE:
@@ -68,8 +74,10 @@ def resegmented(draw: st.DrawFn, stream: Stream) -> list[bytes]:
         if delivered and draw(st.booleans()):  # a late retransmission of older bytes
             side, start, data = draw(st.sampled_from(delivered))
             a = draw(st.integers(0, len(data) - 1))
-            segs.insert(draw(st.integers(0, len(segs))),
-                        (side, start + a, data[a : a + draw(st.integers(1, len(data)))]))
+            segs.insert(
+                draw(st.integers(0, len(segs))),
+                (side, start + a, data[a : a + draw(st.integers(1, len(data)))]),
+            )
         for side, start, data in segs:
             if data:
                 frames += data_frames(stream, side, start, data)
@@ -99,8 +107,7 @@ def test_fixture_streams_are_complete() -> None:
 
 @settings(max_examples=60)
 @given(cases())
-def test_resegmented_streams_give_the_original_exchanges(
-        case: tuple[Stream, list[bytes]]) -> None:
+def test_resegmented_streams_give_the_original_exchanges(case: tuple[Stream, list[bytes]]) -> None:
     check_same_exchanges(case)
 
 
@@ -108,7 +115,8 @@ def test_resegmented_streams_give_the_original_exchanges(
 @pytest.mark.timeout(3600)
 @given(cases())
 def test_fuzz_resegmented_streams_give_the_original_exchanges(
-        case: tuple[Stream, list[bytes]]) -> None:
+    case: tuple[Stream, list[bytes]],
+) -> None:
     check_same_exchanges(case)
 
 

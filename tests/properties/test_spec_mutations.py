@@ -15,22 +15,62 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from discovery.analyse.specs import load_spec
 from discovery.errors import SpecError
-from discovery.specs import load_spec
+from tests.paths import FIXTURES
 
-SPECS = Path(__file__).resolve().parents[1] / "fixtures" / "specs"
+SPECS = FIXTURES / "specs"
 VALID = ["shop-3.0.yaml", "ledger-3.1.yaml", "legacy-2.0.json"]
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**40), 2**40)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
-    | st.sampled_from(["#/components/schemas/Id", "common.yaml#/components/schemas/User",
-                       "#/nowhere", "http://remote.example/x.json", "", "/", "{id}", "3.0.3",
-                       "2.0", "path", "query", "string", "integer"]),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(max_size=8) | st.sampled_from(
-        ["$ref", "get", "parameters", "name", "in", "schema", "servers", "url", "variables",
-         "security", "paths", "default", "/x/{id}", "a/b~c"]), inner, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+    | st.sampled_from(
+        [
+            "#/components/schemas/Id",
+            "common.yaml#/components/schemas/User",
+            "#/nowhere",
+            "http://remote.example/x.json",
+            "",
+            "/",
+            "{id}",
+            "3.0.3",
+            "2.0",
+            "path",
+            "query",
+            "string",
+            "integer",
+        ]
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.text(max_size=8)
+            | st.sampled_from(
+                [
+                    "$ref",
+                    "get",
+                    "parameters",
+                    "name",
+                    "in",
+                    "schema",
+                    "servers",
+                    "url",
+                    "variables",
+                    "security",
+                    "paths",
+                    "default",
+                    "/x/{id}",
+                    "a/b~c",
+                ]
+            ),
+            inner,
+            max_size=3,
+        )
+    ),
     max_leaves=8,
 )
 

@@ -12,20 +12,41 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from discovery.analysis import recompute
-from discovery.store import Store
-from discovery.templating import HostTemplater, SegmentKind, TemplateRules, classify_segment
+from discovery.analyse.recompute import recompute
+from discovery.analyse.templating import HostTemplater, SegmentKind, TemplateRules, classify_segment
+from discovery.case.store import Store
 from tests.conftest import make_exchange
 
-WORDS = ["users", "orders", "me", "export", "items", "v1", "v2", "admin", "reports", "files",
-         "public", "getProfile", "oauth2", "latest", "search"]
+WORDS = [
+    "users",
+    "orders",
+    "me",
+    "export",
+    "items",
+    "v1",
+    "v2",
+    "admin",
+    "reports",
+    "files",
+    "public",
+    "getProfile",
+    "oauth2",
+    "latest",
+    "search",
+]
 TENANTS = [f"{a}{b}" for a in ("acme", "globex", "initech", "umbrella") for b in ("x", "yy", "zed")]
 
 
 def _typed(n: int) -> list[str]:
-    return [str(n), str(uuid.UUID(int=n * 7919 + 1)), hashlib.sha1(b"%d" % n).hexdigest(),
-            f"2026-0{n % 9 + 1}-1{n % 9}", f"user{n}@corp.io", f"INV-2026-{n:06d}",
-            hashlib.md5(b"%d" % n).hexdigest()[:24]]
+    return [
+        str(n),
+        str(uuid.UUID(int=n * 7919 + 1)),
+        hashlib.sha1(b"%d" % n).hexdigest(),
+        f"2026-0{n % 9 + 1}-1{n % 9}",
+        f"user{n}@corp.io",
+        f"INV-2026-{n:06d}",
+        hashlib.md5(b"%d" % n).hexdigest()[:24],
+    ]
 
 
 segment = st.one_of(
@@ -96,7 +117,8 @@ def check_idempotent(items: list[str], threshold: int, seed: int) -> None:
 @settings(max_examples=100)
 @given(learned, thresholds, st.integers(0, 10**6))
 def test_a_templates_concrete_example_templates_back_to_it(
-        items: list[str], threshold: int, seed: int) -> None:
+    items: list[str], threshold: int, seed: int
+) -> None:
     check_idempotent(items, threshold, seed)
 
 
@@ -104,7 +126,8 @@ def test_a_templates_concrete_example_templates_back_to_it(
 @pytest.mark.timeout(3600)
 @given(learned, thresholds, st.integers(0, 10**6))
 def test_fuzz_a_templates_concrete_example_templates_back_to_it(
-        items: list[str], threshold: int, seed: int) -> None:
+    items: list[str], threshold: int, seed: int
+) -> None:
     check_idempotent(items, threshold, seed)
 
 
@@ -128,14 +151,14 @@ def check_order(items: list[str], shuffled: list[str], threshold: int, cut: int)
 @st.composite
 def orders(draw: st.DrawFn) -> tuple[list[str], list[str], int, int]:
     items = draw(learned)
-    return items, draw(st.permutations(items)), draw(thresholds), draw(
-        st.integers(0, len(items)))
+    return items, draw(st.permutations(items)), draw(thresholds), draw(st.integers(0, len(items)))
 
 
 @settings(max_examples=100)
 @given(orders())
 def test_templates_do_not_depend_on_the_order_paths_are_learned(
-        case: tuple[list[str], list[str], int, int]) -> None:
+    case: tuple[list[str], list[str], int, int],
+) -> None:
     check_order(*case)
 
 
@@ -143,7 +166,8 @@ def test_templates_do_not_depend_on_the_order_paths_are_learned(
 @pytest.mark.timeout(3600)
 @given(orders())
 def test_fuzz_templates_do_not_depend_on_the_order_paths_are_learned(
-        case: tuple[list[str], list[str], int, int]) -> None:
+    case: tuple[list[str], list[str], int, int],
+) -> None:
     check_order(*case)
 
 
@@ -151,8 +175,11 @@ def test_fuzz_templates_do_not_depend_on_the_order_paths_are_learned(
 
 
 def _endpoints(store: Store, host: str) -> set[tuple[str, str]]:
-    return set(store.conn.execute(
-        "SELECT method, template FROM endpoints WHERE host = ? AND status != 'orphan'", (host,)))
+    return set(
+        store.conn.execute(
+            "SELECT method, template FROM endpoints WHERE host = ? AND status != 'orphan'", (host,)
+        )
+    )
 
 
 def check_hosts(a_paths: list[str], b_paths: list[str]) -> None:
@@ -162,8 +189,10 @@ def check_hosts(a_paths: list[str], b_paths: list[str]) -> None:
             recompute(alone)
             expected = _endpoints(alone, "a.example")
         with Store.open(Path(tmp) / "mixed.db") as mixed:
-            mixed.add_exchanges([make_exchange(host="a.example", path=p) for p in a_paths]
-                                + [make_exchange(host="b.example", path=p) for p in b_paths])
+            mixed.add_exchanges(
+                [make_exchange(host="a.example", path=p) for p in a_paths]
+                + [make_exchange(host="b.example", path=p) for p in b_paths]
+            )
             recompute(mixed)
             assert _endpoints(mixed, "a.example") == expected
             b_templates = {t for _m, t in _endpoints(mixed, "b.example")}
@@ -174,12 +203,16 @@ def check_hosts(a_paths: list[str], b_paths: list[str]) -> None:
             assert b_templates or not b_paths
 
 
-simple_paths = st.lists(st.sampled_from(WORDS + TENANTS) | st.integers(0, 99).map(str),
-                        min_size=1, max_size=3).map(lambda s: "/" + "/".join(s))
+simple_paths = st.lists(
+    st.sampled_from(WORDS + TENANTS) | st.integers(0, 99).map(str), min_size=1, max_size=3
+).map(lambda s: "/" + "/".join(s))
 # b.example has many siblings under the same parents as a.example: they must not merge a's
-host_cases = st.tuples(st.lists(simple_paths, min_size=1, max_size=15),
-                       st.lists(simple_paths, min_size=0, max_size=40)
-                       .map(lambda ps: ps + [f"/users/{t}" for t in TENANTS * 2]))
+host_cases = st.tuples(
+    st.lists(simple_paths, min_size=1, max_size=15),
+    st.lists(simple_paths, min_size=0, max_size=40).map(
+        lambda ps: ps + [f"/users/{t}" for t in TENANTS * 2]
+    ),
+)
 
 
 @settings(max_examples=15)

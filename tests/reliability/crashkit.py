@@ -147,7 +147,7 @@ def run_and_kill(
 
 def integrity(case: Path) -> str:
     """``PRAGMA integrity_check`` through the store (so the case also opens and migrates)."""
-    from discovery.store import Store
+    from discovery.case.store import Store
 
     with Store.open(case, create=False) as store:
         return str(store.conn.execute("PRAGMA integrity_check").fetchone()[0])

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from discovery.sources import parallel
-from tests.discovery.test_pcap_parallel import _interleaved_capture
+from discovery.ingest import parallel
+from tests.discovery.ingest.test_pcap_parallel import _interleaved_capture
 from tests.reliability.crashkit import (
     cli,
     counts,

@@ -26,8 +26,17 @@ from tests.properties.limits_cases import tcp_frame
 C, S = b"\x0a\x00\x00\x05", b"\x0a\x00\x00\x01"
 # raw control characters that must never reach an output (C0 less tab/newline, DEL, C1, bidi)
 FORBIDDEN = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0))]
-FORBIDDEN += ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
-              "\u2069"]
+FORBIDDEN += [
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+]
 MARKUP = b"[@click=app.quit]x[/] [bold red]boom[/]"
 # HTTP field values may carry obs-text (bytes >= 0x80) but no C0 control: raw ESC and NUL
 # travel inside the JWT's base64 claims and the bodies; C1 CSI (UTF-8 c2 9b), bidi and invalid
@@ -43,33 +52,59 @@ def b64(raw: bytes) -> str:
 
 
 def hostile_jwt() -> str:
-    claims = {"iss": "https://idp\u202e.example/[b]x[/b]", "sub": "svc\x1b[31m-\x00evil",
-              "scope": "read [@click=app.quit] \u202eadmin", "iat": 1_790_000_000,
-              "exp": 1_790_000_000 + 400 * 86400}
-    return (b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(json.dumps(claims).encode())
-            + "." + b64(b"sig" * 10))
+    claims = {
+        "iss": "https://idp\u202e.example/[b]x[/b]",
+        "sub": "svc\x1b[31m-\x00evil",
+        "scope": "read [@click=app.quit] \u202eadmin",
+        "iat": 1_790_000_000,
+        "exp": 1_790_000_000 + 400 * 86400,
+    }
+    return (
+        b64(b'{"alg":"HS256","typ":"JWT"}')
+        + "."
+        + b64(json.dumps(claims).encode())
+        + "."
+        + b64(b"sig" * 10)
+    )
 
 
 def requests() -> list[tuple[bytes, bytes]]:
     long = b"A" * 5000
     token = hostile_jwt().encode()
     out = []
-    for i, (path, host, agent) in enumerate([
-        (b"/v1/" + MARKUP.replace(b" ", b"%20") + b"/42", b"api.example.com", ESCAPES),
-        (b"/v1/users/%FF%FE%C3%28/profile%1B%5B2J", b"api.example.com", BIDI + INVALID),
-        (b"/v1/%C2%9B31m%E2%80%AE/items", b"evil\xc2\x9b31m.example" + INVALID, MARKUP),
-        (b"/v1/" + long, b"api.example.com" + BIDI, long),
-        (b"/v1/orders/7", b"api.example.com", b"ok/1.0"),
-    ]):
+    for i, (path, host, agent) in enumerate(
+        [
+            (b"/v1/" + MARKUP.replace(b" ", b"%20") + b"/42", b"api.example.com", ESCAPES),
+            (b"/v1/users/%FF%FE%C3%28/profile%1B%5B2J", b"api.example.com", BIDI + INVALID),
+            (b"/v1/%C2%9B31m%E2%80%AE/items", b"evil\xc2\x9b31m.example" + INVALID, MARKUP),
+            (b"/v1/" + long, b"api.example.com" + BIDI, long),
+            (b"/v1/orders/7", b"api.example.com", b"ok/1.0"),
+        ]
+    ):
         request = (
-            b"GET " + path + b" HTTP/1.1\r\nHost: " + host + b"\r\nUser-Agent: " + agent
-            + b"\r\nAuthorization: Bearer " + token
-            + b"\r\nX-API-Key: k_" + ESCAPES.replace(b" ", b"") + INVALID + str(i).encode() * 20
-            + b"\r\nCookie: session=" + MARKUP.replace(b" ", b"") + b"\r\n\r\n"
+            b"GET "
+            + path
+            + b" HTTP/1.1\r\nHost: "
+            + host
+            + b"\r\nUser-Agent: "
+            + agent
+            + b"\r\nAuthorization: Bearer "
+            + token
+            + b"\r\nX-API-Key: k_"
+            + ESCAPES.replace(b" ", b"")
+            + INVALID
+            + str(i).encode() * 20
+            + b"\r\nCookie: session="
+            + MARKUP.replace(b" ", b"")
+            + b"\r\n\r\n"
         )
         body = b'{"email": "a\x1b[31m@evil.example", "note": "' + MARKUP + BIDI + b'"}'
-        response = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                    + str(len(body)).encode() + b"\r\n\r\n" + body)
+        response = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
         out.append((request, response))
     return out
 
@@ -79,8 +114,9 @@ def hostile_capture(path: Path) -> None:
     for port, (request, response) in enumerate(requests(), start=40000):
         seq = [1000, 9000]
 
-        def send(side: int, flags: int, payload: bytes = b"",
-                 port: int = port, seq: list[int] = seq) -> None:
+        def send(
+            side: int, flags: int, payload: bytes = b"", port: int = port, seq: list[int] = seq
+        ) -> None:
             src, dst, sp, dp = (C, S, port, 80) if side == 0 else (S, C, 80, port)
             frames.append(tcp_frame(src, dst, sp, dp, seq[side], flags, payload))
             seq[side] += len(payload) + (1 if flags & 0x03 else 0)
@@ -120,8 +156,7 @@ def hostile_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return case
 
 
-@pytest.mark.parametrize("command", ["hosts", "endpoints", "credentials", "identities",
-                                     "findings"])
+@pytest.mark.parametrize("command", ["hosts", "endpoints", "credentials", "identities", "findings"])
 def test_read_commands(hostile_case: Path, command: str) -> None:
     table = run(hostile_case, command)
     assert_clean(f"{command} table", table.output)

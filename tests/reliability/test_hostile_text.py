@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from ir_console.cli import cli
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pcap"
+FIXTURES = FIXTURES / "pcap"
 # invalid UTF-8 around an ANSI escape, a NUL and a bidi override
 BAD = "X'ff1b5b33316d6576696cfe00e280ae6b'"
 BAD_TEXT = f"CAST({BAD} AS TEXT)"

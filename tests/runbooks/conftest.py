@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from discovery.sightings import rebuild_sightings
-from discovery.store import Store
+from discovery.analyse.sightings import rebuild_sightings
+from discovery.case.store import Store
 from runbooks.loader import LoadedRunbook, from_text
 from tests.conftest import make_exchange, make_sighting
 
@@ -19,8 +19,12 @@ SECRET = "ghp_" + "Z" * 36
 def case(store: Store) -> Store:
     """A case holding one GitHub token seen twice from 10.0.0.5 (endpoint classified)."""
     sighting = make_sighting(store, SECRET, kind="github_token", name="Authorization")
-    store.add_exchanges([make_exchange(credentials=(sighting,)),
-                         make_exchange(ts=1_790_000_100.0, credentials=(sighting,))])
+    store.add_exchanges(
+        [
+            make_exchange(credentials=(sighting,)),
+            make_exchange(ts=1_790_000_100.0, credentials=(sighting,)),
+        ]
+    )
     with store.transaction() as conn:
         conn.execute(
             "INSERT INTO endpoints(host, method, template, status, requests, first_seen, last_seen)"

@@ -36,8 +36,11 @@ class Server:
 
     url: str
     requests: list[Seen] = field(default_factory=list)
-    answer: Callable[[Seen], Reply] = lambda seen: (200, {"Content-Type": "application/json"},
-                                                    b'{"ok": true}')
+    answer: Callable[[Seen], Reply] = lambda seen: (
+        200,
+        {"Content-Type": "application/json"},
+        b'{"ok": true}',
+    )
     delay: float = 0.0
 
     def calls(self, path: str | None = None) -> list[Seen]:
@@ -54,8 +57,12 @@ def http_server(answer: Callable[[Seen], Reply] | None = None) -> Iterator[Serve
     class Handler(BaseHTTPRequestHandler):
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                        self.rfile.read(length))
+            seen = Seen(
+                self.command,
+                self.path,
+                {k.lower(): v for k, v in self.headers.items()},
+                self.rfile.read(length),
+            )
             state.requests.append(seen)
             if state.delay:
                 time.sleep(state.delay)

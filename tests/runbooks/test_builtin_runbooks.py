@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from discovery import audit, blocklist
-from discovery.store import Store
+from discovery.case import audit, blocklist
+from discovery.case.store import Store
 from runbooks import loader
 from runbooks.engine import Approvals, Engine
 from tests.conftest import make_exchange, make_sighting
@@ -23,14 +23,27 @@ from tests.runbooks.servers import http_server
 ENDPOINT = "api.example.com GET /v1/users/{id}"
 
 
-def go(store: Store, runbook_id: str, target: str, params: dict[str, Any] | None = None, *,
-       dry_run: bool = False, yes: bool = False, approve: tuple[str, ...] = (),
-       secrets: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    engine = Engine(store, approvals=Approvals(yes=yes, steps=frozenset(approve)),
-                    secrets=secrets or {}, sleep=lambda s: None)
+def go(
+    store: Store,
+    runbook_id: str,
+    target: str,
+    params: dict[str, Any] | None = None,
+    *,
+    dry_run: bool = False,
+    yes: bool = False,
+    approve: tuple[str, ...] = (),
+    secrets: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    engine = Engine(
+        store,
+        approvals=Approvals(yes=yes, steps=frozenset(approve)),
+        secrets=secrets or {},
+        sleep=lambda s: None,
+    )
     loaded = loader.find(runbook_id)
-    events = engine.start(loaded, target, {k: str(v) for k, v in (params or {}).items()},
-                          dry_run=dry_run)
+    events = engine.start(
+        loaded, target, {k: str(v) for k, v in (params or {}).items()}, dry_run=dry_run
+    )
     return [e.to_json() for e in events]
 
 
@@ -40,8 +53,11 @@ def states(events: list[dict[str, Any]]) -> dict[str, str]:
 
 def add_credential(store: Store, secret: str, **fields: Any) -> str:
     store.add_exchanges([make_exchange(credentials=(make_sighting(store, secret, **fields),))])
-    return str(store.conn.execute("SELECT id FROM credentials WHERE fingerprint = ?",
-                                  (store.fingerprint(secret),)).fetchone()[0])
+    return str(
+        store.conn.execute(
+            "SELECT id FROM credentials WHERE fingerprint = ?", (store.fingerprint(secret),)
+        ).fetchone()[0]
+    )
 
 
 def test_revoke_leaked_github_token(case: Store, credential_id: str, tmp_path: Path) -> None:
@@ -50,25 +66,46 @@ def test_revoke_leaked_github_token(case: Store, credential_id: str, tmp_path: P
     params = {"github_api_url": "", "report_dir": str(tmp_path / "rep")}
     with providers() as p:
         params["github_api_url"] = p.url + "/github"
-        dry = go(case, "revoke-leaked-credential", credential_id, params, dry_run=True,
-                 secrets={"token": SECRET})
+        dry = go(
+            case,
+            "revoke-leaked-credential",
+            credential_id,
+            params,
+            dry_run=True,
+            secrets={"token": SECRET},
+        )
         assert p.server.requests == [] and blocklist.blocks(case) == []
         assert dry[-1]["state"] == "planned"
         plans = {e["step"]: e["plan"] for e in dry if e["event"] == "step_planned"}
         assert "/credentials/revoke" in plans["revoke-github"]
         assert plans["revoke-aws"].startswith("skipped")
 
-        stopped = go(case, "revoke-leaked-credential", credential_id, params,
-                     secrets={"token": SECRET})
+        stopped = go(
+            case, "revoke-leaked-credential", credential_id, params, secrets={"token": SECRET}
+        )
         assert stopped[-1]["state"] == "waiting" and p.github_revoked == []
-        live = go(case, "revoke-leaked-credential", credential_id, params,
-                  approve=("revoke-github",), secrets={"token": SECRET})
+        live = go(
+            case,
+            "revoke-leaked-credential",
+            credential_id,
+            params,
+            approve=("revoke-github",),
+            secrets={"token": SECRET},
+        )
         assert p.github_revoked == [SECRET]
     assert live[-1]["state"] == "succeeded", live[-1]
     assert states(live) == {
-        "summary": "done", "block": "done", "revoke-aws": "skipped", "delete-aws-key": "skipped",
-        "revoke-github": "done", "revoke-slack": "skipped", "revoke-vault": "skipped",
-        "revoke-oauth": "skipped", "verify": "done", "report": "done"}
+        "summary": "done",
+        "block": "done",
+        "revoke-aws": "skipped",
+        "delete-aws-key": "skipped",
+        "revoke-github": "done",
+        "revoke-slack": "skipped",
+        "revoke-vault": "skipped",
+        "revoke-oauth": "skipped",
+        "verify": "done",
+        "report": "done",
+    }
     assert [b.subject for b in blocklist.blocks(case)] == [credential_id]
     report = json.loads((tmp_path / "rep" / f"report-{live[0]['run_id']}.json").read_text())
     assert report["audit"]["ok"] and report["blocklist"][0]["subject"] == credential_id
@@ -80,20 +117,28 @@ def test_revoke_leaked_github_token(case: Store, credential_id: str, tmp_path: P
 
 
 @pytest.mark.parametrize("provider", ["slack", "vault"])
-def test_revoke_leaked_slack_and_vault_tokens(store: Store, tmp_path: Path,
-                                              provider: str) -> None:
+def test_revoke_leaked_slack_and_vault_tokens(store: Store, tmp_path: Path, provider: str) -> None:
     secret = {"slack": "xoxb-2222-3333-" + "q" * 24, "vault": "hvs." + "w" * 24}[provider]
     cid = add_credential(store, secret, kind=f"{provider}_token")
     with providers() as p:
         p.slack_tokens.add(secret)
         p.vault_tokens.add(secret)
-        params = {"slack_api_url": p.url + "/slack", "vault_address": p.url + "/vault",
-                  "report_dir": str(tmp_path)}
+        params = {
+            "slack_api_url": p.url + "/slack",
+            "vault_address": p.url + "/vault",
+            "report_dir": str(tmp_path),
+        }
         secrets = {"token": secret, "vault_token": p.vault_operator}
         dry = go(store, "revoke-leaked-credential", cid, params, dry_run=True, secrets=secrets)
         assert dry[-1]["state"] == "planned" and p.server.requests == []
-        live = go(store, "revoke-leaked-credential", cid, params, approve=(f"revoke-{provider}",),
-                  secrets=secrets)
+        live = go(
+            store,
+            "revoke-leaked-credential",
+            cid,
+            params,
+            approve=(f"revoke-{provider}",),
+            secrets=secrets,
+        )
         assert live[-1]["state"] == "succeeded", live[-1]
         assert states(live)[f"revoke-{provider}"] == "done"
         if provider == "slack":
@@ -108,26 +153,39 @@ def test_revoke_leaked_oauth_token(store: Store, tmp_path: Path) -> None:
     cid = add_credential(store, token, kind="bearer")
     with oauth_server() as server:
         server.issue(token)
-        params = {"oauth_endpoint": server.revocation_url, "oauth_client_id": CLIENT_ID,
-                  "report_dir": str(tmp_path)}
+        params = {
+            "oauth_endpoint": server.revocation_url,
+            "oauth_client_id": CLIENT_ID,
+            "report_dir": str(tmp_path),
+        }
         secrets = {"token": token, "oauth_client_secret": CLIENT_SECRET}
         go(store, "revoke-leaked-credential", cid, params, dry_run=True, secrets=secrets)
         assert server.revocations == []
-        live = go(store, "revoke-leaked-credential", cid, params, approve=("revoke-oauth",),
-                  secrets=secrets)
+        live = go(
+            store,
+            "revoke-leaked-credential",
+            cid,
+            params,
+            approve=("revoke-oauth",),
+            secrets=secrets,
+        )
         assert live[-1]["state"] == "succeeded", live[-1]
         assert server.tokens[token].revoked
     text = "\n".join(store.conn.iterdump())
     assert token not in text and CLIENT_SECRET not in text
 
 
-def test_revoke_leaked_aws_key(store: Store, tmp_path: Path,
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_revoke_leaked_aws_key(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with moto_iam(monkeypatch) as iam:
         key_id = iam.new_key("etl")
         cid = add_credential(store, "AWS4-sig-" + key_id, kind="aws_sigv4", public_id=key_id)
-        params = {"aws_endpoint_url": iam.endpoint_url, "delete_aws_key": "false",
-                  "report_dir": str(tmp_path)}
+        params = {
+            "aws_endpoint_url": iam.endpoint_url,
+            "delete_aws_key": "false",
+            "report_dir": str(tmp_path),
+        }
         dry = go(store, "revoke-leaked-credential", cid, params, dry_run=True)
         assert iam.status("etl", key_id) == "Active"
         plans = {e["step"]: e["plan"] for e in dry if e["event"] == "step_planned"}
@@ -139,9 +197,12 @@ def test_revoke_leaked_aws_key(store: Store, tmp_path: Path,
         params["delete_aws_key"] = "true"
         gated = go(store, "revoke-leaked-credential", cid, params, yes=True)
         assert gated[-1]["state"] == "waiting" and iam.status("etl", key_id) == "Inactive"
-        resumed = [e.to_json() for e in Engine(
-            store, approvals=Approvals(steps=frozenset({"delete-aws-key"}))).resume(
-            gated[0]["run_id"])]
+        resumed = [
+            e.to_json()
+            for e in Engine(store, approvals=Approvals(steps=frozenset({"delete-aws-key"}))).resume(
+                gated[0]["run_id"]
+            )
+        ]
         assert resumed[-1]["state"] == "succeeded"
         assert iam.status("etl", key_id) is None
 
@@ -156,18 +217,27 @@ def test_contain_shadow_endpoint(case: Store, tmp_path: Path) -> None:
         assert gate["step"] == "notify-owners" and "api.example.com" in gate["prompt"]
         live = go(case, "contain-shadow-endpoint", ENDPOINT, params, yes=True)
         assert live[-1]["state"] == "succeeded", live[-1]
-        assert hook.requests[0].json() == {"event": "endpoint_blocked", "endpoint": ENDPOINT,
-                                           "run": live[0]["run_id"]}
+        assert hook.requests[0].json() == {
+            "event": "endpoint_blocked",
+            "endpoint": ENDPOINT,
+            "run": live[0]["run_id"],
+        }
     assert [(b.kind, b.subject) for b in blocklist.blocks(case)] == [("endpoint", ENDPOINT)]
     summary = next(e for e in live if e["event"] == "step_succeeded" and e["step"] == "who-calls")
     assert summary["output"]["clients"] == ["10.0.0.5"]
 
 
 def test_contain_shadow_endpoint_rolls_back_the_block_when_notify_fails(
-        case: Store, tmp_path: Path) -> None:
+    case: Store, tmp_path: Path
+) -> None:
     with http_server(lambda seen: (500, {}, b"down")) as hook:
-        live = go(case, "contain-shadow-endpoint", ENDPOINT,
-                  {"notify_url": hook.url + "/hook", "report_dir": str(tmp_path)}, yes=True)
+        live = go(
+            case,
+            "contain-shadow-endpoint",
+            ENDPOINT,
+            {"notify_url": hook.url + "/hook", "report_dir": str(tmp_path)},
+            yes=True,
+        )
         assert len(hook.requests) == 3  # retried
     assert live[-1]["state"] == "failed"
     assert states(live)["block"] == "rolled_back"
@@ -179,15 +249,26 @@ def test_rotate_long_lived_token(store: Store, tmp_path: Path) -> None:
     cid = add_credential(store, token, kind="bearer")
     with oauth_server() as server, http_server() as service:
         server.issue(token)
-        params = {"rotate_url": service.url + "/rotate", "health_url": service.url + "/health",
-                  "oauth_endpoint": server.revocation_url, "oauth_client_id": CLIENT_ID,
-                  "report_dir": str(tmp_path)}
+        params = {
+            "rotate_url": service.url + "/rotate",
+            "health_url": service.url + "/health",
+            "oauth_endpoint": server.revocation_url,
+            "oauth_client_id": CLIENT_ID,
+            "report_dir": str(tmp_path),
+        }
         secrets = {"token": token, "oauth_client_secret": CLIENT_SECRET}
         dry = go(store, "rotate-long-lived-token", cid, params, dry_run=True, secrets=secrets)
         assert service.requests == [] and server.revocations == []
         assert dry[-1]["state"] == "planned"
-        live = go(store, "rotate-long-lived-token", cid, params, yes=True,
-                  approve=("revoke-old",), secrets=secrets)
+        live = go(
+            store,
+            "rotate-long-lived-token",
+            cid,
+            params,
+            yes=True,
+            approve=("revoke-old",),
+            secrets=secrets,
+        )
         assert live[-1]["state"] == "succeeded", live[-1]
         assert [r.path for r in service.requests] == ["/rotate", "/health"]
         assert service.requests[0].json()["credential"] == cid
@@ -199,8 +280,13 @@ def test_rotate_long_lived_token(store: Store, tmp_path: Path) -> None:
 def test_rotate_rolls_back_the_block_when_callers_break(store: Store, tmp_path: Path) -> None:
     cid = add_credential(store, "long-lived-token-zzzzzzzzzzzzzzzz", kind="bearer")
     with http_server(lambda seen: (503, {}, b"callers down")) as health:
-        live = go(store, "rotate-long-lived-token", cid,
-                  {"health_url": health.url + "/health", "report_dir": str(tmp_path)}, yes=True)
+        live = go(
+            store,
+            "rotate-long-lived-token",
+            cid,
+            {"health_url": health.url + "/health", "report_dir": str(tmp_path)},
+            yes=True,
+        )
     assert live[-1]["state"] == "failed"
     assert states(live)["block-old"] == "rolled_back"
     assert blocklist.blocks(store) == []
@@ -209,11 +295,17 @@ def test_rotate_rolls_back_the_block_when_callers_break(store: Store, tmp_path: 
 def test_investigate_identity(case: Store, tmp_path: Path) -> None:
     ident = case.conn.execute("SELECT identity_id FROM credentials").fetchone()[0]
     reports = tmp_path / "reports"
-    dry = go(case, "investigate-identity", f"identity:{ident}", {"report_dir": str(reports)},
-             dry_run=True)
+    dry = go(
+        case,
+        "investigate-identity",
+        f"identity:{ident}",
+        {"report_dir": str(reports)},
+        dry_run=True,
+    )
     assert dry[-1]["state"] == "planned" and not reports.exists()
-    live = go(case, "investigate-identity", f"identity:{ident}", {"report_dir": str(reports)},
-              yes=True)
+    live = go(
+        case, "investigate-identity", f"identity:{ident}", {"report_dir": str(reports)}, yes=True
+    )
     assert live[-1]["state"] == "succeeded"
     summary = next(e for e in live if e["event"] == "step_succeeded" and e["step"] == "summary")
     assert summary["output"]["requests"] == 2

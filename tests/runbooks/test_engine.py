@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from discovery import audit, blocklist
-from discovery.store import Store
+from discovery.case import audit, blocklist
+from discovery.case.store import Store
 from runbooks.engine import Approvals, Engine
 from runbooks.errors import AuditError, RunbookUsageError
 from runbooks.events import Event
@@ -23,8 +23,15 @@ from tests.runbooks.conftest import runbook
 from tests.runbooks.servers import Seen, http_server
 
 
-def run(store: Store, text: str, target: str, params: dict[str, str] | None = None, *,
-        dry_run: bool = False, **engine: Any) -> list[dict[str, Any]]:
+def run(
+    store: Store,
+    text: str,
+    target: str,
+    params: dict[str, str] | None = None,
+    *,
+    dry_run: bool = False,
+    **engine: Any,
+) -> list[dict[str, Any]]:
     events = Engine(store, **engine).start(runbook(text), target, params or {}, dry_run=dry_run)
     return [e.to_json() for e in events]
 
@@ -34,9 +41,12 @@ def names(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def step_row(store: Store, run_id: str, step: str) -> tuple[Any, ...]:
-    return tuple(store.conn.execute(
-        "SELECT state, attempts, error FROM runbook_steps WHERE run_id = ? AND step_id = ?",
-        (run_id, step)).fetchone())
+    return tuple(
+        store.conn.execute(
+            "SELECT state, attempts, error FROM runbook_steps WHERE run_id = ? AND step_id = ?",
+            (run_id, step),
+        ).fetchone()
+    )
 
 
 def three_calls(url: str) -> str:
@@ -67,9 +77,14 @@ def test_steps_run_in_order_with_earlier_outputs(case: Store, credential_id: str
         assert server.requests[0].json() == {"cred": credential_id}
         assert server.requests[2].json() == {"first": 200}
     assert names(events) == [
-        ("run_started", ""), ("step_started", "first"), ("step_succeeded", "first"),
-        ("step_started", "second"), ("step_succeeded", "second"),
-        ("step_started", "third"), ("step_succeeded", "third"), ("run_finished", ""),
+        ("run_started", ""),
+        ("step_started", "first"),
+        ("step_succeeded", "first"),
+        ("step_started", "second"),
+        ("step_succeeded", "second"),
+        ("step_started", "third"),
+        ("step_succeeded", "third"),
+        ("run_finished", ""),
     ]
     assert events[-1]["state"] == "succeeded"
 
@@ -159,8 +174,9 @@ steps:
     assert events[-1]["state"] == "failed"
 
 
-def test_rollback_of_completed_steps_when_a_later_step_fails(case: Store,
-                                                             credential_id: str) -> None:
+def test_rollback_of_completed_steps_when_a_later_step_fails(
+    case: Store, credential_id: str
+) -> None:
     text = """
 id: t
 title: t
@@ -186,7 +202,8 @@ steps:
     assert blocklist.blocks(case) == []  # the block was undone
     rollbacks = [e for e in events if e["event"] == "rollback_step"]
     assert [(r["step"], r["action"], r["ok"]) for r in rollbacks] == [
-        ("block", "proxy.unblock_credential", True)]
+        ("block", "proxy.unblock_credential", True)
+    ]
     run_id = events[0]["run_id"]
     assert step_row(case, run_id, "block")[0] == "rolled_back"
     assert step_row(case, run_id, "no-rollback")[0] == "done"
@@ -227,15 +244,20 @@ def test_approval_gate_stops_without_yes(case: Store, credential_id: str) -> Non
 
 def test_yes_does_not_grant_an_irreversible_step(case: Store, credential_id: str) -> None:
     with http_server() as server:
-        events = run(case, GATED.replace("URL", server.url), credential_id,
-                     approvals=Approvals(yes=True))
+        events = run(
+            case, GATED.replace("URL", server.url), credential_id, approvals=Approvals(yes=True)
+        )
         assert server.requests == []
         gate = next(e for e in events if e["event"] == "gate_reached")
         assert (gate["step"], gate["gate"]) == ("revoke", "irreversible")
         assert "--approve revoke" in gate["how"]
         # resume with the step's own approval: it runs, the ordinary gate is not asked again
-        resumed = [e.to_json() for e in Engine(
-            case, approvals=Approvals(steps=frozenset({"revoke"}))).resume(events[0]["run_id"])]
+        resumed = [
+            e.to_json()
+            for e in Engine(case, approvals=Approvals(steps=frozenset({"revoke"}))).resume(
+                events[0]["run_id"]
+            )
+        ]
         assert [r.path for r in server.requests] == ["/revoke", "/after"]
     assert resumed[-1]["state"] == "succeeded"
     granted = [e for e in audit.entries(case) if e.action == "approval.granted"]
@@ -244,7 +266,9 @@ def test_yes_does_not_grant_an_irreversible_step(case: Store, credential_id: str
 
 
 def test_dry_run_plans_every_step_and_calls_nothing(case: Store, credential_id: str) -> None:
-    text = GATED + """
+    text = (
+        GATED
+        + """
   - id: block
     action: proxy.block_credential
     with: {credential: "{{ target.id }}"}
@@ -253,6 +277,7 @@ def test_dry_run_plans_every_step_and_calls_nothing(case: Store, credential_id: 
     when: "steps.after.output.status == 200"
     with: {url: "URL/maybe?x={{ steps.after.output.body }}"}
 """
+    )
     with http_server() as server:
         events = run(case, text.replace("URL", server.url), credential_id, dry_run=True)
         assert server.requests == []  # the server counted no call at all
@@ -280,8 +305,9 @@ steps:
     with: {url: "URL/x", headers: {Authorization: "Bearer {{ inputs.token }}"}}
 """
     with http_server(lambda seen: (500, {}, seen.headers["authorization"].encode())) as server:
-        events = run(case, text.replace("URL", server.url), credential_id,
-                     secrets={"token": secret})
+        events = run(
+            case, text.replace("URL", server.url), credential_id, secrets={"token": secret}
+        )
         assert server.requests[0].headers["authorization"] == f"Bearer {secret}"
     assert secret not in json.dumps(events)
     dump = "\n".join(case.conn.iterdump())
@@ -331,7 +357,8 @@ steps:
 
 
 def test_resume_after_sigkill_does_not_repeat_a_completed_irreversible_step(
-        case: Store, credential_id: str, tmp_path: Path) -> None:
+    case: Store, credential_id: str, tmp_path: Path
+) -> None:
     release = threading.Event()
     slow_calls: list[int] = []
 
@@ -347,10 +374,26 @@ def test_resume_after_sigkill_does_not_repeat_a_completed_irreversible_step(
     with http_server(answer) as server:
         (folder / "killed.yaml").write_text(KILLED.replace("URL", server.url))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ir_console", "--db", str(case.path), "runbook",
-             "--runbooks", str(folder), "run", "killed", "--target", credential_id,
-             "--approve", "revoke", "--json"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "ir_console",
+                "--db",
+                str(case.path),
+                "runbook",
+                "--runbooks",
+                str(folder),
+                "run",
+                "killed",
+                "--target",
+                credential_id,
+                "--approve",
+                "revoke",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             assert proc.stdout is not None
@@ -380,7 +423,8 @@ def test_resume_after_sigkill_does_not_repeat_a_completed_irreversible_step(
 
 
 def test_an_irreversible_step_killed_mid_call_needs_a_fresh_approval(
-        case: Store, credential_id: str) -> None:
+    case: Store, credential_id: str
+) -> None:
     with http_server() as server:
         engine = Engine(case, approvals=Approvals(steps=frozenset({"revoke"})))
         events = engine.start(runbook(KILLED.replace("URL", server.url)), credential_id)
@@ -400,13 +444,18 @@ def test_an_irreversible_step_killed_mid_call_needs_a_fresh_approval(
 
 def test_approval_of_an_unknown_step_is_refused(case: Store, credential_id: str) -> None:
     with pytest.raises(RunbookUsageError, match="--approve revok: runbook t has no such step"):
-        run(case, GATED.replace("URL", "http://127.0.0.1:9"), credential_id,
-            approvals=Approvals(steps=frozenset({"revok"})))
+        run(
+            case,
+            GATED.replace("URL", "http://127.0.0.1:9"),
+            credential_id,
+            approvals=Approvals(steps=frozenset({"revok"})),
+        )
     assert case.conn.execute("SELECT COUNT(*) FROM runbook_runs").fetchone()[0] == 0
 
 
-def test_a_missing_secret_is_named_in_the_plan_and_fails_the_step(case: Store,
-                                                                  credential_id: str) -> None:
+def test_a_missing_secret_is_named_in_the_plan_and_fails_the_step(
+    case: Store, credential_id: str
+) -> None:
     text = """
 id: t
 title: t
@@ -425,8 +474,9 @@ steps:
     assert "needs the secret input token" in live[-1]["outcome"]
 
 
-def test_a_run_driven_by_a_live_process_is_not_resumed_twice(case: Store,
-                                                              credential_id: str) -> None:
+def test_a_run_driven_by_a_live_process_is_not_resumed_twice(
+    case: Store, credential_id: str
+) -> None:
     import socket
 
     with http_server() as server:
@@ -434,8 +484,10 @@ def test_a_run_driven_by_a_live_process_is_not_resumed_twice(case: Store,
         run_id = next(events).run_id  # started, then abandoned while "running"
         sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
         try:
-            case.conn.execute("UPDATE runbook_runs SET driver = ? WHERE id = ?",
-                              (f"{socket.gethostname()} {sleeper.pid}", run_id))
+            case.conn.execute(
+                "UPDATE runbook_runs SET driver = ? WHERE id = ?",
+                (f"{socket.gethostname()} {sleeper.pid}", run_id),
+            )
             with pytest.raises(RunbookUsageError, match="being driven right now"):
                 list(Engine(case).resume(run_id))
         finally:
@@ -454,8 +506,12 @@ def test_an_interactive_confirmation_passes_gates(case: Store, credential_id: st
         return step.id != "revoke"  # the responder declines the irreversible step
 
     with http_server() as server:
-        events = run(case, GATED.replace("URL", server.url), credential_id,
-                     approvals=Approvals(confirm=confirm))
+        events = run(
+            case,
+            GATED.replace("URL", server.url),
+            credential_id,
+            approvals=Approvals(confirm=confirm),
+        )
         assert server.requests == []
     assert asked == [("ask", "approval"), ("revoke", "irreversible")]
     assert events[-1]["state"] == "waiting"

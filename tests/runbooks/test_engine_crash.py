@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from discovery import audit
-from discovery.store import Store
+from discovery.case import audit
+from discovery.case.store import Store
 from runbooks.engine import Approvals, Engine
 from tests.runbooks.servers import Seen, http_server
 
@@ -51,10 +51,26 @@ def kill_and_resume(case: Store, credential_id: str, tmp_path: Path, delay: floa
     with http_server(answer) as server:
         (folder / "crashy.yaml").write_text(RUNBOOK.replace("URL", server.url))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ir_console", "--db", str(case.path), "runbook",
-             "--runbooks", str(folder), "run", "crashy", "--target", credential_id,
-             "--approve", "revoke", "--json"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [
+                sys.executable,
+                "-m",
+                "ir_console",
+                "--db",
+                str(case.path),
+                "runbook",
+                "--runbooks",
+                str(folder),
+                "run",
+                "crashy",
+                "--target",
+                credential_id,
+                "--approve",
+                "revoke",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         assert proc.stdout is not None
         run_id = json.loads(proc.stdout.readline())["run_id"]
@@ -84,7 +100,8 @@ def kill_and_resume(case: Store, credential_id: str, tmp_path: Path, delay: floa
 
 @pytest.mark.parametrize("seed", range(4))
 def test_runbook_killed_at_random_moments_resumes_cleanly(
-        case: Store, credential_id: str, tmp_path: Path, seed: int) -> None:
+    case: Store, credential_id: str, tmp_path: Path, seed: int
+) -> None:
     kill_and_resume(case, credential_id, tmp_path, random.Random(seed).uniform(0.02, 0.3))
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from discovery import audit, blocklist
-from discovery.store import Store
+from discovery.case import audit, blocklist
+from discovery.case.store import Store
 from runbooks.engine import Engine, Failure
 from runbooks.errors import RunbookUsageError
 from tests.runbooks.conftest import runbook
@@ -56,17 +56,24 @@ def start(store: Store, text: str, target: str, operator: Operator) -> list[dict
 
 
 def states(store: Store, run_id: str) -> dict[str, str]:
-    return dict(store.conn.execute(
-        "SELECT step_id, state FROM runbook_steps WHERE run_id = ? ORDER BY idx", (run_id,)))
+    return dict(
+        store.conn.execute(
+            "SELECT step_id, state FROM runbook_steps WHERE run_id = ? ORDER BY idx", (run_id,)
+        )
+    )
 
 
 def run_actions(store: Store, run_id: str) -> list[tuple[str, str, str]]:
-    return [(e.action, e.details.get("step", ""), e.actor) for e in audit.entries(store)
-            if e.details.get("run") == run_id]
+    return [
+        (e.action, e.details.get("step", ""), e.actor)
+        for e in audit.entries(store)
+        if e.details.get("run") == run_id
+    ]
 
 
-def test_retry_calls_the_step_again_and_the_run_goes_on(case: Store, credential_id: str,
-                                                        tmp_path: Path) -> None:
+def test_retry_calls_the_step_again_and_the_run_goes_on(
+    case: Store, credential_id: str, tmp_path: Path
+) -> None:
     flag = tmp_path / "flag"
     operator = Operator("retry", before=lambda failure: flag.touch())
     events = start(case, TEXT.replace("FLAG", str(flag)), credential_id, operator)
@@ -78,11 +85,22 @@ def test_retry_calls_the_step_again_and_the_run_goes_on(case: Store, credential_
     assert asked.rollbacks == ("block",)
     assert "exited 1" in asked.error
     decided = [e for e in events if e["event"] == "failure_decided"]
-    assert decided == [{"event": "failure_decided", "run_id": run_id, "step": "check",
-                        "choice": "retry", "by": "operator:test"}]
+    assert decided == [
+        {
+            "event": "failure_decided",
+            "run_id": run_id,
+            "step": "check",
+            "choice": "retry",
+            "by": "operator:test",
+        }
+    ]
     assert states(case, run_id) == {"block": "done", "check": "done", "after": "done"}
-    assert case.conn.execute("SELECT attempts FROM runbook_steps WHERE run_id = ? AND "
-                             "step_id = 'check'", (run_id,)).fetchone()[0] == 2
+    assert (
+        case.conn.execute(
+            "SELECT attempts FROM runbook_steps WHERE run_id = ? AND step_id = 'check'", (run_id,)
+        ).fetchone()[0]
+        == 2
+    )
     trail = run_actions(case, run_id)
     i = trail.index(("failure.retry", "check", "operator:test"))
     assert trail[i - 1][:2] == ("action.failed", "check")
@@ -91,22 +109,26 @@ def test_retry_calls_the_step_again_and_the_run_goes_on(case: Store, credential_
     assert audit.verify(case).ok
 
 
-def test_skip_leaves_the_step_and_runs_the_next(case: Store, credential_id: str,
-                                                tmp_path: Path) -> None:
-    events = start(case, TEXT.replace("FLAG", str(tmp_path / "never")), credential_id,
-                   Operator("skip"))
+def test_skip_leaves_the_step_and_runs_the_next(
+    case: Store, credential_id: str, tmp_path: Path
+) -> None:
+    events = start(
+        case, TEXT.replace("FLAG", str(tmp_path / "never")), credential_id, Operator("skip")
+    )
     run_id = events[0]["run_id"]
     assert events[-1]["state"] == "succeeded"
     assert states(case, run_id) == {"block": "done", "check": "skipped", "after": "done"}
-    error = case.conn.execute("SELECT error FROM runbook_steps WHERE run_id = ? AND "
-                              "step_id = 'check'", (run_id,)).fetchone()[0]
+    error = case.conn.execute(
+        "SELECT error FROM runbook_steps WHERE run_id = ? AND step_id = 'check'", (run_id,)
+    ).fetchone()[0]
     assert "exited 1" in error  # why it was skipped stays with the step
     assert ("failure.skip", "check", "operator:test") in run_actions(case, run_id)
     assert len(blocklist.blocks(case)) == 1  # nothing rolled back
 
 
-def test_retry_then_skip_asks_again_after_each_failure(case: Store, credential_id: str,
-                                                       tmp_path: Path) -> None:
+def test_retry_then_skip_asks_again_after_each_failure(
+    case: Store, credential_id: str, tmp_path: Path
+) -> None:
     operator = Operator("retry", "skip")
     events = start(case, TEXT.replace("FLAG", str(tmp_path / "never")), credential_id, operator)
     assert [f.attempt for f in operator.asked] == [1, 2]
@@ -114,14 +136,15 @@ def test_retry_then_skip_asks_again_after_each_failure(case: Store, credential_i
     assert states(case, events[0]["run_id"])["check"] == "skipped"
 
 
-def test_rollback_undoes_completed_steps_and_fails_the_run(case: Store, credential_id: str,
-                                                           tmp_path: Path) -> None:
-    events = start(case, TEXT.replace("FLAG", str(tmp_path / "never")), credential_id,
-                   Operator("rollback"))
+def test_rollback_undoes_completed_steps_and_fails_the_run(
+    case: Store, credential_id: str, tmp_path: Path
+) -> None:
+    events = start(
+        case, TEXT.replace("FLAG", str(tmp_path / "never")), credential_id, Operator("rollback")
+    )
     run_id = events[0]["run_id"]
     assert events[-1]["state"] == "failed"
-    assert states(case, run_id) == {"block": "rolled_back", "check": "failed",
-                                    "after": "pending"}
+    assert states(case, run_id) == {"block": "rolled_back", "check": "failed", "after": "pending"}
     assert blocklist.blocks(case) == []
     trail = [a for a, _, _ in run_actions(case, run_id)]
     assert trail.index("failure.rollback") < trail.index("rollback.started")
@@ -129,10 +152,12 @@ def test_rollback_undoes_completed_steps_and_fails_the_run(case: Store, credenti
     assert entry.details["rollbacks"] == ["block"]
 
 
-def test_stop_fails_the_run_and_rolls_nothing_back(case: Store, credential_id: str,
-                                                   tmp_path: Path) -> None:
-    events = start(case, TEXT.replace("FLAG", str(tmp_path / "never")), credential_id,
-                   Operator("stop"))
+def test_stop_fails_the_run_and_rolls_nothing_back(
+    case: Store, credential_id: str, tmp_path: Path
+) -> None:
+    events = start(
+        case, TEXT.replace("FLAG", str(tmp_path / "never")), credential_id, Operator("stop")
+    )
     run_id = events[0]["run_id"]
     assert events[-1]["state"] == "failed"
     assert "nothing rolled back" in events[-1]["outcome"]
@@ -141,8 +166,9 @@ def test_stop_fails_the_run_and_rolls_nothing_back(case: Store, credential_id: s
     assert not [e for e in events if e["event"] == "rollback_step"]
 
 
-def test_rollback_is_offered_only_when_a_completed_step_defines_one(case: Store,
-                                                                   credential_id: str) -> None:
+def test_rollback_is_offered_only_when_a_completed_step_defines_one(
+    case: Store, credential_id: str
+) -> None:
     text = """
 id: t
 title: t
@@ -182,7 +208,8 @@ steps:
 
 
 def test_a_choice_that_was_not_offered_is_refused_before_anything_is_done(
-        case: Store, credential_id: str) -> None:
+    case: Store, credential_id: str
+) -> None:
     text = """
 id: t
 title: t
@@ -199,11 +226,16 @@ steps:
     assert states(case, run_id)["check"] == "failed"  # the run is still resumable
 
 
-def test_without_on_failure_a_failed_step_rolls_back_as_before(case: Store, credential_id: str,
-                                                               tmp_path: Path) -> None:
+def test_without_on_failure_a_failed_step_rolls_back_as_before(
+    case: Store, credential_id: str, tmp_path: Path
+) -> None:
     engine = Engine(case)
-    events = [e.to_json() for e in engine.start(
-        runbook(TEXT.replace("FLAG", str(tmp_path / "never"))), credential_id, {})]
+    events = [
+        e.to_json()
+        for e in engine.start(
+            runbook(TEXT.replace("FLAG", str(tmp_path / "never"))), credential_id, {}
+        )
+    ]
     assert events[-1]["state"] == "failed"
     assert not [e for e in events if e["event"] == "failure_decided"]
     assert blocklist.blocks(case) == []

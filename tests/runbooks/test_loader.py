@@ -32,32 +32,54 @@ steps:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (GOOD.replace("retry: {attempts: 2}", "retry: {attempts: 0}"),
-         "rb.yaml:11: step 'block' (#2) field 'retry.attempts': Input should be greater than"),
-        (GOOD.replace("action: proxy.block_credential", "action: proxy.nuke"),
-         "rb.yaml:10: step 'block' (#2) field 'action': unknown action 'proxy.nuke'"),
-        (GOOD.replace("    retry: {attempts: 2}\n", "    retyr: 2\n"),
-         "rb.yaml:11: step 'block' (#2) field 'retyr': Extra inputs are not permitted"),
-        (GOOD.replace("subject: \"{{ target.id }}\"", "subject: \"{{ target.id \""),
-         "rb.yaml:8: step 'look' (#1) field 'with.subject': bad template"),
-        (GOOD.replace("  - id: look\n    action: evidence.summary\n",
-                      "  - id: look\n    action: evidence.summary\n    manual: do it\n"),
-         "rb.yaml:5: step 'look' (#1): a step needs exactly one of"),
-        (GOOD.replace("applies_to: credential", "applies_to: planet"),
-         "rb.yaml:3: field 'applies_to.0': Input should be"),
+        (
+            GOOD.replace("retry: {attempts: 2}", "retry: {attempts: 0}"),
+            "rb.yaml:11: step 'block' (#2) field 'retry.attempts': Input should be greater than",
+        ),
+        (
+            GOOD.replace("action: proxy.block_credential", "action: proxy.nuke"),
+            "rb.yaml:10: step 'block' (#2) field 'action': unknown action 'proxy.nuke'",
+        ),
+        (
+            GOOD.replace("    retry: {attempts: 2}\n", "    retyr: 2\n"),
+            "rb.yaml:11: step 'block' (#2) field 'retyr': Extra inputs are not permitted",
+        ),
+        (
+            GOOD.replace('subject: "{{ target.id }}"', 'subject: "{{ target.id "'),
+            "rb.yaml:8: step 'look' (#1) field 'with.subject': bad template",
+        ),
+        (
+            GOOD.replace(
+                "  - id: look\n    action: evidence.summary\n",
+                "  - id: look\n    action: evidence.summary\n    manual: do it\n",
+            ),
+            "rb.yaml:5: step 'look' (#1): a step needs exactly one of",
+        ),
+        (
+            GOOD.replace("applies_to: credential", "applies_to: planet"),
+            "rb.yaml:3: field 'applies_to.0': Input should be",
+        ),
         (GOOD.replace("id: block", "id: look"), "rb.yaml:1: step id 'look' is used twice"),
         (GOOD.replace("title: Mine\n", ""), "rb.yaml:1: field 'title': Field required"),
         ("id: x\ntitle: [unclosed\n", "rb.yaml:3: not valid YAML"),
         ("- just\n- a list\n", "rb.yaml:1: a runbook is a mapping"),
-        (GOOD + "    irreversible: true\n    rollback: {action: proxy.unblock_credential}\n",
-         "rb.yaml:9: step 'block' (#2): an irreversible step cannot have a rollback"),
-        (GOOD.replace("      credential: ", "      credentail: "),
-         "rb.yaml:13: step 'block' (#2) field 'with.credentail': proxy.block_credential has no "
-         "argument 'credentail'"),
-        (GOOD.replace("    with:\n      subject: \"{{ target.id }}\"\n", ""),
-         "rb.yaml:5: step 'look' (#1): evidence.summary needs the argument(s) subject"),
-        (GOOD.replace("retry: {attempts: 2}", "when: \"inputs.x ==\""),
-         "rb.yaml:11: step 'block' (#2) field 'when': bad template"),
+        (
+            GOOD + "    irreversible: true\n    rollback: {action: proxy.unblock_credential}\n",
+            "rb.yaml:9: step 'block' (#2): an irreversible step cannot have a rollback",
+        ),
+        (
+            GOOD.replace("      credential: ", "      credentail: "),
+            "rb.yaml:13: step 'block' (#2) field 'with.credentail': proxy.block_credential has no "
+            "argument 'credentail'",
+        ),
+        (
+            GOOD.replace('    with:\n      subject: "{{ target.id }}"\n', ""),
+            "rb.yaml:5: step 'look' (#1): evidence.summary needs the argument(s) subject",
+        ),
+        (
+            GOOD.replace("retry: {attempts: 2}", 'when: "inputs.x =="'),
+            "rb.yaml:11: step 'block' (#2) field 'when': bad template",
+        ),
     ],
 )
 def test_errors_name_file_line_step_and_field(tmp_path: Path, text: str, expected: str) -> None:
@@ -87,8 +109,13 @@ def test_not_utf8_and_missing_files(tmp_path: Path) -> None:
 
 def test_every_builtin_runbook_is_valid() -> None:
     found = {lr.runbook.id: lr for lr in loader.builtin()}
-    assert set(found) == {"revoke-leaked-credential", "contain-shadow-endpoint",
-                          "rotate-long-lived-token", "investigate-identity", "preserve-evidence"}
+    assert set(found) == {
+        "revoke-leaked-credential",
+        "contain-shadow-endpoint",
+        "rotate-long-lived-token",
+        "investigate-identity",
+        "preserve-evidence",
+    }
     assert all(lr.source == "built-in" for lr in found.values())
 
 
@@ -111,17 +138,39 @@ def test_duplicate_ids_in_the_user_folder(tmp_path: Path) -> None:
         loader.load_all(tmp_path)
 
 
-
-_yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                          st.text(max_size=20))
+_yaml_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20)
+)
 _yaml_values = st.recursive(
     _yaml_scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.sampled_from(
-                                ["id", "title", "applies_to", "steps", "inputs", "action",
-                                 "with", "when", "retry", "timeout", "rollback", "manual",
-                                 "approval", "irreversible", "verify", "attempts", "x"]),
-                                inner, max_size=6)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "id",
+                    "title",
+                    "applies_to",
+                    "steps",
+                    "inputs",
+                    "action",
+                    "with",
+                    "when",
+                    "retry",
+                    "timeout",
+                    "rollback",
+                    "manual",
+                    "approval",
+                    "irreversible",
+                    "verify",
+                    "attempts",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=6,
+        ),
+    ),
     max_leaves=20,
 )
 

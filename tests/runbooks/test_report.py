@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from discovery import audit
-from discovery.store import Store
+from discovery.case import audit
+from discovery.case.store import Store
 from runbooks import report
 
 
@@ -24,8 +24,13 @@ def test_report_holds_findings_actions_timeline_and_audit_head(case: Store) -> N
     data = report.build(case)
     assert data["findings"][0]["rule"] == "shadow_endpoint_access"
     assert data["traffic"]["exchanges"] == 2
-    assert data["audit"] == {"head": audit.head(case), "entries": 1, "ok": True,
-                             "first_bad": None, "reason": None}
+    assert data["audit"] == {
+        "head": audit.head(case),
+        "entries": 1,
+        "ok": True,
+        "first_bad": None,
+        "reason": None,
+    }
     assert [e["what"] for e in data["timeline"]] == ["note"]
     json.dumps(data)  # JSON-shaped
 

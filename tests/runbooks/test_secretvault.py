@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from discovery.store import Store
+from discovery.case.store import Store
 from ir_console.cli import cli
 from runbooks import loader
 from runbooks.engine import Approvals, Engine
@@ -44,26 +44,37 @@ def test_put_and_get(case: Store, credential_id: str, key: str) -> None:
         SecretVault(case, "short")
 
 
-def test_runbook_takes_the_secret_from_the_vault(case: Store, credential_id: str, key: str,
-                                                 tmp_path: Path) -> None:
+def test_runbook_takes_the_secret_from_the_vault(
+    case: Store, credential_id: str, key: str, tmp_path: Path
+) -> None:
     SecretVault(case, key).put(credential_id, SECRET)
     with providers() as p:
         engine = Engine(case, approvals=Approvals(steps=frozenset({"revoke-github"})))
-        events = [e.to_json() for e in engine.start(
-            loader.find("revoke-leaked-credential"), credential_id,
-            {"github_api_url": p.url + "/github", "report_dir": str(tmp_path)})]
+        events = [
+            e.to_json()
+            for e in engine.start(
+                loader.find("revoke-leaked-credential"),
+                credential_id,
+                {"github_api_url": p.url + "/github", "report_dir": str(tmp_path)},
+            )
+        ]
         assert events[-1]["state"] == "succeeded", events[-1]
         assert p.github_revoked == [SECRET]
     assert SECRET not in json.dumps(events)
     assert SECRET not in "\n".join(case.conn.iterdump())
 
 
-def test_without_the_key_the_vault_is_not_used(case: Store, credential_id: str, key: str,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_key_the_vault_is_not_used(
+    case: Store, credential_id: str, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     SecretVault(case, key).put(credential_id, SECRET)
     monkeypatch.delenv(ENV_KEY)
-    events = [e.to_json() for e in Engine(case).start(
-        loader.find("revoke-leaked-credential"), credential_id, dry_run=True)]
+    events = [
+        e.to_json()
+        for e in Engine(case).start(
+            loader.find("revoke-leaked-credential"), credential_id, dry_run=True
+        )
+    ]
     plan = next(e for e in events if e.get("step") == "revoke-github")["plan"]
     assert "needs the secret input token" in plan
 
@@ -73,8 +84,12 @@ def test_vault_commands(case: Store, credential_id: str, key: str) -> None:
     db = str(case.path)
     made = runner.invoke(cli, ["runbook", "vault", "key"], catch_exceptions=False)
     assert len(made.output.strip()) == 44
-    added = runner.invoke(cli, ["--db", db, "runbook", "vault", "add", credential_id],
-                          input=SECRET + "\n", catch_exceptions=False)
+    added = runner.invoke(
+        cli,
+        ["--db", db, "runbook", "vault", "add", credential_id],
+        input=SECRET + "\n",
+        catch_exceptions=False,
+    )
     assert added.exit_code == 0 and SECRET not in added.output
     listed = runner.invoke(cli, ["--db", db, "runbook", "vault", "list", "--json"])
     assert json.loads(listed.output) == [credential_id]

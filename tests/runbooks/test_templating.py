@@ -9,8 +9,13 @@ import pytest
 from runbooks.templating import TemplateFailure, evaluate, provider_for, render
 
 CTX: dict[str, Any] = {
-    "target": {"id": "c-1", "sources": ["10.0.0.5", "10.0.0.6"], "kind": "github_token",
-               "path": "{{ 7 * 7 }}", "agent": "$(rm -rf /); `id`"},
+    "target": {
+        "id": "c-1",
+        "sources": ["10.0.0.5", "10.0.0.6"],
+        "kind": "github_token",
+        "path": "{{ 7 * 7 }}",
+        "agent": "$(rm -rf /); `id`",
+    },
     "inputs": {"n": 3, "flag": False, "name": None},
     "steps": {"a": {"output": {"status": 200}}},
 }
@@ -59,8 +64,12 @@ def test_unknown_names_fail_in_a_live_run_and_show_in_a_plan() -> None:
 
 @pytest.mark.parametrize(
     ("expression", "expected"),
-    [("inputs.n > 2", True), ("inputs.flag", False), ("{{ target.kind == 'github_token' }}", True),
-     ("provider_for(target.kind) == 'github'", True)],
+    [
+        ("inputs.n > 2", True),
+        ("inputs.flag", False),
+        ("{{ target.kind == 'github_token' }}", True),
+        ("provider_for(target.kind) == 'github'", True),
+    ],
 )
 def test_evaluate(expression: str, expected: Any) -> None:
     assert evaluate(expression, CTX) == expected
@@ -68,9 +77,16 @@ def test_evaluate(expression: str, expected: Any) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "provider"),
-    [("aws_sigv4", "aws"), ("github_token", "github"), ("slack_token", "slack"),
-     ("vault_token", "vault"), ("jwt", "oauth"), ("bearer", "oauth"), ("basic", ""),
-     (None, "")],
+    [
+        ("aws_sigv4", "aws"),
+        ("github_token", "github"),
+        ("slack_token", "slack"),
+        ("vault_token", "vault"),
+        ("jwt", "oauth"),
+        ("bearer", "oauth"),
+        ("basic", ""),
+        (None, ""),
+    ],
 )
 def test_provider_for(kind: Any, provider: str) -> None:
     assert provider_for(kind) == provider

@@ -264,7 +264,7 @@ class WalkthroughScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="engine")
     def _drive(self, how: str) -> None:
-        from discovery.store import Store
+        from discovery.case.store import Store
         from runbooks.engine import Approvals, Engine
 
         try:

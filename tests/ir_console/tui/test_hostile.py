@@ -16,7 +16,8 @@ from tests.ir_console.tui.screen_text import screen_lines, strips
 pytestmark = pytest.mark.anyio
 
 CONTROL = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 # (keys to reach the view, a marker of the view)
 VIEWS = [
@@ -62,7 +63,7 @@ async def test_hostile_strings_are_inert_on_every_view(hostile_case: Path) -> No
             keys = tuple("ctrl+u" if k == "slash" else k for k in keys)
             if "ctrl+u" in keys:  # focus the filter and clear what the last visit typed
                 at = keys.index("ctrl+u")
-                keys = (*keys[:at], "slash", "ctrl+u", *keys[at + 1:])
+                keys = (*keys[:at], "slash", "ctrl+u", *keys[at + 1 :])
             await pilot.press(*keys)
             await settle(pilot, 3)
             text = "\n".join(screen_lines(app))
@@ -79,8 +80,11 @@ async def test_markup_is_shown_literally_and_clicking_it_does_nothing(hostile_ca
         await type_text(pilot, "click")
         await press(pilot, "escape")
         lines = screen_lines(app)
-        hits = [(y, line.index("[@click=app.quit]")) for y, line in enumerate(lines)
-                if "[@click=app.quit]click me[/]" in line]
+        hits = [
+            (y, line.index("[@click=app.quit]"))
+            for y, line in enumerate(lines)
+            if "[@click=app.quit]click me[/]" in line
+        ]
         assert hits, "the markup should be shown as typed"
         assert not any("[bold red]" not in line for line in lines if "not bold" in line)
         for y, x in hits:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import Tree
 
-from discovery import audit
-from discovery.store import Store
+from discovery.case import audit
+from discovery.case.store import Store
 from ir_console.tui.app import ConsoleApp
 from ir_console.tui.modals import ConfirmModal, ErrorModal
 from ir_console.tui.screens.help import HelpScreen
@@ -183,9 +183,17 @@ async def test_live_capture_shows_exchanges_written_by_another_process(case: Pat
         await press(pilot, "7")
         before = len(table_rows(app))
         with Store.open(case) as writer:  # a second connection, as a running capture would be
-            writer.add_exchanges([make_exchange(ts=1_790_100_000.0 + i, host="live.example.com",
-                                                path=f"/stream/{i}", raw_path=f"/stream/{i}")
-                                  for i in range(5)])
+            writer.add_exchanges(
+                [
+                    make_exchange(
+                        ts=1_790_100_000.0 + i,
+                        host="live.example.com",
+                        path=f"/stream/{i}",
+                        raw_path=f"/stream/{i}",
+                    )
+                    for i in range(5)
+                ]
+            )
         await pilot.pause(1.2)
         await settle(pilot)
         rows = table_rows(app)
@@ -204,8 +212,10 @@ async def test_screens_refresh_when_the_case_changes(case: Path) -> None:
         await press(pilot, "2")
         assert len(table_rows(app)) == 6
         conn = sqlite3.connect(case)
-        conn.execute("INSERT INTO endpoints(host, method, template, status, requests) "
-                     "VALUES ('new.example.com', 'GET', '/fresh', 'shadow', 1)")
+        conn.execute(
+            "INSERT INTO endpoints(host, method, template, status, requests) "
+            "VALUES ('new.example.com', 'GET', '/fresh', 'shadow', 1)"
+        )
         conn.commit()
         conn.close()
         await pilot.pause(1.3)
@@ -305,7 +315,8 @@ async def test_overview_new_since_window_is_chosen_with_n(case: Path) -> None:
 
 
 async def test_a_proxy_started_from_the_live_screen_records_traffic(
-        case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """c starts a real recording proxy (``capture proxy`` in a child process) on loopback; a
     request sent through it appears on the live screen; s stops it cleanly."""
     import socket

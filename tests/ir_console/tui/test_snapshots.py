@@ -42,8 +42,7 @@ def run_keys(keys: tuple[str, ...]) -> Callable[[Pilot[Any]], Any]:
 
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 @pytest.mark.parametrize("screen", list(SCREENS))
-def test_screen_snapshot(snap_compare: Any, case: Path, screen: str,
-                         size: tuple[int, int]) -> None:
+def test_screen_snapshot(snap_compare: Any, case: Path, screen: str, size: tuple[int, int]) -> None:
     app = ConsoleApp(case)
     assert snap_compare(app, terminal_size=size, run_before=run_keys(SCREENS[screen]))
 

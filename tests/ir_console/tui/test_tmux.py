@@ -23,13 +23,28 @@ class Terminal:
     def __init__(self, tmux: str, command: str) -> None:
         self.base = [tmux, "-L", f"irc-tui-{uuid.uuid4().hex[:8]}"]
         env = {**os.environ, "TERM": "xterm-256color"}
-        subprocess.run([*self.base, "new-session", "-d", "-x", "120", "-y", "40", "-s", "tui",
-                        f"{command}; sleep 30"], check=True, env=env)
+        subprocess.run(
+            [
+                *self.base,
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "40",
+                "-s",
+                "tui",
+                f"{command}; sleep 30",
+            ],
+            check=True,
+            env=env,
+        )
 
     def screen(self, escapes: bool = False) -> str:
         argv = [*self.base, "capture-pane", "-p", "-t", "tui"] + (["-e"] if escapes else [])
-        return subprocess.run(argv, capture_output=True, text=True, check=True,
-                              errors="replace").stdout
+        return subprocess.run(
+            argv, capture_output=True, text=True, check=True, errors="replace"
+        ).stdout
 
     def wait_for(self, text: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
@@ -45,9 +60,12 @@ class Terminal:
         subprocess.run([*self.base, "send-keys", "-t", "tui", *keys], check=True)
 
     def title(self) -> str:
-        return subprocess.run([*self.base, "display-message", "-p", "-t", "tui",
-                               "#{pane_title}"], capture_output=True, text=True,
-                              check=True).stdout
+        return subprocess.run(
+            [*self.base, "display-message", "-p", "-t", "tui", "#{pane_title}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
     def close(self) -> None:
         subprocess.run([*self.base, "kill-server"], capture_output=True)

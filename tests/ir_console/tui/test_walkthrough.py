@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Input, OptionList, RichLog
 
-from discovery import audit
-from discovery.store import Store
+from discovery.case import audit
+from discovery.case.store import Store
 from ir_console.tui.app import ConsoleApp
 from ir_console.tui.modals import ChoiceModal, ConfirmModal, InputsModal
 from ir_console.tui.screens.walkthrough import WalkthroughScreen
@@ -40,8 +40,9 @@ steps:
 
 def plan_states(app: ConsoleApp) -> dict[str, str]:
     table = app.screen.query_one("#run-plan", DataTable)
-    return {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[3])
-            for i in range(table.row_count)}
+    return {
+        str(table.get_row_at(i)[1]): str(table.get_row_at(i)[3]) for i in range(table.row_count)
+    }
 
 
 async def wait_until(pilot: object, predicate: object, rounds: int = 300) -> None:
@@ -81,7 +82,8 @@ async def open_on_ci_token(pilot: Any, app: ConsoleApp, runbook_id: str) -> None
 
 
 async def test_walkthrough_plans_first_then_runs_live_with_a_manual_gate(
-        case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # the runbook's report goes under the working directory
     monkeypatch.delenv("IR_CONSOLE_RUNBOOKS", raising=False)
     app = ConsoleApp(case)
@@ -100,13 +102,16 @@ async def test_walkthrough_plans_first_then_runs_live_with_a_manual_gate(
         await press(pilot, "enter")
         assert isinstance(app.screen, WalkthroughScreen)
         await wait_until(pilot, lambda: app.screen.state == "planned")
-        assert plan_states(app) == {"summary": "planned", "review": "planned",
-                                    "report": "planned"}
+        assert plan_states(app) == {"summary": "planned", "review": "planned", "report": "planned"}
         await wait_until(pilot, lambda: "manual gate" in screen_text(app), rounds=50)  # rendered
         await press(pilot, "g")  # read-only: refused, nothing runs
         with Store.open(case) as store:
-            states = [r[0] for r in store.conn.execute("SELECT state FROM runbook_runs "
-                                                       "WHERE runbook_id = 'investigate-identity'")]
+            states = [
+                r[0]
+                for r in store.conn.execute(
+                    "SELECT state FROM runbook_runs WHERE runbook_id = 'investigate-identity'"
+                )
+            ]
         assert states == ["planned"]
         await go_live(pilot)
         assert app.safety == "live"
@@ -117,8 +122,10 @@ async def test_walkthrough_plans_first_then_runs_live_with_a_manual_gate(
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await wait_until(pilot, lambda: "MANUAL gate" in screen_text(app), rounds=50)  # rendered
         app.screen.query_one("#yes").press()
-        await wait_until(pilot, lambda: isinstance(app.screen, WalkthroughScreen)
-                         and app.screen.state == "succeeded")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, WalkthroughScreen) and app.screen.state == "succeeded",
+        )
         assert plan_states(app) == {"summary": "done", "review": "done", "report": "done"}
         # the live log has the run's end (read from the log itself: once the outcome panel
         # has loaded, the log may no longer be on screen)
@@ -132,7 +139,8 @@ async def test_walkthrough_plans_first_then_runs_live_with_a_manual_gate(
 
 
 async def test_irreversible_step_needs_its_id_typed_and_the_run_resumes(
-        case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     install(tmp_path, monkeypatch, "contain-test", CONTAIN)
     app = ConsoleApp(case)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -147,8 +155,10 @@ async def test_irreversible_step_needs_its_id_typed_and_the_run_resumes(
         await pilot.pause(0.2)
         assert modal.query_one("#yes").disabled
         await pilot.press("escape")  # decline: the run stops at the gate
-        await wait_until(pilot, lambda: isinstance(app.screen, WalkthroughScreen)
-                         and app.screen.state == "waiting")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, WalkthroughScreen) and app.screen.state == "waiting",
+        )
         assert plan_states(app)["block"] == "done"
         await pilot.press("u")  # resume: asked again
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
@@ -156,15 +166,23 @@ async def test_irreversible_step_needs_its_id_typed_and_the_run_resumes(
         await pilot.pause(0.2)
         assert not app.screen.query_one("#yes").disabled
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, WalkthroughScreen)
-                         and app.screen.state == "succeeded")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, WalkthroughScreen) and app.screen.state == "succeeded",
+        )
         assert plan_states(app)["burn"] == "done"
     with Store.open(case) as store:
-        assert store.conn.execute("SELECT COUNT(*) FROM blocklist WHERE kind = 'credential'"
-                                  ).fetchone()[0] == 1
+        assert (
+            store.conn.execute(
+                "SELECT COUNT(*) FROM blocklist WHERE kind = 'credential'"
+            ).fetchone()[0]
+            == 1
+        )
         entries = audit.entries(store)
-        blocks = [e for e in entries if e.action == "action.started" and
-                  e.details.get("step") == "block"]
+        blocks = [
+            e for e in entries if e.action == "action.started" and e.details.get("step") == "block"
+        ]
         assert len(blocks) == 1  # the completed step was not repeated on resume
-        assert any(e.action == "approval.granted" and e.details.get("step") == "burn"
-                   for e in entries)
+        assert any(
+            e.action == "approval.granted" and e.details.get("step") == "burn" for e in entries
+        )

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Input, OptionList
 
-from discovery import audit, blocklist
-from discovery.store import Store
+from discovery.case import audit, blocklist
+from discovery.case.store import Store
 from ir_console.tui.app import ConsoleApp
 from ir_console.tui.modals import FailureModal, InputsModal
 from ir_console.tui.screens.walkthrough import WalkthroughScreen
@@ -105,7 +105,8 @@ def run_entries(case: Path, run_id: str) -> list[Any]:
 
 
 async def test_a_failed_step_is_retried_then_another_is_skipped(
-        case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     flag = tmp_path / "flag"
     install(tmp_path, monkeypatch, "failing", FAILING.replace("FLAG", str(flag)))
     app = ConsoleApp(case)
@@ -124,27 +125,42 @@ async def test_a_failed_step_is_retried_then_another_is_skipped(
         await wait_until(pilot, lambda: failure_modal(app) and "Step broken" in screen_text(app))
         await pilot.press("s")
         await wait_until(pilot, lambda: finished(app, "succeeded"))
-        assert plan_states(app) == {"block": "done", "check": "done", "broken": "skipped",
-                                    "after": "done"}
+        assert plan_states(app) == {
+            "block": "done",
+            "check": "done",
+            "broken": "skipped",
+            "after": "done",
+        }
         run_id = app.screen.run_id
         assert run_id is not None
     entries = run_entries(case, run_id)
-    decisions = [(e.action, e.details["step"], e.actor) for e in entries
-                 if e.action.startswith("failure.")]
-    assert decisions == [("failure.retry", "check", "console"),
-                         ("failure.skip", "broken", "console")]
-    checks = [e.details["attempt"] for e in entries
-              if e.action == "action.started" and e.details["step"] == "check"]
+    decisions = [
+        (e.action, e.details["step"], e.actor) for e in entries if e.action.startswith("failure.")
+    ]
+    assert decisions == [
+        ("failure.retry", "check", "console"),
+        ("failure.skip", "broken", "console"),
+    ]
+    checks = [
+        e.details["attempt"]
+        for e in entries
+        if e.action == "action.started" and e.details["step"] == "check"
+    ]
     assert checks == [1, 2]  # the retry called the step again
     with Store.open(case) as store:
         assert len(blocklist.blocks(store)) == 1  # nothing rolled back
-        assert store.conn.execute("SELECT state FROM runbook_steps WHERE run_id = ? AND "
-                                  "step_id = 'broken'", (run_id,)).fetchone()[0] == "skipped"
+        assert (
+            store.conn.execute(
+                "SELECT state FROM runbook_steps WHERE run_id = ? AND step_id = 'broken'", (run_id,)
+            ).fetchone()[0]
+            == "skipped"
+        )
         assert audit.verify(store).ok
 
 
 async def test_a_failed_step_rolls_back_the_completed_steps(
-        case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     install(tmp_path, monkeypatch, "failing", FAILING.replace("FLAG", str(tmp_path / "never")))
     app = ConsoleApp(case)
     async with app.run_test(size=(80, 24)) as pilot:  # the smallest supported terminal
@@ -156,8 +172,12 @@ async def test_a_failed_step_rolls_back_the_completed_steps(
             assert len(blocklist.blocks(store)) == 1  # blocked before the check failed
         await pilot.press("b")
         await wait_until(pilot, lambda: finished(app, "failed"))
-        assert plan_states(app) == {"block": "rolled_back", "check": "failed",
-                                    "broken": "pending", "after": "pending"}
+        assert plan_states(app) == {
+            "block": "rolled_back",
+            "check": "failed",
+            "broken": "pending",
+            "after": "pending",
+        }
         run_id = app.screen.run_id
     entries = run_entries(case, run_id)
     actions = [e.action for e in entries]
@@ -168,7 +188,8 @@ async def test_a_failed_step_rolls_back_the_completed_steps(
 
 
 async def test_the_outcome_lists_the_audit_entries_the_run_wrote(
-        case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     install(tmp_path, monkeypatch, "failing", FAILING.replace("FLAG", str(tmp_path / "never")))
     app = ConsoleApp(case)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -178,14 +199,20 @@ async def test_the_outcome_lists_the_audit_entries_the_run_wrote(
         await wait_until(pilot, lambda: failure_modal(app))
         await pilot.press("escape")  # escape stops: nothing retried, nothing rolled back
         screen = app.screen
-        await wait_until(pilot, lambda: finished(app, "failed")
-                         and screen.query_one("#run-audit", DataTable).row_count > 0)
+        await wait_until(
+            pilot,
+            lambda: (
+                finished(app, "failed") and screen.query_one("#run-audit", DataTable).row_count > 0
+            ),
+        )
         run_id = screen.run_id
         assert run_id is not None
         table = screen.query_one("#run-audit", DataTable)
         assert table.display
-        shown = [(int(str(table.get_row_at(i)[0])), str(table.get_row_at(i)[3]))
-                 for i in range(table.row_count)]
+        shown = [
+            (int(str(table.get_row_at(i)[0])), str(table.get_row_at(i)[3]))
+            for i in range(table.row_count)
+        ]
         text = screen_text(app)
         assert "nothing rolled back" in text
         assert f"audit entries written by run {run_id}" in text
@@ -198,7 +225,8 @@ async def test_the_outcome_lists_the_audit_entries_the_run_wrote(
 
 
 async def test_inputs_are_asked_before_a_live_run_and_a_typed_secret_never_reaches_the_case(
-        case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     install(tmp_path, monkeypatch, "revoke", REVOKE)
     token = "attyped" + secrets.token_hex(12)
     app = ConsoleApp(case)
@@ -232,12 +260,16 @@ async def test_inputs_are_asked_before_a_live_run_and_a_typed_secret_never_reach
         assert token.encode() not in data, f"{path.name} holds the typed secret"
         assert CLIENT_SECRET.encode() not in data, f"{path.name} holds the typed client secret"
     with Store.open(case) as store:
-        started = next(e for e in audit.entries(store)
-                       if e.action == "run.started" and e.details["run"] == run_id)
+        started = next(
+            e
+            for e in audit.entries(store)
+            if e.action == "run.started" and e.details["run"] == run_id
+        )
         assert started.details["inputs"] == {"endpoint": server.revocation_url}
         assert started.details["secret_inputs"] == ["client_secret", "token"]
-        echo = store.conn.execute("SELECT output FROM runbook_steps WHERE run_id = ? AND "
-                                  "step_id = 'echo'", (run_id,)).fetchone()[0]
+        echo = store.conn.execute(
+            "SELECT output FROM runbook_steps WHERE run_id = ? AND step_id = 'echo'", (run_id,)
+        ).fetchone()[0]
         assert "[secret]" in echo
 
 
@@ -261,7 +293,8 @@ steps:
 
 
 async def test_a_required_input_is_asked_before_the_plan_and_checked(
-        case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     install(tmp_path, monkeypatch, "required", REQUIRED)
     app = ConsoleApp(case)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -96,9 +96,13 @@ def oauth_server() -> Iterator[OAuthServer]:
 
     @app.post("/oauth/revoke")
     def revoke() -> Any:
-        state.revocations.append({"content_type": request.content_type or "",
-                                  "authorization": request.headers.get("Authorization", ""),
-                                  **request.form.to_dict()})
+        state.revocations.append(
+            {
+                "content_type": request.content_type or "",
+                "authorization": request.headers.get("Authorization", ""),
+                **request.form.to_dict(),
+            }
+        )
         return server.create_endpoint_response("revocation")
 
     @app.get("/api/me")

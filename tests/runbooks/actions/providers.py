@@ -51,8 +51,11 @@ def _github(p: Providers, seen: Seen) -> Reply:
     except ValueError:
         return _error(400, "Problems parsing JSON")
     creds = body.get("credentials") if isinstance(body, dict) else None
-    if (not isinstance(creds, list) or not 1 <= len(creds) <= 1000
-            or not all(isinstance(c, str) and c for c in creds)):
+    if (
+        not isinstance(creds, list)
+        or not 1 <= len(creds) <= 1000
+        or not all(isinstance(c, str) and c for c in creds)
+    ):
         return _error(422, "Validation Failed")
     p.github_revoked.extend(creds)
     return 202, JSON, b"{}"
@@ -74,9 +77,11 @@ def _slack(p: Providers, seen: Seen) -> Reply:
 def _vault(p: Providers, seen: Seen) -> Reply:
     if seen.headers.get("x-vault-token") != p.vault_operator:
         return _error(403, "permission denied")
-    routes = {("POST", "/v1/auth/token/revoke"): "token",
-              ("POST", "/v1/auth/token/revoke-accessor"): "accessor",
-              ("PUT", "/v1/sys/leases/revoke"): "lease_id"}
+    routes = {
+        ("POST", "/v1/auth/token/revoke"): "token",
+        ("POST", "/v1/auth/token/revoke-accessor"): "accessor",
+        ("PUT", "/v1/sys/leases/revoke"): "lease_id",
+    }
     key = routes.get((seen.method, seen.path))
     if key is None:
         return _error(405, "unsupported path or method")
@@ -104,7 +109,7 @@ def providers() -> Iterator[Providers]:
         p = holder[0]
         for prefix, handler in (("/github", _github), ("/slack", _slack), ("/vault", _vault)):
             if seen.path.startswith(prefix + "/"):
-                seen.path = seen.path[len(prefix):]
+                seen.path = seen.path[len(prefix) :]
                 return handler(p, seen)
         return _error(404, "Not Found")
 

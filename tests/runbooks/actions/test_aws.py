@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from discovery.store import Store
+from discovery.case.store import Store
 from runbooks.actions import get
 from runbooks.actions.base import ActionContext
 from runbooks.errors import ActionError
@@ -25,8 +25,9 @@ def test_deactivate_makes_the_key_inactive(store: Store, monkeypatch: pytest.Mon
         other = iam.client.create_access_key(UserName="deploy-bot")["AccessKey"]["AccessKeyId"]
         assert iam.status("deploy-bot", key) == "Active"
         # the user is found from the key id alone (GetAccessKeyLastUsed)
-        out = call(store, "aws.deactivate_access_key", access_key_id=key,
-                   endpoint_url=iam.endpoint_url)
+        out = call(
+            store, "aws.deactivate_access_key", access_key_id=key, endpoint_url=iam.endpoint_url
+        )
         assert out == {"access_key_id": key, "user": "deploy-bot", "status": "Inactive"}
         assert iam.status("deploy-bot", key) == "Inactive"
         assert iam.status("deploy-bot", other) == "Active"  # only the named key
@@ -35,8 +36,13 @@ def test_deactivate_makes_the_key_inactive(store: Store, monkeypatch: pytest.Mon
 def test_delete_removes_the_key(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     with moto_iam(monkeypatch) as iam:
         key = iam.new_key("ci")
-        out = call(store, "aws.delete_access_key", access_key_id=key, user_name="ci",
-                   endpoint_url=iam.endpoint_url)
+        out = call(
+            store,
+            "aws.delete_access_key",
+            access_key_id=key,
+            user_name="ci",
+            endpoint_url=iam.endpoint_url,
+        )
         assert out["deleted"] is True
         assert iam.status("ci", key) is None
 
@@ -45,8 +51,13 @@ def test_unknown_key_is_an_action_error(store: Store, monkeypatch: pytest.Monkey
     with moto_iam(monkeypatch) as iam:
         iam.new_key("ci")
         with pytest.raises(ActionError, match="aws UpdateAccessKey: NoSuchEntity"):
-            call(store, "aws.deactivate_access_key", access_key_id="AKIAIOSFODNN7EXAMPLE",
-                 user_name="ci", endpoint_url=iam.endpoint_url)
+            call(
+                store,
+                "aws.deactivate_access_key",
+                access_key_id="AKIAIOSFODNN7EXAMPLE",
+                user_name="ci",
+                endpoint_url=iam.endpoint_url,
+            )
 
 
 def test_plan_names_the_key_and_calls_nothing(store: Store) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from discovery.store import Store
+from discovery.case.store import Store
 from runbooks.actions import get
 from runbooks.actions.base import ActionContext
 from runbooks.errors import ActionError
@@ -15,8 +15,7 @@ from runbooks.errors import ActionError
 
 def call(store: Store, timeout: float = 10, **args: Any) -> dict[str, Any]:
     action = get("command")
-    ctx = ActionContext(store=store, run_id="r", step_id="s", target={}, actor="t",
-                        timeout=timeout)
+    ctx = ActionContext(store=store, run_id="r", step_id="s", target={}, actor="t", timeout=timeout)
     return action.run(action.parse(args), ctx)
 
 
@@ -28,20 +27,24 @@ def test_hostile_value_stays_one_argument(store: Store, tmp_path) -> None:  # ty
     assert not marker.exists()
 
 
-def test_only_allowlisted_environment_passes(store: Store,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_allowlisted_environment_passes(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IR_TEST_SECRET", "do-not-leak")
     monkeypatch.setenv("IR_TEST_OK", "shared")
-    code = "import os; print(os.environ.get('IR_TEST_SECRET'), os.environ.get('IR_TEST_OK'), " \
-           "os.environ.get('EXTRA'))"
-    out = call(store, argv=[sys.executable, "-c", code], pass_env=["IR_TEST_OK"],
-               env={"EXTRA": "given"})
+    code = (
+        "import os; print(os.environ.get('IR_TEST_SECRET'), os.environ.get('IR_TEST_OK'), "
+        "os.environ.get('EXTRA'))"
+    )
+    out = call(
+        store, argv=[sys.executable, "-c", code], pass_env=["IR_TEST_OK"], env={"EXTRA": "given"}
+    )
     assert out["stdout"].split() == ["None", "shared", "given"]
 
 
 def test_non_zero_exit_fails(store: Store) -> None:
     with pytest.raises(ActionError, match="exited 3: boom"):
-        call(store, argv=[sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"])
+        call(
+            store, argv=[sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"]
+        )
 
 
 def test_timeout_kills_the_program(store: Store) -> None:

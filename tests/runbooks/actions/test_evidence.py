@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from discovery.sightings import rebuild_sightings
-from discovery.store import Store
+from discovery.analyse.sightings import rebuild_sightings
+from discovery.case.store import Store
 from runbooks.actions import get
 from runbooks.actions.base import ActionContext
 from runbooks.errors import ActionError
@@ -20,23 +20,41 @@ from tests.runbooks.conftest import SECRET
 
 def call(store: Store, action_name: str, timeout: float = 30, **args: Any) -> dict[str, Any]:
     action = get(action_name)
-    ctx = ActionContext(store=store, run_id="r-1", step_id="s", target={}, actor="t",
-                        timeout=timeout, started_at=1_790_000_050.0)
+    ctx = ActionContext(
+        store=store,
+        run_id="r-1",
+        step_id="s",
+        target={},
+        actor="t",
+        timeout=timeout,
+        started_at=1_790_000_050.0,
+    )
     return action.run(action.parse(args), ctx)
 
 
 def use(store: Store, ts: float, status: int = 200, blocked: bool = False) -> None:
     sighting = make_sighting(store, SECRET, kind="github_token", name="Authorization")
-    store.add_exchanges([make_exchange(ts=ts, status=status, blocked=blocked,
-                                       evidence=f"flow at {ts}", credentials=(sighting,))])
+    store.add_exchanges(
+        [
+            make_exchange(
+                ts=ts,
+                status=status,
+                blocked=blocked,
+                evidence=f"flow at {ts}",
+                credentials=(sighting,),
+            )
+        ]
+    )
 
 
 @pytest.mark.parametrize(
     ("since", "ok"),
-    [(None, False),                      # default: the run's start (…050); a use at …100
-     ("2026-09-21T14:15:01Z", True),     # after the last use
-     (1_790_000_100.0, False),           # epoch, inclusive
-     (1_790_000_100.5, True)],
+    [
+        (None, False),  # default: the run's start (…050); a use at …100
+        ("2026-09-21T14:15:01Z", True),  # after the last use
+        (1_790_000_100.0, False),  # epoch, inclusive
+        (1_790_000_100.5, True),
+    ],
 )
 def test_verify_since(case: Store, credential_id: str, since: Any, ok: bool) -> None:
     args: dict[str, Any] = {"credential": credential_id}
@@ -52,22 +70,28 @@ def test_verify_since(case: Store, credential_id: str, since: Any, ok: bool) -> 
 def test_refused_uses_do_not_count(case: Store, credential_id: str) -> None:
     use(case, 1_790_000_200.0, status=403, blocked=True)
     use(case, 1_790_000_201.0, status=401)
-    out = call(case, "evidence.verify_no_use_since", credential=credential_id,
-               since=1_790_000_150.0)
+    out = call(
+        case, "evidence.verify_no_use_since", credential=credential_id, since=1_790_000_150.0
+    )
     assert out["refused_attempts"] == 2 and out["successful_uses"] == 0
 
 
 def test_grace_tolerates_the_enforcement_delay(case: Store, credential_id: str) -> None:
     use(case, 1_790_000_201.0)
     with pytest.raises(ActionError):
-        call(case, "evidence.verify_no_use_since", credential=credential_id,
-             since=1_790_000_200.0)
-    call(case, "evidence.verify_no_use_since", credential=credential_id,
-         since=1_790_000_200.0, grace=2)
+        call(case, "evidence.verify_no_use_since", credential=credential_id, since=1_790_000_200.0)
+    call(
+        case,
+        "evidence.verify_no_use_since",
+        credential=credential_id,
+        since=1_790_000_200.0,
+        grace=2,
+    )
 
 
-def test_wait_sees_a_use_that_arrives_while_watching(case_path: Path, case: Store,
-                                                     credential_id: str) -> None:
+def test_wait_sees_a_use_that_arrives_while_watching(
+    case_path: Path, case: Store, credential_id: str
+) -> None:
     def writer() -> None:
         time.sleep(0.5)
         with Store.open(case_path) as other:  # a capture writing from another connection
@@ -77,8 +101,14 @@ def test_wait_sees_a_use_that_arrives_while_watching(case_path: Path, case: Stor
     thread.start()
     try:
         with pytest.raises(ActionError, match="used successfully"):
-            call(case, "evidence.verify_no_use_since", credential=credential_id,
-                 since=time.time() - 0.1, wait=10, poll=0.1)
+            call(
+                case,
+                "evidence.verify_no_use_since",
+                credential=credential_id,
+                since=time.time() - 0.1,
+                wait=10,
+                poll=0.1,
+            )
     finally:
         thread.join(10)
 
@@ -87,8 +117,12 @@ def test_verify_an_endpoint(case: Store) -> None:
     endpoint = "api.example.com GET /v1/users/{id}"
     with pytest.raises(ActionError, match=r"endpoint 'api\.example\.com GET"):
         call(case, "evidence.verify_no_use_since", endpoint=endpoint, since=1_790_000_000.0)
-    assert call(case, "evidence.verify_no_use_since", endpoint=endpoint,
-                since=1_790_000_101.0)["successful_uses"] == 0
+    assert (
+        call(case, "evidence.verify_no_use_since", endpoint=endpoint, since=1_790_000_101.0)[
+            "successful_uses"
+        ]
+        == 0
+    )
     with pytest.raises(ActionError, match="exactly one of"):
         call(case, "evidence.verify_no_use_since", since=1.0)
 
@@ -96,9 +130,13 @@ def test_verify_an_endpoint(case: Store) -> None:
 @pytest.mark.parametrize("kind", ["credential", "identity", "endpoint", "host", "client"])
 def test_summary_of_every_subject_type(case: Store, credential_id: str, kind: str) -> None:
     ident = case.conn.execute("SELECT identity_id FROM credentials").fetchone()[0]
-    subject = {"credential": credential_id, "identity": f"identity:{ident}",
-               "endpoint": "api.example.com GET /v1/users/{id}", "host": "host:api.example.com",
-               "client": "10.0.0.5"}[kind]
+    subject = {
+        "credential": credential_id,
+        "identity": f"identity:{ident}",
+        "endpoint": "api.example.com GET /v1/users/{id}",
+        "host": "host:api.example.com",
+        "client": "10.0.0.5",
+    }[kind]
     out = call(case, "evidence.summary", subject=subject)
     assert out["subject"]["type"] == kind
     assert out["credentials"] == [credential_id]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from discovery.store import Store
+from discovery.case.store import Store
 from runbooks.actions import get
 from runbooks.actions.base import ActionContext
 from runbooks.errors import ActionError
@@ -21,10 +21,12 @@ def call(store: Store, **args: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("key", ["json", "json_body"])  # the YAML name and the field name
 def test_json_body(store: Store, key: str) -> None:
-    with http_server(lambda seen: (201, {"Content-Type": "application/json"},
-                                   b'{"id": "new-key"}')) as server:
-        out = call(store, url=server.url + "/keys", **{key: {"owner": "ci"}},
-                   headers={"X-Team": "ir"})
+    with http_server(
+        lambda seen: (201, {"Content-Type": "application/json"}, b'{"id": "new-key"}')
+    ) as server:
+        out = call(
+            store, url=server.url + "/keys", **{key: {"owner": "ci"}}, headers={"X-Team": "ir"}
+        )
         seen = server.requests[0]
     assert out == {"status": 201, "body": {"id": "new-key"}}
     assert seen.method == "POST" and seen.json() == {"owner": "ci"}
@@ -34,8 +36,10 @@ def test_json_body(store: Store, key: str) -> None:
 def test_form_and_method(store: Store) -> None:
     with http_server() as server:
         call(store, url=server.url + "/k/1", method="DELETE", form={"why": "leak"})
-        assert (server.requests[0].method, server.requests[0].form()) == ("DELETE",
-                                                                          {"why": ["leak"]})
+        assert (server.requests[0].method, server.requests[0].form()) == (
+            "DELETE",
+            {"why": ["leak"]},
+        )
 
 
 def test_unexpected_status_fails(store: Store) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from discovery.store import Store
+from discovery.case.store import Store
 from runbooks.actions import get
 from runbooks.actions.base import ActionContext
 from runbooks.errors import ActionError
@@ -25,8 +25,7 @@ def call(store: Store, name: str, **args: Any) -> dict[str, Any]:
 
 def test_github_revoke_sends_the_documented_request(store: Store) -> None:
     with providers() as p:
-        out = call(store, "github.revoke_credentials", credentials=[GH],
-                   api_url=p.url + "/github")
+        out = call(store, "github.revoke_credentials", credentials=[GH], api_url=p.url + "/github")
         assert out["status"] == 202 and p.github_revoked == [GH]
         seen = p.server.requests[0]
         assert seen.method == "POST" and seen.path == "/credentials/revoke"
@@ -62,24 +61,34 @@ def test_slack_revoke_and_test_flag(store: Store) -> None:
 
 @pytest.mark.parametrize(
     ("what", "value", "method", "path", "field"),
-    [("token", VAULT, "POST", "/v1/auth/token/revoke", "token"),
-     ("accessor", "acc-123", "POST", "/v1/auth/token/revoke-accessor", "accessor"),
-     ("lease", "aws/creds/ci/abc", "PUT", "/v1/sys/leases/revoke", "lease_id")],
+    [
+        ("token", VAULT, "POST", "/v1/auth/token/revoke", "token"),
+        ("accessor", "acc-123", "POST", "/v1/auth/token/revoke-accessor", "accessor"),
+        ("lease", "aws/creds/ci/abc", "PUT", "/v1/sys/leases/revoke", "lease_id"),
+    ],
 )
-def test_vault_revoke_shapes(store: Store, what: str, value: str, method: str, path: str,
-                             field: str) -> None:
+def test_vault_revoke_shapes(
+    store: Store, what: str, value: str, method: str, path: str, field: str
+) -> None:
     with providers() as p:
         p.vault_tokens.add(VAULT)
-        out = call(store, "vault.revoke", address=p.url + "/vault", what=what, value=value,
-                   vault_token=p.vault_operator)
+        out = call(
+            store,
+            "vault.revoke",
+            address=p.url + "/vault",
+            what=what,
+            value=value,
+            vault_token=p.vault_operator,
+        )
         assert out == {"what": what, "status": 204, "revoked": True}
         seen = p.server.requests[0]
         assert (seen.method, seen.path, seen.json()) == (method, path, {field: value})
         assert p.vault_revoked == [(field, value)]
 
 
-def test_vault_operator_token_from_environment(store: Store,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_vault_operator_token_from_environment(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with providers() as p:
         p.vault_tokens.add(VAULT)
         monkeypatch.setenv("VAULT_TOKEN", "hvs.wrong")

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from discovery import audit, blocklist
+from discovery.case import audit, blocklist
+from discovery.case.store import Store
 from discovery.errors import SubjectNotFound
-from discovery.secrets import credential_id
-from discovery.store import Store
+from discovery.redact.secrets import credential_id
 from runbooks import loader
 from runbooks.actions import get
 from runbooks.actions.base import ActionContext
@@ -26,8 +26,7 @@ TOKEN = "tok-runbook-proxy-aaaaaaaaaaaa1234"
 
 def call(store: Store, name: str, **args: Any) -> dict[str, Any]:
     action = get(name)
-    ctx = ActionContext(store=store, run_id="r-1", step_id="s", target={},
-                        actor="runbook:r-1")
+    ctx = ActionContext(store=store, run_id="r-1", step_id="s", target={}, actor="runbook:r-1")
     return action.run(action.parse(args), ctx)
 
 
@@ -37,7 +36,9 @@ def test_block_and_unblock_effects(case: Store, credential_id: str) -> None:
     assert out["subject"] == credential_id and out["at_ts"] > 0
     call(case, "proxy.block_endpoint", endpoint=endpoint)
     assert {(b.kind, b.subject) for b in blocklist.blocks(case)} == {
-        ("credential", credential_id), ("endpoint", "api.example.com GET /v1/users/{id}")}
+        ("credential", credential_id),
+        ("endpoint", "api.example.com GET /v1/users/{id}"),
+    }
     fingerprint = case.conn.execute("SELECT fingerprint FROM credentials").fetchone()[0]
     assert blocklist.blocks(case)[0].value == fingerprint  # the proxy matches fingerprints
     assert call(case, "proxy.unblock_credential", credential=credential_id)["was_blocked"]
@@ -45,8 +46,12 @@ def test_block_and_unblock_effects(case: Store, credential_id: str) -> None:
     call(case, "proxy.unblock_endpoint", endpoint=endpoint)
     assert blocklist.blocks(case) == []
     entries = audit.entries(case)
-    assert [e.action for e in entries] == ["block.credential", "block.endpoint",
-                                          "unblock.credential", "unblock.endpoint"]
+    assert [e.action for e in entries] == [
+        "block.credential",
+        "block.endpoint",
+        "unblock.credential",
+        "unblock.endpoint",
+    ]
     assert {e.actor for e in entries} == {"runbook:r-1"}
 
 
@@ -65,15 +70,23 @@ def until(predicate: Any, limit: float = 30.0) -> None:
 def test_revoke_runbook_blocks_on_a_running_proxy(tmp_path: Path) -> None:
     case_path = tmp_path / "case.db"
     Store.open(case_path).close()
-    with upstream() as server, mitmdump(tmp_path / "conf", "--set", f"irc_db={case_path}",
-                                        "--set", "irc_enforce=true") as proxy, \
-            httpx.Client(proxy=proxy.proxy_url, trust_env=False, timeout=30) as client, \
-            Store.open(case_path) as store:
+    with (
+        upstream() as server,
+        mitmdump(
+            tmp_path / "conf", "--set", f"irc_db={case_path}", "--set", "irc_enforce=true"
+        ) as proxy,
+        httpx.Client(proxy=proxy.proxy_url, trust_env=False, timeout=30) as client,
+        Store.open(case_path) as store,
+    ):
         headers = {"Authorization": f"Bearer {TOKEN}"}
         assert client.get(server.url("/v1/data"), headers=headers).status_code == 200
         cid = credential_id(store.fingerprint(TOKEN))
-        until(lambda: store.conn.execute("SELECT 1 FROM credentials WHERE id = ?",
-                                         (cid,)).fetchone() is not None)
+        until(
+            lambda: (
+                store.conn.execute("SELECT 1 FROM credentials WHERE id = ?", (cid,)).fetchone()
+                is not None
+            )
+        )
 
         # the attacker keeps calling while the runbook runs
         stop = threading.Event()
@@ -88,16 +101,24 @@ def test_revoke_runbook_blocks_on_a_running_proxy(tmp_path: Path) -> None:
         caller.start()
         try:
             engine = Engine(store)
-            events = [e.to_json() for e in engine.start(
-                loader.find("revoke-leaked-credential"), cid,
-                {"provider": "none", "verify_wait": "4", "enforce_grace": "1.5",
-                 "report_dir": str(tmp_path / "rep")})]
+            events = [
+                e.to_json()
+                for e in engine.start(
+                    loader.find("revoke-leaked-credential"),
+                    cid,
+                    {
+                        "provider": "none",
+                        "verify_wait": "4",
+                        "enforce_grace": "1.5",
+                        "report_dir": str(tmp_path / "rep"),
+                    },
+                )
+            ]
         finally:
             stop.set()
             caller.join(10)
         assert events[-1]["state"] == "succeeded", events[-1]
-        verify = next(e for e in events if e["event"] == "step_succeeded"
-                      and e["step"] == "verify")
+        verify = next(e for e in events if e["event"] == "step_succeeded" and e["step"] == "verify")
         assert verify["output"]["successful_uses"] == 0
         assert 403 in statuses
         # after the grace period every call is refused by the proxy and never reaches upstream
@@ -106,10 +127,16 @@ def test_revoke_runbook_blocks_on_a_running_proxy(tmp_path: Path) -> None:
         assert not server.seen_with("X-Req-Id", "after")
         assert verify["output"]["watched_seconds"] == 4
         # the refused calls are recorded in the case as blocked exchanges of that credential
-        until(lambda: store.conn.execute(
-            "SELECT COUNT(*) FROM exchanges e JOIN exchange_credentials ec "
-            "ON ec.exchange_id = e.id WHERE e.blocked = 1 AND ec.credential_id = ?",
-            (cid,)).fetchone()[0] > 0)
+        until(
+            lambda: (
+                store.conn.execute(
+                    "SELECT COUNT(*) FROM exchanges e JOIN exchange_credentials ec "
+                    "ON ec.exchange_id = e.id WHERE e.blocked = 1 AND ec.credential_id = ?",
+                    (cid,),
+                ).fetchone()[0]
+                > 0
+            )
+        )
 
 
 def test_endpoint_and_unblock_actions_on_a_running_proxy(tmp_path: Path) -> None:
@@ -117,10 +144,14 @@ def test_endpoint_and_unblock_actions_on_a_running_proxy(tmp_path: Path) -> None
     runbook step would, change what a running enforcing mitmdump lets through within seconds."""
     case_path = tmp_path / "case.db"
     Store.open(case_path).close()
-    with upstream() as server, mitmdump(tmp_path / "conf", "--set", f"irc_db={case_path}",
-                                        "--set", "irc_enforce=true") as proxy, \
-            httpx.Client(proxy=proxy.proxy_url, trust_env=False, timeout=30) as client, \
-            Store.open(case_path) as store:
+    with (
+        upstream() as server,
+        mitmdump(
+            tmp_path / "conf", "--set", f"irc_db={case_path}", "--set", "irc_enforce=true"
+        ) as proxy,
+        httpx.Client(proxy=proxy.proxy_url, trust_env=False, timeout=30) as client,
+        Store.open(case_path) as store,
+    ):
         host = f"127.0.0.1:{server.port}"
         headers = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -129,10 +160,18 @@ def test_endpoint_and_unblock_actions_on_a_running_proxy(tmp_path: Path) -> None
 
         assert status("/v1/orders/7") == 200
         cid = credential_id(store.fingerprint(TOKEN))
-        until(lambda: store.conn.execute("SELECT 1 FROM credentials WHERE id = ?",
-                                         (cid,)).fetchone() is not None)
-        call(store, "proxy.block_endpoint", endpoint=f"{host} GET /v1/orders/{{id}}",
-             reason="contain")
+        until(
+            lambda: (
+                store.conn.execute("SELECT 1 FROM credentials WHERE id = ?", (cid,)).fetchone()
+                is not None
+            )
+        )
+        call(
+            store,
+            "proxy.block_endpoint",
+            endpoint=f"{host} GET /v1/orders/{{id}}",
+            reason="contain",
+        )
         until(lambda: status("/v1/orders/8") == 403, 10)
         assert status("/v1/orders/9", **{"X-Req-Id": "blocked"}) == 403
         assert not server.seen_with("X-Req-Id", "blocked")  # never reached upstream
@@ -144,5 +183,9 @@ def test_endpoint_and_unblock_actions_on_a_running_proxy(tmp_path: Path) -> None
         call(store, "proxy.unblock_credential", credential=cid)
         until(lambda: status("/v1/customers/3") == 200, 10)
         actions = [e.action for e in audit.entries(store)]
-        assert actions == ["block.endpoint", "unblock.endpoint", "block.credential",
-                           "unblock.credential"]
+        assert actions == [
+            "block.endpoint",
+            "unblock.endpoint",
+            "block.credential",
+            "unblock.credential",
+        ]

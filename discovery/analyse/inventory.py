@@ -1,0 +1,364 @@
+"""The endpoint inventory: template every host's paths, match them against the specs, classify
+each (host, method, template) as documented / shadow / zombie / orphan, and link exchanges.
+
+Works on distinct (host, method, path) groups, not on exchanges, so it scales with the number of
+distinct paths. Paths that only ever answered 404 are route probing: they never teach the
+templater and, unless they fall under a real endpoint, are not endpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from discovery.analyse.matching import HostMatcher, Operation, load_matchers
+from discovery.analyse.templating import (
+    HostTemplater,
+    Templated,
+    TemplateRules,
+    classify_segment,
+    load_rules,
+    rules_path,
+)
+from discovery.case.store import Store, dumps
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Endpoint:
+    host: str
+    method: str
+    template: str
+    status: str
+    operation: Operation | None = None
+    requests: int = 0
+    first: float | None = None
+    last: float | None = None
+    statuses: Counter[str] = field(default_factory=Counter)
+    example: str | None = None
+    example_requests: int = -1
+    reason: str = ""
+
+
+def classify(
+    host: str, method: str, templated: Templated, matcher: HostMatcher | None
+) -> tuple[str, Operation | None, str]:
+    """(status, operation, reason) of a request's endpoint."""
+    if matcher is None:
+        return "shadow", None, f"no spec in the case documents {host}"
+    if templated.source != "documented":
+        return "shadow", None, f"{host} has a spec, but no documented path matches"
+    op = matcher.operations.get((method, templated.template))
+    if op is None:
+        methods = sorted(o.method for o in matcher.templates.get(templated.template, []))
+        return (
+            "shadow",
+            None,
+            (
+                f"{templated.template} is documented in {matcher.templates[templated.template][0].spec_title!r} "
+                f"for {', '.join(methods)}, not for {method}"
+            ),
+        )
+    if op.deprecated:
+        return "zombie", op, f"deprecated in {op.spec_title!r} and still called"
+    return "documented", op, f"documented in {op.spec_title!r}"
+
+
+_HTTP_ROWS = "method IS NOT NULL AND path IS NOT NULL AND host IS NOT NULL"
+_LINK_BATCH = 10_000
+_MEMO_MAX = 16384  # segment classifications kept while streaming (templating memoises up to 64k)
+
+
+def _bound_memo(rows: int) -> None:
+    """Every few thousand rows, empty the segment memo once it is larger than the bound."""
+    if rows % 4096 == 0 and classify_segment.cache_info().currsize > _MEMO_MAX:
+        classify_segment.cache_clear()
+
+
+def _host_filter(host: str | None) -> tuple[str, tuple[str, ...]]:
+    return (f"{_HTTP_ROWS} AND host = ?", (host,)) if host is not None else (_HTTP_ROWS, ())
+
+
+def probe_paths_by_host(store: Store, host: str | None = None) -> dict[str, set[str]]:
+    """Per host (or for ``host`` only), the paths that answered 404 to every request whatever
+    the method, aggregated in SQL (only those paths reach Python)."""
+    where, args = _host_filter(host)
+    probes: dict[str, set[str]] = {}
+    for h, path in store.conn.execute(
+        f"SELECT host, path FROM exchanges WHERE {where} GROUP BY host, path "
+        "HAVING SUM(CASE WHEN status = 404 THEN 0 ELSE 1 END) = 0",
+        args,
+    ):
+        probes.setdefault(h, set()).add(path)
+    return probes
+
+
+def _build_templaters(
+    store: Store, rules: TemplateRules, matchers: dict[str, HostMatcher], host: str | None = None
+) -> dict[str, HostTemplater]:
+    """Every host's (or ``host``'s) templater, taught by its paths that are not 404-only,
+    streamed from SQL in order: no distinct path is held in Python beyond the trie."""
+    where, args = _host_filter(host)
+    templaters: dict[str, HostTemplater] = {}
+    current: HostTemplater | None = None
+    # per (host, method, path), in the order of the covering index (no sort): a path is learned
+    # when any of its methods answered other than 404; learning it again changes nothing
+    for row, (h, path, answered) in enumerate(
+        store.conn.execute(
+            f"SELECT host, path, SUM(CASE WHEN status = 404 THEN 0 ELSE 1 END) FROM exchanges "
+            f"WHERE {where} GROUP BY host, method, path ORDER BY host, method, path",
+            args,
+        )
+    ):
+        _bound_memo(row)
+        if current is None or current.host != h:
+            current = templaters[h] = HostTemplater(h, rules, matchers.get(h))
+        if answered:
+            current.learn((path,))
+    for templater in templaters.values():
+        templater.finish()
+    return templaters
+
+
+_StatusRow = tuple[int | None, int, float | None, float | None]  # status, count, first, last
+
+
+def _stream_path_groups(store: Store) -> Iterator[tuple[str, str, str, list[_StatusRow]]]:
+    """(host, method, path, its rows per status) in (host, method, path) order, one at a time."""
+    key: tuple[str, str, str] | None = None
+    rows: list[_StatusRow] = []
+    for h, method, path, status, count, first, last in store.conn.execute(
+        "SELECT host, method, path, status, COUNT(*), MIN(ts), MAX(ts) FROM exchanges "
+        f"WHERE {_HTTP_ROWS} GROUP BY host, method, path, status "
+        "ORDER BY host, method, path, status"
+    ):
+        if key is None or key != (h, method, path):
+            if key is not None:
+                yield key[0], key[1], key[2], rows
+            key, rows = (h, method, path), []
+        rows.append((status, count, first, last))
+    if key is not None:
+        yield key[0], key[1], key[2], rows
+
+
+def rebuild_endpoints(store: Store) -> int:
+    """Recompute the ``endpoints`` table and ``exchanges.endpoint_id``; returns the endpoint count.
+
+    Memory scales with the number of endpoints, not of distinct paths or exchanges: path groups
+    stream from SQL in order, and the (host, method, path) -> endpoint links go to a temporary
+    table as they are made.
+    """
+    matchers = load_matchers(store)
+    rules = load_rules(rules_path(store.path))
+    templaters = _build_templaters(store, rules, matchers)
+    endpoints: dict[tuple[str, str, str], _Endpoint] = {}
+    conn = store.conn
+    conn.execute("DROP TABLE IF EXISTS temp.endpoint_links")
+    conn.execute(
+        "CREATE TEMP TABLE endpoint_links(host TEXT, method TEXT, path TEXT, "
+        "template TEXT, PRIMARY KEY (host, method, path)) WITHOUT ROWID"
+    )
+    try:
+        links: list[tuple[str, str, str, str]] = []
+        for row, (host, method, path, per_status) in enumerate(_stream_path_groups(store)):
+            _bound_memo(row)
+            templater = _templater(templaters, host, rules, matchers)
+            templated = templater.resolve(path, explain=False)
+            key = (host, method, templated.template)
+            endpoint = endpoints.get(key)
+            if endpoint is None:
+                status, op, reason = classify(host, method, templated, templater.matcher)
+                endpoint = endpoints[key] = _Endpoint(
+                    host, method, templated.template, status, op, reason=reason
+                )
+            # the path's rows added straight to its endpoint: per-status counts and times
+            requests = 0
+            statuses = endpoint.statuses
+            for code, count, first, last in per_status:
+                requests += count
+                if code is not None:
+                    statuses[str(code)] += count
+                if first is not None:
+                    endpoint.first = first if endpoint.first is None else min(endpoint.first, first)
+                if last is not None:
+                    endpoint.last = last if endpoint.last is None else max(endpoint.last, last)
+            endpoint.requests += requests
+            if requests > endpoint.example_requests:
+                endpoint.example, endpoint.example_requests = path, requests
+            links.append((host, method, path, templated.template))
+            if len(links) >= _LINK_BATCH:
+                conn.executemany("INSERT INTO temp.endpoint_links VALUES (?,?,?,?)", links)
+                links = []
+        if links:
+            conn.executemany("INSERT INTO temp.endpoint_links VALUES (?,?,?,?)", links)
+        del links
+        # 404-only endpoints are route probing, not endpoints (a documented operation stays).
+        for key, endpoint in list(endpoints.items()):
+            only_404 = (
+                set(endpoint.statuses) == {"404"} and endpoint.statuses["404"] == endpoint.requests
+            )
+            if only_404 and endpoint.operation is None:
+                del endpoints[key]
+        # documented operations never seen: orphans
+        for host, matcher in matchers.items():
+            for (method, template), op in matcher.operations.items():
+                key = (host, method, template)
+                if key not in endpoints:
+                    endpoints[key] = _Endpoint(
+                        host,
+                        method,
+                        template,
+                        "orphan",
+                        op,
+                        reason=f"documented in {op.spec_title!r}, never seen in traffic",
+                    )
+        explained = {
+            key: [
+                d.as_dict()
+                for d in _templater(templaters, key[0], rules, matchers)
+                .explain(endpoint.example)
+                .decisions
+            ]
+            for key, endpoint in endpoints.items()
+            if endpoint.example is not None
+        }
+        _write(store, endpoints, explained)
+    finally:
+        conn.execute("DROP TABLE IF EXISTS temp.endpoint_links")
+        classify_segment.cache_clear()  # the later stages do not use it
+    log.info("inventory: %d endpoints", len(endpoints))
+    return len(endpoints)
+
+
+def _templater(
+    templaters: dict[str, HostTemplater],
+    host: str,
+    rules: TemplateRules,
+    matchers: dict[str, HostMatcher],
+) -> HostTemplater:
+    templater = templaters.get(host)
+    if templater is None:  # no path learned for it (or a writer added it since the first pass)
+        templater = templaters[host] = HostTemplater(host, rules, matchers.get(host))
+        templater.finish()
+    return templater
+
+
+def _write(
+    store: Store,
+    endpoints: dict[tuple[str, str, str], _Endpoint],
+    explained: dict[tuple[str, str, str], list[dict[str, str]]],
+) -> None:
+    with store.transaction() as conn:
+        old = {
+            (h, m, t): i
+            for i, h, m, t in conn.execute("SELECT id, host, method, template FROM endpoints")
+        }
+        next_id = max(old.values(), default=0) + 1
+        ids: dict[tuple[str, str, str], int] = {}
+        for key in sorted(endpoints):
+            if key in old:
+                ids[key] = old[key]
+            else:
+                ids[key] = next_id
+                next_id += 1
+        conn.execute("DELETE FROM endpoints")
+        conn.executemany(
+            "INSERT INTO endpoints(id, host, method, template, status, spec_operation_id, "
+            "requests, first_seen, last_seen, statuses, explanation) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    ids[key],
+                    e.host,
+                    e.method,
+                    e.template,
+                    e.status,
+                    e.operation.id if e.operation else None,
+                    e.requests,
+                    e.first,
+                    e.last,
+                    dumps(dict(e.statuses)),
+                    dumps(
+                        {
+                            "classification": e.reason,
+                            "example": e.example,
+                            "segments": explained.get(key, []),
+                        }
+                    ),
+                )
+                for key, e in endpoints.items()
+            ],
+        )
+        # one pass per distinct path (through the exchanges_host index), and only rows whose
+        # endpoint changes are written: a re-analysis that changes nothing writes nothing
+        conn.execute(
+            "UPDATE exchanges SET endpoint_id = NULL "
+            f"WHERE endpoint_id IS NOT NULL AND NOT ({_HTTP_ROWS})"
+        )
+        conn.execute(
+            "UPDATE exchanges SET endpoint_id = m.id FROM (SELECT l.host, l.method, l.path, "
+            "ep.id FROM temp.endpoint_links l LEFT JOIN endpoints ep ON ep.host = l.host "
+            "AND ep.method = l.method AND ep.template = l.template) m "
+            "WHERE exchanges.host = m.host AND exchanges.method = m.method "
+            "AND exchanges.path = m.path AND exchanges.endpoint_id IS NOT m.id"
+        )
+        conn.execute(  # rows a writer added after the path groups were read
+            "UPDATE exchanges SET endpoint_id = NULL WHERE endpoint_id IS NOT NULL AND "
+            "NOT EXISTS (SELECT 1 FROM temp.endpoint_links l WHERE l.host = exchanges.host "
+            "AND l.method = exchanges.method AND l.path = exchanges.path)"
+        )
+        sensitive: dict[int, Counter[str]] = {}
+        for endpoint_id, kind, count in conn.execute(  # summed by SQLite's JSON functions
+            "SELECT e.endpoint_id, j.key, SUM(j.value) FROM exchanges e, json_each(e.sensitive) j "
+            "WHERE e.endpoint_id IS NOT NULL AND e.sensitive != '{}' GROUP BY 1, 2"
+        ):
+            sensitive.setdefault(endpoint_id, Counter())[kind] = count
+        conn.executemany(
+            "UPDATE endpoints SET sensitive = ? WHERE id = ?",
+            [(dumps(dict(c)), i) for i, c in sensitive.items()],
+        )
+
+
+def explain_request(store: Store, host: str, method: str, path: str) -> dict[str, Any]:
+    """Why a request (seen or not) has the template and classification it has."""
+    from discovery.wire.paths import normalise_path
+
+    host, method = host.lower(), method.upper()
+    normal = normalise_path(path.split("?", 1)[0])
+    matchers = load_matchers(store)
+    matcher = matchers.get(host)
+    rules = load_rules(rules_path(store.path))
+    templater = _templater(_build_templaters(store, rules, matchers, host), host, rules, matchers)
+    templated = templater.explain(normal)
+    status, op, reason = classify(host, method, templated, matcher)
+    row = store.conn.execute(
+        "SELECT status, requests FROM endpoints WHERE host = ? AND method = ? AND template = ?",
+        (host, method, templated.template),
+    ).fetchone()
+    requests = row[1] if row else 0
+    if row is None and normal in probe_paths_by_host(store, host).get(host, set()):
+        status, reason = "route-probing", "every request to this path answered 404"
+        (requests,) = store.conn.execute(
+            f"SELECT COUNT(*) FROM exchanges WHERE {_HTTP_ROWS} AND host = ? AND path = ?",
+            (host, normal),
+        ).fetchone()
+    elif row is not None:
+        status = row[0]
+    return {
+        "host": host,
+        "method": method,
+        "path": path,
+        "normalised_path": normal,
+        "template": templated.template,
+        "source": templated.source,
+        "status": status,
+        "reason": reason,
+        "seen": requests > 0,
+        "requests": requests,
+        "segments": [d.as_dict() for d in templated.decisions],
+        "threshold": rules.threshold,
+        "rules_file": rules.source,
+    } | ({"deprecated": op.deprecated, "spec": op.spec_title} if op else {})

@@ -1,0 +1,118 @@
+"""Writing a loaded spec into the case (``specs`` + ``spec_operations``), then re-analysing."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from discovery.analyse.specs.document import load_document, validate_document
+from discovery.analyse.specs.model import LoadedSpec, extract
+from discovery.case.pending import mark_pending
+from discovery.case.store import Store, dumps
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SpecImport:
+    """What an import did: the spec's row id, its title, hosts and number of operations."""
+
+    spec_id: int
+    title: str
+    openapi_version: str
+    hosts: list[dict[str, str]]
+    operations: int
+    deprecated: int
+
+
+def load_spec(path: Path, host: str | None = None, validate: bool = True) -> LoadedSpec:
+    """Parse, (optionally) validate and extract a spec file; raises SpecError."""
+    doc = load_document(path)
+    loaded = extract(doc, host)  # first: its errors point precisely at what we use
+    if validate:
+        validate_document(doc)
+    return loaded
+
+
+def write_spec(store: Store, path: Path, spec: LoadedSpec) -> int:
+    """Insert or replace (same content hash) a spec and its operations; returns the spec id."""
+    with store.transaction() as conn:
+        (spec_id,) = conn.execute(
+            "INSERT INTO specs(sha256, title, version, openapi_version, path, hosts, "
+            "security_schemes, imported_at) VALUES (?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(sha256) DO UPDATE SET title = excluded.title, "
+            "version = excluded.version, openapi_version = excluded.openapi_version, "
+            "path = excluded.path, hosts = excluded.hosts, "
+            "security_schemes = excluded.security_schemes, imported_at = excluded.imported_at "
+            "RETURNING id",
+            (
+                spec.sha256,
+                spec.title,
+                spec.version,
+                spec.openapi_version,
+                str(path),
+                dumps(spec.hosts),
+                dumps(spec.security_schemes),
+                time.time(),
+            ),
+        ).fetchone()
+        conn.execute("DELETE FROM spec_operations WHERE spec_id = ?", (spec_id,))
+        conn.executemany(
+            "INSERT INTO spec_operations(spec_id, host, method, template, operation_id, "
+            "deprecated, security, scopes, parameters) VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    spec_id,
+                    op.host,
+                    op.method,
+                    op.template,
+                    op.operation_id,
+                    int(op.deprecated),
+                    None if op.security is None else dumps(op.security),
+                    dumps(op.scopes),
+                    dumps(op.parameters),
+                )
+                for op in spec.operations
+            ],
+        )
+        mark_pending(store)  # the classification is stale until the next recompute finishes
+    return int(spec_id)
+
+
+def import_spec_file(
+    store: Store,
+    path: Path,
+    host: str | None = None,
+    *,
+    validate: bool = True,
+    progress: Callable[[str], None] | None = None,
+    analyse: bool = True,
+) -> SpecImport:
+    """Load, validate and store a spec, then recompute the analysis (old traffic included)
+    unless ``analyse`` is False (the caller recomputes once after a batch)."""
+    from discovery.analyse.recompute import recompute
+
+    path = Path(path)
+    if progress:
+        progress("loading spec")
+    spec = load_spec(path, host, validate)
+    spec_id = write_spec(store, path, spec)
+    log.info(
+        "imported %s: %d operations on %s",
+        path,
+        len(spec.operations),
+        ", ".join(h["host"] for h in spec.hosts),
+    )
+    if analyse:
+        recompute(store, progress)
+    return SpecImport(
+        spec_id=spec_id,
+        title=spec.title,
+        openapi_version=spec.openapi_version,
+        hosts=spec.hosts,
+        operations=len(spec.operations),
+        deprecated=sum(1 for op in spec.operations if op.deprecated),
+    )

@@ -1,0 +1,445 @@
+"""The case file: one SQLite database per investigation (WAL), plus its key file.
+
+Plain ``sqlite3`` on the hot paths: ``sqlite_utils`` costs ~180 ms to import, and the read commands
+a responder runs dozens of times an hour must start fast. Writers batch inside transactions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from discovery.case import schema
+from discovery.errors import CaseFileError
+from discovery.models import CredentialSighting, Exchange
+from discovery.redact.secrets import Fingerprinter, credential_id, load_or_create_key
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CASE = "ir-console.db"
+BUSY_TIMEOUT_MS = 30_000
+# WAL pages before a writer that bulk-inserts checkpoints (SQLite's default: 1000). A batch of
+# exchanges rewrites the same index pages again and again; checkpointing them every 4 MiB copied
+# each into the database several times (a fifth of the insert time). Crash safety is the same at
+# any WAL size (a commit is whole or absent); the WAL only grows to ~40 MiB before the copy.
+BULK_WAL_AUTOCHECKPOINT = 10_000
+
+# an exchange ready to insert: its row fields (``exchange_fields``), its time, its sightings
+PreparedExchange = tuple[tuple[Any, ...], float, Sequence[CredentialSighting]]
+
+
+def default_case_path() -> Path:
+    """``IR_CONSOLE_DB`` or ``./ir-console.db``."""
+    return Path(os.environ.get("IR_CONSOLE_DB") or DEFAULT_CASE)
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """Content hash of a file, streamed."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _decode_text(raw: bytes) -> str:
+    """SQLite TEXT to str, never failing: invalid UTF-8 becomes U+FFFD."""
+    return raw.decode("utf-8", "replace")
+
+
+def dumps(value: Any) -> str:
+    """Compact, stable JSON for columns."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+
+
+@dataclass(frozen=True, slots=True)
+class InputRegistration:
+    """The outcome of registering an input: its id and whether it was already fully ingested."""
+
+    id: int
+    already_ingested: bool
+
+
+class Store:
+    """An open case file. Use ``Store.open(path)``; close it (or use it as a context manager)."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, key: bytes) -> None:
+        self.path = path
+        self.conn = conn
+        self.fingerprint = Fingerprinter(key)
+        self._bulk = False  # wal_autocheckpoint raised for batched inserts
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, path: Path | str | None = None, *, create: bool = True) -> Store:
+        """Open (and when ``create``, create) a case, running migrations; errors are CaseFileError."""
+        path = Path(path) if path is not None else default_case_path()
+        exists = path.exists() and path.stat().st_size > 0
+        if not exists and not create:
+            raise CaseFileError(f"{path}: no such case file")
+        try:
+            conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise CaseFileError(f"{path}: cannot open: {exc}") from exc
+        # Text from a hostile or foreign writer may hold invalid UTF-8: decode it with U+FFFD
+        # instead of failing the whole query (the sanitizer strips what is left on output).
+        conn.text_factory = _decode_text
+        try:
+            cls._prepare(path, conn, exists)
+            key = load_or_create_key(path, create=not exists or create)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(path, conn, key)
+
+    @staticmethod
+    def _prepare(path: Path, conn: sqlite3.Connection, exists: bool) -> None:
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if exists and app_id != schema.APPLICATION_ID:
+                raise CaseFileError(f"{path}: not an ir-console case file")
+        except sqlite3.DatabaseError as exc:
+            raise CaseFileError(f"{path}: not an ir-console case file ({exc})") from exc
+        if version > schema.SCHEMA_VERSION:
+            raise CaseFileError(
+                f"{path}: case schema version {version} is newer than this ir-console "
+                f"supports ({schema.SCHEMA_VERSION}); upgrade ir-console"
+            )
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = OFF")  # integrity is kept by the writers, in order
+        if version < schema.SCHEMA_VERSION:
+            Store._migrate(conn, version)
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection, version: int) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            for step in schema.MIGRATIONS[current:]:
+                step(conn)
+            if current == 0:
+                conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('created_at', ?)", (str(time.time()),)
+                )
+            conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        log.info("case migrated from schema %d to %d", version, schema.SCHEMA_VERSION)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def data_version(self) -> int:
+        """Changes when another connection commits: a cheap poll for the console."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    # ------------------------------------------------------------------ meta
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # ------------------------------------------------------------------ inputs
+
+    def register_input(self, path: Path, fmt: str, sha256: str | None = None) -> InputRegistration:
+        """Register an input by content hash.
+
+        Already complete: nothing to do. Left half-done by a killed ingest: its rows are removed
+        and the same id is reused, so ingesting again ends with the counts of one clean run.
+        """
+        digest = sha256 or file_sha256(path)
+        size = path.stat().st_size if path.exists() else 0
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT id, state FROM inputs WHERE sha256 = ?", (digest,)
+            ).fetchone()
+            if row and row[1] == "complete":
+                return InputRegistration(int(row[0]), True)
+            if row:
+                self.forget_input_rows(int(row[0]))
+                conn.execute(
+                    "UPDATE inputs SET started_at = ?, path = ?, format = ?, stats = '{}' "
+                    "WHERE id = ?",
+                    (time.time(), str(path), fmt, row[0]),
+                )
+                return InputRegistration(int(row[0]), False)
+            cur = conn.execute(
+                "INSERT INTO inputs(sha256, path, format, size, state, started_at) "
+                "VALUES (?, ?, ?, ?, 'ingesting', ?)",
+                (digest, str(path), fmt, size, time.time()),
+            )
+            return InputRegistration(int(cur.lastrowid or 0), False)
+
+    def forget_input_rows(self, input_id: int) -> None:
+        """Remove what a half-done ingest wrote (inside the caller's transaction)."""
+        conn = self.conn
+        conn.execute(
+            "DELETE FROM exchange_credentials WHERE exchange_id IN "
+            "(SELECT id FROM exchanges WHERE input_id = ?)",
+            (input_id,),
+        )
+        conn.execute("DELETE FROM exchanges WHERE input_id = ?", (input_id,))
+        self._recount_credentials()
+
+    def _recount_credentials(self) -> None:
+        conn = self.conn
+        conn.execute(
+            "UPDATE credentials SET "
+            "requests = (SELECT COUNT(*) FROM exchange_credentials ec "
+            "            WHERE ec.credential_id = credentials.id), "
+            "first_seen = (SELECT MIN(e.ts) FROM exchange_credentials ec JOIN exchanges e "
+            "              ON e.id = ec.exchange_id WHERE ec.credential_id = credentials.id), "
+            "last_seen = (SELECT MAX(e.ts) FROM exchange_credentials ec JOIN exchanges e "
+            "             ON e.id = ec.exchange_id WHERE ec.credential_id = credentials.id)"
+        )
+        conn.execute("DELETE FROM credentials WHERE requests = 0")
+
+    def finish_input(self, input_id: int, stats: dict[str, Any]) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE inputs SET state = 'complete', finished_at = ?, stats = ? WHERE id = ?",
+                (time.time(), dumps(stats), input_id),
+            )
+
+    # ------------------------------------------------------------------ exchanges
+
+    def add_exchanges(self, exchanges: Iterable[Exchange], input_id: int | None = None) -> int:
+        """Insert a batch of exchanges with their credentials in one transaction; returns count."""
+        with self.transaction():
+            return self.insert_exchanges(exchanges, input_id)
+
+    def insert_exchanges(self, exchanges: Iterable[Exchange], input_id: int | None) -> int:
+        """Insert exchanges inside the caller's transaction (``case.writer`` batches them)."""
+        return self.insert_prepared(
+            ((exchange_fields(ex), ex.ts, ex.credentials) for ex in exchanges), input_id
+        )
+
+    def insert_prepared(self, exchanges: Iterable[PreparedExchange], input_id: int | None) -> int:
+        """Insert exchanges already turned into their row fields (``exchange_fields``), with
+        their time and credential sightings, as ``insert_exchanges`` does."""
+        conn = self.conn
+        if not self._bulk:  # this connection writes exchanges in batches: see the constant
+            conn.execute(f"PRAGMA wal_autocheckpoint = {BULK_WAL_AUTOCHECKPOINT}")
+            self._bulk = True
+        count = 0
+        creds: dict[str, _CredAgg] = {}
+        links: list[tuple[int, str, str, str]] = []
+        rows: list[tuple[Any, ...]] = []
+        # ids assigned here (the write lock is held) so the rows go in with one executemany
+        next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM exchanges").fetchone()[0])
+        for fields, ts, sightings in exchanges:
+            next_id += 1
+            row_id = next_id
+            rows.append((row_id, input_id, *fields))
+            count += 1
+            seen: set[tuple[str, str, str]] = set()
+            for sighting in sightings:
+                cid = credential_id(sighting.fingerprint)
+                link = (cid, sighting.location, sighting.name)
+                if link in seen:
+                    continue
+                seen.add(link)
+                links.append((row_id, cid, sighting.location, sighting.name))
+                agg = creds.get(cid)
+                if agg is None:
+                    creds[cid] = _CredAgg(sighting, ts)
+                else:
+                    agg.add(ts)
+        conn.executemany(_INSERT_EXCHANGE_WITH_ID, rows)
+        if creds:
+            self._upsert_credentials(creds)
+        if links:
+            conn.executemany(
+                "INSERT OR IGNORE INTO exchange_credentials"
+                "(exchange_id, credential_id, location, name) VALUES (?, ?, ?, ?)",
+                links,
+            )
+        return count
+
+    def _upsert_credentials(self, creds: dict[str, _CredAgg]) -> None:
+        conn = self.conn
+        identities: dict[str, tuple[str, str, str, float, float]] = {}
+        rows = []
+        for cid, agg in creds.items():
+            s = agg.sighting
+            ident = s.identity or f"cred:{cid}"
+            ident_source = s.identity_kind or "credential"
+            prev = identities.get(ident)
+            first = min(agg.first, prev[3]) if prev else agg.first
+            last = max(agg.last, prev[4]) if prev else agg.last
+            identities[ident] = (ident, _identity_name(ident, s), ident_source, first, last)
+            rows.append(
+                (
+                    cid,
+                    s.fingerprint,
+                    s.kind,
+                    s.redacted,
+                    s.public_id,
+                    ident,
+                    dumps(dict(s.claims)),
+                    s.issued_at,
+                    s.expires_at,
+                    agg.first,
+                    agg.last,
+                    agg.count,
+                )
+            )
+        conn.executemany(
+            "INSERT INTO identities(id, name, source, first_seen, last_seen) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(id) DO UPDATE SET "
+            "first_seen = MIN(COALESCE(first_seen, excluded.first_seen), excluded.first_seen), "
+            "last_seen = MAX(COALESCE(last_seen, excluded.last_seen), excluded.last_seen)",
+            list(identities.values()),
+        )
+        conn.executemany(
+            "INSERT INTO credentials(id, fingerprint, kind, redacted, public_id, identity_id, "
+            "claims, issued_at, expires_at, first_seen, last_seen, requests) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(id) DO UPDATE SET "
+            "first_seen = MIN(COALESCE(first_seen, excluded.first_seen), excluded.first_seen), "
+            "last_seen = MAX(COALESCE(last_seen, excluded.last_seen), excluded.last_seen), "
+            "requests = requests + excluded.requests",
+            rows,
+        )
+
+    # ------------------------------------------------------------------ blocklist
+
+    def blocklist_version(self) -> tuple[int, float]:
+        """(rows, newest change) of the blocklist: cheap to poll for changes."""
+        row = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(MAX(created_at), 0) FROM blocklist"
+        ).fetchone()
+        return int(row[0]), float(row[1])
+
+
+class _CredAgg:
+    """Per-batch aggregate of one credential's sightings."""
+
+    __slots__ = ("count", "first", "last", "sighting")
+
+    def __init__(self, sighting: CredentialSighting, ts: float) -> None:
+        self.sighting = sighting
+        self.first = ts
+        self.last = ts
+        self.count = 1
+
+    def add(self, ts: float) -> None:
+        self.first = min(self.first, ts)
+        self.last = max(self.last, ts)
+        self.count += 1
+
+
+def _identity_name(ident: str, sighting: CredentialSighting) -> str:
+    if ident.startswith("cred:"):
+        return f"{sighting.kind} {sighting.redacted}"
+    return ident.split(":", 1)[1] if ":" in ident else ident
+
+
+_EXCHANGE_COLUMNS = (
+    "input_id, source, evidence, ts, client_ip, client_port, server_ip, server_port, tls, sni, "
+    "alpn, ja4, http_version, method, path, raw_path, query_names, host, status, request_bytes, "
+    "response_bytes, request_content_type, response_content_type, user_agent, partial, blocked, "
+    "error, websocket, sensitive"
+)
+_INSERT_EXCHANGE = (
+    f"INSERT INTO exchanges({_EXCHANGE_COLUMNS}) VALUES "
+    f"({', '.join('?' for _ in _EXCHANGE_COLUMNS.split(','))})"
+)
+_INSERT_EXCHANGE_WITH_ID = (
+    f"INSERT INTO exchanges(id, {_EXCHANGE_COLUMNS}) VALUES "
+    f"(?, {', '.join('?' for _ in _EXCHANGE_COLUMNS.split(','))})"
+)
+
+
+def names_json(names: tuple[str, ...]) -> str:
+    """``json.dumps(list(names))``; plain names (printable ASCII, nothing to escape) are joined
+    directly, without the json module's Python-level encoder (one call per stored request)."""
+    if not names:
+        return "[]"
+    plain = "".join(names)
+    if plain.isascii() and plain.isprintable() and '"' not in plain and "\\" not in plain:
+        return '["' + '", "'.join(names) + '"]'
+    return json.dumps(list(names))
+
+
+def exchange_fields(ex: Exchange) -> tuple[Any, ...]:
+    """The ``exchanges`` row of an exchange, without its id and input id (pure: a converter
+    process can build it)."""
+    return (
+        ex.source,
+        ex.evidence,
+        ex.ts,
+        ex.client_ip,
+        ex.client_port,
+        ex.server_ip,
+        ex.server_port,
+        int(ex.tls),
+        ex.sni,
+        ex.alpn,
+        ex.ja4,
+        ex.http_version,
+        ex.method,
+        ex.path,
+        ex.raw_path,
+        names_json(ex.query_names),
+        ex.host,
+        ex.status,
+        ex.request_bytes,
+        ex.response_bytes,
+        ex.request_content_type,
+        ex.response_content_type,
+        ex.user_agent,
+        int(ex.partial),
+        int(ex.blocked),
+        ex.error,
+        int(ex.websocket),
+        dumps(dict(ex.sensitive)) if ex.sensitive else "{}",
+    )

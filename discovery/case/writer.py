@@ -1,0 +1,71 @@
+"""Writing exchanges into the case in batched transactions, each marking the analysis pending.
+
+Observed exchanges are converted at the secret boundary (``discovery.redact.convert``) on their
+way in; rows already converted in child processes (``discovery.ingest.parallel``) go in as they
+are, in the same batches and transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from discovery.case.pending import mark_pending
+from discovery.case.store import PreparedExchange, Store
+from discovery.models import Exchange, ObservedExchange
+from discovery.redact.convert import to_exchange
+
+BATCH = 5000
+
+
+class ExchangeWriter:
+    """Converts observed exchanges and writes them in batched transactions."""
+
+    def __init__(self, store: Store, input_id: int | None, batch: int = BATCH) -> None:
+        self.store = store
+        self.input_id = input_id
+        self.batch_size = batch
+        self._pending: list[Exchange] = []
+        self.written = 0
+
+    def add(self, observed: ObservedExchange) -> None:
+        self._pending.append(to_exchange(observed, self.store.fingerprint))
+        if len(self._pending) >= self.batch_size:
+            self.flush()
+
+    def add_all(self, observed: Iterable[ObservedExchange]) -> None:
+        for item in observed:
+            self.add(item)
+
+    def add_prepared(self, prepared: Iterable[PreparedExchange]) -> None:
+        """Write exchanges already converted into rows (``parallel.convert_in_children``), in
+        the same batches and transactions as ``add``."""
+        self.flush()
+        batch: list[PreparedExchange] = []
+        for item in prepared:
+            batch.append(item)
+            if len(batch) >= self.batch_size:
+                self._write(batch)
+                batch = []
+        self._write(batch)
+
+    def flush(self) -> None:
+        """Write the pending batch in one transaction that also marks the analysis pending."""
+        if self._pending:
+            with self.store.transaction():
+                self.written += self.store.insert_exchanges(self._pending, self.input_id)
+                mark_pending(self.store)
+            self._pending = []
+
+    def _write(self, batch: list[PreparedExchange]) -> None:
+        if batch:
+            with self.store.transaction():
+                self.written += self.store.insert_prepared(batch, self.input_id)
+                mark_pending(self.store)
+
+
+def unregister_input(store: Store, input_id: int) -> None:
+    """Remove an input and what it wrote (an unusable input leaves no half-registered trace)."""
+    with store.transaction() as conn:
+        store.forget_input_rows(input_id)
+        conn.execute("DELETE FROM inputs WHERE id = ?", (input_id,))
+        mark_pending(store)  # rows an earlier, analysed run of this input wrote are gone

@@ -1,0 +1,292 @@
+"""Read and convert a capture in child processes that share its flows, so reading, conversion
+and writing use every core.
+
+Each child reads the whole file (reading frames is the cheap part) but follows only the TCP
+connections of its share (``ConnectionTracker(share=...)``) and turns their exchanges into stored
+rows itself (credential detection, fingerprinting under the case key, the body scan): raw header
+values and bodies never leave it, and never reach the process that holds the case file. This
+process merges the children's rows by their keys back into the order one reader gives, and
+writes them.
+
+Batches travel through one pipe per child; in this process a small thread per pipe keeps
+draining it into a bounded queue, so a child goes on while this process is inside a SQLite write
+(without it a child stalls on a full pipe for every batch written); the queues bound memory (a
+full queue blocks its child). A child never touches the case file (forked, it exits with
+``os._exit``, so the inherited SQLite handle is never closed there).
+
+The exchanges, their order and the counters are those of the in-process reader, but for
+flow-cap evictions (each child caps its own share of the concurrent flows).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import logging
+import multiprocessing
+import operator
+import os
+import pickle
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from discovery.case.store import PreparedExchange
+from discovery.errors import InputError
+from discovery.forking import helpers_can_run
+from discovery.models import CredentialSighting, ObservedExchange
+from discovery.stats import IngestStats, Progress
+from discovery.wire.reassembly import Limits
+
+log = logging.getLogger(__name__)
+
+BATCH = 256
+_CRED_AS_TUPLE = operator.attrgetter(*(f.name for f in dataclasses.fields(CredentialSighting)))
+MIN_SIZE = 4 << 20  # smaller inputs are read in-process (a fork costs more than it saves)
+MAX_SHARDS = 4  # each child reads every frame: beyond a few, that reading outweighs the split
+PIPE_SIZE = 1 << 20
+SIGHTINGS_KEPT = 4096  # distinct credential sightings a child and this process remember
+QUEUE_DEPTH = 32  # pickled batches waiting per child (~60 KiB each on API traffic)
+
+_Key = tuple[int, int]
+
+
+def worth_it(path: Path) -> bool:
+    """True when child processes are likely to pay off for this input."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    return size >= MIN_SIZE and helpers_can_run()
+
+
+def shard_count() -> int:
+    """How many children share a capture's flows: one per core, 2 to ``MAX_SHARDS``."""
+    return max(2, min(MAX_SHARDS, os.cpu_count() or 1))
+
+
+def _child(
+    conn: Connection,
+    path: Path,
+    share: tuple[int, int],
+    fingerprint: Callable[[str], str],
+    unused: tuple[Connection, ...] = (),
+    limits: Limits | None = None,
+) -> None:
+    """One share of the flows read and converted; batches of rows (with their keys) sent."""
+    from discovery.sources.pcap import read_share
+
+    for other in unused:  # other children's ends, inherited by the fork: EOF must mean it
+        other.close()
+    dumps = pickle.dumps
+
+    def send(message: tuple[str, Any]) -> None:
+        conn.send_bytes(dumps(message, pickle.HIGHEST_PROTOCOL))
+
+    stats = IngestStats()
+    prepare = _Preparer(fingerprint)
+    progress = (lambda done: send(("progress", done))) if share[0] == 0 else None
+    batch: list[ObservedExchange] = []
+    keys: list[_Key] = []
+    try:
+        for key, observed in read_share(path, stats, share, progress, limits):
+            batch.append(observed)
+            keys.append(key)
+            if len(batch) >= BATCH:
+                send(("rows", (*prepare(batch), keys)))
+                batch, keys = [], []
+        send(("rows", (*prepare(batch), keys)))
+        send(("done", stats))
+    except InputError as exc:
+        send(("error", (exc.path, exc.reason, exc.where)))
+    finally:
+        conn.close()
+
+
+class _Preparer:
+    """Observed exchanges -> (reset, new sightings, rows): each row is the exchange's
+    ``exchange_fields``, its time and the ids of its credential sightings, in order.
+
+    Most requests carry a credential already seen, so each distinct sighting travels once, as
+    (id, fields); the receiver keeps them by id. The table is bounded: when it is full it starts
+    afresh and says so (``reset``), and the receiver forgets its copy.
+    """
+
+    def __init__(self, fingerprint: Callable[[str], str]) -> None:
+        from discovery.case.store import exchange_fields
+        from discovery.redact.convert import to_exchange
+
+        self.fingerprint = fingerprint
+        self.to_exchange = to_exchange
+        self.fields = exchange_fields
+        self.known: dict[str, list[tuple[CredentialSighting, int]]] = {}
+        self.size = 0
+
+    def __call__(
+        self, batch: list[ObservedExchange]
+    ) -> tuple[bool, list[tuple[int, tuple[object, ...]]], list[tuple[object, ...]]]:
+        reset = self.size >= SIGHTINGS_KEPT  # checked per batch: a batch adds a bounded few
+        if reset:
+            self.known.clear()
+            self.size = 0
+        new: list[tuple[int, tuple[object, ...]]] = []
+        rows: list[tuple[object, ...]] = []
+        convert, fields, fingerprint = self.to_exchange, self.fields, self.fingerprint
+        for observed in batch:
+            ex = convert(observed, fingerprint)
+            refs = []
+            for sighting in ex.credentials:
+                same = self.known.setdefault(sighting.fingerprint, [])
+                for seen, known_id in same:
+                    if seen is sighting or seen == sighting:  # the detectors' memo: the same
+                        sid = known_id
+                        break
+                else:
+                    sid = self.size
+                    self.size += 1
+                    same.append((sighting, sid))
+                    new.append((sid, _CRED_AS_TUPLE(sighting)))
+                refs.append(sid)
+            rows.append((fields(ex), ex.ts, tuple(refs)))
+        return reset, new, rows
+
+
+def convert_in_children(
+    fmt: str,
+    path: Path,
+    stats: IngestStats,
+    fingerprint: Callable[[str], str],
+    progress: Progress | None = None,
+    limits: Limits | None = None,
+) -> Iterator[PreparedExchange]:
+    """The exchanges of a pcap or pcapng file ready to insert (``Store.insert_prepared``), read
+    and converted by children sharing its flows, in the in-process reader's order, with the
+    readers' counters merged into ``stats``; ``limits`` as for the in-process reader."""
+    if fmt not in ("pcap", "pcapng"):
+        raise ValueError(f"no shared reading for {fmt} inputs")
+    ctx = multiprocessing.get_context("fork")
+    count = shard_count()
+    pipes = [ctx.Pipe(duplex=False) for _ in range(count)]
+    for receiver, _sender in pipes:
+        _widen(receiver)
+    procs = []
+    for index, (_receiver, sender) in enumerate(pipes):
+        others = tuple(end for pair in pipes for end in pair if end is not sender)
+        proc = ctx.Process(
+            target=_child,
+            args=(sender, path, (index, count), fingerprint),
+            kwargs={"unused": others, "limits": limits},
+            daemon=True,
+        )
+        proc.start()
+        procs.append(proc)
+    for _receiver, sender in pipes:
+        sender.close()
+    streams = [
+        _rows(receiver, proc, path, stats, progress)
+        for (receiver, _sender), proc in zip(pipes, procs, strict=True)
+    ]
+    try:
+        for _key, prepared in heapq.merge(*streams, key=operator.itemgetter(0)):
+            yield prepared
+    finally:
+        for stream in streams:  # ends and joins every child, whatever happened
+            stream.close()
+
+
+def _rows(
+    receiver: Connection,
+    proc: multiprocessing.process.BaseProcess,
+    path: Path,
+    stats: IngestStats,
+    progress: Progress | None,
+) -> Generator[tuple[_Key, PreparedExchange], None, None]:
+    """One child's rows with their keys, in its order (its sightings table rebuilt here)."""
+    known: dict[int, CredentialSighting] = {}
+    make = CredentialSighting
+    for reset, new, rows, keys in _receive(receiver, proc, path, stats, progress):
+        if reset:
+            known.clear()
+        for sid, fields in new:
+            known[sid] = make(*fields)
+        for key, (fields, ts, refs) in zip(keys, rows, strict=True):
+            yield key, (fields, ts, tuple([known[sid] for sid in refs]))
+
+
+def _receive(
+    receiver: Connection,
+    proc: multiprocessing.process.BaseProcess,
+    path: Path,
+    stats: IngestStats,
+    progress: Progress | None,
+) -> Iterator[Any]:  # the payloads of the "rows" messages a child sent (unpickled)
+    """The batches arriving on ``receiver`` (progress, counters and errors handled); the child
+    is ended and joined whatever happens."""
+    inbox: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
+    pump = threading.Thread(target=_pump, args=(receiver, inbox), name="pcap-pipe", daemon=True)
+    pump.start()
+    loads = pickle.loads
+    try:
+        while True:
+            raw = inbox.get()
+            if raw is None:
+                proc.join()
+                raise RuntimeError(
+                    f"{path}: a reader process ended unexpectedly (exit code {proc.exitcode})"
+                )
+            kind, payload = loads(raw)
+            if kind == "rows":
+                yield payload
+            elif kind == "progress":
+                if progress is not None:
+                    progress(payload)
+            elif kind == "done":
+                _merge(stats, payload)
+                break
+            elif kind == "error":
+                raise InputError(*payload)
+    finally:
+        if proc.is_alive():
+            proc.terminate()  # its end of the pipe closes: the pump sees EOF
+        proc.join()
+        while pump.is_alive():  # unblock a pump waiting for room in the queue
+            try:
+                inbox.get_nowait()
+            except queue.Empty:
+                pump.join(0.01)
+        receiver.close()
+
+
+def _widen(conn: Connection) -> None:
+    """Give the pipe room for whole batches (Linux: 1 MiB instead of 64 KiB), so a child writes
+    a batch without waiting and the pump takes it in one read, with one GIL acquisition instead
+    of one per 64 KiB (each waits up to the switch interval while this process writes)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(conn.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
+    except (ImportError, OSError):  # not Linux, or above /proc/sys/fs/pipe-max-size
+        log.debug("pipe size left at the system default")
+
+
+def _pump(receiver: Connection, inbox: queue.Queue[bytes | None]) -> None:
+    """Move pickled messages from the pipe to the queue (``recv_bytes`` releases the GIL)."""
+    while True:
+        try:
+            raw = receiver.recv_bytes()
+        except (EOFError, OSError):
+            inbox.put(None)
+            return
+        inbox.put(raw)
+
+
+def _merge(stats: IngestStats, child: IngestStats) -> None:
+    stats.packets += child.packets
+    stats.flows += child.flows
+    stats.skipped.update(child.skipped)
+    stats.counts.update(child.counts)
+    for warning in child.warnings:
+        stats.warn(warning)

@@ -1,0 +1,124 @@
+"""ObservedExchange -> Exchange: the point where raw header values are turned into fingerprints
+and redacted forms and then dropped. Nothing after this function sees a secret."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from discovery.models import (
+    CredentialSighting,
+    Exchange,
+    ObservedExchange,
+    PrecomputedCredential,
+    exchange,
+)
+from discovery.redact.credentials import RequestView, detect_credentials
+from discovery.redact.sensitive import scan_bodies
+from discovery.wire.paths import names_of, normalise_path, query_pairs, split_target
+
+
+def header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    """First value of a header, case-insensitively."""
+    lname = name.lower()
+    size = len(lname)
+    for key, value in headers:
+        if len(key) == size and key.lower() == lname:  # the length rules out most at once
+            return value
+    return None
+
+
+def normalise_host(host: str, tls: bool) -> str:
+    """Host as stored: lower-case, without the scheme's default port."""
+    host = host.strip().lower()
+    if host.endswith(":80") and not tls:
+        return host[:-3]
+    if host.endswith(":443") and tls:
+        return host[:-4]
+    return host
+
+
+def _precomputed(
+    pc: PrecomputedCredential, fingerprint: Callable[[str], str]
+) -> CredentialSighting:
+    """A sighting from a digest a source computed: re-keyed under the case key, namespaced."""
+    return CredentialSighting(
+        fingerprint=fingerprint(f"{pc.namespace}:{pc.digest}"),
+        kind=pc.kind,
+        location=pc.location,
+        name=pc.name,
+        redacted=pc.redacted,
+        public_id=pc.public_id,
+        identity=pc.identity,
+        identity_kind=pc.identity_kind,
+        claims=pc.claims,
+    )
+
+
+def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exchange:
+    """Derive the stored form of an observed exchange."""
+    path = raw_path = None
+    names: tuple[str, ...] = ()
+    pairs: list[tuple[str, str]] = []
+    host = obs.host
+    if obs.target is not None:
+        raw_path, raw_query, authority = split_target(obs.target)
+        path = normalise_path(raw_path)
+        pairs = query_pairs(raw_query)
+        names = names_of(pairs)  # the query is split once, for both
+        if not host and authority:
+            host = authority
+    if not host:
+        host = obs.sni
+    if host:
+        host = normalise_host(host, obs.tls)
+    credentials: tuple[CredentialSighting, ...] = ()
+    if obs.method is not None:
+        view = RequestView(
+            headers=obs.request_headers,
+            query=pairs,
+            host=host,
+            path=path or "/",
+            method=obs.method,
+        )
+        credentials = tuple(detect_credentials(view, fingerprint))
+    if obs.extra:
+        credentials += tuple(_precomputed(pc, fingerprint) for pc in obs.extra)
+    sensitive = scan_bodies(obs.request_body, obs.response_body) if obs.method else ()
+    request_type = agent = None
+    for key, value in obs.request_headers:  # one pass for both (first value of each, as header())
+        if len(key) == 12 and key.lower() == "content-type":
+            if request_type is None:
+                request_type = value
+        elif len(key) == 10 and agent is None and key.lower() == "user-agent":
+            agent = value
+    return exchange(
+        ts=obs.ts,
+        source=obs.source,
+        evidence=obs.evidence,
+        client_ip=obs.client_ip,
+        client_port=obs.client_port,
+        server_ip=obs.server_ip,
+        server_port=obs.server_port,
+        tls=obs.tls,
+        sni=obs.sni,
+        alpn=obs.alpn,
+        ja4=obs.ja4,
+        http_version=obs.http_version,
+        method=obs.method.upper() if obs.method else None,
+        path=path,
+        raw_path=raw_path,
+        query_names=names,
+        host=host,
+        status=obs.status,
+        request_bytes=obs.request_bytes,
+        response_bytes=obs.response_bytes,
+        request_content_type=request_type,
+        response_content_type=header(obs.response_headers, "content-type"),
+        user_agent=agent,
+        partial=obs.partial,
+        blocked=obs.blocked,
+        error=obs.error,
+        websocket=obs.websocket,
+        sensitive=sensitive,
+        credentials=credentials,
+    )

@@ -1,0 +1,107 @@
+"""Building sightings: the one place a raw value becomes a fingerprint and is let go."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from discovery.models import CredentialSighting
+from discovery.redact.credentials.jwt import DecodedJwt, decode_jwt
+from discovery.redact.credentials.providers import ProviderKey, match_provider
+from discovery.redact.credentials.shape import key_prefix
+from discovery.redact.credentials.sigv4 import account_id_from_key_id
+from discovery.redact.secrets import redact
+
+Fingerprint = Callable[[str], str]
+
+
+def _claims(values: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, v) for k, v in values.items() if v is not None))
+
+
+def opaque(
+    fp: Fingerprint, secret: str, kind: str, location: str, name: str, **facts: Any
+) -> CredentialSighting:
+    """An opaque credential: its own identity, redacted to a structured prefix and its last
+    characters (``acme_pk_globex_…x9Qa``)."""
+    prefix = key_prefix(secret)
+    return CredentialSighting(
+        fingerprint=fp(secret),
+        kind=kind,
+        location=location,
+        name=name,
+        redacted=redact(secret, keep_prefix=len(prefix or "")),
+        public_id=prefix,
+        claims=_claims(facts),
+    )
+
+
+def jwt(
+    fp: Fingerprint, token: str, decoded: DecodedJwt, location: str, name: str
+) -> CredentialSighting:
+    """A JWT: claims decoded (unverified), identity from iss/sub or the client id."""
+    claims: dict[str, Any] = dict(decoded.claims)
+    claims.update({f"header.{k}": v for k, v in decoded.header.items()})
+    if decoded.unsigned:
+        claims["alg_none"] = True
+    claims["lifetime"] = decoded.lifetime
+    identity = decoded.identity()
+    jti = decoded.claims.get("jti")
+    return CredentialSighting(
+        fingerprint=fp(token),
+        kind="jwt",
+        location=location,
+        name=name,
+        redacted=redact(token, keep_prefix=3),
+        public_id=jti if isinstance(jti, str) else None,
+        identity=identity,
+        identity_kind="jwt" if identity else None,
+        claims=_claims(claims),
+        issued_at=decoded.time("iat"),
+        expires_at=decoded.time("exp"),
+    )
+
+
+def provider(fp: Fingerprint, key: ProviderKey, location: str, name: str) -> CredentialSighting:
+    """A provider key: kind from its format, redacted keeping the documented prefix."""
+    facts: dict[str, Any] = dict(key.public_facts)
+    if key.pattern.kind == "aws_access_key_id":
+        facts["account_id"] = account_id_from_key_id(key.token)
+        return CredentialSighting(
+            fingerprint=fp(key.token),
+            kind=key.pattern.kind,
+            location=location,
+            name=name,
+            redacted=key.token,
+            public_id=key.token,
+            identity=f"aws:{key.token}",
+            identity_kind="aws",
+            claims=_claims(facts),
+        )
+    return CredentialSighting(
+        fingerprint=fp(key.token),
+        kind=key.pattern.kind,
+        location=location,
+        name=name,
+        redacted=redact(key.token, keep_prefix=len(key.prefix)),
+        public_id=key.prefix,
+        claims=_claims(facts),
+    )
+
+
+def token(
+    fp: Fingerprint, value: str, location: str, name: str, default_kind: str, **facts: Any
+) -> CredentialSighting:
+    """A token of unknown type: a JWT, a provider key, or an opaque ``default_kind`` credential."""
+    decoded = decode_jwt(value)
+    if decoded is not None:
+        return jwt(fp, value, decoded, location, name)
+    key = match_provider(value)
+    if key is not None:
+        return provider(fp, key, location, name)
+    return opaque(fp, value, default_kind, location, name, **facts)
+
+
+def recognised(value: str) -> bool:
+    """True when a value is a JWT or a provider key by its format alone."""
+    return decode_jwt(value) is not None or match_provider(value) is not None

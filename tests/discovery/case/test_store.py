@@ -1,0 +1,233 @@
+"""The case file: schema, migrations, WAL, key file, fingerprints, input registration."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from discovery.case import schema
+from discovery.case.store import Store, names_json
+from discovery.errors import CaseFileError
+from discovery.redact.secrets import key_path_for, redact
+from tests.conftest import make_exchange, make_sighting
+
+EXPECTED_TABLES = {
+    "meta",
+    "inputs",
+    "exchanges",
+    "endpoints",
+    "specs",
+    "spec_operations",
+    "credentials",
+    "identities",
+    "sightings",
+    "findings",
+    "blocklist",
+    "runbook_runs",
+    "runbook_steps",
+    "audit_log",
+    "exchange_credentials",
+}
+
+
+def tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def test_new_case_has_every_table_and_current_version(store: Store) -> None:
+    assert tables(store.conn) >= EXPECTED_TABLES
+    assert store.schema_version == schema.SCHEMA_VERSION
+
+
+def test_wal_mode_is_on(store: Store, case_path: Path) -> None:
+    conn = sqlite3.connect(case_path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_reopening_does_not_migrate_again(case_path: Path) -> None:
+    with Store.open(case_path) as first:
+        first.add_exchanges([make_exchange()])
+    with Store.open(case_path) as second:
+        assert second.schema_version == schema.SCHEMA_VERSION
+        assert second.conn.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0] == 1
+
+
+def test_migration_runs_on_an_older_case(case_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    added = []
+
+    def to_next(conn: sqlite3.Connection) -> None:
+        added.append(True)
+        conn.execute("ALTER TABLE exchanges ADD COLUMN note TEXT")
+
+    with Store.open(case_path):
+        pass
+    shipped = len(schema.MIGRATIONS)
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, to_next])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", len(schema.MIGRATIONS))
+    with Store.open(case_path) as store:
+        assert store.schema_version == shipped + 1
+        cols = {r[1] for r in store.conn.execute("PRAGMA table_info(exchanges)")}
+        assert "note" in cols
+    with Store.open(case_path):
+        pass
+    assert added == [True]  # idempotent: not run a second time
+
+
+def test_a_version_1_case_gets_the_covering_path_index_and_keeps_its_rows(
+    case_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
+    with Store.open(case_path) as old:
+        old.add_exchanges([make_exchange()])
+    monkeypatch.undo()
+    with Store.open(case_path) as store:
+        assert store.schema_version == schema.SCHEMA_VERSION
+        columns = [r[2] for r in store.conn.execute("PRAGMA index_info(exchanges_host)")]
+        assert columns == ["host", "method", "path", "status", "ts"]
+        assert store.conn.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0] == 1
+        plan = " ".join(
+            str(r[3])
+            for r in store.conn.execute(
+                "EXPLAIN QUERY PLAN SELECT host, method, path, status, COUNT(*), MIN(ts) "
+                "FROM exchanges WHERE method IS NOT NULL GROUP BY host, method, path, status"
+            )
+        )
+        assert "COVERING INDEX exchanges_host" in plan and "TEMP B-TREE" not in plan
+
+
+def test_key_file_is_private_and_not_in_database(store: Store, case_path: Path) -> None:
+    key_file = key_path_for(case_path)
+    assert key_file.exists()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key_text = key_file.read_text().strip()
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert key_text.encode() not in case_path.read_bytes()
+    assert bytes.fromhex(key_text) not in case_path.read_bytes()
+
+
+def test_fingerprints_stable_within_a_case_and_different_across_cases(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "a.db") as a:
+        first = a.fingerprint("sk_live_abcdef123456")
+    with Store.open(tmp_path / "a.db") as a_again:
+        assert a_again.fingerprint("sk_live_abcdef123456") == first
+    with Store.open(tmp_path / "b.db") as b:
+        assert b.fingerprint("sk_live_abcdef123456") != first
+    assert "sk_live" not in first
+
+
+def test_reregistering_the_same_input_is_a_noop(store: Store, tmp_path: Path) -> None:
+    capture = tmp_path / "x.pcap"
+    capture.write_bytes(b"content")
+    first = store.register_input(capture, "pcap")
+    assert not first.already_ingested
+    store.add_exchanges([make_exchange()], first.id)
+    store.finish_input(first.id, {"exchanges": 1})
+    copy = tmp_path / "renamed.pcap"
+    copy.write_bytes(b"content")
+    again = store.register_input(copy, "pcap")
+    assert again.already_ingested and again.id == first.id
+    assert store.conn.execute("SELECT COUNT(*) FROM inputs").fetchone()[0] == 1
+
+
+def test_half_done_input_is_cleared_when_registered_again(store: Store, tmp_path: Path) -> None:
+    capture = tmp_path / "x.pcap"
+    capture.write_bytes(b"content")
+    reg = store.register_input(capture, "pcap")
+    sighting = make_sighting(store, "key-0123456789abcdef")
+    store.add_exchanges([make_exchange(credentials=(sighting,))] * 3, reg.id)
+    # killed before finish_input: registering again starts over
+    again = store.register_input(capture, "pcap")
+    assert not again.already_ingested and again.id == reg.id
+    assert store.conn.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0] == 0
+    assert store.conn.execute("SELECT COUNT(*) FROM credentials").fetchone()[0] == 0
+
+
+def test_credentials_aggregate_across_batches(store: Store) -> None:
+    sighting = make_sighting(store, "key-0123456789abcdef")
+    store.add_exchanges([make_exchange(ts=100.0, credentials=(sighting,))])
+    store.add_exchanges(
+        [
+            make_exchange(ts=50.0, credentials=(sighting,)),
+            make_exchange(ts=300.0, credentials=(sighting,)),
+        ]
+    )
+    row = store.conn.execute("SELECT requests, first_seen, last_seen FROM credentials").fetchone()
+    assert row == (3, 50.0, 300.0)
+
+
+def test_not_a_case_file_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE t(x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(CaseFileError, match="not an ir-console case"):
+        Store.open(other)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello, this is not sqlite at all" * 10)
+    with pytest.raises(CaseFileError, match="not an ir-console case"):
+        Store.open(text)
+
+
+def test_newer_schema_is_refused(case_path: Path) -> None:
+    with Store.open(case_path):
+        pass
+    conn = sqlite3.connect(case_path)
+    conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 5}")
+    conn.close()
+    with pytest.raises(CaseFileError, match="newer"):
+        Store.open(case_path)
+
+
+@pytest.mark.parametrize(
+    ("secret", "prefix", "expected"),
+    [
+        ("sk_live_51Habcdefghijkl9fQ2", 8, "sk_live_…9fQ2"),
+        ("short", 0, "…"),
+        ("0123456789abcdef", 0, "…cdef"),
+    ],
+)
+def test_redaction_keeps_little(secret: str, prefix: int, expected: str) -> None:
+    assert redact(secret, keep_prefix=prefix) == expected
+
+
+def test_an_empty_or_short_key_file_is_refused_not_used(case_path: Path) -> None:
+    from discovery.errors import CaseFileError
+    from discovery.redact.secrets import key_path_for
+
+    with Store.open(case_path):
+        pass
+    key = key_path_for(case_path)
+    for damaged in (b"", b"00" * 8):
+        key.write_bytes(damaged)
+        with pytest.raises(CaseFileError, match="damaged"):
+            Store.open(case_path).close()
+
+
+def test_the_key_file_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    """Created in a temporary file and linked into place: no temporary file stays behind and
+    two creators agree on one key."""
+    from discovery.redact.secrets import load_or_create_key
+
+    case = tmp_path / "c.db"
+    first = load_or_create_key(case, create=True)
+    assert load_or_create_key(case, create=True) == first and len(first) == 32
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.db.key"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.text(max_size=12), st.sampled_from(["limit", "a b", 'x"y', "\\"])), max_size=6
+    )
+)
+def test_query_names_are_stored_as_json_writes_them(names: list[str]) -> None:
+    """The plain-name shortcut gives exactly json.dumps's text, escapes and all."""
+    assert names_json(tuple(names)) == json.dumps(names)
