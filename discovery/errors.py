@@ -7,7 +7,10 @@
     │   └── SpecError              a broken API spec (carries the JSON pointer of the problem)
     ├── SubjectNotFound            a credential / identity / endpoint named by the user is unknown
     ├── UnsupportedSubject         an analysis does not apply to this kind of subject
-    └── CaptureError               a live capture or proxy could not start (privilege, interface)
+    ├── CaptureError               a live capture or proxy could not start (privilege, interface)
+    ├── OutputError                an output would damage the case, follow a symlink or replace a
+    │                              file without --force (exit 2)
+    └── InputBusy                  an input is being ingested by another live process
 
 Third-party errors are translated where they happen: ``raise InputError(...) from exc``.
 """
@@ -64,3 +67,21 @@ class CaptureError(DiscoveryError):
     """Live capture or the proxy could not start (missing privilege, unknown interface, port)."""
 
     exit_code = 2
+
+
+class OutputError(DiscoveryError):
+    """An output file cannot be written where asked: it would be the case or one of its
+    companions, a symlink, or an existing file replaced without ``--force``."""
+
+    exit_code = 2
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class InputBusy(DiscoveryError):
+    """An input is being ingested by another live process (its owner is named)."""
+
+    exit_code = 1

@@ -1,11 +1,14 @@
 """The incident report: timeline, findings, actions taken and the audit head, as JSON or Markdown.
 
 Everything in it is already redacted in the case (no raw secret is stored); captured strings are
-still hostile, so the Markdown form strips control characters and escapes table syntax.
+still hostile, so the Markdown form strips control characters, writes ``&``, ``<`` and ``>`` as
+HTML entities (no tag, comment or autolink from traffic survives a Markdown renderer) and escapes
+the Markdown syntax that works inside a line (emphasis, links, code, tables).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -20,6 +23,10 @@ _CONTROL = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 MAX_TIMELINE = 2000
+MAX_CELL = 300
+# inline Markdown syntax: escapes, code, emphasis, links/images, tables, strikethrough; an
+# underscore inside a word (``shadow_endpoint_access``) never makes emphasis and is kept as is
+_MARKDOWN = re.compile(r"([\\`*\[\]|~!]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
 
 
 def build(store: Store) -> dict[str, Any]:
@@ -104,8 +111,16 @@ def build(store: Store) -> dict[str, Any]:
 
 
 def _cell(value: object) -> str:
-    text = _CONTROL.sub("", " ".join(str("" if value is None else value).split()))
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")[:300]
+    """Text from the case as inert Markdown (one line, no control characters, no markup)."""
+    text = _CONTROL.sub("", " ".join(str("" if value is None else value).split()))[:MAX_CELL]
+    return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def _code(value: object) -> str:
+    """Text for a code span: no backtick to end it, no control character (a code span shows
+    its text literally, escapes included)."""
+    text = _CONTROL.sub("", " ".join(str("" if value is None else value).split()))[:MAX_CELL]
+    return text.replace("`", "'")
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -113,7 +128,7 @@ def markdown(report: dict[str, Any]) -> str:
     out = [
         "# Incident report",
         "",
-        f"- Case: `{_cell(report['case'])}`",
+        f"- Case: `{_code(report['case'])}`",
         f"- Generated: {report['generated_at']}",
         f"- Traffic: {report['traffic']['exchanges']} exchanges, "
         f"{report['traffic']['first_seen']} to {report['traffic']['last_seen']}",

@@ -69,6 +69,115 @@ class InputRegistration:
     already_ingested: bool
 
 
+def _usable_case(path: Path) -> bool:
+    """Whether ``path`` holds a case to open: False when it is missing, empty, or a SQLite
+    database with nothing in it (a creation killed before its first commit, by a version that
+    created cases in place)."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # opening it says what is wrong
+    if not header:
+        return False
+    if header[68:72] == schema.APPLICATION_ID.to_bytes(4, "big"):
+        return True  # the common case, read from the header alone
+    return not _empty_database(path)
+
+
+def _remove_leftover(path: Path) -> None:
+    """Remove what an interrupted creation left at ``path`` (no case data: see _usable_case)."""
+    if path.exists():
+        log.warning("%s: an empty case left by an interrupted creation: creating it again", path)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _empty_database(path: Path) -> bool:
+    """A SQLite database with no schema, application id or version (nothing was committed)."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                return False
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+    except (OSError, sqlite3.Error):
+        return False
+    try:
+        row = conn.execute(
+            "SELECT (SELECT application_id FROM pragma_application_id), "
+            "(SELECT user_version FROM pragma_user_version), "
+            "(SELECT COUNT(*) FROM sqlite_master)"
+        ).fetchone()
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    return tuple(row) == (0, 0, 0)
+
+
+def _create_case(path: Path) -> None:
+    """Build a new case under a private temporary name, then link it into place (another
+    process that created it first wins; its case is used)."""
+    from discovery.case.files import PRIVATE_FILE
+
+    _remove_stale_builds(path)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns():x}.creating")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except OSError as exc:
+        raise CaseFileError(f"{path}: cannot create: {exc.strerror or exc}") from exc
+    os.close(fd)
+    try:
+        conn = sqlite3.connect(temp, isolation_level=None)
+        try:
+            Store._prepare(temp, conn, False)
+        finally:
+            conn.close()  # the last connection: the WAL is checkpointed into the file
+        with open(temp, "rb") as handle:
+            os.fsync(handle.fileno())
+        load_or_create_key(path, create=True)  # the key is there before the case is
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            if not _usable_case(path):  # an empty leftover appeared meanwhile: replace it
+                _remove_leftover(path)
+                os.replace(temp, path)
+        except OSError:  # no hard links on this file system: a rename (last one wins)
+            os.replace(temp, path)
+    except sqlite3.Error as exc:
+        raise CaseFileError(f"{path}: cannot create: {exc}") from exc
+    except OSError as exc:
+        raise CaseFileError(f"{path}: cannot create: {exc.strerror or exc}") from exc
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{temp}{suffix}").unlink(missing_ok=True)
+
+
+def _remove_stale_builds(path: Path) -> None:
+    """Temporary builds of this case left by processes that were killed while creating it."""
+    for leftover in path.parent.glob(f".{glob_escape(path.name)}.*.creating*"):
+        pid = leftover.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob metacharacters matched literally."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Store:
     """An open case file. Use ``Store.open(path)``; close it (or use it as a context manager)."""
 
@@ -82,11 +191,18 @@ class Store:
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, create: bool = True) -> Store:
-        """Open (and when ``create``, create) a case, running migrations; errors are CaseFileError."""
+        """Open (and when ``create``, create) a case, running migrations; errors are CaseFileError.
+
+        A new case is built whole under a private temporary name and linked into place, so a
+        kill at any moment leaves either no case or a complete one; a case left empty by an
+        older version killed while creating it is recognised and created again.
+        """
         path = Path(path) if path is not None else default_case_path()
-        exists = path.exists() and path.stat().st_size > 0
-        if not exists and not create:
-            raise CaseFileError(f"{path}: no such case file")
+        if not _usable_case(path):
+            if not create:
+                raise CaseFileError(f"{path}: no such case file")
+            _remove_leftover(path)
+            _create_case(path)
         try:
             conn = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
@@ -97,8 +213,8 @@ class Store:
         # instead of failing the whole query (the sanitizer strips what is left on output).
         conn.text_factory = _decode_text
         try:
-            cls._prepare(path, conn, exists)
-            key = load_or_create_key(path, create=not exists or create)
+            cls._prepare(path, conn, True)
+            key = load_or_create_key(path, create=create)
         except BaseException:
             conn.close()
             raise

@@ -87,22 +87,32 @@ def graph() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="With opengraph: also write the OpenGraph extension schema to FILE.",
 )
+@click.option("--force", is_flag=True, help="Replace output files that exist already.")
 @click.pass_obj
-def export_cmd(case: CaseContext, fmt: str, output: Path | None, schema_out: Path | None) -> None:
-    """Export the whole graph (no raw secret: credentials are redacted)."""
+def export_cmd(
+    case: CaseContext, fmt: str, output: Path | None, schema_out: Path | None, force: bool
+) -> None:
+    """Export the whole graph (no raw secret: credentials are redacted).
+
+    Files are created private (0600); an existing file is replaced only with --force, and
+    never the case, its key or its other companion files."""
     import json
 
+    from discovery.case.files import check_output, write_private
     from discovery.views.graph.export import export
 
     if schema_out is not None and fmt != "opengraph":
         raise click.UsageError("--schema goes with --format opengraph")
+    for target in (output, schema_out):
+        if target is not None:  # before the work: a refused path is told at once
+            check_output(target, case.db, force=force)
     graph_, _ = _graph_and_nodes(case, ())
     data = export(graph_, fmt)
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
-        output.write_bytes(data)
+        write_private(output, data, case=case.db, force=force)
         message(
             f"wrote {graph_.number_of_nodes()} nodes and {graph_.number_of_edges()} edges "
             f"to {output} ({fmt})"
@@ -110,7 +120,8 @@ def export_cmd(case: CaseContext, fmt: str, output: Path | None, schema_out: Pat
     if schema_out is not None:
         from discovery.views.graph.opengraph import extension_schema
 
-        schema_out.write_text(json.dumps(extension_schema(), indent=2) + "\n")
+        schema = json.dumps(extension_schema(), indent=2) + "\n"
+        write_private(schema_out, schema, case=case.db, force=force)
         message(f"wrote the OpenGraph extension schema to {schema_out}")
 
 

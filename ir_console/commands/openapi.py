@@ -48,11 +48,23 @@ def _format_for(output: Path | None, fmt: str | None) -> str:
     type=click.Choice(["yaml", "json"]),
     help="Default: from the file name, else yaml.",
 )
+@click.option("--force", is_flag=True, help="Replace output files that exist already.")
 @click.pass_obj
-def export(case: CaseContext, host: str | None, output: Path | None, fmt: str | None) -> None:
+def export(
+    case: CaseContext, host: str | None, output: Path | None, fmt: str | None, force: bool
+) -> None:
     """Templated paths, typed parameters, methods, status codes, inferred security schemes and
-    an x-ir-console extension (classification, first/last seen). No observed value is copied."""
+    an x-ir-console extension (classification, first/last seen). No observed value is copied.
+
+    Files are created private (0600); an existing file is replaced only with --force, and
+    never the case, its key or its other companion files."""
+    from discovery.case.files import check_folder, check_output, write_private
     from discovery.views.openapi_export import export_host, hosts_with_traffic
+
+    if output is not None and output.is_dir():
+        check_folder(output)
+    elif output is not None:
+        check_output(output, case.db, force=force)
 
     with case.open(create=False) as store:
         hosts = [host.lower()] if host else hosts_with_traffic(store)
@@ -74,10 +86,10 @@ def export(case: CaseContext, host: str | None, output: Path | None, fmt: str | 
         suffix = "json" if kind == "json" else "yaml"
         for name, doc in docs.items():
             target = output / f"{_file_name(name)}.openapi.{suffix}"
-            target.write_text(_render(doc, kind), encoding="utf-8")
+            write_private(target, _render(doc, kind), case=case.db, force=force)
             message(f"wrote {target}: {len(doc['paths'])} paths")
         return
-    output.write_text(_render(docs[hosts[0]], kind), encoding="utf-8")
+    write_private(output, _render(docs[hosts[0]], kind), case=case.db, force=force)
     message(f"wrote {output}: {len(docs[hosts[0]]['paths'])} paths of {hosts[0]}")
 
 

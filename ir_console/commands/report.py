@@ -26,19 +26,23 @@ from ir_console.output import message
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to FILE instead of stdout.",
 )
+@click.option("--force", is_flag=True, help="Replace FILE if it exists already.")
 @click.pass_obj
-def report(case: CaseContext, fmt: str, output: Path | None) -> None:
-    """Write the incident report of the case."""
+def report(case: CaseContext, fmt: str, output: Path | None, force: bool) -> None:
+    """Write the incident report of the case.
+
+    FILE is created private (0600); it replaces an existing file only with --force, and is
+    never the case, its key or its other companion files."""
+    from discovery.case.files import check_output, write_private
     from runbooks import report as build
 
+    if output is not None:
+        check_output(output, case.db, force=force)
     with case.open(create=False) as store:
         data = build.build(store)
     text = build.markdown(data) if fmt == "md" else json.dumps(data, indent=2) + "\n"
     if output is None:
         click.echo(text, nl=False)
         return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise click.FileError(str(output), hint=exc.strerror or str(exc)) from None
+    write_private(output, text, case=case.db, force=force)
     message(f"report written to {output} (audit head {data['audit']['head']})")

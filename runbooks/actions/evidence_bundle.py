@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from discovery.case import audit
+from discovery.case.files import (
+    check_output,
+    place,
+    private_folder,
+    temporary_beside,
+    write_private,
+)
 from discovery.case.store import file_sha256
+from discovery.errors import OutputError
 from discovery.timeutil import iso
 from runbooks.actions.base import Action, ActionContext, Args
 from runbooks.errors import ActionError
@@ -24,7 +32,8 @@ class BundleArgs(Args):
 
 
 class EvidenceBundle(Action[BundleArgs]):
-    """Write ``NAME.db`` and ``NAME.manifest.json`` into a folder (never overwriting)."""
+    """Write ``NAME.db`` and ``NAME.manifest.json`` into a folder: never overwriting, private
+    files (0600) in a private folder (0700, created when missing), never through a symlink."""
 
     name = "evidence.bundle"
     args = BundleArgs
@@ -41,14 +50,19 @@ class EvidenceBundle(Action[BundleArgs]):
             raise ActionError(f"bundle name {base!r} must be a plain file name")
         copy, manifest_path = folder / f"{base}.db", folder / f"{base}.manifest.json"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            if copy.exists() or manifest_path.exists():
-                raise ActionError(f"{copy}: already exists; not overwriting evidence")
-            target = sqlite3.connect(copy)
+            private_folder(folder)
+            for target in (copy, manifest_path):
+                check_output(target, ctx.store.path)
+            temp = temporary_beside(copy)
             try:
-                ctx.store.conn.backup(target)
+                target_db = sqlite3.connect(temp)
+                try:
+                    ctx.store.conn.backup(target_db)
+                finally:
+                    target_db.close()
+                place(temp, copy, force=False)
             finally:
-                target.close()
+                temp.unlink(missing_ok=True)
             inputs = [
                 {"path": r[0], "sha256": r[1], "format": r[2], "size": r[3], "state": r[4]}
                 for r in ctx.store.conn.execute(
@@ -67,9 +81,11 @@ class EvidenceBundle(Action[BundleArgs]):
                 "audit_ok": verification.ok,
             }
             body = json.dumps(manifest, indent=2, sort_keys=True)
-            manifest_path.write_text(body + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise ActionError(f"{folder}: cannot write the bundle: {exc.strerror or exc}") from None
+            write_private(manifest_path, body + "\n", case=ctx.store.path)
+        except OutputError as exc:
+            raise ActionError(f"cannot write the bundle: {exc}; not overwriting evidence") from None
+        except (OSError, sqlite3.Error) as exc:
+            raise ActionError(f"{folder}: cannot write the bundle: {exc}") from None
         return {
             "copy": str(copy),
             "manifest": str(manifest_path),

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from discovery.case.files import private_folder, write_private
+from discovery.errors import OutputError
 from runbooks import report
 from runbooks.actions.base import Action, ActionContext, Args
 from runbooks.errors import ActionError
@@ -21,10 +23,13 @@ class ReportArgs(Args):
     directory: str
     name: str | None = None
     formats: list[Literal["md", "json"]] = Field(default_factory=_both)
+    force: bool = False  # replace report files of the same name
 
 
 class ReportWrite(Action[ReportArgs]):
-    """Build the report from the case and write one file per format."""
+    """Build the report from the case and write one file per format: private files (0600) in
+    a private folder (0700, created when missing), never through a symlink, never over the
+    case or its companions, replacing an existing report only with ``force``."""
 
     name = "report.write"
     args = ReportArgs
@@ -40,14 +45,14 @@ class ReportWrite(Action[ReportArgs]):
         folder = Path(args.directory)
         written = []
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            private_folder(folder)
             for fmt in args.formats:
                 path = folder / f"{base}.{fmt}"
                 body = report.markdown(data) if fmt == "md" else json.dumps(data, indent=2) + "\n"
-                path.write_text(body, encoding="utf-8")
+                write_private(path, body, case=ctx.store.path, force=args.force)
                 written.append(str(path))
-        except OSError as exc:
-            raise ActionError(f"{folder}: cannot write the report: {exc.strerror or exc}") from None
+        except OutputError as exc:
+            raise ActionError(f"cannot write the report: {exc}") from None
         return {
             "files": written,
             "audit_head": data["audit"]["head"],

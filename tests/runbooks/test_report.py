@@ -50,3 +50,56 @@ def test_markdown_flags_a_broken_chain(case: Store) -> None:
     case.conn.execute("UPDATE audit_log SET actor = 'x' WHERE seq = 1")
     text = report.markdown(report.build(case))
     assert "CHAIN BROKEN at entry 1" in text
+
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(1)">',
+    "<!-- hide the rest",
+    "<https://evil.example/autolink>",
+    "[click](javascript:alert(1))",
+    "![pixel](https://evil.example/p.png)",
+    "*bold* _em_ ~~gone~~ `code`",
+    "&lt;already-escaped&gt;",
+]
+
+
+def test_markdown_rendered_to_html_shows_captured_text_literally(case: Store) -> None:
+    """Text from traffic (finding titles, subjects, blocklist entries) renders as the same text
+    in a Markdown renderer that allows raw HTML: no tag, comment, link, image or emphasis."""
+    from markdown_it import MarkdownIt
+
+    for i, text in enumerate(HOSTILE):
+        case.conn.execute(
+            "INSERT INTO findings(id, rule, severity, title, subject_type, subject_id, evidence, "
+            "created_at) VALUES (?, 'shadow_endpoint_access', 'high', ?, 'endpoint', ?, '{}', 0)",
+            (f"f{i}", f"title {text}", f"api.example.com GET /v1/{text}"),
+        )
+        case.conn.execute(
+            "INSERT INTO blocklist(kind, value, subject, reason, created_at) "
+            "VALUES ('endpoint', ?, ?, ?, 0)",
+            (f"v{i}", f"api.example.com GET /{text}", f"reason {text}"),
+        )
+    html = (
+        MarkdownIt("commonmark", {"html": True})
+        .enable("table")
+        .render(report.markdown(report.build(case)))
+    )
+    for tag in ("<script", "<img", "<!--", "<a ", "<em>", "<strong>", "<del>", "<s>"):
+        assert tag not in html, tag
+    assert html.count("<code>") == 2  # the report's own: the case path and the audit head
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.text = ""
+
+        def handle_data(self, data: str) -> None:
+            self.text += data
+
+    parser = Text()
+    parser.feed(html)
+    for text in HOSTILE:
+        assert f"title {text}" in parser.text, text  # shown as sent, character for character
+        assert f"reason {text}" in parser.text, text

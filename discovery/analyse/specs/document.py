@@ -188,8 +188,10 @@ def validate_document(doc: SpecDocument) -> None:
     _validate_now(doc)
     if marker is not None:
         try:
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.write_text(f"{doc.path}\n", encoding="utf-8")
+            marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(f"{doc.path}\n")
         except OSError as exc:  # a read-only home only costs the next import its time
             log.debug("cannot remember the validation of %s: %s", doc.path, exc)
 
