@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Non-human identities, registered or not.",
     ),
     "findings": ("ir_console.commands.read:findings", "Findings, most severe first."),
+    "search": (
+        "ir_console.commands.search:search",
+        "Search hosts, endpoints, identities, credentials and findings for a text.",
+    ),
     "capture": ("ir_console.commands.capture:capture", "Live capture: sniffer or proxy."),
     "ingest": (
         "ir_console.commands.ingest:ingest",

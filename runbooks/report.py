@@ -9,15 +9,15 @@ the Markdown syntax that works inside a line (emphasis, links, code, tables).
 from __future__ import annotations
 
 import html
-import json
 import re
 import time
 from typing import Any
 
-from discovery.case import audit
+from discovery.case import audit, blocklist
 from discovery.case.store import Store
 from discovery.timeutil import iso
-from discovery.views import queries
+from discovery.views import queries, traffic
+from discovery.views.runs import run_steps, runs_in_order
 
 _CONTROL = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
@@ -31,44 +31,38 @@ _MARKDOWN = re.compile(r"([\\`*\[\]|~!]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
 
 def build(store: Store) -> dict[str, Any]:
     """The report as a JSON-shaped dict."""
-    conn = store.conn
     verification = audit.verify(store)
-    runs = []
-    for row in conn.execute(
-        "SELECT id, runbook_id, target, dry_run, state, started_at, finished_at, outcome, actor "
-        "FROM runbook_runs ORDER BY started_at"
-    ).fetchall():
-        steps = [
-            {
-                "step": s[0],
-                "state": s[1],
-                "attempts": s[2],
-                "error": s[3],
-                "output": json.loads(s[4]),
-            }
-            for s in conn.execute(
-                "SELECT step_id, state, attempts, error, output FROM runbook_steps "
-                "WHERE run_id = ? ORDER BY idx",
-                (row[0],),
-            )
-        ]
-        runs.append(
-            {
-                "run": row[0],
-                "runbook": row[1],
-                "target": row[2],
-                "dry_run": bool(row[3]),
-                "state": row[4],
-                "started_at": iso(row[5]),
-                "finished_at": iso(row[6]),
-                "outcome": row[7],
-                "operator": row[8],
-                "steps": steps,
-            }
-        )
+    runs = [
+        {
+            "run": run.id,
+            "runbook": run.runbook_id,
+            "target": run.target,
+            "dry_run": run.dry_run,
+            "state": run.state,
+            "started_at": iso(run.started_at),
+            "finished_at": iso(run.finished_at),
+            "outcome": run.outcome,
+            "operator": run.operator,
+            "steps": [
+                {
+                    "step": s.step_id,
+                    "state": s.state,
+                    "attempts": s.attempts,
+                    "error": s.error,
+                    "output": s.output,
+                }
+                for s in run_steps(store, run.id)
+            ],
+        }
+        for run in runs_in_order(store)
+    ]
     timeline: list[dict[str, Any]] = [
-        {"ts": iso(r[0]), "what": "input ingested", "detail": f"{r[1]} ({r[2]}, sha256 {r[3]})"}
-        for r in conn.execute("SELECT started_at, path, format, sha256 FROM inputs ORDER BY id")
+        {
+            "ts": iso(i.started_at),
+            "what": "input ingested",
+            "detail": f"{i.path} ({i.format}, sha256 {i.sha256})",
+        }
+        for i in traffic.inputs(store)
     ]
     entries = audit.entries(store)
     for entry in entries[-MAX_TIMELINE:]:
@@ -82,21 +76,20 @@ def build(store: Store) -> dict[str, Any]:
             }
         )
     timeline.sort(key=lambda e: str(e["ts"]))
-    traffic = conn.execute("SELECT COUNT(*), MIN(ts), MAX(ts) FROM exchanges").fetchone()
     return {
         "generated_at": iso(time.time()),
         "case": str(store.path),
-        "traffic": {
-            "exchanges": traffic[0],
-            "first_seen": iso(traffic[1]),
-            "last_seen": iso(traffic[2]),
-        },
+        "traffic": traffic.traffic(store).to_json(),
         "findings": queries.findings(store),
         "blocklist": [
-            {"kind": r[0], "subject": r[1], "reason": r[2], "created_at": iso(r[3]), "by": r[4]}
-            for r in conn.execute(
-                "SELECT kind, subject, reason, created_at, created_by FROM blocklist ORDER BY id"
-            )
+            {
+                "kind": b.kind,
+                "subject": b.subject,
+                "reason": b.reason,
+                "created_at": iso(b.created_at),
+                "by": b.created_by,
+            }
+            for b in blocklist.blocks(store)
         ],
         "actions": runs,
         "timeline": timeline,

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from discovery.case.store import Store
+from discovery.views.queries import credential_fingerprint
 from runbooks.errors import RunbookUsageError
 
 ENV_KEY = "IR_CONSOLE_VAULT_KEY"
@@ -65,12 +66,10 @@ class SecretVault:
 
     def put(self, credential_id: str, secret: str) -> None:
         """Keep ``secret`` for a credential of the case (its fingerprint must match)."""
-        row = self.store.conn.execute(
-            "SELECT fingerprint FROM credentials WHERE id = ?", (credential_id,)
-        ).fetchone()
-        if row is None:
+        fingerprint = credential_fingerprint(self.store, credential_id)
+        if fingerprint is None:
             raise RunbookUsageError(f"no credential {credential_id!r} in this case")
-        if self.store.fingerprint(secret) != row[0]:
+        if self.store.fingerprint(secret) != fingerprint:
             raise RunbookUsageError(
                 f"that secret is not credential {credential_id} (its fingerprint differs)"
             )

@@ -1,22 +1,58 @@
-"""Read queries over the case, returning the documented JSON shapes (docs/cli.md).
+"""The inventory as typed rows: hosts, endpoints, credentials, identities, findings, specs.
 
-The CLI and the console read through here; no SQL in commands or widgets.
+One query per list, shared by every reader: the CLI (``hosts``, ``endpoints``, ... and their
+``--json``), the console (a ``Page`` per screen, filtered as the responder types) and the
+runbooks. The functions named after a CLI command (``hosts``, ``endpoints``, ``credentials``,
+``identities``, ``findings``) return its documented JSON shape (docs/cli.md), built from the
+same typed rows, so the console and the CLI count the same rows by construction.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
 
+from discovery import severity as severities
 from discovery.case.store import Store
 from discovery.timeutil import iso
+from discovery.views.page import (
+    SEVERITY_ORDER,
+    Page,
+    Where,
+    limit_sql,
+    marks,
+    page_of,
+    text_filter,
+)
+from discovery.views.rows import (
+    CredentialRow,
+    EndpointRef,
+    EndpointRow,
+    FindingRow,
+    HostRow,
+    IdentityRow,
+    endpoint_key,
+    loads,
+)
 
 ENDPOINT_STATUSES = ("documented", "shadow", "zombie", "orphan")
-SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+# A value bound as a JSON list, for IN over any number of values (no bound-variable limit).
+_IN_JSON = "IN (SELECT value FROM json_each(?))"
 
 
-def hosts(store: Store) -> list[dict[str, Any]]:
+def blocked_subjects(store: Store, kind: str) -> set[str]:
+    """The subjects on the blocklist of one kind (credential ids, endpoint keys)."""
+    return {
+        r[0] for r in store.conn.execute("SELECT subject FROM blocklist WHERE kind = ?", (kind,))
+    }
+
+
+# ---------------------------------------------------------------- hosts
+
+
+def host_rows(store: Store) -> list[HostRow]:
     """Every host seen (TLS-only hosts included), with counts and the spec that documents it."""
     conn = store.conn
     endpoint_counts = dict(
@@ -29,29 +65,364 @@ def hosts(store: Store) -> list[dict[str, Any]]:
         "SELECT DISTINCT so.host, s.title FROM spec_operations so JOIN specs s ON s.id = so.spec_id"
     ):
         spec_titles.setdefault(host, title)
-    out = []
-    for host, tls, requests, first, last in conn.execute(
-        "SELECT host, MAX(tls), SUM(method IS NOT NULL), MIN(ts), MAX(ts) FROM exchanges "
-        "WHERE host IS NOT NULL GROUP BY host ORDER BY host"
-    ):
-        out.append(
-            {
-                "host": host,
-                "tls": bool(tls),
-                "requests": int(requests or 0),
-                "endpoints": int(endpoint_counts.get(host, 0)),
-                "first_seen": iso(first),
-                "last_seen": iso(last),
-                "spec": spec_titles.get(host),
-            }
+    return [
+        HostRow(
+            host=host,
+            tls=bool(tls),
+            requests=int(requests or 0),
+            endpoints=int(endpoint_counts.get(host, 0)),
+            first_seen=first,
+            last_seen=last,
+            spec=spec_titles.get(host),
         )
-    return out
+        for host, tls, requests, first, last in conn.execute(
+            "SELECT host, MAX(tls), SUM(method IS NOT NULL), MIN(ts), MAX(ts) FROM exchanges "
+            "WHERE host IS NOT NULL GROUP BY host ORDER BY host"
+        )
+    ]
+
+
+def host_count(store: Store) -> int:
+    """How many rows ``host_rows`` returns, from the host index alone (one step per host)."""
+    row = store.conn.execute(
+        "WITH RECURSIVE h(host) AS (SELECT MIN(host) FROM exchanges UNION ALL "
+        "SELECT (SELECT MIN(host) FROM exchanges WHERE host > h.host) FROM h "
+        "WHERE h.host IS NOT NULL) SELECT COUNT(host) FROM h"
+    ).fetchone()
+    return int(row[0])
+
+
+def hosts(store: Store) -> list[dict[str, Any]]:
+    """``hosts --json``."""
+    return [r.to_json() for r in host_rows(store)]
+
+
+# ---------------------------------------------------------------- endpoints
+
+EndpointOrder = Literal["name", "busiest"]
+_ENDPOINT_ORDER = {
+    "name": "host, template, method",
+    "busiest": "requests DESC, host, template, method",
+}
 
 
 def endpoint_counts(store: Store) -> dict[str, int]:
     """How many endpoints the inventory holds of each status (every status named)."""
     counts = dict(store.conn.execute("SELECT status, COUNT(*) FROM endpoints GROUP BY status"))
     return {status: int(counts.get(status, 0)) for status in ENDPOINT_STATUSES}
+
+
+def endpoint_page(
+    store: Store,
+    *,
+    statuses: Sequence[str] | None = None,
+    host: str | None = None,
+    since: float | None = None,
+    text: str = "",
+    where: Where | None = None,
+    order: EndpointOrder = "name",
+    limit: int | None = None,
+    callers: bool = True,
+) -> Page[EndpointRow]:
+    """Endpoints of the inventory (route-probing paths are never endpoints).
+
+    ``text`` is the filter language (``status:``, ``host:``, ``method:``, ``template:``);
+    ``callers`` fills each row's credential ids (the CLI's list; a screen does without).
+    """
+    where = where or Where()
+    if statuses:
+        where = where.and_(f"status IN ({marks(statuses)})", *statuses)
+    if host:
+        where = where.and_("host = ?", host.lower())
+    if since is not None:
+        where = where.and_("first_seen >= ?", since)
+    where += text_filter(
+        text,
+        "host || ' ' || method || ' ' || template || ' ' || status",
+        {"status": "status", "host": "host", "method": "method", "template": "template"},
+    )
+    limit_clause, limit_args = limit_sql(limit)
+    found = store.conn.execute(
+        "SELECT id, host, method, template, status, requests, first_seen, last_seen, statuses "
+        f"FROM endpoints {where.sql} ORDER BY {_ENDPOINT_ORDER[order]} {limit_clause}",
+        (*where.args, *limit_args),
+    ).fetchall()
+    ids = [r[0] for r in found]
+    creds: dict[int, list[str]] = defaultdict(list)
+    if callers and ids:
+        for endpoint_id, credential in store.conn.execute(
+            "SELECT DISTINCT endpoint_id, credential_id FROM sightings "
+            f"WHERE endpoint_id {_IN_JSON} ORDER BY credential_id",
+            (json.dumps(ids),),
+        ):
+            creds[endpoint_id].append(credential)
+    blocked = blocked_subjects(store, "endpoint")
+    rows = [
+        EndpointRow(
+            id=r[0],
+            host=r[1],
+            method=r[2],
+            template=r[3],
+            status=r[4],
+            requests=int(r[5] or 0),
+            first_seen=r[6],
+            last_seen=r[7],
+            statuses=loads(r[8], {}),
+            credentials=tuple(creds.get(r[0], ())),
+            blocked=endpoint_key(r[1], r[2], r[3]) in blocked,
+        )
+        for r in found
+    ]
+    return page_of(store, rows, limit, "endpoints", where)
+
+
+def endpoint_row(store: Store, endpoint_id: int) -> EndpointRow | None:
+    """One endpoint by its row id, with its callers, or None."""
+    rows = endpoint_page(store, where=Where(("id = ?",), (endpoint_id,))).rows
+    return rows[0] if rows else None
+
+
+def endpoints(
+    store: Store,
+    statuses: list[str] | None = None,
+    host: str | None = None,
+    since: float | None = None,
+) -> list[dict[str, Any]]:
+    """``endpoints --json``: the endpoint inventory."""
+    page = endpoint_page(store, statuses=statuses, host=host, since=since)
+    return [r.to_json() for r in page.rows]
+
+
+# ---------------------------------------------------------------- credentials
+
+CredentialOrder = Literal["first_seen", "recent"]
+_CREDENTIAL_ORDER = {"first_seen": "first_seen, id", "recent": "last_seen DESC, id"}
+
+
+def credential_page(
+    store: Store,
+    *,
+    text: str = "",
+    where: Where | None = None,
+    order: CredentialOrder = "first_seen",
+    limit: int | None = None,
+    reach: bool = True,
+) -> Page[CredentialRow]:
+    """Credentials seen: redacted, with their identity (and, with ``reach``, the clients that
+    presented them and the endpoints they reached). ``text``: ``kind:``, ``identity:``, ``id:``."""
+    where = (where or Where()) + text_filter(
+        text,
+        "id || ' ' || kind || ' ' || redacted || ' ' || COALESCE(identity_id, '') || "
+        "' ' || COALESCE(public_id, '')",
+        {"kind": "kind", "identity": "identity_id", "id": "id"},
+    )
+    limit_clause, limit_args = limit_sql(limit)
+    conn = store.conn
+    found = conn.execute(
+        "SELECT id, kind, redacted, identity_id, first_seen, last_seen, requests, issued_at, "
+        f"expires_at, claims FROM credentials {where.sql} "
+        f"ORDER BY {_CREDENTIAL_ORDER[order]} {limit_clause}",
+        (*where.args, *limit_args),
+    ).fetchall()
+    sources: dict[str, list[str]] = defaultdict(list)
+    reached: dict[str, list[EndpointRef]] = defaultdict(list)
+    if reach and found:
+        ids = json.dumps([r[0] for r in found])
+        for cid, client in conn.execute(
+            "SELECT DISTINCT ec.credential_id, e.client_ip FROM exchange_credentials ec "
+            f"JOIN exchanges e ON e.id = ec.exchange_id WHERE ec.credential_id {_IN_JSON} "
+            "AND e.client_ip IS NOT NULL ORDER BY e.client_ip",
+            (ids,),
+        ):
+            sources[cid].append(client)
+        for cid, host, method, template in conn.execute(
+            "SELECT DISTINCT s.credential_id, ep.host, ep.method, ep.template FROM sightings s "
+            f"JOIN endpoints ep ON ep.id = s.endpoint_id WHERE s.credential_id {_IN_JSON} "
+            "ORDER BY ep.host, ep.template, ep.method",
+            (ids,),
+        ):
+            reached[cid].append(EndpointRef(host, method, template))
+    blocked = blocked_subjects(store, "credential")
+    rows = [
+        CredentialRow(
+            id=r[0],
+            kind=r[1],
+            redacted=r[2],
+            identity=r[3],
+            first_seen=r[4],
+            last_seen=r[5],
+            requests=int(r[6] or 0),
+            issued_at=r[7],
+            expires_at=r[8],
+            claims=loads(r[9], {}),
+            sources=tuple(sources.get(r[0], ())),
+            endpoints=tuple(reached.get(r[0], ())),
+            blocked=r[0] in blocked,
+        )
+        for r in found
+    ]
+    return page_of(store, rows, limit, "credentials", where)
+
+
+def credential_row(store: Store, credential_id: str) -> CredentialRow | None:
+    """One credential by id, or None."""
+    rows = credential_page(store, where=Where(("id = ?",), (credential_id,))).rows
+    return rows[0] if rows else None
+
+
+def credential_fingerprint(store: Store, credential_id: str) -> str | None:
+    """The keyed fingerprint of a credential (what the blocklist and the vault check), or None."""
+    row = store.conn.execute(
+        "SELECT fingerprint FROM credentials WHERE id = ?", (credential_id,)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def credentials(store: Store) -> list[dict[str, Any]]:
+    """``credentials --json``: every credential seen, redacted, with its sources and reach."""
+    return [r.to_json() for r in credential_page(store).rows]
+
+
+def credential_by_fingerprint(store: Store, fingerprint: str) -> dict[str, Any] | None:
+    """One credential by keyed fingerprint in the ``credentials --json`` shape, or None."""
+    rows = credential_page(store, where=Where(("fingerprint = ?",), (fingerprint,))).rows
+    return rows[0].to_json() if rows else None
+
+
+# ---------------------------------------------------------------- identities
+
+IdentityOrder = Literal["registered_first", "unregistered_first"]
+_IDENTITY_ORDER = {
+    "registered_first": "i.registered DESC, i.id",
+    "unregistered_first": "i.registered, i.last_seen DESC, i.id",
+}
+
+
+def identity_page(
+    store: Store,
+    *,
+    text: str = "",
+    where: Where | None = None,
+    order: IdentityOrder = "registered_first",
+    limit: int | None = None,
+) -> Page[IdentityRow]:
+    """Registered and observed identities with the credentials they hold.
+
+    ``text``: plain words match id, name, source, owner, kind and ``registered`` /
+    ``unregistered``; ``source:``, ``owner:``, ``kind:``, ``id:`` match one column."""
+    where = (where or Where()) + text_filter(
+        text,
+        "i.id || ' ' || i.name || ' ' || i.source || ' ' || COALESCE(i.owner, '') || ' ' || "
+        "COALESCE(i.kind, '') || ' ' || CASE i.registered WHEN 1 THEN 'registered' "
+        "ELSE 'unregistered' END",
+        {"source": "i.source", "owner": "i.owner", "kind": "i.kind", "id": "i.id"},
+    )
+    limit_clause, limit_args = limit_sql(limit)
+    conn = store.conn
+    found = conn.execute(
+        "SELECT i.rowid, i.id, i.name, i.kind, i.owner, i.source, i.registered, i.first_seen, "
+        f"i.last_seen FROM identities i {where.sql} "
+        f"ORDER BY {_IDENTITY_ORDER[order]} {limit_clause}",
+        (*where.args, *limit_args),
+    ).fetchall()
+    held: dict[str, list[str]] = defaultdict(list)
+    requests: dict[str, int] = defaultdict(int)
+    if found:
+        for cid, ident, count in conn.execute(
+            "SELECT c.id, i.id, c.requests FROM identities i JOIN credentials c "
+            f"ON c.identity_id = i.id WHERE i.rowid {_IN_JSON} ORDER BY c.id",
+            (json.dumps([r[0] for r in found]),),
+        ):
+            held[ident].append(cid)
+            requests[ident] += int(count or 0)
+    rows = [
+        IdentityRow(
+            id=r[1],
+            name=r[2],
+            kind=r[3],
+            owner=r[4],
+            source=r[5],
+            registered=bool(r[6]),
+            first_seen=r[7],
+            last_seen=r[8],
+            credentials=tuple(held.get(r[1], ())),
+            requests=requests.get(r[1], 0),
+            rowid=r[0],
+        )
+        for r in found
+    ]
+    return page_of(store, rows, limit, "identities i", where)
+
+
+def identities(store: Store) -> list[dict[str, Any]]:
+    """``identities --json``: registered and observed identities, with what they hold."""
+    return [r.to_json() for r in identity_page(store).rows]
+
+
+# ---------------------------------------------------------------- findings
+
+
+def finding_page(
+    store: Store,
+    *,
+    severity: str | None = None,
+    rule: str | None = None,
+    subjects: tuple[str, Iterable[str]] | None = None,
+    text: str = "",
+    where: Where | None = None,
+    limit: int | None = None,
+) -> Page[FindingRow]:
+    """Findings, most severe first; ``severity`` keeps that level and above, ``subjects`` the
+    findings about (type, ids); ``text``: ``severity:``, ``rule:``, ``subject:``, ``id:``."""
+    where = where or Where()
+    if severity:
+        keep = severities.at_least(severity)
+        where = where.and_(f"severity IN ({marks(keep)})", *keep)
+    if rule:
+        where = where.and_("rule = ?", rule)
+    if subjects is not None:
+        kind, ids = subjects
+        where = where.and_(
+            f"subject_type = ? AND subject_id {_IN_JSON}", kind, json.dumps(list(ids))
+        )
+    where += text_filter(
+        text,
+        "rule || ' ' || severity || ' ' || title || ' ' || subject_type || ' ' || subject_id",
+        {"severity": "severity", "rule": "rule", "subject": "subject_id", "id": "id"},
+    )
+    limit_clause, limit_args = limit_sql(limit)
+    found = store.conn.execute(
+        "SELECT id, rule, severity, title, subject_type, subject_id, evidence, first_seen, "
+        f"last_seen, created_at FROM findings {where.sql} "
+        f"ORDER BY {SEVERITY_ORDER}, rule, subject_id {limit_clause}",
+        (*where.args, *limit_args),
+    ).fetchall()
+    rows = [
+        FindingRow(
+            id=r[0],
+            rule=r[1],
+            severity=r[2],
+            title=r[3],
+            subject_type=r[4],
+            subject_id=r[5],
+            evidence=loads(r[6], {}),
+            first_seen=r[7],
+            last_seen=r[8],
+            created_at=r[9],
+        )
+        for r in found
+    ]
+    return page_of(store, rows, limit, "findings", where)
+
+
+def findings(
+    store: Store, severity: str | None = None, rule: str | None = None
+) -> list[dict[str, Any]]:
+    """``findings --json``: most severe first; ``severity`` keeps that level and above."""
+    return [r.to_json() for r in finding_page(store, severity=severity, rule=rule).rows]
+
+
+# ---------------------------------------------------------------- specs
 
 
 def specs(store: Store) -> list[dict[str, Any]]:
@@ -62,7 +433,7 @@ def specs(store: Store) -> list[dict[str, Any]]:
             "version": version,
             "openapi_version": oas,
             "path": path,
-            "hosts": json.loads(hosts),
+            "hosts": loads(hosts, []),
             "operations": ops,
             "imported_at": iso(at),
         }
@@ -71,183 +442,4 @@ def specs(store: Store) -> list[dict[str, Any]]:
             "(SELECT COUNT(*) FROM spec_operations so WHERE so.spec_id = s.id) "
             "FROM specs s ORDER BY s.id"
         )
-    ]
-
-
-def endpoints(
-    store: Store,
-    statuses: list[str] | None = None,
-    host: str | None = None,
-    since: float | None = None,
-) -> list[dict[str, Any]]:
-    """The endpoint inventory (route-probing paths are never endpoints)."""
-    conn = store.conn
-    where: list[str] = []
-    args: list[object] = []
-    if statuses:
-        where.append(f"status IN ({','.join('?' for _ in statuses)})")
-        args.extend(statuses)
-    if host:
-        where.append("host = ?")
-        args.append(host.lower())
-    if since is not None:
-        where.append("first_seen >= ?")
-        args.append(since)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    creds: dict[int, list[str]] = defaultdict(list)
-    for endpoint_id, credential in conn.execute(
-        "SELECT DISTINCT endpoint_id, credential_id FROM sightings ORDER BY credential_id"
-    ):
-        creds[endpoint_id].append(credential)
-    out = []
-    for row in conn.execute(
-        "SELECT id, host, method, template, status, requests, first_seen, last_seen, statuses "
-        f"FROM endpoints {clause} ORDER BY host, template, method",
-        args,
-    ):
-        out.append(
-            {
-                "host": row[1],
-                "method": row[2],
-                "template": row[3],
-                "status": row[4],
-                "requests": row[5],
-                "first_seen": iso(row[6]),
-                "last_seen": iso(row[7]),
-                "statuses": json.loads(row[8]),
-                "credentials": creds.get(row[0], []),
-            }
-        )
-    return out
-
-
-def _credential_rows(
-    store: Store, where: str = "", args: tuple[Any, ...] = ()
-) -> list[dict[str, Any]]:
-    conn = store.conn
-    rows = conn.execute(
-        "SELECT id, kind, redacted, identity_id, first_seen, last_seen, requests, issued_at, "
-        f"expires_at, claims FROM credentials {where} ORDER BY first_seen, id",
-        args,
-    ).fetchall()
-    if not rows:
-        return []
-    ids = [r[0] for r in rows]
-    sources: dict[str, list[str]] = defaultdict(list)
-    reached: dict[str, list[dict[str, str]]] = defaultdict(list)
-    marks = ",".join("?" for _ in ids)
-    for cid, client in conn.execute(
-        "SELECT DISTINCT ec.credential_id, e.client_ip FROM exchange_credentials ec "
-        f"JOIN exchanges e ON e.id = ec.exchange_id WHERE ec.credential_id IN ({marks}) "
-        "AND e.client_ip IS NOT NULL ORDER BY e.client_ip",
-        ids,
-    ):
-        sources[cid].append(client)
-    for cid, host, method, template in conn.execute(
-        "SELECT DISTINCT s.credential_id, ep.host, ep.method, ep.template FROM sightings s "
-        f"JOIN endpoints ep ON ep.id = s.endpoint_id WHERE s.credential_id IN ({marks}) "
-        "ORDER BY ep.host, ep.template, ep.method",
-        ids,
-    ):
-        reached[cid].append({"host": host, "method": method, "template": template})
-    return [
-        {
-            "id": r[0],
-            "kind": r[1],
-            "redacted": r[2],
-            "identity": r[3],
-            "first_seen": iso(r[4]),
-            "last_seen": iso(r[5]),
-            "requests": r[6],
-            "sources": sources.get(r[0], []),
-            "endpoints": reached.get(r[0], []),
-            "issued_at": iso(r[7]),
-            "expires_at": iso(r[8]),
-            "claims": json.loads(r[9]),
-        }
-        for r in rows
-    ]
-
-
-def credentials(store: Store) -> list[dict[str, Any]]:
-    """Every credential seen: redacted, with its identity, sources and endpoints reached."""
-    return _credential_rows(store)
-
-
-def credential(store: Store, credential_id: str) -> dict[str, Any] | None:
-    """One credential by id, or None."""
-    rows = _credential_rows(store, "WHERE id = ?", (credential_id,))
-    return rows[0] if rows else None
-
-
-def credential_by_fingerprint(store: Store, fingerprint: str) -> dict[str, Any] | None:
-    """One credential by keyed fingerprint, or None."""
-    rows = _credential_rows(store, "WHERE fingerprint = ?", (fingerprint,))
-    return rows[0] if rows else None
-
-
-def identities(store: Store) -> list[dict[str, Any]]:
-    """Registered and observed identities, with owners and the credentials they hold."""
-    conn = store.conn
-    held: dict[str, list[str]] = defaultdict(list)
-    requests: dict[str, int] = defaultdict(int)
-    for cid, ident, count in conn.execute(
-        "SELECT id, identity_id, requests FROM credentials ORDER BY id"
-    ):
-        held[ident].append(cid)
-        requests[ident] += count
-    out = []
-    for row in conn.execute(
-        "SELECT id, name, kind, owner, source, registered, first_seen, last_seen FROM identities "
-        "ORDER BY registered DESC, id"
-    ):
-        out.append(
-            {
-                "id": row[0],
-                "name": row[1],
-                "kind": row[2],
-                "owner": row[3],
-                "source": row[4],
-                "registered": bool(row[5]),
-                "credentials": held.get(row[0], []),
-                "requests": requests.get(row[0], 0),
-                "first_seen": iso(row[6]),
-                "last_seen": iso(row[7]),
-            }
-        )
-    return out
-
-
-def findings(
-    store: Store, severity: str | None = None, rule: str | None = None
-) -> list[dict[str, Any]]:
-    """Findings, most severe first; ``severity`` keeps that level and above."""
-    where: list[str] = []
-    args: list[object] = []
-    if severity:
-        keep = [s for s, rank in SEVERITY_RANK.items() if rank <= SEVERITY_RANK[severity]]
-        where.append(f"severity IN ({','.join('?' for _ in keep)})")
-        args.extend(keep)
-    if rule:
-        where.append("rule = ?")
-        args.append(rule)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    rows = store.conn.execute(
-        "SELECT id, rule, severity, title, subject_type, subject_id, evidence, first_seen, "
-        f"last_seen FROM findings {clause}",
-        args,
-    ).fetchall()
-    rows.sort(key=lambda r: (SEVERITY_RANK.get(r[2], 9), r[1], r[5]))
-    return [
-        {
-            "id": r[0],
-            "rule": r[1],
-            "severity": r[2],
-            "title": r[3],
-            "subject": {"type": r[4], "id": r[5]},
-            "evidence": json.loads(r[6]),
-            "first_seen": iso(r[7]),
-            "last_seen": iso(r[8]),
-        }
-        for r in rows
     ]

@@ -74,38 +74,40 @@ def copy_inputs(folder: Path) -> list[Path]:
 
 def summarize(store: Any) -> dict[str, Any]:
     """Counts a responder reads first: hosts, endpoints, credentials, identities, findings."""
+    from discovery.severity import SEVERITIES
     from discovery.views import queries
+    from discovery.views.traffic import traffic
 
-    hosts = queries.hosts(store)
-    endpoints = queries.endpoints(store)
-    creds = queries.credentials(store)
-    idents = queries.identities(store)
-    found = queries.findings(store)
-    by_severity = Counter(f["severity"] for f in found)
+    hosts = queries.host_rows(store)
+    endpoints = queries.endpoint_page(store, callers=False).rows
+    creds = queries.credential_page(store, reach=False).rows
+    idents = queries.identity_page(store).rows
+    found = queries.finding_page(store).rows
+    by_severity = Counter(f.severity for f in found)
     return {
-        "exchanges": int(store.conn.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0]),
+        "exchanges": traffic(store).exchanges,
         "hosts": {
             "total": len(hosts),
-            "tls_only": sum(1 for h in hosts if h["tls"] and h["requests"] == 0),
-            "with_spec": sum(1 for h in hosts if h["spec"]),
+            "tls_only": sum(1 for h in hosts if h.tls and h.requests == 0),
+            "with_spec": sum(1 for h in hosts if h.spec),
         },
         "endpoints": {
             "total": len(endpoints),
-            **{s: sum(1 for e in endpoints if e["status"] == s) for s in queries.ENDPOINT_STATUSES},
+            **{s: sum(1 for e in endpoints if e.status == s) for s in queries.ENDPOINT_STATUSES},
         },
         "credentials": {
             "total": len(creds),
-            "by_kind": dict(sorted(Counter(c["kind"] for c in creds).items())),
+            "by_kind": dict(sorted(Counter(c.kind for c in creds).items())),
         },
         "identities": {
             "total": len(idents),
-            "registered": sum(1 for i in idents if i["registered"]),
-            "unregistered": sum(1 for i in idents if not i["registered"]),
+            "registered": sum(1 for i in idents if i.registered),
+            "unregistered": sum(1 for i in idents if not i.registered),
         },
         "findings": {
             "total": len(found),
-            "by_severity": {s: by_severity[s] for s in queries.SEVERITY_RANK if by_severity[s]},
-            "by_rule": dict(sorted(Counter(f["rule"] for f in found).items())),
+            "by_severity": {s: by_severity[s] for s in SEVERITIES if by_severity[s]},
+            "by_rule": dict(sorted(Counter(f.rule for f in found).items())),
         },
     }
 

@@ -1,7 +1,8 @@
 """``ir-console graph``: the identity-to-API graph — exports and analyses.
 
-networkx is imported inside the commands (through ``discovery.views.graph``), never at module load, so
-``ir-console --help`` stays fast.
+Every analysis is ``discovery.views.graph.answers`` (what the console and the runbooks call too);
+networkx is imported inside the commands, never at module load, so ``ir-console --help`` stays
+fast.
 """
 
 from __future__ import annotations
@@ -34,28 +35,11 @@ def _building() -> Iterator[None]:
         yield
 
 
-def _graph_and_nodes(
-    case: CaseContext, subjects: tuple[str, ...], analysis: str | None = None
-) -> tuple[Any, list[str]]:
-    """Open the case, resolve each subject, build the graph (only what ``analysis`` needs)."""
-    from discovery.views.graph import focus
-    from discovery.views.graph.build import build_graph, node_for
+def _subjects(store: Any, texts: tuple[str, ...]) -> list[Any]:
+    """Each text resolved to one subject of the case (``SubjectNotFound``, exit 2, otherwise)."""
     from discovery.views.subjects import resolve_subject
 
-    with case.open(create=False) as store:
-        resolved = [resolve_subject(store, text) for text in subjects]
-        wanted = None
-        if analysis == "what-if":
-            wanted = focus.for_what_if(store, resolved)
-        elif analysis == "blast-radius":
-            wanted = focus.for_blast_radius(store, resolved[0])
-        elif analysis == "exposure":
-            wanted = focus.for_exposure(store, resolved[0])
-        elif analysis == "paths":
-            wanted = focus.for_paths(store, resolved[0])
-        with _building():
-            graph = build_graph(store, wanted)
-    return graph, [node_for(s) for s in resolved]
+    return [resolve_subject(store, text) for text in texts]
 
 
 @click.group()
@@ -99,6 +83,7 @@ def export_cmd(
     import json
 
     from discovery.case.files import check_output, write_private
+    from discovery.views.graph.build import build_graph
     from discovery.views.graph.export import export
 
     if schema_out is not None and fmt != "opengraph":
@@ -106,7 +91,8 @@ def export_cmd(
     for target in (output, schema_out):
         if target is not None:  # before the work: a refused path is told at once
             check_output(target, case.db, force=force)
-    graph_, _ = _graph_and_nodes(case, ())
+    with case.open(create=False) as store, _building():
+        graph_ = build_graph(store)
     data = export(graph_, fmt)
     if output is None:
         sys.stdout.buffer.write(data)
@@ -159,10 +145,12 @@ ENDPOINT_HEADERS = [
 @click.pass_obj
 def blast_radius(case: CaseContext, subject: str, as_json: bool) -> None:
     """What SUBJECT (a credential, identity or client) reaches, and what else its clients hold."""
-    from discovery.views.graph.analyses import blast_radius as analyse
+    from discovery.views.graph import answers
 
-    graph_, (node,) = _graph_and_nodes(case, (subject,), "blast-radius")
-    result = analyse(graph_, node)
+    with case.open(create=False) as store:
+        (found,) = _subjects(store, (subject,))
+        with _building():
+            result = answers.blast_radius(store, found)
     if as_json:
         emit_json(result)
         return
@@ -192,10 +180,12 @@ def blast_radius(case: CaseContext, subject: str, as_json: bool) -> None:
 @click.pass_obj
 def exposure(case: CaseContext, subject: str, as_json: bool) -> None:
     """Every identity, credential and client that reached SUBJECT (an endpoint or a host)."""
-    from discovery.views.graph.analyses import exposure as analyse
+    from discovery.views.graph import answers
 
-    graph_, (node,) = _graph_and_nodes(case, (subject,), "exposure")
-    result = analyse(graph_, node)
+    with case.open(create=False) as store:
+        (found,) = _subjects(store, (subject,))
+        with _building():
+            result = answers.exposure(store, found)
     if as_json:
         emit_json(result)
         return
@@ -239,11 +229,12 @@ def paths(
     case: CaseContext, subject: str, target: str | None, max_paths: int, as_json: bool
 ) -> None:
     """Paths from SUBJECT (identity, credential, client) to sensitive or privileged endpoints."""
-    from discovery.views.graph.analyses import paths as analyse
+    from discovery.views.graph import answers
 
-    wanted = (subject,) if target is None else (subject, target)
-    graph_, nodes = _graph_and_nodes(case, wanted, "paths")
-    result = analyse(graph_, nodes[0], nodes[1] if target else None, max_paths)
+    with case.open(create=False) as store:
+        found = _subjects(store, (subject,) if target is None else (subject, target))
+        with _building():
+            result = answers.paths(store, found[0], found[1] if target else None, max_paths)
     if as_json:
         emit_json(result)
         return
@@ -271,10 +262,10 @@ def paths(
 @click.pass_obj
 def choke_points(case: CaseContext, top: int, as_json: bool) -> None:
     """Credentials and clients whose removal cuts the most reach to endpoints."""
-    from discovery.views.graph.analyses import choke_points as analyse
+    from discovery.views.graph import answers
 
-    graph_, _ = _graph_and_nodes(case, ())
-    result = analyse(graph_, top)
+    with case.open(create=False) as store, _building():
+        result = answers.choke_points(store, top)
     if as_json:
         emit_json(result)
         return
@@ -302,10 +293,12 @@ def choke_points(case: CaseContext, top: int, as_json: bool) -> None:
 def what_if(case: CaseContext, subjects: tuple[str, ...], as_json: bool) -> None:
     """Contain SUBJECTS (credentials; an identity means all it holds; clients) and show what is
     still reached."""
-    from discovery.views.graph.analyses import what_if as analyse
+    from discovery.views.graph import answers
 
-    graph_, nodes = _graph_and_nodes(case, subjects, "what-if")
-    result = analyse(graph_, nodes)
+    with case.open(create=False) as store:
+        found = _subjects(store, subjects)
+        with _building():
+            result = answers.what_if(store, found)
     if as_json:
         emit_json(result)
         return

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from discovery.timeutil import parse_time
+from discovery.severity import SEVERITIES
+from discovery.timeutil import iso, parse_time
 from discovery.views import queries
 from ir_console.cli import CaseContext, LazyGroup
 from ir_console.output import emit_json, emit_table
@@ -18,21 +19,21 @@ json_option = click.option("--json", "as_json", is_flag=True, help="One JSON doc
 def hosts(case: CaseContext, as_json: bool) -> None:
     """Every host seen, over TLS or not (hosts known only from a TLS SNI included)."""
     with case.open(create=False) as store:
-        rows = queries.hosts(store)
+        rows = queries.host_rows(store)
     if as_json:
-        emit_json(rows)
+        emit_json([r.to_json() for r in rows])
         return
     emit_table(
         ["host", "tls", "requests", "endpoints", "first seen", "last seen", "spec"],
         [
             [
-                r["host"],
-                "yes" if r["tls"] else "no",
-                r["requests"],
-                r["endpoints"],
-                r["first_seen"],
-                r["last_seen"],
-                r["spec"] or "-",
+                r.host,
+                "yes" if r.tls else "no",
+                r.requests,
+                r.endpoints,
+                iso(r.first_seen),
+                iso(r.last_seen),
+                r.spec or "-",
             ]
             for r in rows
         ],
@@ -86,21 +87,21 @@ def endpoints(
     case: CaseContext = ctx.obj
     wanted, after = _statuses(status), _since(since)
     with case.open(create=False) as store:
-        rows = queries.endpoints(store, wanted, host, after)
+        rows = queries.endpoint_page(store, statuses=wanted, host=host, since=after).rows
     if as_json:
-        emit_json(rows)
+        emit_json([r.to_json() for r in rows])
         return
     emit_table(
         ["status", "host", "method", "template", "requests", "last seen", "credentials"],
         [
             [
-                r["status"],
-                r["host"],
-                r["method"],
-                r["template"],
-                r["requests"],
-                r["last_seen"],
-                len(r["credentials"]),
+                r.status,
+                r.host,
+                r.method,
+                r.template,
+                r.requests,
+                iso(r.last_seen),
+                len(r.credentials),
             ]
             for r in rows
         ],
@@ -126,22 +127,22 @@ def credentials(ctx: click.Context, as_json: bool) -> None:
         return
     case: CaseContext = ctx.obj
     with case.open(create=False) as store:
-        rows = queries.credentials(store)
+        rows = queries.credential_page(store).rows
     if as_json:
-        emit_json(rows)
+        emit_json([r.to_json() for r in rows])
         return
     emit_table(
         ["id", "kind", "redacted", "identity", "requests", "sources", "endpoints", "last seen"],
         [
             [
-                r["id"],
-                r["kind"],
-                r["redacted"],
-                r["identity"],
-                r["requests"],
-                len(r["sources"]),
-                len(r["endpoints"]),
-                r["last_seen"],
+                r.id,
+                r.kind,
+                r.redacted,
+                r.identity,
+                r.requests,
+                len(r.sources),
+                len(r.endpoints),
+                iso(r.last_seen),
             ]
             for r in rows
         ],
@@ -155,21 +156,21 @@ def credentials(ctx: click.Context, as_json: bool) -> None:
 def identities(case: CaseContext, as_json: bool) -> None:
     """Non-human identities: registered (with owners) and unregistered."""
     with case.open(create=False) as store:
-        rows = queries.identities(store)
+        rows = queries.identity_page(store).rows
     if as_json:
-        emit_json(rows)
+        emit_json([r.to_json() for r in rows])
         return
     emit_table(
         ["identity", "kind", "owner", "registered", "credentials", "requests", "last seen"],
         [
             [
-                r["name"],
-                r["kind"] or "-",
-                r["owner"] or "-",
-                "yes" if r["registered"] else "NO",
-                len(r["credentials"]),
-                r["requests"],
-                r["last_seen"],
+                r.name,
+                r.kind or "-",
+                r.owner or "-",
+                "yes" if r.registered else "NO",
+                len(r.credentials),
+                r.requests,
+                iso(r.last_seen),
             ]
             for r in rows
         ],
@@ -189,7 +190,7 @@ FINDING_COMMANDS: dict[str, tuple[str, str]] = {
 @click.group(cls=LazyGroup, lazy=FINDING_COMMANDS, invoke_without_command=True)
 @click.option(
     "--severity",
-    type=click.Choice(list(queries.SEVERITY_RANK), case_sensitive=False),
+    type=click.Choice(SEVERITIES, case_sensitive=False),
     help="Only this level and above.",
 )
 @click.option("--rule", help="Only this rule id.")
@@ -201,20 +202,16 @@ def findings(ctx: click.Context, severity: str | None, rule: str | None, as_json
         return
     case: CaseContext = ctx.obj
     with case.open(create=False) as store:
-        rows = queries.findings(store, severity.lower() if severity else None, rule)
+        rows = queries.finding_page(
+            store, severity=severity.lower() if severity else None, rule=rule
+        ).rows
     if as_json:
-        emit_json(rows)
+        emit_json([r.to_json() for r in rows])
         return
     emit_table(
         ["severity", "rule", "subject", "title", "last seen"],
         [
-            [
-                r["severity"],
-                r["rule"],
-                f"{r['subject']['type']} {r['subject']['id']}",
-                r["title"],
-                r["last_seen"],
-            ]
+            [r.severity, r.rule, f"{r.subject_type} {r.subject_id}", r.title, iso(r.last_seen)]
             for r in rows
         ],
         empty="no findings",

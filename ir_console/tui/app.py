@@ -1,4 +1,9 @@
-"""The Textual console application: screens as modes, the safety badge, the case-change poll."""
+"""The Textual console application: screens as modes, the safety mode, the case-change poll.
+
+The app owns the state screens read (``ConsoleState``: the case, the safety mode) and handles
+the messages they post (``ir_console.tui.messages``): jumps between screens, the graph
+explorer, blocks, runbooks, errors. Screens never import this module.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,22 @@ from textual.screen import Screen
 
 from discovery.errors import DiscoveryError
 from ir_console.tui.data import CaseData
-from ir_console.tui.messages import CaseChanged, Failed
+from ir_console.tui.messages import (
+    BlockRequested,
+    CaseChanged,
+    CaseWritten,
+    Failed,
+    JumpTo,
+    Notice,
+    OpenGraph,
+    Painted,
+    ResumeRequested,
+    RunbooksRequested,
+    SearchRequested,
+    SubjectRef,
+)
 from ir_console.tui.modals import ChoiceModal, ConfirmModal, ErrorModal
+from ir_console.tui.safety import SafetyMode
 from ir_console.tui.screens.audit import AuditScreen
 from ir_console.tui.screens.base import CaseScreen, ListScreen
 from ir_console.tui.screens.endpoints import EndpointsScreen
@@ -28,7 +47,9 @@ from ir_console.tui.screens.identities import CredentialsScreen, IdentitiesScree
 from ir_console.tui.screens.live import LiveScreen
 from ir_console.tui.screens.overview import OverviewScreen
 from ir_console.tui.screens.runbooks import RunsScreen
-from ir_console.tui.widgets import SAFETY_LABEL, safe
+from ir_console.tui.screens.search import SearchModal
+from ir_console.tui.screens.walkthrough import WalkthroughScreen
+from ir_console.tui.widgets import safe
 
 POLL_S = 1.0
 SCREENS_BY_KEY = (
@@ -42,6 +63,7 @@ SCREENS_BY_KEY = (
     ("8", "runs", "Runbook runs"),
     ("9", "audit", "Audit timeline"),
 )
+BLOCKABLE = ("credential", "endpoint")
 
 
 class ConsoleApp(App[None]):
@@ -71,7 +93,7 @@ class ConsoleApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    safety: reactive[str] = reactive("read-only")
+    safety: reactive[SafetyMode] = reactive(SafetyMode.READ_ONLY)
 
     def __init__(self, case_path: Path) -> None:
         super().__init__()
@@ -92,44 +114,48 @@ class ConsoleApp(App[None]):
     # ------------------------------------------------------------ case changes
 
     def _poll_case(self) -> None:
-        version = self.data.data_version()
+        try:
+            version = self.data.data_version()
+        except DiscoveryError as exc:
+            self.show_error("could not read the case", str(exc))
+            return
         if version == self._seen_version:
             return
         self._seen_version = version
-        self.case_changed()
-
-    def case_changed(self) -> None:
-        """Tell the visible screen to reload (others reload when shown again)."""
         self.case_version += 1
-        if isinstance(self.screen, CaseScreen):
+        if isinstance(self.screen, CaseScreen):  # others reload when shown again
             self.screen.post_message(CaseChanged())
 
-    def mark_painted(self) -> None:
+    def on_case_written(self, _message: CaseWritten) -> None:
+        self._poll_case()
+
+    def on_painted(self, message: Painted) -> None:
         if self.first_paint_at is None:
-            self.first_paint_at = time.perf_counter()
+            self.first_paint_at = message.at
 
     # ------------------------------------------------------------ navigation
 
-    def jump(self, mode: str, filter_text: str) -> None:
-        """Show ``mode`` with its filter set to ``filter_text``."""
-        self.call_next(self._jump, mode, filter_text)
-
-    async def _jump(self, mode: str, filter_text: str) -> None:
-        await self.switch_mode(mode)
+    async def on_jump_to(self, message: JumpTo) -> None:
+        await self.switch_mode(message.mode)
         if isinstance(self.screen, ListScreen):
-            self.screen.set_filter(filter_text)
+            self.screen.set_filter(message.filter_text)
 
-    def open_graph(self, kind: str, subject: str) -> None:
-        self.call_next(self._open_graph, kind, subject)
-
-    async def _open_graph(self, kind: str, subject: str) -> None:
+    async def on_open_graph(self, message: OpenGraph) -> None:
         await self.switch_mode("graph")
         if isinstance(self.screen, GraphScreen):
-            self.screen.show_subject(kind, subject)
+            self.screen.show_subject(message.subject)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def on_search_requested(self, _message: SearchRequested) -> None:
+        self.action_search()
+
+    def action_search(self) -> None:
+        """Search the whole case; the chosen subject opens on its screen."""
+        if not isinstance(self.screen, SearchModal):
+            self.push_screen(SearchModal(self.data))
 
     def show_error(self, title: str, error: str) -> None:
         self.push_screen(ErrorModal(title, error))
@@ -137,14 +163,15 @@ class ConsoleApp(App[None]):
     def on_failed(self, message: Failed) -> None:
         self.show_error(message.title, message.error)
 
+    def on_notice(self, message: Notice) -> None:
+        self.notify(
+            message.text, markup=False, severity="warning" if message.warning else "information"
+        )
+
     # ------------------------------------------------------------ safety mode
 
     def action_choose_safety(self) -> None:
-        options = [
-            ("read-only", Text("READ-ONLY  nothing is changed")),
-            ("dry-run", Text("DRY-RUN    actions plan, call nothing")),
-            ("live", Text("LIVE       actions run for real (asks to confirm)")),
-        ]
+        options = [(mode.value, Text(f"{mode.label:<10} {mode.meaning}")) for mode in SafetyMode]
         self.push_screen(
             ChoiceModal(Text("What should actions do?", style="bold"), options), self._safety_chosen
         )
@@ -152,34 +179,36 @@ class ConsoleApp(App[None]):
     def _safety_chosen(self, choice: str | None) -> None:
         if choice is None:
             return
-        if choice != "live":
-            self.safety = choice
+        mode = SafetyMode(choice)
+        if mode is not SafetyMode.LIVE:
+            self.safety = mode
             return
         question = Text("Switch to LIVE? Blocks and runbook actions will change real systems.")
         self.push_screen(
             ConfirmModal(question, typed="LIVE", yes="Go live"),
-            lambda ok: self._set_safety("live" if ok else self.safety),
+            lambda ok: self._set_safety(SafetyMode.LIVE if ok else self.safety),
         )
 
-    def _set_safety(self, value: str) -> None:
-        self.safety = value
+    def _set_safety(self, mode: SafetyMode) -> None:
+        self.safety = mode
 
     # ------------------------------------------------------------ actions on subjects
 
-    def request_block(self, kind: str, subject: str) -> None:
+    def on_block_requested(self, message: BlockRequested) -> None:
         """Block a credential or endpoint at the proxy, as the safety mode allows."""
-        if kind not in ("credential", "endpoint"):
+        subject = message.subject
+        if subject.type not in BLOCKABLE:
             self.notify("only credentials and endpoints can be blocked", markup=False)
             return
-        label = f"{kind} {subject}"
-        if self.safety == "read-only":
+        label = f"{subject.type} {subject.id}"
+        if self.safety is SafetyMode.READ_ONLY:
             self.notify(
                 f"READ-ONLY: would block {label}; press M to change the mode",
                 markup=False,
                 severity="warning",
             )
             return
-        if self.safety == "dry-run":
+        if self.safety is SafetyMode.DRY_RUN:
             self.notify(
                 f"DRY-RUN: would add {label} to the proxy blocklist (nothing changed)", markup=False
             )
@@ -190,31 +219,56 @@ class ConsoleApp(App[None]):
 
         def answered(ok: bool | None) -> None:
             if ok:
-                self._block(kind, subject)
+                self._block(subject)
 
         self.push_screen(ConfirmModal(question, yes="Block"), answered)
 
     @work(thread=True, group="block")
-    def _block(self, kind: str, subject: str) -> None:
+    def _block(self, subject: SubjectRef) -> None:
         try:
-            if kind == "credential":
-                self.data.block_credential(subject, "blocked from the console")
+            if subject.type == "credential":
+                self.data.block_credential(subject.id, "blocked from the console")
             else:
-                key = self.data.endpoint_subject(int(subject))
-                if key is None:
-                    raise DiscoveryError(f"endpoint {subject} is no longer in the case")
-                self.data.block_endpoint(key, "blocked from the console")
+                self.data.block_endpoint(subject.id, "blocked from the console")
         except DiscoveryError as exc:
             self.post_message(Failed("could not block", str(exc)))
             return
-        self.call_from_thread(self.notify, f"blocked {kind} {subject}", markup=False)
-        self.call_from_thread(self._poll_case)
+        self.post_message(Notice(f"blocked {subject.type} {subject.id}"))
+        self.post_message(CaseWritten())
 
-    def offer_runbooks(self, kind: str, subject: str) -> None:
-        """Offer the runbooks that apply to a subject (the walkthrough)."""
-        from ir_console.tui.screens import walkthrough
+    def on_runbooks_requested(self, message: RunbooksRequested) -> None:
+        """Offer the runbooks that apply to a subject; the chosen one opens on its plan."""
+        from runbooks import loader
+        from runbooks.errors import RunbookError
 
-        walkthrough.offer(self, kind, subject)
+        subject = message.subject
+        try:
+            applicable = [
+                r for r in loader.load_all().values() if subject.type in r.runbook.applies_to
+            ]
+        except (RunbookError, DiscoveryError) as exc:
+            self.show_error("could not load the runbooks", str(exc))
+            return
+        if not applicable:
+            self.notify(f"no runbook applies to a {subject.type}", markup=False)
+            return
+        by_id = {r.runbook.id: r for r in applicable}
+        title = Text("Runbooks for ")
+        title.append_text(safe(subject.ref, style="bold", limit=100))
+        options = []
+        for r in applicable:
+            label = Text(f"{r.runbook.id}  ", style="bold")
+            label.append_text(safe(r.runbook.title, limit=60))
+            options.append((r.runbook.id, label))
+
+        def chosen(runbook_id: str | None) -> None:
+            if runbook_id is not None:
+                self.push_screen(WalkthroughScreen(by_id[runbook_id], subject.ref))
+
+        self.push_screen(ChoiceModal(title, options), chosen)
+
+    def on_resume_requested(self, message: ResumeRequested) -> None:
+        self.push_screen(WalkthroughScreen(None, message.target, resume_run=message.run_id))
 
     # ------------------------------------------------------------ palette
 
@@ -226,16 +280,21 @@ class ConsoleApp(App[None]):
                 f"show the {title.lower()} screen (key {key})",
                 lambda mode=mode: self.switch_mode(mode),
             )
-        for value, label in SAFETY_LABEL.items():
+        yield SystemCommand(
+            "Search the case",
+            "hosts, endpoints, identities, credentials, findings (/ on the overview)",
+            self.action_search,
+        )
+        for mode in SafetyMode:
             yield SystemCommand(
-                f"Mode: {label}",
+                f"Mode: {mode.label}",
                 "what actions do from now on",
-                lambda value=value: self._request_safety(value),
+                lambda mode=mode: self._request_safety(mode),
             )
         yield SystemCommand("Help", "keys and screens", self.action_help)
 
-    def _request_safety(self, value: str) -> None:
-        if value == "live":
-            self._safety_chosen("live")
+    def _request_safety(self, mode: SafetyMode) -> None:
+        if mode is SafetyMode.LIVE:
+            self._safety_chosen(mode.value)
         else:
-            self.safety = value
+            self.safety = mode

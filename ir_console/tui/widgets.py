@@ -10,7 +10,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
+from discovery.severity import SEVERITIES
 from ir_console.sanitize import MAX_CELL, clean
+from ir_console.tui.safety import SafetyMode
 
 STATUS_STYLE = {
     "documented": "green",
@@ -18,14 +20,10 @@ STATUS_STYLE = {
     "zombie": "bold red",
     "orphan": "dim",
 }
-SEVERITY_STYLE = {
-    "critical": "bold white on red",
-    "high": "bold red",
-    "medium": "yellow",
-    "low": "cyan",
-    "info": "dim",
-}
-SAFETY_LABEL = {"read-only": "READ-ONLY", "dry-run": "DRY-RUN", "live": "LIVE"}
+# one style per severity, most severe first (discovery.severity holds the names and their order)
+SEVERITY_STYLE = dict(
+    zip(SEVERITIES, ("bold white on red", "bold red", "yellow", "cyan", "dim"), strict=True)
+)
 
 
 def safe(value: Any, style: str = "", limit: int | None = MAX_CELL) -> Text:
@@ -60,9 +58,9 @@ class ModeBadge(Static):
     def on_mount(self) -> None:
         self.watch(self.app, "safety", self._show)
 
-    def _show(self, safety: str) -> None:
-        self.set_classes(f"badge -{safety}")
-        self.update(Text(f" {SAFETY_LABEL.get(safety, safety.upper())} "))
+    def _show(self, safety: SafetyMode) -> None:
+        self.set_classes(f"badge -{safety.value}")
+        self.update(Text(f" {safety.label} "))
 
 
 class TopBar(Horizontal):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from discovery.case.store import Store
+from discovery.views.queries import credential_fingerprint
 from runbooks.errors import ActionError
 
 if TYPE_CHECKING:  # httpx costs ~0.3 s to import: only the HTTP actions load it
@@ -82,12 +83,10 @@ def check_secret_matches(ctx: ActionContext, secret: str, credential: str | None
     """Refuse a secret whose keyed fingerprint is not the named credential's (wrong key)."""
     if not credential:
         return
-    row = ctx.store.conn.execute(
-        "SELECT fingerprint FROM credentials WHERE id = ?", (credential,)
-    ).fetchone()
-    if row is None:
+    fingerprint = credential_fingerprint(ctx.store, credential)
+    if fingerprint is None:
         raise ActionError(f"no credential {credential!r} in this case")
-    if ctx.store.fingerprint(secret) != row[0]:
+    if ctx.store.fingerprint(secret) != fingerprint:
         raise ActionError(
             f"the secret given does not match credential {credential} "
             "(its fingerprint differs): refusing to revoke a different key"

@@ -22,6 +22,7 @@ from discovery.case.files import (
 from discovery.case.store import file_sha256
 from discovery.errors import OutputError
 from discovery.timeutil import iso
+from discovery.views import traffic
 from runbooks.actions.base import Action, ActionContext, Args
 from runbooks.errors import ActionError
 
@@ -64,10 +65,14 @@ class EvidenceBundle(Action[BundleArgs]):
             finally:
                 temp.unlink(missing_ok=True)
             inputs = [
-                {"path": r[0], "sha256": r[1], "format": r[2], "size": r[3], "state": r[4]}
-                for r in ctx.store.conn.execute(
-                    "SELECT path, sha256, format, size, state FROM inputs ORDER BY id"
-                )
+                {
+                    "path": i.path,
+                    "sha256": i.sha256,
+                    "format": i.format,
+                    "size": i.size,
+                    "state": i.state,
+                }
+                for i in traffic.inputs(ctx.store)
             ]
             verification = audit.verify(ctx.store)
             manifest = {

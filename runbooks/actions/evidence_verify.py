@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from discovery.timeutil import iso, parse_time
+from discovery.views.traffic import uses_since
 from runbooks.actions.base import Action, ActionContext, Args
 from runbooks.errors import ActionError
 
@@ -54,32 +55,23 @@ class VerifyNoUseSince(Action[VerifyArgs]):
             raise ActionError(
                 "evidence.verify_no_use_since: give exactly one of credential, endpoint"
             )
-        source, where, params = _scope(args)
+        endpoint = _endpoint(args)
         deadline = time.monotonic() + min(args.wait, max(ctx.timeout - 1, 0))
         while True:
-            row = ctx.store.conn.execute(
-                f"SELECT COUNT(*), MAX(e.ts), MIN(e.evidence) FROM {source} WHERE {where} "
-                "AND e.ts >= ? AND e.status BETWEEN 200 AND 399 AND e.blocked = 0",
-                (*params, since),
-            ).fetchone()
-            if row[0]:
+            uses = uses_since(ctx.store, since, credential=args.credential, endpoint=endpoint)
+            if uses.successful:
                 raise ActionError(
-                    f"{_what(args)} was used successfully {row[0]} time(s) since "
-                    f"{iso(since)} (last at {iso(row[1])}, evidence {row[2]})"
+                    f"{_what(args)} was used successfully {uses.successful} time(s) since "
+                    f"{iso(since)} (last at {iso(uses.last_success)}, evidence {uses.evidence})"
                 )
             if time.monotonic() >= deadline:
                 break
             time.sleep(max(args.poll, 0.05))
-        refused = ctx.store.conn.execute(
-            f"SELECT COUNT(*) FROM {source} WHERE {where} AND e.ts >= ? "
-            "AND (e.blocked = 1 OR e.status >= 400)",
-            (*params, since),
-        ).fetchone()[0]
         return {
             "subject": _what(args),
             "since": iso(since),
             "successful_uses": 0,
-            "refused_attempts": int(refused),
+            "refused_attempts": uses.refused,
             "watched_seconds": args.wait,
         }
 
@@ -88,25 +80,14 @@ def _what(args: VerifyArgs) -> str:
     return f"credential {args.credential}" if args.credential else f"endpoint {args.endpoint!r}"
 
 
-def _scope(args: VerifyArgs) -> tuple[str, str, tuple[str, ...]]:
-    """FROM and WHERE clauses selecting the exchanges of the credential or the endpoint."""
-    if args.credential is not None:
-        return (
-            "exchange_credentials ec JOIN exchanges e ON e.id = ec.exchange_id",
-            "ec.credential_id = ?",
-            (args.credential,),
-        )
-    parts = str(args.endpoint).split()
+def _endpoint(args: VerifyArgs) -> tuple[str, str, str] | None:
+    """The endpoint to watch as (host, method, template), or None for a credential."""
+    if args.endpoint is None:
+        return None
+    parts = args.endpoint.split()
     if len(parts) != 3:
         raise ActionError(f'endpoint must be "HOST METHOD TEMPLATE", got {args.endpoint!r}')
-    host, method, template = parts[0].lower(), parts[1].upper(), parts[2]
-    # exchanges classified to the endpoint, or (not classified yet) with exactly that path
-    return (
-        "exchanges e LEFT JOIN endpoints ep ON ep.id = e.endpoint_id",
-        "e.host = ? AND e.method = ? AND (ep.template = ? OR "
-        "(e.endpoint_id IS NULL AND e.path = ?))",
-        (host, method, template, template),
-    )
+    return parts[0].lower(), parts[1].upper(), parts[2]
 
 
 ACTION = VerifyNoUseSince()

@@ -96,9 +96,9 @@ class Readers:
                 data.credentials()
                 data.identities()
                 if endpoints.rows:  # a detail read races the recompute replacing the table
-                    data.endpoint_detail(endpoints.rows[0]["id"])
+                    data.endpoint_detail(endpoints.rows[0].id)
                 if findings.rows:
-                    data.finding_detail(findings.rows[0]["id"])
+                    data.finding_detail(findings.rows[0].id)
                 newest = data.newest_exchange_id()
                 data.exchanges_after(after)
                 after = newest

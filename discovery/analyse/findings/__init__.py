@@ -18,8 +18,6 @@ from typing import Any
 
 from discovery.case.store import Store, dumps
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-
 # Defaults for every threshold a rule reads; overridable per case (meta key "thresholds", JSON).
 DEFAULT_THRESHOLDS: dict[str, float] = {}
 

@@ -70,12 +70,21 @@ def _credential(g: nx.MultiDiGraph, node: str) -> dict[str, Any]:
     }
 
 
+def _requests(g: nx.MultiDiGraph, u: str, v: str) -> int:
+    """Requests counted on the edges from ``u`` to ``v`` (CALLS, PRESENTS)."""
+    edges: dict[str, dict[str, Any]] = g.get_edge_data(u, v) or {}
+    return sum(int(data.get("requests") or 0) for data in edges.values())
+
+
 def _risky(a: dict[str, Any]) -> bool:
     return bool(a.get("sensitive_kinds")) or bool(a.get("privileged"))
 
 
 def blast_radius(g: nx.MultiDiGraph, node: str) -> dict[str, Any]:
-    """What a credential, identity or client reaches, and what else its clients hold."""
+    """What a credential, identity or client reaches, and what else its clients hold.
+
+    Each endpoint row says which of the subject's credentials reached it (``via``) and how many
+    requests they made there (``calls``); each client how many requests it made with them."""
     attrs = _require(g, node)
     kind = attrs["type"]
     if kind not in (CREDENTIAL, IDENTITY, CLIENT):
@@ -87,9 +96,11 @@ def blast_radius(g: nx.MultiDiGraph, node: str) -> dict[str, Any]:
     creds = [node] if kind == CREDENTIAL else _of_type(g, reached, CREDENTIAL)
     endpoints = _of_type(g, reached, ENDPOINT)
     via: dict[str, list[str]] = defaultdict(list)
+    calls: dict[str, int] = defaultdict(int)  # requests through the subject's credentials
     for cred in creds:
         for endpoint in _succ(g, cred, ENDPOINT):
             via[endpoint].append(g.nodes[cred]["id"])
+            calls[endpoint] += _requests(g, cred, endpoint)
     clients = sorted({k for c in creds for k in _pred(g, c, CLIENT)})
     holders = sorted({i for c in creds for i in _pred(g, c, IDENTITY)})
     own = set(creds)
@@ -98,7 +109,9 @@ def blast_radius(g: nx.MultiDiGraph, node: str) -> dict[str, Any]:
         for other in _succ(g, client, CREDENTIAL):
             if other not in own:
                 shared[other].append(g.nodes[client]["id"])
-    endpoint_rows = [dict(_endpoint(g, e), via=sorted(via[e])) for e in endpoints]
+    endpoint_rows = [
+        dict(_endpoint(g, e), via=sorted(via[e]), calls=calls.get(e, 0)) for e in endpoints
+    ]
     sensitive = sorted({k for e in endpoints for k in g.nodes[e]["sensitive_kinds"]})
     services = []
     for service in _of_type(g, reached, SERVICE):
@@ -120,6 +133,7 @@ def blast_radius(g: nx.MultiDiGraph, node: str) -> dict[str, Any]:
                 "credentials": sorted(
                     g.nodes[c]["id"] for c in _succ(g, k, CREDENTIAL) if c in own
                 ),
+                "requests": sum(_requests(g, k, c) for c in _succ(g, k, CREDENTIAL) if c in own),
             }
             for k in clients
         ],
@@ -372,7 +386,8 @@ def choke_points(g: nx.MultiDiGraph, top: int = 10) -> list[dict[str, Any]]:
 
 def what_if(g: nx.MultiDiGraph, remove: Iterable[str]) -> dict[str, Any]:
     """Remove credentials (an identity stands for all it holds; a client for itself), recompute
-    what the affected identities and clients still reach and who still reaches each endpoint."""
+    what the affected identities and clients still reach (``calls``: the requests made there with
+    the credentials they keep, from any client) and who still reaches each endpoint."""
     gone: set[str] = set()
     removed = []
     for node in remove:
@@ -396,12 +411,16 @@ def what_if(g: nx.MultiDiGraph, remove: Iterable[str]) -> dict[str, Any]:
 
     def sources_change(node: str) -> dict[str, Any]:
         before, now = layers.reach(node), layers.reach(node, gone)
+        kept = [c for c in layers.held(node) if c not in gone]
         return dict(
             _ref(g, node),
             before=len(before),
             after=len(now),
             lost=sorted(g.nodes[e]["id"] for e in before - now),
-            still_reaches=[_endpoint(g, e) for e in sorted(now)],
+            still_reaches=[
+                dict(_endpoint(g, e), calls=sum(_requests(g, c, e) for c in kept))
+                for e in sorted(now)
+            ],
         )
 
     endpoints = []

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
 
+from discovery.views.page import Page
+from discovery.views.rows import AuditRow
 from ir_console.sanitize import clean_data
-from ir_console.tui.data import CaseData, Page, when
-from ir_console.tui.messages import Failed
+from ir_console.tui.data import CaseData, when
+from ir_console.tui.messages import Failed, Notice
 from ir_console.tui.screens.base import DATA_ERRORS, ListScreen
 from ir_console.tui.widgets import block_text, line, safe
 
@@ -23,42 +25,36 @@ class AuditScreen(ListScreen):
     COLUMNS = ("#", "time", "actor", "action", "subject")
     BINDINGS: ClassVar = [Binding("v", "verify", "Verify chain")]
 
-    def row_key(self, row: dict[str, Any]) -> str:
-        return str(row["seq"])
+    def row_key(self, row: AuditRow) -> str:
+        return str(row.seq)
 
-    def fetch(self, data: CaseData, text: str) -> Page:
+    def fetch(self, data: CaseData, text: str) -> Page[AuditRow]:
         return data.audit_entries(text)
 
-    def cells(self, row: dict[str, Any]) -> tuple[Text, ...]:
+    def cells(self, row: AuditRow) -> tuple[Text, ...]:
         return (
-            Text(str(row["seq"]), justify="right"),
-            Text(when(row["ts"])),
-            safe(row["actor"], limit=20),
-            safe(row["action"], limit=32),
-            safe(row["subject"], limit=70),
+            Text(str(row.seq), justify="right"),
+            Text(when(row.ts)),
+            safe(row.actor, limit=20),
+            safe(row.action, limit=32),
+            safe(row.subject, limit=70),
         )
 
-    def fetch_detail(self, data: CaseData, key: str) -> Any:
-        page = self.page
-        if page is None:
-            return None
-        return next((r for r in page.rows if str(r["seq"]) == key), None)
+    def fetch_detail(self, data: CaseData, key: str) -> AuditRow | None:
+        row: AuditRow | None = self.row(key)  # the list holds every field shown
+        return row
 
-    def render_detail(self, d: dict[str, Any]) -> Text:
+    def render_detail(self, d: AuditRow) -> Text:
         out = Text()
-        out.append_text(line(("entry", d["seq"]), ("time", when(d["ts"])), ("actor", d["actor"])))
+        out.append_text(line(("entry", d.seq), ("time", when(d.ts)), ("actor", d.actor)))
         out.append("\n")
-        out.append_text(line(("action", d["action"]), ("subject", d["subject"])))
+        out.append_text(line(("action", d.action), ("subject", d.subject)))
         out.append("\n")
-        out.append_text(line(("hash", d["hash"])))
+        out.append_text(line(("hash", d.hash)))
         out.append("\n\nDetails\n", style="bold underline")
-        try:
-            details = json.loads(d["details"])
-        except ValueError:
-            details = d["details"]
         out.append_text(
             block_text(
-                json.dumps(clean_data(details), indent=2, ensure_ascii=False, sort_keys=True)
+                json.dumps(clean_data(d.details), indent=2, ensure_ascii=False, sort_keys=True)
             )
         )
         return out
@@ -74,10 +70,8 @@ class AuditScreen(ListScreen):
             self.post_message(Failed("could not verify the audit log", str(exc)))
             return
         if result.ok:
-            self.app.call_from_thread(
-                self.notify,
-                f"audit chain intact: {result.entries} entries, head {result.head[:16]}…",
-                markup=False,
+            self.post_message(
+                Notice(f"audit chain intact: {result.entries} entries, head {result.head[:16]}…")
             )
         else:
             self.post_message(Failed("the audit chain is broken", str(result.reason)))

@@ -1,10 +1,13 @@
-"""The list screen every inventory view shares: filter as you type, a table, a detail pane."""
+"""The list screen every inventory view shares: filter as you type, a table, a detail pane.
+
+Screens read the case through the app's ``ConsoleState`` (``ir_console.tui.state``) and post
+messages for what the responder asks (``ir_console.tui.messages``); they never import the app.
+"""
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -15,14 +18,23 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from discovery.errors import DiscoveryError
-from ir_console.tui.data import CaseData, Page
-from ir_console.tui.messages import CaseChanged, DetailLoaded, Failed, RowsLoaded
+from discovery.views.page import Page
+from ir_console.tui.data import CaseData
+from ir_console.tui.messages import (
+    BlockRequested,
+    CaseChanged,
+    DetailLoaded,
+    Failed,
+    OpenGraph,
+    RowsLoaded,
+    RunbooksRequested,
+    SubjectRef,
+)
+from ir_console.tui.state import ConsoleState, console_state
 from ir_console.tui.widgets import DetailPane, FilterInput, TopBar, VimTable
 
-if TYPE_CHECKING:
-    from ir_console.tui.app import ConsoleApp
-
-DATA_ERRORS = (sqlite3.Error, DiscoveryError)
+# What reading the case may raise (SQLite's own errors arrive as CaseFileError).
+DATA_ERRORS = (DiscoveryError,)
 DETAIL_DELAY_S = 0.08
 
 
@@ -36,11 +48,8 @@ class CaseScreen(Screen[None]):
         self.loaded_version: int | None = None
 
     @property
-    def console(self) -> ConsoleApp:
-        from ir_console.tui.app import ConsoleApp
-
-        assert isinstance(self.app, ConsoleApp)
-        return self.app
+    def console(self) -> ConsoleState:
+        return console_state(self.app)
 
     @property
     def data(self) -> CaseData:
@@ -56,16 +65,12 @@ class CaseScreen(Screen[None]):
     def reload(self) -> None:
         """Reload what the screen shows (cheap, bounded queries)."""
 
-    def on_failed(self, message: Failed) -> None:
-        self.console.show_error(message.title, message.error)
-
 
 class ListScreen(CaseScreen):
     """Filter + table + detail pane; subclasses say what to fetch and how to show it."""
 
     COLUMNS: ClassVar[tuple[str, ...]] = ()
     AUTO_FOCUS = "#table"
-    SUBJECT_KIND: ClassVar[str | None] = None  # credential | identity | endpoint
 
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("slash", "filter", "Filter"),
@@ -78,7 +83,8 @@ class ListScreen(CaseScreen):
         self.generation = 0
         self.shown_generation = -1
         self.detail_key: str | None = None
-        self.page: Page | None = None
+        self.page: Page[Any] | None = None
+        self._rows: dict[str, Any] = {}  # the page's rows by key
         self.detail: Any = None
         self._detail_timer: Timer | None = None
         self.shown_at = 0.0  # when the table last took new rows (benchmarks read it)
@@ -99,13 +105,13 @@ class ListScreen(CaseScreen):
 
     # ------------------------------------------------------------ subclass hooks
 
-    def fetch(self, data: CaseData, text: str) -> Page:
+    def fetch(self, data: CaseData, text: str) -> Page[Any]:
         raise NotImplementedError
 
-    def row_key(self, row: dict[str, Any]) -> str:
-        return str(row["id"])
+    def row_key(self, row: Any) -> str:
+        return str(row.id)
 
-    def cells(self, row: dict[str, Any]) -> tuple[Text, ...]:
+    def cells(self, row: Any) -> tuple[Text, ...]:
         raise NotImplementedError
 
     def fetch_detail(self, data: CaseData, key: str) -> Any:
@@ -114,11 +120,22 @@ class ListScreen(CaseScreen):
     def render_detail(self, detail: Any) -> Text:
         raise NotImplementedError
 
-    def subject(self) -> tuple[str, str] | None:
-        """(kind, id) of the highlighted row's subject, for graph, block and runbooks."""
-        if self.SUBJECT_KIND and self.detail_key is not None:
-            return (self.SUBJECT_KIND, self.detail_key)
+    def subject_of(self, row: Any) -> SubjectRef | None:
+        """The subject a row is about (for graph, block and runbooks), if any."""
         return None
+
+    def row(self, key: str) -> Any:
+        """The loaded row with this key, or None."""
+        return self._rows.get(key)
+
+    def highlighted(self) -> Any:
+        """The highlighted row (as loaded), or None."""
+        return None if self.detail_key is None else self.row(self.detail_key)
+
+    def subject(self) -> SubjectRef | None:
+        """The highlighted row's subject."""
+        row = self.highlighted()
+        return None if row is None else self.subject_of(row)
 
     # ------------------------------------------------------------ loading
 
@@ -166,6 +183,7 @@ class ListScreen(CaseScreen):
             return
         self.shown_generation = message.generation
         self.page = message.page
+        self._rows = {self.row_key(row): row for row in message.page.rows}
         table = self.query_one(VimTable)
         keep = self.detail_key
         table.clear()
@@ -240,17 +258,17 @@ class ListScreen(CaseScreen):
     def action_graph(self) -> None:
         subject = self.subject()
         if subject is not None:
-            self.console.open_graph(*subject)
+            self.post_message(OpenGraph(subject))
 
     def action_block(self) -> None:
         subject = self.subject()
         if subject is not None:
-            self.console.request_block(*subject)
+            self.post_message(BlockRequested(subject))
 
     def action_runbooks(self) -> None:
         subject = self.subject()
         if subject is not None:
-            self.console.offer_runbooks(*subject)
+            self.post_message(RunbooksRequested(subject))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("graph", "block", "runbooks"):

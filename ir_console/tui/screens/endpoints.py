@@ -7,8 +7,11 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 
+from discovery.views.page import Page
+from discovery.views.rows import EndpointDetail, EndpointRow
 from ir_console.sanitize import clean_data
-from ir_console.tui.data import CaseData, Page, when
+from ir_console.tui.data import CaseData, when
+from ir_console.tui.messages import SubjectRef
 from ir_console.tui.screens.base import BLOCK_BINDING, SUBJECT_BINDINGS, ListScreen
 from ir_console.tui.widgets import STATUS_STYLE, block_text, line, safe
 
@@ -46,77 +49,76 @@ class EndpointsScreen(ListScreen):
 
     TITLE_TEXT = "Endpoints"
     COLUMNS = ("status", "method", "host", "template", "requests", "last seen")
-    SUBJECT_KIND = "endpoint"
     BINDINGS: ClassVar = [*SUBJECT_BINDINGS, BLOCK_BINDING]
 
-    def fetch(self, data: CaseData, text: str) -> Page:
+    def fetch(self, data: CaseData, text: str) -> Page[EndpointRow]:
         return data.endpoints(text)
 
-    def cells(self, row: dict[str, Any]) -> tuple[Text, ...]:
-        status = row["status"] + (" ⛔" if row["blocked"] else "")
+    def subject_of(self, row: EndpointRow) -> SubjectRef:
+        return SubjectRef("endpoint", row.key)
+
+    def cells(self, row: EndpointRow) -> tuple[Text, ...]:
+        status = row.status + (" ⛔" if row.blocked else "")
         return (
-            safe(status, style=STATUS_STYLE.get(row["status"], "")),
-            safe(row["method"], limit=10),
-            safe(row["host"], limit=40),
-            safe(row["template"], limit=80),
-            Text(str(row["requests"]), justify="right"),
-            Text(when(row["last_seen"])),
+            safe(status, style=STATUS_STYLE.get(row.status, "")),
+            safe(row.method, limit=10),
+            safe(row.host, limit=40),
+            safe(row.template, limit=80),
+            Text(str(row.requests), justify="right"),
+            Text(when(row.last_seen)),
         )
 
-    def fetch_detail(self, data: CaseData, key: str) -> Any:
+    def fetch_detail(self, data: CaseData, key: str) -> EndpointDetail | None:
         return data.endpoint_detail(int(key))
 
-    def render_detail(self, d: dict[str, Any]) -> Text:
+    def render_detail(self, d: EndpointDetail) -> Text:
+        e = d.endpoint
         out = Text()
-        out.append_text(safe(d["status"].upper(), style=STATUS_STYLE.get(d["status"], "")))
-        if d["blocked"]:
+        out.append_text(safe(e.status.upper(), style=STATUS_STYLE.get(e.status, "")))
+        if e.blocked:
             out.append("  BLOCKED AT THE PROXY", style="bold red")
         out.append("  ")
-        out.append_text(safe(f"{d['method']} {d['host']}{d['template']}", style="bold", limit=300))
+        out.append_text(safe(f"{e.method} {e.host}{e.template}", style="bold", limit=300))
         out.append("\n")
         out.append_text(
             line(
-                ("requests", d["requests"]),
-                ("first seen", when(d["first_seen"])),
-                ("last seen", when(d["last_seen"])),
+                ("requests", e.requests),
+                ("first seen", when(e.first_seen)),
+                ("last seen", when(e.last_seen)),
             )
         )
         out.append("\n")
-        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(d["statuses"].items()))
+        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(e.statuses.items()))
         out.append_text(line(("responses", statuses or "-")))
-        if d["sensitive"]:
+        if d.sensitive:
             out.append_text(
                 line(
                     (
                         "sensitive data",
-                        ", ".join(f"{k}×{v}" for k, v in sorted(d["sensitive"].items())),
+                        ", ".join(f"{k}×{v}" for k, v in sorted(d.sensitive.items())),
                     )
                 )
             )
         out.append("\n\nWhy this template\n", style="bold underline")
-        out.append_text(explanation_text(d["explanation"]))
-        out.append(f"\nCallers ({len(d['callers'])})\n", style="bold underline")
-        for c in d["callers"]:
+        out.append_text(explanation_text(d.explanation))
+        out.append(f"\nCallers ({len(d.callers)})\n", style="bold underline")
+        for c in d.callers:
             out.append("  ")
-            out.append_text(
-                safe(f"{c['credential_id']} {c['kind'] or ''} {c['redacted'] or ''}", limit=80)
-            )
-            out.append_text(safe(f"  {c['identity_id'] or '-'}", style="dim", limit=80))
-            out.append(f"  {c['requests']} req, {c['successes']} ok, {c['clients']} client(s)\n")
+            out.append_text(safe(f"{c.credential_id} {c.kind or ''} {c.redacted or ''}", limit=80))
+            out.append_text(safe(f"  {c.identity or '-'}", style="dim", limit=80))
+            out.append(f"  {c.requests} req, {c.successes} ok, {c.clients} client(s)\n")
         out.append("\nSample evidence\n", style="bold underline")
-        for s in d["samples"]:
-            out.append(f"  {when(s['ts'])}  ")
-            out.append_text(
-                safe(f"{s['client_ip'] or '-'} {s['method']} {s['raw_path']}", limit=120)
-            )
-            out.append(f"  → {s['status'] if s['status'] is not None else '-'}  ")
-            out.append_text(safe(f"{s['source']}: {s['evidence']}", style="dim", limit=60))
+        for x in d.samples:
+            out.append(f"  {when(x.ts)}  ")
+            out.append_text(safe(f"{x.client_ip or '-'} {x.method} {x.raw_path}", limit=120))
+            out.append(f"  → {x.status if x.status is not None else '-'}  ")
+            out.append_text(safe(f"{x.source}: {x.evidence}", style="dim", limit=60))
             out.append("  ua ")
-            out.append_text(safe(s["user_agent"], style="dim", limit=60))
+            out.append_text(safe(x.user_agent, style="dim", limit=60))
             out.append("\n")
-        if d["findings"]:
+        if d.findings:
             out.append("\nFindings\n", style="bold underline")
-            for f in d["findings"]:
-                out.append_text(safe(f"  {f['severity']} {f['rule']}: {f['title']}", limit=160))
+            for f in d.findings:
+                out.append_text(safe(f"  {f.severity} {f.rule}: {f.title}", limit=160))
                 out.append("\n")
         return out

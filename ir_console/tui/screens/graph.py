@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -12,10 +13,15 @@ from textual.message import Message
 from textual.widgets import Footer, Input, Static, Tree
 from textual.widgets.tree import TreeNode as UINode
 
-from ir_console.tui.data import TreeNode
-from ir_console.tui.messages import Failed
+from discovery.errors import SubjectNotFound, UnsupportedSubject
+from discovery.views.subjects import Subject
+from ir_console.tui.graph_tree import TreeNode, blast_radius_tree, exposure_tree, what_if_tree
+from ir_console.tui.messages import Failed, SubjectRef
 from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen
 from ir_console.tui.widgets import TopBar, safe
+
+# what the responder named wrongly: said on the status line, not in a modal
+NAMING_ERRORS = (SubjectNotFound, UnsupportedSubject)
 
 KIND_STYLE = {
     "identity": "bold magenta",
@@ -23,18 +29,34 @@ KIND_STYLE = {
     "service": "bold",
     "endpoint": "",
     "client": "green",
+    "host": "bold",
     "group": "dim italic",
     "missing": "red",
 }
 
 
-class GraphLoaded(Message):
-    """A tree to show for ``title``."""
+@dataclass(frozen=True, slots=True)
+class GraphView:
+    """What the explorer shows: a subject's answer, or an identity without one credential."""
 
-    def __init__(self, title: str, tree: TreeNode | None, error: str | None = None) -> None:
+    subject: str  # TYPE:ID
+    without: str | None = None  # a credential id: the what-if of ``subject`` (an identity)
+
+
+class GraphLoaded(Message):
+    """A tree to show for ``title`` (``error`` instead when the subject could not be shown)."""
+
+    def __init__(
+        self,
+        title: str,
+        tree: TreeNode | None,
+        view: GraphView | None = None,
+        error: str | None = None,
+    ) -> None:
         super().__init__()
         self.title = title
         self.tree = tree
+        self.view = view
         self.error = error
 
 
@@ -55,7 +77,7 @@ class GraphScreen(CaseScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.current: tuple[str, str, str | None] | None = None  # kind, id, removed credential
+        self.current: GraphView | None = None
         self.tree_data: TreeNode | None = None
 
     def compose(self) -> ComposeResult:
@@ -70,57 +92,80 @@ class GraphScreen(CaseScreen):
     def on_mount(self) -> None:
         self.query_one(Tree).focus()
 
-    def show_subject(self, kind: str, subject: str, without: str | None = None) -> None:
-        """Explore ``subject``: blast radius (credential, identity) or exposure (endpoint)."""
-        self.current = (kind, subject, without)
+    def show_subject(self, subject: SubjectRef) -> None:
+        """Explore ``subject``: its blast radius, or its exposure (endpoint, host)."""
+        self.show(GraphView(subject.ref))
+
+    def show(self, view: GraphView) -> None:
         self.loaded_version = self.console.case_version
-        self._load(kind, subject, without)
+        if view.without is None:
+            self._explore(view.subject)
+        else:
+            self._what_if(view.subject, view.without)
 
     def reload(self) -> None:
         if self.current is not None:
-            self.show_subject(*self.current)
+            self.show(self.current)
+
+    def _answer(self, subject: Subject) -> tuple[str, TreeNode]:
+        """The graph's answer about a subject (worker thread), as a title and a tree."""
+        if subject.type in ("endpoint", "host"):
+            result = self.data.exposure(subject)
+            return f"exposure: who reaches this {subject.type}", exposure_tree(subject, result)
+        result = self.data.blast_radius(subject)
+        return f"blast radius of this {subject.type}", blast_radius_tree(subject, result)
 
     @work(thread=True, exclusive=True, group="graph")
-    def _load(self, kind: str, subject: str, without: str | None) -> None:
+    def _explore(self, text: str) -> None:
+        """Resolve ``text`` the CLI's way (an ambiguous name is refused) and answer for it."""
         try:
-            if kind == "endpoint":
-                tree = self.data.exposure(int(subject))
-                title = "exposure: who reaches this endpoint"
-            else:
-                tree = self.data.blast_radius(kind, subject, without)
-                title = f"blast radius of this {kind}"
-                if without:
-                    title = f"what-if: {kind} without credential {without}"
+            subject = self.data.resolve(text)
+            title, tree = self._answer(subject)
+        except NAMING_ERRORS as exc:
+            self.post_message(GraphLoaded("", None, error=str(exc)))
+            return
         except DATA_ERRORS as exc:
             self.post_message(Failed("could not build the graph view", str(exc)))
             return
-        self.post_message(GraphLoaded(title, tree))
+        self.post_message(GraphLoaded(title, tree, GraphView(subject.ref)))
 
     @work(thread=True, exclusive=True, group="graph")
-    def _resolve(self, text: str) -> None:
+    def _what_if(self, identity_ref: str | None, credential_id: str) -> None:
+        """What an identity (the credential's own when None) reaches without the credential."""
         try:
-            found = self.data.resolve_subject(text)
+            credential = self.data.resolve(f"credential:{credential_id}")
+            if identity_ref is None:
+                holder = credential.facts.get("identity")
+                if not holder:
+                    self.post_message(
+                        GraphLoaded("", None, error="this credential has no identity")
+                    )
+                    return
+                identity_ref = f"identity:{holder}"
+            identity = self.data.resolve(identity_ref)
+            tree = what_if_tree(identity, credential, self.data.what_if([credential]))
+        except NAMING_ERRORS as exc:
+            self.post_message(GraphLoaded("", None, error=str(exc)))
+            return
         except DATA_ERRORS as exc:
-            self.post_message(GraphLoaded("", None, str(exc)))
+            self.post_message(Failed("could not build the graph view", str(exc)))
             return
-        if found is None:
-            self.post_message(
-                GraphLoaded(
-                    "", None, f"no credential, identity or endpoint named {text!r} in this case"
-                )
+        if tree is None:
+            error = f"{identity.label} does not hold credential {credential_id}"
+            self.post_message(GraphLoaded("", None, error=error))
+            return
+        self.post_message(
+            GraphLoaded(
+                f"what-if: identity without credential {credential_id}",
+                tree,
+                GraphView(identity.ref, credential_id),
             )
-            return
-        kind, ident = found
-        self.current = (kind, ident, None)
-        if kind == "endpoint":
-            tree, title = self.data.exposure(int(ident)), "exposure: who reaches this endpoint"
-        else:
-            tree, title = self.data.blast_radius(kind, ident), f"blast radius of this {kind}"
-        self.post_message(GraphLoaded(title, tree))
+        )
 
     @on(Input.Submitted, "#subject")
     def _submitted(self, event: Input.Submitted) -> None:
-        self._resolve(event.value)
+        self.loaded_version = self.console.case_version
+        self._explore(event.value)
         self.query_one(Tree).focus()
 
     def on_graph_loaded(self, message: GraphLoaded) -> None:
@@ -128,6 +173,7 @@ class GraphScreen(CaseScreen):
         if message.tree is None:
             status.update(safe(message.error or "nothing to show", style="red", limit=300))
             return
+        self.current = message.view
         self.tree_data = message.tree
         status.update(Text(message.title, style="dim"))
         tree = self.query_one(Tree)
@@ -160,12 +206,8 @@ class GraphScreen(CaseScreen):
 
     def action_reroot(self) -> None:
         node = self._highlighted()
-        if (
-            node is not None
-            and node.subject
-            and node.kind in ("credential", "identity", "endpoint")
-        ):
-            self.show_subject(node.kind, node.subject)
+        if node is not None and node.subject and node.kind != "group":
+            self.show(GraphView(node.subject))
 
     def action_what_if(self) -> None:
         node = self._highlighted()
@@ -174,26 +216,11 @@ class GraphScreen(CaseScreen):
                 "highlight a credential to see what its identity reaches without it", markup=False
             )
             return
-        if self.current and self.current[0] == "identity":
-            self.show_subject("identity", self.current[1], node.subject)
-        else:
-            self._what_if_for_credential(node.subject)
-
-    @work(thread=True, exclusive=True, group="graph")
-    def _what_if_for_credential(self, credential_id: str) -> None:
-        try:
-            detail = self.data.credential_detail(credential_id)
-            if detail is None or not detail["identity"]:
-                self.post_message(GraphLoaded("", None, "this credential has no identity"))
-                return
-            self.current = ("identity", detail["identity"], credential_id)
-            tree = self.data.blast_radius("identity", detail["identity"], credential_id)
-        except DATA_ERRORS as exc:
-            self.post_message(Failed("could not build the graph view", str(exc)))
-            return
-        self.post_message(
-            GraphLoaded(f"what-if: identity without credential {credential_id}", tree)
-        )
+        credential_id = SubjectRef.parse(node.subject).id
+        shown = self.current.subject if self.current is not None else ""
+        holder = shown if shown.startswith("identity:") else None
+        self.loaded_version = self.console.case_version
+        self._what_if(holder, credential_id)
 
     def action_cursor_down(self) -> None:
         self.query_one(Tree).action_cursor_down()

@@ -7,7 +7,9 @@ import sys
 import tempfile
 import time
 from collections import deque
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from importlib.util import find_spec
+from typing import IO, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -16,8 +18,11 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Footer, Input, Static
 
-from ir_console.tui.data import terms, when
+from discovery.views.page import terms
+from discovery.views.rows import ExchangeRow
+from ir_console.tui.data import when
 from ir_console.tui.messages import Failed
+from ir_console.tui.modals import PromptModal
 from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen
 from ir_console.tui.widgets import FilterInput, TopBar, VimTable, safe
 
@@ -28,7 +33,7 @@ POLL_S = 0.5
 class ExchangesArrived(Message):
     """New exchanges (newest first) and the newest id seen."""
 
-    def __init__(self, rows: list[dict[str, Any]], newest: int) -> None:
+    def __init__(self, rows: Sequence[ExchangeRow], newest: int) -> None:
         super().__init__()
         self.rows = rows
         self.newest = newest
@@ -44,10 +49,9 @@ class CaptureEnded(Message):
 
 
 def proxy_available() -> bool:
-    """True when the ``capture proxy`` command is part of this install."""
-    from ir_console.commands.capture import CAPTURE_COMMANDS
-
-    return "proxy" in CAPTURE_COMMANDS
+    """True when ``capture proxy`` can run here: its command and mitmproxy are installed
+    (looked up, not imported: the child process imports them)."""
+    return all(find_spec(name) is not None for name in ("ir_console.commands", "mitmproxy"))
 
 
 class LiveScreen(CaseScreen):
@@ -65,7 +69,7 @@ class LiveScreen(CaseScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: deque[dict[str, Any]] = deque(maxlen=KEEP)
+        self.rows: deque[ExchangeRow] = deque(maxlen=KEEP)
         self.newest = -1
         self.paused = False
         self.arrived = 0
@@ -106,7 +110,7 @@ class LiveScreen(CaseScreen):
         except DATA_ERRORS as exc:
             self.post_message(Failed("could not read the case", str(exc)))
             return
-        newest = rows[0]["id"] if rows else max(after, 0)
+        newest = rows[0].id if rows else max(after, 0)
         self.post_message(ExchangesArrived(rows, newest))
 
     def on_exchanges_arrived(self, message: ExchangesArrived) -> None:
@@ -141,21 +145,21 @@ class LiveScreen(CaseScreen):
         table.clear()
         for row in self.rows:
             hay = (
-                f"{row['client_ip']} {row['method']} {row['host']} {row['raw_path']} "
-                f"{row['status']} {row['source']}".lower()
+                f"{row.client_ip} {row.method} {row.host} {row.raw_path} "
+                f"{row.status} {row.source}".lower()
             )
             if any(t not in hay for t in wanted):
                 continue
-            method = row["method"] or ("TLS" if row["tls"] else "-")
+            method = row.method or ("TLS" if row.tls else "-")
             table.add_row(
-                Text(when(row["ts"])[11:]),
-                safe(row["client_ip"], limit=40),
+                Text(when(row.ts)[11:]),
+                safe(row.client_ip, limit=40),
                 safe(method, limit=10),
-                safe(row["host"] or row["sni"], limit=36),
-                safe(row["raw_path"] or row["path"], limit=70),
-                safe(row["status"], style="red" if row["blocked"] else ""),
-                safe(row["source"], limit=8),
-                key=str(row["id"]),
+                safe(row.host or row.sni, limit=36),
+                safe(row.raw_path or row.path, limit=70),
+                safe(row.status, style="red" if row.blocked else ""),
+                safe(row.source, limit=8),
+                key=str(row.id),
             )
         self._status()
 
@@ -182,8 +186,6 @@ class LiveScreen(CaseScreen):
                 severity="warning",
             )
             return
-        from ir_console.tui.modals import PromptModal
-
         self.app.push_screen(
             PromptModal("Start a recording proxy listening on (HOST:PORT):", "127.0.0.1:8080"),
             self._start_proxy,
@@ -211,7 +213,7 @@ class LiveScreen(CaseScreen):
         self._status()
 
     @work(thread=True, group="proxy")
-    def _watch_proxy(self, proc: subprocess.Popen[bytes], log: Any) -> None:
+    def _watch_proxy(self, proc: subprocess.Popen[bytes], log: IO[bytes]) -> None:
         code = proc.wait()
         log.seek(0)
         tail = log.read()[-400:].decode("utf-8", "replace")
@@ -222,7 +224,7 @@ class LiveScreen(CaseScreen):
         self.proxy = None
         self._status()
         if message.code not in (0, -15):
-            self.console.show_error(f"the proxy exited with code {message.code}", message.tail)
+            self.post_message(Failed(f"the proxy exited with code {message.code}", message.tail))
 
     def action_stop_proxy(self) -> None:
         if self.proxy is not None and self.proxy.poll() is None:

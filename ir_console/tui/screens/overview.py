@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -12,8 +12,10 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
+from discovery.severity import SEVERITIES
+from discovery.views.overview import Overview
 from ir_console.tui.data import NEW_WINDOWS, when
-from ir_console.tui.messages import Failed
+from ir_console.tui.messages import Failed, JumpTo, Painted, SearchRequested
 from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen
 from ir_console.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, TopBar, VimTable, safe
 
@@ -21,7 +23,7 @@ from ir_console.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, TopBar, VimTabl
 class OverviewLoaded(Message):
     """The overview's figures."""
 
-    def __init__(self, overview: dict[str, Any]) -> None:
+    def __init__(self, overview: Overview) -> None:
         super().__init__()
         self.overview = overview
 
@@ -34,17 +36,22 @@ class OverviewScreen(CaseScreen):
     BINDINGS: ClassVar = [
         Binding("tab", "app.focus_next", "Next table", show=False),
         Binding("n", "new_window", "New since…"),
+        Binding("slash", "search", "Search the case", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.overview: dict[str, Any] | None = None
+        self.overview: Overview | None = None
         self.window = 1  # index in NEW_WINDOWS: the last 24h of traffic
 
     def action_new_window(self) -> None:
         """Cycle what "new" means: the last 1h, 24h, 7d or 30d of traffic."""
         self.window = (self.window + 1) % len(NEW_WINDOWS)
         self._load()
+
+    def action_search(self) -> None:
+        """Search the whole case (hosts, endpoints, identities, credentials, findings)."""
+        self.post_message(SearchRequested())
 
     def compose(self) -> ComposeResult:
         yield TopBar(self.TITLE_TEXT)
@@ -84,71 +91,69 @@ class OverviewScreen(CaseScreen):
 
     def on_overview_loaded(self, message: OverviewLoaded) -> None:
         ov = self.overview = message.overview
-        c = ov["counts"]
+        c = ov.counts
         counts = Text()
-        for label, key in (
-            ("exchanges", "exchanges"),
-            ("hosts", "hosts"),
-            ("endpoints", "endpoints"),
-            ("credentials", "credentials"),
-            ("identities", "identities"),
-            ("findings", "findings"),
+        for label, value in (
+            ("exchanges", c.exchanges),
+            ("hosts", c.hosts),
+            ("endpoints", c.endpoints),
+            ("credentials", c.credentials),
+            ("identities", c.identities),
+            ("findings", c.findings),
         ):
             counts.append(f"{label} ", style="dim")
-            counts.append(f"{c[key]}  ", style="bold")
+            counts.append(f"{value}  ", style="bold")
         counts.append("\n")
         counts.append("shadow ", style="dim")
-        counts.append(f"{c['shadow']}  ", style=STATUS_STYLE["shadow"])
+        counts.append(f"{c.shadow}  ", style=STATUS_STYLE["shadow"])
         counts.append("zombie ", style="dim")
-        counts.append(f"{c['zombie']}  ", style=STATUS_STYLE["zombie"])
+        counts.append(f"{c.zombie}  ", style=STATUS_STYLE["zombie"])
         counts.append("unregistered identities ", style="dim")
-        counts.append(f"{c['unregistered']}  ", style="bold yellow")
-        for sev in ("critical", "high", "medium"):
+        counts.append(f"{c.unregistered}  ", style="bold yellow")
+        for sev in SEVERITIES[:3]:  # critical, high, medium
             counts.append(f"{sev} ", style="dim")
-            counts.append(f"{ov['severities'].get(sev, 0)}  ", style=SEVERITY_STYLE[sev])
+            counts.append(f"{ov.severities.get(sev, 0)}  ", style=SEVERITY_STYLE[sev])
         counts.append("\n")
-        new = ov["new"]
         counts.append(
-            f"new in the last {NEW_WINDOWS[self.window][0]} of traffic "
-            f"(since {when(ov['since'])}): ",
+            f"new in the last {NEW_WINDOWS[self.window][0]} of traffic (since {when(ov.since)}): ",
             style="dim",
         )
         counts.append(
-            f"{new['endpoints']} endpoints, {new['credentials']} credentials, "
-            f"{new['identities']} identities"
+            f"{ov.new.endpoints} endpoints, {ov.new.credentials} credentials, "
+            f"{ov.new.identities} identities"
         )
         self.query_one("#counts", Static).update(counts)
 
         findings = self.query_one("#ov-findings", DataTable)
         findings.clear()
-        for f in ov["findings"]:
+        for f in ov.findings:
             findings.add_row(
-                safe(f["severity"], style=SEVERITY_STYLE.get(f["severity"], "")),
-                safe(f["rule"], limit=28),
-                safe(f["title"], limit=90),
-                key=f"finding:{f['id']}",
+                safe(f.severity, style=SEVERITY_STYLE.get(f.severity, "")),
+                safe(f.rule, limit=28),
+                safe(f.title, limit=90),
+                key=f"finding:{f.id}",
             )
         shadow = self.query_one("#ov-shadow", DataTable)
         shadow.clear()
-        for e in ov["shadow"]:
+        for e in ov.shadow:
             shadow.add_row(
-                safe(e["status"], style=STATUS_STYLE.get(e["status"], "")),
-                safe(e["method"], limit=10),
-                safe(e["host"], limit=36),
-                safe(e["template"], limit=70),
-                Text(str(e["requests"])),
-                key=f"endpoint:{e['host']} {e['method']} {e['template']}",
+                safe(e.status, style=STATUS_STYLE.get(e.status, "")),
+                safe(e.method, limit=10),
+                safe(e.host, limit=36),
+                safe(e.template, limit=70),
+                Text(str(e.requests)),
+                key=f"endpoint:{e.host} {e.method} {e.template}",
             )
         idents = self.query_one("#ov-identities", DataTable)
         idents.clear()
-        for i in ov["unregistered"]:
+        for i in ov.unregistered:
             idents.add_row(
-                safe(i["name"], limit=60),
-                safe(i["source"], limit=12),
-                Text(when(i["last_seen"])),
-                key=f"identity:{i['id']}",
+                safe(i.name, limit=60),
+                safe(i.source, limit=12),
+                Text(when(i.last_seen)),
+                key=f"identity:{i.id}",
             )
-        self.console.mark_painted()
+        self.post_message(Painted())
 
     @on(DataTable.RowSelected)
     def _open(self, event: DataTable.RowSelected) -> None:
@@ -157,11 +162,9 @@ class OverviewScreen(CaseScreen):
             return
         kind, _, ident = key.partition(":")
         target = {"finding": "findings", "endpoint": "endpoints", "identity": "identities"}[kind]
-        if kind == "finding":
-            filter_text = f"id:{ident}"
-        elif kind == "endpoint":
+        if kind == "endpoint":
             host, method, template = ident.split(" ", 2)
             filter_text = f"host:{host} method:{method} template:{template}"
         else:
             filter_text = f"id:{ident}"
-        self.console.jump(target, filter_text)
+        self.post_message(JumpTo(target, filter_text))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding
 
-from ir_console.tui.data import CaseData, Page, when
+from discovery.views.page import Page
+from discovery.views.rows import RunRow, StepRow
+from ir_console.tui.data import CaseData, when
+from ir_console.tui.messages import ResumeRequested
 from ir_console.tui.screens.base import ListScreen
 from ir_console.tui.widgets import line, safe
 
@@ -23,6 +27,14 @@ STATE_STYLE = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    """A run and its steps."""
+
+    run: RunRow
+    steps: tuple[StepRow, ...]
+
+
 class RunsScreen(ListScreen):
     """Runs, newest first; details list the steps."""
 
@@ -30,64 +42,66 @@ class RunsScreen(ListScreen):
     COLUMNS = ("state", "runbook", "target", "mode", "started")
     BINDINGS: ClassVar = [Binding("u", "resume", "Resume run")]
 
-    def fetch(self, data: CaseData, text: str) -> Page:
+    def fetch(self, data: CaseData, text: str) -> Page[RunRow]:
         return data.runbook_runs(text)
 
-    def cells(self, row: dict[str, Any]) -> tuple[Text, ...]:
+    def cells(self, row: RunRow) -> tuple[Text, ...]:
         return (
-            safe(row["state"], style=STATE_STYLE.get(row["state"], "")),
-            safe(row["runbook_id"], limit=30),
-            safe(row["target"], limit=50),
-            Text("dry-run" if row["dry_run"] else "live"),
-            Text(when(row["started_at"])),
+            safe(row.state, style=STATE_STYLE.get(row.state, "")),
+            safe(row.runbook_id, limit=30),
+            safe(row.target, limit=50),
+            Text("dry-run" if row.dry_run else "live"),
+            Text(when(row.started_at)),
         )
 
-    def fetch_detail(self, data: CaseData, key: str) -> Any:
-        page = self.page
-        run = next((r for r in page.rows if r["id"] == key), None) if page else None
+    def fetch_detail(self, data: CaseData, key: str) -> RunDetail | None:
+        run: RunRow | None = self.row(key)
         if run is None:
             return None
-        return {**run, "steps": data.run_steps(key)}
+        return RunDetail(run, data.run_steps(key))
 
-    def render_detail(self, d: dict[str, Any]) -> Text:
+    def render_detail(self, d: RunDetail) -> Text:
+        run = d.run
         out = Text()
-        out.append_text(safe(f"{d['runbook_id']} on {d['target']}", style="bold", limit=200))
+        out.append_text(safe(f"{run.runbook_id} on {run.target}", style="bold", limit=200))
         out.append("\n")
         out.append_text(
             line(
-                ("run", d["id"]),
-                ("state", d["state"]),
-                ("mode", "dry-run" if d["dry_run"] else "live"),
+                ("run", run.id),
+                ("state", run.state),
+                ("mode", "dry-run" if run.dry_run else "live"),
             )
         )
         out.append("\n")
         out.append_text(
             line(
-                ("started", when(d["started_at"])),
-                ("finished", when(d["finished_at"])),
-                ("outcome", d["outcome"]),
+                ("started", when(run.started_at)),
+                ("finished", when(run.finished_at)),
+                ("outcome", run.outcome),
             )
         )
         out.append("\n\nSteps\n", style="bold underline")
-        for s in d["steps"]:
-            out.append(f"  {s['idx'] + 1:>2}. ")
-            out.append_text(safe(f"{s['state']:<10}", style=STATE_STYLE.get(s["state"], "")))
-            out.append_text(safe(s["step_id"], limit=60))
-            if s["attempts"]:
-                out.append(f"  attempts {s['attempts']}", style="dim")
-            if s["error"]:
+        for s in d.steps:
+            out.append(f"  {s.idx + 1:>2}. ")
+            out.append_text(safe(f"{s.state:<10}", style=STATE_STYLE.get(s.state, "")))
+            out.append_text(safe(s.step_id, limit=60))
+            if s.attempts:
+                out.append(f"  attempts {s.attempts}", style="dim")
+            if s.error:
                 out.append("  ")
-                out.append_text(safe(s["error"], style="red", limit=160))
+                out.append_text(safe(s.error, style="red", limit=160))
             out.append("\n")
         return out
 
     def action_resume(self) -> None:
         d = self.detail
-        if not d or d["state"] not in ("waiting", "running") or d["dry_run"]:
+        if (
+            not isinstance(d, RunDetail)
+            or d.run.state not in ("waiting", "running")
+            or d.run.dry_run
+        ):
             self.notify(
                 "only a live run that stopped at a gate or was interrupted can resume", markup=False
             )
             return
-        from ir_console.tui.screens.walkthrough import resume_run
-
-        resume_run(self.console, d["id"], d["target"])
+        self.post_message(ResumeRequested(d.run.id, d.run.target))

@@ -28,19 +28,22 @@ from textual.widgets import DataTable, Footer, RichLog, Static
 from textual.worker import get_current_worker
 
 from discovery.errors import DiscoveryError
-from ir_console.tui.data import Page, when
+from discovery.views.page import Page
+from discovery.views.rows import AuditRow
+from ir_console.tui.data import when
+from ir_console.tui.messages import CaseWritten, Failed
 from ir_console.tui.modals import (
-    ChoiceModal,
     ConfirmModal,
     FailureModal,
     InputsModal,
     InputValues,
 )
+from ir_console.tui.safety import SafetyMode
 from ir_console.tui.screens.runbooks import STATE_STYLE
+from ir_console.tui.state import ConsoleState, console_state
 from ir_console.tui.widgets import TopBar, safe
 
 if TYPE_CHECKING:
-    from ir_console.tui.app import ConsoleApp
     from runbooks.engine import Failure
     from runbooks.events import Event
     from runbooks.loader import LoadedRunbook
@@ -60,46 +63,6 @@ def _errors() -> tuple[type[Exception], ...]:
     from runbooks.errors import RunbookError
 
     return (RunbookError, DiscoveryError)
-
-
-def target_ref(app: ConsoleApp, kind: str, subject: str) -> str | None:
-    """The subject named the way the engine resolves it (``TYPE:ID``)."""
-    if kind == "endpoint":
-        key = app.data.endpoint_subject(int(subject))
-        return f"endpoint:{key}" if key else None
-    return f"{kind}:{subject}"
-
-
-def offer(app: ConsoleApp, kind: str, subject: str) -> None:
-    """Offer the runbooks that apply to ``subject``; the chosen one opens on its plan."""
-    from runbooks import loader
-
-    try:
-        applicable = [r for r in loader.load_all().values() if kind in r.runbook.applies_to]
-    except _errors() as exc:
-        app.show_error("could not load the runbooks", str(exc))
-        return
-    if not applicable:
-        app.notify(f"no runbook applies to a {kind}", markup=False)
-        return
-    ref = target_ref(app, kind, subject)
-    if ref is None:
-        app.notify(f"{kind} {subject} is no longer in the case", markup=False)
-        return
-    by_id = {r.runbook.id: r for r in applicable}
-    title = Text("Runbooks for ")
-    title.append_text(safe(ref, style="bold", limit=100))
-    options = []
-    for r in applicable:
-        label = Text(f"{r.runbook.id}  ", style="bold")
-        label.append_text(safe(r.runbook.title, limit=60))
-        options.append((r.runbook.id, label))
-
-    def chosen(runbook_id: str | None) -> None:
-        if runbook_id is not None:
-            app.push_screen(WalkthroughScreen(by_id[runbook_id], ref))
-
-    app.push_screen(ChoiceModal(title, options), chosen)
 
 
 class EngineEvent(Message):
@@ -153,7 +116,7 @@ class FailureAsked(Message):
 class OutcomeLoaded(Message):
     """The audit entries a finished run wrote (read through the query layer)."""
 
-    def __init__(self, run_id: str, page: Page) -> None:
+    def __init__(self, run_id: str, page: Page[AuditRow]) -> None:
         super().__init__()
         self.run_id = run_id
         self.page = page
@@ -195,11 +158,8 @@ class WalkthroughScreen(Screen[None]):
         self._secrets: dict[str, str] = {}  # typed by the responder; memory only
 
     @property
-    def console(self) -> ConsoleApp:
-        from ir_console.tui.app import ConsoleApp
-
-        assert isinstance(self.app, ConsoleApp)
-        return self.app
+    def console(self) -> ConsoleState:
+        return console_state(self.app)
 
     def compose(self) -> ComposeResult:
         name = self.loaded.runbook.id if self.loaded else "resume"
@@ -434,17 +394,17 @@ class WalkthroughScreen(Screen[None]):
         table = self.query_one("#run-audit", DataTable)
         table.clear()
         for row in page.rows:
-            details = dict(row["details"]) if isinstance(row["details"], dict) else {}
+            details = dict(row.details) if isinstance(row.details, dict) else {}
             details.pop("run", None)
             step = details.pop("step", None)
             table.add_row(
-                Text(str(row["seq"])),
-                Text(when(row["ts"])),
-                safe(row["actor"], limit=30),
-                safe(row["action"], style="bold"),
+                Text(str(row.seq)),
+                Text(when(row.ts)),
+                safe(row.actor, limit=30),
+                safe(row.action, style="bold"),
                 safe(step or "", limit=30),
                 safe(json.dumps(details, sort_keys=True, default=str), limit=160),
-                key=str(row["seq"]),
+                key=str(row.seq),
             )
         self._show_outcome(True)
 
@@ -475,8 +435,8 @@ class WalkthroughScreen(Screen[None]):
             self.query_one(RichLog).write(
                 safe(f"error: {message.error}", style="bold red", limit=600)
             )
-            self.console.show_error("the runbook could not go on", message.error)
-        self.console.case_changed()
+            self.post_message(Failed("the runbook could not go on", message.error))
+        self.post_message(CaseWritten())
 
     # ------------------------------------------------------------ actions
 
@@ -508,13 +468,13 @@ class WalkthroughScreen(Screen[None]):
 
     def action_go(self) -> None:
         safety = self.console.safety
-        if safety != "live":
+        if safety is not SafetyMode.LIVE:
             self.notify(
-                f"{safety.upper()}: the runbook is only planned; press M for LIVE",
+                f"{safety.label}: the runbook is only planned; press M for LIVE",
                 markup=False,
                 severity="warning",
             )
-            if safety == "dry-run":
+            if safety is SafetyMode.DRY_RUN:
                 self.action_plan()
             return
         if self.loaded is None:
@@ -528,7 +488,7 @@ class WalkthroughScreen(Screen[None]):
         if self.run_id is None or self.state not in (None, "waiting", "running"):
             self.notify("nothing to resume: start a live run with g", markup=False)
             return
-        if self.console.safety != "live":
+        if self.console.safety is not SafetyMode.LIVE:
             self.notify(
                 "resuming runs actions: press M for LIVE first", markup=False, severity="warning"
             )
@@ -550,13 +510,8 @@ class WalkthroughScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("go", "plan", "resume", "inputs") and self.busy:
             return None  # shown disabled while the engine runs
-        if action == "go" and self.console.safety != "live":
+        if action == "go" and self.console.safety is not SafetyMode.LIVE:
             return None
         if action == "inputs":
             return self.loaded is not None and bool(self.loaded.runbook.inputs)
         return True
-
-
-def resume_run(app: ConsoleApp, run_id: str, target: str) -> None:
-    """Open the walkthrough on an interrupted or waiting run and resume it."""
-    app.push_screen(WalkthroughScreen(None, target, resume_run=run_id))

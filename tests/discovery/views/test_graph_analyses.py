@@ -101,7 +101,12 @@ def test_blast_radius_of_a_credential(store: Store, small: SmallCase) -> None:
     assert [s["host"] for s in result["services"]] == [API]
     assert (result["shadow"], result["zombie"], result["privileged"]) == ([EXPORT], [], [EXPORT])
     assert result["sensitive_kinds"] == ["email"]
-    assert result["clients"] == [{"address": A_CLIENT, "credentials": [small.a]}]
+    assert [(c["address"], c["credentials"]) for c in result["clients"]] == [(A_CLIENT, [small.a])]
+    # requests made with the credential: per endpoint it reached and per client that presented it
+    calls = {r["id"]: r["calls"] for r in result["endpoints"]}
+    assert sum(calls.values()) == result["clients"][0]["requests"] > 0
+    for row in result["endpoints"]:
+        assert 0 < row["calls"] <= row["requests"]
     assert [(c["id"], c["clients"]) for c in result["co_credentials"]] == [(small.d, [A_CLIENT])]
     assert ids(result["identities"]) == [JWT_IDENTITY]
 

@@ -303,15 +303,15 @@ async def test_overview_new_since_window_is_chosen_with_n(case: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert "new in the last 24h of traffic" in screen_text(app)
-        day = app.screen.overview["since"]
+        day = app.screen.overview.since
         await press(pilot, "n")
         await settle(pilot)
         assert "new in the last 7d of traffic" in screen_text(app)
-        assert app.screen.overview["since"] == pytest.approx(day - 6 * 86400)
+        assert app.screen.overview.since == pytest.approx(day - 6 * 86400)
         await press(pilot, "n", "n")
         await settle(pilot)
         assert "new in the last 1h of traffic" in screen_text(app)
-        assert app.screen.overview["since"] == pytest.approx(day + 23 * 3600)
+        assert app.screen.overview.since == pytest.approx(day + 23 * 3600)
 
 
 async def test_a_proxy_started_from_the_live_screen_records_traffic(

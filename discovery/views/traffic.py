@@ -1,0 +1,150 @@
+"""The stored exchanges: how much traffic the case holds, and the newest exchanges as they arrive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from discovery.case.store import Store
+from discovery.timeutil import iso
+from discovery.views.rows import ExchangeRow
+
+EXCHANGE_COLUMNS = (
+    "id, ts, source, evidence, client_ip, host, method, path, raw_path, status, user_agent, "
+    "tls, sni, blocked"
+)
+
+
+def exchange_row(r: Sequence[Any]) -> ExchangeRow:
+    """An ``ExchangeRow`` from a row selected with ``EXCHANGE_COLUMNS``."""
+    return ExchangeRow(
+        id=r[0],
+        ts=r[1],
+        source=r[2],
+        evidence=r[3],
+        client_ip=r[4],
+        host=r[5],
+        method=r[6],
+        path=r[7],
+        raw_path=r[8],
+        status=r[9],
+        user_agent=r[10],
+        tls=bool(r[11]),
+        sni=r[12],
+        blocked=bool(r[13]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """How many exchanges the case holds and the time they span."""
+
+    exchanges: int
+    first_seen: float | None
+    last_seen: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exchanges": self.exchanges,
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+        }
+
+
+def traffic(store: Store) -> Traffic:
+    """The exchanges in the case and their first and last times."""
+    count, first, last = store.conn.execute(
+        "SELECT COUNT(*), MIN(ts), MAX(ts) FROM exchanges"
+    ).fetchone()
+    return Traffic(int(count), first, last)
+
+
+def newest_exchange_id(store: Store) -> int:
+    """The id of the newest exchange (0 for an empty case)."""
+    return int(store.conn.execute("SELECT MAX(id) FROM exchanges").fetchone()[0] or 0)
+
+
+def exchanges_after(store: Store, after_id: int, limit: int = 200) -> list[ExchangeRow]:
+    """The newest exchanges with an id above ``after_id`` (at most ``limit``), newest first."""
+    return [
+        exchange_row(r)
+        for r in store.conn.execute(
+            f"SELECT {EXCHANGE_COLUMNS} FROM exchanges WHERE id > ? ORDER BY id DESC LIMIT ?",
+            (after_id, limit),
+        )
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class InputRow:
+    """An input file ingested into the case (capture, log, HAR, flows)."""
+
+    id: int
+    path: str
+    sha256: str
+    format: str
+    size: int
+    state: str
+    started_at: float
+
+
+def inputs(store: Store) -> list[InputRow]:
+    """The inputs, in the order they were ingested."""
+    return [
+        InputRow(*r)
+        for r in store.conn.execute(
+            "SELECT id, path, sha256, format, size, state, started_at FROM inputs ORDER BY id"
+        )
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Uses:
+    """Requests of one credential or endpoint at or after a time: the successful ones (2xx/3xx,
+    not blocked) and the refused ones (blocked at the proxy or answered 4xx/5xx)."""
+
+    successful: int
+    last_success: float | None
+    evidence: str | None  # the evidence of one successful use (the first, by reference order)
+    refused: int
+
+
+def uses_since(
+    store: Store,
+    since: float,
+    *,
+    credential: str | None = None,
+    endpoint: tuple[str, str, str] | None = None,
+) -> Uses:
+    """The uses of a credential (by id) or an endpoint (host, method, template) since ``since``.
+
+    An endpoint's exchanges are those classified to it, or, not classified yet, those whose
+    path is exactly the template."""
+    if (credential is None) == (endpoint is None):
+        raise ValueError("give exactly one of credential, endpoint")
+    args: tuple[str, ...]
+    if credential is not None:
+        source = "exchange_credentials ec JOIN exchanges e ON e.id = ec.exchange_id"
+        where, args = "ec.credential_id = ?", (credential,)
+    else:
+        assert endpoint is not None
+        host, method, template = endpoint
+        source = "exchanges e LEFT JOIN endpoints ep ON ep.id = e.endpoint_id"
+        where = (
+            "e.host = ? AND e.method = ? AND (ep.template = ? OR "
+            "(e.endpoint_id IS NULL AND e.path = ?))"
+        )
+        args = (host, method, template, template)
+    conn = store.conn
+    ok, last, evidence = conn.execute(
+        f"SELECT COUNT(*), MAX(e.ts), MIN(e.evidence) FROM {source} WHERE {where} "
+        "AND e.ts >= ? AND e.status BETWEEN 200 AND 399 AND e.blocked = 0",
+        (*args, since),
+    ).fetchone()
+    refused = conn.execute(
+        f"SELECT COUNT(*) FROM {source} WHERE {where} AND e.ts >= ? "
+        "AND (e.blocked = 1 OR e.status >= 400)",
+        (*args, since),
+    ).fetchone()[0]
+    return Uses(int(ok), last, evidence, int(refused))
