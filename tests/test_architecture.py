@@ -70,6 +70,22 @@ def test_the_contracts_hold_on_this_tree(lint_imports: Path, tmp_path: Path) -> 
             "vocabulary imports no layer",
         ),
         ("runbooks/engine.py", "import textual", "never import the console"),
+        ("runbooks/report.py", "import sqlite3", "read the case through discovery.views"),
+        (
+            "ir_console/commands/read.py",
+            "from discovery.case import schema",
+            "read the case through discovery.views",
+        ),
+        (
+            "ir_console/tui/screens/graph.py",
+            "from ir_console.tui import app",
+            "console screens post messages up",
+        ),
+        (
+            "ir_console/tui/screens/live.py",
+            "from ir_console.commands import capture",
+            "console screens post messages up",
+        ),
     ],
 )
 def test_an_upward_import_breaks_a_contract(
@@ -80,5 +96,5 @@ def test_an_upward_import_breaks_a_contract(
     path.write_text(path.read_text() + f"\n{bad_import}  # noqa\n")
     result = _lint(tree)
     assert result.returncode != 0
-    broken = [line for line in result.stdout.splitlines() if line.endswith("BROKEN")]
+    broken = [line for line in result.stdout.splitlines() if " BROKEN" in line]
     assert any(contract in line for line in broken), result.stdout

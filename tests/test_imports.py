@@ -47,6 +47,7 @@ def test_headless_packages_do_not_load_textual() -> None:
         ["identities", "--json"],
         ["findings", "--json"],
         ["hosts", "--json"],
+        ["search", "api", "--json"],
     ],
 )
 def test_read_commands_load_no_heavy_library(argv: list[str], tmp_path: Path) -> None:

@@ -466,15 +466,6 @@ class Store:
             rows,
         )
 
-    # ------------------------------------------------------------------ blocklist
-
-    def blocklist_version(self) -> tuple[int, float]:
-        """(rows, newest change) of the blocklist: cheap to poll for changes."""
-        row = self.conn.execute(
-            "SELECT COUNT(*), COALESCE(MAX(created_at), 0) FROM blocklist"
-        ).fetchone()
-        return int(row[0]), float(row[1])
-
 
 class _CredAgg:
     """Per-batch aggregate of one credential's sightings."""

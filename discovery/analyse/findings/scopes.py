@@ -24,7 +24,6 @@ from discovery.case.store import Store
 from discovery.timeutil import iso
 
 SCOPED_SCHEMES = ("oauth2", "openIdConnect")
-BEARER_KINDS = ("jwt", "bearer", "opaque", "token")
 POWERFUL = ("write", "delete", "admin", "manage", "*", "all", "full")
 
 

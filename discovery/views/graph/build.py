@@ -26,8 +26,6 @@ IDENTITY, CREDENTIAL, CLIENT, ENDPOINT, SERVICE = (
     "service",
 )
 HOLDS, CALLS, PART_OF, PRESENTS = "HOLDS", "CALLS", "PART_OF", "PRESENTS"
-NODE_TYPES = (IDENTITY, CREDENTIAL, CLIENT, ENDPOINT, SERVICE)
-EDGE_KINDS = (HOLDS, CALLS, PART_OF, PRESENTS)
 
 # A path segment naming one of these makes an endpoint privileged (explained per endpoint).
 _PRIVILEGED_WORDS = frozenset(

@@ -78,7 +78,6 @@ class GraphScreen(CaseScreen):
     def __init__(self) -> None:
         super().__init__()
         self.current: GraphView | None = None
-        self.tree_data: TreeNode | None = None
 
     def compose(self) -> ComposeResult:
         yield TopBar(self.TITLE_TEXT)
@@ -174,7 +173,6 @@ class GraphScreen(CaseScreen):
             status.update(safe(message.error or "nothing to show", style="red", limit=300))
             return
         self.current = message.view
-        self.tree_data = message.tree
         status.update(Text(message.title, style="dim"))
         tree = self.query_one(Tree)
         tree.clear()
