@@ -2,8 +2,9 @@
 
 Read from the code itself: a call of ``execute``/``executemany``/``executescript`` or a use of a
 store's ``conn`` in ``ir_console/`` or ``runbooks/`` bypasses ``discovery.views``. The only
-modules allowed are the runbook engine's own run tables (its ``runstore``, issue 16) and the
-evidence bundle, which copies the whole case with SQLite's backup API.
+modules allowed are the runbook engine's own run tables (``runstore``, and ``runs``, which reads
+them back for ``runbook status``/``log``) and the evidence bundle, which copies the whole case
+with SQLite's backup API.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from tests.paths import ROOT
 
 SQL_CALLS = {"execute", "executemany", "executescript"}
 ALLOWED = {
-    "runbooks/engine.py",  # the engine's run and step rows (moving to runbooks/runstore.py)
-    "runbooks/runstore.py",
-    "runbooks/runs.py",
+    "runbooks/runstore.py",  # the engine's run and step rows
+    "runbooks/runs.py",  # `runbook status` / `log`: the engine's rows read back (issue 16)
     "runbooks/actions/evidence_bundle.py",  # store.conn.backup(copy): the whole case, copied
 }
 
