@@ -9,7 +9,7 @@ DISCOVERY_SOURCES := $(shell find discovery -name '*.py')
 NATIVE_BUILD_DEPS := "mypy==2.4.1" types-PyYAML "setuptools>=68"
 PYTEST_ARGS ?=
 
-.PHONY: demo test check lint typecheck bench fuzz soak clean native
+.PHONY: demo test test-fast check lint typecheck bench fuzz soak clean native
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,11 @@ demo: $(STAMP_RUN) $(STAMP_NATIVE)
 	$(BIN)/ir-console demo
 
 test: $(STAMP_TEST) $(STAMP_NATIVE)
-	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 -m "not fuzz and not soak" $(PYTEST_ARGS)
+
+# The fast subset: no test that starts a process or a server (under two minutes).
+test-fast: $(STAMP_TEST) $(STAMP_NATIVE)
+	$(BIN)/python -m pytest -n 2 -m "not integration and not fuzz and not soak" $(PYTEST_ARGS)
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check discovery runbooks ir_console tests benchmarks demo setup.py
@@ -56,10 +60,10 @@ bench: $(STAMP_TEST) $(STAMP_NATIVE)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 fuzz: $(STAMP_TEST)
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -m slow -k fuzz $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -m fuzz $(PYTEST_ARGS)
 
 soak: $(STAMP_TEST)
-	$(BIN)/python -m pytest -m slow -k soak -s $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m soak -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import _posixsubprocess
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,31 @@ def _private_cache(
 ) -> None:
     """Each test gets its own cache folder (validated specs), never the user's ~/.cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
+class ProcessStartedOutsideIntegration(BaseException):
+    """A test without the ``integration`` mark started a process (a BaseException, so no
+    ``except Exception`` fallback in the code under test can hide it)."""
+
+
+@pytest.fixture(autouse=True)
+def _only_integration_tests_start_processes(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keep the ``integration`` mark true: a test without it that starts a process (subprocess,
+    fork, spawn, multiprocessing) fails, so ``-m "not integration"`` really is the fast subset."""
+    if request.node.get_closest_marker("integration"):
+        return
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ProcessStartedOutsideIntegration(
+            f"{request.node.nodeid} starts a process: mark it @pytest.mark.integration"
+        )
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
+    monkeypatch.setattr(_posixsubprocess, "fork_exec", refuse)
+    for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp"):
+        monkeypatch.setattr(os, name, refuse)
 
 
 @pytest.fixture

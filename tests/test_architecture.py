@@ -13,6 +13,8 @@ import pytest
 
 from tests.paths import ROOT
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

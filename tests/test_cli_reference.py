@@ -6,10 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 GENERATOR = ROOT / "demo" / "gen_cli_reference.py"
 
 
+@pytest.mark.integration
 def test_cli_reference_is_current(tmp_path: Path) -> None:
     fresh = tmp_path / "cli.md"
     proc = subprocess.run(

@@ -11,6 +11,8 @@ import pytest
 
 from discovery.case.store import Store
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 HEAVY = ("scapy", "mitmproxy", "textual", "networkx")
 
 

@@ -14,6 +14,8 @@ from discovery.case.store import Store
 from discovery.ingest.files import ingest_files
 from tests.conftest import require_tool
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "demo" / "make_capture.py"
 BUNDLED = ROOT / "ir_console" / "demo" / "demo.pcap"

@@ -92,7 +92,9 @@ def reader_for(fmt: str) -> Reader:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name == module_name:
-            raise UnknownFormatError("-", f"no reader for {fmt!r} in this build") from exc
+            raise UnknownFormatError(
+                "-", f"the {fmt} reader is missing from this installation: reinstall ir-console"
+            ) from exc
         raise
     reader: Reader = getattr(module, func)
     return reader

@@ -17,6 +17,8 @@ import pytest
 from discovery import compiled
 from tests.discovery.ingest.test_pcap_parallel import _interleaved_capture
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 SUFFIX = compiled.extension_path("discovery.x").name[1:]  # ".cpython-311-...so"

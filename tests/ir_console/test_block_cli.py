@@ -77,6 +77,7 @@ def test_block_endpoint_normalises_the_subject(case_path: Path) -> None:
     assert json.loads(out)["unblocked"] is True
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "argv",
     [

@@ -19,6 +19,8 @@ from discovery.case.store import Store
 from ir_console.commands.capture_proxy import parse_listen
 from tests.discovery.proxyfixtures import upstream
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 
 def start(case: Path, confdir: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(

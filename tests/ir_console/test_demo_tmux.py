@@ -13,6 +13,8 @@ import pytest
 
 from tests.conftest import require_tool
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 # Rules the demo plants that an overview of the most severe findings must show at 120x40.
 EXPECTED_ANY = (
     "credential_multiple_sources",

@@ -110,6 +110,7 @@ def test_opengraph_export_writes_its_extension_schema(
     assert kinds["IRC_Holds"] is True and kinds["IRC_PartOf"] is False
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "argv",
     [
@@ -130,6 +131,7 @@ def test_bad_subjects_exit_2_with_one_line(
         assert proc.stderr.startswith("ir-console: error:") and proc.stderr.count("\n") == 1
 
 
+@pytest.mark.integration
 def test_graph_help_does_not_import_networkx(case_path: Path) -> None:
     code = (
         "import sys\n"

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from discovery.case.store import Store
@@ -73,6 +74,7 @@ def test_json_summary_and_hosts_from_sni(case_path: Path) -> None:
     assert hosts["api.crafted.test"]["requests"] == 3
 
 
+@pytest.mark.integration
 def test_not_a_capture_exits_2_with_one_line(case_path: Path, tmp_path: Path) -> None:
     bogus = tmp_path / "report.txt"
     bogus.write_text("hello\n")
@@ -86,6 +88,7 @@ def test_not_a_capture_exits_2_with_one_line(case_path: Path, tmp_path: Path) ->
         assert store.conn.execute("SELECT COUNT(*) FROM inputs").fetchone()[0] == 0
 
 
+@pytest.mark.integration
 def test_truncated_capture_exits_0_and_warns_naming_the_frame(
     case_path: Path, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from discovery.analyse.recompute import recompute
@@ -74,6 +75,7 @@ def test_import_then_identities(case_path: Path, tmp_path: Path) -> None:
     assert [f["subject"]["id"] for f in json.loads(result.stdout)] == ["jwt:i|svc-notebook"]
 
 
+@pytest.mark.integration
 def test_bad_register_is_one_line_and_exit_2(case_path: Path, tmp_path: Path) -> None:
     _case(case_path)
     register = tmp_path / "bad.csv"

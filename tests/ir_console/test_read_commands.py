@@ -183,6 +183,7 @@ def _ir(case: Path, *args: str, env_db: bool = False) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.integration
 def test_exit_code_2_for_a_file_that_is_not_a_case(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.db"
     bogus.write_text("not a database at all, just text" * 20)
@@ -192,6 +193,7 @@ def test_exit_code_2_for_a_file_that_is_not_a_case(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.integration
 def test_exit_code_2_for_a_missing_case_and_bad_usage(tmp_path: Path) -> None:
     missing = _ir(tmp_path / "nope.db", "findings")
     assert missing.returncode == 2 and "no such case file" in missing.stderr
@@ -199,11 +201,13 @@ def test_exit_code_2_for_a_missing_case_and_bad_usage(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "weird" in bad.stderr
 
 
+@pytest.mark.integration
 def test_env_var_selects_the_case(populated: Path) -> None:
     proc = _ir(populated, "endpoints", "--json", env_db=True)
     assert proc.returncode == 0 and json.loads(proc.stdout)[0]["status"] == "shadow"
 
 
+@pytest.mark.integration
 def test_help_lists_the_commands() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "ir_console", "--help"], capture_output=True, text=True, timeout=60

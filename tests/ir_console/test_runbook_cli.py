@@ -17,6 +17,8 @@ from ir_console.cli import cli
 from tests.conftest import make_exchange, make_sighting
 from tests.runbooks.actions.providers import providers
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 SECRET = "ghp_" + "C" * 36
 
 

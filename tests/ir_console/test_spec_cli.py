@@ -86,6 +86,7 @@ def test_spec_import_host_override(traffic: Path) -> None:
     assert "other.example/v1" in result.stderr
 
 
+@pytest.mark.integration
 def test_a_broken_spec_exits_2_with_the_pointer_and_changes_nothing(
     traffic: Path, tmp_path: Path
 ) -> None:

@@ -145,7 +145,7 @@ def test_damaged_streams_never_raise_and_losses_are_counted(case: tuple[Stream, 
     check_damage(case)
 
 
-@pytest.mark.slow
+@pytest.mark.fuzz
 @pytest.mark.timeout(3600)
 @given(damages(huge=2_000_000))
 def test_fuzz_damaged_streams_never_raise_and_losses_are_counted(

@@ -111,7 +111,7 @@ def test_resegmented_streams_give_the_original_exchanges(case: tuple[Stream, lis
     check_same_exchanges(case)
 
 
-@pytest.mark.slow
+@pytest.mark.fuzz
 @pytest.mark.timeout(3600)
 @given(cases())
 def test_fuzz_resegmented_streams_give_the_original_exchanges(

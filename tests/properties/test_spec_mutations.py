@@ -156,7 +156,7 @@ def test_mutated_specs_load_or_point_at_the_problem(case: tuple[str, Any]) -> No
     check_mutated(case)
 
 
-@pytest.mark.slow
+@pytest.mark.fuzz
 @pytest.mark.timeout(3600)
 @given(mutated_specs())
 def test_fuzz_mutated_specs_load_or_point_at_the_problem(case: tuple[str, Any]) -> None:

@@ -77,7 +77,7 @@ def test_classify_segment_is_total(value: str) -> None:
     assert isinstance(kind, SegmentKind) and kind.rule and kind.reason
 
 
-@pytest.mark.slow
+@pytest.mark.fuzz
 @pytest.mark.timeout(3600)
 @given(st.text() | st.binary().map(lambda b: b.decode("latin-1")))
 def test_fuzz_classify_segment_is_total(value: str) -> None:
@@ -122,7 +122,7 @@ def test_a_templates_concrete_example_templates_back_to_it(
     check_idempotent(items, threshold, seed)
 
 
-@pytest.mark.slow
+@pytest.mark.fuzz
 @pytest.mark.timeout(3600)
 @given(learned, thresholds, st.integers(0, 10**6))
 def test_fuzz_a_templates_concrete_example_templates_back_to_it(
@@ -162,7 +162,7 @@ def test_templates_do_not_depend_on_the_order_paths_are_learned(
     check_order(*case)
 
 
-@pytest.mark.slow
+@pytest.mark.fuzz
 @pytest.mark.timeout(3600)
 @given(orders())
 def test_fuzz_templates_do_not_depend_on_the_order_paths_are_learned(
@@ -221,7 +221,7 @@ def test_paths_never_merge_across_hosts(case: tuple[list[str], list[str]]) -> No
     check_hosts(*case)
 
 
-@pytest.mark.slow
+@pytest.mark.fuzz
 @pytest.mark.timeout(3600)
 @settings(max_examples=500)
 @given(host_cases)

@@ -211,6 +211,7 @@ def _check(result: dict[str, Any], total: int) -> None:
     assert result["max_seen"] > 0
 
 
+@pytest.mark.integration
 def test_proxy_stream_with_cli_and_console_readers(tmp_path: Path) -> None:
     result = run_load(tmp_path, total=500, max_seconds=60)
     _check(result, 500)
@@ -220,7 +221,7 @@ def test_proxy_stream_with_cli_and_console_readers(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 def test_proxy_stream_soak(tmp_path: Path) -> None:
     result = run_load(tmp_path, total=5000, max_seconds=240)
     _check(result, 5000)

@@ -29,6 +29,8 @@ from tests.reliability.crashkit import (
     run_ok,
 )
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 SEED = 11
 # seconds after a trigger a kill may wait: the phases of the demo ingest are short
 SPANS = {"start": 0.5, "spec": 0.05, "ingesting": 0.03, "written": 0.03, "analysing": 0.015}
@@ -180,7 +182,7 @@ def test_import_killed_during_analysis_is_finished_by_the_next_ingest(
     assert counts(case) == expected
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 def test_ingest_kill_soak(tmp_path: Path, prepared: Path, baselines: dict[str, Any]) -> None:
     """Many seeded kills, one to three in a row on the same case before it is finished."""
     rng = random.Random(SEED * 1000)

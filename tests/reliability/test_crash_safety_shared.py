@@ -26,6 +26,8 @@ from tests.reliability.crashkit import (
     run_ok,
 )
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -356,6 +356,7 @@ steps:
 """
 
 
+@pytest.mark.integration
 def test_resume_after_sigkill_does_not_repeat_a_completed_irreversible_step(
     case: Store, credential_id: str, tmp_path: Path
 ) -> None:
@@ -474,6 +475,7 @@ steps:
     assert "needs the secret input token" in live[-1]["outcome"]
 
 
+@pytest.mark.integration
 def test_a_run_driven_by_a_live_process_is_not_resumed_twice(
     case: Store, credential_id: str
 ) -> None:

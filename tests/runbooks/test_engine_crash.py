@@ -98,6 +98,7 @@ def kill_and_resume(case: Store, credential_id: str, tmp_path: Path, delay: floa
     assert audit.verify(case).ok
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("seed", range(4))
 def test_runbook_killed_at_random_moments_resumes_cleanly(
     case: Store, credential_id: str, tmp_path: Path, seed: int
@@ -105,7 +106,7 @@ def test_runbook_killed_at_random_moments_resumes_cleanly(
     kill_and_resume(case, credential_id, tmp_path, random.Random(seed).uniform(0.02, 0.3))
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 def test_runbook_kill_soak(case: Store, credential_id: str, tmp_path: Path) -> None:
     rng = random.Random(2026)
     for _ in range(30):

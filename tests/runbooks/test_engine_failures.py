@@ -14,6 +14,8 @@ from runbooks.engine import Engine, Failure
 from runbooks.errors import RunbookUsageError
 from tests.runbooks.conftest import runbook
 
+pytestmark = pytest.mark.integration  # the runbooks run real commands
+
 # ``check`` fails until FLAG exists: the operator "fixes" the world, then asks for a retry
 TEXT = """
 id: t

@@ -61,6 +61,7 @@ def test_the_child_gives_the_findings_of_the_in_process_run(
     assert ran_here and not set(ran_here) & findings.TRAFFIC_ONLY  # ... and only the child ran them
 
 
+@pytest.mark.integration
 def test_a_failing_child_leaves_the_rules_to_this_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 ENTRY = [sys.executable, "-c", "from ir_console.cli import main; main()"]
 
 

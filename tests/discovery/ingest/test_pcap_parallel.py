@@ -20,6 +20,8 @@ from discovery.stats import IngestStats
 from discovery.wire import reassembly
 from tests.paths import FIXTURES
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 FIXTURES = FIXTURES / "pcap"
 
 

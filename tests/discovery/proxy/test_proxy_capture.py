@@ -17,6 +17,8 @@ from discovery.views import queries
 from tests.conftest import require_tool
 from tests.discovery.proxyfixtures import mitmdump, self_signed_cert, upstream
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 TOKEN = "tok-proxy-capture-4f1c2a9b8e7d6c5b"
 API_KEY = "key-proxy-capture-0a1b2c3d4e5f"
 BASIC_USER, BASIC_PASSWORD = "svc-reports", "pw-proxy-capture-99x"

@@ -11,10 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from discovery.case.store import Store
 from discovery.redact.secrets import credential_id
 from tests.discovery.proxyfixtures import Upstream, mitmdump, upstream
+
+pytestmark = pytest.mark.integration  # starts processes or servers
 
 TOKEN_A = "tok-enforce-aaaaaaaaaaaaaaaa1111"
 TOKEN_B = "tok-enforce-bbbbbbbbbbbbbbbb2222"

@@ -223,6 +223,7 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 30) -> bool:
     return True
 
 
+@pytest.mark.integration
 def test_writer_drops_and_counts_when_full_and_flushes_on_close(
     case_path: Path, tmp_path: Path
 ) -> None:
@@ -248,6 +249,7 @@ def test_writer_drops_and_counts_when_full_and_flushes_on_close(
     assert paths == ["/v1/things/0", "/v1/things/1", "/v1/things/2"]
 
 
+@pytest.mark.integration
 def test_writer_recomputes_only_when_new_data_arrived(case_path: Path, tmp_path: Path) -> None:
     calls = tmp_path / "calls"
     calls.touch()
@@ -271,6 +273,7 @@ def test_writer_recomputes_only_when_new_data_arrived(case_path: Path, tmp_path:
     assert calls.read_text() == "1"
 
 
+@pytest.mark.integration
 def test_writer_keeps_up_with_a_backlog_larger_than_a_batch(case_path: Path) -> None:
     writer = BackgroundWriter(case_path, queue_size=5000, batch=50, max_delay=0.5, recompute=None)
     for i in range(2000):

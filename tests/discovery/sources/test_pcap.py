@@ -40,6 +40,7 @@ def test_fixtures_exist() -> None:
     )
 
 
+@pytest.mark.integration
 @pytest.mark.needs_tool
 @pytest.mark.parametrize("name", ALL)
 def test_same_requests_as_tshark(name: str) -> None:

@@ -114,7 +114,7 @@ def test_damaged_captures_never_raise_past_the_header(tmp_path: Path, name: str)
     assert "read" in outcomes
 
 
-@pytest.mark.slow
+@pytest.mark.fuzz
 @settings(max_examples=300, deadline=None)
 @given(st.binary(min_size=0, max_size=3000), st.sampled_from([1, 0, 101, 113, 276, 228, 229]))
 def test_fuzz_random_frames(

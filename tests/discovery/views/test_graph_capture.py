@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from discovery.analyse.sightings import rebuild_sightings
 from discovery.case.store import Store
 from discovery.views.graph import analyses, focus
 from discovery.views.graph.build import build_graph
@@ -15,34 +14,12 @@ from tests.paths import FIXTURES
 CAPTURE = FIXTURES / "pcap" / "http_api.pcap"
 
 
-def literal_inventory(store: Store) -> None:
-    """Until the inventory stage fills ``endpoints``: one endpoint per literal path that answered
-    something other than 404 (a stand-in with the same table contract, written by this test)."""
-    with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO endpoints(host, method, template, status, requests, first_seen, "
-            "last_seen) SELECT host, method, path, 'shadow', COUNT(*), MIN(ts), MAX(ts) "
-            "FROM exchanges WHERE method IS NOT NULL AND host IS NOT NULL "
-            "GROUP BY host, method, path HAVING SUM(status IS NOT 404) > 0"
-        )
-        conn.execute(
-            "UPDATE exchanges SET endpoint_id = (SELECT id FROM endpoints ep WHERE "
-            "ep.host = exchanges.host AND ep.method = exchanges.method "
-            "AND ep.template = exchanges.path) WHERE method IS NOT NULL"
-        )
-    rebuild_sightings(store)
-
-
 @pytest.fixture
 def captured(store: Store) -> Store:
-    pytest.importorskip("discovery.sources.pcap", reason="the pcap reader has not landed")
-    if not CAPTURE.exists():
-        pytest.skip(f"{CAPTURE.name} missing (made by tests/fixtures/make_pcaps.py)")
     from discovery.ingest.files import ingest_files
 
     ingest_files(store, [CAPTURE])
-    if store.conn.execute("SELECT COUNT(*) FROM endpoints").fetchone()[0] == 0:
-        literal_inventory(store)
+    assert store.conn.execute("SELECT COUNT(*) FROM endpoints").fetchone()[0] > 0
     return store
 
 

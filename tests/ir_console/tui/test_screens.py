@@ -176,6 +176,7 @@ async def test_graph_exposure_of_an_endpoint(case: Path) -> None:
         assert "pk_par…ZZZZ" in text
 
 
+@pytest.mark.integration
 async def test_live_capture_shows_exchanges_written_by_another_process(case: Path) -> None:
     app = ConsoleApp(case)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -314,6 +315,7 @@ async def test_overview_new_since_window_is_chosen_with_n(case: Path) -> None:
         assert app.screen.overview.since == pytest.approx(day + 23 * 3600)
 
 
+@pytest.mark.integration
 async def test_a_proxy_started_from_the_live_screen_records_traffic(
     case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,6 +16,8 @@ import pytest
 from tests.conftest import require_tool
 from tests.ir_console.tui.casebuilder import RAW_SECRETS, build_case
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 
 class Terminal:
     """One tmux server on its own socket, one 120x40 session running a command."""

@@ -138,6 +138,7 @@ async def test_walkthrough_plans_first_then_runs_live_with_a_manual_gate(
     assert list((tmp_path / "ir-console-reports").iterdir())
 
 
+@pytest.mark.integration
 async def test_irreversible_step_needs_its_id_typed_and_the_run_resumes(
     case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

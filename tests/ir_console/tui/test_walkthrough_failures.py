@@ -27,7 +27,7 @@ from tests.ir_console.tui.test_walkthrough import (
 )
 from tests.runbooks.actions.oauth_server import CLIENT_ID, CLIENT_SECRET, oauth_server
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]  # integration: starts processes
 
 # ``check`` fails until FLAG exists; ``broken`` always fails (``false``)
 FAILING = """\

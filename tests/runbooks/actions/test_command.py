@@ -12,6 +12,8 @@ from runbooks.actions import get
 from runbooks.actions.base import ActionContext
 from runbooks.errors import ActionError
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 
 def call(store: Store, timeout: float = 10, **args: Any) -> dict[str, Any]:
     action = get("command")

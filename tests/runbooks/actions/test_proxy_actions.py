@@ -67,6 +67,7 @@ def until(predicate: Any, limit: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.integration
 def test_revoke_runbook_blocks_on_a_running_proxy(tmp_path: Path) -> None:
     case_path = tmp_path / "case.db"
     Store.open(case_path).close()
@@ -139,6 +140,7 @@ def test_revoke_runbook_blocks_on_a_running_proxy(tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.integration
 def test_endpoint_and_unblock_actions_on_a_running_proxy(tmp_path: Path) -> None:
     """proxy.block_endpoint, proxy.unblock_endpoint and proxy.unblock_credential, called as a
     runbook step would, change what a running enforcing mitmdump lets through within seconds."""

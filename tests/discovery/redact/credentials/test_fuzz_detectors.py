@@ -85,7 +85,7 @@ def test_detection_never_raises(
     check(headers, query)
 
 
-@pytest.mark.slow
+@pytest.mark.fuzz
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(NAMES, VALUES), max_size=10), QUERY)
 def test_fuzz_detection_never_raises(

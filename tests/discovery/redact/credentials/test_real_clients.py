@@ -22,6 +22,8 @@ from tests.conftest import require_tool
 from tests.discovery.redact.credentials import tokens as t
 from tests.discovery.redact.credentials.recording import Recorder, recording_server
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 JWT = t.hs256_jwt(
     {
         "iss": "https://idp.acme.example",
