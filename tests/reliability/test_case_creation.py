@@ -16,6 +16,8 @@ from discovery.case.store import Store
 from discovery.errors import CaseFileError
 from tests.reliability.crashkit import CAPTURES, SPECS, cli, counts, run_and_kill, run_ok
 
+pytestmark = pytest.mark.integration  # kills real ir-console processes
+
 DELAYS = (0.0, 0.005, 0.02, 0.05, 0.1)
 COMMANDS: dict[str, Callable[[Path], list[str]]] = {
     "ingest": lambda case: cli(case, "ingest", CAPTURES[1]),
