@@ -85,8 +85,8 @@ class CredentialSighting:
 
     fingerprint: str  # HMAC-SHA256 hex under the case key
     kind: str  # "jwt" | "bearer" | "basic" | "api_key" | "aws_sigv4" | "github_token" | ...
-    location: str  # "header" | "query" | "cookie"
-    name: str  # header, query parameter or cookie name
+    location: str  # "header" | "query" | "cookie" | "body" | "path" | "response" (issued)
+    name: str  # header, query parameter, cookie, body field name; path: the segment's role
     redacted: str  # e.g. "sk_live_…9fQ2"
     public_id: str | None = None  # AWS key id, Basic username, key prefix, JWT jti …
     identity: str | None = None  # resolved identity key, e.g. "jwt:https://iss|sub"
@@ -94,6 +94,9 @@ class CredentialSighting:
     claims: tuple[tuple[str, Any], ...] = ()  # non-secret claims (iss, sub, scope, exp, …)
     issued_at: float | None = None
     expires_at: float | None = None
+    # Keyed fingerprints of the secret parts a responder may hold on their own (the password
+    # of a Basic pair, the token of ``id:token``): ``credentials find`` looks them up too.
+    aliases: tuple[str, ...] = ()
 
 
 class Exchange(NamedTuple):

@@ -258,7 +258,22 @@ def _to_v2(conn: sqlite3.Connection) -> None:
     run_script(conn, _V2)
 
 
+_V3 = """
+CREATE TABLE credential_aliases (
+    fingerprint TEXT NOT NULL,                    -- keyed fingerprint of a secret part
+    credential_id TEXT NOT NULL REFERENCES credentials(id),
+    PRIMARY KEY (fingerprint, credential_id)
+) WITHOUT ROWID;
+"""
+
+
+def _to_v3(conn: sqlite3.Connection) -> None:
+    """Aliases: a credential is also found by the fingerprints of the secret parts it is made
+    of (the password of a Basic pair, the token of ``id:token``), for ``credentials find``."""
+    run_script(conn, _V3)
+
+
 # MIGRATIONS[n] upgrades a case at version n to n + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2, _to_v3]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -357,6 +357,9 @@ class Store:
             "             ON e.id = ec.exchange_id WHERE ec.credential_id = credentials.id)"
         )
         conn.execute("DELETE FROM credentials WHERE requests = 0")
+        conn.execute(
+            "DELETE FROM credential_aliases WHERE credential_id NOT IN (SELECT id FROM credentials)"
+        )
 
     def finish_input(self, input_id: int, stats: dict[str, Any]) -> None:
         with self.transaction() as conn:
@@ -388,6 +391,7 @@ class Store:
         count = 0
         creds: dict[str, _CredAgg] = {}
         links: list[tuple[int, str, str, str]] = []
+        aliases: set[tuple[str, str]] = set()
         rows: list[tuple[Any, ...]] = []
         # ids assigned here (the write lock is held) so the rows go in with one executemany
         next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM exchanges").fetchone()[0])
@@ -409,6 +413,8 @@ class Store:
                     creds[cid] = _CredAgg(sighting, ts)
                 else:
                     agg.add(ts)
+                for alias in sighting.aliases:
+                    aliases.add((alias, cid))
         conn.executemany(_INSERT_EXCHANGE_WITH_ID, rows)
         if creds:
             self._upsert_credentials(creds)
@@ -417,6 +423,11 @@ class Store:
                 "INSERT OR IGNORE INTO exchange_credentials"
                 "(exchange_id, credential_id, location, name) VALUES (?, ?, ?, ?)",
                 links,
+            )
+        if aliases:
+            conn.executemany(
+                "INSERT OR IGNORE INTO credential_aliases(fingerprint, credential_id) VALUES (?, ?)",
+                sorted(aliases),
             )
         return count
 

@@ -13,6 +13,8 @@ from discovery.models import (
     exchange,
 )
 from discovery.redact.credentials import RequestView, detect_credentials
+from discovery.redact.credentials.pathsecrets import scan_path
+from discovery.redact.credentials.query import stored_name
 from discovery.redact.sensitive import scan_bodies
 from discovery.wire.paths import names_of, normalise_path, query_pairs, split_target
 
@@ -55,14 +57,14 @@ def _precomputed(
 
 
 def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exchange:
-    """Derive the stored form of an observed exchange."""
+    """Derive the stored form of an observed exchange: credentials fingerprinted, and every
+    secret in the path or a query parameter name replaced by its redacted form."""
     path = raw_path = None
     names: tuple[str, ...] = ()
     pairs: list[tuple[str, str]] = []
     host = obs.host
     if obs.target is not None:
         raw_path, raw_query, authority = split_target(obs.target)
-        path = normalise_path(raw_path)
         pairs = query_pairs(raw_query)
         names = names_of(pairs)  # the query is split once, for both
         if not host and authority:
@@ -77,13 +79,21 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
             headers=obs.request_headers,
             query=pairs,
             host=host,
-            path=path or "/",
+            path=raw_path or "/",
             method=obs.method,
+            body=obs.request_body,
         )
         credentials = tuple(detect_credentials(view, fingerprint))
+        if raw_path is not None and any(s.location == "path" for s in credentials):
+            raw_path = scan_path(raw_path, fingerprint)[1]
+        if names and any(s.location == "query" for s in credentials):
+            names = tuple(dict.fromkeys(stored_name(n) for n in names))
+    if raw_path is not None:
+        path = normalise_path(raw_path)
     if obs.extra:
         credentials += tuple(_precomputed(pc, fingerprint) for pc in obs.extra)
-    sensitive = scan_bodies(obs.request_body, obs.response_body) if obs.method else ()
+    # what the endpoint returns (secrets a client sends are credentials, above)
+    sensitive = scan_bodies(obs.response_body) if obs.method else ()
     request_type = agent = None
     for key, value in obs.request_headers:  # one pass for both (first value of each, as header())
         if len(key) == 12 and key.lower() == "content-type":

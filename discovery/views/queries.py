@@ -284,8 +284,13 @@ def credentials(store: Store) -> list[dict[str, Any]]:
 
 
 def credential_by_fingerprint(store: Store, fingerprint: str) -> dict[str, Any] | None:
-    """One credential by keyed fingerprint in the ``credentials --json`` shape, or None."""
+    """One credential by keyed fingerprint in the ``credentials --json`` shape, or None: its
+    own fingerprint, or that of a secret part it is made of (the password of a Basic pair, the
+    token of ``id:token``: ``credential_aliases``)."""
     rows = credential_page(store, where=Where(("fingerprint = ?",), (fingerprint,))).rows
+    if not rows:
+        alias = "id IN (SELECT credential_id FROM credential_aliases WHERE fingerprint = ?)"
+        rows = credential_page(store, where=Where((alias,), (fingerprint,))).rows
     return rows[0].to_json() if rows else None
 
 

@@ -13,7 +13,7 @@ import click
 from ir_console.cli import CaseContext
 from ir_console.output import emit_json, emit_table, message
 
-_SCHEMES = ("bearer ", "token ", "basic ")
+_SCHEMES = ("bearer", "token", "basic")
 
 
 _ASSIGNMENT = re.compile(
@@ -23,9 +23,12 @@ _ASSIGNMENT = re.compile(
 
 def candidates(line: str) -> list[str]:
     """The forms a pasted secret may have been stored under: as given; without a header name
-    (``Authorization:``) or scheme (``Bearer``/``token``/``Basic``) in front; the value of a
-    ``NAME=value`` / ``"name": "value"`` line (``.env`` files, JSON, AWS credential files); and
-    every provider key or JWT inside the line (an AWS key id stands for its SigV4 credential)."""
+    (``Authorization:``) or scheme (``Bearer``/``token``/``Basic``, any spacing) in front; the
+    token of ``Token token=…``; both parts of a Basic pair; the value of a ``NAME=value`` /
+    ``"name": "value"`` line (``.env`` files, JSON, AWS credential files); and every provider key
+    or JWT inside the line (an AWS key id stands for its SigV4 credential). A bare secret that
+    travelled inside Basic or ``id:token`` is found through the case's aliases."""
+    from discovery.redact.credentials.authorization import split_scheme, token_param
     from discovery.redact.credentials.jwt import JWT_IN_TEXT
     from discovery.redact.credentials.providers import find_provider_keys
 
@@ -47,10 +50,12 @@ def candidates(line: str) -> list[str]:
     ):
         value = rest.strip()
         out.append(value)
-    if value.lower().startswith(_SCHEMES):
-        scheme, _, token = value.partition(" ")
-        token = token.strip()
+    scheme, token = split_scheme(value)
+    if scheme.lower() in _SCHEMES and token:
         out.append(token)
+        param = token_param(token)
+        if param:
+            out.append(param)
         if scheme.lower() == "basic":
             import base64
             import binascii
@@ -58,7 +63,9 @@ def candidates(line: str) -> list[str]:
 
             # not base64: the token as given is already a candidate
             with contextlib.suppress(binascii.Error, ValueError):
-                out.append(base64.b64decode(token, validate=True).decode("utf-8"))
+                pair = base64.b64decode(token, validate=True).decode("utf-8")
+                out.append(pair)
+                out.extend(pair.split(":", 1))
     return [c for c in dict.fromkeys(out) if c]
 
 

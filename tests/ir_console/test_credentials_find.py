@@ -181,3 +181,49 @@ def test_bulk_triage_of_a_leaked_dump(case: Path, tmp_path: Path) -> None:
     assert [r["credential"]["kind"] for r in rows[:3]] == ["github_token", "api_key", "aws_sigv4"]
     assert_clean(out, err)
     assert AWS_SECRET not in out + err
+
+
+def test_bare_secrets_are_found_however_they_travelled(case_path: Path) -> None:
+    """A responder holds the bare token: it travelled as a Basic password or user, as the
+    token of ``id:token``, or in ``Token token=``."""
+    mailchimp = t.rand(32, "0123456789abcdef", seed=25) + "-us6"
+    atlassian_like = t.rand(24, seed=26)  # a legacy token with an e-mail user
+    as_user = t.rand(32, seed=27)  # a key sent as the Basic user with an empty password
+    service_token = t.rand(43, seed=28)
+    pagerduty = t.rand(20, t.ALNUM + "+", seed=29)
+    sent = [
+        ("Authorization", "Basic " + base64.b64encode(f"anystring:{mailchimp}".encode()).decode()),
+        (
+            "Authorization",
+            "Basic " + base64.b64encode(f"ops@acme.example:{atlassian_like}".encode()).decode(),
+        ),
+        ("Authorization", "Basic " + base64.b64encode(f"{as_user}:".encode()).decode()),
+        ("Authorization", f"fo57eya1lvvh:{service_token}"),
+        ("Authorization", f"Token token={pagerduty}"),
+    ]
+    with Store.open(case_path) as store:
+        store.add_exchanges(
+            [
+                to_exchange(
+                    ObservedExchange(
+                        ts=1_790_000_000.0 + i,
+                        source="pcap",
+                        evidence=f"frames {i}",
+                        method="GET",
+                        target="/v1/x",
+                        host="api.example",
+                        status=200,
+                        request_headers=(header,),
+                    ),
+                    store.fingerprint,
+                )
+                for i, header in enumerate(sent)
+            ]
+        )
+        recompute(store)
+    for bare in (mailchimp, atlassian_like, as_user, service_token, pagerduty):
+        code, out, err = run(case_path, ["credentials", "find", "--stdin", "--json"], bare)
+        assert code == 0 and json.loads(out)["found"] is True, bare[:4]
+        assert bare not in out + err
+    _, out, _ = run(case_path, ["credentials", "find", "--stdin", "--json"], mailchimp)
+    assert json.loads(out)["credential"]["kind"] == "mailchimp_key"

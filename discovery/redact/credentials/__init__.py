@@ -1,9 +1,12 @@
 """Credential detection in requests: each detector turns raw values into ``CredentialSighting``s
 (keyed fingerprint + non-secret facts). The raw value never leaves this package.
 
-One module per kind: ``authorization`` (Basic, Bearer, ``token``, SigV4, Digest, and the same in
-``Proxy-Authorization``), ``headers`` (API-key headers), ``query``, ``cookies``, ``jwt``,
-``sigv4`` and ``providers`` (keys recognised by prefix, alphabet, length and checksum).
+One module per place or kind: ``authorization`` (Basic, Bearer, ``token``, SigV4, Digest, and
+the same in ``Proxy-Authorization``), ``headers`` (API-key headers), ``query``, ``cookies``,
+``bodies`` (form, JSON and multipart fields), ``pathsecrets`` (tokens and webhook secrets in the
+path), ``jwt``, ``sigv4`` and ``providers`` (keys recognised by prefix, alphabet, length and
+checksum). ``detect_credentials`` is the one decision of what a request carries: the pipeline
+stores it and an enforcing proxy blocks on it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from discovery.models import CredentialSighting
-from discovery.redact.credentials import authorization, cookies, headers, query
+from discovery.redact.credentials import authorization, bodies, cookies, headers, pathsecrets, query
 from discovery.redact.credentials.config import (
     DEFAULT_CONFIG,
     MEMO_MAX_VALUE,
@@ -24,17 +27,20 @@ __all__ = ["DEFAULT_CONFIG", "DetectorConfig", "Fingerprint", "RequestView", "de
 
 
 class RequestView:
-    """What detectors may read of one request: raw headers and decoded query pairs.
+    """What detectors may read of one request: raw headers, decoded query pairs, the path as
+    sent, and the kept prefix of its body with its Content-Type.
 
     A plain slotted class (one is built per request; a dataclass's generated ``__init__`` runs
     as Python even when this package is compiled)."""
 
-    __slots__ = ("headers", "host", "method", "path", "query")
+    __slots__ = ("body", "content_type", "headers", "host", "method", "path", "query")
     headers: tuple[tuple[str, str], ...]
     query: list[tuple[str, str]]
     host: str | None
     path: str
     method: str
+    body: bytes
+    content_type: str | None
 
     def __init__(
         self,
@@ -43,21 +49,27 @@ class RequestView:
         host: str | None,
         path: str,
         method: str,
+        body: bytes = b"",
+        content_type: str | None = None,
     ) -> None:
         self.headers = headers
         self.query = query
         self.host = host
         self.path = path
         self.method = method
+        self.body = body
+        self.content_type = content_type
 
 
 def detect_credentials(
     view: RequestView, fp: Fingerprint, config: DetectorConfig | None = None
 ) -> list[CredentialSighting]:
-    """Every credential this request carries, once per (credential, location, name).
+    """Every credential this request carries (headers, query, cookies, path, body), once per
+    (credential, location, name).
 
     ``config`` defaults to ``site_config()``: the built-in names plus those of the file named
-    by ``IR_CONSOLE_CREDENTIAL_NAMES``.
+    by ``IR_CONSOLE_CREDENTIAL_NAMES``. ``view.content_type`` defaults to the request's own
+    Content-Type header.
     """
     if config is None:
         config = site_config()
@@ -71,13 +83,28 @@ def detect_credentials(
         else:
             found.extend(_header(name, value, view.host, fp, session_token, config))
     if view.query:
-        found.extend(query.detect(view.query, fp, config))
+        found.extend(query.detect(view.query, fp, config, view.host))
+    if len(view.path) >= pathsecrets.MIN_SEGMENT:
+        found.extend(pathsecrets.scan_path(view.path, fp)[0])
+    if view.body:
+        content_type = view.content_type
+        if content_type is None:
+            content_type = _first(view.headers, "content-type")
+        found.extend(bodies.detect(view.body, content_type, fp, config))
     unique: dict[tuple[str, str, str], CredentialSighting] = {}
     for sighting in found:
         unique.setdefault(
             (sighting.fingerprint, sighting.location, sighting.name.lower()), sighting
         )
     return list(unique.values())
+
+
+def _first(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    size = len(name)
+    for key, value in headers:
+        if len(key) == size and key.lower() == name:
+            return value
+    return None
 
 
 def _header(

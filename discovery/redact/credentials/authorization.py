@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import replace
 
 from discovery.models import CredentialSighting
 from discovery.redact.credentials import found, sigv4
 from discovery.redact.credentials.found import Fingerprint
-from discovery.redact.credentials.providers import match_provider
+from discovery.redact.credentials.providers import match_basic, match_provider
 from discovery.redact.credentials.shape import looks_secret
+from discovery.redact.secrets import redact
 
 _DIGEST_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 _TOKEN_SCHEMES = frozenset(
@@ -34,9 +36,37 @@ _TOKEN_SCHEMES = frozenset(
 _SIGNING_KEY_ID = re.compile(
     r'(?:^|[\s,&])(keyId|id|Credential)\s*=\s*(?:"([^"]{1,256})"|([^\s,&"]{1,256}))'
 )
+# Schemes a provider documents for its API keys: the value is a key whatever its shape.
+_KEY_SCHEMES = frozenset({"ssws", "flyv1", "bot"})
 _NOT_SECRET_SCHEMES = frozenset(
     {"negotiate", "ntlm", "hoba", "mutual", "vapid", "scram-sha-256", "scram-sha-1"}
 )
+
+
+# ``Token token="…"`` (Rails' ``authenticate_with_http_token``, PagerDuty), ``key=…``: the
+# token is the parameter's value, the other parameters are not part of the credential.
+_TOKEN_PARAM = re.compile(
+    r'^(?:token|key|api_?key|access_token)\s*=\s*(?:"([^"]{1,4096})"|([^\s,"]{1,4096}))',
+    re.IGNORECASE,
+)
+# ``ID:TOKEN`` without a scheme (PlanetScale service tokens): a short public id and a secret.
+_ID_TOKEN = re.compile(r"^([A-Za-z0-9._\-]{1,64}):([^\s:]{8,4096})$")
+
+
+def token_param(value: str) -> str | None:
+    """The token of ``token=…`` (``Token token="…"``), or None."""
+    param = _TOKEN_PARAM.match(value)
+    return None if param is None else param.group(1) or param.group(2)
+
+
+def split_scheme(value: str) -> tuple[str, str]:
+    """(scheme, credentials) of an Authorization value, split at the first run of whitespace:
+    servers accept a tab or several spaces after the scheme (``Bearer\tTOKEN``), so the same
+    token is the same credential however it was spaced."""
+    parts = value.split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1].strip() if len(parts) > 1 else ""
 
 
 def detect(
@@ -44,14 +74,13 @@ def detect(
 ) -> list[CredentialSighting]:
     """Credentials in one Authorization-like header value."""
     value = value.strip()
-    scheme, _, rest = value.partition(" ")
-    rest = rest.strip()
+    scheme, rest = split_scheme(value)
     lscheme = scheme.lower()
     if lscheme == "basic":
         return basic(name, rest, host, fp)
     if scheme == sigv4.ALGORITHM:
         parsed = sigv4.parse_authorization(value, session_token)
-        return [aws(name, parsed, fp, "header")] if parsed else []
+        return [aws(name, parsed, fp, "header", host=host)] if parsed else []
     if lscheme == "digest":
         return digest(name, rest, host, fp)
     if lscheme in _NOT_SECRET_SCHEMES or not value:
@@ -68,17 +97,44 @@ def detect(
             return [signed(name, lscheme, key.group(2) or key.group(3), fp)]
     if lscheme in _TOKEN_SCHEMES and rest:
         kind = "bearer" if lscheme in ("bearer", "dpop") else "token"
-        return [found.token(fp, rest, "header", name, kind, scheme=lscheme)]
-    if rest and (found.recognised(rest) or looks_secret(rest)):
-        return [found.token(fp, rest, "header", name, "authorization", scheme=lscheme[:32])]
-    if not rest and (found.recognised(value) or looks_secret(value)):
-        return [found.token(fp, value, "header", name, "authorization")]
+        rest = token_param(rest) or rest
+        return [found.token(fp, rest, "header", name, kind, f"scheme:{lscheme}", scheme=lscheme)]
+    if rest and (found.recognised(rest) or looks_secret(rest) or lscheme in _KEY_SCHEMES):
+        kind, context = "authorization", f"scheme:{lscheme[:32]}"
+        return [found.token(fp, rest, "header", name, kind, context, scheme=lscheme[:32])]
+    if not rest:
+        pair = _ID_TOKEN.match(value)
+        if pair is not None and not found.recognised(value):
+            return [id_token(name, pair.group(1), pair.group(2), fp)]
+        if found.recognised(value) or looks_secret(value):
+            return [found.token(fp, value, "header", name, "authorization")]
     return []
+
+
+def id_token(name: str, key_id: str, secret: str, fp: Fingerprint) -> CredentialSighting:
+    """``ID:TOKEN``: a provider key is that key (its id kept as a fact); otherwise the pair is
+    the credential, found again from the token alone."""
+    key = match_provider(secret)
+    if key is not None:
+        sighting = found.provider(fp, key, "header", name)
+        claims = tuple(sorted((*sighting.claims, ("key_id", key_id))))
+        return found.with_aliases(replace(sighting, claims=claims), fp, f"{key_id}:{secret}")
+    sighting = CredentialSighting(
+        fingerprint=fp(f"{key_id}:{secret}"),
+        kind="token",
+        location="header",
+        name=name,
+        redacted=f"{key_id}:{redact(secret)}",
+        public_id=key_id,
+        claims=(("key_id", key_id),),
+    )
+    return found.with_aliases(sighting, fp, secret)
 
 
 def basic(name: str, encoded: str, host: str | None, fp: Fingerprint) -> list[CredentialSighting]:
     """Basic: the username is kept, the password never; a provider key as user or password
-    (``curl -u sk_live_…:``, ``x-access-token:ghs_…``) is reported as that key."""
+    (``curl -u sk_live_…:``, ``x-access-token:ghs_…``, a Twilio SID with its auth token) is
+    reported as that key. Either part can be looked up on its own (``credentials find``)."""
     try:
         decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
@@ -86,27 +142,33 @@ def basic(name: str, encoded: str, host: str | None, fp: Fingerprint) -> list[Cr
             [found.opaque(fp, encoded, "basic", "header", name, malformed=True)] if encoded else []
         )
     user, sep, password = decoded.partition(":")
+    secret_user = looks_secret(user, min_length=24)
+    key = match_basic(user, password) if sep else None
     for part in (password, user):
-        key = match_provider(part)
-        if key is not None:
-            return [found.provider(fp, key, "header", name)]
-    if not sep or looks_secret(user, min_length=24):
+        key = key or match_provider(part)
+    if key is not None:
+        sighting = found.provider(fp, key, "header", name)
+        if user and key.token != user and not secret_user:
+            claims = tuple(sorted((*sighting.claims, ("username", user[:256]))))
+            sighting = replace(sighting, claims=claims)
+        return [found.with_aliases(sighting, fp, decoded)]
+    if not sep or secret_user:
         # No separator, or a user name that is itself a key: keep nothing of it.
-        return [found.opaque(fp, decoded, "basic", "header", name)]
+        sighting = found.opaque(fp, decoded, "basic", "header", name)
+        return [found.with_aliases(sighting, fp, user if secret_user else "", password)]
     ident = f"basic:{user}@{host or '?'}"
-    return [
-        CredentialSighting(
-            fingerprint=fp(decoded),
-            kind="basic",
-            location="header",
-            name=name,
-            redacted=f"{user}:…",
-            public_id=user,
-            identity=ident,
-            identity_kind="basic",
-            claims=(("host", host or "?"), ("username", user)),
-        )
-    ]
+    sighting = CredentialSighting(
+        fingerprint=fp(decoded),
+        kind="basic",
+        location="header",
+        name=name,
+        redacted=f"{user}:…",
+        public_id=user,
+        identity=ident,
+        identity_kind="basic",
+        claims=(("host", host or "?"), ("username", user)),
+    )
+    return [found.with_aliases(sighting, fp, password)]
 
 
 def digest(name: str, params: str, host: str | None, fp: Fingerprint) -> list[CredentialSighting]:
@@ -160,17 +222,28 @@ def signed(name: str, scheme: str, key_id: str, fp: Fingerprint) -> CredentialSi
 
 
 def aws(
-    name: str, parsed: sigv4.SigV4, fp: Fingerprint, location: str, kind: str = "aws_sigv4"
+    name: str,
+    parsed: sigv4.SigV4,
+    fp: Fingerprint,
+    location: str,
+    kind: str = "aws_sigv4",
+    host: str | None = None,
 ) -> CredentialSighting:
-    """An AWS signature's credential: the access key id (public) stands for the key pair."""
+    """A SigV4 (or v2) signature's credential: the access key id (public) stands for the key
+    pair. An S3-compatible store's key id is its own identity at that host."""
+    key_id = parsed.access_key_id
+    ident = f"aws:{key_id}" if parsed.aws else f"sigv4:{key_id}@{host or '?'}"
+    claims = parsed.claims()
+    if not parsed.aws:
+        claims["host"] = host or "?"
     return CredentialSighting(
-        fingerprint=fp(parsed.access_key_id),
+        fingerprint=fp(key_id) if parsed.aws else fp(f"sigv4:{key_id}@{host or '?'}"),
         kind=kind,
         location=location,
         name=name,
-        redacted=parsed.access_key_id,
-        public_id=parsed.access_key_id,
-        identity=f"aws:{parsed.access_key_id}",
-        identity_kind="aws",
-        claims=tuple(sorted(parsed.claims().items())),
+        redacted=key_id[:128],
+        public_id=key_id[:128],
+        identity=ident,
+        identity_kind="aws" if parsed.aws else "sigv4",
+        claims=tuple(sorted(claims.items())),
     )

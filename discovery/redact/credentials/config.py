@@ -101,6 +101,32 @@ _STRONG_QUERY = (
     "secret_key",
 )
 _WEAK_QUERY = ("key", "sig", "signature", "auth", "code", "session", "sid", "hash")
+# Request-body fields (form, JSON, multipart) that carry a secret: OAuth 2.0 token requests
+# (RFC 6749, 7521/7523 assertions, 8693 token exchange), login forms and API-key bodies.
+_BODY_FIELDS = (
+    "client_secret",
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "refresh_token",
+    "access_token",
+    "id_token",
+    "api_key",
+    "apikey",
+    "api_token",
+    "auth_token",
+    "token",
+    "secret",
+    "secret_key",
+    "private_token",
+    "session_token",
+    "assertion",
+    "client_assertion",
+    "subject_token",
+    "actor_token",
+    "device_code",
+)
 _SESSION_COOKIES = (
     "JSESSIONID",
     "PHPSESSID",
@@ -121,6 +147,9 @@ _SESSION_COOKIES = (
     "jwt",
     "token",
     "auth",
+    "api_key",
+    "apikey",
+    "api_token",
 )
 
 
@@ -133,6 +162,8 @@ class DetectorConfig:
     )
     not_credential_headers: tuple[str, ...] = _NOT_CREDENTIAL_HEADERS
     header_words: tuple[str, ...] = ("key", "token", "secret", "auth", "passw", "credential")
+    # a header name ending in "api" names the API it opens (``X-JFrog-Art-Api``)
+    header_suffixes: tuple[str, ...] = ("api",)
     strong_query_params: frozenset[str] = field(
         default_factory=lambda: frozenset(squash(n) for n in _STRONG_QUERY)
     )
@@ -142,7 +173,10 @@ class DetectorConfig:
     session_cookies: frozenset[str] = field(
         default_factory=lambda: frozenset(squash(n) for n in _SESSION_COOKIES)
     )
-    cookie_words: tuple[str, ...] = ("sess", "token", "auth", "jwt")
+    cookie_words: tuple[str, ...] = ("sess", "token", "auth", "jwt", "apikey")
+    body_fields: frozenset[str] = field(
+        default_factory=lambda: frozenset(squash(n) for n in _BODY_FIELDS)
+    )
     # Analytics and preference cookies whose names contain "sess"/"sid" but hold no credential.
     not_credential_cookies: tuple[str, ...] = (
         "csrf",
@@ -181,7 +215,9 @@ class DetectorConfig:
         squashed = squash(name)
         if any(bad in squashed for bad in self.not_credential_headers):
             return False
-        return any(word in squashed for word in self.header_words)
+        return any(word in squashed for word in self.header_words) or squashed.endswith(
+            self.header_suffixes
+        )
 
     def is_session_cookie(self, name: str) -> bool:
         squashed = squash(name)
@@ -207,6 +243,7 @@ _EXTENDABLE = {
     "query_params": "strong_query_params",
     "weak_query_params": "weak_query_params",
     "session_cookies": "session_cookies",
+    "body_fields": "body_fields",
 }
 _EXCLUDABLE = {
     "not_credential_headers": "not_credential_headers",
@@ -216,7 +253,7 @@ _EXCLUDABLE = {
 
 def extended(base: DetectorConfig, raw: object, source: str) -> DetectorConfig:
     """``base`` with the names of a mapping added (``api_key_headers``, ``query_params``,
-    ``weak_query_params``, ``session_cookies``; ``not_credential_headers``/``_cookies`` add
+    ``weak_query_params``, ``session_cookies``, ``body_fields``; ``not_credential_headers``/``_cookies`` add
     name fragments that are never credentials). Bad input raises InputError naming ``source``."""
     from discovery.errors import InputError
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from discovery.models import CredentialSighting
 from discovery.redact.credentials.jwt import DecodedJwt, decode_jwt
-from discovery.redact.credentials.providers import ProviderKey, match_provider
+from discovery.redact.credentials.providers import ProviderKey, match_in_context, match_provider
 from discovery.redact.credentials.shape import key_prefix
 from discovery.redact.credentials.sigv4 import account_id_from_key_id
 from discovery.redact.secrets import redact
@@ -84,24 +85,55 @@ def provider(fp: Fingerprint, key: ProviderKey, location: str, name: str) -> Cre
         location=location,
         name=name,
         redacted=redact(key.token, keep_prefix=len(key.prefix)),
-        public_id=key.prefix,
+        public_id=key.prefix or None,
         claims=_claims(facts),
     )
 
 
 def token(
-    fp: Fingerprint, value: str, location: str, name: str, default_kind: str, **facts: Any
+    fp: Fingerprint,
+    value: str,
+    location: str,
+    name: str,
+    default_kind: str,
+    context: str | None = None,
+    **facts: Any,
 ) -> CredentialSighting:
-    """A token of unknown type: a JWT, a provider key, or an opaque ``default_kind`` credential."""
+    """A token of unknown type: a JWT, a provider key (by its format, or by the format of the
+    place it travels in: ``context``, see ``providers.match_in_context``), or an opaque
+    ``default_kind`` credential."""
     decoded = decode_jwt(value)
     if decoded is not None:
         return jwt(fp, value, decoded, location, name)
-    key = match_provider(value)
+    key = match_in_context(context, value) if context else match_provider(value)
     if key is not None:
         return provider(fp, key, location, name)
     return opaque(fp, value, default_kind, location, name, **facts)
 
 
+def with_aliases(sighting: CredentialSighting, fp: Fingerprint, *parts: str) -> CredentialSighting:
+    """The sighting, also found by the fingerprints of ``parts`` (secret parts a responder may
+    hold on their own: a Basic password, the token of ``id:token``)."""
+    aliases = tuple(dict.fromkeys(fp(p) for p in parts if p and fp(p) != sighting.fingerprint))
+    return replace(sighting, aliases=aliases) if aliases else sighting
+
+
 def recognised(value: str) -> bool:
     """True when a value is a JWT or a provider key by its format alone."""
     return decode_jwt(value) is not None or match_provider(value) is not None
+
+
+def redacted_form(value: str) -> str:
+    """The redacted form a value is stored under where it would otherwise appear (a query
+    parameter name): the same as its sighting's, without fingerprinting it."""
+    decoded = decode_jwt(value)
+    if decoded is not None:
+        return redact(value, keep_prefix=3)
+    key = match_provider(value)
+    if key is not None:
+        return (
+            key.token
+            if key.pattern.kind == "aws_access_key_id"
+            else redact(key.token, keep_prefix=len(key.prefix))
+        )
+    return redact(value, keep_prefix=len(key_prefix(value) or ""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from discovery.models import CredentialSighting
 from discovery.redact.credentials import found
-from discovery.redact.credentials.config import DetectorConfig
+from discovery.redact.credentials.config import DetectorConfig, squash
 from discovery.redact.credentials.found import Fingerprint
 from discovery.redact.credentials.jwt import JWT_IN_TEXT, decode_jwt
 from discovery.redact.credentials.providers import find_provider_keys
@@ -21,12 +21,13 @@ def detect(
     value = value.strip()
     if not value:
         return []
+    context = "header:" + squash(name)
     if config.is_api_key_header(name):
         if len(value) < MIN_API_KEY_LENGTH and not found.recognised(value):
             return []
-        return [found.token(fp, value, "header", name, "api_key")]
+        return [found.token(fp, value, "header", name, "api_key", context)]
     if config.maybe_credential_header(name) and (found.recognised(value) or looks_secret(value)):
-        return [found.token(fp, value, "header", name, "api_key")]
+        return [found.token(fp, value, "header", name, "api_key", context)]
     return embedded(value, "header", name, fp)
 
 

@@ -1,6 +1,7 @@
 """Identity resolution from a credential's non-secret facts (docs/findings.md).
 
-JWT: ``jwt:<iss>|<sub>``, else ``client:<iss>|<client id>``; AWS: ``aws:<key id>``; Basic:
+JWT: ``jwt:<iss>|<sub>``, else ``client:<iss>|<client id>``; AWS: ``aws:<key id>`` (an
+S3-compatible store's key: ``sigv4:<key id>@<host>``); Basic:
 ``basic:<user>@<host>``; Digest: ``digest:<user>@<host>``; anything else is its own identity
 (``cred:<credential id>``, made by the store) until the register names it.
 """
@@ -36,6 +37,8 @@ def identity_for(
         if ident:
             return ident, "jwt"
     if kind in ("aws_sigv4", "aws_sigv2", "aws_access_key_id") and public_id:
+        if claims.get("store") == "s3-compatible":
+            return f"sigv4:{public_id}@{claims.get('host', '?')}", "sigv4"
         return f"aws:{public_id}", "aws"
     if kind in ("basic", "digest") and claims.get("username") and "host" in claims:
         return f"{kind}:{claims['username']}@{claims['host']}", kind

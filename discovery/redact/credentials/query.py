@@ -40,7 +40,7 @@ def _presigned_v2(pairs: list[tuple[str, str]]) -> sigv4.SigV4 | None:
 
 
 def detect(
-    pairs: list[tuple[str, str]], fp: Fingerprint, config: DetectorConfig
+    pairs: list[tuple[str, str]], fp: Fingerprint, config: DetectorConfig, host: str | None = None
 ) -> list[CredentialSighting]:
     """Credentials in decoded query pairs."""
     out: list[CredentialSighting] = []
@@ -49,12 +49,12 @@ def detect(
     if "xamzalgorithm" in squashed or "signature" in squashed:  # may be presigned (v4 or v2)
         presigned = sigv4.parse_presigned(dict(pairs))
         if presigned is not None:
-            out.append(aws("X-Amz-Credential", presigned, fp, "query"))
+            out.append(aws("X-Amz-Credential", presigned, fp, "query", host=host))
             skip = _SIGV4_PARAMS
         else:
             v2 = _presigned_v2(pairs)
             if v2 is not None:
-                out.append(aws("AWSAccessKeyId", v2, fp, "query", kind="aws_sigv2"))
+                out.append(aws("AWSAccessKeyId", v2, fp, "query", kind="aws_sigv2", host=host))
                 skip = _SIGV2_PARAMS
     for (name, value), squashed_name in zip(pairs, squashed, strict=True):
         if squashed_name in skip:
@@ -66,12 +66,27 @@ def detect(
     return out
 
 
+def secret_name(name: str) -> bool:
+    """A parameter name that is itself a secret (``?sk_live_…``, ``?<token>``): a provider key,
+    a JWT, or a long random string."""
+    return len(name) >= MIN_QUERY_SECRET and (
+        found.recognised(name) or (len(name) >= 24 and looks_secret(name))
+    )
+
+
+def stored_name(name: str) -> str:
+    """A parameter name as it may be stored: a secret name becomes its redacted form."""
+    return found.redacted_form(name) if secret_name(name) else name
+
+
 def _pair(
     name: str, squashed: str, value: str, fp: Fingerprint, config: DetectorConfig
 ) -> tuple[CredentialSighting, ...]:
-    """The credentials one query parameter carries."""
+    """The credentials one query parameter carries (its name, when the name is a secret)."""
     value = value.strip()
     if not value:
+        if secret_name(name):
+            return (found.token(fp, name, "query", "(name)", "api_key"),)
         return ()
     if squashed in config.strong_query_params:
         if found.recognised(value) or (

@@ -2,6 +2,8 @@
 
 The secret access key never travels; what does is public: the access key id, the scope (date,
 region, service) and, for temporary STS credentials, a session token (a secret, dropped here).
+S3-compatible stores (MinIO, Cloudflare R2, Ceph, Wasabi, Backblaze B2) sign the same way with
+key ids of their own shape: any key id is read; only AWS-shaped ones decode to an account.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from dataclasses import dataclass
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 _KEY_ID = re.compile(r"^(AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z2-7]{16}$")
+_AWS_SHAPED = re.compile(r"^(AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}$")
+# Key ids of S3-compatible stores: MinIO user names or generated ids, R2's 32 hex, B2's key ids.
+_ANY_KEY_ID = re.compile(r"^[A-Za-z0-9._\-+=@]{3,128}$")
 _CREDENTIAL = re.compile(r"Credential=([^,\s]+)")
 _SIGNED_HEADERS = re.compile(r"SignedHeaders=([^,\s]+)")
 
@@ -32,6 +37,11 @@ class SigV4:
     def account_id(self) -> str | None:
         return account_id_from_key_id(self.access_key_id)
 
+    @property
+    def aws(self) -> bool:
+        """The key id has AWS's shape (else an S3-compatible store's)."""
+        return aws_shaped(self.access_key_id)
+
     def claims(self) -> dict[str, object]:
         facts: dict[str, object] = {
             "access_key_id": self.access_key_id,
@@ -39,10 +49,16 @@ class SigV4:
             "region": self.region,
             "service": self.service,
             "temporary": self.temporary,
+            "store": "aws" if self.aws else "s3-compatible",
         }
         if self.account_id:
             facts["account_id"] = self.account_id
         return {k: v for k, v in facts.items() if v is not None}
+
+
+def aws_shaped(key_id: str) -> bool:
+    """True for an AWS access key id (a four-letter type prefix and 16 upper-case characters)."""
+    return _AWS_SHAPED.match(key_id) is not None
 
 
 def account_id_from_key_id(key_id: str) -> str | None:
@@ -60,7 +76,7 @@ def account_id_from_key_id(key_id: str) -> str | None:
 def _scope(credential: str, session_token: bool) -> SigV4 | None:
     parts = credential.split("/")
     key_id = parts[0]
-    if not _KEY_ID.match(key_id):
+    if not _ANY_KEY_ID.match(key_id):
         return None
     scope: list[str | None] = [*parts[1:4], None, None, None]
     date, region, service = scope[0], scope[1], scope[2]
@@ -69,9 +85,10 @@ def _scope(credential: str, session_token: bool) -> SigV4 | None:
 
 def parse_authorization(value: str, session_token: bool) -> SigV4 | None:
     """Facts of an ``AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`` header."""
-    scheme, _, rest = value.strip().partition(" ")
-    if scheme != ALGORITHM:
+    parts = value.split(None, 1)  # any whitespace after the scheme, as servers read it
+    if len(parts) != 2 or parts[0] != ALGORITHM:
         return None
+    rest = parts[1]
     match = _CREDENTIAL.search(rest)
     if not match:
         return None

@@ -1,6 +1,7 @@
 """A loopback HTTP server that records each request's raw method, target and header lines.
 
-Real clients (curl, httpx, botocore) talk to it; tests feed what it recorded to the detectors,
+Real clients (curl, httpx, botocore) talk to it; tests feed what it recorded (request line,
+headers and body) to the detectors,
 exactly as a capture source would. It answers Digest challenges and S3's ListBuckets so the
 clients complete their normal exchange.
 """
@@ -31,6 +32,7 @@ class Recorded:
     headers: tuple[tuple[str, str], ...]
     client: tuple[str, int]
     status: int
+    body: bytes = b""
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Recorder:
                     host=host,
                     status=r.status,
                     request_headers=r.headers,
+                    request_body=r.body,
                 )
             )
         return out
@@ -73,8 +76,7 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
+            sent = self.rfile.read(length) if length else b""
             auth = self.headers.get("Authorization") or ""
             status, body, extra = 200, b'{"ok":true}', []
             if self.path.startswith("/digest") and not auth.startswith("Digest "):
@@ -95,6 +97,7 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                     tuple(self.headers.items()),
                     self.client_address[:2],
                     status,
+                    sent,
                 )
             )
             self.send_response(status)

@@ -160,7 +160,8 @@ def test_sigv4_claims_and_session_token() -> None:
         ('Digest realm="api", nonce="abc"', "Digest without a username"),
         ("Custom hello", "unknown scheme with a word"),
         ("550e8400-e29b-41d4-a716-446655440000", "a bare UUID"),
-        ("AWS4-HMAC-SHA256 Credential=short/20261128/us-east-1/s3/aws4_request", "bad key id"),
+        ("AWS4-HMAC-SHA256 Credential=a/20261128/us-east-1/s3/aws4_request", "one-letter key id"),
+        ("AWS4-HMAC-SHA256 Credential=<KEY>/20261128/us-east-1/s3/aws4_request", "template"),
     ],
 )
 def test_near_misses(value: str, why: str) -> None:
@@ -172,3 +173,70 @@ def test_per_request_signatures_are_one_credential_per_key() -> None:
     second = detect([("Authorization", 'Hawk id="dh37fgj492je", ts="2", nonce="b", mac="q9Wv"')])
     other = detect([("Authorization", 'Hawk id="other-key", ts="2", nonce="b", mac="q9Wv"')])
     assert first[0].fingerprint == second[0].fingerprint != other[0].fingerprint
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"Bearer\t{OPAQUE}",
+        f"Bearer   {OPAQUE}",
+        f"bearer {OPAQUE}",
+        f"  Bearer \t {OPAQUE}  ",
+        f"BEARER {OPAQUE}",
+    ],
+)
+def test_whitespace_after_the_scheme_is_the_same_credential(value: str) -> None:
+    """Servers accept a tab or several spaces after the scheme: one credential, one decision."""
+    same = detect([("Authorization", f"Bearer {OPAQUE}")])[0].fingerprint
+    found = detect([("Authorization", value)])
+    assert [s.fingerprint for s in found] == [same]
+    sigv4 = detect([("Authorization", SIGV4.replace(" Credential", "\tCredential"))])
+    assert [s.kind for s in sigv4] == ["aws_sigv4"]
+
+
+def test_token_parameter_is_the_token() -> None:
+    token = t.rand(20, t.ALNUM + "+", seed=81)
+    found = detect([("Authorization", f"Token token={token}")])
+    quoted = detect([("Authorization", f'Token token="{token}", other="x"')])
+    assert found[0].fingerprint == quoted[0].fingerprint == FP(token)
+    assert_no_secret(found + quoted, token)
+
+
+def test_id_and_token_without_a_scheme() -> None:
+    secret = t.rand(43, seed=82)
+    found = detect([("Authorization", f"fo57eya1lvvh:{secret}")])
+    assert [(s.kind, s.public_id) for s in found] == [("token", "fo57eya1lvvh")]
+    assert found[0].aliases == (FP(secret),)  # found again from the token alone
+    assert_no_secret(found, secret)
+
+
+@pytest.mark.parametrize(
+    ("user", "password", "kind", "found_by"),
+    [
+        ("batch", "Pw-" + t.rand(14, seed=83), "basic", "password"),
+        ("", t.rand(52, "abcdefghijklmnopqrstuvwxyz234567", seed=84), "basic", "password"),
+        (
+            "AC" + t.rand(32, "0123456789abcdef", seed=85),
+            t.rand(32, "0123456789abcdef", seed=86),
+            "twilio_auth_token",
+            "password",
+        ),
+        ("agent@example.com/token", t.rand(40, seed=87), "zendesk_token", "password"),
+        ("api", "key-" + t.rand(32, "0123456789abcdef", seed=88), "mailgun_key", "password"),
+        (t.rand(32, seed=89), "", "basic", "user"),
+    ],
+)
+def test_each_secret_part_of_basic_is_found_on_its_own(
+    user: str, password: str, kind: str, found_by: str
+) -> None:
+    found = detect([("Authorization", "Basic " + b64(f"{user}:{password}"))])
+    assert [s.kind for s in found] == [kind]
+    part = password if found_by == "password" else user
+    assert FP(part) in (found[0].fingerprint, *found[0].aliases)
+    assert_no_secret(found, part)
+
+
+def test_okta_ssws_scheme_names_the_key() -> None:
+    key = "00" + t.rand(40, t.ALNUM + "_-", seed=90)
+    found = detect([("Authorization", f"SSWS {key}")])
+    assert [(s.kind, dict(s.claims)["provider"]) for s in found] == [("okta_token", "okta")]

@@ -45,6 +45,18 @@ SESSION = "s%3A" + t.rand(32, seed=33)
 PASSWORD = "Pw-" + t.rand(14, seed=34)
 AWS_SECRET = t.rand(40, seed=35)
 AWS_SESSION_TOKEN = "FwoGZXIvYXdzE" + t.rand(60, seed=36)
+TAB_TOKEN = "Tb7" + t.rand(29, seed=38)
+CLIENT_SECRET = t.rand(3, seed=39) + "8Q~" + t.rand(34, t.ALNUM + "_-.~", seed=40)
+JSON_KEY = t.rand(32, seed=41)
+FORM_TOKEN = "mp_" + t.rand(30, seed=42)
+TELEGRAM = "7213808860:AA" + t.rand(33, t.ALNUM + "_-", seed=43)
+SLACK_HOOK = t.rand(24, seed=44)
+PD_TOKEN = t.rand(20, t.ALNUM + "+", seed=45)
+PSCALE = "pscale_tkn_" + t.rand(43, seed=46)
+HF = "hf_" + t.rand(34, t.string.ascii_letters, seed=47)
+COOKIE_KEY = t.rand(36, seed=48)
+JFROG = t.rand(64, seed=49)
+MINIO_SECRET = t.rand(40, seed=50)
 
 
 def curl(*args: str) -> None:
@@ -59,7 +71,7 @@ def curl(*args: str) -> None:
     )
 
 
-def boto_s3(url: str, key_id: str, session_token: str | None) -> Any:
+def boto_s3(url: str, key_id: str, session_token: str | None, secret: str = AWS_SECRET) -> Any:
     import boto3
     from botocore.config import Config
 
@@ -68,7 +80,7 @@ def boto_s3(url: str, key_id: str, session_token: str | None) -> Any:
         endpoint_url=url,
         region_name="eu-west-1",
         aws_access_key_id=key_id,
-        aws_secret_access_key=AWS_SECRET,
+        aws_secret_access_key=secret,
         aws_session_token=session_token,
         config=Config(
             signature_version="s3v4", retries={"max_attempts": 1}, s3={"addressing_style": "path"}
@@ -228,6 +240,95 @@ CASES: dict[str, Case] = {
             "claims": {"temporary": True, "service": "s3", "region": "eu-west-1"},
         },
         [AWS_SECRET, AWS_SESSION_TOKEN],
+    ),
+    "sigv4 to an S3-compatible store (botocore signer, MinIO-style key id)": (
+        lambda u: boto_s3(u, "ci-uploader", None, MINIO_SECRET).list_buckets(),
+        {
+            "kind": "aws_sigv4",
+            "identity": "sigv4:ci-uploader@127.0.0.1:{port}",
+            "redacted": "ci-uploader",
+            "claims": {"store": "s3-compatible", "service": "s3", "region": "eu-west-1"},
+        },
+        [MINIO_SECRET],
+    ),
+    "bearer after a tab (curl)": (
+        lambda u: curl("-H", f"Authorization: Bearer\t{TAB_TOKEN}", f"{u}/v1/me"),
+        {"kind": "bearer", "redacted": f"…{TAB_TOKEN[-4:]}"},
+        [TAB_TOKEN],
+    ),
+    "client secret in a form body (httpx)": (
+        lambda u: httpx.post(
+            f"{u}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "app-1",
+                "client_secret": CLIENT_SECRET,
+            },
+        ),
+        {
+            "kind": "azure_client_secret",
+            "location": "body",
+            "name": "client_secret",
+            "claims": {"provider": "azure"},
+        },
+        [CLIENT_SECRET],
+    ),
+    "api key in a JSON body (httpx)": (
+        lambda u: httpx.post(
+            f"{u}/v1/search", json={"query": "x", "auth": {"api_key": JSON_KEY}, "limit": 5}
+        ),
+        {"kind": "api_key", "location": "body", "name": "api_key"},
+        [JSON_KEY],
+    ),
+    "token in a multipart field (curl -F)": (
+        lambda u: curl(
+            "-F", "file=hello;filename=notes.txt", "-F", f"token={FORM_TOKEN}", f"{u}/v1/upload"
+        ),
+        {"kind": "api_key", "location": "body", "name": "token", "redacted": f"…{FORM_TOKEN[-4:]}"},
+        [FORM_TOKEN],
+    ),
+    "telegram bot token in the path (httpx)": (
+        lambda u: httpx.get(f"{u}/bot{TELEGRAM}/getMe"),
+        {
+            "kind": "telegram_bot_token",
+            "location": "path",
+            "redacted": f"{TELEGRAM.split(':')[0]}:…{TELEGRAM[-4:]}",
+        },
+        [TELEGRAM, TELEGRAM.split(":")[1]],
+    ),
+    "slack webhook url (curl)": (
+        lambda u: curl(
+            "-X", "POST", "-d", '{"text":"x"}', f"{u}/services/T0ACME123/B0HOOK456/{SLACK_HOOK}"
+        ),
+        {"kind": "webhook_url", "location": "path", "claims": {"provider": "slack"}},
+        [SLACK_HOOK],
+    ),
+    "pagerduty Token token= (curl)": (
+        lambda u: curl("-H", f"Authorization: Token token={PD_TOKEN}", f"{u}/incidents"),
+        {"kind": "token", "redacted": f"…{PD_TOKEN[-4:]}"},
+        [PD_TOKEN],
+    ),
+    "id:token without a scheme (curl)": (
+        lambda u: curl("-H", f"Authorization: fo57eya1lvvh:{PSCALE}", f"{u}/v1/organizations"),
+        {"kind": "planetscale_token", "claims": {"key_id": "fo57eya1lvvh"}},
+        [PSCALE],
+    ),
+    "letter-only token in the query (httpx)": (
+        lambda u: httpx.get(f"{u}/api/models", params={"access_token": HF}),
+        {"kind": "huggingface_token", "location": "query", "redacted": f"hf_…{HF[-4:]}"},
+        [HF],
+    ),
+    "api_key cookie (curl -b)": (
+        lambda u: curl("-b", f"lang=en; api_key={COOKIE_KEY}", f"{u}/dashboard"),
+        {"kind": "session_cookie", "location": "cookie", "name": "api_key"},
+        [COOKIE_KEY],
+    ),
+    "header naming an api (X-JFrog-Art-Api)": (
+        lambda u: httpx.get(
+            f"{u}/artifactory/api/repositories", headers={"X-JFrog-Art-Api": JFROG}
+        ),
+        {"kind": "api_key", "name": "X-JFrog-Art-Api"},
+        [JFROG],
     ),
 }
 

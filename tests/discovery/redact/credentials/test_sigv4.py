@@ -62,7 +62,7 @@ def test_presigned_form() -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        "AWS4-HMAC-SHA256 Credential=notakey/20261128/us-east-1/s3/aws4_request",
+        "AWS4-HMAC-SHA256 Credential=<key id>/20261128/us-east-1/s3/aws4_request",
         "AWS4-HMAC-SHA256 SignedHeaders=host",
         "AWS " + t.AWS_KEY_ID + ":sig",  # SigV2 is not this parser's
     ],
