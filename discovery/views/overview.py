@@ -66,11 +66,12 @@ def _count(store: Store, table: str, where: str = "", *args: object) -> int:
     return int(store.conn.execute(f"SELECT COUNT(*) FROM {table} {where}", args).fetchone()[0])
 
 
-def case_counts(store: Store) -> CaseCounts:
-    """The case's counts (see the module's docstring for what each counts)."""
+def case_counts(store: Store, exchanges: int | None = None) -> CaseCounts:
+    """The case's counts (see the module's docstring for what each counts); ``exchanges`` when
+    the caller counted them already."""
     statuses = endpoint_counts(store)
     return CaseCounts(
-        exchanges=traffic(store).exchanges,
+        exchanges=traffic(store).exchanges if exchanges is None else exchanges,
         hosts=host_count(store),
         endpoints=sum(n for status, n in statuses.items() if status != "orphan"),
         shadow=statuses["shadow"],
@@ -85,9 +86,9 @@ def case_counts(store: Store) -> CaseCounts:
 def overview(store: Store, since: float | None = None, window: float = DAY) -> Overview:
     """The overview; "new" counts what appeared since ``since`` (default: ``window`` seconds
     before the newest exchange)."""
+    seen = traffic(store)
     if since is None:
-        newest = traffic(store).last_seen
-        since = (newest - window) if newest is not None else 0.0
+        since = (seen.last_seen - window) if seen.last_seen is not None else 0.0
     severities = {
         str(sev): int(n)
         for sev, n in store.conn.execute(
@@ -100,7 +101,7 @@ def overview(store: Store, since: float | None = None, window: float = DAY) -> O
         identities=_count(store, "identities", "WHERE first_seen >= ?", since),
     )
     return Overview(
-        counts=case_counts(store),
+        counts=case_counts(store, seen.exchanges),
         severities=severities,
         since=since,
         new=new,

@@ -29,8 +29,8 @@ class SharedCase:
         self._lock = threading.RLock()
         self._poll_lock = threading.Lock()
         try:
-            self._poll = sqlite3.connect(
-                f"file:{self.path.resolve()}?mode=ro", uri=True, check_same_thread=False
+            self._poll = sqlite3.connect(  # as_uri: a '?' or '#' in the path stays the path's
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
             )
         except sqlite3.Error as exc:
             self.store.close()

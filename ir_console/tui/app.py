@@ -101,6 +101,7 @@ class ConsoleApp(App[None]):
         self.data = CaseData(self.case_path)
         self.case_version = 0
         self._seen_version = self.data.data_version()
+        self._poll_failing = False
         self.started_at = time.perf_counter()
         self.first_paint_at: float | None = None
 
@@ -117,8 +118,11 @@ class ConsoleApp(App[None]):
         try:
             version = self.data.data_version()
         except DiscoveryError as exc:
-            self.show_error("could not read the case", str(exc))
+            if not self._poll_failing:  # said once, not every second until it reads again
+                self._poll_failing = True
+                self.show_error("could not read the case", str(exc))
             return
+        self._poll_failing = False
         if version == self._seen_version:
             return
         self._seen_version = version

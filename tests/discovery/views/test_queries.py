@@ -179,3 +179,17 @@ def test_shared_case_turns_sqlite_errors_into_case_errors(case: Path) -> None:
         assert isinstance(shared.data_version(), int)
     finally:
         shared.close()
+
+
+def test_shared_case_opens_a_path_that_looks_like_a_uri(tmp_path: Path) -> None:
+    """The change poll opens the case read-only by URI: a '?' or '#' in a folder name stays part
+    of the path."""
+    folder = tmp_path / "incident #42?draft"
+    folder.mkdir()
+    shared = SharedCase(build_case(folder / "case.db"))
+    try:
+        before = shared.data_version()
+        shared.call(lambda store: store.set_meta("touched", "1"))
+        assert shared.data_version() != before
+    finally:
+        shared.close()
