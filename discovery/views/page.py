@@ -4,9 +4,12 @@ A list that can be large (endpoints, credentials, identities, findings, audit en
 read as a ``Page``: at most ``limit`` rows and the total that matched, so a screen over a
 million-exchange case never loads a whole table. ``limit=None`` reads every row (the CLI's lists).
 
-The filter language (the console's ``/``): words separated by spaces must all match; a plain word
-is a substring of the row's text, ``key:value`` a substring of one column. Matching is
-case-insensitive. Values are bound as parameters, never spliced into the SQL.
+The filter language (the console's ``/``, in the CLI's words): terms separated by spaces must all
+match. A plain word is a substring of the row's text; ``key:value`` a substring of one column;
+``key:a,b`` either value (``status:shadow,zombie``, as ``--status shadow,zombie``); on a number
+column ``key:>5``, ``>=``, ``<``, ``<=``, ``=`` compare (``requests:>5``); a leading ``-`` or
+``!`` negates a term (``-status:documented``, ``!health``). Matching is case-insensitive. Values
+are bound as parameters, never spliced into the SQL.
 """
 
 from __future__ import annotations
@@ -61,22 +64,83 @@ class Where:
         return f"WHERE {' AND '.join(self.clauses)}" if self.clauses else ""
 
 
+@dataclass(frozen=True, slots=True)
+class Sort:
+    """A list sorted by one of its columns (the console's ``s`` and header clicks)."""
+
+    column: str
+    descending: bool = False
+
+
+def order_sql(sort: Sort | None, columns: Mapping[str, str], default: str, tiebreak: str) -> str:
+    """``ORDER BY`` text: ``sort``'s column (an expression from ``columns``, never the user's
+    text) then ``tiebreak``; ``default`` without a sort. An unknown column is a ``ValueError``."""
+    if sort is None:
+        return default
+    if sort.column not in columns:
+        raise ValueError(f"cannot sort by {sort.column!r}; columns: {', '.join(columns)}")
+    direction = "DESC" if sort.descending else "ASC"
+    return f"{columns[sort.column]} {direction}, {tiebreak}"
+
+
 def terms(text: str) -> list[str]:
     """Filter text split into lower-cased terms; every term must match."""
     return [t for t in text.lower().split() if t]
 
 
-def text_filter(text: str, haystack: str, fields: Mapping[str, str]) -> Where:
-    """The condition for filter ``text``: plain terms are substrings of the SQL expression
-    ``haystack``; ``key:value`` is a substring of ``fields[key]`` (a column expression)."""
+_COMPARISONS = (">=", "<=", "!=", ">", "<", "=")
+
+
+def text_filter(
+    text: str,
+    haystack: str,
+    fields: Mapping[str, str],
+    *,
+    numbers: Mapping[str, str] | None = None,
+) -> Where:
+    """The condition for filter ``text`` (the language in the module's docstring): plain terms
+    are substrings of the SQL expression ``haystack``, ``key:value`` of ``fields[key]`` (a column
+    expression), ``key:>N`` compares ``numbers[key]`` with N."""
+    numbers = numbers or {}
     where = Where()
     for term in terms(text):
-        key, sep, value = term.partition(":")
-        if sep and key in fields and value:
-            where = where.and_(f"instr(lower(COALESCE({fields[key]}, '')), ?) > 0", value)
-        else:
-            where = where.and_(f"instr(lower({haystack}), ?) > 0", term)
+        negate = term[0] in "-!" and len(term) > 1
+        if negate:
+            term = term[1:]
+        clause, args = _term(term, haystack, fields, numbers)
+        where = where.and_(f"NOT ({clause})" if negate else clause, *args)
     return where
+
+
+def _term(
+    term: str, haystack: str, fields: Mapping[str, str], numbers: Mapping[str, str]
+) -> tuple[str, tuple[object, ...]]:
+    key, sep, value = term.partition(":")
+    if sep and value and key in numbers:
+        number = _comparison(value)
+        if number is not None:
+            op, n = number
+            return f"COALESCE({numbers[key]}, 0) {op} ?", (n,)
+    if sep and value and (key in fields or key in numbers):
+        column = fields.get(key) or f"CAST({numbers[key]} AS TEXT)"
+        alternatives = [v for v in value.split(",") if v]
+        clause = " OR ".join(f"instr(lower(COALESCE({column}, '')), ?) > 0" for _ in alternatives)
+        return f"({clause})", tuple(alternatives)
+    return f"instr(lower({haystack}), ?) > 0", (term,)
+
+
+def _comparison(value: str) -> tuple[str, float] | None:
+    """``>5`` as (">", 5.0); None when ``value`` is not a comparison with a number."""
+    for op in _COMPARISONS:
+        if value.startswith(op):
+            try:
+                return op, float(value[len(op) :])
+            except ValueError:
+                return None
+    try:
+        return "=", float(value)
+    except ValueError:
+        return None
 
 
 def marks(values: Sequence[object]) -> str:

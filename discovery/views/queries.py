@@ -20,9 +20,11 @@ from discovery.timeutil import iso
 from discovery.views.page import (
     SEVERITY_ORDER,
     Page,
+    Sort,
     Where,
     limit_sql,
     marks,
+    order_sql,
     page_of,
     text_filter,
 )
@@ -104,6 +106,16 @@ _ENDPOINT_ORDER = {
     "name": "host, template, method",
     "busiest": "requests DESC, host, template, method",
 }
+# the columns a list may be sorted by (``Sort.column`` -> SQL expression)
+ENDPOINT_SORTS = {
+    "status": "status",
+    "method": "method",
+    "host": "host",
+    "template": "template",
+    "requests": "requests",
+    "first_seen": "first_seen",
+    "last_seen": "last_seen",
+}
 
 
 def endpoint_counts(store: Store) -> dict[str, int]:
@@ -121,6 +133,7 @@ def endpoint_page(
     text: str = "",
     where: Where | None = None,
     order: EndpointOrder = "name",
+    sort: Sort | None = None,
     limit: int | None = None,
     callers: bool = True,
 ) -> Page[EndpointRow]:
@@ -140,11 +153,13 @@ def endpoint_page(
         text,
         "host || ' ' || method || ' ' || template || ' ' || status",
         {"status": "status", "host": "host", "method": "method", "template": "template"},
+        numbers={"requests": "requests"},
     )
     limit_clause, limit_args = limit_sql(limit)
+    order_by = order_sql(sort, ENDPOINT_SORTS, _ENDPOINT_ORDER[order], "host, template, method")
     found = store.conn.execute(
         "SELECT id, host, method, template, status, requests, first_seen, last_seen, statuses "
-        f"FROM endpoints {where.sql} ORDER BY {_ENDPOINT_ORDER[order]} {limit_clause}",
+        f"FROM endpoints {where.sql} ORDER BY {order_by} {limit_clause}",
         (*where.args, *limit_args),
     ).fetchall()
     ids = [r[0] for r in found]
@@ -197,6 +212,15 @@ def endpoints(
 
 CredentialOrder = Literal["first_seen", "recent"]
 _CREDENTIAL_ORDER = {"first_seen": "first_seen, id", "recent": "last_seen DESC, id"}
+CREDENTIAL_SORTS = {
+    "id": "id",
+    "kind": "kind",
+    "redacted": "redacted",
+    "identity": "identity_id",
+    "requests": "requests",
+    "first_seen": "first_seen",
+    "last_seen": "last_seen",
+}
 
 
 def credential_page(
@@ -205,6 +229,7 @@ def credential_page(
     text: str = "",
     where: Where | None = None,
     order: CredentialOrder = "first_seen",
+    sort: Sort | None = None,
     limit: int | None = None,
     reach: bool = True,
 ) -> Page[CredentialRow]:
@@ -215,13 +240,15 @@ def credential_page(
         "id || ' ' || kind || ' ' || redacted || ' ' || COALESCE(identity_id, '') || "
         "' ' || COALESCE(public_id, '')",
         {"kind": "kind", "identity": "identity_id", "id": "id"},
+        numbers={"requests": "requests"},
     )
     limit_clause, limit_args = limit_sql(limit)
+    order_by = order_sql(sort, CREDENTIAL_SORTS, _CREDENTIAL_ORDER[order], "id")
     conn = store.conn
     found = conn.execute(
         "SELECT id, kind, redacted, identity_id, first_seen, last_seen, requests, issued_at, "
         f"expires_at, claims FROM credentials {where.sql} "
-        f"ORDER BY {_CREDENTIAL_ORDER[order]} {limit_clause}",
+        f"ORDER BY {order_by} {limit_clause}",
         (*where.args, *limit_args),
     ).fetchall()
     sources: dict[str, list[str]] = defaultdict(list)
@@ -301,6 +328,14 @@ _IDENTITY_ORDER = {
     "registered_first": "i.registered DESC, i.id",
     "unregistered_first": "i.registered, i.last_seen DESC, i.id",
 }
+IDENTITY_SORTS = {
+    "registered": "i.registered",
+    "name": "i.name",
+    "source": "i.source",
+    "owner": "i.owner",
+    "first_seen": "i.first_seen",
+    "last_seen": "i.last_seen",
+}
 
 
 def identity_page(
@@ -309,6 +344,7 @@ def identity_page(
     text: str = "",
     where: Where | None = None,
     order: IdentityOrder = "registered_first",
+    sort: Sort | None = None,
     limit: int | None = None,
 ) -> Page[IdentityRow]:
     """Registered and observed identities with the credentials they hold.
@@ -327,7 +363,8 @@ def identity_page(
     found = conn.execute(
         "SELECT i.rowid, i.id, i.name, i.kind, i.owner, i.source, i.registered, i.first_seen, "
         f"i.last_seen FROM identities i {where.sql} "
-        f"ORDER BY {_IDENTITY_ORDER[order]} {limit_clause}",
+        f"ORDER BY {order_sql(sort, IDENTITY_SORTS, _IDENTITY_ORDER[order], 'i.id')} "
+        f"{limit_clause}",
         (*where.args, *limit_args),
     ).fetchall()
     held: dict[str, list[str]] = defaultdict(list)
@@ -366,6 +403,15 @@ def identities(store: Store) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------- findings
 
+_FINDING_ORDER = f"{SEVERITY_ORDER}, rule, subject_id"
+FINDING_SORTS = {
+    "severity": SEVERITY_ORDER,
+    "rule": "rule",
+    "title": "title",
+    "subject": "subject_type || ' ' || subject_id",
+    "last_seen": "last_seen",
+}
+
 
 def finding_page(
     store: Store,
@@ -375,6 +421,7 @@ def finding_page(
     subjects: tuple[str, Iterable[str]] | None = None,
     text: str = "",
     where: Where | None = None,
+    sort: Sort | None = None,
     limit: int | None = None,
 ) -> Page[FindingRow]:
     """Findings, most severe first; ``severity`` keeps that level and above, ``subjects`` the
@@ -399,7 +446,8 @@ def finding_page(
     found = store.conn.execute(
         "SELECT id, rule, severity, title, subject_type, subject_id, evidence, first_seen, "
         f"last_seen, created_at FROM findings {where.sql} "
-        f"ORDER BY {SEVERITY_ORDER}, rule, subject_id {limit_clause}",
+        f"ORDER BY {order_sql(sort, FINDING_SORTS, _FINDING_ORDER, 'rule, subject_id')} "
+        f"{limit_clause}",
         (*where.args, *limit_args),
     ).fetchall()
     rows = [

@@ -1,0 +1,269 @@
+"""A subject's story, one exchange in full, and activity over time (discovery.views.story,
+exchange, timeline), on the small hand-built case with known answers (tests/discovery/casebuilder)
+and on the demo case built from its real capture."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from pathlib import Path
+
+import pytest
+
+from discovery.case import blocklist
+from discovery.case.store import Store
+from discovery.views import exchange, story, timeline
+from discovery.views.page import Sort
+from discovery.views.queries import credential_page, endpoint_page
+from tests.conftest import make_exchange, make_sighting
+from tests.discovery.casebuilder import (
+    ADMIN,
+    EXPORT,
+    JWT_IDENTITY,
+    USERS,
+    SmallCase,
+    build_small_case,
+)
+
+
+@pytest.fixture
+def small(store: Store) -> SmallCase:
+    return build_small_case(store)
+
+
+def test_credential_story_counts_each_source_and_endpoint_with_marks(
+    store: Store, small: SmallCase
+) -> None:
+    told = story.story(store, "credential", small.a)
+    assert told is not None
+    assert (told.totals.requests, told.totals.successes, told.totals.refusals) == (3, 3, 0)
+    assert [(s.source, s.requests, s.endpoints) for s in told.sources] == [("10.0.0.5", 3, 2)]
+    assert told.sources[0].user_agents == ("curl/8",)
+    reached = {r.key: r for r in told.reach}
+    assert reached[USERS].requests == 2 and reached[USERS].marks == ()
+    # /internal/export: shadow, an administrative path word, email addresses in responses
+    assert reached[EXPORT].marks == ("shadow", "privileged", "sensitive")
+    assert told.facts["identity"] == JWT_IDENTITY
+    assert [x.path for x in told.exchanges.rows] == [
+        "/v1/users/1",
+        "/v1/users/2",
+        "/internal/export",
+    ]
+
+
+def test_refusals_are_counted_per_source_and_lane(store: Store, small: SmallCase) -> None:
+    told = story.story(store, "credential", small.c)
+    assert told is not None and told.timeline is not None
+    assert (told.totals.successes, told.totals.refusals) == (1, 1)
+    assert (told.sources[0].successes, told.sources[0].refusals) == (1, 1)
+    (lane,) = told.timeline.lanes
+    assert (sum(lane.ok), sum(lane.refused)) == (1, 1)
+    # the refused request (403, the later one) is in a later bucket than the success
+    assert lane.refused.index(1) > lane.ok.index(1)
+    assert "zombie" in {m for r in told.reach for m in r.marks}
+    assert {r.key: r.marks for r in told.reach}[ADMIN] == ("zombie", "privileged")
+
+
+def test_identity_story_gathers_its_credentials_sources(store: Store, small: SmallCase) -> None:
+    told = story.story(store, "identity", JWT_IDENTITY)
+    assert told is not None
+    assert told.totals.requests == 4
+    assert {s.source: s.requests for s in told.sources} == {"10.0.0.5": 3, "10.0.0.6": 1}
+    assert set(told.facts["credentials"]) == {small.a, small.b}
+    assert told.facts["registered"] is True
+
+
+def test_endpoint_story_says_who_calls_it_from_where(store: Store, small: SmallCase) -> None:
+    told = story.story(store, "endpoint", EXPORT)
+    assert told is not None
+    assert told.totals.requests == 2
+    assert [(s.source, s.requests) for s in told.sources] == [("10.0.0.5", 2)]
+    assert told.facts["privileged"] is True and told.facts["sensitive"] == {"email": 5}
+
+
+def test_client_story_lists_the_credentials_it_presented(store: Store, small: SmallCase) -> None:
+    told = story.story(store, "client", "10.0.0.5")
+    assert told is not None
+    assert {s.source: s.requests for s in told.sources} == {small.a: 3, small.d: 1}
+    assert told.timeline is not None
+    assert {lane.label for lane in told.timeline.lanes} == {small.a, small.d}
+    anonymous = story.story(store, "client", "10.0.0.9")
+    assert anonymous is not None
+    assert [(s.source, s.refusals) for s in anonymous.sources] == [("-", 1)]
+
+
+def test_unknown_subjects_have_no_story(store: Store, small: SmallCase) -> None:
+    assert story.story(store, "credential", "c-000000000000") is None
+    assert story.story(store, "endpoint", "api.example.com GET /nowhere") is None
+    assert story.story(store, "client", "192.0.2.1") is None
+    assert story.story(store, "finding", "x") is None
+
+
+def test_exchange_pages_follow_time_and_filter_in_the_cli_words(
+    store: Store, small: SmallCase
+) -> None:
+    scope = story.scope_for(store, "client", "10.0.0.5")
+    assert scope is not None
+    first = story.exchange_page(store, scope, limit=2)
+    assert first.total == 4 and [x.path for x in first.rows] == ["/v1/users/1", "/v1/users/2"]
+    last = first.rows[-1]
+    rest = story.exchange_page(store, scope, after=(last.ts, last.id), limit=2)
+    assert [x.path for x in rest.rows] == ["/internal/export", "/internal/export"]
+    everyone = story.scope_for(store, "host", "api.example.com")
+    assert everyone is not None
+    refused = story.exchange_page(store, everyone, text="status:>=400")
+    assert sorted(x.status for x in refused.rows) == [401, 403]
+    assert story.exchange_page(store, everyone, text="-status:>=400 -path:internal").total == 3
+    newest = story.exchange_page(store, everyone, order="status", descending=True, limit=1)
+    assert newest.rows[0].status == 403
+
+
+def test_a_block_is_marked_and_later_requests_fall_in_the_refused_lane(
+    store: Store, small: SmallCase
+) -> None:
+    blocklist.block_credential(store, small.d, "leaked")
+    blocked_at = float(
+        store.conn.execute("SELECT ts FROM audit_log WHERE action = 'block.credential'").fetchone()[
+            0
+        ]
+    )
+    # the proxy refuses the credential after the block (as the addon records it)
+    sighting = make_sighting(store, "api-key-dddddddddddddd", kind="api_key", redacted="…dddd")
+    store.add_exchanges(
+        [
+            make_exchange(
+                ts=blocked_at + 1.0,
+                client_ip="10.0.0.66",
+                host="api.example.com",
+                path="/internal/export",
+                raw_path="/internal/export",
+                status=403,
+                blocked=True,
+                source="proxy",
+                credentials=(sighting,),
+            )
+        ]
+    )
+    told = story.story(store, "credential", small.d)
+    assert told is not None and told.timeline is not None
+    assert [m.what for m in told.timeline.markers] == ["block"]
+    assert told.facts["blocked_at"] == pytest.approx(blocked_at)
+    lanes = {lane.label: lane for lane in told.timeline.lanes}
+    assert sum(lanes["10.0.0.66"].refused) == 1 and sum(lanes["10.0.0.66"].ok) == 0
+    marked = told.timeline.bucket_of(blocked_at)
+    assert lanes["10.0.0.66"].refused.index(1) >= marked
+    assert sum(lanes["10.0.0.5"].ok[marked + 1 :]) == 0  # the old use is before the block
+
+
+def test_exchange_detail_rebuilds_the_request_with_redacted_credentials(
+    store: Store, small: SmallCase
+) -> None:
+    row = store.conn.execute(
+        "SELECT exchange_id FROM exchange_credentials WHERE credential_id = ?", (small.c,)
+    ).fetchone()
+    detail = exchange.exchange_detail(store, row[0])
+    assert detail is not None
+    request = "\n".join(detail.request_lines())
+    assert "Authorization: AKIA…MPLE" in request
+    assert "aws-secret-cccccccccccc" not in request
+    assert detail.endpoint is not None and detail.credentials[0].credential_id == small.c
+    assert exchange.exchange_detail(store, 10**9) is None
+
+
+def test_extraction_commands_name_exactly_the_exchange_frames(
+    store: Store, small: SmallCase
+) -> None:
+    detail = exchange.exchange_detail(store, 1)
+    assert detail is not None
+    live = exchange.extraction(detail)
+    assert live.command is None and "no input file" in live.note
+    in_pcap = dataclasses.replace(
+        detail,
+        input_path="/cases/it's here.pcap",
+        input_format="pcap",
+        evidence="frames 78-82",
+        client_ip="10.0.0.5",
+        client_port=50000,
+        server_ip="10.0.0.1",
+        server_port=80,
+    )
+    made = exchange.extraction(in_pcap)
+    assert made.command is not None and made.alternative is not None
+    argv = shlex.split(made.command)  # quoted for a shell: the path is one argument
+    assert argv[:3] == ["tshark", "-r", "/cases/it's here.pcap"]
+    assert "frame.number >= 78 && frame.number <= 82" in argv[4]
+    assert "tcp.port == 50000" in argv[4] and argv[-1] == f"exchange-{detail.id}.pcap"
+    assert shlex.split(made.alternative)[-1] == "78-82"
+    har = exchange.extraction(
+        dataclasses.replace(detail, input_path="x.har", input_format="har", evidence="entry 7")
+    )
+    assert har.command == "jq '.log.entries[7]' x.har"
+
+
+def test_case_timeline_counts_every_exchange_and_marks_milestones(
+    store: Store, small: SmallCase
+) -> None:
+    case = timeline.case_timeline(store, buckets=10)
+    assert case is not None
+    assert sum(case.timeline.lanes[0].ok) == 8
+    whats = [m.what for m in case.milestones]
+    assert whats[0] == "first sighting" and whats[-1] == "last use"
+    assert "first shadow call" in whats
+
+
+def test_bars_show_a_single_request_and_share_one_scale() -> None:
+    assert timeline.bars([0, 1, 50, 100], 100) == " ▁▄█"
+    assert timeline.bars([0, 0], 0) == "  "
+
+
+def test_sorting_by_a_column_and_refusing_an_unknown_one(store: Store, small: SmallCase) -> None:
+    busiest = endpoint_page(store, sort=Sort("requests", descending=True))
+    assert busiest.rows[0].requests == max(r.requests for r in busiest.rows)
+    by_kind = credential_page(store, sort=Sort("kind"))
+    assert [r.kind for r in by_kind.rows] == sorted(r.kind for r in by_kind.rows)
+    with pytest.raises(ValueError, match="cannot sort"):
+        endpoint_page(store, sort=Sort("nope; DROP TABLE endpoints"))
+
+
+def test_filter_alternatives_negation_and_numbers(store: Store, small: SmallCase) -> None:
+    def statuses(text: str) -> list[str]:
+        return sorted(r.status for r in endpoint_page(store, text=text).rows)
+
+    assert statuses("status:shadow,zombie") == ["shadow", "zombie"]
+    assert statuses("-status:documented") == ["orphan", "shadow", "zombie"]
+    assert statuses("!status:documented status:shadow,zombie") == ["shadow", "zombie"]
+    assert statuses("requests:>2") == ["documented"]  # GET /v1/users/{id}: 4 requests
+    assert statuses("requests:>1") == ["documented", "shadow"]  # /internal/export: 2
+    assert statuses("requests:0") == ["orphan"]
+    assert statuses("requests:>=1 -host:billing") == ["documented", "shadow", "zombie"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ir_console.commands.demo import build_demo_case
+
+    path = tmp_path_factory.mktemp("demo") / "demo-case.db"
+    build_demo_case(path)
+    return path
+
+
+def test_the_demo_leaked_key_shows_its_second_address_later_and_at_admin_routes(
+    demo: Path,
+) -> None:
+    with Store.open(demo, create=False) as store:
+        leaked = next(r for r in credential_page(store).rows if r.identity == "reg:partner-globex")
+        told = story.story(store, "credential", leaked.id)
+        assert told is not None and told.timeline is not None
+        assert told.source_count == 2
+        partner, other = sorted(told.sources, key=lambda s: s.first_seen or 0)
+        assert other.first_seen is not None and partner.first_seen is not None
+        assert other.first_seen - partner.first_seen > 1.0  # the second address starts later
+        admin = [r for r in told.reach if "privileged" in r.marks]
+        assert len(admin) == 2  # two admin routes
+        assert {lane.label for lane in told.timeline.lanes} == {partner.source, other.source}
+        # the lanes read in order of arrival: the partner first
+        assert told.timeline.lanes[0].label == partner.source
+        one = exchange.exchange_detail(store, told.exchanges.rows[0].id)
+        assert one is not None and one.input_format == "pcap"
+        made = exchange.extraction(one)
+        assert made.command is not None and made.command.startswith("tshark -r ")
