@@ -127,7 +127,9 @@ class ConsoleApp(App[None]):
             return
         self._seen_version = version
         self.case_version += 1
-        if isinstance(self.screen, CaseScreen):  # others reload when shown again
+        # others reload when shown again; no screen at all while the app shuts down (a worker's
+        # CaseWritten can arrive after the last screen is gone)
+        if self.screen_stack and isinstance(self.screen, CaseScreen):
             self.screen.post_message(CaseChanged())
 
     def on_case_written(self, _message: CaseWritten) -> None:
