@@ -25,6 +25,9 @@ class IngestStats:
     counts: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
     max_warnings: int = 50
+    # bytes of the input up to the end of its last whole record (a frame, a log line, a flow):
+    # where a later read of the grown file goes on; None for formats read only as a whole (HAR)
+    consumed: int | None = None
 
     def skip(self, reason: str, warning: str | None = None) -> None:
         """Count a skipped part by reason; keep the first warnings verbatim."""

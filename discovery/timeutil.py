@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import UTC, datetime
+from typing import Final
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+# the times ir-console stores and shows: 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z
+MIN_TS: Final = 0.0
+MAX_TS: Final = 253_402_300_799.0
+
+
+def plausible(ts: float) -> bool:
+    """Whether an epoch time is finite and within ``MIN_TS``..``MAX_TS``."""
+    return math.isfinite(ts) and MIN_TS <= ts <= MAX_TS
+
+
 def iso(ts: float | None) -> str | None:
-    """An epoch time as ISO 8601 UTC (``2026-11-28T04:34:50Z``), or None."""
-    if ts is None:
+    """An epoch time as ISO 8601 UTC (``2026-11-28T04:34:50Z``), or None (also for a time no
+    ISO 8601 string can show: a case written by an older version may hold one)."""
+    if ts is None or not plausible(ts):
         return None
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 

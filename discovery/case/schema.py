@@ -273,7 +273,28 @@ def _to_v3(conn: sqlite3.Connection) -> None:
     run_script(conn, _V3)
 
 
+_V4 = """
+ALTER TABLE inputs ADD COLUMN owner TEXT;             -- "HOST PID START" of the process reading it
+ALTER TABLE inputs ADD COLUMN heartbeat REAL;         -- the owner's last batch (claims from another host)
+ALTER TABLE inputs ADD COLUMN start_offset INTEGER NOT NULL DEFAULT 0;  -- where this read began
+ALTER TABLE inputs ADD COLUMN continues INTEGER REFERENCES inputs(id);  -- the read it continues
+ALTER TABLE inputs ADD COLUMN consumed INTEGER;       -- end of the last whole record read (bytes)
+ALTER TABLE inputs ADD COLUMN prefix_sha256 TEXT;     -- SHA-256 of the file's first `consumed` bytes
+UPDATE inputs SET consumed = size, prefix_sha256 = sha256
+    WHERE state = 'complete' AND format IN ('pcap', 'pcapng', 'zeek', 'mitm');
+CREATE INDEX inputs_state ON inputs(state, format);
+"""
+
+
+def _to_v4(conn: sqlite3.Connection) -> None:
+    """Input ownership and growing inputs: an input being read is claimed by a live process
+    (``owner``, ``heartbeat``); a read ends at its last whole record (``consumed``, with the hash
+    of the bytes before it), so a file that grew since is read on from there (``start_offset``,
+    ``continues``). Appendable inputs read before this version were consumed whole."""
+    run_script(conn, _V4)
+
+
 # MIGRATIONS[n] upgrades a case at version n to n + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2, _to_v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2, _to_v3, _to_v4]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -306,33 +306,27 @@ class Store:
     # ------------------------------------------------------------------ inputs
 
     def register_input(self, path: Path, fmt: str, sha256: str | None = None) -> InputRegistration:
-        """Register an input by content hash.
+        """Register and claim an input by content hash (the rules: ``discovery.case.inputs``).
 
         Already complete: nothing to do. Left half-done by a killed ingest: its rows are removed
         and the same id is reused, so ingesting again ends with the counts of one clean run.
+        Being read by another live process: ``InputBusy``.
         """
-        digest = sha256 or file_sha256(path)
+        from discovery.case import inputs
+        from discovery.errors import InputBusy
+
         size = path.stat().st_size if path.exists() else 0
-        with self.transaction() as conn:
-            row = conn.execute(
-                "SELECT id, state FROM inputs WHERE sha256 = ?", (digest,)
-            ).fetchone()
-            if row and row[1] == "complete":
-                return InputRegistration(int(row[0]), True)
-            if row:
-                self.forget_input_rows(int(row[0]))
-                conn.execute(
-                    "UPDATE inputs SET started_at = ?, path = ?, format = ?, stats = '{}' "
-                    "WHERE id = ?",
-                    (time.time(), str(path), fmt, row[0]),
-                )
-                return InputRegistration(int(row[0]), False)
-            cur = conn.execute(
-                "INSERT INTO inputs(sha256, path, format, size, state, started_at) "
-                "VALUES (?, ?, ?, ?, 'ingesting', ?)",
-                (digest, str(path), fmt, size, time.time()),
-            )
-            return InputRegistration(int(cur.lastrowid or 0), False)
+        print_ = (
+            inputs.Fingerprint(sha256, size) if sha256 is not None else inputs.fingerprint(path)
+        )
+        while True:
+            claim = inputs.claim(self, path, fmt, print_, hold=False)
+            if not claim.missing:
+                break
+            print_ = inputs.fingerprint(path, set(print_.prefixes) | claim.missing)
+        if claim.busy is not None:
+            raise InputBusy(f"{path}: being ingested by {claim.busy.describe()}")
+        return InputRegistration(claim.id, claim.already_ingested)
 
     def forget_input_rows(self, input_id: int) -> None:
         """Remove what a half-done ingest wrote (inside the caller's transaction)."""
@@ -362,11 +356,11 @@ class Store:
         )
 
     def finish_input(self, input_id: int, stats: dict[str, Any]) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                "UPDATE inputs SET state = 'complete', finished_at = ?, stats = ? WHERE id = ?",
-                (time.time(), dumps(stats), input_id),
-            )
+        """Mark an input read as a whole (``discovery.case.inputs.finish`` for a read that
+        ended at a given byte)."""
+        from discovery.case import inputs
+
+        inputs.finish(self, input_id, stats, None, None)
 
     # ------------------------------------------------------------------ exchanges
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from discovery.case import inputs
 from discovery.case.pending import mark_pending
 from discovery.case.store import PreparedExchange, Store
 from discovery.models import Exchange, ObservedExchange
@@ -49,23 +50,27 @@ class ExchangeWriter:
         self._write(batch)
 
     def flush(self) -> None:
-        """Write the pending batch in one transaction that also marks the analysis pending."""
+        """Write the pending batch in one transaction that also marks the analysis pending
+        (and refreshes the input's heartbeat: its owner is alive)."""
         if self._pending:
             with self.store.transaction():
                 self.written += self.store.insert_exchanges(self._pending, self.input_id)
-                mark_pending(self.store)
+                self._mark()
             self._pending = []
 
     def _write(self, batch: list[PreparedExchange]) -> None:
         if batch:
             with self.store.transaction():
                 self.written += self.store.insert_prepared(batch, self.input_id)
-                mark_pending(self.store)
+                self._mark()
+
+    def _mark(self) -> None:
+        mark_pending(self.store)
+        if self.input_id is not None:
+            inputs.heartbeat(self.store, self.input_id)
 
 
 def unregister_input(store: Store, input_id: int) -> None:
     """Remove an input and what it wrote (an unusable input leaves no half-registered trace)."""
-    with store.transaction() as conn:
-        store.forget_input_rows(input_id)
-        conn.execute("DELETE FROM inputs WHERE id = ?", (input_id,))
-        mark_pending(store)  # rows an earlier, analysed run of this input wrote are gone
+    with store.transaction():
+        inputs.forget_input(store, input_id)

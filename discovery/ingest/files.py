@@ -1,29 +1,80 @@
-"""Ingest an input file into the case: detect its format, read it, convert, write in batches."""
+"""Ingest an input file into the case: detect its format, claim it, read it, convert, write in
+batches.
+
+An input is claimed before it is read (``discovery.case.inputs``): a second ingest of the same
+content waits for the first one (or, with ``wait=False``, refuses naming its owner); an input
+that grew since it was read is read on from where it stopped. A reader failing in a way no
+reader should (nesting deeper than Python recurses, a value no field can hold, memory) makes the
+input unusable: it is unregistered and reported as one ``InputError``.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from discovery.case.store import PreparedExchange, Store, file_sha256
+from discovery.case import inputs
+from discovery.case.store import PreparedExchange, Store
 from discovery.case.writer import ExchangeWriter, unregister_input
-from discovery.errors import InputError
+from discovery.errors import InputBusy, InputError
 from discovery.sources import detect_format, reader_for
 from discovery.stats import IngestStats, Progress
+from discovery.timeutil import iso
 
 log = logging.getLogger(__name__)
+
+WAIT_POLL = 0.25  # seconds between looks at a claim held by another process
+HEARTBEAT_EVERY = 10.0  # seconds between heartbeats sent from progress reports
+# what a reader must never raise for a bad input, turned into one InputError for the input
+_UNUSABLE = (RecursionError, MemoryError, OverflowError, ValueError)
 
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What one input gave: its format, whether it was already in the case, and the counters."""
+    """What one input gave: its format, whether it was already in the case, where the read
+    started (a grown input is read on from there), and the counters."""
 
     path: Path
     format: str
     already_ingested: bool
     stats: IngestStats
+    continued_from: int = 0
+
+
+def claim_input(
+    store: Store,
+    path: Path,
+    fmt: str,
+    *,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
+) -> tuple[inputs.Claim, inputs.Fingerprint]:
+    """Claim an input for reading, waiting while another live process reads it (or, with
+    ``wait=False``, raising ``InputBusy``); ``on_wait`` is told once why it waits."""
+    try:
+        size = path.stat().st_size
+        print_ = inputs.fingerprint(path, inputs.offsets_to_hash(store, fmt, size))
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    told = False
+    while True:
+        claim = inputs.claim(store, path, fmt, print_)
+        if claim.missing:  # continuation points appeared meanwhile: hash there too
+            print_ = inputs.fingerprint(path, set(print_.prefixes) | claim.missing)
+            continue
+        if claim.busy is None:
+            return claim, print_
+        since = f" since {iso(claim.busy_since)}" if claim.busy_since else ""
+        reason = f"{path}: being ingested by {claim.busy.describe()}{since}"
+        if not wait:
+            raise InputBusy(f"{reason}; run again when it finishes")
+        if not told and on_wait is not None:
+            on_wait(f"{reason}: waiting for it to finish")
+        told = True
+        time.sleep(WAIT_POLL)
 
 
 def ingest_file(
@@ -31,34 +82,94 @@ def ingest_file(
     path: Path,
     fmt: str = "auto",
     progress: Progress | None = None,
+    *,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
 ) -> IngestResult:
     """Read one input into the case (no analysis: call ``analysis.recompute`` after the batch)."""
     fmt = detect_format(path) if fmt == "auto" else fmt
-    reader = reader_for(fmt)
+    reader_for(fmt)  # an unknown format fails before anything is claimed
     stats = IngestStats()
-    registration = store.register_input(path, fmt, file_sha256(path))
-    if registration.already_ingested:
+    claim, print_ = claim_input(store, path, fmt, wait=wait, on_wait=on_wait)
+    if claim.already_ingested:
         return IngestResult(path, fmt, True, stats)
-    writer = ExchangeWriter(store, registration.id)
+    try:
+        _read(store, path, fmt, claim, print_, stats, _heartbeats(store, claim.id, progress))
+    finally:
+        inputs.release(store, claim.id)
+    log.info("ingested %s: %d exchanges", path, stats.exchanges)
+    return IngestResult(path, fmt, False, stats, claim.start)
+
+
+def _read(
+    store: Store,
+    path: Path,
+    fmt: str,
+    claim: inputs.Claim,
+    print_: inputs.Fingerprint,
+    stats: IngestStats,
+    progress: Progress | None,
+) -> None:
+    """Read the claimed input (from its start, up to the size it was hashed at) and finish it."""
+    writer = ExchangeWriter(store, claim.id)
     converted: Iterable[PreparedExchange] | None = None
-    if fmt in ("pcap", "pcapng"):
+    if fmt in ("pcap", "pcapng") and claim.start == 0:
         from discovery.ingest import parallel
 
         if parallel.worth_it(path):  # read and convert in children while this process writes
-            converted = parallel.convert_in_children(fmt, path, stats, store.fingerprint, progress)
+            converted = parallel.convert_in_children(
+                fmt, path, stats, store.fingerprint, progress, end=print_.size
+            )
     try:
         if converted is None:
-            writer.add_all(reader(path, stats, progress))
+            reader = reader_for(fmt)
+            writer.add_all(reader(path, stats, progress, start=claim.start, end=print_.size))
         else:
             writer.add_prepared(converted)
         writer.flush()
     except InputError:
-        unregister_input(store, registration.id)  # unusable input: leave no half-registered trace
+        unregister_input(store, claim.id)  # unusable input: leave no half-registered trace
         raise
+    except _UNUSABLE as exc:
+        unregister_input(store, claim.id)
+        raise InputError(str(path), _unusable(exc)) from exc
     stats.exchanges = writer.written
-    store.finish_input(registration.id, stats.as_dict())
-    log.info("ingested %s: %d exchanges", path, writer.written)
-    return IngestResult(path, fmt, False, stats)
+    consumed = stats.consumed
+    if consumed is None:
+        prefix = None
+    elif consumed == print_.size:
+        prefix = print_.sha256
+    else:  # a record cut at the end (still being written): hash what was read whole
+        prefix = inputs.prefix_sha256(path, consumed)
+    inputs.finish(store, claim.id, stats.as_dict(), consumed, prefix)
+
+
+def _unusable(exc: BaseException) -> str:
+    """One line for a failure no reader should have let through."""
+    if isinstance(exc, RecursionError):
+        return "cannot be read: nested deeper than this reader goes"
+    if isinstance(exc, MemoryError):
+        return "cannot be read: a part of it does not fit in memory"
+    detail = " ".join(str(exc).split())[:200]
+    return f"cannot be read: {type(exc).__name__}: {detail}"
+
+
+def _heartbeats(store: Store, input_id: int, progress: Progress | None) -> Progress:
+    """The progress callback, also refreshing the claim's heartbeat every few seconds (a read
+    may go long without a batch to write: a capture of non-HTTP traffic)."""
+    last = time.monotonic()
+
+    def report(done: int) -> None:
+        nonlocal last
+        if progress is not None:
+            progress(done)
+        now = time.monotonic()
+        if now - last >= HEARTBEAT_EVERY:
+            last = now
+            with store.transaction():
+                inputs.heartbeat(store, input_id)
+
+    return report
 
 
 def ingest_files(
@@ -66,6 +177,9 @@ def ingest_files(
     paths: Iterable[Path],
     fmt: str = "auto",
     progress: Callable[[Path, int], None] | None = None,
+    *,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
 ) -> list[IngestResult]:
     """Ingest several inputs, then recompute the analysis once.
 
@@ -78,7 +192,7 @@ def ingest_files(
     results = []
     for path in paths:
         per_file = (lambda done, p=path: progress(p, done)) if progress else None
-        results.append(ingest_file(store, path, fmt, per_file))
+        results.append(ingest_file(store, path, fmt, per_file, wait=wait, on_wait=on_wait))
     if any(not r.already_ingested for r in results) or pending(store):
         recompute(store)
     return results

@@ -75,6 +75,7 @@ def _child(
     fingerprint: Callable[[str], str],
     unused: tuple[Connection, ...] = (),
     limits: Limits | None = None,
+    end: int | None = None,
 ) -> None:
     """One share of the flows read and converted; batches of rows (with their keys) sent."""
     from discovery.sources.pcap import read_share
@@ -92,7 +93,7 @@ def _child(
     batch: list[ObservedExchange] = []
     keys: list[_Key] = []
     try:
-        for key, observed in read_share(path, stats, share, progress, limits):
+        for key, observed in read_share(path, stats, share, progress, limits, end):
             batch.append(observed)
             keys.append(key)
             if len(batch) >= BATCH:
@@ -161,10 +162,12 @@ def convert_in_children(
     fingerprint: Callable[[str], str],
     progress: Progress | None = None,
     limits: Limits | None = None,
+    end: int | None = None,
 ) -> Iterator[PreparedExchange]:
     """The exchanges of a pcap or pcapng file ready to insert (``Store.insert_prepared``), read
     and converted by children sharing its flows, in the in-process reader's order, with the
-    readers' counters merged into ``stats``; ``limits`` as for the in-process reader."""
+    readers' counters merged into ``stats``; ``limits`` as for the in-process reader; every
+    child reads up to byte ``end`` (the file may grow meanwhile: they must see the same)."""
     if fmt not in ("pcap", "pcapng"):
         raise ValueError(f"no shared reading for {fmt} inputs")
     ctx = multiprocessing.get_context("fork")
@@ -178,7 +181,7 @@ def convert_in_children(
         proc = ctx.Process(
             target=_child,
             args=(sender, path, (index, count), fingerprint),
-            kwargs={"unused": others, "limits": limits},
+            kwargs={"unused": others, "limits": limits, "end": end},
             daemon=True,
         )
         proc.start()
@@ -284,6 +287,10 @@ def _pump(receiver: Connection, inbox: queue.Queue[bytes | None]) -> None:
 
 
 def _merge(stats: IngestStats, child: IngestStats) -> None:
+    if child.consumed is not None:  # every child read the same bytes
+        stats.consumed = (
+            child.consumed if stats.consumed is None else min(stats.consumed, child.consumed)
+        )
     stats.packets += child.packets
     stats.flows += child.flows
     stats.skipped.update(child.skipped)

@@ -1,8 +1,14 @@
 """Input readers, one module per format, each turning a foreign format into ``ObservedExchange``s.
 
-A reader is ``read(path, stats, progress) -> Iterator[ObservedExchange]``: it counts what it
-skips in ``stats`` (by reason, with warnings naming the place) and never raises for a bad part it
-can go past; it raises ``InputError`` only when the file cannot be used at all.
+A reader is ``read(path, stats, progress, start=0, end=None) -> Iterator[ObservedExchange]``: it
+counts what it skips in ``stats`` (by reason, with warnings naming the place) and never raises for
+a bad part it can go past; it raises ``InputError`` only when the file cannot be used at all.
+Values it did not compute itself go through ``bounds`` (status, port, time, size).
+
+Appendable formats (pcap, pcapng, Zeek logs, mitmproxy flow files) read the records that begin at
+or after byte ``start`` and end by byte ``end`` (the file may grow while it is read), and set
+``stats.consumed`` to the end of their last whole record; a record cut by ``end`` is left for
+the next read of the grown file. HAR is read as a whole.
 """
 
 from __future__ import annotations
@@ -20,7 +26,13 @@ from discovery.stats import IngestStats, Progress
 
 class Reader(Protocol):
     def __call__(
-        self, path: Path, stats: IngestStats, progress: Progress | None = None
+        self,
+        path: Path,
+        stats: IngestStats,
+        progress: Progress | None = None,
+        *,
+        start: int = 0,
+        end: int | None = None,
     ) -> Iterator[ObservedExchange]: ...
 
 
@@ -57,12 +69,7 @@ def detect_format(path: Path) -> str:
     if text.startswith(b"#separator") or text.startswith(b"#fields"):
         return "zeek"
     if text.startswith(b"{"):
-        first_line = text.split(b"\n", 1)[0]
-        try:
-            obj = json.loads(first_line)
-        except ValueError:
-            obj = None
-        if isinstance(obj, dict) and "uid" in obj and "ts" in obj:
+        if any(_zeek_record(line) for line in _first_lines(path)):
             return "zeek"
         if b'"log"' in head[:4096] and (b'"entries"' in head or b'"creator"' in head):
             return "har"
@@ -79,6 +86,22 @@ def detect_format(path: Path) -> str:
     raise UnknownFormatError(
         str(path), "not a recognised capture or log (pcap, pcapng, HAR, mitmproxy flows, Zeek)"
     )
+
+
+def _first_lines(path: Path, count: int = 8, limit: int = 4 << 20) -> list[bytes]:
+    """The first lines of a file, each read up to ``limit`` bytes (a JSON log's first record
+    may be long: a hostile URI)."""
+    with path.open("rb") as handle:
+        return [handle.readline(limit) for _ in range(count)]
+
+
+def _zeek_record(line: bytes) -> bool:
+    """A line holding one Zeek JSON record (one bad line first does not hide the others)."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than json goes
+        return False
+    return isinstance(obj, dict) and "uid" in obj and "ts" in obj
 
 
 def reader_for(fmt: str) -> Reader:

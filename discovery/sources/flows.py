@@ -1,13 +1,23 @@
-"""Pure conversion of mitmproxy flows into ``ObservedExchange`` (the edge: nothing past it sees a flow)."""
+"""Pure conversion of mitmproxy flows into ``ObservedExchange`` (the edge: nothing past it sees a flow).
+
+A flow read from a file may say anything: its times, status and ports are checked here
+(``bounds``); a flow without a usable time raises ``BadFlow``, an implausible status or port is
+dropped.
+"""
 
 from __future__ import annotations
 
 from mitmproxy import connection, http
 
 from discovery.models import Headers, ObservedExchange
+from discovery.sources import bounds
 
 BODY_LIMIT = 64 * 1024
 _VERSIONS = {"HTTP/1.0": "1.0", "HTTP/1.1": "1.1", "HTTP/2.0": "2", "HTTP/3": "3", "HTTP/3.0": "3"}
+
+
+class BadFlow(ValueError):
+    """A flow that cannot become an exchange (a flow file's, never a live one's)."""
 
 
 def http_version(raw: str) -> str | None:
@@ -59,7 +69,7 @@ def body_prefix(
 def _address(addr: tuple[str, int] | None) -> tuple[str | None, int | None]:
     if not addr:
         return None, None
-    return str(addr[0]), int(addr[1])
+    return str(addr[0])[:64], bounds.port(addr[1])
 
 
 def _alpn(conn: connection.Connection) -> str | None:
@@ -81,7 +91,7 @@ def flow_to_observed(
     server = flow.server_conn
     server_ip, server_port = _address(server.peername or server.address)
     if server_port is None:
-        server_port = req.port
+        server_port = bounds.port(req.port)
     client_tls = flow.client_conn.tls_established or flow.client_conn.tls
     tls = bool(client_tls or req.scheme == "https")
     sni = flow.client_conn.sni or (server.sni if server.tls else None)
@@ -95,8 +105,11 @@ def flow_to_observed(
         and resp.status_code == 101
         and (_first(resp_headers, "upgrade") or "").lower() == "websocket"
     )
+    ts = bounds.timestamp(req.timestamp_start)
+    if ts is None:
+        raise BadFlow(f"request time {req.timestamp_start!r} is not a time in 1970-9999")
     return ObservedExchange(
-        ts=req.timestamp_start,
+        ts=ts,
         source=source,
         evidence=evidence,
         client_ip=client_ip,
@@ -110,7 +123,7 @@ def flow_to_observed(
         method=req.method,
         target=req.path or "/",
         host=req.authority or _first(req_headers, "host") or req.host,
-        status=resp.status_code if resp is not None else None,
+        status=bounds.status(resp.status_code) if resp is not None else None,
         request_headers=req_headers,
         response_headers=resp_headers,
         request_body=body_prefix(req, body_limit, req_headers),

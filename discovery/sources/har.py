@@ -1,7 +1,10 @@
 """HAR 1.2 files (browser devtools, Burp, Charles, Fiddler), tolerant of missing optional fields.
 
 Each entry becomes an exchange; an unusable entry is skipped with a warning naming its JSON
-pointer (``/log/entries/7/request/url``); a file that is not a HAR at all raises ``InputError``.
+pointer (``/log/entries/7/request/url``); a file that is not a HAR at all (also: JSON nested deeper
+than the parser goes, a number of thousands of digits) raises ``InputError``. Values are checked at
+the edge (``bounds``): an entry with an implausible time is skipped, an implausible status, port
+or size is dropped (the status with the entry marked).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from urllib.parse import urlsplit
 
 from discovery.errors import InputError
 from discovery.models import Headers, ObservedExchange
+from discovery.sources import bounds
 from discovery.stats import IngestStats, Progress
 
 log = logging.getLogger(__name__)
@@ -55,7 +59,13 @@ def parse_time(value: object) -> float:
         raise _BadEntry("/startedDateTime", f"not an ISO 8601 time: {value!r}") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    try:
+        ts = bounds.timestamp(moment.timestamp())
+    except (OverflowError, ValueError):  # e.g. year 1 with an offset that leaves the range
+        ts = None
+    if ts is None:
+        raise _BadEntry("/startedDateTime", f"time out of range (1970-9999): {value!r}")
+    return ts
 
 
 def http_version(value: object) -> str | None:
@@ -117,8 +127,9 @@ def _text(holder: Mapping[str, Any] | None, limit: int) -> bytes:
 
 def _size(*candidates: object) -> int:
     for value in candidates:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
+        size = bounds.size(value)
+        if size is not None:
+            return size
     return 0
 
 
@@ -137,7 +148,7 @@ def entry_to_observed(
         raise _BadEntry("/request/url", "missing")
     try:
         parts = urlsplit(url)
-        port = parts.port
+        port = parts.port  # 0-65535, else ValueError
     except ValueError as exc:
         raise _BadEntry("/request/url", f"not a URL: {exc}") from exc
     if parts.scheme.lower() not in ("http", "https", "ws", "wss") or not parts.netloc:
@@ -156,18 +167,17 @@ def entry_to_observed(
     response = entry.get("response")
     response = response if isinstance(response, dict) else {}
     resp_headers, _ = _headers(response, "/response")
-    status = response.get("status")
-    status = (
-        status if isinstance(status, int) and not isinstance(status, bool) and status > 0 else None
-    )
+    raw_status = response.get("status")
+    status = bounds.status(raw_status)
     error = response.get("_error") or response.get("_errorText") or None
     if status is None and not error:
-        error = "no response"
+        unset = raw_status in (None, 0, -1) or isinstance(raw_status, bool)
+        error = "no response" if unset else f"invalid status code {str(raw_status)[:20]}"
     content = response.get("content")
     request_body = _text(request.get("postData"), body_limit)
     response_body = _text(content if isinstance(content, dict) else None, body_limit)
     server_ip = entry.get("serverIPAddress")
-    server_ip = server_ip.strip("[]") if isinstance(server_ip, str) and server_ip else None
+    server_ip = server_ip.strip("[]")[:64] if isinstance(server_ip, str) and server_ip else None
     resource = str(entry.get("_resourceType") or "").lower()
     websocket = (
         resource == "websocket"
@@ -197,15 +207,23 @@ def entry_to_observed(
         response_bytes=_size(
             response.get("bodySize"), content.get("size") if isinstance(content, dict) else None
         ),
-        error=str(error) if error else None,
+        error=str(error)[:500] if error else None,
         websocket=websocket,
     )
 
 
 def read(
-    path: Path, stats: IngestStats, progress: Progress | None = None
+    path: Path,
+    stats: IngestStats,
+    progress: Progress | None = None,
+    *,
+    start: int = 0,
+    end: int | None = None,
 ) -> Iterator[ObservedExchange]:
-    """Yield one observed exchange per usable HAR entry."""
+    """Yield one observed exchange per usable HAR entry (a HAR is read as a whole: ``start``
+    must be 0 and ``end`` is not used)."""
+    if start:
+        raise InputError(str(path), "a HAR file is read as a whole, not from an offset")
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -218,6 +236,10 @@ def read(
         raise InputError(
             str(path), f"not valid JSON: {exc.msg}", where=f"line {exc.lineno} column {exc.colno}"
         ) from exc
+    except RecursionError as exc:
+        raise InputError(str(path), "JSON nested deeper than the parser goes") from exc
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise InputError(str(path), f"not usable JSON: {exc}") from exc
     log_obj = doc.get("log") if isinstance(doc, dict) else None
     entries = log_obj.get("entries") if isinstance(log_obj, dict) else None
     if not isinstance(entries, list):

@@ -5,6 +5,10 @@ Records are read with ``struct`` from 1 MiB blocks (measured faster than scapy's
 truncated file keep every complete frame). Classic pcap: micro- and nanosecond timestamps, both
 byte orders. pcapng: several sections (each with its byte order) and several interfaces (each
 with its link type, timestamp resolution and offset); enhanced, simple and obsolete packet blocks.
+
+A capture still being written is read up to a fixed ``end`` and its frames from ``start`` on (the
+frames before it are walked, not read, so numbers and interfaces stay right); ``stats.consumed``
+is the end of the last whole record. A pcapng frame whose time is outside 1970-9999 is skipped.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from typing import BinaryIO, Final, Protocol, TypeVar
 
 from discovery.errors import InputError
 from discovery.models import ObservedExchange
+from discovery.sources.window import open_window
 from discovery.stats import IngestStats, Progress
+from discovery.timeutil import MAX_TS, MIN_TS
 from discovery.wire.connections import ConnectionTracker
 from discovery.wire.packets import SUPPORTED_LINKTYPES
 from discovery.wire.reassembly import Limits
@@ -54,10 +60,13 @@ def read(
     stats: IngestStats,
     progress: Progress | None = None,
     limits: Limits | None = None,
+    *,
+    start: int = 0,
+    end: int | None = None,
 ) -> Iterator[ObservedExchange]:
     """Read a pcap or pcapng file into exchanges (reader registered for both formats)."""
     pipeline = ConnectionTracker(stats, "pcap", where=str(path), limits=limits)
-    return _run(pipeline, path, pipeline.take, progress)
+    return _run(pipeline, path, pipeline.take, progress, start, end)
 
 
 def read_share(
@@ -66,11 +75,12 @@ def read_share(
     share: tuple[int, int],
     progress: Progress | None = None,
     limits: Limits | None = None,
+    end: int | None = None,
 ) -> Iterator[tuple[tuple[int, int], ObservedExchange]]:
     """The exchanges of one share of the capture's flows, with their merge keys (see
     ``ConnectionTracker``): ``share`` readers of one file together give what ``read`` gives."""
     pipeline = ConnectionTracker(stats, "pcap", where=str(path), limits=limits, share=share)
-    return _run(pipeline, path, pipeline.take_keyed, progress)
+    return _run(pipeline, path, pipeline.take_keyed, progress, 0, end)
 
 
 def _run(
@@ -78,10 +88,13 @@ def _run(
     path: Path,
     take: Callable[[], list[_T]],
     progress: Progress | None,
+    start: int,
+    end: int | None,
 ) -> Iterator[_T]:
     """Every frame of the file through ``pipeline``; what ``take`` collects, as it comes."""
     out = pipeline.out
-    for _ in feed_frames(path, pipeline.frame_stats, pipeline, progress):
+    frames = feed_frames(path, pipeline.frame_stats, pipeline, progress, start=start, end=end)
+    for _ in frames:
         if out:
             yield from take()
     pipeline.finish()
@@ -110,22 +123,29 @@ def iter_frames(
 
 
 def feed_frames(
-    path: Path, stats: IngestStats, sink: FrameSink, progress: Progress | None = None
+    path: Path,
+    stats: IngestStats,
+    sink: FrameSink,
+    progress: Progress | None = None,
+    *,
+    start: int = 0,
+    end: int | None = None,
 ) -> Iterator[None]:
     """Push every complete frame of a pcap or pcapng file into ``sink``, in file order
     (numbered from 1), pausing (yielding) every ``PAUSE_EVERY`` frames so the caller can take
     what the sink made of them. One call per frame, no generator step: the per-frame cost of
-    reading is a large part of an ingest."""
+    reading is a large part of an ingest. Only frames whose record begins at or after byte
+    ``start`` are pushed (the others are numbered), and reading ends at byte ``end``."""
     try:
-        handle = path.open("rb")
+        handle = open_window(path, end)
     except OSError as exc:
         raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
     with handle:
         head = handle.read(4)
         if head in _PCAP_MAGIC:
-            yield from _pcap_frames(path, handle, head, stats, sink, progress)
+            yield from _pcap_frames(path, handle, head, stats, sink, progress, start)
         elif head == b"\x0a\x0d\x0d\x0a":
-            yield from _pcapng_frames(path, handle, head, stats, sink, progress)
+            yield from _pcapng_frames(path, handle, head, stats, sink, progress, start)
         else:
             raise InputError(str(path), "not a pcap or pcapng capture (unknown magic bytes)")
 
@@ -177,6 +197,7 @@ def _pcap_frames(
     stats: IngestStats,
     sink: FrameSink,
     progress: Progress | None,
+    start: int,
 ) -> Iterator[None]:
     endian, scale = _PCAP_MAGIC[magic]
     rest = handle.read(20)
@@ -191,6 +212,7 @@ def _pcap_frames(
     buf.offset = 24
     frame = 0
     data, pos, size = buf.data, 0, 0
+    first = start - buf.offset  # records beginning before this position are not pushed
     while True:
         if pos + 16 > size:  # refill (the common case below runs on locals only)
             buf.pos = pos
@@ -199,6 +221,7 @@ def _pcap_frames(
                     _truncated(stats, path, frame + 1, len(buf.data) - buf.pos, 16)
                 break
             data, pos, size = buf.data, buf.pos, len(buf.data)
+            first = start - buf.offset
         sec = _u32(data, pos, little)
         frac = _u32(data, pos + 4, little)
         incl = _u32(data, pos + 8, little)
@@ -210,19 +233,23 @@ def _pcap_frames(
                     f"{path}: frame {frame + 1}: record length {incl} "
                     "is not plausible; reading stopped there",
                 )
+                buf.pos = pos
                 break
             buf.pos = pos
             if not buf.need(16 + incl):
                 _truncated(stats, path, frame + 1, len(buf.data) - buf.pos - 16, incl)
                 break
             data, pos, size = buf.data, buf.pos, len(buf.data)
+            first = start - buf.offset
             end = pos + 16 + incl
         frame += 1
-        stats.packets += 1
-        sink.frame(frame, sec + frac * scale, linktype, data[pos + 16 : end])
+        if pos >= first:
+            stats.packets += 1
+            sink.frame(frame, sec + frac * scale, linktype, data[pos + 16 : end])
         pos = end
         if not frame % PAUSE_EVERY:
             yield None
+    stats.consumed = buf.offset + buf.pos
     if progress is not None:
         progress(buf.offset + len(buf.data))
 
@@ -261,6 +288,7 @@ def _pcapng_frames(
     stats: IngestStats,
     sink: FrameSink,
     progress: Progress | None,
+    start: int,
 ) -> Iterator[None]:
     buf = _Buffer(handle, magic, progress)
     endian = "<"
@@ -331,28 +359,41 @@ def _pcapng_frames(
                 iface_id, _drops, high, low, caplen, _orig = struct.unpack_from(
                     endian + "HHIIII", data, body_start
                 )
-            start = body_start + 20
+            begin = body_start + 20
             caplen = min(caplen, length - 32)
             frame += 1
-            stats.packets += 1
+            earlier = buf.offset + pos < start  # read before: numbered, not pushed
             if iface_id >= len(interfaces):
-                stats.skip(
-                    "malformed frame", f"{path}: frame {frame}: unknown interface {iface_id}"
-                )
+                if not earlier:
+                    stats.packets += 1
+                    stats.skip(
+                        "malformed frame", f"{path}: frame {frame}: unknown interface {iface_id}"
+                    )
                 continue
             iface = interfaces[iface_id]
             last_ts = ((high << 32) | low) * iface.scale + iface.offset
-            sink.frame(frame, last_ts, iface.linktype, data[start : start + caplen])
+            if earlier:
+                continue
+            stats.packets += 1
+            if not MIN_TS <= last_ts <= MAX_TS:
+                stats.skip(
+                    "implausible timestamp",
+                    f"{path}: frame {frame}: time {last_ts:.6g} is outside 1970-9999",
+                )
+                continue
+            sink.frame(frame, last_ts, iface.linktype, data[begin : begin + caplen])
         elif btype == 3:  # simple packet block: interface 0, no timestamp
             orig = struct.unpack_from(endian + "I", data, body_start)[0]
-            start = body_start + 4
+            begin = body_start + 4
             caplen = min(orig, length - 16)
             frame += 1
+            if buf.offset + pos < start:
+                continue
             stats.packets += 1
             if not interfaces:
                 stats.skip("malformed frame", f"{path}: frame {frame}: no interface described")
                 continue
-            sink.frame(frame, last_ts, interfaces[0].linktype, data[start : start + caplen])
+            sink.frame(frame, last_ts, interfaces[0].linktype, data[begin : begin + caplen])
         elif btype == 1:  # interface description
             iface = _idb(data[body_start : pos + length - 4], endian)
             if iface.linktype not in SUPPORTED_LINKTYPES:
@@ -361,5 +402,6 @@ def _pcapng_frames(
                     f"{iface.linktype}: its frames are skipped"
                 )
             interfaces.append(iface)
+    stats.consumed = buf.offset + buf.pos
     if progress is not None:
         progress(buf.offset + len(buf.data))

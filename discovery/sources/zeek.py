@@ -6,6 +6,13 @@ password when a deployment enables ``HTTP::default_capture_password``), and, whe
 credential header under the *deployment's* key. Those digests are not comparable with the case's
 fingerprints, so they enter the case as kind ``zeek_hmac`` in their own namespace (``zeek-hmac``).
 ``ssl.log`` entries are opaque TLS connections known by their SNI (``server_name``).
+
+Values are checked at the edge (``bounds``): a record with an implausible ``ts`` (NaN, infinite,
+outside 1970-9999) or port is skipped and counted, an implausible status or size is dropped. A
+JSON line nested deeper than the parser goes is skipped like any line that is not valid JSON. A
+log that grew since it was read (Zeek's ``current/http.log``) is read on from the first line after
+the last whole one read before; a last line without its newline is being written and is left for
+the next read.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from typing import Any, BinaryIO
 
 from discovery.errors import InputError
 from discovery.models import ObservedExchange, PrecomputedCredential
+from discovery.sources import bounds
+from discovery.sources.window import open_window
 from discovery.stats import IngestStats, Progress
 
 log = logging.getLogger(__name__)
@@ -60,18 +69,21 @@ def _unescape(value: str) -> str:
 
 
 def _ts(value: object) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    raise _BadRecord(f"bad ts {value!r}")
+    ts: float | None = None
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            ts = float(value)
+        elif isinstance(value, str):
+            try:
+                ts = float(value)
+            except ValueError:
+                ts = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except (ValueError, OverflowError):
+        ts = None
+    checked = None if ts is None else bounds.timestamp(ts)
+    if checked is None:
+        raise _BadRecord(f"bad ts {str(value)[:40]!r} (a time in 1970-9999)")
+    return checked
 
 
 def _str(record: Record, name: str) -> str | None:
@@ -85,10 +97,31 @@ def _int(record: Record, name: str) -> int | None:
     value = record.get(name)
     if value is None or value == "":
         return None
+    if isinstance(value, float):  # a log shipper may have turned counts into floats
+        if not value.is_integer() or abs(value) > bounds.MAX_SIZE:
+            raise _BadRecord(f"{name} is not a count: {str(value)[:40]!r}")
+        return int(value)
+    if isinstance(value, str) and len(value) > 20:
+        raise _BadRecord(f"{name} is not a count: {value[:40]!r}")
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise _BadRecord(f"{name} is not a number: {value!r}") from None
+        raise _BadRecord(f"{name} is not a number: {str(value)[:40]!r}") from None
+
+
+def _port(record: Record, name: str) -> int | None:
+    value = _int(record, name)
+    if value is not None and bounds.port(value) is None:
+        raise _BadRecord(f"{name} is not a port: {value}")
+    return value
+
+
+def _size(record: Record, name: str) -> int:
+    try:
+        value = _int(record, name)
+    except _BadRecord:
+        return 0
+    return bounds.size(value) or 0
 
 
 def _list(record: Record, name: str) -> list[str]:
@@ -138,7 +171,7 @@ def http_record(record: Record, where: str) -> ObservedExchange:
     method = _str(record, "method")
     if method is None:
         raise _BadRecord("no method")
-    server_ip, server_port = _str(record, "id.resp_h"), _int(record, "id.resp_p")
+    server_ip, server_port = _str(record, "id.resp_h"), _port(record, "id.resp_p")
     host = _str(record, "host")
     if host is None and server_ip is not None:
         host = server_ip if server_port in (None, 80) else f"{server_ip}:{server_port}"
@@ -178,24 +211,27 @@ def http_record(record: Record, where: str) -> ObservedExchange:
         headers.append(("Content-Type", orig_types[0]))
     uid = _str(record, "uid") or "?"
     depth = _str(record, "trans_depth")
-    status = _int(record, "status_code")
+    try:
+        status = bounds.status(_int(record, "status_code"))
+    except _BadRecord:
+        status = None
     return ObservedExchange(
         ts=_ts(record.get("ts")),
         source="zeek",
         evidence=f"uid {uid}" + (f"#{depth}" if depth else "") + f" ({where})",
         client_ip=_str(record, "id.orig_h"),
-        client_port=_int(record, "id.orig_p"),
+        client_port=_port(record, "id.orig_p"),
         server_ip=server_ip,
         server_port=server_port,
         http_version=_str(record, "version"),
         method=method,
         target=_str(record, "uri") or "/",
         host=host,
-        status=status if status else None,
+        status=status,
         request_headers=tuple(headers),
         response_headers=(("Content-Type", resp_types[0]),) if resp_types else (),
-        request_bytes=_int(record, "request_body_len") or 0,
-        response_bytes=_int(record, "response_body_len") or 0,
+        request_bytes=_size(record, "request_body_len"),
+        response_bytes=_size(record, "response_body_len"),
         extra=tuple(extra),
     )
 
@@ -211,9 +247,9 @@ def ssl_record(record: Record, where: str) -> ObservedExchange:
         source="zeek",
         evidence=f"uid {_str(record, 'uid') or '?'} ({where})",
         client_ip=_str(record, "id.orig_h"),
-        client_port=_int(record, "id.orig_p"),
+        client_port=_port(record, "id.orig_p"),
         server_ip=server_ip,
-        server_port=_int(record, "id.resp_p"),
+        server_port=_port(record, "id.resp_p"),
         tls=True,
         sni=sni,
         alpn=_str(record, "next_protocol"),
@@ -251,6 +287,18 @@ def _convert(
         return None
 
 
+def _separator(line: str, path: Path, number: int) -> str:
+    """The field separator a ``#separator`` line declares (one or more characters)."""
+    sep = _unescape(line.split(" ", 1)[1]) if " " in line else ""
+    if not sep:
+        raise InputError(
+            str(path),
+            f"Zeek TSV header declares no usable field separator ({line[:40]!r})",
+            where=f"line {number}",
+        )
+    return sep
+
+
 def _tsv(
     path: Path, lines: Iterator[tuple[int, bytes]], stats: IngestStats
 ) -> Iterator[ObservedExchange]:
@@ -263,11 +311,11 @@ def _tsv(
             continue
         if line.startswith("#"):
             if line.startswith("#separator"):
-                sep = _unescape(line.split(" ", 1)[1]) if " " in line else "\t"
+                sep = _separator(line, path, number)
                 continue
             key, _, value = line.partition(sep)
             if key == "#set_separator":
-                set_sep = _unescape(value)
+                set_sep = _unescape(value) or ","
             elif key == "#empty_field":
                 empty = value
             elif key == "#unset_field":
@@ -314,8 +362,11 @@ def _json_lines(
             continue
         try:
             record = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            stats.skip("bad_zeek_line", f"{path} (line {number}): not valid JSON ({exc})")
+        except RecursionError:
+            stats.skip("bad_zeek_line", f"{path} (line {number}): JSON nested too deeply")
+            continue
+        except ValueError as exc:  # not JSON, not UTF-8, or a number of thousands of digits
+            stats.skip("bad_zeek_line", f"{path} (line {number}): not valid JSON ({exc})"[:300])
             continue
         if not isinstance(record, dict):
             stats.skip("bad_zeek_line", f"{path} (line {number}): not a JSON object")
@@ -327,17 +378,23 @@ def _json_lines(
 
 
 def read(
-    path: Path, stats: IngestStats, progress: Progress | None = None
+    path: Path,
+    stats: IngestStats,
+    progress: Progress | None = None,
+    *,
+    start: int = 0,
+    end: int | None = None,
 ) -> Iterator[ObservedExchange]:
-    """Yield one observed exchange per http.log or ssl.log record (TSV or JSON lines)."""
+    """Yield one observed exchange per http.log or ssl.log record (TSV or JSON lines) whose
+    line begins at or after byte ``start`` and ends by byte ``end``."""
     try:
-        handle = path.open("rb")
+        handle = open_window(path, end)
     except OSError as exc:
         raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
     with handle:
         head = handle.read(4096).lstrip()
         handle.seek(0)
-        lines = _numbered(handle, progress)
+        lines = _numbered(path, handle, progress, stats, start)
         if head.startswith(b"#"):
             yield from _tsv(path, lines, stats)
         elif head.startswith(b"{"):
@@ -352,11 +409,55 @@ def read(
             progress(handle.tell())
 
 
-def _numbered(handle: BinaryIO, progress: Progress | None) -> Iterator[tuple[int, bytes]]:
-    """Lines with their numbers, reporting bytes consumed every few thousand lines."""
-    consumed = 0
-    for number, raw in enumerate(handle, start=1):
-        consumed += len(raw)
+def _numbered(
+    path: Path, handle: BinaryIO, progress: Progress | None, stats: IngestStats, start: int
+) -> Iterator[tuple[int, bytes]]:
+    """Lines with their numbers, from the first line at or after ``start`` (the header lines
+    at the top are given first, also when starting later); ``stats.consumed`` follows the end
+    of the last whole line. A last line without its newline is being written: it is left for
+    the next read, unless it is a whole JSON object."""
+    number = 0
+    pos = 0
+    if start:
+        while True:  # the TSV header, needed to read any line
+            raw = handle.readline()
+            if not raw.startswith(b"#") or not raw.endswith(b"\n") or pos + len(raw) > start:
+                break
+            number += 1
+            pos += len(raw)
+            yield number, raw
+        handle.seek(pos)
+        while pos < start:  # the lines read before: counted, not read again
+            block = handle.read(min(1 << 20, start - pos))
+            if not block:
+                break
+            number += block.count(b"\n")
+            pos += len(block)
+        handle.seek(start)
+        pos = start
+    stats.consumed = pos
+    for raw in handle:
+        if not raw.endswith(b"\n") and not _whole_json(raw):
+            stats.counts["incomplete last line (read when the log grows)"] += 1
+            stats.warn(
+                f"{path} (line {number + 1}): the last line has no newline yet (being "
+                "written): it is read when the log has grown"
+            )
+            break
+        number += 1
+        pos += len(raw)
+        stats.consumed = pos
         if progress and number % PROGRESS_EVERY == 0:
-            progress(consumed)
+            progress(pos)
         yield number, raw
+
+
+def _whole_json(raw: bytes) -> bool:
+    """A line that is a complete JSON object (a JSON log's last line without its newline)."""
+    text = raw.strip()
+    if not text.startswith(b"{") or not text.endswith(b"}"):
+        return False
+    try:
+        return isinstance(json.loads(text), dict)
+    except (ValueError, RecursionError):
+        return False

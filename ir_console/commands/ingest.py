@@ -34,14 +34,28 @@ FORMATS = ("auto", "pcap", "pcapng", "har", "mitm", "zeek")
     show_default=True,
     help="Input format; auto recognises files by their content.",
 )
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="When another process is ingesting the same input: wait for it, or stop (exit 1).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
 def ingest(
-    case: CaseContext, paths: tuple[Path, ...], specs: tuple[Path, ...], fmt: str, as_json: bool
+    case: CaseContext,
+    paths: tuple[Path, ...],
+    specs: tuple[Path, ...],
+    fmt: str,
+    wait: bool,
+    as_json: bool,
 ) -> None:
     """Ingest capture files (pcap, pcapng), HAR, mitmproxy flows or Zeek logs into the case.
 
-    Re-ingesting a file already in the case adds nothing.
+    Re-ingesting a file already in the case adds nothing. A capture, Zeek log or flow file that
+    grew since it was ingested (still being written) is read on from where the last read
+    stopped, so each record is added once. An input another process is ingesting right now is
+    waited for (--no-wait: refused).
     """
     from discovery.ingest.files import ingest_files
 
@@ -55,7 +69,7 @@ def ingest(
         with _progress(paths) as report:
             # re-analyses when anything was added, a spec was imported, or an earlier run was
             # killed before its analysis finished
-            results = ingest_files(store, paths, fmt, report)
+            results = ingest_files(store, paths, fmt, report, wait=wait, on_wait=message)
     summaries = [_summary(r) for r in results]
     if as_json:
         emit_json(summaries)
@@ -70,6 +84,7 @@ def _summary(result: Any) -> dict[str, Any]:
         "path": str(result.path),
         "format": result.format,
         "already_ingested": result.already_ingested,
+        "continued_from": result.continued_from or None,
         **stats,
     }
 
@@ -80,8 +95,9 @@ def _print_summary(item: dict[str, Any]) -> None:
     if item["already_ingested"]:
         out.write(f"{name}: already ingested (nothing added)\n")
         return
+    grown = f", read on from byte {item['continued_from']}" if item["continued_from"] else ""
     out.write(
-        f"{name} ({item['format']}): {item['packets']} packets, {item['flows']} flows, "
+        f"{name} ({item['format']}{grown}): {item['packets']} packets, {item['flows']} flows, "
         f"{item['exchanges']} exchanges\n"
     )
     for reason, count in sorted(item["skipped"].items(), key=lambda kv: -kv[1]):

@@ -85,5 +85,22 @@ def test_damaged_tail_keeps_earlier_flows(flow_file: Path, tmp_path: Path) -> No
     stats = IngestStats()
     observed = list(read(damaged, stats))
     assert len(observed) == 3
-    assert stats.skipped["unreadable_flow"] == 1
+    # a flow the file ends inside: damaged, or still being written (read when the file grows)
+    assert stats.counts["incomplete last flow (read when the file grows)"] == 1
     assert "flow 4" in stats.warnings[0] and "kept the 3 flows" in stats.warnings[0]
+    assert stats.consumed == flow_file.stat().st_size
+
+
+def test_a_flow_mitmproxy_cannot_read_is_skipped_and_reading_goes_on(
+    flow_file: Path, tmp_path: Path
+) -> None:
+    data = flow_file.read_bytes()
+    bad = tnetstring.dumps({"version": 99, "type": "http"})
+    mixed = tmp_path / "mixed.mitm"
+    mixed.write_bytes(data + bad + data + b"garbage")
+    stats = IngestStats()
+    observed = list(read(mixed, stats))
+    assert len(observed) == 6
+    assert stats.skipped["unreadable_flow"] == 2  # the foreign flow, then the garbage
+    assert "flow 4" in stats.warnings[0] and "version 99" in stats.warnings[0]
+    assert "flow 8" in stats.warnings[1] and "kept the 7 flows" in stats.warnings[1]
