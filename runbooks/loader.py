@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from discovery import boundedyaml
 from runbooks import templating
 from runbooks.errors import RunbookFormatError, RunbookNotFound
 from runbooks.model import Runbook
@@ -43,8 +44,7 @@ class LoadedRunbook:
 def parse(text: str, name: str) -> Runbook:
     """Validate a runbook's YAML text; ``name`` (a path) is used in error messages."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data, root = boundedyaml.load_with_node(text)  # an alias bomb is refused, not expanded
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
@@ -216,7 +216,10 @@ def load_file(path: Path, source: str = "user") -> LoadedRunbook:
 
 def from_text(text: str, path: str, source: str) -> LoadedRunbook:
     """A LoadedRunbook from its text (used for files and for the copy kept with a run)."""
-    runbook = parse(text, path)
+    try:
+        runbook = parse(text, path)
+    except RecursionError:
+        raise RunbookFormatError(f"{path}: nested too deeply to be a runbook") from None
     return LoadedRunbook(runbook, source, path, text, hashlib.sha256(text.encode()).hexdigest())
 
 
@@ -238,8 +241,15 @@ def user_dir(explicit: Path | None = None) -> Path | None:
     return Path(env) if env else None
 
 
-def load_all(folder: Path | None = None) -> dict[str, LoadedRunbook]:
-    """Built-in runbooks, then the user's (which replace a built-in of the same id)."""
+def load_all(
+    folder: Path | None = None, problems: list[str] | None = None
+) -> dict[str, LoadedRunbook]:
+    """Built-in runbooks, then the user's (which replace a built-in of the same id).
+
+    Each user file is loaded on its own: one that cannot be used (bad YAML, an alias bomb, a
+    bad template, an id another file has) is left out, logged and added to ``problems``, and
+    every other runbook stays usable.
+    """
     found = {loaded.runbook.id: loaded for loaded in builtin()}
     folder = user_dir(folder)
     if folder is None:
@@ -248,10 +258,18 @@ def load_all(folder: Path | None = None) -> dict[str, LoadedRunbook]:
         raise RunbookFormatError(f"{folder}: runbook folder does not exist")
     user: dict[str, LoadedRunbook] = {}
     for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-        loaded = load_file(path)
-        rid = loaded.runbook.id
-        if rid in user:
-            raise RunbookFormatError(f"{path}: runbook id {rid!r} is also used by {user[rid].path}")
+        try:
+            loaded = load_file(path)
+            rid = loaded.runbook.id
+            if rid in user:
+                raise RunbookFormatError(
+                    f"{path}: runbook id {rid!r} is also used by {user[rid].path}"
+                )
+        except RunbookFormatError as exc:
+            log.warning("runbook left out: %s", exc)
+            if problems is not None:
+                problems.append(str(exc))
+            continue
         if rid in found:
             log.warning("%s replaces the built-in runbook %s", path, rid)
         user[rid] = loaded
@@ -261,9 +279,11 @@ def load_all(folder: Path | None = None) -> dict[str, LoadedRunbook]:
 
 def find(runbook_id: str, folder: Path | None = None) -> LoadedRunbook:
     """One runbook by id (RunbookNotFound naming the known ids)."""
-    known = load_all(folder)
+    problems: list[str] = []
+    known = load_all(folder, problems)
     if runbook_id not in known:
+        broken = f"; {len(problems)} file(s) could not be loaded: {problems[0]}" if problems else ""
         raise RunbookNotFound(
-            f"no runbook {runbook_id!r} (known: {', '.join(sorted(known)) or 'none'})"
+            f"no runbook {runbook_id!r} (known: {', '.join(sorted(known)) or 'none'}){broken}"
         )
     return known[runbook_id]

@@ -3,6 +3,8 @@
 Templates come only from the runbook file; values from the case (which came from traffic) are
 passed in as data and are never rendered again as templates, never code, never a shell string.
 A string that is exactly one ``{{ expression }}`` keeps the expression's type (list, bool, …).
+The environment is ``runbooks.sandbox``'s: nothing is computed while compiling, and arithmetic,
+ranges, output and time are bounded; any failure of a template is a ``TemplateFailure``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,21 @@ from jinja2 import StrictUndefined, Undefined
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from runbooks import sandbox
 from runbooks.errors import RunbookError
 
+# what rendering a template may raise (Jinja's errors, the sandbox's limits, and the errors of
+# the operations it allows: arithmetic, conversions, lookups): each fails the step, never the run
+_FAILURES = (
+    TemplateError,
+    ArithmeticError,
+    MemoryError,
+    RecursionError,
+    TypeError,
+    ValueError,
+    LookupError,
+    AttributeError,
+)
 _SINGLE = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
 
 
@@ -68,7 +83,7 @@ def provider_for(kind: object) -> str:
 
 
 def _environment(undefined: type[Undefined]) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=undefined, autoescape=False, keep_trailing_newline=True)
+    env = sandbox.BoundedSandbox(undefined=undefined, autoescape=False, keep_trailing_newline=True)
     env.globals["provider_for"] = provider_for
     return env
 
@@ -93,13 +108,25 @@ def _render_str(text: str, context: Mapping[str, Any], plan: bool) -> Any:
         return text
     env = _PLAN if plan else _STRICT
     try:
-        single = _SINGLE.match(text)
-        if single and "{{" not in single["expr"] and "}}" not in single["expr"]:
-            result = env.compile_expression(single["expr"], undefined_to_none=False)(**context)
-            return str(result) if isinstance(result, Undefined) else _plain(result)
-        return env.from_string(text).render(**context)
-    except TemplateError as exc:
-        raise TemplateFailure(f"template {text[:80]!r}: {exc}") from None
+        with sandbox.deadline():
+            single = _SINGLE.match(text)
+            if single and "{{" not in single["expr"] and "}}" not in single["expr"]:
+                result = env.compile_expression(single["expr"], undefined_to_none=False)(**context)
+                return str(result) if isinstance(result, Undefined) else _plain(result)
+            return sandbox.joined(env.from_string(text).generate(**context))
+    except _FAILURES as exc:
+        raise TemplateFailure(f"template {text[:80]!r}: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for a template's failure."""
+    if isinstance(exc, TemplateError):
+        return " ".join(str(exc).split())
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
 
 
 def evaluate(expression: str, context: Mapping[str, Any], *, plan: bool = False) -> Any:
@@ -108,9 +135,10 @@ def evaluate(expression: str, context: Mapping[str, Any], *, plan: bool = False)
     expr = single["expr"] if single else expression
     env = _PLAN if plan else _STRICT
     try:
-        result = env.compile_expression(expr, undefined_to_none=False)(**context)
-    except TemplateError as exc:
-        raise TemplateFailure(f"expression {expression[:80]!r}: {exc}") from None
+        with sandbox.deadline():
+            result = env.compile_expression(expr, undefined_to_none=False)(**context)
+    except _FAILURES as exc:
+        raise TemplateFailure(f"expression {expression[:80]!r}: {_reason(exc)}") from None
     if isinstance(result, Undefined):
         if plan:
             return result
@@ -146,4 +174,6 @@ def check_syntax(text: str) -> str | None:
             _STRICT.from_string(text)
     except TemplateError as exc:
         return str(exc)
+    except RecursionError:
+        return "nested too deeply"
     return None

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from discovery import boundedyaml
 from discovery.case import audit
 from discovery.case.pending import mark_pending
 from discovery.case.store import Store, dumps, file_sha256
@@ -182,7 +183,11 @@ def load_register(path: Path) -> list[RegisteredIdentity]:
     ):
         return _load_csv(text, str(path))
     try:
-        data = yaml.safe_load(text)
+        data = boundedyaml.load(text)
+    except boundedyaml.YamlLimit as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}" if mark is not None else None
+        raise InputError(str(path), str(exc.problem), where) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None

@@ -44,10 +44,14 @@ def _dir(ctx: click.Context) -> Path | None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
-    """The runbooks available: built-in and your own."""
+    """The runbooks available: built-in and your own (a file that cannot be loaded is named
+    on stderr and left out; the others stay usable)."""
     from runbooks import loader
 
-    found = loader.load_all(_dir(ctx))
+    problems: list[str] = []
+    found = loader.load_all(_dir(ctx), problems)
+    for problem in problems:
+        message(f"left out: {problem}")
     rows: list[dict[str, Any]] = [
         {
             "id": rid,

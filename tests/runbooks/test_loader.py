@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -134,8 +135,11 @@ def test_user_folder_adds_and_replaces(tmp_path: Path, monkeypatch: pytest.Monke
 def test_duplicate_ids_in_the_user_folder(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(GOOD)
     (tmp_path / "b.yaml").write_text(GOOD)
-    with pytest.raises(RunbookFormatError, match=r"b\.yaml: runbook id 'mine' is also used by"):
-        loader.load_all(tmp_path)
+    problems: list[str] = []
+    found = loader.load_all(tmp_path, problems)
+    assert found["mine"].path.endswith("a.yaml")  # the first one stays usable
+    assert len(problems) == 1
+    assert re.search(r"b\.yaml: runbook id 'mine' is also used by", problems[0])
 
 
 _yaml_scalars = st.one_of(

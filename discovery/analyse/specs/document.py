@@ -19,6 +19,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 
+from discovery import boundedyaml
 from discovery.errors import SpecError
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def parse_text(text: str, where: str) -> Any:
         except json.JSONDecodeError as exc:
             raise SpecError(where, f"invalid JSON: {exc.msg}", f"line {exc.lineno}") from exc
     try:
-        return yaml.safe_load(text)
+        return boundedyaml.load(text)  # aliases bounded: an alias bomb is refused, not expanded
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}" if mark is not None else None
