@@ -2,23 +2,27 @@
 
 Usable as ``mitmdump -s discovery/proxy/addon.py --set irc_db=case.db [--set irc_enforce=true]``
 and embedded by ``ir-console capture proxy``. The addon is thin: conversion lives in
-``convert``, writing in ``writer`` (a writer process), blocklist matching in ``enforcement``.
+``convert``, writing in ``writer`` (a writer process), blocklist matching in ``enforcement``,
+which flows are held until committed in ``urgency``, client limits in ``limits``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from mitmproxy import ctx, exceptions, http, tls
+from mitmproxy import connection, ctx, exceptions, http, tcp, tls
 from mitmproxy.addonmanager import Loader
 
 from discovery.errors import DiscoveryError
 from discovery.proxy.enforcement import POLL_SECONDS, Enforcer
+from discovery.proxy.limits import HEADER_TIMEOUT, MAX_CONNECTIONS, ClientLimits
+from discovery.proxy.urgency import DURABLE_MODES, urgent
 from discovery.proxy.writer import BATCH, QUEUE_SIZE, RECOMPUTE_SECONDS, BackgroundWriter
 from discovery.sources.flows import BODY_LIMIT, client_tls_failure, flow_to_observed, headers_of
 
@@ -27,6 +31,8 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _RECORDED = "irc_recorded"
 _BLOCK = "irc_block"
+DURABLE_MS = 5000  # longest a response waits for its flow's commit
+WATCH_SECONDS = 1.0  # how often connections waiting for a request head are checked
 
 
 def _option_error(message: str) -> exceptions.OptionsError:
@@ -55,6 +61,12 @@ class IrConsole:
         self.writer: BackgroundWriter | None = None
         self.enforcer: Enforcer | None = None
         self.body_limit = BODY_LIMIT
+        self.durable = "credentials"
+        self.durable_timeout = DURABLE_MS / 1000
+        self.limits = ClientLimits()
+        self.held = 0  # responses held until their flow was committed
+        self.held_too_long = 0  # ... of which released before the commit came (timeout)
+        self._watch: asyncio.Task[None] | None = None
 
     def load(self, loader: Loader) -> None:
         loader.add_option("irc_db", str, "", "ir-console case file to record flows into.")
@@ -89,16 +101,57 @@ class IrConsole:
             int(POLL_SECONDS * 1000),
             "Milliseconds between checks of the case's blocklist for changes.",
         )
+        loader.add_option(
+            "irc_durable",
+            str,
+            "credentials",
+            "Which responses wait until their flow is committed to the case: credentials "
+            "(flows that carried a credential or were blocked), all, or none.",
+            choices=DURABLE_MODES,
+        )
+        loader.add_option(
+            "irc_durable_ms",
+            int,
+            DURABLE_MS,
+            "Longest a held response waits for its flow's commit (milliseconds).",
+        )
+        loader.add_option(
+            "irc_header_timeout",
+            int,
+            int(HEADER_TIMEOUT),
+            "Seconds a client connection may take to send a request head (from opening, or "
+            "from the end of the previous response); then it is closed. 0: no limit.",
+        )
+        loader.add_option(
+            "irc_max_client_conns",
+            int,
+            MAX_CONNECTIONS,
+            "Connections one client address may hold at once; more are refused. 0: no limit.",
+        )
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
         # int options only: mitmproxy's --set cannot parse floats
-        names = ("irc_queue", "irc_batch", "irc_body_limit", "irc_recompute", "irc_poll_ms")
+        names = (
+            "irc_queue",
+            "irc_batch",
+            "irc_body_limit",
+            "irc_recompute",
+            "irc_poll_ms",
+            "irc_durable_ms",
+        )
         if updated & set(names):
             for name in names:
                 if getattr(opts, name) < 1:
                     raise _option_error(f"{name} must be at least 1")
+        for name in ("irc_header_timeout", "irc_max_client_conns"):
+            if getattr(opts, name) < 0:
+                raise _option_error(f"{name} must be 0 (no limit) or more")
         self.body_limit = opts.irc_body_limit
+        self.durable = opts.irc_durable
+        self.durable_timeout = opts.irc_durable_ms / 1000
+        self.limits.header_timeout = float(opts.irc_header_timeout)
+        self.limits.max_connections = opts.irc_max_client_conns
         if opts.irc_enforce and not opts.irc_db:
             raise _option_error("irc_enforce needs irc_db (the case holding the blocklist)")
         if updated & {"irc_db", "irc_queue", "irc_batch", "irc_recompute"}:
@@ -128,7 +181,44 @@ class IrConsole:
         except DiscoveryError as exc:
             raise _option_error(f"ir-console: {exc}") from exc
 
+    # ------------------------------------------------------------------ client limits
+
+    def running(self) -> None:
+        if self._watch is None:
+            self._watch = asyncio.get_running_loop().create_task(self._watch_heads())
+
+    def client_connected(self, client: connection.Client) -> None:
+        address = client.peername[0] if client.peername else "?"
+        refused = self.limits.opened(client.id, str(address), time.time())
+        if refused:
+            client.error = f"ir-console: connection refused: {refused}"
+            log.warning("ir-console: %s", client.error)
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        self.limits.closed(client.id)
+
+    def tcp_start(self, flow: tcp.TCPFlow) -> None:
+        self.limits.tunnelled(flow.client_conn.id)
+
+    def websocket_start(self, flow: http.HTTPFlow) -> None:
+        self.limits.tunnelled(flow.client_conn.id)
+
+    async def _watch_heads(self) -> None:
+        """Close client connections that took too long to send a request head."""
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            for conn_id in self.limits.overdue(time.time()):
+                self.limits.tunnelled(conn_id)  # asked to close once
+                if _close_client(conn_id, "request head not received in time"):
+                    log.warning(
+                        "ir-console: closed a client connection: no request head within %g s",
+                        self.limits.header_timeout,
+                    )
+
+    # ------------------------------------------------------------------ flows
+
     def requestheaders(self, flow: http.HTTPFlow) -> None:
+        self.limits.head_complete(flow.client_conn.id)
         enforcer = self.enforcer
         if enforcer is None or flow.response is not None or enforcer.snapshot.empty:
             return  # nothing blocked: no per-request work on the event loop
@@ -153,10 +243,24 @@ class IrConsole:
             decision.reference,
         )
 
-    def response(self, flow: http.HTTPFlow) -> None:
-        self._record(flow)
+    async def response(self, flow: http.HTTPFlow) -> None:
+        """Record the flow; an urgent one's response goes out only once it is in the case."""
+        if flow.websocket is not None:
+            self.limits.tunnelled(flow.client_conn.id)
+        self.limits.answered(flow.client_conn.id, time.time())
+        seq = self._record(flow)
+        if seq is None or self.writer is None:
+            return
+        self.held += 1
+        if not await self.writer.committed(seq, self.durable_timeout):
+            self.held_too_long += 1
+            log.warning(
+                "ir-console: a response was released before its flow was committed "
+                "(the case writer is slow or stopped)"
+            )
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self.limits.answered(flow.client_conn.id, time.time())
         self._record(flow)
 
     def tls_failed_client(self, data: tls.TlsData) -> None:
@@ -166,22 +270,33 @@ class IrConsole:
             )
 
     def done(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         self._close_enforcer()
         self._close_writer()
 
-    def _record(self, flow: http.HTTPFlow) -> None:
+    def _record(self, flow: http.HTTPFlow) -> int | None:
+        """Queue the flow for the case; its sequence number when its response must wait for
+        the commit (see ``urgency``), else None."""
         if self.writer is None or flow.metadata.get(_RECORDED):
-            return
+            return None
         flow.metadata[_RECORDED] = True
         reference = flow.metadata.get(_BLOCK)
-        self.writer.put(
-            flow_to_observed(
-                flow,
-                blocked=reference is not None,
-                reference=reference,
-                body_limit=self.body_limit,
-            )
+        observed = flow_to_observed(
+            flow,
+            blocked=reference is not None,
+            reference=reference,
+            body_limit=self.body_limit,
         )
+        hold = urgent(
+            self.durable,
+            blocked=reference is not None,
+            headers=observed.request_headers,
+            target=observed.target or "/",
+        )
+        seq = self.writer.put(observed, urgent=hold)
+        return seq if hold else None
 
     def _close_writer(self) -> None:
         if self.writer is not None:
@@ -198,6 +313,19 @@ class IrConsole:
         if self.enforcer is not None:
             enforcer, self.enforcer = self.enforcer, None
             enforcer.close()
+
+
+def _close_client(conn_id: str, reason: str) -> bool:
+    """Close a client connection by its id (mitmproxy has no public call for it: this uses its
+    proxy server's connection handlers, as its own inactivity timeout does)."""
+    server: Any = ctx.master.addons.get("proxyserver")  # type: ignore[no-untyped-call]
+    handler = getattr(server, "connections", {}).get(conn_id)
+    io = getattr(handler, "transports", {}).get(getattr(handler, "client", None))
+    task = getattr(io, "handler", None)
+    if task is None:
+        return False
+    task.cancel(reason)
+    return True
 
 
 addons: Sequence[object] = [IrConsole()]

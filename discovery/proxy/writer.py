@@ -7,10 +7,20 @@ detection, SQLite writes and the periodic analysis recompute run, so they never 
 mitmproxy's event loop for the GIL. When the writer falls behind and ``queue_size`` exchanges are
 waiting (queued, in the pipe or being written), exchanges are dropped and counted, with a warning,
 instead of the queue growing without limit. ``close`` flushes everything.
+
+Durability: ``put(..., urgent=True)`` wakes the sender at once and returns a sequence number;
+``committed(seq)`` (awaitable on the proxy's loop) resolves when the writer process has committed
+that exchange, so the addon can hold a response until its flow is in the case (flows that carried
+a credential or hit an enforced decision). Other flows wait up to ``max_delay`` in the queue:
+that is the window a SIGKILL of the proxy can lose. The writer process outlives its parent: when
+the pipe closes (the proxy ended, or was killed) it writes what it received, recomputes the
+analysis and exits; a vanished parent only stops its progress reports.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import multiprocessing
 import signal
@@ -103,11 +113,22 @@ def _writer_process(
     recompute: Callable[[Store], None] | None,
 ) -> None:
     """Entry point of the writer process: batches in from ``inbox`` until it closes."""
-    # the proxy decides when to stop (it closes the pipe, also when it dies): a Ctrl-C or a
-    # SIGTERM sent to the whole process group must not cut the final flush short
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # the proxy decides when to stop (it closes the pipe, also when it dies): a Ctrl-C, a
+    # SIGTERM or a hang-up sent to the whole process group must not cut the final flush short
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="ir-console writer: %(message)s")
+    parent_gone = False
+
+    def report(progress: Progress) -> None:
+        nonlocal parent_gone
+        if parent_gone:
+            return
+        try:
+            outbox.send(progress)
+        except OSError:  # the proxy is gone (killed): go on writing what arrived, then finish
+            parent_gone = True
+            log.warning("the proxy is gone: writing what it sent, then the analysis")
 
     def receive(timeout: float | None) -> list[ObservedExchange] | None:
         try:
@@ -125,11 +146,12 @@ def _writer_process(
         return
     try:
         write_batches(
-            store, receive, outbox.send, recompute_seconds=recompute_seconds, recompute=recompute
+            store, receive, report, recompute_seconds=recompute_seconds, recompute=recompute
         )
     finally:
         store.close()
-        outbox.close()
+        with contextlib.suppress(OSError):  # nobody left to tell
+            outbox.close()
 
 
 class BackgroundWriter:
@@ -157,6 +179,9 @@ class BackgroundWriter:
         self.max_delay = max_delay
         self._items: deque[ObservedExchange] = deque()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # an urgent exchange waits, or the writer is closing
+        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[bool]]] = []
+        self._waiters_lock = threading.Lock()
         self.accepted = 0  # incremented by the producer (the proxy's event loop) only
         self.finished = 0  # written or failed, as reported by the writer process
         self.written = 0
@@ -187,8 +212,10 @@ class BackgroundWriter:
         # flush at interpreter exit too, before multiprocessing joins its children
         self._finalize = Finalize(self, self.close, exitpriority=10)
 
-    def put(self, observed: ObservedExchange) -> bool:
-        """Queue an exchange without blocking; False (counted, warned) when the queue is full."""
+    def put(self, observed: ObservedExchange, *, urgent: bool = False) -> int | None:
+        """Queue an exchange without blocking; its sequence number for ``committed``, or None
+        (counted, warned) when the queue is full. ``urgent``: send it now, not with the next
+        batch."""
         if self.accepted - self.finished >= self.queue_size:
             self.dropped += 1
             now = time.monotonic()
@@ -199,10 +226,40 @@ class BackgroundWriter:
                     self.queue_size,
                     self.dropped,
                 )
-            return False
+            return None
         self._items.append(observed)  # deque.append is atomic: no lock needed
         self.accepted += 1
-        return True
+        if urgent:
+            self._wake.set()
+        return self.accepted
+
+    async def committed(self, seq: int, timeout: float) -> bool:
+        """Wait (on the caller's event loop) until exchange ``seq`` is committed to the case;
+        False when the writer stopped or ``timeout`` seconds passed first."""
+        if self.finished >= seq:
+            return True
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        with self._waiters_lock:
+            self._waiters.append((seq, loop, future))
+        self._release_waiters()  # it may have been committed meanwhile
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            return False
+
+    def _release_waiters(self, stopped: bool = False) -> None:
+        """Resolve the waiters whose exchange is committed (all of them when ``stopped``)."""
+        keep: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[bool]]] = []
+        done: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[bool]]] = []
+        with self._waiters_lock:
+            for waiter in self._waiters:
+                (done if stopped or waiter[0] <= self.finished else keep).append(waiter)
+            self._waiters = keep
+        for seq, loop, future in done:
+            ok = seq <= self.finished
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_resolve, future, ok)
 
     def drain(self) -> None:
         """Block until everything queued so far has been committed (or failed)."""
@@ -216,6 +273,7 @@ class BackgroundWriter:
             return
         self._closed = True
         self._stop.set()
+        self._wake.set()
         self._sender.join()  # sends what is left, then closes the pipe: the writer finishes
         self._receiver.join()  # the writer's last report, then end of file
         self.process.join()
@@ -235,7 +293,9 @@ class BackgroundWriter:
             stopping = self._stop.is_set()
         else:
             self.pauses += 1
-            stopping = self._stop.wait(self.max_delay)
+            self._wake.wait(self.max_delay)  # an urgent exchange (or close) ends the pause
+            self._wake.clear()
+            stopping = self._stop.is_set()
         items: list[ObservedExchange] = []
         while self._items and len(items) < self.batch:
             items.append(self._items.popleft())
@@ -254,9 +314,18 @@ class BackgroundWriter:
             self._send.close()
 
     def _run_receiver(self) -> None:
-        while True:
-            try:
-                progress: Progress = self._progress.recv()  # our own writer process's report
-            except (EOFError, OSError):
-                return
-            self.finished, self.written, self.failed, self.recomputes = progress
+        try:
+            while True:
+                try:
+                    progress: Progress = self._progress.recv()  # our own writer's report
+                except (EOFError, OSError):
+                    return
+                self.finished, self.written, self.failed, self.recomputes = progress
+                self._release_waiters()
+        finally:
+            self._release_waiters(stopped=True)
+
+
+def _resolve(future: asyncio.Future[bool], ok: bool) -> None:
+    if not future.done():
+        future.set_result(ok)

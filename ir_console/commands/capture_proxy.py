@@ -73,6 +73,7 @@ async def _serve(
     confdir: Path,
     ssl_insecure: bool,
     duration: float | None,
+    addon_options: dict[str, object],
 ) -> None:
     from mitmproxy import exceptions, options
     from mitmproxy.tools.dump import DumpMaster
@@ -92,7 +93,7 @@ async def _serve(
         logging.getLogger(name).setLevel(logging.INFO)
     master.addons.add(IrConsole())  # type: ignore[no-untyped-call]
     try:
-        master.options.update(irc_db=str(case_path), irc_enforce=enforce)  # type: ignore[no-untyped-call]
+        master.options.update(irc_db=str(case_path), irc_enforce=enforce, **addon_options)  # type: ignore[no-untyped-call]
     except exceptions.OptionsError as exc:
         raise CaptureError(str(exc).removeprefix("ir-console: ")) from exc
     message(trust_instructions(confdir / "mitmproxy-ca-cert.pem"))
@@ -143,6 +144,28 @@ async def _serve(
 @click.option(
     "--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after S seconds."
 )
+@click.option(
+    "--durable",
+    type=click.Choice(["credentials", "all", "none"]),
+    default="credentials",
+    show_default=True,
+    help="Which responses wait until their flow is in the case: flows that carried a "
+    "credential or were blocked, every flow, or none (a kill may lose the last 0.25 s).",
+)
+@click.option(
+    "--header-timeout",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Seconds a client may take to send a request head (0: no limit).",
+)
+@click.option(
+    "--max-client-conns",
+    type=click.IntRange(min=0),
+    default=256,
+    show_default=True,
+    help="Connections one client address may hold at once (0: no limit).",
+)
 @click.pass_obj
 def proxy(
     case: CaseContext,
@@ -152,10 +175,25 @@ def proxy(
     confdir: Path,
     ssl_insecure: bool,
     duration: float | None,
+    durable: str,
+    header_timeout: int,
+    max_client_conns: int,
 ) -> None:
-    """Run a proxy (mitmproxy, in-process) that records every flow into the case."""
+    """Run a proxy (mitmproxy, in-process) that records every flow into the case.
+
+    A client that does not finish a request head within --header-timeout seconds is cut off,
+    and one address holds at most --max-client-conns connections (slowloris). The response of
+    a flow that carried a credential or was blocked is released once the flow is in the case,
+    so a proxy killed right after answering loses none of them (--durable)."""
     host, port = parse_listen(listen)
     mode = check_mode(mode)
     confdir = confdir.expanduser()
-    asyncio.run(_serve(case.db, host, port, mode, enforce, confdir, ssl_insecure, duration))
+    addon_options: dict[str, object] = {
+        "irc_durable": durable,
+        "irc_header_timeout": header_timeout,
+        "irc_max_client_conns": max_client_conns,
+    }
+    asyncio.run(
+        _serve(case.db, host, port, mode, enforce, confdir, ssl_insecure, duration, addon_options)
+    )
     sys.stderr.flush()

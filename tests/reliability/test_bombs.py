@@ -17,6 +17,8 @@ import pytest
 
 from tests.paths import FIXTURES
 
+pytestmark = pytest.mark.integration  # runs the CLI in memory-capped processes
+
 LIMIT = 1 << 30
 
 

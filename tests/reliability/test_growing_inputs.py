@@ -18,6 +18,8 @@ from tests.paths import FIXTURES
 from tests.properties.captures import Stream, closing, data_frames, handshake, pcap_bytes
 from tests.reliability.crashkit import cli, run_ok
 
+pytestmark = pytest.mark.integration  # runs the CLI in processes
+
 ZEEK_TSV = FIXTURES / "zeek" / "http.log"
 
 

@@ -22,6 +22,8 @@ import pytest
 from tests.discovery.ingest.test_pcap_parallel import _interleaved_capture
 from tests.reliability.crashkit import cli, counts, integrity, probe, remove_case, run_ok
 
+pytestmark = pytest.mark.integration  # starts and kills real ir-console processes
+
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -162,7 +164,7 @@ def test_a_claim_is_live_only_while_its_process_is() -> None:
     assert owners.Owner.parse(str(parent)) == parent
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 def test_same_input_race_soak(tmp_path: Path) -> None:
     """Many rounds of two to four ingests of the same big file (read by child processes)
     started at random moments, some of them killed; the case always ends as one clean run."""
