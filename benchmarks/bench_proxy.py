@@ -2,6 +2,10 @@
 addon with enforcement on (a non-empty blocklist checked on every request), same upstream, same
 client, in the same run. Target: the addon keeps >= 90% of plain mitmproxy's throughput.
 
+Every request of the benchmark carries a credential, so with the addon's default durability each
+response waits until its flow is committed to the case; ``addon, not durable`` (irc_durable=none)
+shows what that costs.
+
 The main figure is wall-clock requests/s (what a client sees; noisy on a shared machine, hence
 interleaved rounds and medians). Also reported: CPU time per request (user + system, all threads,
 from /proc) of the proxy process, which bounds its throughput when saturated, and of the addon's
@@ -127,7 +131,9 @@ def main() -> None:
     opts = parser.parse_args()
     total = opts.requests or (400 if opts.quick else 2000)
     rounds = opts.rounds or (1 if opts.quick else 3)
-    keys = ["plain", "addon", "enforce"] + (["no_analysis"] if opts.breakdown else [])
+    keys = ["plain", "addon", "not_durable", "enforce"] + (
+        ["no_analysis"] if opts.breakdown else []
+    )
     results: dict[str, list[float]] = {k: [] for k in keys}
     cpu: dict[str, list[float]] = {k: [] for k in keys}
     helper_cpu: dict[str, list[float]] = {k: [] for k in keys}
@@ -140,6 +146,15 @@ def main() -> None:
             setups = {
                 "plain": ([], False),
                 "addon": (["--set", f"irc_db={addon_case}"], True),
+                "not_durable": (
+                    [
+                        "--set",
+                        f"irc_db={tmp / f'not-durable-{round_no}.db'}",
+                        "--set",
+                        "irc_durable=none",
+                    ],
+                    True,
+                ),
                 "enforce": (["--set", f"irc_db={enforce_case}", "--set", "irc_enforce=true"], True),
             }
             if opts.breakdown:
@@ -183,6 +198,7 @@ def main() -> None:
     names = {
         "plain": "plain mitmdump",
         "addon": "mitmdump + ir-console",
+        "not_durable": "  addon, not durable",
         "enforce": "  + enforcement",
         "no_analysis": "  addon, no live analysis",
     }
