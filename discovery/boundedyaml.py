@@ -6,17 +6,22 @@ but every consumer that walks the data (validation, ``$ref`` resolution, hashing
 each expanded node. Here the document is composed first (linear in the text), the size of the
 tree it stands for is counted without expanding it, and a document whose aliases add more than
 ``MAX_EXPANSION`` nodes, or that refers to itself, is refused before anything is constructed.
-Nesting deeper than the composer can recurse is refused too. Every refusal is a
-``yaml.MarkedYAMLError`` naming the line, so callers report it as any YAML error.
+So is a tree nested deeper than ``MAX_DEPTH`` levels (aliases included): every consumer of a
+spec, a register or a runbook walks it recursively (the OpenAPI validator spends several Python
+frames per level). Every refusal is a ``yaml.MarkedYAMLError`` naming the line, so callers report
+it as any YAML error.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import yaml
 
 MAX_EXPANSION: Final = 1_000_000  # nodes that aliases may add to the document's own
+# mappings and lists inside one another; the deepest real spec we know (Stripe's) has 25, the
+# OpenAPI validator fails past about 200
+MAX_DEPTH: Final = 128
 # libyaml when PyYAML was built with it (several times faster; it caps nesting itself)
 _LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -36,10 +41,12 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def expanded_size(root: yaml.Node) -> tuple[int, int]:
+def expanded_size(root: yaml.Node, max_depth: int = MAX_DEPTH) -> tuple[int, int]:
     """(nodes in the composed graph, nodes in the tree it stands for), counted iteratively with
-    each shared node counted once per reference; ``YamlLimit`` for a node that contains itself."""
+    each shared node counted once per reference; ``YamlLimit`` for a node that contains itself
+    and for a tree nested deeper than ``max_depth`` mappings and lists (through aliases too)."""
     sizes: dict[int, int] = {}
+    heights: dict[int, int] = {}  # mappings and lists from a node down to its deepest leaf
     open_: set[int] = set()  # nodes whose children are being counted: the path from the root
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     cap = 1 << 62
@@ -47,17 +54,30 @@ def expanded_size(root: yaml.Node) -> tuple[int, int]:
         node, counted = stack.pop()
         key = id(node)
         if counted:
-            sizes[key] = min(cap, 1 + sum(sizes[id(child)] for child in _children(node)))
+            children = _children(node)
+            sizes[key] = min(cap, 1 + sum(sizes[id(child)] for child in children))
+            heights[key] = 1 + max((heights[id(child)] for child in children), default=0)
             open_.discard(key)
+            if len(open_) + heights[key] > max_depth:  # a shared node deepens every place
+                _too_deep(max_depth, node)
             continue
         if key in sizes:
             continue
         if key in open_:
             raise YamlLimit("an alias refers to a node that contains it", node.start_mark)
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            sizes[key], heights[key] = 1, 0
+            continue
+        if len(open_) >= max_depth:
+            _too_deep(max_depth, node)
         open_.add(key)
         stack.append((node, True))
         stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
     return len(sizes), sizes[id(root)]
+
+
+def _too_deep(max_depth: int, node: yaml.Node) -> NoReturn:
+    raise YamlLimit(f"nested deeper than {max_depth} levels", node.start_mark)
 
 
 def load_with_node(text: str) -> tuple[Any, yaml.Node | None]:

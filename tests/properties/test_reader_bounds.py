@@ -336,3 +336,60 @@ def test_spec_runbook_and_register_readers(text: str) -> None:
             load_register(path)
         except InputError as exc:
             assert str(path) in str(exc)
+
+
+# ------------------------------------------------------------------ API descriptions, validated
+
+
+@st.composite
+def deep_specs(draw: st.DrawFn) -> tuple[str, str]:
+    """(file suffix, text): a spec whose one schema is nested up to 3,000 deep (in JSON, in
+    YAML, or made deep by an alias), or reaches its type through up to 3,000 chained $refs."""
+    depth = draw(st.integers(1, 3000))
+    key = draw(st.sampled_from(["items", "not", "additionalProperties"]))
+    shape = draw(st.sampled_from(["json", "yaml", "alias", "refs"]))
+
+    def nested(levels: int, inner: str) -> str:
+        return f'{{"{key}": ' * levels + inner + "}" * levels
+
+    def paths(schema: str) -> str:
+        content = '{"application/json": {"schema": ' + schema + "}}"
+        return '{"/a": {"get": {"responses": {"200": {"description": "ok", "content": ' + (
+            content + "}}}}}"
+        )
+
+    yaml_head = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\n"
+    json_head = '{"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, '
+    string = '{"type": "string"}'
+    if shape == "json":
+        return "json", json_head + '"paths": ' + paths(nested(depth, string)) + "}"
+    if shape == "yaml":
+        return "yaml", yaml_head + "paths: " + paths(nested(depth, string)) + "\n"
+    if shape == "alias":
+        half = depth // 2
+        inner = f"x-a: {nested(half, '&s ' + string)}\n"
+        return "yaml", yaml_head + inner + "paths: " + paths(nested(half, "*s")) + "\n"
+    schemas = {f"S{i}": {key: {"$ref": f"#/components/schemas/S{i + 1}"}} for i in range(depth)}
+    schemas[f"S{depth}"] = {"type": "string"}
+    ref = '{"$ref": "#/components/schemas/S0"}'
+    components = json.dumps({"schemas": schemas})
+    return "json", json_head + '"paths": ' + paths(ref) + ', "components": ' + components + "}"
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(deep_specs())
+def test_spec_loader(spec: tuple[str, str]) -> None:
+    """Loaded and validated, or refused with a one-line ``SpecError`` naming the file."""
+    from discovery.analyse.specs.importer import load_spec
+    from discovery.errors import SpecError
+
+    suffix, text = spec
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"spec.{suffix}"
+        path.write_text(text)
+        try:
+            loaded = load_spec(path, host="api.example.com", validate=True)
+        except SpecError as exc:
+            assert str(path) in str(exc) and "\n" not in str(exc), str(exc)[:300]
+            return
+        assert len(loaded.operations) == 1

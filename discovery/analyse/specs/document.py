@@ -36,9 +36,20 @@ def parse_text(text: str, where: str) -> Any:
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
         try:
-            return json.loads(text)
+            value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SpecError(where, f"invalid JSON: {exc.msg}", f"line {exc.lineno}") from exc
+        except RecursionError:
+            raise SpecError(
+                where, "invalid JSON: nested deeper than the JSON reader goes"
+            ) from None
+        deep = deeper_than(value, boundedyaml.MAX_DEPTH)
+        if deep is not None:  # the place, shortened: its pointer is as deep as the bound
+            place = pointer(deep[:12]) + ("/…" if len(deep) > 12 else "")
+            raise SpecError(
+                where, f"invalid JSON: nested deeper than {boundedyaml.MAX_DEPTH} levels", place
+            )
+        return value
     try:
         return boundedyaml.load(text)  # aliases bounded: an alias bomb is refused, not expanded
     except yaml.YAMLError as exc:
@@ -46,6 +57,24 @@ def parse_text(text: str, where: str) -> Any:
         line = f"line {mark.line + 1}" if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError(where, f"invalid YAML: {problem}", line) from exc
+
+
+def deeper_than(value: Any, limit: int) -> tuple[Any, ...] | None:
+    """The path to the first map or list nested deeper than ``limit`` levels, or None (walked
+    without recursion: the value may be as deep as the JSON reader goes)."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    while stack:
+        node, parts = stack.pop()
+        if isinstance(node, dict):
+            children: Iterator[tuple[Any, Any]] = iter(node.items())
+        elif isinstance(node, list):
+            children = enumerate(node)
+        else:
+            continue
+        if len(parts) >= limit:
+            return parts
+        stack.extend((child, (*parts, key)) for key, child in children)
+    return None
 
 
 def read_text(path: Path) -> tuple[str, str]:
@@ -220,6 +249,15 @@ def _validate_now(doc: SpecDocument) -> None:
                 # errors in a schema object carry a path relative to that schema
                 where = "/"
             raise SpecError(str(doc.path), _short(str(error.message)), where)
+    except RecursionError:
+        # the validator recurses through $refs (a chain of thousands of schemas): nesting alone
+        # is bounded at parsing
+        raise SpecError(
+            str(doc.path),
+            "cannot validate: $refs lead deeper than the validator follows "
+            "(--no-validate skips validation)",
+            "/",
+        ) from None
     except Unresolvable as exc:
         ref = str(getattr(exc, "ref", exc))
         where = find_ref(doc.root, ref) or find_ref(doc.root, "#" + ref) or "/"
@@ -267,18 +305,16 @@ def _semantic_pointer(message: str) -> str:
     return "/"
 
 
-def find_ref(node: Any, ref: str, parts: tuple[Any, ...] = ()) -> str | None:
-    """The JSON pointer of the first ``$ref`` equal to ``ref`` in a document."""
-    if isinstance(node, dict):
-        if node.get("$ref") == ref:
-            return pointer([*parts, "$ref"])
-        for key, value in node.items():
-            found = find_ref(value, ref, (*parts, key))
-            if found:
-                return found
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            found = find_ref(value, ref, (*parts, i))
-            if found:
-                return found
+def find_ref(node: Any, ref: str) -> str | None:
+    """The JSON pointer of the first ``$ref`` equal to ``ref`` in a document, in document order
+    (walked without recursion)."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(node, ())]
+    while stack:
+        value, parts = stack.pop()
+        if isinstance(value, dict):
+            if value.get("$ref") == ref:
+                return pointer([*parts, "$ref"])
+            stack.extend((child, (*parts, key)) for key, child in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((value[i], (*parts, i)) for i in reversed(range(len(value))))
     return None
