@@ -210,6 +210,13 @@ def load_register(path: Path) -> list[RegisteredIdentity]:
 
 def _load_csv(text: str, path: str) -> list[RegisteredIdentity]:
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _csv_entries(reader, path)
+    except csv.Error as exc:  # a field past the csv module's limit (128 KiB), a NUL byte
+        raise InputError(path, f"not usable CSV: {exc}", f"line {reader.line_num + 1}") from exc
+
+
+def _csv_entries(reader: csv.DictReader[str], path: str) -> list[RegisteredIdentity]:
     if not reader.fieldnames or "identity" not in [f.strip().lower() for f in reader.fieldnames]:
         raise InputError(
             path, "CSV register needs a header row with an 'identity' column", "line 1"

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from discovery import boundedyaml
 from discovery.analyse.matching import HostMatcher, describe_schema
 from discovery.errors import InputError
 
@@ -154,7 +155,7 @@ def load_rules(path: Path | None) -> TemplateRules:
         return TemplateRules()
     where = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = boundedyaml.load(path.read_text(encoding="utf-8"))  # aliases, nesting bounded
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(
@@ -164,6 +165,8 @@ def load_rules(path: Path | None) -> TemplateRules:
         ) from exc
     except OSError as exc:
         raise InputError(where, f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(where, "not UTF-8 text", f"byte {exc.start}") from exc
     if data is None:
         return TemplateRules(source=where)
     if not isinstance(data, dict):

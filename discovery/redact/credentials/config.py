@@ -285,15 +285,20 @@ def site_config() -> DetectorConfig:
         return DEFAULT_CONFIG
     import yaml
 
+    from discovery import boundedyaml
     from discovery.errors import InputError
 
     try:
         with open(path, encoding="utf-8") as handle:
-            raw = yaml.safe_load(handle)
+            raw = boundedyaml.load(handle.read())  # aliases and nesting bounded
     except OSError as exc:
         raise InputError(path, f"cannot read ({CONFIG_ENV}): {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 text ({CONFIG_ENV})", f"byte {exc.start}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
-        raise InputError(path, f"not valid YAML ({CONFIG_ENV})", where) from exc
+        problem = getattr(exc, "problem", None)
+        detail = f": {problem}" if problem else ""
+        raise InputError(path, f"not valid YAML ({CONFIG_ENV}){detail}", where) from exc
     return extended(DEFAULT_CONFIG, raw, path)

@@ -22,6 +22,12 @@ from tests.paths import FIXTURES
 SPECS = FIXTURES / "specs"
 SHOP = "api.shop.example"
 
+# nine levels of ten aliases each: 10**9 nodes once expanded
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 10) + "]\n"
+    for i in range(8)
+)
+
 
 def endpoints(store: Store, host: str) -> dict[tuple[str, str], str]:
     return {
@@ -160,6 +166,8 @@ def test_pins_and_forbidden_merges(store: Store, case_path: Path) -> None:
         ("pins:\n  - {template: no-slash}\n", "/pins/0"),
         ("colour: red\n", "/colour"),
         ("pins: [\n", "line 2"),
+        (ALIAS_BOMB, "line 1"),  # a billion laughs: refused, never expanded
+        ("pins: " + "[" * 200 + "]" * 200 + "\n", "line 1"),
     ],
 )
 def test_a_broken_rules_file_names_the_place(tmp_path: Path, text: str, where: str) -> None:

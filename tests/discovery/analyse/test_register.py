@@ -99,6 +99,8 @@ def test_the_demo_register_loads() -> None:
         ("a.yaml", "just text\n", "expected a list of identities"),
         ("a.csv", "identity,kind\nok,bot\nbad,robot\n", "(line 3): kind 'robot'"),
         ("a.csv", "name,owner\nx,y\n", "(line 1): CSV register needs a header row"),
+        ("a.csv", "identity,owner\nx,y\nz," + "o" * 200_000 + "\n", "(line 3): not usable CSV"),
+        ("a.csv", "identity," + "o" * 200_000 + "\nx,y\n", "(line 1): not usable CSV"),
         (
             "a.csv",
             "identity,matchers\nx,jwt_sub\n",

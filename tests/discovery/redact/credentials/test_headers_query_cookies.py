@@ -260,6 +260,8 @@ def test_site_names_extend_the_defaults(site_names: Path) -> None:
         ("api_key_headers: X-A\n", "(/api_key_headers): expected a list of names"),
         ("[1, 2]\n", "expected a mapping of name lists"),
         ("api_key_headers: [\n", "(line 2): not valid YAML"),
+        ("a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*c]\n", "(line 3): not valid YAML"),
+        ("api_key_headers: " + "[" * 200 + "]" * 200 + "\n", "nested deeper than 128"),
     ],
 )
 def test_bad_site_names_name_the_file(site_names: Path, text: str, message: str) -> None:
