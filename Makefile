@@ -56,7 +56,12 @@ typecheck: $(STAMP_TEST)
 
 check: lint typecheck test
 
+# bench_live.py replays a capture with tcpreplay: installed here when missing (as root, apt-get)
 bench: $(STAMP_TEST) $(STAMP_NATIVE)
+	@command -v tcpreplay >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpreplay >/dev/null \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpreplay >/dev/null; }; } \
+		|| echo "warning: tcpreplay is missing: bench_live.py will say so" >&2; }
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 fuzz: $(STAMP_TEST)

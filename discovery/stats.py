@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 Progress = Callable[[int], None]  # called with bytes consumed so far
+# the count (in ``IngestStats.counts``) of packets a capture file says its capture dropped
+CAPTURE_DROPS = "packets dropped while capturing (pcapng interface statistics)"
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 from discovery.case import audit, blocklist
 from discovery.case.store import Store
 from discovery.timeutil import iso
-from discovery.views import queries, traffic
+from discovery.views import captures, queries, traffic
 from discovery.views.runs import run_steps, runs_in_order
 
 _CONTROL = re.compile(
@@ -80,6 +80,7 @@ def build(store: Store) -> dict[str, Any]:
         "generated_at": iso(time.time()),
         "case": str(store.path),
         "traffic": traffic.traffic(store).to_json(),
+        "captures": [c.as_dict() for c in captures.captures(store)],
         "findings": queries.findings(store),
         "blocklist": [
             {
@@ -116,6 +117,34 @@ def _code(value: object) -> str:
     return text.replace("`", "'")
 
 
+def _captures(rows: list[dict[str, Any]]) -> list[str]:
+    """The captures section: each capture and whether it lost packets (a lossy one is named
+    first, loudly: its exchanges are incomplete)."""
+    if not rows:
+        return []
+    lossy = [r for r in rows if r["lossy"]]
+    out = ["## Captures", ""]
+    if lossy:
+        out += [
+            f"**{len(lossy)} of {len(rows)} captures lost packets**: traffic they carried "
+            "is missing from this report.",
+            "",
+        ]
+    out += ["| capture | started | packets | lost | state |", "|---|---|---|---|---|"]
+    for r in rows:
+        lost = (
+            f"**LOSSY: {r['lost']} of {r['received'] or r['packets'] + r['lost']}** "
+            f"(kernel {r['dropped']['kernel']}, queue {r['dropped']['queue']})"
+            if r["lossy"]
+            else "none"
+        )
+        out.append(
+            f"| {_cell(r['name'])} | {r['started_at']} | {r['packets']} | {lost} | "
+            f"{_cell(r['state'])} |"
+        )
+    return [*out, ""]
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The report as Markdown."""
     out = [
@@ -134,6 +163,9 @@ def markdown(report: dict[str, Any]) -> str:
         )
         + ")",
         "",
+    ]
+    out += _captures(report.get("captures", []))
+    out += [
         "## Findings",
         "",
     ]

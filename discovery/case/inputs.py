@@ -211,14 +211,16 @@ def finish(
     stats: dict[str, Any],
     consumed: int | None,
     prefix: str | None,
+    dropped: int | None = None,
 ) -> None:
-    """Mark an input read: its counters, and where the read ended (``consumed`` bytes of whole
-    records, with their hash; None for a format read only as a whole)."""
+    """Mark an input read: its counters, where the read ended (``consumed`` bytes of whole
+    records, with their hash; None for a format read only as a whole), and the packets its
+    capture lost (``dropped``: None when the input does not say)."""
     with store.transaction() as conn:
         conn.execute(
             "UPDATE inputs SET state = 'complete', finished_at = ?, stats = ?, consumed = ?, "
-            "prefix_sha256 = ? WHERE id = ?",
-            (time.time(), dumps(stats), consumed, prefix, input_id),
+            "prefix_sha256 = ?, dropped = ? WHERE id = ?",
+            (time.time(), dumps(stats), consumed, prefix, dropped, input_id),
         )
     release(store, input_id)
 

@@ -294,7 +294,18 @@ def _to_v4(conn: sqlite3.Connection) -> None:
     run_script(conn, _V4)
 
 
+_V5 = """
+ALTER TABLE inputs ADD COLUMN dropped INTEGER;   -- packets the capture lost; NULL: not said
+"""
+
+
+def _to_v5(conn: sqlite3.Connection) -> None:
+    """Each input's packet loss: a live capture's drops (the kernel's and our queues'), a
+    capture file's when it records them (pcapng interface statistics); NULL when unknown."""
+    run_script(conn, _V5)
+
+
 # MIGRATIONS[n] upgrades a case at version n to n + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2, _to_v3, _to_v4]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2, _to_v3, _to_v4, _to_v5]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -355,12 +356,40 @@ class Store:
             "DELETE FROM credential_aliases WHERE credential_id NOT IN (SELECT id FROM credentials)"
         )
 
-    def finish_input(self, input_id: int, stats: dict[str, Any]) -> None:
+    def register_capture(self, name: str, fmt: str) -> int:
+        """Register a live capture as an input (a fresh one each time: it has no content hash
+        to be recognised by), owned by this process; its counters follow with
+        ``update_input_stats``."""
+        from discovery.case import owner
+
+        now = time.time()
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO inputs(sha256, path, format, size, state, started_at, dropped, "
+                "owner, heartbeat) VALUES (?, ?, ?, 0, 'ingesting', ?, 0, ?, ?)",
+                (f"{fmt}:{secrets.token_hex(16)}", name, fmt, now, str(owner.me()), now),
+            )
+            return int(cur.lastrowid or 0)
+
+    def update_input_stats(
+        self, input_id: int, stats: dict[str, Any], dropped: int | None = None
+    ) -> None:
+        """The counters of an input still being read (a live capture, every second; also its
+        owner's heartbeat)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE inputs SET stats = ?, dropped = ?, heartbeat = ? WHERE id = ?",
+                (dumps(stats), dropped, time.time(), input_id),
+            )
+
+    def finish_input(
+        self, input_id: int, stats: dict[str, Any], dropped: int | None = None
+    ) -> None:
         """Mark an input read as a whole (``discovery.case.inputs.finish`` for a read that
-        ended at a given byte)."""
+        ended at a given byte); ``dropped``: packets the capture lost (None: not said)."""
         from discovery.case import inputs
 
-        inputs.finish(self, input_id, stats, None, None)
+        inputs.finish(self, input_id, stats, None, None, dropped)
 
     # ------------------------------------------------------------------ exchanges
 

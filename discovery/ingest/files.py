@@ -21,7 +21,7 @@ from discovery.case.store import PreparedExchange, Store
 from discovery.case.writer import ExchangeWriter, unregister_input
 from discovery.errors import InputBusy, InputError
 from discovery.sources import detect_format, reader_for
-from discovery.stats import IngestStats, Progress
+from discovery.stats import CAPTURE_DROPS, IngestStats, Progress
 from discovery.timeutil import iso
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,9 @@ def _read(
         prefix = print_.sha256
     else:  # a record cut at the end (still being written): hash what was read whole
         prefix = inputs.prefix_sha256(path, consumed)
-    inputs.finish(store, claim.id, stats.as_dict(), consumed, prefix)
+    # a capture file that records its capture's drops (pcapng statistics) says if it is lossy
+    dropped = stats.counts.get(CAPTURE_DROPS) if CAPTURE_DROPS in stats.counts else None
+    inputs.finish(store, claim.id, stats.as_dict(), consumed, prefix, dropped)
 
 
 def _unusable(exc: BaseException) -> str:

@@ -1,119 +1,234 @@
-"""Live capture: raw frames from scapy's layer-2 listening socket into the same pipeline as files.
+"""Live capture: packets from the kernel's ring (``ring``) into the same pipeline as files, the
+capture registered as an input of the case with what it lost.
 
-No per-packet scapy dissection: frames are read from the socket scapy opens (and attaches the
-BPF filter to) and decoded by ``discovery.wire.packets``. Exchanges are written as they complete and
-flushed to the case every second, so the console sees traffic as it happens.
+Packets are read a block at a time and pushed into ``ConnectionTracker`` (the frame path capture
+files use); exchanges are converted and written as they complete, flushed every second, so the
+console sees traffic as it happens. Every second the capture's counters (packets, the kernel's
+drops, packets cut by the snap length) are also written to the capture's row in ``inputs``, so
+the console's Live screen shows the loss while it happens, and the case keeps it afterwards.
+
+Nothing is dropped in this process: when the pipeline or the case falls behind, the ring fills
+and the kernel drops and counts (``queue`` drops are those of the child processes' queues, when
+the capture is shared between them: ``live_shared``).
 """
 
 from __future__ import annotations
 
-import errno
 import logging
-import select
-import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from discovery.case.store import Store
 from discovery.case.writer import ExchangeWriter
 from discovery.errors import CaptureError
+from discovery.ingest.bpf import Program, compile_filter
+from discovery.ingest.capture_file import RotatingPcapng
+from discovery.ingest.ring import (
+    DEFAULT_RING,
+    PacketRing,
+    RingGeometry,
+    check_interface,
+    interface_linktype,
+)
 from discovery.stats import IngestStats
 from discovery.wire.connections import ConnectionTracker
-from discovery.wire.packets import LINKTYPE_ETHERNET, LINKTYPE_RAW
 
 log = logging.getLogger(__name__)
 
 SNAPLEN = 262_144
 FLUSH_EVERY = 1.0
-_ARPHRD_LINKTYPES = {1: LINKTYPE_ETHERNET, 772: LINKTYPE_ETHERNET, 65534: LINKTYPE_RAW}
-_ARPHRD_LOOPBACK = 772
-_PACKET_OUTGOING = 4
-_UNSUPPORTED = -1
+READ_BUDGET = 8192  # packets read between two looks at the clock
+ENGINE = "af_packet tpacket_v3"
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    """What to capture and how (tcpdump's options, by the same names where it has them)."""
+
+    iface: str | None  # None: every interface
+    bpf: str | None = None
+    snaplen: int = SNAPLEN
+    ring_bytes: int = DEFAULT_RING
+    duration: float | None = None
+    count: int | None = None
+    write: Path | None = None
+    rotate: int | None = None
+    force: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.iface or "any"
+
+
+@dataclass
+class CaptureCounters:
+    """What the capture saw and lost; ``lossy`` when any packet was lost."""
+
+    received: int = 0  # packets the kernel accepted for the capture (dropped ones included)
+    kernel_dropped: int = 0  # dropped by the kernel: the ring was full
+    queue_dropped: int = 0  # dropped by our own queues (none in one process)
+    truncated: int = 0  # cut by the snap length (their connections may have gaps)
+    files: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def dropped(self) -> int:
+        return self.kernel_dropped + self.queue_dropped
+
+    @property
+    def lossy(self) -> bool:
+        return self.dropped > 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "dropped": {"kernel": self.kernel_dropped, "queue": self.queue_dropped},
+            "lost": self.dropped,
+            "lossy": self.lossy,
+            "truncated": self.truncated,
+            "files": list(self.files),
+        }
+
+
+def loss_warning(counters: CaptureCounters) -> str | None:
+    """The warning a lossy capture prints (None when nothing was lost)."""
+    if not counters.lossy:
+        return None
+    share = counters.dropped / max(counters.received, 1)
+    parts = [f"{counters.kernel_dropped} by the kernel (capture ring full)"]
+    if counters.queue_dropped:
+        parts.append(f"{counters.queue_dropped} by our own queues")
+    return (
+        f"{counters.dropped} of {counters.received} packets were LOST ({share:.1%}): "
+        + ", ".join(parts)
+        + "; exchanges on the affected connections are missing or partial "
+        "(a larger --buffer, a tighter --filter or --workers may keep up)"
+    )
+
+
+Progress = Callable[[IngestStats, CaptureCounters, int], None]
 
 
 class LiveCapture:
-    """A sniffer on one interface (``None``: every interface), optionally BPF-filtered."""
+    """A capture on one interface (``None``: every interface) into a case."""
 
-    def __init__(
-        self, iface: str | None, bpf: str | None = None, stats: IngestStats | None = None
-    ) -> None:
-        self.iface = iface
-        self.bpf = bpf
+    def __init__(self, options: CaptureOptions, stats: IngestStats | None = None) -> None:
+        self.options = options
         self.stats = stats or IngestStats()
-        self.sock: Any = None
+        self.counters = CaptureCounters()
+        self.geometry = RingGeometry(options.ring_bytes, options.snaplen)
+        self.ring: PacketRing | None = None
+        self.output: RotatingPcapng | None = None
+        self.program: Program | None = None
+        self._frame = 0
 
-    def open(self) -> None:
-        """Open the capture socket; CaptureError when privilege or the interface is missing."""
-        where = self.iface or "all interfaces"
-        if self.iface is not None:
-            try:
-                socket.if_nametoindex(self.iface)
-            except OSError as exc:
-                raise CaptureError(f"no such network interface: {self.iface}") from exc
-        # scapy warns on stderr that it cannot name the loopback's link layer: we do not need it
-        logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-        try:
-            import scapy.arch  # noqa: F401 - sets conf.L2listen for this platform
-            from scapy.config import conf
-            from scapy.error import Scapy_Exception
+    def configuration(self) -> dict[str, Any]:
+        """How the capture runs (stored with the input, printed with --json)."""
+        o = self.options
+        return {
+            "engine": ENGINE,
+            "iface": o.name,
+            "filter": o.bpf,
+            "snaplen": o.snaplen,
+            "ring_bytes": self.geometry.size,
+            "block_bytes": self.geometry.block_size,
+            "count": o.count,
+            "duration": o.duration,
+            "workers": 1,
+        }
 
-            try:
-                self.sock = conf.L2listen(iface=self.iface, filter=self.bpf)
-            except Scapy_Exception as exc:
-                raise CaptureError(f"cannot capture on {where}: {exc}") from exc
-        except PermissionError as exc:
-            raise CaptureError(
-                f"live capture on {where} needs root or CAP_NET_RAW (run with sudo, or "
-                "setcap cap_net_raw+eip on the Python interpreter)"
-            ) from exc
-        except OSError as exc:
-            if exc.errno in (errno.ENODEV, errno.ENXIO):
-                raise CaptureError(f"no such network interface: {self.iface}") from exc
-            raise CaptureError(f"cannot capture on {where}: {exc.strerror or exc}") from exc
+    def open(self, case: Path | None = None) -> None:
+        """Check everything before the case is touched: the interface, the filter, privilege,
+        the ring, the output files. CaptureError / OutputError otherwise."""
+        o = self.options
+        check_interface(o.iface)
+        self.program = compile_filter(o.bpf, interface_linktype(o.iface), o.snaplen)
+        if o.write is not None:
+            self.output = RotatingPcapng(o.write, o.snaplen, case, o.rotate, o.force)
+        self.ring = PacketRing(o.iface, self.program, self.geometry)
 
     def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        if self.ring is not None:
+            self.ring.close()
+            self._take_counters(self.ring)
+            self.ring = None
+        if self.output is not None:
+            c = self.counters
+            self.output.close(c.received, c.kernel_dropped)
+            c.files = [f.as_dict() for f in self.output.files]
+            self.output = None
+
+    def _take_counters(self, ring: PacketRing) -> None:
+        c = self.counters
+        c.received = ring.received
+        c.kernel_dropped = ring.dropped
+        c.truncated = ring.truncated
 
     def run(
         self,
-        writer: ExchangeWriter,
+        store: Store,
         stop: threading.Event,
-        duration: float | None = None,
-        count: int | None = None,
-        on_flush: Callable[[IngestStats, int], None] | None = None,
+        progress: Progress | None = None,
     ) -> IngestStats:
-        """Capture until ``stop`` is set, ``duration`` seconds pass or ``count`` frames arrive.
+        """Capture until ``stop`` is set, the duration passes or the count is reached; the
+        capture is an input of the case (``inputs``, format ``live``) with its counters.
 
         Everything still open is flushed at the end (responses read until close complete).
         """
-        if self.sock is None:
-            self.open()
+        if self.ring is None:
+            self.open(store.path)
+        ring = self.ring
+        assert ring is not None
+        o = self.options
         stats = self.stats
-        pipeline = ConnectionTracker(stats, "live", where=f"live capture on {self.iface or 'all'}")
-        ins: socket.socket = self.sock.ins
-        frame = 0
+        input_id = store.register_capture(f"live:{o.name}", "live")
+        writer = ExchangeWriter(store, input_id)
+        pipeline = ConnectionTracker(stats, "live", where=f"live capture on {o.name}")
+        frame_in = pipeline.frame
+        output = self.output
+        count = o.count
+
+        def packet(
+            sec: int, nsec: int, linktype: int, data: bytes, wirelen: int, ifindex: int
+        ) -> None:
+            if count is not None and self._frame >= count:
+                return
+            self._frame += 1
+            stats.packets += 1
+            if output is not None:
+                output.packet(self._frame, sec, nsec, linktype, data, wirelen, ifindex)
+            frame_in(self._frame, sec + nsec * 1e-9, linktype, data)
+
         started = time.monotonic()
         next_flush = started + FLUSH_EVERY
         try:
             while not stop.is_set():
                 now = time.monotonic()
-                if duration is not None and now - started >= duration:
+                if o.duration is not None and now - started >= o.duration:
                     break
-                if count is not None and frame >= count:
+                if count is not None and self._frame >= count:
                     break
-                wait = min(0.2, max(0.0, next_flush - now))
-                readable, _, _ = select.select([ins], [], [], wait)
-                if readable:
-                    frame = self._drain(ins, pipeline, writer, frame, count)
+                ring.wait(min(0.2, max(0.0, next_flush - now)))
+                ring.read(packet, READ_BUDGET)
+                if pipeline.out:
+                    for obs in pipeline.take():
+                        writer.add(obs)
                 if time.monotonic() >= next_flush:
                     writer.flush()
                     pipeline.reassembler.sweep_idle(time.time())
+                    ring.update_counters()
+                    self._take_counters(ring)
+                    if output is not None:
+                        output.flush()
+                        self.counters.files = [f.as_dict() for f in output.files]
+                    stats.exchanges = writer.written
+                    store.update_input_stats(input_id, self.summary(), self.counters.dropped)
                     next_flush = time.monotonic() + FLUSH_EVERY
-                    if on_flush is not None:
-                        on_flush(stats, writer.written)
+                    if progress is not None:
+                        progress(stats, self.counters, writer.written)
         finally:
             pipeline.finish()
             for obs in pipeline.take():
@@ -121,32 +236,28 @@ class LiveCapture:
             writer.flush()
             stats.exchanges = writer.written
             self.close()
+            warning = loss_warning(self.counters)
+            if warning:
+                stats.warn(warning)
+            store.finish_input(input_id, self.summary(), self.counters.dropped)
         return stats
 
-    def _drain(
-        self,
-        ins: socket.socket,
-        pipeline: ConnectionTracker,
-        writer: ExchangeWriter,
-        frame: int,
-        count: int | None,
-    ) -> int:
-        """Read what the socket holds now (bounded), without blocking."""
-        stats = self.stats
-        for _ in range(2000):
-            try:
-                data, address = ins.recvfrom(SNAPLEN, socket.MSG_DONTWAIT)
-            except (BlockingIOError, InterruptedError):
-                break
-            pkttype, hatype = address[2], address[3]
-            if pkttype == _PACKET_OUTGOING and hatype == _ARPHRD_LOOPBACK:
-                continue  # loopback shows every frame twice: keep the incoming copy
-            frame += 1
-            stats.packets += 1
-            pipeline.frame(frame, time.time(), _ARPHRD_LINKTYPES.get(hatype, _UNSUPPORTED), data)
-            if pipeline.out:
-                for obs in pipeline.take():
-                    writer.add(obs)
-            if count is not None and frame >= count:
-                break
-        return frame
+    def summary(self) -> dict[str, Any]:
+        """The counters as stored with the input and printed with --json."""
+        return {
+            **self.stats.as_dict(),
+            **self.counters.as_dict(),
+            "capture": self.configuration(),
+            "updated_at": time.time(),
+        }
+
+
+def open_capture(options: CaptureOptions, case: Path | None) -> LiveCapture:
+    """A capture checked and ready (ring open), before the case is touched."""
+    capture = LiveCapture(options)
+    try:
+        capture.open(case)
+    except CaptureError:
+        capture.close()
+        raise
+    return capture

@@ -22,7 +22,7 @@ from typing import BinaryIO, Final, Protocol, TypeVar
 from discovery.errors import InputError
 from discovery.models import ObservedExchange
 from discovery.sources.window import open_window
-from discovery.stats import IngestStats, Progress
+from discovery.stats import CAPTURE_DROPS, IngestStats, Progress
 from discovery.timeutil import MAX_TS, MIN_TS
 from discovery.wire.connections import ConnectionTracker
 from discovery.wire.packets import SUPPORTED_LINKTYPES
@@ -297,6 +297,8 @@ def _pcapng_frames(
     next_pause = PAUSE_EVERY
     last_ts = 0.0
     first = True
+    sections: list[int] = []
+    drops: dict[tuple[int, int], int] = {}  # (section, interface) -> packets dropped so far
     while True:
         if frame >= next_pause:
             next_pause = frame + PAUSE_EVERY
@@ -324,6 +326,7 @@ def _pcapng_frames(
                 )
                 break
             interfaces = []
+            sections.append(frame)
         elif first:
             raise InputError(str(path), "not a pcapng capture (no section header)")
         first = False
@@ -394,6 +397,8 @@ def _pcapng_frames(
                 stats.skip("malformed frame", f"{path}: frame {frame}: no interface described")
                 continue
             sink.frame(frame, last_ts, interfaces[0].linktype, data[begin : begin + caplen])
+        elif btype == 5:  # interface statistics: what the capturing tool lost, cumulative
+            _isb(data[body_start : pos + length - 4], endian, len(sections), drops)
         elif btype == 1:  # interface description
             iface = _idb(data[body_start : pos + length - 4], endian)
             if iface.linktype not in SUPPORTED_LINKTYPES:
@@ -403,5 +408,33 @@ def _pcapng_frames(
                 )
             interfaces.append(iface)
     stats.consumed = buf.offset + buf.pos
+    if drops:
+        stats.counts[CAPTURE_DROPS] += sum(drops.values())
     if progress is not None:
         progress(buf.offset + len(buf.data))
+
+
+def _isb(body: bytes, endian: str, section: int, drops: dict[tuple[int, int], int]) -> None:
+    """Keep the drop counters of an Interface Statistics Block (``isb_ifdrop``, and
+    ``isb_osdrop`` when the interface's is absent): the last block of an interface holds its
+    totals."""
+    if len(body) < 12:
+        return
+    iface = struct.unpack_from(endian + "I", body, 0)[0]
+    pos = 12
+    ifdrop: int | None = None
+    osdrop: int | None = None
+    while pos + 4 <= len(body):
+        code, size = struct.unpack_from(endian + "HH", body, pos)
+        if code == 0:
+            break
+        if size == 8 and pos + 12 <= len(body):
+            value = struct.unpack_from(endian + "Q", body, pos + 4)[0]
+            if code == 5:
+                ifdrop = value
+            elif code == 7:
+                osdrop = value
+        pos += 4 + ((size + 3) & ~3)
+    dropped = ifdrop if ifdrop is not None else osdrop
+    if dropped is not None:
+        drops[(section, iface)] = dropped

@@ -1,11 +1,15 @@
-"""``ir-console capture live``: sniff an interface into the case, flushing every second."""
+"""``ir-console capture live``: capture an interface into the case from the kernel's packet ring,
+flushing every second, with every lost packet counted and reported."""
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -13,12 +17,61 @@ from ir_console.cli import CaseContext
 from ir_console.output import emit_json, message
 from ir_console.sanitize import clean
 
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+class Size(click.ParamType[int, Any]):
+    """A size in bytes: a number with an optional unit K, M or G (powers of 1024)."""
+
+    name = "SIZE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        found = _SIZE.match(str(value))
+        if not found:
+            self.fail(f"{value!r} is not a size (e.g. 65536, 512K, 64M, 1G)", param, ctx)
+        return int(found.group(1)) * _UNITS[found.group(2).lower()]
+
 
 @click.command()
-@click.option("--iface", required=True, help="The interface to sniff (e.g. eth0, lo, any).")
-@click.option("--filter", "bpf", help="A BPF capture filter, e.g. 'tcp port 8080'.")
+@click.option("-i", "--iface", required=True, help="The interface to capture (e.g. eth0, lo, any).")
+@click.option(
+    "--filter", "bpf", help="A BPF capture filter (tcpdump syntax), e.g. 'tcp port 8080'."
+)
 @click.option("--duration", type=click.FloatRange(min=0), help="Stop after S seconds.")
-@click.option("--count", type=click.IntRange(min=1), help="Stop after N packets.")
+@click.option("-c", "--count", type=click.IntRange(min=1), help="Stop after N packets.")
+@click.option(
+    "-s",
+    "--snaplen",
+    type=click.IntRange(min=64, max=262_144),
+    default=262_144,
+    show_default=True,
+    help="Bytes kept of each packet (longer ones are cut and counted as truncated).",
+)
+@click.option(
+    "-B",
+    "--buffer",
+    "ring",
+    type=Size(),
+    default="64M",
+    show_default=True,
+    help="Size of the kernel's capture ring (SIZE: bytes, or with K, M, G). Packets arriving "
+    "while it is full are dropped by the kernel, and counted.",
+)
+@click.option(
+    "-w",
+    "--write",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the raw packets to this pcapng file (private, never over the case).",
+)
+@click.option(
+    "--rotate",
+    type=Size(),
+    help="With --write: start a new file before one passes SIZE (FILE_00001.pcapng, ...).",
+)
+@click.option("--force", is_flag=True, help="With --write: replace files that exist already.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON summary on stdout at the end.")
 @click.pass_obj
 def live(
@@ -27,19 +80,39 @@ def live(
     bpf: str | None,
     duration: float | None,
     count: int | None,
+    snaplen: int,
+    ring: int,
+    write: Path | None,
+    rotate: int | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Capture HTTP/1.x and TLS ClientHellos from an interface into the case.
 
-    Ctrl-C or SIGTERM stops the capture, flushes everything and exits 0.
+    Packets come from the kernel's packet ring (AF_PACKET, TPACKET_V3), read a block at a
+    time. Packets the kernel dropped because the ring was full are counted, printed, stored
+    with the capture in the case and listed by `report`: a capture never loses traffic in
+    silence. Ctrl-C or SIGTERM stops the capture, flushes everything and exits 0.
     Needs root or CAP_NET_RAW.
     """
     from discovery.analyse.recompute import recompute
-    from discovery.case.writer import ExchangeWriter
-    from discovery.ingest.live import LiveCapture
+    from discovery.ingest.live import CaptureOptions, open_capture
 
-    capture = LiveCapture(None if iface == "any" else iface, bpf)
-    capture.open()  # privilege and interface errors before the case is touched
+    if rotate is not None and write is None:
+        raise click.UsageError("--rotate needs --write FILE")
+    options = CaptureOptions(
+        iface=None if iface == "any" else iface,
+        bpf=bpf,
+        snaplen=snaplen,
+        ring_bytes=ring,
+        duration=duration,
+        count=count,
+        write=write,
+        rotate=rotate,
+        force=force,
+    )
+    # privilege, interface, filter and output errors before the case is touched
+    capture = open_capture(options, case.db)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -48,10 +121,14 @@ def live(
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with case.open() as store:
-            writer = ExchangeWriter(store, None)
-            message(f"capturing on {iface}" + (f" ({bpf})" if bpf else "") + "; Ctrl-C to stop")
+            geometry = capture.geometry
+            message(
+                f"capturing on {clean(iface)}"
+                + (f" ({clean(bpf)})" if bpf else "")
+                + f"; ring {geometry.size >> 20} MiB; Ctrl-C to stop"
+            )
             progress = _progress if sys.stderr.isatty() else None
-            stats = capture.run(writer, stop, duration, count, progress)
+            stats = capture.run(store, stop, progress)
             if progress:
                 sys.stderr.write("\n")
             recompute(store)
@@ -59,21 +136,28 @@ def live(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         capture.close()
-    summary = stats.as_dict()
+    counters = capture.counters
     if as_json:
+        summary = capture.summary()
+        summary.pop("updated_at", None)
         emit_json({"iface": iface, **summary})
-        return
-    sys.stdout.write(
-        f"{clean(iface)}: {stats.packets} packets, {stats.flows} flows, "
-        f"{stats.exchanges} exchanges\n"
-    )
-    for reason, n in sorted(stats.skipped.items(), key=lambda kv: -kv[1]):
-        sys.stdout.write(f"  skipped {n}: {clean(reason)}\n")
+    else:
+        sys.stdout.write(
+            f"{clean(iface)}: {stats.packets} packets, {stats.flows} flows, "
+            f"{stats.exchanges} exchanges; kernel: {counters.received} received, "
+            f"{counters.kernel_dropped} dropped\n"
+        )
+        if counters.truncated:
+            sys.stdout.write(f"  truncated {counters.truncated}: longer than the snap length\n")
+        for reason, n in sorted(stats.skipped.items(), key=lambda kv: -kv[1]):
+            sys.stdout.write(f"  skipped {n}: {clean(reason)}\n")
+        for written in counters.files:
+            sys.stdout.write(f"  wrote {clean(str(written['path']))}\n")
     for warning in stats.warnings:
-        message(f"warning: {warning}")
+        message(f"warning: {clean(warning)}")
 
 
-def _progress(stats: object, written: int) -> None:
-    packets = getattr(stats, "packets", 0)
-    sys.stderr.write(f"\r{packets} packets, {written} exchanges written")
+def _progress(stats: Any, counters: Any, written: int) -> None:
+    lost = f", {counters.dropped} LOST" if counters.dropped else ""
+    sys.stderr.write(f"\r{stats.packets} packets, {written} exchanges written{lost}")
     sys.stderr.flush()

@@ -131,12 +131,11 @@ def test_live_capture_on_loopback_flushes_while_running_and_stops_cleanly(
         rows = db.execute(
             "SELECT source, method, path, status, server_port, input_id FROM exchanges ORDER BY ts"
         ).fetchall()
+        capture = db.execute("SELECT id, path, format, state, dropped FROM inputs").fetchall()
+    assert capture == [(1, "live:lo", "live", "complete", 0)]  # the capture is an input
     assert rows == [
-        *[
-            ("live", "GET", p, 200, server, None)
-            for p in ("/v1/users/1", "/v1/users/2", "/v1/health")
-        ],
-        ("live", "GET", "/slow", None, server, None),  # flushed at the stop, no response yet
+        *[("live", "GET", p, 200, server, 1) for p in ("/v1/users/1", "/v1/users/2", "/v1/health")],
+        ("live", "GET", "/slow", None, server, 1),  # flushed at the stop, no response yet
     ]
 
 
