@@ -9,7 +9,7 @@ from ir_console.cli import LazyGroup
 CAPTURE_COMMANDS: dict[str, tuple[str, str]] = {
     "live": (
         "ir_console.commands.capture_live:live",
-        "Sniff an interface (HTTP/1.x, TLS ClientHello) into the case; needs CAP_NET_RAW.",
+        "Capture an interface into the case (HTTP/1.x, TLS ClientHello), drops counted; CAP_NET_RAW.",
     ),
     "proxy": (
         "ir_console.commands.capture_proxy:proxy",
