@@ -16,7 +16,7 @@ from typing import Any
 
 from discovery.case import audit, blocklist
 from discovery.timeutil import iso
-from discovery.views import details, queries, runs, search, subjects, traffic
+from discovery.views import captures, details, queries, runs, search, subjects, traffic
 from discovery.views import overview as overview_view
 from discovery.views.page import Page
 from discovery.views.reader import SharedCase
@@ -149,6 +149,10 @@ class CaseData:
     def exchanges_after(self, after_id: int, limit: int = 200) -> list[ExchangeRow]:
         """The newest exchanges with an id above ``after_id`` (at most ``limit``), newest first."""
         return self.case.call(traffic.exchanges_after, after_id, limit)
+
+    def latest_capture(self) -> captures.Capture | None:
+        """The newest live capture and what it lost so far (None: there was none)."""
+        return self.case.call(captures.latest_live)
 
     # ------------------------------------------------------------ audit and runs
 

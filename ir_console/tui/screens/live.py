@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Footer, Input, Static
 
+from discovery.views.captures import Capture
 from discovery.views.page import terms
 from discovery.views.rows import ExchangeRow
 from ir_console.tui.data import when
@@ -31,12 +32,15 @@ POLL_S = 0.5
 
 
 class ExchangesArrived(Message):
-    """New exchanges (newest first) and the newest id seen."""
+    """New exchanges (newest first), the newest id seen, and the newest live capture."""
 
-    def __init__(self, rows: Sequence[ExchangeRow], newest: int) -> None:
+    def __init__(
+        self, rows: Sequence[ExchangeRow], newest: int, capture: Capture | None = None
+    ) -> None:
         super().__init__()
         self.rows = rows
         self.newest = newest
+        self.capture = capture
 
 
 class CaptureEnded(Message):
@@ -52,6 +56,26 @@ def proxy_available() -> bool:
     """True when ``capture proxy`` can run here: its command and mitmproxy are installed
     (looked up, not imported: the child process imports them)."""
     return all(find_spec(name) is not None for name in ("ir_console.commands", "mitmproxy"))
+
+
+def capture_status(capture: Capture) -> Text:
+    """The newest live capture in one line: its state, packets, and loss (loud when any)."""
+    text = Text("  ")
+    style = "green" if capture.state == "running" else "dim"
+    text.append_text(safe(capture.name, style=style, limit=40))
+    text.append(f" {capture.state}: ", style=style)
+    text.append(f"{capture.packets} packets, ")
+    if capture.lossy:
+        seen = capture.received or capture.packets + capture.dropped
+        text.append(
+            f"{capture.dropped} of {seen} LOST ({capture.dropped / max(seen, 1):.1%})",
+            style="bold red",
+        )
+        if capture.queue_dropped:
+            text.append(f" (kernel {capture.kernel_dropped}, queue {capture.queue_dropped})")
+    else:
+        text.append("0 lost", style="green")
+    return text
 
 
 class LiveScreen(CaseScreen):
@@ -76,6 +100,7 @@ class LiveScreen(CaseScreen):
         self.rate = 0.0
         self._last_poll = time.monotonic()
         self.proxy: subprocess.Popen[bytes] | None = None
+        self.capture: Capture | None = None
 
     def compose(self) -> ComposeResult:
         yield TopBar(self.TITLE_TEXT)
@@ -107,17 +132,21 @@ class LiveScreen(CaseScreen):
                 self.newest if self.newest >= 0 else max(self.data.newest_exchange_id() - KEEP, 0)
             )
             rows = self.data.exchanges_after(after, KEEP)
+            capture = self.data.latest_capture()
         except DATA_ERRORS as exc:
             self.post_message(Failed("could not read the case", str(exc)))
             return
         newest = rows[0].id if rows else max(after, 0)
-        self.post_message(ExchangesArrived(rows, newest))
+        self.post_message(ExchangesArrived(rows, newest, capture))
 
     def on_exchanges_arrived(self, message: ExchangesArrived) -> None:
         now = time.monotonic()
         first = self.newest < 0
+        # two polls may overlap (a reload while a tick's read is under way): keep rows once
+        fresh = [row for row in message.rows if row.id > self.newest]
         self.newest = max(self.newest, message.newest)
-        count = len(message.rows)
+        self.capture = message.capture
+        count = len(fresh)
         if not first:
             self.arrived += count
             self.rate = count / max(now - self._last_poll, 1e-6)
@@ -125,7 +154,7 @@ class LiveScreen(CaseScreen):
         if count == 0 and not first:
             self._status()
             return
-        for row in reversed(message.rows):
+        for row in reversed(fresh):
             self.rows.appendleft(row)
         self._show()
 
@@ -137,6 +166,8 @@ class LiveScreen(CaseScreen):
             text.append("  PAUSED", style="bold yellow")
         if self.proxy is not None:
             text.append(f"  proxy running (pid {self.proxy.pid})", style="green")
+        if self.capture is not None:
+            text.append_text(capture_status(self.capture))
         self.query_one("#live-status", Static).update(text)
 
     def _show(self) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Tree
 
 from discovery.case import audit
@@ -204,6 +206,40 @@ async def test_live_capture_shows_exchanges_written_by_another_process(case: Pat
         await press(pilot, "slash")
         await type_text(pilot, "stream/3")
         assert len(table_rows(app)) == 1
+
+
+async def test_live_screen_shows_a_running_capture_and_its_loss_as_it_happens(
+    case: Path,
+) -> None:
+    """The counters a capture writes every second (``Store.update_input_stats``, as ``capture
+    live`` does) reach the Live screen: no loss, then loss, loudly."""
+    app = ConsoleApp(case)
+    with Store.open(case) as capture:  # a second connection, as a running capture would be
+        input_id = capture.register_capture("live:eth0", "live")
+
+        def counters(packets: int, received: int, dropped: int) -> dict[str, object]:
+            return {
+                "packets": packets,
+                "received": received,
+                "dropped": {"kernel": dropped, "queue": 0},
+                "updated_at": time.time(),
+            }
+
+        capture.update_input_stats(input_id, counters(1000, 1000, 0), 0)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await press(pilot, "7")
+            await shown(pilot, app, "live:eth0 running: 1000 packets, 0 lost")
+            capture.update_input_stats(input_id, counters(1500, 2000, 500), 500)
+            await shown(pilot, app, "live:eth0 running: 1500 packets, 500 of 2000 LOST (25.0%)")
+
+
+async def shown(pilot: Pilot[None], app: ConsoleApp, text: str, timeout: float = 20.0) -> None:
+    """Wait until the screen shows ``text`` (the screen polls the case twice a second)."""
+    deadline = time.monotonic() + timeout
+    while text not in screen_text(app):
+        assert time.monotonic() < deadline, f"{text!r} never shown: {screen_text(app)}"
+        await pilot.pause(0.2)
 
 
 async def test_screens_refresh_when_the_case_changes(case: Path) -> None:
