@@ -53,6 +53,8 @@ class Recorded:
     exchanges: int
     dropped: int | None
     received: int | None = None
+    cpu: float = 0.0  # CPU seconds of the capture process
+    catching_up: float = 0.0  # seconds from the stop signal to the end (reading the ring)
 
 
 def parse_size(text: str) -> int:
@@ -121,12 +123,25 @@ def start_ours(case: Path, buffer: int) -> subprocess.Popen[str]:
 
 
 def stop_ours(proc: subprocess.Popen[str]) -> Recorded:
+    """Stop the capture (it reads what its ring still holds first) and read its summary."""
+    stopped = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=600)
+    assert proc.stdout is not None and proc.stderr is not None
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"capture live failed ({proc.returncode}): {err[-800:]}")
     data = json.loads(out)
-    return Recorded(data["packets"], data["exchanges"], data["lost"], data["received"])
+    return Recorded(
+        data["packets"],
+        data["exchanges"],
+        data["lost"],
+        data["received"],
+        cpu=usage.ru_utime + usage.ru_stime,
+        catching_up=time.monotonic() - stopped,
+    )
 
 
 def exchanges_in(pcap: Path, work: Path) -> int:
@@ -252,7 +267,15 @@ def main() -> None:
                 else f"{theirs[0] - mine.packets} packets, {their_exchanges - mine.exchanges} "
                 f"exchanges fewer than tcpdump; loss reported: {mine.dropped}"
             )
+            exact = (
+                mine.received is not None and mine.packets + (mine.dropped or 0) == mine.received
+            )
             print(f"{'':>26} | {verdict}")
+            print(
+                f"{'':>26} | read + lost = kernel received: {'yes' if exact else 'NO'}; "
+                f"CPU {mine.cpu:.1f} s ({mine.packets / max(mine.cpu, 1e-9):,.0f} packets per "
+                f"CPU second); {mine.catching_up:.1f} s reading the ring after the stop"
+            )
             if args.pipe:
                 print(f"  ({load()})")
                 piped, sent = run_pipe(pcap, rate, buffer, work)

@@ -134,7 +134,8 @@ def _captures(rows: list[dict[str, Any]]) -> list[str]:
     for r in rows:
         lost = (
             f"**LOSSY: {r['lost']} of {r['received'] or r['packets'] + r['lost']}** "
-            f"(kernel {r['dropped']['kernel']}, queue {r['dropped']['queue']})"
+            f"(kernel {r['dropped']['kernel']}, queue {r['dropped']['queue']}, "
+            f"unread {r['dropped']['unread']})"
             if r["lossy"]
             else "none"
         )

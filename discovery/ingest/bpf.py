@@ -64,6 +64,12 @@ def accept_all(snaplen: int) -> Program:
     return Program(_INSN.pack(_BPF_RET_K, 0, 0, snaplen))
 
 
+def reject_all() -> Program:
+    """No packet: swapped in at the end of a capture, so the ring can be drained of what
+    arrived before (libpcap does the same)."""
+    return Program(_INSN.pack(_BPF_RET_K, 0, 0, 0))
+
+
 def compile_filter(expression: str | None, linktype: int, snaplen: int) -> Program:
     """A tcpdump filter expression compiled for a link type; CaptureError when libpcap is
     missing or the expression does not compile (libpcap's own message)."""

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 SNAPLEN = 262_144
 FLUSH_EVERY = 1.0
 READ_BUDGET = 8192  # packets read between two looks at the clock
+DRAIN_PATIENCE = 0.3  # s without a block handed over before a drained ring counts as empty
 ENGINE = "af_packet tpacket_v3"
 
 
@@ -71,12 +72,13 @@ class CaptureCounters:
     received: int = 0  # packets the kernel accepted for the capture (dropped ones included)
     kernel_dropped: int = 0  # dropped by the kernel: the ring was full
     queue_dropped: int = 0  # dropped by our own queues (none in one process)
+    unread: int = 0  # accepted into the ring but never read (the capture was told to hurry)
     truncated: int = 0  # cut by the snap length (their connections may have gaps)
     files: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def dropped(self) -> int:
-        return self.kernel_dropped + self.queue_dropped
+        return self.kernel_dropped + self.queue_dropped + self.unread
 
     @property
     def lossy(self) -> bool:
@@ -85,7 +87,11 @@ class CaptureCounters:
     def as_dict(self) -> dict[str, Any]:
         return {
             "received": self.received,
-            "dropped": {"kernel": self.kernel_dropped, "queue": self.queue_dropped},
+            "dropped": {
+                "kernel": self.kernel_dropped,
+                "queue": self.queue_dropped,
+                "unread": self.unread,
+            },
             "lost": self.dropped,
             "lossy": self.lossy,
             "truncated": self.truncated,
@@ -101,6 +107,8 @@ def loss_warning(counters: CaptureCounters) -> str | None:
     parts = [f"{counters.kernel_dropped} by the kernel (capture ring full)"]
     if counters.queue_dropped:
         parts.append(f"{counters.queue_dropped} by our own queues")
+    if counters.unread:
+        parts.append(f"{counters.unread} left unread in the ring at a hurried stop")
     return (
         f"{counters.dropped} of {counters.received} packets were LOST ({share:.1%}): "
         + ", ".join(parts)
@@ -150,10 +158,16 @@ class LiveCapture:
             self.output = RotatingPcapng(o.write, o.snaplen, case, o.rotate, o.force)
         self.ring = PacketRing(o.iface, self.program, self.geometry)
 
-    def close(self) -> None:
+    def close(self, counted_out: bool = False) -> None:
+        """Close the ring (its last counters taken) and the output files. Packets the kernel
+        accepted but the capture never read count as lost (``unread``), unless the capture
+        stopped at its packet count."""
         if self.ring is not None:
-            self.ring.close()
-            self._take_counters(self.ring)
+            ring = self.ring
+            ring.close()  # its last counters read
+            self._take(ring)
+            if not counted_out:
+                self.counters.unread = max(0, ring.received - ring.dropped - ring.handled)
             self.ring = None
         if self.output is not None:
             c = self.counters
@@ -161,7 +175,7 @@ class LiveCapture:
             c.files = [f.as_dict() for f in self.output.files]
             self.output = None
 
-    def _take_counters(self, ring: PacketRing) -> None:
+    def _take(self, ring: PacketRing) -> None:
         c = self.counters
         c.received = ring.received
         c.kernel_dropped = ring.dropped
@@ -172,11 +186,15 @@ class LiveCapture:
         store: Store,
         stop: threading.Event,
         progress: Progress | None = None,
+        hurry: threading.Event | None = None,
     ) -> IngestStats:
         """Capture until ``stop`` is set, the duration passes or the count is reached; the
         capture is an input of the case (``inputs``, format ``live``) with its counters.
 
-        Everything still open is flushed at the end (responses read until close complete).
+        At a stop or the end of the duration, no more packets are let in and what the ring
+        holds is read to the end (a capture behind the traffic catches up), unless ``hurry``
+        is set: what is left unread then counts as lost. Everything still open is flushed at
+        the end (responses read until close complete).
         """
         if self.ring is None:
             self.open(store.path)
@@ -204,15 +222,34 @@ class LiveCapture:
 
         started = time.monotonic()
         next_flush = started + FLUSH_EVERY
+        draining = False  # no more packets let in: reading what the ring holds
+        last_read = started
+        counted_out = False
         try:
-            while not stop.is_set():
+            while True:
                 now = time.monotonic()
-                if o.duration is not None and now - started >= o.duration:
-                    break
                 if count is not None and self._frame >= count:
+                    counted_out = True
                     break
-                ring.wait(min(0.2, max(0.0, next_flush - now)))
+                if not draining and (
+                    stop.is_set() or (o.duration is not None and now - started >= o.duration)
+                ):
+                    ring.stop_accepting()
+                    draining = True
+                    last_read = now
+                if draining and hurry is not None and hurry.is_set():
+                    break
+                before = ring.handled
+                if not draining:
+                    ring.wait(min(0.2, max(0.0, next_flush - now)))
                 ring.read(packet, READ_BUDGET)
+                if draining:
+                    if ring.handled != before or ring.ready():
+                        last_read = now
+                    elif now - last_read > DRAIN_PATIENCE:
+                        break  # the block the kernel was filling has been handed over too
+                    else:
+                        time.sleep(0.02)
                 if pipeline.out:
                     for obs in pipeline.take():
                         writer.add(obs)
@@ -220,7 +257,7 @@ class LiveCapture:
                     writer.flush()
                     pipeline.reassembler.sweep_idle(time.time())
                     ring.update_counters()
-                    self._take_counters(ring)
+                    self._take(ring)
                     if output is not None:
                         output.flush()
                         self.counters.files = [f.as_dict() for f in output.files]
@@ -235,7 +272,7 @@ class LiveCapture:
                 writer.add(obs)
             writer.flush()
             stats.exchanges = writer.written
-            self.close()
+            self.close(counted_out)
             warning = loss_warning(self.counters)
             if warning:
                 stats.warn(warning)

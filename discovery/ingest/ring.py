@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Final
 
 from discovery.errors import CaptureError
-from discovery.ingest.bpf import Program
+from discovery.ingest.bpf import Program, reject_all
 from discovery.wire.packets import LINKTYPE_ETHERNET, LINKTYPE_RAW
 
 SOL_PACKET: Final = 263
@@ -107,6 +107,7 @@ class PacketRing:
         self.received = 0  # packets the kernel accepted for this socket (dropped ones included)
         self.dropped = 0  # packets the kernel dropped because the ring was full
         self.truncated = 0  # packets longer than the snap length, cut
+        self.handled = 0  # packets taken from the ring (those skipped and those read)
         self.skip_outgoing = False  # loopback copies of sent packets, when the kernel keeps them
         self._current = 0
         self.sock = self._open(program, fanout)
@@ -180,10 +181,11 @@ class PacketRing:
 
     def wait(self, timeout: float) -> None:
         """Sleep until the kernel hands a block over (or ``timeout`` seconds pass)."""
-        if not self._ready():
+        if not self.ready():
             self._poll.poll(max(0, int(timeout * 1000)))
 
-    def _ready(self) -> bool:
+    def ready(self) -> bool:
+        """Whether the kernel has handed over the next block."""
         base = self._current * self.geometry.block_size
         return bool(_BLOCK.unpack_from(self.ring, base + _BLOCK_STATUS)[0] & TP_STATUS_USER)
 
@@ -200,12 +202,14 @@ class PacketRing:
         linktypes = ARPHRD_LINKTYPES
         done = 0
         truncated = 0
+        handled = 0
         while done < budget:
             base = self._current * block_size
             status, count, first = unpack_block(ring, base + _BLOCK_STATUS)
             if not status & TP_STATUS_USER:
                 break
             pos = base + first
+            handled += count
             for _ in range(count):
                 (
                     next_offset,
@@ -240,7 +244,12 @@ class PacketRing:
             ring[base + _BLOCK_STATUS : base + _BLOCK_STATUS + 4] = _KERNEL
             self._current = (self._current + 1) % block_nr
         self.truncated += truncated
+        self.handled += handled
         return done
+
+    def stop_accepting(self) -> None:
+        """Let no more packets in: what the ring holds can then be read to the end."""
+        reject_all().attach(self.sock)
 
     def update_counters(self) -> None:
         """Add the kernel's counters since the last call (reading them resets them)."""

@@ -30,9 +30,10 @@ class Capture:
     packets: int
     exchanges: int
     received: int | None  # packets the kernel accepted for it (live captures)
-    dropped: int  # packets lost (kernel and our queues)
+    dropped: int  # packets lost (kernel, our queues, left unread)
     kernel_dropped: int
     queue_dropped: int
+    unread: int
     truncated: int
     updated_at: float | None
 
@@ -51,7 +52,11 @@ class Capture:
             "packets": self.packets,
             "exchanges": self.exchanges,
             "received": self.received,
-            "dropped": {"kernel": self.kernel_dropped, "queue": self.queue_dropped},
+            "dropped": {
+                "kernel": self.kernel_dropped,
+                "queue": self.queue_dropped,
+                "unread": self.unread,
+            },
             "lost": self.dropped,
             "lossy": self.lossy,
             "truncated": self.truncated,
@@ -91,6 +96,7 @@ def _capture(row: tuple[Any, ...], now: float) -> Capture:
         dropped=int(dropped or 0),
         kernel_dropped=number(drops.get("kernel", dropped)),
         queue_dropped=number(drops.get("queue")),
+        unread=number(drops.get("unread")),
         truncated=number(stats.get("truncated")),
         updated_at=float(updated) if isinstance(updated, (int, float)) else None,
     )

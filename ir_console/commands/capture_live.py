@@ -92,8 +92,9 @@ def live(
     Packets come from the kernel's packet ring (AF_PACKET, TPACKET_V3), read a block at a
     time. Packets the kernel dropped because the ring was full are counted, printed, stored
     with the capture in the case and listed by `report`: a capture never loses traffic in
-    silence. Ctrl-C or SIGTERM stops the capture, flushes everything and exits 0.
-    Needs root or CAP_NET_RAW.
+    silence. Ctrl-C or SIGTERM stops the capture: no more packets are let in, what the ring
+    holds is read to the end (a second Ctrl-C stops at once; what is left counts as lost),
+    everything is flushed, exit 0. Needs root or CAP_NET_RAW.
     """
     from discovery.analyse.recompute import recompute
     from discovery.ingest.live import CaptureOptions, open_capture
@@ -114,9 +115,14 @@ def live(
     # privilege, interface, filter and output errors before the case is touched
     capture = open_capture(options, case.db)
     stop = threading.Event()
+    hurry = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            hurry.set()  # a second Ctrl-C: stop now, what is left unread counts as lost
+            return
         stop.set()
+        message("stopping: reading what the capture ring still holds (Ctrl-C again: stop now)")
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -128,7 +134,7 @@ def live(
                 + f"; ring {geometry.size >> 20} MiB; Ctrl-C to stop"
             )
             progress = _progress if sys.stderr.isatty() else None
-            stats = capture.run(store, stop, progress)
+            stats = capture.run(store, stop, progress, hurry)
             if progress:
                 sys.stderr.write("\n")
             recompute(store)

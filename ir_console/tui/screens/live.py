@@ -71,8 +71,11 @@ def capture_status(capture: Capture) -> Text:
             f"{capture.dropped} of {seen} LOST ({capture.dropped / max(seen, 1):.1%})",
             style="bold red",
         )
-        if capture.queue_dropped:
-            text.append(f" (kernel {capture.kernel_dropped}, queue {capture.queue_dropped})")
+        if capture.queue_dropped or capture.unread:
+            text.append(
+                f" (kernel {capture.kernel_dropped}, queue {capture.queue_dropped}, "
+                f"unread {capture.unread})"
+            )
     else:
         text.append("0 lost", style="green")
     return text

@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -111,13 +112,13 @@ def test_a_full_ring_loses_packets_and_every_place_says_how_many(
     assert (fmt, state) == ("live", "complete")
     assert 0 < dropped < BURST
     assert stored["packets"] + dropped == BURST  # every packet is read or counted lost
-    assert stored["dropped"] == {"kernel": dropped, "queue": 0}
+    assert stored["dropped"] == {"kernel": dropped, "queue": 0, "unread": 0}
     assert stored["received"] == BURST and stored["lossy"] is True
     assert f"{dropped} of {BURST} packets were LOST" in err
     if as_json:
         summary = json.loads(out)
         assert summary["lossy"] is True
-        assert summary["dropped"] == {"kernel": dropped, "queue": 0}
+        assert summary["dropped"] == {"kernel": dropped, "queue": 0, "unread": 0}
         assert summary["lost"] == dropped and summary["received"] == BURST
         assert summary["packets"] == stored["packets"]
         assert summary["capture"]["ring_bytes"] == 64 << 10
@@ -229,3 +230,38 @@ def test_write_never_over_the_case(case_path: Path, target: str) -> None:
     assert proc.returncode == 2
     assert "refusing to write" in proc.stderr and proc.stderr.count("\n") == 1
     assert case_path.read_bytes() == before
+
+
+def test_a_stop_reads_what_the_ring_holds_and_a_hurried_stop_counts_it_lost(
+    case_path: Path,
+) -> None:
+    """Stopped behind the traffic, a capture reads the ring to the end; told to hurry, it
+    counts every packet it left there. Either way read + lost = what the kernel accepted."""
+    from discovery.case.store import Store
+    from discovery.ingest.live import CaptureOptions, open_capture
+
+    sink = free_udp_port()
+    port = sink.getsockname()[1]
+    try:
+        for hurried in (False, True):
+            options = CaptureOptions(iface="lo", bpf=f"udp port {port}", ring_bytes=4 << 20)
+            capture = open_capture(options, case_path)
+            burst(port, 500)  # waiting in the ring: the capture has not read anything yet
+            stop, hurry = threading.Event(), threading.Event()
+            stop.set()
+            if hurried:
+                hurry.set()
+            with Store.open(case_path) as store:
+                stats = capture.run(store, stop, hurry=hurry)
+            c = capture.counters
+            assert c.received == 500 and c.kernel_dropped == 0
+            if hurried:
+                assert (stats.packets, c.unread, c.lossy) == (0, 500, True)
+                assert "500 left unread in the ring" in stats.warnings[-1]
+            else:
+                assert (stats.packets, c.unread, c.lossy) == (500, 0, False)
+    finally:
+        sink.close()
+    with sqlite3.connect(case_path) as db:
+        rows = db.execute("SELECT dropped FROM inputs ORDER BY id").fetchall()
+    assert rows == [(0,), (500,)]
