@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_live.py                   # 20k, 60k packets/s, top speed
     .venv/bin/python benchmarks/bench_live.py --rates 60000     # one rate
     .venv/bin/python benchmarks/bench_live.py --buffer 2M       # a smaller ring for both
+    .venv/bin/python benchmarks/bench_live.py --workers 2       # two capture workers
     .venv/bin/python benchmarks/bench_live.py --pipe            # also libpcap's engine, piped
 
 The capture is bench_ingest's loopback HTTP/1.1 API traffic (about 117k packets, 25k
@@ -114,9 +115,10 @@ def stop_tcpdump(proc: subprocess.Popen[str]) -> tuple[int, int, int]:
     return number("captured"), number("received by filter"), number("dropped by kernel")
 
 
-def start_ours(case: Path, buffer: int) -> subprocess.Popen[str]:
+def start_ours(case: Path, buffer: int, workers: int) -> subprocess.Popen[str]:
     argv = [str(IR_CONSOLE), "--db", str(case), "capture", "live", "-i", "lo"]
     argv += ["--filter", PORT_FILTER, "--buffer", str(buffer), "--json"]
+    argv += ["--workers", str(workers)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(proc.stderr, "capturing on")
     return proc
@@ -208,6 +210,7 @@ def main() -> None:
     parser.add_argument("--rates", default="20000,60000,top", help="packets/s, or top")
     parser.add_argument("--buffer", default="64M", help="ring size for both captures")
     parser.add_argument("--packets", type=int, default=100_000, help="size of the capture")
+    parser.add_argument("--workers", type=int, default=1, help="capture live --workers N")
     parser.add_argument("--pipe", action="store_true", help="also measure tcpdump -w - | reader")
     parser.add_argument("--pipe-reader", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -237,7 +240,10 @@ def main() -> None:
         )
         offline = exchanges_in(pcap, work)
         print(f"capture: {count} packets, {offline} exchanges when ingested as a file")
-        print(f"ring/buffer: {buffer >> 20} MiB for both; filter: {PORT_FILTER}")
+        print(
+            f"ring/buffer: {buffer >> 20} MiB for both (each worker's); filter: {PORT_FILTER}; "
+            f"capture live --workers {args.workers}"
+        )
         header = f"{'rate':>26} | {'tool':<22} | {'packets':>8} | {'exchanges':>9} | dropped"
         print(header)
         print("-" * len(header))
@@ -246,7 +252,7 @@ def main() -> None:
             dump_file = work / f"tcpdump-{rate}.pcap"
             case = work / f"ours-{rate}.db"
             dump = start_tcpdump(dump_file, buffer)
-            ours = start_ours(case, buffer)
+            ours = start_ours(case, buffer, args.workers)
             sent = replay(pcap, rate)
             time.sleep(2)
             theirs = stop_tcpdump(dump)

@@ -15,6 +15,7 @@ the capture is shared between them: ``live_shared``).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -25,11 +26,12 @@ from typing import Any
 from discovery.case.store import Store
 from discovery.case.writer import ExchangeWriter
 from discovery.errors import CaptureError
-from discovery.ingest.bpf import Program, compile_filter
+from discovery.ingest.bpf import compile_filter
 from discovery.ingest.capture_file import RotatingPcapng
 from discovery.ingest.ring import (
     DEFAULT_RING,
     PacketRing,
+    PacketSink,
     RingGeometry,
     check_interface,
     interface_linktype,
@@ -59,6 +61,7 @@ class CaptureOptions:
     write: Path | None = None
     rotate: int | None = None
     force: bool = False
+    workers: int = 1  # processes reading rings in a fanout group (kernel-split flows)
 
     @property
     def name(self) -> str:
@@ -120,17 +123,61 @@ def loss_warning(counters: CaptureCounters) -> str | None:
 Progress = Callable[[IngestStats, CaptureCounters, int], None]
 
 
+def read_ring(
+    ring: PacketRing,
+    sink: PacketSink,
+    stopping: Callable[[], bool],
+    hurry: Callable[[], bool],
+    counted_out: Callable[[], bool],
+    after_read: Callable[[], None],
+    every_second: Callable[[], None],
+) -> bool:
+    """Read a ring into ``sink`` until ``stopping()``: then no more packets are let in and
+    what the ring holds is read to the end (a reader behind the traffic catches up), unless
+    ``hurry()``. ``after_read`` runs after each batch, ``every_second`` about every second.
+    True when it ended at the packet count (``counted_out``)."""
+    next_tick = time.monotonic() + FLUSH_EVERY
+    draining = False
+    last_read = 0.0
+    while True:
+        now = time.monotonic()
+        if counted_out():
+            return True
+        if not draining and stopping():
+            ring.stop_accepting()
+            draining = True
+            last_read = now
+        if draining and hurry():
+            return False
+        before = ring.handled
+        if not draining:
+            ring.wait(min(0.2, max(0.0, next_tick - now)))
+        ring.read(sink, READ_BUDGET)
+        if draining:
+            if ring.handled != before or ring.ready():
+                last_read = now
+            elif now - last_read > DRAIN_PATIENCE:
+                return False  # the block the kernel was filling has been handed over too
+            else:
+                time.sleep(0.02)
+        after_read()
+        if time.monotonic() >= next_tick:
+            every_second()
+            next_tick = time.monotonic() + FLUSH_EVERY
+
+
 class LiveCapture:
-    """A capture on one interface (``None``: every interface) into a case."""
+    """A capture on one interface (``None``: every interface) into a case: one ring read in
+    this process, or with ``workers`` > 1 one ring per worker process in a fanout group
+    (``live_shared``)."""
 
     def __init__(self, options: CaptureOptions, stats: IngestStats | None = None) -> None:
         self.options = options
         self.stats = stats or IngestStats()
         self.counters = CaptureCounters()
         self.geometry = RingGeometry(options.ring_bytes, options.snaplen)
-        self.ring: PacketRing | None = None
-        self.output: RotatingPcapng | None = None
-        self.program: Program | None = None
+        self.rings: list[PacketRing] = []
+        self.outputs: list[RotatingPcapng] = []
         self._frame = 0
 
     def configuration(self) -> dict[str, Any]:
@@ -145,41 +192,49 @@ class LiveCapture:
             "block_bytes": self.geometry.block_size,
             "count": o.count,
             "duration": o.duration,
-            "workers": 1,
+            "workers": o.workers,
         }
 
     def open(self, case: Path | None = None) -> None:
         """Check everything before the case is touched: the interface, the filter, privilege,
-        the ring, the output files. CaptureError / OutputError otherwise."""
+        the rings, the output files. CaptureError / OutputError otherwise."""
         o = self.options
         check_interface(o.iface)
-        self.program = compile_filter(o.bpf, interface_linktype(o.iface), o.snaplen)
+        program = compile_filter(o.bpf, interface_linktype(o.iface), o.snaplen)
+        if o.workers > 1 and o.count is not None:
+            raise CaptureError("a packet count (--count) needs one worker (--workers 1)")
         if o.write is not None:
-            self.output = RotatingPcapng(o.write, o.snaplen, case, o.rotate, o.force)
-        self.ring = PacketRing(o.iface, self.program, self.geometry)
+            self.outputs = [
+                RotatingPcapng(target, o.snaplen, case, o.rotate, o.force)
+                for target in worker_files(o.write, o.workers)
+            ]
+        fanout = (os.getpid() & 0xFFFF) if o.workers > 1 else None
+        for _ in range(o.workers):
+            self.rings.append(PacketRing(o.iface, program, self.geometry, fanout))
 
     def close(self, counted_out: bool = False) -> None:
-        """Close the ring (its last counters taken) and the output files. Packets the kernel
-        accepted but the capture never read count as lost (``unread``), unless the capture
-        stopped at its packet count."""
-        if self.ring is not None:
-            ring = self.ring
-            ring.close()  # its last counters read
-            self._take(ring)
+        """Close the rings (their last counters taken) and the output files. Packets the
+        kernel accepted but the capture never read count as lost (``unread``), unless the
+        capture stopped at its packet count."""
+        if self.rings:
+            for ring in self.rings:
+                ring.close()  # its last counters read
+            self._take(self.rings)
             if not counted_out:
-                self.counters.unread = max(0, ring.received - ring.dropped - ring.handled)
-            self.ring = None
-        if self.output is not None:
+                self.counters.unread = sum(r.unread for r in self.rings)
+            self.rings = []
+        if self.outputs:
             c = self.counters
-            self.output.close(c.received, c.kernel_dropped)
-            c.files = [f.as_dict() for f in self.output.files]
-            self.output = None
+            for output in self.outputs:
+                output.close(c.received, c.kernel_dropped)
+            c.files = [f.as_dict() for output in self.outputs for f in output.files]
+            self.outputs = []
 
-    def _take(self, ring: PacketRing) -> None:
+    def _take(self, rings: list[PacketRing]) -> None:
         c = self.counters
-        c.received = ring.received
-        c.kernel_dropped = ring.dropped
-        c.truncated = ring.truncated
+        c.received = sum(r.accepted for r in rings)
+        c.kernel_dropped = sum(r.dropped for r in rings)
+        c.truncated = sum(r.truncated for r in rings)
 
     def run(
         self,
@@ -196,18 +251,46 @@ class LiveCapture:
         is set: what is left unread then counts as lost. Everything still open is flushed at
         the end (responses read until close complete).
         """
-        if self.ring is None:
+        if not self.rings:
             self.open(store.path)
-        ring = self.ring
-        assert ring is not None
+        input_id = store.register_capture(f"live:{self.options.name}", "live")
+        writer = ExchangeWriter(store, input_id)
+        counted_out = False
+        try:
+            if self.options.workers > 1:
+                from discovery.ingest.live_shared import run_shared
+
+                run_shared(self, store, input_id, writer, stop, hurry, progress)
+            else:
+                counted_out = self._run_here(store, input_id, writer, stop, hurry, progress)
+        finally:
+            writer.flush()
+            self.stats.exchanges = writer.written
+            self.close(counted_out)
+            warning = loss_warning(self.counters)
+            if warning:
+                self.stats.warn(warning)
+            store.finish_input(input_id, self.summary(), self.counters.dropped)
+        return self.stats
+
+    def _run_here(
+        self,
+        store: Store,
+        input_id: int,
+        writer: ExchangeWriter,
+        stop: threading.Event,
+        hurry: threading.Event | None,
+        progress: Progress | None,
+    ) -> bool:
+        """One ring read, and its exchanges converted and written, in this process."""
         o = self.options
         stats = self.stats
-        input_id = store.register_capture(f"live:{o.name}", "live")
-        writer = ExchangeWriter(store, input_id)
+        ring = self.rings[0]
+        output = self.outputs[0] if self.outputs else None
         pipeline = ConnectionTracker(stats, "live", where=f"live capture on {o.name}")
         frame_in = pipeline.frame
-        output = self.output
         count = o.count
+        started = time.monotonic()
 
         def packet(
             sec: int, nsec: int, linktype: int, data: bytes, wirelen: int, ifindex: int
@@ -220,64 +303,43 @@ class LiveCapture:
                 output.packet(self._frame, sec, nsec, linktype, data, wirelen, ifindex)
             frame_in(self._frame, sec + nsec * 1e-9, linktype, data)
 
-        started = time.monotonic()
-        next_flush = started + FLUSH_EVERY
-        draining = False  # no more packets let in: reading what the ring holds
-        last_read = started
-        counted_out = False
+        def stopping() -> bool:
+            return stop.is_set() or (
+                o.duration is not None and time.monotonic() - started >= o.duration
+            )
+
+        def after_read() -> None:
+            if pipeline.out:
+                for obs in pipeline.take():
+                    writer.add(obs)
+
+        def every_second() -> None:
+            writer.flush()
+            pipeline.reassembler.sweep_idle(time.time())
+            ring.update_counters()
+            self._take([ring])
+            if output is not None:
+                output.flush()
+                self.counters.files = [f.as_dict() for f in output.files]
+            stats.exchanges = writer.written
+            store.update_input_stats(input_id, self.summary(), self.counters.dropped)
+            if progress is not None:
+                progress(stats, self.counters, writer.written)
+
         try:
-            while True:
-                now = time.monotonic()
-                if count is not None and self._frame >= count:
-                    counted_out = True
-                    break
-                if not draining and (
-                    stop.is_set() or (o.duration is not None and now - started >= o.duration)
-                ):
-                    ring.stop_accepting()
-                    draining = True
-                    last_read = now
-                if draining and hurry is not None and hurry.is_set():
-                    break
-                before = ring.handled
-                if not draining:
-                    ring.wait(min(0.2, max(0.0, next_flush - now)))
-                ring.read(packet, READ_BUDGET)
-                if draining:
-                    if ring.handled != before or ring.ready():
-                        last_read = now
-                    elif now - last_read > DRAIN_PATIENCE:
-                        break  # the block the kernel was filling has been handed over too
-                    else:
-                        time.sleep(0.02)
-                if pipeline.out:
-                    for obs in pipeline.take():
-                        writer.add(obs)
-                if time.monotonic() >= next_flush:
-                    writer.flush()
-                    pipeline.reassembler.sweep_idle(time.time())
-                    ring.update_counters()
-                    self._take(ring)
-                    if output is not None:
-                        output.flush()
-                        self.counters.files = [f.as_dict() for f in output.files]
-                    stats.exchanges = writer.written
-                    store.update_input_stats(input_id, self.summary(), self.counters.dropped)
-                    next_flush = time.monotonic() + FLUSH_EVERY
-                    if progress is not None:
-                        progress(stats, self.counters, writer.written)
+            return read_ring(
+                ring,
+                packet,
+                stopping,
+                hurry.is_set if hurry is not None else _never,
+                (lambda: self._frame >= count) if count is not None else _never,
+                after_read,
+                every_second,
+            )
         finally:
             pipeline.finish()
             for obs in pipeline.take():
                 writer.add(obs)
-            writer.flush()
-            stats.exchanges = writer.written
-            self.close(counted_out)
-            warning = loss_warning(self.counters)
-            if warning:
-                stats.warn(warning)
-            store.finish_input(input_id, self.summary(), self.counters.dropped)
-        return stats
 
     def summary(self) -> dict[str, Any]:
         """The counters as stored with the input and printed with --json."""
@@ -289,12 +351,24 @@ class LiveCapture:
         }
 
 
+def _never() -> bool:
+    return False
+
+
+def worker_files(target: Path, workers: int) -> list[Path]:
+    """The file (or rotation) each worker writes: ``NAME-w1.EXT``... with several."""
+    if workers == 1:
+        return [target]
+    suffix = target.suffix or ".pcapng"
+    return [target.with_name(f"{target.stem}-w{k}{suffix}") for k in range(1, workers + 1)]
+
+
 def open_capture(options: CaptureOptions, case: Path | None) -> LiveCapture:
     """A capture checked and ready (ring open), before the case is touched."""
     capture = LiveCapture(options)
     try:
         capture.open(case)
-    except CaptureError:
+    except BaseException:
         capture.close()
         raise
     return capture

@@ -88,7 +88,7 @@ def _child(
         conn.send_bytes(dumps(message, pickle.HIGHEST_PROTOCOL))
 
     stats = IngestStats()
-    prepare = _Preparer(fingerprint)
+    prepare = Preparer(fingerprint)
     progress = (lambda done: send(("progress", done))) if share[0] == 0 else None
     batch: list[ObservedExchange] = []
     keys: list[_Key] = []
@@ -107,7 +107,7 @@ def _child(
         conn.close()
 
 
-class _Preparer:
+class Preparer:
     """Observed exchanges -> (reset, new sightings, rows): each row is the exchange's
     ``exchange_fields``, its time and the ids of its credential sightings, in order.
 
@@ -174,7 +174,7 @@ def convert_in_children(
     count = shard_count()
     pipes = [ctx.Pipe(duplex=False) for _ in range(count)]
     for receiver, _sender in pipes:
-        _widen(receiver)
+        widen_pipe(receiver)
     procs = []
     for index, (_receiver, sender) in enumerate(pipes):
         others = tuple(end for pair in pipes for end in pair if end is not sender)
@@ -208,15 +208,31 @@ def _rows(
     progress: Progress | None,
 ) -> Generator[tuple[_Key, PreparedExchange], None, None]:
     """One child's rows with their keys, in its order (its sightings table rebuilt here)."""
-    known: dict[int, CredentialSighting] = {}
-    make = CredentialSighting
+    rebuild = Rebuilder()
     for reset, new, rows, keys in _receive(receiver, proc, path, stats, progress):
+        yield from zip(keys, rebuild(reset, new, rows), strict=True)
+
+
+class Rebuilder:
+    """The receiving end of a ``Preparer``: its batches back into rows ready to insert, the
+    child's table of credential sightings kept here."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, CredentialSighting] = {}
+
+    def __call__(
+        self,
+        reset: bool,
+        new: list[tuple[int, tuple[Any, ...]]],
+        rows: list[tuple[Any, ...]],
+    ) -> list[PreparedExchange]:
+        known = self.known
         if reset:
             known.clear()
+        make = CredentialSighting
         for sid, fields in new:
             known[sid] = make(*fields)
-        for key, (fields, ts, refs) in zip(keys, rows, strict=True):
-            yield key, (fields, ts, tuple([known[sid] for sid in refs]))
+        return [(fields, ts, tuple([known[sid] for sid in refs])) for fields, ts, refs in rows]
 
 
 def _receive(
@@ -263,7 +279,7 @@ def _receive(
         receiver.close()
 
 
-def _widen(conn: Connection) -> None:
+def widen_pipe(conn: Connection) -> None:
     """Give the pipe room for whole batches (Linux: 1 MiB instead of 64 KiB), so a child writes
     a batch without waiting and the pump takes it in one read, with one GIL acquisition instead
     of one per 64 KiB (each waits up to the switch interval while this process writes)."""

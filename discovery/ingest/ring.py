@@ -37,6 +37,7 @@ TPACKET_V3: Final = 2
 ETH_P_ALL: Final = 0x0003
 PACKET_FANOUT_HASH: Final = 0
 PACKET_FANOUT_FLAG_DEFRAG: Final = 0x8000
+PACKET_FANOUT_FLAG_IGNORE_OUTGOING: Final = 0x4000
 
 TP_STATUS_USER: Final = 1
 TP_STATUS_VLAN_VALID: Final = 1 << 4
@@ -108,6 +109,7 @@ class PacketRing:
         self.dropped = 0  # packets the kernel dropped because the ring was full
         self.truncated = 0  # packets longer than the snap length, cut
         self.handled = 0  # packets taken from the ring (those skipped and those read)
+        self.skipped = 0  # outgoing copies on the loopback skipped here (counted by the kernel)
         self.skip_outgoing = False  # loopback copies of sent packets, when the kernel keeps them
         self._current = 0
         self.sock = self._open(program, fanout)
@@ -167,8 +169,7 @@ class PacketRing:
                 ) from exc
             sock.bind((self.iface or "", ETH_P_ALL))
             if fanout is not None:
-                mode = PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG
-                sock.setsockopt(SOL_PACKET, PACKET_FANOUT, (fanout & 0xFFFF) | mode << 16)
+                self._join(sock, fanout, loopback)
         except CaptureError:
             sock.close()
             raise
@@ -178,6 +179,20 @@ class PacketRing:
                 raise CaptureError(f"no such network interface: {self.iface}") from exc
             raise CaptureError(f"cannot capture on {where}: {exc.strerror or exc}") from exc
         return sock
+
+    def _join(self, sock: socket.socket, fanout: int, loopback: bool) -> None:
+        """Join the fanout group (the group, not the socket, decides whether outgoing copies
+        are delivered: asked for on the loopback where the kernel knows the flag)."""
+        mode = PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG
+        if loopback:
+            try:
+                flags = mode | PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+                sock.setsockopt(SOL_PACKET, PACKET_FANOUT, _group(fanout, flags))
+                return
+            except OSError:  # before Linux 6.9: skipped while reading instead
+                pass
+            self.skip_outgoing = True
+        sock.setsockopt(SOL_PACKET, PACKET_FANOUT, _group(fanout, mode))
 
     def wait(self, timeout: float) -> None:
         """Sleep until the kernel hands a block over (or ``timeout`` seconds pass)."""
@@ -203,6 +218,7 @@ class PacketRing:
         done = 0
         truncated = 0
         handled = 0
+        skipped = 0
         while done < budget:
             base = self._current * block_size
             status, count, first = unpack_block(ring, base + _BLOCK_STATUS)
@@ -228,16 +244,19 @@ class PacketRing:
                     hatype,
                     pkttype,
                 ) = unpack(ring, pos)
-                if not (skip_outgoing and pkttype == PACKET_OUTGOING and hatype == ARPHRD_LOOPBACK):
+                if skip_outgoing and pkttype == PACKET_OUTGOING and hatype == ARPHRD_LOOPBACK:
+                    skipped += 1
+                else:
                     start = pos + mac
                     data = ring[start : start + snaplen]
                     linktype = linktypes.get(hatype, UNSUPPORTED_LINKTYPE)
+                    if snaplen < wirelen:
+                        truncated += 1
                     if pstatus & TP_STATUS_VLAN_VALID and linktype == LINKTYPE_ETHERNET:
+                        # the kernel took the 802.1Q tag out: put it back, as libpcap does
                         tpid = vlan_tpid if pstatus & TP_STATUS_VLAN_TPID_VALID else 0x8100
                         data = data[:12] + struct.pack("!HH", tpid, vlan_tci) + data[12:]
                         wirelen += 4
-                    if snaplen < wirelen:
-                        truncated += 1
                     sink(sec, nsec, linktype, data, wirelen, ifindex)
                     done += 1
                 pos += next_offset
@@ -245,11 +264,23 @@ class PacketRing:
             self._current = (self._current + 1) % block_nr
         self.truncated += truncated
         self.handled += handled
+        self.skipped += skipped
         return done
 
     def stop_accepting(self) -> None:
         """Let no more packets in: what the ring holds can then be read to the end."""
         reject_all().attach(self.sock)
+
+    @property
+    def accepted(self) -> int:
+        """Packets the kernel accepted for this capture (dropped ones included), without the
+        loopback's outgoing copies skipped here."""
+        return self.received - self.skipped
+
+    @property
+    def unread(self) -> int:
+        """Packets accepted into the ring but never taken from it."""
+        return max(0, self.received - self.dropped - self.handled)
 
     def update_counters(self) -> None:
         """Add the kernel's counters since the last call (reading them resets them)."""
@@ -262,11 +293,22 @@ class PacketRing:
         self.dropped += drops
 
     def close(self) -> None:
+        """Read the last counters, then release the ring and the socket."""
         if self.sock.fileno() >= 0:
             self.update_counters()
+            self.detach()
+
+    def detach(self) -> None:
+        """Release this process's hold on the ring and the socket, counters unread (another
+        process, which shares them since a fork, reads them)."""
+        if self.sock.fileno() >= 0:
             self._poll.unregister(self.sock.fileno())
             self.ring.close()
             self.sock.close()
+
+
+def _group(fanout: int, mode: int) -> bytes:
+    return struct.pack("=I", (fanout & 0xFFFF) | mode << 16)
 
 
 def _is_loopback(iface: str) -> bool:

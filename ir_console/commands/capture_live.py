@@ -72,6 +72,14 @@ class Size(click.ParamType[int, Any]):
     help="With --write: start a new file before one passes SIZE (FILE_00001.pcapng, ...).",
 )
 @click.option("--force", is_flag=True, help="With --write: replace files that exist already.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=16),
+    default=1,
+    show_default=True,
+    help="Worker processes, each reading its own ring, the kernel splitting the flows between "
+    "them: for traffic one core cannot keep up with.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON summary on stdout at the end.")
 @click.pass_obj
 def live(
@@ -85,6 +93,7 @@ def live(
     write: Path | None,
     rotate: int | None,
     force: bool,
+    workers: int,
     as_json: bool,
 ) -> None:
     """Capture HTTP/1.x and TLS ClientHellos from an interface into the case.
@@ -101,6 +110,8 @@ def live(
 
     if rotate is not None and write is None:
         raise click.UsageError("--rotate needs --write FILE")
+    if workers > 1 and count is not None:
+        raise click.UsageError("--count needs one worker (--workers 1)")
     options = CaptureOptions(
         iface=None if iface == "any" else iface,
         bpf=bpf,
@@ -111,6 +122,7 @@ def live(
         write=write,
         rotate=rotate,
         force=force,
+        workers=workers,
     )
     # privilege, interface, filter and output errors before the case is touched
     capture = open_capture(options, case.db)

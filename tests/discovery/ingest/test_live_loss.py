@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -20,6 +21,7 @@ import pytest
 
 from discovery.sources.pcap import iter_frames
 from discovery.stats import IngestStats
+from tests.paths import FIXTURES
 
 ENTRY = [sys.executable, "-c", "from ir_console.cli import main; main()"]
 BURST = 3000
@@ -265,3 +267,86 @@ def test_a_stop_reads_what_the_ring_holds_and_a_hurried_stop_counts_it_lost(
     with sqlite3.connect(case_path) as db:
         rows = db.execute("SELECT dropped FROM inputs ORDER BY id").fetchall()
     assert rows == [(0,), (500,)]
+
+
+@pytest.mark.needs_tool
+def test_workers_share_the_flows_and_record_what_one_reader_does(
+    case_path: Path, tmp_path: Path
+) -> None:
+    """Two workers in a fanout group: the kernel splits the connections between them, and
+    together they record every exchange the file gives when ingested, each naming its worker
+    in the evidence."""
+    tcpreplay = shutil.which("tcpreplay")
+    if tcpreplay is None:
+        pytest.skip("tcpreplay not installed")
+    fixture = FIXTURES / "pcap" / "http_api.pcap"
+    offline = tmp_path / "offline.db"
+    subprocess.run([*ENTRY, "--db", str(offline), "ingest", str(fixture)], check=True, timeout=120)
+    proc = subprocess.Popen(
+        [
+            *ENTRY,
+            "--db",
+            str(case_path),
+            "capture",
+            "live",
+            "-i",
+            "lo",
+            "--filter",
+            "tcp port 40521",  # the fixture's server
+            "--workers",
+            "2",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        assert proc.stderr.readline().startswith("capturing on lo")
+        subprocess.run(
+            [tcpreplay, "-q", "-i", "lo", "--pps", "5000", str(fixture)],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        time.sleep(1)
+        out, _ = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    summary = json.loads(out)
+    assert summary["capture"]["workers"] == 2 and summary["lost"] == 0
+    query = "SELECT method, path, status, server_port FROM exchanges ORDER BY 1, 2, 3"
+    with sqlite3.connect(offline) as db:
+        expected = db.execute(query).fetchall()
+    with sqlite3.connect(case_path) as db:
+        got = db.execute(query).fetchall()
+        workers = {ev.split(":")[0] for (ev,) in db.execute("SELECT evidence FROM exchanges")}
+    assert got == expected and len(expected) == 39
+    assert summary["exchanges"] == 39 and summary["packets"] == summary["received"] == 313
+    assert workers == {"worker 1", "worker 2"}
+
+
+def test_a_count_needs_one_worker(case_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            *ENTRY,
+            "--db",
+            str(case_path),
+            "capture",
+            "live",
+            "-i",
+            "lo",
+            "-c",
+            "5",
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "--count needs one worker" in proc.stderr
+    assert not case_path.exists()
