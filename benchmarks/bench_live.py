@@ -200,9 +200,13 @@ def run_pipe(pcap: Path, rate: int, buffer: int, work: Path) -> tuple[Recorded, 
     dump.wait(timeout=120)
     out, _ = reader.communicate(timeout=600)
     data = json.loads(out)
-    found = re.search(r"(\d+) packets? dropped by kernel", err)
-    dropped = int(found.group(1)) if found else None
-    return Recorded(data["packets"], data["exchanges"], dropped), sent
+
+    def number(label: str) -> int | None:
+        found = re.search(rf"(\d+) packets? {label}", err)
+        return int(found.group(1)) if found else None
+
+    dropped = number("dropped by kernel")
+    return Recorded(data["packets"], data["exchanges"], dropped, number("received by filter")), sent
 
 
 def main() -> None:
@@ -287,7 +291,9 @@ def main() -> None:
                 piped, sent = run_pipe(pcap, rate, buffer, work)
                 print(
                     f"{sent:>26} | {'tcpdump -w - | reader':<22} | {piped.packets:>8} | "
-                    f"{piped.exchanges:>9} | {piped.dropped}"
+                    f"{piped.exchanges:>9} | {piped.dropped} (received by filter "
+                    f"{piped.received}: {(piped.received or 0) - piped.packets} left in "
+                    "tcpdump's ring at the stop)"
                 )
         print(f"  ({load()})")
 
