@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from discovery.stats import CAPTURE_DROPS, IngestStats
 from discovery.views.captures import captures
 from tests.paths import FIXTURES
 
-ENTRY = [sys.executable, "-c", "from ir_console.cli import main; main()"]
 SOURCE = FIXTURES / "pcap" / "http_api.pcap"
 
 
@@ -64,6 +62,7 @@ def test_files_without_statistics_do_not_claim_anything(tmp_path: Path) -> None:
         assert captures(store) == []  # a classic pcap does not say what it lost
 
 
+@pytest.mark.integration
 @pytest.mark.needs_tool
 def test_other_tools_read_the_files(tmp_path: Path) -> None:
     tshark = shutil.which("tshark")

@@ -35,7 +35,10 @@ def can_sniff() -> bool:
     return True
 
 
-pytestmark = pytest.mark.skipif(not can_sniff(), reason="live capture needs CAP_NET_RAW")
+pytestmark = [
+    pytest.mark.integration,  # starts processes or servers
+    pytest.mark.skipif(not can_sniff(), reason="live capture needs CAP_NET_RAW"),
+]
 
 
 def free_udp_port() -> socket.socket:
