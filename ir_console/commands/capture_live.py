@@ -143,7 +143,9 @@ def live(
             message(
                 f"capturing on {clean(iface)}"
                 + (f" ({clean(bpf)})" if bpf else "")
-                + f"; ring {geometry.size >> 20} MiB; Ctrl-C to stop"
+                + f"; ring {_size(geometry.size)}"
+                + (f" x {workers} workers" if workers > 1 else "")
+                + "; Ctrl-C to stop"
             )
             progress = _progress if sys.stderr.isatty() else None
             stats = capture.run(store, stop, progress, hurry)
@@ -173,6 +175,10 @@ def live(
             sys.stdout.write(f"  wrote {clean(str(written['path']))}\n")
     for warning in stats.warnings:
         message(f"warning: {clean(warning)}")
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB"
 
 
 def _progress(stats: Any, counters: Any, written: int) -> None:
