@@ -33,7 +33,9 @@ from discovery.ingest.ring import (
     PacketRing,
     PacketSink,
     RingGeometry,
+    available_memory,
     check_interface,
+    check_ring_memory,
     interface_linktype,
 )
 from discovery.stats import IngestStats
@@ -203,6 +205,7 @@ class LiveCapture:
         program = compile_filter(o.bpf, interface_linktype(o.iface), o.snaplen)
         if o.workers > 1 and o.count is not None:
             raise CaptureError("a packet count (--count) needs one worker (--workers 1)")
+        check_ring_memory(self.geometry.size * o.workers, o.workers, available_memory())
         if o.write is not None:
             self.outputs = [
                 RotatingPcapng(target, o.snaplen, case, o.rotate, o.force)

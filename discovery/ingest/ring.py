@@ -55,6 +55,7 @@ BLOCK_TIMEOUT_MS: Final = 100  # a block partly filled is handed over after this
 MAX_BLOCK: Final = 1 << 20
 MIN_BLOCKS: Final = 2
 DEFAULT_RING: Final = 64 << 20
+RING_MEMORY_SHARE: Final = 0.5  # of the memory available, at most, for the capture's rings
 _PAGE: Final = mmap.PAGESIZE
 _HEADER_ROOM: Final = 128  # tpacket3_hdr + sockaddr_ll + alignment, rounded up
 
@@ -305,6 +306,40 @@ class PacketRing:
             self._poll.unregister(self.sock.fileno())
             self.ring.close()
             self.sock.close()
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the kernel says it can give without swapping (``MemAvailable``), None
+    where it does not say."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) << 10
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_ring_memory(total: int, rings: int, available: int | None) -> None:
+    """CaptureError when ``rings`` rings of ``total`` bytes in all would take more than
+    ``RING_MEMORY_SHARE`` of the available memory: the kernel pins a ring's memory when it
+    is created, and a ring larger than the machine's memory brings the out-of-memory killer
+    (to this process or another) instead of an error."""
+    if available is None or total <= available * RING_MEMORY_SHARE:
+        return
+    each = f" ({rings} rings of {_size(total // rings)})" if rings > 1 else ""
+    raise CaptureError(
+        f"a capture ring of {_size(total)}{each} is more than half of the memory available "
+        f"({_size(available)}): use a smaller --buffer"
+    )
+
+
+def _size(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.1f} {unit}".replace(".0 ", " ")
+    return f"{n >> 10} KiB"
 
 
 def _group(fanout: int, mode: int) -> bytes:

@@ -58,7 +58,8 @@ class Size(click.ParamType[int, Any]):
     default="64M",
     show_default=True,
     help="Size of the kernel's capture ring (SIZE: bytes, or with K, M, G). Packets arriving "
-    "while it is full are dropped by the kernel, and counted.",
+    "while it is full are dropped by the kernel, and counted. Refused when the rings would "
+    "take more than half of the memory available.",
 )
 @click.option(
     "-w",
