@@ -163,6 +163,12 @@ def test_a_ring_that_keeps_up_reports_no_loss(case_path: Path) -> None:
     summary = json.loads(out)
     assert (summary["packets"], summary["received"], summary["lost"]) == (200, 200, 0)
     assert summary["lossy"] is False and "LOST" not in err
+    with sqlite3.connect(case_path) as db:
+        owner, heartbeat, started, dropped = db.execute(
+            "SELECT owner, heartbeat, started_at, dropped FROM inputs"
+        ).fetchone()
+    assert owner.split()[1] == str(proc.pid)  # the capture's process owns its input
+    assert heartbeat >= started and dropped == 0  # known to have lost nothing, not unknown
     report = subprocess.run(
         [*ENTRY, "--db", str(case_path), "report"],
         capture_output=True,
