@@ -52,6 +52,7 @@ BIN = Path(sys.executable).parent
 IR_CONSOLE = str(BIN / "ir-console")
 MITMDUMP = str(BIN / "mitmdump")
 CORPUS = ROOT.parent.parent / "shared" / "corpus" / "credentials" / "samples-dev.jsonl.gz"
+AWS_KEY_ID = re.compile(r"^(AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}$")
 HOST = "api.bench.test"
 PLACEMENTS = (
     "native",
@@ -83,6 +84,40 @@ GROUPS = {
     "paths": ("path",),
 }
 TARGETS = {"headers": 0.99, "query": 0.99, "native": 0.99, "bodies": 0.95, "paths": 0.95}
+# Where each provider's keys are sent natively: its documented API host (a real client of the
+# provider talks to it; the request reaches the loopback server under that Host header).
+API_HOST = {
+    "atlassian": "api.atlassian.com",
+    "azure_devops": "dev.azure.com",
+    "cloudflare": "api.cloudflare.com",
+    "digitalocean": "api.digitalocean.com",
+    "heroku": "api.heroku.com",
+    "netlify": "api.netlify.com",
+    "npm": "registry.npmjs.org",
+    "vercel": "api.vercel.com",
+    "twitch": "api.twitch.tv",
+    "pagerduty": "api.pagerduty.com",
+    "snyk": "api.snyk.io",
+    "railway": "backboard.railway.app",
+    "wandb": "api.wandb.ai",
+    "zendesk": "acme.zendesk.com",
+    "mailgun": "api.mailgun.net",
+    "mapbox": "api.mapbox.com",
+    "fly": "api.machines.dev",
+    "newrelic": "api.newrelic.com",
+    "deepseek": "api.deepseek.com",
+    "okta": "acme.okta.com",
+    "github": "api.github.com",
+    "gitlab": "gitlab.com",
+    "slack": "slack.com",
+    "stripe": "api.stripe.com",
+    "openai": "api.openai.com",
+    "anthropic": "api.anthropic.com",
+    "telegram": "api.telegram.org",
+    "slack_webhook": "hooks.slack.com",
+    "discord_webhook": "discord.com",
+    "discord": "discord.com",
+}
 # the corpus names some providers more finely than ir-console does (one provider, many kinds)
 SAME_PROVIDER = {
     "slack_webhook": "slack",
@@ -247,11 +282,12 @@ def _basic_user(sample: Sample, template: str | None) -> str:
     return user
 
 
-def _native(client: Any, url: str, sample: Sample, prefix: str) -> Sent:
+def _native(client: Any, url: str, sample: Sample, marker: str) -> Sent:
     kind = sample.native[0]
     secret = sample.secret
-    host = str(sample.extra.get("host") or HOST)
-    headers = {"Host": host}
+    host = str(sample.extra.get("host") or API_HOST.get(sample.provider, HOST))
+    headers = {"Host": host, "User-Agent": marker}
+    prefix = "/v1/resource"
     if kind == "header":
         _, name, template = sample.native
         headers[name] = template.replace("{s}", secret).replace(
@@ -283,15 +319,15 @@ def _native(client: Any, url: str, sample: Sample, prefix: str) -> Sent:
     if kind == "path":
         template = sample.native[1].replace("{prefix}", str(sample.extra.get("prefix", "")))
         path = template.replace("{s}", quote(secret, safe=":@-._~!$&'()*+,;="))
-        client.get(f"{url}{prefix}{path}", headers=headers)
+        client.get(f"{url}{path}", headers=headers)
         return Sent(sample, "native", [secret], "path")
     if kind == "sigv4":
-        _sigv4(url, prefix, sample)
+        _sigv4(url, marker, sample)
         return Sent(sample, "native", [secret, f"sigv4:{secret}@{HOST}"], "header")
     raise SystemExit(f"unknown native placement {sample.native!r}")
 
 
-def _sigv4(url: str, prefix: str, sample: Sample) -> None:
+def _sigv4(url: str, marker: str, sample: Sample) -> None:
     import httpx
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
@@ -302,17 +338,20 @@ def _sigv4(url: str, prefix: str, sample: Sample) -> None:
         str(sample.extra.get("secret_key") or "bench-secret-key-0123456789abcdefghijklmn"),
         sample.extra.get("session_token"),
     )
-    request = AWSRequest(method="GET", url=f"http://{HOST}{prefix}/", headers={"Host": HOST})
+    request = AWSRequest(
+        method="GET", url=f"http://{HOST}/", headers={"Host": HOST, "User-Agent": marker}
+    )
     SigV4Auth(creds, "s3", "eu-west-1").add_auth(request)
-    httpx.get(f"{url}{prefix}/", headers=dict(request.headers.items()))
+    httpx.get(f"{url}/", headers=dict(request.headers.items()))
 
 
 def send(client: Any, url: str, sample: Sample, placement: str) -> Sent:
-    prefix = f"/bench/{sample.index}/{placement}"
+    marker = f"bench/{sample.index}/{placement}"  # the user agent: stored, never secret
+    prefix = "/v1/resource"
     secret = sample.secret
-    headers = {"Host": HOST}
+    headers = {"Host": HOST, "User-Agent": marker}
     if placement == "native":
-        return _native(client, url, sample, prefix)
+        return _native(client, url, sample, marker)
     if placement == "bearer":
         client.get(f"{url}{prefix}", headers=headers | {"Authorization": f"Bearer {secret}"})
     elif placement == "x-api-key":
@@ -344,7 +383,7 @@ def send(client: Any, url: str, sample: Sample, placement: str) -> Sent:
         )
     elif placement == "path":
         segment = quote(secret, safe=":@-._~!$&'()*+,;=")
-        client.get(f"{url}{prefix}/token/{segment}/verify", headers=headers)
+        client.get(f"{url}/v1/token/{segment}/verify", headers=headers)
     keyed = [secret, quote(secret)] if placement == "cookie" else [secret]
     return Sent(sample, placement, keyed, LOCATION[placement])
 
@@ -360,16 +399,14 @@ def evaluate(case: Path, sent: list[Sent]) -> Results:
     with Store.open(case, create=False) as store:
         conn = store.conn
         by_prefix: dict[str, list[tuple[str, str, str, str, str]]] = defaultdict(list)
-        for path, fingerprint, location, kind, claims, cid in conn.execute(
-            "SELECT e.path, c.fingerprint, ec.location, c.kind, c.claims, c.id FROM exchanges e "
-            "JOIN exchange_credentials ec ON ec.exchange_id = e.id "
-            "JOIN credentials c ON c.id = ec.credential_id WHERE e.path LIKE '/bench/%'"
+        for agent, fingerprint, location, kind, claims, cid in conn.execute(
+            "SELECT e.user_agent, c.fingerprint, ec.location, c.kind, c.claims, c.id "
+            "FROM exchanges e JOIN exchange_credentials ec ON ec.exchange_id = e.id "
+            "JOIN credentials c ON c.id = ec.credential_id WHERE e.user_agent LIKE 'bench/%'"
         ):
-            parts = (path or "").split("/")
-            if len(parts) >= 4:
-                by_prefix[f"{parts[2]}/{parts[3]}"].append(
-                    (fingerprint, location, kind, claims, cid)
-                )
+            by_prefix[agent.removeprefix("bench/")].append(
+                (fingerprint, location, kind, claims, cid)
+            )
         aliases: dict[str, set[str]] = defaultdict(set)
         for fingerprint, cid in conn.execute(
             "SELECT fingerprint, credential_id FROM credential_aliases"
@@ -398,6 +435,9 @@ def evaluate(case: Path, sent: list[Sent]) -> Results:
                 if json.loads(claims).get("provider")
             }
             named.discard(None)
+            by_host = any(
+                "API host" in str(json.loads(claims).get("key_type", "")) for _, claims in hits
+            )
             if sample.label == "tp":
                 outcome = "recorded" if hits else "missed"
                 results.recorded[item.placement][outcome] += 1
@@ -407,6 +447,8 @@ def evaluate(case: Path, sent: list[Sent]) -> Results:
                 if sample.expected_provider in listed and hits:
                     right = sample.expected_provider in named
                     results.named[f"{item.placement}:{'right' if right else 'wrong'}"] += 1
+                    if right and by_host:
+                        results.named[f"{item.placement}:by_host"] += 1
                     if not right:
                         results.misnamed.append(
                             (sample.provider, item.placement, ",".join(sorted(map(str, named))))
@@ -457,10 +499,17 @@ def outputs(case: Path, out: Path) -> list[tuple[str, bytes]]:
     return produced
 
 
+def public_key_id(sample: Sample) -> bool:
+    """An AWS access key id, or a SigV4 key id sent as one: public by design (the secret key
+    never travels); the case keeps it to name the key pair (docs/architecture.md)."""
+    return sample.native[0] == "sigv4" or AWS_KEY_ID.match(sample.secret) is not None
+
+
 def leaks(blobs: list[tuple[str, bytes]], samples: list[Sample]) -> list[tuple[str, str, int]]:
+    """(file or output, tp|fp, sample) for every sample found in raw, base64 or URL-encoded form."""
     found = []
     for sample in samples:
-        if len(sample.secret) < 12:
+        if len(sample.secret) < 12 or public_key_id(sample):
             continue
         patterns = forms(sample.secret)
         for label, blob in blobs:
@@ -508,10 +557,13 @@ def report(name: str, results: Results) -> list[str]:
     total = right + sum(v for k, v in results.named.items() if k.endswith(":wrong"))
     native_right = results.named["native:right"]
     native_total = native_right + results.named["native:wrong"]
+    by_host = results.named["native:by_host"]
     lines.append(
         f"  named right (provider in the list): {right / max(total, 1):.1%} ({right}/{total}); "
         f"native placement {native_right / max(native_total, 1):.1%} "
-        f"({native_right}/{native_total})  target 95%"
+        f"({native_right}/{native_total}; {by_host} of them by the provider's API host, "
+        f"{(native_right - by_host) / max(native_total, 1):.1%} by format and documented "
+        "header/scheme/Basic user alone)  target 95%"
     )
     if native_total and native_right / native_total < 0.95:
         failures.append(f"{name}: naming {native_right / native_total:.1%} < 95%")
@@ -585,13 +637,18 @@ def main() -> None:
         with (folder / "cmd.log").open("rb") as handle:
             blobs.append(("ingest output (-vv)", handle.read()))
         leaked = leaks(blobs, samples)
+        secrets = sorted({i for _, kind, i in leaked if kind == "tp"})
+        near = sorted({i for _, kind, i in leaked if kind == "fp"})
+        exempt = sum(public_key_id(s) for s in samples)
         lines.append(
-            f"  leak scan: {len(blobs)} files and outputs, {len(samples)} samples x 4 forms: "
-            f"{len(leaked)} found  target 0"
+            f"  leak scan: {len(blobs)} files and outputs x {len(samples) - exempt} samples x 4 "
+            f"forms ({exempt} AWS/SigV4 key ids are public by design): true positives found "
+            f"{len(secrets)}  target 0; near misses (not secrets) found {len(near)}"
         )
-        if leaked:
-            lines += [f"    {label}: sample {i} ({kind})" for label, kind, i in leaked[:20]]
-            lines.append(f"FAIL {name}: {len(leaked)} leaks")
+        for label, kind, i in leaked[:20]:
+            lines.append(f"    {label}: sample {i} ({kind})")
+        if secrets:
+            lines.append(f"FAIL {name}: {len(secrets)} secrets leaked")
         print("\n".join(lines))
         failures += [line for line in lines if line.startswith("FAIL")]
     if args.keep is None:

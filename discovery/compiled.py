@@ -52,6 +52,7 @@ MODULES = (
     "discovery.redact.credentials.headers",
     "discovery.redact.credentials.identity",
     "discovery.redact.credentials.jwt",
+    "discovery.redact.credentials.oauth",
     "discovery.redact.credentials.pathsecrets",
     "discovery.redact.credentials.providers",
     "discovery.redact.credentials.query",

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 REGISTER_STAGE = "discovery.analyse.register:apply_register"
 FINDINGS_STAGE = "discovery.analyse.findings:recompute_findings"
 STAGES: list[str] = [
+    "discovery.analyse.lineage:link_issued_tokens",
     REGISTER_STAGE,
     "discovery.analyse.inventory:rebuild_endpoints",
     "discovery.analyse.sightings:rebuild_sightings",

@@ -295,6 +295,7 @@ class _Cred:
     public_id: str | None
     claims: dict[str, Any]
     observed: str
+    issued_by: str | None = None  # the client identity that obtained the token (lineage)
 
 
 def _holds(kind: str, value: str, cred: _Cred) -> bool:
@@ -304,7 +305,10 @@ def _holds(kind: str, value: str, cred: _Cred) -> bool:
     if kind == "jwt_iss":
         return cred.kind == "jwt" and claims.get("iss") == value
     if kind == "client_id":
-        return cred.kind == "jwt" and any(claims.get(c) == value for c in CLIENT_CLAIMS)
+        if cred.kind == "jwt" and any(claims.get(c) == value for c in CLIENT_CLAIMS):
+            return True
+        clients = (cred.issued_by or "", cred.observed)  # client:<host>|<client id>
+        return any(c.startswith("client:") and c.rsplit("|", 1)[-1] == value for c in clients)
     if kind == "aws_key_id":
         return cred.public_id == value or claims.get("access_key_id") == value
     if kind == "aws_account":
@@ -315,7 +319,7 @@ def _holds(kind: str, value: str, cred: _Cred) -> bool:
             or (cred.redacted.startswith(value) and not value.startswith("…"))
         )
     if kind == "basic_user":
-        return cred.kind in ("basic", "digest") and claims.get("username") == value
+        return cred.kind in ("basic", "digest", "password") and claims.get("username") == value
     if kind == "fingerprint":
         return value.lower() in (cred.id.lower(), cred.fingerprint.lower())
     if kind == "identity":
@@ -360,18 +364,20 @@ def apply_register(store: Store) -> None:
     conn = store.conn
     rows = conn.execute(
         "SELECT c.id, c.fingerprint, c.kind, c.redacted, c.public_id, c.claims, c.identity_id, "
-        "COALESCE(i.registered, 0) FROM credentials c LEFT JOIN identities i "
+        "COALESCE(i.registered, 0), c.issued_by FROM credentials c LEFT JOIN identities i "
         "ON i.id = c.identity_id"
     ).fetchall()
     updates: list[tuple[str, str]] = []
     observed_rows: dict[str, tuple[str, str, str]] = {}
-    for cid, fingerprint, kind, redacted, public_id, claims_json, current, is_reg in rows:
+    for cid, fingerprint, kind, redacted, public_id, claims_json, current, is_reg, by in rows:
         claims = json.loads(claims_json)
         if current and not is_reg:
             observed, source = current, current.split(":", 1)[0]
         else:
             observed, source = identity_for(kind, public_id, claims, cid)
-        cred = _Cred(cid, fingerprint, kind, redacted, public_id, claims, observed)
+            if by and observed.startswith("cred:"):  # an opaque token: its client's
+                observed, source = by, "oauth"
+        cred = _Cred(cid, fingerprint, kind, redacted, public_id, claims, observed, by)
         entry = match(entries, cred) if entries else None
         target = entry.id if entry else observed
         if entry is None:
@@ -400,4 +406,4 @@ def apply_register(store: Store) -> None:
     log.debug("register applied: %d credentials remapped", len(updates))
 
 
-_SOURCES = {"client": "jwt", "cred": "credential"}
+_SOURCES = {"client": "jwt", "cred": "credential", "user": "oauth"}

@@ -305,7 +305,36 @@ def _to_v5(conn: sqlite3.Connection) -> None:
     run_script(conn, _V5)
 
 
+_V6 = """
+CREATE TABLE issued_tokens (
+    exchange_id INTEGER NOT NULL REFERENCES exchanges(id),  -- the token response
+    credential_id TEXT NOT NULL,                  -- the id the token has when it is presented
+    fingerprint TEXT NOT NULL,                    -- HMAC-SHA256 hex under the case key
+    kind TEXT NOT NULL,                           -- bearer | refresh_token | id_token | jwt | ...
+    name TEXT NOT NULL,                           -- access_token | refresh_token | id_token | ...
+    redacted TEXT NOT NULL,
+    claims TEXT NOT NULL DEFAULT '{}',            -- grant_type, client_id, issued_by, scope, ...
+    PRIMARY KEY (exchange_id, credential_id)
+) WITHOUT ROWID;
+CREATE INDEX issued_tokens_credential ON issued_tokens(credential_id);
+ALTER TABLE credentials ADD COLUMN issued_by TEXT;  -- the client identity that obtained it
+"""
+
+
+def _to_v6(conn: sqlite3.Connection) -> None:
+    """OAuth token lineage: the tokens token responses issued (fingerprints, never values) and,
+    on each credential, the client identity that obtained it."""
+    run_script(conn, _V6)
+
+
 # MIGRATIONS[n] upgrades a case at version n to n + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2, _to_v3, _to_v4, _to_v5]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _to_v1,
+    _to_v2,
+    _to_v3,
+    _to_v4,
+    _to_v5,
+    _to_v6,
+]
 
 SCHEMA_VERSION = len(MIGRATIONS)

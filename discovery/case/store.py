@@ -337,6 +337,11 @@ class Store:
             "(SELECT id FROM exchanges WHERE input_id = ?)",
             (input_id,),
         )
+        conn.execute(
+            "DELETE FROM issued_tokens WHERE exchange_id IN "
+            "(SELECT id FROM exchanges WHERE input_id = ?)",
+            (input_id,),
+        )
         conn.execute("DELETE FROM exchanges WHERE input_id = ?", (input_id,))
         self._recount_credentials()
 
@@ -415,6 +420,7 @@ class Store:
         creds: dict[str, _CredAgg] = {}
         links: list[tuple[int, str, str, str]] = []
         aliases: set[tuple[str, str]] = set()
+        issued: list[tuple[Any, ...]] = []
         rows: list[tuple[Any, ...]] = []
         # ids assigned here (the write lock is held) so the rows go in with one executemany
         next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM exchanges").fetchone()[0])
@@ -426,6 +432,9 @@ class Store:
             seen: set[tuple[str, str, str]] = set()
             for sighting in sightings:
                 cid = credential_id(sighting.fingerprint)
+                if sighting.location == "response":  # issued by a token response: not a use
+                    issued.append(_issued_row(row_id, cid, sighting))
+                    continue
                 link = (cid, sighting.location, sighting.name)
                 if link in seen:
                     continue
@@ -446,6 +455,12 @@ class Store:
                 "INSERT OR IGNORE INTO exchange_credentials"
                 "(exchange_id, credential_id, location, name) VALUES (?, ?, ?, ?)",
                 links,
+            )
+        if issued:
+            conn.executemany(
+                "INSERT OR IGNORE INTO issued_tokens(exchange_id, credential_id, fingerprint, "
+                "kind, name, redacted, claims) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                issued,
             )
         if aliases:
             conn.executemany(
@@ -516,6 +531,19 @@ class _CredAgg:
         self.first = min(self.first, ts)
         self.last = max(self.last, ts)
         self.count += 1
+
+
+def _issued_row(exchange_id: int, cid: str, sighting: CredentialSighting) -> tuple[Any, ...]:
+    """The ``issued_tokens`` row of a token a response issued."""
+    return (
+        exchange_id,
+        cid,
+        sighting.fingerprint,
+        sighting.kind,
+        sighting.name,
+        sighting.redacted,
+        dumps(dict(sighting.claims)),
+    )
 
 
 def _identity_name(ident: str, sighting: CredentialSighting) -> str:

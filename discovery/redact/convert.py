@@ -12,7 +12,8 @@ from discovery.models import (
     PrecomputedCredential,
     exchange,
 )
-from discovery.redact.credentials import RequestView, detect_credentials
+from discovery.redact.credentials import RequestView, detect_credentials, token_request
+from discovery.redact.credentials.oauth import issued
 from discovery.redact.credentials.pathsecrets import scan_path
 from discovery.redact.credentials.query import stored_name
 from discovery.redact.sensitive import scan_bodies
@@ -83,7 +84,20 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
             method=obs.method,
             body=obs.request_body,
         )
-        credentials = tuple(detect_credentials(view, fingerprint))
+        found = detect_credentials(view, fingerprint)
+        request = token_request(view) if obs.response_body else None
+        if request is not None:  # what the token response issued, tied to the client
+            endpoint = f"{host or '?'}{raw_path or '/'}"
+            found += issued(
+                request,
+                obs.status,
+                obs.response_body,
+                header(obs.response_headers, "content-type"),
+                found,
+                fingerprint,
+                endpoint,
+            )
+        credentials = tuple(found)
         if raw_path is not None and any(s.location == "path" for s in credentials):
             raw_path = scan_path(raw_path, fingerprint)[1]
         if names and any(s.location == "query" for s in credentials):

@@ -247,7 +247,7 @@ def credential_page(
     conn = store.conn
     found = conn.execute(
         "SELECT id, kind, redacted, identity_id, first_seen, last_seen, requests, issued_at, "
-        f"expires_at, claims FROM credentials {where.sql} "
+        f"expires_at, claims, issued_by FROM credentials {where.sql} "
         f"ORDER BY {order_by} {limit_clause}",
         (*where.args, *limit_args),
     ).fetchall()
@@ -285,6 +285,7 @@ def credential_page(
             sources=tuple(sources.get(r[0], ())),
             endpoints=tuple(reached.get(r[0], ())),
             blocked=r[0] in blocked,
+            issued_by=r[10],
         )
         for r in found
     ]
@@ -377,6 +378,21 @@ def identity_page(
         ):
             held[ident].append(cid)
             requests[ident] += int(count or 0)
+    issued: dict[str, int] = {}
+    if found:
+        issued = dict(
+            conn.execute(
+                "SELECT json_extract(claims, '$.issued_by'), COUNT(DISTINCT credential_id) "
+                "FROM issued_tokens WHERE json_extract(claims, '$.issued_by') IS NOT NULL "
+                "GROUP BY 1"
+            ).fetchall()
+        )
+        for ident, count in conn.execute(  # tokens whose client the lineage resolved
+            "SELECT c.issued_by, COUNT(*) FROM credentials c WHERE c.issued_by IS NOT NULL "
+            "AND c.id IN (SELECT credential_id FROM issued_tokens WHERE "
+            "json_extract(claims, '$.issued_by') IS NULL) GROUP BY 1"
+        ):
+            issued[ident] = issued.get(ident, 0) + int(count)
     rows = [
         IdentityRow(
             id=r[1],
@@ -390,6 +406,7 @@ def identity_page(
             credentials=tuple(held.get(r[1], ())),
             requests=requests.get(r[1], 0),
             rowid=r[0],
+            issued_tokens=issued.get(r[1], 0),
         )
         for r in found
     ]

@@ -121,6 +121,7 @@ class CredentialRow:
     sources: tuple[str, ...] = ()  # client addresses that presented it
     endpoints: tuple[EndpointRef, ...] = ()
     blocked: bool = False
+    issued_by: str | None = None  # the client identity that obtained it (OAuth lineage)
 
     @property
     def lifetime_s(self) -> float | None:
@@ -143,6 +144,7 @@ class CredentialRow:
             "issued_at": iso(self.issued_at),
             "expires_at": iso(self.expires_at),
             "claims": dict(self.claims),
+            "issued_by": self.issued_by,
         }
 
 
@@ -161,6 +163,7 @@ class IdentityRow:
     credentials: tuple[str, ...] = ()
     requests: int = 0
     rowid: int = 0  # opens the identity byte-exactly, whatever its id holds
+    issued_tokens: int = 0  # tokens token responses issued to it (OAuth lineage)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -174,6 +177,7 @@ class IdentityRow:
             "requests": self.requests,
             "first_seen": iso(self.first_seen),
             "last_seen": iso(self.last_seen),
+            "issued_tokens": self.issued_tokens,
         }
 
 

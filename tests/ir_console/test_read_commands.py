@@ -123,6 +123,7 @@ def test_credentials_json_shape_and_no_secret(populated: Path) -> None:
         "issued_at",
         "expires_at",
         "claims",
+        "issued_by",
     }
     assert row["requests"] == 2
     assert row["sources"] == ["10.0.0.5", "10.0.0.9"]

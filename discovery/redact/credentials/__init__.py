@@ -22,6 +22,7 @@ from discovery.redact.credentials.config import (
     site_config,
 )
 from discovery.redact.credentials.found import Fingerprint
+from discovery.redact.credentials.oauth import TokenRequest, annotate, parse_token_request
 
 __all__ = ["DEFAULT_CONFIG", "DetectorConfig", "Fingerprint", "RequestView", "detect_credentials"]
 
@@ -91,12 +92,25 @@ def detect_credentials(
         if content_type is None:
             content_type = _first(view.headers, "content-type")
         found.extend(bodies.detect(view.body, content_type, fp, config))
+        request = token_request(view)
+        if request is not None:  # an OAuth token request: the client names its credentials
+            found = annotate(found, request)
     unique: dict[tuple[str, str, str], CredentialSighting] = {}
     for sighting in found:
         unique.setdefault(
             (sighting.fingerprint, sighting.location, sighting.name.lower()), sighting
         )
     return list(unique.values())
+
+
+def token_request(view: RequestView) -> TokenRequest | None:
+    """The OAuth token request a request is (``grant_type`` in its body), or None."""
+    if view.method != "POST" or not view.body or b"grant_type" not in view.body:
+        return None
+    content_type = view.content_type
+    if content_type is None:
+        content_type = _first(view.headers, "content-type")
+    return parse_token_request(view.method, view.host, view.headers, view.body, content_type)
 
 
 def _first(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
@@ -123,7 +137,7 @@ def _header(
         return tuple(cookies.detect(value, fp, config))
     if lname == "x-amz-security-token":
         return ()  # part of the SigV4 credential (marks it temporary); never kept
-    return tuple(headers.detect(name, value, fp, config))
+    return tuple(headers.detect(name, value, fp, config, host))
 
 
 # Detection is a pure function of (header, host, session flag, key, config): memoised, bounded

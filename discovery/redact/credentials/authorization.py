@@ -10,8 +10,8 @@ from dataclasses import replace
 from discovery.models import CredentialSighting
 from discovery.redact.credentials import found, sigv4
 from discovery.redact.credentials.found import Fingerprint
-from discovery.redact.credentials.providers import match_basic, match_provider
-from discovery.redact.credentials.shape import looks_secret
+from discovery.redact.credentials.providers import match_basic, match_host, match_provider
+from discovery.redact.credentials.shape import entropy, looks_secret
 from discovery.redact.secrets import redact
 
 _DIGEST_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
@@ -98,16 +98,17 @@ def detect(
     if lscheme in _TOKEN_SCHEMES and rest:
         kind = "bearer" if lscheme in ("bearer", "dpop") else "token"
         rest = token_param(rest) or rest
-        return [found.token(fp, rest, "header", name, kind, f"scheme:{lscheme}", scheme=lscheme)]
+        context = f"scheme:{lscheme}"
+        return [found.token(fp, rest, "header", name, kind, context, host, scheme=lscheme)]
     if rest and (found.recognised(rest) or looks_secret(rest) or lscheme in _KEY_SCHEMES):
         kind, context = "authorization", f"scheme:{lscheme[:32]}"
-        return [found.token(fp, rest, "header", name, kind, context, scheme=lscheme[:32])]
+        return [found.token(fp, rest, "header", name, kind, context, host, scheme=lscheme[:32])]
     if not rest:
         pair = _ID_TOKEN.match(value)
         if pair is not None and not found.recognised(value):
             return [id_token(name, pair.group(1), pair.group(2), fp)]
         if found.recognised(value) or looks_secret(value):
-            return [found.token(fp, value, "header", name, "authorization")]
+            return [found.token(fp, value, "header", name, "authorization", host=host)]
     return []
 
 
@@ -142,10 +143,12 @@ def basic(name: str, encoded: str, host: str | None, fp: Fingerprint) -> list[Cr
             [found.opaque(fp, encoded, "basic", "header", name, malformed=True)] if encoded else []
         )
     user, sep, password = decoded.partition(":")
-    secret_user = looks_secret(user, min_length=24)
+    secret_user = _secret_user(user)
     key = match_basic(user, password) if sep else None
     for part in (password, user):
         key = key or match_provider(part)
+    if key is None:  # a secret sent to a provider's documented API host is that provider's
+        key = match_host(host, user if secret_user and not password else password)
     if key is not None:
         sighting = found.provider(fp, key, "header", name)
         if user and key.token != user and not secret_user:
@@ -169,6 +172,14 @@ def basic(name: str, encoded: str, host: str | None, fp: Fingerprint) -> list[Cr
         claims=(("host", host or "?"), ("username", user)),
     )
     return [found.with_aliases(sighting, fp, password)]
+
+
+def _secret_user(user: str) -> bool:
+    """A Basic user that is itself a key (``curl -u KEY:``): a random-looking value, or a long
+    high-entropy one with no sign of a name (no ``@``, no space): it is never kept."""
+    if looks_secret(user, min_length=24):
+        return True
+    return len(user) >= 24 and "@" not in user and " " not in user and entropy(user) >= 4.0
 
 
 def digest(name: str, params: str, host: str | None, fp: Fingerprint) -> list[CredentialSighting]:

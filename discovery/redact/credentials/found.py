@@ -8,7 +8,12 @@ from typing import Any
 
 from discovery.models import CredentialSighting
 from discovery.redact.credentials.jwt import DecodedJwt, decode_jwt
-from discovery.redact.credentials.providers import ProviderKey, match_in_context, match_provider
+from discovery.redact.credentials.providers import (
+    ProviderKey,
+    match_host,
+    match_in_context,
+    match_provider,
+)
 from discovery.redact.credentials.shape import key_prefix
 from discovery.redact.credentials.sigv4 import account_id_from_key_id
 from discovery.redact.secrets import redact
@@ -97,15 +102,18 @@ def token(
     name: str,
     default_kind: str,
     context: str | None = None,
+    host: str | None = None,
     **facts: Any,
 ) -> CredentialSighting:
     """A token of unknown type: a JWT, a provider key (by its format, or by the format of the
-    place it travels in: ``context``, see ``providers.match_in_context``), or an opaque
-    ``default_kind`` credential."""
+    place it travels in: ``context``, see ``providers.match_in_context``; or by the provider API
+    ``host`` it was sent to), or an opaque ``default_kind`` credential."""
     decoded = decode_jwt(value)
     if decoded is not None:
         return jwt(fp, value, decoded, location, name)
     key = match_in_context(context, value) if context else match_provider(value)
+    if key is None and host:
+        key = match_host(host, value)
     if key is not None:
         return provider(fp, key, location, name)
     return opaque(fp, value, default_kind, location, name, **facts)

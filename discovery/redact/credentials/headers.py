@@ -15,7 +15,7 @@ MIN_API_KEY_LENGTH = 8
 
 
 def detect(
-    name: str, value: str, fp: Fingerprint, config: DetectorConfig
+    name: str, value: str, fp: Fingerprint, config: DetectorConfig, host: str | None = None
 ) -> list[CredentialSighting]:
     """Credentials in one header that is not Authorization or Cookie."""
     value = value.strip()
@@ -25,9 +25,9 @@ def detect(
     if config.is_api_key_header(name):
         if len(value) < MIN_API_KEY_LENGTH and not found.recognised(value):
             return []
-        return [found.token(fp, value, "header", name, "api_key", context)]
+        return [found.token(fp, value, "header", name, "api_key", context, host)]
     if config.maybe_credential_header(name) and (found.recognised(value) or looks_secret(value)):
-        return [found.token(fp, value, "header", name, "api_key", context)]
+        return [found.token(fp, value, "header", name, "api_key", context, host)]
     return embedded(value, "header", name, fp)
 
 

@@ -19,16 +19,16 @@ from discovery.redact.credentials import found
 from discovery.redact.credentials.found import Fingerprint
 from discovery.redact.credentials.jwt import decode_jwt
 from discovery.redact.credentials.providers import find_provider_keys, match_provider
-from discovery.redact.credentials.shape import looks_secret, near_miss
+from discovery.redact.credentials.shape import looks_secret, near_miss, placeholder
 
 MIN_SEGMENT = 16  # shorter segments hold no secret unless a naming segment precedes them
 _TELEGRAM = re.compile(r"^bot(\d{5,16}:[A-Za-z0-9_\-]{35})$")
+_BOT_SHAPED = re.compile(r"^bot\w{0,20}:.{20,}$")  # a bot URL's token that is not a token
 _SLACK_TEAM = re.compile(r"^T[A-Z0-9]{6,}$")
-_SLACK_APP = re.compile(r"^[AB][A-Z0-9]{6,}$")
+_SLACK_APP = re.compile(r"^[AB][A-Z0-9]{2,}$")
 _SLACK_SECRET = re.compile(r"^[A-Za-z0-9]{20,64}$")
 _DISCORD_ID = re.compile(r"^\d{15,21}$")
 _DISCORD_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{60,100}$")
-_TOKEN_CHARS = re.compile(r"^[A-Za-z0-9+/=_\-.~:]+$")
 # Segments after which the next segment is a secret whatever its shape (a capability URL's
 # random part may be a UUID or hex), and those after which it is one when it looks random.
 _CAPABILITY = frozenset(
@@ -56,13 +56,14 @@ _NAMING = frozenset({"key", "keys", "auth", "reset", "invite", "invites", "magic
 
 
 def _capability_value(value: str) -> bool:
-    """A capability URL's secret part: 16+ token characters, not a word, not a number."""
-    return (
-        len(value) >= MIN_SEGMENT
-        and len(value) <= 512
-        and _TOKEN_CHARS.match(value) is not None
-        and near_miss(value) not in ("words", "number")
-    )
+    """A capability URL's secret part: 16 or more printable characters that are not a number or
+    a lower-case slug (``reset-my-password``): whatever else it holds, a server takes it as
+    the token (a placeholder there is redacted too: it stands where a token goes)."""
+    if not MIN_SEGMENT <= len(value) <= 4096 or not value.isprintable():
+        return False
+    if placeholder(value):
+        return True
+    return not value.isdigit() and _SLUG.match(value) is None
 
 
 class _Scan:
@@ -83,6 +84,9 @@ class _Scan:
     def opaque(self, index: int, secret: str, kind: str, role: str, **facts: str) -> None:
         sighting = found.token(self.fp, secret, "path", role, kind, **facts)
         self.add(index, sighting, sighting.redacted)
+
+
+_SLUG = re.compile(r"^[a-z]+(?:[ _\-.][a-z]+)*$")  # lower-case words: a slug, not a token
 
 
 def _decoded(segment: str) -> str:
@@ -153,11 +157,15 @@ def scan_path(path: str, fp: Fingerprint) -> tuple[list[CredentialSighting], str
 def _segment(scan: _Scan, index: int, value: str, previous: str) -> None:
     """The credential one path segment is or holds, if any."""
     telegram = _TELEGRAM.match(value)
-    if telegram is not None:
+    # Telegram's Bot API: /bot<token>/<method> and /file/bot<token>/<path>
+    if telegram is not None and (index == 1 or previous == "file"):
         key = match_provider(telegram.group(1))
         if key is not None:
             sighting = found.provider(scan.fp, key, "path", "telegram bot")
             scan.add(index, sighting, "bot" + sighting.redacted)
+            return
+    if _BOT_SHAPED.match(value):  # shaped like one, not one: still not kept
+        scan.opaque(index, value, "path_token", "bot")
         return
     key = match_provider(value)
     if key is not None:

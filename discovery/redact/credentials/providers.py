@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from discovery.redact.credentials.shape import placeholder
+from discovery.redact.credentials.shape import looks_secret, near_miss, placeholder
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -1196,6 +1196,164 @@ CONTEXT_PATTERNS: tuple[ProviderPattern, ...] = (
     ),
 )
 
+# Documented API hosts of providers whose keys carry no marker of their own: a secret sent to the
+# provider's API (a bearer token, an API-key header, a Basic password) is that provider's
+# credential (Heroku's and npm's legacy UUID keys, Cloudflare's and Vercel's tokens,
+# Atlassian's 24-character tokens). Providers with a documented format are named by it only: a
+# value sent to their API without it is a near miss, not their key. ``.example.com`` matches
+# the domain and its subdomains.
+_HOST_BODY = r"[A-Za-z0-9_\-.~+/=:]{16,512}"
+API_HOSTS: tuple[tuple[str, str, str, tuple[str, ...], str], ...] = (
+    # provider, kind, label, hosts, where it is revoked
+    (
+        "atlassian",
+        "atlassian_token",
+        "Atlassian API token",
+        (".atlassian.net", "api.atlassian.com"),
+        "https://id.atlassian.com/manage-profile/security/api-tokens",
+    ),
+    (
+        "azure",
+        "azure_devops_token",
+        "Azure DevOps personal access token",
+        ("dev.azure.com", ".visualstudio.com"),
+        "Azure DevOps > User settings > Personal access tokens",
+    ),
+    (
+        "cloudflare",
+        "cloudflare_token",
+        "Cloudflare API token",
+        ("api.cloudflare.com",),
+        "https://dash.cloudflare.com/profile/api-tokens",
+    ),
+    (
+        "digitalocean",
+        "digitalocean_token",
+        "DigitalOcean token",
+        ("api.digitalocean.com",),
+        "https://cloud.digitalocean.com/account/api/tokens",
+    ),
+    (
+        "heroku",
+        "heroku_token",
+        "Heroku API key",
+        ("api.heroku.com",),
+        "https://dashboard.heroku.com/account (regenerate API key)",
+    ),
+    (
+        "netlify",
+        "netlify_token",
+        "Netlify access token",
+        ("api.netlify.com",),
+        "https://app.netlify.com/user/applications",
+    ),
+    (
+        "npm",
+        "npm_token",
+        "npm access token",
+        ("registry.npmjs.org",),
+        "https://www.npmjs.com/settings/~/tokens",
+    ),
+    (
+        "vercel",
+        "vercel_token",
+        "Vercel access token",
+        ("api.vercel.com",),
+        "https://vercel.com/account/tokens",
+    ),
+    (
+        "twitch",
+        "twitch_token",
+        "Twitch access token",
+        ("api.twitch.tv", "id.twitch.tv"),
+        "POST https://id.twitch.tv/oauth2/revoke",
+    ),
+    (
+        "pagerduty",
+        "pagerduty_key",
+        "PagerDuty API key",
+        ("api.pagerduty.com",),
+        "PagerDuty > Integrations > API Access Keys",
+    ),
+    (
+        "snyk",
+        "snyk_token",
+        "Snyk API token",
+        ("api.snyk.io", "snyk.io"),
+        "https://app.snyk.io/account (revoke & regenerate)",
+    ),
+    (
+        "railway",
+        "railway_token",
+        "Railway API token",
+        ("backboard.railway.app", "backboard.railway.com"),
+        "https://railway.com/account/tokens",
+    ),
+    (
+        "wandb",
+        "wandb_key",
+        "Weights & Biases API key",
+        ("api.wandb.ai",),
+        "https://wandb.ai/authorize",
+    ),
+    (
+        "zendesk",
+        "zendesk_token",
+        "Zendesk API token",
+        (".zendesk.com",),
+        "Zendesk Admin Center > Apps and integrations > Zendesk API",
+    ),
+    (
+        "mailgun",
+        "mailgun_key",
+        "Mailgun API key",
+        ("api.mailgun.net", "api.eu.mailgun.net"),
+        "DELETE https://api.mailgun.net/v1/keys/:key_id",
+    ),
+)
+
+
+def _host_patterns() -> tuple[ProviderPattern, ...]:
+    out = []
+    for provider, kind, label, hosts, where in API_HOSTS:
+        api = where if where.split(" ", 1)[0] in ("POST", "DELETE") else None
+        for host in hosts:
+            out.append(
+                _p(
+                    kind,
+                    provider,
+                    "",
+                    _HOST_BODY,
+                    f"{label} (named by its API host)",
+                    api=api,
+                    console=None if api else where,
+                    scan=False,
+                    context=f"host:{host}",
+                )
+            )
+    return tuple(out)
+
+
+HOST_PATTERNS = _host_patterns()
+_HOST_TOKEN = re.compile(f"^(){_HOST_BODY}$")
+
+
+def match_host(host: str | None, token: str) -> ProviderKey | None:
+    """The provider whose documented API host ``token`` was sent to, or None: only for a value
+    of token characters, 16 or more, not a placeholder and not a word or number."""
+    if not host or _HOST_TOKEN.match(token) is None or placeholder(token):
+        return None
+    if not looks_secret(token) and near_miss(token) not in ("uuid", "hex digest"):
+        return None  # keys are random (legacy ones: a UUID, hex), not words or names
+    name = host.lower().rsplit(":", 1)[0] if host.count(":") == 1 else host.lower()
+    for pattern in HOST_PATTERNS:
+        assert pattern.context is not None
+        suffix = pattern.context[5:]
+        if name == suffix or (suffix.startswith(".") and name.endswith(suffix)):
+            return ProviderKey(token, pattern, "")
+    return None
+
+
 _EXACT = [(p, re.compile(f"^({p.prefix_re}){p.body_re}$")) for p in PATTERNS]
 _IN_CONTEXT: dict[str, list[tuple[ProviderPattern, re.Pattern[str]]]] = {}
 _BASIC_USERS: list[tuple[re.Pattern[str], ProviderPattern, re.Pattern[str]]] = []
@@ -1332,12 +1490,12 @@ def find_provider_keys(text: str) -> Iterator[ProviderKey]:
 
 def providers() -> list[str]:
     """The providers whose keys are named, in alphabetical order."""
-    return sorted({p.provider for p in (*PATTERNS, *CONTEXT_PATTERNS)})
+    return sorted({p.provider for p in (*PATTERNS, *CONTEXT_PATTERNS, *HOST_PATTERNS)})
 
 
 def revocation(provider: str, label: str | None = None) -> dict[str, str] | None:
     """Where a provider's key (of this label, if given) is revoked: ``{"api", "console"}``."""
-    for pattern in (*PATTERNS, *CONTEXT_PATTERNS):
+    for pattern in (*PATTERNS, *CONTEXT_PATTERNS, *HOST_PATTERNS):
         if pattern.provider == provider and (label is None or pattern.label == label):
             out = {"provider": provider}
             if pattern.revoke_api:

@@ -13,6 +13,8 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from discovery.redact.credentials.shape import placeholder
+
 ALGORITHM = "AWS4-HMAC-SHA256"
 _KEY_ID = re.compile(r"^(AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z2-7]{16}$")
 _AWS_SHAPED = re.compile(r"^(AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}$")
@@ -39,8 +41,8 @@ class SigV4:
 
     @property
     def aws(self) -> bool:
-        """The key id has AWS's shape (else an S3-compatible store's)."""
-        return aws_shaped(self.access_key_id)
+        """The key id has AWS's shape and is no placeholder (else an S3-compatible store's)."""
+        return aws_shaped(self.access_key_id) and not placeholder(self.access_key_id, 4)
 
     def claims(self) -> dict[str, object]:
         facts: dict[str, object] = {
@@ -51,6 +53,8 @@ class SigV4:
             "temporary": self.temporary,
             "store": "aws" if self.aws else "s3-compatible",
         }
+        if self.aws:
+            facts["provider"] = "aws"
         if self.account_id:
             facts["account_id"] = self.account_id
         return {k: v for k, v in facts.items() if v is not None}

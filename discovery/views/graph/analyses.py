@@ -93,7 +93,10 @@ def blast_radius(g: nx.MultiDiGraph, node: str) -> dict[str, Any]:
             "use `graph exposure` for endpoints and hosts"
         )
     reached = nx.descendants(g, node)
-    creds = [node] if kind == CREDENTIAL else _of_type(g, reached, CREDENTIAL)
+    # a credential's own reach includes the tokens it obtained (ISSUED) and theirs
+    creds = _of_type(g, reached, CREDENTIAL)
+    if kind == CREDENTIAL:
+        creds = [node, *creds]
     endpoints = _of_type(g, reached, ENDPOINT)
     via: dict[str, list[str]] = defaultdict(list)
     calls: dict[str, int] = defaultdict(int)  # requests through the subject's credentials

@@ -26,6 +26,7 @@ IDENTITY, CREDENTIAL, CLIENT, ENDPOINT, SERVICE = (
     "service",
 )
 HOLDS, CALLS, PART_OF, PRESENTS = "HOLDS", "CALLS", "PART_OF", "PRESENTS"
+ISSUED = "ISSUED"  # a credential that obtained a token at an OAuth token endpoint -> the token
 
 # A path segment naming one of these makes an endpoint privileged (explained per endpoint).
 _PRIVILEGED_WORDS = frozenset(
@@ -168,7 +169,7 @@ def _build(store: Store, focus: list[str] | None) -> nx.MultiDiGraph:
     holds: list[tuple[str, str, str, dict[str, Any]]] = []
     for row in conn.execute(
         "SELECT c.id, c.kind, c.redacted, c.public_id, c.identity_id, c.claims, c.issued_at, "
-        "c.expires_at, c.first_seen, c.last_seen, c.requests, b.id IS NOT NULL "
+        "c.expires_at, c.first_seen, c.last_seen, c.requests, b.id IS NOT NULL, c.issued_by "
         "FROM credentials c LEFT JOIN blocklist b "
         "ON b.kind = 'credential' AND b.value = c.fingerprint"
         + (" WHERE" + only("c.id") if only else ""),
@@ -192,6 +193,7 @@ def _build(store: Store, focus: list[str] | None) -> nx.MultiDiGraph:
             "last_seen": row[9],
             "requests": row[10],
             "blocked": bool(row[11]),
+            "issued_by": row[12],
             "endpoints": 0,
             "clients": 0,
         }
@@ -212,6 +214,17 @@ def _build(store: Store, focus: list[str] | None) -> nx.MultiDiGraph:
                 "credentials": 0,
             }
         holds.append((node_id(IDENTITY, ident), node_id(CREDENTIAL, cid), HOLDS, {"kind": HOLDS}))
+
+    issued: set[tuple[str, str, str, tuple[tuple[str, str], ...]]] = set()
+    for token, parents in conn.execute(
+        "SELECT DISTINCT credential_id, json_extract(claims, '$.obtained_with') FROM issued_tokens"
+    ):
+        if token not in credentials:
+            continue  # issued, never presented (or outside the focus)
+        for parent in _json(parents, []):
+            if isinstance(parent, str) and parent in credentials and parent != token:
+                edge = (node_id(CREDENTIAL, parent), node_id(CREDENTIAL, token), ISSUED)
+                issued.add((*edge, (("kind", ISSUED),)))
 
     for ident, held, requests in conn.execute(
         "SELECT COALESCE(identity_id, 'cred:' || id), COUNT(*), SUM(requests) FROM credentials "
@@ -393,6 +406,7 @@ def _build(store: Store, focus: list[str] | None) -> nx.MultiDiGraph:
     g.add_nodes_from((node_id(SERVICE, k), v) for k, v in services.items())
     for edges in (holds, calls, part_of, presents):
         g.add_edges_from(edges)
+    g.add_edges_from((u, v, k, dict(attrs)) for u, v, k, attrs in sorted(issued))
     return g
 
 

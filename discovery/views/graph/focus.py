@@ -57,6 +57,28 @@ def credentials_of(store: Store, subject: Subject) -> set[str]:
     )
 
 
+def lineage(store: Store, creds: set[str], *, down: bool = True, up: bool = False) -> set[str]:
+    """``creds`` with the tokens they obtained (``down``) and the credentials that obtained
+    them (``up``), transitively: the ISSUED edges between them."""
+    edges = store.conn.execute(
+        "SELECT it.credential_id, o.value FROM issued_tokens it, "
+        "json_each(it.claims, '$.obtained_with') o"
+    ).fetchall()
+    if not edges:
+        return set(creds)
+    out, todo = set(creds), list(creds)
+    while todo:
+        current = todo.pop()
+        for token, parent in edges:
+            for near in ((token,) if down and parent == current else ()) + (
+                (parent,) if up and token == current else ()
+            ):
+                if isinstance(near, str) and near not in out:
+                    out.add(near)
+                    todo.append(near)
+    return out
+
+
 def _clients(store: Store, creds: set[str]) -> set[str]:
     return _ids(
         store,
@@ -73,18 +95,19 @@ def _presented(store: Store, clients: set[str]) -> set[str]:
 
 def for_blast_radius(store: Store, subject: Subject) -> set[str]:
     """The subject's credentials and every credential seen from the same clients."""
-    own = credentials_of(store, subject)
+    own = lineage(store, credentials_of(store, subject))
     return own | _presented(store, _clients(store, own))
 
 
 def for_exposure(store: Store, subject: Subject) -> set[str]:
-    """The credentials that reached the subject (an endpoint's or host's callers)."""
-    return credentials_of(store, subject)
+    """The credentials that reached the subject (an endpoint's or host's callers), and those
+    that obtained them."""
+    return lineage(store, credentials_of(store, subject), down=False, up=True)
 
 
 def for_paths(store: Store, subject: Subject) -> set[str]:
-    """The credentials every path from the subject starts with."""
-    return credentials_of(store, subject)
+    """The credentials every path from the subject starts with (and the tokens they got)."""
+    return lineage(store, credentials_of(store, subject))
 
 
 def for_what_if(store: Store, subjects: Iterable[Subject]) -> set[str]:
@@ -111,4 +134,5 @@ def for_what_if(store: Store, subjects: Iterable[Subject]) -> set[str]:
         f"(SELECT DISTINCT endpoint_id FROM sightings WHERE credential_id {_IN})",
         _json(removed),
     )
-    return removed | held | _presented(store, clients) | callers
+    everything = removed | held | _presented(store, clients) | callers
+    return lineage(store, everything, down=True, up=True)

@@ -29,10 +29,18 @@ EDGE_KINDS = {
     "CALLS": "IRC_Calls",
     "PART_OF": "IRC_PartOf",
     "PRESENTS": "IRC_Presents",
+    "ISSUED": "IRC_Issued",
 }
 # Traversable: control flows along the edge (holding or presenting a credential lets you use it;
 # a credential that called an endpoint can call it again). PART_OF is membership, not control.
-TRAVERSABLE = {"IRC_Holds": True, "IRC_Presents": True, "IRC_Calls": True, "IRC_PartOf": False}
+# ISSUED: the credential that obtained a token can obtain another one.
+TRAVERSABLE = {
+    "IRC_Holds": True,
+    "IRC_Presents": True,
+    "IRC_Calls": True,
+    "IRC_PartOf": False,
+    "IRC_Issued": True,
+}
 _EXTRA_ENDPOINT_KINDS = {"shadow": "IRC_ShadowEndpoint", "zombie": "IRC_ZombieEndpoint"}
 _TIMES = ("first_seen", "last_seen", "issued_at", "expires_at")
 _RESERVED = frozenset({"objectid"})
@@ -111,6 +119,7 @@ def extension_schema() -> dict[str, Any]:
         "IRC_Presents": "The client presented the credential",
         "IRC_Calls": "The credential was used to call the endpoint",
         "IRC_PartOf": "The endpoint is served by the service",
+        "IRC_Issued": "The credential obtained the token at an OAuth token endpoint",
     }
     return {
         "schema": {"name": "ir_console", "version": "1.0.0", "namespace": NAMESPACE},

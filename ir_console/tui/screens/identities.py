@@ -71,6 +71,9 @@ class CredentialsScreen(ListScreen):
         out.append("\n")
         out.append_text(line(("identity", c.identity), ("requests", c.requests)))
         out.append("\n")
+        if c.issued_by:
+            out.append_text(line(("issued by", c.issued_by)))
+            out.append("\n")
         out.append_text(line(("first seen", iso(c.first_seen)), ("last seen", iso(c.last_seen))))
         out.append("\n")
         out.append_text(

@@ -80,7 +80,6 @@ def test_secrets_in_paths(path: str, secret: str, kind: str, redacted_path: str 
         "/repos/acme/app/commits/" + "a" * 2 + "3f1c9e2b7d4a6f8e0c1b3d5f7a9e2c4b6d8f0a1",
         "/v2/reports/internationalization-settings",
         "/repos/acme/app/hooks/123456789",
-        "/bot123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11/getMe",  # Telegram's documented example
         "/services/data/v58.0/sobjects/Account",
         "/api/keys/primary",
         "/static/js/main.8f3a1c2b.chunk.js",
@@ -114,3 +113,13 @@ def test_a_secret_query_parameter_name_is_stored_redacted() -> None:
     ex = to_exchange(obs, FP)
     assert ex.query_names == (f"sk_live_…{t.STRIPE_LIVE[-4:]}", "a")
     assert [c.kind for c in ex.credentials] == ["stripe_key"]
+
+
+def test_bot_shaped_segments_that_are_not_tokens_are_not_named_but_not_kept() -> None:
+    # Telegram's documented example (34 characters after the colon, not 35)
+    found, stored = scan_path("/bot123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11/getMe", FP)
+    assert [s.kind for s in found] == ["path_token"]
+    assert "ABC-DEF1234ghIkl" not in stored
+    # a real token's shape outside the Bot API's place is a token after /token/, not a bot URL
+    found, _ = scan_path(f"/v1/token/bot{TELEGRAM}/x", FP)
+    assert [s.kind for s in found] == ["path_token"]
