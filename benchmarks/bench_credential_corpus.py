@@ -16,6 +16,11 @@ tool wrote and every output of its read commands and exports, searched for each 
 base64 and URL-encoded form.
 
     .venv/bin/python benchmarks/bench_credential_corpus.py [--corpus FILE.jsonl.gz] [--keep DIR]
+        [--baseline CHECKOUT [--speed-runs N]]
+
+Peer, in the same run: detect-secrets (Yelp; ``pip install -e '.[bench]'``) over the same
+requests rendered as HTTP/1.1 text from the HAR. With ``--baseline``, the ingest of the same
+pcap and HAR by another checkout (the tree before this work, built in place), alternated.
 
 Targets (issue 20): recall >= 99% for headers, query and native placements, >= 95% for bodies
 and paths; named right >= 95%; zero near misses named; zero leaks.
@@ -247,10 +252,15 @@ def mitmdump(upstream: int, har: Path, confdir: Path) -> Iterator[int]:
         proc.wait(timeout=120)
 
 
+_TCPDUMP = ("tcpdump", "-i", "lo", "-U", "--immediate-mode", "-n", "-s", "0", "-w")
+
+
 @contextmanager
 def tcpdump(pcap: Path, port: int) -> Iterator[None]:
     proc = subprocess.Popen(
-        ["tcpdump", "-i", "lo", "-U", "-n", "-s", "0", "-w", str(pcap), "tcp", "port", str(port)],
+        # --immediate-mode: without it the last requests can sit in the kernel's capture
+        # buffer when tcpdump is stopped, and the pcap ends before the run does
+        [*_TCPDUMP, str(pcap), "tcp", "port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -460,6 +470,115 @@ def evaluate(case: Path, sent: list[Sent]) -> Results:
     return results
 
 
+# ------------------------------------------------------------------ the peer: detect-secrets
+
+
+def _http_text(entry: dict[str, Any]) -> list[str]:
+    """One HAR request as the HTTP/1.1 text a scanner reads: request line, headers, body."""
+    from urllib.parse import urlsplit
+
+    request = entry["request"]
+    url = urlsplit(request["url"])
+    target = url.path + (f"?{url.query}" if url.query else "")
+    lines = [f"{request['method']} {target} HTTP/1.1"]
+    lines += [f"{h['name']}: {h['value']}" for h in request.get("headers", [])]
+    lines.append("")
+    text = (request.get("postData") or {}).get("text") or ""
+    lines += text.splitlines() or [""]
+    return lines
+
+
+def _accepted_hashes(secret: str, lines: list[str]) -> set[str]:
+    """SHA-1s (detect-secrets' ``hashed_secret``) of the forms that count as finding the secret:
+    raw, URL-encoded, and a Basic pair's base64 that holds it."""
+    import hashlib
+    from urllib.parse import quote_plus
+
+    accepted = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    for line in lines:
+        name, _, value = line.partition(": ")
+        scheme, _, token = value.partition(" ")
+        if name.lower() == "authorization" and scheme.lower() == "basic":
+            try:
+                if secret in base64.b64decode(token).decode("utf-8", "replace"):
+                    accepted.add(token)
+            except ValueError:
+                pass
+    return {hashlib.sha1(a.encode()).hexdigest() for a in accepted}
+
+
+def detect_secrets_peer(har: Path, work: Path, samples: list[Sample]) -> list[str]:
+    """detect-secrets (Yelp, default plugins and filters) over the same requests, rendered as
+    HTTP/1.1 text from the HAR, one file per placement: recall per group and placement (the
+    secret itself reported, by its SHA-1) and near misses flagged (anything reported on a near
+    miss's request)."""
+    exe = BIN / "detect-secrets"
+    if not exe.exists():
+        return ["== peer: detect-secrets not installed (pip install -e '.[bench]'): skipped"]
+    folder = work / "peer"
+    folder.mkdir(exist_ok=True)
+    by_sample = {s.index: s for s in samples}
+    spans: dict[str, list[tuple[int, int, Sample, set[str]]]] = defaultdict(list)
+    files: dict[str, list[str]] = defaultdict(list)
+    entries = json.loads(har.read_text(encoding="utf-8"))["log"]["entries"]
+    for entry in entries:
+        agent = next(
+            (h["value"] for h in entry["request"]["headers"] if h["name"].lower() == "user-agent"),
+            "",
+        )
+        if not agent.startswith("bench/"):
+            continue
+        index, placement = agent.removeprefix("bench/").split("/", 1)
+        sample = by_sample[int(index)]
+        lines = _http_text(entry)
+        start = len(files[placement]) + 1
+        files[placement] += [*lines, ""]
+        end = len(files[placement])
+        spans[placement].append((start, end, sample, _accepted_hashes(sample.secret, lines)))
+    for placement, lines in files.items():
+        (folder / f"{placement}.http").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    began = time.perf_counter()
+    proc = subprocess.run(
+        [str(exe), "scan", "--all-files", "."],
+        cwd=folder,
+        capture_output=True,
+        timeout=1800,
+        check=False,
+    )
+    seconds = time.perf_counter() - began
+    if proc.returncode != 0:
+        return [f"== peer: detect-secrets failed (exit {proc.returncode})"]
+    reported = json.loads(proc.stdout)["results"]
+    recorded: dict[str, Counter[str]] = defaultdict(Counter)
+    near_flagged = 0
+    for placement, items in spans.items():
+        found = reported.get(f"{placement}.http", [])
+        for first, last, sample, accepted in items:
+            here = [r for r in found if first <= r["line_number"] <= last]
+            if sample.label == "tp":
+                hit = any(r["hashed_secret"] in accepted for r in here)
+                recorded[placement]["recorded" if hit else "missed"] += 1
+            elif here:
+                near_flagged += 1
+    lines = [f"== peer: detect-secrets {_version(exe)} over the same requests ({seconds:.1f} s)"]
+    for group, placements in GROUPS.items():
+        got = sum(recorded[p]["recorded"] for p in placements)
+        total = got + sum(recorded[p]["missed"] for p in placements)
+        lines.append(f"  recall {group:8} {got / max(total, 1):7.1%}  ({got}/{total})")
+    for placement in PLACEMENTS:
+        counts = recorded[placement]
+        total = counts["recorded"] + counts["missed"]
+        lines.append(f"    {placement:10} {counts['recorded'] / max(total, 1):7.1%}  ({total})")
+    near = sum(1 for s in samples if s.label != "tp") * len(PLACEMENTS)
+    lines.append(f"  near-miss requests flagged: {near_flagged} of {near}")
+    return lines
+
+
+def _version(exe: Path) -> str:
+    proc = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=False)
+    return proc.stdout.strip()
+
+
 # ------------------------------------------------------------------ the leak scan
 
 
@@ -535,6 +654,51 @@ def ingest(case: Path, source: Path, log: Path) -> float:
     return time.perf_counter() - start
 
 
+def _ingest_seconds(source: Path, folder: Path, pythonpath: str | None) -> float:
+    """Wall time of one ``ir-console ingest`` of ``source`` into a new case (``pythonpath``:
+    another checkout of ir-console, built in place, run by this interpreter)."""
+    case = folder / f"speed-{time.monotonic_ns()}.db"
+    env = dict(os.environ)
+    command = [IR_CONSOLE]
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
+        command = [sys.executable, "-m", "ir_console"]
+    start = time.perf_counter()
+    subprocess.run(
+        [*command, "--db", str(case), "ingest", str(source)],
+        env=env,
+        capture_output=True,
+        timeout=1800,
+        check=True,
+    )
+    seconds = time.perf_counter() - start
+    for path in folder.glob(case.name + "*"):
+        path.unlink()
+    return seconds
+
+
+def ingest_speed(sources: list[Path], baseline: Path, folder: Path, runs: int) -> list[str]:
+    """This tree's ingest against ``baseline``'s on the same captures, alternated ``runs`` times
+    in the same run (the machine is noisy): medians and the median of the paired ratios."""
+    from statistics import median
+
+    folder.mkdir(exist_ok=True)
+    lines = [f"== ingest speed against {baseline} ({runs} alternated runs each, wall time)"]
+    for source in sources:
+        ours, theirs = [], []
+        for _ in range(runs):
+            theirs.append(_ingest_seconds(source, folder, str(baseline)))
+            ours.append(_ingest_seconds(source, folder, None))
+        ratio = median(o / t for o, t in zip(ours, theirs, strict=True))
+        lines.append(
+            f"  {source.name}: this tree {median(ours):.2f} s, baseline {median(theirs):.2f} s, "
+            f"ratio {ratio:.2f}  target <= 1.10"
+        )
+        if ratio > 1.10:
+            lines.append(f"FAIL ingest of {source.name} {ratio:.2f}x the baseline's")
+    return lines
+
+
 def report(name: str, results: Results) -> list[str]:
     lines = [f"== {name}"]
     failures = []
@@ -599,6 +763,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--keep", type=Path, help="keep the work folder here (pcap, HAR, cases)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout of ir-console (built in place: setup.py build_ext --inplace) "
+        "whose ingest of the same captures this tree's is compared with",
+    )
+    parser.add_argument("--speed-runs", type=int, default=5)
     args = parser.parse_args()
     import httpx
 
@@ -651,6 +822,11 @@ def main() -> None:
             lines.append(f"FAIL {name}: {len(secrets)} secrets leaked")
         print("\n".join(lines))
         failures += [line for line in lines if line.startswith("FAIL")]
+    print("\n".join(detect_secrets_peer(har, work, samples)))
+    if args.baseline is not None:
+        speed = ingest_speed([pcap, har], args.baseline, work / "speed", args.speed_runs)
+        print("\n".join(speed))
+        failures += [line for line in speed if line.startswith("FAIL")]
     if args.keep is None:
         import shutil
 

@@ -211,6 +211,7 @@ def endpoints(
 # ---------------------------------------------------------------- credentials
 
 CredentialOrder = Literal["first_seen", "recent"]
+MAX_FINGERPRINTS = 20  # JA4s and user agents listed per credential
 _CREDENTIAL_ORDER = {"first_seen": "first_seen, id", "recent": "last_seen DESC, id"}
 CREDENTIAL_SORTS = {
     "id": "id",
@@ -253,6 +254,7 @@ def credential_page(
     ).fetchall()
     sources: dict[str, list[str]] = defaultdict(list)
     reached: dict[str, list[EndpointRef]] = defaultdict(list)
+    clients: dict[str, dict[str, list[str]]] = defaultdict(lambda: {"ja4": [], "user_agents": []})
     if reach and found:
         ids = json.dumps([r[0] for r in found])
         for cid, client in conn.execute(
@@ -269,6 +271,16 @@ def credential_page(
             (ids,),
         ):
             reached[cid].append(EndpointRef(host, method, template))
+        for cid, ja4, agent in conn.execute(
+            "SELECT DISTINCT ec.credential_id, e.ja4, e.user_agent FROM exchange_credentials ec "
+            f"JOIN exchanges e ON e.id = ec.exchange_id WHERE ec.credential_id {_IN_JSON} "
+            "AND (e.ja4 IS NOT NULL OR e.user_agent IS NOT NULL) ORDER BY e.ja4, e.user_agent",
+            (ids,),
+        ):
+            seen = clients[cid]
+            for key, value in (("ja4", ja4), ("user_agents", agent)):
+                if value and value not in seen[key] and len(seen[key]) < MAX_FINGERPRINTS:
+                    seen[key].append(value)
     blocked = blocked_subjects(store, "credential")
     rows = [
         CredentialRow(
@@ -286,6 +298,7 @@ def credential_page(
             endpoints=tuple(reached.get(r[0], ())),
             blocked=r[0] in blocked,
             issued_by=r[10],
+            fingerprints={k: tuple(v) for k, v in clients[r[0]].items()} if r[0] in clients else {},
         )
         for r in found
     ]
@@ -320,6 +333,33 @@ def credential_by_fingerprint(store: Store, fingerprint: str) -> dict[str, Any] 
         alias = "id IN (SELECT credential_id FROM credential_aliases WHERE fingerprint = ?)"
         rows = credential_page(store, where=Where((alias,), (fingerprint,))).rows
     return rows[0].to_json() if rows else None
+
+
+def issued_token_by_fingerprint(store: Store, fingerprint: str) -> dict[str, Any] | None:
+    """The first issuance of a token by keyed fingerprint, or None: a token an OAuth token
+    response in the case issued (whether or not it was presented afterwards), with the client
+    that obtained it, the grant, the token endpoint and when."""
+    row = store.conn.execute(
+        "SELECT it.credential_id, it.name, it.kind, it.redacted, it.claims, e.ts, e.client_ip "
+        "FROM issued_tokens it JOIN exchanges e ON e.id = it.exchange_id "
+        "WHERE it.fingerprint = ? ORDER BY e.ts, e.id LIMIT 1",
+        (fingerprint,),
+    ).fetchone()
+    if row is None:
+        return None
+    claims = loads(row[4], {})
+    return {
+        "credential_id": row[0],
+        "name": row[1],
+        "kind": row[2],
+        "redacted": row[3],
+        "issued_by": claims.get("issued_by"),
+        "client_id": claims.get("client_id"),
+        "grant_type": claims.get("grant_type"),
+        "token_endpoint": claims.get("token_endpoint"),
+        "issued_at": iso(row[5]),
+        "issued_to": row[6],
+    }
 
 
 # ---------------------------------------------------------------- identities

@@ -122,6 +122,8 @@ class CredentialRow:
     endpoints: tuple[EndpointRef, ...] = ()
     blocked: bool = False
     issued_by: str | None = None  # the client identity that obtained it (OAuth lineage)
+    # how the clients that presented it look: {"ja4": [...], "user_agents": [...]}
+    fingerprints: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def lifetime_s(self) -> float | None:
@@ -144,7 +146,12 @@ class CredentialRow:
             "issued_at": iso(self.issued_at),
             "expires_at": iso(self.expires_at),
             "claims": dict(self.claims),
+            "blocked": self.blocked,
             "issued_by": self.issued_by,
+            "fingerprints": {
+                "ja4": list(self.fingerprints.get("ja4", ())),
+                "user_agents": list(self.fingerprints.get("user_agents", ())),
+            },
         }
 
 

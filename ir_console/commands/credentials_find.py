@@ -70,18 +70,29 @@ def candidates(line: str) -> list[str]:
 
 
 def lookup(store: Any, secret: str) -> dict[str, Any]:
-    """``{"found": bool, "credential": {...} | None}`` for one raw secret."""
+    """``{"found": bool, "credential": {...} | None, "issued": {...} | None}`` for one raw
+    secret: ``found`` when it was presented in traffic; ``issued`` when an OAuth token response
+    in the case issued it (to which client, by which grant, when), even if never presented."""
     from discovery.views import queries
 
+    issued = None
     for candidate in candidates(secret):
-        row = queries.credential_by_fingerprint(store, store.fingerprint(candidate))
+        fingerprint = store.fingerprint(candidate)
+        row = queries.credential_by_fingerprint(store, fingerprint)
+        issued = issued or queries.issued_token_by_fingerprint(store, fingerprint)
         if row is not None:
-            return {"found": True, "credential": row}
-    return {"found": False, "credential": None}
+            return {"found": True, "credential": row, "issued": issued}
+    return {"found": False, "credential": None, "issued": issued}
 
 
 def _describe(result: dict[str, Any]) -> str:
-    cred = result["credential"]
+    cred, issued = result["credential"], result.get("issued")
+    if cred is None and issued is not None:
+        return (
+            f"ISSUED, never presented: {issued['name']} {issued['redacted']} issued to "
+            f"{issued['issued_by'] or 'an unnamed client'} ({issued['grant_type']} grant at "
+            f"{issued['token_endpoint']}) for {issued['issued_to']} at {issued['issued_at']}"
+        )
     if cred is None:
         return "not seen in this case"
     return (

@@ -113,7 +113,7 @@ def test_basic_found_by_user_and_password(case: Path) -> None:
 def test_not_found(case: Path) -> None:
     code, out, err = run(case, ["credentials", "find", "--stdin", "--json"], NEVER_SEEN)
     assert code == 0
-    assert json.loads(out) == {"found": False, "credential": None}
+    assert json.loads(out) == {"found": False, "credential": None, "issued": None}
     code, text, err2 = run(case, ["credentials", "find", "--stdin"], NEVER_SEEN)
     assert "not seen" in text
     assert_clean(out, err, text, err2)

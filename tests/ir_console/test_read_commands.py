@@ -16,6 +16,7 @@ from ir_console.cli import cli
 from tests.conftest import make_exchange, make_sighting
 
 SECRET = "key-live-0123456789abcdefXYZ"
+JA4 = "t13d1516h2_8daaf6152771_02713d6af862"
 
 
 def run(case_path: Path, *args: str) -> tuple[int, str]:
@@ -39,7 +40,12 @@ def populated(case_path: Path) -> Path:
             [
                 make_exchange(ts=1_790_000_100.0, credentials=(sighting,), client_ip="10.0.0.5"),
                 make_exchange(
-                    ts=1_790_000_200.0, credentials=(sighting,), client_ip="10.0.0.9", status=404
+                    ts=1_790_000_200.0,
+                    credentials=(sighting,),
+                    client_ip="10.0.0.9",
+                    status=404,
+                    ja4=JA4,
+                    user_agent="python-httpx/0.27",
                 ),
                 make_exchange(
                     ts=1_790_000_300.0,
@@ -123,8 +129,13 @@ def test_credentials_json_shape_and_no_secret(populated: Path) -> None:
         "issued_at",
         "expires_at",
         "claims",
+        "blocked",
         "issued_by",
+        "fingerprints",
     }
+    assert row["blocked"] is False and row["issued_by"] is None
+    # how the clients that presented it look (DESIGN section 10)
+    assert row["fingerprints"] == {"ja4": [JA4], "user_agents": ["curl/8", "python-httpx/0.27"]}
     assert row["requests"] == 2
     assert row["sources"] == ["10.0.0.5", "10.0.0.9"]
     assert row["endpoints"] == [
@@ -133,6 +144,15 @@ def test_credentials_json_shape_and_no_secret(populated: Path) -> None:
     assert row["identity"] == "jwt:https://idp|svc-billing"
     assert row["claims"] == {"sub": "svc-billing"}
     assert row["expires_at"] == iso(1_800_000_000.0)
+
+
+def test_credentials_json_says_blocked(populated: Path) -> None:
+    (row,) = json.loads(run(populated, "credentials", "--json")[1])
+    assert run(populated, "block", "credential", row["id"], "--reason", "leaked")[0] == 0
+    (after,) = json.loads(run(populated, "credentials", "--json")[1])
+    assert after["blocked"] is True
+    assert run(populated, "unblock", "credential", row["id"])[0] == 0
+    assert json.loads(run(populated, "credentials", "--json")[1])[0]["blocked"] is False
 
 
 def test_identities_json(populated: Path) -> None:

@@ -155,6 +155,9 @@ class IdentitiesScreen(ListScreen):
         out.append_text(line(("kind", i.kind), ("owner", i.owner), ("source", i.source)))
         out.append("\n")
         out.append_text(line(("first seen", when(i.first_seen)), ("last seen", when(i.last_seen))))
+        if i.issued_tokens:
+            out.append("\n")
+            out.append_text(line(("tokens issued to it (OAuth token endpoint)", i.issued_tokens)))
         if d.allowed_scopes or d.max_token_lifetime or d.rotation_period:
             out.append("\n")
             out.append_text(
@@ -171,6 +174,8 @@ class IdentitiesScreen(ListScreen):
             out.append(f"  {c.requests} req, last {when(c.last_seen)}")
             if c.expires_at:
                 out.append(f", expires {when(c.expires_at)}")
+            if c.issued_by:
+                out.append_text(safe(f", issued to {c.issued_by}", limit=120))
             out.append("\n")
         out.append(f"\nEndpoints reached ({len(d.endpoints)})\n", style="bold underline")
         for ep in d.endpoints:

@@ -12,89 +12,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.discovery.analyse.oauth_flow import Client, OAuthFlowServer, oauth_flow_server
-from tests.discovery.redact.credentials import tokens as t
-from tests.discovery.redact.credentials.loopback_capture import tcpdump
+from tests.discovery.analyse.oauth_lineage import (
+    BATCH_SECRET,
+    REPORTS_SECRET,
+    USER_PASSWORD,
+    capture_and_ingest,
+    cli,
+)
 
-REPORTS_SECRET = "rep-" + t.rand(32, seed=201)
-BATCH_SECRET = "bat-" + t.rand(32, seed=202)
-USER_PASSWORD = "Pw-" + t.rand(16, seed=203)
 pytestmark = pytest.mark.integration  # a loopback server, tcpdump, the CLI
-
-CLIENTS = [
-    Client("svc-reports", REPORTS_SECRET, ("client_credentials",)),
-    Client("batch-client", BATCH_SECRET, ("password", "refresh_token")),
-]
-
-
-def cli(case: Path, *args: str) -> Any:
-    proc = subprocess.run(
-        [sys.executable, "-m", "ir_console", "--db", str(case), *args],
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-800:]
-    return json.loads(proc.stdout) if "--json" in args else proc.stdout
-
-
-def run_flows(server: OAuthFlowServer) -> dict[str, str]:
-    """The flows, as the clients would run them; returns the tokens each got."""
-    got: dict[str, str] = {}
-    with httpx.Client(timeout=10, trust_env=False) as client:
-        answer = client.post(  # client credentials, client_secret_basic
-            server.token_url,
-            data={"grant_type": "client_credentials", "scope": "orders:read"},
-            auth=("svc-reports", REPORTS_SECRET),
-        ).json()
-        got["reports_access"] = answer["access_token"]
-        for _ in range(3):
-            headers = {"Authorization": f"Bearer {got['reports_access']}"}
-            assert client.get(server.url + "/api/orders", headers=headers).status_code == 200
-        answer = client.post(  # password grant, client_secret_post, by a script
-            server.token_url,
-            data={
-                "grant_type": "password",
-                "username": "svc-batch",
-                "password": USER_PASSWORD,
-                "client_id": "batch-client",
-                "client_secret": BATCH_SECRET,
-            },
-        ).json()
-        got["batch_access"], got["batch_refresh"] = answer["access_token"], answer["refresh_token"]
-        headers = {"Authorization": f"Bearer {got['batch_access']}"}
-        assert client.get(server.url + "/api/orders", headers=headers).status_code == 200
-    elsewhere = httpx.HTTPTransport(local_address="127.0.0.2")  # another host on the network
-    with httpx.Client(timeout=10, trust_env=False, transport=elsewhere) as client:
-        answer = client.post(  # the refresh token, used from a new source
-            server.token_url,
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": got["batch_refresh"],
-                "client_id": "batch-client",
-                "client_secret": BATCH_SECRET,
-            },
-        ).json()
-        got["refreshed_access"] = answer["access_token"]
-        headers = {"Authorization": f"Bearer {got['refreshed_access']}"}
-        assert client.get(server.url + "/api/orders", headers=headers).status_code == 200
-    return got
+FIND = ("credentials", "find", "--stdin", "--json")
 
 
 @pytest.fixture(scope="module")
 def lineage_case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], int]:
-    work = tmp_path_factory.mktemp("lineage")
-    pcap = work / "oauth.pcap"
-    with oauth_flow_server(CLIENTS, {"svc-batch": USER_PASSWORD}) as server:
-        with tcpdump(pcap, server.port):
-            got = run_flows(server)
-        port = server.port
-    case = work / "case.db"
-    cli(case, "ingest", str(pcap))
-    return case, got, port
+    return capture_and_ingest(tmp_path_factory.mktemp("lineage"))
 
 
 def test_calls_with_an_issued_opaque_token_are_the_client_that_obtained_it(
@@ -176,3 +110,32 @@ def test_no_issued_token_or_secret_is_stored(
     data = b"".join(p.read_bytes() for p in case.parent.glob(case.name + "*"))
     for secret in (*got.values(), REPORTS_SECRET, BATCH_SECRET, USER_PASSWORD):
         assert secret.encode() not in data
+
+
+def test_credentials_find_names_a_token_that_was_issued_but_never_presented(
+    lineage_case: tuple[Path, dict[str, str], int],
+) -> None:
+    case, got, port = lineage_case
+    host = f"127.0.0.1:{port}"
+
+    def find(secret: str) -> Any:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ir_console", "--db", str(case), *FIND],
+            input=secret.encode(),
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        assert secret.encode() not in proc.stdout + proc.stderr
+        return json.loads(proc.stdout)
+
+    rotated = find(got["rotated_refresh"])
+    assert rotated["found"] is False and rotated["credential"] is None
+    assert rotated["issued"]["name"] == "refresh_token"
+    assert rotated["issued"]["issued_by"] == f"client:{host}|batch-client"
+    assert rotated["issued"]["grant_type"] == "refresh_token"
+    assert rotated["issued"]["issued_to"] == "127.0.0.2"
+    used = find("Bearer " + got["reports_access"])
+    assert used["found"] is True
+    assert used["credential"]["issued_by"] == f"client:{host}|svc-reports"
+    assert used["issued"]["grant_type"] == "client_credentials"

@@ -100,7 +100,9 @@ def test_the_json_shapes_are_the_typed_rows(case: Path) -> None:
             "issued_at",
             "expires_at",
             "claims",
+            "blocked",
             "issued_by",
+            "fingerprints",
         }
         assert isinstance(first["first_seen"], str)  # ISO 8601 in JSON, epoch in the rows
 
