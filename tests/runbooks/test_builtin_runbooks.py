@@ -103,6 +103,7 @@ def test_revoke_leaked_github_token(case: Store, credential_id: str, tmp_path: P
         "revoke-slack": "skipped",
         "revoke-vault": "skipped",
         "revoke-oauth": "skipped",
+        "revoke-at-provider": "skipped",
         "verify": "done",
         "report": "done",
     }
@@ -145,6 +146,38 @@ def test_revoke_leaked_slack_and_vault_tokens(store: Store, tmp_path: Path, prov
             assert p.slack_revoked == [secret]
         else:
             assert p.vault_revoked == [("token", secret)]
+    assert secret not in "\n".join(store.conn.iterdump())
+
+
+def test_revoke_leaked_key_of_another_provider_says_where_it_is_revoked(
+    store: Store, tmp_path: Path
+) -> None:
+    """A key named by its format (Stripe's, here) for a provider no action revokes: the run stops
+    at a manual step naming where the provider revokes it (from the detector's own facts)."""
+    from discovery.redact.credentials import RequestView, detect_credentials
+    from tests.discovery.redact.credentials.tokens import rand
+
+    secret = "sk_live_" + rand(30, seed=77)
+    view = RequestView(
+        headers=(("Authorization", f"Bearer {secret}"),),
+        query=[],
+        host="api.stripe.com",
+        path="/v1/charges",
+        method="GET",
+    )
+    (sighting,) = detect_credentials(view, store.fingerprint)
+    store.add_exchanges([make_exchange(credentials=(sighting,))])
+    cid = store.conn.execute("SELECT id FROM credentials").fetchone()[0]
+    params = {"report_dir": str(tmp_path)}
+    dry = go(store, "revoke-leaked-credential", cid, params, dry_run=True)
+    plans = {e["step"]: e["plan"] for e in dry if e["event"] == "step_planned"}
+    assert "at stripe: https://dashboard.stripe.com/apikeys" in plans["revoke-at-provider"]
+    assert plans["revoke-github"].startswith("skipped")
+    stopped = go(store, "revoke-leaked-credential", cid, params)
+    assert stopped[-1]["state"] == "waiting"
+    done = go(store, "revoke-leaked-credential", cid, params, approve=("revoke-at-provider",))
+    assert done[-1]["state"] == "succeeded", done[-1]
+    assert states(done)["revoke-at-provider"] == "done"
     assert secret not in "\n".join(store.conn.iterdump())
 
 

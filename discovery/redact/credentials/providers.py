@@ -8,7 +8,9 @@ or altered: scanners' test fixtures, tokens mangled in transit); in free text it
 Published placeholders and documentation examples are never named (``shape.placeholder``).
 
 Every pattern says where its key is revoked: an API when the provider offers one, otherwise the
-console page (``revoke_api`` / ``revoke_console``, shown by the revocation runbook).
+console page (``revoke_api`` / ``revoke_console``): both are facts of every key named, so
+``credentials --json`` shows them and the revocation runbook's ``revoke-at-provider`` step
+tells the responder where to revoke a key of a provider it has no action for.
 """
 
 from __future__ import annotations
@@ -1423,6 +1425,10 @@ class ProviderKey:
             facts["mode"] = "test"
         if self.checksum_ok is not None:
             facts["checksum"] = "valid" if self.checksum_ok else "invalid"
+        if self.pattern.revoke_api:  # where it is revoked: the revocation runbook's step
+            facts["revoke_api"] = self.pattern.revoke_api
+        if self.pattern.revoke_console:
+            facts["revoke_console"] = self.pattern.revoke_console
         return facts
 
 
