@@ -17,7 +17,14 @@ from discovery.redact.credentials.oauth import issued
 from discovery.redact.credentials.pathsecrets import scan_path
 from discovery.redact.credentials.query import stored_name
 from discovery.redact.sensitive import scan_bodies
-from discovery.wire.paths import names_of, normalise_path, query_pairs, split_target
+from discovery.wire.paths import (
+    MAX_PATH_SEGMENTS,
+    folded_depth,
+    names_of,
+    normalise_path,
+    query_pairs,
+    split_target,
+)
 
 
 def header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
@@ -64,6 +71,7 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
     names: tuple[str, ...] = ()
     pairs: list[tuple[str, str]] = []
     host = obs.host
+    error = obs.error
     if obs.target is not None:
         raw_path, raw_query, authority = split_target(obs.target)
         pairs = query_pairs(raw_query)
@@ -104,6 +112,10 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
             names = tuple(dict.fromkeys(stored_name(n) for n in names))
     if raw_path is not None:
         path = normalise_path(raw_path)
+        depth = folded_depth(raw_path)
+        if depth:  # marked: the stored path keeps its first segments, the rest as one
+            folded = f"path of {depth} segments folded after {MAX_PATH_SEGMENTS}"
+            error = f"{error}; {folded}" if error else folded
     if obs.extra:
         credentials += tuple(_precomputed(pc, fingerprint) for pc in obs.extra)
     # what the endpoint returns (secrets a client sends are credentials, above)
@@ -141,7 +153,7 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
         user_agent=agent,
         partial=obs.partial,
         blocked=obs.blocked,
-        error=obs.error,
+        error=error,
         websocket=obs.websocket,
         sensitive=sensitive,
         credentials=credentials,
