@@ -36,6 +36,7 @@ PURE_ENV = "IR_CONSOLE_PURE"
 MODULES = (
     "discovery.analyse.inventory",
     "discovery.analyse.matching",
+    "discovery.analyse.segments",
     "discovery.analyse.sightings",
     "discovery.analyse.templating",
     "discovery.case.store",

@@ -50,6 +50,14 @@ def classify(
     """(status, operation, reason) of a request's endpoint."""
     if matcher is None:
         return "shadow", None, f"no spec in the case documents {host}"
+    if templated.masked_by is not None:
+        return (
+            "shadow",
+            None,
+            f"{host} has a spec; documented {templated.masked_by} would take this path, but "
+            "its value does not look like that parameter's values: a possibly masked "
+            "undocumented route",
+        )
     if templated.source != "documented":
         return "shadow", None, f"{host} has a spec, but no documented path matches"
     op = matcher.operations.get((method, templated.template))
@@ -98,19 +106,25 @@ def probe_paths_by_host(store: Store, host: str | None = None) -> dict[str, set[
 
 
 def _build_templaters(
-    store: Store, rules: TemplateRules, matchers: dict[str, HostMatcher], host: str | None = None
+    store: Store,
+    rules: TemplateRules,
+    matchers: dict[str, HostMatcher],
+    host: str | None = None,
+    skipped: Skipped | None = None,
 ) -> dict[str, HostTemplater]:
     """Every host's (or ``host``'s) templater, taught by its paths that are not 404-only,
     streamed from SQL in order: no distinct path is held in Python beyond the trie."""
     where, args = _host_filter(host)
+    skipped = skipped if skipped is not None else Skipped()
     templaters: dict[str, HostTemplater] = {}
     current: HostTemplater | None = None
     # per (host, method, path), in the order of the covering index (no sort): a path is learned
-    # when any of its methods answered other than 404; learning it again changes nothing
-    for row, (h, path, answered) in enumerate(
+    # with its requests when any of its methods answered other than 404
+    for row, (h, method, path, answered, requests) in enumerate(
         store.conn.execute(
-            f"SELECT host, path, SUM(CASE WHEN status = 404 THEN 0 ELSE 1 END) FROM exchanges "
-            f"WHERE {where} GROUP BY host, method, path ORDER BY host, method, path",
+            f"SELECT host, method, path, SUM(CASE WHEN status = 404 THEN 0 ELSE 1 END), COUNT(*) "
+            f"FROM exchanges WHERE {where} GROUP BY host, method, path "
+            "ORDER BY host, method, path",
             args,
         )
     ):
@@ -118,10 +132,78 @@ def _build_templaters(
         if current is None or current.host != h:
             current = templaters[h] = HostTemplater(h, rules, matchers.get(h))
         if answered:
-            current.learn((path,))
+            try:
+                current.add(path, requests, method)
+            except ROW_FAILURES as exc:  # isolated to this path: logged, counted, shown
+                skipped.failed("learn", h, method, path, exc)
     for templater in templaters.values():
         templater.finish()
     return templaters
+
+
+# What one path can make the templater raise (a bug, or hostile input no bound anticipated):
+# caught per row so the rest of the analysis goes on; anything else (the database) stops it.
+ROW_FAILURES = (
+    RecursionError,
+    MemoryError,
+    ValueError,
+    OverflowError,
+    ArithmeticError,
+    LookupError,
+    TypeError,
+    AttributeError,
+    AssertionError,
+)
+SKIPPED_KEY = "analysis_skipped"  # meta: the paths the last analysis could not template
+_SKIPPED_EXAMPLES = 10
+
+
+class Skipped:
+    """Paths the analysis could not template: each failure isolated to its row, logged,
+    counted and kept (a few examples) in the case for ``ingest`` and ``endpoints`` to show."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.examples: list[dict[str, str | None]] = []
+
+    def failed(
+        self, stage: str, host: str, method: str | None, path: str, exc: BaseException
+    ) -> None:
+        self.count += 1
+        shown = path if len(path) <= 120 else path[:117] + "..."
+        log.warning(
+            "analysis (%s) skipped %s %s%s: %s",
+            stage,
+            method or "*",
+            host,
+            shown,
+            exc,
+            exc_info=exc,
+        )
+        if len(self.examples) < _SKIPPED_EXAMPLES:
+            self.examples.append(
+                {
+                    "stage": stage,
+                    "host": host,
+                    "method": method,
+                    "path": shown,
+                    "error": f"{type(exc).__name__}: {exc}"[:200],
+                }
+            )
+
+    def save(self, store: Store) -> None:
+        if self.count:
+            store.set_meta(SKIPPED_KEY, dumps({"count": self.count, "examples": self.examples}))
+        elif store.get_meta(SKIPPED_KEY) is not None:
+            store.conn.execute("DELETE FROM meta WHERE key = ?", (SKIPPED_KEY,))
+
+
+def analysis_skipped(store: Store) -> dict[str, Any] | None:
+    """What the last analysis skipped ({"count", "examples"}), or None when it skipped nothing."""
+    import json
+
+    raw = store.get_meta(SKIPPED_KEY)
+    return json.loads(raw) if raw else None
 
 
 _StatusRow = tuple[int | None, int, float | None, float | None]  # status, count, first, last
@@ -154,7 +236,8 @@ def rebuild_endpoints(store: Store) -> int:
     """
     matchers = load_matchers(store)
     rules = load_rules(rules_path(store.path))
-    templaters = _build_templaters(store, rules, matchers)
+    skipped = Skipped()
+    templaters = _build_templaters(store, rules, matchers, skipped=skipped)
     endpoints: dict[tuple[str, str, str], _Endpoint] = {}
     conn = store.conn
     conn.execute("DROP TABLE IF EXISTS temp.endpoint_links")
@@ -167,7 +250,11 @@ def rebuild_endpoints(store: Store) -> int:
         for row, (host, method, path, per_status) in enumerate(_stream_path_groups(store)):
             _bound_memo(row)
             templater = _templater(templaters, host, rules, matchers)
-            templated = templater.resolve(path, explain=False)
+            try:
+                templated = templater.resolve(path, explain=False)
+            except ROW_FAILURES as exc:  # isolated to this path: logged, counted, shown
+                skipped.failed("template", host, method, path, exc)
+                continue
             key = (host, method, templated.template)
             endpoint = endpoints.get(key)
             if endpoint is None:
@@ -216,17 +303,20 @@ def rebuild_endpoints(store: Store) -> int:
                         op,
                         reason=f"documented in {op.spec_title!r}, never seen in traffic",
                     )
-        explained = {
-            key: [
-                d.as_dict()
-                for d in _templater(templaters, key[0], rules, matchers)
-                .explain(endpoint.example)
-                .decisions
-            ]
-            for key, endpoint in endpoints.items()
-            if endpoint.example is not None
-        }
+        explained: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for key, endpoint in endpoints.items():
+            if endpoint.example is None:
+                continue
+            try:
+                why = _templater(templaters, key[0], rules, matchers).explain(endpoint.example)
+            except ROW_FAILURES as exc:  # isolated to this endpoint's explanation
+                skipped.failed("explain", key[0], key[1], endpoint.example, exc)
+                continue
+            explained[key] = {"segments": [d.as_dict() for d in why.decisions]} | (
+                {"masked_by": why.masked_by} if why.masked_by else {}
+            )
         _write(store, endpoints, explained)
+        skipped.save(store)
     finally:
         conn.execute("DROP TABLE IF EXISTS temp.endpoint_links")
         classify_segment.cache_clear()  # the later stages do not use it
@@ -250,7 +340,7 @@ def _templater(
 def _write(
     store: Store,
     endpoints: dict[tuple[str, str, str], _Endpoint],
-    explained: dict[tuple[str, str, str], list[dict[str, str]]],
+    explained: dict[tuple[str, str, str], dict[str, Any]],
 ) -> None:
     with store.transaction() as conn:
         old = {
@@ -285,8 +375,9 @@ def _write(
                         {
                             "classification": e.reason,
                             "example": e.example,
-                            "segments": explained.get(key, []),
+                            "segments": [],
                         }
+                        | explained.get(key, {})
                     ),
                 )
                 for key, e in endpoints.items()
@@ -347,18 +438,22 @@ def explain_request(store: Store, host: str, method: str, path: str) -> dict[str
         ).fetchone()
     elif row is not None:
         status = row[0]
-    return {
-        "host": host,
-        "method": method,
-        "path": path,
-        "normalised_path": normal,
-        "template": templated.template,
-        "source": templated.source,
-        "status": status,
-        "reason": reason,
-        "seen": requests > 0,
-        "requests": requests,
-        "segments": [d.as_dict() for d in templated.decisions],
-        "threshold": rules.threshold,
-        "rules_file": rules.source,
-    } | ({"deprecated": op.deprecated, "spec": op.spec_title} if op else {})
+    return (
+        {
+            "host": host,
+            "method": method,
+            "path": path,
+            "normalised_path": normal,
+            "template": templated.template,
+            "source": templated.source,
+            "status": status,
+            "reason": reason,
+            "seen": requests > 0,
+            "requests": requests,
+            "segments": [d.as_dict() for d in templated.decisions],
+            "threshold": rules.threshold,
+            "rules_file": rules.source,
+        }
+        | ({"deprecated": op.deprecated, "spec": op.spec_title} if op else {})
+        | ({"masked_by": templated.masked_by} if templated.masked_by else {})
+    )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from discovery.case.store import Store
+from discovery.wire.paths import path_segments
 
 _PARAM = re.compile(r"\{([^{}/]+)\}")
 _INTEGER = re.compile(r"-?\d+\Z")
@@ -96,31 +97,55 @@ class SpecMatch:
     operation: Operation | None
 
 
+_PATH_NAMES = frozenset({"path", "ref", "key", "file", "filename", "object", "prefix", "splat"})
+
+
+def spans_slashes(name: str, param: Mapping[str, Any]) -> bool:
+    """Whether a final whole-segment parameter (after a literal) may take the rest of a path,
+    slashes included: an unconstrained string the spec marks as reserved-friendly (``allowReserved``,
+    ``x-multi-segment``) or names as a path, ref or key (``{path}``, ``{ref}``, ``{logpath}``),
+    as the Kubernetes proxy and the GitHub contents and git refs routes use them."""
+    if param.get("allowReserved") or param.get("x-multi-segment"):
+        return True
+    schema = param.get("schema") or {}
+    if schema.get("type") not in (None, "string") or any(
+        k in schema for k in ("pattern", "enum", "format")
+    ):
+        return False
+    lowered = name.lower()
+    return lowered in _PATH_NAMES or lowered.endswith(("path", "_ref", "_key", "_file"))
+
+
 class _ParamSegment:
-    """A template segment with parameters: a whole-segment ``{id}`` or mixed ``{name}.json``."""
+    """A template segment with parameters (a whole-segment ``{id}`` or mixed ``{name}.json``)
+    and the schema of one documented variant: operations whose parameters at the same place
+    have different schemas (``{JournalID}`` uuid, ``{JournalNumber}`` integer) keep their own
+    segment, so they stay apart."""
 
-    __slots__ = ("checks", "key", "literal_chars", "names", "regex")
+    __slots__ = ("check", "key", "literal_chars", "names", "regex", "schema_key", "spans")
 
-    def __init__(self, segment: str) -> None:
+    def __init__(self, segment: str, schema: Mapping[str, Any] | None) -> None:
         self.key = _PARAM.sub("{}", segment)
         self.names = _PARAM.findall(segment)
         self.literal_chars = len(self.key) - 2 * len(self.names)
         self.regex: re.Pattern[str] | None = None
+        self.check: Check | None = None
         if self.key != "{}":
             pieces = [re.escape(p) for p in self.key.split("{}")]
             self.regex = re.compile("(.+?)".join(pieces) + r"\Z")
-        self.checks: list[Check | None] = []  # one per documented variant; None = any value
+        elif schema:  # schema checks apply to whole-segment parameters only
+            self.check = schema_check(schema)
+        self.schema_key = json.dumps(schema or {}, sort_keys=True, default=str)
+        self.spans = False  # a final parameter that may take the rest of the path
 
     def accepts(self, value: str) -> bool:
-        if self.regex is not None:  # schema checks apply to whole-segment parameters only
+        if self.regex is not None:
             return self.regex.match(value) is not None
-        if not self.checks:
-            return True
-        return any(check is None or check(value) for check in self.checks)
+        return self.check is None or self.check(value)
 
     @property
     def constrained(self) -> bool:
-        return bool(self.checks) and all(c is not None for c in self.checks)
+        return self.check is not None
 
 
 @dataclass(slots=True)
@@ -131,53 +156,94 @@ class _Node:
 
 
 class HostMatcher:
-    """The documented templates of one host, in a trie walked literal-first with backtracking."""
+    """The documented templates of one host, in a trie walked literal-first with backtracking
+    (iteratively: a path of any depth walks in constant stack)."""
 
     def __init__(self, host: str, operations: Iterable[Operation]) -> None:
         self.host = host
         self.root = _Node()
         self.operations: dict[tuple[str, str], Operation] = {}
         self.templates: dict[str, list[Operation]] = {}
+        self._spanning = False
         for op in operations:
             canonical = self._add(op)
             self.operations.setdefault((op.method, canonical), op)
             self.templates.setdefault(canonical, []).append(op)
-        self._sort(self.root)
+        self._sort()
 
     def _add(self, op: Operation) -> str:
         node = self.root
-        schemas = {p["name"]: p.get("schema") or {} for p in op.parameters if p.get("in") == "path"}
-        for segment in [s for s in op.template.split("/") if s]:
+        params = {p["name"]: p for p in op.parameters if p.get("in") == "path"}
+        segments = [s for s in op.template.split("/") if s]
+        for i, segment in enumerate(segments):
             if "{" not in segment:
                 node = node.literals.setdefault(segment, _Node())
                 continue
-            param = _ParamSegment(segment)
+            names = _PARAM.findall(segment)
+            whole = len(names) == 1 and segment == "{" + names[0] + "}"
+            param_spec = params.get(names[0], {}) if whole else {}
+            param = _ParamSegment(segment, param_spec.get("schema") if whole else None)
             for existing, child in node.params:
-                if existing.key == param.key:
+                if existing.key == param.key and existing.schema_key == param.schema_key:
                     param, node = existing, child
                     break
             else:
                 child = _Node()
                 node.params.append((param, child))
                 node = child
-            if param.regex is None:
-                param.checks.append(schema_check(schemas.get(param.names[0], {})))
+            after_literal = i > 0 and "{" not in segments[i - 1]
+            if (
+                whole
+                and after_literal
+                and i == len(segments) - 1
+                and spans_slashes(names[0], param_spec)
+            ):
+                param.spans = self._spanning = True
         if node.template is None:
             node.template = op.template
         return node.template
 
-    def _sort(self, node: _Node) -> None:
+    def _sort(self) -> None:
         # most specific first: more literal characters, then schema-constrained parameters
-        node.params.sort(key=lambda pc: (-pc[0].literal_chars, not pc[0].constrained))
-        for child in node.literals.values():
-            self._sort(child)
-        for _, child in node.params:
-            self._sort(child)
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            node.params.sort(key=lambda pc: (-pc[0].literal_chars, not pc[0].constrained))
+            stack.extend(node.literals.values())
+            stack.extend(child for _, child in node.params)
+
+    def literal_siblings(self, template: str, index: int) -> frozenset[str]:
+        """The documented literals beside the parameter at ``index`` of a documented template
+        (``stats`` beside ``{archive_format}``): routes a value there would have taken."""
+        segments = [s for s in template.split("/") if s]
+        nodes = [self.root]
+        for segment in segments[:index]:
+            following: list[_Node] = []
+            for node in nodes:
+                if "{" not in segment:
+                    child = node.literals.get(segment)
+                    if child is not None:
+                        following.append(child)
+                    continue
+                key = _PARAM.sub("{}", segment)
+                following.extend(c for p, c in node.params if p.key == key)
+            nodes = following
+        return frozenset(v for node in nodes for v in node.literals)
+
+    def literal_segments(self) -> frozenset[str]:
+        """Every literal segment of this host's documented templates."""
+        return frozenset(s for t in self.templates for s in t.split("/") if s and "{" not in s)
 
     def match_path(self, path: str) -> str | None:
         """The documented template a (normalised) path falls under, or None."""
-        segments = [s for s in path.split("/") if s]
-        return _walk(self.root, segments, 0)
+        return self.match_segments(path_segments(path))
+
+    def match_segments(self, segments: list[str]) -> str | None:
+        """``match_path`` for a path already split into (folded) segments."""
+        found = _walk(self.root, segments, spanning=False)
+        if found is None and self._spanning and len(segments) > 1:
+            found = _walk(self.root, segments, spanning=True)
+        return found
 
     def match(self, method: str, path: str) -> SpecMatch | None:
         """The documented path and operation of a request, or None when no path matches."""
@@ -187,20 +253,54 @@ class HostMatcher:
         return SpecMatch(template, self.operations.get((method, template)))
 
 
-def _walk(node: _Node, segments: list[str], i: int) -> str | None:
-    if i == len(segments):
-        return node.template
-    value = segments[i]
-    child = node.literals.get(value)
-    if child is not None:
-        found = _walk(child, segments, i + 1)
-        if found is not None:
-            return found
-    for param, child in node.params:
-        if param.accepts(value):
-            found = _walk(child, segments, i + 1)
-            if found is not None:
-                return found
+def _walk(root: _Node, segments: list[str], spanning: bool) -> str | None:
+    """Depth-first, the literal child before parameters, each parameter tried only when what
+    came before it failed (backtracking), with an explicit stack; with ``spanning``, a final
+    parameter that may span slashes takes the rest of the path."""
+    n = len(segments)
+    if not spanning:  # the first path depth-first search would take: most paths end there
+        node: _Node | None = root
+        for value in segments:
+            assert node is not None
+            nxt = node.literals.get(value)
+            if nxt is None:
+                for param, child in node.params:
+                    if param.accepts(value):
+                        nxt = child
+                        break
+                else:
+                    break
+            node = nxt
+        else:
+            if node is not None and node.template is not None:
+                return node.template
+    stack: list[tuple[_Node, int, int]] = [(root, 0, -1)]  # (node, segment, next parameter)
+    while stack:
+        node, i, k = stack.pop()
+        if i == n:
+            if node.template is not None:
+                return node.template
+            continue
+        value = segments[i]
+        if k < 0:  # first visit: the literal child first, the parameters after it failed
+            if node.params:
+                stack.append((node, i, 0))
+            literal = node.literals.get(value)
+            if literal is not None:
+                stack.append((literal, i + 1, -1))
+            continue
+        params = node.params
+        while k < len(params):
+            param, child = params[k]
+            k += 1
+            if not param.accepts(value):
+                continue
+            if k < len(params):
+                stack.append((node, i, k))  # the next parameter, should this one fail
+            if spanning and param.spans and child.template is not None and i < n - 1:
+                stack.append((child, n, -1))
+            stack.append((child, i + 1, -1))
+            break
     return None
 
 

@@ -1,14 +1,45 @@
 """Path templating: observed paths -> templates, explainably and correctably.
 
-A segment becomes a parameter when its value is typed (integer, UUID, hex digest, date, email,
-ULID/ObjectId, long mixed id such as ``INV-2026-000123``, JWT/base64-like token), or when many
-distinct values appear under the same parent (cardinality, with a threshold). Words stay literal
-(``me``, ``export``, camelCase words), and so do versions (``v2``, ``1.0``). Documented templates
-win (the caller matches the spec first); a templater is per host, so nothing merges across hosts.
-Users pin templates or forbid merges in a small YAML file beside the case
-(``CASE.templates.yaml``)::
+Per position, from shape and structure, never from one global count:
 
-    threshold: 20                 # distinct values under one parent before they merge
+- a **typed** value (``segments.py``: integer, UUID, hex digest, date, email, provider-prefixed
+  id, random base62 id, generated name, token…) is a parameter; all typed values at one position
+  are one parameter (a router cannot tell them apart either), a file-name suffix stays
+  (``{sid}.json``), and a date that is the only one at its position, with routes below it, is a
+  dated version segment (``/2010-04-01/…``) and stays literal;
+- **words** under one parent become one parameter only when they look like one parameter's
+  values, never because a global count was reached:
+  *shared subtree*: they share the routes below them (``namespaces/{default,kube-system}/pods``),
+  words followed by versions excepted (API and group names);
+  *joins typed*: plain words beside generated names they resemble, with the same routes below;
+  *collection item*: under a plural collection that follows a parameter (``{ns}/limitranges``),
+  or called with several methods under a collection (items answer GET, PUT, DELETE; actions
+  such as ``search`` or ``login`` answer one);
+  *alike values*: leaves shaped alike that keep bringing new values relative to the requests
+  (at least ``LEAF_RATIO`` new values per request) under a collection or shaped like values;
+  *known / values elsewhere* (a second pass over the whole host): words after the same
+  collection word, or words that are already values of a parameter elsewhere on the host;
+  resource and method names (plurals, snake_case, camelCase verbs, dotted methods) stay
+  literal, and so do the children of the root, of API prefixes and of version segments;
+- once merged, a parameter's subtree is the union of its values' subtrees, and every decision
+  below it is taken again from shape and structure, never from the pooled counts;
+- ``threshold`` (the rules file) is a safety net: that many distinct alike values under one
+  parent merge even without the evidence above, when they still bring a new value every few
+  requests.
+
+Compared with what others do: Akto merges two URLs of the same length that differ in one string
+position once ten such pairs exist; Optic collapses any two constant siblings into a variable
+(pooling their subtrees); Drain-style log miners put tokens with digits behind a wildcard and
+group by a global similarity threshold. Here each position is decided from its own evidence
+(value types, the shape of the siblings, the structure below them, the methods they answer,
+what the rest of the host says) and every decision says why (``explain``).
+
+Documented templates win (the caller matches the spec first); a templater is per host, so
+nothing merges across hosts. Walks are iterative and paths are folded past
+``MAX_PATH_SEGMENTS`` (``discovery.wire.paths``), so no path can exhaust the stack. Users pin
+templates or forbid merges in a small YAML file beside the case (``CASE.templates.yaml``)::
+
+    threshold: 20                 # distinct alike values under one parent that merge on count
     pins:
       - {host: api.example.com, template: /v1/orgs/{org}/reports/{name}}
     forbid_merge:
@@ -18,108 +49,48 @@ Users pin templates or forbid merges in a small YAML file beside the case
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
 from discovery import boundedyaml
 from discovery.analyse.matching import HostMatcher, describe_schema
+from discovery.analyse.segments import (
+    INTEGER,
+    SegmentKind,
+    classify_segment,
+    is_version,
+    looks_plural,
+    names_like,
+    segment_kind,
+    shape_family,
+)
 from discovery.errors import InputError
+from discovery.wire.paths import path_segments
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "INTEGER",
+    "HostTemplater",
+    "SegmentDecision",
+    "SegmentKind",
+    "TemplateRules",
+    "Templated",
+    "classify_segment",
+    "load_rules",
+    "rules_path",
+    "segment_kind",
+]
 
 DEFAULT_THRESHOLD = 20
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
-_HEX = re.compile(r"[0-9a-fA-F]+\Z")
-_DATE = re.compile(
-    r"\d{4}-[01]\d-[0-3]\d([T ][0-2]\d:[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?\Z"
-)
-_EMAIL = re.compile(r"[^@\s/]+@[^@\s/]+\.[A-Za-z]{2,}\Z")
-_ULID = re.compile(r"[0-9][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}\Z")
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\Z")
-_TOKEN = re.compile(r"[A-Za-z0-9+_-]{20,}={0,2}\Z")
-_MIXED = re.compile(r"[A-Za-z0-9]+(?:[-_.:][A-Za-z0-9]+)*\Z")
-_VERSION = re.compile(
-    r"(?:[vV]\d+(?:\.\d+)*(?:(?:alpha|beta|rc|preview|p)\d*)?|\d+\.\d+(?:\.\d+)?)\Z"
-)
-_DIGIT_RUN = re.compile(r"\d+")
-_CAMEL = re.compile(r"[a-z]+(?:[A-Z][a-z]+)+\Z|[A-Z][a-z]+(?:[A-Z][a-z]+)+\Z")
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentKind:
-    """What a single segment value is, on its own: a typed parameter or a literal, and why."""
-
-    param: str | None  # parameter name for typed values ("id", "uuid", …); None = literal
-    rule: str  # machine-readable: integer, uuid, hex, date, email, ulid, objectid, mixed-id, …
-    reason: str  # one human sentence
-
-
-INTEGER = SegmentKind("id", "integer", "an integer: object ids are parameters")
-
-
-def segment_kind(value: str) -> SegmentKind:
-    """``classify_segment``, with integers (the commonest ids) answered without the memo: every
-    new id would be a memo miss, and there are as many as objects."""
-    return INTEGER if value.isdigit() else classify_segment(value)
-
-
-@lru_cache(maxsize=1 << 16)
-def classify_segment(value: str) -> SegmentKind:
-    """Classify one path segment by its value alone (no context)."""
-    if value.isdigit():
-        return INTEGER
-    if value.isalpha():
-        if _CAMEL.match(value):
-            return SegmentKind(None, "word", "a camelCase word: stays literal")
-        return SegmentKind(None, "word", "a word: stays literal")
-    if _VERSION.match(value):
-        return SegmentKind(None, "version", "a version segment: stays literal")
-    n = len(value)
-    if n == 36 and _UUID.match(value):
-        return SegmentKind("uuid", "uuid", "a UUID")
-    if _DATE.match(value):
-        return SegmentKind("date", "date", "a date")
-    if "@" in value and _EMAIL.match(value):
-        return SegmentKind("email", "email", "an email address")
-    if _JWT.match(value):
-        return SegmentKind("token", "jwt", "a JWT-like token")
-    digits = sum(c.isdigit() for c in value)
-    if n == 24 and _HEX.match(value) and digits:
-        return SegmentKind("objectId", "objectid", "a 24-hex-digit ObjectId")
-    if n >= 16 and _HEX.match(value) and digits and digits < n:
-        return SegmentKind("hash", "hex", f"a hex digest ({n} hex digits)")
-    if n == 26 and _ULID.match(value) and digits >= 4:
-        return SegmentKind("ulid", "ulid", "a ULID")
-    letters = sum(c.isalpha() for c in value)
-    if (
-        n >= 20
-        and _TOKEN.match(value)
-        and digits >= 2
-        and letters >= 2
-        and ((any(c.isupper() for c in value) and any(c.islower() for c in value)) or "=" in value)
-    ):
-        return SegmentKind("token", "token", "a base64-like token")
-    run = max((len(r) for r in _DIGIT_RUN.findall(value)), default=0)
-    if (
-        _MIXED.match(value)
-        and digits
-        and letters
-        and (run >= 5 or (run >= 4 and n >= 8) or (digits >= 4 and n >= 10))
-    ):
-        return SegmentKind(
-            "ref", "mixed-id", f"a long mixed id ({letters} letters, {digits} digits)"
-        )
-    if digits and letters:
-        return SegmentKind(
-            None, "word", "letters with a few digits (like oauth2, sha256): stays literal"
-        )
-    return SegmentKind(None, "word", "not an id pattern: stays literal")
-
-
+MIN_VALUES: Final = 3  # distinct words before they can be one parameter's values
+LEAF_RATIO: Final = 0.3  # alike leaves merge when distinct values / requests reaches this
+SHARED_SUBTREE: Final = 0.6  # share of a word's routes below it that its siblings also have
+HEAVY: Final = 4  # a word with this many times a value's usual requests is a name, not a value
 # ---------------------------------------------------------------------------- rules file
 
 
@@ -210,7 +181,7 @@ class SegmentDecision:
     value: str
     template: str  # the segment in the template: "users" or "{id}"
     kind: str  # "literal" | "parameter"
-    rule: str  # integer, uuid, …, word, version, cardinality, documented, pinned, forbidden
+    rule: str  # integer, uuid, …, word, version, shared-subtree, alike-values, documented, …
     reason: str
 
     def as_dict(self) -> dict[str, str]:
@@ -225,12 +196,15 @@ class SegmentDecision:
 
 @dataclass(frozen=True, slots=True)
 class Templated:
-    """A path's template, where it came from (documented / pinned / inferred) and the decisions."""
+    """A path's template, where it came from (documented / pinned / inferred) and the decisions;
+    ``masked_by`` names the documented template that would have absorbed a path whose value
+    does not look like that parameter's values (a possibly masked undocumented route)."""
 
     path: str
     template: str
     source: str  # "documented" | "pinned" | "inferred"
     decisions: tuple[SegmentDecision, ...] = ()
+    masked_by: str | None = None
 
 
 def _param_name(base: str, used: dict[str, int]) -> str:
@@ -239,42 +213,151 @@ def _param_name(base: str, used: dict[str, int]) -> str:
     return base if count == 1 else f"{base}{count}"
 
 
-# ---------------------------------------------------------------------------- the trie
+# ---------------------------------------------------------------------------- the learned trie
+
+_SEEN_MAX: Final = 256  # distinct values remembered per typed position (to count them)
+RESERVED_PARENTS: Final = frozenset({"api", "apis", "rest"})  # API prefixes, like the root
+
+
+_METHOD_BITS: Final = {"GET": 1, "POST": 2, "PUT": 4, "PATCH": 8, "DELETE": 16, "HEAD": 32}
+
+
+def method_bit(method: str | None) -> int:
+    """A method as one bit (every other method shares the last one)."""
+    return _METHOD_BITS.get(method or "GET", 64)
+
+
+class _Raw:
+    """One node of the learned trie: words by value, typed values by their template suffix."""
+
+    __slots__ = (
+        "documented",
+        "ends",
+        "literals",
+        "methods",
+        "names",
+        "params",
+        "requests",
+        "seen",
+    )
+
+    def __init__(self) -> None:
+        self.literals: dict[str, _Raw] = {}
+        self.params: dict[str, _Raw] = {}  # "" or ".json" -> the typed values at this position
+        self.requests = 0  # requests through this node
+        self.ends = 0  # requests ending here
+        self.methods = 0  # bits of the methods of the requests ending here
+        self.names: Counter[str] | None = None  # typed node: parameter names of its values
+        self.seen: set[str] | None = None  # typed node: distinct values (bounded)
+        self.documented = False  # a parameter of a documented template
+
+
+class _Tmpl:
+    """One node of the template trie built from the learned one by ``finish``."""
+
+    __slots__ = (
+        "families",
+        "forbidden",
+        "joined",
+        "literal_count",
+        "literals",
+        "names",
+        "notes",
+        "params",
+        "protected",
+    )
+
+    def __init__(self) -> None:
+        self.literals: dict[str, _Tmpl] = {}
+        self.params: dict[str, _Tmpl] = {}  # suffix -> parameter node
+        self.names: dict[str, str] = {}  # suffix -> parameter base name
+        self.joined: dict[str, tuple[str, str]] = {}  # word -> (rule, reason): a value
+        self.families: dict[str, tuple[str, str]] = {}  # unseen words of these shapes: values
+        self.notes: dict[str, tuple[str, str]] = {}  # literal -> (rule, reason) kept specially
+        self.forbidden = False
+        self.protected = ""  # why children stay literal: "the root", "a version segment"…
+        self.literal_count = 0
 
 
 @dataclass(slots=True)
-class _Node:
-    literals: dict[str, _Node] = field(default_factory=dict)
-    typed: dict[str, _Node] = field(default_factory=dict)  # param name -> node
-    merged: _Node | None = None  # cardinality parameter, when literals merged
-    merged_count: int = 0
-    literal_count: int = 0  # distinct literal values seen here before merging
-    forbidden: bool = False
+class _Word:
+    """What one word under a parent carries, pooled over every node it stands for."""
+
+    requests: int = 0
+    ends: int = 0
+    methods: int = 0
+    keys: set[str] | None = None  # literal names one level below
+    deep: set[str] | None = None  # literal names two levels below
+    typed_below: bool = False
 
 
-def _union(into: _Node, other: _Node) -> None:
-    for key, child in other.literals.items():
-        existing = into.literals.get(key)
-        if existing is None:
-            into.literals[key] = child
-        else:
-            _union(existing, child)
-    for key, child in other.typed.items():
-        existing = into.typed.get(key)
-        if existing is None:
-            into.typed[key] = child
-        else:
-            _union(existing, child)
-    if other.merged is not None:  # a subtree merged by an earlier finish() keeps its parameter
-        if into.merged is None:
-            into.merged = other.merged
-        else:
-            _union(into.merged, other.merged)
-        into.merged_count += other.merged_count
+def _word(group: list[_Raw]) -> _Word:
+    w = _Word()
+    keys: set[str] = set()
+    deep: set[str] = set()
+    for raw in group:
+        w.requests += raw.requests
+        w.ends += raw.ends
+        w.methods |= raw.methods
+        if raw.params:
+            w.typed_below = True
+        for name, child in raw.literals.items():
+            keys.add(name)
+            deep.update(child.literals)
+        for child in raw.params.values():
+            deep.update(child.literals)
+    w.keys, w.deep = keys, deep
+    return w
+
+
+def _median(values: list[int]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _value_like(word: str) -> bool:
+    """A word shaped like a value rather than a name: digits in it, a short upper-case code,
+    or a hyphenated slug."""
+    return (
+        any(c.isdigit() for c in word)
+        or (word.isupper() and len(word) <= 3)
+        or ("-" in word and not word.startswith("-"))
+    )
+
+
+def _dns_like(word: str) -> bool:
+    return word[:1].isalnum() and all(c.islower() or c.isdigit() or c in "-." for c in word)
+
+
+_JOINS_WORDS: Final = frozenset({"name", "ref"})  # typed kinds plain words may be values of
+_VALUES_MAX: Final = 1 << 16  # words remembered as values between the two passes
+_DIGIT: Final = re.compile(r"\d")
+# a frame of the iterative build: (node, learned nodes it stands for, prefix, context, chain)
+_Frame = tuple["_Tmpl", list["_Raw"], str, str, tuple[str, int]]
+
+
+def _template_parts(template: str) -> list[tuple[str, str | None, str]]:
+    """(literal, None, "") or ("", parameter name, suffix) per segment of a documented
+    template; a segment mixing text and parameters counts as a literal."""
+    out: list[tuple[str, str | None, str]] = []
+    for part in path_segments(template):
+        if part.startswith("{") and "}" in part and "{" not in part[1:]:
+            name, _, suffix = part[1:].partition("}")
+            if "{" not in suffix:
+                out.append(("", name, suffix))
+                continue
+        out.append((part, None, ""))
+    return out
+
+
+def _pick(words: list[str], top: int = 3) -> str:
+    return ", ".join(words[:top]) + ("…" if len(words) > top else "")
 
 
 class HostTemplater:
-    """Learns one host's paths, merges by cardinality, then templates and explains any path."""
+    """Learns one host's paths, decides per position from shape and structure, then templates
+    and explains any path."""
 
     def __init__(
         self, host: str, rules: TemplateRules | None = None, matcher: HostMatcher | None = None
@@ -282,10 +365,20 @@ class HostTemplater:
         self.host = host
         self.rules = rules or TemplateRules()
         self.matcher = matcher
-        self.root = _Node()
+        self.root = _Raw()
+        self.tree = _Tmpl()
         self._pins = [(p, [s for s in p.split("/") if s]) for p in self.rules.pins_for(host)]
         self._forbidden = self.rules.forbidden_for(host)
         self._finished = False
+        # documented parameters' values, for masked routes: (template, index) -> counts
+        self._doc_typed: dict[tuple[str, int], set[str]] = {}
+        self._doc_words: dict[tuple[str, int], Counter[str]] = {}
+        self._doc_methods: dict[tuple[str, int, str], int] = {}
+        self._masked: dict[tuple[str, int], dict[str, str]] = {}
+        self._doc_parts: dict[str, list[tuple[str, str | None, str]]] = {}
+        self._doc_literals: frozenset[str] | None = None
+        self._doc_added: set[tuple[str, str | None]] = set()
+        self._mask_checks: dict[str, list[tuple[int, frozenset[str]]]] = {}
 
     # -- learning
 
@@ -303,62 +396,669 @@ class HostTemplater:
         return None
 
     def learn(self, paths: Iterable[str]) -> None:
-        """Add observed paths (documented and pinned paths are not learned: they are decided)."""
+        """Add observed paths, one request each."""
         for path in paths:
-            segments = [s for s in path.split("/") if s]
-            if self.pinned(segments) is not None or self.documented(path) is not None:
-                continue
-            node = self.root
-            prefix = ""
-            for value in segments:
-                forbidden = (
-                    node.forbidden
-                    or prefix in self._forbidden
-                    or (prefix == "" and "/" in self._forbidden)
-                )
-                node.forbidden = forbidden
-                kind = segment_kind(value)
-                if kind.param is not None and not forbidden:
-                    child = node.typed.get(kind.param)
-                    if child is None:
-                        child = node.typed[kind.param] = _Node()
-                    prefix += "/{" + kind.param + "}"
-                else:
-                    child = node.literals.get(value)
-                    if child is None:
-                        child = node.literals[value] = _Node()
-                    prefix += "/" + value
-                node = child
+            self.add(path)
+
+    def add(self, path: str, requests: int = 1, method: str | None = None) -> None:
+        """Add one observed path and how many requests it carried (pinned paths are decided,
+        not learned; documented ones teach the structure their undocumented siblings share)."""
+        segments = path_segments(path)
+        if self._pins and self.pinned(segments) is not None:
+            return
+        if self.matcher is not None:
+            template = self.matcher.match_segments(segments)
+            if template is not None:
+                self._note_documented(template, segments, requests, method)
+                key = (template, method)
+                if key not in self._doc_added:  # its structure, once per template and method
+                    self._doc_added.add(key)
+                    self._add_documented(template, requests, method)
+                return
+        node = self.root
+        node.requests += requests
+        forbidden = self._forbidden
+        prefix = ""
+        for value in segments:
+            kind = segment_kind(value)
+            typed = kind.param is not None and kind.rule != "date"
+            if forbidden:
+                if (prefix or "/") in forbidden:
+                    typed = False
+                prefix += "/" + (kind.template if typed else value)
+            if typed:
+                child = node.params.get(kind.suffix)
+                if child is None:
+                    child = node.params[kind.suffix] = _Raw()
+                    child.names, child.seen = Counter(), set()
+                assert child.names is not None and child.seen is not None
+                child.names[kind.param or "id"] += requests
+                if len(child.seen) < _SEEN_MAX:
+                    child.seen.add(value)
+            else:
+                child = node.literals.get(value)
+                if child is None:
+                    child = node.literals[value] = _Raw()
+            child.requests += requests
+            node = child
+        node.ends += requests
+        node.methods |= method_bit(method)
         self._finished = False
 
+    def _add_documented(self, template: str, requests: int, method: str | None) -> None:
+        """A documented path teaches its template's structure (documented parameters as
+        parameters), so undocumented paths below it are decided with the spec's help, at the
+        cost of one trie path per template rather than per value."""
+        parts = self._doc_parts.get(template)
+        if parts is None:
+            parts = self._doc_parts[template] = _template_parts(template)
+        node = self.root
+        node.requests += requests
+        for literal, name, suffix in parts:
+            if name is None:
+                child = node.literals.get(literal)
+                if child is None:
+                    child = node.literals[literal] = _Raw()
+            else:
+                child = node.params.get(suffix)
+                if child is None:
+                    child = node.params[suffix] = _Raw()
+                    child.names, child.seen = Counter(), set()
+                assert child.names is not None
+                child.names[name] += requests
+                child.documented = True
+            child.requests += requests
+            node = child
+        node.ends += requests
+        node.methods |= method_bit(method)
+
+    def _note_documented(
+        self, template: str, segments: list[str], requests: int, method: str | None
+    ) -> None:
+        parts = self._doc_parts.get(template)
+        if parts is None:
+            parts = self._doc_parts[template] = _template_parts(template)
+        if len(parts) != len(segments):
+            return  # a final parameter spanning slashes: no masked route there
+        for i, (_literal, name, suffix) in enumerate(parts):
+            if name is None or suffix:
+                continue
+            value = segments[i]
+            key = (template, i)
+            if _DIGIT.search(value) is not None:  # an id (a route's name has no digit)
+                seen = self._doc_typed.get(key)
+                if seen is None:
+                    seen = self._doc_typed[key] = set()
+                if len(seen) < _SEEN_MAX:
+                    seen.add(value)
+            else:
+                words = self._doc_words.get(key)
+                if words is None:
+                    words = self._doc_words[key] = Counter()
+                if value in words or len(words) < _SEEN_MAX:
+                    words[value] += requests
+                    methods = self._doc_methods.setdefault((template, i, value), 0)
+                    self._doc_methods[(template, i, value)] = methods | method_bit(method)
+
+    # -- deciding
+
     def finish(self) -> None:
-        """Merge literal siblings whose number reaches the threshold (top-down)."""
-        self._merge(self.root, "")
+        """Build the template trie from the learned one, top-down and without recursion, twice:
+        the second pass knows what the first decided everywhere on the host (which words name
+        collections, and after which collection words are values), so a value seen once, where
+        nothing else could tell, is decided like its kind elsewhere."""
+        self._collections: set[str] = set()
+        self._chains: dict[tuple[str, int], dict[str, tuple[str, str]]] = {}
+        self._decided_at: dict[tuple[str, int], set[str]] = {}
+        self._values: set[str] = set()  # words decided as values somewhere (pass 1)
+        self._knows = False
+        self._build_tree()
+        self._knows = True
+        self._build_tree()
+        self._masked = self._masked_routes()
+        self._mask_checks = {}
         self._finished = True
 
-    def _merge(self, node: _Node, prefix: str) -> None:
-        node.forbidden = node.forbidden or (prefix or "/") in self._forbidden
-        node.literal_count = len(node.literals) + node.merged_count
-        # once merged, values learned later join the parameter too (learning in batches gives
-        # the templates of learning everything at once)
+    def _build_tree(self) -> None:
+        tree = _Tmpl()
+        tree.protected = "the root"
+        stack: list[_Frame] = [(tree, [self.root], "", "root", ("", 0))]
+        while stack:
+            self._build(*stack.pop(), stack)
+        self.tree = tree
+
+    def _build(
+        self,
+        node: _Tmpl,
+        raws: list[_Raw],
+        prefix: str,
+        context: str,
+        chain: tuple[str, int],
+        stack: list[_Frame],
+    ) -> None:
+        literals: dict[str, list[_Raw]] = {}
+        params: dict[str, list[_Raw]] = {}
+        for raw in raws:
+            for value, sub in raw.literals.items():
+                literals.setdefault(value, []).append(sub)
+            for suffix, sub in raw.params.items():
+                params.setdefault(suffix, []).append(sub)
+        node.forbidden = (prefix or "/") in self._forbidden
+        joined: dict[str, str] = {}  # value -> parameter base name
+        if node.forbidden:
+            node.protected = f"a parent whose merges {self.rules.source} forbids"
+        else:
+            self._decide(node, literals, params, prefix, context, chain, joined)
+        names: dict[str, Counter[str]] = {}
+        for suffix, group in params.items():
+            counts = names.setdefault(suffix, Counter())
+            for raw in group:
+                if raw.names:
+                    counts.update(raw.names)
+        for value, group in literals.items():
+            base = joined.get(value)
+            if base is not None:
+                params.setdefault("", []).extend(group)
+                names.setdefault("", Counter())[base] += sum(r.requests for r in group)
+                continue
+            child = node.literals[value] = _Tmpl()
+            kind = classify_segment(value)
+            if kind.rule == "version" or value in node.notes:
+                child.protected = "a version segment"
+            elif context == "root" and not node.forbidden and value.lower() in RESERVED_PARENTS:
+                child.protected = "an API prefix"
+            if context == "param" and names_like(value) and looks_plural(value):
+                position = "item-collection"  # {namespace}/limitranges
+            elif context == "param" or node.protected:
+                position = "name"  # a route's name: after the root, a version, a parameter
+            else:
+                position = "literal"
+            stack.append((child, group, f"{prefix}/{value}", position, (value, 0)))
+        node.literal_count = len(node.literals)
+        if params and chain[1] == 0 and context in ("name", "item-collection"):
+            self._collections.add(chain[0])  # a name followed by a parameter: a collection
+        if joined and not self._knows:
+            known = self._chains.setdefault(chain, {})
+            for value in joined:
+                rule, _reason = node.joined.get(value, ("", ""))
+                known.setdefault(shape_family(value), (rule, prefix or "/"))
+            self._decided_at.setdefault(chain, set()).add(prefix)
+            if len(self._values) < _VALUES_MAX:
+                self._values.update(joined)
+        for suffix, group in params.items():
+            tally = names.get(suffix)
+            base = min(tally.items(), key=lambda kv: (-kv[1], kv[0]))[0] if tally else "param"
+            node.names[suffix] = base
+            param = node.params[suffix] = _Tmpl()
+            stack.append(
+                (param, group, f"{prefix}/{{{base}}}{suffix}", "param", (chain[0], chain[1] + 1))
+            )
+
+    def _decide(
+        self,
+        node: _Tmpl,
+        literals: dict[str, list[_Raw]],
+        params: dict[str, list[_Raw]],
+        prefix: str,
+        context: str,
+        chain: tuple[str, int],
+        joined: dict[str, str],
+    ) -> None:
+        """Which words under this parent are one parameter's values (``joined``), and why."""
+        parent = prefix or "/"
+        words: dict[str, _Word] = {}
+        dates: list[str] = []
+        for value, group in literals.items():
+            kind = classify_segment(value)
+            if kind.rule == "date":
+                dates.append(value)
+            elif kind.param is None and kind.rule != "version":
+                words[value] = _word(group)
+        if dates:
+            self._decide_dates(node, literals, dates, parent, joined)
+        typed = params.get("")
+        documented = bool(typed) and any(raw.documented for raw in typed or ())
+        if documented and not node.protected:
+            node.families.setdefault(
+                "*", ("documented-parameter", f"where the spec has a parameter under {parent}")
+            )
+        if node.protected or not words:
+            return
+        if documented:
+            self._documented_param(node, words, parent, joined)
+        self._shared_subtree(node, words, parent, context, joined)
+        self._join_typed(node, words, typed, parent, joined)
+        if context == "item-collection" and not typed:
+            self._collection_items(node, words, parent, joined)
+        if context != "param":
+            self._alike_values(node, words, parent, joined)
+        if context != "param" and looks_plural(chain[0]) and names_like(chain[0]):
+            self._items(node, words, bool(typed), parent, joined)
+        if self._knows and chain[0]:
+            self._known_elsewhere(node, words, parent, chain, joined)
+        if self._knows and context != "param":
+            self._values_elsewhere(node, words, parent, chain, joined)
+
+    def _values_elsewhere(
+        self,
+        node: _Tmpl,
+        words: dict[str, _Word],
+        parent: str,
+        chain: tuple[str, int],
+        joined: dict[str, str],
+    ) -> None:
+        """Words most of which are values of a parameter elsewhere on this host (the same
+        account names under /repos and under /users): values here too."""
+        if (parent if parent != "/" else "") in self._decided_at.get(chain, ()):
+            return
+        rest = [v for v in words if v not in joined and not is_version(v)]
+        hits = [v for v in rest if v in self._values]
+        if len(hits) < 2 or 2 * len(hits) < len([v for v in rest if not names_like(v)]):
+            return
+        per_value = _median([words[v].requests for v in hits])
+        families = {shape_family(v) for v in hits}
+        reason = (
+            f"{len(hits)} of the words under {parent} are a parameter's values elsewhere on "
+            f"this host ({_pick(sorted(hits))}): values here too"
+        )
+        for value in rest:
+            w = words[value]
+            if value in hits or (
+                shape_family(value) in families
+                and not names_like(value)
+                and w.requests <= HEAVY * per_value
+            ):
+                joined[value] = "param"
+                node.joined[value] = ("values-elsewhere", reason)
+        for family in families:
+            node.families.setdefault(family, ("values-elsewhere", reason))
+
+    def _known_elsewhere(
+        self,
+        node: _Tmpl,
+        words: dict[str, _Word],
+        parent: str,
+        chain: tuple[str, int],
+        joined: dict[str, str],
+    ) -> None:
+        """Words at a place where, elsewhere on this host, words of the same shape after the
+        same collection word are one parameter's values (``namespaces/{namespace}`` in every
+        API group, ``repos/{owner}/{repo}`` under teams): values here too."""
+        known = self._chains.get(chain)
+        if not known or (parent if parent != "/" else "") in self._decided_at.get(chain, ()):
+            return  # decided here already, on this place's own evidence
+        for value in words:
+            if value in joined or value in self._collections or is_version(value):
+                continue
+            seen = known.get(shape_family(value))
+            if seen is None:
+                continue
+            rule, where = seen
+            joined[value] = "param"
+            node.joined[value] = (
+                "known-elsewhere",
+                f"after {chain[0]!r}, words shaped like this one are a parameter elsewhere on "
+                f"this host (under {where}, by {rule}): a value here too",
+            )
+
+    def _decide_dates(
+        self,
+        node: _Tmpl,
+        literals: dict[str, list[_Raw]],
+        dates: list[str],
+        parent: str,
+        joined: dict[str, str],
+    ) -> None:
+        if len(dates) == 1:
+            (value,) = dates
+            group = literals[value]
+            requests = sum(r.requests for r in group)
+            below = any(r.literals or r.params for r in group)
+            if requests >= MIN_VALUES and below:
+                node.notes[value] = (
+                    "dated-version",
+                    f"a date, but the only one under {parent} across {requests} requests, with "
+                    "routes below it: a dated version segment, stays literal",
+                )
+                return
+        for value in dates:
+            joined[value] = "date"
+            node.joined[value] = ("date", f"a date ({len(dates)} distinct under {parent})")
+
+    def _documented_param(
+        self, node: _Tmpl, words: dict[str, _Word], parent: str, joined: dict[str, str]
+    ) -> None:
+        """Words of undocumented paths where the spec has a parameter (``/repos/{owner}``):
+        values of it, unless shaped like a route's name or documented as a literal elsewhere
+        (a possibly masked route stays apart)."""
+        if self._doc_literals is None:
+            self._doc_literals = self.matcher.literal_segments() if self.matcher else frozenset()
+        reason = f"where the spec has a parameter under {parent}: a value of it"
+        for value in words:
+            if value in joined or value in self._doc_literals:
+                continue
+            if names_like(value) and not looks_plural(value):
+                continue  # snake_case, camelCase or dotted: a route's name
+            joined[value] = "param"
+            node.joined[value] = ("documented-parameter", reason)
+
+    def _join_typed(
+        self,
+        node: _Tmpl,
+        words: dict[str, _Word],
+        typed: list[_Raw] | None,
+        parent: str,
+        joined: dict[str, str],
+    ) -> None:
+        """Plain words beside generated names or mixed ids they resemble (``coredns`` beside
+        ``nginx-66b6c48dd5-4jw2p``), with the same routes below and no more traffic than a
+        value: values of the same parameter."""
+        if not typed:
+            return
+        kinds: Counter[str] = Counter()
+        seen: set[str] = set()
+        requests = ends = 0
+        below: set[str] = set()
+        for raw in typed:
+            if raw.names:
+                kinds.update(raw.names)
+            if raw.seen:
+                seen.update(raw.seen)
+            requests += raw.requests
+            ends += raw.ends
+            below.update(raw.literals)
+        main = min(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[0] if kinds else ""
+        if main not in _JOINS_WORDS:
+            return
+        per_value = requests / max(1, len(seen))
+        members = [
+            value
+            for value, w in words.items()
+            if value not in joined
+            and _dns_like(value)
+            and w.requests <= HEAVY * max(1.0, per_value)
+            and (bool(w.keys & below) if w.keys else ends > 0 and not names_like(value))
+        ]
+        for value in members:
+            joined[value] = main
+            node.joined[value] = (
+                "joins-typed",
+                f"a word shaped like the {len(seen)} {main} value(s) beside it under {parent}, "
+                "with the same routes below: a value of the same parameter",
+            )
+        if members:
+            node.families.setdefault(
+                "dns", ("joins-typed", f"shaped like the {main} values under {parent}")
+            )
+
+    def _shared_subtree(
+        self,
+        node: _Tmpl,
+        words: dict[str, _Word],
+        parent: str,
+        context: str,
+        joined: dict[str, str],
+    ) -> None:
+        """Words whose routes below are alike (``namespaces/{default,kube-system}/pods``):
+        values of one parameter. Words followed by versions name APIs, and names of
+        resources (plurals, snake_case, camelCase verbs) stay literal."""
+        candidates: dict[str, set[str]] = {}
+        named = 0
+        for value, w in words.items():
+            if value in joined or not w.keys:
+                continue
+            if all(is_version(k) for k in w.keys):
+                continue  # {name}/v1/…: an API or group name, not a value
+            keys = set(w.keys)
+            if context != "param":
+                keys.update("/" + k for k in w.deep or ())
+            candidates[value] = keys
+            named += names_like(value)
+        if len(candidates) < MIN_VALUES or 2 * named > len(candidates):
+            return  # too few, or mostly shaped like names (git/{refs,ref,matching-refs})
+        counts: Counter[str] = Counter(k for keys in candidates.values() for k in keys)
+        shared = {k for k, c in counts.items() if c >= 2}
+        scores = {v: len(keys & shared) / len(keys) for v, keys in candidates.items()}
+        members = [v for v, s in scores.items() if s >= 0.5]
+        mean = sum(scores.values()) / len(scores)
+        _top_key, top = counts.most_common(1)[0]
+        needed = SHARED_SUBTREE if context != "param" else 0.8
+        if len(members) < MIN_VALUES or mean < needed or 3 * top < len(candidates):
+            return
+        nearest = sorted(shared, key=lambda k: (k.startswith("/"), -counts[k], k))
+        common = [k.lstrip("/") for k in nearest[:3]]
+        reason = (
+            f"one of {len(members)} words under {parent} whose routes below are alike "
+            f"({_pick(common)}): values of one parameter"
+        )
+        families = {shape_family(v) for v in members}
+        per_value = _median([words[v].requests for v in members])
+        for value in members:
+            joined[value] = "param"
+            node.joined[value] = ("shared-subtree", reason)
+        for value, w in words.items():  # the other values: alike, no heavier than a value
+            if value in joined or w.requests > HEAVY * per_value:
+                continue
+            if w.keys:  # with routes below, even shaped like a name ("payments", "rails")
+                alike = not all(is_version(k) for k in w.keys)
+            else:  # the same values called without a sub-route
+                alike = shape_family(value) in families and not names_like(value)
+            if alike:
+                joined[value] = "param"
+                node.joined[value] = ("shared-subtree", reason)
+        for family in families:
+            node.families.setdefault(family, ("shared-subtree", reason))
+
+    def _collection_items(
+        self, node: _Tmpl, words: dict[str, _Word], parent: str, joined: dict[str, str]
+    ) -> None:
+        """Under a collection that follows a parameter (``{namespace}/limitranges``,
+        ``{repo}/collaborators``), words are item ids, REST's collection/{id}, when none of
+        them is shaped like a name: a value called once is still a value there."""
+        rest = [v for v in words if v not in joined]
+        if not rest or any(self._route_name(v, words[v]) or is_version(v) for v in rest):
+            return
+        reason = (
+            f"under {parent}, a collection after a parameter, words are its items' ids "
+            "(collection/{id}): a parameter"
+        )
+        for value in rest:
+            joined[value] = "param"
+            node.joined[value] = ("collection-item", reason)
+        for family in {shape_family(v) for v in rest}:
+            node.families.setdefault(family, ("collection-item", reason))
+
+    def _items(
+        self,
+        node: _Tmpl,
+        words: dict[str, _Word],
+        typed: bool,
+        parent: str,
+        joined: dict[str, str],
+    ) -> None:
+        """Under a collection (a plural name), a word called with several methods (GET, PUT,
+        DELETE) is an item, REST's collection/{id}; actions (``search``, ``upcoming``) answer
+        one method. Words shaped like it then join it when no typed id sits beside them."""
+        items = [
+            v
+            for v, w in words.items()
+            if v not in joined
+            and bin(w.methods).count("1") >= 2
+            and not names_like(v)
+            and not is_version(v)
+        ]
+        if not items:
+            return
+        reason = (
+            f"under {parent}, a collection, a word called with several methods as items are: "
+            "a parameter"
+        )
+        families = {shape_family(v) for v in items}
+        for value in items:
+            joined[value] = "param"
+            node.joined[value] = ("collection-item", reason)
+        if typed:
+            return
+        for value, _w in words.items():
+            if value not in joined and shape_family(value) in families and not names_like(value):
+                joined[value] = "param"
+                node.joined[value] = ("collection-item", reason)
+        for family in families:
+            node.families.setdefault(family, ("collection-item", reason))
+
+    def _route_name(self, value: str, word: _Word) -> bool:
+        """Shaped like a route's name rather than an item's id: snake_case, camelCase or a
+        dotted method; or a plural with routes below it that names a collection elsewhere."""
+        if not names_like(value):
+            return False
+        return not looks_plural(value) or word.typed_below or bool(word.keys)
+
+    def _alike_values(
+        self, node: _Tmpl, words: dict[str, _Word], parent: str, joined: dict[str, str]
+    ) -> None:
+        """Leaves shaped alike that keep bringing new values (at least one per 1/LEAF_RATIO
+        requests) under a collection (a plural parent) or shaped like values: one parameter.
+        So does any set of at least ``threshold`` alike words still bringing new values."""
+        by_family: dict[str, list[str]] = {}
+        for value, _w in words.items():
+            if value in joined or names_like(value):
+                continue
+            by_family.setdefault(shape_family(value), []).append(value)
+        if not by_family:
+            return
+        family, values = max(by_family.items(), key=lambda kv: (len(kv[1]), kv[0]))
+        leaves = [v for v in values if not words[v].keys]
+        last = parent.rsplit("/", 1)[-1]
+        collection = names_like(last) and not last.startswith("{")
+        requests = sum(words[v].requests for v in leaves)
+        ratio = len(leaves) / max(1, requests)
+        multi = [
+            v
+            for v, w in words.items()
+            if v not in joined and not w.keys and bin(w.methods).count("1") >= 2
+        ]
         if (
-            not node.forbidden
-            and node.literals
-            and (len(node.literals) >= self.rules.threshold or node.merged is not None)
+            len(leaves) >= MIN_VALUES
+            and ratio >= LEAF_RATIO
+            and (collection or 2 * sum(_value_like(v) for v in leaves) >= len(leaves))
         ):
-            merged = node.merged or _Node()
-            for child in node.literals.values():
-                _union(merged, child)
-            node.merged_count += len(node.literals)
-            node.literal_count = node.merged_count
-            node.literals = {}
-            node.merged = merged
-        for value, child in node.literals.items():
-            self._merge(child, f"{prefix}/{value}")
-        for name, child in node.typed.items():
-            self._merge(child, f"{prefix}/{{{name}}}")
-        if node.merged is not None:
-            self._merge(node.merged, f"{prefix}/{{param}}")
+            per_value = _median([words[v].requests for v in leaves])
+            members = [v for v in leaves if words[v].requests <= HEAVY * per_value]
+            reason = (
+                f"one of {len(leaves)} alike words under {parent}, a new value every "
+                f"{1 / ratio:.1f} requests: values of one parameter"
+            )
+            rule = "alike-values"
+        elif len(multi) >= MIN_VALUES and 2 * len(multi) >= len(leaves):
+            # items answer several methods (GET, PUT, DELETE); an action called often with
+            # one method only (login, logout) is a name beside them
+            per_value = _median([words[v].requests for v in multi])
+            members = multi + [
+                v for v in leaves if v not in multi and words[v].requests <= per_value
+            ]
+            reason = (
+                f"one of {len(leaves)} alike words under {parent}, most called with several "
+                "methods as items are: values of one parameter"
+            )
+            rule = "alike-values"
+        else:
+            requests = sum(words[v].requests for v in values)
+            ratio = len(values) / max(1, requests)
+            if len(values) < self.rules.threshold or ratio < LEAF_RATIO / 2:
+                return
+            members = values
+            rule = "cardinality"
+            reason = (
+                f"{len(values)} distinct alike words under {parent} reach the merge threshold "
+                f"{self.rules.threshold}: a parameter"
+            )
+        if len(members) < MIN_VALUES:
+            return
+        for value in members:
+            joined[value] = "param"
+            node.joined[value] = (rule, reason)
+        node.families.setdefault(family, (rule, reason))
+
+    def _masked_routes(self) -> dict[tuple[str, int], dict[str, str]]:
+        """Words a documented parameter received where it otherwise receives typed ids, when
+        the word is a documented literal elsewhere on the host or shaped like a route name
+        (``/v1/payment_intents/search`` under ``{intent}``): possibly masked routes."""
+        if self.matcher is None:
+            return {}
+        literals = self.matcher.literal_segments()
+        masked: dict[tuple[str, int], dict[str, str]] = {}
+        for key, words in self._doc_words.items():
+            template, index = key
+            typed = len(self._doc_typed.get(key, ()))
+            documented = 0
+            for op in self.matcher.templates.get(template, []):
+                documented |= method_bit(op.method)
+            final = index == len(self._doc_parts.get(template, ())) - 1
+            items = self._items_profile(template, index, words) if final else None
+            for word in words:
+                methods = self._doc_methods.get((template, index, word), 0)
+                if (
+                    typed >= 2
+                    and typed >= 2 * len(words)
+                    and (word in literals or names_like(word))
+                ):
+                    why = (
+                        "a documented literal elsewhere in the spec"
+                        if word in literals
+                        else "shaped like a route name"
+                    )
+                    reason = (
+                        f"{word!r} where the documented parameter otherwise receives ids "
+                        f"({typed} seen), and {why}: a possibly masked undocumented route"
+                    )
+                elif (
+                    final
+                    and names_like(word)
+                    and not looks_plural(word)
+                    and methods
+                    and not methods & documented
+                ):
+                    reason = (
+                        f"{word!r}, shaped like a route name, is only called with methods the "
+                        f"documented {template} does not have: a possibly masked undocumented "
+                        "route"
+                    )
+                elif items is not None and self._action_among_items(
+                    template, index, word, words, items
+                ):
+                    reason = (
+                        f"{word!r} is called with one method only and far more often than the "
+                        "parameter's other values, which answer several methods as items do: "
+                        "a possibly masked undocumented route (an action)"
+                    )
+                else:
+                    continue
+                masked.setdefault(key, {})[word] = reason
+        return masked
+
+    def _items_profile(
+        self, template: str, index: int, words: Counter[str]
+    ) -> tuple[int, float] | None:
+        """(values answering several methods, median requests per value) at a documented
+        final parameter, or None when its values do not look like items."""
+        multi = sum(
+            1 for w in words if bin(self._doc_methods.get((template, index, w), 0)).count("1") > 1
+        )
+        if multi < MIN_VALUES or 2 * multi < len(words) - 1:
+            return None
+        return multi, _median(list(words.values()))
+
+    def _action_among_items(
+        self,
+        template: str,
+        index: int,
+        word: str,
+        words: Counter[str],
+        items: tuple[int, float],
+    ) -> bool:
+        """A final word called often with one method beside values answering several."""
+        methods = self._doc_methods.get((template, index, word), 0)
+        return bin(methods).count("1") == 1 and words[word] >= 2 * items[1]
 
     # -- templating
 
@@ -373,21 +1073,36 @@ class HostTemplater:
     def resolve(self, path: str, explain: bool = True) -> Templated:
         if not self._finished:
             self.finish()
-        segments = [s for s in path.split("/") if s]
-        documented = self.documented(path)
+        segments = path_segments(path)
+        pinned = self.pinned(segments) if self._pins else None
+        documented = None
+        if pinned is None and self.matcher is not None:
+            documented = self.matcher.match_segments(segments)
         if documented is not None:
-            return Templated(
-                path,
-                documented,
-                "documented",
-                self._documented_decisions(segments, documented) if explain else (),
-            )
-        pinned = self.pinned(segments)
+            masked = self._masked_value(documented, segments)
+            if masked is None:
+                return Templated(
+                    path,
+                    documented,
+                    "documented",
+                    self._documented_decisions(segments, documented) if explain else (),
+                )
+            inferred = self._infer(path, segments, explain, literal_at=masked[0])
+            decisions = inferred.decisions
+            if explain:
+                index, reason = masked
+                decisions = tuple(
+                    SegmentDecision(d.value, d.template, d.kind, "masked-route", reason)
+                    if i == index
+                    else d
+                    for i, d in enumerate(decisions)
+                )
+            return Templated(path, inferred.template, "inferred", decisions, documented)
         if pinned is not None:
-            decisions: tuple[SegmentDecision, ...] = ()
+            pinned_decisions: tuple[SegmentDecision, ...] = ()
             if explain:
                 parts = [s for s in pinned.split("/") if s]
-                decisions = tuple(
+                pinned_decisions = tuple(
                     SegmentDecision(
                         v,
                         p,
@@ -397,58 +1112,106 @@ class HostTemplater:
                     )
                     for v, p in zip(segments, parts, strict=True)
                 )
-            return Templated(path, pinned, "pinned", decisions)
+            return Templated(path, pinned, "pinned", pinned_decisions)
         return self._infer(path, segments, explain)
 
-    def _infer(self, path: str, segments: list[str], explain: bool) -> Templated:
-        node: _Node | None = self.root
+    def _masked_value(self, template: str, segments: list[str]) -> tuple[int, str] | None:
+        checks = self._mask_checks.get(template)
+        if checks is None:
+            checks = self._mask_checks[template] = self._checks_for(template)
+        if not checks or len(segments) != len(self._doc_parts[template]):
+            return None
+        for i, suspects in checks:
+            value = segments[i]
+            if value not in suspects:
+                continue
+            words = self._masked.get((template, i))
+            if words is not None and value in words:
+                return i, words[value]
+            name = self._doc_parts[template][i][1]
+            return i, (
+                f"{value!r} is a documented literal right beside {{{name}}}, but the rest of "
+                "the path fits no route under it: a possibly masked undocumented route"
+            )
+        return None
+
+    def _checks_for(self, template: str) -> list[tuple[int, frozenset[str]]]:
+        """Per parameter of a documented template, the values that would be masked routes
+        there (masked words, documented literals beside it); only the non-empty ones."""
+        parts = self._doc_parts.get(template)
+        if parts is None:
+            parts = self._doc_parts[template] = _template_parts(template)
+        assert self.matcher is not None
+        checks = []
+        for i, (_literal, name, _suffix) in enumerate(parts):
+            if name is None:
+                continue
+            suspects = self.matcher.literal_siblings(template, i) | frozenset(
+                self._masked.get((template, i), ())
+            )
+            if suspects:
+                checks.append((i, suspects))
+        return checks
+
+    def _infer(
+        self, path: str, segments: list[str], explain: bool, literal_at: int = -1
+    ) -> Templated:
+        node: _Tmpl | None = self.tree
         used: dict[str, int] = {}
         parts: list[str] = []
         decisions: list[SegmentDecision] = []
         parent = ""
-        forbidden_under = self._forbidden
-        for value in segments:
-            kind = segment_kind(value)
-            forbidden = (node.forbidden if node is not None else False) or (
-                parent or "/"
-            ) in forbidden_under
-            if forbidden:
-                part, rule = value, "forbidden"
-                reason = (
-                    f"merging forbidden under {parent or '/'} by {self.rules.source}"
-                    if explain
-                    else ""
-                )
-                node = node.literals.get(value) if node is not None else None
-            elif kind.param is not None:
-                part, rule, reason = (
-                    "{" + _param_name(kind.param, used) + "}",
-                    kind.rule,
-                    kind.reason,
-                )
-                node = node.typed.get(kind.param) if node is not None else None
-            elif node is not None and value in node.literals:
-                part, rule = value, kind.rule
-                reason = (
-                    f"{kind.reason}; {node.literal_count} distinct value(s) under "
-                    f"{parent or '/'}, below the merge threshold {self.rules.threshold}"
-                    if explain
-                    else ""
-                )
-                node = node.literals[value]
-            elif node is not None and node.merged is not None:
-                part, rule = "{" + _param_name("param", used) + "}", "cardinality"
-                reason = (
-                    f"{node.merged_count} distinct values under {parent or '/'} reach "
-                    f"the merge threshold {self.rules.threshold}: a parameter"
-                    if explain
-                    else ""
-                )
-                node = node.merged
+        for index, value in enumerate(segments):
+            rule = reason = ""
+            if index == literal_at:  # a possibly masked route's name stays itself
+                part, rule, nxt = value, "masked-route", node.literals.get(value) if node else None
+            elif node is None:
+                kind = segment_kind(value)
+                if kind.param is not None and kind.rule != "date":
+                    part = "{" + _param_name(kind.param, used) + "}" + kind.suffix
+                    rule, reason = kind.rule, kind.reason
+                else:
+                    part, rule = value, kind.rule
+                    reason = f"{kind.reason} (not seen in traffic before)" if explain else ""
+                nxt = None
+            elif value in node.literals:
+                part, nxt = value, node.literals[value]
+                if explain:
+                    rule, reason = self._literal_reason(node, value, parent)
+            elif value in node.joined:
+                base = node.names.get("", "param")
+                part = "{" + _param_name(base, used) + "}"
+                rule, reason = node.joined[value]
+                nxt = node.params.get("")
             else:
-                part, rule = value, kind.rule
-                reason = f"{kind.reason} (not seen in traffic before)" if explain else ""
-                node = None
+                kind = segment_kind(value)
+                family = None
+                if kind.param is None and not node.forbidden:
+                    family = node.families.get(shape_family(value))
+                    if (
+                        family is None
+                        and "*" in node.families
+                        and not (names_like(value) and not looks_plural(value))
+                    ):
+                        family = node.families["*"]  # an unseen value of a documented parameter
+                if kind.param is not None and not node.forbidden:
+                    base = node.names.get(kind.suffix, kind.param)
+                    part = "{" + _param_name(base, used) + "}" + kind.suffix
+                    rule, reason = kind.rule, kind.reason
+                    nxt = node.params.get(kind.suffix)
+                elif family is not None and "" in node.params:
+                    part = "{" + _param_name(node.names.get("", "param"), used) + "}"
+                    rule, reason = family
+                    nxt = node.params[""]
+                else:
+                    part, rule = value, kind.rule
+                    if node.forbidden:
+                        rule = "forbidden"
+                    reason = f"{kind.reason} (not seen in traffic before)" if explain else ""
+                    nxt = None
+            if explain and node is not None and node.forbidden:
+                rule = "forbidden"
+                reason = f"merging forbidden under {parent or '/'} by {self.rules.source}"
             parts.append(part)
             parent += "/" + part
             if explain:
@@ -461,7 +1224,25 @@ class HostTemplater:
                         reason,
                     )
                 )
+            node = nxt
         return Templated(path, "/" + "/".join(parts), "inferred", tuple(decisions))
+
+    def _literal_reason(self, node: _Tmpl, value: str, parent: str) -> tuple[str, str]:
+        note = node.notes.get(value)
+        if note is not None:
+            return note
+        kind = classify_segment(value)
+        where = parent or "/"
+        if node.forbidden:
+            return "forbidden", f"merging forbidden under {where} by {self.rules.source}"
+        if node.protected:
+            return kind.rule, f"{kind.reason}; under {where} ({node.protected}) names stay literal"
+        if kind.rule == "date":
+            return kind.rule, f"{kind.reason}, the only one under {where}: stays literal"
+        return kind.rule, (
+            f"{kind.reason}; {node.literal_count} literal value(s) under {where} that do not "
+            "look like one parameter's values (no shared routes below, names, or too few)"
+        )
 
     def _documented_decisions(
         self, segments: list[str], template: str
@@ -474,18 +1255,24 @@ class HostTemplater:
             for param in op.parameters:
                 if param.get("in") == "path":
                     schemas.setdefault(param["name"], param.get("schema") or {})
+        parts = path_segments(template)
         out = []
-        for value, part in zip(segments, [s for s in template.split("/") if s], strict=True):
+        for i, part in enumerate(parts):
+            if i >= len(segments):
+                break
+            # a final parameter spanning slashes takes the rest of the path
+            value = "/".join(segments[i:]) if i == len(parts) - 1 else segments[i]
             if "{" in part:
                 names = re.findall(r"\{([^{}]+)\}", part)
                 described = ", ".join(f"{n}: {describe_schema(schemas.get(n, {}))}" for n in names)
+                spans = " (spanning slashes, as a final path parameter may)" if "/" in value else ""
                 out.append(
                     SegmentDecision(
                         value,
                         part,
                         "parameter",
                         "documented",
-                        f"documented parameter in {title!r} ({described})",
+                        f"documented parameter in {title!r} ({described}){spans}",
                     )
                 )
             else:

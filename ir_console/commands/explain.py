@@ -39,6 +39,11 @@ def explain(case: CaseContext, host: str, method: str, path: str, as_json: bool)
     if result["normalised_path"] != result["path"]:
         out.write(f"  as sent: {clean(result['path'])}\n")
     out.write(f"template: {clean(result['template'])} ({result['source']})\n")
+    if result.get("masked_by"):
+        out.write(
+            f"masked:   documented {clean(result['masked_by'])} would take this path, but its "
+            "value does not look like that parameter's values (a possibly masked route)\n"
+        )
     seen = f"seen {result['requests']} times" if result["seen"] else "never seen"
     out.write(f"status:   {result['status']} ({seen}): {clean(result['reason'])}\n")
     out.write(

@@ -70,7 +70,19 @@ def ingest(
             # re-analyses when anything was added, a spec was imported, or an earlier run was
             # killed before its analysis finished
             results = ingest_files(store, paths, fmt, report, wait=wait, on_wait=message)
+        from discovery.analyse.inventory import analysis_skipped
+
+        skipped = analysis_skipped(store)
     summaries = [_summary(r) for r in results]
+    if skipped:  # failures isolated to their rows: the rest of the analysis went on
+        examples = "; ".join(
+            f"{e['method'] or '*'} {e['host']}{e['path']} ({e['error']})"
+            for e in skipped["examples"][:3]
+        )
+        message(
+            f"warning: the analysis skipped {skipped['count']} path(s) it could not template "
+            f"(logged): {clean(examples, limit=600)}"
+        )
     if as_json:
         emit_json(summaries)
         return

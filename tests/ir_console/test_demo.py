@@ -95,6 +95,45 @@ def test_endpoints_are_classified_as_planted(demo_case: tuple[Path, dict[str, An
     assert not any(t in ("/.env", "/.git/config", "/wp-login.php") for (_, _, t) in status)
 
 
+# The whole inventory of the demo scenario, as it was before templating decided from shape and
+# structure (issue 19): the held-out scenario must give the same endpoints, statuses and counts.
+DEMO_INVENTORY = [
+    ("api.acme.example", "DELETE", "/v1/customers/{customerId}", "orphan", 0),
+    ("api.acme.example", "DELETE", "/v1/orders/{orderId}", "orphan", 0),
+    ("api.acme.example", "GET", "/healthz", "documented", 2),
+    ("api.acme.example", "GET", "/v1/customers/{customerId}", "documented", 5),
+    ("api.acme.example", "GET", "/v1/internal/customers/export", "shadow", 2),
+    ("api.acme.example", "GET", "/v1/invoices/{invoiceId}", "documented", 6),
+    ("api.acme.example", "GET", "/v1/orders", "documented", 4),
+    ("api.acme.example", "GET", "/v1/orders/{orderId}", "documented", 10),
+    ("api.acme.example", "GET", "/v1/products", "orphan", 0),
+    ("api.acme.example", "GET", "/v1/products/{productId}", "orphan", 0),
+    ("api.acme.example", "GET", "/v1/reports/legacy", "zombie", 3),
+    ("api.acme.example", "GET", "/v1/users/me", "documented", 2),
+    ("api.acme.example", "POST", "/v1/orders", "documented", 2),
+    ("api.acme.example", "POST", "/v1/refunds", "orphan", 0),
+    ("legacy.acme.example", "GET", "/export/customers.csv", "shadow", 2),
+    ("legacy.acme.example", "GET", "/reports/daily", "shadow", 2),
+    ("legacy.acme.example", "GET", "/reports/weekly", "shadow", 1),
+    ("partner.acme.example", "GET", "/partner/v2/admin/keys", "shadow", 1),
+    ("partner.acme.example", "GET", "/partner/v2/admin/partners", "documented", 1),
+    ("partner.acme.example", "GET", "/partner/v2/catalog", "documented", 2),
+    ("partner.acme.example", "GET", "/partner/v2/orders/{orderId}", "documented", 66),
+    ("partner.acme.example", "GET", "/partner/v2/webhooks", "orphan", 0),
+    ("partner.acme.example", "POST", "/partner/v2/orders", "documented", 1),
+    ("partner.acme.example", "POST", "/partner/v2/webhooks", "orphan", 0),
+]
+
+
+def test_the_inventory_is_the_one_the_scenario_plants(
+    demo_case: tuple[Path, dict[str, Any]],
+) -> None:
+    case, _ = demo_case
+    rows = json.loads(run("--db", str(case), "endpoints", "--json").stdout)
+    got = sorted((r["host"], r["method"], r["template"], r["status"], r["requests"]) for r in rows)
+    assert got == DEMO_INVENTORY
+
+
 def test_summary_text_and_rebuild_from_scratch(tmp_path: Path) -> None:
     case = tmp_path / "again.db"
     first = json.loads(run("demo", "--no-tui", "--json", "--case", str(case)).stdout)

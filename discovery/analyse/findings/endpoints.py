@@ -192,6 +192,35 @@ def shadow_endpoint_access(store: Store, limits: dict[str, float]) -> Iterator[F
         )
 
 
+@rule("masked_route")
+def masked_route(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
+    """Paths a documented template would take, but whose value does not look like that
+    parameter's values (a word where ids go, a route name called with methods the template
+    lacks): a possibly undocumented route hidden behind a catch-all parameter."""
+    for row in _endpoint_rows(store, "shadow"):
+        why = json.loads(row.explanation)
+        masked_by = why.get("masked_by")
+        if not masked_by:
+            continue
+        evidence = _endpoint_evidence(store, row)
+        evidence["masked_by"] = masked_by
+        evidence["why"] = next(
+            (s["reason"] for s in why.get("segments", []) if s.get("rule") == "masked-route"),
+            why.get("classification"),
+        )
+        yield Finding(
+            rule="masked_route",
+            severity="medium" if evidence["successes"] else "low",
+            title=f"{row.method} {row.host}{row.template} looks like a route masked by "
+            f"documented {masked_by} ({row.requests} requests)",
+            subject_type="endpoint",
+            subject_id=f"{row.host} {row.method} {row.template}",
+            evidence=evidence,
+            first_seen=row.first,
+            last_seen=row.last,
+        )
+
+
 @rule("zombie_endpoint_access")
 def zombie_endpoint_access(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """A deprecated operation still called: who still depends on it, and whether it answers."""

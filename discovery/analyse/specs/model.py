@@ -164,7 +164,7 @@ def _parameters(
             "required": bool(param.get("required", location == "path")),
             "deprecated": bool(param.get("deprecated", False)),
             "schema": schema,
-        }
+        } | {k: True for k in ("allowReserved", "x-multi-segment") if param.get(k) is True}
     return found
 
 

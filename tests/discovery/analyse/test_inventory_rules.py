@@ -42,11 +42,11 @@ def test_the_same_paths_on_two_hosts_never_merge(store: Store) -> None:
     tenants = [f"tenant{c}{d}" for c in "abcdefghij" for d in "xyz"]  # 30 words
     store.add_exchanges(
         [make_exchange(host="a.example", path=f"/orgs/{t}") for t in tenants]
-        + [make_exchange(host="b.example", path=f"/orgs/{t}") for t in tenants[:3]]
+        + [make_exchange(host="b.example", path=f"/orgs/{t}") for t in tenants[:2]]
     )
     recompute(store)
     assert set(endpoints(store, "a.example")) == {("GET", "/orgs/{param}")}  # cardinality
-    assert set(endpoints(store, "b.example")) == {("GET", f"/orgs/{t}") for t in tenants[:3]}
+    assert set(endpoints(store, "b.example")) == {("GET", f"/orgs/{t}") for t in tenants[:2]}
 
 
 def test_a_new_method_on_a_documented_path_is_shadow_and_says_so(store: Store) -> None:
