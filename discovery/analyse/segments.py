@@ -40,11 +40,12 @@ _TYPED_HEX = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}\Z")
 _ALNUM = re.compile(r"[A-Za-z0-9]+\Z")
 # Kubernetes generated names: DNS labels ending in a generated suffix (5 characters of the
 # generator's alphabet, consonants and digits without vowels), after an optional pod-template
-# hash (6-10 characters of the same alphabet): nginx-66b6c48dd5-4jw2p, kube-proxy-x7k2m
+# hash (6-10 characters of the same alphabet): nginx-66b6c48dd5-4jw2p, kube-proxy-x7k2m; the
+# name before them is matched lazily, so a hash is found as a hash, not as part of the name
 _K8S_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _K8S_GENERATED = re.compile(
-    rf"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?:-([{_K8S_ALPHABET}]{{6,10}}))?-([{_K8S_ALPHABET}]{{5}})\Z"
-    rf"|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?-([{_K8S_ALPHABET}]{{8,10}})\Z"
+    rf"[a-z0-9](?:[a-z0-9.-]*?[a-z0-9])?(?:-([{_K8S_ALPHABET}]{{6,10}}))?-([{_K8S_ALPHABET}]{{5}})\Z"
+    rf"|[a-z0-9](?:[a-z0-9.-]*?[a-z0-9])?-([{_K8S_ALPHABET}]{{8,10}})\Z"
 )
 _FILE_SUFFIX = re.compile(r"(.+?)(\.[A-Za-z][A-Za-z0-9]{0,4})\Z")
 REDACTION_MARK: Final = "…"  # what path redaction leaves in place of a secret's middle
@@ -88,18 +89,39 @@ def _transitions(value: str) -> int:
     return count
 
 
+_HUMP = re.compile(r"[A-Z]?[a-z]+")
+
+
+def _word_humps(value: str) -> bool:
+    """camelCase made of words (``createWithList``, ``IncomingPhoneNumbers``): few humps of
+    one or two letters. A random letters-only id can fall into the camelCase pattern by chance
+    (``NnGmSdnMyuwQyXcR…``), with half of its humps that short."""
+    humps = _HUMP.findall(value)
+    return sum(len(h) <= 2 for h in humps) <= max(1, len(humps) // 3)
+
+
+def mixes_classes(value: str) -> bool:
+    """Letters and digits changing class often enough to be no word (a random id that a
+    stricter recogniser let through), and not camelCase made of words."""
+    if not _ALNUM.match(value) or _transitions(value) < 4:
+        return False
+    return not (_CAMEL.match(value) and _word_humps(value))
+
+
 def _random_alnum(value: str) -> bool:
     """A random base62 body (fixed-length ids such as 22-character catalogue ids): long, both
     cases, and class changes a word never has."""
     n = len(value)
-    if n < 10 or not _ALNUM.match(value):
+    if n < 10 or not _ALNUM.match(value) or (_CAMEL.match(value) and _word_humps(value)):
         return False
     upper = sum(c.isupper() for c in value)
     lower = sum(c.islower() for c in value)
     digits = n - upper - lower
     if not upper or not lower:
         return False
-    return _transitions(value) >= max(5, n // 3) and (digits > 0 or n >= 16)
+    # letters alone change class less often (two classes, not three): a lower bar for them
+    needed = max(5, n // 3) if digits else max(5, n // 4)
+    return _transitions(value) >= needed and (digits > 0 or n >= 16)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -108,7 +130,7 @@ def classify_segment(value: str) -> SegmentKind:
     if value.isdigit():
         return INTEGER
     if value.isalpha():
-        if _CAMEL.match(value):
+        if _CAMEL.match(value) and _word_humps(value):
             return SegmentKind(None, "word", "a camelCase word: stays literal")
         if len(value) >= 16 and _random_alnum(value):
             return SegmentKind("id", "random-id", f"a random base62 id ({len(value)} characters)")
@@ -160,7 +182,7 @@ def _typed(value: str) -> SegmentKind | None:
             return SegmentKind("id", "prefixed-id", f"a {prefix}-prefixed id")
     if "-" in value and n >= 7:
         generated = _K8S_GENERATED.match(value)
-        if generated is not None and any(c.isdigit() for c in "".join(generated.groups(""))):
+        if generated is not None and _generated(generated.groups("")):
             return SegmentKind(
                 "name", "generated-name", "a generated name (a DNS label with a random suffix)"
             )
@@ -176,6 +198,14 @@ def _typed(value: str) -> SegmentKind | None:
     ):
         return SegmentKind("token", "token", "a base64-like token")
     return None
+
+
+def _generated(groups: tuple[str, ...]) -> bool:
+    """A generated tail: a pod-template hash and a suffix, or a ReplicaSet's hash alone (no
+    word is that long without a vowel); a lone 5-character suffix needs a digit, as a word
+    such as ``https`` has its shape."""
+    template_hash, suffix, replica_hash = groups
+    return bool(template_hash or replica_hash) or any(c.isdigit() for c in suffix)
 
 
 def _mixed_id(value: str) -> SegmentKind | None:
@@ -225,6 +255,12 @@ def shape_family(value: str) -> str:
     return "mixed"
 
 
+def file_suffix(value: str) -> str:
+    """A file name's suffix (``.pdf`` of ``receipt.pdf``), or "" when the value has none."""
+    found = _FILE_SUFFIX.match(value)
+    return found.group(2) if found is not None and found.group(1)[-1:].isalnum() else ""
+
+
 def is_version(value: str) -> bool:
     """A version segment (v1, v1beta1, 2.0)."""
     return _VERSION.match(value) is not None
@@ -235,8 +271,8 @@ def looks_plural(word: str) -> bool:
     ``IncomingPhoneNumbers``, ``payment_intents``), the REST convention for a collection whose
     children are item ids."""
     last = re.split(r"[-_.]|(?<=[a-z])(?=[A-Z])", word)[-1].lower()
-    if len(last) < 3 or not last.isalpha():
-        return False
+    if len(last) < 3 or not last.isalpha() or not any(c in "aeiouy" for c in last):
+        return False  # no vowel: a generated suffix (rmvls), not a plural noun
     if last in ("people", "children", "data", "media", "criteria", "indices", "matrices"):
         return True
     return last.endswith("s") and not last.endswith(("ss", "us", "is"))

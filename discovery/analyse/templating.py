@@ -12,15 +12,20 @@ Per position, from shape and structure, never from one global count:
   *shared subtree*: they share the routes below them (``namespaces/{default,kube-system}/pods``),
   words followed by versions excepted (API and group names);
   *joins typed*: plain words beside generated names they resemble, with the same routes below;
+  *fixed length*: letters and digits of exactly the length of the fixed-length ids beside them
+  (the odd random id whose case changes were too few to be recognised on its own);
   *collection item*: under a plural collection that follows a parameter (``{ns}/limitranges``),
   or called with several methods under a collection (items answer GET, PUT, DELETE; actions
-  such as ``search`` or ``login`` answer one);
+  such as ``search`` or ``login`` answer one, more often than an item's mix of methods makes
+  likely);
   *alike values*: leaves shaped alike that keep bringing new values relative to the requests
   (at least ``LEAF_RATIO`` new values per request) under a collection or shaped like values;
   *known / values elsewhere* (a second pass over the whole host): words after the same
   collection word, or words that are already values of a parameter elsewhere on the host;
   resource and method names (plurals, snake_case, camelCase verbs, dotted methods) stay
   literal, and so do the children of the root, of API prefixes and of version segments;
+- file names are values with their suffixes (``receipt.pdf`` beside ``invoice-2024.pdf``: one
+  ``{name}``), while a route's own suffix stays (``{sid}.json``: one suffix at the position);
 - once merged, a parameter's subtree is the union of its values' subtrees, and every decision
   below it is taken again from shape and structure, never from the pooled counts;
 - ``threshold`` (the rules file) is a safety net: that many distinct alike values under one
@@ -63,8 +68,10 @@ from discovery.analyse.segments import (
     INTEGER,
     SegmentKind,
     classify_segment,
+    file_suffix,
     is_version,
     looks_plural,
+    mixes_classes,
     names_like,
     segment_kind,
     shape_family,
@@ -231,6 +238,7 @@ class _Raw:
     """One node of the learned trie: words by value, typed values by their template suffix."""
 
     __slots__ = (
+        "by_method",
         "documented",
         "ends",
         "literals",
@@ -247,6 +255,7 @@ class _Raw:
         self.requests = 0  # requests through this node
         self.ends = 0  # requests ending here
         self.methods = 0  # bits of the methods of the requests ending here
+        self.by_method: dict[int, int] | None = None  # method bit -> requests ending here
         self.names: Counter[str] | None = None  # typed node: parameter names of its values
         self.seen: set[str] | None = None  # typed node: distinct values (bounded)
         self.documented = False  # a parameter of a documented template
@@ -257,6 +266,7 @@ class _Tmpl:
 
     __slots__ = (
         "families",
+        "files",
         "forbidden",
         "joined",
         "literal_count",
@@ -275,6 +285,7 @@ class _Tmpl:
         self.families: dict[str, tuple[str, str]] = {}  # unseen words of these shapes: values
         self.notes: dict[str, tuple[str, str]] = {}  # literal -> (rule, reason) kept specially
         self.forbidden = False
+        self.files = False  # values here are file names: a suffix is part of the value
         self.protected = ""  # why children stay literal: "the root", "a version segment"…
         self.literal_count = 0
 
@@ -286,6 +297,7 @@ class _Word:
     requests: int = 0
     ends: int = 0
     methods: int = 0
+    by_method: Counter[int] | None = None  # method bit -> requests ending here
     keys: set[str] | None = None  # literal names one level below
     deep: set[str] | None = None  # literal names two levels below
     typed_below: bool = False
@@ -299,6 +311,10 @@ def _word(group: list[_Raw]) -> _Word:
         w.requests += raw.requests
         w.ends += raw.ends
         w.methods |= raw.methods
+        if raw.by_method:
+            if w.by_method is None:
+                w.by_method = Counter()
+            w.by_method.update(raw.by_method)
         if raw.params:
             w.typed_below = True
         for name, child in raw.literals.items():
@@ -314,6 +330,24 @@ def _median(values: list[int]) -> float:
     ordered = sorted(values)
     mid = len(ordered) // 2
     return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+ITEM_CHANCE: Final = 0.01  # below this, one method alone is no item's mix of methods
+
+
+def _plausible_item(word: _Word, shares: Counter[int], total: int) -> bool:
+    """Whether a word's requests, all of one method, could be an item's: the chance that
+    that many requests to an item all use that method, at the items' share of it."""
+    if not word.by_method or len(word.by_method) != 1 or not total:
+        return True
+    ((bit, count),) = word.by_method.items()
+    return count < MIN_VALUES or bool((shares[bit] / total) ** count >= ITEM_CHANCE)
+
+
+def _compound_name(word: str) -> bool:
+    """A route's name by its form: snake_case, camelCase or dotted (a plain plural such as a
+    username ending in s is no evidence)."""
+    return names_like(word) and not (looks_plural(word) and word.isalpha() and word.islower())
 
 
 def _value_like(word: str) -> bool:
@@ -349,6 +383,17 @@ def _template_parts(template: str) -> list[tuple[str, str | None, str]]:
                 continue
         out.append((part, None, ""))
     return out
+
+
+def _file_names(params: dict[str, list[_Raw]], joined: dict[str, str]) -> bool:
+    """Whether the values at a position are file names (``receipt.pdf``, ``scan-2024.png``),
+    their suffixes part of the value rather than of the route: typed values with several
+    different suffixes there, or with a suffix beside words that are values and file names,
+    all of them leaves (a route's ``{sid}.json`` keeps one suffix, and its own)."""
+    suffixes = [s for s in params if s]
+    if not suffixes or any(r.literals or r.params for s in suffixes for r in params[s]):
+        return False
+    return len(suffixes) >= 2 or any(file_suffix(v) for v in joined)
 
 
 def _pick(words: list[str], top: int = 3) -> str:
@@ -442,7 +487,11 @@ class HostTemplater:
             child.requests += requests
             node = child
         node.ends += requests
-        node.methods |= method_bit(method)
+        bit = method_bit(method)
+        node.methods |= bit
+        if node.by_method is None:
+            node.by_method = {}
+        node.by_method[bit] = node.by_method.get(bit, 0) + requests
         self._finished = False
 
     def _add_documented(self, template: str, requests: int, method: str | None) -> None:
@@ -549,6 +598,11 @@ class HostTemplater:
             node.protected = f"a parent whose merges {self.rules.source} forbids"
         else:
             self._decide(node, literals, params, prefix, context, chain, joined)
+            if _file_names(params, joined):
+                node.files = True
+                whole = params.setdefault("", [])
+                for suffix in [s for s in params if s]:
+                    whole.extend(params.pop(suffix))
         names: dict[str, Counter[str]] = {}
         for suffix, group in params.items():
             counts = names.setdefault(suffix, Counter())
@@ -628,6 +682,7 @@ class HostTemplater:
             self._documented_param(node, words, parent, joined)
         self._shared_subtree(node, words, parent, context, joined)
         self._join_typed(node, words, typed, parent, joined)
+        self._fixed_length(node, words, typed, parent, joined)
         if context == "item-collection" and not typed:
             self._collection_items(node, words, parent, joined)
         if context != "param":
@@ -653,7 +708,10 @@ class HostTemplater:
             return
         rest = [v for v in words if v not in joined and not is_version(v)]
         hits = [v for v in rest if v in self._values]
-        if len(hits) < 2 or 2 * len(hits) < len([v for v in rest if not names_like(v)]):
+        # one is enough under a collection: a name followed by a parameter elsewhere on the
+        # host (the same resource under another API version)
+        needed = 1 if chain[1] == 0 and chain[0] in self._collections else 2
+        if len(hits) < needed or 2 * len(hits) < len([v for v in rest if not names_like(v)]):
             return
         per_value = _median([words[v].requests for v in hits])
         families = {shape_family(v) for v in hits}
@@ -737,8 +795,8 @@ class HostTemplater:
         for value in words:
             if value in joined or value in self._doc_literals:
                 continue
-            if names_like(value) and not looks_plural(value):
-                continue  # snake_case, camelCase or dotted: a route's name
+            if _compound_name(value):
+                continue  # snake_case, camelCase (findByTags) or dotted: a route's name
             joined[value] = "param"
             node.joined[value] = ("documented-parameter", reason)
 
@@ -777,7 +835,7 @@ class HostTemplater:
             if value not in joined
             and _dns_like(value)
             and w.requests <= HEAVY * max(1.0, per_value)
-            and (bool(w.keys & below) if w.keys else ends > 0 and not names_like(value))
+            and (bool(w.keys & below) if w.keys else ends > 0 and not _compound_name(value))
         ]
         for value in members:
             joined[value] = main
@@ -789,6 +847,48 @@ class HostTemplater:
         if members:
             node.families.setdefault(
                 "dns", ("joins-typed", f"shaped like the {main} values under {parent}")
+            )
+
+    def _fixed_length(
+        self,
+        node: _Tmpl,
+        words: dict[str, _Word],
+        typed: list[_Raw] | None,
+        parent: str,
+        joined: dict[str, str],
+    ) -> None:
+        """Letters-and-digits literals of exactly the length of the fixed-length ids beside
+        them (22-character base62 catalogue ids, one of which came out with too few case
+        changes to be recognised on its own), with no more traffic than an id: ids too."""
+        if not typed:
+            return
+        lengths: set[int] = set()
+        requests = count = 0
+        for raw in typed:
+            if raw.seen:
+                lengths.update(len(v) for v in raw.seen)
+                count += len(raw.seen)
+            requests += raw.requests
+        if len(lengths) != 1 or count < MIN_VALUES:
+            return
+        (length,) = lengths
+        if length < 10:
+            return
+        per_value = requests / count
+        members = [
+            value
+            for value, w in words.items()
+            if value not in joined
+            and len(value) == length
+            and mixes_classes(value)
+            and w.requests <= HEAVY * max(1.0, per_value)
+        ]
+        for value in members:
+            joined[value] = "param"
+            node.joined[value] = (
+                "fixed-length",
+                f"letters and digits of exactly the length of the {count} fixed-length ids "
+                f"beside it under {parent} ({length} characters): one of them",
             )
 
     def _shared_subtree(
@@ -951,10 +1051,19 @@ class HostTemplater:
             rule = "alike-values"
         elif len(multi) >= MIN_VALUES and 2 * len(multi) >= len(leaves):
             # items answer several methods (GET, PUT, DELETE); an action called often with
-            # one method only (login, logout) is a name beside them
+            # one method only (login, logout) is a name beside them: more requests than an
+            # item's, or more of one method than items' share of it makes likely
             per_value = _median([words[v].requests for v in multi])
+            shares: Counter[int] = Counter()
+            for v in multi:
+                shares.update(words[v].by_method or {})
+            total = sum(shares.values())
             members = multi + [
-                v for v in leaves if v not in multi and words[v].requests <= per_value
+                v
+                for v in leaves
+                if v not in multi
+                and words[v].requests <= per_value
+                and _plausible_item(words[v], shares, total)
             ]
             reason = (
                 f"one of {len(leaves)} alike words under {parent}, most called with several "
@@ -1195,10 +1304,16 @@ class HostTemplater:
                     ):
                         family = node.families["*"]  # an unseen value of a documented parameter
                 if kind.param is not None and not node.forbidden:
-                    base = node.names.get(kind.suffix, kind.param)
-                    part = "{" + _param_name(base, used) + "}" + kind.suffix
+                    suffix = "" if node.files else kind.suffix
+                    base = node.names.get(suffix, kind.param)
+                    part = "{" + _param_name(base, used) + "}" + suffix
                     rule, reason = kind.rule, kind.reason
-                    nxt = node.params.get(kind.suffix)
+                    if suffix != kind.suffix:
+                        reason = (
+                            f"{reason}; the values under {parent or '/'} are file names, "
+                            "their suffixes part of the value: one parameter"
+                        )
+                    nxt = node.params.get(suffix)
                 elif family is not None and "" in node.params:
                     part = "{" + _param_name(node.names.get("", "param"), used) + "}"
                     rule, reason = family
