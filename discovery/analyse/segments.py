@@ -266,6 +266,7 @@ def is_version(value: str) -> bool:
     return _VERSION.match(value) is not None
 
 
+@lru_cache(maxsize=1 << 14)
 def looks_plural(word: str) -> bool:
     """An English plural noun at the end of a name (collections: ``namespaces``, ``users``,
     ``IncomingPhoneNumbers``, ``payment_intents``), the REST convention for a collection whose
@@ -278,6 +279,7 @@ def looks_plural(word: str) -> bool:
     return last.endswith("s") and not last.endswith(("ss", "us", "is"))
 
 
+@lru_cache(maxsize=1 << 14)
 def names_like(value: str) -> bool:
     """A literal shaped like a resource or method name rather than a value: a plural noun,
     a snake_case compound, a camelCase verb phrase or a dotted method name."""

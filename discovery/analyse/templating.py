@@ -255,7 +255,9 @@ class _Raw:
         self.requests = 0  # requests through this node
         self.ends = 0  # requests ending here
         self.methods = 0  # bits of the methods of the requests ending here
-        self.by_method: dict[int, int] | None = None  # method bit -> requests ending here
+        # method bit -> requests ending here, once a second method ends here (until then
+        # every end is of the one method in ``methods``: no dict per leaf)
+        self.by_method: dict[int, int] | None = None
         self.names: Counter[str] | None = None  # typed node: parameter names of its values
         self.seen: set[str] | None = None  # typed node: distinct values (bounded)
         self.documented = False  # a parameter of a documented template
@@ -297,7 +299,7 @@ class _Word:
     requests: int = 0
     ends: int = 0
     methods: int = 0
-    by_method: Counter[int] | None = None  # method bit -> requests ending here
+    by_method: dict[int, int] | None = None  # method bit -> requests ending here
     keys: set[str] | None = None  # literal names one level below
     deep: set[str] | None = None  # literal names two levels below
     typed_below: bool = False
@@ -311,10 +313,17 @@ def _word(group: list[_Raw]) -> _Word:
         w.requests += raw.requests
         w.ends += raw.ends
         w.methods |= raw.methods
-        if raw.by_method:
+        counts = raw.by_method
+        if counts is None and raw.ends:
+            counts = {raw.methods: raw.ends}
+        if counts:
             if w.by_method is None:
-                w.by_method = Counter()
-            w.by_method.update(raw.by_method)
+                w.by_method = counts  # read only: copied when a second one adds
+            else:
+                pooled = dict(w.by_method)
+                for bit, count in counts.items():
+                    pooled[bit] = pooled.get(bit, 0) + count
+                w.by_method = pooled
         if raw.params:
             w.typed_below = True
         for name, child in raw.literals.items():
@@ -421,6 +430,8 @@ class HostTemplater:
         self._doc_methods: dict[tuple[str, int, str], int] = {}
         self._masked: dict[tuple[str, int], dict[str, str]] = {}
         self._doc_parts: dict[str, list[tuple[str, str | None, str]]] = {}
+        self._doc_slots: dict[str, tuple[int, list[int]]] = {}  # length, parameter indexes
+        self._doc_checked: dict[tuple[str, int], int] = {}  # values classified per place
         self._doc_literals: frozenset[str] | None = None
         self._doc_added: set[tuple[str, str | None]] = set()
         self._mask_checks: dict[str, list[tuple[int, frozenset[str]]]] = {}
@@ -486,12 +497,13 @@ class HostTemplater:
                     child = node.literals[value] = _Raw()
             child.requests += requests
             node = child
-        node.ends += requests
         bit = method_bit(method)
+        if node.by_method is not None:
+            node.by_method[bit] = node.by_method.get(bit, 0) + requests
+        elif node.methods and node.methods != bit:  # a second method: counted apart from now
+            node.by_method = {node.methods: node.ends, bit: requests}
+        node.ends += requests
         node.methods |= bit
-        if node.by_method is None:
-            node.by_method = {}
-        node.by_method[bit] = node.by_method.get(bit, 0) + requests
         self._finished = False
 
     def _add_documented(self, template: str, requests: int, method: str | None) -> None:
@@ -524,30 +536,49 @@ class HostTemplater:
     def _note_documented(
         self, template: str, segments: list[str], requests: int, method: str | None
     ) -> None:
-        parts = self._doc_parts.get(template)
-        if parts is None:
-            parts = self._doc_parts[template] = _template_parts(template)
-        if len(parts) != len(segments):
+        """Count the values a documented parameter receives: typed ids (a bounded sample) and
+        words with their methods, for masked routes (``finish``)."""
+        slots = self._doc_slots.get(template)
+        if slots is None:
+            parts = self._doc_parts.get(template)
+            if parts is None:
+                parts = self._doc_parts[template] = _template_parts(template)
+            # whole-segment parameters; a final one spanning slashes changes the length
+            slots = self._doc_slots[template] = (
+                len(parts),
+                [
+                    i
+                    for i, (_l, name, suffix) in enumerate(parts)
+                    if name is not None and not suffix
+                ],
+            )
+        length, indexes = slots
+        if length != len(segments):
             return  # a final parameter spanning slashes: no masked route there
-        for i, (_literal, name, suffix) in enumerate(parts):
-            if name is None or suffix:
-                continue
+        for i in indexes:
             value = segments[i]
             key = (template, i)
-            if _DIGIT.search(value) is not None:  # an id (a route's name has no digit)
+            if not (len(value) < 10 and value.isalpha()):  # short words are never typed
+                checked = self._doc_checked.get(key, 0)
+                if checked >= _SEEN_MAX and _DIGIT.search(value) is not None:
+                    continue  # enough values seen here to count ids; a route's name has no digit
+                self._doc_checked[key] = checked + 1
                 seen = self._doc_typed.get(key)
-                if seen is None:
-                    seen = self._doc_typed[key] = set()
-                if len(seen) < _SEEN_MAX:
-                    seen.add(value)
-            else:
-                words = self._doc_words.get(key)
-                if words is None:
-                    words = self._doc_words[key] = Counter()
-                if value in words or len(words) < _SEEN_MAX:
-                    words[value] += requests
-                    methods = self._doc_methods.setdefault((template, i, value), 0)
-                    self._doc_methods[(template, i, value)] = methods | method_bit(method)
+                # a typed id (a word with a digit, such as an account named security-148,
+                # is no evidence of ids)
+                if segment_kind(value).param is not None:
+                    if seen is None:
+                        seen = self._doc_typed[key] = set()
+                    if len(seen) < _SEEN_MAX:
+                        seen.add(value)
+                    continue
+            words = self._doc_words.get(key)
+            if words is None:
+                words = self._doc_words[key] = Counter()
+            if value in words or len(words) < _SEEN_MAX:
+                words[value] += requests
+                slot = (template, i, value)
+                self._doc_methods[slot] = self._doc_methods.get(slot, 0) | method_bit(method)
 
     # -- deciding
 
