@@ -560,13 +560,15 @@ class HostTemplater:
             key = (template, i)
             if not (len(value) < 10 and value.isalpha()):  # short words are never typed
                 checked = self._doc_checked.get(key, 0)
-                if checked >= _SEEN_MAX and _DIGIT.search(value) is not None:
-                    continue  # enough values seen here to count ids; a route's name has no digit
-                self._doc_checked[key] = checked + 1
+                if checked >= _SEEN_MAX:  # enough values classified here to count ids
+                    if _DIGIT.search(value) is not None:
+                        continue  # a route's name has no digit
+                else:
+                    self._doc_checked[key] = checked + 1
                 seen = self._doc_typed.get(key)
                 # a typed id (a word with a digit, such as an account named security-148,
-                # is no evidence of ids)
-                if segment_kind(value).param is not None:
+                # is no evidence of ids); past the sample, the rest are counted as words
+                if checked < _SEEN_MAX and segment_kind(value).param is not None:
                     if seen is None:
                         seen = self._doc_typed[key] = set()
                     if len(seen) < _SEEN_MAX:
@@ -693,12 +695,13 @@ class HostTemplater:
         parent = prefix or "/"
         words: dict[str, _Word] = {}
         dates: list[str] = []
+        protected = bool(node.protected)
         for value, group in literals.items():
             kind = classify_segment(value)
             if kind.rule == "date":
                 dates.append(value)
-            elif kind.param is None and kind.rule != "version":
-                words[value] = _word(group)
+            elif kind.param is None and kind.rule != "version" and not protected:
+                words[value] = _word(group)  # (names stay literal under a protected parent)
         if dates:
             self._decide_dates(node, literals, dates, parent, joined)
         typed = params.get("")
