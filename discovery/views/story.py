@@ -86,35 +86,51 @@ def credential_scope(credential_id: str) -> Scope:
 
 def scope_for(store: Store, subject_type: str, subject_id: str) -> Scope | None:
     """The scope of a subject named by its type and canonical id, or None when the case has
-    no such subject (``subjects.resolve_subject`` names subjects from what a user types)."""
+    no such subject (``subjects.resolve_subject`` names subjects from what a user types).
+
+    An endpoint or identity may also be named ``#N``, its row id: a key holding invalid UTF-8
+    is read back with U+FFFD and no longer compares equal, its row id always does."""
     conn = store.conn
+    by_row = subject_id[1:].isdigit() and subject_id.startswith("#")
     if subject_type == "credential":
         row = conn.execute(
             "SELECT kind || ' ' || redacted FROM credentials WHERE id = ?", (subject_id,)
         ).fetchone()
         return None if row is None else _labelled(credential_scope(subject_id), row[0])
     if subject_type == "identity":
-        row = conn.execute("SELECT name FROM identities WHERE id = ?", (subject_id,)).fetchone()
+        row = conn.execute(
+            f"SELECT rowid, id, name FROM identities WHERE {'rowid' if by_row else 'id'} = ?",
+            (int(subject_id[1:]) if by_row else subject_id,),
+        ).fetchone()
         if row is None:
             return None
         return Scope(
             "identity",
-            subject_id,
+            row[1],
             "e.id IN (SELECT exchange_id FROM exchange_credentials WHERE credential_id IN "
-            "(SELECT id FROM credentials WHERE identity_id = ?))",
-            (subject_id,),
-            row[0],
+            "(SELECT id FROM credentials WHERE identity_id = "
+            "(SELECT id FROM identities WHERE rowid = ?)))",
+            (row[0],),
+            row[2] or row[1],
         )
     if subject_type == "endpoint":
-        host, _, rest = subject_id.partition(" ")
-        method, _, template = rest.partition(" ")
-        row = conn.execute(
-            "SELECT id FROM endpoints WHERE host = ? AND method = ? AND template = ?",
-            (host, method, template),
-        ).fetchone()
+        if by_row:
+            row = conn.execute(
+                "SELECT id, host, method, template FROM endpoints WHERE id = ?",
+                (int(subject_id[1:]),),
+            ).fetchone()
+        else:
+            host, _, rest = subject_id.partition(" ")
+            method, _, template = rest.partition(" ")
+            row = conn.execute(
+                "SELECT id, host, method, template FROM endpoints WHERE host = ? AND method = ? "
+                "AND template = ?",
+                (host, method, template),
+            ).fetchone()
         if row is None:
             return None
-        return Scope("endpoint", subject_id, "e.endpoint_id = ?", (row[0],), subject_id)
+        key = endpoint_key(row[1], row[2], row[3])
+        return Scope("endpoint", key, "e.endpoint_id = ?", (row[0],), key)
     if subject_type == "client":
         row = conn.execute(
             "SELECT 1 FROM exchanges WHERE client_ip = ? LIMIT 1", (subject_id,)
@@ -465,6 +481,26 @@ def exchange_page(
     return Page(rows, total, limit)
 
 
+def subject_exchanges(
+    store: Store,
+    subject_type: str,
+    subject_id: str,
+    *,
+    text: str = "",
+    after: tuple[float, int] | None = None,
+    limit: int = EXCHANGES,
+    order: str = "ts",
+    descending: bool = False,
+) -> Page[ExchangeRow]:
+    """A subject's exchanges (an empty page when the case has no such subject)."""
+    scope = scope_for(store, subject_type, subject_id)
+    if scope is None:
+        return Page((), 0, limit)
+    return exchange_page(
+        store, scope, text=text, after=after, limit=limit, order=order, descending=descending
+    )
+
+
 def story(store: Store, subject_type: str, subject_id: str, *, buckets: int = 60) -> Story | None:
     """The story of one subject (None when the case holds no such subject)."""
     scope = scope_for(store, subject_type, subject_id)
@@ -538,14 +574,15 @@ def _facts(store: Store, scope: Scope) -> dict[str, Any]:
         }
     if scope.type == "identity":
         row = conn.execute(
-            "SELECT name, kind, owner, source, registered FROM identities WHERE id = ?",
-            (scope.id,),
+            "SELECT name, kind, owner, source, registered FROM identities WHERE rowid = ?",
+            scope.args,
         ).fetchone()
         held = [
             r[0]
             for r in conn.execute(
-                "SELECT id FROM credentials WHERE identity_id = ? ORDER BY last_seen DESC LIMIT 50",
-                (scope.id,),
+                "SELECT id FROM credentials WHERE identity_id = "
+                "(SELECT id FROM identities WHERE rowid = ?) ORDER BY last_seen DESC LIMIT 50",
+                scope.args,
             )
         ]
         return {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -19,16 +19,21 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from discovery.errors import DiscoveryError
+from discovery.errors import DiscoveryError, SubjectNotFound
+from discovery.views.story import STORY_TYPES
+from ir_console.tui.commandline import CommandError, CommandLine, did_you_mean, parse
 from ir_console.tui.data import CaseData
 from ir_console.tui.messages import (
     BlockRequested,
     CaseChanged,
     CaseWritten,
+    CommandRequested,
     Failed,
     JumpTo,
     Notice,
+    OpenExchange,
     OpenGraph,
+    OpenStory,
     Painted,
     ResumeRequested,
     RunbooksRequested,
@@ -40,6 +45,7 @@ from ir_console.tui.safety import SafetyMode
 from ir_console.tui.screens.audit import AuditScreen
 from ir_console.tui.screens.base import CaseScreen, ListScreen
 from ir_console.tui.screens.endpoints import EndpointsScreen
+from ir_console.tui.screens.exchange import ExchangeScreen
 from ir_console.tui.screens.findings import FindingsScreen
 from ir_console.tui.screens.graph import GraphScreen
 from ir_console.tui.screens.help import HelpScreen
@@ -48,6 +54,7 @@ from ir_console.tui.screens.live import LiveScreen
 from ir_console.tui.screens.overview import OverviewScreen
 from ir_console.tui.screens.runbooks import RunsScreen
 from ir_console.tui.screens.search import SearchModal
+from ir_console.tui.screens.story import StoryScreen
 from ir_console.tui.screens.walkthrough import WalkthroughScreen
 from ir_console.tui.widgets import safe
 
@@ -64,6 +71,18 @@ SCREENS_BY_KEY = (
     ("9", "audit", "Audit timeline"),
 )
 BLOCKABLE = ("credential", "endpoint")
+# what the palette offers on the screen it was opened from, when that screen can do it
+SCREEN_ACTIONS = (
+    ("open", "Open the highlighted row", "its page (its story), or its details (enter)"),
+    ("copy_id", "Copy the highlighted id", "to the clipboard (y)"),
+    ("copy_command", "Copy the extraction command", "tshark writing this exchange's frames (c)"),
+    ("sort", "Sort by the next column", "s; a column header click sorts by it"),
+    ("filter", "Filter the list", "the CLI's words: status:shadow,zombie requests:>5 -host:x (/)"),
+    ("graph", "Explore in the graph", "blast radius, exposure (x)"),
+    ("runbooks", "Runbooks for this subject", "plan, approvals, run (r)"),
+    ("block", "Block at the proxy", "as the mode allows: READ-ONLY refuses (b)"),
+    ("more", "Load more exchanges", "the next page, in time order (n)"),
+)
 
 
 class ConsoleApp(App[None]):
@@ -89,6 +108,7 @@ class ConsoleApp(App[None]):
             for key, mode, title in SCREENS_BY_KEY
         ),
         Binding("question_mark", "help", "Help"),
+        Binding("colon", "command_line", "Command", show=False),
         Binding("M", "choose_safety", "Mode"),
         Binding("q", "quit", "Quit"),
     ]
@@ -150,6 +170,133 @@ class ConsoleApp(App[None]):
         await self.switch_mode("graph")
         if isinstance(self.screen, GraphScreen):
             self.screen.show_subject(message.subject)
+
+    def on_open_story(self, message: OpenStory) -> None:
+        self.push_screen(StoryScreen(message.subject))
+
+    def on_open_exchange(self, message: OpenExchange) -> None:
+        self.push_screen(ExchangeScreen(message.exchange_id))
+
+    def context_subject(self) -> SubjectRef | None:
+        """The subject the responder is looking at (a page's, or the highlighted row's)."""
+        screen = self.screen
+        return screen.context_subject() if isinstance(screen, CaseScreen) else None
+
+    # ------------------------------------------------------------ the command line
+
+    def action_command_line(self) -> None:
+        if isinstance(self.screen, CommandLine):
+            return
+        context = self.context_subject()
+
+        def entered(text: str | None) -> None:
+            if text:
+                self.post_message(CommandRequested(text, context))
+
+        self.push_screen(CommandLine(), entered)
+
+    async def on_command_requested(self, message: CommandRequested) -> None:
+        """Run a command line: switch screens, open a subject or an exchange, block, run."""
+        try:
+            command = parse(message.text)
+        except CommandError as exc:
+            self.notify(str(exc), markup=False, severity="warning")
+            return
+        verb, argument = command.verb, command.argument
+        if command.screen is not None:
+            await self.switch_mode(command.screen)
+            if argument and isinstance(self.screen, ListScreen):
+                self.screen.set_filter(argument)
+        elif verb == "help":
+            self.action_help()
+        elif verb == "quit":
+            self.exit()
+        elif verb == "search":
+            self.action_search()
+        elif verb == "exchange":
+            if argument.isdigit():
+                self.push_screen(ExchangeScreen(int(argument)))
+            else:
+                self.notify("name an exchange by its number: :x 14", markup=False)
+        elif verb in STORY_TYPES:
+            if argument:
+                self._find_subject(verb, argument, "open")
+            elif message.context is not None and message.context.type == verb:
+                self.push_screen(StoryScreen(message.context))
+            else:
+                self.notify(f"name a {verb}: :{verb} WORDS", markup=False)
+        elif verb == "block":
+            if argument:
+                self._find_subject(None, argument, "block")
+            elif message.context is not None:
+                self.on_block_requested(BlockRequested(message.context))
+        elif verb == "run":
+            runbook_id, _, target = argument.partition(" ")
+            if not runbook_id:
+                self.notify("name a runbook: :run RUNBOOK [TARGET]", markup=False)
+            elif target.strip():
+                self._find_subject(None, target.strip(), f"run:{runbook_id}")
+            elif message.context is not None:
+                self._open_runbook(runbook_id, message.context)
+            else:
+                self.notify(
+                    f"run {runbook_id} on what? open a subject first, or :run {runbook_id} TARGET",
+                    markup=False,
+                )
+
+    @work(thread=True, exclusive=True, group="command")
+    def _find_subject(self, kind: str | None, text: str, then: str) -> None:
+        """The subjects ``text`` names (of ``kind``): exactly, else by the case-wide search."""
+        found: list[tuple[SubjectRef, str]] = []
+        try:
+            try:
+                subject = self.data.resolve(f"{kind}:{text}" if kind else text)
+                if kind is None or subject.type == kind:
+                    found = [(SubjectRef(subject.type, subject.id), subject.label)]
+            except SubjectNotFound:
+                types = (kind,) if kind else STORY_TYPES
+                found = [
+                    (SubjectRef(hit.type, hit.id), hit.label)
+                    for hit in self.data.search(text)
+                    if hit.type in types
+                ]
+        except DiscoveryError as exc:
+            self.post_message(Failed("could not read the case", str(exc)))
+            return
+        self.call_from_thread(self._found, kind, text, found, then)
+
+    def _found(
+        self, kind: str | None, text: str, found: list[tuple[SubjectRef, str]], then: str
+    ) -> None:
+        if not found:
+            what = kind or "subject"
+            self.notify(
+                f"no {what} matches {text!r}; :search {text} looks through the whole case",
+                markup=False,
+                severity="warning",
+            )
+            return
+        if len(found) == 1:
+            self._act(found[0][0], then)
+            return
+        options = []
+        for subject, label in found[:40]:
+            option = Text(f"{subject.type:<11}", style="dim")
+            option.append_text(safe(label, limit=90))
+            options.append((subject.ref, option))
+        title = Text(f"{len(found)} match {text!r}: which one?", style="bold")
+        self.push_screen(
+            ChoiceModal(title, options),
+            lambda ref: self._act(SubjectRef.parse(ref), then) if ref else None,
+        )
+
+    def _act(self, subject: SubjectRef, then: str) -> None:
+        if then == "open":
+            self.push_screen(StoryScreen(subject))
+        elif then == "block":
+            self.on_block_requested(BlockRequested(subject))
+        elif then.startswith("run:"):
+            self._open_runbook(then.removeprefix("run:"), subject)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -242,19 +389,48 @@ class ConsoleApp(App[None]):
         self.post_message(Notice(f"blocked {subject.type} {subject.id}"))
         self.post_message(CaseWritten())
 
-    def on_runbooks_requested(self, message: RunbooksRequested) -> None:
-        """Offer the runbooks that apply to a subject; the chosen one opens on its plan."""
+    def _runbooks(self) -> dict[str, Any] | None:
+        """The runbooks by id (None, said in an error dialog, when they cannot be loaded)."""
         from runbooks import loader
         from runbooks.errors import RunbookError
 
-        subject = message.subject
         try:
-            applicable = [
-                r for r in loader.load_all().values() if subject.type in r.runbook.applies_to
-            ]
+            return dict(loader.load_all())
         except (RunbookError, DiscoveryError) as exc:
             self.show_error("could not load the runbooks", str(exc))
+            return None
+
+    def _open_runbook(self, runbook_id: str, subject: SubjectRef) -> None:
+        """Open runbook ``runbook_id`` on ``subject`` at its plan (``:run``)."""
+        loaded = self._runbooks()
+        if loaded is None:
             return
+        by_id = {r.runbook.id: r for r in loaded.values()}
+        if runbook_id not in by_id:
+            self.notify(
+                f"no runbook {runbook_id!r}{did_you_mean(runbook_id, sorted(by_id))}",
+                markup=False,
+                severity="warning",
+            )
+            return
+        chosen = by_id[runbook_id]
+        if subject.type not in chosen.runbook.applies_to:
+            applies = ", ".join(chosen.runbook.applies_to)
+            self.notify(
+                f"{runbook_id} applies to {applies}, not to a {subject.type}",
+                markup=False,
+                severity="warning",
+            )
+            return
+        self.push_screen(WalkthroughScreen(chosen, subject.ref))
+
+    def on_runbooks_requested(self, message: RunbooksRequested) -> None:
+        """Offer the runbooks that apply to a subject; the chosen one opens on its plan."""
+        subject = message.subject
+        loaded = self._runbooks()
+        if loaded is None:
+            return
+        applicable = [r for r in loaded.values() if subject.type in r.runbook.applies_to]
         if not applicable:
             self.notify(f"no runbook applies to a {subject.type}", markup=False)
             return
@@ -298,6 +474,16 @@ class ConsoleApp(App[None]):
                 lambda mode=mode: self._request_safety(mode),
             )
         yield SystemCommand("Help", "keys and screens", self.action_help)
+        yield SystemCommand(
+            "Command line",
+            "open a subject, an exchange, run or block (key :)",
+            self.action_command_line,
+        )
+        for action, title, help_text in SCREEN_ACTIONS:
+            if hasattr(screen, f"action_{action}") and screen.check_action(action, ()) is not False:
+                yield SystemCommand(
+                    title, help_text, lambda action=action: screen.run_action(action)
+                )
 
     def _request_safety(self, mode: SafetyMode) -> None:
         if mode is SafetyMode.LIVE:

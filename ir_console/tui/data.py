@@ -17,8 +17,11 @@ from typing import Any
 from discovery.case import audit, blocklist
 from discovery.timeutil import iso
 from discovery.views import captures, details, queries, runs, search, subjects, traffic
+from discovery.views import exchange as exchange_view
 from discovery.views import overview as overview_view
-from discovery.views.page import Page
+from discovery.views import story as story_view
+from discovery.views import timeline as timeline_view
+from discovery.views.page import Page, Sort
 from discovery.views.reader import SharedCase
 from discovery.views.rows import (
     AuditRow,
@@ -72,39 +75,94 @@ class CaseData:
         """Counts, what is new, the most pressing rows."""
         return self.case.call(overview_view.overview, since, window)
 
-    def endpoints(self, text: str = "", limit: int = PAGE) -> Page[EndpointRow]:
-        """Endpoints matching the filter, busiest first."""
+    def endpoints(
+        self, text: str = "", limit: int = PAGE, sort: Sort | None = None
+    ) -> Page[EndpointRow]:
+        """Endpoints matching the filter, busiest first (or by ``sort``)."""
         return self.case.call(
-            queries.endpoint_page, text=text, order="busiest", limit=limit, callers=False
+            queries.endpoint_page,
+            text=text,
+            order="busiest",
+            sort=sort,
+            limit=limit,
+            callers=False,
         )
 
     def endpoint_detail(self, endpoint_id: int) -> EndpointDetail | None:
         return self.case.call(details.endpoint_detail, endpoint_id)
 
-    def credentials(self, text: str = "", limit: int = PAGE) -> Page[CredentialRow]:
-        """Credentials matching the filter, most recently used first."""
+    def credentials(
+        self, text: str = "", limit: int = PAGE, sort: Sort | None = None
+    ) -> Page[CredentialRow]:
+        """Credentials matching the filter, most recently used first (or by ``sort``)."""
         return self.case.call(
-            queries.credential_page, text=text, order="recent", limit=limit, reach=False
+            queries.credential_page, text=text, order="recent", sort=sort, limit=limit, reach=False
         )
 
     def credential_detail(self, credential_id: str) -> CredentialDetail | None:
         return self.case.call(details.credential_detail, credential_id)
 
-    def identities(self, text: str = "", limit: int = PAGE) -> Page[IdentityRow]:
-        """Identities matching the filter, unregistered first."""
+    def identities(
+        self, text: str = "", limit: int = PAGE, sort: Sort | None = None
+    ) -> Page[IdentityRow]:
+        """Identities matching the filter, unregistered first (or by ``sort``)."""
         return self.case.call(
-            queries.identity_page, text=text, order="unregistered_first", limit=limit
+            queries.identity_page, text=text, order="unregistered_first", sort=sort, limit=limit
         )
 
     def identity_detail(self, rowid: int) -> IdentityDetail | None:
         return self.case.call(details.identity_detail, rowid)
 
-    def findings(self, text: str = "", limit: int = PAGE) -> Page[FindingRow]:
-        """Findings matching the filter, most severe first."""
-        return self.case.call(queries.finding_page, text=text, limit=limit)
+    def findings(
+        self, text: str = "", limit: int = PAGE, sort: Sort | None = None
+    ) -> Page[FindingRow]:
+        """Findings matching the filter, most severe first (or by ``sort``)."""
+        return self.case.call(queries.finding_page, text=text, sort=sort, limit=limit)
 
     def finding_detail(self, finding_id: str) -> FindingRow | None:
         return self.case.call(details.finding_detail, finding_id)
+
+    # ------------------------------------------------------------ stories and exchanges
+
+    def story(
+        self, subject_type: str, subject_id: str, buckets: int = 60
+    ) -> story_view.Story | None:
+        """A subject's page (None when the case has no such subject)."""
+        return self.case.call(story_view.story, subject_type, subject_id, buckets=buckets)
+
+    def story_exchanges(
+        self,
+        subject_type: str,
+        subject_id: str,
+        *,
+        text: str = "",
+        after: tuple[float, int] | None = None,
+        limit: int = PAGE,
+        order: str = "ts",
+        descending: bool = False,
+    ) -> Page[ExchangeRow]:
+        """A subject's exchanges: in time order from ``after``, or sorted by ``order``."""
+        return self.case.call(
+            story_view.subject_exchanges,
+            subject_type,
+            subject_id,
+            text=text,
+            after=after,
+            limit=limit,
+            order=order,
+            descending=descending,
+        )
+
+    def exchange(
+        self, exchange_id: int
+    ) -> tuple[exchange_view.ExchangeDetail | None, exchange_view.Extraction | None]:
+        """One exchange in full and the command that extracts its evidence."""
+        detail = self.case.call(exchange_view.exchange_detail, exchange_id)
+        return detail, None if detail is None else exchange_view.extraction(detail)
+
+    def case_timeline(self, buckets: int = 60) -> timeline_view.CaseTimeline | None:
+        """The case's traffic over time and its milestones."""
+        return self.case.call(timeline_view.case_timeline, buckets)
 
     # ------------------------------------------------------------ subjects and the graph
 
@@ -185,6 +243,17 @@ def when(ts: float | None) -> str:
     """A compact UTC time for tables (``2026-11-28 04:34``)."""
     value = iso(ts)
     return value[:16].replace("T", " ") if value else "-"
+
+
+def stamp(ts: float | None, fraction: bool = False) -> str:
+    """A time to the second for a list of requests (``11-28 04:58:34``); with ``fraction``,
+    the full date and milliseconds (``2026-11-28 04:58:34.825``)."""
+    value = iso(ts)
+    if ts is None or not value:
+        return "-"
+    if fraction:
+        return value[:19].replace("T", " ") + f".{int(ts * 1000) % 1000:03d}"
+    return value[5:19].replace("T", " ")
 
 
 def duration(seconds: float | None) -> str:

@@ -133,3 +133,28 @@ class ResumeRequested(Message):
 
 class SearchRequested(Message):
     """Open the case-wide search."""
+
+
+class OpenStory(Message):
+    """Open a subject's page (its story) over the current screen."""
+
+    def __init__(self, subject: SubjectRef) -> None:
+        super().__init__()
+        self.subject = subject
+
+
+class OpenExchange(Message):
+    """Open one exchange over the current screen."""
+
+    def __init__(self, exchange_id: int) -> None:
+        super().__init__()
+        self.exchange_id = exchange_id
+
+
+class CommandRequested(Message):
+    """Run a ``:`` command line (``cred globex``, ``endpoint /v2/admin``, ``run ID``...)."""
+
+    def __init__(self, text: str, context: SubjectRef | None = None) -> None:
+        super().__init__()
+        self.text = text
+        self.context = context

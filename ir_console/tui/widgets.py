@@ -80,6 +80,10 @@ class TopBar(Horizontal):
         if case is not None:
             self.query_one("#case-name", Static).update(safe(case.name, style="dim"))
 
+    def set_title(self, title: str) -> None:
+        """Show ``title`` (a breadcrumb: captured labels, so sanitized, never markup)."""
+        self.query_one("#screen-title", Static).update(safe(f" {title}", style="bold", limit=None))
+
 
 class VimTable(DataTable[Text]):
     """A row-cursor DataTable with vim keys."""

@@ -18,7 +18,8 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from discovery.errors import DiscoveryError
-from discovery.views.page import Page
+from discovery.views.page import Page, Sort
+from discovery.views.story import STORY_TYPES
 from ir_console.tui.data import CaseData
 from ir_console.tui.messages import (
     BlockRequested,
@@ -26,6 +27,7 @@ from ir_console.tui.messages import (
     DetailLoaded,
     Failed,
     OpenGraph,
+    OpenStory,
     RowsLoaded,
     RunbooksRequested,
     SubjectRef,
@@ -36,6 +38,18 @@ from ir_console.tui.widgets import DetailPane, FilterInput, TopBar, VimTable
 # What reading the case may raise (SQLite's own errors arrive as CaseFileError).
 DATA_ERRORS = (DiscoveryError,)
 DETAIL_DELAY_S = 0.08
+CRUMB_SEPARATOR = " › "
+CRUMB = 18  # an earlier screen's name in the breadcrumb is cut to this
+
+
+def copy_text(screen: Screen[Any], value: str, what: str) -> None:
+    """Put ``value`` on the clipboard (the terminal's, by OSC 52) and say so."""
+    screen.app.copy_to_clipboard(value)
+    screen.notify(f"copied {what}: {value}", markup=False, timeout=4)
+
+
+def copy_id(screen: Screen[Any], value: str) -> None:
+    copy_text(screen, value, "id")
 
 
 class CaseScreen(Screen[None]):
@@ -55,6 +69,45 @@ class CaseScreen(Screen[None]):
     def data(self) -> CaseData:
         return self.console.data
 
+    @property
+    def crumb(self) -> str:
+        """This screen's name in the breadcrumb."""
+        return self.TITLE_TEXT
+
+    def breadcrumb(self, width: int | None = None) -> str:
+        """The screens that escape goes back through, oldest first, ending with this one
+        (its oldest parts dropped to fit ``width``)."""
+        crumbs = [s.crumb for s in self.app.screen_stack if isinstance(s, CaseScreen)]
+        if not crumbs or crumbs[-1] != self.crumb:
+            crumbs.append(self.crumb)
+        width = width or max(20, self.app.size.width - 30)
+        text = CRUMB_SEPARATOR.join(crumbs)
+        if len(text) <= width:
+            return text
+        # too long: earlier names cut short, then the last one, then the oldest dropped
+        crumbs = [c if len(c) <= CRUMB else c[: CRUMB - 1] + "…" for c in crumbs[:-1]] + crumbs[-1:]
+        before = len(CRUMB_SEPARATOR.join([*crumbs[:-1], ""]))
+        room = max(CRUMB, width - before)
+        if len(crumbs[-1]) > room:
+            crumbs[-1] = crumbs[-1][: room - 1] + "…"
+        text = CRUMB_SEPARATOR.join(crumbs)
+        while len(crumbs) > 1 and len(text) > width:
+            crumbs = crumbs[1:]
+            text = "…" + CRUMB_SEPARATOR + CRUMB_SEPARATOR.join(crumbs)
+        return text
+
+    def context_subject(self) -> SubjectRef | None:
+        """The subject in view (what ``:run`` and the palette's actions apply to), if any."""
+        return None
+
+    def go_back(self) -> bool:
+        """Back to the screen this one was opened from; False when it is the first."""
+        stack = self.app.screen_stack
+        if len(stack) > 1 and stack[-1] is self:
+            self.app.pop_screen()
+            return True
+        return False
+
     def on_screen_resume(self) -> None:
         if self.loaded_version is not None and self.loaded_version != self.console.case_version:
             self.reload()
@@ -72,9 +125,13 @@ class ListScreen(CaseScreen):
     COLUMNS: ClassVar[tuple[str, ...]] = ()
     AUTO_FOCUS = "#table"
 
+    # (column header, Sort column) pairs ``s`` and header clicks sort by, in ``s``'s order
+    SORTS: ClassVar[tuple[tuple[str, str], ...]] = ()
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("slash", "filter", "Filter"),
         Binding("z", "zoom", "Zoom details"),
+        Binding("y", "copy_id", "Copy id"),
+        Binding("s", "sort", "Sort"),
         Binding("escape", "unzoom", "Back", show=False),
     ]
 
@@ -88,6 +145,7 @@ class ListScreen(CaseScreen):
         self.detail: Any = None
         self._detail_timer: Timer | None = None
         self.shown_at = 0.0  # when the table last took new rows (benchmarks read it)
+        self.sort: Sort | None = None
 
     def compose(self) -> ComposeResult:
         yield TopBar(self.TITLE_TEXT)
@@ -124,6 +182,11 @@ class ListScreen(CaseScreen):
         """The subject a row is about (for graph, block and runbooks), if any."""
         return None
 
+    def story_of(self, row: Any) -> SubjectRef | None:
+        """The subject whose page enter opens for a row (its subject, when it has a page)."""
+        subject = self.subject_of(row)
+        return subject if subject is not None and subject.type in STORY_TYPES else None
+
     def row(self, key: str) -> Any:
         """The loaded row with this key, or None."""
         return self._rows.get(key)
@@ -136,6 +199,9 @@ class ListScreen(CaseScreen):
         """The highlighted row's subject."""
         row = self.highlighted()
         return None if row is None else self.subject_of(row)
+
+    def context_subject(self) -> SubjectRef | None:
+        return self.subject()
 
     # ------------------------------------------------------------ loading
 
@@ -190,6 +256,9 @@ class ListScreen(CaseScreen):
         for row in message.page.rows:
             table.add_row(*self.cells(row), key=self.row_key(row))
         status = Text(f" {len(message.page.rows)} of {message.page.total}", style="dim")
+        if self.sort is not None:
+            label = dict((c, h) for h, c in self.SORTS).get(self.sort.column, self.sort.column)
+            status.append(f"  sorted by {label}{' ↓' if self.sort.descending else ''}", style="dim")
         if message.page.truncated:
             status.append("  (first rows only: refine the filter)", style="dim")
         self.query_one("#status-line", Static).update(status)
@@ -236,7 +305,45 @@ class ListScreen(CaseScreen):
 
     @on(DataTable.RowSelected)
     def _row_selected(self, _event: DataTable.RowSelected) -> None:
-        self.action_zoom()
+        self.action_open()
+
+    def action_open(self) -> None:
+        """Open the highlighted row's page (its story); rows without one zoom their details."""
+        row = self.highlighted()
+        subject = None if row is None else self.story_of(row)
+        if subject is not None:
+            self.post_message(OpenStory(subject))
+        else:
+            self.action_zoom()
+
+    def action_copy_id(self) -> None:
+        if self.detail_key is not None:
+            subject = self.subject()
+            copy_id(self, subject.id if subject is not None else self.detail_key)
+
+    def action_sort(self) -> None:
+        """Sort by the next column (each column ascending, then descending, then the next)."""
+        if not self.SORTS:
+            return
+        columns = [c for _, c in self.SORTS]
+        if self.sort is None:
+            self.sort = Sort(columns[0])
+        elif not self.sort.descending:
+            self.sort = Sort(self.sort.column, descending=True)
+        else:
+            i = columns.index(self.sort.column) if self.sort.column in columns else -1
+            self.sort = None if i + 1 >= len(columns) else Sort(columns[i + 1])
+        self.reload()
+
+    @on(DataTable.HeaderSelected)
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        column = dict(self.SORTS).get(str(event.label))
+        if column is None:
+            return
+        same = self.sort is not None and self.sort.column == column
+        descending = same and self.sort is not None and not self.sort.descending
+        self.sort = Sort(column, descending=descending)
+        self.reload()
 
     def action_details(self) -> None:
         self.action_zoom()
@@ -251,9 +358,13 @@ class ListScreen(CaseScreen):
             pane.focus()
 
     def action_unzoom(self) -> None:
+        """Escape: un-zoom (focus back on the list), or back to the previous screen."""
         if self.maximized is not None:
             self.minimize()
-        self.query_one(VimTable).focus()
+            self.query_one(VimTable).focus()
+            return
+        if not self.go_back():
+            self.query_one(VimTable).focus()
 
     def action_graph(self) -> None:
         subject = self.subject()

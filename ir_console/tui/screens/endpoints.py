@@ -49,13 +49,24 @@ class EndpointsScreen(ListScreen):
 
     TITLE_TEXT = "Endpoints"
     COLUMNS = ("status", "method", "host", "template", "requests", "last seen")
+    SORTS = (
+        ("requests", "requests"),
+        ("last seen", "last_seen"),
+        ("status", "status"),
+        ("method", "method"),
+        ("host", "host"),
+        ("template", "template"),
+    )
     BINDINGS: ClassVar = [*SUBJECT_BINDINGS, BLOCK_BINDING]
 
     def fetch(self, data: CaseData, text: str) -> Page[EndpointRow]:
-        return data.endpoints(text)
+        return data.endpoints(text, sort=self.sort)
 
     def subject_of(self, row: EndpointRow) -> SubjectRef:
         return SubjectRef("endpoint", row.key)
+
+    def story_of(self, row: EndpointRow) -> SubjectRef:
+        return SubjectRef("endpoint", f"#{row.id}")  # opened by row id, whatever its bytes
 
     def cells(self, row: EndpointRow) -> tuple[Text, ...]:
         status = row.status + (" ⛔" if row.blocked else "")

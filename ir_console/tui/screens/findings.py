@@ -22,10 +22,16 @@ class FindingsScreen(ListScreen):
 
     TITLE_TEXT = "Findings"
     COLUMNS = ("severity", "rule", "title", "subject")
+    SORTS = (
+        ("severity", "severity"),
+        ("rule", "rule"),
+        ("title", "title"),
+        ("subject", "subject"),
+    )
     BINDINGS: ClassVar = [*SUBJECT_BINDINGS]
 
     def fetch(self, data: CaseData, text: str) -> Page[FindingRow]:
-        return data.findings(text)
+        return data.findings(text, sort=self.sort)
 
     def cells(self, row: FindingRow) -> tuple[Text, ...]:
         return (

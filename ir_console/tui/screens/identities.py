@@ -40,10 +40,18 @@ class CredentialsScreen(ListScreen):
 
     TITLE_TEXT = "Credentials"
     COLUMNS = ("id", "kind", "redacted", "identity", "requests", "last seen")
+    SORTS = (
+        ("requests", "requests"),
+        ("last seen", "last_seen"),
+        ("id", "id"),
+        ("kind", "kind"),
+        ("redacted", "redacted"),
+        ("identity", "identity"),
+    )
     BINDINGS: ClassVar = [*SUBJECT_BINDINGS, BLOCK_BINDING]
 
     def fetch(self, data: CaseData, text: str) -> Page[CredentialRow]:
-        return data.credentials(text)
+        return data.credentials(text, sort=self.sort)
 
     def subject_of(self, row: CredentialRow) -> SubjectRef:
         return SubjectRef("credential", row.id)
@@ -114,16 +122,26 @@ class IdentitiesScreen(ListScreen):
 
     TITLE_TEXT = "Identities"
     COLUMNS = ("registered", "name", "source", "owner", "credentials", "last seen")
+    SORTS = (
+        ("last seen", "last_seen"),
+        ("registered", "registered"),
+        ("name", "name"),
+        ("source", "source"),
+        ("owner", "owner"),
+    )
     BINDINGS: ClassVar = [*SUBJECT_BINDINGS]
 
     def fetch(self, data: CaseData, text: str) -> Page[IdentityRow]:
-        return data.identities(text)
+        return data.identities(text, sort=self.sort)
 
     def row_key(self, row: IdentityRow) -> str:
         return str(row.rowid)  # opens the identity whatever bytes its id holds
 
     def subject_of(self, row: IdentityRow) -> SubjectRef:
         return SubjectRef("identity", row.id)
+
+    def story_of(self, row: IdentityRow) -> SubjectRef:
+        return SubjectRef("identity", f"#{row.rowid}")  # opened by row id, whatever its bytes
 
     def cells(self, row: IdentityRow) -> tuple[Text, ...]:
         registered = (

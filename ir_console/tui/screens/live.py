@@ -16,18 +16,19 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input, Sparkline, Static
 
 from discovery.views.captures import Capture
 from discovery.views.page import terms
 from discovery.views.rows import ExchangeRow
 from ir_console.tui.data import when
-from ir_console.tui.messages import Failed
+from ir_console.tui.messages import Failed, OpenExchange
 from ir_console.tui.modals import PromptModal
-from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen
+from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen, copy_id
 from ir_console.tui.widgets import FilterInput, TopBar, VimTable, safe
 
 KEEP = 200
+RATES = 120  # polls the requests-per-second picture keeps (a minute at POLL_S)
 POLL_S = 0.5
 
 
@@ -89,6 +90,7 @@ class LiveScreen(CaseScreen):
     COLUMNS = ("time", "client", "method", "host", "path", "status", "source")
     BINDINGS: ClassVar = [
         Binding("slash", "filter", "Filter"),
+        Binding("y", "copy_id", "Copy id"),
         Binding("p", "pause", "Pause/resume"),
         Binding("c", "start_proxy", "Start proxy"),
         Binding("s", "stop_proxy", "Stop proxy"),
@@ -101,6 +103,7 @@ class LiveScreen(CaseScreen):
         self.paused = False
         self.arrived = 0
         self.rate = 0.0
+        self.rates: deque[float] = deque([0.0] * RATES, maxlen=RATES)
         self._last_poll = time.monotonic()
         self.proxy: subprocess.Popen[bytes] | None = None
         self.capture: Capture | None = None
@@ -109,6 +112,7 @@ class LiveScreen(CaseScreen):
         yield TopBar(self.TITLE_TEXT)
         yield FilterInput("/ filter the newest exchanges")
         yield Static(Text("waiting for traffic…", style="dim"), id="live-status")
+        yield Sparkline(list(self.rates), id="live-rate")
         yield VimTable(id="table")
         yield Footer()
 
@@ -153,6 +157,8 @@ class LiveScreen(CaseScreen):
         if not first:
             self.arrived += count
             self.rate = count / max(now - self._last_poll, 1e-6)
+            self.rates.append(self.rate)
+            self.query_one("#live-rate", Sparkline).data = list(self.rates)
         self._last_poll = now
         if count == 0 and not first:
             self._status()
@@ -200,6 +206,19 @@ class LiveScreen(CaseScreen):
     @on(Input.Changed, "#filter")
     def _filter(self, _event: Input.Changed) -> None:
         self._show()
+
+    @on(DataTable.RowSelected)
+    def _open(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value if event.row_key is not None else None
+        if key:
+            self.post_message(OpenExchange(int(key)))
+
+    def action_copy_id(self) -> None:
+        table = self.query_one(VimTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if key:
+                copy_id(self, str(key))
 
     def action_filter(self) -> None:
         self.query_one(FilterInput).focus()

@@ -14,8 +14,17 @@ from textual.widgets import DataTable, Footer, Static
 
 from discovery.severity import SEVERITIES
 from discovery.views.overview import Overview
+from discovery.views.timeline import CaseTimeline
+from ir_console.tui.charts import milestones_text
 from ir_console.tui.data import NEW_WINDOWS, when
-from ir_console.tui.messages import Failed, JumpTo, Painted, SearchRequested
+from ir_console.tui.messages import (
+    Failed,
+    JumpTo,
+    OpenStory,
+    Painted,
+    SearchRequested,
+    SubjectRef,
+)
 from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen
 from ir_console.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, TopBar, VimTable, safe
 
@@ -23,9 +32,10 @@ from ir_console.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, TopBar, VimTabl
 class OverviewLoaded(Message):
     """The overview's figures."""
 
-    def __init__(self, overview: Overview) -> None:
+    def __init__(self, overview: Overview, timeline: CaseTimeline | None) -> None:
         super().__init__()
         self.overview = overview
+        self.timeline = timeline
 
 
 class OverviewScreen(CaseScreen):
@@ -57,6 +67,7 @@ class OverviewScreen(CaseScreen):
         yield TopBar(self.TITLE_TEXT)
         with Vertical(id="overview"):
             yield Static(Text("loading the case…", style="dim"), id="counts")
+            yield Static(Text(""), id="ov-timeline")
             yield Static(Text("Most severe findings", style="bold underline"), classes="heading")
             yield VimTable(id="ov-findings", classes="mini")
             yield Static(
@@ -84,10 +95,14 @@ class OverviewScreen(CaseScreen):
     def _load(self) -> None:
         try:
             overview = self.data.overview(window=NEW_WINDOWS[self.window][1])
+            timeline = self.data.case_timeline(self.timeline_buckets())
         except DATA_ERRORS as exc:
             self.post_message(Failed("could not read the case", str(exc)))
             return
-        self.post_message(OverviewLoaded(overview))
+        self.post_message(OverviewLoaded(overview, timeline))
+
+    def timeline_buckets(self) -> int:
+        return max(10, min(150, self.app.size.width - 4))
 
     def on_overview_loaded(self, message: OverviewLoaded) -> None:
         ov = self.overview = message.overview
@@ -123,6 +138,20 @@ class OverviewScreen(CaseScreen):
             f"{ov.new.identities} identities"
         )
         self.query_one("#counts", Static).update(counts)
+        chart = self.query_one("#ov-timeline", Static)
+        if message.timeline is None:
+            chart.update(Text(""))
+        else:
+            picture = Text("Case timeline", style="bold underline")
+            picture.append("  requests over time; the numbers mark what happened\n", style="dim")
+            picture.append_text(
+                milestones_text(
+                    message.timeline.timeline,
+                    message.timeline.milestones,
+                    self.app.size.width - 4,
+                )
+            )
+            chart.update(picture)
 
         findings = self.query_one("#ov-findings", DataTable)
         findings.clear()
@@ -161,10 +190,7 @@ class OverviewScreen(CaseScreen):
         if not key:
             return
         kind, _, ident = key.partition(":")
-        target = {"finding": "findings", "endpoint": "endpoints", "identity": "identities"}[kind]
-        if kind == "endpoint":
-            host, method, template = ident.split(" ", 2)
-            filter_text = f"host:{host} method:{method} template:{template}"
+        if kind in ("endpoint", "identity"):  # their page: who, from where, when
+            self.post_message(OpenStory(SubjectRef(kind, ident)))
         else:
-            filter_text = f"id:{ident}"
-        self.post_message(JumpTo(target, filter_text))
+            self.post_message(JumpTo("findings", f"id:{ident}"))

@@ -15,6 +15,8 @@ from discovery.case.store import Store
 from ir_console.tui.app import ConsoleApp
 from ir_console.tui.modals import ConfirmModal, ErrorModal
 from ir_console.tui.screens.help import HelpScreen
+from ir_console.tui.screens.overview import OverviewScreen
+from ir_console.tui.screens.story import StoryScreen
 from ir_console.tui.widgets import VimTable
 from tests.conftest import make_exchange
 from tests.ir_console.tui.casebuilder import RAW_SECRETS
@@ -44,10 +46,13 @@ async def test_overview_counts_and_jump_to_endpoint(case: Path) -> None:
         assert "Undocumented debug endpoint called" in text
         assert "ci-bot" in text  # unregistered identity
         assert app.first_paint_at is not None
-        await press(pilot, "tab", "enter")  # shadow table: busiest shadow endpoint
-        assert app.current_mode == "endpoints"
-        rows = table_rows(app)
-        assert len(rows) == 1 and "shadow" in rows[0]
+        await press(pilot, "tab", "enter")  # shadow table: busiest shadow endpoint's page
+        assert isinstance(app.screen, StoryScreen)
+        assert app.screen.subject.type == "endpoint"
+        assert app.screen.story is not None and app.screen.story.facts["status"] == "shadow"
+        assert "Overview › Endpoint" in screen_text(app)  # the breadcrumb
+        await press(pilot, "escape")  # back where it was opened
+        assert isinstance(app.screen, OverviewScreen)
 
 
 async def test_endpoints_filter_as_you_type_and_details(case: Path) -> None:
@@ -64,7 +69,7 @@ async def test_endpoints_filter_as_you_type_and_details(case: Path) -> None:
         await type_text(pilot, "users")
         await press(pilot, "escape")  # back to the list
         assert len(table_rows(app)) == 1
-        await press(pilot, "enter")  # zoom the details
+        await press(pilot, "z")  # zoom the details
         text = screen_text(app)
         assert "Why this template" in text
         assert "{id}" in text and "parameter" in text and "integer id" in text
@@ -115,7 +120,7 @@ async def test_credentials_details_claims_and_lifetime(case: Path) -> None:
         assert len(table_rows(app)) == 3
         await press(pilot, "slash")
         await type_text(pilot, "kind:github")
-        await press(pilot, "escape", "enter")
+        await press(pilot, "escape", "z")
         text = screen_text(app)
         assert "ghp_…1234" in text
         assert '"login": "ci-bot"' in text

@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import require_tool
 from tests.ir_console.tui.casebuilder import RAW_SECRETS, build_case
+from tests.ir_console.tui.democase import build_demo
 
 pytestmark = pytest.mark.integration  # starts processes or servers
 
@@ -41,6 +42,8 @@ class Terminal:
             check=True,
             env=env,
         )
+        # keep what an application copies (OSC 52) in a tmux buffer, as a terminal would
+        subprocess.run([*self.base, "set-option", "-s", "set-clipboard", "on"], check=True)
 
     def screen(self, escapes: bool = False) -> str:
         argv = [*self.base, "capture-pane", "-p", "-t", "tui"] + (["-e"] if escapes else [])
@@ -60,6 +63,16 @@ class Terminal:
 
     def keys(self, *keys: str) -> None:
         subprocess.run([*self.base, "send-keys", "-t", "tui", *keys], check=True)
+
+    def type(self, text: str) -> None:
+        """Type ``text`` literally (no key names)."""
+        subprocess.run([*self.base, "send-keys", "-t", "tui", "-l", text], check=True)
+
+    def clipboard(self) -> str:
+        """What the application copied last (OSC 52, kept by tmux as its newest buffer)."""
+        return subprocess.run(
+            [*self.base, "show-buffer"], capture_output=True, text=True, check=False
+        ).stdout
 
     def title(self) -> str:
         return subprocess.run(
@@ -109,7 +122,7 @@ def test_tui_in_a_real_terminal(tmp_path: Path, terminal_for: object) -> None:
     assert "/internal/debug/vars" in screen and "/v1/charges" not in screen
     term.keys("Escape")
     time.sleep(0.5)
-    term.keys("Enter")
+    term.keys("z")
     term.wait_for("Why this template")
     screen = term.wait_for("pk_par…ZZZZ")
     for raw in RAW_SECRETS.values():
@@ -134,3 +147,45 @@ def test_hostile_case_in_a_real_terminal(tmp_path: Path, terminal_for: object) -
     assert "pwned" not in term.title()  # no OSC title change reached the terminal
     assert "\x1b]8;;https://evil" not in raw  # no hyperlink from captured text
     assert "\u202e" not in raw and "\x00" not in raw
+
+
+def test_demo_scenario_leaked_key_from_the_overview(tmp_path: Path, terminal_for: object) -> None:
+    """The responder's path through the demo with only the keys the help screen lists: from the
+    overview to the leaked key's page (its second address, 2.4 s after the partner, and the
+    timeline), one of its admin requests opened, its id copied."""
+    case = build_demo(tmp_path / "demo-case.db")
+    term = terminal_for(case)  # type: ignore[operator]
+    term.wait_for("Most severe findings")
+    used = {"?": "?", "Escape": "escape", ":": ":", "/": "/", "Enter": "enter", "y": "y"}
+    term.keys("?")
+    help_screen = term.wait_for("Keys")
+    term.keys("Escape")
+    term.wait_for("Most severe findings")
+    term.keys(":")
+    term.wait_for(":cred globex")  # the command line's examples
+    term.type("cred globex")
+    term.keys("Enter")
+    page = term.wait_for("Activity per source")
+    page = term.wait_for("+2.39 s")
+    lanes = [line for line in page.splitlines() if " ok" in line and "127.0.1." in line]
+    assert [line.split()[0] for line in lanes] == ["127.0.1.20", "127.0.1.99"]
+    partner, second = (line.index(line.split()[1]) for line in lanes)
+    assert second > partner + 10  # the second address's bars start later
+    assert "3 refused" in page and "privileged" in page
+    term.keys("/")
+    time.sleep(0.5)
+    term.type("path:admin")
+    term.wait_for("Exchanges (2 of 2)")
+    term.keys("Enter")  # back to the list
+    time.sleep(0.5)
+    term.keys("Enter")  # open the first admin request
+    request = term.wait_for("X-API-Key: acme_pk_globex_")
+    assert "/partner/v2/admin/" in request
+    exchange_id = request.split("exchange: ", 1)[1].split()[0]
+    term.keys("y")
+    term.wait_for("copied id")
+    assert term.clipboard() == exchange_id
+    inside = [line.split("│")[1] for line in help_screen.splitlines() if line.count("│") >= 2]
+    listed = {line.split()[0] for line in inside if line.split()}  # each key line's key
+    for key, name in used.items():  # every key pressed is on the help screen
+        assert key in listed or name in listed, f"{key} is not on the help screen"

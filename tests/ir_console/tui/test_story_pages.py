@@ -1,0 +1,206 @@
+"""Pilot tests of the investigation pages on the demo case: a credential's story (its second
+address, its admin routes, its timeline), one exchange (copy its id and the command extracting
+its frames), the ``:`` command line, escape back through the breadcrumb, sorting."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from discovery.case import blocklist
+from discovery.case.store import Store
+from ir_console.tui.app import ConsoleApp
+from ir_console.tui.commandline import CommandError, parse
+from ir_console.tui.modals import ChoiceModal
+from ir_console.tui.screens.exchange import ExchangeScreen
+from ir_console.tui.screens.identities import CredentialsScreen
+from ir_console.tui.screens.overview import OverviewScreen
+from ir_console.tui.screens.story import StoryScreen
+from ir_console.tui.widgets import VimTable
+from tests.conftest import require_tool
+from tests.ir_console.tui.conftest import press, settle, type_text
+from tests.ir_console.tui.democase import build_demo, leaked_credential
+from tests.ir_console.tui.screen_text import screen_text
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def demo_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("demo") / "demo-case.db")
+
+
+@pytest.fixture
+def demo(demo_built: Path, tmp_path: Path) -> Path:
+    """A copy a test may write to (a block)."""
+    for name in ("demo-case.db", "demo-case.db.key", "demo.pcap"):
+        shutil.copyfile(demo_built.parent / name, tmp_path / name)
+    return tmp_path / "demo-case.db"
+
+
+async def command(pilot: object, text: str) -> None:
+    await press(pilot, "colon")  # type: ignore[arg-type]
+    await type_text(pilot, text)  # type: ignore[arg-type]
+    await press(pilot, "enter")  # type: ignore[arg-type]
+    await settle(pilot, 3)  # type: ignore[arg-type]
+
+
+def rows(app: ConsoleApp, table_id: str) -> list[str]:
+    table = app.screen.query_one(f"#{table_id}", VimTable)
+    return [" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
+
+
+async def test_the_leaked_key_page_tells_its_story(demo: Path) -> None:
+    leaked = leaked_credential(demo)
+    app = ConsoleApp(demo)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await command(pilot, "cred globex")
+        page = app.screen
+        assert isinstance(page, StoryScreen) and page.subject.id == leaked
+        text = screen_text(app)
+        assert "Overview › Credential api_key acme_pk_globex_…PD6N" in text  # the breadcrumb
+        assert "requests: 71" in text and "refused: 3" in text
+        sources = rows(app, "story-sources")
+        assert len(sources) == 2
+        assert sources[0].startswith("127.0.1.99 67 64 3")  # the second address: busiest
+        assert "+2.39 s" in sources[0] and "first" in sources[1]  # 2.4 s after the partner
+        assert "globex-orders/5.1 curl" in sources[1]  # the partner's own client
+        reach = rows(app, "story-reach")
+        assert sum("privileged" in r for r in reach) == 2  # its two admin routes
+        assert any(r.startswith("shadow privileged GET") for r in reach)
+        # the timeline: the partner's lane starts at the left, the second address later
+        lines = text.splitlines()
+        partner = next(line for line in lines if line.strip().startswith("127.0.1.20 "))
+        other = next(line for line in lines if line.strip().startswith("127.0.1.99 "))
+        bars = slice(partner.index("127.0.1.20") + 17, None)
+        assert partner[bars][0] != " " and other[bars][0] == " "
+        first_bar = len(other[bars]) - len(other[bars].lstrip())
+        assert first_bar > 10  # the second address starts well after the partner
+        assert "3 refused" in text
+        assert "object_enumeration" in text and "credential_multiple_sources" in text
+
+
+async def test_an_admin_request_opens_and_its_id_and_frames_are_copied(demo: Path) -> None:
+    app = ConsoleApp(demo)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await command(pilot, "cred globex")
+        await press(pilot, "slash")
+        await type_text(pilot, "path:admin")
+        await press(pilot, "enter")  # back to the exchanges
+        found = rows(app, "story-exchanges")
+        assert len(found) == 2 and all("/admin/" in r for r in found)
+        await press(pilot, "enter")
+        await settle(pilot, 2)
+        view = app.screen
+        assert isinstance(view, ExchangeScreen) and view.detail is not None
+        text = screen_text(app)
+        assert "GET partner.acme.example/partner/v2/admin/partners  → 200" in text
+        assert "X-API-Key: acme_pk_globex_…PD6N" in text  # redacted in its place
+        assert "127.0.1.99" in text and "frames" in text
+        assert "Credential api_key acme_pk_globex_…PD6N › exchange" in text
+        await press(pilot, "y")
+        assert app.clipboard == str(view.exchange_id)
+        await press(pilot, "c")
+        argv = shlex.split(app.clipboard)
+        assert argv[:3] == ["tshark", "-r", "demo.pcap"] and "-Y" in argv
+        assert f"exchange-{view.exchange_id}.pcap" == argv[-1]
+        await press(pilot, "C")
+        assert shlex.split(app.clipboard)[0] == "editcap"
+        await press(pilot, "escape")  # back to the page, the list focused where it was
+        assert isinstance(app.screen, StoryScreen)
+        assert app.focused is app.screen.query_one("#story-exchanges")
+        await press(pilot, "escape")
+        assert isinstance(app.screen, OverviewScreen)
+
+
+@pytest.mark.integration  # runs tshark
+async def test_the_copied_command_extracts_exactly_the_exchange_frames(
+    demo: Path, tmp_path: Path
+) -> None:
+    """The copied command run for real: the new capture holds the request's frames only."""
+    tshark = require_tool("tshark")
+    app = ConsoleApp(demo)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await command(pilot, "x 61")
+        view = app.screen
+        assert isinstance(view, ExchangeScreen) and view.detail is not None
+        await press(pilot, "c")
+        copied = app.clipboard
+    argv = shlex.split(copied)
+    out = tmp_path / "one.pcap"
+    argv[argv.index("-r") + 1] = str(demo.parent / "demo.pcap")
+    argv[-1] = str(out)
+    assert argv[0] == "tshark"
+    subprocess.run([tshark, *argv[1:]], check=True, capture_output=True, timeout=60)
+    listed = subprocess.run(
+        [tshark, "-r", str(out), "-T", "fields", "-e", "http.request.uri", "-e", "tcp.srcport"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    uris = {line.split("\t")[0] for line in listed.splitlines() if line.split("\t")[0]}
+    assert uris == {view.detail.raw_path}
+    ports = {int(line.split("\t")[1]) for line in listed.splitlines()}
+    assert ports <= {view.detail.client_port, view.detail.server_port}
+
+
+async def test_the_command_line_offers_choices_and_suggests(demo: Path) -> None:
+    app = ConsoleApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await command(pilot, "endpoint /v2/admin")  # two admin routes: which one?
+        assert isinstance(app.screen, ChoiceModal)
+        assert len(app.screen.options) == 2
+        await press(pilot, "enter")
+        await settle(pilot, 2)
+        assert isinstance(app.screen, StoryScreen) and app.screen.subject.type == "endpoint"
+        assert "/admin/" in app.screen.subject.id
+        await command(pilot, "client 127.0.1.99")
+        page = app.screen
+        assert isinstance(page, StoryScreen) and page.story is not None
+        assert page.story.sources[0].requests == 67  # the credential it presented
+        await command(pilot, "credentials")
+        assert isinstance(app.screen, CredentialsScreen)
+    with pytest.raises(CommandError, match='did you mean "cred"'):
+        parse("crd globex")
+
+
+async def test_sorting_a_list_by_keys_and_header_clicks(demo: Path) -> None:
+    app = ConsoleApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "4")
+
+        def counts() -> list[int]:
+            return [int(str(c)) for c in app.screen.query_one(VimTable).get_column_at(4)]
+
+        await press(pilot, "s")  # requests, ascending
+        assert counts() == sorted(counts()) and counts()[0] < counts()[-1]
+        await press(pilot, "s")  # then descending
+        assert counts() == sorted(counts(), reverse=True)
+        assert "sorted by requests ↓" in screen_text(app)
+        await pilot.click("#table", offset=(4, 0))  # the "id" header
+        await settle(pilot)
+        ids = [str(c) for c in app.screen.query_one(VimTable).get_column_at(0)]
+        assert ids == sorted(ids)
+
+
+async def test_a_block_is_marked_on_the_timeline(demo: Path) -> None:
+    leaked = leaked_credential(demo)
+    with Store.open(demo, create=False) as store:
+        blocklist.block_credential(store, leaked, "leaked")
+    app = ConsoleApp(demo)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await command(pilot, f"cred {leaked}")
+        text = screen_text(app)
+        assert "BLOCKED since" in text
+        assert "▲ block" in text and "(after the last request)" in text
