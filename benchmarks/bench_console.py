@@ -1,10 +1,13 @@
 """The console on a large case: time to first paint, filter keystroke -> updated endpoints table,
-peak memory.
+a credential's page with its timeline, sorting a large table, peak memory.
 
-A case of 1M exchanges (5k endpoints on 50 hosts, 10k credentials, 5k identities) is written
+A case of 1M exchanges (5k endpoints on 10 hosts, 10k credentials, 5k identities) is written
 straight into a case file, then a fresh process opens the console headless (Textual's test driver)
-and measures. No peer exists for a console; the figures are compared with the targets
-(first paint < 1.5 s, filter < 100 ms) and the ratio printed.
+and measures. One credential (the "leaked" one) carries 1% of the exchanges (10,000 at 1M) from
+three addresses; one host serves a tenth of them (100,000 at 1M). No peer exists for a console;
+the figures are compared with the targets (first paint < 1.5 s, filter < 100 ms, the leaked
+credential's page with its timeline < 200 ms, sorting the host's 100,000 exchanges < 300 ms) and
+the ratio printed.
 
     .venv/bin/python benchmarks/bench_console.py [--quick] [--exchanges N] [--keep DIR]
 """
@@ -31,6 +34,10 @@ from discovery.redact.secrets import key_path_for
 
 TARGET_PAINT_S = 1.5
 TARGET_FILTER_S = 0.100
+TARGET_STORY_S = 0.200
+TARGET_SORT_S = 0.300
+LEAKED = "c-" + "f" * 12  # the credential with 1% of the traffic
+LEAKED_SHARE = 100  # every 100th exchange carries it
 T0 = 1_790_000_000.0
 WORDS = (
     "users",
@@ -58,7 +65,7 @@ def generate(path: Path, exchanges: int, endpoints: int, credentials: int) -> No
     key_path_for(path).write_text("00" * 32)
     with Store.open(path):
         pass
-    hosts = [f"api{h}.corp.example" for h in range(max(endpoints // 100, 1))]
+    hosts = [f"api{h}.corp.example" for h in range(max(endpoints // 500, 1))]
     eps = []
     for i in range(endpoints):
         host = hosts[i % len(hosts)]
@@ -71,14 +78,17 @@ def generate(path: Path, exchanges: int, endpoints: int, credentials: int) -> No
     ep_req: Counter[int] = Counter()
     sight: Counter[tuple[str, int, str]] = Counter()
     cred_req: Counter[str] = Counter()
-    cred_ids = [f"c-{i:012x}" for i in range(credentials)]
+    cred_ids = [f"c-{i:012x}" for i in range(credentials - 1)] + [LEAKED]
     links: list[tuple[int, str]] = []
 
     def rows():  # type: ignore[no-untyped-def]
         for n in range(exchanges):
-            c = rng.randrange(credentials)
+            c = rng.randrange(credentials - 1)
             ep = eps[(c * 7 + rng.randrange(10)) % endpoints]
             client = clients[c % len(clients)]
+            if n % LEAKED_SHARE == 0:  # the leaked credential: its owner, then two others
+                c = credentials - 1
+                client = clients[0] if n < exchanges // 3 else clients[1 + (n // 7) % 2]
             ep_req[ep[0]] += 1
             sight[(cred_ids[c], ep[0], client)] += 1
             cred_req[cred_ids[c]] += 1
@@ -93,7 +103,7 @@ def generate(path: Path, exchanges: int, endpoints: int, credentials: int) -> No
                 ep[2],
                 ep[3].replace("{id}", str(n)),
                 ep[3].replace("{id}", str(n)),
-                200 if n % 9 else 404,
+                200 if n % 9 else (404 if n % 2 else 403),
                 "python-httpx/0.27",
                 ep[0],
             )
@@ -183,9 +193,12 @@ def generate(path: Path, exchanges: int, endpoints: int, credentials: int) -> No
 
 
 async def measure(path: Path, keys: str) -> dict[str, float]:
-    """Open the console headless; time first paint and each filter keystroke."""
+    """Open the console headless; time first paint, each filter keystroke, the leaked
+    credential's page and sorting the busiest host's exchanges."""
     from ir_console.tui.app import ConsoleApp
+    from ir_console.tui.messages import OpenStory, SubjectRef
     from ir_console.tui.screens.endpoints import EndpointsScreen
+    from ir_console.tui.screens.story import StoryScreen
 
     started = time.perf_counter()
     app = ConsoleApp(path)
@@ -214,6 +227,41 @@ async def measure(path: Path, keys: str) -> dict[str, float]:
         out["filter_median_s"] = statistics.median(times)
         out["filter_max_s"] = max(times)
         out["rows_after_filter"] = float(screen.page.total if screen.page else -1)
+        await pilot.press("escape")
+
+        async def page(subject: SubjectRef) -> tuple[StoryScreen, float]:
+            """Open a subject's page; seconds until it shows its counts, timeline, exchanges."""
+            t = time.perf_counter()
+            app.post_message(OpenStory(subject))
+            while not (isinstance(app.screen, StoryScreen) and app.screen.shown_at > t):
+                await asyncio.sleep(0.001)
+            await pilot.pause()  # the paint itself
+            return app.screen, time.perf_counter() - t
+
+        story_times = []
+        for _ in range(3):
+            story, seconds = await page(SubjectRef("credential", LEAKED))
+            assert story.story is not None and story.story.timeline is not None
+            story_times.append(seconds)
+            out["story_exchanges"] = float(story.story.totals.requests)
+            out["story_lanes"] = float(len(story.story.timeline.lanes))
+            await pilot.press("escape")
+            await pilot.pause()
+        out["story_median_s"] = statistics.median(story_times)
+        out["story_max_s"] = max(story_times)
+
+        host, _ = await page(SubjectRef("host", "api0.corp.example"))
+        out["sort_rows"] = float(host.exchange_total)
+        sort_times = []
+        for _ in range(4):  # time descending, then status, status descending, client
+            t = time.perf_counter()
+            await pilot.press("s")
+            while host.shown_at <= t:
+                await asyncio.sleep(0.001)
+            await pilot.pause()
+            sort_times.append(time.perf_counter() - t)
+        out["sort_median_s"] = statistics.median(sort_times)
+        out["sort_max_s"] = max(sort_times)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
@@ -260,6 +308,17 @@ def main() -> None:
         f"{figures['filter_max_s'] * 1000:.1f} ms max over {len(keys)} keys "
         f"(target {TARGET_FILTER_S * 1000:.0f} ms, ratio "
         f"{figures['filter_max_s'] / TARGET_FILTER_S:.2f})"
+    )
+    print(
+        f"credential page    {figures['story_median_s'] * 1000:8.1f} ms median, "
+        f"{figures['story_max_s'] * 1000:.1f} ms max: {figures['story_exchanges']:.0f} exchanges, "
+        f"{figures['story_lanes']:.0f} timeline lanes (target {TARGET_STORY_S * 1000:.0f} ms, "
+        f"ratio {figures['story_max_s'] / TARGET_STORY_S:.2f})"
+    )
+    print(
+        f"sort a table       {figures['sort_median_s'] * 1000:8.1f} ms median, "
+        f"{figures['sort_max_s'] * 1000:.1f} ms max: {figures['sort_rows']:.0f} rows, 4 orders "
+        f"(target {TARGET_SORT_S * 1000:.0f} ms, ratio {figures['sort_max_s'] / TARGET_SORT_S:.2f})"
     )
     print(f"peak memory        {figures['peak_rss_mb']:8.0f} MB (console process)")
 

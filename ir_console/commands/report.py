@@ -15,10 +15,10 @@ from ir_console.output import message
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["md", "json"]),
+    type=click.Choice(["md", "json", "html"]),
     default="md",
     show_default=True,
-    help="Markdown or JSON.",
+    help="Markdown, JSON, or one self-contained HTML page (the traffic chart an inline SVG).",
 )
 @click.option(
     "-o",
@@ -40,7 +40,12 @@ def report(case: CaseContext, fmt: str, output: Path | None, force: bool) -> Non
         check_output(output, case.db, force=force)
     with case.open(create=False) as store:
         data = build.build(store)
-    text = build.markdown(data) if fmt == "md" else json.dumps(data, indent=2) + "\n"
+    if fmt == "md":
+        text = build.markdown(data)
+    elif fmt == "html":
+        text = build.html_report(data)
+    else:
+        text = json.dumps(data, indent=2) + "\n"
     if output is None:
         click.echo(text, nl=False)
         return

@@ -103,3 +103,35 @@ def test_markdown_rendered_to_html_shows_captured_text_literally(case: Store) ->
     for text in HOSTILE:
         assert f"title {text}" in parser.text, text  # shown as sent, character for character
         assert f"reason {text}" in parser.text, text
+
+
+def test_traffic_over_time_in_markdown_and_as_an_inline_svg(case: Store) -> None:
+    """Two requests 100 s apart, a block between them (the audit's time set inside the span):
+    the text chart has a bar at each end and the milestones numbered in order; the HTML page
+    draws one bar per busy column and a line per milestone, escaped, and loads nothing."""
+    from discovery.case import blocklist
+
+    blocklist.block_endpoint(case, "api.example.com GET /v1/users/{id}", "<b>x</b>")
+    case.conn.execute("UPDATE audit_log SET ts = 1790000050.0, subject = '<script>x</script>'")
+    data = report.build(case)
+    activity = data["activity"]
+    assert sum(activity["lanes"][0]["ok"]) == 2
+    assert [m["what"] for m in activity["milestones"]] == [
+        "first sighting",
+        "first shadow call",
+        "block",
+        "last use",
+    ]
+    text = report.markdown(data)
+    chart = text.split("## Traffic over time", 1)[1].split("```")[1].splitlines()
+    bars, marks = chart[1], chart[2]
+    assert bars[0] != " " and bars[-1] != " " and bars.strip(" ") == bars  # both ends drawn
+    assert set(bars[1:-1]) == {" "}  # nothing in between
+    assert marks.index("3") == len(marks) // 2  # the block, half-way
+    page = report.html_report(data)
+    assert page.count("<svg") == 1 and page.count("</svg>") == 1
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    assert svg.count("<rect") == 1 + 2  # the background, one bar per busy column
+    assert svg.count("<line") == 4
+    assert "<script" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")  # self-contained
