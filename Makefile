@@ -6,7 +6,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_NATIVE := $(VENV)/.built-native
 DISCOVERY_SOURCES := $(shell find discovery -name '*.py')
-NATIVE_BUILD_DEPS := "mypy==2.4.1" types-PyYAML "setuptools>=68"
+NATIVE_BUILD_DEPS := "mypy==2.4.1" types-PyYAML "setuptools>=68"  # = pyproject build-system.requires
 PYTEST_ARGS ?=
 
 .PHONY: demo test test-fast check lint typecheck bench fuzz soak clean native

@@ -2,21 +2,27 @@
 them and says why). Everything else is declared in pyproject.toml.
 
 ``make`` runs ``setup.py build_ext --inplace`` in the project's environment, where the
-dependencies are installed, so mypyc type-checks the modules as ``make typecheck`` does. Where
-the build cannot run (no C compiler, no mypy, ``IR_CONSOLE_PURE=1``) the package stays pure
-Python and works the same, slower.
+dependencies are installed, so mypyc type-checks the modules as ``make typecheck`` does.
+``pip install .`` (and ``pip wheel``, ``pipx``) runs it in pip's isolated build environment,
+where pyproject.toml's ``build-system.requires`` brings the pinned mypy: the wheel is compiled
+too. Where the build cannot run (no C compiler, no mypy, ``IR_CONSOLE_PURE=1``) the package
+stays pure Python, says so in one line, and works the same, slower.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import shlex
+import shutil
 import sys
+import sysconfig
 from pathlib import Path
 from types import ModuleType
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.errors import BaseError, CCompilerError
 
 HERE = Path(__file__).resolve().parent
 
@@ -32,12 +38,36 @@ def _compiled_module() -> ModuleType:
     return module
 
 
+def _pure(reason: str) -> None:
+    """The one line a build that falls back to pure Python prints."""
+    print(f"setup.py: {reason}: building pure Python (same results, slower)", file=sys.stderr)
+
+
+def _c_compiler() -> str | None:
+    """The C compiler the build would run (``CC``, else Python's own), if it is installed."""
+    command = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    words = shlex.split(command)
+    return shutil.which(words[0]) if words else None
+
+
 class BuildExt(build_ext):
     """build_ext that leaves every extension it places newer than its source (an extension
-    copied unchanged from build/ keeps its old time, and would then count as stale)."""
+    copied unchanged from build/ keeps its old time, and would then count as stale), and that
+    falls back to pure Python when the C compiler fails (the group is all or nothing)."""
 
     def run(self) -> None:
-        super().run()
+        try:
+            super().run()
+        except (CCompilerError, BaseError) as exc:
+            for ext in self.extensions:  # a partial group would only be refused at import
+                Path(self.get_ext_fullpath(ext.name)).unlink(missing_ok=True)
+            self.extensions = []
+            _pure(f"the C compiler failed ({exc})")
+            return
+        if not self.inplace and self.extensions:  # a wheel: its file times will not hold
+            mark = Path(self.build_lib, "discovery", _compiled_module().WHEEL_MARK)
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.write_text("built with mypyc by setup.py: discovery/compiled.py reads this\n")
         if self.inplace:
             for ext in self.extensions:
                 target = Path(self.get_ext_fullpath(ext.name))
@@ -49,17 +79,20 @@ def _extensions() -> list[Extension]:
     compiled = _compiled_module()
     if os.environ.get(compiled.PURE_ENV) == "1":
         return []
+    if _c_compiler() is None:
+        _pure("no C compiler found (set CC, or install gcc or clang)")
+        return []
     try:
         from mypyc.build import mypycify
     except ImportError:
-        print("setup.py: mypy is not installed: building pure Python", file=sys.stderr)
+        _pure("mypy is not installed")
         return []
     sources = [str(compiled.source_path(m, HERE).relative_to(HERE)) for m in compiled.MODULES]
     try:
         return mypycify(sources, opt_level="3", group_name=compiled.GROUP)
     # mypyc exits on a type error and raises its own errors otherwise: any of them means pure
     except (Exception, SystemExit) as exc:  # noqa: BLE001
-        print(f"setup.py: mypyc could not compile ({exc}): building pure Python", file=sys.stderr)
+        _pure(f"mypyc could not compile ({exc})")
         return []
 
 

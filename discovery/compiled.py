@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 GROUP = "discovery._compiled"  # mypyc's shared library: discovery/_compiled__mypyc.*.so
 PURE_ENV = "IR_CONSOLE_PURE"
+# Written into discovery/ by setup.py when it builds a wheel (pip install, pip wheel, pipx): the
+# sources and extensions of an installed wheel were built together and are not edited in place,
+# and installers do not keep the build's file times, so their times say nothing about staleness.
+WHEEL_MARK = "_compiled_wheel"
 
 # Modules compiled together (one group: they call each other directly). Not here: modules that
 # tests or users patch at run time, the sources that import scapy or mitmproxy, the CLI.
@@ -106,7 +110,7 @@ def _mtime(path: Path) -> float | None:
 
 def build_state(root: Path = _ROOT, modules: Sequence[str] = MODULES) -> str:
     """``"none"`` (no extension built), ``"current"`` (every extension built, none older than
-    its source), or why the build cannot be used (``"stale: discovery.wire.http1"``, ``"incomplete:
+    its source, or all installed from one compiled wheel), or why the build cannot be used (``"stale: discovery.wire.http1"``, ``"incomplete:
     ..."``, ``"stray: ..."``). A few dozen stats: it runs at every import of the package."""
     extensions = {m: extension_path(m, root) for m in (*modules, GROUP + "__mypyc")}
     built = {m: _mtime(path) for m, path in extensions.items()}
@@ -120,6 +124,8 @@ def build_state(root: Path = _ROOT, modules: Sequence[str] = MODULES) -> str:
     missing = [m for m, t in built.items() if t is None]
     if missing:
         return "incomplete: " + ", ".join(missing)
+    if (root / "discovery" / WHEEL_MARK).is_file():  # installed from a compiled wheel
+        return "current"
     oldest = min(times)
     stale = [m for m in modules if (_mtime(source_path(m, root)) or 0.0) > oldest]
     return "stale: " + ", ".join(stale) if stale else "current"

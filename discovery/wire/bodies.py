@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - optional
 try:
     import zstandard as _zstd
 except ImportError:  # pragma: no cover - optional
-    _zstd = None  # type: ignore[assignment]
+    _zstd = None  # type: ignore[assignment, unused-ignore]
 
 
 def _zlib(data: bytes, wbits: int, limit: int) -> bytes:
