@@ -36,6 +36,7 @@ class ActiveRun:
     started_at: float
     redactor: Redactor
     rows: RunStore
+    driver: str
     states: dict[str, str] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -65,6 +66,8 @@ class ActiveRun:
             self.id,
             step.id,
             state,
+            driver=self.driver,
+            expected=self.states.get(step.id),
             actor=actor or self.actor,
             subject=self.subject.ref,
             audit_action=audit_action,

@@ -50,7 +50,7 @@ from runbooks.loader import LoadedRunbook, from_text
 from runbooks.model import Runbook, Step
 from runbooks.redaction import REDACTED, Redactor
 from runbooks.rollback import roll_back
-from runbooks.runstore import RunStore
+from runbooks.runstore import RunStore, driving, new_driver
 from runbooks.states import DONE_STEP_STATES, RunState, StepState
 
 if TYPE_CHECKING:
@@ -108,14 +108,19 @@ class Engine:
             )
         self._check_approvals(runbook)
         run = self._open(loaded, subject, target, params or {}, dry_run=dry_run)
+        with driving(run.driver):
+            yield from self._start(run, dry_run)
+
+    def _start(self, run: ActiveRun, dry_run: bool) -> Iterator[Event]:
+        runbook, subject = run.runbook, run.subject
         first = S.PLANNED if dry_run else S.PENDING
         run.states = {s.id: first for s in runbook.steps}
         self.runs.create(
             run_id=run.id,
             runbook_id=runbook.id,
-            runbook_sha256=loaded.sha256,
-            runbook_source=loaded.text,
-            target=target,
+            runbook_sha256=run.loaded.sha256,
+            runbook_source=run.loaded.text,
+            target=run.target_text,
             subject=subject.ref,
             public_inputs={k: v for k, v in run.inputs.items() if k not in run.secrets},
             secret_names=list(run.secrets),
@@ -123,6 +128,7 @@ class Engine:
             started_at=run.started_at,
             operator=self.operator,
             actor=run.actor,
+            driver=run.driver,
             steps=[(s.id, first) for s in runbook.steps],
         )
         yield RunStarted(run.id, runbook.id, subject.to_json(), dry_run)
@@ -134,9 +140,16 @@ class Engine:
     def resume(self, run_id: str) -> Iterator[Event]:
         """Continue a run that stopped at a gate or was killed; completed steps are not repeated."""
         run = self._load(run_id)
-        self.runs.resume(run.id, run.actor, run.subject.ref, run.states)
-        yield RunStarted(run.id, run.runbook.id, run.subject.to_json(), False, resumed=True)
-        yield from self._drive(run)
+        with driving(run.driver):
+            # the steps as they are once this driver holds the run, not as _load saw them
+            for step_id, state, attempts, output in self.runs.claim(
+                run.id, run.driver, run.actor, run.subject.ref
+            ):
+                run.states[step_id] = state
+                run.attempts[step_id] = attempts
+                run.outputs[step_id] = output
+            yield RunStarted(run.id, run.runbook.id, run.subject.to_json(), False, resumed=True)
+            yield from self._drive(run)
 
     def _check_approvals(self, runbook: Runbook) -> None:
         """An approval for a step the runbook does not have is a typo: refuse it."""
@@ -156,14 +169,9 @@ class Engine:
         self._check_approvals(loaded.runbook)
         params = {k: str(v) for k, v in stored.params.items() if v is not None}
         subject = resolve_subject(self.store, stored.target)
-        run = self._open(
+        return self._open(
             loaded, subject, stored.target, params, run_id=run_id, started_at=stored.started_at
         )
-        for step_id, state, attempts, output in stored.steps:
-            run.states[step_id] = state
-            run.attempts[step_id] = attempts
-            run.outputs[step_id] = output
-        return run
 
     def _open(
         self,
@@ -190,6 +198,7 @@ class Engine:
             time.time() if started_at is None else started_at,
             Redactor(secret_values.values()),
             self.runs,
+            new_driver(),
         )
 
     # ------------------------------------------------------------------ dry run
@@ -213,7 +222,7 @@ class Engine:
         )
 
     def _save_plan(self, run: ActiveRun, step: Step, state: StepState, text: str) -> None:
-        self.runs.save_plan(run.id, step.id, state, run.redactor.text(text))
+        self.runs.save_plan(run.id, run.driver, step.id, state, run.redactor.text(text))
         run.states[step.id] = state
 
     # ------------------------------------------------------------------ live run
@@ -396,7 +405,7 @@ class Engine:
 
     def _finish(self, run: ActiveRun, state: RunState, outcome: str) -> RunFinished:
         outcome = run.redactor.text(outcome)
-        self.runs.finish(run.id, state, outcome, run.actor, run.subject.ref)
+        self.runs.finish(run.id, run.driver, state, outcome, run.actor, run.subject.ref)
         return RunFinished(run.id, run.runbook.id, state.value, outcome, dict(run.states))
 
     # ------------------------------------------------------------------ helpers

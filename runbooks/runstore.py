@@ -1,14 +1,18 @@
 """Every row the engine reads and writes: runs, their steps, and the audit entry of each change.
 
-A change is one transaction: the audit entry first, then the new state, checked against the state
-the case holds (``states``) so that no change is made from a state another driver has already
-left. No audit write, no change; no change, no action.
+A change is one transaction: the audit entry first, then the new state. Inside that transaction
+the change is checked three ways, so that no step runs twice under any interleaving of ``run``,
+``resume`` and the console: the run is still driven by this driver (``runbook_runs.driver`` is
+a lease, taken by ``create`` and ``claim``), the step is still in the state this driver last saw
+(compare and set), and the table of ``states`` allows the change. Calling an action starts with
+such a change to ``running``: the claim. No audit write, no change; no change, no action.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import sqlite3
 import time
@@ -20,9 +24,34 @@ from typing import Any
 from discovery.case import audit
 from discovery.case.store import Store, dumps
 from runbooks.errors import AuditError, RunbookNotFound, RunbookUsageError
-from runbooks.states import RESUMABLE_RUN_STATES, RunState, StepState, check_run, check_step
+from runbooks.states import (
+    RESUMABLE_RUN_STATES,
+    RunState,
+    StateConflict,
+    StepState,
+    check_run,
+    check_step,
+)
 
-DRIVER = f"{socket.gethostname()} {os.getpid()}"
+_HOST = socket.gethostname()
+# drivers of this process that are working now (a driver of another process is alive while its
+# process is; within one process, while its generator has not finished or been closed)
+_LIVE: set[str] = set()
+
+
+def new_driver() -> str:
+    """A driver id: ``HOST PID NONCE``, one per ``start`` or ``resume``."""
+    return f"{_HOST} {os.getpid()} {secrets.token_hex(4)}"
+
+
+@contextmanager
+def driving(driver: str) -> Iterator[None]:
+    """Mark ``driver`` as working in this process while the block runs."""
+    _LIVE.add(driver)
+    try:
+        yield
+    finally:
+        _LIVE.discard(driver)
 
 
 @dataclass(frozen=True)
@@ -36,7 +65,6 @@ class StoredRun:
     params: dict[str, Any]
     started_at: float
     runbook_source: str
-    steps: tuple[tuple[str, str, int, dict[str, Any]], ...]  # (step id, state, attempts, output)
 
 
 class RunStore:
@@ -76,6 +104,7 @@ class RunStore:
         started_at: float,
         operator: str,
         actor: str,
+        driver: str,
         steps: Sequence[tuple[str, StepState]],
     ) -> None:
         """Write a new run, its steps, and its ``run.started`` (``run.planned``) audit entry."""
@@ -108,7 +137,7 @@ class RunStore:
                     started_at,
                     runbook_source,
                     operator,
-                    DRIVER,
+                    driver,
                 ),
             )
             conn.executemany(
@@ -131,14 +160,6 @@ class RunStore:
             raise RunbookUsageError(f"run {run_id} is {row[5]}: nothing to resume")
         if not row[7]:
             raise RunbookUsageError(f"run {run_id} has no stored runbook text: cannot resume")
-        steps = tuple(
-            (str(sid), str(state), int(attempts), json.loads(output))
-            for sid, state, attempts, output in self.store.conn.execute(
-                "SELECT step_id, state, attempts, output FROM runbook_steps WHERE run_id = ? "
-                "ORDER BY idx",
-                (run_id,),
-            )
-        )
         return StoredRun(
             run_id,
             row[0],
@@ -147,33 +168,54 @@ class RunStore:
             json.loads(row[3]),
             float(row[6]),
             row[7],
-            steps,
         )
 
-    def resume(self, run_id: str, actor: str, subject: str, states: Mapping[str, str]) -> None:
-        """Take a stopped or killed run over (refused while a live process drives it)."""
+    def claim(
+        self, run_id: str, driver: str, actor: str, subject: str
+    ) -> tuple[tuple[str, str, int, dict[str, Any]], ...]:
+        """Take a stopped or killed run over for ``driver``; its steps as they are now.
+
+        Refused when the run has ended or a live driver holds it, both read under the write lock
+        (what ``load`` read before may be stale: another driver may have finished the run since).
+        """
         with self.write() as conn:
-            row = conn.execute(
+            state, holder = conn.execute(
                 "SELECT state, driver FROM runbook_runs WHERE id = ?", (run_id,)
             ).fetchone()
-            if row[0] == RunState.RUNNING and driver_alive(row[1]):
+            if state not in RESUMABLE_RUN_STATES:
+                raise RunbookUsageError(f"run {run_id} is {state}: nothing to resume")
+            if state == RunState.RUNNING and driver_alive(holder):
                 raise RunbookUsageError(
-                    f"run {run_id} is being driven right now by process {row[1]}; "
+                    f"run {run_id} is being driven right now by process {_process(holder)}; "
                     "resume it when that process has stopped"
                 )
-            check_run(run_id, row[0], RunState.RUNNING)
-            self._audit(actor, "run.resumed", subject, {"run": run_id, "states": dict(states)})
+            check_run(run_id, state, RunState.RUNNING)
+            steps = tuple(
+                (str(sid), str(st), int(attempts), json.loads(output))
+                for sid, st, attempts, output in conn.execute(
+                    "SELECT step_id, state, attempts, output FROM runbook_steps "
+                    "WHERE run_id = ? ORDER BY idx",
+                    (run_id,),
+                )
+            )
+            self._audit(
+                actor,
+                "run.resumed",
+                subject,
+                {"run": run_id, "states": {s[0]: s[1] for s in steps}},
+            )
             conn.execute(
                 "UPDATE runbook_runs SET state = ?, finished_at = NULL, driver = ? WHERE id = ?",
-                (RunState.RUNNING.value, DRIVER, run_id),
+                (RunState.RUNNING.value, driver, run_id),
             )
+        return steps
 
-    def finish(self, run_id: str, state: RunState, outcome: str, actor: str, subject: str) -> None:
+    def finish(
+        self, run_id: str, driver: str, state: RunState, outcome: str, actor: str, subject: str
+    ) -> None:
         """The run's end (or its stop at a gate), audited."""
         with self.write() as conn:
-            (current,) = conn.execute(
-                "SELECT state FROM runbook_runs WHERE id = ?", (run_id,)
-            ).fetchone()
+            current = _leased(conn, run_id, driver)
             check_run(run_id, current, state)
             self._audit(actor, f"run.{state}", subject, {"run": run_id, "outcome": outcome})
             conn.execute(
@@ -194,6 +236,8 @@ class RunStore:
         step_id: str,
         state: StepState,
         *,
+        driver: str,
+        expected: str | None,
         actor: str,
         subject: str,
         audit_action: str,
@@ -204,13 +248,12 @@ class RunStore:
         started: bool = False,
         finished: bool = False,
     ) -> None:
-        """Audit first, then the step's new state, in one transaction."""
+        """Audit first, then the step's new state, in one transaction; refused (StateConflict,
+        nothing written) unless ``driver`` holds the run and the step is still ``expected``."""
         now = time.time()
         with self.write() as conn:
-            (current,) = conn.execute(
-                "SELECT state FROM runbook_steps WHERE run_id = ? AND step_id = ?",
-                (run_id, step_id),
-            ).fetchone()
+            _leased(conn, run_id, driver)
+            current = _step_state(conn, run_id, step_id, expected)
             check_step(step_id, current, state)
             self._audit(actor, audit_action, subject, {"run": run_id, "step": step_id, **details})
             conn.execute(
@@ -233,13 +276,13 @@ class RunStore:
                 ),
             )
 
-    def save_plan(self, run_id: str, step_id: str, state: StepState, plan: str) -> None:
+    def save_plan(
+        self, run_id: str, driver: str, step_id: str, state: StepState, plan: str
+    ) -> None:
         """A dry run's plan text for one step (no audit entry: nothing happened)."""
         with self.write() as conn:
-            (current,) = conn.execute(
-                "SELECT state FROM runbook_steps WHERE run_id = ? AND step_id = ?",
-                (run_id, step_id),
-            ).fetchone()
+            _leased(conn, run_id, driver)
+            current = _step_state(conn, run_id, step_id, None)
             check_step(step_id, current, state)
             conn.execute(
                 "UPDATE runbook_steps SET state = ?, output = ? WHERE run_id = ? AND step_id = ?",
@@ -247,17 +290,50 @@ class RunStore:
             )
 
 
+def _leased(conn: sqlite3.Connection, run_id: str, driver: str) -> str:
+    """The run's state, when ``driver`` still holds it; StateConflict otherwise."""
+    state, holder = conn.execute(
+        "SELECT state, driver FROM runbook_runs WHERE id = ?", (run_id,)
+    ).fetchone()
+    if holder != driver:
+        raise StateConflict(
+            f"run {run_id} is driven by process {_process(holder)} now: "
+            "this driver stops without changing it"
+        )
+    return str(state)
+
+
+def _step_state(conn: sqlite3.Connection, run_id: str, step_id: str, expected: str | None) -> str:
+    (current,) = conn.execute(
+        "SELECT state FROM runbook_steps WHERE run_id = ? AND step_id = ?", (run_id, step_id)
+    ).fetchone()
+    if expected is not None and current != expected:
+        raise StateConflict(
+            f"step {step_id!r} is {current} in the case, not {expected}: "
+            "another driver changed it; this driver stops"
+        )
+    return str(current)
+
+
+def _process(driver: str | None) -> str:
+    """``HOST PID`` of a driver id (older cases stored just that)."""
+    return " ".join((driver or "unknown").split()[:2])
+
+
 def driver_alive(driver: str | None) -> bool:
-    """Whether the process recorded as driving a run still lives (only knowable on this host)."""
+    """Whether the driver recorded on a run may still be working (only knowable on this host:
+    a driver on another host is taken for dead)."""
     if not driver:
         return False
-    host, _, pid = driver.rpartition(" ")
-    if host != socket.gethostname() or not pid.isdigit():
+    if driver in _LIVE:
+        return True
+    parts = driver.split()
+    if len(parts) < 2 or parts[0] != _HOST or not parts[1].isdigit():
         return False
-    if int(pid) == os.getpid():
-        return False  # this process: its earlier generator was abandoned
+    if int(parts[1]) == os.getpid():
+        return False  # this process, and not one of its working drivers: abandoned
     try:
-        os.kill(int(pid), 0)
+        os.kill(int(parts[1]), 0)
     except ProcessLookupError:
         return False
     except PermissionError:

@@ -434,6 +434,7 @@ def test_an_irreversible_step_killed_mid_call_needs_a_fresh_approval(
             seen.append(event)
             if event.to_json()["event"] == "step_started":
                 break
+        events.close()  # type: ignore[attr-defined]  # the driver ends: it never goes on
         run_id = seen[0].run_id
         assert step_row(case, run_id, "revoke")[0] == "running"
         resumed = [e.to_json() for e in Engine(case).resume(run_id)]

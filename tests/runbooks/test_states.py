@@ -41,11 +41,16 @@ def test_a_done_step_cannot_be_started_again_and_nothing_is_written(
     run_id = events[0]["run_id"]
     assert events[-1]["state"] == "succeeded"
     entries = len(audit.entries(case))
+    (driver,) = case.conn.execute(
+        "SELECT driver FROM runbook_runs WHERE id = ?", (run_id,)
+    ).fetchone()
     with pytest.raises(StateConflict, match="cannot go from done to running"):
         RunStore(case).set_step(
             run_id,
             "only",
             StepState.RUNNING,
+            driver=driver,  # the run's own driver: only the table refuses
+            expected=None,
             actor="test",
             subject="x",
             audit_action="action.started",
@@ -60,5 +65,18 @@ def test_a_done_step_cannot_be_started_again_and_nothing_is_written(
 
 def test_a_finished_run_cannot_be_finished_again(case: Store, credential_id: str) -> None:
     events = [e.to_json() for e in Engine(case).start(runbook(ONE_STEP), credential_id)]
+    run_id = events[0]["run_id"]
+    (driver,) = case.conn.execute(
+        "SELECT driver FROM runbook_runs WHERE id = ?", (run_id,)
+    ).fetchone()
     with pytest.raises(StateConflict, match="cannot go from succeeded to failed"):
-        RunStore(case).finish(events[0]["run_id"], RunState.FAILED, "x", "test", "x")
+        RunStore(case).finish(run_id, driver, RunState.FAILED, "x", "test", "x")
+
+
+def test_a_driver_that_lost_the_run_changes_nothing(case: Store, credential_id: str) -> None:
+    events = [e.to_json() for e in Engine(case).start(runbook(ONE_STEP), credential_id)]
+    run_id = events[0]["run_id"]
+    entries = len(audit.entries(case))
+    with pytest.raises(StateConflict, match="is driven by process"):
+        RunStore(case).finish(run_id, "otherhost 1 abcd", RunState.FAILED, "x", "test", "x")
+    assert len(audit.entries(case)) == entries
