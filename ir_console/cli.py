@@ -56,7 +56,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "ir_console.commands.runbook:runbook",
         "Containment runbooks: list, show, validate, run, resume, status, log.",
     ),
-    "audit": ("ir_console.commands.audit:audit", "Verify the hash-chained audit log."),
+    "audit": ("ir_console.commands.audit:audit", "Verify the keyed, anchored audit log."),
     "spec": (
         "ir_console.commands.spec:spec",
         "API descriptions (OpenAPI/Swagger): import and list what is documented.",

@@ -7,19 +7,20 @@ a responder runs dozens of times an hour must start fast. Writers batch inside t
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from discovery.case import schema
+from discovery.case import anchor, schema
 from discovery.errors import CaseFileError
 from discovery.models import CredentialSighting, Exchange
 from discovery.redact.secrets import Fingerprinter, credential_id, load_or_create_key
@@ -186,7 +187,10 @@ class Store:
         self.path = path
         self.conn = conn
         self.fingerprint = Fingerprinter(key)
+        # the audit chain's key: derived from the case key, so never in the case file either
+        self.audit_key = hmac.digest(key, b"ir-console audit chain v1", "sha256")
         self._bulk = False  # wal_autocheckpoint raised for batched inserts
+        self._after_commit: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ opening
 
@@ -241,10 +245,10 @@ class Store:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = OFF")  # integrity is kept by the writers, in order
         if version < schema.SCHEMA_VERSION:
-            Store._migrate(conn, version)
+            Store._migrate(path, conn, version)
 
     @staticmethod
-    def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    def _migrate(path: Path, conn: sqlite3.Connection, version: int) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             # Re-read under the write lock: another process may have migrated meanwhile.
@@ -252,6 +256,8 @@ class Store:
             for step in schema.MIGRATIONS[current:]:
                 step(conn)
             if current == 0:
+                # a new case: an audit anchor left by a case of the same name is not its own
+                anchor.remove(path)
                 conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
                 conn.execute(
                     "INSERT INTO meta(key, value) VALUES ('created_at', ?)", (str(time.time()),)
@@ -278,14 +284,23 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error)."""
+        """One write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error); what was
+        registered with ``after_commit`` meanwhile runs once it is committed."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
         except BaseException:
+            self._after_commit.clear()
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` when the current transaction commits (never if it rolls back)."""
+        self._after_commit.append(callback)
 
     def data_version(self) -> int:
         """Changes when another connection commits: a cheap poll for the console."""

@@ -1,4 +1,5 @@
-"""``ir-console audit verify``: walk the hash chain and name the first bad entry."""
+"""``ir-console audit verify``: walk the keyed chain, compare it with its anchor, name the first
+bad entry."""
 
 from __future__ import annotations
 
@@ -10,19 +11,22 @@ from ir_console.output import emit_json, message
 
 @click.group()
 def audit() -> None:
-    """The append-only, hash-chained audit log."""
+    """The append-only audit log, chained under the case key and anchored beside it."""
 
 
 @audit.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_context
 def verify(ctx: click.Context, as_json: bool) -> None:
-    """Check every entry; exit 1 and name the first changed, deleted or reordered one."""
+    """Check every entry against the case key and the anchor; exit 1 and name the first changed,
+    inserted, reordered or deleted entry, or where the log was cut."""
+    from discovery.case import anchor
     from discovery.case import audit as audit_log
 
     case: CaseContext = ctx.obj
     with case.open(create=False) as store:
         result = audit_log.verify(store)
+        anchor_file = anchor.anchor_path(store.path)
     if as_json:
         emit_json(
             {
@@ -31,10 +35,19 @@ def verify(ctx: click.Context, as_json: bool) -> None:
                 "first_bad": result.first_bad,
                 "reason": result.reason,
                 "head": result.head,
+                "anchor": {"path": str(anchor_file), "entries": result.anchored},
+                "note": result.note,
             }
         )
     elif result.ok:
-        message(f"audit log ok: {result.entries} entries, head {result.head}")
+        anchored = (
+            f"; anchored in {anchor_file} ({result.anchored} entries)"
+            if result.anchored is not None
+            else ""
+        )
+        message(f"audit log ok: {result.entries} entries, head {result.head}{anchored}")
+        if result.note:
+            message(f"note: {result.note}")
     else:
         message(f"audit log BROKEN at entry {result.first_bad}: {result.reason}")
     ctx.exit(0 if result.ok else 1)

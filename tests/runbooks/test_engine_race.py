@@ -9,9 +9,8 @@ read the run as waiting, then got the lock after the other had completed it).
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -35,22 +34,21 @@ steps:
 WRITES_OF_A_RESUME = 7  # claim, approval, revoke running, done, close running, done, finish
 
 
-class DelayedStore(Store):
-    """A case connection whose ``delay_at``-th write transaction waits for ``release`` first."""
+def delay_write(store: Store, at: int, release: threading.Event) -> threading.Event:
+    """Make ``store``'s ``at``-th write transaction wait (at most 4 s) for ``release`` before it
+    takes the lock; the event returned is set when its first write commits. (SQLite's statement
+    trace runs before ``BEGIN IMMEDIATE`` asks for the lock; the Store itself is untouched.)"""
+    begun = itertools.count(1)
+    committed = threading.Event()
 
-    delay_at = 0
-    writes = 0
-    release: threading.Event  # what the delayed write waits for
-    done_one: threading.Event  # set after each committed write
+    def trace(statement: str) -> None:
+        if statement.startswith("BEGIN IMMEDIATE") and next(begun) == at:
+            release.wait(4.0)
+        elif statement.startswith("COMMIT"):
+            committed.set()
 
-    @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        self.writes += 1
-        if self.writes == self.delay_at:
-            self.release.wait(4.0)
-        with super().transaction() as conn:
-            yield conn
-        self.done_one.set()
+    store.conn.set_trace_callback(trace)
+    return committed
 
 
 def _resume(store: Store, run_id: str, out: dict[str, Any]) -> None:
@@ -72,15 +70,15 @@ def test_two_resumes_with_a_delayed_lock_call_the_irreversible_step_once(
         run_id = stopped[0]["run_id"]
 
         a_finished = threading.Event()
-        slow = DelayedStore.open(case.path)
-        slow.delay_at, slow.release, slow.done_one = delayed_write, a_finished, threading.Event()
+        slow = Store.open(case.path)
+        slow_wrote = delay_write(slow, delayed_write, a_finished)
         fast = Store.open(case.path)
         slow_out: dict[str, Any] = {}
         fast_out: dict[str, Any] = {}
 
         def fast_driver() -> None:
             if delayed_write > 1:  # the delayed driver holds the run first, then waits
-                slow.done_one.wait(10)
+                slow_wrote.wait(10)
             _resume(fast, run_id, fast_out)
             a_finished.set()
 
