@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from discovery.timeutil import iso
 from discovery.views.subjects import Subject
+from runbooks import templating
 from runbooks.actions.base import DEFAULT_TIMEOUT, ActionContext
 from runbooks.loader import LoadedRunbook
 from runbooks.model import Runbook, Step
@@ -77,6 +78,12 @@ class ActiveRun:
         self.states[step.id] = state
         if fields.get("attempts") is not None:
             self.attempts[step.id] = fields["attempts"]
+
+    def render(self, value: Any, context: dict[str, Any], *, plan: bool = False) -> Any:
+        """Render a template; what it derives from a secret input is redacted from then on."""
+        rendered, derived = templating.render_tainted(value, context, self.secrets, plan=plan)
+        self.redactor.add(derived)
+        return rendered
 
     def context(self) -> dict[str, Any]:
         """What templates see: ``target``, ``inputs``, ``steps`` and ``run``."""

@@ -217,9 +217,7 @@ class Engine:
         yield self._finish(run, RunState.PLANNED, "dry run: nothing was called")
 
     def _plan_text(self, run: ActiveRun, step: Step, context: dict[str, Any]) -> str:
-        return planning.plan_text(
-            run.runbook, run.inputs, step, context, self._action_context(run, step)
-        )
+        return planning.plan_text(run, step, context, self._action_context(run, step))
 
     def _save_plan(self, run: ActiveRun, step: Step, state: StepState, text: str) -> None:
         self.runs.save_plan(run.id, run.driver, step.id, state, run.redactor.text(text))
@@ -272,7 +270,7 @@ class Engine:
     def _prompt(self, run: ActiveRun, step: Step, gate: str, *, interrupted: bool) -> str:
         context = run.context()
         plan = self._plan_text(run, step, context) if step.kind == "action" else ""
-        text = planning.prompt_text(step, context, plan, interrupted=interrupted)
+        text = planning.prompt_text(run, step, context, plan, interrupted=interrupted)
         return " ".join(run.redactor.text(text).split())
 
     def _stop_at_gate(self, run: ActiveRun, step: Step, gate: str, prompt: str) -> Iterator[Event]:
@@ -291,7 +289,7 @@ class Engine:
             after = yield from self._fail(run, step, f"step {step.id!r} {missing}", attempt)
             return after == "skip"
         try:
-            args = action.parse(templating.render(step_args(step), run.context()))
+            args = action.parse(run.render(step_args(step), run.context()))
         except RunbookError as exc:
             after = yield from self._fail(run, step, str(exc), attempt)
             return after == "skip"

@@ -8,23 +8,20 @@ from typing import Any
 
 from runbooks import actions, templating
 from runbooks.actions.base import ActionContext
+from runbooks.active import ActiveRun
 from runbooks.errors import ActionError
 from runbooks.gates import gate_of
 from runbooks.inputs import missing_secrets, step_args
-from runbooks.model import Runbook, Step
+from runbooks.model import Step
 
 
 def plan_text(
-    runbook: Runbook,
-    inputs: dict[str, Any],
-    step: Step,
-    context: dict[str, Any],
-    action_context: ActionContext,
+    run: ActiveRun, step: Step, context: dict[str, Any], action_context: ActionContext
 ) -> str:
     """The action's own plan line for ``step`` (unknown values shown as markers)."""
     action = actions.get(step.action_name)
-    rendered = templating.render(step_args(step), context, plan=True)
-    missing = missing_secrets(runbook, inputs, step)
+    rendered = run.render(step_args(step), context, plan=True)
+    missing = missing_secrets(run.runbook, run.inputs, step)
     if missing:
         return f"{action.name}: {missing}"
     try:
@@ -61,12 +58,14 @@ def dry_run_line(
     return text, gate, False
 
 
-def prompt_text(step: Step, context: dict[str, Any], text: str, *, interrupted: bool) -> str:
+def prompt_text(
+    run: ActiveRun, step: Step, context: dict[str, Any], text: str, *, interrupted: bool
+) -> str:
     """The question a gate asks; ``text`` is the action's plan line (action steps)."""
     if step.kind == "manual":
-        text = str(templating.render(step.manual or "", context, plan=True))
+        text = str(run.render(step.manual or "", context, plan=True))
     elif step.kind == "approval":
-        text = str(templating.render(step.approval or "", context, plan=True))
+        text = str(run.render(step.approval or "", context, plan=True))
     elif interrupted:
         text = (
             "INTERRUPTED while running (it may have completed; check before approving again): "

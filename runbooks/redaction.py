@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 REDACTED = "[secret]"
 
@@ -16,9 +17,12 @@ class Redactor:
         self.add(secrets)
 
     def add(self, values: Iterable[str]) -> None:
-        """Also redact these values (longest first, so a value inside another goes with it)."""
+        """Also redact these values, and their URL-encoded forms (longest first, so a value
+        inside another goes with it)."""
         known = set(self._values)
-        known.update(v for v in values if v)
+        for value in values:
+            if value:
+                known.update((value, quote(value, safe=""), quote_plus(value, safe="")))
         self._values = sorted(known, key=len, reverse=True)
 
     def text(self, text: str) -> str:

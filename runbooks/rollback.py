@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from discovery.errors import DiscoveryError
-from runbooks import actions, templating
+from runbooks import actions
 from runbooks.actions.base import ActionContext
 from runbooks.active import ActiveRun
 from runbooks.calls import call_with_timeout
@@ -27,7 +27,7 @@ def roll_back(
         action = actions.get(call.action)
         context = {**run.context(), "output": run.outputs.get(step.id, {})}
         try:
-            args = action.parse(templating.render(dict(call.with_), context))
+            args = action.parse(run.render(dict(call.with_), context))
             public_args = run.redactor.data(args.model_dump(mode="json"))
             run.set_step(
                 step,

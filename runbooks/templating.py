@@ -5,12 +5,19 @@ passed in as data and are never rendered again as templates, never code, never a
 A string that is exactly one ``{{ expression }}`` keeps the expression's type (list, bool, …).
 The environment is ``runbooks.sandbox``'s: nothing is computed while compiling, and arithmetic,
 ranges, output and time are bounded; any failure of a template is a ``TemplateFailure``.
+
+Secret inputs taint what is rendered from them: ``render_tainted`` renders the same template again
+with each secret replaced by a different value of the same length and shape, and every part of
+the result that changes is derived from a secret (whatever filter, slice or concatenation made
+it: ``upper``, ``reverse``, ``[:8]``, ``urlencode``, ``~``). The engine redacts those parts
+wherever it stores or prints anything.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from difflib import SequenceMatcher
 from typing import Any
 
 from jinja2 import StrictUndefined, Undefined
@@ -177,3 +184,104 @@ def check_syntax(text: str) -> str | None:
     except RecursionError:
         return "nested too deeply"
     return None
+
+
+# Shorter derived fragments are not redacted on their own (they would erase common text such
+# as "ghp" everywhere, and reveal at most three characters of a secret).
+MIN_DERIVED = 4
+
+
+def render_tainted(
+    value: Any,
+    context: Mapping[str, Any],
+    secrets: Mapping[str, str],
+    *,
+    plan: bool = False,
+) -> tuple[Any, set[str]]:
+    """``render(value, context)``, and the parts of it derived from the secret inputs
+    ``secrets`` (input name -> value) that are at least ``MIN_DERIVED`` characters long."""
+    real = render(value, context, plan=plan)
+    if not secrets or not _mentions_inputs(value):
+        return real, set()
+    found: set[str] = set()
+    for shift in (1, 2):
+        inputs = dict(context.get("inputs") or {})
+        for name, secret in secrets.items():
+            inputs[name] = _other(secret, shift)
+        try:
+            other = render(value, {**context, "inputs": inputs}, plan=plan)
+        except TemplateFailure:  # the template depends on the secret's very content
+            found.update(_strings(real))
+            continue
+        _differences(real, other, found)
+    return real, {part for part in found if len(part) >= MIN_DERIVED}
+
+
+def _mentions_inputs(value: Any) -> bool:
+    if isinstance(value, str):
+        return "inputs" in value
+    if isinstance(value, dict):
+        return any(_mentions_inputs(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions_inputs(v) for v in value)
+    return False
+
+
+def _other(secret: str, shift: int) -> str:
+    """A value as long as ``secret``, different at every character: letters and digits shifted
+    (keeping case), anything else replaced by a letter."""
+    out = []
+    for char in secret:
+        if "0" <= char <= "9":
+            out.append(chr((ord(char) - 48 + shift) % 10 + 48))
+        elif "a" <= char <= "z":
+            out.append(chr((ord(char) - 97 + shift) % 26 + 97))
+        elif "A" <= char <= "Z":
+            out.append(chr((ord(char) - 65 + shift) % 26 + 65))
+        else:
+            out.append("xq"[shift % 2])
+    return "".join(out)
+
+
+def _differences(real: Any, other: Any, found: set[str]) -> None:
+    """Add to ``found`` each string of ``real`` that differs from ``other``: the span from its
+    first to its last changed character (by position when the lengths agree)."""
+    if isinstance(real, str) and isinstance(other, str):
+        if real == other:
+            return
+        if len(real) == len(other):  # character for character (upper, slices, reverse, ...)
+            changed = [i for i, (a, b) in enumerate(zip(real, other, strict=True)) if a != b]
+            found.add(real[changed[0] : changed[-1] + 1])
+            return
+        spans = [
+            (j1, j2)
+            for tag, _, _, j1, j2 in SequenceMatcher(
+                None, other, real, autojunk=False
+            ).get_opcodes()
+            if tag != "equal" and j2 > j1
+        ]
+        found.add(real[spans[0][0] : spans[-1][1]] if spans else real)
+        return
+    if isinstance(real, dict) and isinstance(other, dict) and real.keys() == other.keys():
+        for key in real:
+            _differences(real[key], other[key], found)
+        return
+    if isinstance(real, list) and isinstance(other, list) and len(real) == len(other):
+        for a, b in zip(real, other, strict=True):
+            _differences(a, b, found)
+        return
+    if real != other:  # the shape itself depends on the secret
+        found.update(_strings(real))
+        if not isinstance(real, dict | list):
+            found.add(str(real))
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
