@@ -140,6 +140,8 @@ def _create_case(path: Path) -> None:
         with open(temp, "rb") as handle:
             os.fsync(handle.fileno())
         load_or_create_key(path, create=True)  # the key is there before the case is
+        # an audit anchor left by an earlier case of this name is not the new case's
+        anchor.remove(path)
         try:
             os.link(temp, path)
         except FileExistsError:
@@ -245,10 +247,10 @@ class Store:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = OFF")  # integrity is kept by the writers, in order
         if version < schema.SCHEMA_VERSION:
-            Store._migrate(path, conn, version)
+            Store._migrate(conn, version)
 
     @staticmethod
-    def _migrate(path: Path, conn: sqlite3.Connection, version: int) -> None:
+    def _migrate(conn: sqlite3.Connection, version: int) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             # Re-read under the write lock: another process may have migrated meanwhile.
@@ -256,8 +258,6 @@ class Store:
             for step in schema.MIGRATIONS[current:]:
                 step(conn)
             if current == 0:
-                # a new case: an audit anchor left by a case of the same name is not its own
-                anchor.remove(path)
                 conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
                 conn.execute(
                     "INSERT INTO meta(key, value) VALUES ('created_at', ?)", (str(time.time()),)

@@ -253,3 +253,13 @@ def test_no_entry_when_the_caller_transaction_fails(store: Store) -> None:
     assert audit.verify(store).ok
     recorded = anchor.read(store.path, store.audit_key)
     assert recorded is not None and recorded.entries == 1  # the rolled-back entry never anchored
+
+
+def test_a_new_case_does_not_inherit_the_anchor_of_a_deleted_one(case_path: Path) -> None:
+    with Store.open(case_path) as store:
+        fill(store)
+    case_path.unlink()
+    with Store.open(case_path) as store:  # created anew, beside the old key and anchor
+        assert audit.verify(store).ok
+        fill(store, 2)
+        assert audit.verify(store).ok and audit.verify(store).anchored == 2
