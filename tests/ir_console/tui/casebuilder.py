@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from discovery.analyse.sightings import rebuild_sightings
-from discovery.case import audit
+from discovery.case import anchor, audit
 from discovery.case.store import Store
 from discovery.redact.secrets import key_path_for
 from tests.conftest import make_exchange, make_sighting
@@ -288,7 +288,9 @@ def build_case(path: Path, *, hostile: bool = False, extra_exchanges: int = 0) -
             prev = audit.GENESIS
             for e in audit.entries(store):
                 ts = T0 + 200 + e.seq
-                digest = audit.entry_hash(e.seq, ts, e.actor, e.action, e.subject, e.details, prev)
+                digest = audit.entry_mac(
+                    store.audit_key, e.seq, ts, e.actor, e.action, e.subject, e.details, prev
+                )
                 conn.execute(
                     "UPDATE audit_log SET ts = ?, prev_hash = ?, hash = ? WHERE seq = ?",
                     (ts, prev, digest, e.seq),
@@ -296,6 +298,8 @@ def build_case(path: Path, *, hostile: bool = False, extra_exchanges: int = 0) -
                 prev = digest
             if hostile:
                 _invalid_utf8(conn)
+        anchor.remove(path)  # the re-chained head is anchored anew
+        audit.update_anchor(store)
     return path
 
 
