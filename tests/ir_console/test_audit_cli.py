@@ -15,6 +15,8 @@ import pytest
 from discovery.case import audit, blocklist
 from discovery.case.store import Store
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 
 def verify(db: Path) -> tuple[int, dict[str, object], str]:
     proc = subprocess.run(

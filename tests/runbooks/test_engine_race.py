@@ -33,6 +33,8 @@ steps:
 """
 WRITES_OF_A_RESUME = 7  # claim, approval, revoke running, done, close running, done, finish
 
+pytestmark = pytest.mark.integration  # starts processes or servers
+
 
 def delay_write(store: Store, at: int, release: threading.Event) -> threading.Event:
     """Make ``store``'s ``at``-th write transaction wait (at most 4 s) for ``release`` before it

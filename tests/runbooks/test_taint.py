@@ -78,6 +78,7 @@ steps:
 """
 
 
+@pytest.mark.integration  # a loopback server
 def test_derived_values_never_reach_the_case_events_or_reports(
     case: Store, credential_id: str, tmp_path: Path
 ) -> None:
