@@ -20,11 +20,17 @@ from mitmproxy import connection, ctx, exceptions, http, tcp, tls
 from mitmproxy.addonmanager import Loader
 
 from discovery.errors import DiscoveryError
-from discovery.proxy.enforcement import POLL_SECONDS, Enforcer
+from discovery.proxy.enforcement import POLL_SECONDS, Destination, Enforcer
 from discovery.proxy.limits import HEADER_TIMEOUT, MAX_CONNECTIONS, ClientLimits
 from discovery.proxy.urgency import DURABLE_MODES, urgent
 from discovery.proxy.writer import BATCH, QUEUE_SIZE, RECOMPUTE_SECONDS, BackgroundWriter
-from discovery.sources.flows import BODY_LIMIT, client_tls_failure, flow_to_observed, headers_of
+from discovery.sources.flows import (
+    BODY_LIMIT,
+    body_prefix,
+    client_tls_failure,
+    flow_to_observed,
+    headers_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +48,33 @@ def _option_error(message: str) -> exceptions.OptionsError:
 
 def blocked_response(reference: str, kind: str) -> http.Response:
     """The 403 answer to a blocked request: a JSON body with a reference id, never the secret."""
+    why = (
+        "its Host header or SNI does not name the host it is sent to"
+        if kind == "host-mismatch"
+        else f"{kind} on the incident blocklist"
+    )
     body = {
         "error": "blocked",
-        "message": f"request blocked by ir-console ({kind} on the incident blocklist)",
+        "message": f"request blocked by ir-console ({why})",
         "reference": reference,
     }
     return http.Response.make(
         403,
         json.dumps(body).encode(),
         {"Content-Type": "application/json", "Cache-Control": "no-store"},
+    )
+
+
+def destination_of(flow: http.HTTPFlow) -> Destination:
+    """Where mitmproxy sends the request (``request.host:port``: the absolute URL's or CONNECT
+    target's, or a reverse proxy's upstream) beside the Host header and SNI the client sent."""
+    req = flow.request
+    mode = flow.client_conn.proxy_mode
+    return Destination(
+        address=f"[{req.host}]:{req.port}" if ":" in req.host else f"{req.host}:{req.port}",
+        claimed=req.host_header,
+        sni=flow.client_conn.sni,
+        client_named=mode.type_name in ("regular", "upstream"),
     )
 
 
@@ -219,17 +243,39 @@ class IrConsole:
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         self.limits.head_complete(flow.client_conn.id)
+        # headers, target and destination: decided before the body is read
+        self._enforce(flow, body=False)
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        """The body, once read: a credential in a form, JSON or multipart body is blocked too."""
+        if flow.request.raw_content:
+            self._enforce(flow, body=True)
+
+    def _enforce(self, flow: http.HTTPFlow, *, body: bool) -> None:
         enforcer = self.enforcer
         if enforcer is None or flow.response is not None or enforcer.snapshot.empty:
             return  # nothing blocked: no per-request work on the event loop
         req = flow.request
-        decision = enforcer.check(
-            method=req.method,
-            host=req.host_header or req.host,
-            target=req.path or "/",
-            headers=headers_of(req),
-            tls=bool(flow.client_conn.tls or req.scheme == "https"),
-        )
+        headers = headers_of(req)
+        tls = bool(flow.client_conn.tls or req.scheme == "https")
+        if body:  # the headers were checked already: the body alone, read as its type says
+            decision = enforcer.check(
+                method=req.method,
+                target=req.path or "/",
+                headers=(),
+                tls=tls,
+                destination=destination_of(flow),
+                body=body_prefix(req, self.body_limit, headers),
+                content_type=req.headers.get("content-type"),
+            )
+        else:
+            decision = enforcer.check(
+                method=req.method,
+                target=req.path or "/",
+                headers=headers,
+                tls=tls,
+                destination=destination_of(flow),
+            )
         if decision is None:
             return
         flow.metadata[_BLOCK] = decision.reference
@@ -237,7 +283,7 @@ class IrConsole:
         log.warning(
             "ir-console: blocked %s %s (%s %s, reference %s)",
             req.method,
-            req.pretty_host,
+            destination_of(flow).address,
             decision.kind,
             decision.subject,
             decision.reference,

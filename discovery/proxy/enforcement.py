@@ -7,6 +7,7 @@ CLI, a runbook) takes effect on a running proxy within one poll interval.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import sqlite3
@@ -43,8 +44,8 @@ class Snapshot:
 class Decision:
     """Why a request is blocked: the kind of block, its subject, and the reference we answer with."""
 
-    kind: str  # "credential" | "endpoint"
-    subject: str  # credential id | "HOST METHOD TEMPLATE"
+    kind: str  # "credential" | "endpoint" | "host-mismatch"
+    subject: str  # credential id | "HOST METHOD TEMPLATE" | what the mismatch is
     reference: str  # random id put in the 403 body and the exchange's evidence
 
 
@@ -66,41 +67,151 @@ def new_reference() -> str:
     return "irc-" + secrets.token_hex(6)
 
 
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where a request goes and what it claims: ``address`` is the host and port the proxy
+    connects to (the absolute URL's or CONNECT target's, a reverse proxy's upstream), ``claimed``
+    the Host header (or ``:authority``), ``sni`` the TLS server name the client sent.
+    ``client_named`` is true when the client chose the address (a regular or upstream proxy):
+    then a Host or SNI naming another host is a mismatch."""
+
+    address: str | None = None  # "host:port"
+    claimed: str | None = None
+    sni: str | None = None
+    client_named: bool = False
+
+
 def decide(
     snapshot: Snapshot,
     *,
     method: str,
-    host: str | None,
+    host: str | None = None,
     target: str,
     headers: Headers,
     tls: bool,
     fingerprint: Callable[[str], str],
+    destination: Destination | None = None,
+    body: bytes = b"",
+    content_type: str | None = None,
 ) -> Decision | None:
-    """The block that applies to a request, or None when it may pass."""
+    """The block that applies to a request, or None when it may pass.
+
+    Endpoint blocks are checked against every name the request goes by (the address the proxy
+    connects to, the Host header, the absolute target's authority, the SNI): a fake Host header
+    cannot move a request off a blocked endpoint. When the client named the address, a Host or
+    SNI naming another host is blocked as a mismatch. Credentials are found by the pipeline's own
+    detector (``detect_credentials``: any whitespace after the scheme, query, cookies, path, and
+    the body when given), so whatever the case records as a credential, the proxy blocks.
+    """
     if snapshot.empty:
         return None
+    where = destination or Destination(claimed=host)
     raw_path, raw_query, authority = split_target(target)
     path = normalise_path(raw_path)
-    stored_host = normalise_host(host or authority or "", tls)
+    names = _names(where, authority or "", tls)
     upper = method.upper()
     if snapshot.endpoints:
-        for key in ((stored_host, upper), (stored_host, "*")):
-            for template, subject in snapshot.endpoints.get(key, ()):
-                if blocklist.template_matches(template, path):
-                    return Decision("endpoint", subject, new_reference())
+        for name in names:
+            for key in ((name, upper), (name, "*")):
+                for template, subject in snapshot.endpoints.get(key, ()):
+                    if blocklist.template_matches(template, path):
+                        return Decision("endpoint", subject, new_reference())
+    if where.client_named and where.address:
+        mismatch = host_mismatch(where, tls)
+        if mismatch is not None:
+            return Decision("host-mismatch", mismatch, new_reference())
     if snapshot.credentials:
         view = RequestView(
             headers=headers,
             query=query_pairs(raw_query),
-            host=stored_host or None,
-            path=path,
+            host=names[0] if names else None,
+            path=raw_path or "/",
             method=upper,
+            body=body,
+            content_type=content_type,
         )
         for sighting in detect_credentials(view, fingerprint):
             credential = snapshot.credentials.get(sighting.fingerprint)
             if credential is not None:
                 return Decision("credential", credential, new_reference())
     return None
+
+
+def _split(authority: str, tls: bool) -> tuple[str, int | None]:
+    """``host[:port]`` (IPv6 in brackets) -> (lower-case host without brackets or final dot,
+    port or None)."""
+    authority = authority.strip().lower()
+    host, port = authority, None
+    if authority.startswith("["):
+        end = authority.find("]")
+        host = authority[1:end] if end > 0 else authority[1:]
+        rest = authority[end + 1 :] if end > 0 else ""
+        if rest.startswith(":") and rest[1:].isdigit():
+            port = int(rest[1:])
+    elif authority.count(":") == 1:
+        name, _, digits = authority.partition(":")
+        if digits.isdigit():
+            host, port = name, int(digits)
+    return host.rstrip("."), port
+
+
+def _stored(host: str, port: int | None, tls: bool) -> str:
+    """A host and port as the case stores them (``normalise_host``: no default port)."""
+    shown = f"[{host}]" if ":" in host else host
+    return normalise_host(shown if port is None else f"{shown}:{port}", tls)
+
+
+def _names(where: Destination, authority: str, tls: bool) -> list[str]:
+    """Every stored-form name of the request's host: the address first."""
+    names: list[str] = []
+    port: int | None = None
+    if where.address:
+        host, port = _split(where.address, tls)
+        names.append(_stored(host, port, tls))
+    for claimed in (where.claimed, authority):
+        if claimed:
+            host, claimed_port = _split(claimed, tls)
+            names.append(_stored(host, claimed_port, tls))
+    if where.sni:
+        names.append(_stored(where.sni.strip().lower().rstrip("."), port, tls))
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def host_mismatch(where: Destination, tls: bool) -> str | None:
+    """How the Host header or SNI contradicts the address the client named, or None.
+
+    RFC 9112 section 3.2.2: a proxy uses the absolute-form target and ignores Host; a Host that
+    disagrees is what a client sends to pass a check made on Host while going elsewhere. The
+    Host header's port is compared only when it names one; an SNI is compared with a name
+    (clients send no SNI for an address given as an IP)."""
+    if not where.address:
+        return None
+    host, port = _split(where.address, tls)
+    if where.claimed:
+        claimed, claimed_port = _split(where.claimed, tls)
+        if claimed != host or (
+            claimed_port is not None and port is not None and claimed_port != port
+        ):
+            return f"Host {_shown(where.claimed)} sent to {_shown(where.address)}"
+    if where.sni and not _is_ip(host):
+        sni = where.sni.strip().lower().rstrip(".")
+        if sni != host:
+            return f"SNI {_shown(where.sni)} sent to {_shown(where.address)}"
+    return None
+
+
+def _shown(value: str) -> str:
+    """A client-chosen name, made safe to log: printable ASCII, bounded."""
+    text = "".join(c if " " < c < "\x7f" else "?" for c in value[:100])
+    return text + ("…" if len(value) > 100 else "")
 
 
 class Enforcer:
@@ -138,17 +249,27 @@ class Enforcer:
         )
 
     def check(
-        self, *, method: str, host: str | None, target: str, headers: Headers, tls: bool
+        self,
+        *,
+        method: str,
+        target: str,
+        headers: Headers,
+        tls: bool,
+        destination: Destination,
+        body: bytes = b"",
+        content_type: str | None = None,
     ) -> Decision | None:
         """The block that applies to a request, against the current snapshot."""
         return decide(
             self.snapshot,
             method=method,
-            host=host,
             target=target,
             headers=headers,
             tls=tls,
             fingerprint=self.fingerprint,
+            destination=destination,
+            body=body,
+            content_type=content_type,
         )
 
     def close(self) -> None:

@@ -77,14 +77,14 @@ class Upstream:
 
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
+                body = self.rfile.read(length) if length else b""
                 with lock:
                     seen.append(
                         {
                             "method": self.command,
                             "path": self.path,
                             "headers": dict(self.headers.items()),
+                            "body": body.decode("utf-8", "replace"),
                         }
                     )
                 if (self.headers.get("Upgrade") or "").lower() == "websocket":
@@ -129,6 +129,10 @@ class Upstream:
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"{self.scheme}://{host}:{self.port}{path}"
+
+    def carrying(self, text: str) -> list[dict[str, object]]:
+        """Requests that reached the upstream with ``text`` anywhere: path, any header, body."""
+        return [req for req in list(self.seen) if text in json.dumps(req)]
 
     def seen_with(self, header: str, value: str) -> list[dict[str, object]]:
         """Requests that reached the upstream carrying ``header: value`` (case-insensitive name)."""

@@ -92,7 +92,7 @@ class LiveScreen(CaseScreen):
         Binding("slash", "filter", "Filter"),
         Binding("y", "copy_id", "Copy id"),
         Binding("p", "pause", "Pause/resume"),
-        Binding("c", "start_proxy", "Start proxy"),
+        Binding("c", "start_proxy", "Start enforcing proxy"),
         Binding("s", "stop_proxy", "Stop proxy"),
     ]
 
@@ -240,7 +240,10 @@ class LiveScreen(CaseScreen):
             )
             return
         self.app.push_screen(
-            PromptModal("Start a recording proxy listening on (HOST:PORT):", "127.0.0.1:8080"),
+            PromptModal(
+                "Start a recording proxy enforcing the blocklist, listening on (HOST:PORT):",
+                "127.0.0.1:8080",
+            ),
             self._start_proxy,
         )
 
@@ -257,6 +260,7 @@ class LiveScreen(CaseScreen):
             "proxy",
             "--listen",
             listen,
+            "--enforce",  # the console's proxy enforces the blocklist, as `capture proxy --enforce`
         ]
         log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the watcher thread)
         self.proxy = subprocess.Popen(

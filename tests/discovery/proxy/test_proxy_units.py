@@ -15,7 +15,7 @@ from discovery.case import blocklist
 from discovery.case.blocklist import template_matches
 from discovery.case.store import Store
 from discovery.models import ObservedExchange
-from discovery.proxy.enforcement import Snapshot, decide, load_snapshot
+from discovery.proxy.enforcement import Destination, Snapshot, decide, load_snapshot
 from discovery.proxy.writer import BackgroundWriter
 from discovery.sources.flows import flow_to_observed, http_version
 from tests.conftest import make_exchange, make_sighting
@@ -283,3 +283,88 @@ def test_writer_keeps_up_with_a_backlog_larger_than_a_batch(case_path: Path) -> 
     assert writer.written == 2000 and writer.dropped == 0
     assert writer.pauses - pauses_before <= 2  # 40 full batches written back to back
     writer.close()
+
+
+@pytest.mark.parametrize(
+    ("destination", "expected"),
+    [
+        # a reverse proxy's upstream is the blocked host, whatever Host the client claims
+        (Destination("api.example.com:443", "harmless.example", None, False), "endpoint"),
+        # the client named the blocked host; a fake Host does not move it off the block
+        (Destination("api.example.com:443", "harmless.example", None, True), "endpoint"),
+        # the Host header names the blocked host while the request goes elsewhere
+        (Destination("10.0.0.9:443", "api.example.com", None, False), "endpoint"),
+        # the SNI names the blocked host (CONNECT to an address)
+        (Destination("10.0.0.9:443", None, "api.example.com", True), "endpoint"),
+        # a named destination contradicted by Host or SNI: a mismatch, blocked
+        (Destination("other.example.com:443", "harmless.example", None, True), "host-mismatch"),
+        (Destination("other.example.com:443", None, "front.example", True), "host-mismatch"),
+        (
+            Destination("other.example.com:443", "other.example.com:8443", None, True),
+            "host-mismatch",
+        ),
+        # the same host in other spellings is no mismatch
+        (
+            Destination("other.example.com:443", "Other.Example.COM.", "other.example.com", True),
+            None,
+        ),
+        (Destination("other.example.com:443", "other.example.com:443", None, True), None),
+        (Destination("[::1]:443", "[::1]", None, True), None),
+        # a reverse proxy's client names nothing: its Host is not compared
+        (Destination("other.example.com:443", "harmless.example", None, False), None),
+    ],
+)
+def test_decide_on_every_name_of_the_destination(
+    destination: Destination, expected: str | None
+) -> None:
+    decision = decide(
+        SNAPSHOT,
+        method="DELETE",
+        target="/v1/users/7",
+        headers=(),
+        tls=True,
+        fingerprint=_fp,
+        destination=destination,
+    )
+    assert (decision.kind if decision else None) == expected
+    if decision is not None and expected == "host-mismatch":
+        assert "sent to" in decision.subject
+
+
+BODY_SNAPSHOT = Snapshot(credentials={_fp("tok-blocked-0123456789"): "c-000000000001"})
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/x-www-form-urlencoded", b"grant_type=x&client_secret=tok-blocked-0123456789"),
+        ("application/json", b'{"data": {"api_key": "tok-blocked-0123456789"}}'),
+    ],
+)
+def test_decide_reads_the_body(content_type: str, body: bytes) -> None:
+    decision = decide(
+        BODY_SNAPSHOT,
+        method="POST",
+        target="/v1/login",
+        headers=(),
+        tls=True,
+        fingerprint=_fp,
+        destination=Destination("login.example.com:443"),
+        body=body,
+        content_type=content_type,
+    )
+    assert decision is not None and decision.subject == "c-000000000001"
+    assert (
+        decide(
+            BODY_SNAPSHOT,
+            method="POST",
+            target="/v1/login",
+            headers=(),
+            tls=True,
+            fingerprint=_fp,
+            destination=Destination("login.example.com:443"),
+            body=body.replace(b"tok-blocked", b"tok-allowed"),
+            content_type=content_type,
+        )
+        is None
+    )
