@@ -102,6 +102,16 @@ def _describe(result: dict[str, Any]) -> str:
     )
 
 
+def _read_secret() -> str:
+    """The secret from stdin: piped, read whole; typed at a terminal, read without echo (the
+    terminal never shows it, so it is not left on screen or in a recording of the session)."""
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("secret (not echoed): ", stream=sys.stderr)
+    return sys.stdin.read()
+
+
 @click.command()
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read one raw secret from stdin.")
 @click.option(
@@ -118,7 +128,7 @@ def find(case: CaseContext, from_stdin: bool, from_file: Path | None, as_json: b
         raise click.UsageError("give exactly one of --stdin or --file FILE")
     with case.open(create=False) as store:
         if from_stdin:
-            secret = sys.stdin.read()
+            secret = _read_secret()
             if not secret.strip():
                 raise click.UsageError("nothing on stdin: pipe the secret in")
             result = lookup(store, secret)

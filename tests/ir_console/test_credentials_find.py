@@ -227,3 +227,44 @@ def test_bare_secrets_are_found_however_they_travelled(case_path: Path) -> None:
         assert bare not in out + err
     _, out, _ = run(case_path, ["credentials", "find", "--stdin", "--json"], mailchimp)
     assert json.loads(out)["credential"]["kind"] == "mailchimp_key"
+
+
+@pytest.mark.integration
+def test_a_secret_typed_at_a_terminal_is_not_echoed(case: Path) -> None:
+    """`credentials find --stdin` at a real terminal (a pty): the prompt, no echo of what is
+    typed, and the answer; the secret appears nowhere in what the terminal shows."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ir_console", "--db", str(case), "credentials", "find", "--stdin"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        close_fds=True,
+    )
+    os.close(follower)
+    shown = b""
+    deadline = time.monotonic() + 60
+    while b"not echoed" not in shown:
+        assert time.monotonic() < deadline, shown
+        shown += os.read(leader, 4096)
+    os.write(leader, GH.encode() + b"\n")
+    while proc.poll() is None or b"SEEN" not in shown:
+        assert time.monotonic() < deadline, shown
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        shown += chunk
+    proc.wait(30)
+    os.close(leader)
+    assert proc.returncode == 0
+    assert b"SEEN" in shown
+    assert GH.encode() not in shown
