@@ -48,6 +48,7 @@ from runbooks.gates import FAILURE_CHOICES, Approvals, Failure, gate_of, resume_
 from runbooks.inputs import missing_secrets, resolve_inputs, step_args, with_vault
 from runbooks.loader import LoadedRunbook, from_text
 from runbooks.model import Runbook, Step
+from runbooks.outcome import conclude
 from runbooks.redaction import REDACTED, Redactor
 from runbooks.rollback import roll_back
 from runbooks.runstore import RunStore, driving, new_driver
@@ -251,21 +252,30 @@ class Engine:
                     return
                 action_name = "manual.confirmed" if gate == "manual" else "approval.granted"
                 new_state = S.APPROVED if step.kind == "action" else S.DONE
+                confirmed = None if step.kind == "action" else {"confirmed_by": self.operator}
                 run.set_step(
                     step,
                     new_state,
                     action_name,
                     {"gate": gate, "prompt": prompt},
                     actor=self.operator,
+                    output=confirmed,
                 )
                 yield GatePassed(run.id, step.id, gate, self.operator)
-                if step.kind != "action":
-                    yield StepSucceeded(run.id, step.id, {"confirmed_by": self.operator})
+                if confirmed is not None:
+                    run.outputs[step.id] = confirmed
+                    yield StepSucceeded(run.id, step.id, confirmed)
                     continue
             ok = yield from self._run_action(run, step)
             if not ok:
                 return
-        yield self._finish(run, RunState.SUCCEEDED, "all steps done")
+        end = conclude(
+            run.runbook,
+            run.states,
+            run.outputs,
+            self.runs.skipped_after_failure(run.id),
+        )
+        yield self._finish(run, end.state, end.outcome)
 
     def _prompt(self, run: ActiveRun, step: Step, gate: str, *, interrupted: bool) -> str:
         context = run.context()

@@ -29,7 +29,9 @@ class Approvals:
     def grants(self, step: Step, gate: str, prompt: str) -> bool:
         if step.id in self.steps:
             return True
-        if gate != "irreversible" and self.yes:
+        # --yes passes approvals and plain manual steps, never an irreversible step nor a manual
+        # step that contains something (a person confirms they revoked it, by name)
+        if gate != "irreversible" and step.contains is None and self.yes:
             return True
         return self.confirm(step, gate, prompt) if self.confirm is not None else False
 
@@ -45,7 +47,7 @@ def gate_of(step: Step) -> str | None:
 
 def resume_hint(run_id: str, step: Step, gate: str) -> str:
     """The command that passes this gate."""
-    if gate == "irreversible":
+    if gate == "irreversible" or step.contains is not None:
         return f"ir-console runbook resume {run_id} --approve {step.id}"
     return f"ir-console runbook resume {run_id} --yes"
 

@@ -3,7 +3,9 @@
 A runbook is ``id``, ``title``, ``description``, ``applies_to``, ``inputs`` and ``steps``. A step
 is exactly one of ``action:`` (a registered action with ``with:`` arguments), ``manual:``
 (instructions the responder confirms) or ``approval:`` (a gate), plus optional ``when``,
-``retry``, ``timeout``, ``rollback``, ``irreversible`` and ``verify``.
+``retry``, ``timeout``, ``rollback``, ``irreversible``, ``verify`` and (manual steps)
+``contains``. ``requires`` lists the containment (blocked, revoked, verified) a run must
+achieve to end ``succeeded``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 SUBJECT_TYPES = ("credential", "identity", "endpoint", "host", "client")
 StepKind = Literal["action", "manual", "approval"]
+# What containment a step achieves (actions report it in their output; a manual step that
+# declares ``contains`` achieves it when a person confirms it) and a runbook ``requires``.
+Containment = Literal["blocked", "revoked", "verified"]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _INPUT_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 
@@ -84,6 +89,7 @@ class Step(_Strict):
     rollback: ActionCall | None = None
     irreversible: bool = False
     verify: str | None = None
+    contains: Containment | None = None  # manual steps: what confirming them achieves
 
     @field_validator("id")
     @classmethod
@@ -111,6 +117,8 @@ class Step(_Strict):
             raise ValueError("an irreversible step cannot have a rollback")
         if self.action is None and (self.rollback or self.verify or self.retry.attempts > 1):
             raise ValueError("'rollback', 'verify' and 'retry' apply only to action steps")
+        if self.contains is not None and self.manual is None:
+            raise ValueError("'contains' applies only to manual steps (actions report their own)")
         return self
 
     @property
@@ -139,6 +147,8 @@ class Runbook(_Strict):
     applies_to: list[Literal["credential", "identity", "endpoint", "host", "client"]]
     inputs: dict[str, Input] = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)
+    # the containment a run must achieve to succeed; missing any, it ends ``partial``
+    requires: list[Containment] = Field(default_factory=list)
 
     @field_validator("id")
     @classmethod

@@ -276,6 +276,16 @@ class RunStore:
                 ),
             )
 
+    def skipped_after_failure(self, run_id: str) -> dict[str, str]:
+        """Steps the operator skipped after they failed (step id -> error), in step order;
+        steps skipped because their ``when`` was false keep no error."""
+        rows = self.store.conn.execute(
+            "SELECT step_id, error FROM runbook_steps WHERE run_id = ? AND state = ? "
+            "AND error IS NOT NULL ORDER BY idx",
+            (run_id, StepState.SKIPPED.value),
+        ).fetchall()
+        return {str(step_id): str(error) for step_id, error in rows}
+
     def save_plan(
         self, run_id: str, driver: str, step_id: str, state: StepState, plan: str
     ) -> None:

@@ -13,11 +13,13 @@ from runbooks.errors import RunbookError
 
 
 class RunState(StrEnum):
-    """Where a run is; the last four are final."""
+    """Where a run is; all but the first two are final."""
 
     RUNNING = "running"  # a driver is working on it (or was, and was killed)
     WAITING = "waiting"  # stopped at a gate; ``resume`` continues it
-    SUCCEEDED = "succeeded"  # every step done
+    SUCCEEDED = "succeeded"  # every step done, all the containment the runbook requires applied
+    PARTIAL = "partial"  # ended, but a step was skipped after failing or containment is missing
+    UNVERIFIED = "unverified"  # containment applied, but verification observed no traffic
     FAILED = "failed"  # a step failed for good
     PLANNED = "planned"  # a dry run: nothing was called
 
@@ -39,7 +41,9 @@ class StepState(StrEnum):
     ROLLBACK_FAILED = "rollback_failed"
 
 
-FINAL_RUN_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.PLANNED})
+FINAL_RUN_STATES = frozenset(
+    {RunState.SUCCEEDED, RunState.PARTIAL, RunState.UNVERIFIED, RunState.FAILED, RunState.PLANNED}
+)
 RESUMABLE_RUN_STATES = frozenset({RunState.RUNNING, RunState.WAITING})
 # steps a driver passes over: nothing left to do for them
 DONE_STEP_STATES = frozenset({StepState.DONE, StepState.SKIPPED})
@@ -76,10 +80,14 @@ STEP_TRANSITIONS: dict[StepState, frozenset[StepState]] = {
 
 _R = RunState
 RUN_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
-    _R.RUNNING: frozenset({_R.RUNNING, _R.WAITING, _R.SUCCEEDED, _R.FAILED}),
+    _R.RUNNING: frozenset(
+        {_R.RUNNING, _R.WAITING, _R.SUCCEEDED, _R.PARTIAL, _R.UNVERIFIED, _R.FAILED}
+    ),
     _R.WAITING: frozenset({_R.RUNNING}),
     _R.PLANNED: frozenset({_R.PLANNED}),  # a dry run finishing (it starts planned)
     _R.SUCCEEDED: frozenset(),
+    _R.PARTIAL: frozenset(),
+    _R.UNVERIFIED: frozenset(),
     _R.FAILED: frozenset(),
 }
 

@@ -327,6 +327,26 @@ def _to_v6(conn: sqlite3.Connection) -> None:
     run_script(conn, _V6)
 
 
+_V7 = """
+CREATE TABLE proxy_heartbeats (
+    id TEXT PRIMARY KEY,                          -- random, one per enforcing proxy process
+    pid INTEGER NOT NULL,
+    hostname TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    seen_at REAL NOT NULL,                        -- its last heartbeat
+    applied_marker TEXT,                          -- the blocklist change it last applied
+    applied_at REAL,                              -- when it applied it
+    blocks INTEGER NOT NULL DEFAULT 0             -- entries in the blocklist it enforces
+);
+"""
+
+
+def _to_v7(conn: sqlite3.Connection) -> None:
+    """Enforcing proxies write a heartbeat to the case: ``block``, the console and runbooks
+    say whether one is running and when it last applied the blocklist."""
+    run_script(conn, _V7)
+
+
 # MIGRATIONS[n] upgrades a case at version n to n + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v1,
@@ -335,6 +355,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v4,
     _to_v5,
     _to_v6,
+    _to_v7,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,11 +12,12 @@ import logging
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from discovery.case import blocklist
+from discovery.case import blocklist, proxies
 from discovery.case.store import Store
 from discovery.models import Headers
 from discovery.redact.convert import normalise_host
@@ -215,14 +216,23 @@ def _shown(value: str) -> str:
 
 
 class Enforcer:
-    """A live view of one case's blocklist, refreshed by a poller thread when it changes."""
+    """A live view of one case's blocklist, refreshed by a poller thread when it changes.
+
+    It writes a heartbeat to the case (``case.proxies``) when it starts, every
+    ``HEARTBEAT_SECONDS`` and as soon as it applied a change, and removes it when closed, so
+    ``block``, the console and runbooks can say whether the blocklist is enforced."""
 
     def __init__(self, case_path: Path, poll_seconds: float = POLL_SECONDS) -> None:
         self._store = Store.open(case_path)
         self.fingerprint = self._store.fingerprint
         self.poll_seconds = poll_seconds
+        self.id = secrets.token_hex(8)
+        self.started_at = time.time()
         self._marker = blocklist.change_marker(self._store)
         self.snapshot = load_snapshot(self._store)
+        self.applied_at = time.time()
+        self._beaten = 0.0
+        self._beat()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="irc-blocklist", daemon=True)
         self._thread.start()
@@ -230,23 +240,38 @@ class Enforcer:
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_seconds):
             try:
-                self.refresh()
+                if self.refresh() or time.monotonic() - self._beaten >= proxies.HEARTBEAT_SECONDS:
+                    self._beat()
             except sqlite3.Error as exc:  # keep the last good snapshot; try again next poll
                 log.warning("cannot re-read the blocklist (%s); keeping the previous one", exc)
 
-    def refresh(self) -> None:
-        """Re-read the blocklist if its change marker moved."""
+    def _beat(self) -> None:
+        proxies.beat(
+            self._store,
+            self.id,
+            started_at=self.started_at,
+            applied_marker=self._marker,
+            applied_at=self.applied_at,
+            blocks=len(self.snapshot.credentials)
+            + sum(len(v) for v in self.snapshot.endpoints.values()),
+        )
+        self._beaten = time.monotonic()
+
+    def refresh(self) -> bool:
+        """Re-read the blocklist if its change marker moved; whether it did."""
         marker = blocklist.change_marker(self._store)
         if marker == self._marker:
-            return
+            return False
         snapshot = load_snapshot(self._store)
         self._marker = marker
         self.snapshot = snapshot  # one attribute store: readers see the old or the new snapshot
+        self.applied_at = time.time()
         log.info(
             "blocklist reloaded: %d credentials, %d endpoints blocked",
             len(snapshot.credentials),
             sum(len(v) for v in snapshot.endpoints.values()),
         )
+        return True
 
     def check(
         self,
@@ -275,4 +300,8 @@ class Enforcer:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        try:
+            proxies.stopped(self._store, self.id)
+        except sqlite3.Error as exc:  # the row goes stale instead: readers ignore it
+            log.warning("cannot remove this proxy's heartbeat (%s)", exc)
         self._store.close()

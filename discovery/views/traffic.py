@@ -152,3 +152,44 @@ def uses_since(
         (*args, since),
     ).fetchone()[0]
     return Uses(int(ok), last, evidence, int(refused))
+
+
+def traffic_since(
+    store: Store,
+    since: float,
+    *,
+    credential: str | None = None,
+    endpoint: tuple[str, str, str] | None = None,
+) -> int:
+    """Exchanges at or after ``since`` that could have shown a use: from the clients that used
+    the credential (called the endpoint) before ``since``, or to the hosts it was used on (the
+    endpoint's host). Evidence that someone was still there to try."""
+    if (credential is None) == (endpoint is None):
+        raise ValueError("give exactly one of credential, endpoint")
+    conn = store.conn
+    if credential is not None:
+        rows = conn.execute(
+            "SELECT DISTINCT e.client_ip, e.host FROM exchange_credentials ec "
+            "JOIN exchanges e ON e.id = ec.exchange_id WHERE ec.credential_id = ? AND e.ts < ? "
+            "LIMIT 1000",
+            (credential, since),
+        ).fetchall()
+        hosts = {h for _, h in rows if h}
+    else:
+        assert endpoint is not None
+        rows = conn.execute(
+            "SELECT DISTINCT client_ip, host FROM exchanges WHERE host = ? AND method = ? "
+            "AND ts < ? LIMIT 1000",
+            (endpoint[0], endpoint[1], since),
+        ).fetchall()
+        hosts = {endpoint[0]}
+    clients = sorted({c for c, _ in rows if c})
+    names = sorted(hosts)
+    marks = ",".join("?" * len(clients)) or "NULL"
+    host_marks = ",".join("?" * len(names)) or "NULL"
+    row = conn.execute(
+        f"SELECT COUNT(*) FROM exchanges WHERE ts >= ? AND "
+        f"(client_ip IN ({marks}) OR host IN ({host_marks}))",
+        (since, *clients, *names),
+    ).fetchone()
+    return int(row[0])

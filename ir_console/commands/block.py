@@ -1,7 +1,9 @@
 """``ir-console block`` / ``unblock``: put a credential or an endpoint on the proxy's blocklist.
 
 A running ``capture proxy --enforce`` (or ``mitmdump -s … --set irc_enforce=true``) picks the
-change up within a second. Each change writes its audit entry first.
+change up within a second; ``block`` waits up to ``APPLY_WAIT`` seconds for it and says whether
+a running enforcing proxy applied it, or plainly that none is running. Each change writes its
+audit entry first. ``block list`` shows the blocklist and the enforcing proxies.
 """
 
 from __future__ import annotations
@@ -9,8 +11,13 @@ from __future__ import annotations
 import click
 
 from discovery.case import blocklist
+from discovery.timeutil import iso
+from discovery.views.enforcement import Enforcement, enforcement, wait_until_applied
 from ir_console.cli import CaseContext
 from ir_console.output import emit_json, message
+from ir_console.sanitize import clean
+
+APPLY_WAIT = 3.0  # seconds ``block`` waits for a running enforcing proxy to apply the change
 
 json_option = click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 reason_option = click.option("--reason", help="Why (kept in the blocklist and the audit log).")
@@ -41,10 +48,8 @@ def block_credential(
     """Block the credential CREDENTIAL_ID (as listed by `ir-console credentials`)."""
     with case.open(create=False) as store:
         done = blocklist.block_credential(store, credential_id, reason)
-    if as_json:
-        emit_json({"blocked": _block_json(done)})
-    else:
-        message(f"blocked credential {done.subject}; a proxy enforcing this case answers it 403")
+        state = wait_until_applied(store, APPLY_WAIT)
+    _blocked(done, state, as_json)
 
 
 @block.command("endpoint")
@@ -56,10 +61,39 @@ def block_endpoint(case: CaseContext, endpoint: str, reason: str | None, as_json
     """Block ENDPOINT, written "HOST METHOD TEMPLATE" (e.g. "api.example.com GET /v1/users/{id}")."""
     with case.open(create=False) as store:
         done = blocklist.block_endpoint(store, endpoint, reason)
+        state = wait_until_applied(store, APPLY_WAIT)
+    _blocked(done, state, as_json)
+
+
+def _blocked(done: blocklist.Block, state: Enforcement, as_json: bool) -> None:
     if as_json:
-        emit_json({"blocked": _block_json(done)})
+        emit_json({"blocked": _block_json(done), "enforcement": state.to_json()})
     else:
-        message(f"blocked endpoint {done.subject}; a proxy enforcing this case answers it 403")
+        message(f"blocked {done.kind} {clean(done.subject)}: {state.sentence()}")
+
+
+@block.command("list")
+@json_option
+@click.pass_obj
+def block_list(case: CaseContext, as_json: bool) -> None:
+    """The blocklist, and whether an enforcing proxy is running and applied it."""
+    with case.open(create=False) as store:
+        blocks = blocklist.blocks(store)
+        state = enforcement(store)
+    if as_json:
+        emit_json(
+            {
+                "blocks": [{**_block_json(b), "created_at": iso(b.created_at)} for b in blocks],
+                "enforcement": state.to_json(),
+            }
+        )
+        return
+    for b in blocks:
+        reason = f"  ({clean(b.reason)})" if b.reason else ""
+        click.echo(f"{b.kind:10} {clean(b.subject)}  since {iso(b.created_at)}{reason}")
+    if not blocks:
+        click.echo("nothing is blocked")
+    message(state.sentence())
 
 
 @click.group()

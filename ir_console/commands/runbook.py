@@ -2,7 +2,8 @@
 
 The engine is headless and yields events; this module only renders them (plain lines, or JSON
 Lines with ``--json``) and maps the run's end to the exit code: 0 succeeded (or planned),
-1 failed, 3 stopped at an approval gate.
+1 failed, 3 stopped at an approval gate, 4 ended with containment partial or unverified (the
+outcome says what was done and what was not).
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from ir_console.cli import CaseContext
 from ir_console.output import emit_json, emit_json_line, emit_table, message
 from ir_console.sanitize import clean
 
-EXIT_FOR_STATE = {"succeeded": 0, "planned": 0, "failed": 1, "waiting": 3}
+EXIT_FOR_STATE = {
+    "succeeded": 0,
+    "planned": 0,
+    "failed": 1,
+    "waiting": 3,
+    "partial": 4,
+    "unverified": 4,
+}
 
 
 @click.group()

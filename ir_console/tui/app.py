@@ -386,7 +386,14 @@ class ConsoleApp(App[None]):
         except DiscoveryError as exc:
             self.post_message(Failed("could not block", str(exc)))
             return
-        self.post_message(Notice(f"blocked {subject.type} {subject.id}"))
+        try:
+            state = self.data.wait_until_applied()
+        except DiscoveryError as exc:
+            self.post_message(Failed("could not read the proxies' heartbeats", str(exc)))
+            return
+        self.post_message(
+            Notice(f"blocked {subject.type} {subject.id}: {state.sentence()}", not state.enforced)
+        )
         self.post_message(CaseWritten())
 
     def _runbooks(self) -> dict[str, Any] | None:

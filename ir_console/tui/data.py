@@ -10,17 +10,28 @@ returned as the case holds them: screens sanitize on display.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from discovery.case import audit, blocklist
 from discovery.timeutil import iso
-from discovery.views import captures, details, queries, runs, search, subjects, traffic
+from discovery.views import (
+    captures,
+    details,
+    enforcement,
+    queries,
+    runs,
+    search,
+    subjects,
+    traffic,
+)
 from discovery.views import exchange as exchange_view
 from discovery.views import overview as overview_view
 from discovery.views import story as story_view
 from discovery.views import timeline as timeline_view
+from discovery.views.enforcement import Enforcement
 from discovery.views.page import Page, Sort
 from discovery.views.reader import SharedCase
 from discovery.views.rows import (
@@ -237,6 +248,26 @@ class CaseData:
 
     def block_endpoint(self, subject: str, reason: str) -> blocklist.Block:
         return self.case.call(blocklist.block_endpoint, subject, reason, actor="console")
+
+    def unblock(self, kind: str, subject: str) -> bool:
+        """Remove a credential's or an endpoint's block; False when it was not blocked."""
+        if kind == "credential":
+            return bool(self.case.call(blocklist.unblock_credential, subject, actor="console"))
+        return bool(self.case.call(blocklist.unblock_endpoint, subject, actor="console"))
+
+    def enforcement(self) -> Enforcement:
+        """Whether an enforcing proxy is running and applied the blocklist."""
+        return self.case.call(enforcement.enforcement)
+
+    def wait_until_applied(self, timeout: float = 3.0) -> Enforcement:
+        """After a block: once a running enforcing proxy applied it (at once when none runs);
+        the case is read once per poll, never held while waiting."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.enforcement()
+            if state.enforced or not state.running or time.monotonic() >= deadline:
+                return state
+            time.sleep(0.05)
 
 
 def when(ts: float | None) -> str:

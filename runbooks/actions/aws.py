@@ -11,6 +11,7 @@ from typing import Any
 
 from runbooks.actions.base import Action, ActionContext, Args
 from runbooks.errors import ActionError
+from runbooks.outcome import containment
 
 
 class KeyArgs(Args):
@@ -87,7 +88,14 @@ class DeactivateAccessKey(Action[KeyArgs]):
         status = _status(iam, user, args.access_key_id)
         if status != "Inactive":
             raise ActionError(f"aws: {args.access_key_id} is {status} after UpdateAccessKey")
-        return {"access_key_id": args.access_key_id, "user": user, "status": status}
+        return {
+            "access_key_id": args.access_key_id,
+            "user": user,
+            "status": status,
+            **containment(
+                "revoked", True, f"revoked at AWS IAM ({args.access_key_id} is Inactive)"
+            ),
+        }
 
 
 class DeleteAccessKey(Action[KeyArgs]):

@@ -1,7 +1,15 @@
 """``evidence.verify_no_use_since``: prove a credential had no successful use since a time.
 
-With a capture or proxy writing to the case, it can watch for ``wait`` seconds: any successful,
-unblocked request with the credential in that window fails the step.
+It waits for evidence: with a capture or proxy writing to the case it watches up to ``wait``
+seconds (at least ``min_window``) for traffic that could show a use, new requests from the
+clients that used the credential (called the endpoint) before, or to the hosts it was used on.
+Its verdict is one of three:
+
+* *failed: used since*: a successful, unblocked request with it (the step fails);
+* *verified: no use since*: traffic was observed (refused attempts, or the same clients or
+  hosts still active) and none of it a successful use;
+* *not verified: no traffic observed*: nothing happened that could show a use, so nothing is
+  proven (the step is done, the run ends ``unverified``).
 """
 
 from __future__ import annotations
@@ -10,9 +18,10 @@ import time
 from typing import Any
 
 from discovery.timeutil import iso, parse_time
-from discovery.views.traffic import uses_since
+from discovery.views.traffic import traffic_since, uses_since
 from runbooks.actions.base import Action, ActionContext, Args
 from runbooks.errors import ActionError
+from runbooks.outcome import containment
 
 
 class VerifyArgs(Args):
@@ -20,7 +29,8 @@ class VerifyArgs(Args):
     endpoint: str | None = None  # "HOST METHOD TEMPLATE" (instead of a credential)
     since: str | float | None = None  # ISO 8601, epoch or an age (2h); default: run start
     grace: float = 0.0  # seconds after ``since`` that are tolerated (the proxy's poll interval)
-    wait: float = 0.0  # seconds to keep watching new traffic
+    wait: float = 30.0  # at most this many seconds watching for evidence
+    min_window: float = 0.0  # at least this many seconds watching, even once evidence is seen
     poll: float = 1.0
 
 
@@ -36,7 +46,7 @@ class VerifyNoUseSince(Action[VerifyArgs]):
             since = iso(since) or since
         if args.grace:
             since = f"{since} (+{args.grace:g}s for enforcement to apply)"
-        watch = f", watching new traffic for {args.wait:g}s" if args.wait else ""
+        watch = f", watching up to {args.wait:g}s for traffic that could show a use"
         return f"check that {_what(args)} had no successful use since {since}{watch}"
 
     def run(self, args: VerifyArgs, ctx: ActionContext) -> dict[str, Any]:
@@ -56,23 +66,49 @@ class VerifyNoUseSince(Action[VerifyArgs]):
                 "evidence.verify_no_use_since: give exactly one of credential, endpoint"
             )
         endpoint = _endpoint(args)
-        deadline = time.monotonic() + min(args.wait, max(ctx.timeout - 1, 0))
+        began = time.monotonic()
+        watch = min(args.wait, max(ctx.timeout - 1, 0))
+        deadline = began + watch
+        floor = began + min(args.min_window, watch)
         while True:
             uses = uses_since(ctx.store, since, credential=args.credential, endpoint=endpoint)
             if uses.successful:
                 raise ActionError(
-                    f"{_what(args)} was used successfully {uses.successful} time(s) since "
-                    f"{iso(since)} (last at {iso(uses.last_success)}, evidence {uses.evidence})"
+                    f"failed: used since: {_what(args)} was used successfully {uses.successful} "
+                    f"time(s) since {iso(since)} (last at {iso(uses.last_success)}, "
+                    f"evidence {uses.evidence})"
                 )
-            if time.monotonic() >= deadline:
+            observed = traffic_since(
+                ctx.store, since, credential=args.credential, endpoint=endpoint
+            )
+            now = time.monotonic()
+            if (observed or uses.refused) and now >= floor:
+                break
+            if now >= deadline:
                 break
             time.sleep(max(args.poll, 0.05))
+        watched = round(time.monotonic() - began, 3)
+        if observed or uses.refused:
+            verdict = "verified"
+            text = (
+                f"verified: no use since {iso(since)} of {_what(args)} ({uses.refused} attempt(s) "
+                f"refused, {observed} exchange(s) from its clients or hosts observed)"
+            )
+        else:
+            verdict = "not verified"
+            text = (
+                f"not verified: no traffic observed from {_what(args)}'s clients or hosts "
+                f"in {watched:g}s since {iso(since)}"
+            )
         return {
             "subject": _what(args),
             "since": iso(since),
+            "verdict": verdict,
             "successful_uses": 0,
             "refused_attempts": uses.refused,
-            "watched_seconds": args.wait,
+            "traffic_observed": observed,
+            "watched_seconds": watched,
+            **containment("verified", verdict == "verified", text),
         }
 
 

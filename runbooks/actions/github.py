@@ -15,6 +15,7 @@ from runbooks.actions.base import (
     http_error,
     response_error,
 )
+from runbooks.outcome import containment
 
 API = "https://api.github.com"
 
@@ -50,7 +51,17 @@ class GitHubRevoke(Action[RevokeArgs]):
             raise http_error("github", exc) from None
         if response.status_code != 202:
             raise response_error("github", response)
-        return {"url": url, "status": response.status_code, "submitted": len(args.credentials)}
+        return {
+            "url": url,
+            "status": response.status_code,
+            "submitted": len(args.credentials),
+            **containment(
+                "revoked",
+                True,
+                f"revocation submitted to GitHub ({url}: 202 Accepted; GitHub revokes the token "
+                "and tells its owner)",
+            ),
+        }
 
 
 ACTION = GitHubRevoke()

@@ -14,6 +14,7 @@ from runbooks.actions.base import (
     response_error,
 )
 from runbooks.errors import ActionError
+from runbooks.outcome import containment
 
 
 class RevokeArgs(Args):
@@ -80,7 +81,16 @@ class OAuthRevoke(Action[RevokeArgs]):
             raise http_error("oauth.revoke", exc) from None
         if response.status_code != 200:  # RFC 7009 2.2: 200 also for unknown/invalid tokens
             raise response_error("oauth.revoke", response)
-        return {"endpoint": args.endpoint, "status": response.status_code, "revoked": True}
+        return {
+            "endpoint": args.endpoint,
+            "status": response.status_code,
+            "revoked": True,
+            **containment(
+                "revoked",
+                True,
+                f"revoked at the OAuth server {args.endpoint} (RFC 7009: 200)",
+            ),
+        }
 
 
 ACTION = OAuthRevoke()

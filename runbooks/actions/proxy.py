@@ -6,8 +6,22 @@ from typing import Any
 
 from discovery.case import blocklist
 from discovery.timeutil import iso
+from discovery.views.enforcement import wait_until_applied
 from runbooks.actions.base import Action, ActionContext, Args
 from runbooks.errors import ActionError
+from runbooks.outcome import containment
+
+APPLY_WAIT = 5.0  # seconds a block waits for a running enforcing proxy to apply it
+
+
+def _enforced(ctx: ActionContext, what: str) -> dict[str, Any]:
+    """Whether a running enforcing proxy applied the block: the step's containment fact."""
+    state = wait_until_applied(ctx.store, min(APPLY_WAIT, ctx.timeout))
+    if state.enforced:
+        text = f"{what} blocked at a running enforcing proxy (applied at {iso(state.last_applied)})"
+    else:
+        text = f"{what} on the blocklist, " + state.sentence()
+    return {"enforcement": state.to_json(), **containment("blocked", state.enforced, text)}
 
 
 class CredentialArgs(Args):
@@ -37,6 +51,7 @@ class BlockCredential(Action[CredentialArgs]):
             "reason": block.reason,
             "at": iso(block.created_at),
             "at_ts": block.created_at,
+            **_enforced(ctx, f"credential {block.subject}"),
         }
 
 
@@ -74,6 +89,7 @@ class BlockEndpoint(Action[EndpointArgs]):
             "reason": block.reason,
             "at": iso(block.created_at),
             "at_ts": block.created_at,
+            **_enforced(ctx, f"endpoint {block.subject!r}"),
         }
 
 

@@ -14,6 +14,7 @@ from runbooks.actions.base import (
     response_error,
 )
 from runbooks.errors import ActionError
+from runbooks.outcome import containment
 
 API = "https://slack.com/api"
 
@@ -59,7 +60,20 @@ class SlackRevoke(Action[RevokeArgs]):
         if not isinstance(body, dict) or not body.get("ok"):
             error = body.get("error") if isinstance(body, dict) else None
             raise ActionError(f"slack: auth.revoke failed: {error or 'not ok'}")
-        return {"url": url, "test": args.test, "revoked": bool(body.get("revoked"))}
+        revoked = bool(body.get("revoked"))
+        return {
+            "url": url,
+            "test": args.test,
+            "revoked": revoked,
+            **containment(
+                "revoked",
+                revoked,
+                "revoked at Slack"
+                if revoked
+                else "NOT revoked at Slack (auth.revoke answered revoked: false"
+                + (", test mode)" if args.test else ")"),
+            ),
+        }
 
 
 ACTION = SlackRevoke()

@@ -17,6 +17,7 @@ from runbooks.actions.base import (
     response_error,
 )
 from runbooks.errors import ActionError
+from runbooks.outcome import containment
 
 _PATHS = {
     "token": ("POST", "/v1/auth/token/revoke", "token"),
@@ -68,7 +69,12 @@ class VaultRevoke(Action[RevokeArgs]):
             raise http_error("vault", exc) from None
         if response.status_code not in (200, 204):
             raise response_error("vault", response)
-        return {"what": args.what, "status": response.status_code, "revoked": True}
+        return {
+            "what": args.what,
+            "status": response.status_code,
+            "revoked": True,
+            **containment("revoked", True, f"revoked at Vault ({args.what})"),
+        }
 
 
 ACTION = VaultRevoke()

@@ -98,3 +98,41 @@ def test_bad_subjects_exit_2_with_one_line(case_path: Path, argv: list[str]) -> 
     assert proc.stderr.startswith("ir-console: error:") and proc.stderr.count("\n") == 1
     with Store.open(case_path) as store:
         assert blocklist.blocks(store) == [] and audit.entries(store) == []
+
+
+def test_block_says_plainly_when_no_enforcing_proxy_runs(
+    case_with_credential: tuple[Path, str],
+) -> None:
+    case_path, cid = case_with_credential
+    code, _, err = run(case_path, "block", "credential", cid)
+    assert code == 0
+    assert "NOT ENFORCED: no enforcing proxy is running for this case" in err
+    code, out, _ = run(case_path, "block", "list", "--json")
+    listed = json.loads(out)
+    assert [b["subject"] for b in listed["blocks"]] == [cid]
+    assert listed["enforcement"] == {"enforced": False, "proxies": [], "last_applied": None}
+
+
+def test_block_reports_the_running_enforcing_proxy_that_applied_it(
+    case_with_credential: tuple[Path, str],
+) -> None:
+    """An enforcer (the proxy addon's, in this process: its poll thread and heartbeat) runs on
+    the case: `block` waits until it applied the change and says so; once it stops, `block
+    list` says nothing enforces the blocklist."""
+    from discovery.proxy.enforcement import Enforcer
+
+    case_path, cid = case_with_credential
+    enforcer = Enforcer(case_path, poll_seconds=0.05)
+    try:
+        code, out, _ = run(case_path, "block", "credential", cid, "--json")
+        assert code == 0
+        state = json.loads(out)["enforcement"]
+        assert state["enforced"] is True
+        assert [p["applied_latest"] for p in state["proxies"]] == [True]
+        assert cid in {s for s in enforcer.snapshot.credentials.values()}
+        code, _, err = run(case_path, "block", "list")
+        assert "enforced by the running proxy" in err
+    finally:
+        enforcer.close()
+    code, out, err = run(case_path, "block", "list")
+    assert cid in out and "NOT ENFORCED" in err

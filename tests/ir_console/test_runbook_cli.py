@@ -87,6 +87,8 @@ def test_run_json_lines_gate_exit_3_then_resume(case: tuple[Path, str], tmp_path
             f"github_api_url={p.url}/github",
             "--param",
             f"report_dir={tmp_path / 'rep'}",
+            "--param",
+            "verify_wait=0",
             "--secret-stdin",
             "token",
             "--json",
@@ -116,13 +118,18 @@ def test_run_json_lines_gate_exit_3_then_resume(case: tuple[Path, str], tmp_path
             "--json",
             input=SECRET + "\n",
         )
-        assert proc.returncode == 0, proc.stderr
+        # revoked at GitHub, but no enforcing proxy applied the block and no traffic came to
+        # verify anything: exit 4, partial, and the outcome says so
+        assert proc.returncode == 4, proc.stderr
         assert p.github_revoked == [SECRET]
-        assert json.loads(proc.stdout.splitlines()[-1])["state"] == "succeeded"
+        end = json.loads(proc.stdout.splitlines()[-1])
+        assert end["state"] == "partial"
+        assert "revocation submitted to GitHub" in end["outcome"]
+        assert "NOT ENFORCED" in end["outcome"] and "not verified" in end["outcome"]
     assert SECRET not in proc.stdout + proc.stderr
 
     status = json.loads(invoke(db, "runbook", "status", run_id, "--json").output)
-    assert status["state"] == "succeeded"
+    assert status["state"] == "partial"
     assert [s["state"] for s in status["steps"]][:5] == [
         "done",
         "done",
@@ -132,7 +139,7 @@ def test_run_json_lines_gate_exit_3_then_resume(case: tuple[Path, str], tmp_path
     ]
     log = invoke(db, "runbook", "log", run_id, "--json")
     actions = [e["action"] for e in json.loads(log.output)]
-    assert actions[0] == "run.started" and actions[-1] == "run.succeeded"
+    assert actions[0] == "run.started" and actions[-1] == "run.partial"
     assert "approval.granted" in actions and "block.credential" in actions
     assert SECRET not in log.output
 

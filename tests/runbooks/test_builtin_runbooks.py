@@ -41,10 +41,22 @@ def go(
         sleep=lambda s: None,
     )
     loaded = loader.find(runbook_id)
-    events = engine.start(
-        loaded, target, {k: str(v) for k, v in (params or {}).items()}, dry_run=dry_run
-    )
+    given = {k: str(v) for k, v in (params or {}).items()}
+    if "verify_wait" in loaded.runbook.inputs:  # no traffic comes in these tests: don't wait
+        given.setdefault("verify_wait", "0")
+    events = engine.start(loaded, target, given, dry_run=dry_run)
     return [e.to_json() for e in events]
+
+
+def assert_partial(events: list[dict[str, Any]], *said: str) -> None:
+    """No enforcing proxy runs in these tests and no traffic comes: whatever the provider step
+    did, the run ends partial, never succeeded, and its outcome says what was and was not done."""
+    end = events[-1]
+    assert end["state"] == "partial", end
+    assert "NOT ENFORCED: no enforcing proxy is running" in end["outcome"]
+    assert "not verified: no traffic observed" in end["outcome"]
+    for text in said:
+        assert text in end["outcome"], end["outcome"]
 
 
 def states(events: list[dict[str, Any]]) -> dict[str, str]:
@@ -93,7 +105,7 @@ def test_revoke_leaked_github_token(case: Store, credential_id: str, tmp_path: P
             secrets={"token": SECRET},
         )
         assert p.github_revoked == [SECRET]
-    assert live[-1]["state"] == "succeeded", live[-1]
+    assert_partial(live, "revocation submitted to GitHub")
     assert states(live) == {
         "summary": "done",
         "block": "done",
@@ -104,6 +116,7 @@ def test_revoke_leaked_github_token(case: Store, credential_id: str, tmp_path: P
         "revoke-vault": "skipped",
         "revoke-oauth": "skipped",
         "revoke-at-provider": "skipped",
+        "revoke-by-hand": "skipped",  # a provider step applies: no manual revocation
         "verify": "done",
         "report": "done",
     }
@@ -140,7 +153,7 @@ def test_revoke_leaked_slack_and_vault_tokens(store: Store, tmp_path: Path, prov
             approve=(f"revoke-{provider}",),
             secrets=secrets,
         )
-        assert live[-1]["state"] == "succeeded", live[-1]
+        assert_partial(live, {"slack": "revoked at Slack", "vault": "revoked at Vault"}[provider])
         assert states(live)[f"revoke-{provider}"] == "done"
         if provider == "slack":
             assert p.slack_revoked == [secret]
@@ -176,7 +189,8 @@ def test_revoke_leaked_key_of_another_provider_says_where_it_is_revoked(
     stopped = go(store, "revoke-leaked-credential", cid, params)
     assert stopped[-1]["state"] == "waiting"
     done = go(store, "revoke-leaked-credential", cid, params, approve=("revoke-at-provider",))
-    assert done[-1]["state"] == "succeeded", done[-1]
+    # confirmed by a person (contains: revoked); no enforcing proxy here: partial, and it says so
+    assert_partial(done, "Revoke at the provider (no action here for it): confirmed by")
     assert states(done)["revoke-at-provider"] == "done"
     assert secret not in "\n".join(store.conn.iterdump())
 
@@ -202,7 +216,7 @@ def test_revoke_leaked_oauth_token(store: Store, tmp_path: Path) -> None:
             approve=("revoke-oauth",),
             secrets=secrets,
         )
-        assert live[-1]["state"] == "succeeded", live[-1]
+        assert_partial(live, "revoked at the OAuth server")
         assert server.tokens[token].revoked
     text = "\n".join(store.conn.iterdump())
     assert token not in text and CLIENT_SECRET not in text
@@ -224,7 +238,7 @@ def test_revoke_leaked_aws_key(
         plans = {e["step"]: e["plan"] for e in dry if e["event"] == "step_planned"}
         assert f"UpdateAccessKey {key_id} Status=Inactive" in plans["revoke-aws"]
         live = go(store, "revoke-leaked-credential", cid, params)
-        assert live[-1]["state"] == "succeeded", live[-1]
+        assert_partial(live, f"revoked at AWS IAM ({key_id} is Inactive)")
         assert iam.status("etl", key_id) == "Inactive"  # read back through IAM
         # deleting is irreversible: it stops at its own gate until approved
         params["delete_aws_key"] = "true"
@@ -236,7 +250,7 @@ def test_revoke_leaked_aws_key(
                 gated[0]["run_id"]
             )
         ]
-        assert resumed[-1]["state"] == "succeeded"
+        assert resumed[-1]["state"] == "partial"
         assert iam.status("etl", key_id) is None
 
 
@@ -249,7 +263,7 @@ def test_contain_shadow_endpoint(case: Store, tmp_path: Path) -> None:
         gate = next(e for e in stopped if e["event"] == "gate_reached")
         assert gate["step"] == "notify-owners" and "api.example.com" in gate["prompt"]
         live = go(case, "contain-shadow-endpoint", ENDPOINT, params, yes=True)
-        assert live[-1]["state"] == "succeeded", live[-1]
+        assert_partial(live, f"endpoint {ENDPOINT!r} on the blocklist")
         assert hook.requests[0].json() == {
             "event": "endpoint_blocked",
             "endpoint": ENDPOINT,
@@ -302,7 +316,7 @@ def test_rotate_long_lived_token(store: Store, tmp_path: Path) -> None:
             approve=("revoke-old",),
             secrets=secrets,
         )
-        assert live[-1]["state"] == "succeeded", live[-1]
+        assert_partial(live, "revoked at the OAuth server")
         assert [r.path for r in service.requests] == ["/rotate", "/health"]
         assert service.requests[0].json()["credential"] == cid
         assert server.tokens[token].revoked

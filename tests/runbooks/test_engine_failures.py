@@ -80,7 +80,9 @@ def test_retry_calls_the_step_again_and_the_run_goes_on(
     operator = Operator("retry", before=lambda failure: flag.touch())
     events = start(case, TEXT.replace("FLAG", str(flag)), credential_id, operator)
     run_id = events[0]["run_id"]
-    assert events[-1]["state"] == "succeeded"
+    # every step done, but no enforcing proxy applied the block: partial, and it says why
+    assert events[-1]["state"] == "partial"
+    assert "NOT ENFORCED" in events[-1]["outcome"]
     [asked] = operator.asked
     assert asked.step.id == "check" and asked.attempt == 1
     assert asked.choices == ("retry", "skip", "rollback", "stop")
@@ -118,7 +120,8 @@ def test_skip_leaves_the_step_and_runs_the_next(
         case, TEXT.replace("FLAG", str(tmp_path / "never")), credential_id, Operator("skip")
     )
     run_id = events[0]["run_id"]
-    assert events[-1]["state"] == "succeeded"
+    assert events[-1]["state"] == "partial"  # a step skipped after failing: never succeeded
+    assert "step 'check' skipped after failing" in events[-1]["outcome"]
     assert states(case, run_id) == {"block": "done", "check": "skipped", "after": "done"}
     error = case.conn.execute(
         "SELECT error FROM runbook_steps WHERE run_id = ? AND step_id = 'check'", (run_id,)
@@ -205,7 +208,8 @@ steps:
     events = start(case, text, credential_id, operator)
     assert operator.asked[0].choices == ("skip", "stop")
     assert "needs the secret input token" in operator.asked[0].error
-    assert events[-1]["state"] == "succeeded"
+    assert events[-1]["state"] == "partial"
+    assert "step 'needs' skipped after failing" in events[-1]["outcome"]
     assert states(case, events[0]["run_id"]) == {"needs": "skipped", "after": "done"}
 
 

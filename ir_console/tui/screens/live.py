@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Sparkline, Static
 
 from discovery.views.captures import Capture
+from discovery.views.enforcement import Enforcement
 from discovery.views.page import terms
 from discovery.views.rows import ExchangeRow
 from ir_console.tui.data import when
@@ -36,12 +37,17 @@ class ExchangesArrived(Message):
     """New exchanges (newest first), the newest id seen, and the newest live capture."""
 
     def __init__(
-        self, rows: Sequence[ExchangeRow], newest: int, capture: Capture | None = None
+        self,
+        rows: Sequence[ExchangeRow],
+        newest: int,
+        capture: Capture | None = None,
+        enforcement: Enforcement | None = None,
     ) -> None:
         super().__init__()
         self.rows = rows
         self.newest = newest
         self.capture = capture
+        self.enforcement = enforcement
 
 
 class CaptureEnded(Message):
@@ -107,6 +113,7 @@ class LiveScreen(CaseScreen):
         self._last_poll = time.monotonic()
         self.proxy: subprocess.Popen[bytes] | None = None
         self.capture: Capture | None = None
+        self.enforcement: Enforcement | None = None
 
     def compose(self) -> ComposeResult:
         yield TopBar(self.TITLE_TEXT)
@@ -140,14 +147,16 @@ class LiveScreen(CaseScreen):
             )
             rows = self.data.exchanges_after(after, KEEP)
             capture = self.data.latest_capture()
+            state = self.data.enforcement()
         except DATA_ERRORS as exc:
             self.post_message(Failed("could not read the case", str(exc)))
             return
         newest = rows[0].id if rows else max(after, 0)
-        self.post_message(ExchangesArrived(rows, newest, capture))
+        self.post_message(ExchangesArrived(rows, newest, capture, state))
 
     def on_exchanges_arrived(self, message: ExchangesArrived) -> None:
         now = time.monotonic()
+        self.enforcement = message.enforcement
         first = self.newest < 0
         # two polls may overlap (a reload while a tick's read is under way): keep rows once
         fresh = [row for row in message.rows if row.id > self.newest]
@@ -177,6 +186,16 @@ class LiveScreen(CaseScreen):
             text.append(f"  proxy running (pid {self.proxy.pid})", style="green")
         if self.capture is not None:
             text.append_text(capture_status(self.capture))
+        state = self.enforcement
+        if state is not None:
+            if state.running:
+                applied = when(state.last_applied)[11:] or "never"
+                text.append(
+                    f"  enforcing: {len(state.running)} proxy, blocklist applied {applied}",
+                    style="green" if state.enforced else "yellow",
+                )
+            else:
+                text.append("  NO ENFORCING PROXY: blocks are not enforced", style="bold red")
         self.query_one("#live-status", Static).update(text)
 
     def _show(self) -> None:

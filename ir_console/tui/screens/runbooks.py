@@ -17,6 +17,8 @@ from ir_console.tui.widgets import line, safe
 
 STATE_STYLE = {
     "succeeded": "green",
+    "partial": "bold yellow",
+    "unverified": "yellow",
     "done": "green",
     "failed": "bold red",
     "waiting": "bold yellow",

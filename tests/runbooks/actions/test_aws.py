@@ -10,6 +10,7 @@ from discovery.case.store import Store
 from runbooks.actions import get
 from runbooks.actions.base import ActionContext
 from runbooks.errors import ActionError
+from runbooks.outcome import containment
 from tests.runbooks.actions.aws_server import moto_iam
 
 
@@ -28,7 +29,12 @@ def test_deactivate_makes_the_key_inactive(store: Store, monkeypatch: pytest.Mon
         out = call(
             store, "aws.deactivate_access_key", access_key_id=key, endpoint_url=iam.endpoint_url
         )
-        assert out == {"access_key_id": key, "user": "deploy-bot", "status": "Inactive"}
+        assert out == {
+            "access_key_id": key,
+            "user": "deploy-bot",
+            "status": "Inactive",
+            **containment("revoked", True, f"revoked at AWS IAM ({key} is Inactive)"),
+        }
         assert iam.status("deploy-bot", key) == "Inactive"
         assert iam.status("deploy-bot", other) == "Active"  # only the named key
 

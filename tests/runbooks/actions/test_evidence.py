@@ -20,6 +20,8 @@ from tests.runbooks.conftest import SECRET
 
 def call(store: Store, action_name: str, timeout: float = 30, **args: Any) -> dict[str, Any]:
     action = get(action_name)
+    if action_name == "evidence.verify_no_use_since":
+        args.setdefault("wait", 0)  # no watching unless a test asks for it
     ctx = ActionContext(
         store=store,
         run_id="r-1",
@@ -111,6 +113,62 @@ def test_wait_sees_a_use_that_arrives_while_watching(
             )
     finally:
         thread.join(10)
+
+
+def test_no_traffic_since_is_not_verified(case: Store, credential_id: str) -> None:
+    """Nothing from the credential's clients or hosts since: nothing proven either way."""
+    out = call(
+        case, "evidence.verify_no_use_since", credential=credential_id, since=1_790_000_150.0
+    )
+    assert out["verdict"] == "not verified" and out["traffic_observed"] == 0
+    assert out["containment"]["done"] is False
+    assert out["containment"]["text"].startswith("not verified: no traffic observed")
+
+
+def test_refused_attempts_verify(case: Store, credential_id: str) -> None:
+    use(case, 1_790_000_200.0, status=403, blocked=True)
+    out = call(
+        case, "evidence.verify_no_use_since", credential=credential_id, since=1_790_000_150.0
+    )
+    assert out["verdict"] == "verified" and out["containment"]["done"] is True
+    assert out["containment"]["text"].startswith("verified: no use since")
+
+
+def test_traffic_from_the_same_client_without_the_credential_verifies(
+    case: Store, credential_id: str
+) -> None:
+    """The client that used the credential is still active (now without it): evidence that it
+    would have been seen."""
+    case.add_exchanges([make_exchange(ts=1_790_000_300.0, client_ip="10.0.0.5", host="other.test")])
+    out = call(
+        case, "evidence.verify_no_use_since", credential=credential_id, since=1_790_000_150.0
+    )
+    assert out["verdict"] == "verified" and out["traffic_observed"] == 1
+
+
+def test_verify_waits_for_evidence_and_stops_when_it_arrives(
+    case_path: Path, case: Store, credential_id: str
+) -> None:
+    def writer() -> None:
+        time.sleep(0.5)
+        with Store.open(case_path) as other:  # a proxy recording a refused attempt
+            use(other, time.time(), status=403, blocked=True)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        out = call(
+            case,
+            "evidence.verify_no_use_since",
+            credential=credential_id,
+            since=time.time() - 0.1,
+            wait=30,
+            poll=0.1,
+        )
+    finally:
+        thread.join(10)
+    assert out["verdict"] == "verified" and out["refused_attempts"] == 1
+    assert out["watched_seconds"] < 30  # it stopped once the evidence came
 
 
 def test_verify_an_endpoint(case: Store) -> None:

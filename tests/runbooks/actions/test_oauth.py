@@ -47,7 +47,12 @@ def test_revoked_token_stops_working(store: Store, method: str) -> None:
             client_secret=CLIENT_SECRET,
             auth_method=method,
         )
-        assert out == {"endpoint": server.revocation_url, "status": 200, "revoked": True}
+        assert {k: v for k, v in out.items() if k != "containment"} == {
+            "endpoint": server.revocation_url,
+            "status": 200,
+            "revoked": True,
+        }
+        assert out["containment"]["kind"] == "revoked" and out["containment"]["done"] is True
         assert server.tokens[LEAKED].revoked
         assert (
             httpx.get(

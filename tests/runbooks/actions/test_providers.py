@@ -10,6 +10,7 @@ from discovery.case.store import Store
 from runbooks.actions import get
 from runbooks.actions.base import ActionContext
 from runbooks.errors import ActionError
+from runbooks.outcome import containment
 from tests.runbooks.actions.providers import providers
 
 GH = "ghp_" + "k" * 36
@@ -47,7 +48,17 @@ def test_slack_revoke_and_test_flag(store: Store) -> None:
     with providers() as p:
         p.slack_tokens.add(SLACK)
         tested = call(store, "slack.revoke", token=SLACK, test=True, api_url=p.url + "/slack")
-        assert tested == {"url": p.url + "/slack/auth.revoke", "test": True, "revoked": False}
+        assert tested == {
+            "url": p.url + "/slack/auth.revoke",
+            "test": True,
+            "revoked": False,
+            # a test call revokes nothing, and the run is told so
+            **containment(
+                "revoked",
+                False,
+                "NOT revoked at Slack (auth.revoke answered revoked: false, test mode)",
+            ),
+        }
         assert p.slack_revoked == [] and SLACK in p.slack_tokens  # test=true revokes nothing
         done = call(store, "slack.revoke", token=SLACK, api_url=p.url + "/slack")
         assert done["revoked"] is True and p.slack_revoked == [SLACK]
@@ -80,7 +91,12 @@ def test_vault_revoke_shapes(
             value=value,
             vault_token=p.vault_operator,
         )
-        assert out == {"what": what, "status": 204, "revoked": True}
+        assert out == {
+            "what": what,
+            "status": 204,
+            "revoked": True,
+            **containment("revoked", True, f"revoked at Vault ({what})"),
+        }
         seen = p.server.requests[0]
         assert (seen.method, seen.path, seen.json()) == (method, path, {field: value})
         assert p.vault_revoked == [(field, value)]

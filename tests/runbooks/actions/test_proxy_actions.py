@@ -19,6 +19,7 @@ from runbooks import loader
 from runbooks.actions import get
 from runbooks.actions.base import ActionContext
 from runbooks.engine import Engine
+from runbooks.gates import Approvals
 from tests.discovery.proxyfixtures import mitmdump, upstream
 
 TOKEN = "tok-runbook-proxy-aaaaaaaaaaaa1234"
@@ -100,33 +101,59 @@ def test_revoke_runbook_blocks_on_a_running_proxy(tmp_path: Path) -> None:
 
         caller = threading.Thread(target=keep_calling, daemon=True)
         caller.start()
+        params = {
+            "provider": "none",
+            "verify_wait": "20",
+            "enforce_grace": "1.5",
+            "report_dir": str(tmp_path / "rep"),
+        }
         try:
-            engine = Engine(store)
+            # a generic key: no provider step applies, so a person must revoke it at its issuer;
+            # the run stops there (--yes does not confirm it), never "succeeded"
             events = [
                 e.to_json()
-                for e in engine.start(
-                    loader.find("revoke-leaked-credential"),
-                    cid,
-                    {
-                        "provider": "none",
-                        "verify_wait": "4",
-                        "enforce_grace": "1.5",
-                        "report_dir": str(tmp_path / "rep"),
-                    },
+                for e in Engine(store, approvals=Approvals(yes=True)).start(
+                    loader.find("revoke-leaked-credential"), cid, params
                 )
+            ]
+            assert events[-1]["state"] == "waiting", events[-1]
+            assert "revoke-by-hand" in events[-1]["outcome"]
+            assert "--approve revoke-by-hand" in events[-1]["outcome"]
+            block = next(
+                e for e in events if e["event"] == "step_succeeded" and e["step"] == "block"
+            )
+            assert block["output"]["containment"]["done"] is True
+            assert "blocked at a running enforcing proxy" in block["output"]["containment"]["text"]
+            run_id = events[0]["run_id"]
+            still = [
+                e.to_json() for e in Engine(store, approvals=Approvals(yes=True)).resume(run_id)
+            ]
+            assert still[-1]["state"] == "waiting"
+            # the responder revoked it by hand and confirms by name
+            events = [
+                e.to_json()
+                for e in Engine(
+                    store,
+                    approvals=Approvals(steps=frozenset({"revoke-by-hand"})),
+                    operator="alice",
+                ).resume(run_id)
             ]
         finally:
             stop.set()
             caller.join(10)
         assert events[-1]["state"] == "succeeded", events[-1]
+        outcome = events[-1]["outcome"]
+        assert "blocked at a running enforcing proxy" in outcome
+        assert "confirmed by alice" in outcome and "verified: no use since" in outcome
         verify = next(e for e in events if e["event"] == "step_succeeded" and e["step"] == "verify")
         assert verify["output"]["successful_uses"] == 0
+        assert verify["output"]["verdict"] == "verified"
+        assert verify["output"]["refused_attempts"] > 0
         assert 403 in statuses
         # after the grace period every call is refused by the proxy and never reaches upstream
         answer = client.get(server.url("/v1/data"), headers={**headers, "X-Req-Id": "after"})
         assert answer.status_code == 403
         assert not server.seen_with("X-Req-Id", "after")
-        assert verify["output"]["watched_seconds"] == 4
         # the refused calls are recorded in the case as blocked exchanges of that credential
         until(
             lambda: (
