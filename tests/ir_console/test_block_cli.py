@@ -104,9 +104,13 @@ def test_block_says_plainly_when_no_enforcing_proxy_runs(
     case_with_credential: tuple[Path, str],
 ) -> None:
     case_path, cid = case_with_credential
+    code, out, _ = run(case_path, "credentials", "--json")
+    assert [c["blocked"] for c in json.loads(out)] == [False]
     code, _, err = run(case_path, "block", "credential", cid)
     assert code == 0
     assert "NOT ENFORCED: no enforcing proxy is running for this case" in err
+    code, out, _ = run(case_path, "credentials", "--json")
+    assert [c["blocked"] for c in json.loads(out)] == [True]
     code, out, _ = run(case_path, "block", "list", "--json")
     listed = json.loads(out)
     assert [b["subject"] for b in listed["blocks"]] == [cid]
