@@ -7,6 +7,7 @@ on loopback, and a running mitmdump with our addon."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from discovery import compiled
 from discovery.analyse.matching import HostMatcher, Operation
 from discovery.analyse.templating import HostTemplater
 from discovery.wire.paths import MAX_PATH_SEGMENTS, folded_depth, normalise_path
@@ -178,11 +180,34 @@ def test_a_deep_path_through_the_proxy_leaves_the_case_working(tmp_path: Path) -
     assert len(_deep_rows(case)) == 2
 
 
+@pytest.mark.integration  # in the compiled build, runs itself again in a pure interpreter
 def test_a_failure_is_isolated_to_its_row_logged_counted_and_shown(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A path the templater fails on (injected here: no real input fails it any more) is
     skipped; the rest of the analysis goes on, the case counts it and ingest says so."""
+    if compiled.in_use():
+        # a compiled class calls its methods natively: the injected failure only takes
+        # effect in the pure build, so the same test runs there in a child interpreter
+        child = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-m",
+                "",
+                f"{__file__}::test_a_failure_is_isolated_to_its_row_logged_counted_and_shown",
+            ],
+            env={**os.environ, compiled.PURE_ENV: "1"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert child.returncode == 0, child.stdout[-3000:] + child.stderr[-2000:]
+        return
     original = HostTemplater.resolve
 
     def failing(self: HostTemplater, path: str, explain: bool = True) -> Any:
