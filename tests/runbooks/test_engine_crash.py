@@ -107,6 +107,7 @@ def test_runbook_killed_at_random_moments_resumes_cleanly(
 
 
 @pytest.mark.soak
+@pytest.mark.integration  # it starts and kills processes
 def test_runbook_kill_soak(case: Store, credential_id: str, tmp_path: Path) -> None:
     rng = random.Random(2026)
     for _ in range(30):
