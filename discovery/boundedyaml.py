@@ -106,6 +106,6 @@ def load_with_node(text: str) -> tuple[Any, yaml.Node | None]:
         loader.dispose()
 
 
-def load(text: str) -> Any:
+def safe_load(text: str) -> Any:
     """The data of one YAML document, as ``yaml.safe_load``, with the work bounded."""
     return load_with_node(text)[0]

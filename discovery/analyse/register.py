@@ -183,7 +183,7 @@ def load_register(path: Path) -> list[RegisteredIdentity]:
     ):
         return _load_csv(text, str(path))
     try:
-        data = boundedyaml.load(text)
+        data = boundedyaml.safe_load(text)
     except boundedyaml.YamlLimit as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}" if mark is not None else None

@@ -133,7 +133,7 @@ def load_rules(path: Path | None) -> TemplateRules:
         return TemplateRules()
     where = str(path)
     try:
-        data = boundedyaml.load(path.read_text(encoding="utf-8"))  # aliases, nesting bounded
+        data = boundedyaml.safe_load(path.read_text(encoding="utf-8"))  # aliases, nesting bounded
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(

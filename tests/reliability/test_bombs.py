@@ -95,9 +95,9 @@ def test_the_corpus_and_fixture_specs_are_within_the_bounds(tmp_path: Path) -> N
     from discovery import boundedyaml
 
     anchored = "base: &b {type: object, properties: {id: {type: string}}}\nuse: [*b, *b, *b]\n"
-    assert boundedyaml.load(anchored)["use"][2]["properties"]["id"] == {"type": "string"}
+    assert boundedyaml.safe_load(anchored)["use"][2]["properties"]["id"] == {"type": "string"}
     for path in sorted((FIXTURES / "specs").glob("*.yaml")):
-        assert boundedyaml.load(path.read_text()) is not None, path
+        assert boundedyaml.safe_load(path.read_text()) is not None, path
 
 
 # ---------------------------------------------------------------------------- runbooks

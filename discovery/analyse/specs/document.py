@@ -51,7 +51,8 @@ def parse_text(text: str, where: str) -> Any:
             )
         return value
     try:
-        return boundedyaml.load(text)  # aliases bounded: an alias bomb is refused, not expanded
+        # aliases bounded: an alias bomb is refused, not expanded
+        return boundedyaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}" if mark is not None else None

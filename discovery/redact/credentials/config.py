@@ -290,7 +290,7 @@ def site_config() -> DetectorConfig:
 
     try:
         with open(path, encoding="utf-8") as handle:
-            raw = boundedyaml.load(handle.read())  # aliases and nesting bounded
+            raw = boundedyaml.safe_load(handle.read())  # aliases and nesting bounded
     except OSError as exc:
         raise InputError(path, f"cannot read ({CONFIG_ENV}): {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
