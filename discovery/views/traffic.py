@@ -106,12 +106,14 @@ def inputs(store: Store) -> list[InputRow]:
 @dataclass(frozen=True, slots=True)
 class Uses:
     """Requests of one credential or endpoint at or after a time: the successful ones (2xx/3xx,
-    not blocked) and the refused ones (blocked at the proxy or answered 4xx/5xx)."""
+    not blocked) and the refused ones (blocked at the proxy or answered 4xx/5xx), and the traffic
+    that could have shown a use (``observed``), all read from one snapshot of the case."""
 
     successful: int
     last_success: float | None
     evidence: str | None  # the evidence of one successful use (the first, by reference order)
     refused: int
+    observed: int = 0  # exchanges since from the subject's clients or to its hosts
 
 
 def uses_since(
@@ -121,53 +123,25 @@ def uses_since(
     credential: str | None = None,
     endpoint: tuple[str, str, str] | None = None,
 ) -> Uses:
-    """The uses of a credential (by id) or an endpoint (host, method, template) since ``since``.
+    """The uses of a credential (by id) or an endpoint (host, method, template) since ``since``,
+    and the exchanges since then that could have shown one: from the clients that used the
+    credential (called the endpoint) before ``since``, or to the hosts it was used on (the
+    endpoint's host). Evidence that someone was still there to try.
 
     An endpoint's exchanges are those classified to it, or, not classified yet, those whose
-    path is exactly the template."""
+    path is exactly the template.
+
+    The counts come from one statement, so from one snapshot: a use committed while they are
+    read is either in all of them or in none (read in separate statements, a use committed
+    between them was missed as a use and counted as traffic, and a verification said
+    'verified' about a credential just used)."""
     if (credential is None) == (endpoint is None):
         raise ValueError("give exactly one of credential, endpoint")
+    conn = store.conn
     args: tuple[str, ...]
     if credential is not None:
         source = "exchange_credentials ec JOIN exchanges e ON e.id = ec.exchange_id"
         where, args = "ec.credential_id = ?", (credential,)
-    else:
-        assert endpoint is not None
-        host, method, template = endpoint
-        source = "exchanges e LEFT JOIN endpoints ep ON ep.id = e.endpoint_id"
-        where = (
-            "e.host = ? AND e.method = ? AND (ep.template = ? OR "
-            "(e.endpoint_id IS NULL AND e.path = ?))"
-        )
-        args = (host, method, template, template)
-    conn = store.conn
-    ok, last, evidence = conn.execute(
-        f"SELECT COUNT(*), MAX(e.ts), MIN(e.evidence) FROM {source} WHERE {where} "
-        "AND e.ts >= ? AND e.status BETWEEN 200 AND 399 AND e.blocked = 0",
-        (*args, since),
-    ).fetchone()
-    refused = conn.execute(
-        f"SELECT COUNT(*) FROM {source} WHERE {where} AND e.ts >= ? "
-        "AND (e.blocked = 1 OR e.status >= 400)",
-        (*args, since),
-    ).fetchone()[0]
-    return Uses(int(ok), last, evidence, int(refused))
-
-
-def traffic_since(
-    store: Store,
-    since: float,
-    *,
-    credential: str | None = None,
-    endpoint: tuple[str, str, str] | None = None,
-) -> int:
-    """Exchanges at or after ``since`` that could have shown a use: from the clients that used
-    the credential (called the endpoint) before ``since``, or to the hosts it was used on (the
-    endpoint's host). Evidence that someone was still there to try."""
-    if (credential is None) == (endpoint is None):
-        raise ValueError("give exactly one of credential, endpoint")
-    conn = store.conn
-    if credential is not None:
         rows = conn.execute(
             "SELECT DISTINCT e.client_ip, e.host FROM exchange_credentials ec "
             "JOIN exchanges e ON e.id = ec.exchange_id WHERE ec.credential_id = ? AND e.ts < ? "
@@ -177,19 +151,31 @@ def traffic_since(
         hosts = {h for _, h in rows if h}
     else:
         assert endpoint is not None
+        host, method, template = endpoint
+        source = "exchanges e LEFT JOIN endpoints ep ON ep.id = e.endpoint_id"
+        where = (
+            "e.host = ? AND e.method = ? AND (ep.template = ? OR "
+            "(e.endpoint_id IS NULL AND e.path = ?))"
+        )
+        args = (host, method, template, template)
         rows = conn.execute(
             "SELECT DISTINCT client_ip, host FROM exchanges WHERE host = ? AND method = ? "
             "AND ts < ? LIMIT 1000",
-            (endpoint[0], endpoint[1], since),
+            (host, method, since),
         ).fetchall()
-        hosts = {endpoint[0]}
+        hosts = {host}
     clients = sorted({c for c, _ in rows if c})
     names = sorted(hosts)
     marks = ",".join("?" * len(clients)) or "NULL"
     host_marks = ",".join("?" * len(names)) or "NULL"
-    row = conn.execute(
-        f"SELECT COUNT(*) FROM exchanges WHERE ts >= ? AND "
-        f"(client_ip IN ({marks}) OR host IN ({host_marks}))",
-        (since, *clients, *names),
+    ok, last, evidence, refused, observed = conn.execute(
+        f"SELECT COUNT(*), MAX(e.ts), MIN(e.evidence), "
+        f"(SELECT COUNT(*) FROM {source} WHERE {where} AND e.ts >= ? "
+        "AND (e.blocked = 1 OR e.status >= 400)), "
+        "(SELECT COUNT(*) FROM exchanges WHERE ts >= ? AND "
+        f"(client_ip IN ({marks}) OR host IN ({host_marks}))) "
+        f"FROM {source} WHERE {where} "
+        "AND e.ts >= ? AND e.status BETWEEN 200 AND 399 AND e.blocked = 0",
+        (*args, since, since, *clients, *names, *args, since),
     ).fetchone()
-    return int(row[0])
+    return Uses(int(ok), last, evidence, int(refused), int(observed))

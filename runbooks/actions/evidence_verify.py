@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from discovery.timeutil import iso, parse_time
-from discovery.views.traffic import traffic_since, uses_since
+from discovery.views.traffic import uses_since
 from runbooks.actions.base import Action, ActionContext, Args
 from runbooks.errors import ActionError
 from runbooks.outcome import containment
@@ -71,6 +71,7 @@ class VerifyNoUseSince(Action[VerifyArgs]):
         deadline = began + watch
         floor = began + min(args.min_window, watch)
         while True:
+            # one snapshot: a use committed meanwhile is a use or unseen, never mere traffic
             uses = uses_since(ctx.store, since, credential=args.credential, endpoint=endpoint)
             if uses.successful:
                 raise ActionError(
@@ -78,9 +79,7 @@ class VerifyNoUseSince(Action[VerifyArgs]):
                     f"time(s) since {iso(since)} (last at {iso(uses.last_success)}, "
                     f"evidence {uses.evidence})"
                 )
-            observed = traffic_since(
-                ctx.store, since, credential=args.credential, endpoint=endpoint
-            )
+            observed = uses.observed
             now = time.monotonic()
             if (observed or uses.refused) and now >= floor:
                 break

@@ -224,3 +224,52 @@ def test_new_sightings_are_reflected(case: Store, credential_id: str) -> None:
     case.conn.execute("UPDATE exchanges SET endpoint_id = 1")
     rebuild_sightings(case)
     assert call(case, "evidence.summary", subject=credential_id)["requests"] == 3
+
+
+def _statements_of_one_poll(case: Store, credential_id: str) -> int:
+    """How many SQL statements one poll of verify_no_use_since runs (wait=0: exactly one)."""
+    seen: list[str] = []
+    case.conn.set_trace_callback(seen.append)
+    try:
+        call(case, "evidence.verify_no_use_since", credential=credential_id, since=1_790_000_150.0)
+    finally:
+        case.conn.set_trace_callback(None)
+    return len(seen)
+
+
+def test_a_use_committed_while_a_poll_reads_is_never_taken_for_mere_traffic(
+    case_path: Path, case: Store, credential_id: str
+) -> None:
+    """The race behind a flaky run: a capture commits a successful use between the poll's
+    reads. Read in two snapshots, the use was missed by the count of uses and then seen by the
+    count of traffic, so the verdict said 'verified' about a credential just used. Whichever
+    statement the commit lands before, the poll now fails (or sees nothing of it)."""
+    statements = _statements_of_one_poll(case, credential_id)
+    assert statements >= 1
+    for index in range(statements):
+        with Store.open(case_path) as other:
+            other.conn.execute("DELETE FROM exchange_credentials WHERE exchange_id > 3")
+            other.conn.execute("DELETE FROM exchanges WHERE id > 3")
+        seen: list[str] = []
+
+        def commit_a_use(statement: str, index: int = index, seen: list[str] = seen) -> None:
+            seen.append(statement)
+            if len(seen) == index + 1:
+                with Store.open(case_path) as other:  # another connection, as a capture
+                    use(other, 1_790_000_200.0)
+
+        case.conn.set_trace_callback(commit_a_use)
+        try:
+            out: dict[str, Any] | None = None
+            try:
+                out = call(
+                    case,
+                    "evidence.verify_no_use_since",
+                    credential=credential_id,
+                    since=1_790_000_150.0,
+                )
+            except ActionError as exc:
+                assert "used successfully" in str(exc)
+        finally:
+            case.conn.set_trace_callback(None)
+        assert out is None, f"a use committed at statement {index} was taken for traffic: {out}"
