@@ -47,6 +47,18 @@ class Enforcement:
             f"(last applied at {iso(self.last_applied) or 'never'})"
         )
 
+    def unblock_sentence(self) -> str:
+        """One line a responder reads after an unblock."""
+        if not self.running:
+            return "no enforcing proxy is running for this case"
+        names = ", ".join(f"pid {p.pid} on {p.hostname}" for p in self.running)
+        if self.enforced:
+            return f"the running proxy ({names}) lets it through since {iso(self.last_applied)}"
+        return (
+            f"an enforcing proxy is running ({names}) but has not applied the change yet: "
+            "it still blocks it"
+        )
+
     def to_json(self) -> dict[str, object]:
         return {
             "enforced": self.enforced,

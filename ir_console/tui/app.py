@@ -39,6 +39,7 @@ from ir_console.tui.messages import (
     RunbooksRequested,
     SearchRequested,
     SubjectRef,
+    UnblockRequested,
 )
 from ir_console.tui.modals import ChoiceModal, ConfirmModal, ErrorModal
 from ir_console.tui.safety import SafetyMode
@@ -81,6 +82,8 @@ SCREEN_ACTIONS = (
     ("graph", "Explore in the graph", "blast radius, exposure (x)"),
     ("runbooks", "Runbooks for this subject", "plan, approvals, run (r)"),
     ("block", "Block at the proxy", "as the mode allows: READ-ONLY refuses (b)"),
+    ("unblock", "Unblock at the proxy", "LIVE only, confirmed, audited (u)"),
+    ("find_secret", "Find a leaked secret", "masked; fingerprinted like credentials find (f)"),
     ("more", "Load more exchanges", "the next page, in time order (n)"),
 )
 
@@ -375,6 +378,59 @@ class ConsoleApp(App[None]):
                 self._block(subject)
 
         self.push_screen(ConfirmModal(question, yes="Block"), answered)
+
+    def on_unblock_requested(self, message: UnblockRequested) -> None:
+        """Remove a credential's or endpoint's block, as the safety mode allows (audited)."""
+        subject = message.subject
+        if subject.type not in BLOCKABLE:
+            self.notify("only credentials and endpoints are blocked or unblocked", markup=False)
+            return
+        label = f"{subject.type} {subject.id}"
+        if self.safety is SafetyMode.READ_ONLY:
+            self.notify(
+                f"READ-ONLY: would unblock {label}; press M to change the mode",
+                markup=False,
+                severity="warning",
+            )
+            return
+        if self.safety is SafetyMode.DRY_RUN:
+            self.notify(
+                f"DRY-RUN: would remove {label} from the proxy blocklist (nothing changed)",
+                markup=False,
+            )
+            return
+        question = Text("Unblock ")
+        question.append_text(safe(label, style="bold"))
+        question.append(
+            "? The proxy lets it through again once it applied the change. "
+            "The unblock is written to the audit log."
+        )
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._unblock(subject)
+
+        self.push_screen(ConfirmModal(question, yes="Unblock"), answered)
+
+    @work(thread=True, group="block")
+    def _unblock(self, subject: SubjectRef) -> None:
+        try:
+            removed = self.data.unblock(subject.type, subject.id)
+        except DiscoveryError as exc:
+            self.post_message(Failed("could not unblock", str(exc)))
+            return
+        if not removed:
+            self.post_message(Notice(f"{subject.type} {subject.id} was not blocked", True))
+            return
+        try:
+            state = self.data.wait_until_applied()
+        except DiscoveryError as exc:
+            self.post_message(Failed("could not read the proxies' heartbeats", str(exc)))
+            return
+        self.post_message(
+            Notice(f"unblocked {subject.type} {subject.id}: {state.unblock_sentence()}")
+        )
+        self.post_message(CaseWritten())
 
     @work(thread=True, group="block")
     def _block(self, subject: SubjectRef) -> None:

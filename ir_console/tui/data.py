@@ -21,6 +21,7 @@ from discovery.views import (
     captures,
     details,
     enforcement,
+    leaked,
     queries,
     runs,
     search,
@@ -254,6 +255,12 @@ class CaseData:
         if kind == "credential":
             return bool(self.case.call(blocklist.unblock_credential, subject, actor="console"))
         return bool(self.case.call(blocklist.unblock_endpoint, subject, actor="console"))
+
+    def find_secret(self, secret: str) -> dict[str, Any]:
+        """``credentials find`` for one raw secret (fingerprints compared, nothing kept):
+        ``{"found", "credential", "issued"}`` and ``text``, the CLI's sentence."""
+        result = self.case.call(leaked.lookup, secret)
+        return {**result, "text": leaked.describe(result)}
 
     def enforcement(self) -> Enforcement:
         """Whether an enforcing proxy is running and applied the blocklist."""

@@ -2,7 +2,8 @@
 
 Workers never touch widgets: they post what they found (``RowsLoaded``, ``DetailLoaded``,
 ``Failed``, ``Notice``). Screens never call the app: they post what the responder asked for
-(``JumpTo``, ``OpenGraph``, ``BlockRequested``, ``RunbooksRequested``, ``ResumeRequested``) and
+(``JumpTo``, ``OpenGraph``, ``BlockRequested``, ``UnblockRequested``, ``RunbooksRequested``,
+``ResumeRequested``) and
 what they did (``CaseWritten``, ``Painted``); the app handles those (messages bubble from a
 screen to the app).
 """
@@ -108,6 +109,14 @@ class OpenGraph(Message):
 
 class BlockRequested(Message):
     """Block a credential or an endpoint at the proxy (as the safety mode allows)."""
+
+    def __init__(self, subject: SubjectRef) -> None:
+        super().__init__()
+        self.subject = subject
+
+
+class UnblockRequested(Message):
+    """Remove a credential's or an endpoint's block at the proxy (as the safety mode allows)."""
 
     def __init__(self, subject: SubjectRef) -> None:
         super().__init__()

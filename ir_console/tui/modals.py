@@ -1,5 +1,5 @@
-"""Modals: confirmations (typed for irreversible steps), prompts, choices, a failed step's
-choices, a runbook's inputs (secrets masked), errors."""
+"""Modals: confirmations (typed for irreversible steps), prompts, a leaked secret (masked),
+choices, a failed step's choices, a runbook's inputs (secrets masked), errors."""
 
 from __future__ import annotations
 
@@ -97,6 +97,36 @@ class PromptModal(ModalScreen[str | None]):
         self.dismiss(event.value.strip() or None)
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SecretModal(ModalScreen[str | None]):
+    """Ask for a leaked secret, never echoed: the input shows a bullet per character (the
+    screen, a recording of the session or a screenshot never holds it); the value is handed to
+    the caller once and the field cleared."""
+
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal"):
+            yield Static(Text(self.question), classes="modal-text")
+            yield Input(password=True, id="secret", placeholder="paste or type; never shown")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted, "#secret")
+    def _submitted(self, event: Input.Submitted) -> None:
+        value = event.value
+        event.input.value = ""
+        self.dismiss(value if value.strip() else None)
+
+    def action_cancel(self) -> None:
+        self.query_one(Input).value = ""
         self.dismiss(None)
 
 

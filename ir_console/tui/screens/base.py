@@ -31,6 +31,7 @@ from ir_console.tui.messages import (
     RowsLoaded,
     RunbooksRequested,
     SubjectRef,
+    UnblockRequested,
 )
 from ir_console.tui.state import ConsoleState, console_state
 from ir_console.tui.widgets import DetailPane, FilterInput, TopBar, VimTable
@@ -376,13 +377,18 @@ class ListScreen(CaseScreen):
         if subject is not None:
             self.post_message(BlockRequested(subject))
 
+    def action_unblock(self) -> None:
+        subject = self.subject()
+        if subject is not None:
+            self.post_message(UnblockRequested(subject))
+
     def action_runbooks(self) -> None:
         subject = self.subject()
         if subject is not None:
             self.post_message(RunbooksRequested(subject))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("graph", "block", "runbooks"):
+        if action in ("graph", "block", "unblock", "runbooks"):
             return self.subject() is not None
         return True
 
@@ -392,3 +398,4 @@ SUBJECT_BINDINGS = [
     Binding("r", "runbooks", "Runbooks"),
 ]
 BLOCK_BINDING = Binding("b", "block", "Block")
+UNBLOCK_BINDING = Binding("u", "unblock", "Unblock")

@@ -12,7 +12,12 @@ from discovery.views.rows import EndpointDetail, EndpointRow
 from ir_console.sanitize import clean_data
 from ir_console.tui.data import CaseData, when
 from ir_console.tui.messages import SubjectRef
-from ir_console.tui.screens.base import BLOCK_BINDING, SUBJECT_BINDINGS, ListScreen
+from ir_console.tui.screens.base import (
+    BLOCK_BINDING,
+    SUBJECT_BINDINGS,
+    UNBLOCK_BINDING,
+    ListScreen,
+)
 from ir_console.tui.widgets import STATUS_STYLE, block_text, line, safe
 
 
@@ -57,7 +62,7 @@ class EndpointsScreen(ListScreen):
         ("host", "host"),
         ("template", "template"),
     )
-    BINDINGS: ClassVar = [*SUBJECT_BINDINGS, BLOCK_BINDING]
+    BINDINGS: ClassVar = [*SUBJECT_BINDINGS, BLOCK_BINDING, UNBLOCK_BINDING]
 
     def fetch(self, data: CaseData, text: str) -> Page[EndpointRow]:
         return data.endpoints(text, sort=self.sort)

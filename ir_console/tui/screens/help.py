@@ -40,6 +40,8 @@ KEYS = (
     ("x", "explore the subject in the graph"),
     ("r", "runbooks that apply to the credential, identity or endpoint"),
     ("b", "block the credential or endpoint at the proxy (READ-ONLY refuses)"),
+    ("u", "unblock it (LIVE only, confirmed, audited)"),
+    ("f", "Credentials: find a leaked secret (masked, fingerprinted, never shown)"),
     ("M", "choose READ-ONLY, DRY-RUN or LIVE"),
     ("ctrl+p", "command palette: screens, and the actions of the screen you are on"),
     ("?", "this help"),

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
+from textual import work
+from textual.binding import Binding
 
 from discovery.timeutil import iso
 from discovery.views.page import Page
@@ -19,8 +21,15 @@ from discovery.views.rows import (
 )
 from ir_console.sanitize import clean_data
 from ir_console.tui.data import CaseData, duration, when
-from ir_console.tui.messages import SubjectRef
-from ir_console.tui.screens.base import BLOCK_BINDING, SUBJECT_BINDINGS, ListScreen
+from ir_console.tui.messages import Failed, JumpTo, Notice, SubjectRef
+from ir_console.tui.modals import SecretModal
+from ir_console.tui.screens.base import (
+    BLOCK_BINDING,
+    DATA_ERRORS,
+    SUBJECT_BINDINGS,
+    UNBLOCK_BINDING,
+    ListScreen,
+)
 from ir_console.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, block_text, line, safe
 
 
@@ -48,7 +57,38 @@ class CredentialsScreen(ListScreen):
         ("redacted", "redacted"),
         ("identity", "identity"),
     )
-    BINDINGS: ClassVar = [*SUBJECT_BINDINGS, BLOCK_BINDING]
+    BINDINGS: ClassVar = [
+        *SUBJECT_BINDINGS,
+        BLOCK_BINDING,
+        UNBLOCK_BINDING,
+        Binding("f", "find_secret", "Find a leaked secret"),
+    ]
+
+    def action_find_secret(self) -> None:
+        """Ask for a leaked secret (masked) and jump to the credential it is, if seen."""
+
+        def entered(secret: str | None) -> None:
+            if secret:
+                self._find_secret(secret)
+
+        self.app.push_screen(
+            SecretModal("Leaked secret (fingerprinted like `credentials find`, never shown):"),
+            entered,
+        )
+
+    @work(thread=True, exclusive=True, group="find")
+    def _find_secret(self, secret: str) -> None:
+        try:
+            result = self.data.find_secret(secret)
+        except DATA_ERRORS as exc:
+            self.post_message(Failed("could not read the case", str(exc)))
+            return
+        finally:
+            del secret
+        credential = result["credential"]
+        self.post_message(Notice(result["text"], warning=credential is None))
+        if credential is not None:
+            self.post_message(JumpTo("credentials", f"id:{credential['id']}"))
 
     def fetch(self, data: CaseData, text: str) -> Page[CredentialRow]:
         return data.credentials(text, sort=self.sort)

@@ -33,6 +33,7 @@ from ir_console.tui.messages import (
     Painted,
     RunbooksRequested,
     SubjectRef,
+    UnblockRequested,
 )
 from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen, copy_id
 from ir_console.tui.widgets import (
@@ -97,6 +98,7 @@ class StoryScreen(CaseScreen):
         Binding("x", "graph", "Graph"),
         Binding("r", "runbooks", "Runbooks"),
         Binding("b", "block", "Block"),
+        Binding("u", "unblock", "Unblock"),
     ]
     SORTS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("time", "ts"),
@@ -483,9 +485,12 @@ class StoryScreen(CaseScreen):
     def action_block(self) -> None:
         self.post_message(BlockRequested(self.subject))
 
+    def action_unblock(self) -> None:
+        self.post_message(UnblockRequested(self.subject))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("runbooks", "graph"):
             return self.subject.type in ("credential", "identity", "endpoint", "host", "client")
-        if action == "block":
+        if action in ("block", "unblock"):
             return self.subject.type in ("credential", "endpoint")
         return True
