@@ -70,6 +70,7 @@ MODULES = (
     "discovery.wire.connections",
     "discovery.wire.defrag",
     "discovery.wire.http1",
+    "discovery.wire.http_head",
     "discovery.wire.packets",
     "discovery.wire.paths",
     "discovery.wire.reassembly",

@@ -56,6 +56,9 @@ class ObservedExchange(NamedTuple):
     # Credential facts computed before we saw the request, for sources that never see raw
     # headers (Zeek with our policy script logs a keyed HMAC of credential headers).
     extra: tuple[PrecomputedCredential, ...] = ()
+    # deviations from the HTTP/1.x grammar a lenient parser accepted ("bare_lf",
+    # "framing_conflict: ...", see docs/findings.md); header names and counts only, no values
+    anomalies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,7 @@ class Exchange(NamedTuple):
     websocket: bool
     sensitive: tuple[tuple[str, int], ...] = ()  # (kind, count) found in bodies, never values
     credentials: tuple[CredentialSighting, ...] = ()
+    anomalies: tuple[str, ...] = ()  # as on ObservedExchange
 
     @property
     def opaque(self) -> bool:
@@ -169,6 +173,7 @@ def observed_exchange(
     error: str | None = None,
     websocket: bool = False,
     extra: tuple[PrecomputedCredential, ...] = (),
+    anomalies: tuple[str, ...] = (),
 ) -> ObservedExchange:
     """``ObservedExchange(...)``, built without its Python-level ``__new__`` (same value)."""
     values = (
@@ -199,6 +204,7 @@ def observed_exchange(
         error,
         websocket,
         extra,
+        anomalies,
     )
     return _new_tuple(ObservedExchange, values)
 
@@ -233,6 +239,7 @@ def exchange(
     websocket: bool,
     sensitive: tuple[tuple[str, int], ...] = (),
     credentials: tuple[CredentialSighting, ...] = (),
+    anomalies: tuple[str, ...] = (),
 ) -> Exchange:
     """``Exchange(...)``, built without its Python-level ``__new__`` (same value)."""
     values = (
@@ -265,5 +272,6 @@ def exchange(
         websocket,
         sensitive,
         credentials,
+        anomalies,
     )
     return _new_tuple(Exchange, values)

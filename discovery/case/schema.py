@@ -347,6 +347,16 @@ def _to_v7(conn: sqlite3.Connection) -> None:
     run_script(conn, _V7)
 
 
+_V8 = """
+ALTER TABLE exchanges ADD COLUMN anomalies TEXT NOT NULL DEFAULT '[]';
+"""
+
+
+def _to_v8(conn: sqlite3.Connection) -> None:
+    """Each exchange's HTTP anomalies (JSON list of codes: what a lenient parser accepted)."""
+    run_script(conn, _V8)
+
+
 # MIGRATIONS[n] upgrades a case at version n to n + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v1,
@@ -356,6 +366,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v5,
     _to_v6,
     _to_v7,
+    _to_v8,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

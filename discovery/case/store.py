@@ -571,7 +571,7 @@ _EXCHANGE_COLUMNS = (
     "input_id, source, evidence, ts, client_ip, client_port, server_ip, server_port, tls, sni, "
     "alpn, ja4, http_version, method, path, raw_path, query_names, host, status, request_bytes, "
     "response_bytes, request_content_type, response_content_type, user_agent, partial, blocked, "
-    "error, websocket, sensitive"
+    "error, websocket, sensitive, anomalies"
 )
 _INSERT_EXCHANGE = (
     f"INSERT INTO exchanges({_EXCHANGE_COLUMNS}) VALUES "
@@ -626,4 +626,5 @@ def exchange_fields(ex: Exchange) -> tuple[Any, ...]:
         ex.error,
         int(ex.websocket),
         dumps(dict(ex.sensitive)) if ex.sensitive else "{}",
+        names_json(ex.anomalies),
     )

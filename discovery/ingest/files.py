@@ -127,6 +127,10 @@ def _read(
         else:
             writer.add_prepared(converted)
         writer.flush()
+        if fmt in ("pcap", "pcapng"):
+            from discovery.sources.pcap import check_usable
+
+            check_usable(path, stats)
     except InputError:
         unregister_input(store, claim.id)  # unusable input: leave no half-registered trace
         raise

@@ -157,4 +157,5 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
         websocket=obs.websocket,
         sensitive=sensitive,
         credentials=credentials,
+        anomalies=obs.anomalies,
     )

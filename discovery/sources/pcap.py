@@ -24,6 +24,7 @@ from discovery.models import ObservedExchange
 from discovery.sources.window import open_window
 from discovery.stats import CAPTURE_DROPS, IngestStats, Progress
 from discovery.timeutil import MAX_TS, MIN_TS
+from discovery.wire import packets
 from discovery.wire.connections import ConnectionTracker
 from discovery.wire.packets import SUPPORTED_LINKTYPES
 from discovery.wire.reassembly import Limits
@@ -99,6 +100,25 @@ def _run(
             yield from take()
     pipeline.finish()
     yield from take()
+
+
+_UNDECODED: Final = (packets.UNSUPPORTED_LINK, packets.NOT_IP, packets.MALFORMED, packets.TOO_DEEP)
+
+
+def check_usable(path: Path, stats: IngestStats) -> None:
+    """Refuse a capture none of whose frames decoded down to IP (``InputError``, naming the
+    link types it has): an input that gave nothing must not pass for a quiet network."""
+    if not stats.packets or sum(stats.skipped[r] for r in _UNDECODED) < stats.packets:
+        return
+    kinds = sorted({linktype for _, _, linktype, _ in iter_frames(path, IngestStats())})
+    named = ", ".join(
+        f"link type {k}" + ("" if k in SUPPORTED_LINKTYPES else " (unsupported)") for k in kinds
+    )
+    reasons = ", ".join(f"{stats.skipped[r]} {r}" for r in _UNDECODED if stats.skipped[r])
+    raise InputError(
+        str(path),
+        f"nothing decoded: {stats.packets} frames of {named or 'no link type'} ({reasons})",
+    )
 
 
 class _Collect:

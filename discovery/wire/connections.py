@@ -16,11 +16,11 @@ from discovery.models import ObservedExchange
 from discovery.stats import IngestStats
 from discovery.wire import packets
 from discovery.wire.defrag import Defragmenter
-from discovery.wire.http1 import (
-    METHODS,
+from discovery.wire.http1 import HttpSession
+from discovery.wire.http_head import (
+    METHOD_PREFIXES,
     REQUEST_START,
     RESPONSE_START,
-    HttpSession,
     looks_like_request,
     looks_like_response,
 )
@@ -32,10 +32,10 @@ log = logging.getLogger(__name__)
 SCAN_BUDGET: Final = 64 * 1024  # bytes searched for an HTTP message start in an unrecognised flow
 # a first segment this short may be a cut "GET " or TLS header: wait for more
 HOLD_LIMIT: Final = 16
-_STARTS: Final = (*(m + b" " for m in METHODS), b"HTTP/1.0 ", b"HTTP/1.1 ")
+_STARTS: Final = (*METHOD_PREFIXES, b"HTTP/1.0 ", b"HTTP/1.1 ")
 
 _UNKNOWN, _HTTP, _TLS, _OTHER = 0, 1, 2, 3
-_WARN_REASONS: Final = frozenset({packets.MALFORMED, packets.IP_FRAGMENT})  # IPv6 fragments
+_WARN_REASONS: Final = frozenset({packets.MALFORMED, packets.TOO_DEEP})
 _FAST: Final = struct.Struct("!4s4sHHIIBB")  # IPv4 addresses + TCP header, from offset 26
 
 
@@ -49,7 +49,17 @@ def _could_start(data: bytes) -> bool:
 class ConnectionHandler:
     """Recognises one connection's protocol from its first bytes and drives its parser."""
 
-    __slots__ = ("held", "hello", "hello_frames", "hello_ts", "http", "kind", "pipeline", "scanned")
+    __slots__ = (
+        "held",
+        "hello",
+        "hello_frames",
+        "hello_ts",
+        "http",
+        "kind",
+        "pipeline",
+        "scanned",
+        "tunnel_host",
+    )
 
     def __init__(self, pipeline: ConnectionTracker) -> None:
         self.pipeline = pipeline
@@ -60,6 +70,7 @@ class ConnectionHandler:
         self.hello_frames = (0, 0)
         self.scanned = 0
         self.held: tuple[int, bytes, float, int] | None = None  # side, bytes, ts, first frame
+        self.tunnel_host: str | None = None  # inside a CONNECT tunnel: its target
 
     def on_data(self, conn: Connection, side: int, data: bytes, ts: float, frame: int) -> None:
         kind = self.kind
@@ -151,7 +162,25 @@ class ConnectionHandler:
             (conn.ip(client), conn.ports[client]),
             (conn.ip(server), conn.ports[server]),
             self.pipeline.where,
+            partial(self._tunnel, conn),
+            self.tunnel_host,
         )
+
+    def _tunnel(
+        self, conn: Connection, target: str, client: bytes, server: bytes, ts: float, frame: int
+    ) -> None:
+        """A CONNECT was answered 2xx: what runs inside the tunnel is recognised afresh
+        (cleartext HTTP is read, a TLS ClientHello gives its SNI), its host the target."""
+        self.kind = _UNKNOWN
+        self.http = None
+        self.scanned = 0
+        self.held = None
+        self.tunnel_host = target
+        client_side = conn.client or 0
+        if client:
+            self.on_data(conn, client_side, client, ts, frame)
+        if server:
+            self.on_data(conn, 1 - client_side, server, ts, frame)
 
     def _hello_data(self, conn: Connection, data: bytes, frame: int) -> None:
         self.hello += data
@@ -185,7 +214,7 @@ class ConnectionHandler:
                 sni=hello.sni,
                 alpn=hello.alpn[0] if hello.alpn else None,
                 ja4=hello.ja4,
-                host=hello.sni,
+                host=hello.sni or self.tunnel_host,
             ),
         )
 
@@ -291,10 +320,18 @@ class ConnectionTracker:
             datagram = self.defrag.add(seg, ts)
             if datagram is None:
                 return
-            if seg.proto != 6:
-                self.frame_stats.skip(packets.NOT_TCP)
+            inner = packets.ip_payload(seg.src, seg.dst, seg.proto, datagram, 0, len(datagram), 1)
+            if isinstance(inner, packets.Fragment):  # a fragment inside a tunnel's datagram
+                datagram = self.defrag.add(inner, ts)
+                if datagram is None:
+                    return
+                inner = packets.ip_payload(
+                    inner.src, inner.dst, inner.proto, datagram, 0, len(datagram), 2
+                )
+            if isinstance(inner, packets.Fragment):
+                self.frame_stats.skip(packets.TOO_DEEP)
                 return
-            seg = packets.tcp_segment(seg.src, seg.dst, datagram, 0, len(datagram))
+            seg = inner
         if isinstance(seg, str):
             if seg in _WARN_REASONS:
                 self.frame_stats.skip(seg, f"{self.where}: frame {number}: {seg}")

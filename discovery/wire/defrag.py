@@ -1,4 +1,4 @@
-"""IPv4 fragment reassembly, bounded: datagrams in progress, their size and their age are capped.
+"""IPv4 and IPv6 fragment reassembly, bounded: datagrams in progress, their size and their age are capped.
 
 Overlapping fragments: the first bytes received win (as in TCP reassembly).
 """
@@ -34,7 +34,7 @@ class Defragmenter:
 
     def add(self, frag: Fragment, ts: float) -> bytes | None:
         """Account one fragment; the reassembled IP payload when this one completes it."""
-        self.stats.counts["IPv4 fragments"] += 1
+        self.stats.counts["IPv4 fragments" if len(frag.src) == 4 else "IPv6 fragments"] += 1
         key = (frag.src, frag.dst, frag.ident, frag.proto)
         entry = self.pending.get(key)
         if entry is None:
@@ -65,7 +65,9 @@ class Defragmenter:
         if covered < entry.total:
             return None
         del self.pending[key]
-        self.stats.counts["IPv4 datagrams reassembled"] += 1
+        self.stats.counts[
+            "IPv4 datagrams reassembled" if len(frag.src) == 4 else "IPv6 datagrams reassembled"
+        ] += 1
         return bytes(buf)
 
     def _expire(self, now: float, force: bool = False) -> None:

@@ -10,7 +10,12 @@ Stated policies:
   missing bytes are reported to the handler as a gap (it resynchronises at the next message);
 * capture starting mid-connection: the first segment seen fixes the sequence number;
 * port reuse: a SYN with a new initial sequence number on a known 4-tuple starts a new
-  connection;
+  connection; a SYN with the same one (retransmitted, even after data) changes nothing, and
+  segments of a recently closed connection that repeat its bytes (retransmissions after FIN or
+  RST, a retransmitted SYN) open nothing;
+* capture loss: a segment acknowledging bytes of the other direction that were never seen
+  ends the wait for them at once (a gap), so one lost segment does not stall a direction until
+  its buffer fills;
 * memory: per-direction buffer cap, idle-flow eviction (by capture time) and a cap on concurrent
   flows (least recently active evicted first); each is counted.
 """
@@ -26,6 +31,7 @@ from discovery.wire.packets import ACK, FIN, RST, SYN, Segment, address_text
 
 _MOD: Final = 1 << 32
 _HALF: Final = 1 << 31
+MAX_CLOSED_REMEMBERED: Final = 4096  # directions of closed connections whose repeats are dropped
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,8 @@ class Reassembler:
         self.flows: dict[tuple[bytes, int, bytes, int], tuple[Connection, int]] = {}
         self.conns: dict[tuple[bytes, int, bytes, int], Connection] = {}
         self.next_sweep = self.limits.sweep_every  # frame number of the next idle sweep
+        # each direction of a recently closed connection: (ISN, next sequence number, when)
+        self.closed_recently: dict[tuple[bytes, int, bytes, int], tuple[int, int, float]] = {}
 
     def tick(self, frame: int, ts: float) -> None:
         """Sweep idle flows when frame number ``frame`` is due for it. Sweeps go by frame number
@@ -144,16 +152,23 @@ class Reassembler:
         if entry is None:
             if not payload and not flags & SYN:
                 return  # a bare ACK/FIN/RST of a connection we do not follow
+            if self.closed_recently and self._after_close(key, seq, flags, ts):
+                return
             conn = self._open(key, ts, frame)
             side = 0
         conn.last_ts = ts
         d = conn.dirs[side]
         if flags & SYN:
-            d.isn = seq
-            d.next_seq = (seq + 1) % _MOD
+            if d.isn == seq and d.next_seq is not None:  # a retransmitted SYN: nothing new
+                self.stats.counts["retransmitted SYNs"] += 1
+            else:
+                d.isn = seq
+                d.next_seq = (seq + 1) % _MOD
             if conn.client is None:
                 conn.client = (1 - side) if flags & ACK else side
             seq = (seq + 1) % _MOD  # data on a SYN (TCP Fast Open) starts after it
+        elif flags & ACK and conn.dirs[1 - side].ooo:
+            self._ack_above_hole(conn, 1 - side, seg.ack)
         if payload or missing:
             self._data(conn, side, d, seq, payload, missing, ts, frame)
         if flags & RST:
@@ -164,6 +179,39 @@ class Reassembler:
             other = conn.dirs[1 - side]
             if other.fin and not d.ooo and not other.ooo:
                 self.close(conn)
+
+    def _after_close(
+        self, key: tuple[bytes, int, bytes, int], seq: int, flags: int, ts: float
+    ) -> bool:
+        """Whether a segment of no open connection repeats what a closed one already carried
+        (a retransmission after FIN or RST, a retransmitted SYN)."""
+        known = self.closed_recently.get(key)
+        if known is None:
+            return False
+        isn, next_seq, closed_at = known
+        if ts - closed_at > self.limits.idle_timeout:
+            del self.closed_recently[key]
+            return False
+        if flags & SYN:
+            if seq != isn:
+                return False  # a new connection on the same ports
+        else:
+            if (seq - next_seq) % _MOD < _HALF:
+                return False  # at or beyond the end of what was seen: new data
+        self.stats.counts["segments repeated after their connection closed"] += 1
+        return True
+
+    def _ack_above_hole(self, conn: Connection, side: int, ack: int) -> None:
+        """The peer acknowledged bytes of ``side`` that were never captured: the hole before
+        its buffered segments will not be filled (capture loss), skip it now rather than when
+        the buffer fills."""
+        d = conn.dirs[side]
+        if d.next_seq is None:
+            return
+        diff = (ack - d.next_seq) % _MOD
+        if 0 < diff < _HALF:
+            self.stats.counts["gaps acknowledged by the peer (capture loss)"] += 1
+            self._skip_gap(conn, side, d)
 
     def _open(self, key: tuple[bytes, int, bytes, int], ts: float, frame: int) -> Connection:
         if len(self.conns) >= self.limits.max_flows:
@@ -286,6 +334,14 @@ class Reassembler:
             del self.conns[key]
             self.flows.pop(key, None)
             self.flows.pop(rev, None)
+            recent = self.closed_recently
+            for side, dkey in ((0, key), (1, rev)):
+                d = conn.dirs[side]
+                if d.isn is not None and d.next_seq is not None:
+                    recent.pop(dkey, None)
+                    recent[dkey] = (d.isn, d.next_seq, conn.last_ts)
+            while len(recent) > MAX_CLOSED_REMEMBERED:
+                del recent[next(iter(recent))]
         if conn.handler is not None:
             conn.handler.on_close(conn)
 

@@ -183,12 +183,19 @@ def test_a_request_line_cut_by_a_segment_boundary_is_found() -> None:
         assert not stats.counts and not stats.skipped
 
 
-def test_a_broken_request_does_not_take_the_next_ones_in_its_segment() -> None:
+def test_a_control_byte_in_a_header_name_is_read_and_flagged() -> None:
     stream = _pipelined()  # three GETs in one segment; break a header name of the first
     at = stream.runs[0].data.index(b"Host") + 2
     exchanges, stats = _one(stream, side=CLIENT, run=0, at=at, kind="insert", garbage=b"\x01")
-    assert stats.skipped["malformed HTTP request"] == 1
-    assert [e.target for e in exchanges if e.method] == ["/v1/users/8", "/v1/users/9"]
+    assert not stats.skipped
+    assert [e.target for e in exchanges if e.method] == [
+        "/v1/users/7",
+        "/v1/users/8",
+        "/v1/users/9",
+    ]
+    assert [a for a in exchanges[0].anomalies if a.startswith("control_bytes")] == [
+        "control_bytes: Ho?st"
+    ]
 
 
 def test_a_huge_header_line_is_dropped_counted_and_the_next_request_read() -> None:
@@ -234,9 +241,17 @@ def test_a_long_target_is_cut_counted_and_partial() -> None:
     assert stats.counts[f"HTTP request targets cut at {MAX_TARGET} bytes"] == 1
 
 
-def test_a_request_head_cut_by_the_end_of_the_connection_is_counted() -> None:
+def test_a_request_head_cut_by_the_end_of_the_connection_is_kept_partial() -> None:
     stream = _pipelined()
     at = stream.runs[0].data.index(b"GET /v1/users/9") + 20
     exchanges, stats = _one(stream, side=CLIENT, run=0, at=at, kind="truncate")
-    assert stats.skipped["HTTP request heads cut short by the end of the connection"] == 1
-    assert [e.target for e in exchanges if e.method] == ["/v1/users/7", "/v1/users/8"]
+    assert (
+        stats.counts["HTTP request heads cut short by the end of the connection (kept as partial)"]
+        == 1
+    )
+    assert [(e.target, e.partial) for e in exchanges if e.method] == [
+        ("/v1/users/7", False),
+        ("/v1/users/8", False),
+        ("/v1/users/9", True),
+    ]
+    assert "unfinished_head" in exchanges[-1].anomalies

@@ -55,6 +55,7 @@ RULE_MODULES: list[str] = [
     "discovery.analyse.findings.endpoints",
     "discovery.analyse.findings.oauth",
     "discovery.analyse.findings.scopes",
+    "discovery.analyse.findings.traffic",
 ]
 
 

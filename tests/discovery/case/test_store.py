@@ -79,13 +79,34 @@ def test_migration_runs_on_an_older_case(case_path: Path, monkeypatch: pytest.Mo
     assert added == [True]  # idempotent: not run a second time
 
 
+def test_a_version_6_case_gets_the_anomalies_column_and_keeps_its_rows(
+    case_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:6])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 6)
+    with Store.open(case_path) as old:
+        old.conn.execute("INSERT INTO exchanges(source, evidence, ts) VALUES ('pcap', 'f', 1.0)")
+        old.conn.commit()
+    monkeypatch.undo()
+    with Store.open(case_path) as store:
+        assert store.schema_version == schema.SCHEMA_VERSION
+        rows = store.conn.execute("SELECT evidence, anomalies FROM exchanges").fetchall()
+        assert [tuple(r) for r in rows] == [("f", "[]")]
+        store.add_exchanges([make_exchange()._replace(anomalies=("bare_lf", "obs_fold"))])
+        (stored,) = store.conn.execute(
+            "SELECT anomalies FROM exchanges WHERE evidence != 'f'"
+        ).fetchone()
+        assert stored == '["bare_lf", "obs_fold"]'
+
+
 def test_a_version_1_case_gets_the_covering_path_index_and_keeps_its_rows(
     case_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
     monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
-    with Store.open(case_path) as old:
-        old.add_exchanges([make_exchange()])
+    with Store.open(case_path) as old:  # a row as version 1 wrote it (its columns only)
+        old.conn.execute("INSERT INTO exchanges(source, evidence, ts) VALUES ('pcap', 'f', 1.0)")
+        old.conn.commit()
     monkeypatch.undo()
     with Store.open(case_path) as store:
         assert store.schema_version == schema.SCHEMA_VERSION

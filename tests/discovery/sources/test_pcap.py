@@ -77,7 +77,16 @@ def test_same_requests_as_tshark(name: str) -> None:
         theirs |= set(zip(methods, hosts, uris, strict=True))
     exchanges, _ = read_all(FIXTURES / name)
     ours = {(e.method, e.host, e.target) for e in exchanges if e.method}
-    assert ours == theirs
+    if name in BEYOND_TSHARK:  # every request tshark reports, and those it cannot see
+        assert {(m, t) for m, _h, t in theirs} < {(m, t) for m, _h, t in ours}
+    else:
+        assert ours == theirs
+
+
+# made by tests/fixtures/make_lenient_pcaps.py: requests tshark's dissector does not report
+# (smuggled inside a body, heads the connection ended inside, version-less, inside a CONNECT
+# tunnel), and hosts it leaves empty that we name by the server address
+BEYOND_TSHARK = {"lenient_nginx.pcap", "lenient_connect.pcap", "half_open_flood.pcap"}
 
 
 def test_keep_alive_framings_and_pairing() -> None:
@@ -297,7 +306,10 @@ def test_pcapng_with_several_sections_interfaces_and_resolutions(tmp_path: Path)
     path.write_bytes(bytes(out))
     exchanges, stats = read_all(path)
     assert stats.packets == 39
-    assert len(exchanges) == 9
+    # section 2 replays section 1's raw-IP connection byte for byte (same ports, same initial
+    # sequence numbers): read, and recognised as a repeat of a closed connection
+    assert len(exchanges) == 6
+    assert stats.counts["segments repeated after their connection closed"] >= 1
     assert {e.client_ip for e in exchanges} == {"fd00::5", "10.1.0.5"}
     assert all(
         e.ts == pytest.approx(1_790_000_000.003, abs=1e-5)

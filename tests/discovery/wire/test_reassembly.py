@@ -184,3 +184,57 @@ def test_flow_cap_evicts_least_recently_active() -> None:
     assert stats.flows == 20
     assert stats.counts["flows evicted (flow cap)"] >= 12
     assert recs[0].closed and not recs[-1].closed
+
+
+def test_a_retransmission_after_the_close_opens_nothing() -> None:
+    recorders, stats, _ = run(
+        [
+            *HANDSHAKE,
+            (0, 100, b"GET / HTTP/1.1\r\n\r\n", ACK),
+            (0, 118, b"", FIN | ACK),
+            (1, 500, b"", FIN | ACK),
+            (0, 100, b"GET / HTTP/1.1\r\n\r\n", ACK),  # after FIN: the same bytes again
+            (0, 99, b"", SYN),  # and the first SYN again
+        ]
+    )
+    assert len(recorders) == 1
+    assert stats.counts["segments repeated after their connection closed"] == 2
+
+
+def test_a_reset_connection_repeated_opens_nothing_but_new_data_does() -> None:
+    recorders, stats, _ = run(
+        [
+            *HANDSHAKE,
+            (0, 100, b"abc", ACK),
+            (1, 500, b"", RST),
+            (0, 100, b"abc", ACK),  # repeated after the reset: dropped
+            (0, 103, b"def", ACK),  # beyond what was seen: followed (mid-stream)
+        ]
+    )
+    assert [joined(r, 0) for r in recorders] == [[b"abc"], [b"def"]]
+    assert stats.counts["segments repeated after their connection closed"] == 1
+
+
+def test_a_syn_retransmitted_after_data_changes_nothing() -> None:
+    recorders, stats, _ = run(
+        [*HANDSHAKE, (0, 100, b"abc", ACK), (0, 99, b"", SYN), (0, 103, b"def", ACK)]
+    )
+    assert [joined(r, 0) for r in recorders] == [[b"abcdef"]]
+    assert stats.counts["retransmitted SYNs"] == 1
+
+
+def test_a_hole_the_peer_acknowledged_is_skipped_at_once() -> None:
+    """Capture loss: the server acknowledged bytes 103-106 that were never captured; waiting
+    for them (until the buffer fills or the connection ends) would stall the client's side."""
+    rec = Recorder()
+    stats = IngestStats()
+    r = Reassembler(lambda conn: rec, stats)
+    r.segment(Segment(A, B, 40000, 80, 99, 0, SYN, b"", 0), 0.0, 1)
+    r.segment(Segment(B, A, 80, 40000, 499, 100, SYN | ACK, b"", 0), 0.1, 2)
+    r.segment(Segment(A, B, 40000, 80, 100, 500, ACK, b"abc", 0), 0.2, 3)
+    r.segment(Segment(A, B, 40000, 80, 106, 500, ACK, b"ghi", 0), 0.3, 4)
+    assert joined(rec, 0) == [b"abc"]  # held: the hole may still be filled
+    r.segment(Segment(B, A, 80, 40000, 500, 109, ACK, b"ok", 0), 0.4, 5)
+    assert joined(rec, 0) == [b"abc", 3, b"ghi"]
+    assert not rec.closed
+    assert stats.counts["gaps acknowledged by the peer (capture loss)"] == 1
