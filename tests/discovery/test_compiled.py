@@ -145,7 +145,8 @@ def test_compiled_and_pure_python_build_the_same_case(tmp_path: Path) -> None:
     interleaved = tmp_path / "interleaved.pcap"
     _interleaved_capture(interleaved, 400, seed=11)
     inputs = [
-        *sorted((FIXTURES / "pcap").iterdir()),
+        # (unsupported_link.pcap is refused: none of its frames decodes)
+        *sorted(p for p in (FIXTURES / "pcap").iterdir() if p.name != "unsupported_link.pcap"),
         *sorted((FIXTURES / "har").iterdir()),
         interleaved,
     ]

@@ -23,6 +23,7 @@ _TUPLES = (
     "query_names",
     "sensitive",
     "credentials",
+    "anomalies",
 )
 
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import replace
 
 from discovery.models import CredentialSighting
-from discovery.redact.credentials import found, sigv4
+from discovery.redact.credentials import found, ntlm, sigv4
 from discovery.redact.credentials.found import Fingerprint
 from discovery.redact.credentials.providers import match_basic, match_host, match_provider
 from discovery.redact.credentials.shape import entropy, looks_secret
@@ -83,6 +83,8 @@ def detect(
         return [aws(name, parsed, fp, "header", host=host)] if parsed else []
     if lscheme == "digest":
         return digest(name, rest, host, fp)
+    if lscheme in ("ntlm", "negotiate"):
+        return ntlm.detect(name, lscheme, rest, fp)
     if lscheme in _NOT_SECRET_SCHEMES or not value:
         return []
     if lscheme == "aws" and ":" in rest:  # Signature Version 2: "AWS AKID:signature"
@@ -109,6 +111,10 @@ def detect(
             return [id_token(name, pair.group(1), pair.group(2), fp)]
         if found.recognised(value) or looks_secret(value):
             return [found.token(fp, value, "header", name, "authorization", host=host)]
+    if rest and lscheme not in _TOKEN_SCHEMES:
+        # a scheme nobody documented with a value of no known shape: still what the server
+        # was given to authenticate the request, kept as an opaque credential
+        return [found.opaque(fp, value, "authorization", "header", name, scheme=lscheme[:32])]
     return []
 
 

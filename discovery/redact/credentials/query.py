@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from discovery.models import CredentialSighting
-from discovery.redact.credentials import found, sigv4
+from discovery.redact.credentials import found, passwords, sigv4
 from discovery.redact.credentials.authorization import aws
 from discovery.redact.credentials.config import MEMO_MAX_VALUE, DetectorConfig, squash
 from discovery.redact.credentials.found import Fingerprint
@@ -56,8 +56,10 @@ def detect(
             if v2 is not None:
                 out.append(aws("AWSAccessKeyId", v2, fp, "query", kind="aws_sigv2", host=host))
                 skip = _SIGV2_PARAMS
+    if any(passwords.is_password_name(n) for n in squashed):  # whatever their shape
+        out.extend(passwords.from_pairs(pairs, "query", None, fp))
     for (name, value), squashed_name in zip(pairs, squashed, strict=True):
-        if squashed_name in skip:
+        if squashed_name in skip or passwords.is_password_name(squashed_name):
             continue
         if len(value) <= MEMO_MAX_VALUE:  # parameters recur (limit=20, the same api_key)
             out.extend(_pair_memo(name, squashed_name, value, fp, config))

@@ -194,3 +194,13 @@ def test_an_input_nothing_of_which_decodes_is_refused_naming_its_link_type(
         with pytest.raises(InputError, match="link type 147"):
             ingest_files(store, [PCAPS / "unsupported_link.pcap"])
         assert store.conn.execute("SELECT COUNT(*) FROM inputs").fetchone()[0] == 0
+
+
+def test_the_numeric_password_of_the_odd_version_request_is_a_credential(lenient: Store) -> None:
+    row = _rows(lenient)["/login.cgi"]
+    assert lenient.fingerprint("12345678") in row["credentials"]  # type: ignore[operator]
+    (identity,) = lenient.conn.execute(
+        "SELECT c.redacted FROM credentials c WHERE c.fingerprint = ?",
+        (lenient.fingerprint("12345678"),),
+    ).fetchone()
+    assert identity == "admin:…"

@@ -158,7 +158,6 @@ def test_sigv4_claims_and_session_token() -> None:
         ("", "empty"),
         ("Negotiate YIIGhgYJKoZIhvcSAQICAQBuggZ1MIIGcaADAgEFoQMCAQ6iBwMFACAAAACj", "Kerberos"),
         ('Digest realm="api", nonce="abc"', "Digest without a username"),
-        ("Custom hello", "unknown scheme with a word"),
         ("550e8400-e29b-41d4-a716-446655440000", "a bare UUID"),
         ("AWS4-HMAC-SHA256 Credential=a/20261128/us-east-1/s3/aws4_request", "one-letter key id"),
         ("AWS4-HMAC-SHA256 Credential=<KEY>/20261128/us-east-1/s3/aws4_request", "template"),
@@ -166,6 +165,13 @@ def test_sigv4_claims_and_session_token() -> None:
 )
 def test_near_misses(value: str, why: str) -> None:
     assert detect([("Authorization", value)]) == [], why
+
+
+def test_an_undocumented_scheme_is_an_opaque_credential() -> None:
+    """Whatever its shape: it is what the server was given to authenticate the request."""
+    (sighting,) = detect([("Authorization", "Custom hello")])
+    assert (sighting.kind, dict(sighting.claims)["scheme"]) == ("authorization", "custom")
+    assert sighting.fingerprint == FP("Custom hello")
 
 
 def test_per_request_signatures_are_one_credential_per_key() -> None:
