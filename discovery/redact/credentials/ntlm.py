@@ -93,7 +93,7 @@ def _tlv(data: bytes, pos: int) -> tuple[int, int, int] | None:
 
 
 def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
-    out = []
+    out: list[tuple[int, int, int]] = []
     while start < end and len(out) < 32:
         element = _tlv(data, start)
         if element is None or element[2] > end:
