@@ -344,3 +344,63 @@ def test_a_body_framed_by_the_close_is_complete_and_not_counted() -> None:
     out, stats = session_run([(True, req("GET", "/a")), (False, resp(200, b"all", length=False))])
     assert [(e.partial, e.response_body) for e in out] == [(False, b"all")]
     assert not any("cut short" in k for k in stats.counts)
+
+
+def test_two_content_lengths_the_longer_is_followed_the_shorter_hides_a_request() -> None:
+    hidden = b"GET /internal HTTP/1.1\r\nHost: in.test\r\n\r\n"
+    body = b"abcd" + hidden
+    head = b"POST /a HTTP/1.1\r\nHost: api.test\r\nContent-Length: 4\r\n"
+    out, stats = session_run(
+        [(C, head + b"Content-Length: %d\r\n\r\n" % len(body) + body), (S, resp(200, b"x"))]
+    )
+    carrier, smuggled = (
+        next(e for e in out if e.target == "/a"),
+        next(e for e in out if e.target == "/internal"),
+    )
+    assert (carrier.status, carrier.request_bytes) == (200, len(body))
+    assert f"conflicting_content_length: 4, {len(body)}" in carrier.anomalies
+    assert (
+        f"framing_conflict: first Content-Length ends the body at byte 4, last Content-Length "
+        f"at byte {len(body)}" in carrier.anomalies
+    )
+    assert (smuggled.status, smuggled.host) == (None, "in.test")
+    assert stats.counts["HTTP requests hidden by conflicting framing (smuggled)"] == 1
+
+
+def test_a_chunking_only_lenient_servers_recognise_has_two_readings() -> None:
+    """``xchunked``: libhtp reads chunks, a strict server no body (and then a chunk-size line,
+    no request: nothing hidden)."""
+    inner = b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n"
+    body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(inner), inner)
+    out, _ = session_run(
+        [
+            (C, b"POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\n" + body),
+            (S, resp(200, b"ok")),
+        ]
+    )
+    carrier = next(e for e in out if e.target == "/p")
+    assert "ambiguous_transfer_encoding" in carrier.anomalies
+    assert carrier.status == 200 and carrier.request_body == inner
+    assert (
+        "framing_conflict: no body (Transfer-Encoding not recognised) ends the body at byte 0, "
+        f"Transfer-Encoding: chunked at byte {len(body)}" in carrier.anomalies
+    )
+    assert [e.target for e in out] == ["/p"]
+
+
+def test_equal_readings_are_no_conflict() -> None:
+    out, _ = session_run(
+        [
+            (
+                C,
+                b"POST /n HTTP/1.1\r\nHost: h\r\nContent-Length: 15\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            ),
+            (C, req("GET", "/next")),
+            (S, resp(200, b"1") + resp(200, b"2")),
+        ]
+    )
+    assert [(e.target, e.status, e.anomalies) for e in out] == [
+        ("/n", 200, ("te_and_cl",)),
+        ("/next", 200, ()),
+    ]
