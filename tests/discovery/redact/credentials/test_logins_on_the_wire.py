@@ -25,6 +25,8 @@ from discovery.redact.credentials import ntlm
 from discovery.views import queries
 from tests.conftest import require_tool
 
+pytestmark = pytest.mark.integration  # curl, httpx against a loopback server
+
 PASSWORD = "Winter-2031-horse"
 PIN = "12345678"  # numeric: the query detector's shape filter alone would call it an id
 # an NTLM CHALLENGE: flags unicode + NTLM, a fixed server challenge, no target information
