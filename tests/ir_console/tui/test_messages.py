@@ -110,3 +110,18 @@ async def test_search_the_case_and_open_a_result(case: Path) -> None:
     jumps = [m for m in seen if isinstance(m, JumpTo)]
     assert jumps and jumps[-1].mode == "endpoints"
     assert "template:/v0/export" in jumps[-1].filter_text
+
+
+def test_a_case_write_reported_while_the_app_closes_is_ignored(case: Path) -> None:
+    """A CaseWritten handled after the screens are gone (a runbook's last write racing the
+    exit) reads the case and stops there: no ScreenStackError out of the closing app."""
+    from ir_console.tui.messages import CaseWritten
+
+    app = ConsoleApp(case)  # never run: no screen on its stack, as at the end of a run
+    with Store.open(case, create=False) as store:  # another connection commits a change
+        store.conn.execute("INSERT INTO meta(key, value) VALUES ('poll-test', '1')")
+        store.conn.commit()
+    version = app.case_version
+    app.on_case_written(CaseWritten())
+    assert app.case_version == version + 1  # the change was seen
+    app.data.close()
