@@ -38,6 +38,8 @@ MAX_HEAD_WAIT: Final = 64 * 1024  # request bytes held while an Upgrade/CONNECT 
 MAX_HEAD_BYTES: Final = 256 * 1024
 MAX_LINE: Final = 4096  # a chunk-size or trailer line
 MAX_SMUGGLED: Final = 16  # requests read from one carrier's leftover bytes
+_MAX_CHUNK: Final = (1 << 64) - 1  # a chunk size above this wraps in a 64-bit reading
+_AS_SENT: Final = "the chunk size as sent"
 _REQUEST_TAIL: Final = MAX_TARGET + 64  # bytes kept across chunks while looking for a request line
 _RESPONSE_TAIL: Final = 24  # a status line start may begin in the last bytes of a chunk
 _BODY_CUT = (
@@ -208,6 +210,8 @@ class _Side:
                 data = self._trailer(data)
             elif state == _CLOSE:
                 self._body(data)
+                if self.alt_end >= 0:
+                    self._raw(data)
                 data = b""
             elif state == _HOLD:
                 if len(self.held) < MAX_HEAD_WAIT:
@@ -448,10 +452,16 @@ class _Side:
         if line is None:
             return b""
         text = line.split(b";", 1)[0].strip(b" \t")
-        if not text or len(text) > 16 or text.strip(b"0123456789abcdefABCDEF"):
-            self._bad_chunk("chunk size " + ("too large" if len(text) > 16 else "not hex"))
+        if not text or text.strip(b"0123456789abcdefABCDEF"):
+            self._bad_chunk("chunk size not hex")
             return rest
-        size = int(text, 16)
+        size = int(text, 16)  # at most MAX_LINE digits
+        if size > _MAX_CHUNK:
+            if self.is_request and self.alt_end < 0:
+                self._chunk_overflow(size & _MAX_CHUNK)
+            else:
+                self._bad_chunk("chunk size too large")
+            return rest
         if size == 0:
             self.state = _TRAILER
         else:
@@ -480,6 +490,31 @@ class _Side:
             self.short_end, self.short_label = self.alt_end, self.alt_label
             self.long_label = "Transfer-Encoding: chunked"
         self._complete()
+
+    def _chunk_overflow(self, wrapped: int) -> None:
+        """A chunk size of 2^64 or more: a server reading it in 64 bits reads ``wrapped`` (a
+        ``0`` ends the body there: what follows is its next request), one that takes it as
+        sent reads the rest of the connection as this body. The stream follows the longer
+        reading; at the close the bytes after the shorter one are read as hidden requests."""
+        self._note(hh.CHUNK_OVERFLOW)
+        msg = self.msg
+        if msg is None:
+            return
+        msg.raw = bytearray()
+        self.raw_used = 0
+        self.alt_end = 0  # raw bytes are counted from here
+        self.short_end = wrapped
+        self.short_label = "the chunk size wrapped at 64 bits"
+        self.long_label = _AS_SENT
+        self.state = _CLOSE
+
+    def end_unbounded(self) -> None:
+        """The server answered a request whose body one reading never ends (a chunk size
+        past 64 bits): it ended its reading there, so both readings are known now."""
+        msg = self.msg
+        if msg is not None and self.state == _CLOSE and self.alt_end >= 0:
+            msg.partial = True
+            self._complete()
 
     def _bad_chunk(self, why: str) -> None:
         """A chunk line no server could read: the length reading, if any, takes over."""
@@ -533,9 +568,13 @@ class _Side:
         total, short = self.raw_used, self.short_end
         if short >= total:
             return
+        longer = (
+            f"{self.long_label} reads past the {total} bytes seen"
+            if self.long_label == _AS_SENT
+            else f"{self.long_label} at byte {total}"
+        )
         msg.anomalies.append(
-            f"{hh.FRAMING_CONFLICT}: {self.short_label} ends the body at byte {short}, "
-            f"{self.long_label} at byte {total}"
+            f"{hh.FRAMING_CONFLICT}: {self.short_label} ends the body at byte {short}, {longer}"
         )
         self.session.smuggled(msg, bytes(raw[short:total]), short, self.short_label)
 
@@ -594,6 +633,9 @@ class _Side:
         elif state == _CLOSE:
             assert msg is not None
             msg.body_bytes += size
+            if self.alt_end >= 0:  # its bytes are lost: no second reading
+                self.alt_end = self.short_end = -1
+                msg.raw = None
             return
         elif state != _SYNC:
             self.abandon_message()
@@ -620,6 +662,9 @@ class _Side:
         if msg is None:
             return
         if state == _CLOSE:
+            if self.alt_end >= 0:  # a chunked body the longer reading never ended
+                msg.partial = True
+                session.stats.counts[_BODY_CUT.format(kind=self.kind)] += 1
             self._complete()
             return
         session.stats.counts[_BODY_CUT.format(kind=self.kind)] += 1
@@ -767,6 +812,7 @@ class HttpSession:
         elif self.requests.msg is not None and self.requests.msg.headers_done:
             request = self.requests.msg  # answered before the request body ended
             request.answered = True
+            self.requests.end_unbounded()
         else:
             self.stats.skip("HTTP response without a request")
             return

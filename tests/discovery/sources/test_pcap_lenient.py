@@ -143,6 +143,31 @@ def test_request_smuggling_finding_names_the_hidden_requests_not_the_near_miss(
     assert "POST /near-miss" not in carriers
 
 
+def test_a_chunk_size_past_64_bits_hides_the_request_a_wrapping_server_reads(
+    tmp_path: Path,
+) -> None:
+    with _ingest(tmp_path, "lenient_chunk_overflow.pcap") as store:
+        rows = _rows(store)
+        carrier, hidden = rows["/overflow"], rows["/wrapped-hidden"]
+        assert carrier["status"] == 400  # nginx refused it; a 64-bit reader would not
+        assert "chunk_size_overflow" in carrier["anomalies"]  # type: ignore[operator]
+        assert any(
+            a.startswith("framing_conflict: the chunk size wrapped at 64 bits ends the body")
+            for a in carrier["anomalies"]  # type: ignore[attr-defined]
+        )
+        assert (hidden["method"], hidden["host"], hidden["status"]) == ("GET", "hidden.test", None)
+        assert store.fingerprint(token(11)) in hidden["credentials"]  # type: ignore[operator]
+        (found,) = [f for f in queries.findings(store) if f["rule"] == "request_smuggling"]
+        assert [h["request"] for h in found["evidence"]["hidden_requests"]] == [
+            "GET /wrapped-hidden"
+        ]
+        assert [c["request"] for c in found["evidence"]["carriers"]] == ["POST /overflow"]
+        # near miss: 19 digits whose value is 5 is an ordinary chunk (nginx answered 200)
+        near = rows["/leading-zeros"]
+        assert (near["status"], near["partial"], near["anomalies"]) == (200, False, [])
+        assert "POST /leading-zeros" not in str(found["evidence"])
+
+
 def test_connect_target_is_a_host_and_the_tunnel_is_read(tmp_path: Path) -> None:
     with _ingest(tmp_path, "lenient_connect.pcap") as store:
         rows = _rows(store)

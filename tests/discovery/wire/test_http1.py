@@ -404,3 +404,27 @@ def test_equal_readings_are_no_conflict() -> None:
         ("/n", 200, ("te_and_cl",)),
         ("/next", 200, ()),
     ]
+
+
+@pytest.mark.parametrize("size", [b"10000000000000000", b"10000000000000005", b"f" * 40])
+def test_a_chunk_size_past_64_bits_without_an_answer_is_read_both_ways_at_the_close(
+    size: bytes,
+) -> None:
+    """No response (the capture ends): the longer reading runs to the close, the wrapped one
+    ends at the chunk it wraps to; a request after it is hidden only when the wrapped size
+    ends the body (0)."""
+    hidden = b"GET /wrapped HTTP/1.1\r\nHost: in.test\r\n\r\n"
+    head = b"POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+    out, stats = session_run([(C, head + size + b"\r\n\r\n" + hidden)])
+    carrier = next(e for e in out if e.target == "/p")
+    assert "chunk_size_overflow" in carrier.anomalies and carrier.partial
+    targets = sorted(e.target for e in out)
+    if int(size, 16) % (1 << 64) == 0:
+        assert targets == ["/p", "/wrapped"]
+        smuggled = next(e for e in out if e.target == "/wrapped")
+        assert smuggled.anomalies[0].startswith(
+            "smuggled_request: read by the chunk size wrapped at 64 bits"
+        )
+        assert stats.counts["HTTP requests hidden by conflicting framing (smuggled)"] == 1
+    else:  # wrapped to 5 (or more): the request is chunk data to both readings
+        assert targets == ["/p"]
