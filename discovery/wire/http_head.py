@@ -57,6 +57,7 @@ KNOWN_METHODS: Final = frozenset(
         "UNSUBSCRIBE", "RPC_IN_DATA", "RPC_OUT_DATA",
     }
 )  # fmt: skip
+_METHOD_NAMES: Final = {m.encode(): m for m in KNOWN_METHODS}
 # methods common enough to recognise a stream by, even without a version or mid-line
 _COMMON = (
     b"GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH|CONNECT|TRACE|PROPFIND|PROPPATCH|MKCOL|COPY|MOVE|"
@@ -83,6 +84,9 @@ _STATUS_LINE: Final = re.compile(
     rb"HTTP/([0-9][0-9.]{0,15})( +)([0-9][0-9][0-9])(?:[ \t]([^\r\n]*))?\r?$"
 )
 _CTL: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CTL_BYTES: Final = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])  # as _CTL
+_NOT_IN_TARGET: Final = bytes([*range(0x21), 0x7F])  # what _TARGET excludes
+_HEADER_LINE: Final = re.compile(r"(?m)^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\r\n]*?)[ \t]*\r\n")
 _HEADER_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _SAFE_NAME: Final = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
 _DIGITS: Final = re.compile(r"[0-9]+")
@@ -166,6 +170,30 @@ class Head:
 
 def parse_request_line(line: bytes, head: Head) -> bool:
     """Fill method, target and version from a request line; False when it is none."""
+    parts = line.split(b" ")
+    if len(parts) == 3:  # the common case without the regular expression: same result
+        method = _METHOD_NAMES.get(parts[0])
+        target, version = parts[1], parts[2]
+        if version[-1:] == b"\r":
+            version = version[:-1]
+        if (
+            method is not None
+            and (version == b"HTTP/1.1" or version == b"HTTP/1.0")
+            and target
+            and len(target.translate(None, _NOT_IN_TARGET)) == len(target)
+        ):
+            head.method = method
+            if len(target) > MAX_TARGET:
+                head.partial = True
+                target = target[:MAX_TARGET]
+            head.target = target
+            head.version = "1.1" if version == b"HTTP/1.1" else "1.0"
+            return True
+    return request_line_by_pattern(line, head)
+
+
+def request_line_by_pattern(line: bytes, head: Head) -> bool:
+    """``parse_request_line`` by the regular expressions alone (the reference)."""
     found = _REQUEST_LINE.match(line)
     if found is None or (found.group(3)[:5] == b"HTTP/" and found.group(5) is None):
         bare = _NO_TARGET.match(line)  # "GET HTTP/1.1": read as libhtp does, target empty
@@ -225,29 +253,49 @@ def parse_status_line(line: bytes, head: Head) -> bool:
     return True
 
 
-def parse_head(data: bytes, is_request: bool, head: Head | None = None) -> Head | None:
+def parse_head(
+    data: bytes, is_request: bool, head: Head | None = None, fast: bool = True
+) -> Head | None:
     """Parse a complete head (start line, header lines, the empty line optional); None when
-    its start line is no request (or status) line."""
+    its start line is no request (or status) line. ``fast=False`` reads every head line by
+    line (the reference the fast paths are tested against)."""
     if head is None:
         head = Head()
     anomalies = head.anomalies
     nl = data.find(b"\n")
     line = data if nl < 0 else data[:nl]
-    if not (parse_request_line(line, head) if is_request else parse_status_line(line, head)):
+    if is_request:
+        started = parse_request_line(line, head) if fast else request_line_by_pattern(line, head)
+    else:
+        started = parse_status_line(line, head)
+    if not started:
         return None
     if nl < 0:
         _framing(head, [], [], is_request)
         return head
     rest = data[nl + 1 :]
     crlf = rest.count(b"\r\n")
+    clean = True
     if (crlf != rest.count(b"\n")) or (line[-1:] != b"\r"):
         anomalies.append(BARE_LF)
-    if _CTL.search(rest) is not None:
+        clean = False
+    if len(rest.translate(None, _CTL_BYTES)) != len(rest):  # a control byte (faster than _CTL)
         _control_bytes(rest, anomalies)
+        clean = False
     text = rest.decode("latin-1")
     headers = head.headers
     te: list[str] = []
     cl: list[str] = []
+    if fast and clean and len(rest) <= MAX_HEADER_BYTES and text.endswith("\r\n\r\n"):
+        # the common clean head: every line a token name, a colon, a value (same result as the
+        # loop below, which reads whatever else comes)
+        found = _HEADER_LINE.findall(text)
+        if len(found) == crlf - 1 and len(found) <= MAX_HEADERS:
+            for name, value in found:
+                headers.append((name, value))
+                _track(name, value, te, cl, head, replace=False)
+            _framing(head, te, cl, is_request)
+            return head
     size = 0
     folded = False
     for raw in text.split("\n"):
