@@ -86,7 +86,6 @@ _STATUS_LINE: Final = re.compile(
 _CTL: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CTL_BYTES: Final = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])  # as _CTL
 _NOT_IN_TARGET: Final = bytes([*range(0x21), 0x7F])  # what _TARGET excludes
-_HEADER_LINE: Final = re.compile(r"(?m)^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\r\n]*?)[ \t]*\r\n")
 _HEADER_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _SAFE_NAME: Final = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
 _DIGITS: Final = re.compile(r"[0-9]+")
@@ -239,6 +238,21 @@ def _fill_request(found: re.Match[bytes], line: bytes, head: Head) -> bool:
 
 
 def parse_status_line(line: bytes, head: Head) -> bool:
+    """Fill version and status from a status line; False when it is none."""
+    if line[:5] == b"HTTP/" and line[8:9] == b" " and line[9:12].isdigit():
+        version = line[5:8]
+        reason = line[12:-1] if line[-1:] == b"\r" else line[12:]
+        if (version == b"1.1" or version == b"1.0") and (
+            not reason or (reason[:1] in (b" ", b"\t") and b"\r" not in reason)
+        ):  # the common case without the regular expression: same result
+            head.version = "1.1" if version == b"1.1" else "1.0"
+            head.status = int(line[9:12])
+            return True
+    return status_line_by_pattern(line, head)
+
+
+def status_line_by_pattern(line: bytes, head: Head) -> bool:
+    """``parse_status_line`` by the regular expression alone (the reference)."""
     found = _STATUS_LINE.match(line)
     if found is None:
         return False
@@ -257,8 +271,8 @@ def parse_head(
     data: bytes, is_request: bool, head: Head | None = None, fast: bool = True
 ) -> Head | None:
     """Parse a complete head (start line, header lines, the empty line optional); None when
-    its start line is no request (or status) line. ``fast=False`` reads every head line by
-    line (the reference the fast paths are tested against)."""
+    its start line is no request (or status) line. ``fast=False`` reads the start line by
+    the regular expressions alone (the reference the fast paths are tested against)."""
     if head is None:
         head = Head()
     anomalies = head.anomalies
@@ -267,7 +281,7 @@ def parse_head(
     if is_request:
         started = parse_request_line(line, head) if fast else request_line_by_pattern(line, head)
     else:
-        started = parse_status_line(line, head)
+        started = parse_status_line(line, head) if fast else status_line_by_pattern(line, head)
     if not started:
         return None
     if nl < 0:
@@ -275,31 +289,19 @@ def parse_head(
         return head
     rest = data[nl + 1 :]
     crlf = rest.count(b"\r\n")
-    clean = True
-    if (crlf != rest.count(b"\n")) or (line[-1:] != b"\r"):
+    all_crlf = crlf == rest.count(b"\n")
+    if not all_crlf or line[-1:] != b"\r":
         anomalies.append(BARE_LF)
-        clean = False
     if len(rest.translate(None, _CTL_BYTES)) != len(rest):  # a control byte (faster than _CTL)
         _control_bytes(rest, anomalies)
-        clean = False
     text = rest.decode("latin-1")
     headers = head.headers
     te: list[str] = []
     cl: list[str] = []
-    if fast and clean and len(rest) <= MAX_HEADER_BYTES and text.endswith("\r\n\r\n"):
-        # the common clean head: every line a token name, a colon, a value (same result as the
-        # loop below, which reads whatever else comes)
-        found = _HEADER_LINE.findall(text)
-        if len(found) == crlf - 1 and len(found) <= MAX_HEADERS:
-            for name, value in found:
-                headers.append((name, value))
-                _track(name, value, te, cl, head, replace=False)
-            _framing(head, te, cl, is_request)
-            return head
     size = 0
     folded = False
-    for raw in text.split("\n"):
-        if raw[-1:] == "\r":
+    for raw in text.split("\r\n") if all_crlf else text.split("\n"):
+        if not all_crlf and raw[-1:] == "\r":
             raw = raw[:-1]
         if not raw:
             continue  # the empty line ending the head (or a stray one)
@@ -375,7 +377,7 @@ def _content_length(values: list[str], anomalies: list[str]) -> tuple[int, int]:
     for value in values:
         for part in value.split(","):  # "5, 5" is a list of one length (RFC 9110 8.6)
             text = part.strip(" \t")
-            if _DIGITS.fullmatch(text) is not None and len(text) <= 18:
+            if text.isdigit() and text.isascii() and len(text) <= 18:  # [0-9]{1,18}
                 lengths.append(int(text))
             else:
                 lead = _DIGITS.match(text)

@@ -90,3 +90,24 @@ def test_a_head_reads_the_same_by_the_fast_path(
         reference.framing.length,
         reference.framing.alt_length,
     )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2", b"HTTP/1.1.1", b"http/1.1", b"HTTP/1.x"]),
+    GAPS,
+    st.sampled_from([b"200", b"404", b"2000", b"20", b"2x0", b"\xb2\xb3\xb9"]),
+    st.sampled_from([b"", b" OK", b"\tOK", b"OK", b" O\rK", b" \xe9t\xe9", b" "]),
+    ENDS,
+)
+def test_a_status_line_reads_the_same_by_the_fast_path(
+    version: bytes, gap: bytes, status: bytes, reason: bytes, end: bytes
+) -> None:
+    line = version + gap + status + reason + end
+    fast, reference = hh.Head(), hh.Head()
+    assert hh.parse_status_line(line, fast) == hh.status_line_by_pattern(line, reference)
+    assert (fast.version, fast.status, fast.anomalies) == (
+        reference.version,
+        reference.status,
+        reference.anomalies,
+    )
