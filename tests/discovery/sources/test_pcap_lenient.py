@@ -15,6 +15,8 @@ from discovery.case.store import Store
 from discovery.errors import InputError
 from discovery.ingest.files import ingest_files
 from discovery.views import queries
+from discovery.views.graph import analyses
+from discovery.views.graph.build import build_graph
 from tests.fixtures.make_lenient_pcaps import token
 from tests.paths import FIXTURES
 
@@ -106,6 +108,20 @@ def test_a_request_without_host_is_inventoried_under_the_server_address(lenient:
     assert any(
         e["host"] == server and e["template"] == "/no-host" for e in queries.endpoints(lenient)
     )
+    # the graph and the findings name it the same way
+    credential = lenient.conn.execute(
+        "SELECT id FROM credentials WHERE fingerprint = ?", (lenient.fingerprint(token(7)),)
+    ).fetchone()[0]
+    graph = build_graph(lenient)
+    assert f"service:{server}" in graph
+    reached = analyses.blast_radius(graph, f"credential:{credential}")["endpoints"]
+    assert [(e["host"], e["template"]) for e in reached] == [(server, "/no-host")]
+    cleartext = [
+        f
+        for f in queries.findings(lenient)
+        if f["rule"] == "cleartext_credential" and f["subject"]["id"] == credential
+    ]
+    assert cleartext and server in json.dumps(cleartext[0]["evidence"])
 
 
 def test_smuggling_both_readings_and_the_hidden_requests(lenient: Store) -> None:
