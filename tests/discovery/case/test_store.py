@@ -79,11 +79,11 @@ def test_migration_runs_on_an_older_case(case_path: Path, monkeypatch: pytest.Mo
     assert added == [True]  # idempotent: not run a second time
 
 
-def test_a_version_6_case_gets_the_anomalies_column_and_keeps_its_rows(
+def test_a_version_7_case_gets_the_anomalies_column_and_keeps_its_rows(
     case_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:6])
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 6)
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:7])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 7)
     with Store.open(case_path) as old:
         old.conn.execute("INSERT INTO exchanges(source, evidence, ts) VALUES ('pcap', 'f', 1.0)")
         old.conn.commit()
