@@ -11,6 +11,7 @@ input unusable: it is unregistered and reported as one ``InputError``.
 from __future__ import annotations
 
 import logging
+import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -77,6 +78,31 @@ def claim_input(
         time.sleep(WAIT_POLL)
 
 
+def _require_regular_file(path: Path) -> None:
+    """A FIFO, socket or device would block the reader (or never end); a directory is no input.
+    Refused before anything is opened or claimed."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    if stat.S_ISREG(mode):
+        return
+    kind = (
+        "a FIFO"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a directory"
+        if stat.S_ISDIR(mode)
+        else "a device"
+    )
+    raise InputError(
+        str(path),
+        f"{kind}, not a regular file: ingest reads files (save the stream to a file first, "
+        "or capture it with 'capture live')",
+    )
+
+
 def ingest_file(
     store: Store,
     path: Path,
@@ -87,6 +113,7 @@ def ingest_file(
     on_wait: Callable[[str], None] | None = None,
 ) -> IngestResult:
     """Read one input into the case (no analysis: call ``analysis.recompute`` after the batch)."""
+    _require_regular_file(path)
     fmt = detect_format(path) if fmt == "auto" else fmt
     reader_for(fmt)  # an unknown format fails before anything is claimed
     stats = IngestStats()

@@ -7,6 +7,7 @@ without failing."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -220,3 +221,18 @@ def test_a_case_holding_an_impossible_time_is_still_read(
     ):
         outcome: Outcome = run_main(capsys, case, *command)
         assert outcome.code == 0 and "Traceback" not in outcome.err, (command, outcome)
+
+
+@pytest.mark.timeout(30)  # before the check, reading a FIFO with no writer blocked for ever
+def test_a_fifo_is_refused_with_one_line_and_never_read(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fifo = tmp_path / "stream.pcap"
+    os.mkfifo(fifo)
+    case = tmp_path / "case.db"
+    outcome = run_main(capsys, case, "ingest", fifo)
+    assert outcome.code == 2, outcome
+    assert outcome.err.count("\n") == 1 and str(fifo) in outcome.err
+    assert "FIFO, not a regular file" in outcome.err
+    assert "Traceback" not in outcome.err
+    assert run_main(capsys, case, "hosts", "--json").code == 0
