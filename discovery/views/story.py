@@ -23,11 +23,13 @@ from discovery.views.page import Page, Where, text_filter
 from discovery.views.queries import blocked_subjects, finding_page
 from discovery.views.rows import ExchangeRow, FindingRow, endpoint_key, loads
 from discovery.views.timeline import (
+    MAX_BUCKETS,
+    MAX_LANES,
     OK_SQL,
+    OTHERS,
     REFUSED_SQL,
+    Lane,
     Timeline,
-    bucket_width,
-    lanes_by_source,
     subject_markers,
 )
 from discovery.views.traffic import EXCHANGE_COLUMNS, exchange_row
@@ -53,6 +55,19 @@ EXCHANGE_FIELDS = {
     "agent": "e.user_agent",
 }
 EXCHANGE_NUMBERS = {"status": "e.status", "id": "e.id"}
+# the orders a story's exchange list takes (path: the normalised path, which the host index
+# holds; the raw path as sent differs only by what normalising folds)
+EXCHANGE_SORTS = {
+    "ts": "e.ts",
+    "id": "e.id",
+    "status": "e.status",
+    "client": "e.client_ip",
+    "method": "e.method",
+    "path": "e.path",
+    "host": "e.host",
+    "source": "e.source",
+    "agent": "e.user_agent",
+}
 EXCHANGE_HAYSTACK = (
     "COALESCE(e.client_ip, '') || ' ' || COALESCE(e.method, '') || ' ' || COALESCE(e.host, '') "
     "|| ' ' || COALESCE(e.raw_path, '') || ' ' || COALESCE(e.status, '') || ' ' || e.evidence"
@@ -273,88 +288,164 @@ class Story:
 # ---------------------------------------------------------------- queries
 
 
-def totals(store: Store, scope: Scope) -> Totals:
-    """The subject's request count, successes, refusals, first and last times."""
-    row = store.conn.execute(
-        f"SELECT COUNT(*), SUM({OK_SQL}), SUM({REFUSED_SQL}), MIN(e.ts), MAX(e.ts) "
-        f"FROM exchanges e WHERE {scope.sql}",
-        scope.args,
-    ).fetchone()
-    return Totals(int(row[0]), int(row[1] or 0), int(row[2] or 0), row[3], row[4])
+@dataclass(slots=True)
+class _Summary:
+    """What the one pass over a subject's exchanges returned, section by section."""
+
+    totals: Totals
+    width: float
+    source_count: int = 0
+    sources: list[tuple[Any, ...]] = field(default_factory=list)
+    agents: dict[str, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
+    ja4: dict[str, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
+    reach_count: int = 0
+    reach: list[tuple[Any, ...]] = field(default_factory=list)
+    lanes: list[tuple[Any, ...]] = field(default_factory=list)
+    first: list[tuple[float, int]] = field(default_factory=list)
 
 
-def sources(store: Store, scope: Scope, limit: int = SOURCES) -> tuple[tuple[SourceRow, ...], int]:
-    """The subject's sources, busiest first (at most ``limit``), and how many there are."""
-    if scope.type == "client":
-        return _credentials_of_client(store, scope, limit)
-    conn = store.conn
-    found = conn.execute(
-        f"SELECT COALESCE(e.client_ip, '-'), COUNT(*) AS n, SUM({OK_SQL}), SUM({REFUSED_SQL}), "
-        "MIN(e.ts), MAX(e.ts), COUNT(DISTINCT e.endpoint_id) FROM exchanges e "
-        f"WHERE {scope.sql} GROUP BY 1 ORDER BY n DESC, 1",
-        scope.args,
-    ).fetchall()
-    shown = found[:limit]
-    agents = _per_source(store, scope, "e.user_agent", {r[0] for r in shown})
-    ja4 = _per_source(store, scope, "e.ja4", {r[0] for r in shown})
-    rows = tuple(
-        SourceRow(
-            source=r[0],
-            requests=int(r[1]),
-            successes=int(r[2] or 0),
-            refusals=int(r[3] or 0),
-            first_seen=r[4],
-            last_seen=r[5],
-            endpoints=int(r[6]),
-            user_agents=tuple(agents.get(r[0], ())),
-            fingerprints=tuple(ja4.get(r[0], ())),
-        )
-        for r in shown
+def summarise(store: Store, scope: Scope, buckets: int = 60) -> _Summary:
+    """Every count of a subject's page from one read of its exchanges (``_summary_sql``)."""
+    buckets = max(1, min(buckets, MAX_BUCKETS))
+    rows = store.conn.execute(_summary_sql(scope, buckets), scope.args).fetchall()
+    # an aggregate without GROUP BY always answers its one row
+    _section, _key, width, n, ok, refused, first, last, _extra = next(
+        r for r in rows if r[0] == "span"
     )
-    return rows, len(found)
-
-
-def _per_source(store: Store, scope: Scope, column: str, wanted: set[str]) -> dict[str, list[str]]:
-    """The most used values of ``column`` per source (``AGENTS`` each)."""
-    out: dict[str, list[str]] = defaultdict(list)
-    for source, value, _n in store.conn.execute(
-        f"SELECT COALESCE(e.client_ip, '-'), {column}, COUNT(*) AS n FROM exchanges e "
-        f"WHERE {scope.sql} AND {column} IS NOT NULL AND {column} != '' "
-        "GROUP BY 1, 2 ORDER BY 1, n DESC",
-        scope.args,
-    ):
-        if source in wanted and len(out[source]) < AGENTS:
-            out[source].append(value)
+    out = _Summary(Totals(int(n), int(ok or 0), int(refused or 0), first, last), float(width))
+    for section, key, value, n, ok, refused, first, last, extra in rows:
+        if section == "sources":
+            out.source_count = int(n)
+        elif section == "source":
+            out.sources.append((key, int(n), int(ok or 0), int(refused or 0), first, last, extra))
+        elif section == "agent":
+            out.agents[key].append((int(n), value))
+        elif section == "ja4":
+            out.ja4[key].append((int(n), value))
+        elif section == "reaches":
+            out.reach_count = int(n)
+        elif section == "reach":
+            out.reach.append((key, int(n), int(ok or 0), int(refused or 0), last))
+        elif section == "lane":  # value: lane * buckets + bucket; lane 0: the others
+            lane, bucket = divmod(int(value), buckets)
+            out.lanes.append((lane, bucket, int(ok or 0), int(refused or 0)))
+        elif section == "first":
+            out.first.append((first, int(n)))
+    out.sources.sort(key=lambda r: (-r[1], r[0]))
+    out.reach.sort(key=lambda r: (-r[1], r[0]))
+    out.first.sort()
     return out
 
 
-def _credentials_of_client(
-    store: Store, scope: Scope, limit: int
-) -> tuple[tuple[SourceRow, ...], int]:
-    """A client's sources: the credentials it presented, and ``-`` for requests with none."""
-    found = store.conn.execute(
-        f"SELECT COALESCE(ec.credential_id, '-'), COUNT(DISTINCT e.id) AS n, SUM({OK_SQL}), "
-        f"SUM({REFUSED_SQL}), MIN(e.ts), MAX(e.ts), COUNT(DISTINCT e.endpoint_id), "
-        "MAX(e.user_agent), MAX(e.ja4) FROM exchanges e "
-        "LEFT JOIN exchange_credentials ec ON ec.exchange_id = e.id "
-        f"WHERE {scope.sql} GROUP BY 1 ORDER BY n DESC, 1",
-        scope.args,
-    ).fetchall()
-    rows = tuple(
+def _most_used(values: list[tuple[int, str]]) -> tuple[str, ...]:
+    return tuple(v for _n, v in sorted(values, key=lambda nv: (-nv[0], nv[1]))[:AGENTS])
+
+
+def _source_rows(summary: _Summary) -> tuple[SourceRow, ...]:
+    return tuple(
         SourceRow(
-            source=r[0],
-            requests=int(r[1]),
-            successes=int(r[2] or 0),
-            refusals=int(r[3] or 0),
-            first_seen=r[4],
-            last_seen=r[5],
-            endpoints=int(r[6]),
-            user_agents=(r[7],) if r[7] else (),
-            fingerprints=(r[8],) if r[8] else (),
+            source=source,
+            requests=n,
+            successes=ok,
+            refusals=refused,
+            first_seen=first,
+            last_seen=last,
+            endpoints=int(endpoints or 0),
+            user_agents=_most_used(summary.agents.get(source, [])),
+            fingerprints=_most_used(summary.ja4.get(source, [])),
         )
-        for r in found[:limit]
+        for source, n, ok, refused, first, last, endpoints in summary.sources
     )
-    return rows, len(found)
+
+
+def _lanes(summary: _Summary, sources: tuple[SourceRow, ...], buckets: int) -> tuple[Lane, ...]:
+    """The timeline's lanes: the drawn sources in order of arrival (who used it first is on
+    top), then the others together (``OTHERS``, only when they made any request)."""
+    first = [s.source for s in sorted(sources, key=lambda s: (s.first_seen or 0, s.source))]
+    drawn = first[: MAX_LANES - 1] if len(first) > MAX_LANES else first
+    ok = {label: [0] * buckets for label in (*drawn, OTHERS)}
+    refused = {label: [0] * buckets for label in (*drawn, OTHERS)}
+    for lane, bucket, n_ok, n_refused in summary.lanes:  # lane n: drawn[n - 1]
+        label = drawn[lane - 1] if 0 < lane <= len(drawn) else OTHERS
+        b = min(max(bucket, 0), buckets - 1)
+        ok[label][b] += n_ok
+        refused[label][b] += n_refused
+    lanes = [Lane(label, tuple(ok[label]), tuple(refused[label])) for label in drawn]
+    others = Lane(OTHERS, tuple(ok[OTHERS]), tuple(refused[OTHERS]))
+    if others.total:
+        lanes.append(others)
+    return tuple(lanes)
+
+
+def _summary_sql(scope: Scope, buckets: int) -> str:
+    """One statement that reads the subject's exchanges once (``s``, materialised) and groups
+    them for every section of the page: totals, sources, their user agents and fingerprints,
+    endpoints reached, timeline lanes and the first exchanges in time order.
+
+    Every output row is ``(section, key, value, n, ok, refused, first, last, extra)``; each
+    section is bounded (``SOURCES``, ``AGENTS`` per source, ``REACH``, ``MAX_LANES`` x
+    ``buckets``, ``EXCHANGES``), so the rows returned stay few whatever the subject's size."""
+    client = scope.type == "client"
+    # a lane's source: the client address; for a client's own page the credential presented
+    # (the least of them when a request carried several; ``-`` for none)
+    lane_source = (
+        "COALESCE((SELECT MIN(credential_id) FROM exchange_credentials "
+        "WHERE exchange_id = e.id), '-')"
+        if client
+        else "COALESCE(e.client_ip, '-')"
+    )
+    # the rows sources are counted over: for a client, one per credential it presented
+    by = (
+        "by AS MATERIALIZED (SELECT DISTINCT s.id, s.ts, COALESCE(ec.credential_id, '-') AS src, "
+        "s.ep, s.ok, s.ref, s.ua, s.ja4 FROM s LEFT JOIN exchange_credentials ec "
+        "ON ec.exchange_id = s.id),"
+        if client
+        else "by AS (SELECT * FROM s),"
+    )
+    ranked = (
+        "SELECT '{name}', src, {col}, n, NULL, NULL, NULL, NULL, NULL FROM ("
+        "SELECT src, {col}, COUNT(*) AS n, ROW_NUMBER() OVER "
+        "(PARTITION BY src ORDER BY COUNT(*) DESC, {col}) AS rank FROM by "
+        "WHERE {col} IS NOT NULL AND {col} != '' AND src IN (SELECT src FROM shown) "
+        "GROUP BY src, {col}) WHERE rank <= {AGENTS}"
+    )
+    return f"""
+WITH s AS MATERIALIZED (
+    SELECT e.id AS id, e.ts AS ts, {lane_source} AS src, e.endpoint_id AS ep,
+           {OK_SQL} AS ok, {REFUSED_SQL} AS ref, e.user_agent AS ua, e.ja4 AS ja4
+    FROM exchanges e WHERE {scope.sql}),
+span AS MATERIALIZED (
+    SELECT COUNT(*) AS n, SUM(ok) AS ok, SUM(ref) AS ref, MIN(ts) AS lo, MAX(ts) AS hi,
+           CASE WHEN MAX(ts) > MIN(ts) THEN (MAX(ts) - MIN(ts)) / {buckets} ELSE 1.0 END AS width
+    FROM s),
+{by}
+src AS MATERIALIZED (
+    SELECT src, COUNT(*) AS n, SUM(ok) AS ok, SUM(ref) AS ref, MIN(ts) AS lo, MAX(ts) AS hi,
+           COUNT(DISTINCT ep) AS eps
+    FROM by GROUP BY src),
+shown AS MATERIALIZED (SELECT * FROM src ORDER BY n DESC, src LIMIT {SOURCES}),
+drawn AS MATERIALIZED (
+    SELECT src, ROW_NUMBER() OVER (ORDER BY lo, src) AS lane FROM shown ORDER BY lo, src
+    LIMIT CASE WHEN (SELECT COUNT(*) FROM shown) > {MAX_LANES} THEN {MAX_LANES - 1}
+          ELSE {MAX_LANES} END)
+SELECT 'span', NULL, width, n, ok, ref, lo, hi, NULL FROM span
+UNION ALL SELECT 'sources', NULL, NULL, COUNT(*), NULL, NULL, NULL, NULL, NULL FROM src
+UNION ALL SELECT 'source', src, NULL, n, ok, ref, lo, hi, eps FROM shown
+UNION ALL {ranked.format(name="agent", col="ua", AGENTS=AGENTS)}
+UNION ALL {ranked.format(name="ja4", col="ja4", AGENTS=AGENTS)}
+UNION ALL SELECT 'reaches', NULL, NULL, COUNT(DISTINCT ep), NULL, NULL, NULL, NULL, NULL
+    FROM s WHERE ep IS NOT NULL
+UNION ALL SELECT 'reach', ep, NULL, n, ok, ref, NULL, hi, NULL FROM (
+    SELECT ep, COUNT(*) AS n, SUM(ok) AS ok, SUM(ref) AS ref, MAX(ts) AS hi FROM s
+    WHERE ep IS NOT NULL GROUP BY ep ORDER BY n DESC, ep LIMIT {REACH})
+UNION ALL SELECT 'lane', NULL, cell, NULL, SUM(ok), SUM(ref), NULL, NULL, NULL FROM (
+    SELECT COALESCE(drawn.lane, 0) * {buckets}
+           + MIN(CAST((s.ts - span.lo) / span.width AS INTEGER), {buckets - 1}) AS cell,
+           s.ok AS ok, s.ref AS ref
+    FROM s CROSS JOIN span LEFT JOIN drawn ON drawn.src = s.src) GROUP BY cell
+UNION ALL SELECT 'first', NULL, NULL, id, NULL, NULL, ts, NULL, NULL FROM (
+    SELECT id, ts FROM s ORDER BY ts, id LIMIT {EXCHANGES})
+"""
 
 
 def privileged(template: str, scopes: list[str] | None) -> bool:
@@ -367,17 +458,10 @@ def privileged(template: str, scopes: list[str] | None) -> bool:
     return bool(segments & ADMIN_WORDS)
 
 
-def reach(store: Store, scope: Scope, limit: int = REACH) -> tuple[tuple[ReachRow, ...], int]:
-    """The endpoints the subject's requests reached, busiest first, with counts and marks."""
-    where = f"{scope.sql} AND e.endpoint_id IS NOT NULL"
-    found = store.conn.execute(
-        f"SELECT e.endpoint_id, COUNT(*) AS n, SUM({OK_SQL}), SUM({REFUSED_SQL}), MAX(e.ts) "
-        f"FROM exchanges e WHERE {where} GROUP BY e.endpoint_id ORDER BY n DESC, 1",
-        scope.args,
-    ).fetchall()
-    shown = found[:limit]
+def _reach_rows(store: Store, shown: list[tuple[Any, ...]]) -> tuple[ReachRow, ...]:
+    """The reached endpoints' rows (counted by the one pass) with their names and marks."""
     if not shown:
-        return (), 0
+        return ()
     meta = {
         r[0]: r[1:]
         for r in store.conn.execute(
@@ -414,7 +498,7 @@ def reach(store: Store, scope: Scope, limit: int = REACH) -> tuple[tuple[ReachRo
                 marks=tuple(marks),
             )
         )
-    return tuple(rows), len(found)
+    return tuple(rows)
 
 
 def findings_of(store: Store, scope: Scope, limit: int = FINDINGS) -> tuple[FindingRow, ...]:
@@ -441,12 +525,16 @@ def exchange_page(
     limit: int = EXCHANGES,
     order: str = "ts",
     descending: bool = False,
+    total: int | None = None,
 ) -> Page[ExchangeRow]:
     """The subject's exchanges in time order (``after``: the (ts, id) of the last row of the
     previous page), filtered by ``text`` (``client:``, ``method:``, ``path:``, ``status:>=400``).
 
-    ``order`` ``ts`` pages by time; another column of ``EXCHANGE_NUMBERS``/``EXCHANGE_FIELDS``
-    sorts the first ``limit`` rows by it (no keyset)."""
+    ``order`` ``ts`` pages by time; another column of ``EXCHANGE_SORTS`` sorts the first
+    ``limit`` rows by it (no keyset). SQLite sorts: the page's ids are chosen first (from an
+    index alone when one holds the scope and the sort key, as ``exchanges_host`` does for a
+    host's status, method and path), then only those rows are read. ``total``: the count the
+    caller already has for this filter (a new order of the same rows), not counted again."""
     where = scope.where + text_filter(
         text, EXCHANGE_HAYSTACK, EXCHANGE_FIELDS, numbers=EXCHANGE_NUMBERS
     )
@@ -458,27 +546,43 @@ def exchange_page(
             where = where.and_(f"(e.ts, e.id) {op} (?, ?)", *after)
         order_by = f"e.ts {direction}, e.id {direction}"
     else:
-        column = EXCHANGE_NUMBERS.get(order) or EXCHANGE_FIELDS.get(order)
+        column = EXCHANGE_SORTS.get(order)
         if column is None:
             raise ValueError(f"cannot sort exchanges by {order!r}")
         order_by = f"{column} {direction}, e.ts, e.id"
     columns = ", ".join(f"e.{c.strip()}" for c in EXCHANGE_COLUMNS.split(","))
+    chosen = f"SELECT e.id FROM exchanges e {where.sql} ORDER BY {order_by} LIMIT ?"
     rows = tuple(
         exchange_row(r)
         for r in store.conn.execute(
-            f"SELECT {columns} FROM exchanges e {where.sql} ORDER BY {order_by} LIMIT ?",
+            f"SELECT {columns} FROM exchanges e WHERE e.id IN ({chosen}) ORDER BY {order_by}",
             (*where.args, limit),
         )
     )
     if after is None and len(rows) < limit:
         total = len(rows)
-    else:
+    elif total is None:
         total = int(
             store.conn.execute(
                 f"SELECT COUNT(*) FROM exchanges e {filtered.sql}", filtered.args
             ).fetchone()[0]
         )
     return Page(rows, total, limit)
+
+
+def _exchanges_by_id(store: Store, first: list[tuple[float, int]]) -> tuple[ExchangeRow, ...]:
+    """The rows of the exchanges the one pass found first, in its (time, id) order."""
+    if not first:
+        return ()
+    columns = ", ".join(f"e.{c.strip()}" for c in EXCHANGE_COLUMNS.split(","))
+    found = {
+        r[0]: exchange_row(r)
+        for r in store.conn.execute(
+            f"SELECT {columns} FROM exchanges e WHERE e.id IN (SELECT value FROM json_each(?))",
+            (json.dumps([i for _ts, i in first]),),
+        )
+    }
+    return tuple(found[i] for _ts, i in first if i in found)
 
 
 def subject_exchanges(
@@ -491,61 +595,56 @@ def subject_exchanges(
     limit: int = EXCHANGES,
     order: str = "ts",
     descending: bool = False,
+    total: int | None = None,
 ) -> Page[ExchangeRow]:
     """A subject's exchanges (an empty page when the case has no such subject)."""
     scope = scope_for(store, subject_type, subject_id)
     if scope is None:
         return Page((), 0, limit)
     return exchange_page(
-        store, scope, text=text, after=after, limit=limit, order=order, descending=descending
+        store,
+        scope,
+        text=text,
+        after=after,
+        limit=limit,
+        order=order,
+        descending=descending,
+        total=total,
     )
 
 
 def story(store: Store, subject_type: str, subject_id: str, *, buckets: int = 60) -> Story | None:
-    """The story of one subject (None when the case holds no such subject)."""
+    """The story of one subject (None when the case holds no such subject).
+
+    One read of the subject's exchanges counts every section (``summarise``); the rest are
+    small lookups (the reached endpoints' names, findings, facts, the first page's rows)."""
     scope = scope_for(store, subject_type, subject_id)
     if scope is None:
         return None
-    counted = totals(store, scope)
-    source_rows, source_count = sources(store, scope)
-    reach_rows, reach_count = reach(store, scope)
+    summary = summarise(store, scope, buckets if buckets > 0 else 1)
+    counted = summary.totals
+    source_rows = _source_rows(summary)
     timeline = None
-    if counted.first_seen is not None and counted.last_seen is not None and buckets > 0:
-        width = bucket_width(counted.first_seen, counted.last_seen, buckets)
-        group_sql = "e.client_ip"
-        # lanes in order of arrival: who used it first is on top
-        first = [s.source for s in sorted(source_rows, key=lambda s: (s.first_seen or 0, s.source))]
-        if scope.type == "client":
-            group_sql = (
-                "(SELECT MIN(credential_id) FROM exchange_credentials WHERE exchange_id = e.id)"
-            )
-        lanes = lanes_by_source(
-            store,
-            scope.sql,
-            scope.args,
-            counted.first_seen,
-            width,
-            buckets,
-            group_sql=group_sql,
-            first=first,
-        )
+    if counted.first_seen is not None and buckets > 0:
+        buckets = max(1, min(buckets, MAX_BUCKETS))
         markers = (
             subject_markers(store, scope.type, scope.id)
             if scope.type in ("credential", "endpoint")
             else ()
         )
-        timeline = Timeline(counted.first_seen, width, buckets, lanes, markers)
+        lanes = _lanes(summary, source_rows, buckets)
+        timeline = Timeline(counted.first_seen, summary.width, buckets, lanes, markers)
     return Story(
         type=scope.type,
         id=scope.id,
         label=scope.label or scope.id,
         totals=counted,
         sources=source_rows,
-        source_count=source_count,
-        reach=reach_rows,
-        reach_count=reach_count,
+        source_count=summary.source_count,
+        reach=_reach_rows(store, summary.reach),
+        reach_count=summary.reach_count,
         findings=findings_of(store, scope),
-        exchanges=exchange_page(store, scope),
+        exchanges=Page(_exchanges_by_id(store, summary.first), counted.requests, EXCHANGES),
         timeline=timeline,
         facts=_facts(store, scope),
     )

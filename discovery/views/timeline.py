@@ -102,41 +102,6 @@ def bucket_width(start: float, end: float, buckets: int) -> float:
     return span / max(buckets, 1) if span > 0 else 1.0
 
 
-def lanes_by_source(
-    store: Store,
-    scope_sql: str,
-    args: Sequence[object],
-    start: float,
-    width: float,
-    buckets: int,
-    *,
-    group_sql: str = "e.client_ip",
-    first: Sequence[str] = (),
-) -> tuple[Lane, ...]:
-    """Lanes of the exchanges matching ``scope_sql`` (over ``exchanges e``), one per value of
-    ``group_sql``: the values in ``first`` in that order, then the others together."""
-    ok: dict[str, list[int]] = {}
-    refused: dict[str, list[int]] = {}
-    drawn = list(first[: MAX_LANES - 1]) if len(first) > MAX_LANES else list(first)
-    for label in (*drawn, OTHERS):
-        ok[label] = [0] * buckets
-        refused[label] = [0] * buckets
-    for group, bucket, n_ok, n_refused in store.conn.execute(
-        f"SELECT {group_sql}, CAST((e.ts - ?) / ? AS INTEGER) AS b, SUM({OK_SQL}), "
-        f"SUM({REFUSED_SQL}) FROM exchanges e WHERE {scope_sql} GROUP BY 1, 2",
-        (start, width, *args),
-    ):
-        label = group if group in ok else OTHERS
-        b = min(max(int(bucket), 0), buckets - 1)
-        ok[label][b] += int(n_ok or 0)
-        refused[label][b] += int(n_refused or 0)
-    lanes = [Lane(label, tuple(ok[label]), tuple(refused[label])) for label in drawn]
-    others = Lane(OTHERS, tuple(ok[OTHERS]), tuple(refused[OTHERS]))
-    if others.total:
-        lanes.append(others)
-    return tuple(lanes)
-
-
 def subject_markers(store: Store, kind: str, subject_id: str) -> tuple[Marker, ...]:
     """Blocks, unblocks and revocations of a credential or endpoint, from the audit log."""
     refs = (subject_id, f"{kind}:{subject_id}")

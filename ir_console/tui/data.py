@@ -152,8 +152,10 @@ class CaseData:
         limit: int = PAGE,
         order: str = "ts",
         descending: bool = False,
+        total: int | None = None,
     ) -> Page[ExchangeRow]:
-        """A subject's exchanges: in time order from ``after``, or sorted by ``order``."""
+        """A subject's exchanges: in time order from ``after``, or sorted by ``order``
+        (``total``: the count already known for this filter)."""
         return self.case.call(
             story_view.subject_exchanges,
             subject_type,
@@ -163,6 +165,7 @@ class CaseData:
             limit=limit,
             order=order,
             descending=descending,
+            total=total,
         )
 
     def exchange(

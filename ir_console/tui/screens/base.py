@@ -28,6 +28,7 @@ from ir_console.tui.messages import (
     Failed,
     OpenGraph,
     OpenStory,
+    Painted,
     RowsLoaded,
     RunbooksRequested,
     SubjectRef,
@@ -61,6 +62,18 @@ class CaseScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.loaded_version: int | None = None
+        self.painted_at = 0.0  # when the data the screen last took was painted (benchmarks)
+
+    def mark_shown(self, announce: bool = False) -> None:
+        """New data is in the widgets: ``painted_at`` is set once Textual has refreshed the
+        screen with it (rendered the update), not when the rows were merely handed over;
+        ``announce`` also tells the app (``Painted``: its first paint)."""
+        self.call_after_refresh(self._painted, announce)
+
+    def _painted(self, announce: bool) -> None:
+        self.painted_at = time.perf_counter()
+        if announce:
+            self.post_message(Painted())
 
     @property
     def console(self) -> ConsoleState:
@@ -145,6 +158,7 @@ class ListScreen(CaseScreen):
         self._rows: dict[str, Any] = {}  # the page's rows by key
         self.detail: Any = None
         self._detail_timer: Timer | None = None
+        self.detail_for: str | None = None  # the key the shown detail belongs to
         self.shown_at = 0.0  # when the table last took new rows (benchmarks read it)
         self.sort: Sort | None = None
 
@@ -264,6 +278,7 @@ class ListScreen(CaseScreen):
             status.append("  (first rows only: refine the filter)", style="dim")
         self.query_one("#status-line", Static).update(status)
         self.shown_at = time.perf_counter()
+        self.mark_shown()
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))
         elif message.page.rows:
@@ -293,6 +308,7 @@ class ListScreen(CaseScreen):
         if message.key != self.detail_key:
             return
         self.detail = message.detail
+        self.detail_for = message.key
         if message.detail is None:
             self.query_one(DetailPane).show(Text("no longer in the case", style="dim"))
         else:

@@ -16,7 +16,7 @@ from textual.widgets import Footer, Static
 
 from discovery.views.exchange import ExchangeDetail, Extraction
 from ir_console.tui.data import stamp
-from ir_console.tui.messages import Failed, OpenStory, Painted, SubjectRef
+from ir_console.tui.messages import Failed, OpenStory, SubjectRef
 from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen, copy_id, copy_text
 from ir_console.tui.widgets import STATUS_STYLE, TopBar, line, safe
 
@@ -183,7 +183,7 @@ class ExchangeScreen(CaseScreen):
         self.query_one(TopBar).set_title(self.breadcrumb())
         body.update(exchange_text(message.detail, message.extraction))
         self.refresh_bindings()
-        self.post_message(Painted())
+        self.mark_shown(announce=True)
 
     def action_back(self) -> None:
         self.go_back()

@@ -21,7 +21,6 @@ from ir_console.tui.messages import (
     Failed,
     JumpTo,
     OpenStory,
-    Painted,
     SearchRequested,
     SubjectRef,
 )
@@ -182,7 +181,7 @@ class OverviewScreen(CaseScreen):
                 Text(when(i.last_seen)),
                 key=f"identity:{i.id}",
             )
-        self.post_message(Painted())
+        self.mark_shown(announce=True)
 
     @on(DataTable.RowSelected)
     def _open(self, event: DataTable.RowSelected) -> None:

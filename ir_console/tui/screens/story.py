@@ -30,7 +30,6 @@ from ir_console.tui.messages import (
     OpenExchange,
     OpenGraph,
     OpenStory,
-    Painted,
     RunbooksRequested,
     SubjectRef,
     UnblockRequested,
@@ -70,11 +69,12 @@ class StoryLoaded(Message):
 
 
 class ExchangesLoaded(Message):
-    def __init__(self, page: Page[ExchangeRow], generation: int, append: bool) -> None:
+    def __init__(self, page: Page[ExchangeRow], generation: int, append: bool, text: str) -> None:
         super().__init__()
         self.page = page
         self.generation = generation
         self.append = append
+        self.text = text  # the filter the page answers
 
 
 def status_style(status: int | None, blocked: bool) -> str:
@@ -119,6 +119,7 @@ class StoryScreen(CaseScreen):
         self.descending = False
         self.shown_at = 0.0
         self.painted = False
+        self.counted_filter = ""  # the filter ``exchange_total`` counted
 
     @property
     def crumb(self) -> str:
@@ -200,13 +201,14 @@ class StoryScreen(CaseScreen):
         self._sources(story)
         self._reach(story)
         self._findings(story)
+        self.counted_filter = ""
         self._show_exchanges(story.exchanges, append=False)
         if not self.painted:  # first paint: the exchanges take the keys
             self.painted = True
             self.query_one("#story-exchanges", VimTable).focus(scroll_visible=False)
             page = self.query_one("#story", VerticalScroll)
             self.call_after_refresh(page.scroll_home, animate=False)  # the head stays in view
-        self.post_message(Painted())
+        self.mark_shown(announce=True)
 
     def _head(self, story: Story) -> Text:
         out = Text()
@@ -352,6 +354,7 @@ class StoryScreen(CaseScreen):
             heading.append("  n: more", style="dim")
         self.query_one("#exchanges-heading", Static).update(heading)
         self.shown_at = time.perf_counter()
+        self.mark_shown()
 
     # ------------------------------------------------------------ exchanges: filter, more, sort
 
@@ -363,22 +366,31 @@ class StoryScreen(CaseScreen):
     def _filter_submitted(self, _event: Input.Submitted) -> None:
         self.query_one("#story-exchanges", VimTable).focus()
 
-    def _reload_exchanges(self, append: bool = False) -> None:
+    def _reload_exchanges(self, append: bool = False, same_rows: bool = False) -> None:
+        """Read the exchanges again (``append``: the next rows; ``same_rows``: the same
+        filter in another order, so the count shown stays and is not counted again)."""
         if not append:
             self.generation += 1
+        filter_text = self.query_one(FilterInput).value
+        known = (
+            self.exchange_total
+            if (same_rows or append) and filter_text == self.counted_filter
+            else None
+        )
         after = None
         if append and self.exchanges and self.SORTS[self.sort_index][1] == "ts":
             last = self.exchanges[-1]
             after = (last.ts, last.id)
         limit = MORE if after is not None or not append else len(self.exchanges) + MORE
         self._load_exchanges(
-            self.query_one(FilterInput).value,
+            filter_text,
             after,
             limit,
             self.SORTS[self.sort_index][1],
             self.descending,
             self.generation,
             append and after is not None,
+            known,
         )
 
     @work(thread=True, exclusive=True, group="story-exchanges")
@@ -391,6 +403,7 @@ class StoryScreen(CaseScreen):
         descending: bool,
         generation: int,
         append: bool,
+        total: int | None,
     ) -> None:
         try:
             page = self.data.story_exchanges(
@@ -401,6 +414,7 @@ class StoryScreen(CaseScreen):
                 limit=limit,
                 order=order,
                 descending=descending,
+                total=total,
             )
         except DATA_ERRORS as exc:
             self.post_message(Failed("could not read the case", str(exc)))
@@ -408,11 +422,12 @@ class StoryScreen(CaseScreen):
         except ValueError as exc:  # a filter the language does not take
             self.post_message(Failed("cannot filter so", str(exc)))
             return
-        self.post_message(ExchangesLoaded(page, generation, append))
+        self.post_message(ExchangesLoaded(page, generation, append, text))
 
     def on_exchanges_loaded(self, message: ExchangesLoaded) -> None:
         if message.generation != self.generation:
             return
+        self.counted_filter = message.text
         self._show_exchanges(message.page, append=message.append)
 
     def action_more(self) -> None:
@@ -426,7 +441,7 @@ class StoryScreen(CaseScreen):
         else:
             self.descending = False
             self.sort_index = (self.sort_index + 1) % len(self.SORTS)
-        self._reload_exchanges()
+        self._reload_exchanges(same_rows=True)
 
     @on(DataTable.HeaderSelected, "#story-exchanges")
     def _header(self, event: DataTable.HeaderSelected) -> None:
@@ -437,7 +452,7 @@ class StoryScreen(CaseScreen):
         index = labels.index(name)
         self.descending = not self.descending if index == self.sort_index else False
         self.sort_index = index
-        self._reload_exchanges()
+        self._reload_exchanges(same_rows=True)
 
     def action_filter(self) -> None:
         self.query_one(FilterInput).focus()

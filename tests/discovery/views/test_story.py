@@ -267,3 +267,221 @@ def test_the_demo_leaked_key_shows_its_second_address_later_and_at_admin_routes(
         assert one is not None and one.input_format == "pcap"
         made = exchange.extraction(one)
         assert made.command is not None and made.command.startswith("tshark -r ")
+
+
+# ---------------------------------------------------------------- the one pass against an oracle
+
+
+def _random_case(store: Store, seed: int) -> dict[str, list[str]]:
+    """Exchanges with random clients, credentials (none, one or two a request), endpoints,
+    outcomes, agents, fingerprints and times (ties included), endpoints assigned by SQL."""
+    import random
+
+    rng = random.Random(seed)
+    secrets = [f"api-key-{seed}-{n:02d}-{'x' * 12}" for n in range(4)]
+    sightings = [make_sighting(store, s) for s in secrets]
+    clients = [f"10.1.0.{n}" for n in range(12)] + [None]
+    exchanges = []
+    for _n in range(300):
+        carried = rng.choice([(), (0,), (1,), (2,), (3,), (0, 1), (2, 3)])
+        status = rng.choice([200, 201, 302, 401, 403, 404, 500, None])
+        exchanges.append(
+            make_exchange(
+                ts=1_790_000_000.0 + rng.randrange(0, 400) * rng.choice([0.5, 1.0, 7.0]),
+                client_ip=rng.choice(clients),
+                host=rng.choice(["api.example.com", "billing.example.com"]),
+                path=f"/v1/r{rng.randrange(6)}",
+                raw_path=f"/v1/r{rng.randrange(6)}",
+                status=status,
+                blocked=rng.random() < 0.1,
+                user_agent=rng.choice(["curl/8", "httpx", "go-http", "", None]),
+                ja4=rng.choice([None, "t13d1516h2_8daaf6152771_b0da82dd1658", "t13d_x"]),
+                credentials=tuple(sightings[i] for i in carried),
+            )
+        )
+    store.add_exchanges(exchanges)
+    with store.transaction() as conn:
+        for n in range(6):
+            conn.execute(
+                "INSERT INTO endpoints(host, method, template, status) VALUES (?, 'GET', ?, ?)",
+                ("api.example.com", f"/v1/r{n}", ("documented", "shadow", "zombie")[n % 3]),
+            )
+        conn.execute(
+            "UPDATE exchanges SET endpoint_id = (SELECT id FROM endpoints ep "
+            "WHERE ep.template = exchanges.path) WHERE host = 'api.example.com'"
+        )
+    credential_ids = sorted(
+        r[0] for r in store.conn.execute("SELECT DISTINCT credential_id FROM exchange_credentials")
+    )
+    return {
+        "credential": credential_ids,
+        "client": [c for c in clients if c],
+        "host": ["api.example.com", "billing.example.com"],
+    }
+
+
+def _oracle(store: Store, kind: str, subject: str, buckets: int) -> dict[str, object]:
+    """The page's counts the slow way: every exchange of the subject read into Python."""
+    rows = store.conn.execute(
+        "SELECT id, ts, client_ip, endpoint_id, status, blocked, user_agent, ja4 FROM exchanges"
+    ).fetchall()
+    carried: dict[int, list[str]] = {}
+    for exchange_id, credential in store.conn.execute(
+        "SELECT exchange_id, credential_id FROM exchange_credentials"
+    ):
+        if credential not in carried.setdefault(exchange_id, []):
+            carried[exchange_id].append(credential)
+    host_of = dict(store.conn.execute("SELECT id, host FROM exchanges").fetchall())
+
+    def belongs(r: tuple[object, ...]) -> bool:
+        if kind == "credential":
+            return subject in carried.get(int(r[0]), [])  # type: ignore[call-overload]
+        if kind == "client":
+            return r[2] == subject
+        return host_of[r[0]] == subject
+
+    mine = [r for r in rows if belongs(r)]
+
+    def ok(r: tuple[object, ...]) -> int:
+        return int(not r[5] and r[4] is not None and 200 <= r[4] <= 399)  # type: ignore[operator]
+
+    def refused(r: tuple[object, ...]) -> int:
+        return int(bool(r[5]) or (r[4] is not None and r[4] >= 400))  # type: ignore[operator]
+
+    def sources_of(r: tuple[object, ...]) -> list[str]:
+        if kind == "client":
+            return carried.get(int(r[0]), []) or ["-"]  # type: ignore[call-overload]
+        return [str(r[2]) if r[2] is not None else "-"]
+
+    per: dict[str, list[tuple[object, ...]]] = {}
+    for r in mine:
+        for source in sources_of(r):
+            per.setdefault(source, []).append(r)
+    ranked = sorted(per, key=lambda s: (-len(per[s]), s))[: story.SOURCES]
+    sources = []
+    for s in ranked:
+        group = per[s]
+        agents: dict[str, int] = {}
+        for r in group:
+            if r[6]:
+                agents[str(r[6])] = agents.get(str(r[6]), 0) + 1
+        sources.append(
+            (
+                s,
+                len(group),
+                sum(map(ok, group)),
+                sum(map(refused, group)),
+                min(r[1] for r in group),  # type: ignore[type-var]
+                max(r[1] for r in group),  # type: ignore[type-var]
+                len({r[3] for r in group if r[3] is not None}),
+                tuple(sorted(agents, key=lambda a: (-agents[a], a))[: story.AGENTS]),
+            )
+        )
+    reach: dict[int, list[tuple[object, ...]]] = {}
+    for r in mine:
+        if r[3] is not None:
+            reach.setdefault(int(r[3]), []).append(r)  # type: ignore[call-overload]
+    reached = sorted(reach, key=lambda e: (-len(reach[e]), e))[: story.REACH]
+    lanes: dict[str, tuple[list[int], list[int]]] = {}
+    if mine:
+        start = min(r[1] for r in mine)  # type: ignore[type-var]
+        end = max(r[1] for r in mine)  # type: ignore[type-var]
+        width = timeline.bucket_width(start, end, buckets)  # type: ignore[arg-type]
+        first = sorted(sources, key=lambda s: (s[4], s[0]))
+        drawn = [s[0] for s in (first[:7] if len(first) > 8 else first)]
+        for label in (*drawn, timeline.OTHERS):
+            lanes[label] = ([0] * buckets, [0] * buckets)
+        for r in mine:
+            lead = sorted(sources_of(r))[0]
+            label = lead if lead in drawn else timeline.OTHERS
+            b = min(max(int((r[1] - start) / width), 0), buckets - 1)  # type: ignore[operator]
+            lanes[label][0][b] += ok(r)
+            lanes[label][1][b] += refused(r)
+        if not any(map(any, lanes[timeline.OTHERS])):
+            del lanes[timeline.OTHERS]
+    first_ids = [int(r[0]) for r in sorted(mine, key=lambda r: (r[1], r[0]))[: story.EXCHANGES]]  # type: ignore[call-overload]
+    return {
+        "totals": (len(mine), sum(map(ok, mine)), sum(map(refused, mine))),
+        "source_count": len(per),
+        "sources": sources,
+        "reach_count": len(reach),
+        "reach": [
+            (e, len(reach[e]), sum(map(ok, reach[e])), sum(map(refused, reach[e]))) for e in reached
+        ],
+        "lanes": {k: (tuple(v[0]), tuple(v[1])) for k, v in lanes.items()},
+        "first": first_ids,
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_one_pass_counts_what_reading_every_exchange_counts(
+    store: Store, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small bounds, so that every limit of the page is reached (and "(others)" drawn)
+    monkeypatch.setattr(story, "SOURCES", 9)
+    monkeypatch.setattr(story, "AGENTS", 2)
+    monkeypatch.setattr(story, "REACH", 4)
+    monkeypatch.setattr(story, "EXCHANGES", 7)
+    subjects = _random_case(store, seed)
+    checked_others = False
+    for kind, names in subjects.items():
+        for name in names:
+            told = story.story(store, kind, name, buckets=13)
+            assert told is not None
+            want = _oracle(store, kind, name, 13)
+            got_totals = (told.totals.requests, told.totals.successes, told.totals.refusals)
+            assert got_totals == want["totals"], (kind, name)
+            assert told.source_count == want["source_count"]
+            got_sources = [
+                (
+                    s.source,
+                    s.requests,
+                    s.successes,
+                    s.refusals,
+                    s.first_seen,
+                    s.last_seen,
+                    s.endpoints,
+                    s.user_agents,
+                )
+                for s in told.sources
+            ]
+            assert got_sources == want["sources"], (kind, name)
+            assert told.reach_count == want["reach_count"]
+            got_reach = [(r.endpoint_id, r.requests, r.successes, r.refusals) for r in told.reach]
+            assert got_reach == want["reach"], (kind, name)
+            assert told.timeline is not None
+            got_lanes = {lane.label: (lane.ok, lane.refused) for lane in told.timeline.lanes}
+            assert got_lanes == want["lanes"], (kind, name)
+            checked_others |= timeline.OTHERS in got_lanes
+            assert [x.id for x in told.exchanges.rows] == want["first"]
+            assert told.exchanges.total == told.totals.requests
+    assert checked_others  # a subject with more sources than lanes was drawn
+
+
+def test_every_exchange_order_matches_a_sort_of_all_the_rows(store: Store) -> None:
+    _random_case(store, 4)
+    scope = story.scope_for(store, "host", "api.example.com")
+    assert scope is not None
+    rows = [
+        dict(zip(("id", "ts", "status", "client", "method", "path", "agent"), r, strict=True))
+        for r in store.conn.execute(
+            "SELECT id, ts, status, client_ip, method, path, user_agent FROM exchanges "
+            "WHERE host = 'api.example.com'"
+        )
+    ]
+    for order in ("status", "client", "path", "agent", "id"):
+        for descending in (False, True):
+            want = sorted(rows, key=lambda r: (r["ts"], r["id"]))
+            # SQLite: NULL is the least value (first ascending, last descending)
+            want.sort(
+                key=lambda r: (r[order] is not None, r[order] if r[order] is not None else 0),
+                reverse=descending,
+            )
+            page = story.exchange_page(store, scope, order=order, descending=descending, limit=25)
+            assert [x.id for x in page.rows] == [r["id"] for r in want[:25]], (order, descending)
+            assert page.total == len(rows)
+    # a new order of the same rows keeps the count it is given instead of counting again
+    again = story.exchange_page(store, scope, order="client", limit=25, total=-1)
+    assert again.total == -1
+    with pytest.raises(ValueError, match="cannot sort"):
+        story.exchange_page(store, scope, order="evidence; DROP TABLE exchanges")
