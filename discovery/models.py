@@ -135,6 +135,17 @@ class Exchange(NamedTuple):
     sensitive: tuple[tuple[str, int], ...] = ()  # (kind, count) found in bodies, never values
     credentials: tuple[CredentialSighting, ...] = ()
     anomalies: tuple[str, ...] = ()  # as on ObservedExchange
+    # An API protocol carried over HTTP, where the request says which operation it calls: one
+    # exchange per operation (a GraphQL batch of n operations is n exchanges, the request's
+    # bytes on the first). ``protocol`` "graphql" (later "grpc"); ``operation`` how the
+    # inventory names the call ("mutation createUser"; a gRPC method is its path); ``outcome``
+    # the protocol's own answer ("data", "errors", "data+errors"; a grpc-status); ``facts`` a
+    # JSON object of non-secret facts (root fields, field paths, depth, aliases, variable
+    # names, a rejection's reason), never a value the request carried.
+    protocol: str | None = None
+    operation: str | None = None
+    outcome: str | None = None
+    facts: str | None = None
 
     @property
     def opaque(self) -> bool:
@@ -240,6 +251,10 @@ def exchange(
     sensitive: tuple[tuple[str, int], ...] = (),
     credentials: tuple[CredentialSighting, ...] = (),
     anomalies: tuple[str, ...] = (),
+    protocol: str | None = None,
+    operation: str | None = None,
+    outcome: str | None = None,
+    facts: str | None = None,
 ) -> Exchange:
     """``Exchange(...)``, built without its Python-level ``__new__`` (same value)."""
     values = (
@@ -273,5 +288,9 @@ def exchange(
         sensitive,
         credentials,
         anomalies,
+        protocol,
+        operation,
+        outcome,
+        facts,
     )
     return _new_tuple(Exchange, values)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from discovery.analyse.matching import HostMatcher, Operation, load_matchers
+from discovery.analyse.specs.graphql import PROTOCOL as GRAPHQL
+from discovery.analyse.specs.graphql import GraphQLSpec, load_graphql_specs
 from discovery.analyse.templating import (
     HostTemplater,
     Templated,
@@ -42,6 +44,10 @@ class _Endpoint:
     example: str | None = None
     example_requests: int = -1
     reason: str = ""
+    protocol: str | None = None
+    operation_label: str | None = None  # the API operation the template ends with
+    outcomes: Counter[str] = field(default_factory=Counter)
+    spec_operation_id: int | None = None  # an API operation's documenting spec operation
 
 
 def classify(
@@ -74,6 +80,91 @@ def classify(
     if op.deprecated:
         return "zombie", op, f"deprecated in {op.spec_title!r} and still called"
     return "documented", op, f"documented in {op.spec_title!r}"
+
+
+@dataclass(slots=True)
+class OperationShape:
+    """What an operation's requests selected: its kind, root fields and field paths."""
+
+    kind: str | None = None
+    roots: dict[str, None] = field(default_factory=dict)
+    paths: dict[str, None] = field(default_factory=dict)
+
+    def add(self, facts: dict[str, Any]) -> None:
+        self.kind = self.kind or facts.get("kind")
+        for name in facts.get("root") or ():
+            self.roots[str(name)] = None
+        for path in facts.get("fields") or ():
+            if len(self.paths) < 512:
+                self.paths[str(path)] = None
+
+
+def classify_operation(
+    host: str,
+    protocol: str,
+    shape: OperationShape | None,
+    schemas: dict[str, GraphQLSpec],
+) -> tuple[str, Operation | None, str, int | None]:
+    """(status, operation, reason, spec operation id) of an API operation (GraphQL): shadow
+    when a root field is absent from the host's schema, zombie when it goes through a field
+    the schema deprecates, documented otherwise."""
+    schema = schemas.get(host) if protocol == GRAPHQL else None
+    if schema is None:
+        return "shadow", None, f"no {protocol} schema in the case documents {host}", None
+    if shape is None or shape.kind is None or shape.kind == "persisted":
+        return (
+            "shadow",
+            None,
+            f"a persisted query (a hash, no document): its fields cannot be checked against "
+            f"{schema.spec_title!r}",
+            None,
+        )
+    kind = shape.kind
+    root_type = schema.roots.get(kind)
+    fields = [r for r in shape.roots if not r.startswith("__")]  # meta fields: GraphQL's own
+    missing = [r for r in fields if schema.root_field(kind, r) is None]
+    if root_type is None:
+        return "shadow", None, f"{schema.spec_title!r} has no {kind} type", None
+    first = next(iter(fields), None)
+    spec_op = schema.operation_ids.get((kind, first)) if first else None
+    if missing:
+        names = ", ".join(f"{root_type}.{r}" for r in missing[:8])
+        return "shadow", None, f"{names} not in {schema.spec_title!r}", None
+    deprecated = schema.deprecated_paths(kind, list(shape.paths))
+    if deprecated:
+        return (
+            "zombie",
+            None,
+            f"deprecated in {schema.spec_title!r} and still queried: {'; '.join(deprecated[:8])}",
+            spec_op,
+        )
+    shown = ", ".join(f"{root_type}.{r}" for r in fields[:8]) or "meta fields only"
+    return "documented", None, f"documented in {schema.spec_title!r} ({shown})", spec_op
+
+
+def _operation_shapes(
+    store: Store, hosts: set[str]
+) -> dict[tuple[str, str, str, str], OperationShape]:
+    """Per (host, method, path, operation) of the hosts with a schema: the kind, root fields
+    and field paths its requests selected (each distinct facts text read once)."""
+    import json
+
+    shapes: dict[tuple[str, str, str, str], OperationShape] = {}
+    if not hosts:
+        return shapes
+    for h, method, path, operation, facts in store.conn.execute(
+        "SELECT DISTINCT host, method, path, operation, facts FROM exchanges "
+        f"INDEXED BY exchanges_operation WHERE operation IS NOT NULL AND {_HTTP_ROWS}"
+    ):
+        if h not in hosts or not facts:
+            continue
+        try:
+            parsed = json.loads(facts)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict):
+            shapes.setdefault((h, method, path, operation), OperationShape()).add(parsed)
+    return shapes
 
 
 _HTTP_ROWS = "method IS NOT NULL AND path IS NOT NULL AND host IS NOT NULL"
@@ -227,6 +318,80 @@ def _stream_path_groups(store: Store) -> Iterator[tuple[str, str, str, list[_Sta
         yield key[0], key[1], key[2], rows
 
 
+_OpRow = tuple[int | None, int, float | None, float | None, str | None]  # + outcome
+
+
+def _operation_groups(
+    store: Store,
+) -> dict[tuple[str, str, str], dict[tuple[str, str], list[_OpRow]]]:
+    """Per (host, method, path) carrying API operations: per (operation, protocol), its rows
+    per status and outcome (through the partial index: plain HTTP rows are not read)."""
+    groups: dict[tuple[str, str, str], dict[tuple[str, str], list[_OpRow]]] = {}
+    for (
+        h,
+        method,
+        path,
+        operation,
+        protocol,
+        status,
+        outcome,
+        count,
+        first,
+        last,
+    ) in store.conn.execute(
+        "SELECT host, method, path, operation, MAX(protocol), status, outcome, COUNT(*), "
+        "MIN(ts), MAX(ts) FROM exchanges INDEXED BY exchanges_operation "
+        f"WHERE operation IS NOT NULL AND {_HTTP_ROWS} "
+        "GROUP BY host, method, path, operation, status, outcome"
+    ):
+        per_op = groups.setdefault((h, method, path), {})
+        per_op.setdefault((operation, protocol or ""), []).append(
+            (status, count, first, last, outcome)
+        )
+    return groups
+
+
+def _add_rows(endpoint: _Endpoint, per_status: list[_StatusRow]) -> int:
+    """Add a path's rows to its endpoint (per-status counts, times); returns their requests."""
+    requests = 0
+    statuses = endpoint.statuses
+    for code, count, first, last in per_status:
+        requests += count
+        if code is not None:
+            statuses[str(code)] += count
+        if first is not None:
+            endpoint.first = first if endpoint.first is None else min(endpoint.first, first)
+        if last is not None:
+            endpoint.last = last if endpoint.last is None else max(endpoint.last, last)
+    endpoint.requests += requests
+    return requests
+
+
+def _add_operation_rows(endpoint: _Endpoint, rows: list[_OpRow]) -> int:
+    """Add an operation's rows to its endpoint, outcomes too; returns their requests."""
+    outcomes = endpoint.outcomes
+    for _code, count, _first, _last, outcome in rows:
+        if outcome is not None:
+            outcomes[outcome] += count
+    return _add_rows(endpoint, [(c, n, f, la) for c, n, f, la, _o in rows])
+
+
+def _minus(
+    per_status: list[_StatusRow], ops: dict[tuple[str, str], list[_OpRow]]
+) -> list[_StatusRow]:
+    """A path's rows less those its operations account for (requests that called none)."""
+    taken: Counter[int | None] = Counter()
+    for rows in ops.values():
+        for row in rows:
+            taken[row[0]] += row[1]
+    out: list[_StatusRow] = []
+    for code, count, first, last in per_status:
+        left = count - taken[code]
+        if left > 0:
+            out.append((code, left, first, last))
+    return out
+
+
 def rebuild_endpoints(store: Store) -> int:
     """Recompute the ``endpoints`` table and ``exchanges.endpoint_id``; returns the endpoint count.
 
@@ -245,8 +410,18 @@ def rebuild_endpoints(store: Store) -> int:
         "CREATE TEMP TABLE endpoint_links(host TEXT, method TEXT, path TEXT, "
         "template TEXT, PRIMARY KEY (host, method, path)) WITHOUT ROWID"
     )
+    conn.execute("DROP TABLE IF EXISTS temp.operation_links")
+    conn.execute(
+        "CREATE TEMP TABLE operation_links(host TEXT, method TEXT, path TEXT, operation TEXT, "
+        "template TEXT, PRIMARY KEY (host, method, path, operation)) WITHOUT ROWID"
+    )
+    operation_groups = _operation_groups(store)
+    schemas = load_graphql_specs(store.conn)
+    shapes = _operation_shapes(store, set(schemas))
+    used_roots: dict[str, set[tuple[str, str]]] = {}  # per host: (kind, root field) called
     try:
         links: list[tuple[str, str, str, str]] = []
+        op_links: list[tuple[str, str, str, str, str]] = []
         for row, (host, method, path, per_status) in enumerate(_stream_path_groups(store)):
             _bound_memo(row)
             templater = _templater(templaters, host, rules, matchers)
@@ -255,6 +430,39 @@ def rebuild_endpoints(store: Store) -> int:
             except ROW_FAILURES as exc:  # isolated to this path: logged, counted, shown
                 skipped.failed("template", host, method, path, exc)
                 continue
+            links.append((host, method, path, templated.template))
+            ops = operation_groups.get((host, method, path))
+            if ops is not None:  # the operations it carried are endpoints of their own
+                for (label, protocol), op_rows in ops.items():
+                    template = f"{templated.template} {label}"
+                    op_key = (host, method, template)
+                    op_endpoint = endpoints.get(op_key)
+                    shape = shapes.get((host, method, path, label))
+                    if shape is not None and shape.kind:
+                        used = used_roots.setdefault(host, set())
+                        used.update((shape.kind, r) for r in shape.roots)
+                    if op_endpoint is None:
+                        status, op, reason, spec_op = classify_operation(
+                            host, protocol, shape, schemas
+                        )
+                        op_endpoint = endpoints[op_key] = _Endpoint(
+                            host,
+                            method,
+                            template,
+                            status,
+                            op,
+                            reason=reason,
+                            protocol=protocol,
+                            operation_label=label,
+                            spec_operation_id=spec_op,
+                        )
+                    op_requests = _add_operation_rows(op_endpoint, op_rows)
+                    if op_requests > op_endpoint.example_requests:
+                        op_endpoint.example, op_endpoint.example_requests = path, op_requests
+                    op_links.append((host, method, path, label, template))
+                per_status = _minus(per_status, ops)
+                if not per_status:
+                    continue
             key = (host, method, templated.template)
             endpoint = endpoints.get(key)
             if endpoint is None:
@@ -263,26 +471,16 @@ def rebuild_endpoints(store: Store) -> int:
                     host, method, templated.template, status, op, reason=reason
                 )
             # the path's rows added straight to its endpoint: per-status counts and times
-            requests = 0
-            statuses = endpoint.statuses
-            for code, count, first, last in per_status:
-                requests += count
-                if code is not None:
-                    statuses[str(code)] += count
-                if first is not None:
-                    endpoint.first = first if endpoint.first is None else min(endpoint.first, first)
-                if last is not None:
-                    endpoint.last = last if endpoint.last is None else max(endpoint.last, last)
-            endpoint.requests += requests
+            requests = _add_rows(endpoint, per_status)
             if requests > endpoint.example_requests:
                 endpoint.example, endpoint.example_requests = path, requests
-            links.append((host, method, path, templated.template))
             if len(links) >= _LINK_BATCH:
                 conn.executemany("INSERT INTO temp.endpoint_links VALUES (?,?,?,?)", links)
                 links = []
         if links:
             conn.executemany("INSERT INTO temp.endpoint_links VALUES (?,?,?,?)", links)
-        del links
+        conn.executemany("INSERT INTO temp.operation_links VALUES (?,?,?,?,?)", op_links)
+        del links, op_links
         # 404-only endpoints are route probing, not endpoints (a documented operation stays).
         for key, endpoint in list(endpoints.items()):
             only_404 = (
@@ -290,6 +488,29 @@ def rebuild_endpoints(store: Store) -> int:
             )
             if only_404 and endpoint.operation is None:
                 del endpoints[key]
+        # schema root fields no operation called: orphans
+        for host, schema in schemas.items():
+            used = used_roots.get(host, set())
+            for (kind, fname), spec_op in schema.operation_ids.items():
+                if (kind, fname) in used:
+                    continue
+                label = f"{kind} {fname}"
+                key = (host, "POST", f"{schema.carrier} {label}")
+                if key not in endpoints:
+                    endpoints[key] = _Endpoint(
+                        host,
+                        "POST",
+                        key[2],
+                        "orphan",
+                        None,
+                        reason=(
+                            f"{schema.roots.get(kind, kind)}.{fname} documented in "
+                            f"{schema.spec_title!r}, never called"
+                        ),
+                        protocol=GRAPHQL,
+                        operation_label=label,
+                        spec_operation_id=spec_op,
+                    )
         # documented operations never seen: orphans
         for host, matcher in matchers.items():
             for (method, template), op in matcher.operations.items():
@@ -319,6 +540,7 @@ def rebuild_endpoints(store: Store) -> int:
         skipped.save(store)
     finally:
         conn.execute("DROP TABLE IF EXISTS temp.endpoint_links")
+        conn.execute("DROP TABLE IF EXISTS temp.operation_links")
         classify_segment.cache_clear()  # the later stages do not use it
     log.info("inventory: %d endpoints", len(endpoints))
     return len(endpoints)
@@ -358,7 +580,8 @@ def _write(
         conn.execute("DELETE FROM endpoints")
         conn.executemany(
             "INSERT INTO endpoints(id, host, method, template, status, spec_operation_id, "
-            "requests, first_seen, last_seen, statuses, explanation) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "requests, first_seen, last_seen, statuses, explanation, protocol, operation, "
+            "outcomes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     ids[key],
@@ -366,7 +589,7 @@ def _write(
                     e.method,
                     e.template,
                     e.status,
-                    e.operation.id if e.operation else None,
+                    e.operation.id if e.operation else e.spec_operation_id,
                     e.requests,
                     e.first,
                     e.last,
@@ -379,6 +602,9 @@ def _write(
                         }
                         | explained.get(key, {})
                     ),
+                    e.protocol,
+                    e.operation_label,
+                    dumps(dict(e.outcomes)),
                 )
                 for key, e in endpoints.items()
             ],
@@ -394,7 +620,17 @@ def _write(
             "ep.id FROM temp.endpoint_links l LEFT JOIN endpoints ep ON ep.host = l.host "
             "AND ep.method = l.method AND ep.template = l.template) m "
             "WHERE exchanges.host = m.host AND exchanges.method = m.method "
-            "AND exchanges.path = m.path AND exchanges.endpoint_id IS NOT m.id"
+            "AND exchanges.path = m.path AND exchanges.endpoint_id IS NOT m.id "
+            "AND exchanges.operation IS NULL"
+        )
+        conn.execute(  # the operations' rows, through the partial index
+            "UPDATE exchanges INDEXED BY exchanges_operation SET endpoint_id = m.id "
+            "FROM (SELECT l.host, l.method, l.path, l.operation, ep.id "
+            "FROM temp.operation_links l LEFT JOIN endpoints ep ON ep.host = l.host "
+            "AND ep.method = l.method AND ep.template = l.template) m "
+            "WHERE exchanges.operation IS NOT NULL AND exchanges.host = m.host "
+            "AND exchanges.method = m.method AND exchanges.path = m.path "
+            "AND exchanges.operation = m.operation AND exchanges.endpoint_id IS NOT m.id"
         )
         conn.execute(  # rows a writer added after the path groups were read
             "UPDATE exchanges SET endpoint_id = NULL WHERE endpoint_id IS NOT NULL AND "
@@ -418,12 +654,16 @@ def explain_request(store: Store, host: str, method: str, path: str) -> dict[str
     from discovery.wire.paths import normalise_path
 
     host, method = host.lower(), method.upper()
+    path, _, operation = path.partition(" ")
+    operation = " ".join(operation.split())
     normal = normalise_path(path.split("?", 1)[0])
     matchers = load_matchers(store)
     matcher = matchers.get(host)
     rules = load_rules(rules_path(store.path))
     templater = _templater(_build_templaters(store, rules, matchers, host), host, rules, matchers)
     templated = templater.explain(normal)
+    if operation:
+        return _explain_operation(store, host, method, path, normal, templated, operation)
     status, op, reason = classify(host, method, templated, matcher)
     row = store.conn.execute(
         "SELECT status, requests FROM endpoints WHERE host = ? AND method = ? AND template = ?",
@@ -457,3 +697,57 @@ def explain_request(store: Store, host: str, method: str, path: str) -> dict[str
         | ({"deprecated": op.deprecated, "spec": op.spec_title} if op else {})
         | ({"masked_by": templated.masked_by} if templated.masked_by else {})
     )
+
+
+def _explain_operation(
+    store: Store,
+    host: str,
+    method: str,
+    path: str,
+    normal: str,
+    templated: Templated,
+    operation: str,
+) -> dict[str, Any]:
+    """Why an API operation (``/graphql mutation createUser``) has the status it has."""
+    import json
+
+    template = f"{templated.template} {operation}"
+    row = store.conn.execute(
+        "SELECT status, requests, explanation, protocol FROM endpoints "
+        "WHERE host = ? AND method = ? AND template = ?",
+        (host, method, template),
+    ).fetchone()
+    if row is None:
+        status, requests, reason, protocol = "unseen", 0, "no such operation in the case", None
+    else:
+        status, requests, protocol = row[0], int(row[1]), row[3]
+        reason = str(json.loads(row[2] or "{}").get("classification", ""))
+    shape = OperationShape()
+    for (facts,) in store.conn.execute(
+        "SELECT DISTINCT facts FROM exchanges INDEXED BY exchanges_operation "
+        "WHERE operation = ? AND host = ? AND method = ? AND path = ?",
+        (operation, host, method, normal),
+    ):
+        try:
+            parsed = json.loads(facts or "{}")
+        except ValueError:
+            continue
+        if isinstance(parsed, dict):
+            shape.add(parsed)
+    return {
+        "host": host,
+        "method": method,
+        "path": path,
+        "normalised_path": normal,
+        "template": template,
+        "source": templated.source,
+        "status": status,
+        "reason": reason,
+        "seen": requests > 0,
+        "requests": requests,
+        "segments": [d.as_dict() for d in templated.decisions],
+        "operation": operation,
+        "protocol": protocol,
+        "root_fields": list(shape.roots),
+        "fields": list(shape.paths),
+    }

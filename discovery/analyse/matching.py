@@ -310,7 +310,7 @@ def load_matchers(store: Store) -> dict[str, HostMatcher]:
     for row in store.conn.execute(
         "SELECT so.id, so.host, so.method, so.template, so.deprecated, so.security, so.scopes, "
         "s.title, so.parameters FROM spec_operations so JOIN specs s ON s.id = so.spec_id "
-        "ORDER BY so.spec_id, so.id"
+        "WHERE so.protocol IS NULL ORDER BY so.spec_id, so.id"  # paths only (not GraphQL's)
     ):
         by_host.setdefault(row[1], []).append(
             Operation(

@@ -26,6 +26,12 @@ class Block:
 def parse_endpoint(subject: str) -> tuple[str, str, str]:
     """Split ``"HOST METHOD TEMPLATE"`` into its parts (host lower-cased, method upper-cased)."""
     parts = subject.split()
+    if len(parts) > 3 and parts[2].startswith("/"):
+        raise SubjectNotFound(
+            f"{subject!r} is an API operation (GraphQL) carried by {parts[2]}: the proxy "
+            f'blocks paths, not operations; block "{parts[0]} {parts[1]} {parts[2]}" or the '
+            "credential instead"
+        )
     if len(parts) != 3 or not parts[2].startswith("/"):
         raise SubjectNotFound(
             f'endpoint must be "HOST METHOD TEMPLATE" (e.g. "api.example.com GET /v1/users/{{id}}"), '

@@ -357,6 +357,30 @@ def _to_v8(conn: sqlite3.Connection) -> None:
     run_script(conn, _V8)
 
 
+_V9 = """
+ALTER TABLE exchanges ADD COLUMN protocol TEXT;   -- graphql | grpc | NULL (plain HTTP)
+ALTER TABLE exchanges ADD COLUMN operation TEXT;  -- "mutation createUser"; NULL when none
+ALTER TABLE exchanges ADD COLUMN outcome TEXT;    -- the protocol's answer: data | errors | ...
+ALTER TABLE exchanges ADD COLUMN facts TEXT;      -- JSON: root fields, depth, aliases, ...
+ALTER TABLE endpoints ADD COLUMN protocol TEXT;   -- as its exchanges'
+ALTER TABLE endpoints ADD COLUMN operation TEXT;  -- the operation the template ends with
+ALTER TABLE endpoints ADD COLUMN outcomes TEXT NOT NULL DEFAULT '{}';  -- JSON {"errors": n}
+ALTER TABLE spec_operations ADD COLUMN protocol TEXT;   -- graphql | grpc | NULL (OpenAPI)
+ALTER TABLE specs ADD COLUMN schema TEXT;  -- JSON: a GraphQL schema's types (protocol, roots, ...)
+CREATE INDEX exchanges_operation ON exchanges(host, method, path, operation, status, ts)
+    WHERE operation IS NOT NULL;                 -- partial: costs plain HTTP rows nothing
+"""
+
+
+def _to_v9(conn: sqlite3.Connection) -> None:
+    """API operations carried over HTTP (GraphQL operations; gRPC methods): each exchange's
+    protocol, operation, outcome and non-secret facts; endpoints and spec operations say
+    which protocol they belong to. An operation endpoint's template is the carrier's template
+    followed by the operation (``/graphql mutation createUser``), so every subject name
+    (``HOST METHOD TEMPLATE``) stays unique and readable."""
+    run_script(conn, _V9)
+
+
 # MIGRATIONS[n] upgrades a case at version n to n + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v1,
@@ -367,6 +391,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v6,
     _to_v7,
     _to_v8,
+    _to_v9,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

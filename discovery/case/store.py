@@ -571,7 +571,7 @@ _EXCHANGE_COLUMNS = (
     "input_id, source, evidence, ts, client_ip, client_port, server_ip, server_port, tls, sni, "
     "alpn, ja4, http_version, method, path, raw_path, query_names, host, status, request_bytes, "
     "response_bytes, request_content_type, response_content_type, user_agent, partial, blocked, "
-    "error, websocket, sensitive, anomalies"
+    "error, websocket, sensitive, anomalies, protocol, operation, outcome, facts"
 )
 _INSERT_EXCHANGE = (
     f"INSERT INTO exchanges({_EXCHANGE_COLUMNS}) VALUES "
@@ -627,4 +627,8 @@ def exchange_fields(ex: Exchange) -> tuple[Any, ...]:
         int(ex.websocket),
         dumps(dict(ex.sensitive)) if ex.sensitive else "{}",
         names_json(ex.anomalies),
+        ex.protocol,
+        ex.operation,
+        ex.outcome,
+        ex.facts,
     )

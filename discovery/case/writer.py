@@ -13,7 +13,7 @@ from discovery.case import inputs
 from discovery.case.pending import mark_pending
 from discovery.case.store import PreparedExchange, Store
 from discovery.models import Exchange, ObservedExchange
-from discovery.redact.convert import to_exchange
+from discovery.redact.convert import to_exchanges
 
 BATCH = 5000
 
@@ -29,7 +29,7 @@ class ExchangeWriter:
         self.written = 0
 
     def add(self, observed: ObservedExchange) -> None:
-        self._pending.append(to_exchange(observed, self.store.fingerprint))
+        self._pending.extend(to_exchanges(observed, self.store.fingerprint))
         if len(self._pending) >= self.batch_size:
             self.flush()
 

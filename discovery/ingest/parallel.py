@@ -118,10 +118,10 @@ class Preparer:
 
     def __init__(self, fingerprint: Callable[[str], str]) -> None:
         from discovery.case.store import exchange_fields
-        from discovery.redact.convert import to_exchange
+        from discovery.redact.convert import to_exchanges
 
         self.fingerprint = fingerprint
-        self.to_exchange = to_exchange
+        self.to_exchanges = to_exchanges
         self.fields = exchange_fields
         self.known: dict[str, list[tuple[CredentialSighting, int]]] = {}
         self.size = 0
@@ -135,23 +135,23 @@ class Preparer:
             self.size = 0
         new: list[tuple[int, tuple[object, ...]]] = []
         rows: list[tuple[object, ...]] = []
-        convert, fields, fingerprint = self.to_exchange, self.fields, self.fingerprint
+        convert, fields, fingerprint = self.to_exchanges, self.fields, self.fingerprint
         for observed in batch:
-            ex = convert(observed, fingerprint)
-            refs = []
-            for sighting in ex.credentials:
-                same = self.known.setdefault(sighting.fingerprint, [])
-                for seen, known_id in same:
-                    if seen is sighting or seen == sighting:  # the detectors' memo: the same
-                        sid = known_id
-                        break
-                else:
-                    sid = self.size
-                    self.size += 1
-                    same.append((sighting, sid))
-                    new.append((sid, _CRED_AS_TUPLE(sighting)))
-                refs.append(sid)
-            rows.append((fields(ex), ex.ts, tuple(refs)))
+            for ex in convert(observed, fingerprint):
+                refs = []
+                for sighting in ex.credentials:
+                    same = self.known.setdefault(sighting.fingerprint, [])
+                    for seen, known_id in same:
+                        if seen is sighting or seen == sighting:  # the detectors' memo
+                            sid = known_id
+                            break
+                    else:
+                        sid = self.size
+                        self.size += 1
+                        same.append((sighting, sid))
+                        new.append((sid, _CRED_AS_TUPLE(sighting)))
+                    refs.append(sid)
+                rows.append((fields(ex), ex.ts, tuple(refs)))
         return reset, new, rows
 
 

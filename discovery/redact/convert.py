@@ -16,7 +16,9 @@ from discovery.redact.credentials import RequestView, detect_credentials, token_
 from discovery.redact.credentials.oauth import issued
 from discovery.redact.credentials.pathsecrets import scan_path
 from discovery.redact.credentials.query import stored_name
+from discovery.redact.graphql import per_operation
 from discovery.redact.sensitive import scan_bodies
+from discovery.wire.graphql import calls_of
 from discovery.wire.paths import (
     MAX_PATH_SEGMENTS,
     folded_depth,
@@ -62,6 +64,25 @@ def _precomputed(
         identity_kind=pc.identity_kind,
         claims=pc.claims,
     )
+
+
+def to_exchanges(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> tuple[Exchange, ...]:
+    """The stored exchanges of an observed one: itself (``to_exchange``), or, for a request
+    that calls API operations by its content (GraphQL), one per operation it called."""
+    ex = to_exchange(obs, fingerprint)
+    if obs.method is None or obs.blocked:
+        return (ex,)
+    body = obs.request_body
+    if not body and not ex.query_names:
+        return (ex,)
+    pairs: list[tuple[str, str]] = []
+    if ex.query_names and ("query" in ex.query_names or "extensions" in ex.query_names):
+        pairs = query_pairs(split_target(obs.target or "")[1])
+    calls = calls_of(obs.method, pairs, ex.request_content_type, body)
+    if not calls:
+        return (ex,)
+    location = "body" if body else "query"
+    return per_operation(ex, calls, obs.response_body, location, fingerprint)
 
 
 def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exchange:

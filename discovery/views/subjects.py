@@ -117,8 +117,17 @@ def _loads(text: str | None, default: Any) -> Any:
         return default
 
 
+def endpoint_parts(text: str) -> list[str]:
+    """``HOST METHOD TEMPLATE`` split in three; an operation's template keeps its words
+    (``/graphql mutation createUser``), single-spaced."""
+    parts = text.split(maxsplit=2)
+    if len(parts) == 3:
+        parts[2] = " ".join(parts[2].split())
+    return parts
+
+
 def _looks_like_endpoint(text: str) -> bool:
-    parts = text.split()
+    parts = endpoint_parts(text)
     return len(parts) == 3 and parts[2].startswith("/")
 
 
@@ -227,7 +236,7 @@ def identity_subject(store: Store, text: str) -> Subject | None:
 
 def endpoint_subject(store: Store, text: str) -> Subject | None:
     """An endpoint by ``"HOST METHOD TEMPLATE"``, or None (also when the text is not that form)."""
-    parts = text.split()
+    parts = endpoint_parts(text)
     if len(parts) != 3 or not parts[2].startswith("/"):
         return None
     host, method, template = parts[0].lower(), parts[1].upper(), parts[2]

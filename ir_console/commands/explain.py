@@ -1,4 +1,5 @@
-"""``ir-console endpoints explain HOST METHOD PATH``: why a request has its template and status."""
+"""``ir-console endpoints explain HOST METHOD PATH [OPERATION]``: why a request (or an API
+operation it carries) has its template and status."""
 
 from __future__ import annotations
 
@@ -15,16 +16,23 @@ from ir_console.sanitize import clean
 @click.argument("host")
 @click.argument("method")
 @click.argument("path")
+@click.argument("operation", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
-def explain(case: CaseContext, host: str, method: str, path: str, as_json: bool) -> None:
+def explain(
+    case: CaseContext, host: str, method: str, path: str, operation: tuple[str, ...], as_json: bool
+) -> None:
     """Explain segment by segment why PATH on HOST is literal or a parameter, which template it
     takes (documented, pinned or inferred) and why it is documented, shadow or zombie.
 
-    The request need not have been seen: a path you suspect can be checked too.
+    The request need not have been seen: a path you suspect can be checked too. An API
+    operation carried by PATH is named after it (``/graphql mutation createUser``): its
+    root fields, the fields it selected and why the schema makes it documented, shadow,
+    zombie or orphan.
     """
     from discovery.analyse.inventory import explain_request
 
+    path = " ".join([path, *operation])
     if not path.startswith("/"):
         raise click.BadParameter("a path starts with '/'", param_hint="PATH")
     with case.open(create=False) as store:
@@ -46,6 +54,11 @@ def explain(case: CaseContext, host: str, method: str, path: str, as_json: bool)
         )
     seen = f"seen {result['requests']} times" if result["seen"] else "never seen"
     out.write(f"status:   {result['status']} ({seen}): {clean(result['reason'])}\n")
+    if result.get("operation"):
+        out.write(f"operation: {clean(result['operation'])} ({clean(result['protocol'] or '-')})\n")
+        out.write(f"root fields: {clean(', '.join(result['root_fields']) or '-')}\n")
+        out.write(f"fields:   {clean(', '.join(result['fields'][:20]) or '-')}\n")
+        return
     out.write(
         f"rules:    merge threshold {result['threshold']}, from {clean(result['rules_file'])}\n\n"
     )

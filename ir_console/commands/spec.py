@@ -13,12 +13,17 @@ from ir_console.output import emit_json, emit_table, message
 
 @click.group()
 def spec() -> None:
-    """API descriptions (OpenAPI 3.0/3.1, Swagger 2.0) that say what is documented."""
+    """API descriptions (OpenAPI 3.0/3.1, Swagger 2.0, GraphQL SDL or introspection JSON) that
+    say what is documented."""
 
 
 @spec.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--host", help="Document this host, whatever the spec's servers / host say.")
+@click.option(
+    "--host",
+    help="Document this host, whatever the spec's servers / host say. A GraphQL schema names "
+    "no server: give HOST[/PATH] (PATH defaults to /graphql).",
+)
 @click.option(
     "--no-validate",
     is_flag=True,
@@ -30,7 +35,8 @@ def spec() -> None:
 def import_(
     case: CaseContext, file: Path, host: str | None, no_validate: bool, as_json: bool
 ) -> None:
-    """Import FILE (JSON or YAML, local and sibling-file $refs) and re-classify the whole case.
+    """Import FILE (JSON or YAML, local and sibling-file $refs; or a GraphQL schema: SDL in a
+    .graphql/.graphqls/.gql file, or an introspection result) and re-classify the whole case.
 
     A broken spec exits 2 naming the file and the JSON pointer of the problem; nothing changes.
     A spec that validated once is remembered by its content hash and not validated again.

@@ -7,8 +7,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from discovery.analyse.specs.document import load_document, validate_document
+from discovery.analyse.specs.document import load_document, read_text, validate_document
+from discovery.analyse.specs.graphql import SDL_SUFFIXES, is_graphql_schema, load_graphql_spec
 from discovery.analyse.specs.model import LoadedSpec, extract
 from discovery.case.pending import mark_pending
 from discovery.case.store import Store, dumps
@@ -37,17 +39,32 @@ def load_spec(path: Path, host: str | None = None, validate: bool = True) -> Loa
     return loaded
 
 
-def write_spec(store: Store, path: Path, spec: LoadedSpec) -> int:
-    """Insert or replace (same content hash) a spec and its operations; returns the spec id."""
+def _graphql_file(path: Path) -> bool:
+    if path.suffix.lower() in SDL_SUFFIXES:
+        return True
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False  # load_document names the problem
+    return head.lstrip()[:1] == b"{" and is_graphql_schema(path, read_text(path)[0])
+
+
+def write_spec(
+    store: Store, path: Path, spec: LoadedSpec, schema: dict[str, Any] | None = None
+) -> int:
+    """Insert or replace (same content hash) a spec and its operations; returns the spec id.
+    ``schema``: a GraphQL schema's stored form (its operations are then GraphQL's)."""
+    protocol = schema.get("protocol") if schema else None
     with store.transaction() as conn:
         (spec_id,) = conn.execute(
             "INSERT INTO specs(sha256, title, version, openapi_version, path, hosts, "
-            "security_schemes, imported_at) VALUES (?,?,?,?,?,?,?,?) "
+            "security_schemes, imported_at, schema) VALUES (?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(sha256) DO UPDATE SET title = excluded.title, "
             "version = excluded.version, openapi_version = excluded.openapi_version, "
             "path = excluded.path, hosts = excluded.hosts, "
-            "security_schemes = excluded.security_schemes, imported_at = excluded.imported_at "
-            "RETURNING id",
+            "security_schemes = excluded.security_schemes, imported_at = excluded.imported_at, "
+            "schema = excluded.schema RETURNING id",
             (
                 spec.sha256,
                 spec.title,
@@ -57,12 +74,13 @@ def write_spec(store: Store, path: Path, spec: LoadedSpec) -> int:
                 dumps(spec.hosts),
                 dumps(spec.security_schemes),
                 time.time(),
+                dumps(schema) if schema else None,
             ),
         ).fetchone()
         conn.execute("DELETE FROM spec_operations WHERE spec_id = ?", (spec_id,))
         conn.executemany(
             "INSERT INTO spec_operations(spec_id, host, method, template, operation_id, "
-            "deprecated, security, scopes, parameters) VALUES (?,?,?,?,?,?,?,?,?)",
+            "deprecated, security, scopes, parameters, protocol) VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     spec_id,
@@ -74,6 +92,7 @@ def write_spec(store: Store, path: Path, spec: LoadedSpec) -> int:
                     None if op.security is None else dumps(op.security),
                     dumps(op.scopes),
                     dumps(op.parameters),
+                    protocol,
                 )
                 for op in spec.operations
             ],
@@ -98,8 +117,12 @@ def import_spec_file(
     path = Path(path)
     if progress:
         progress("loading spec")
-    spec = load_spec(path, host, validate)
-    spec_id = write_spec(store, path, spec)
+    schema: dict[str, Any] | None = None
+    if _graphql_file(path):
+        spec, schema = load_graphql_spec(path, host)
+    else:
+        spec = load_spec(path, host, validate)
+    spec_id = write_spec(store, path, spec, schema)
     log.info(
         "imported %s: %d operations on %s",
         path,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 
 from discovery.models import CredentialSighting
 from discovery.redact.credentials import found
@@ -121,6 +122,14 @@ def detect(
     fields = body_fields(body, content_type)
     if not fields:  # not a body of fields (plain text, XML): keys and JWTs anywhere in it
         return in_text(body, fp)
+    return detect_fields(fields, "body", fp, config)
+
+
+def detect_fields(
+    fields: Iterable[tuple[str, str]], location: str, fp: Fingerprint, config: DetectorConfig
+) -> list[CredentialSighting]:
+    """Credentials among named values (a body's fields, a GraphQL call's variables and string
+    arguments): a credential-named field's value whatever its shape, else keys and JWTs in it."""
     out: list[CredentialSighting] = []
     for name, raw in fields:
         value = raw.strip()
@@ -132,9 +141,9 @@ def detect(
             or found.recognised(value)
             or (len(value) >= MIN_SECRET and near_miss(value) not in ("words", "number"))
         ):
-            out.append(found.token(fp, value, "body", name, _kind(squashed)))
+            out.append(found.token(fp, value, location, name, _kind(squashed)))
         else:
-            out.extend(embedded(value, "body", name, fp))
+            out.extend(embedded(value, location, name, fp))
     return out
 
 

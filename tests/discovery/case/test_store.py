@@ -99,6 +99,29 @@ def test_a_version_7_case_gets_the_anomalies_column_and_keeps_its_rows(
         assert stored == '["bare_lf", "obs_fold"]'
 
 
+def test_a_version_8_case_gets_the_operation_columns_and_keeps_its_rows(
+    case_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:8])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 8)
+    with Store.open(case_path) as old:
+        old.conn.execute("INSERT INTO exchanges(source, evidence, ts) VALUES ('pcap', 'f', 1.0)")
+        old.conn.commit()
+    monkeypatch.undo()
+    with Store.open(case_path) as store:
+        assert store.schema_version == schema.SCHEMA_VERSION
+        rows = store.conn.execute("SELECT evidence, protocol, operation FROM exchanges").fetchall()
+        assert [tuple(r) for r in rows] == [("f", None, None)]
+        store.add_exchanges(
+            [make_exchange()._replace(protocol="graphql", operation="query me", outcome="data")]
+        )
+        (stored,) = store.conn.execute(
+            "SELECT operation FROM exchanges INDEXED BY exchanges_operation "
+            "WHERE operation IS NOT NULL"
+        ).fetchone()
+        assert stored == "query me"
+
+
 def test_a_version_1_case_gets_the_covering_path_index_and_keeps_its_rows(
     case_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
