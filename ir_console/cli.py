@@ -59,11 +59,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("ir_console.commands.audit:audit", "Verify the keyed, anchored audit log."),
     "spec": (
         "ir_console.commands.spec:spec",
-        "API descriptions (OpenAPI/Swagger): import and list what is documented.",
+        "API descriptions (OpenAPI/Swagger, GraphQL schemas): import and list what is documented.",
     ),
     "openapi": (
         "ir_console.commands.openapi:openapi",
         "Export observed traffic as OpenAPI 3.1, per host.",
+    ),
+    "graphql": (
+        "ir_console.commands.graphql:graphql",
+        "Export observed GraphQL operations as SDL, per host.",
     ),
     "report": (
         "ir_console.commands.report:report",

@@ -52,7 +52,8 @@ def hosts_with_traffic(store: Store) -> list[str]:
     return [
         h
         for (h,) in store.conn.execute(
-            "SELECT DISTINCT host FROM endpoints WHERE status != 'orphan' ORDER BY host"
+            "SELECT DISTINCT host FROM endpoints WHERE status != 'orphan' "
+            "AND protocol IS NULL ORDER BY host"  # API operations have their own exports
         )
     ]
 
@@ -127,7 +128,8 @@ def _load(store: Store, host: str) -> tuple[list[_Operation], dict[str, dict[str
         "ep.last_seen, ep.statuses, s.title FROM endpoints ep "
         "LEFT JOIN spec_operations so ON so.id = ep.spec_operation_id "
         "LEFT JOIN specs s ON s.id = so.spec_id "
-        "WHERE ep.host = ? AND ep.status != 'orphan' ORDER BY ep.template, ep.method",
+        "WHERE ep.host = ? AND ep.status != 'orphan' AND ep.protocol IS NULL "
+        "ORDER BY ep.template, ep.method",
         (host,),
     ):
         ops[row[0]] = _Operation(
@@ -296,6 +298,14 @@ def export_host(store: Store, host: str) -> dict[str, Any]:
     host = host.lower()
     ops, schemes, tls = _load(store, host)
     if not ops:
+        graphql = store.conn.execute(
+            "SELECT 1 FROM endpoints WHERE host = ? AND protocol = 'graphql' LIMIT 1", (host,)
+        ).fetchone()
+        if graphql is not None:
+            raise SubjectNotFound(
+                f"host {host!r} has only GraphQL operations: `ir-console graphql export "
+                f"--host {host}` writes them as SDL"
+            )
         raise SubjectNotFound(f"no observed endpoint on host {host!r} (see `ir-console hosts`)")
     paths: dict[str, dict[str, Any]] = {}
     used: set[str] = set()

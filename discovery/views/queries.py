@@ -158,8 +158,9 @@ def endpoint_page(
     limit_clause, limit_args = limit_sql(limit)
     order_by = order_sql(sort, ENDPOINT_SORTS, _ENDPOINT_ORDER[order], "host, template, method")
     found = store.conn.execute(
-        "SELECT id, host, method, template, status, requests, first_seen, last_seen, statuses "
-        f"FROM endpoints {where.sql} ORDER BY {order_by} {limit_clause}",
+        "SELECT id, host, method, template, status, requests, first_seen, last_seen, statuses, "
+        f"protocol, operation, outcomes FROM endpoints {where.sql} "
+        f"ORDER BY {order_by} {limit_clause}",
         (*where.args, *limit_args),
     ).fetchall()
     ids = [r[0] for r in found]
@@ -185,6 +186,9 @@ def endpoint_page(
             statuses=loads(r[8], {}),
             credentials=tuple(creds.get(r[0], ())),
             blocked=endpoint_key(r[1], r[2], r[3]) in blocked,
+            protocol=r[9],
+            operation=r[10],
+            outcomes=loads(r[11], {}) if r[9] else {},
         )
         for r in found
     ]

@@ -73,13 +73,18 @@ class EndpointRow:
     statuses: Mapping[str, int] = field(default_factory=dict)
     credentials: tuple[str, ...] = ()  # ids of the credentials that called it
     blocked: bool = False
+    # an API operation carried by the template's path (GraphQL): its protocol, its name
+    # ("mutation createUser"), and its answers by the protocol's own outcome ({"errors": n})
+    protocol: str | None = None
+    operation: str | None = None
+    outcomes: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
         return endpoint_key(self.host, self.method, self.template)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "host": self.host,
             "method": self.method,
             "template": self.template,
@@ -90,6 +95,13 @@ class EndpointRow:
             "statuses": dict(self.statuses),
             "credentials": list(self.credentials),
         }
+        if self.protocol:  # an API operation's endpoint says what it is
+            out |= {
+                "protocol": self.protocol,
+                "operation": self.operation,
+                "outcomes": dict(self.outcomes),
+            }
+        return out
 
 
 @dataclass(frozen=True, slots=True)

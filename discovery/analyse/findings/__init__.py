@@ -53,6 +53,7 @@ TRAFFIC_ONLY: set[str] = set()
 RULE_MODULES: list[str] = [
     "discovery.analyse.findings.credentials",
     "discovery.analyse.findings.endpoints",
+    "discovery.analyse.findings.graphql",
     "discovery.analyse.findings.oauth",
     "discovery.analyse.findings.scopes",
     "discovery.analyse.findings.traffic",

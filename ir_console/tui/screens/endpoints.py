@@ -106,6 +106,15 @@ class EndpointsScreen(ListScreen):
         out.append("\n")
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(e.statuses.items()))
         out.append_text(line(("responses", statuses or "-")))
+        if e.protocol:  # an API operation carried by the path (GraphQL)
+            outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(e.outcomes.items()))
+            out.append_text(
+                line(
+                    ("protocol", e.protocol),
+                    ("operation", e.operation or "-"),
+                    ("outcomes", outcomes or "-"),
+                )
+            )
         if d.sensitive:
             out.append_text(
                 line(

@@ -209,3 +209,41 @@ def test_explain_says_why(
     answer = json.loads(result.output)
     assert answer["status"] == "shadow" and "Query.adminUsers not in" in answer["reason"]
     assert answer["root_fields"] == ["adminUsers"]
+
+
+def _cli(base: Path, *args: str) -> Any:
+    from click.testing import CliRunner
+
+    from ir_console.cli import cli
+
+    return CliRunner().invoke(cli, ["--db", str(base / "case.db"), *args], catch_exceptions=False)
+
+
+def test_openapi_export_leaves_operations_out_and_graphql_export_writes_sdl(
+    captured: tuple[Store, str, Path],
+) -> None:
+    from graphql import build_schema
+
+    store, api_key, base = captured
+    (host,) = {e["host"] for e in queries.endpoints(store)}
+    # every request on this host carried a GraphQL operation but the hostile one, which stays
+    # a plain request to /graphql: the only REST path there is
+    result = _cli(base, "openapi", "export", "--host", host, "--format", "json")
+    assert result.exit_code == 0, result.output
+    import json
+
+    paths = json.loads(result.output)["paths"]
+    assert list(paths) == ["/graphql"]
+    assert not [p for p in paths if " " in p]
+    result = _cli(base, "graphql", "export", "--host", host)
+    assert result.exit_code == 0, result.output
+    sdl = result.output
+    schema = build_schema(sdl)  # a valid SDL document
+    query, mutation = schema.query_type, schema.mutation_type
+    assert query is not None and mutation is not None
+    assert {"user", "users", "allUsers", "health", "adminUsers"} <= set(query.fields)
+    assert set(mutation.fields) == {"createUser"}
+    assert "first" not in sdl and "second" not in sdl  # aliases are not fields
+    assert set(schema.type_map["Query_users"].fields) == {"id", "name", "email"}  # type: ignore[union-attr]
+    assert "called by: mutation CreateUser" in sdl
+    assert api_key not in sdl and "eve" not in sdl  # no variable value
