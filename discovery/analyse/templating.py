@@ -56,6 +56,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -223,6 +224,10 @@ def _param_name(base: str, used: dict[str, int]) -> str:
 # ---------------------------------------------------------------------------- the learned trie
 
 _SEEN_MAX: Final = 256  # distinct values remembered per typed position (to count them)
+# per documented parameter: values classified to count its typed ids (a sample), and distinct
+# words remembered with their requests and methods (for masked routes)
+_DOC_SAMPLE: Final = 64
+_DOC_WORDS: Final = 128
 RESERVED_PARENTS: Final = frozenset({"api", "apis", "rest"})  # API prefixes, like the root
 
 
@@ -250,8 +255,10 @@ class _Raw:
     )
 
     def __init__(self) -> None:
-        self.literals: dict[str, _Raw] = {}
-        self.params: dict[str, _Raw] = {}  # "" or ".json" -> the typed values at this position
+        # children, by value and by typed suffix ("" or ".json"); a leaf (most nodes) shares
+        # one empty map until a child is added (``_child``)
+        self.literals: dict[str, _Raw] = _LEAF
+        self.params: dict[str, _Raw] = _LEAF
         self.requests = 0  # requests through this node
         self.ends = 0  # requests ending here
         self.methods = 0  # bits of the methods of the requests ending here
@@ -261,6 +268,46 @@ class _Raw:
         self.names: Counter[str] | None = None  # typed node: parameter names of its values
         self.seen: set[str] | None = None  # typed node: distinct values (bounded)
         self.documented = False  # a parameter of a documented template
+
+
+_LEAF: Final[dict[str, _Raw]] = {}  # never written: the children of every leaf
+
+
+def _literal_child(node: _Raw, value: str) -> _Raw:
+    """The child of a learned node for a literal value, added when missing."""
+    child = node.literals.get(value)
+    if child is None:
+        if node.literals is _LEAF:
+            node.literals = {}
+        child = node.literals[value] = _Raw()
+    return child
+
+
+def _typed_child(node: _Raw, suffix: str) -> _Raw:
+    """The child of a learned node for the typed values of a suffix, added when missing."""
+    child = node.params.get(suffix)
+    if child is None:
+        if node.params is _LEAF:
+            node.params = {}
+        child = node.params[suffix] = _Raw()
+        child.names, child.seen = Counter(), set()
+    return child
+
+
+class _Place:
+    """What one whole-segment parameter of a documented template receives: how many of its
+    values were classified (a sample), the typed ids among them, and its words, each with its
+    requests and methods packed in one int (``requests << 7 | method bits``)."""
+
+    __slots__ = ("checked", "typed", "words")
+
+    def __init__(self) -> None:
+        self.checked = 0
+        self.typed: set[str] | None = None
+        self.words: dict[str, int] = {}
+
+
+_METHOD_MASK: Final = 127  # the method bits of a packed word count (method_bit() <= 64)
 
 
 class _Tmpl:
@@ -299,39 +346,58 @@ class _Word:
     requests: int = 0
     ends: int = 0
     methods: int = 0
-    by_method: dict[int, int] | None = None  # method bit -> requests ending here
-    keys: set[str] | None = None  # literal names one level below
-    deep: set[str] | None = None  # literal names two levels below
+    by_method: dict[int, int] | None = None  # method bit -> requests ending (``_by_method``)
+    keys: AbstractSet[str] | None = None  # literal names one level below (read only)
     typed_below: bool = False
+    group: list[_Raw] | None = None  # the learned nodes it stands for
+    deep: set[str] | None = None  # literal names two levels below (``_deep``, when asked)
+
+
+def _deep(w: _Word) -> set[str]:
+    """The literal names two levels below a word (computed once, when a rule asks)."""
+    if w.deep is None:
+        deep: set[str] = set()
+        for raw in w.group or ():
+            for child in raw.literals.values():
+                deep.update(child.literals)
+            for child in raw.params.values():
+                deep.update(child.literals)
+        w.deep = deep
+    return w.deep
+
+
+def _by_method(w: _Word) -> dict[int, int]:
+    """Method bit -> requests ending at a word, pooled over its nodes (computed when asked)."""
+    if w.by_method is None:
+        pooled: dict[int, int] = {}
+        for raw in w.group or ():
+            counts = raw.by_method
+            if counts is None:  # every end of the one method in ``methods``
+                if raw.ends:
+                    pooled[raw.methods] = pooled.get(raw.methods, 0) + raw.ends
+                continue
+            for bit, count in counts.items():
+                pooled[bit] = pooled.get(bit, 0) + count
+        w.by_method = pooled
+    return w.by_method
 
 
 def _word(group: list[_Raw]) -> _Word:
-    w = _Word()
-    keys: set[str] = set()
-    deep: set[str] = set()
+    w = _Word(group=group)
+    keys: set[str] | None = None
     for raw in group:
         w.requests += raw.requests
         w.ends += raw.ends
         w.methods |= raw.methods
-        counts = raw.by_method
-        if counts is None and raw.ends:
-            counts = {raw.methods: raw.ends}
-        if counts:
-            if w.by_method is None:
-                w.by_method = counts  # read only: copied when a second one adds
-            else:
-                pooled = dict(w.by_method)
-                for bit, count in counts.items():
-                    pooled[bit] = pooled.get(bit, 0) + count
-                w.by_method = pooled
         if raw.params:
             w.typed_below = True
-        for name, child in raw.literals.items():
-            keys.add(name)
-            deep.update(child.literals)
-        for child in raw.params.values():
-            deep.update(child.literals)
-    w.keys, w.deep = keys, deep
+        if len(group) == 1:
+            w.keys = raw.literals.keys()  # a view: no copy of a large node's names
+        else:
+            if keys is None:
+                keys = set()
+            keys.update(raw.literals)
+            w.keys = keys
     return w
 
 
@@ -347,9 +413,10 @@ ITEM_CHANCE: Final = 0.01  # below this, one method alone is no item's mix of me
 def _plausible_item(word: _Word, shares: Counter[int], total: int) -> bool:
     """Whether a word's requests, all of one method, could be an item's: the chance that
     that many requests to an item all use that method, at the items' share of it."""
-    if not word.by_method or len(word.by_method) != 1 or not total:
+    counts = _by_method(word)
+    if len(counts) != 1 or not total:
         return True
-    ((bit, count),) = word.by_method.items()
+    ((bit, count),) = counts.items()
     return count < MIN_VALUES or bool((shares[bit] / total) ** count >= ITEM_CHANCE)
 
 
@@ -409,6 +476,16 @@ def _pick(words: list[str], top: int = 3) -> str:
     return ", ".join(words[:top]) + ("…" if len(words) > top else "")
 
 
+def _items_profile(words: dict[str, int]) -> tuple[int, float] | None:
+    """(values answering several methods, median requests per value) at a documented final
+    parameter (words packed as ``requests << 7 | method bits``), or None when its values do
+    not look like items."""
+    multi = sum(1 for entry in words.values() if bin(entry & _METHOD_MASK).count("1") > 1)
+    if multi < MIN_VALUES or 2 * multi < len(words) - 1:
+        return None
+    return multi, _median([entry >> 7 for entry in words.values()])
+
+
 class HostTemplater:
     """Learns one host's paths, decides per position from shape and structure, then templates
     and explains any path."""
@@ -425,16 +502,14 @@ class HostTemplater:
         self._forbidden = self.rules.forbidden_for(host)
         self._finished = False
         # documented parameters' values, for masked routes: (template, index) -> counts
-        self._doc_typed: dict[tuple[str, int], set[str]] = {}
-        self._doc_words: dict[tuple[str, int], Counter[str]] = {}
-        self._doc_methods: dict[tuple[str, int, str], int] = {}
         self._masked: dict[tuple[str, int], dict[str, str]] = {}
         self._doc_parts: dict[str, list[tuple[str, str | None, str]]] = {}
-        self._doc_slots: dict[str, tuple[int, list[int]]] = {}  # length, parameter indexes
-        self._doc_checked: dict[tuple[str, int], int] = {}  # values classified per place
+        # per documented template: its length and its whole-segment parameters' places
+        self._doc_slots: dict[str, tuple[int, list[tuple[int, _Place]]]] = {}
         self._doc_literals: frozenset[str] | None = None
-        self._doc_added: set[tuple[str, str | None]] = set()
+        self._doc_added: dict[str, int] = {}  # template -> methods whose structure is added
         self._mask_checks: dict[str, list[tuple[int, frozenset[str]]]] = {}
+        self._profiles: dict[int, _Word] = {}  # learned node -> its word profile (finish)
 
     # -- learning
 
@@ -466,9 +541,10 @@ class HostTemplater:
             template = self.matcher.match_segments(segments)
             if template is not None:
                 self._note_documented(template, segments, requests, method)
-                key = (template, method)
-                if key not in self._doc_added:  # its structure, once per template and method
-                    self._doc_added.add(key)
+                bit = method_bit(method)
+                added = self._doc_added.get(template, 0)
+                if not added & bit:  # its structure, once per template and method
+                    self._doc_added[template] = added | bit
                     self._add_documented(template, requests, method)
                 return
         node = self.root
@@ -483,18 +559,13 @@ class HostTemplater:
                     typed = False
                 prefix += "/" + (kind.template if typed else value)
             if typed:
-                child = node.params.get(kind.suffix)
-                if child is None:
-                    child = node.params[kind.suffix] = _Raw()
-                    child.names, child.seen = Counter(), set()
+                child = _typed_child(node, kind.suffix)
                 assert child.names is not None and child.seen is not None
                 child.names[kind.param or "id"] += requests
                 if len(child.seen) < _SEEN_MAX:
                     child.seen.add(value)
             else:
-                child = node.literals.get(value)
-                if child is None:
-                    child = node.literals[value] = _Raw()
+                child = _literal_child(node, value)
             child.requests += requests
             node = child
         bit = method_bit(method)
@@ -517,14 +588,9 @@ class HostTemplater:
         node.requests += requests
         for literal, name, suffix in parts:
             if name is None:
-                child = node.literals.get(literal)
-                if child is None:
-                    child = node.literals[literal] = _Raw()
+                child = _literal_child(node, literal)
             else:
-                child = node.params.get(suffix)
-                if child is None:
-                    child = node.params[suffix] = _Raw()
-                    child.names, child.seen = Counter(), set()
+                child = _typed_child(node, suffix)
                 assert child.names is not None
                 child.names[name] += requests
                 child.documented = True
@@ -536,8 +602,9 @@ class HostTemplater:
     def _note_documented(
         self, template: str, segments: list[str], requests: int, method: str | None
     ) -> None:
-        """Count the values a documented parameter receives: typed ids (a bounded sample) and
-        words with their methods, for masked routes (``finish``)."""
+        """Count the values a documented parameter receives: typed ids (among a sample of
+        values classified) and words with their requests and methods, for masked routes
+        (``finish``)."""
         slots = self._doc_slots.get(template)
         if slots is None:
             parts = self._doc_parts.get(template)
@@ -547,40 +614,38 @@ class HostTemplater:
             slots = self._doc_slots[template] = (
                 len(parts),
                 [
-                    i
+                    (i, _Place())
                     for i, (_l, name, suffix) in enumerate(parts)
                     if name is not None and not suffix
                 ],
             )
-        length, indexes = slots
-        if length != len(segments):
+        length, places = slots
+        if length != len(segments) or not places:
             return  # a final parameter spanning slashes: no masked route there
-        for i in indexes:
+        added = requests << 7
+        bit = method_bit(method)
+        for i, place in places:
             value = segments[i]
-            key = (template, i)
             if not (len(value) < 10 and value.isalpha()):  # short words are never typed
-                checked = self._doc_checked.get(key, 0)
-                if checked >= _SEEN_MAX:  # enough values classified here to count ids
+                checked = place.checked
+                if checked >= _DOC_SAMPLE:  # enough values classified here to count ids
                     if _DIGIT.search(value) is not None:
                         continue  # a route's name has no digit
                 else:
-                    self._doc_checked[key] = checked + 1
-                seen = self._doc_typed.get(key)
-                # a typed id (a word with a digit, such as an account named security-148,
-                # is no evidence of ids); past the sample, the rest are counted as words
-                if checked < _SEEN_MAX and segment_kind(value).param is not None:
-                    if seen is None:
-                        seen = self._doc_typed[key] = set()
-                    if len(seen) < _SEEN_MAX:
-                        seen.add(value)
-                    continue
-            words = self._doc_words.get(key)
-            if words is None:
-                words = self._doc_words[key] = Counter()
-            if value in words or len(words) < _SEEN_MAX:
-                words[value] += requests
-                slot = (template, i, value)
-                self._doc_methods[slot] = self._doc_methods.get(slot, 0) | method_bit(method)
+                    place.checked = checked + 1
+                    # a typed id (a word with a digit, such as an account named security-148,
+                    # is no evidence of ids); past the sample, the rest are counted as words
+                    if segment_kind(value).param is not None:
+                        if place.typed is None:
+                            place.typed = set()
+                        place.typed.add(value)
+                        continue
+            words = place.words
+            entry = words.get(value)
+            if entry is not None:
+                words[value] = (entry + added) | bit
+            elif len(words) < _DOC_WORDS:
+                words[value] = added | bit
 
     # -- deciding
 
@@ -594,9 +659,12 @@ class HostTemplater:
         self._decided_at: dict[tuple[str, int], set[str]] = {}
         self._values: set[str] = set()  # words decided as values somewhere (pass 1)
         self._knows = False
+        self._profiles = {}
         self._build_tree()
         self._knows = True
+        self.tree = _Tmpl()  # the first pass's tree is not needed any more
         self._build_tree()
+        self._profiles = {}  # only while deciding
         self._masked = self._masked_routes()
         self._mask_checks = {}
         self._finished = True
@@ -701,7 +769,15 @@ class HostTemplater:
             if kind.rule == "date":
                 dates.append(value)
             elif kind.param is None and kind.rule != "version" and not protected:
-                words[value] = _word(group)  # (names stay literal under a protected parent)
+                # (names stay literal under a protected parent); a word standing for one
+                # learned node is profiled once for both passes
+                if len(group) == 1:
+                    w = self._profiles.get(id(group[0]))
+                    if w is None:
+                        w = self._profiles[id(group[0])] = _word(group)
+                    words[value] = w
+                else:
+                    words[value] = _word(group)
         if dates:
             self._decide_dates(node, literals, dates, parent, joined)
         typed = params.get("")
@@ -945,7 +1021,7 @@ class HostTemplater:
                 continue  # {name}/v1/…: an API or group name, not a value
             keys = set(w.keys)
             if context != "param":
-                keys.update("/" + k for k in w.deep or ())
+                keys.update("/" + k for k in _deep(w))
             candidates[value] = keys
             named += names_like(value)
         if len(candidates) < MIN_VALUES or 2 * named > len(candidates):
@@ -1090,7 +1166,7 @@ class HostTemplater:
             per_value = _median([words[v].requests for v in multi])
             shares: Counter[int] = Counter()
             for v in multi:
-                shares.update(words[v].by_method or {})
+                shares.update(_by_method(words[v]))
             total = sum(shares.values())
             members = multi + [
                 v
@@ -1130,78 +1206,64 @@ class HostTemplater:
             return {}
         literals = self.matcher.literal_segments()
         masked: dict[tuple[str, int], dict[str, str]] = {}
-        for key, words in self._doc_words.items():
-            template, index = key
-            typed = len(self._doc_typed.get(key, ()))
+        for template, (length, places) in self._doc_slots.items():
             documented = 0
             for op in self.matcher.templates.get(template, []):
                 documented |= method_bit(op.method)
-            final = index == len(self._doc_parts.get(template, ())) - 1
-            items = self._items_profile(template, index, words) if final else None
-            for word in words:
-                methods = self._doc_methods.get((template, index, word), 0)
-                if (
-                    typed >= 2
-                    and typed >= 2 * len(words)
-                    and (word in literals or names_like(word))
-                ):
-                    why = (
-                        "a documented literal elsewhere in the spec"
-                        if word in literals
-                        else "shaped like a route name"
-                    )
-                    reason = (
-                        f"{word!r} where the documented parameter otherwise receives ids "
-                        f"({typed} seen), and {why}: a possibly masked undocumented route"
-                    )
-                elif (
-                    final
-                    and names_like(word)
-                    and not looks_plural(word)
-                    and methods
-                    and not methods & documented
-                ):
-                    reason = (
-                        f"{word!r}, shaped like a route name, is only called with methods the "
-                        f"documented {template} does not have: a possibly masked undocumented "
-                        "route"
-                    )
-                elif items is not None and self._action_among_items(
-                    template, index, word, words, items
-                ):
-                    reason = (
-                        f"{word!r} is called with one method only and far more often than the "
-                        "parameter's other values, which answer several methods as items do: "
-                        "a possibly masked undocumented route (an action)"
-                    )
-                else:
-                    continue
-                masked.setdefault(key, {})[word] = reason
+            for index, place in places:
+                if place.words:
+                    final = index == length - 1
+                    self._masked_at(template, index, final, place, documented, literals, masked)
         return masked
 
-    def _items_profile(
-        self, template: str, index: int, words: Counter[str]
-    ) -> tuple[int, float] | None:
-        """(values answering several methods, median requests per value) at a documented
-        final parameter, or None when its values do not look like items."""
-        multi = sum(
-            1 for w in words if bin(self._doc_methods.get((template, index, w), 0)).count("1") > 1
-        )
-        if multi < MIN_VALUES or 2 * multi < len(words) - 1:
-            return None
-        return multi, _median(list(words.values()))
-
-    def _action_among_items(
+    def _masked_at(
         self,
         template: str,
         index: int,
-        word: str,
-        words: Counter[str],
-        items: tuple[int, float],
-    ) -> bool:
-        """A final word called often with one method beside values answering several."""
-        methods = self._doc_methods.get((template, index, word), 0)
-        return bin(methods).count("1") == 1 and words[word] >= 2 * items[1]
+        final: bool,
+        place: _Place,
+        documented: int,
+        literals: frozenset[str],
+        masked: dict[tuple[str, int], dict[str, str]],
+    ) -> None:
+        """The possibly masked routes among the words one documented parameter received."""
+        words = place.words
+        typed = len(place.typed or ())
+        items = _items_profile(words) if final else None
+        for word, entry in words.items():
+            methods = entry & _METHOD_MASK
+            if typed >= 2 and typed >= 2 * len(words) and (word in literals or names_like(word)):
+                why = (
+                    "a documented literal elsewhere in the spec"
+                    if word in literals
+                    else "shaped like a route name"
+                )
+                reason = (
+                    f"{word!r} where the documented parameter otherwise receives ids "
+                    f"({typed} seen), and {why}: a possibly masked undocumented route"
+                )
+            elif (
+                final
+                and names_like(word)
+                and not looks_plural(word)
+                and methods
+                and not methods & documented
+            ):
+                reason = (
+                    f"{word!r}, shaped like a route name, is only called with methods the "
+                    f"documented {template} does not have: a possibly masked undocumented route"
+                )
+            elif (
+                items is not None and bin(methods).count("1") == 1 and entry >> 7 >= 2 * items[1]
+            ):  # called often with one method, beside values answering several as items do
+                reason = (
+                    f"{word!r} is called with one method only and far more often than the "
+                    "parameter's other values, which answer several methods as items do: "
+                    "a possibly masked undocumented route (an action)"
+                )
+            else:
+                continue
+            masked.setdefault((template, index), {})[word] = reason
 
     # -- templating
 
