@@ -36,7 +36,6 @@ import json
 import os
 import random
 import re
-import string
 import subprocess
 import sys
 import tempfile
@@ -54,11 +53,10 @@ sys.path.insert(0, str(ROOT))
 
 from discovery.analyse.specs.document import parse_text  # noqa: E402
 from discovery.analyse.specs.model import join_template  # noqa: E402
+from tests.discovery.analyse import real_routes as real  # noqa: E402
 
 _PARAM = re.compile(r"\{[^{}]*\}")
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-BASE62 = string.ascii_letters + string.digits
-K8S = "bcdfghjklmnpqrstvwxz2456789"
 # the generic id regex for mitmproxy2swagger's second setting: integers, hex/uuid-like runs,
 # and any token of 8+ characters holding a digit
 GENERIC_ID_REGEX = r"(?:[0-9]+|[0-9a-fA-F-]{16,}|(?=[^/]*[0-9])[A-Za-z0-9_.:-]{8,})"
@@ -199,258 +197,29 @@ def modified_spec(
 
 
 def b62(rng: random.Random, n: int) -> str:
-    return "".join(rng.choice(BASE62) for _ in range(n))
+    return real.chars(rng, real.B62, n)
 
 
 def hexs(rng: random.Random, n: int) -> str:
-    return "".join(rng.choice("0123456789abcdef") for _ in range(n))
+    return real.chars(rng, real.HEX, n)
 
 
 def k8s_suffix(rng: random.Random, n: int) -> str:
-    return "".join(rng.choice(K8S) for _ in range(n))
+    return real.chars(rng, real.K8S_ALPHABET, n)
 
 
-GITHUB_ACCOUNTS = [
-    "octocat",
-    "torvalds",
-    "github",
-    "microsoft",
-    "facebook",
-    "google",
-    "rails",
-    "django",
-    "kubernetes",
-    "nodejs",
-    "vercel",
-    "hashicorp",
-    "mozilla",
-    "apache",
-    "tensorflow",
-    "pallets",
-    "psf",
-    "rust-lang",
-    "golang",
-    "docker",
-    "ansible",
-    "elastic",
-    "grafana",
-    "prometheus",
-    "sindresorhus",
-    "gaearon",
-    "tj",
-    "defunkt",
-    "mojombo",
-    "dhh",
-    "yyx990803",
-    "addyosmani",
-    "paulirish",
-    "kentcdodds",
-    "getify",
-    "jashkenas",
-    "fabpot",
-    "taylorotwell",
-    "acme-corp",
-    "dev-tools-42",
-]
-GITHUB_REPOS = [
-    "hello-world",
-    "linux",
-    "rails",
-    "react",
-    "vscode",
-    "kubernetes",
-    "go",
-    "node",
-    "django",
-    "flask",
-    "requests",
-    "terraform",
-    "moby",
-    "ansible",
-    "elasticsearch",
-    "grafana",
-    "prometheus",
-    "spoon-knife",
-    "dotfiles",
-    "awesome",
-    "express",
-    "vue",
-    "next.js",
-    "tensorflow",
-    "cpython",
-    "rust",
-    "deno",
-    "bootstrap",
-    "jquery",
-    "lodash",
-    "webpack",
-    "babel",
-    "eslint",
-    "prettier",
-    "jest",
-    "typescript",
-    "angular",
-    "svelte",
-    "electron",
-    "api-server",
-    "infra-2024",
-]
-GITHUB_TEAMS = [
-    "justice-league",
-    "core",
-    "security",
-    "platform-eng",
-    "docs-team",
-    "sre",
-    "frontend",
-    "backend",
-]
-GITHUB_BRANCHES = [
-    "main",
-    "master",
-    "develop",
-    "release-1.2",
-    "gh-pages",
-    "feature-login",
-    "v2.x",
-    "hotfix-31",
-]
-GITHUB_LABELS = [
-    "bug",
-    "enhancement",
-    "documentation",
-    "duplicate",
-    "wontfix",
-    "question",
-    "help-wanted",
-]
-NAMESPACES = [
-    "default",
-    "kube-system",
-    "kube-public",
-    "monitoring",
-    "prod",
-    "staging",
-    "dev",
-    "team-a",
-    "payments",
-    "ingress-nginx",
-    "cert-manager",
-    "logging",
-]
-K8S_APPS = [
-    "nginx",
-    "coredns",
-    "api-server",
-    "payments-worker",
-    "frontend",
-    "redis-master",
-    "web",
-    "checkout",
-]
-PET_USERS = [
-    "theUser",
-    "user1",
-    "user2",
-    "jdoe",
-    "alice",
-    "bob",
-    "carol",
-    "dave99",
-    "erin",
-    "frank_k",
-    "grace",
-]
-COUNTRIES = ["US", "GB", "DE", "FR", "CA", "AU", "JP", "BR", "IN", "NL"]
-CURRENCIES = ["usd", "eur", "gbp", "jpy", "cad", "aud", "chf"]
-STRIPE_PREFIX = {
-    "account": "acct",
-    "accounts": "acct",
-    "application_fees": "fee",
-    "authorization": "iauth",
-    "authorizations": "iauth",
-    "balance_transactions": "txn",
-    "bank_account": "ba",
-    "card": "card",
-    "cardholder": "ich",
-    "cardholders": "ich",
-    "cards": "ic",
-    "charge": "ch",
-    "charges": "ch",
-    "checkout_session": "cs",
-    "configuration": "bpc",
-    "coupons": "co",
-    "credit_note": "cn",
-    "credit_notes": "cn",
-    "customer": "cus",
-    "customers": "cus",
-    "dispute": "dp",
-    "disputes": "dp",
-    "events": "evt",
-    "file": "file",
-    "file_links": "link",
-    "files": "file",
-    "intent": "pi",
-    "invoice": "in",
-    "invoiceitem": "ii",
-    "invoiceitems": "ii",
-    "invoices": "in",
-    "item": "si",
-    "location": "tml",
-    "mandate": "mandate",
-    "payment_intents": "pi",
-    "payment_link": "plink",
-    "payment_links": "plink",
-    "payment_method": "pm",
-    "payment_methods": "pm",
-    "payout": "po",
-    "payouts": "po",
-    "person": "person",
-    "persons": "person",
-    "plans": "plan",
-    "price": "price",
-    "prices": "price",
-    "product": "prod",
-    "products": "prod",
-    "promotion_code": "promo",
-    "promotion_codes": "promo",
-    "quote": "qt",
-    "quotes": "qt",
-    "reader": "tmr",
-    "readers": "tmr",
-    "refund": "re",
-    "refunds": "re",
-    "review": "prv",
-    "reviews": "prv",
-    "schedule": "sub_sched",
-    "session": "cs",
-    "sessions": "cs",
-    "setup_intents": "seti",
-    "shipping_rate": "shr",
-    "shipping_rates": "shr",
-    "source": "src",
-    "sources": "src",
-    "subscription_exposed_id": "sub",
-    "subscription_item": "si",
-    "subscription_items": "si",
-    "subscription_schedules": "sub_sched",
-    "subscriptions": "sub",
-    "tax_rates": "txr",
-    "tax_ids": "txi",
-    "test_clock": "clock",
-    "test_clocks": "clock",
-    "tokens": "tok",
-    "topup": "tu",
-    "topups": "tu",
-    "transaction": "ipi",
-    "transactions": "ipi",
-    "transfer": "tr",
-    "transfers": "tr",
-    "value_list": "rsl",
-    "value_lists": "rsl",
-    "webhook_endpoint": "we",
-    "webhook_endpoints": "we",
-}
+# provider-shaped words and Stripe's id prefixes: one copy, the templating tests' own
+GITHUB_ACCOUNTS = real.WORDS["gh-user"]
+GITHUB_REPOS = real.WORDS["gh-repo"]
+GITHUB_TEAMS = real.WORDS["gh-team"]
+GITHUB_BRANCHES = real.WORDS["gh-branch"]
+GITHUB_LABELS = real.WORDS["gh-label"]
+NAMESPACES = real.WORDS["k8s-ns"]
+K8S_APPS = real.WORDS["k8s-app"]
+PET_USERS = real.WORDS["pet-user"]
+COUNTRIES = real.WORDS["country"]
+CURRENCIES = real.WORDS["currency"]
+STRIPE_PREFIX = real.STRIPE_ID_PREFIXES
 
 
 class Values:

@@ -58,6 +58,7 @@ from collections import Counter
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from math import inf
 from pathlib import Path
 from typing import Any, Final
 
@@ -938,13 +939,15 @@ class HostTemplater:
         main = min(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[0] if kinds else ""
         if main not in _JOINS_WORDS:
             return
-        per_value = requests / max(1, len(seen))
+        # heavier than a value (a name) only once enough values were seen to tell what a
+        # value usually carries: beside one or two, a node fetched 7 times is still a value
+        ceiling = HEAVY * max(1.0, requests / len(seen)) if len(seen) >= MIN_VALUES else inf
         members = [
             value
             for value, w in words.items()
             if value not in joined
             and _dns_like(value)
-            and w.requests <= HEAVY * max(1.0, per_value)
+            and w.requests <= ceiling
             and (bool(w.keys & below) if w.keys else ends > 0 and not _compound_name(value))
         ]
         for value in members:

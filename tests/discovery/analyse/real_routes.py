@@ -97,22 +97,14 @@ SPEC_LITERALS = (
 )
 # fmt: on
 
-# Stripe (corpus stripe.yaml): every /v1/{collection}/{id}, its list, and the customer subtree
+# Stripe (corpus stripe.yaml): every /v1/{collection}/{id}, its list, and the customer subtree.
+# Stripe's id prefixes by object, under the names of their collections and of the path
+# parameters that take them (also used by benchmarks/bench_templating_real.py)
 # fmt: off
-STRIPE_PREFIXES = {
-    "accounts": "acct", "application_fees": "fee", "balance_transactions": "txn", "charges": "ch",
-    "coupons": "co", "credit_notes": "cn", "customers": "cus", "disputes": "dp",
-    "ephemeral_keys": "ephkey", "events": "evt", "file_links": "link", "files": "file",
-    "invoiceitems": "ii", "invoices": "in", "link_account_sessions": "fcsess",
-    "linked_accounts": "fca", "mandates": "mandate", "payment_intents": "pi",
-    "payment_links": "plink", "payment_method_domains": "pmd", "payment_methods": "pm",
-    "payouts": "po", "plans": "plan", "prices": "price", "products": "prod",
-    "promotion_codes": "promo", "quotes": "qt", "refunds": "re", "reviews": "prv",
-    "setup_intents": "seti", "shipping_rates": "shr", "sources": "src", "subscription_items": "si",
-    "subscription_schedules": "sub_sched", "subscriptions": "sub", "tax_rates": "txr",
-    "tokens": "tok", "topups": "tu", "transfers": "tr", "webhook_endpoints": "we",
-}
+STRIPE_ID_PREFIXES = {"account": "acct", "accounts": "acct", "application_fees": "fee", "authorization": "iauth", "authorizations": "iauth", "balance_transactions": "txn", "bank_account": "ba", "card": "card", "cardholder": "ich", "cardholders": "ich", "cards": "ic", "charge": "ch", "charges": "ch", "checkout_session": "cs", "configuration": "bpc", "coupons": "co", "credit_note": "cn", "credit_notes": "cn", "customer": "cus", "customers": "cus", "dispute": "dp", "disputes": "dp", "ephemeral_keys": "ephkey", "events": "evt", "file": "file", "file_links": "link", "files": "file", "intent": "pi", "invoice": "in", "invoiceitem": "ii", "invoiceitems": "ii", "invoices": "in", "item": "si", "link_account_sessions": "fcsess", "linked_accounts": "fca", "location": "tml", "mandate": "mandate", "mandates": "mandate", "payment_intents": "pi", "payment_link": "plink", "payment_links": "plink", "payment_method": "pm", "payment_method_domains": "pmd", "payment_methods": "pm", "payout": "po", "payouts": "po", "person": "person", "persons": "person", "plans": "plan", "price": "price", "prices": "price", "product": "prod", "products": "prod", "promotion_code": "promo", "promotion_codes": "promo", "quote": "qt", "quotes": "qt", "reader": "tmr", "readers": "tmr", "refund": "re", "refunds": "re", "review": "prv", "reviews": "prv", "schedule": "sub_sched", "session": "cs", "sessions": "cs", "setup_intents": "seti", "shipping_rate": "shr", "shipping_rates": "shr", "source": "src", "sources": "src", "subscription_exposed_id": "sub", "subscription_item": "si", "subscription_items": "si", "subscription_schedules": "sub_sched", "subscriptions": "sub", "tax_ids": "txi", "tax_rates": "txr", "test_clock": "clock", "test_clocks": "clock", "tokens": "tok", "topup": "tu", "topups": "tu", "transaction": "ipi", "transactions": "ipi", "transfer": "tr", "transfers": "tr", "value_list": "rsl", "value_lists": "rsl", "webhook_endpoint": "we", "webhook_endpoints": "we"}
+_STRIPE_COLLECTIONS = ("accounts", "application_fees", "balance_transactions", "charges", "coupons", "credit_notes", "customers", "disputes", "ephemeral_keys", "events", "file_links", "files", "invoiceitems", "invoices", "link_account_sessions", "linked_accounts", "mandates", "payment_intents", "payment_links", "payment_method_domains", "payment_methods", "payouts", "plans", "prices", "products", "promotion_codes", "quotes", "refunds", "reviews", "setup_intents", "shipping_rates", "sources", "subscription_items", "subscription_schedules", "subscriptions", "tax_rates", "tokens", "topups", "transfers", "webhook_endpoints")
 # fmt: on
+STRIPE_PREFIXES = {c: STRIPE_ID_PREFIXES[c] for c in _STRIPE_COLLECTIONS}
 STRIPE = [
     *[("GET", f"/v1/{c}") for c in STRIPE_PREFIXES],
     *[("GET", f"/v1/{c}/{{id:stripe-{p}}}") for c, p in STRIPE_PREFIXES.items()],
@@ -336,20 +328,35 @@ XERO = [
     ("GET", f"{_XRO}/Reports/TrialBalance"),
 ]
 
-WORDS = {
+# words that are values at their provider (account, repository and team names, branches,
+# labels, namespaces, app names, usernames, country and currency codes), by kind; also used by
+# benchmarks/bench_templating_real.py
+WORDS: dict[str, tuple[str, ...]] = {
     "gh-user": (
         "octocat",
         "torvalds",
         "github",
         "microsoft",
+        "facebook",
+        "google",
         "rails",
         "django",
+        "kubernetes",
         "nodejs",
         "vercel",
         "hashicorp",
         "mozilla",
+        "apache",
+        "tensorflow",
+        "pallets",
+        "psf",
         "rust-lang",
         "golang",
+        "docker",
+        "ansible",
+        "elastic",
+        "grafana",
+        "prometheus",
         "sindresorhus",
         "gaearon",
         "tj",
@@ -358,8 +365,14 @@ WORDS = {
         "dhh",
         "yyx990803",
         "addyosmani",
+        "paulirish",
         "kentcdodds",
+        "getify",
+        "jashkenas",
+        "fabpot",
+        "taylorotwell",
         "acme-corp",
+        "dev-tools-42",
     ),
     "gh-repo": (
         "hello-world",
@@ -367,21 +380,72 @@ WORDS = {
         "rails",
         "react",
         "vscode",
+        "kubernetes",
         "go",
         "node",
         "django",
         "flask",
         "requests",
         "terraform",
+        "moby",
+        "ansible",
+        "elasticsearch",
+        "grafana",
+        "prometheus",
+        "spoon-knife",
         "dotfiles",
+        "awesome",
         "express",
         "vue",
         "next.js",
+        "tensorflow",
         "cpython",
+        "rust",
         "deno",
+        "bootstrap",
+        "jquery",
+        "lodash",
+        "webpack",
+        "babel",
+        "eslint",
+        "prettier",
+        "jest",
+        "typescript",
+        "angular",
+        "svelte",
+        "electron",
+        "api-server",
+        "infra-2024",
     ),
-    "gh-branch": ("main", "master", "develop", "release-1.2", "gh-pages", "feature-login"),
-    "gh-label": ("bug", "enhancement", "documentation", "duplicate", "wontfix", "question"),
+    "gh-team": (
+        "justice-league",
+        "core",
+        "security",
+        "platform-eng",
+        "docs-team",
+        "sre",
+        "frontend",
+        "backend",
+    ),
+    "gh-branch": (
+        "main",
+        "master",
+        "develop",
+        "release-1.2",
+        "gh-pages",
+        "feature-login",
+        "v2.x",
+        "hotfix-31",
+    ),
+    "gh-label": (
+        "bug",
+        "enhancement",
+        "documentation",
+        "duplicate",
+        "wontfix",
+        "question",
+        "help-wanted",
+    ),
     "k8s-ns": (
         "default",
         "kube-system",
@@ -396,16 +460,39 @@ WORDS = {
         "cert-manager",
         "logging",
     ),
-    "k8s-app": ("nginx", "coredns", "api-server", "payments-worker", "frontend", "redis", "web"),
+    "k8s-app": (
+        "nginx",
+        "coredns",
+        "api-server",
+        "payments-worker",
+        "frontend",
+        "redis-master",
+        "web",
+        "checkout",
+    ),
     "k8s-sa": ("default", "builder", "deployer", "prometheus"),
     "k8s-node": ("minikube", "worker-1", "worker-2", "ip-10-0-3-23.ec2.internal"),
-    "pet-user": ("theUser", "user1", "user2", "jdoe", "alice", "bob", "carol", "dave99", "erin"),
-    "country": ("US", "GB", "DE", "FR", "CA", "AU", "JP", "SE", "NL", "IE"),
+    "pet-user": (
+        "theUser",
+        "user1",
+        "user2",
+        "jdoe",
+        "alice",
+        "bob",
+        "carol",
+        "dave99",
+        "erin",
+        "frank_k",
+        "grace",
+    ),
+    "country": ("US", "GB", "DE", "FR", "CA", "AU", "JP", "BR", "IN", "NL"),
+    "currency": ("usd", "eur", "gbp", "jpy", "cad", "aud", "chf"),
     "file": ("receipt.pdf", "invoice-2024.pdf", "scan_001.png", "contract.docx", "photo.jpg"),
 }
 
 
-def _chars(rng: random.Random, alphabet: str, n: int) -> str:
+def chars(rng: random.Random, alphabet: str, n: int) -> str:
+    """n characters of an alphabet (the benchmark makes its ids with it too)."""
     return "".join(rng.choice(alphabet) for _ in range(n))
 
 
@@ -415,23 +502,23 @@ def maker(kind: str, rng: random.Random) -> Callable[[], str]:
         return lambda: rng.choice(WORDS[kind])
     if kind.startswith("stripe-"):  # Stripe: the object's prefix, "_", a base62 body
         prefix = kind.removeprefix("stripe-")
-        return lambda: f"{prefix}_{_chars(rng, B62, rng.choice((14, 16, 24)))}"
+        return lambda: f"{prefix}_{chars(rng, B62, rng.choice((14, 16, 24)))}"
     if len(kind) == 2 and kind.isupper():  # Twilio: two letters naming the type, 32 hex
-        return lambda: kind + _chars(rng, HEX, 32)
+        return lambda: kind + chars(rng, HEX, 32)
     app = WORDS["k8s-app"]
     makers: dict[str, Callable[[], str]] = {
         "int": lambda: str(rng.randint(1, 10**7)),
-        "sha": lambda: _chars(rng, HEX, 40),
-        "hex32": lambda: _chars(rng, HEX, 32),
-        "uuid": lambda: "-".join(_chars(rng, HEX, n) for n in (8, 4, 4, 4, 12)),
-        "spotify": lambda: _chars(rng, B62, 22),
+        "sha": lambda: chars(rng, HEX, 40),
+        "hex32": lambda: chars(rng, HEX, 32),
+        "uuid": lambda: "-".join(chars(rng, HEX, n) for n in (8, 4, 4, 4, 12)),
+        "spotify": lambda: chars(rng, B62, 22),
         # Deployment pods: name, ReplicaSet pod-template hash, generateName suffix
         "k8s-pod": lambda: (
-            f"{rng.choice(app)}-{_chars(rng, K8S_ALPHABET, 10)}-{_chars(rng, K8S_ALPHABET, 5)}"
+            f"{rng.choice(app)}-{chars(rng, K8S_ALPHABET, 10)}-{chars(rng, K8S_ALPHABET, 5)}"
         ),
-        "k8s-rs": lambda: f"{rng.choice(app)}-{_chars(rng, K8S_ALPHABET, 10)}",
+        "k8s-rs": lambda: f"{rng.choice(app)}-{chars(rng, K8S_ALPHABET, 10)}",
         "k8s-job": lambda: f"backup-{rng.randint(27_000_000, 28_000_000)}",
-        "k8s-secret": lambda: f"{rng.choice(app)}-token-{_chars(rng, K8S_ALPHABET, 5)}",
+        "k8s-secret": lambda: f"{rng.choice(app)}-token-{chars(rng, K8S_ALPHABET, 5)}",
     }
     return makers[kind]
 

@@ -144,6 +144,29 @@ def test_github_accounts_repositories_branches_and_labels(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_fixed_words_after_an_id_level_and_two_word_levels_stay_literal(seed: int) -> None:
+    """GitHub's /users/{username}/events/public beside events/orgs/{org}: a fixed word after
+    an id level stays literal; tarball|zipball between a repository and a ref are two routes,
+    not one parameter (two words at a level are no evidence of one)."""
+    routes = [
+        *real.GITHUB,
+        ("GET", "/users/{username:gh-user}/events"),
+        ("GET", "/users/{username:gh-user}/events/public"),
+        ("GET", "/users/{username:gh-user}/events/orgs/{org:gh-user}"),
+        ("GET", "/repos/{owner:gh-user}/{repo:gh-repo}/tarball/{ref:sha}"),
+        ("GET", "/repos/{owner:gh-user}/{repo:gh-repo}/zipball/{ref:sha}"),
+    ]
+    calls = real.traffic(routes, 1500, seed)
+    templater = HostTemplater("api.github.com")
+    for method, path, _route in calls:
+        templater.add(path, 1, method)
+    templater.finish()
+    got = {(route, real.shape(templater.template(path))) for _m, path, route in calls}
+    fixed = {(r, t) for r, t in got if r.endswith(("/public", "ball/{}"))}
+    assert fixed and all(t == r for r, t in fixed), sorted(fixed)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_spotify_fixed_length_ids_even_those_a_recogniser_misses(seed: int) -> None:
     """22-character base62 ids: the odd one with too few case changes to be recognised on its
     own joins the ids beside it by its length and character classes."""
