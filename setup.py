@@ -75,9 +75,21 @@ class BuildExt(build_ext):
                     target.touch()
 
 
+# Commands that only write metadata: pip runs setup.py for them before the build itself
+# (get_requires_for_build_wheel: egg_info; prepare_metadata_for_build_wheel: dist_info), and
+# mypycify type-checks and generates C when called, so it would run three times per install.
+_METADATA_ONLY = frozenset({"egg_info", "dist_info", "sdist", "check", "clean"})
+
+
+def _builds_extensions(argv: list[str]) -> bool:
+    """Whether this run of setup.py builds (its first command is not a metadata one)."""
+    commands = [a for a in argv[1:] if not a.startswith("-")]
+    return bool(commands) and commands[0] not in _METADATA_ONLY
+
+
 def _extensions() -> list[Extension]:
     compiled = _compiled_module()
-    if os.environ.get(compiled.PURE_ENV) == "1":
+    if os.environ.get(compiled.PURE_ENV) == "1" or not _builds_extensions(sys.argv):
         return []
     if _c_compiler() is None:
         _pure("no C compiler found (set CC, or install gcc or clang)")

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Search hosts, endpoints, identities, credentials and findings for a text.",
     ),
     "capture": ("ir_console.commands.capture:capture", "Live capture: sniffer or proxy."),
+    "case": ("ir_console.commands.case:case", "Whole cases: merge many sensors' cases into one."),
     "ingest": (
         "ir_console.commands.ingest:ingest",
         "Ingest captures (pcap, pcapng), HAR, mitmproxy flows or Zeek logs.",

@@ -381,6 +381,38 @@ def _to_v9(conn: sqlite3.Connection) -> None:
     run_script(conn, _V9)
 
 
+_V10 = """
+CREATE TABLE audit_origins (
+    id INTEGER PRIMARY KEY,
+    first_hash TEXT NOT NULL UNIQUE,              -- the origin chain's first entry: its identity
+    case_path TEXT NOT NULL,                      -- where the merged case was
+    entries INTEGER NOT NULL,
+    head TEXT NOT NULL,                           -- the hash of its newest entry
+    content_sha256 TEXT NOT NULL,                 -- of its canonical entries, pinned in our chain
+    same_key INTEGER NOT NULL,                    -- 1: its MACs are under this case's audit key
+    merged_at REAL NOT NULL
+);
+CREATE TABLE audit_origin_entries (
+    origin_id INTEGER NOT NULL REFERENCES audit_origins(id),
+    seq INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT,
+    details TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (origin_id, seq)
+) WITHOUT ROWID;
+"""
+
+
+def _to_v10(conn: sqlite3.Connection) -> None:
+    """``case merge``: the audit chains of merged cases, kept whole beside this case's own chain
+    (``discovery/case/audit_origins.py``)."""
+    run_script(conn, _V10)
+
+
 # MIGRATIONS[n] upgrades a case at version n to n + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v1,
@@ -392,6 +424,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v7,
     _to_v8,
     _to_v9,
+    _to_v10,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

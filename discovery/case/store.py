@@ -34,6 +34,11 @@ BUSY_TIMEOUT_MS = 30_000
 # each into the database several times (a fifth of the insert time). Crash safety is the same at
 # any WAL size (a commit is whole or absent); the WAL only grows to ~40 MiB before the copy.
 BULK_WAL_AUTOCHECKPOINT = 10_000
+# Page cache of a writer that bulk-inserts, in KiB (SQLite's default: 2 MiB). The exchanges'
+# indexes take rows in no order (host, path); once they outgrow the cache each insert reads and
+# writes pages back: 300,000 Zeek records inserted in 51 s with the default, 24 s with 128 MiB.
+# A bound, not an allocation: memory stays flat at most this much above a small case's.
+BULK_CACHE_KIB = 131_072
 
 # an exchange ready to insert: its row fields (``exchange_fields``), its time, its sightings
 PreparedExchange = tuple[tuple[Any, ...], float, Sequence[CredentialSighting]]
@@ -358,9 +363,11 @@ class Store:
             (input_id,),
         )
         conn.execute("DELETE FROM exchanges WHERE input_id = ?", (input_id,))
-        self._recount_credentials()
+        self.recount_credentials()
 
-    def _recount_credentials(self) -> None:
+    def recount_credentials(self) -> None:
+        """Requests and first/last seen of every credential, from its links (inside the
+        caller's transaction); a credential no exchange carries any more is removed."""
         conn = self.conn
         conn.execute(
             "UPDATE credentials SET "
@@ -430,6 +437,7 @@ class Store:
         conn = self.conn
         if not self._bulk:  # this connection writes exchanges in batches: see the constant
             conn.execute(f"PRAGMA wal_autocheckpoint = {BULK_WAL_AUTOCHECKPOINT}")
+            conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
             self._bulk = True
         count = 0
         creds: dict[str, _CredAgg] = {}

@@ -28,6 +28,11 @@ from discovery.wire.paths import (
     split_target,
 )
 
+PRECOMPUTED_MEMO_SIZE = 4096
+# (the case's fingerprint function, a source's digest) -> its sighting; digests, never secrets
+_PRECOMPUTED_MEMO: dict[tuple[Callable[[str], str], PrecomputedCredential], CredentialSighting]
+_PRECOMPUTED_MEMO = {}
+
 
 def header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
     """First value of a header, case-insensitively."""
@@ -52,7 +57,19 @@ def normalise_host(host: str, tls: bool) -> str:
 def _precomputed(
     pc: PrecomputedCredential, fingerprint: Callable[[str], str]
 ) -> CredentialSighting:
-    """A sighting from a digest a source computed: re-keyed under the case key, namespaced."""
+    """A sighting from a digest a source computed: re-keyed under the case key, namespaced.
+    The same few digests recur on most records of a log: each is re-keyed once per key."""
+    key = (fingerprint, pc)
+    known = _PRECOMPUTED_MEMO.get(key)
+    if known is None:
+        known = _rekeyed(pc, fingerprint)
+        if len(_PRECOMPUTED_MEMO) >= PRECOMPUTED_MEMO_SIZE:
+            _PRECOMPUTED_MEMO.clear()
+        _PRECOMPUTED_MEMO[key] = known
+    return known
+
+
+def _rekeyed(pc: PrecomputedCredential, fingerprint: Callable[[str], str]) -> CredentialSighting:
     return CredentialSighting(
         fingerprint=fingerprint(f"{pc.namespace}:{pc.digest}"),
         kind=pc.kind,

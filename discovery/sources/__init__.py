@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -52,6 +53,7 @@ _PCAP_MAGICS = {
     b"\xa1\xb2\x3c\x4d",  # nanosecond, both byte orders
 }
 _PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def detect_format(path: Path) -> str:
@@ -61,6 +63,8 @@ def detect_format(path: Path) -> str:
             head = handle.read(65536)
     except OSError as exc:
         raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    if head[:2] == GZIP_MAGIC:
+        return _detect_compressed(path, head)
     if len(head) >= 4 and head[:4] in _PCAP_MAGICS:
         return "pcap"
     if head[:4] == _PCAPNG_MAGIC:
@@ -85,6 +89,23 @@ def detect_format(path: Path) -> str:
         raise UnknownFormatError(str(path), "empty file")
     raise UnknownFormatError(
         str(path), "not a recognised capture or log (pcap, pcapng, HAR, mitmproxy flows, Zeek)"
+    )
+
+
+def _detect_compressed(path: Path, head: bytes) -> str:
+    """A gzip-compressed input: a rotated Zeek log (the only format read compressed)."""
+    try:
+        inner = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 65536)
+    except zlib.error as exc:
+        raise UnknownFormatError(str(path), f"damaged gzip data ({exc})") from exc
+    text = inner.lstrip()
+    lines = text.split(b"\n", 8)[:8] if text.startswith(b"{") else []
+    if text.startswith((b"#separator", b"#fields")) or any(_zeek_record(x) for x in lines):
+        return "zeek"
+    if not inner:
+        raise UnknownFormatError(str(path), "empty gzip file")
+    raise UnknownFormatError(
+        str(path), "gzip-compressed, but not a Zeek log (the only format read compressed)"
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import BinaryIO
 
 BUFFER = 1 << 20
 
@@ -42,7 +41,7 @@ class _Bounded(io.RawIOBase):
         super().close()
 
 
-def open_window(path: Path, end: int | None = None) -> BinaryIO:
+def open_window(path: Path, end: int | None = None) -> io.BufferedReader:
     """``path`` opened for buffered binary reading; reads end at byte ``end`` when given."""
     raw = io.FileIO(path, "rb")
     if end is None:

@@ -18,14 +18,17 @@ the next read.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
+import io
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from discovery.errors import InputError
 from discovery.models import ObservedExchange, PrecomputedCredential
@@ -39,10 +42,16 @@ HMAC_FIELD = "irc_cred_hmacs"
 HMAC_NAMESPACE = "zeek-hmac"
 BASIC_USER_NAMESPACE = "zeek-basic-user"
 PROGRESS_EVERY = 4096
+GZIP_MAGIC = b"\x1f\x8b"
+MEMO_SIZE = 4096  # entries kept by the per-process memos before they start over
 _ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
+# the TSV fields read as sets or vectors (the others are single values)
+_SET_FIELDS = frozenset((HMAC_FIELD, "orig_mime_types", "resp_mime_types"))
 
 Record = Mapping[str, Any]
+_HMAC_MEMO: dict[tuple[tuple[str, ...], str | None, str | None], tuple[PrecomputedCredential, ...]]
+_HMAC_MEMO = {}
 
 
 class _BadRecord(ValueError):
@@ -134,9 +143,26 @@ def _list(record: Record, name: str) -> list[str]:
 
 
 def _cred_hmacs(record: Record, host: str | None, user: str | None) -> list[PrecomputedCredential]:
-    """Our policy script's ``name:scheme:hmac`` entries as precomputed credentials."""
+    """Our policy script's ``name:scheme:hmac`` entries as precomputed credentials (the same
+    few credentials recur on most records of a log: each is built once, ``_HMAC_MEMO``)."""
+    items = _list(record, HMAC_FIELD)
+    if not items:
+        return []
+    key = (tuple(items), host, user)
+    known = _HMAC_MEMO.get(key)
+    if known is None:
+        known = _parse_hmacs(items, host, user)
+        if len(_HMAC_MEMO) >= MEMO_SIZE:
+            _HMAC_MEMO.clear()
+        _HMAC_MEMO[key] = known
+    return list(known)
+
+
+def _parse_hmacs(
+    items: list[str], host: str | None, user: str | None
+) -> tuple[PrecomputedCredential, ...]:
     out = []
-    for item in _list(record, HMAC_FIELD):
+    for item in items:
         name, _, rest = item.partition(":")
         scheme, _, digest = rest.rpartition(":")
         digest = digest.lower()
@@ -163,7 +189,7 @@ def _cred_hmacs(record: Record, host: str | None, user: str | None) -> list[Prec
                 ),
             )
         )
-    return out
+    return tuple(out)
 
 
 def http_record(record: Record, where: str) -> ObservedExchange:
@@ -336,16 +362,19 @@ def _tsv(
                 f"{path} (line {number}): expected {len(fields)} fields, got {len(values)}",
             )
             continue
+        escaped = "\\x" in line  # nearly no line has an escape: looked for once per line
         record: dict[str, Any] = {}
-        for name, value in zip(fields, values, strict=True):
+        for index, value in enumerate(values):
+            name = fields[index]
             if value == unset:
                 record[name] = None
             elif value == empty:
                 record[name] = []
-            elif name in (HMAC_FIELD, "orig_mime_types", "resp_mime_types"):
-                record[name] = [_unescape(v) for v in value.split(set_sep)]
+            elif name in _SET_FIELDS:
+                items = value.split(set_sep)
+                record[name] = [_unescape(v) for v in items] if escaped else items
             else:
-                record[name] = _unescape(value)
+                record[name] = _unescape(value) if escaped else value
         if record.get("established") in ("T", "F"):
             record["established"] = record["established"] == "T"
         stats.flows += 1
@@ -386,15 +415,27 @@ def read(
     end: int | None = None,
 ) -> Iterator[ObservedExchange]:
     """Yield one observed exchange per http.log or ssl.log record (TSV or JSON lines) whose
-    line begins at or after byte ``start`` and ends by byte ``end``."""
+    line begins at or after byte ``start`` and ends by byte ``end``.
+
+    A gzip-compressed log (a rotated one: ``http.10:00:00-11:00:00.log.gz``) is read as it is,
+    streamed, from its start: it is a finished file, so it has no ``consumed`` to go on from; a
+    gzip stream cut short (still being compressed, or damaged) gives the lines before the cut
+    and a warning."""
     try:
         handle = open_window(path, end)
     except OSError as exc:
         raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
     with handle:
-        head = handle.read(4096).lstrip()
-        handle.seek(0)
-        lines = _numbered(path, handle, progress, stats, start)
+        if handle.peek(2)[:2] == GZIP_MAGIC:
+            stream: gzip.GzipFile | io.BufferedReader = gzip.GzipFile(fileobj=handle, mode="rb")
+            start = 0
+        else:
+            stream = handle
+        try:
+            head = stream.peek(4096)[:4096].lstrip()
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(str(path), f"not a readable gzip file ({exc})") from exc
+        lines = _numbered(path, stream, progress, stats, start, handle.tell)
         if head.startswith(b"#"):
             yield from _tsv(path, lines, stats)
         elif head.startswith(b"{"):
@@ -405,17 +446,25 @@ def read(
             raise InputError(
                 str(path), "not a Zeek log (neither #fields TSV nor JSON lines)", where="line 1"
             )
+        if stream is not handle:
+            stats.consumed = None  # read as a whole: a grown .gz is a new input
         if progress:
             progress(handle.tell())
 
 
 def _numbered(
-    path: Path, handle: BinaryIO, progress: Progress | None, stats: IngestStats, start: int
+    path: Path,
+    handle: gzip.GzipFile | io.BufferedReader,
+    progress: Progress | None,
+    stats: IngestStats,
+    start: int,
+    read_so_far: Callable[[], int],
 ) -> Iterator[tuple[int, bytes]]:
     """Lines with their numbers, from the first line at or after ``start`` (the header lines
     at the top are given first, also when starting later); ``stats.consumed`` follows the end
     of the last whole line. A last line without its newline is being written: it is left for
-    the next read, unless it is a whole JSON object."""
+    the next read, unless it is a whole JSON object. ``read_so_far`` is the bytes of the file
+    read (of a compressed file: compressed bytes), for ``progress``."""
     number = 0
     pos = 0
     if start:
@@ -436,7 +485,7 @@ def _numbered(
         handle.seek(start)
         pos = start
     stats.consumed = pos
-    for raw in handle:
+    for raw in _lines(path, handle, stats):
         if not raw.endswith(b"\n") and not _whole_json(raw):
             stats.counts["incomplete last line (read when the log grows)"] += 1
             stats.warn(
@@ -448,8 +497,25 @@ def _numbered(
         pos += len(raw)
         stats.consumed = pos
         if progress and number % PROGRESS_EVERY == 0:
-            progress(pos)
+            progress(read_so_far())
         yield number, raw
+
+
+def _lines(
+    path: Path, handle: gzip.GzipFile | io.BufferedReader, stats: IngestStats
+) -> Iterator[bytes]:
+    """The lines of the file; a compressed stream that ends early or is damaged ends them
+    (counted, with a warning): the lines before are kept."""
+    try:
+        # not ``yield from``: closing this generator early would close the file with it
+        for raw in handle:  # noqa: UP028
+            yield raw
+    except EOFError:
+        stats.counts["gzip stream cut short (the lines before it read)"] += 1
+        stats.warn(f"{path}: the gzip stream ends early (cut, or still being written)")
+    except (OSError, zlib.error) as exc:
+        stats.counts["gzip stream damaged (the lines before it read)"] += 1
+        stats.warn(f"{path}: the gzip stream is damaged ({exc})")
 
 
 def _whole_json(raw: bytes) -> bool:

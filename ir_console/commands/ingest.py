@@ -16,9 +16,7 @@ FORMATS = ("auto", "pcap", "pcapng", "har", "mitm", "zeek")
 
 
 @click.command()
-@click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("names", nargs=-1, required=True, metavar="PATH...")
 @click.option(
     "--spec",
     "specs",
@@ -40,25 +38,44 @@ FORMATS = ("auto", "pcap", "pcapng", "har", "mitm", "zeek")
     show_default=True,
     help="When another process is ingesting the same input: wait for it, or stop (exit 1).",
 )
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Keep reading what is appended to the inputs (a Zeek log, a capture being written) "
+    "until interrupted (Ctrl-C, SIGTERM).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.05, 3600),
+    default=2.0,
+    show_default=True,
+    help="With --follow: seconds between looks at the inputs.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
 def ingest(
     case: CaseContext,
-    paths: tuple[Path, ...],
+    names: tuple[str, ...],
     specs: tuple[Path, ...],
     fmt: str,
     wait: bool,
+    follow: bool,
+    interval: float,
     as_json: bool,
 ) -> None:
     """Ingest capture files (pcap, pcapng), HAR, mitmproxy flows or Zeek logs into the case.
 
+    PATH is a file, a directory (every file under it) or a quoted pattern
+    ('zeek/2026-11-*/http.*.log.gz'); Zeek logs may be gzip-compressed (rotated logs).
     Re-ingesting a file already in the case adds nothing. A capture, Zeek log or flow file that
     grew since it was ingested (still being written) is read on from where the last read
-    stopped, so each record is added once. An input another process is ingesting right now is
-    waited for (--no-wait: refused).
+    stopped, so each record is added once; --follow keeps doing so as it grows. An input another
+    process is ingesting right now is waited for (--no-wait: refused).
     """
     from discovery.ingest.files import ingest_files
+    from discovery.ingest.paths import expand
 
+    paths = tuple(expand(names))  # a name that matches nothing: one line, exit 2
     with case.open() as store:
         if specs:
             from discovery.analyse.specs import import_spec_file
@@ -67,9 +84,12 @@ def ingest(
                 done = import_spec_file(store, Path(spec), host=None, analyse=False)
                 message(f"spec {clean(done.title)!r}: {done.operations} operations")
         with _progress(paths) as report:
-            # re-analyses when anything was added, a spec was imported, or an earlier run was
-            # killed before its analysis finished
-            results = ingest_files(store, paths, fmt, report, wait=wait, on_wait=message)
+            if follow:
+                results = _follow(store, names, fmt, report, interval, wait, as_json)
+            else:
+                # re-analyses when anything was added, a spec was imported, or an earlier run
+                # was killed before its analysis finished
+                results = ingest_files(store, paths, fmt, report, wait=wait, on_wait=message)
         from discovery.analyse.inventory import analysis_skipped
 
         skipped = analysis_skipped(store)
@@ -86,8 +106,58 @@ def ingest(
     if as_json:
         emit_json(summaries)
         return
+    if follow:  # each round was printed as it was read
+        return
     for item in summaries:
         _print_summary(item)
+
+
+def _follow(
+    store: Any,
+    names: tuple[str, ...],
+    fmt: str,
+    report: Any,
+    interval: float,
+    wait: bool,
+    as_json: bool,
+) -> list[Any]:
+    """``--follow``: rounds until SIGINT or SIGTERM; the first signal stops after the file being
+    read (nothing half written), a second one interrupts at once."""
+    import signal
+
+    from discovery.ingest.follow import follow
+
+    stop = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stop
+        if stop:
+            raise KeyboardInterrupt
+        stop = True
+
+    def on_round(results: list[Any]) -> None:
+        if not as_json:
+            for item in results:
+                _print_summary(_summary(item))
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if not as_json:
+        message("following the inputs: Ctrl-C to stop")
+    try:
+        return follow(
+            store,
+            names,
+            fmt,
+            report,
+            should_stop=lambda: stop,
+            interval=interval,
+            on_round=on_round,
+            wait=wait,
+            on_wait=message,
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _summary(result: Any) -> dict[str, Any]:

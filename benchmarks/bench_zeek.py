@@ -1,0 +1,291 @@
+"""Benchmark: Zeek ``http.log`` ingest at sensor volume (TSV and JSON, plain and gzip).
+
+    .venv/bin/python benchmarks/bench_zeek.py                  # 1,000,000 records per variant
+    .venv/bin/python benchmarks/bench_zeek.py --records 200000 # fewer
+    .venv/bin/python benchmarks/bench_zeek.py --variants tsv,tsv.gz
+    .venv/bin/python benchmarks/bench_zeek.py --no-memory      # skip the 1/10-size memory run
+
+The log is synthesised as a Zeek cluster writes it: the ``#fields`` header of ``http.log``
+(with our policy script's ``irc_cred_hmacs``), 2,000 clients, 40 hosts, REST paths with ids
+(so templating has work), Basic usernames, and credential digests on most requests. Each
+variant is read into a fresh case by a child process (``discovery.ingest.files.ingest_file``:
+read, convert at the secret boundary, write in batches; what ``ir-console ingest`` does before
+its analysis); wall time and peak RSS (``wait4``) are measured per process. ``--analysis``
+then times the analysis the next ``ir-console ingest`` runs on that case. Memory is flat when a
+tenth of the log peaks at about the same RSS as the whole log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+IR_CONSOLE = Path(sys.executable).with_name("ir-console")
+
+FIELDS = [
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "trans_depth",
+    "method",
+    "host",
+    "uri",
+    "referrer",
+    "version",
+    "user_agent",
+    "origin",
+    "request_body_len",
+    "response_body_len",
+    "status_code",
+    "status_msg",
+    "info_code",
+    "info_msg",
+    "tags",
+    "username",
+    "password",
+    "proxied",
+    "orig_fuids",
+    "orig_filenames",
+    "orig_mime_types",
+    "resp_fuids",
+    "resp_filenames",
+    "resp_mime_types",
+    "irc_cred_hmacs",
+]
+TYPES = [
+    "time",
+    "string",
+    "addr",
+    "port",
+    "addr",
+    "port",
+    "count",
+    "string",
+    "string",
+    "string",
+    "string",
+    "string",
+    "string",
+    "string",
+    "count",
+    "count",
+    "count",
+    "string",
+    "count",
+    "string",
+    "set[enum]",
+    "string",
+    "string",
+    "set[string]",
+    "vector[string]",
+    "vector[string]",
+    "vector[string]",
+    "vector[string]",
+    "vector[string]",
+    "vector[string]",
+    "vector[string]",
+]
+_METHODS = ("GET", "GET", "GET", "POST", "PUT", "DELETE")
+_STATUS = (("200", "OK"), ("200", "OK"), ("201", "Created"), ("404", "Not Found"))
+_PATHS = (
+    "/api/v1/users/{id}",
+    "/api/v1/users/{id}/orders",
+    "/api/v2/items/ABC-{id}",
+    "/v1/reports/{hex}.json",
+    "/healthz",
+    "/api/v1/search?q=item{id}&limit=20",
+)
+
+
+def _records(count: int, seed: int = 7) -> list[dict[str, object]]:
+    """``count`` http.log records as dicts (field name -> value; None = unset)."""
+    rng = random.Random(seed)
+    digests = [hashlib.sha256(f"cred-{i}".encode()).hexdigest() for i in range(300)]
+    hosts = [f"svc{i}.internal.example" for i in range(40)]
+    agents = [f"client-{i}/1.{i % 7}" for i in range(60)]
+    t0 = 1795168800.0
+    out: list[dict[str, object]] = []
+    for n in range(count):
+        ident = rng.randrange(1, 100_000)
+        method = rng.choice(_METHODS)
+        status, msg = rng.choice(_STATUS)
+        host = rng.choice(hosts)
+        kind = rng.random()
+        hmacs: list[str] | None = None
+        user = None
+        if kind < 0.6:
+            hmacs = [f"authorization:bearer:{rng.choice(digests)}"]
+        elif kind < 0.8:
+            hmacs = [f"x-api-key::{rng.choice(digests)}"]
+        elif kind < 0.85:
+            user = f"svc-user{ident % 50}"
+        out.append(
+            {
+                "ts": t0 + n * 0.01,
+                "uid": f"C{n:017x}",
+                "id.orig_h": f"10.{ident % 8}.{ident % 250}.{ident % 200 + 1}",
+                "id.orig_p": 30000 + n % 30000,
+                "id.resp_h": f"10.9.0.{hosts.index(host) + 1}",
+                "id.resp_p": 80,
+                "trans_depth": 1 + n % 3,
+                "method": method,
+                "host": host,
+                "uri": rng.choice(_PATHS).format(id=ident, hex=f"{ident:08x}"),
+                "referrer": None,
+                "version": "1.1",
+                "user_agent": rng.choice(agents),
+                "origin": None,
+                "request_body_len": 0 if method in ("GET", "DELETE") else 40 + ident % 400,
+                "response_body_len": ident % 5000,
+                "status_code": int(status),
+                "status_msg": msg,
+                "info_code": None,
+                "info_msg": None,
+                "tags": [],
+                "username": user,
+                "password": None,
+                "proxied": None,
+                "orig_fuids": None,
+                "orig_filenames": None,
+                "orig_mime_types": ["application/json"] if method in ("POST", "PUT") else None,
+                "resp_fuids": None,
+                "resp_filenames": None,
+                "resp_mime_types": ["application/json"],
+                "irc_cred_hmacs": hmacs,
+            }
+        )
+    return out
+
+
+def _tsv_value(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ",".join(value) if value else "(empty)"
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    return str(value)
+
+
+def write_tsv(path: Path, records: list[dict[str, object]]) -> None:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt", encoding="utf-8", newline="\n") as out:  # type: ignore[operator]
+        out.write("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n")
+        out.write("#unset_field\t-\n#path\thttp\n#open\t2026-11-20-10-00-00\n")
+        out.write("#fields\t" + "\t".join(FIELDS) + "\n#types\t" + "\t".join(TYPES) + "\n")
+        for record in records:
+            out.write("\t".join(_tsv_value(record[f]) for f in FIELDS) + "\n")
+        out.write("#close\t2026-11-21-10-00-00\n")
+
+
+def write_json(path: Path, records: list[dict[str, object]]) -> None:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt", encoding="utf-8", newline="\n") as out:  # type: ignore[operator]
+        for record in records:
+            kept = {k: v for k, v in record.items() if v is not None}
+            out.write(json.dumps(kept, separators=(",", ":")) + "\n")
+
+
+def write(path: Path, records: list[dict[str, object]]) -> None:
+    (write_json if ".json" in path.name else write_tsv)(path, records)
+
+
+def _run(args: list[str]) -> tuple[float, int, str]:
+    """Run a command as a child: wall seconds, peak RSS in MiB, stdout."""
+    read_end, write_end = os.pipe()
+    start = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.dup2(write_end, 1)
+        os.close(read_end)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.execv(args[0], args)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 1 << 16):
+        chunks.append(chunk)
+    os.close(read_end)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(args)} failed (exit {os.waitstatus_to_exitcode(status)})")
+    return wall, usage.ru_maxrss // 1024, b"".join(chunks).decode()
+
+
+_CHILD = """
+import json, sys
+from pathlib import Path
+from discovery import compiled
+from discovery.case.store import Store
+from discovery.ingest.files import ingest_file
+with Store.open(Path(sys.argv[1])) as store:
+    result = ingest_file(store, Path(sys.argv[2]), "zeek")
+print(json.dumps({"exchanges": result.stats.exchanges, "compiled": compiled.in_use()}))
+"""
+
+
+def _ingest(case: Path, log: Path) -> tuple[float, int, int, bool]:
+    """Wall seconds and peak MiB of reading the log into a case (no analysis: see --analysis),
+    the exchanges written, and whether the compiled build ran."""
+    wall, rss, out = _run([sys.executable, "-c", _CHILD, str(case), str(log)])
+    done = json.loads(out)
+    return wall, rss, int(done["exchanges"]), bool(done["compiled"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--variants", default="tsv,tsv.gz,json,json.gz")
+    parser.add_argument("--no-memory", action="store_true", help="skip the 1/10-size run")
+    parser.add_argument("--analysis", action="store_true", help="also time the analysis")
+    opts = parser.parse_args()
+    variants = opts.variants.split(",")
+    print(f"generating {opts.records:,} http.log records ...", flush=True)
+    records = _records(opts.records)
+    with tempfile.TemporaryDirectory(prefix="bench-zeek-") as tmp:
+        work = Path(tmp)
+        rows = []
+        for variant in variants:
+            gz = ".gz" if variant.endswith(".gz") else ""
+            log = work / ("http." + variant.removesuffix(".gz") + ".log" + gz)
+            small = work / ("small." + log.name)
+            write(log, records)
+            if not opts.no_memory:
+                write(small, records[: max(1, len(records) // 10)])
+            wall, rss, written, native = _ingest(work / f"{variant}.db", log)
+            small_rss = None
+            if not opts.no_memory:
+                _, small_rss, _, _ = _ingest(work / f"small-{variant}.db", small)
+            line = (
+                f"{variant:8} {written:>10,} exchanges  {wall:7.2f} s  "
+                f"{written / wall:>9,.0f} records/s  peak {rss} MiB"
+            )
+            if small_rss is not None:
+                line += f" (a tenth of the log: {small_rss} MiB)"
+            if opts.analysis:  # the analysis is pending: the next ingest runs it
+                case = work / f"{variant}.db"
+                a_wall, a_rss, _ = _run([str(IR_CONSOLE), "--db", str(case), "ingest", str(log)])
+                line += f"; then the analysis: {a_wall:.1f} s, peak {a_rss} MiB"
+            print(line + ("" if native else "  [pure Python build]"), flush=True)
+            rows.append((variant, written, wall))
+            for path in (log, small):
+                path.unlink(missing_ok=True)
+        if len(rows) > 1:
+            total = sum(r[1] for r in rows) / sum(r[2] for r in rows)
+            print(f"all variants: {total:,.0f} records/s (target >= 100,000/s)")
+
+
+if __name__ == "__main__":
+    main()
