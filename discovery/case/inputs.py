@@ -12,6 +12,10 @@ they grow.
   is that input grown (a capture still being written, Zeek's ``current/http.log``): it is read on
   from there, as a new input that ``continues`` the earlier one, so every record is added once.
   A file that grew while an earlier version of it is being read waits for that read to finish.
+* **Compressed.** A gzip-compressed input is known by its *decompressed* bytes (sizes and offsets
+  too): Zeek's rotated ``http.….log.gz`` is the ``current/http.log`` it followed, finished, so
+  after ``ingest --follow`` read the current log, the archive is read on from where it stopped.
+  A gzip stream cut short (still being compressed, damaged) counts up to the cut.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +34,7 @@ from discovery.case.pending import mark_pending
 from discovery.case.store import Store, dumps
 
 CHUNK = 1 << 20
+GZIP_MAGIC = b"\x1f\x8b"
 
 # claims held by ingests running in this process: (case path, input id). A claim naming this
 # process but not listed here was left by an ingest of this process that did not finish.
@@ -50,34 +57,70 @@ def fingerprint(path: Path, offsets: set[int] | frozenset[int] = frozenset()) ->
     prefixes: dict[int, str] = {}
     stops = sorted(n for n in offsets if n > 0)
     done = 0
-    with path.open("rb") as handle:
-        while True:
-            want = CHUNK
-            while stops and stops[0] <= done:
-                if stops[0] == done:
-                    prefixes[done] = digest.copy().hexdigest()
-                stops.pop(0)
-            if stops:
-                want = min(want, stops[0] - done)
-            block = handle.read(want)
-            if not block:
-                break
-            digest.update(block)
-            done += len(block)
+    for block in _content(path, stops):
+        while stops and stops[0] <= done:
+            if stops[0] == done:
+                prefixes[done] = digest.copy().hexdigest()
+            stops.pop(0)
+        digest.update(block)
+        done += len(block)
+    while stops and stops[0] <= done:  # an offset at the very end
+        if stops[0] == done:
+            prefixes[done] = digest.copy().hexdigest()
+        stops.pop(0)
     return Fingerprint(digest.hexdigest(), done, prefixes)
+
+
+def _content(
+    path: Path, stops: list[int] | None = None, limit: int | None = None
+) -> Iterator[bytes]:
+    """The bytes of an input in blocks, decompressed when it is gzip, each block ending at or
+    before the next of ``stops`` (ascending, consumed by the caller), up to ``limit`` bytes."""
+    done = 0
+    for block in _blocks(path):
+        while block:
+            cut = len(block) if limit is None else min(len(block), limit - done)
+            if stops:
+                ahead = [s - done for s in stops if s > done]
+                if ahead:
+                    cut = min(cut, ahead[0])
+            if cut <= 0:
+                return
+            yield block[:cut]
+            done += cut
+            block = block[cut:]
+
+
+def _blocks(path: Path) -> Iterator[bytes]:
+    """The file's bytes, or its decompressed bytes when it is gzip (every member; a stream cut
+    short or damaged ends at what decompresses before it)."""
+    with path.open("rb") as raw:
+        compressed = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        if not compressed:
+            while block := raw.read(CHUNK):
+                yield block
+            return
+        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        while chunk := raw.read(CHUNK):
+            while chunk:
+                try:
+                    out = member.decompress(chunk)
+                except zlib.error:
+                    return
+                if out:
+                    yield out
+                if not member.eof:
+                    break
+                chunk = member.unused_data.lstrip(b"\0")  # the next member (padding skipped)
+                member = zlib.decompressobj(16 + zlib.MAX_WBITS)
 
 
 def prefix_sha256(path: Path, length: int) -> str:
     """SHA-256 of the first ``length`` bytes of a file."""
     digest = hashlib.sha256()
-    left = length
-    with path.open("rb") as handle:
-        while left > 0:
-            block = handle.read(min(CHUNK, left))
-            if not block:
-                break
-            digest.update(block)
-            left -= len(block)
+    for block in _content(path, limit=length):
+        digest.update(block)
     return digest.hexdigest()
 
 

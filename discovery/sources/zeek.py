@@ -417,25 +417,30 @@ def read(
     """Yield one observed exchange per http.log or ssl.log record (TSV or JSON lines) whose
     line begins at or after byte ``start`` and ends by byte ``end``.
 
-    A gzip-compressed log (a rotated one: ``http.10:00:00-11:00:00.log.gz``) is read as it is,
-    streamed, from its start: it is a finished file, so it has no ``consumed`` to go on from; a
-    gzip stream cut short (still being compressed, or damaged) gives the lines before the cut
-    and a warning."""
+    A gzip-compressed log (a rotated one: ``http.10:00:00-11:00:00.log.gz``) is read streamed,
+    and its offsets (``start``, ``end``, ``stats.consumed``) are in its decompressed bytes, as
+    ``discovery.case.inputs`` knows it: the archive of a log read while it was written is read on
+    from there. A gzip stream cut short (still being compressed, or damaged) gives the lines
+    before the cut and a warning."""
     try:
-        handle = open_window(path, end)
+        with path.open("rb") as probe:
+            compressed = probe.read(2) == GZIP_MAGIC
+        # a compressed file's ``end`` bounds its decompressed bytes (``limit``), not the file
+        handle = open_window(path, None if compressed else end)
     except OSError as exc:
         raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
     with handle:
-        if handle.peek(2)[:2] == GZIP_MAGIC:
+        limit = None
+        if compressed:
             stream: gzip.GzipFile | io.BufferedReader = gzip.GzipFile(fileobj=handle, mode="rb")
-            start = 0
+            limit = end
         else:
             stream = handle
         try:
             head = stream.peek(4096)[:4096].lstrip()
         except (OSError, EOFError, zlib.error) as exc:
             raise InputError(str(path), f"not a readable gzip file ({exc})") from exc
-        lines = _numbered(path, stream, progress, stats, start, handle.tell)
+        lines = _numbered(path, stream, progress, stats, start, handle.tell, limit)
         if head.startswith(b"#"):
             yield from _tsv(path, lines, stats)
         elif head.startswith(b"{"):
@@ -446,8 +451,6 @@ def read(
             raise InputError(
                 str(path), "not a Zeek log (neither #fields TSV nor JSON lines)", where="line 1"
             )
-        if stream is not handle:
-            stats.consumed = None  # read as a whole: a grown .gz is a new input
         if progress:
             progress(handle.tell())
 
@@ -459,12 +462,14 @@ def _numbered(
     stats: IngestStats,
     start: int,
     read_so_far: Callable[[], int],
+    limit: int | None = None,
 ) -> Iterator[tuple[int, bytes]]:
     """Lines with their numbers, from the first line at or after ``start`` (the header lines
     at the top are given first, also when starting later); ``stats.consumed`` follows the end
     of the last whole line. A last line without its newline is being written: it is left for
     the next read, unless it is a whole JSON object. ``read_so_far`` is the bytes of the file
-    read (of a compressed file: compressed bytes), for ``progress``."""
+    read (of a compressed file: compressed bytes), for ``progress``; ``limit`` ends the lines at
+    that byte (of a compressed file, whose window cannot)."""
     number = 0
     pos = 0
     if start:
@@ -486,6 +491,10 @@ def _numbered(
         pos = start
     stats.consumed = pos
     for raw in _lines(path, handle, stats):
+        if limit is not None and pos + len(raw) > limit:  # past the bytes the input was hashed at
+            raw = raw[: limit - pos]
+            if not raw:
+                break
         if not raw.endswith(b"\n") and not _whole_json(raw):
             stats.counts["incomplete last line (read when the log grows)"] += 1
             stats.warn(

@@ -127,3 +127,22 @@ def test_gzip_of_another_format_is_refused(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "gzip-compressed, but not a Zeek log" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_gzip_archive_of_a_followed_log_adds_only_what_was_not_read(tmp_path: Path) -> None:
+    case, current = tmp_path / "case.db", tmp_path / "current" / "http.log"
+    current.parent.mkdir()
+    data = zeek_tsv(50)
+    current.write_bytes(data[: len(data) * 3 // 5])  # Zeek was still writing when we read it
+    first = json.loads(run_ok(cli(case, "ingest", "--json", current)).stdout)[0]
+    assert 0 < first["exchanges"] < 50
+    # the hour ends: Zeek finishes the file, closes it and archives it compressed
+    archive = tmp_path / "2026-11-20" / "http.10:00:00-11:00:00.log.gz"
+    archive.parent.mkdir()
+    archive.write_bytes(gzip.compress(data + b"#close\t2026-11-20-11-00-00\n"))
+    current.unlink()
+    (rest,) = json.loads(run_ok(cli(case, "ingest", "--json", archive.parent)).stdout)
+    assert rest["continued_from"] and rest["exchanges"] == 50 - first["exchanges"]
+    assert rows(case, "SELECT COUNT(DISTINCT evidence), COUNT(*) FROM exchanges") == [(50, 50)]
+    (again,) = json.loads(run_ok(cli(case, "ingest", "--json", archive)).stdout)
+    assert again["already_ingested"]
