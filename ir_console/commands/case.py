@@ -3,7 +3,9 @@ investigation (``discovery.ingest.merge`` says how)."""
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -35,7 +37,7 @@ def merge(sources: tuple[Path, ...], output: Path, as_json: bool) -> None:
     Merging a case again adds nothing."""
     from discovery.ingest.merge import merge_cases
 
-    summaries = merge_cases(output, sources, None if as_json else message)
+    summaries = merge_cases(output, sources, _progress(as_json))
     if as_json:
         emit_json({"output": str(output), "sources": [s.as_dict() for s in summaries]})
         return
@@ -52,3 +54,16 @@ def merge(sources: tuple[Path, ...], output: Path, as_json: bool) -> None:
         for line in [*summary.rekeyed, *summary.counts.inputs_left_out]:
             out.write(f"  {clean(line)}\n")
     out.write(f"merged into {clean(str(output))}\n")
+
+
+def _progress(as_json: bool) -> Callable[[str], None] | None:
+    """Each step on stderr: a line on a terminal, a JSON event with ``--json``, nothing on a
+    pipe."""
+    if as_json:
+
+        def event(step: str) -> None:
+            sys.stderr.write(json.dumps({"event": "progress", "step": clean(step)}) + "\n")
+            sys.stderr.flush()
+
+        return event
+    return message if sys.stderr.isatty() else None

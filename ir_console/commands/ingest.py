@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from ir_console.output import emit_json, message
 from ir_console.sanitize import clean
 
 FORMATS = ("auto", "pcap", "pcapng", "har", "mitm", "zeek")
+JSON_PROGRESS_EVERY = 1.0  # seconds between JSON progress events
 
 
 @click.command()
@@ -83,7 +86,7 @@ def ingest(
             for spec in specs:  # a broken spec stops here, before anything is ingested
                 done = import_spec_file(store, Path(spec), host=None, analyse=False)
                 message(f"spec {clean(done.title)!r}: {done.operations} operations")
-        with _progress(paths) as report:
+        with _progress(paths, as_json) as report:
             if follow:
                 results = _follow(store, names, fmt, report, interval, wait, as_json)
             else:
@@ -191,15 +194,36 @@ def _print_summary(item: dict[str, Any]) -> None:
 
 
 class _progress:
-    """A rich progress bar of bytes read on stderr (nothing when stderr is not a terminal)."""
+    """Progress of the bytes read, on stderr: a rich progress bar on a terminal; with ``--json``
+    one JSON line per second (``{"event": "progress", "path", "done", "total"}``, bytes);
+    nothing otherwise (a pipe)."""
 
-    def __init__(self, paths: tuple[Path, ...]) -> None:
+    def __init__(self, paths: tuple[Path, ...], as_json: bool = False) -> None:
         self.sizes = {p: p.stat().st_size for p in paths}
         self.bar: Any = None
         self.task: Any = None
         self.done: dict[Path, int] = {}
+        self.as_json = as_json
+        self.last = 0.0
+
+    def report_json(self, path: Path, done: int) -> None:
+        self.done[path] = min(done, self.sizes.get(path, done))
+        now = time.monotonic()
+        if now - self.last < JSON_PROGRESS_EVERY:
+            return
+        self.last = now
+        event = {
+            "event": "progress",
+            "path": clean(str(path)),
+            "done": sum(self.done.values()),
+            "total": sum(self.sizes.values()),
+        }
+        sys.stderr.write(json.dumps(event) + "\n")
+        sys.stderr.flush()
 
     def __enter__(self) -> Any:
+        if self.as_json:
+            return self.report_json
         if not sys.stderr.isatty():
             return None
         from rich.console import Console

@@ -100,3 +100,16 @@ def test_truncated_capture_exits_0_and_warns_naming_the_frame(
     assert "skipped 1: truncated capture" in proc.stdout
     assert "warning: " in proc.stderr and "frame " in proc.stderr
     assert "every earlier frame was kept" in proc.stderr
+
+
+@pytest.mark.integration
+def test_progress_is_json_lines_with_json_and_nothing_on_a_pipe(tmp_path: Path) -> None:
+    log = FIXTURES.parent / "zeek" / "http.log"
+    with_json = main(tmp_path / "a.db", "ingest", "--json", str(log))
+    assert with_json.returncode == 0, with_json.stderr
+    events = [json.loads(x) for x in with_json.stderr.splitlines() if x.startswith("{")]
+    assert events and all(e["event"] == "progress" for e in events)
+    assert events[-1]["total"] == log.stat().st_size >= events[-1]["done"] > 0
+    json.loads(with_json.stdout)  # stdout is still one JSON document
+    plain = main(tmp_path / "b.db", "ingest", str(log))
+    assert plain.returncode == 0 and "progress" not in plain.stderr
