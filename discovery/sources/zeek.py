@@ -43,14 +43,14 @@ HMAC_NAMESPACE = "zeek-hmac"
 BASIC_USER_NAMESPACE = "zeek-basic-user"
 PROGRESS_EVERY = 4096
 GZIP_MAGIC = b"\x1f\x8b"
-MEMO_SIZE = 4096  # entries kept by the per-process memos before they start over
+MEMO_SIZE = 16384  # entries kept by the per-process memos before they start over
 _ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 # the TSV fields read as sets or vectors (the others are single values)
 _SET_FIELDS = frozenset((HMAC_FIELD, "orig_mime_types", "resp_mime_types"))
 
 Record = Mapping[str, Any]
-_HMAC_MEMO: dict[tuple[tuple[str, ...], str | None, str | None], tuple[PrecomputedCredential, ...]]
+_HMAC_MEMO: dict[tuple[str, str | None, str | None], PrecomputedCredential]
 _HMAC_MEMO = {}
 
 
@@ -143,53 +143,47 @@ def _list(record: Record, name: str) -> list[str]:
 
 
 def _cred_hmacs(record: Record, host: str | None, user: str | None) -> list[PrecomputedCredential]:
-    """Our policy script's ``name:scheme:hmac`` entries as precomputed credentials (the same
-    few credentials recur on most records of a log: each is built once, ``_HMAC_MEMO``)."""
-    items = _list(record, HMAC_FIELD)
-    if not items:
-        return []
-    key = (tuple(items), host, user)
+    """Our policy script's ``name:scheme:hmac`` entries as precomputed credentials."""
+    return [_hmac_entry(item, host, user) for item in _list(record, HMAC_FIELD)]
+
+
+def _hmac_entry(item: str, host: str | None, user: str | None) -> PrecomputedCredential:
+    """One ``name:scheme:hmac`` entry. The same few credentials recur on most records of a log:
+    each is built once (``_HMAC_MEMO``), by the entry alone unless the record names a username
+    (a Basic pair's identity names the user and the host)."""
+    key = (item, host, user) if user is not None else (item, None, None)
     known = _HMAC_MEMO.get(key)
     if known is None:
-        known = _parse_hmacs(items, host, user)
+        known = _parse_hmac(item, host, user)
         if len(_HMAC_MEMO) >= MEMO_SIZE:
             _HMAC_MEMO.clear()
         _HMAC_MEMO[key] = known
-    return list(known)
+    return known
 
 
-def _parse_hmacs(
-    items: list[str], host: str | None, user: str | None
-) -> tuple[PrecomputedCredential, ...]:
-    out = []
-    for item in items:
-        name, _, rest = item.partition(":")
-        scheme, _, digest = rest.rpartition(":")
-        digest = digest.lower()
-        if not name or not _HEX.match(digest):
-            raise _BadRecord(f"{HMAC_FIELD} entry is not name:scheme:hmac-sha256-hex: {item!r}")
-        basic = scheme.lower() == "basic" and user is not None
-        out.append(
-            PrecomputedCredential(
-                namespace=HMAC_NAMESPACE,
-                digest=digest,
-                kind="zeek_hmac",
-                location="header",
-                name=name.lower(),
-                redacted=f"{user}:…"
-                if basic
-                else f"{scheme.lower() or name.lower()} hmac …{digest[-6:]}",
-                public_id=user if basic else None,
-                identity=f"basic:{user}@{host or '?'}" if basic else None,
-                identity_kind="basic" if basic else None,
-                claims=(
-                    ("scheme", scheme.lower()),
-                    ("header", name.lower()),
-                    ("keyed_by", "zeek deployment key"),
-                ),
-            )
-        )
-    return tuple(out)
+def _parse_hmac(item: str, host: str | None, user: str | None) -> PrecomputedCredential:
+    name, _, rest = item.partition(":")
+    scheme, _, digest = rest.rpartition(":")
+    digest = digest.lower()
+    if not name or not _HEX.match(digest):
+        raise _BadRecord(f"{HMAC_FIELD} entry is not name:scheme:hmac-sha256-hex: {item!r}")
+    basic = scheme.lower() == "basic" and user is not None
+    return PrecomputedCredential(
+        namespace=HMAC_NAMESPACE,
+        digest=digest,
+        kind="zeek_hmac",
+        location="header",
+        name=name.lower(),
+        redacted=f"{user}:…" if basic else f"{scheme.lower() or name.lower()} hmac …{digest[-6:]}",
+        public_id=user if basic else None,
+        identity=f"basic:{user}@{host or '?'}" if basic else None,
+        identity_kind="basic" if basic else None,
+        claims=(
+            ("scheme", scheme.lower()),
+            ("header", name.lower()),
+            ("keyed_by", "zeek deployment key"),
+        ),
+    )
 
 
 def http_record(record: Record, where: str) -> ObservedExchange:

@@ -56,15 +56,20 @@ def test_reingesting_adds_nothing(case_path: Path) -> None:
 
 
 def test_json_summary_and_hosts_from_sni(case_path: Path) -> None:
-    code, out = run(
-        case_path,
-        "ingest",
-        "--json",
-        str(FIXTURES / "tls_sni.pcap"),
-        str(FIXTURES / "crafted_out_of_order.pcap"),
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--db",
+            str(case_path),
+            "ingest",
+            "--json",
+            str(FIXTURES / "tls_sni.pcap"),
+            str(FIXTURES / "crafted_out_of_order.pcap"),
+        ],
+        catch_exceptions=False,
     )
-    assert code == 0
-    summary = json.loads(out)
+    assert result.exit_code == 0
+    summary = json.loads(result.stdout)  # progress events go to stderr
     assert [s["exchanges"] for s in summary] == [2, 3]
     assert summary[1]["counts"]["retransmitted segments"] >= 1
     code, out = run(case_path, "hosts", "--json")
