@@ -46,8 +46,8 @@ def _files(name: str) -> list[Path]:
         if not files:
             raise InputError(name, "no file matches this pattern")
         return files
-    if path.exists():
-        raise InputError(name, "not a regular file")
+    if path.exists():  # a FIFO, socket or device: ``ingest_file`` refuses it, saying which
+        return [path]
     raise InputError(name, "no such file")
 
 
