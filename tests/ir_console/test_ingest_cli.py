@@ -73,6 +73,7 @@ def test_json_summary_and_hosts_from_sni(case_path: Path) -> None:
     assert [s["exchanges"] for s in summary] == [2, 3]
     assert summary[1]["counts"]["retransmitted segments"] >= 1
     code, out = run(case_path, "hosts", "--json")
+    assert code == 0
     hosts = {h["host"]: h for h in json.loads(out)}
     assert hosts["api.internal.test"]["tls"] is True
     assert hosts["api.internal.test"]["requests"] == 0  # known only from the ClientHello
