@@ -28,9 +28,11 @@ $(STAMP_TEST): pyproject.toml setup.py | $(BIN)/python
 # Rebuilt when any discovery source changes; if it cannot be built, the package runs as pure
 # Python (slower, same results) and says so.
 $(STAMP_NATIVE): $(DISCOVERY_SOURCES) setup.py | $(STAMP_RUN)
+	@echo "make: compiling the hot modules with mypyc (once, and after a change: 1-2 minutes on 2 cores)..." >&2
 	$(BIN)/python -m pip install --quiet $(NATIVE_BUILD_DEPS)
 	find discovery -name '*.so' -delete
 	$(BIN)/python setup.py --quiet build_ext --inplace --parallel 2 \
+		&& echo "make: compiled modules ready" >&2 \
 		|| echo "warning: compiled build failed: running as pure Python" >&2
 	touch $@
 

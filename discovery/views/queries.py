@@ -474,6 +474,16 @@ FINDING_SORTS = {
 }
 
 
+def rule_names(store: Store) -> list[str]:
+    """Every rule id findings can carry: the registered rules, and any other the case's
+    findings name (a case written by a later version)."""
+    from discovery.analyse.findings import load_rules
+
+    names = set(load_rules())
+    names.update(r[0] for r in store.conn.execute("SELECT DISTINCT rule FROM findings"))
+    return sorted(names)
+
+
 def finding_page(
     store: Store,
     *,

@@ -46,7 +46,13 @@ def build_demo_case(case_path: Path) -> dict[str, Any]:
     from discovery.analyse.specs import import_spec_file
     from discovery.case.store import Store
     from discovery.ingest.files import ingest_files
+    from discovery.timeutil import iso
 
+    if case_path.exists():
+        message(
+            f"demo: warning: replacing the existing demo case {case_path} (built "
+            f"{iso(case_path.stat().st_mtime)}); --case PATH builds it elsewhere"
+        )
     _remove_case(case_path)
     with demo_inputs() as folder, Store.open(case_path, create=True) as store:
         for name in DEMO_SPECS:

@@ -202,6 +202,16 @@ def findings(ctx: click.Context, severity: str | None, rule: str | None, as_json
         return
     case: CaseContext = ctx.obj
     with case.open(create=False) as store:
+        if rule is not None and rule not in (known := queries.rule_names(store)):
+            from ir_console.sanitize import clean
+            from ir_console.suggest import did_you_mean
+
+            click.echo(
+                f"ir-console: error: --rule {clean(rule)!r}: no such rule"
+                f"{did_you_mean(rule, known)}; the rules: {', '.join(known)}",
+                err=True,
+            )
+            ctx.exit(2)
         rows = queries.finding_page(
             store, severity=severity.lower() if severity else None, rule=rule
         ).rows

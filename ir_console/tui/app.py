@@ -21,7 +21,8 @@ from textual.screen import Screen
 
 from discovery.errors import DiscoveryError, SubjectNotFound
 from discovery.views.story import STORY_TYPES
-from ir_console.tui.commandline import CommandError, CommandLine, did_you_mean, parse
+from ir_console.suggest import did_you_mean
+from ir_console.tui.commandline import CommandError, CommandLine, parse
 from ir_console.tui.data import CaseData
 from ir_console.tui.messages import (
     BlockRequested,

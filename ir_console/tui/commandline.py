@@ -8,7 +8,6 @@ Parsing is here (pure, tested alone); the app resolves the names through the rea
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -20,6 +19,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
+
+from ir_console.suggest import did_you_mean
 
 SUBJECT_VERBS = {
     "credential": ("cred", "credential", "key", "token"),
@@ -77,12 +78,6 @@ class Command:
     verb: str  # a subject type, exchange, run, block, search, help, quit, or "screen"
     argument: str
     screen: str | None = None
-
-
-def did_you_mean(word: str, choices: list[str]) -> str:
-    """`` (did you mean "x"?)`` for the closest choice, or nothing."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f' (did you mean "{close[0]}"?)' if close else ""
 
 
 def parse(text: str) -> Command:

@@ -136,8 +136,12 @@ def test_the_inventory_is_the_one_the_scenario_plants(
 
 def test_summary_text_and_rebuild_from_scratch(tmp_path: Path) -> None:
     case = tmp_path / "again.db"
-    first = json.loads(run("demo", "--no-tui", "--json", "--case", str(case)).stdout)
-    text = run("demo", "--no-tui", "--case", str(case)).stdout  # rebuilt, not added to
+    built = run("demo", "--no-tui", "--json", "--case", str(case))
+    assert "replacing" not in built.stderr
+    first = json.loads(built.stdout)
+    again = run("demo", "--no-tui", "--case", str(case))  # rebuilt, not added to
+    assert f"demo: warning: replacing the existing demo case {case}" in again.stderr
+    text = again.stdout
     assert f"({first['exchanges']} exchanges)" in text
     assert "hosts: 6" in text
     assert "registered 4, unregistered 2" in text
@@ -178,3 +182,28 @@ def test_demo_case_holds_no_raw_secret(demo_case: tuple[Path, dict[str, Any]]) -
     )
     for raw in (secrets.globex_partner_key, secrets.report_bot_key, secrets.batch_password):
         assert raw.encode() not in data
+
+
+@pytest.mark.anyio
+async def test_the_console_opens_headless_on_the_case_the_demo_builds(
+    demo_case: tuple[Path, dict[str, Any]],
+) -> None:
+    """What ``make demo`` opens, without a terminal: the overview, then the leaked key's page
+    from the command line, its second address among its sources."""
+    from ir_console.tui.app import ConsoleApp
+    from ir_console.tui.screens.story import StoryScreen
+    from tests.ir_console.tui.conftest import settle
+    from tests.ir_console.tui.screen_text import screen_text
+
+    case, summary = demo_case
+    app = ConsoleApp(case)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert f"exchanges {summary['exchanges']}" in screen_text(app)
+        for key in ("colon", *"cred globex", "enter"):
+            await pilot.press("space" if key == " " else key)
+            await settle(pilot)
+        page = app.screen
+        assert isinstance(page, StoryScreen) and page.story is not None
+        assert page.story.source_count == 2
+        assert "acme_pk_globex_" in screen_text(app)

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from discovery.case.store import Store, dumps
+from discovery.errors import CaseFileError
 from discovery.timeutil import iso
 from ir_console.cli import cli
 from tests.conftest import make_exchange, make_sighting
@@ -258,3 +259,46 @@ def test_tables_shrink_to_fit_a_terminal(
     lines = capsys.readouterr().out.splitlines()
     assert all(len(line) <= 50 for line in lines)
     assert lines[1].endswith("…")
+
+
+def test_an_unknown_rule_is_refused_naming_the_closest(populated: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["--db", str(populated), "findings", "--rule", "shadow_endpoint"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1  # one line, no usage block, no traceback
+    assert "no such rule" in result.stderr and 'did you mean "shadow_endpoint_access"' in (
+        result.stderr
+    )
+    nothing_close = CliRunner().invoke(cli, ["--db", str(populated), "findings", "--rule", "nope"])
+    assert nothing_close.exit_code == 2 and "did you mean" not in nothing_close.stderr
+    assert "unregistered_identity" in nothing_close.stderr  # the rules are listed
+    # a real rule with no finding in this case is an empty answer, not an error
+    quiet = CliRunner().invoke(
+        cli, ["--db", str(populated), "findings", "--rule", "request_smuggling", "--json"]
+    )
+    assert quiet.exit_code == 0 and json.loads(quiet.stdout) == []
+
+
+def test_an_unknown_command_is_answered_with_the_closest(case_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--db", str(case_path), "findigns"])
+    assert result.exit_code == 2
+    assert "No such command 'findigns' (did you mean \"findings\"?)" in result.stderr
+    far = CliRunner().invoke(cli, ["--db", str(case_path), "zzzzzz"])
+    assert far.exit_code == 2 and "did you mean" not in far.stderr
+
+
+def test_the_console_refuses_a_missing_case_unless_told_to_create_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.db"
+    result = CliRunner().invoke(cli, ["--db", str(missing), "tui"])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "no such case file" in result.stderr
+    assert "tui --new" in result.stderr
+    assert not missing.exists()  # nothing was created
+    not_a_case = tmp_path / "notes.db"
+    not_a_case.write_text("not a database\n")
+    bad = CliRunner().invoke(cli, ["--db", str(not_a_case), "tui"])
+    # the error main() prints as one line with its exit code, before any console starts
+    assert isinstance(bad.exception, CaseFileError) and bad.exception.exit_code == 2
+    assert "not an ir-console case" in str(bad.exception)
+    assert not_a_case.read_text() == "not a database\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -26,6 +28,25 @@ from ir_console.tui.messages import (
 )
 from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen
 from ir_console.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, TopBar, VimTable, safe
+
+
+def how_to_start(case: Path) -> Text:
+    """What an empty case shows: the commands that put traffic in it (this case's path in
+    each), and that the console shows it as it arrives."""
+    db = shlex.quote(str(case))
+    out = Text("This case holds no traffic yet.", style="bold")
+    out.append(" Put some in from another terminal; this screen follows it as it lands:\n")
+    for command, what in (
+        (f"ir-console --db {db} ingest capture.pcap", "pcap/pcapng, HAR, mitmproxy flows, Zeek"),
+        (f"ir-console --db {db} capture live -i eth0", "an interface, live (CAP_NET_RAW)"),
+        (f"ir-console --db {db} capture proxy", "a recording proxy (or c on the Live screen, 7)"),
+        (f"ir-console --db {db} spec import api.yaml", "what is documented (shadow, zombie)"),
+        ("ir-console demo", "or explore a recorded incident first"),
+    ):
+        out.append("  ")
+        out.append_text(safe(command, style="bold cyan", limit=200))
+        out.append(f"   {what}\n", style="dim")
+    return out
 
 
 class OverviewLoaded(Message):
@@ -139,7 +160,7 @@ class OverviewScreen(CaseScreen):
         self.query_one("#counts", Static).update(counts)
         chart = self.query_one("#ov-timeline", Static)
         if message.timeline is None:
-            chart.update(Text(""))
+            chart.update(how_to_start(self.data.path) if c.exchanges == 0 else Text(""))
         else:
             picture = Text("Case timeline", style="bold underline")
             picture.append("  requests over time; the numbers mark what happened\n", style="dim")

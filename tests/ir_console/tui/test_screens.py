@@ -412,3 +412,25 @@ async def test_a_proxy_started_from_the_live_screen_records_traffic(
             assert proc.returncode in (0, -15)
             assert not isinstance(app.screen, ErrorModal)
     assert server.seen and server.seen[-1]["path"] == "/from-the-console/7"
+
+
+async def test_an_empty_case_says_how_to_start_until_traffic_lands(tmp_path: Path) -> None:
+    empty = tmp_path / "fresh case.db"
+    Store.open(empty, create=True).close()
+    app = ConsoleApp(empty)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "This case holds no traffic yet" in text
+        # the commands name this case (quoted for a shell: its name has a space)
+        assert f"ir-console --db '{empty}' ingest capture.pcap" in text
+        assert "ir-console demo" in text
+        with Store.open(empty, create=False) as store:  # another process ingests
+            store.add_exchanges([make_exchange()])
+        for _ in range(50):  # the case poll runs every second; late on a loaded machine
+            await pilot.pause(0.2)
+            await settle(pilot)
+            if "no traffic yet" not in screen_text(app):
+                break
+        assert "no traffic yet" not in screen_text(app)
+        assert "exchanges 1" in screen_text(app)
