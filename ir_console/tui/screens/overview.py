@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Footer, Static
 from discovery.severity import SEVERITIES
 from discovery.views.overview import Overview
 from discovery.views.timeline import CaseTimeline
+from ir_console.sanitize import clean
 from ir_console.tui.charts import milestones_text
 from ir_console.tui.data import NEW_WINDOWS, when
 from ir_console.tui.messages import (
@@ -44,7 +45,7 @@ def how_to_start(case: Path) -> Text:
         ("ir-console demo", "or explore a recorded incident first"),
     ):
         out.append("  ")
-        out.append_text(safe(command, style="bold cyan", limit=200))
+        out.append(clean(command, limit=400), style="bold cyan")  # wraps: a long path stays whole
         out.append(f"   {what}\n", style="dim")
     return out
 

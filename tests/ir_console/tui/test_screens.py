@@ -414,8 +414,11 @@ async def test_a_proxy_started_from_the_live_screen_records_traffic(
     assert server.seen and server.seen[-1]["path"] == "/from-the-console/7"
 
 
-async def test_an_empty_case_says_how_to_start_until_traffic_lands(tmp_path: Path) -> None:
-    empty = tmp_path / "fresh case.db"
+async def test_an_empty_case_says_how_to_start_until_traffic_lands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    empty = Path("fresh case.db")  # named as a responder names it, relative to where they are
     Store.open(empty, create=True).close()
     app = ConsoleApp(empty)
     async with app.run_test(size=(120, 40)) as pilot:
