@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -85,8 +88,67 @@ class TopBar(Horizontal):
         self.query_one("#screen-title", Static).update(safe(f" {title}", style="bold", limit=None))
 
 
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A table column and how it gives way on a narrow terminal. ``drop``: columns that may go,
+    the highest first (0: never dropped: ids, names and the counts that explain a row).
+    ``flex``: a long text (a title, a path, a host) cut with "…" down to ``least`` cells before
+    any column is dropped."""
+
+    label: str
+    drop: int = 0
+    flex: bool = False
+    least: int = 8
+
+
+PADDING = 2  # a DataTable cell's padding: one cell each side
+
+
+def fit_columns(columns: Sequence[Column], natural: Sequence[int], room: int) -> list[int | None]:
+    """Each column's width in a table ``room`` cells wide (None: dropped), from the widths its
+    cells ask (``natural``, the header's included): flexible columns are cut to their
+    ``least`` first; if that is not enough, columns are dropped one at a time (highest
+    ``drop`` first, the rightmost of equals) and the flexible ones cut again from their whole
+    width (a dropped column's room goes to them); at last flexible columns are cut further (to
+    3 cells at most). A column neither flexible nor dropped keeps its whole width: an id is
+    never cut."""
+    flexible = sorted((i for i, c in enumerate(columns) if c.flex), key=lambda i: -columns[i].drop)
+    droppable = sorted(
+        (i for i, c in enumerate(columns) if c.drop), key=lambda i: (-columns[i].drop, -i)
+    )
+    dropped: set[int] = set()
+    while True:
+        widths: list[int | None] = [None if i in dropped else w for i, w in enumerate(natural)]
+        for i in flexible:
+            current, over = widths[i], _over(widths, room)
+            if over > 0 and current is not None:
+                widths[i] = max(min(columns[i].least, current), current - over)
+        if _over(widths, room) <= 0 or len(dropped) == len(droppable):
+            break
+        dropped.add(droppable[len(dropped)])
+    for i in flexible:
+        current, over = widths[i], _over(widths, room)
+        if over > 0 and current is not None:
+            widths[i] = max(min(3, current), current - over)
+    return widths
+
+
+def _over(widths: Sequence[int | None], room: int) -> int:
+    """How many cells the shown columns need beyond ``room``."""
+    return sum(w + PADDING for w in widths if w is not None) - room
+
+
+def cell_width(cell: Any) -> int:
+    return cell.cell_len if isinstance(cell, Text) else len(str(cell))
+
+
 class VimTable(DataTable[Text]):
-    """A row-cursor DataTable with vim keys."""
+    """A row-cursor DataTable with vim keys, whose columns fit its width.
+
+    Columns declared as ``Column`` give way when the table is narrower than its rows (``fit_columns``:
+    long texts cut with "…", then low-value columns dropped), so at 80 columns every row reads
+    whole instead of being clipped at the right edge; the table keeps every row's cells and
+    lays them out again when its width or its rows change (the cursor stays on its row)."""
 
     BINDINGS: ClassVar = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -99,6 +161,75 @@ class VimTable(DataTable[Text]):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._specs: list[Column] = []
+        self._all_rows: list[tuple[tuple[Any, ...], str | None]] = []
+        self._natural: list[int] = []
+        self._widths: list[int | None] | None = None  # None: every column, as wide as it asks
+        self._fit_queued = False
+
+    def add_columns(self, *labels: Any) -> list[Any]:
+        """Declare the columns (``Column``s, or plain labels that never give way)."""
+        self._specs = [c if isinstance(c, Column) else Column(str(c)) for c in labels]
+        self._natural = [len(c.label) for c in self._specs]
+        self._widths = None
+        return super().add_columns(*(c.label for c in self._specs))
+
+    def add_row(
+        self, *cells: Any, height: int | None = 1, key: str | None = None, label: Any = None
+    ) -> Any:
+        if not self._specs:
+            return super().add_row(*cells, height=height, key=key, label=label)
+        self._all_rows.append((cells, key))
+        for i, cell in enumerate(cells[: len(self._natural)]):
+            self._natural[i] = max(self._natural[i], cell_width(cell))
+        self._queue_fit()
+        return super().add_row(*self._shown(cells), height=height, key=key, label=label)
+
+    def clear(self, columns: bool = False) -> VimTable:
+        self._all_rows = []
+        if columns:
+            self._specs, self._natural, self._widths = [], [], None
+        else:
+            self._natural = [len(c.label) for c in self._specs]
+        super().clear(columns)
+        return self
+
+    def _shown(self, cells: tuple[Any, ...]) -> tuple[Any, ...]:
+        if self._widths is None:
+            return cells
+        return tuple(c for c, w in zip(cells, self._widths, strict=False) if w is not None)
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self._queue_fit()
+
+    def _queue_fit(self) -> None:
+        if self._specs and not self._fit_queued:
+            self._fit_queued = True
+            self.call_after_refresh(self.fit)
+
+    def fit(self) -> None:
+        """Lay the columns out for the table's width (the rows it holds are kept)."""
+        self._fit_queued = False
+        room = self.size.width - self.styles.scrollbar_size_vertical
+        if room <= 0 or not self._specs:
+            return
+        widths = fit_columns(self._specs, self._natural, room)
+        if self._widths is None and widths == self._natural:
+            return  # it all fits as it is
+        if widths == self._widths:
+            return
+        cursor = None
+        if self.row_count:
+            cursor = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        self._widths = widths
+        super().clear(columns=True)
+        for spec, width in zip(self._specs, widths, strict=True):
+            if width is not None:
+                self.add_column(spec.label, width=width, key=spec.label)
+        for cells, key in self._all_rows:
+            super().add_row(*self._shown(cells), key=key)
+        if cursor is not None and cursor in self.rows:
+            self.move_cursor(row=self.get_row_index(cursor), animate=False)
 
 
 class FilterInput(Input):

@@ -15,14 +15,20 @@ from ir_console.sanitize import clean_data
 from ir_console.tui.data import CaseData, when
 from ir_console.tui.messages import Failed, Notice
 from ir_console.tui.screens.base import DATA_ERRORS, ListScreen
-from ir_console.tui.widgets import block_text, line, safe
+from ir_console.tui.widgets import Column, block_text, line, safe
 
 
 class AuditScreen(ListScreen):
     """The hash-chained audit log as a timeline."""
 
     TITLE_TEXT = "Audit timeline"
-    COLUMNS = ("#", "time", "actor", "action", "subject")
+    COLUMNS = (
+        "#",
+        "time",
+        Column("actor", flex=True, least=10, drop=1),
+        "action",
+        Column("subject", flex=True, least=16),
+    )
     BINDINGS: ClassVar = [Binding("v", "verify", "Verify chain")]
 
     def row_key(self, row: AuditRow) -> str:

@@ -35,7 +35,7 @@ from ir_console.tui.messages import (
     UnblockRequested,
 )
 from ir_console.tui.state import ConsoleState, console_state
-from ir_console.tui.widgets import DetailPane, FilterInput, TopBar, VimTable
+from ir_console.tui.widgets import Column, DetailPane, FilterInput, TopBar, VimTable
 
 # What reading the case may raise (SQLite's own errors arrive as CaseFileError).
 DATA_ERRORS = (DiscoveryError,)
@@ -136,7 +136,7 @@ class CaseScreen(Screen[None]):
 class ListScreen(CaseScreen):
     """Filter + table + detail pane; subclasses say what to fetch and how to show it."""
 
-    COLUMNS: ClassVar[tuple[str, ...]] = ()
+    COLUMNS: ClassVar[tuple[str | Column, ...]] = ()
     AUTO_FOCUS = "#table"
 
     # (column header, Sort column) pairs ``s`` and header clicks sort by, in ``s``'s order

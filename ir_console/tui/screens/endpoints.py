@@ -18,7 +18,7 @@ from ir_console.tui.screens.base import (
     UNBLOCK_BINDING,
     ListScreen,
 )
-from ir_console.tui.widgets import STATUS_STYLE, block_text, line, safe
+from ir_console.tui.widgets import STATUS_STYLE, Column, block_text, line, safe
 
 
 def explanation_text(explanation: Any) -> Text:
@@ -53,7 +53,14 @@ class EndpointsScreen(ListScreen):
     """Every endpoint seen, with its status badge; details explain the template."""
 
     TITLE_TEXT = "Endpoints"
-    COLUMNS = ("status", "method", "host", "template", "requests", "last seen")
+    COLUMNS = (
+        "status",
+        "method",
+        Column("host", flex=True, least=14, drop=1),
+        Column("template", flex=True, least=16),
+        "requests",
+        Column("last seen", drop=2),
+    )
     SORTS = (
         ("requests", "requests"),
         ("last seen", "last_seen"),

@@ -14,14 +14,19 @@ from ir_console.sanitize import clean_data
 from ir_console.tui.data import CaseData, when
 from ir_console.tui.messages import SubjectRef
 from ir_console.tui.screens.base import SUBJECT_BINDINGS, ListScreen
-from ir_console.tui.widgets import SEVERITY_STYLE, block_text, line, safe
+from ir_console.tui.widgets import SEVERITY_STYLE, Column, block_text, line, safe
 
 
 class FindingsScreen(ListScreen):
     """Findings, most severe first; details show the evidence."""
 
     TITLE_TEXT = "Findings"
-    COLUMNS = ("severity", "rule", "title", "subject")
+    COLUMNS = (
+        "severity",
+        "rule",
+        Column("title", flex=True, least=24),
+        Column("subject", drop=1),
+    )
     SORTS = (
         ("severity", "severity"),
         ("rule", "rule"),

@@ -30,7 +30,7 @@ from ir_console.tui.screens.base import (
     UNBLOCK_BINDING,
     ListScreen,
 )
-from ir_console.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, block_text, line, safe
+from ir_console.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, Column, block_text, line, safe
 
 
 def _findings(out: Text, findings: Sequence[FindingRow]) -> None:
@@ -48,7 +48,14 @@ class CredentialsScreen(ListScreen):
     """Credentials seen (redacted forms only), newest use first."""
 
     TITLE_TEXT = "Credentials"
-    COLUMNS = ("id", "kind", "redacted", "identity", "requests", "last seen")
+    COLUMNS = (
+        "id",
+        "kind",
+        "redacted",
+        Column("identity", flex=True, least=14, drop=1),
+        "requests",
+        Column("last seen", drop=2),
+    )
     SORTS = (
         ("requests", "requests"),
         ("last seen", "last_seen"),
@@ -161,7 +168,14 @@ class IdentitiesScreen(ListScreen):
     """Non-human identities: registered or not, owners, credentials held."""
 
     TITLE_TEXT = "Identities"
-    COLUMNS = ("registered", "name", "source", "owner", "credentials", "last seen")
+    COLUMNS = (
+        "registered",
+        Column("name", flex=True, least=16),
+        Column("source", drop=2),
+        Column("owner", flex=True, least=10, drop=1),
+        "credentials",
+        Column("last seen", drop=3),
+    )
     SORTS = (
         ("last seen", "last_seen"),
         ("registered", "registered"),

@@ -26,7 +26,7 @@ from ir_console.tui.data import when
 from ir_console.tui.messages import Failed, OpenExchange
 from ir_console.tui.modals import PromptModal
 from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen, copy_id
-from ir_console.tui.widgets import FilterInput, TopBar, VimTable, safe
+from ir_console.tui.widgets import Column, FilterInput, TopBar, VimTable, safe
 
 KEEP = 200
 RATES = 120  # polls the requests-per-second picture keeps (a minute at POLL_S)
@@ -93,7 +93,15 @@ class LiveScreen(CaseScreen):
 
     TITLE_TEXT = "Live capture"
     AUTO_FOCUS = "#table"
-    COLUMNS = ("time", "client", "method", "host", "path", "status", "source")
+    COLUMNS = (
+        "time",
+        "client",
+        "method",
+        Column("host", flex=True, least=12, drop=2),
+        Column("path", flex=True, least=16),
+        "status",
+        Column("source", drop=1),
+    )
     BINDINGS: ClassVar = [
         Binding("slash", "filter", "Filter"),
         Binding("y", "copy_id", "Copy id"),

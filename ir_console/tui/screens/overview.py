@@ -28,7 +28,14 @@ from ir_console.tui.messages import (
     SubjectRef,
 )
 from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen
-from ir_console.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, TopBar, VimTable, safe
+from ir_console.tui.widgets import (
+    SEVERITY_STYLE,
+    STATUS_STYLE,
+    Column,
+    TopBar,
+    VimTable,
+    safe,
+)
 
 
 def how_to_start(case: Path) -> Text:
@@ -100,11 +107,19 @@ class OverviewScreen(CaseScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#ov-findings", DataTable).add_columns("severity", "rule", "title")
-        self.query_one("#ov-shadow", DataTable).add_columns(
-            "status", "method", "host", "template", "requests"
+        self.query_one("#ov-findings", VimTable).add_columns(
+            "severity", "rule", Column("title", flex=True, least=20)
         )
-        self.query_one("#ov-identities", DataTable).add_columns("identity", "source", "last seen")
+        self.query_one("#ov-shadow", VimTable).add_columns(
+            "status",
+            "method",
+            Column("host", flex=True, least=14, drop=1),
+            Column("template", flex=True, least=16),
+            "requests",
+        )
+        self.query_one("#ov-identities", VimTable).add_columns(
+            Column("identity", flex=True, least=20), "source", Column("last seen", drop=1)
+        )
         self.query_one("#ov-findings").focus()
         self.reload()
 

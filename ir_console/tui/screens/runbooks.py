@@ -13,7 +13,7 @@ from discovery.views.rows import RunRow, StepRow
 from ir_console.tui.data import CaseData, when
 from ir_console.tui.messages import ResumeRequested
 from ir_console.tui.screens.base import ListScreen
-from ir_console.tui.widgets import line, safe
+from ir_console.tui.widgets import Column, line, safe
 
 STATE_STYLE = {
     "succeeded": "green",
@@ -41,7 +41,13 @@ class RunsScreen(ListScreen):
     """Runs, newest first; details list the steps."""
 
     TITLE_TEXT = "Runbook runs"
-    COLUMNS = ("state", "runbook", "target", "mode", "started")
+    COLUMNS = (
+        "state",
+        Column("runbook", flex=True, least=16),
+        Column("target", flex=True, least=14),
+        Column("mode", drop=1),
+        Column("started", drop=2),
+    )
     BINDINGS: ClassVar = [Binding("u", "resume", "Resume run")]
 
     def fetch(self, data: CaseData, text: str) -> Page[RunRow]:

@@ -38,6 +38,7 @@ from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen, copy_id
 from ir_console.tui.widgets import (
     SEVERITY_STYLE,
     STATUS_STYLE,
+    Column,
     FilterInput,
     TopBar,
     VimTable,
@@ -75,6 +76,20 @@ class ExchangesLoaded(Message):
         self.generation = generation
         self.append = append
         self.text = text  # the filter the page answers
+
+
+def cursor_key(table: VimTable) -> str | None:
+    """The key of the row under a table's cursor (None when it is empty)."""
+    if not table.row_count:
+        return None
+    value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    return None if value is None else str(value)
+
+
+def put_cursor(table: VimTable, key: str | None) -> None:
+    """The cursor back on the row with ``key``, when the table still holds it."""
+    if key is not None and key in table.rows:
+        table.move_cursor(row=table.get_row_index(key), animate=False)
 
 
 def status_style(status: int | None, blocked: bool) -> str:
@@ -149,17 +164,30 @@ class StoryScreen(CaseScreen):
             "requests",
             "ok",
             "refused",
-            "first seen",
+            Column("first seen", drop=2),
             "after the first",
-            "last seen",
-            "endpoints",
-            "client",
+            Column("last seen", drop=3),
+            Column("endpoints", drop=4),
+            Column("client", flex=True, least=12, drop=5),
         )
         self.query_one("#story-reach", VimTable).add_columns(
-            "marks", "method", "endpoint", "requests", "ok", "refused", "last seen"
+            "marks",
+            "method",
+            Column("endpoint", flex=True, least=20),
+            "requests",
+            "ok",
+            "refused",
+            Column("host", flex=True, least=12, drop=2),
+            Column("last seen", drop=1),
         )
         self.query_one("#story-exchanges", VimTable).add_columns(
-            "time", "id", "client", "method", "path", "status", "evidence"
+            "time",
+            "id",
+            Column("client", drop=2),
+            "method",
+            Column("path", flex=True, least=14),
+            "status",
+            Column("evidence", flex=True, least=12, drop=1),
         )
         self.reload()
 
@@ -202,7 +230,10 @@ class StoryScreen(CaseScreen):
         self._reach(story)
         self._findings(story)
         self.counted_filter = ""
-        self._show_exchanges(story.exchanges, append=False)
+        if self.query_one(FilterInput).value or self.sort_index or self.descending:
+            self._reload_exchanges()  # read again with the filter and order in use
+        else:
+            self._show_exchanges(story.exchanges, append=False)
         if not self.painted:  # first paint: the exchanges take the keys
             self.painted = True
             self.query_one("#story-exchanges", VimTable).focus(scroll_visible=False)
@@ -263,6 +294,7 @@ class StoryScreen(CaseScreen):
             Text(f"From {story.source_count} source(s)", style="bold underline")
         )
         table = self.query_one("#story-sources", VimTable)
+        keep = cursor_key(table)
         table.clear()
         starts = [s.first_seen for s in story.sources if s.first_seen is not None]
         earliest = min(starts) if starts else None
@@ -289,12 +321,14 @@ class StoryScreen(CaseScreen):
                 safe(client, style="dim", limit=40),
                 key=s.source,
             )
+        put_cursor(table, keep)
 
     def _reach(self, story: Story) -> None:
         self.query_one("#reach-heading", Static).update(
             Text(f"Reached {story.reach_count} endpoint(s)", style="bold underline")
         )
         table = self.query_one("#story-reach", VimTable)
+        keep = cursor_key(table)
         table.clear()
         for r in story.reach:
             marks = Text()
@@ -305,13 +339,15 @@ class StoryScreen(CaseScreen):
             table.add_row(
                 marks,
                 safe(r.method, limit=8),
-                safe(f"{r.host}{r.template}", limit=90),
+                safe(r.template, limit=90),
                 Text(str(r.requests), justify="right"),
                 Text(str(r.successes), justify="right", style="green"),
                 Text(str(r.refusals), justify="right", style="red" if r.refusals else "dim"),
+                safe(r.host, style="dim", limit=60),
                 Text(stamp(r.last_seen)),
                 key=r.key,
             )
+        put_cursor(table, keep)
 
     def _findings(self, story: Story) -> None:
         out = Text()
@@ -326,6 +362,7 @@ class StoryScreen(CaseScreen):
 
     def _show_exchanges(self, page: Page[ExchangeRow], *, append: bool) -> None:
         table = self.query_one("#story-exchanges", VimTable)
+        keep = cursor_key(table)
         if not append:
             table.clear()
             self.exchanges = []
@@ -345,6 +382,8 @@ class StoryScreen(CaseScreen):
                 safe(f"{x.source} {x.evidence}", style="dim", limit=40),
                 key=str(x.id),
             )
+        if not append:  # read again (the case changed, a new order): the same row stays chosen
+            put_cursor(table, keep)
         label, _ = self.SORTS[self.sort_index]
         heading = Text(
             f"Exchanges ({len(self.exchanges)} of {self.exchange_total})", style="bold underline"

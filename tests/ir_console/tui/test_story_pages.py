@@ -204,3 +204,36 @@ async def test_a_block_is_marked_on_the_timeline(demo: Path) -> None:
         text = screen_text(app)
         assert "BLOCKED since" in text
         assert "▲ block" in text and "(after the last request)" in text
+
+
+async def test_back_returns_to_the_row_you_were_on_even_after_the_case_changed(
+    demo: Path,
+) -> None:
+    """Each screen keeps its own stack: escape from an exchange returns to the key's page
+    with the same exchange highlighted, also when the case changed meanwhile (the page is
+    read again, the cursor stays on its row); escape again returns to the overview."""
+    app = ConsoleApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await command(pilot, "cred globex")
+        page = app.screen
+        assert isinstance(page, StoryScreen)
+        table = page.query_one("#story-exchanges", VimTable)
+        for _ in range(5):
+            await press(pilot, "j")
+        chosen = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        await press(pilot, "enter")
+        assert isinstance(app.screen, ExchangeScreen) and str(app.screen.exchange_id) == chosen
+        with Store.open(demo, create=False) as store:  # another process writes meanwhile
+            blocklist.block_credential(store, leaked_credential(demo), "leaked")
+        await press(pilot, "escape")
+        for _ in range(30):  # the poll sees the change; the page reads itself again
+            await pilot.pause(0.2)
+            await settle(pilot)
+            if page.story is not None and page.story.facts.get("blocked_at"):
+                break
+        assert app.screen is page and page.story is not None
+        assert page.story.facts.get("blocked_at")  # it was read again
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == chosen
+        await press(pilot, "escape")
+        assert isinstance(app.screen, OverviewScreen)
