@@ -11,7 +11,10 @@ credentials and responses. Both are ingested by ``ir-console ingest`` in child p
 alternating; the ratio GraphQL/REST of CPU time (and wall time) is printed: the cost of
 recognising, parsing (graphql-core, bounded) and storing one exchange per operation.
 Target: at most 2x. A third capture whose every document is distinct (no parse can be
-remembered: the worst case for the parse cache) is measured too, and reported as such.
+remembered: the worst case for the parse cache) is measured too, and reported as such; and
+hostile documents (deep nesting, 2,000 aliases, 50 KB strings, the largest document under the
+token bound), each different, against REST requests with bodies of the same sizes: what a
+hostile document costs beyond its own size.
 """
 
 from __future__ import annotations
@@ -90,8 +93,24 @@ def _post(path: str, host: str, auth: str, payload: bytes) -> bytes:
     ).encode() + payload
 
 
-def _graphql_body(rng: random.Random, distinct: bool) -> tuple[bytes, int]:
+def _hostile(rng: random.Random) -> str:
+    """A document built to be expensive: deep nesting, thousands of aliases, a huge string, or
+    the largest document under the token bound (parsed in full), each different."""
+    salt = rng.randrange(10**9)
+    kind = rng.randrange(4)
+    if kind == 0:
+        return f"query N{salt} " + "{ a " * 4000 + "{ b }" + " }" * 4000
+    if kind == 1:
+        return "{ " + " ".join(f"a{i}: login(code: {salt + i})" for i in range(2000)) + " }"
+    if kind == 2:
+        return f'{{ f(s: "{"x" * 50_000}{salt}") }}'
+    return f"query T{salt} {{ " + " ".join(f"f{i}" for i in range(2_900)) + " }"
+
+
+def _graphql_body(rng: random.Random, distinct: bool, hostile: bool = False) -> tuple[bytes, int]:
     """A request body and its number of operations."""
+    if hostile:
+        return json.dumps({"query": _hostile(rng)}).encode(), 1
     uid = rng.randrange(1, 50_000)
     count = 3 if rng.random() < 0.05 else 1
     items = []
@@ -106,9 +125,9 @@ def _graphql_body(rng: random.Random, distinct: bool) -> tuple[bytes, int]:
     return json.dumps(items if count > 1 else items[0]).encode(), count
 
 
-def graphql_exchange(distinct: bool) -> Exchange:
+def graphql_exchange(distinct: bool, hostile: bool = False) -> Exchange:
     def make(rng: random.Random, host: str, auth: str) -> tuple[bytes, bytes]:
-        payload, count = _graphql_body(rng, distinct)
+        payload, count = _graphql_body(rng, distinct, hostile)
         answer = {"data": {"user": {"id": "1", "name": "ada", "email": "a@example.org"}}}
         return _post("/graphql", host, auth, payload), _response(
             [answer] * count if count > 1 else answer
@@ -119,7 +138,15 @@ def graphql_exchange(distinct: bool) -> Exchange:
 
 def rest_exchange(rng: random.Random, host: str, auth: str) -> tuple[bytes, bytes]:
     """A REST request whose body is as large as a GraphQL one drawn from the same stream."""
-    size = len(_graphql_body(rng, False)[0])
+    return _rest(rng, host, auth, len(_graphql_body(rng, False)[0]))
+
+
+def rest_like_hostile(rng: random.Random, host: str, auth: str) -> tuple[bytes, bytes]:
+    """A REST request as large as the hostile GraphQL one drawn from the same stream."""
+    return _rest(rng, host, auth, len(_graphql_body(rng, False, hostile=True)[0]))
+
+
+def _rest(rng: random.Random, host: str, auth: str, size: int) -> tuple[bytes, bytes]:
     uid = rng.randrange(1, 50_000)
     path = rng.choice(["/v1/orders", f"/v1/users/{uid}/orders", "/v1/invoices", "/v2/search"])
     payload = json.dumps({"sku": f"A-{uid}", "qty": 2, "note": "x" * max(0, size - 40)}).encode()
@@ -188,6 +215,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=1, metavar="N", help="alternating rounds")
     parser.add_argument("--no-distinct", action="store_true", help="skip the worst case")
+    parser.add_argument(
+        "--hostile",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="N hostile documents vs N REST requests of the same sizes (0: skip)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-graphql-") as tmp:
         work = Path(tmp)
@@ -200,10 +234,13 @@ def main() -> None:
         if not args.no_distinct:
             captures["graphql-distinct"] = work / "graphql-distinct.pcap"
             make_capture(captures["graphql-distinct"], args.requests, graphql_exchange(True))
+        if args.hostile:
+            captures["rest-as-large"] = work / "rest-as-large.pcap"
+            make_capture(captures["rest-as-large"], args.hostile, rest_like_hostile)
+            captures["graphql-hostile"] = work / "graphql-hostile.pcap"
+            make_capture(captures["graphql-hostile"], args.hostile, graphql_exchange(False, True))
         for name, pcap in captures.items():
-            print(
-                f"capture {name}: {args.requests} requests, {pcap.stat().st_size / 2**20:.1f} MiB"
-            )
+            print(f"capture {name}: {pcap.stat().st_size / 2**20:.1f} MiB")
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in captures}
         for _ in range(args.repeat):
             for name, pcap in captures.items():
@@ -212,14 +249,16 @@ def main() -> None:
                 first = summary.strip().splitlines()[0] if summary.strip() else ""
                 print(f"  {name}: wall {wall:.2f} s, CPU {cpu:.2f} s  {first}")
         med = statistics.median
-        rest_wall, rest_cpu = (med(r[i] for r in results["rest"]) for i in range(2))
-        for name in captures:
-            if name == "rest":
-                continue
+        pairs = [("graphql", "rest", "  (target <= 2.00)")]
+        if "graphql-distinct" in captures:
+            pairs.append(("graphql-distinct", "rest", "  (every document new: no target)"))
+        if "graphql-hostile" in captures:
+            pairs.append(("graphql-hostile", "rest-as-large", "  (hostile vs REST of their size)"))
+        for name, peer, note in pairs:
             wall, cpu = (med(r[i] for r in results[name]) for i in range(2))
+            peer_wall, peer_cpu = (med(r[i] for r in results[peer]) for i in range(2))
             print(
-                f"ratio {name}/rest: CPU {cpu / rest_cpu:.2f}, wall {wall / rest_wall:.2f}"
-                + ("  (target <= 2.00)" if name == "graphql" else "  (worst case, no target)")
+                f"ratio {name}/{peer}: CPU {cpu / peer_cpu:.2f}, wall {wall / peer_wall:.2f}{note}"
             )
 
 

@@ -106,3 +106,17 @@ def test_mutation_by_a_reader(proxied: tuple[Store, str, Path]) -> None:
     assert "reporting-svc" in finding["subject"]["id"]  # not provisioning-svc, a writer
     assert finding["evidence"]["mutations"] == 1
     assert finding["evidence"]["mutation_endpoints"][0].endswith("/graphql mutation CreateUser")
+
+
+def test_graph_edges_reach_the_operation(proxied: tuple[Store, str, Path]) -> None:
+    from discovery.views.graph.answers import exposure
+    from discovery.views.subjects import resolve_subject
+
+    store, _key, _base = proxied
+    (host,) = {e["host"] for e in queries.endpoints(store)}
+    subject = resolve_subject(store, f"{host} POST /graphql mutation CreateUser")
+    answer = exposure(store, subject)
+    text = repr(answer)
+    assert "reporting-svc" in text and "provisioning-svc" in text  # both identities reach it
+    report = exposure(store, resolve_subject(store, f"{host} POST /graphql query Report"))
+    assert "reporting-svc" in repr(report) and "provisioning-svc" not in repr(report)
