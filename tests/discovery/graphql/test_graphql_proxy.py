@@ -5,6 +5,7 @@ case holds each operation as an endpoint, and the GraphQL findings fire on what 
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,3 +121,22 @@ def test_graph_edges_reach_the_operation(proxied: tuple[Store, str, Path]) -> No
     assert "reporting-svc" in text and "provisioning-svc" in text  # both identities reach it
     report = exposure(store, resolve_subject(store, f"{host} POST /graphql query Report"))
     assert "reporting-svc" in repr(report) and "provisioning-svc" not in repr(report)
+
+
+def test_schema_classes_through_the_proxy(proxied: tuple[Store, str, Path]) -> None:
+    from discovery.analyse.specs import import_spec_file
+    from tests.discovery.graphql.server import SCHEMA
+
+    store, _key, base = proxied
+    (host,) = {e["host"] for e in queries.endpoints(store)}
+    introspected = base / "introspection.json"  # the schema as its introspection answers it
+    result = SCHEMA.execute_sync(get_introspection_query())
+    introspected.write_text(json.dumps({"data": result.data}))
+    import_spec_file(store, introspected, host=host)
+    status = {e["template"]: e["status"] for e in queries.endpoints(store)}
+    assert status["/graphql query Report"] == "documented"
+    assert status["/graphql query Enumerate"] == "documented"  # aliases of a documented field
+    assert status["/graphql mutation CreateUser"] == "documented"
+    assert status["/graphql query IntrospectionQuery"] == "documented"
+    for orphan in ("query users", "query allUsers", "query health", "mutation deleteUser"):
+        assert status[f"/graphql {orphan}"] == "orphan"
