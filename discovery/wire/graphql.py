@@ -59,6 +59,7 @@ _BRACKETS = re.compile(r"[^{}()\[\]]+")
 _LONG_STRING = re.compile(rf'"(?:[^"\\\n]|\\.){{{MAX_STRING}}}|"""(?:[^"]|"(?!"")){{{MAX_STRING}}}')
 _TOKEN = re.compile(r"[_A-Za-z][_0-9A-Za-z]*|-?[0-9][0-9.eE+-]*|\.\.\.|[!$&():=@\[\]{}|]")
 _HASH = re.compile(r"[0-9a-fA-F]{16,128}")
+_JSON_TEXT = re.compile(r'\s*(?:\{\s*(?:"|\})|\[)')  # a JSON object or array, not a selection
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,10 @@ def _media_type(content_type: str | None) -> str:
 
 
 def looks_like_document(text: str) -> bool:
-    """Whether a string starts as a GraphQL executable document does."""
+    """Whether a string starts as a GraphQL executable document does (and has the selection
+    set every operation and fragment has): ``query for shoes`` and JSON text do not."""
+    if "{" not in text or _JSON_TEXT.match(text) is not None:
+        return False
     return _DOCUMENT_START.match(text) is not None
 
 

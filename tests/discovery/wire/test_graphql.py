@@ -65,6 +65,10 @@ def test_recognised(calls: tuple[g.GraphQLCall, ...] | None, labels: list[str]) 
     "calls",
     [
         calls_of("GET", [("query", "red shoes")], None, b""),  # a search box, not GraphQL
+        calls_of("GET", [("query", "query for red shoes")], None, b""),
+        calls_of("GET", [("query", '{"status": "open"}')], None, b""),  # a JSON filter
+        post({"query": "query for red shoes"}),
+        post({"query": '{"match": {"title": "x"}}'}),
         post({"query": {"match": {"title": "x"}}}),  # a search DSL's query object
         post({"name": "x"}),
         calls_of("POST", [], "text/plain", b"query me"),
