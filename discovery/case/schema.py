@@ -413,6 +413,18 @@ def _to_v10(conn: sqlite3.Connection) -> None:
     run_script(conn, _V10)
 
 
+_V11 = """
+CREATE INDEX exchanges_protocol ON exchanges(protocol, ts) WHERE protocol IS NOT NULL;
+"""
+
+
+def _to_v11(conn: sqlite3.Connection) -> None:
+    """The exchanges of API protocols (GraphQL, gRPC) found without reading the others: a
+    partial index, empty in a case with none (the GraphQL findings read through it, rejected
+    documents included, which the operation index leaves out)."""
+    run_script(conn, _V11)
+
+
 # MIGRATIONS[n] upgrades a case at version n to n + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v1,
@@ -425,6 +437,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v8,
     _to_v9,
     _to_v10,
+    _to_v11,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

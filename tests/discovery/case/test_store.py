@@ -122,6 +122,29 @@ def test_a_version_8_case_gets_the_operation_columns_and_keeps_its_rows(
         assert stored == "query me"
 
 
+def test_a_version_10_case_gets_the_protocol_index(
+    case_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:10])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 10)
+    with Store.open(case_path) as old:
+        old.add_exchanges([make_exchange()._replace(protocol="graphql", operation=None)])
+    monkeypatch.undo()
+    with Store.open(case_path) as store:
+        assert store.schema_version == schema.SCHEMA_VERSION
+        plan = " ".join(
+            str(r[3])
+            for r in store.conn.execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM exchanges WHERE protocol = 'graphql'"
+            )
+        )
+        assert "exchanges_protocol" in plan
+        (count,) = store.conn.execute(
+            "SELECT COUNT(*) FROM exchanges WHERE protocol = 'graphql'"
+        ).fetchone()
+        assert count == 1
+
+
 def test_a_version_1_case_gets_the_covering_path_index_and_keeps_its_rows(
     case_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
