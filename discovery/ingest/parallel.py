@@ -97,9 +97,9 @@ def _child(
             batch.append(observed)
             keys.append(key)
             if len(batch) >= BATCH:
-                send(("rows", (*prepare(batch), keys)))
+                send(("rows", prepare.keyed(batch, keys)))
                 batch, keys = [], []
-        send(("rows", (*prepare(batch), keys)))
+        send(("rows", prepare.keyed(batch, keys)))
         send(("done", stats))
     except InputError as exc:
         send(("error", (exc.path, exc.reason, exc.where)))
@@ -129,6 +129,22 @@ class Preparer:
     def __call__(
         self, batch: list[ObservedExchange]
     ) -> tuple[bool, list[tuple[int, tuple[object, ...]]], list[tuple[object, ...]]]:
+        reset, new, rows, _counts = self._prepare(batch)
+        return reset, new, rows
+
+    def keyed(
+        self, batch: list[ObservedExchange], keys: list[_Key]
+    ) -> tuple[bool, list[tuple[int, tuple[object, ...]]], list[tuple[object, ...]], list[_Key]]:
+        """As a call, with each row's key: an observed exchange that became several rows (a
+        GraphQL batch, one row per operation) gives its key to each, in order."""
+        reset, new, rows, counts = self._prepare(batch)
+        if len(rows) != len(keys):
+            keys = [key for key, n in zip(keys, counts, strict=True) for _ in range(n)]
+        return reset, new, rows, keys
+
+    def _prepare(
+        self, batch: list[ObservedExchange]
+    ) -> tuple[bool, list[tuple[int, tuple[object, ...]]], list[tuple[object, ...]], list[int]]:
         reset = self.size >= SIGHTINGS_KEPT  # checked per batch: a batch adds a bounded few
         if reset:
             self.known.clear()
@@ -136,8 +152,11 @@ class Preparer:
         new: list[tuple[int, tuple[object, ...]]] = []
         rows: list[tuple[object, ...]] = []
         convert, fields, fingerprint = self.to_exchanges, self.fields, self.fingerprint
+        counts: list[int] = []  # rows per observed exchange
         for observed in batch:
-            for ex in convert(observed, fingerprint):
+            converted = convert(observed, fingerprint)
+            counts.append(len(converted))
+            for ex in converted:
                 refs = []
                 for sighting in ex.credentials:
                     same = self.known.setdefault(sighting.fingerprint, [])
@@ -152,7 +171,7 @@ class Preparer:
                         new.append((sid, _CRED_AS_TUPLE(sighting)))
                     refs.append(sid)
                 rows.append((fields(ex), ex.ts, tuple(refs)))
-        return reset, new, rows
+        return reset, new, rows, counts
 
 
 def convert_in_children(

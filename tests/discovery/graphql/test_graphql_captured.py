@@ -247,3 +247,31 @@ def test_openapi_export_leaves_operations_out_and_graphql_export_writes_sdl(
     assert set(schema.type_map["Query_users"].fields) == {"id", "name", "email"}  # type: ignore[union-attr]
     assert "called by: mutation CreateUser" in sdl
     assert api_key not in sdl and "eve" not in sdl  # no variable value
+
+
+@pytest.mark.parametrize("batch", [1, 3, 1000])
+def test_children_convert_batches_as_the_in_process_path(
+    captured: tuple[Store, str, Path], monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    """A large capture is read and converted by children (``ingest.parallel``): a GraphQL
+    batch, one observed exchange that becomes several rows, keeps its place and its rows."""
+    from discovery.case.store import exchange_fields
+    from discovery.ingest import parallel
+    from discovery.redact.convert import to_exchanges
+    from discovery.redact.secrets import Fingerprinter
+    from discovery.sources.pcap import read
+    from discovery.stats import IngestStats
+
+    _store, _key, base = captured
+    monkeypatch.setattr(parallel, "BATCH", batch)
+    pcap = base / "graphql.pcap"
+    fingerprint = Fingerprinter(b"k" * 32)
+    expected = [
+        (exchange_fields(ex), ex.ts, ex.credentials)
+        for obs in read(pcap, IngestStats())
+        for ex in to_exchanges(obs, fingerprint)
+    ]
+    got = list(parallel.convert_in_children("pcap", pcap, IngestStats(), fingerprint))
+    assert got == expected
+    operations = [fields[-3] for fields, _ts, _creds in got]  # the operation column
+    assert operations.count("query health") == 2 and "query Legacy" in operations
