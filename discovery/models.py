@@ -59,6 +59,10 @@ class ObservedExchange(NamedTuple):
     # deviations from the HTTP/1.x grammar a lenient parser accepted ("bare_lf",
     # "framing_conflict: ...", see docs/findings.md); header names and counts only, no values
     anomalies: tuple[str, ...] = ()
+    # "host:port" the client named at the connection level when it differs from the server
+    # address (a proxy's CONNECT target or absolute-form URI; the proxy resolved and connected
+    # to it, whatever Host says); None: the server address is where the request went
+    destination: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +150,11 @@ class Exchange(NamedTuple):
     operation: str | None = None
     outcome: str | None = None
     facts: str | None = None
+    # where the request really went ("host:port", stored form: no default port): the target a
+    # client named through a proxy, else the server address; None when unknown
+    destination: str | None = None
+    # how the Host header or SNI contradicts the destination (wire.destinations), or None
+    host_mismatch: str | None = None
 
     @property
     def opaque(self) -> bool:
@@ -185,6 +194,7 @@ def observed_exchange(
     websocket: bool = False,
     extra: tuple[PrecomputedCredential, ...] = (),
     anomalies: tuple[str, ...] = (),
+    destination: str | None = None,
 ) -> ObservedExchange:
     """``ObservedExchange(...)``, built without its Python-level ``__new__`` (same value)."""
     values = (
@@ -216,6 +226,7 @@ def observed_exchange(
         websocket,
         extra,
         anomalies,
+        destination,
     )
     return _new_tuple(ObservedExchange, values)
 
@@ -255,6 +266,8 @@ def exchange(
     operation: str | None = None,
     outcome: str | None = None,
     facts: str | None = None,
+    destination: str | None = None,
+    host_mismatch: str | None = None,
 ) -> Exchange:
     """``Exchange(...)``, built without its Python-level ``__new__`` (same value)."""
     values = (
@@ -292,5 +305,7 @@ def exchange(
         operation,
         outcome,
         facts,
+        destination,
+        host_mismatch,
     )
     return _new_tuple(Exchange, values)

@@ -425,6 +425,29 @@ def _to_v11(conn: sqlite3.Connection) -> None:
     run_script(conn, _V11)
 
 
+_V12 = """
+ALTER TABLE exchanges ADD COLUMN destination TEXT;    -- where it really went: host:port
+ALTER TABLE exchanges ADD COLUMN host_mismatch TEXT;  -- how Host/SNI contradicts it, or NULL
+CREATE INDEX exchanges_host_mismatch ON exchanges(client_ip) WHERE host_mismatch IS NOT NULL;
+"""
+
+
+def _to_v12(conn: sqlite3.Connection) -> None:
+    """The real destination beside the claimed host: where each request really went (the
+    target a client named through a proxy, else the server address) and, when its Host header
+    or SNI contradicts that, how (``host_mismatch`` finding; endpoint verification counts a
+    request by where it went, not only by the Host it claimed). Earlier exchanges get their
+    server address as destination."""
+    run_script(conn, _V12)
+    conn.execute(
+        "UPDATE exchanges SET destination = "
+        "CASE WHEN instr(server_ip, ':') > 0 THEN '[' || server_ip || ']' ELSE server_ip END || "
+        "CASE WHEN (tls = 0 AND server_port = 80) OR (tls = 1 AND server_port = 443) THEN '' "
+        "ELSE ':' || server_port END "
+        "WHERE server_ip IS NOT NULL AND server_port IS NOT NULL"
+    )
+
+
 # MIGRATIONS[n] upgrades a case at version n to n + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v1,
@@ -438,6 +461,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v9,
     _to_v10,
     _to_v11,
+    _to_v12,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,7 +7,6 @@ CLI, a runbook) takes effect on a running proxy within one poll interval.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import secrets
 import sqlite3
@@ -22,6 +21,7 @@ from discovery.case.store import Store
 from discovery.models import Headers
 from discovery.redact.convert import normalise_host
 from discovery.redact.credentials import RequestView, detect_credentials
+from discovery.wire.destinations import contradiction, split_authority
 from discovery.wire.paths import normalise_path, query_pairs, split_target
 
 log = logging.getLogger(__name__)
@@ -138,24 +138,6 @@ def decide(
     return None
 
 
-def _split(authority: str, tls: bool) -> tuple[str, int | None]:
-    """``host[:port]`` (IPv6 in brackets) -> (lower-case host without brackets or final dot,
-    port or None)."""
-    authority = authority.strip().lower()
-    host, port = authority, None
-    if authority.startswith("["):
-        end = authority.find("]")
-        host = authority[1:end] if end > 0 else authority[1:]
-        rest = authority[end + 1 :] if end > 0 else ""
-        if rest.startswith(":") and rest[1:].isdigit():
-            port = int(rest[1:])
-    elif authority.count(":") == 1:
-        name, _, digits = authority.partition(":")
-        if digits.isdigit():
-            host, port = name, int(digits)
-    return host.rstrip("."), port
-
-
 def _stored(host: str, port: int | None, tls: bool) -> str:
     """A host and port as the case stores them (``normalise_host``: no default port)."""
     shown = f"[{host}]" if ":" in host else host
@@ -167,52 +149,26 @@ def _names(where: Destination, authority: str, tls: bool) -> list[str]:
     names: list[str] = []
     port: int | None = None
     if where.address:
-        host, port = _split(where.address, tls)
+        host, port = split_authority(where.address)
         names.append(_stored(host, port, tls))
     for claimed in (where.claimed, authority):
         if claimed:
-            host, claimed_port = _split(claimed, tls)
+            host, claimed_port = split_authority(claimed)
             names.append(_stored(host, claimed_port, tls))
     if where.sni:
         names.append(_stored(where.sni.strip().lower().rstrip("."), port, tls))
     return list(dict.fromkeys(n for n in names if n))
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def host_mismatch(where: Destination, tls: bool) -> str | None:
-    """How the Host header or SNI contradicts the address the client named, or None.
-
-    RFC 9112 section 3.2.2: a proxy uses the absolute-form target and ignores Host; a Host that
-    disagrees is what a client sends to pass a check made on Host while going elsewhere. The
-    Host header's port is compared only when it names one; an SNI is compared with a name
-    (clients send no SNI for an address given as an IP)."""
+    """How the Host header or SNI contradicts the address the client named, or None
+    (``wire.destinations.contradiction``: the proxy uses the absolute-form target or CONNECT
+    target and ignores Host, RFC 9112 section 3.2.2)."""
     if not where.address:
         return None
-    host, port = _split(where.address, tls)
-    if where.claimed:
-        claimed, claimed_port = _split(where.claimed, tls)
-        if claimed != host or (
-            claimed_port is not None and port is not None and claimed_port != port
-        ):
-            return f"Host {_shown(where.claimed)} sent to {_shown(where.address)}"
-    if where.sni and not _is_ip(host):
-        sni = where.sni.strip().lower().rstrip(".")
-        if sni != host:
-            return f"SNI {_shown(where.sni)} sent to {_shown(where.address)}"
-    return None
-
-
-def _shown(value: str) -> str:
-    """A client-chosen name, made safe to log: printable ASCII, bounded."""
-    text = "".join(c if " " < c < "\x7f" else "?" for c in value[:100])
-    return text + ("…" if len(value) > 100 else "")
+    return contradiction(
+        destination=where.address, named=True, claimed=where.claimed, sni=where.sni
+    )
 
 
 class Enforcer:

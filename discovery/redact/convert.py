@@ -19,6 +19,8 @@ from discovery.redact.credentials.query import stored_name
 from discovery.redact.graphql import per_operation
 from discovery.redact.sensitive import scan_bodies
 from discovery.wire.graphql import calls_of
+from discovery.wire.destinations import authority as join_authority
+from discovery.wire.destinations import contradiction
 from discovery.wire.paths import (
     MAX_PATH_SEGMENTS,
     folded_depth,
@@ -110,8 +112,11 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
     pairs: list[tuple[str, str]] = []
     host = obs.host
     error = obs.error
+    authority: str | None = None
     if obs.target is not None:
         raw_path, raw_query, authority = split_target(obs.target)
+        if authority and "@" in authority:  # userinfo (user:password@) is never kept
+            authority = authority.rpartition("@")[2]
         pairs = query_pairs(raw_query)
         names = names_of(pairs)  # the query is split once, for both
         if not host and authority:
@@ -165,6 +170,7 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
                 request_type = value
         elif len(key) == 10 and agent is None and key.lower() == "user-agent":
             agent = value
+    destination, mismatch = _destination(obs, authority)
     return exchange(
         ts=obs.ts,
         source=obs.source,
@@ -196,4 +202,24 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
         sensitive=sensitive,
         credentials=credentials,
         anomalies=obs.anomalies,
+        destination=destination,
+        host_mismatch=mismatch,
     )
+
+
+def _destination(obs: ObservedExchange, authority: str | None) -> tuple[str | None, str | None]:
+    """Where the request really went and how its Host or SNI contradicts that: the target the
+    client named (a proxy's CONNECT target or absolute URI: the source's ``destination``, or an
+    absolute-form target seen on the wire, sent to a proxy), else the server address."""
+    named = True
+    where = obs.destination or authority or None
+    if where is None and obs.server_ip and obs.server_port is not None:
+        where, named = join_authority(obs.server_ip, obs.server_port), False
+    if where is None:
+        return None, None
+    mismatch = (
+        contradiction(destination=where, named=named, claimed=obs.host, sni=obs.sni)
+        if obs.method is not None
+        else None
+    )
+    return normalise_host(where, obs.tls), mismatch

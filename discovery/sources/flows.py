@@ -11,6 +11,7 @@ from mitmproxy import connection, http
 
 from discovery.models import Headers, ObservedExchange
 from discovery.sources import bounds
+from discovery.wire.destinations import authority
 
 BODY_LIMIT = 64 * 1024
 _VERSIONS = {"HTTP/1.0": "1.0", "HTTP/1.1": "1.1", "HTTP/2.0": "2", "HTTP/3": "3", "HTTP/3.0": "3"}
@@ -133,7 +134,22 @@ def flow_to_observed(
         blocked=blocked,
         error=flow.error.msg if flow.error is not None else None,
         websocket=websocket,
+        destination=named_destination(flow),
     )
+
+
+def named_destination(flow: http.HTTPFlow) -> str | None:
+    """``host:port`` the client named to a regular or upstream proxy (the absolute-form URI's or
+    the CONNECT target's authority): where the proxy really sent the request, whatever its Host
+    header says. None in reverse and transparent modes (the server address says it there)."""
+    mode = getattr(flow.client_conn, "proxy_mode", None)
+    if getattr(mode, "type_name", None) not in ("regular", "upstream"):
+        return None
+    req = flow.request
+    port = bounds.port(req.port)
+    if not req.host or port is None:
+        return None
+    return authority(str(req.host)[:255], port)
 
 
 def client_tls_failure(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from discovery.case.blocklist import template_matches
 from discovery.case.store import Store
 from discovery.timeutil import iso
 from discovery.views.rows import ExchangeRow
@@ -116,6 +117,22 @@ class Uses:
     observed: int = 0  # exchanges since from the subject's clients or to its hosts
 
 
+def destinations_of(store: Store, host: str) -> list[str]:
+    """Where requests for ``host`` really went: the host itself (a target a client named
+    through a proxy) and the destinations of the exchanges that named it without contradiction
+    (the server addresses a capture saw it at)."""
+    rows = store.conn.execute(
+        "SELECT DISTINCT destination FROM exchanges WHERE host = ? AND destination IS NOT NULL "
+        "AND host_mismatch IS NULL LIMIT 1000",
+        (host,),
+    ).fetchall()
+    return sorted({host, *(d for (d,) in rows)})
+
+
+def _template_matches(template: str | None, path: str | None) -> bool:
+    return template is not None and path is not None and template_matches(template, path)
+
+
 def uses_since(
     store: Store,
     since: float,
@@ -129,7 +146,11 @@ def uses_since(
     endpoint's host). Evidence that someone was still there to try.
 
     An endpoint's exchanges are those classified to it, or, not classified yet, those whose
-    path is exactly the template.
+    path is exactly the template; and, whatever Host they claimed, those that went where the
+    endpoint's host is (``destinations_of``) with a path the template matches: a fake Host
+    header sent to a blocked endpoint's real address is a use. (An address serving several
+    virtual hosts counts their requests on a matching path too: verification errs towards
+    "used".)
 
     The counts come from one statement, so from one snapshot: a use committed while they are
     read is either in all of them or in none (read in separate statements, a use committed
@@ -138,7 +159,8 @@ def uses_since(
     if (credential is None) == (endpoint is None):
         raise ValueError("give exactly one of credential, endpoint")
     conn = store.conn
-    args: tuple[str, ...]
+    args: tuple[Any, ...]
+    destinations: list[str] = []
     if credential is not None:
         source = "exchange_credentials ec JOIN exchanges e ON e.id = ec.exchange_id"
         where, args = "ec.credential_id = ?", (credential,)
@@ -152,12 +174,17 @@ def uses_since(
     else:
         assert endpoint is not None
         host, method, template = endpoint
+        destinations = destinations_of(store, host)
+        conn.create_function("irc_template_matches", 2, _template_matches, deterministic=True)
         source = "exchanges e LEFT JOIN endpoints ep ON ep.id = e.endpoint_id"
+        dest_marks = ",".join("?" * len(destinations))
         where = (
-            "e.host = ? AND e.method = ? AND (ep.template = ? OR "
-            "(e.endpoint_id IS NULL AND e.path = ?))"
+            "e.method = ? AND ((e.host = ? AND (ep.template = ? OR "
+            "(e.endpoint_id IS NULL AND e.path = ?))) OR "
+            f"(e.host IS NOT ? AND e.destination IN ({dest_marks}) "
+            "AND irc_template_matches(?, e.path)))"
         )
-        args = (host, method, template, template)
+        args = (method, host, template, template, host, *destinations, template)
         rows = conn.execute(
             "SELECT DISTINCT client_ip, host FROM exchanges WHERE host = ? AND method = ? "
             "AND ts < ? LIMIT 1000",
@@ -168,14 +195,15 @@ def uses_since(
     names = sorted(hosts)
     marks = ",".join("?" * len(clients)) or "NULL"
     host_marks = ",".join("?" * len(names)) or "NULL"
+    dest_marks = ",".join("?" * len(destinations)) or "NULL"
     ok, last, evidence, refused, observed = conn.execute(
         f"SELECT COUNT(*), MAX(e.ts), MIN(e.evidence), "
-        f"(SELECT COUNT(*) FROM {source} WHERE {where} AND e.ts >= ? "
+        f"(SELECT COUNT(*) FROM {source} WHERE ({where}) AND e.ts >= ? "
         "AND (e.blocked = 1 OR e.status >= 400)), "
         "(SELECT COUNT(*) FROM exchanges WHERE ts >= ? AND "
-        f"(client_ip IN ({marks}) OR host IN ({host_marks}))) "
-        f"FROM {source} WHERE {where} "
+        f"(client_ip IN ({marks}) OR host IN ({host_marks}) OR destination IN ({dest_marks}))) "
+        f"FROM {source} WHERE ({where}) "
         "AND e.ts >= ? AND e.status BETWEEN 200 AND 399 AND e.blocked = 0",
-        (*args, since, since, *clients, *names, *args, since),
+        (*args, since, since, *clients, *names, *destinations, *args, since),
     ).fetchone()
     return Uses(int(ok), last, evidence, int(refused), int(observed))

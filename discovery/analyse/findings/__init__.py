@@ -52,6 +52,7 @@ TRAFFIC_ONLY: set[str] = set()
 # Modules that register rules when imported.
 RULE_MODULES: list[str] = [
     "discovery.analyse.findings.credentials",
+    "discovery.analyse.findings.destinations",
     "discovery.analyse.findings.endpoints",
     "discovery.analyse.findings.graphql",
     "discovery.analyse.findings.oauth",

@@ -169,6 +169,34 @@ def test_a_version_1_case_gets_the_covering_path_index_and_keeps_its_rows(
         assert "COVERING INDEX exchanges_host" in plan and "TEMP B-TREE" not in plan
 
 
+def test_exchanges_of_an_earlier_version_get_their_server_address_as_destination(
+    case_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version = schema.MIGRATIONS.index(schema._to_v12)
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:version])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", version)
+    rows = [
+        ("10.0.0.1", 80, 0),
+        ("10.0.0.1", 8080, 0),
+        ("10.0.0.2", 443, 1),
+        ("2001:db8::1", 8443, 1),
+        (None, None, 0),
+    ]
+    with Store.open(case_path) as old:  # rows as the earlier version wrote them
+        for ip, port, tls in rows:
+            old.conn.execute(
+                "INSERT INTO exchanges(source, evidence, ts, server_ip, server_port, tls) "
+                "VALUES ('pcap', 'f', 1.0, ?, ?, ?)",
+                (ip, port, tls),
+            )
+        old.conn.commit()
+    monkeypatch.undo()
+    with Store.open(case_path) as store:
+        found = [r[0] for r in store.conn.execute("SELECT destination FROM exchanges ORDER BY id")]
+    # as the converter stores them: no default port, IPv6 in brackets
+    assert found == ["10.0.0.1", "10.0.0.1:8080", "10.0.0.2", "[2001:db8::1]:8443", None]
+
+
 def test_key_file_is_private_and_not_in_database(store: Store, case_path: Path) -> None:
     key_file = key_path_for(case_path)
     assert key_file.exists()

@@ -1,0 +1,83 @@
+"""Where a request went against the names it claims: what is knowable without DNS."""
+
+from __future__ import annotations
+
+import pytest
+
+from discovery.models import ObservedExchange
+from discovery.redact.convert import to_exchange
+from discovery.wire.destinations import contradiction
+
+
+@pytest.mark.parametrize(
+    ("destination", "named", "claimed", "sni", "expected"),
+    [
+        # a target the client named through a proxy: Host and SNI must name it
+        ("api.test:443", True, "api.test", "api.test", None),
+        ("api.test:443", True, "API.test.:443", None, None),
+        ("api.test:443", True, "other.test", None, "Host other.test sent to api.test:443"),
+        ("api.test:443", True, "api.test:8443", None, "Host api.test:8443 sent to api.test:443"),
+        ("api.test:443", True, "api.test", "other.test", "SNI other.test sent to api.test:443"),
+        ("[2001:db8::1]:80", True, "[2001:db8::1]", None, None),
+        # only the server address: a Host naming a host cannot be checked, an address can
+        ("10.0.0.1:80", False, "api.test", None, None),
+        ("10.0.0.1:80", False, "10.0.0.1", None, None),
+        ("10.0.0.1:80", False, "10.0.0.2", None, "Host 10.0.0.2 sent to 10.0.0.1:80"),
+        ("10.0.0.1:80", False, "10.0.0.1:81", None, "Host 10.0.0.1:81 sent to 10.0.0.1:80"),
+        ("[::1]:80", False, "[0:0::1]", None, None),
+        # Host against the SNI of the same TLS connection (domain fronting)
+        ("10.0.0.1:443", False, "api.test", "api.test", None),
+        (
+            "10.0.0.1:443",
+            False,
+            "hidden.test",
+            "front.test",
+            "Host hidden.test inside TLS for SNI front.test",
+        ),
+        (None, False, "a.test", None, None),
+        # hostile names are stored printable and bounded
+        ("api.test:80", True, "evil\x1b[31m", None, "Host evil?[31m sent to api.test:80"),
+    ],
+)
+def test_contradiction(
+    destination: str | None, named: bool, claimed: str | None, sni: str | None, expected: str
+) -> None:
+    assert contradiction(destination=destination, named=named, claimed=claimed, sni=sni) == expected
+
+
+def _stored(**fields: object) -> tuple[str | None, str | None]:
+    base: dict[str, object] = dict(
+        ts=1.0, source="pcap", evidence="frames 1-2", method="GET", target="/x", http_version="1.1"
+    )
+    base.update(fields)
+    ex = to_exchange(ObservedExchange(**base), lambda s: "f" * 64)  # type: ignore[arg-type]
+    return ex.destination, ex.host_mismatch
+
+
+def test_the_stored_destination_and_mismatch() -> None:
+    # a capture: the server address, in the host column's form (no default port)
+    assert _stored(server_ip="10.0.0.1", server_port=80, host="api.test") == ("10.0.0.1", None)
+    assert _stored(server_ip="10.0.0.1", server_port=8443, tls=True, host="a.test") == (
+        "10.0.0.1:8443",
+        None,
+    )
+    # the client named the target (a proxy's): that is where it went
+    assert _stored(
+        server_ip="127.0.0.1", server_port=3128, host="harmless.test", destination="api.test:80"
+    ) == ("api.test", "Host harmless.test sent to api.test:80")
+    # an absolute-form request seen on the wire went to a proxy, for the URI's authority;
+    # userinfo in it is never kept
+    assert _stored(
+        server_ip="10.0.0.9",
+        server_port=3128,
+        host="api.test",
+        target="http://user:pa55@api.test:8080/x",
+    ) == ("api.test:8080", None)
+    # domain fronting: the SNI of the connection against the Host inside it
+    assert _stored(
+        server_ip="10.0.0.1", server_port=443, tls=True, sni="front.test", host="hidden.test"
+    ) == ("10.0.0.1", "Host hidden.test inside TLS for SNI front.test")
+    # an opaque TLS connection (no request seen) has a destination and nothing to contradict
+    assert _stored(
+        server_ip="10.0.0.1", server_port=443, tls=True, sni="a.test", method=None, target=None
+    ) == ("10.0.0.1", None)
