@@ -213,6 +213,8 @@ def _destination(obs: ObservedExchange, authority: str | None) -> tuple[str | No
     absolute-form target seen on the wire, sent to a proxy), else the server address."""
     named = True
     where = obs.destination or authority or None
+    if where is None and obs.method == "CONNECT" and obs.target:  # authority-form: the target
+        where = obs.target
     if where is None and obs.server_ip and obs.server_port is not None:
         where, named = join_authority(obs.server_ip, obs.server_port), False
     if where is None:

@@ -215,6 +215,7 @@ class ConnectionHandler:
                 alpn=hello.alpn[0] if hello.alpn else None,
                 ja4=hello.ja4,
                 host=hello.sni or self.tunnel_host,
+                destination=self.tunnel_host,
             ),
         )
 

@@ -731,6 +731,7 @@ class HttpSession:
         self.on_tunnel = on_tunnel
         ip, port = server
         self.server_host = default_host or (f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}")
+        self.tunnel_target = default_host  # inside a CONNECT tunnel: where the proxy connected
         self.requests = _Side(self, True)
         self.responses = _Side(self, False)
         self.pending: deque[Message] = deque()
@@ -924,6 +925,7 @@ class HttpSession:
                 partial=req.partial or (resp.partial if resp else False),
                 websocket=upgrade == "websocket" and resp is not None and resp.status == 101,
                 anomalies=tuple(anomalies),
+                destination=self.tunnel_target,
             )
         )
 

@@ -125,3 +125,37 @@ def test_a_capture_stores_the_server_address_and_flags_a_contradicting_ip_host(
         assert since > marker - 5
         with pytest.raises(ActionError, match=r"used successfully 2 time\(s\)"):
             verify_endpoint(store, "api.test GET /v1/items/{id}", since)
+
+
+def test_a_capture_of_a_proxys_client_leg_stores_the_target_the_client_named(
+    tmp_path: Path,
+) -> None:
+    """Captured between a client and a forward proxy: the server address is the proxy's; where
+    the requests went is the target the client named (absolute URI, CONNECT target), and a Host
+    header naming another host contradicts it."""
+    from discovery.ingest.files import ingest_files
+    from tests.discovery.redact.credentials.loopback_capture import tcpdump
+
+    pcap = tmp_path / "client-leg.pcap"
+    with (
+        upstream() as server,
+        mitmdump(tmp_path / "conf", with_addon=False) as proxy,
+        tcpdump(pcap, proxy.port),
+    ):
+        real = f"127.0.0.1:{server.port}"
+        curl("-x", proxy.proxy_url, server.url("/v1/items/1"))
+        curl("-x", proxy.proxy_url, "-H", "Host: harmless.example", server.url("/v1/items/2"))
+        curl("-x", proxy.proxy_url, "-p", "-H", "Host: harmless.example", server.url("/v1/items/3"))
+    assert len(server.seen) == 3
+    with Store.open(tmp_path / "case.db") as store:
+        ingest_files(store, [pcap])
+        found = store.conn.execute(
+            "SELECT method, path, destination, host_mismatch FROM exchanges "
+            "WHERE method IS NOT NULL ORDER BY ts"
+        ).fetchall()
+    assert found == [
+        ("GET", "/v1/items/1", real, None),
+        ("GET", "/v1/items/2", real, f"Host harmless.example sent to {real}"),
+        ("CONNECT", f"/{real}", real, None),  # its path as the case stores a target
+        ("GET", "/v1/items/3", real, f"Host harmless.example sent to {real}"),
+    ]
