@@ -20,8 +20,9 @@ from mitmproxy import connection, ctx, exceptions, http, tcp, tls
 from mitmproxy.addonmanager import Loader
 
 from discovery.errors import DiscoveryError
-from discovery.proxy.enforcement import POLL_SECONDS, Destination, Enforcer
+from discovery.proxy.enforcement import POLL_SECONDS, Decision, Destination, Enforcer
 from discovery.proxy.limits import HEADER_TIMEOUT, MAX_CONNECTIONS, ClientLimits
+from discovery.proxy.streaming import BodyGate, decoded_prefix
 from discovery.proxy.urgency import DURABLE_MODES, urgent
 from discovery.proxy.writer import BATCH, QUEUE_SIZE, RECOMPUTE_SECONDS, BackgroundWriter
 from discovery.sources.flows import (
@@ -245,6 +246,48 @@ class IrConsole:
         self.limits.head_complete(flow.client_conn.id)
         # headers, target and destination: decided before the body is read
         self._enforce(flow, body=False)
+        if flow.response is None and _streamed(flow):
+            self._gate(flow)
+
+    def _gate(self, flow: http.HTTPFlow) -> None:
+        """A body mitmproxy streams (``streaming``): its first ``irc_body_limit`` bytes are
+        recorded, and, when credentials are blocked, held until they are read and checked."""
+        enforcer = self.enforcer
+        hold = enforcer is not None and bool(enforcer.snapshot.credentials)
+        if self.writer is None and not hold:
+            return
+        req = flow.request
+        encoding = req.headers.get("content-encoding")
+        content_type = req.headers.get("content-type")
+        tls = bool(flow.client_conn.tls or req.scheme == "https")
+
+        def decide(prefix: bytes) -> Decision | None:
+            current = self.enforcer
+            if current is None:
+                return None
+            return current.check(
+                method=req.method,
+                target=req.path or "/",
+                headers=(),
+                tls=tls,
+                destination=destination_of(flow),
+                body=decoded_prefix(prefix, encoding, self.body_limit),
+                content_type=content_type,
+            )
+
+        def block(decision: Decision) -> None:
+            flow.metadata[_BLOCK] = decision.reference
+            log.warning(
+                "ir-console: blocked a streamed request body to %s (%s %s, reference %s): "
+                "nothing of the body forwarded, the client's connection closed",
+                destination_of(flow).address,
+                decision.kind,
+                decision.subject,
+                decision.reference,
+            )
+            _close_client(flow.client_conn.id, "blocked credential in a streamed request body")
+
+        req.stream = BodyGate(self.body_limit, decide=decide if hold else None, on_block=block)
 
     def request(self, flow: http.HTTPFlow) -> None:
         """The body, once read: a credential in a form, JSON or multipart body is blocked too."""
@@ -329,12 +372,24 @@ class IrConsole:
             return None
         flow.metadata[_RECORDED] = True
         reference = flow.metadata.get(_BLOCK)
+        gate = flow.request.stream
         observed = flow_to_observed(
             flow,
             blocked=reference is not None,
             reference=reference,
             body_limit=self.body_limit,
+            request_body=(
+                decoded_prefix(
+                    bytes(gate.prefix),
+                    flow.request.headers.get("content-encoding"),
+                    self.body_limit,
+                )
+                if isinstance(gate, BodyGate)
+                else None
+            ),
+            request_bytes=gate.total if isinstance(gate, BodyGate) else None,
         )
+
         hold = urgent(
             self.durable,
             blocked=reference is not None,
@@ -359,6 +414,19 @@ class IrConsole:
         if self.enforcer is not None:
             enforcer, self.enforcer = self.enforcer, None
             enforcer.close()
+
+
+def _streamed(flow: http.HTTPFlow) -> bool:
+    """Whether mitmproxy streams this request's body: it decided so (a declared length over
+    ``stream_large_bodies``), or it will once that much is buffered (a length it does not know:
+    chunked HTTP/1.1, HTTP/2 and 3 without ``content-length``)."""
+    req = flow.request
+    if req.stream:
+        return True
+    if not ctx.options.stream_large_bodies or "content-length" in req.headers:
+        return False
+    chunked = "chunked" in req.headers.get("transfer-encoding", "").lower()
+    return chunked or req.is_http2 or req.is_http3
 
 
 def _close_client(conn_id: str, reason: str) -> bool:

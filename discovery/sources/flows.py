@@ -84,8 +84,12 @@ def flow_to_observed(
     blocked: bool = False,
     reference: str | None = None,
     body_limit: int = BODY_LIMIT,
+    request_body: bytes | None = None,
+    request_bytes: int | None = None,
 ) -> ObservedExchange:
-    """One HTTP flow (finished, failed or answered by us) as an observed exchange."""
+    """One HTTP flow (finished, failed or answered by us) as an observed exchange;
+    ``request_body``/``request_bytes``: what the proxy saw of a body it streamed (mitmproxy
+    keeps none of it)."""
     req = flow.request
     resp = flow.response
     client_ip, client_port = _address(flow.client_conn.peername)
@@ -127,9 +131,11 @@ def flow_to_observed(
         status=bounds.status(resp.status_code) if resp is not None else None,
         request_headers=req_headers,
         response_headers=resp_headers,
-        request_body=body_prefix(req, body_limit, req_headers),
+        request_body=(
+            request_body if request_body is not None else body_prefix(req, body_limit, req_headers)
+        ),
         response_body=body_prefix(resp, body_limit, resp_headers) if resp is not None else b"",
-        request_bytes=len(req.raw_content or b""),
+        request_bytes=request_bytes if request_bytes is not None else len(req.raw_content or b""),
         response_bytes=len(resp.raw_content or b"") if resp is not None else 0,
         blocked=blocked,
         error=flow.error.msg if flow.error is not None else None,
