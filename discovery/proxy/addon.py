@@ -423,7 +423,8 @@ def _streamed(flow: http.HTTPFlow) -> bool:
     req = flow.request
     if req.stream:
         return True
-    if not ctx.options.stream_large_bodies or "content-length" in req.headers:
+    # the option belongs to mitmproxy's proxy server (absent where none runs, as in tests)
+    if not getattr(ctx.options, "stream_large_bodies", None) or "content-length" in req.headers:
         return False
     chunked = "chunked" in req.headers.get("transfer-encoding", "").lower()
     return chunked or req.is_http2 or req.is_http3
