@@ -18,9 +18,9 @@ from discovery.redact.credentials.pathsecrets import scan_path
 from discovery.redact.credentials.query import stored_name
 from discovery.redact.graphql import per_operation
 from discovery.redact.sensitive import scan_bodies
-from discovery.wire.graphql import calls_of
 from discovery.wire.destinations import authority as join_authority
 from discovery.wire.destinations import contradiction
+from discovery.wire.graphql import calls_of
 from discovery.wire.paths import (
     MAX_PATH_SEGMENTS,
     folded_depth,
