@@ -127,8 +127,12 @@ def test_a_version_10_case_gets_the_protocol_index(
 ) -> None:
     monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:10])
     monkeypatch.setattr(schema, "SCHEMA_VERSION", 10)
-    with Store.open(case_path) as old:
-        old.add_exchanges([make_exchange()._replace(protocol="graphql", operation=None)])
+    with Store.open(case_path) as old:  # a row as version 10 wrote it (its columns only)
+        old.conn.execute(
+            "INSERT INTO exchanges(source, evidence, ts, protocol) "
+            "VALUES ('pcap', 'f', 1.0, 'graphql')"
+        )
+        old.conn.commit()
     monkeypatch.undo()
     with Store.open(case_path) as store:
         assert store.schema_version == schema.SCHEMA_VERSION
