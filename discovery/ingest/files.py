@@ -24,6 +24,7 @@ from discovery.errors import InputBusy, InputError
 from discovery.sources import detect_format, reader_for
 from discovery.stats import CAPTURE_DROPS, IngestStats, Progress
 from discovery.timeutil import iso
+from discovery.wire.keylog import KeyLog
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,11 @@ def ingest_file(
     *,
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
+    secrets: KeyLog | None = None,
 ) -> IngestResult:
-    """Read one input into the case (no analysis: call ``analysis.recompute`` after the batch)."""
+    """Read one input into the case (no analysis: call ``analysis.recompute`` after the batch).
+
+    ``secrets``: TLS key logs; a capture's TLS connections found in them are decrypted."""
     _require_regular_file(path)
     fmt = detect_format(path) if fmt == "auto" else fmt
     reader_for(fmt)  # an unknown format fails before anything is claimed
@@ -121,7 +125,9 @@ def ingest_file(
     if claim.already_ingested:
         return IngestResult(path, fmt, True, stats)
     try:
-        _read(store, path, fmt, claim, print_, stats, _heartbeats(store, claim.id, progress))
+        _read(
+            store, path, fmt, claim, print_, stats, _heartbeats(store, claim.id, progress), secrets
+        )
     finally:
         inputs.release(store, claim.id)
     log.info("ingested %s: %d exchanges", path, stats.exchanges)
@@ -136,6 +142,7 @@ def _read(
     print_: inputs.Fingerprint,
     stats: IngestStats,
     progress: Progress | None,
+    secrets: KeyLog | None = None,
 ) -> None:
     """Read the claimed input (from its start, up to the size it was hashed at) and finish it."""
     writer = ExchangeWriter(store, claim.id)
@@ -145,12 +152,20 @@ def _read(
 
         if parallel.worth_it(path):  # read and convert in children while this process writes
             converted = parallel.convert_in_children(
-                fmt, path, stats, store.fingerprint, progress, end=print_.size
+                fmt, path, stats, store.fingerprint, progress, end=print_.size, secrets=secrets
             )
     try:
         if converted is None:
             reader = reader_for(fmt)
-            writer.add_all(reader(path, stats, progress, start=claim.start, end=print_.size))
+            if secrets is not None and fmt in ("pcap", "pcapng"):
+                from discovery.sources.pcap import read as read_capture
+
+                found = read_capture(
+                    path, stats, progress, start=claim.start, end=print_.size, secrets=secrets
+                )
+            else:
+                found = reader(path, stats, progress, start=claim.start, end=print_.size)
+            writer.add_all(found)
         else:
             writer.add_prepared(converted)
         writer.flush()
@@ -213,6 +228,7 @@ def ingest_files(
     *,
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
+    secrets: KeyLog | None = None,
 ) -> list[IngestResult]:
     """Ingest several inputs, then recompute the analysis once.
 
@@ -225,7 +241,9 @@ def ingest_files(
     results = []
     for path in paths:
         per_file = (lambda done, p=path: progress(p, done)) if progress else None
-        results.append(ingest_file(store, path, fmt, per_file, wait=wait, on_wait=on_wait))
+        results.append(
+            ingest_file(store, path, fmt, per_file, wait=wait, on_wait=on_wait, secrets=secrets)
+        )
     if any(not r.already_ingested for r in results) or pending(store):
         recompute(store)
     return results

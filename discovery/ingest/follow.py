@@ -20,6 +20,7 @@ from pathlib import Path
 from discovery.case.store import Store
 from discovery.ingest.files import IngestResult, ingest_file
 from discovery.ingest.paths import expand
+from discovery.wire.keylog import KeyLog
 
 POLL = 0.1  # seconds between looks at the stop flag while waiting
 
@@ -36,9 +37,11 @@ def follow(
     on_round: Callable[[list[IngestResult]], None] | None = None,
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
+    secrets: KeyLog | None = None,
 ) -> list[IngestResult]:
     """Ingest ``names`` and keep reading what is appended to them until ``should_stop()``;
-    returns every read that added something (and the first round's reads)."""
+    returns every read that added something (and the first round's reads). ``secrets``: TLS
+    key logs for the captures among them."""
     from discovery.analyse.recompute import recompute
 
     seen: dict[Path, tuple[int, int, int]] = {}
@@ -47,7 +50,9 @@ def follow(
     dirty = False
     analysed = time.monotonic()
     while True:
-        added = _round(store, expand(names), fmt, progress, seen, should_stop, wait, on_wait)
+        added = _round(
+            store, expand(names), fmt, progress, seen, should_stop, wait, on_wait, secrets
+        )
         fresh = [r for r in added if first or not r.already_ingested]
         results.extend(fresh)
         if any(not r.already_ingested for r in added):
@@ -75,6 +80,7 @@ def _round(
     should_stop: Callable[[], bool],
     wait: bool,
     on_wait: Callable[[str], None] | None,
+    secrets: KeyLog | None = None,
 ) -> list[IngestResult]:
     """Read each file that changed since the last round."""
     out = []
@@ -89,7 +95,9 @@ def _round(
         if seen.get(path) == mark:
             continue
         per_file = (lambda done, p=path: progress(p, done)) if progress else None
-        out.append(ingest_file(store, path, fmt, per_file, wait=wait, on_wait=on_wait))
+        out.append(
+            ingest_file(store, path, fmt, per_file, wait=wait, on_wait=on_wait, secrets=secrets)
+        )
         seen[path] = mark
     return out
 

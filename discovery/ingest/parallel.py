@@ -39,6 +39,7 @@ from discovery.errors import InputError
 from discovery.forking import helpers_can_run
 from discovery.models import CredentialSighting, ObservedExchange
 from discovery.stats import IngestStats, Progress
+from discovery.wire.keylog import KeyLog
 from discovery.wire.reassembly import Limits
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def _child(
     unused: tuple[Connection, ...] = (),
     limits: Limits | None = None,
     end: int | None = None,
+    secrets: KeyLog | None = None,
 ) -> None:
     """One share of the flows read and converted; batches of rows (with their keys) sent."""
     from discovery.sources.pcap import read_share
@@ -93,7 +95,7 @@ def _child(
     batch: list[ObservedExchange] = []
     keys: list[_Key] = []
     try:
-        for key, observed in read_share(path, stats, share, progress, limits, end):
+        for key, observed in read_share(path, stats, share, progress, limits, end, secrets=secrets):
             batch.append(observed)
             keys.append(key)
             if len(batch) >= BATCH:
@@ -182,6 +184,7 @@ def convert_in_children(
     progress: Progress | None = None,
     limits: Limits | None = None,
     end: int | None = None,
+    secrets: KeyLog | None = None,
 ) -> Iterator[PreparedExchange]:
     """The exchanges of a pcap or pcapng file ready to insert (``Store.insert_prepared``), read
     and converted by children sharing its flows, in the in-process reader's order, with the
@@ -200,7 +203,7 @@ def convert_in_children(
         proc = ctx.Process(
             target=_child,
             args=(sender, path, (index, count), fingerprint),
-            kwargs={"unused": others, "limits": limits, "end": end},
+            kwargs={"unused": others, "limits": limits, "end": end, "secrets": secrets},
             daemon=True,
         )
         proc.start()

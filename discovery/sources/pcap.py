@@ -26,6 +26,7 @@ from discovery.stats import CAPTURE_DROPS, IngestStats, Progress
 from discovery.timeutil import MAX_TS, MIN_TS
 from discovery.wire import packets
 from discovery.wire.connections import ConnectionTracker
+from discovery.wire.keylog import KeyLog
 from discovery.wire.packets import SUPPORTED_LINKTYPES
 from discovery.wire.reassembly import Limits
 
@@ -43,6 +44,9 @@ class FrameSink(Protocol):
     """What the readers push frames into (``ConnectionTracker`` is one)."""
 
     def frame(self, number: int, ts: float, linktype: int, data: bytes) -> None: ...
+
+    def secrets_block(self, kind: int, data: bytes) -> None:
+        """A pcapng Decryption Secrets Block (``kind``: its secrets type)."""
 
 
 _PCAP_MAGIC = {
@@ -64,9 +68,12 @@ def read(
     *,
     start: int = 0,
     end: int | None = None,
+    secrets: KeyLog | None = None,
 ) -> Iterator[ObservedExchange]:
-    """Read a pcap or pcapng file into exchanges (reader registered for both formats)."""
-    pipeline = ConnectionTracker(stats, "pcap", where=str(path), limits=limits)
+    """Read a pcap or pcapng file into exchanges (reader registered for both formats); TLS
+    connections whose secrets are in ``secrets`` (or in the file's Decryption Secrets Blocks)
+    are decrypted."""
+    pipeline = ConnectionTracker(stats, "pcap", where=str(path), limits=limits, secrets=secrets)
     return _run(pipeline, path, pipeline.take, progress, start, end)
 
 
@@ -77,10 +84,13 @@ def read_share(
     progress: Progress | None = None,
     limits: Limits | None = None,
     end: int | None = None,
+    secrets: KeyLog | None = None,
 ) -> Iterator[tuple[tuple[int, int], ObservedExchange]]:
     """The exchanges of one share of the capture's flows, with their merge keys (see
     ``ConnectionTracker``): ``share`` readers of one file together give what ``read`` gives."""
-    pipeline = ConnectionTracker(stats, "pcap", where=str(path), limits=limits, share=share)
+    pipeline = ConnectionTracker(
+        stats, "pcap", where=str(path), limits=limits, share=share, secrets=secrets
+    )
     return _run(pipeline, path, pipeline.take_keyed, progress, 0, end)
 
 
@@ -129,6 +139,9 @@ class _Collect:
 
     def frame(self, number: int, ts: float, linktype: int, data: bytes) -> None:
         self.frames.append((number, ts, linktype, data))
+
+    def secrets_block(self, kind: int, data: bytes) -> None:
+        """Secrets are not frames: not kept."""
 
 
 def iter_frames(
@@ -419,6 +432,10 @@ def _pcapng_frames(
             sink.frame(frame, last_ts, interfaces[0].linktype, data[begin : begin + caplen])
         elif btype == 5:  # interface statistics: what the capturing tool lost, cumulative
             _isb(data[body_start : pos + length - 4], endian, len(sections), drops)
+        elif btype == 10 and length >= 20:  # decryption secrets (key log lines for TLS)
+            kind, size = struct.unpack_from(endian + "II", data, body_start)
+            first = body_start + 8
+            sink.secrets_block(kind, data[first : first + min(size, length - 20)])
         elif btype == 1:  # interface description
             iface = _idb(data[body_start : pos + length - 4], endian)
             if iface.linktype not in SUPPORTED_LINKTYPES:

@@ -24,17 +24,21 @@ from discovery.wire.http_head import (
     looks_like_request,
     looks_like_response,
 )
+from discovery.wire.http2 import PREFACE, H2Session
+from discovery.wire.keylog import DSB_TLS_KEY_LOG, KeyLog
 from discovery.wire.reassembly import Connection, Limits, Reassembler
 from discovery.wire.tls import MAX_HELLO, NotClientHello, looks_like_tls, parse_client_hello
+from discovery.wire.tlssession import TlsSession
 
 log = logging.getLogger(__name__)
 
 SCAN_BUDGET: Final = 64 * 1024  # bytes searched for an HTTP message start in an unrecognised flow
 # a first segment this short may be a cut "GET " or TLS header: wait for more
 HOLD_LIMIT: Final = 16
-_STARTS: Final = (*METHOD_PREFIXES, b"HTTP/1.0 ", b"HTTP/1.1 ")
+_STARTS: Final = (*METHOD_PREFIXES, b"HTTP/1.0 ", b"HTTP/1.1 ", PREFACE)
 
-_UNKNOWN, _HTTP, _TLS, _OTHER = 0, 1, 2, 3
+# _APP: a session of its own drives the connection (TLS with key logs, h2c)
+_UNKNOWN, _HTTP, _TLS, _OTHER, _APP = 0, 1, 2, 3, 4
 _WARN_REASONS: Final = frozenset({packets.MALFORMED, packets.TOO_DEEP})
 _FAST: Final = struct.Struct("!4s4sHHIIBB")  # IPv4 addresses + TCP header, from offset 26
 
@@ -50,6 +54,7 @@ class ConnectionHandler:
     """Recognises one connection's protocol from its first bytes and drives its parser."""
 
     __slots__ = (
+        "app",
         "held",
         "hello",
         "hello_frames",
@@ -65,6 +70,7 @@ class ConnectionHandler:
         self.pipeline = pipeline
         self.kind = _UNKNOWN
         self.http: HttpSession | None = None
+        self.app: TlsSession | H2Session | None = None
         self.hello = bytearray()
         self.hello_ts = 0.0
         self.hello_frames = (0, 0)
@@ -77,6 +83,9 @@ class ConnectionHandler:
         if kind == _HTTP:
             assert self.http is not None
             self.http.data(side == conn.client, data, ts, frame)
+        elif kind == _APP:
+            assert self.app is not None
+            self.app.data(side == conn.client, data, ts, frame)
         elif kind == _UNKNOWN:
             self._recognise(conn, side, data, ts, frame)
         elif kind == _TLS and side == conn.client:
@@ -88,6 +97,8 @@ class ConnectionHandler:
             self._decide(conn, *held)
         if self.kind == _HTTP and self.http is not None:
             self.http.gap(side == conn.client, size)
+        elif self.kind == _APP and self.app is not None:
+            self.app.gap(side == conn.client, size)
         elif self.kind == _TLS and side == conn.client:
             self.pipeline.stats.skip("incomplete TLS ClientHello")
             self.kind = _OTHER
@@ -98,6 +109,8 @@ class ConnectionHandler:
             self._decide(conn, *held)
         if self.kind == _HTTP and self.http is not None:
             self.http.close()
+        elif self.kind == _APP and self.app is not None:
+            self.app.close()
         elif self.kind == _TLS:
             self.pipeline.stats.skip("incomplete TLS ClientHello")
 
@@ -120,10 +133,27 @@ class ConnectionHandler:
         self._decide(conn, side, data, ts, frame)
 
     def _decide(self, conn: Connection, side: int, data: bytes, ts: float, frame: int) -> None:
+        if data.startswith(PREFACE[:14]):  # "PRI * HTTP/2.0": h2c with prior knowledge
+            conn.client = side  # (before the lenient request line, which would take PRI)
+            self._start_app(conn, "h2c")
+            assert self.app is not None
+            self.app.data(side == conn.client, data, ts, frame)
+            return
         if looks_like_request(data):
             self._start_http(conn, client=side)
         elif looks_like_response(data):
             self._start_http(conn, client=1 - side)
+        elif (
+            looks_like_tls(data)
+            and len(data) > 5
+            and data[5] == 1
+            and self.pipeline.secrets is not None
+        ):
+            conn.client = side
+            self._start_app(conn, "tls")
+            assert self.app is not None
+            self.app.data(side == conn.client, data, ts, frame)
+            return
         elif looks_like_tls(data) and len(data) > 5 and data[5] == 1:
             conn.client = side
             self.kind = _TLS
@@ -173,6 +203,7 @@ class ConnectionHandler:
         (cleartext HTTP is read, a TLS ClientHello gives its SNI), its host the target."""
         self.kind = _UNKNOWN
         self.http = None
+        self.app = None
         self.scanned = 0
         self.held = None
         self.tunnel_host = target
@@ -181,6 +212,24 @@ class ConnectionHandler:
             self.on_data(conn, client_side, client, ts, frame)
         if server:
             self.on_data(conn, 1 - client_side, server, ts, frame)
+
+    def _start_app(self, conn: Connection, kind: str) -> None:
+        """Hand the connection to a session of its own (TLS decrypted with key logs, h2c)."""
+        pipeline = self.pipeline
+        self.kind = _APP
+        if kind == "tls":
+            self.app = TlsSession(pipeline, conn)
+        else:
+            client = conn.client or 0
+            self.app = H2Session(
+                partial(pipeline.emit, conn),
+                pipeline.stats,
+                pipeline.source,
+                (conn.ip(client), conn.ports[client]),
+                (conn.ip(1 - client), conn.ports[1 - client]),
+                pipeline.where,
+            )
+            pipeline.stats.counts["h2c connections (HTTP/2 with prior knowledge)"] += 1
 
     def _hello_data(self, conn: Connection, data: bytes, frame: int) -> None:
         self.hello += data
@@ -251,8 +300,10 @@ class ConnectionTracker:
         where: str = "",
         limits: Limits | None = None,
         share: tuple[int, int] | None = None,
+        secrets: KeyLog | None = None,
     ) -> None:
         self.stats = stats
+        self.secrets = secrets  # TLS session secrets (key logs): connections with them decrypted
         self.source = source
         self.where = where
         self.out: list[ObservedExchange] = []
@@ -280,6 +331,17 @@ class ConnectionTracker:
         self.out.append(exchange)
         if self.keys is not None:
             self.keys.append((self.current, conn.opened))
+
+    def secrets_block(self, kind: int, data: bytes) -> None:
+        """Take the TLS key log of a pcapng Decryption Secrets Block (other kinds counted)."""
+        if kind != DSB_TLS_KEY_LOG:
+            self.frame_stats.counts["decryption secrets of other kinds (not TLS) ignored"] += 1
+            return
+        if self.secrets is None:
+            self.secrets = KeyLog()
+        self.secrets.add_text(
+            data, f"{self.where} (pcapng Decryption Secrets Block)", self.frame_stats
+        )
 
     def frame(self, number: int, ts: float, linktype: int, data: bytes) -> None:
         """Account one captured frame."""

@@ -28,6 +28,14 @@ JSON_PROGRESS_EVERY = 1.0  # seconds between JSON progress events
     help="An OpenAPI description to import first (repeatable).",
 )
 @click.option(
+    "--keylog",
+    "keylogs",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A TLS key log (NSS format, SSLKEYLOGFILE) whose connections are decrypted "
+    "(repeatable; secrets stay in memory, never in the case).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
@@ -60,6 +68,7 @@ def ingest(
     case: CaseContext,
     names: tuple[str, ...],
     specs: tuple[Path, ...],
+    keylogs: tuple[Path, ...],
     fmt: str,
     wait: bool,
     follow: bool,
@@ -67,6 +76,9 @@ def ingest(
     as_json: bool,
 ) -> None:
     """Ingest capture files (pcap, pcapng), HAR, mitmproxy flows or Zeek logs into the case.
+
+    TLS connections are decrypted when their secrets are in a --keylog file or in the
+    capture's own pcapng Decryption Secrets Blocks.
 
     PATH is a file, a directory (every file under it) or a quoted pattern
     ('zeek/2026-11-*/http.*.log.gz'); Zeek logs may be gzip-compressed (rotated logs).
@@ -79,6 +91,16 @@ def ingest(
     from discovery.ingest.paths import expand
 
     paths = tuple(expand(names))  # a name that matches nothing: one line, exit 2
+    secrets = None
+    if keylogs:
+        from discovery.stats import IngestStats
+        from discovery.wire.keylog import load
+
+        problems = IngestStats()
+        secrets = load(keylogs, problems)  # a key log that is no key log stops here
+        for warning in problems.warnings:
+            message(f"warning: {clean(warning)}")
+
     with case.open() as store:
         if specs:
             from discovery.analyse.specs import import_spec_file
@@ -88,11 +110,13 @@ def ingest(
                 message(f"spec {clean(done.title)!r}: {done.operations} operations")
         with _progress(paths, as_json) as report:
             if follow:
-                results = _follow(store, names, fmt, report, interval, wait, as_json)
+                results = _follow(store, names, fmt, report, interval, wait, as_json, secrets)
             else:
                 # re-analyses when anything was added, a spec was imported, or an earlier run
                 # was killed before its analysis finished
-                results = ingest_files(store, paths, fmt, report, wait=wait, on_wait=message)
+                results = ingest_files(
+                    store, paths, fmt, report, wait=wait, on_wait=message, secrets=secrets
+                )
         from discovery.analyse.inventory import analysis_skipped
 
         skipped = analysis_skipped(store)
@@ -123,6 +147,7 @@ def _follow(
     interval: float,
     wait: bool,
     as_json: bool,
+    secrets: Any = None,
 ) -> list[Any]:
     """``--follow``: rounds until SIGINT or SIGTERM; the first signal stops after the file being
     read (nothing half written), a second one interrupts at once."""
@@ -157,6 +182,7 @@ def _follow(
             on_round=on_round,
             wait=wait,
             on_wait=message,
+            secrets=secrets,
         )
     finally:
         for sig, handler in previous.items():

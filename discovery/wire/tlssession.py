@@ -1,0 +1,510 @@
+"""One TLS connection decrypted with its logged secrets: records read in order per direction,
+the handshake followed far enough to know the keys, application data handed to HTTP/1.x or
+HTTP/2.
+
+What is followed: ClientHello (client random, SNI, ALPN, JA4), ServerHello (server random,
+version, cipher suite, ALPN, encrypt-then-MAC, extended master secret), a HelloRetryRequest,
+ChangeCipherSpec (TLS 1.2), the RSA ClientKeyExchange (for ``RSA``/``PMS_CLIENT_RANDOM``
+key log lines, with the session hash for extended master secret), Finished (TLS 1.3 switches to
+the application secrets) and KeyUpdate. A record that fails authentication is counted, the
+direction stops there and the connection is marked (its opaque exchange carries the reason);
+nothing after it is guessed at. A gap (lost TCP bytes) ends decryption of that direction: the
+record sequence numbers are lost with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from typing import TYPE_CHECKING, Final, Protocol
+
+from discovery.models import ObservedExchange
+from discovery.stats import IngestStats
+from discovery.wire import tlscrypto
+from discovery.wire.http1 import HttpSession, looks_like_request
+from discovery.wire.http2 import PREFACE, H2Session
+from discovery.wire.keylog import KeyLog
+from discovery.wire.tls import ClientHello, NotClientHello, parse_client_hello
+
+if TYPE_CHECKING:
+    from discovery.wire.reassembly import Connection
+
+_HRR_RANDOM: Final = hashlib.sha256(b"HelloRetryRequest").digest()
+_CCS, _ALERT, _HANDSHAKE, _APPDATA, _HEARTBEAT = 20, 21, 22, 23, 24
+MAX_RECORD: Final = (1 << 14) + 2048
+MAX_HANDSHAKE: Final = 1 << 17
+MAX_WAITING: Final = 1 << 20  # server bytes held while the application protocol is unknown
+
+FAILED: Final = "TLS records failing authentication (connection marked, direction stopped)"
+DECRYPTED: Final = "TLS connections decrypted (secrets from {origin})"
+NO_SECRETS: Final = "TLS connections without secrets in the key logs (left opaque)"
+OLD_VERSION: Final = "TLS connections of a version not decrypted (SSL 3.0, TLS 1.0, 1.1)"
+UNKNOWN_SUITE: Final = "TLS connections with a cipher suite not decrypted"
+LOST: Final = "TLS directions not decrypted past a gap (record sequence lost)"
+EARLY: Final = "TLS 1.3 early-data records not decrypted"
+OTHER_APP: Final = "decrypted TLS connections carrying neither HTTP/1.x nor HTTP/2"
+
+
+class AppSession(Protocol):
+    def data(self, from_client: bool, data: bytes, ts: float, frame: int) -> None: ...
+
+    def gap(self, from_client: bool, size: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Pipeline(Protocol):
+    """What a TLS session needs of the connection tracker."""
+
+    stats: IngestStats
+    source: str
+    where: str
+    secrets: KeyLog | None
+
+    def emit(self, conn: Connection, exchange: ObservedExchange) -> None: ...
+
+
+class _Direction:
+    __slots__ = ("broken", "buf", "epoch", "handshake", "keys", "secret", "seen_ok")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.handshake = bytearray()  # plaintext handshake bytes not yet a whole message
+        self.keys: tlscrypto.RecordKeys | None = None
+        self.secret = b""  # TLS 1.3: the current traffic secret (for KeyUpdate)
+        self.epoch = 0  # 0 clear, 1 handshake keys (1.3), 2 application keys
+        self.broken = False
+        self.seen_ok = False  # a record already decrypted under the current keys
+
+
+class TlsSession:
+    """Handler of one TLS connection when key logs are given (see the module docstring)."""
+
+    def __init__(self, pipeline: Pipeline, conn: Connection) -> None:
+        self.pipeline = pipeline
+        self.conn = conn
+        self.stats = pipeline.stats
+        self.dirs = (_Direction(), _Direction())  # client, server
+        self.hello: ClientHello | None = None
+        self.hello_raw = b""
+        self.hello_ts = 0.0
+        self.hello_frames = (0, 0)
+        self.client_random = b""
+        self.server_random = b""
+        self.secrets: dict[str, bytes] | None = None
+        self.version = 0
+        self.suite: tlscrypto.Suite | None = None
+        self.alpn: str | None = None
+        self.etm = False
+        self.ems = False
+        self.early_offered = False
+        self.transcript = bytearray()  # TLS 1.2 handshake messages (extended master secret)
+        self.session_hash: bytes | None = None
+        self.premaster: bytes | None = None
+        self.state = "hello"  # hello | decrypting | opaque
+        self.opaque_sent = False
+        self.failure: str | None = None
+        self.app: AppSession | None = None
+        self.app_kind = ""  # "" undecided | "h1" | "h2" | "other"
+        self.waiting: list[tuple[bytes, float, int]] = []  # server data before the app is known
+        self.emitted = 0
+        self.counted = False  # counted as decrypted (a first record authenticated)
+        self._pending12: tuple[tlscrypto.RecordKeys, tlscrypto.RecordKeys] | None = None
+
+    # ----------------------------------------------------------- from the reassembler
+
+    def data(self, from_client: bool, data: bytes, ts: float, frame: int) -> None:
+        if self.state == "opaque":
+            return
+        d = self.dirs[0 if from_client else 1]
+        if d.broken:
+            return
+        if self.state == "hello" and from_client and not self.hello_frames[0]:
+            self.hello_ts = ts
+            self.hello_frames = (frame, frame)
+        d.buf += data
+        self._records(from_client, d, ts, frame)
+
+    def gap(self, from_client: bool, size: int) -> None:
+        d = self.dirs[0 if from_client else 1]
+        if self.state == "hello" and from_client and self.hello is None:
+            self.stats.skip("incomplete TLS ClientHello")
+            self.state = "opaque"
+            return
+        if not d.broken and self.state == "decrypting":
+            d.broken = True
+            self.stats.counts[LOST] += 1
+            if self.app is not None:
+                self.app.gap(from_client, size)
+
+    def close(self) -> None:
+        if self.state == "hello" and self.hello is None:
+            if self.hello_frames[0]:
+                self.stats.skip("incomplete TLS ClientHello")
+            return
+        if self.app is not None:
+            self.app.close()
+        if self.hello is not None and not self.opaque_sent and (self.emitted == 0 or self.failure):
+            self._emit_opaque(self.failure)
+
+    # ----------------------------------------------------------- records
+
+    def _records(self, from_client: bool, d: _Direction, ts: float, frame: int) -> None:
+        buf = d.buf
+        pos = 0
+        while len(buf) - pos >= 5 and not d.broken and self.state != "opaque":
+            rtype = buf[pos]
+            length = (buf[pos + 3] << 8) | buf[pos + 4]
+            if not 20 <= rtype <= 24 or buf[pos + 1] != 3 or length > MAX_RECORD:
+                if self.state == "hello" and self.hello is None:
+                    self.stats.skip(
+                        "malformed TLS ClientHello",
+                        f"{self.pipeline.where}: frame {frame}: not a TLS record",
+                    )
+                    self.state = "opaque"
+                else:
+                    d.broken = True
+                    self.stats.counts["TLS record streams out of sync (direction stopped)"] += 1
+                break
+            end = pos + 5 + length
+            if end > len(buf):
+                break
+            version = bytes(buf[pos + 1 : pos + 3])
+            payload = bytes(buf[pos + 5 : end])
+            pos = end
+            self._record(from_client, d, rtype, version, payload, ts, frame)
+        del buf[:pos]
+
+    def _record(
+        self,
+        from_client: bool,
+        d: _Direction,
+        rtype: int,
+        version: bytes,
+        payload: bytes,
+        ts: float,
+        frame: int,
+    ) -> None:
+        if rtype == _CCS:
+            if self.version == 0x0303 and self.state == "decrypting" and d.keys is None:
+                self._keys12()
+                d.keys = self._pending12[0 if from_client else 1] if self._pending12 else None
+                d.epoch = 2
+                if d.keys is None:
+                    d.broken = True
+            return  # TLS 1.3 middlebox-compatibility CCS: nothing to do
+        keys = d.keys
+        if keys is None:
+            if rtype == _HANDSHAKE:
+                self._handshake(from_client, d, payload, frame)
+            elif rtype == _APPDATA and from_client and self.early_offered:
+                self.stats.counts[EARLY] += 1
+            return
+        try:
+            plain = keys.open(rtype, version, payload)
+        except tlscrypto.DecryptError as exc:
+            if from_client and self.early_offered and d.epoch == 1 and not d.seen_ok:
+                self.stats.counts[EARLY] += 1  # 0-RTT data the server may have refused
+                keys.seq -= 1
+                return
+            self._fail(d, str(exc), frame)
+            return
+        d.seen_ok = True
+        if not self.counted:
+            self.counted = True
+            self._decided()
+        if keys.tls13:
+            end = len(plain)
+            while end and not plain[end - 1]:
+                end -= 1
+            if not end:
+                self._fail(d, "record without content type", frame)
+                return
+            rtype = plain[end - 1]
+            plain = plain[: end - 1]
+        if rtype == _APPDATA:
+            self._app_data(from_client, plain, ts, frame)
+        elif rtype == _HANDSHAKE:
+            self._handshake(from_client, d, plain, frame)
+
+    def _fail(self, d: _Direction, reason: str, frame: int) -> None:
+        d.broken = True
+        self.stats.counts[FAILED] += 1
+        if self.failure is None:
+            self.failure = f"TLS decryption failed: {reason} (frame {frame})"
+            self.stats.warn(f"{self.pipeline.where}: frame {frame}: TLS record failed: {reason}")
+
+    # ----------------------------------------------------------- handshake
+
+    def _handshake(self, from_client: bool, d: _Direction, data: bytes, frame: int) -> None:
+        hs = d.handshake
+        hs += data
+        pos = 0
+        while len(hs) - pos >= 4:
+            length = int.from_bytes(hs[pos + 1 : pos + 4], "big")
+            if length > MAX_HANDSHAKE:
+                d.broken = True
+                self.stats.counts["TLS handshake messages too large (direction stopped)"] += 1
+                hs.clear()
+                return
+            if len(hs) - pos < 4 + length:
+                break
+            msg = bytes(hs[pos : pos + 4 + length])
+            pos += 4 + length
+            self._message(from_client, d, msg, frame)
+            if self.state == "opaque" or d.broken:
+                hs.clear()
+                return
+        del hs[:pos]
+
+    def _message(self, from_client: bool, d: _Direction, msg: bytes, frame: int) -> None:
+        kind = msg[0]
+        if d.epoch == 0 and kind in (1, 2, 11, 12, 13, 14, 15, 16):
+            self.transcript += msg
+        if kind == 1 and from_client:
+            self._client_hello(msg, frame)
+        elif kind == 2 and not from_client:
+            self._server_hello(msg)
+        elif kind == 16 and from_client and self.version == 0x0303:
+            self._client_key_exchange(msg)
+        elif kind == 20 and self.version == 0x0304 and d.epoch == 1:
+            self._tls13_switch(from_client, d)
+        elif kind == 24 and self.version == 0x0304 and d.epoch == 2 and self.suite is not None:
+            d.secret = tlscrypto.next_traffic_secret(d.secret, self.suite)
+            d.keys = tlscrypto.keys13(self.suite, d.secret)
+            d.seen_ok = False
+            self.stats.counts["TLS 1.3 key updates followed"] += 1
+
+    def _client_hello(self, msg: bytes, frame: int) -> None:
+        if self.hello is not None:
+            return  # the second ClientHello after a HelloRetryRequest keeps the random
+        self.hello_frames = (self.hello_frames[0] or frame, frame)
+        try:
+            record = b"\x16\x03\x01" + struct.pack("!H", min(len(msg), 0xFFFF)) + msg
+            hello = parse_client_hello(record)
+        except NotClientHello as exc:
+            self.stats.skip(
+                "malformed TLS ClientHello", f"{self.pipeline.where}: frame {frame}: {exc}"
+            )
+            self.state = "opaque"
+            return
+        self.hello = hello
+        self.client_random = msg[6:38]
+        self.early_offered = 0x002A in hello.extensions
+        keys = self.pipeline.secrets
+        self.secrets = keys.secrets(self.client_random) if keys is not None else None
+        if self.secrets is None and keys is not None and keys.has_rsa:
+            self.secrets = {}  # an RSA key exchange may find its pre-master secret logged
+        if self.secrets is None:
+            self.stats.counts[NO_SECRETS] += 1
+            self._emit_opaque(None)
+            self.state = "opaque"
+            return
+        self.state = "decrypting"
+
+    def _server_hello(self, msg: bytes) -> None:
+        if self.state != "decrypting" or self.suite is not None:
+            return
+        try:
+            legacy = struct.unpack_from("!H", msg, 4)[0]
+            random = msg[6:38]
+            pos = 38
+            pos += 1 + msg[pos]
+            suite_code = struct.unpack_from("!H", msg, pos)[0]
+            pos += 3
+            version = legacy
+            if pos + 2 <= len(msg):
+                end = min(len(msg), pos + 2 + struct.unpack_from("!H", msg, pos)[0])
+                pos += 2
+                while pos + 4 <= end:
+                    etype, elen = struct.unpack_from("!HH", msg, pos)
+                    ext = msg[pos + 4 : pos + 4 + elen]
+                    pos += 4 + elen
+                    if etype == 0x002B and len(ext) == 2:
+                        version = struct.unpack("!H", ext)[0]
+                    elif etype == 0x0016:
+                        self.etm = True
+                    elif etype == 0x0017:
+                        self.ems = True
+                    elif etype == 0x0010 and len(ext) >= 3:
+                        self.alpn = ext[3 : 3 + ext[2]].decode("latin-1")
+        except (struct.error, IndexError):
+            self._give_up("malformed TLS ServerHello")
+            return
+        if random == _HRR_RANDOM:
+            return  # HelloRetryRequest: the real ServerHello follows the second ClientHello
+        self.server_random = random
+        self.version = version
+        if version not in (0x0303, 0x0304):
+            self.stats.counts[OLD_VERSION] += 1
+            self._give_up(None)
+            return
+        suite = tlscrypto.SUITES.get(suite_code)
+        if suite is None or (suite.mode == "cbc" and version == 0x0304):
+            self.stats.counts[UNKNOWN_SUITE] += 1
+            self.stats.warn(
+                f"{self.pipeline.where}: frames {self.hello_frames[0]}-: cipher suite "
+                f"0x{suite_code:04x} not decrypted"
+            )
+            self._give_up(None)
+            return
+        self.suite = suite
+        if version == 0x0304:
+            secrets = self.secrets or {}
+            chs = secrets.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET")
+            shs = secrets.get("SERVER_HANDSHAKE_TRAFFIC_SECRET")
+            client, server = self.dirs
+            if chs is not None and shs is not None:
+                for d, secret in ((client, chs), (server, shs)):
+                    d.secret = secret
+                    d.keys = tlscrypto.keys13(suite, secret)
+                    d.epoch = 1
+            elif "CLIENT_TRAFFIC_SECRET_0" in secrets and "SERVER_TRAFFIC_SECRET_0" in secrets:
+                self.stats.counts["TLS 1.3 connections without handshake secrets"] += 1
+                self._give_up(None)
+                return
+            else:
+                self.stats.counts[NO_SECRETS] += 1
+                self._give_up(None)
+                return
+        self._start_app()
+
+    def _decided(self) -> None:
+        origin = self.pipeline.secrets.origin(self.client_random) if self.pipeline.secrets else ""
+        self.stats.counts[DECRYPTED.format(origin=origin)] += 1
+
+    def _client_key_exchange(self, msg: bytes) -> None:
+        if self.suite is not None:
+            self.session_hash = tlscrypto.transcript_hash(bytes(self.transcript), self.suite)
+        body = msg[4:]
+        if len(body) >= 10 and self.pipeline.secrets is not None:
+            length = struct.unpack_from("!H", body, 0)[0]
+            if length == len(body) - 2:
+                self.premaster = self.pipeline.secrets.rsa_premaster(body[2:10])
+
+    def _keys12(self) -> None:
+        if self._pending12 is not None or self.suite is None:
+            return
+        secrets = self.secrets or {}
+        master = secrets.get("CLIENT_RANDOM")
+        if master is None:
+            premaster = secrets.get("PMS_CLIENT_RANDOM") or self.premaster
+            if premaster is None:
+                self.stats.counts[NO_SECRETS] += 1
+                self._give_up(None)
+                return
+            master = tlscrypto.master_from_premaster(
+                premaster,
+                self.suite,
+                self.client_random,
+                self.server_random,
+                self.session_hash if self.ems else None,
+            )
+        self._pending12 = tlscrypto.keys12(
+            self.suite, master, self.client_random, self.server_random, self.etm
+        )
+
+    def _tls13_switch(self, from_client: bool, d: _Direction) -> None:
+        assert self.suite is not None
+        secret = (self.secrets or {}).get(
+            "CLIENT_TRAFFIC_SECRET_0" if from_client else "SERVER_TRAFFIC_SECRET_0"
+        )
+        if secret is None:
+            d.broken = True
+            self.stats.counts["TLS 1.3 connections without application secrets"] += 1
+            return
+        d.secret = secret
+        d.keys = tlscrypto.keys13(self.suite, secret)
+        d.epoch = 2
+        d.seen_ok = False
+
+    def _give_up(self, failure: str | None) -> None:
+        """Leave the connection opaque (as without a key log), with a reason if it failed."""
+        if failure is not None:
+            self.stats.skip(failure)
+        self.state = "opaque"
+        if not self.opaque_sent and self.hello is not None:
+            self._emit_opaque(failure)
+
+    # ----------------------------------------------------------- application data
+
+    def _start_app(self) -> None:
+        if self.alpn == "h2":
+            self._make_app("h2")
+        elif self.alpn in ("http/1.1", "http/1.0"):
+            self._make_app("h1")
+
+    def _make_app(self, kind: str) -> None:
+        self.app_kind = kind
+        conn, client = self.conn, self.conn.client or 0
+        ends = (
+            (conn.ip(client), conn.ports[client]),
+            (conn.ip(1 - client), conn.ports[1 - client]),
+        )
+        p = self.pipeline
+        if kind == "h2":
+            self.app = H2Session(self._emit_app, p.stats, p.source, *ends, p.where)
+        elif kind == "h1":
+            self.app = HttpSession(self._emit_app, p.stats, p.source, *ends, p.where)
+        else:
+            self.stats.counts[OTHER_APP] += 1
+        waiting, self.waiting = self.waiting, []
+        if self.app is not None:
+            for data, ts, frame in waiting:
+                self.app.data(False, data, ts, frame)
+
+    def _app_data(self, from_client: bool, data: bytes, ts: float, frame: int) -> None:
+        if not self.app_kind:
+            if not from_client:
+                if sum(len(w[0]) for w in self.waiting) < MAX_WAITING:
+                    self.waiting.append((data, ts, frame))
+                return
+            if PREFACE.startswith(data[: len(PREFACE)]) and data[:3] == b"PRI":
+                self._make_app("h2")
+            elif looks_like_request(data):
+                self._make_app("h1")
+            else:
+                self._make_app("other")
+        if self.app is not None:
+            self.app.data(from_client, data, ts, frame)
+
+    def _emit_app(self, exchange: ObservedExchange) -> None:
+        hello = self.hello
+        assert hello is not None
+        self.emitted += 1
+        self.pipeline.emit(
+            self.conn,
+            exchange._replace(
+                tls=True,
+                sni=hello.sni,
+                alpn=self.alpn or (hello.alpn[0] if hello.alpn else None),
+                ja4=hello.ja4,
+                host=exchange.host or hello.sni,
+            ),
+        )
+
+    def _emit_opaque(self, error: str | None) -> None:
+        hello = self.hello
+        assert hello is not None
+        self.opaque_sent = True
+        conn = self.conn
+        client, server = conn.client or 0, 1 - (conn.client or 0)
+        first, last = self.hello_frames
+        self.pipeline.emit(
+            conn,
+            ObservedExchange(
+                ts=self.hello_ts,
+                source=self.pipeline.source,
+                evidence=f"frames {first}-{last}" if last != first else f"frame {first}",
+                client_ip=conn.ip(client),
+                client_port=conn.ports[client],
+                server_ip=conn.ip(server),
+                server_port=conn.ports[server],
+                tls=True,
+                sni=hello.sni,
+                alpn=hello.alpn[0] if hello.alpn else None,
+                ja4=hello.ja4,
+                host=hello.sni,
+                error=error,
+            ),
+        )

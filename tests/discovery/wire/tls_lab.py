@@ -1,0 +1,206 @@
+"""Real TLS and HTTP/2 traffic on loopback for the decryption tests: nginx (TLS 1.2/1.3,
+HTTP/1.1 and HTTP/2, h2c with prior knowledge) with a throwaway certificate, curl clients with
+``SSLKEYLOGFILE``, tcpdump around them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from tests.conftest import require_tool
+
+HOST = "api.tls.test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_cert(folder: Path, kind: str = "ec") -> tuple[Path, Path]:
+    """A self-signed certificate for HOST (``kind``: "ec" or "rsa", for RSA key exchange)."""
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    key = (
+        ec.generate_private_key(ec.SECP256R1())
+        if kind == "ec"
+        else rsa.generate_private_key(65537, 2048)
+    )
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / f"{kind}.crt", folder / f"{kind}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@dataclass
+class Nginx:
+    tls_port: int  # TLS, HTTP/1.1 and HTTP/2 (ALPN)
+    h2c_port: int  # cleartext HTTP/2 with prior knowledge
+    plain_port: int  # cleartext HTTP/1.1 (the equivalent of the decrypted calls)
+    cert: Path
+
+
+_CONF = """
+daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers {ciphers};
+    server {{
+        listen 127.0.0.1:{tls} ssl http2;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        location / {{ default_type application/json; return 200 '{{"ok":true}}'; }}
+        location /v1/charges {{ proxy_pass http://127.0.0.1:{backend}/ok; }}  # reads the body
+        location /missing {{ return 404; }}
+    }}
+    server {{
+        listen 127.0.0.1:{h2c} http2;
+        location / {{ default_type application/json; return 200 '{{"ok":true}}'; }}
+        location /v1/charges {{ proxy_pass http://127.0.0.1:{backend}/ok; }}  # reads the body
+    }}
+    server {{
+        listen 127.0.0.1:{backend};
+        location / {{ default_type application/json; return 200 '{{"ok":true}}'; }}
+    }}
+    server {{
+        listen 127.0.0.1:{plain};
+        location / {{ default_type application/json; return 200 '{{"ok":true}}'; }}
+        location /v1/charges {{ proxy_pass http://127.0.0.1:{backend}/ok; }}  # reads the body
+    }}
+}}
+"""
+
+
+@contextmanager
+def nginx(folder: Path, kind: str = "ec", ciphers: str = "HIGH") -> Iterator[Nginx]:
+    exe = require_tool("nginx")
+    cert, key = make_cert(folder, kind)
+    ports = (free_port(), free_port(), free_port())
+    backend = free_port()  # behind /v1/charges (proxied, so nginx reads the request body)
+    conf = folder / "nginx.conf"
+    conf.write_text(
+        _CONF.format(
+            dir=folder,
+            tls=ports[0],
+            h2c=ports[1],
+            plain=ports[2],
+            backend=backend,
+            cert=cert,
+            key=key,
+            ciphers=ciphers,
+        )
+    )
+    proc = subprocess.Popen(
+        [exe, "-c", str(conf), "-p", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", ports[0]), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield Nginx(*ports, cert)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def capture(path: Path, ports: tuple[int, ...]) -> Iterator[Path]:
+    """tcpdump on ``lo`` of the given TCP ports until the block ends."""
+    import signal
+
+    from tests.discovery.redact.credentials.loopback_capture import _settle
+
+    exe = require_tool("tcpdump")
+    expr: list[str] = ["tcp", "and", "("]
+    for i, port in enumerate(ports):
+        expr += (["or"] if i else []) + ["port", str(port)]
+    expr.append(")")
+    proc = subprocess.Popen(
+        [exe, "-i", "lo", "-U", "--immediate-mode", "-n", "-s", "0", "-w", str(path), *expr],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        if "listening" not in line:
+            import pytest
+
+            pytest.skip(f"tcpdump cannot capture on lo here: {line.strip()[:120]}")
+        yield path
+        _settle(path, quiet=0.3)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(10)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def curl(
+    url: str,
+    port: int,
+    keylog: Path | None,
+    *options: str,
+    headers: tuple[str, ...] = (),
+) -> None:
+    """One curl call to HOST (resolved to loopback) with its key log."""
+    exe = require_tool("curl")
+    env = dict(os.environ)
+    env.pop("SSLKEYLOGFILE", None)
+    if keylog is not None:
+        env["SSLKEYLOGFILE"] = str(keylog)
+    argv = [exe, "-sS", "-o", "/dev/null", "-k", "--resolve", f"{HOST}:{port}:127.0.0.1", *options]
+    for header in headers:
+        argv += ["-H", header]
+    subprocess.run([*argv, url], env=env, check=True, timeout=30)
