@@ -63,6 +63,7 @@ class ObservedExchange(NamedTuple):
     # address (a proxy's CONNECT target or absolute-form URI; the proxy resolved and connected
     # to it, whatever Host says); None: the server address is where the request went
     destination: str | None = None
+    ja4s: str | None = None  # JA4S of the server's TLS answer, where the ServerHello was read
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,8 @@ class Exchange(NamedTuple):
     destination: str | None = None
     # how the Host header or SNI contradicts the destination (wire.destinations), or None
     host_mismatch: str | None = None
+    ja4s: str | None = None  # JA4S of the server's TLS answer
+    ja4h: str | None = None  # JA4H of the request (FoxIO's definition)
 
     @property
     def opaque(self) -> bool:
@@ -195,6 +198,7 @@ def observed_exchange(
     extra: tuple[PrecomputedCredential, ...] = (),
     anomalies: tuple[str, ...] = (),
     destination: str | None = None,
+    ja4s: str | None = None,
 ) -> ObservedExchange:
     """``ObservedExchange(...)``, built without its Python-level ``__new__`` (same value)."""
     values = (
@@ -227,6 +231,7 @@ def observed_exchange(
         extra,
         anomalies,
         destination,
+        ja4s,
     )
     return _new_tuple(ObservedExchange, values)
 
@@ -268,6 +273,8 @@ def exchange(
     facts: str | None = None,
     destination: str | None = None,
     host_mismatch: str | None = None,
+    ja4s: str | None = None,
+    ja4h: str | None = None,
 ) -> Exchange:
     """``Exchange(...)``, built without its Python-level ``__new__`` (same value)."""
     values = (
@@ -307,5 +314,7 @@ def exchange(
         facts,
         destination,
         host_mismatch,
+        ja4s,
+        ja4h,
     )
     return _new_tuple(Exchange, values)

@@ -448,6 +448,18 @@ def _to_v12(conn: sqlite3.Connection) -> None:
     )
 
 
+_V13 = """
+ALTER TABLE exchanges ADD COLUMN ja4s TEXT;
+ALTER TABLE exchanges ADD COLUMN ja4h TEXT;
+"""
+
+
+def _to_v13(conn: sqlite3.Connection) -> None:
+    """JA4S (the server's TLS answer) and JA4H (the request's shape) per exchange: a credential
+    used from a new client shows in them (``credential_client_change``)."""
+    run_script(conn, _V13)
+
+
 # MIGRATIONS[n] upgrades a case at version n to n + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v1,
@@ -462,6 +474,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v10,
     _to_v11,
     _to_v12,
+    _to_v13,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -579,7 +579,8 @@ _EXCHANGE_COLUMNS = (
     "input_id, source, evidence, ts, client_ip, client_port, server_ip, server_port, tls, sni, "
     "alpn, ja4, http_version, method, path, raw_path, query_names, host, status, request_bytes, "
     "response_bytes, request_content_type, response_content_type, user_agent, partial, blocked, "
-    "error, websocket, sensitive, anomalies, protocol, operation, outcome, facts, destination, host_mismatch"
+    "error, websocket, sensitive, anomalies, protocol, operation, outcome, facts, destination, "
+    "host_mismatch, ja4s, ja4h"
 )
 _INSERT_EXCHANGE = (
     f"INSERT INTO exchanges({_EXCHANGE_COLUMNS}) VALUES "
@@ -641,4 +642,6 @@ def exchange_fields(ex: Exchange) -> tuple[Any, ...]:
         ex.facts,
         ex.destination,
         ex.host_mismatch,
+        ex.ja4s,
+        ex.ja4h,
     )

@@ -21,6 +21,7 @@ from discovery.redact.sensitive import scan_bodies
 from discovery.wire.destinations import authority as join_authority
 from discovery.wire.destinations import contradiction
 from discovery.wire.graphql import calls_of
+from discovery.wire.fingerprints import ja4h
 from discovery.wire.paths import (
     MAX_PATH_SEGMENTS,
     folded_depth,
@@ -204,6 +205,8 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
         anomalies=obs.anomalies,
         destination=destination,
         host_mismatch=mismatch,
+        ja4s=obs.ja4s,
+        ja4h=ja4h(obs.method, obs.http_version, obs.request_headers) if obs.method else None,
     )
 
 

@@ -258,7 +258,9 @@ def credential_page(
     ).fetchall()
     sources: dict[str, list[str]] = defaultdict(list)
     reached: dict[str, list[EndpointRef]] = defaultdict(list)
-    clients: dict[str, dict[str, list[str]]] = defaultdict(lambda: {"ja4": [], "user_agents": []})
+    clients: dict[str, dict[str, list[str]]] = defaultdict(
+        lambda: {"ja4": [], "ja4h": [], "user_agents": []}
+    )
     if reach and found:
         ids = json.dumps([r[0] for r in found])
         for cid, client in conn.execute(
@@ -275,14 +277,15 @@ def credential_page(
             (ids,),
         ):
             reached[cid].append(EndpointRef(host, method, template))
-        for cid, ja4, agent in conn.execute(
-            "SELECT DISTINCT ec.credential_id, e.ja4, e.user_agent FROM exchange_credentials ec "
-            f"JOIN exchanges e ON e.id = ec.exchange_id WHERE ec.credential_id {_IN_JSON} "
-            "AND (e.ja4 IS NOT NULL OR e.user_agent IS NOT NULL) ORDER BY e.ja4, e.user_agent",
+        for cid, ja4, ja4h, agent in conn.execute(
+            "SELECT DISTINCT ec.credential_id, e.ja4, e.ja4h, e.user_agent FROM "
+            f"exchange_credentials ec JOIN exchanges e ON e.id = ec.exchange_id "
+            f"WHERE ec.credential_id {_IN_JSON} AND (e.ja4 IS NOT NULL OR e.ja4h IS NOT NULL "
+            "OR e.user_agent IS NOT NULL) ORDER BY e.ja4, e.ja4h, e.user_agent",
             (ids,),
         ):
             seen = clients[cid]
-            for key, value in (("ja4", ja4), ("user_agents", agent)):
+            for key, value in (("ja4", ja4), ("ja4h", ja4h), ("user_agents", agent)):
                 if value and value not in seen[key] and len(seen[key]) < MAX_FINGERPRINTS:
                     seen[key].append(value)
     blocked = blocked_subjects(store, "credential")

@@ -134,7 +134,7 @@ class CredentialRow:
     endpoints: tuple[EndpointRef, ...] = ()
     blocked: bool = False
     issued_by: str | None = None  # the client identity that obtained it (OAuth lineage)
-    # how the clients that presented it look: {"ja4": [...], "user_agents": [...]}
+    # how the clients that presented it look: {"ja4": [...], "ja4h": [...], "user_agents": [...]}
     fingerprints: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
@@ -162,6 +162,7 @@ class CredentialRow:
             "issued_by": self.issued_by,
             "fingerprints": {
                 "ja4": list(self.fingerprints.get("ja4", ())),
+                "ja4h": list(self.fingerprints.get("ja4h", ())),
                 "user_agents": list(self.fingerprints.get("user_agents", ())),
             },
         }

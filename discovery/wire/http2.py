@@ -1,5 +1,5 @@
-"""HTTP/2 on one connection (RFC 9113): frames, HPACK header blocks (python-hyper's ``hpack``,
-one decoder per direction, dynamic table included) and streams paired into exchanges.
+"""HTTP/2 on one connection (RFC 9113): frames, HPACK header blocks (``hpackdecode``, on python-hyper's
+``hpack`` tables; one decoder per direction, dynamic table included) and streams paired into exchanges.
 
 Each stream gives one exchange: ``:method``, ``:path``, ``:authority``, ``:status``, the
 regular headers (``cookie`` fields joined with "; " as RFC 9113 8.2.3 says for HTTP/1 use) and
@@ -15,19 +15,13 @@ dynamic table they index may be wrong.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Final
-
-from hpack import Decoder
-from hpack.exceptions import HPACKError
 
 from discovery.models import ObservedExchange, observed_exchange
 from discovery.stats import IngestStats
 from discovery.wire.bodies import BODY_PREFIX, decode_body
-
-# hpack logs every decoded header (credentials included) at DEBUG: never let it, even at -vv
-logging.getLogger("hpack").setLevel(logging.WARNING)
+from discovery.wire.hpackdecode import HeaderDecoder, HpackError
 
 PREFACE: Final = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 MAX_STREAMS: Final = 1024  # open streams kept per connection
@@ -77,8 +71,7 @@ class _Side:
 
     def __init__(self) -> None:
         self.buf = bytearray()
-        self.decoder = Decoder(max_header_list_size=1 << 20)
-        self.decoder.max_allowed_table_size = 1 << 20  # lenient: whatever the peer allowed
+        self.decoder = HeaderDecoder()
         self.block: bytearray | None = None  # a header block waiting for CONTINUATION
         self.block_stream = 0
         self.block_end = False
@@ -256,17 +249,14 @@ class H2Session:
 
     def _decode(self, side: _Side, block: bytes) -> list[tuple[str, str]] | None:
         try:
-            raw = side.decoder.decode(block, raw=True)
-        except (HPACKError, IndexError, ValueError):
+            headers = side.decoder.decode(block)
+        except HpackError:
             self.stats.counts[UNDECODABLE] += 1
             side.hpack_lost = True
             return None
-        out: list[tuple[str, str]] = []
-        for name, value in raw:
-            if len(out) >= MAX_HEADERS:
-                break
-            out.append((bytes(name).decode("latin-1"), bytes(value).decode("latin-1")))
-        return out
+        if len(headers) > MAX_HEADERS:
+            del headers[MAX_HEADERS:]
+        return headers
 
     def _open(self, sid: int, ts: float, frame: int) -> _Stream:
         if len(self.streams) >= MAX_STREAMS:

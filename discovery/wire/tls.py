@@ -169,3 +169,13 @@ def ja4(hello: ClientHello, transport: str = "t") -> str:
     else:
         ext_hash = "0" * 12
     return f"{head}_{cipher_hash}_{ext_hash}"
+
+
+def version_code(version: int) -> str:
+    """The two characters JA4 and JA4S give a TLS version ("13", "12", ...; "00" unknown)."""
+    return _VERSIONS.get(version, "00")
+
+
+def alpn_chars(value: str) -> str:
+    """The two characters JA4 and JA4S give an ALPN value (first and last, or hex digits)."""
+    return _alpn_chars(value)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 from discovery.models import ObservedExchange
 from discovery.stats import IngestStats
 from discovery.wire import tlscrypto
+from discovery.wire.fingerprints import ja4s
 from discovery.wire.http1 import HttpSession, looks_like_request
 from discovery.wire.http2 import PREFACE, H2Session
 from discovery.wire.keylog import KeyLog
@@ -86,6 +87,8 @@ class TlsSession:
         self.stats = pipeline.stats
         self.dirs = (_Direction(), _Direction())  # client, server
         self.hello: ClientHello | None = None
+        self.ja4: str | None = None
+        self.ja4s: str | None = None  # the server's answer (from its ServerHello)
         self.hello_raw = b""
         self.hello_ts = 0.0
         self.hello_frames = (0, 0)
@@ -289,6 +292,7 @@ class TlsSession:
             self.state = "opaque"
             return
         self.hello = hello
+        self.ja4 = hello.ja4  # computed once: every exchange of the connection carries it
         self.client_random = msg[6:38]
         self.early_offered = 0x002A in hello.extensions
         keys = self.pipeline.secrets
@@ -313,6 +317,7 @@ class TlsSession:
             suite_code = struct.unpack_from("!H", msg, pos)[0]
             pos += 3
             version = legacy
+            extensions: list[int] = []
             if pos + 2 <= len(msg):
                 end = min(len(msg), pos + 2 + struct.unpack_from("!H", msg, pos)[0])
                 pos += 2
@@ -320,6 +325,7 @@ class TlsSession:
                     etype, elen = struct.unpack_from("!HH", msg, pos)
                     ext = msg[pos + 4 : pos + 4 + elen]
                     pos += 4 + elen
+                    extensions.append(etype)
                     if etype == 0x002B and len(ext) == 2:
                         version = struct.unpack("!H", ext)[0]
                     elif etype == 0x0016:
@@ -335,6 +341,7 @@ class TlsSession:
             return  # HelloRetryRequest: the real ServerHello follows the second ClientHello
         self.server_random = random
         self.version = version
+        self.ja4s = ja4s(version, suite_code, extensions, self.alpn)
         if version not in (0x0303, 0x0304):
             self.stats.counts[OLD_VERSION] += 1
             self._give_up(None)
@@ -478,7 +485,8 @@ class TlsSession:
                 tls=True,
                 sni=hello.sni,
                 alpn=self.alpn or (hello.alpn[0] if hello.alpn else None),
-                ja4=hello.ja4,
+                ja4=self.ja4,
+                ja4s=self.ja4s,
                 host=exchange.host or hello.sni,
             ),
         )
@@ -503,7 +511,8 @@ class TlsSession:
                 tls=True,
                 sni=hello.sni,
                 alpn=hello.alpn[0] if hello.alpn else None,
-                ja4=hello.ja4,
+                ja4=self.ja4,
+                ja4s=self.ja4s,
                 host=hello.sni,
                 error=error,
             ),

@@ -136,7 +136,11 @@ def test_credentials_json_shape_and_no_secret(populated: Path) -> None:
     }
     assert row["blocked"] is False and row["issued_by"] is None
     # how the clients that presented it look (DESIGN section 10)
-    assert row["fingerprints"] == {"ja4": [JA4], "user_agents": ["curl/8", "python-httpx/0.27"]}
+    assert row["fingerprints"] == {
+        "ja4": [JA4],
+        "ja4h": [],  # rows written as exchanges directly: no JA4H computed for them
+        "user_agents": ["curl/8", "python-httpx/0.27"],
+    }
     assert row["requests"] == 2
     assert row["sources"] == ["10.0.0.5", "10.0.0.9"]
     assert row["endpoints"] == [

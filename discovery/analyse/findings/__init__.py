@@ -53,6 +53,7 @@ TRAFFIC_ONLY: set[str] = set()
 RULE_MODULES: list[str] = [
     "discovery.analyse.findings.credentials",
     "discovery.analyse.findings.destinations",
+    "discovery.analyse.findings.clients",
     "discovery.analyse.findings.endpoints",
     "discovery.analyse.findings.graphql",
     "discovery.analyse.findings.oauth",

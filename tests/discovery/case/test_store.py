@@ -155,7 +155,10 @@ def test_a_version_1_case_gets_the_covering_path_index_and_keeps_its_rows(
     monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
     monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
     with Store.open(case_path) as old:  # a row as version 1 wrote it (its columns only)
-        old.conn.execute("INSERT INTO exchanges(source, evidence, ts) VALUES ('pcap', 'f', 1.0)")
+        old.conn.execute(
+            "INSERT INTO exchanges(source, evidence, ts, host, method, path, status) "
+            "VALUES ('pcap', 'frame 1', 1.0, 'api.example.com', 'GET', '/v1/users', 200)"
+        )
         old.conn.commit()
     monkeypatch.undo()
     with Store.open(case_path) as store:

@@ -256,8 +256,12 @@ def test_the_case_is_the_same_as_the_cleartext_equivalent(tls_lab: Lab, tmp_path
     def credentials(case: Path) -> list[tuple[str, str, int]]:
         return sorted((c["kind"], c["redacted"], c["requests"]) for c in _json(case, "credentials"))
 
+    # what TLS changes: no cleartext credential; the client fingerprints (JA4) that only TLS
+    # shows tell curl's TLS 1.2 and TLS 1.3 handshakes apart
+    tls_only = {"cleartext_credential", "credential_client_change"}
+
     def rules(case: Path) -> set[str]:
-        return {f["rule"] for f in _json(case, "findings")} - {"cleartext_credential"}
+        return {f["rule"] for f in _json(case, "findings")} - tls_only
 
     assert endpoints(tls_case) == endpoints(clear_case)
     assert credentials(tls_case) == credentials(clear_case)
@@ -265,6 +269,8 @@ def test_the_case_is_the_same_as_the_cleartext_equivalent(tls_lab: Lab, tmp_path
     assert rules(tls_case) == rules(clear_case)
     tls_rules = {f["rule"] for f in _json(tls_case, "findings")}
     assert "cleartext_credential" not in tls_rules
+    clear_rules = {f["rule"] for f in _json(clear_case, "findings")}
+    assert "credential_client_change" not in clear_rules  # one user agent, no JA4
     hosts = _json(tls_case, "hosts")
     assert hosts and all(h["tls"] for h in hosts)
     assert not any(h["tls"] for h in _json(clear_case, "hosts"))

@@ -1,0 +1,76 @@
+"""JA4S (the server's answer to a ClientHello) and JA4H (an HTTP request's shape), FoxIO's
+published definitions; JA4 of the client is in ``tls``.
+
+JA4H's last part hashes the request's cookie ``name=value`` pairs (unkeyed, truncated SHA-256, as
+the standard defines it); the values themselves are never kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from discovery.wire.tls import alpn_chars, version_code
+
+_ZERO = "0" * 12
+
+
+def _hash12(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def ja4s(version: int, cipher: int, extensions: Sequence[int], alpn: str | None) -> str:
+    """JA4S: protocol and version, extension count, ALPN chosen, the cipher suite chosen and
+    the hash of the extensions in the server's order (GREASE included, as sent)."""
+    head = f"t{version_code(version)}{min(len(extensions), 99):02d}{alpn_chars(alpn) if alpn else '00'}"
+    text = ",".join(f"{e:04x}" for e in extensions)
+    return f"{head}_{cipher:04x}_{_hash12(text) if text else _ZERO}"
+
+
+def _language(value: str) -> str:
+    lang = value.replace("-", "").replace(";", ",").lower().split(",")[0][:4]
+    return lang + "0" * (4 - len(lang))
+
+
+def ja4h(method: str, http_version: str | None, headers: Sequence[tuple[str, str]]) -> str:
+    """JA4H of a request: method, version, cookie and referer flags, header count and the
+    Accept-Language prefix; hashes of the header names in order (Cookie and Referer left out),
+    of the cookie names sorted and of the cookie pairs sorted by name."""
+    names: list[str] = []
+    cookies: list[tuple[str, str]] = []
+    referer = False
+    language = "0000"
+    for name, value in headers:
+        lower = name.lower()
+        if lower.startswith("cookie"):
+            for part in value.split(";"):
+                pair = part.strip()
+                if pair:
+                    cookies.append((pair.split("=", 1)[0].strip(), pair))
+            continue
+        if lower == "referer":
+            referer = True
+            continue
+        if not name or name.startswith(":"):
+            continue
+        if lower == "accept-language" and language == "0000":
+            language = _language(value)
+        names.append(name)
+    version = (
+        "20"
+        if http_version == "2"
+        else "30"
+        if http_version == "3"
+        else ((http_version or "1.1").replace(".", "")[:2])
+    )
+    head = (
+        f"{method.lower()[:2]}{version}{'c' if cookies else 'n'}{'r' if referer else 'n'}"
+        f"{min(len(names), 99):02d}{language}"
+    )
+    if cookies:
+        ordered = sorted(cookies, key=lambda pair: pair[0])
+        cookie_names = _hash12(",".join(name for name, _ in ordered))
+        cookie_pairs = _hash12(",".join(pair for _, pair in ordered))
+    else:
+        cookie_names = cookie_pairs = _ZERO
+    return f"{head}_{_hash12(','.join(names))}_{cookie_names}_{cookie_pairs}"

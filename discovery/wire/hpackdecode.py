@@ -1,0 +1,189 @@
+"""HPACK header block decoding (RFC 7541) for one direction of an HTTP/2 connection: the
+static table and the Huffman code come from python-hyper's ``hpack``; the decoding loop, the
+dynamic table and a bounded memo of decoded strings are here, because a capture decodes every
+block of every connection (values such as tokens and user agents repeat block after block, and
+``hpack.Decoder`` decodes each anew and logs each header at DEBUG).
+
+Lenient like a passive observer must be: a dynamic table size update above the size the peer
+advertised is taken (we may not have seen the SETTINGS frame).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from hpack.huffman_table import (
+    HUFFMAN_COMPLETE,
+    HUFFMAN_EMIT_SYMBOL,
+    HUFFMAN_FAIL,
+    HUFFMAN_TABLE,
+)
+from hpack.table import HeaderTable
+
+_STATIC: Final = tuple(
+    (name.decode("latin-1"), value.decode("latin-1")) for name, value in HeaderTable.STATIC_TABLE
+)
+_STATIC_LEN: Final = len(_STATIC)
+MEMO_SIZE: Final = 4096  # decoded strings remembered per direction
+MAX_TABLE: Final = 1 << 20  # largest dynamic table accepted from a size update
+
+
+class HpackError(ValueError):
+    """A header block that cannot be decoded (truncated, bad index, bad Huffman code)."""
+
+
+class HeaderDecoder:
+    """Decodes the header blocks of one direction, in order; keeps its dynamic table."""
+
+    __slots__ = ("entries", "max_size", "memo", "size")
+
+    def __init__(self, max_size: int = 4096) -> None:
+        self.entries: list[tuple[str, str, int]] = []  # oldest first: (name, value, RFC size)
+        self.size = 0
+        self.max_size = max_size
+        self.memo: dict[bytes, str] = {}
+
+    def decode(self, block: bytes) -> list[tuple[str, str]]:
+        """The header fields of one block (``HpackError`` when it cannot be decoded)."""
+        out: list[tuple[str, str]] = []
+        pos = 0
+        end = len(block)
+        try:
+            while pos < end:
+                byte = block[pos]
+                if byte & 0x80:  # indexed field
+                    index, pos = _integer(block, pos, 0x7F)
+                    out.append(self._field(index))
+                elif byte & 0x40:  # literal, added to the table
+                    index, pos = _integer(block, pos, 0x3F)
+                    if index:
+                        name = self._field(index)[0]
+                    else:
+                        name, pos = self._string(block, pos)
+                    value, pos = self._string(block, pos)
+                    out.append((name, value))
+                    self._add(name, value)
+                elif byte & 0x20:  # dynamic table size update
+                    size, pos = _integer(block, pos, 0x1F)
+                    if size > MAX_TABLE:
+                        raise HpackError(f"table size {size} too large")
+                    self.max_size = size
+                    self._evict(0)
+                else:  # literal not indexed / never indexed
+                    index, pos = _integer(block, pos, 0x0F)
+                    if index:
+                        name = self._field(index)[0]
+                    else:
+                        name, pos = self._string(block, pos)
+                    value, pos = self._string(block, pos)
+                    out.append((name, value))
+        except IndexError as exc:
+            raise HpackError("truncated header block") from exc
+        return out
+
+    def _field(self, index: int) -> tuple[str, str]:
+        if 0 < index <= _STATIC_LEN:
+            return _STATIC[index - 1]
+        entries = self.entries
+        at = len(entries) - (index - _STATIC_LEN)
+        if index <= _STATIC_LEN or at < 0:
+            raise HpackError(f"index {index} not in the table")
+        name, value, _size = entries[at]
+        return name, value
+
+    def _string(self, block: bytes, pos: int) -> tuple[str, int]:
+        huffman = block[pos] & 0x80
+        length, pos = _integer(block, pos, 0x7F)
+        end = pos + length
+        if end > len(block):
+            raise HpackError("truncated string")
+        raw = block[pos:end]
+        key = raw if huffman else b"\x00" + raw  # literal and Huffman forms kept apart
+        text = self.memo.get(key)
+        if text is None:
+            text = huffman_decode(raw).decode("latin-1") if huffman else raw.decode("latin-1")
+            if len(self.memo) >= MEMO_SIZE:
+                self.memo.clear()
+            self.memo[key] = text
+        return text, end
+
+    def _add(self, name: str, value: str) -> None:
+        size = len(name) + len(value) + 32  # latin-1: one character per byte
+        if size > self.max_size:
+            self.entries.clear()
+            self.size = 0
+            return
+        self._evict(size)
+        self.entries.append((name, value, size))
+        self.size += size
+
+    def _evict(self, room: int) -> None:
+        entries = self.entries
+        while entries and self.size + room > self.max_size:
+            self.size -= entries.pop(0)[2]
+
+
+_Row = list[tuple[int, bytes]]
+_ROWS: list[_Row | None] = [None] * (len(HUFFMAN_TABLE) // 16)
+
+
+def _row(state: int) -> _Row:
+    """The byte-at-a-time transitions of one state of hpack's nibble machine (built when first
+    needed): for each input byte, (next state * 2 + complete, or -1 on a bad code; bytes out)."""
+    row: _Row = []
+    table = HUFFMAN_TABLE
+    for byte in range(256):
+        first, flags1, out1 = table[state * 16 + (byte >> 4)]
+        if flags1 & HUFFMAN_FAIL:
+            row.append((-1, b""))
+            continue
+        second, flags2, out2 = table[first * 16 + (byte & 0x0F)]
+        if flags2 & HUFFMAN_FAIL:
+            row.append((-1, b""))
+            continue
+        emitted = bytes([out1]) if flags1 & HUFFMAN_EMIT_SYMBOL else b""
+        if flags2 & HUFFMAN_EMIT_SYMBOL:
+            emitted += bytes([out2])
+        row.append((second * 2 + (1 if flags2 & HUFFMAN_COMPLETE else 0), emitted))
+    _ROWS[state] = row
+    return row
+
+
+def huffman_decode(raw: bytes) -> bytes:
+    """Decode an HPACK Huffman string (RFC 7541 5.2), a byte per step."""
+    rows = _ROWS
+    state = 0
+    complete = 1
+    parts: list[bytes] = []
+    for byte in raw:
+        row = rows[state]
+        if row is None:
+            row = _row(state)
+        step, emitted = row[byte]
+        if step < 0:
+            raise HpackError("bad Huffman code")
+        if emitted:
+            parts.append(emitted)
+        state = step >> 1
+        complete = step & 1
+    if not complete:
+        raise HpackError("bad Huffman padding")
+    return b"".join(parts)
+
+
+def _integer(block: bytes, pos: int, mask: int) -> tuple[int, int]:
+    """An HPACK integer with an N-bit prefix (``mask``) starting at ``pos``: (value, next)."""
+    value = block[pos] & mask
+    pos += 1
+    if value < mask:
+        return value, pos
+    shift = 0
+    while True:
+        byte = block[pos]
+        pos += 1
+        value += (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
+        if shift > 28:
+            raise HpackError("integer too large")
