@@ -73,12 +73,18 @@ MODULES = (
     "discovery.wire.bodies",
     "discovery.wire.connections",
     "discovery.wire.defrag",
+    "discovery.wire.fingerprints",
+    "discovery.wire.hpackdecode",
     "discovery.wire.http1",
     "discovery.wire.http_head",
+    "discovery.wire.http2",
+    "discovery.wire.keylog",
     "discovery.wire.packets",
     "discovery.wire.paths",
     "discovery.wire.reassembly",
     "discovery.wire.tls",
+    "discovery.wire.tlscrypto",
+    "discovery.wire.tlssession",
 )
 
 _ROOT = Path(__file__).resolve().parent.parent  # the folder that holds the package

@@ -434,8 +434,8 @@ def _pcapng_frames(
             _isb(data[body_start : pos + length - 4], endian, len(sections), drops)
         elif btype == 10 and length >= 20:  # decryption secrets (key log lines for TLS)
             kind, size = struct.unpack_from(endian + "II", data, body_start)
-            first = body_start + 8
-            sink.secrets_block(kind, data[first : first + min(size, length - 20)])
+            at = body_start + 8  # read from the file's start: a continued read has them too
+            sink.secrets_block(kind, data[at : at + min(size, length - 20)])
         elif btype == 1:  # interface description
             iface = _idb(data[body_start : pos + length - 4], endian)
             if iface.linktype not in SUPPORTED_LINKTYPES:

@@ -178,7 +178,7 @@ def capture(path: Path, ports: tuple[int, ...]) -> Iterator[Path]:
 
             pytest.skip(f"tcpdump cannot capture on lo here: {line.strip()[:120]}")
         yield path
-        _settle(path, quiet=0.3)
+        _settle(path, quiet=1.0)  # a loaded machine: tcpdump may write the last packets late
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
