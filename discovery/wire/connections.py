@@ -17,6 +17,7 @@ from discovery.stats import IngestStats
 from discovery.wire import packets
 from discovery.wire.defrag import Defragmenter
 from discovery.wire.http1 import HttpSession
+from discovery.wire.http2 import PREFACE, H2Session
 from discovery.wire.http_head import (
     METHOD_PREFIXES,
     REQUEST_START,
@@ -24,7 +25,6 @@ from discovery.wire.http_head import (
     looks_like_request,
     looks_like_response,
 )
-from discovery.wire.http2 import PREFACE, H2Session
 from discovery.wire.keylog import DSB_TLS_KEY_LOG, KeyLog
 from discovery.wire.reassembly import Connection, Limits, Reassembler
 from discovery.wire.tls import MAX_HELLO, NotClientHello, looks_like_tls, parse_client_hello
