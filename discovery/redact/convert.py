@@ -20,8 +20,8 @@ from discovery.redact.graphql import per_operation
 from discovery.redact.sensitive import scan_bodies
 from discovery.wire.destinations import authority as join_authority
 from discovery.wire.destinations import contradiction
-from discovery.wire.graphql import calls_of
 from discovery.wire.fingerprints import ja4h
+from discovery.wire.graphql import calls_of
 from discovery.wire.paths import (
     MAX_PATH_SEGMENTS,
     folded_depth,
