@@ -28,6 +28,7 @@ from discovery.case.writer import ExchangeWriter
 from discovery.errors import CaptureError
 from discovery.ingest.bpf import compile_filter
 from discovery.ingest.capture_file import RotatingPcapng
+from discovery.ingest.keylog_follow import WAIT, KeyLogFollower, SecretsFeed
 from discovery.ingest.ring import (
     DEFAULT_RING,
     PacketRing,
@@ -40,6 +41,7 @@ from discovery.ingest.ring import (
 )
 from discovery.stats import IngestStats
 from discovery.wire.connections import ConnectionTracker
+from discovery.wire.keylog import KeyLog
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ class CaptureOptions:
     rotate: int | None = None
     force: bool = False
     workers: int = 1  # processes reading rings in a fanout group (kernel-split flows)
+    keylogs: tuple[Path, ...] = ()  # TLS key logs followed as they grow (SSLKEYLOGFILE)
+    keylog_wait: float = WAIT  # s a TLS connection waits for its secrets to be logged
 
     @property
     def name(self) -> str:
@@ -180,6 +184,7 @@ class LiveCapture:
         self.geometry = RingGeometry(options.ring_bytes, options.snaplen)
         self.rings: list[PacketRing] = []
         self.outputs: list[RotatingPcapng] = []
+        self.follower: KeyLogFollower | None = None
         self._frame = 0
 
     def configuration(self) -> dict[str, Any]:
@@ -195,6 +200,7 @@ class LiveCapture:
             "count": o.count,
             "duration": o.duration,
             "workers": o.workers,
+            "keylogs": [str(path) for path in o.keylogs],  # names only: never their lines
         }
 
     def open(self, case: Path | None = None) -> None:
@@ -206,6 +212,11 @@ class LiveCapture:
         if o.workers > 1 and o.count is not None:
             raise CaptureError("a packet count (--count) needs one worker (--workers 1)")
         check_ring_memory(self.geometry.size * o.workers, o.workers, available_memory())
+        if o.keylogs:
+            for path in o.keylogs:
+                KeyLogFollower.check(path)
+            self.follower = KeyLogFollower(o.keylogs, KeyLog(), self.stats)
+            self.follower.poll()  # what is logged already
         if o.write is not None:
             self.outputs = [
                 RotatingPcapng(target, o.snaplen, case, o.rotate, o.force)
@@ -232,6 +243,8 @@ class LiveCapture:
                 output.close(c.received, c.kernel_dropped)
             c.files = [f.as_dict() for output in self.outputs for f in output.files]
             self.outputs = []
+        if self.follower is not None:
+            self.follower.close()
 
     def _take(self, rings: list[PacketRing]) -> None:
         c = self.counters
@@ -291,6 +304,11 @@ class LiveCapture:
         ring = self.rings[0]
         output = self.outputs[0] if self.outputs else None
         pipeline = ConnectionTracker(stats, "live", where=f"live capture on {o.name}")
+        feed = (
+            SecretsFeed(self.follower, pipeline, o.keylog_wait)
+            if self.follower is not None
+            else None
+        )
         frame_in = pipeline.frame
         count = o.count
         started = time.monotonic()
@@ -312,11 +330,15 @@ class LiveCapture:
             )
 
         def after_read() -> None:
+            if feed is not None:
+                feed.look()
             if pipeline.out:
                 for obs in pipeline.take():
                     writer.add(obs)
 
         def every_second() -> None:
+            if feed is not None:
+                feed.tick()
             writer.flush()
             pipeline.reassembler.sweep_idle(time.time())
             ring.update_counters()
@@ -340,6 +362,8 @@ class LiveCapture:
                 every_second,
             )
         finally:
+            if feed is not None:
+                feed.last()
             pipeline.finish()
             for obs in pipeline.take():
                 writer.add(obs)

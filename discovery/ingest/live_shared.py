@@ -31,6 +31,7 @@ from discovery.case.store import PreparedExchange, Store
 from discovery.case.writer import ExchangeWriter
 from discovery.errors import CaptureError
 from discovery.forking import helpers_can_run
+from discovery.ingest.keylog_follow import SecretsFeed
 from discovery.ingest.parallel import BATCH, QUEUE_DEPTH, Preparer, Rebuilder, widen_pipe
 from discovery.models import ObservedExchange
 from discovery.stats import IngestStats
@@ -234,6 +235,11 @@ def _work(
     stats = IngestStats()
     name = capture.options.name
     tracker = ConnectionTracker(stats, "live", where=f"live capture on {name} (worker {index + 1})")
+    feed = None
+    if capture.follower is not None:  # this worker's copy, following the files on its own
+        follower = capture.follower
+        follower.stats = stats if index == 0 else IngestStats()  # bad lines counted once
+        feed = SecretsFeed(follower, tracker, capture.options.keylog_wait)
     frame_in = tracker.frame
     prepare = Preparer(fingerprint)
     label = f"worker {index + 1}: "
@@ -254,12 +260,16 @@ def _work(
             send(("rows", prepare(batch)))
 
     def after_read() -> None:
+        if feed is not None:
+            feed.look()
         if tracker.out:
             pending.extend(tracker.take())
             if len(pending) >= BATCH:
                 send_rows()
 
     def every_second() -> None:
+        if feed is not None:
+            feed.tick()
         send_rows()
         tracker.reassembler.sweep_idle(time.time())
         ring.update_counters()
@@ -269,6 +279,8 @@ def _work(
 
     try:
         read_ring(ring, packet, stopping.is_set, hurrying.is_set, _never, after_read, every_second)
+        if feed is not None:
+            feed.last()
         tracker.finish()
         pending.extend(tracker.take())
         send_rows()

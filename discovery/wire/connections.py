@@ -28,7 +28,7 @@ from discovery.wire.http_head import (
 from discovery.wire.keylog import DSB_TLS_KEY_LOG, KeyLog
 from discovery.wire.reassembly import Connection, Limits, Reassembler
 from discovery.wire.tls import MAX_HELLO, NotClientHello, looks_like_tls, parse_client_hello
-from discovery.wire.tlssession import TlsSession
+from discovery.wire.tlssession import TlsSession, Waiting
 
 log = logging.getLogger(__name__)
 
@@ -304,6 +304,9 @@ class ConnectionTracker:
     ) -> None:
         self.stats = stats
         self.secrets = secrets  # TLS session secrets (key logs): connections with them decrypted
+        # set when ``secrets`` grows while frames come (a followed key log): TLS connections
+        # whose secrets are not logged yet wait for them (bounded), instead of staying opaque
+        self.waiting: Waiting | None = None
         self.source = source
         self.where = where
         self.out: list[ObservedExchange] = []
@@ -411,6 +414,8 @@ class ConnectionTracker:
         self.current = END
         self.reassembler.close_all()
         self.defrag.finish()
+        if self.waiting is not None:
+            self.waiting.settle()
 
     def take(self) -> list[ObservedExchange]:
         """The exchanges completed since the last call."""

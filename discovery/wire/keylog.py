@@ -37,13 +37,14 @@ BAD_LINE: Final = "key log lines not understood"
 class KeyLog:
     """Secrets by client random (and RSA pre-master secrets by encrypted prefix), in memory."""
 
-    __slots__ = ("_by_random", "_rsa", "origins", "sources")
+    __slots__ = ("_by_random", "_rsa", "generation", "origins", "sources")
 
     def __init__(self) -> None:
         self._by_random: dict[bytes, dict[str, bytes]] = {}
         self._rsa: dict[bytes, bytes] = {}
         self.origins: dict[bytes, str] = {}  # client random -> name of the input that gave it
         self.sources: list[str] = []  # names of the key logs read (paths, "pcapng DSB")
+        self.generation = 0  # grows with every batch of lines taken (a followed log's news)
 
     def __repr__(self) -> str:  # never the secrets
         return f"<KeyLog {len(self._by_random)} sessions from {len(self.sources)} inputs>"
@@ -51,11 +52,14 @@ class KeyLog:
     def __len__(self) -> int:
         return len(self._by_random) + len(self._rsa)
 
-    def add_text(self, text: bytes, origin: str, stats: IngestStats | None = None) -> int:
+    def add_text(
+        self, text: bytes, origin: str, stats: IngestStats | None = None, first_line: int = 1
+    ) -> int:
         """Read key log lines; returns how many were taken. Lines not understood are counted in
-        ``stats`` with a warning naming ``origin`` and the line number (never the line)."""
+        ``stats`` with a warning naming ``origin`` and the line number (never the line);
+        ``first_line`` is the number of the first line of ``text`` (a followed file read on)."""
         taken = 0
-        for number, raw in enumerate(text.splitlines(), 1):
+        for number, raw in enumerate(text.splitlines(), first_line):
             line = raw.strip()
             if not line or line.startswith(b"#"):
                 continue
@@ -65,6 +69,8 @@ class KeyLog:
                 stats.skip(BAD_LINE, f"{origin}: line {number}: not a key log line")
         if origin not in self.sources:
             self.sources.append(origin)
+        if taken:
+            self.generation += 1
         return taken
 
     def add_file(self, path: Path, stats: IngestStats | None = None) -> int:

@@ -10,6 +10,13 @@ the application secrets) and KeyUpdate. A record that fails authentication is co
 direction stops there and the connection is marked (its opaque exchange carries the reason);
 nothing after it is guessed at. A gap (lost TCP bytes) ends decryption of that direction: the
 record sequence numbers are lost with it.
+
+A key log that grows while the traffic is read (a live capture following ``SSLKEYLOGFILE``:
+clients write a connection's secrets during its handshake, after the ClientHello went out)
+is waited for (``Waiting``): a connection whose secrets are not there yet holds its bytes, in
+order, until they appear, then is decrypted as if they had been there from the start; past
+the wait's bounds (seconds since the ClientHello, bytes held by the connection and by all)
+it is left opaque and counted without secrets, as it would have been without the wait.
 """
 
 from __future__ import annotations
@@ -44,6 +51,14 @@ UNKNOWN_SUITE: Final = "TLS connections with a cipher suite not decrypted"
 LOST: Final = "TLS directions not decrypted past a gap (record sequence lost)"
 EARLY: Final = "TLS 1.3 early-data records not decrypted"
 OTHER_APP: Final = "decrypted TLS connections carrying neither HTTP/1.x nor HTTP/2"
+LATE: Final = "TLS connections whose secrets were logged after their ClientHello (held, then read)"
+WAITED: Final = "TLS connections whose secrets were waited for in vain ({why}; left opaque)"
+_COMPLETE13: Final = (
+    "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+    "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+    "CLIENT_TRAFFIC_SECRET_0",
+    "SERVER_TRAFFIC_SECRET_0",
+)
 
 
 class AppSession(Protocol):
@@ -61,8 +76,40 @@ class Pipeline(Protocol):
     source: str
     where: str
     secrets: KeyLog | None
+    waiting: Waiting | None  # set when the key log grows: connections wait for their secrets
 
     def emit(self, conn: Connection, exchange: ObservedExchange) -> None: ...
+
+
+class Waiting:
+    """TLS connections waiting for their secrets to appear in a key log that grows, bounded
+    in time (``seconds`` after the ClientHello, by the capture's clock) and in bytes held
+    (``per_connection``, and ``total`` for all of them together)."""
+
+    __slots__ = ("held", "per_connection", "seconds", "sessions", "total")
+
+    def __init__(
+        self, seconds: float = 10.0, per_connection: int = 1 << 20, total: int = 64 << 20
+    ) -> None:
+        self.seconds = seconds
+        self.per_connection = per_connection
+        self.total = total
+        self.held = 0  # bytes held by every waiting connection
+        self.sessions: dict[int, TlsSession] = {}
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def check(self, now: float) -> None:
+        """Resume the connections whose secrets are in now; give up on those past ``seconds``."""
+        for session in list(self.sessions.values()):
+            session.poll(now)
+
+    def settle(self) -> None:
+        """The end of the input: each connection is read with what the key log holds (its
+        secrets, complete or not) or left opaque without secrets."""
+        for session in list(self.sessions.values()):
+            session.poll(None)
 
 
 class _Direction:
@@ -113,11 +160,18 @@ class TlsSession:
         self.emitted = 0
         self.counted = False  # counted as decrypted (a first record authenticated)
         self._pending12: tuple[tlscrypto.RecordKeys, tlscrypto.RecordKeys] | None = None
+        # while waiting for secrets (state "waiting"): what came, in order, gaps included
+        self.held: list[tuple[bool, bytes, float, int, int]] = []  # client?, data, ts, frame, gap
+        self.held_bytes = 0
+        self.closed = False  # closed while waiting: closed again once read
 
     # ----------------------------------------------------------- from the reassembler
 
     def data(self, from_client: bool, data: bytes, ts: float, frame: int) -> None:
         if self.state == "opaque":
+            return
+        if self.state == "waiting":
+            self._hold(from_client, data, ts, frame, 0)
             return
         d = self.dirs[0 if from_client else 1]
         if d.broken:
@@ -129,6 +183,9 @@ class TlsSession:
         self._records(from_client, d, ts, frame)
 
     def gap(self, from_client: bool, size: int) -> None:
+        if self.state == "waiting":
+            self._hold(from_client, b"", 0.0, 0, size)
+            return
         d = self.dirs[0 if from_client else 1]
         if self.state == "hello" and from_client and self.hello is None:
             self.stats.skip("incomplete TLS ClientHello")
@@ -141,6 +198,9 @@ class TlsSession:
                 self.app.gap(from_client, size)
 
     def close(self) -> None:
+        if self.state == "waiting":
+            self.closed = True  # read (or left opaque) when the wait ends
+            return
         if self.state == "hello" and self.hello is None:
             if self.hello_frames[0]:
                 self.stats.skip("incomplete TLS ClientHello")
@@ -155,7 +215,7 @@ class TlsSession:
     def _records(self, from_client: bool, d: _Direction, ts: float, frame: int) -> None:
         buf = d.buf
         pos = 0
-        while len(buf) - pos >= 5 and not d.broken and self.state != "opaque":
+        while len(buf) - pos >= 5 and not d.broken and self.state in ("hello", "decrypting"):
             rtype = buf[pos]
             length = (buf[pos + 3] << 8) | buf[pos + 4]
             if not 20 <= rtype <= 24 or buf[pos + 1] != 3 or length > MAX_RECORD:
@@ -258,6 +318,8 @@ class TlsSession:
             if self.state == "opaque" or d.broken:
                 hs.clear()
                 return
+            if self.state == "waiting":
+                break  # the rest is read once the secrets are in
         del hs[:pos]
 
     def _message(self, from_client: bool, d: _Direction, msg: bytes, frame: int) -> None:
@@ -299,12 +361,102 @@ class TlsSession:
         self.secrets = keys.secrets(self.client_random) if keys is not None else None
         if self.secrets is None and keys is not None and keys.has_rsa:
             self.secrets = {}  # an RSA key exchange may find its pre-master secret logged
+        waiting = self.pipeline.waiting
+        if waiting is not None and not self._complete(self.secrets):
+            self.state = "waiting"  # the key log grows: its secrets may be logged any moment
+            waiting.sessions[id(self)] = self
+            return
         if self.secrets is None:
             self.stats.counts[NO_SECRETS] += 1
             self._emit_opaque(None)
             self.state = "opaque"
             return
         self.state = "decrypting"
+
+    # ----------------------------------------------------------- waiting for secrets
+
+    @staticmethod
+    def _complete(secrets: dict[str, bytes] | None) -> bool:
+        """Whether logged secrets are all a connection can need (TLS 1.2 or 1.3)."""
+        if not secrets:
+            return False
+        if "CLIENT_RANDOM" in secrets or "PMS_CLIENT_RANDOM" in secrets:
+            return True
+        return all(label in secrets for label in _COMPLETE13)
+
+    def _hold(self, from_client: bool, data: bytes, ts: float, frame: int, gap: int) -> None:
+        waiting = self.pipeline.waiting
+        assert waiting is not None
+        self.held.append((from_client, data, ts, frame, gap))
+        self.held_bytes += len(data)
+        waiting.held += len(data)
+        if self.held_bytes > waiting.per_connection:
+            self._stop_waiting(f"over {_size(waiting.per_connection)} held")
+        elif waiting.held > waiting.total:
+            self._stop_waiting(f"over {_size(waiting.total)} held by all connections")
+        else:
+            self.poll(ts if ts else None, final=False)
+
+    def poll(self, now: float | None, final: bool = True) -> None:
+        """While waiting: read on if the secrets are in; at ``now`` past the wait (or at the
+        end, ``now`` None, when ``final``), read on with what was logged or give up."""
+        if self.state != "waiting":
+            return
+        keys = self.pipeline.secrets
+        waiting = self.pipeline.waiting
+        assert keys is not None and waiting is not None
+        secrets = keys.secrets(self.client_random)
+        if secrets is not None and self._complete(secrets):
+            self.stats.counts[LATE] += 1
+            self._resume(secrets)
+            return
+        if now is None and not final:
+            return
+        if now is not None and now - self.hello_ts < waiting.seconds:
+            return
+        if secrets is None and keys.has_rsa:
+            secrets = {}  # an RSA key exchange may find its pre-master secret logged
+        if secrets is not None:
+            self._resume(secrets)  # what is missing is counted as it is found missing
+        else:
+            why = "the input ended" if now is None else f"{waiting.seconds:g} s passed"
+            self._stop_waiting(why)
+
+    def _release(self) -> list[tuple[bool, bytes, float, int, int]]:
+        waiting = self.pipeline.waiting
+        assert waiting is not None
+        waiting.sessions.pop(id(self), None)
+        waiting.held -= self.held_bytes
+        held, self.held, self.held_bytes = self.held, [], 0
+        return held
+
+    def _stop_waiting(self, why: str) -> None:
+        self._release()
+        self.stats.counts[NO_SECRETS] += 1
+        self.stats.counts[WAITED.format(why=why)] += 1
+        self.state = "opaque"
+        self._emit_opaque(None)
+
+    def _resume(self, secrets: dict[str, bytes]) -> None:
+        """Read on from the ClientHello with the secrets, then what came while waiting."""
+        held = self._release()
+        self.secrets = secrets
+        self.state = "decrypting"
+        client = self.dirs[0]
+        frame = self.hello_frames[1]
+        if client.handshake:
+            self._handshake(True, client, b"", frame)
+        if client.buf and self.state == "decrypting":
+            self._records(True, client, self.hello_ts, frame)
+        for from_client, data, ts, at, gap in held:
+            if gap:
+                self.gap(from_client, gap)
+            else:
+                self.data(from_client, data, ts, at)
+        if self.closed:
+            self.close()
+
+    # ----------------------------------------------------------- server
 
     def _server_hello(self, msg: bytes) -> None:
         if self.state != "decrypting" or self.suite is not None:
@@ -517,3 +669,7 @@ class TlsSession:
                 error=error,
             ),
         )
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and not n & 0xFFFFF else f"{n >> 10} KiB"

@@ -81,6 +81,23 @@ class Size(click.ParamType[int, Any]):
     help="Worker processes, each reading its own ring, the kernel splitting the flows between "
     "them: for traffic one core cannot keep up with.",
 )
+@click.option(
+    "--keylog",
+    "keylogs",
+    multiple=True,
+    type=click.Path(path_type=Path),  # checked (one line, exit 2) before the capture starts
+    help="A TLS key log (NSS format, SSLKEYLOGFILE) followed as clients append to it: the "
+    "connections whose secrets it holds, or comes to hold, are decrypted (repeatable; it may "
+    "not exist yet; secrets stay in memory, never in the case).",
+)
+@click.option(
+    "--keylog-wait",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds a TLS connection's packets are held, after its ClientHello, for its secrets "
+    "to be logged (also at most 1 MiB a connection, 64 MiB in all); then it stays opaque.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON summary on stdout at the end.")
 @click.pass_obj
 def live(
@@ -95,6 +112,8 @@ def live(
     rotate: int | None,
     force: bool,
     workers: int,
+    keylogs: tuple[Path, ...],
+    keylog_wait: float,
     as_json: bool,
 ) -> None:
     """Capture HTTP/1.x and TLS ClientHellos from an interface into the case.
@@ -105,6 +124,10 @@ def live(
     silence. Ctrl-C or SIGTERM stops the capture: no more packets are let in, what the ring
     holds is read to the end (a second Ctrl-C stops at once; what is left counts as lost),
     everything is flushed, exit 0. Needs root or CAP_NET_RAW.
+
+    With --keylog, TLS connections are decrypted (HTTP/1.x and HTTP/2 inside) as their clients
+    log their secrets: a connection whose secrets are not logged yet is held until they are
+    (--keylog-wait), then read from its start.
     """
     from discovery.analyse.recompute import recompute
     from discovery.ingest.live import CaptureOptions, open_capture
@@ -113,6 +136,8 @@ def live(
         raise click.UsageError("--rotate needs --write FILE")
     if workers > 1 and count is not None:
         raise click.UsageError("--count needs one worker (--workers 1)")
+    if keylog_wait != 10.0 and not keylogs:
+        raise click.UsageError("--keylog-wait needs --keylog FILE")
     options = CaptureOptions(
         iface=None if iface == "any" else iface,
         bpf=bpf,
@@ -124,6 +149,8 @@ def live(
         rotate=rotate,
         force=force,
         workers=workers,
+        keylogs=keylogs,
+        keylog_wait=keylog_wait,
     )
     # privilege, interface, filter and output errors before the case is touched
     capture = open_capture(options, case.db)
@@ -172,6 +199,8 @@ def live(
             sys.stdout.write(f"  truncated {counters.truncated}: longer than the snap length\n")
         for reason, n in sorted(stats.skipped.items(), key=lambda kv: -kv[1]):
             sys.stdout.write(f"  skipped {n}: {clean(reason)}\n")
+        for what, n in sorted(stats.counts.items(), key=lambda kv: -kv[1]):
+            sys.stdout.write(f"  {clean(what)}: {n}\n")
         for written in counters.files:
             sys.stdout.write(f"  wrote {clean(str(written['path']))}\n")
     for warning in stats.warnings:
