@@ -332,6 +332,8 @@ def _pcapng_frames(
     first = True
     sections: list[int] = []
     drops: dict[tuple[int, int], int] = {}  # (section, interface) -> packets dropped so far
+    # the same, from the blocks before ``start``: what the read this one continues counted
+    counted: dict[tuple[int, int], int] = {}
     while True:
         if frame >= next_pause:
             next_pause = frame + PAUSE_EVERY
@@ -431,7 +433,13 @@ def _pcapng_frames(
                 continue
             sink.frame(frame, last_ts, interfaces[0].linktype, data[begin : begin + caplen])
         elif btype == 5:  # interface statistics: what the capturing tool lost, cumulative
-            _isb(data[body_start : pos + length - 4], endian, len(sections), drops)
+            earlier = buf.offset + pos < start
+            _isb(
+                data[body_start : pos + length - 4],
+                endian,
+                len(sections),
+                counted if earlier else drops,
+            )
         elif btype == 10 and length >= 20:  # decryption secrets (key log lines for TLS)
             kind, size = struct.unpack_from(endian + "II", data, body_start)
             at = body_start + 8  # read from the file's start: a continued read has them too
@@ -445,8 +453,10 @@ def _pcapng_frames(
                 )
             interfaces.append(iface)
     stats.consumed = buf.offset + buf.pos
-    if drops:
-        stats.counts[CAPTURE_DROPS] += sum(drops.values())
+    if drops:  # a continued read counts only what was dropped since (the counters add up)
+        stats.counts[CAPTURE_DROPS] += sum(
+            max(0, n - counted.get(key, 0)) for key, n in drops.items()
+        )
     if progress is not None:
         progress(buf.offset + len(buf.data))
 

@@ -4,6 +4,7 @@ in their statistics blocks, and a file that says it lost packets listed as lossy
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from discovery.case.store import Store
 from discovery.errors import OutputError
-from discovery.ingest.capture_file import RotatingPcapng
+from discovery.ingest.capture_file import RotatingPcapng, _interface_statistics
 from discovery.ingest.files import ingest_file
 from discovery.sources.pcap import iter_frames
 from discovery.stats import CAPTURE_DROPS, IngestStats
@@ -118,3 +119,54 @@ def test_existing_rotation_files_are_refused_without_force(tmp_path: Path) -> No
 def test_a_rotation_below_the_minimum_is_refused(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="at least 64 KiB"):
         RotatingPcapng(tmp_path / "raw.pcapng", 65535, None, rotate=1000)
+
+
+def _blocks(data: bytes) -> list[tuple[int, bytes]]:
+    """The (type, whole block) of each pcapng block (little-endian, as written here)."""
+    out, pos = [], 0
+    while pos < len(data):
+        btype, length = struct.unpack_from("<II", data, pos)
+        out.append((btype, data[pos : pos + length]))
+        pos += length
+    return out
+
+
+def _lossy_total(store: Store) -> tuple[list[int], int]:
+    dropped = [c.dropped for c in captures(store)]
+    return dropped, sum(dropped)
+
+
+def test_a_grown_capture_counts_its_drops_once_a_new_section(tmp_path: Path) -> None:
+    """A file read, then grown by a second section (a capture appended, with its own
+    statistics): the read that continues it counts the new section's drops only."""
+    target = tmp_path / "raw.pcapng"
+    copy_frames(target, None).close(received=120, dropped=7)
+    more = tmp_path / "more.pcapng"
+    copy_frames(more, None).close(received=80, dropped=3)
+    with Store.open(tmp_path / "case.db") as store:
+        ingest_file(store, target)
+        with target.open("ab") as handle:
+            handle.write(more.read_bytes())
+        grown = ingest_file(store, target)
+        assert grown.continued_from  # read on from where the first read stopped
+        assert grown.stats.counts[CAPTURE_DROPS] == 3
+        assert _lossy_total(store) == ([7, 3], 10)
+
+
+def test_a_grown_capture_counts_its_drops_once_the_same_interface(tmp_path: Path) -> None:
+    """Statistics written again for the same interface as the capture goes on (cumulative
+    counters, as pcapng defines them): the continued read counts the difference."""
+    target = tmp_path / "raw.pcapng"
+    copy_frames(target, None).close(received=120, dropped=7)
+    more = tmp_path / "more.pcapng"
+    copy_frames(more, None).close()
+    packets = b"".join(block for btype, block in _blocks(more.read_bytes()) if btype == 6)
+    with Store.open(tmp_path / "case.db") as store:
+        ingest_file(store, target)
+        with target.open("ab") as handle:
+            handle.write(packets + _interface_statistics(0, 250, 9))
+        grown = ingest_file(store, target)
+        assert grown.continued_from
+        assert grown.stats.counts[CAPTURE_DROPS] == 2
+        assert _lossy_total(store) == ([7, 2], 9)
+        assert grown.stats.packets == len(list(iter_frames(SOURCE, IngestStats())))
