@@ -1398,8 +1398,72 @@ def _gate(pattern: ProviderPattern) -> str:
     return pattern.prefix_re + pattern.body_re
 
 
-# Any documented prefix, without boundaries: a fast first pass over free text.
-_PREFIXES = re.compile("|".join(f"(?:{_gate(p)})" for p in _SCANNED))
+_LEADING_GROUP = re.compile(r"\(\?:([^()|]*(?:\|[^()|]*)*)\)(\?)?")
+
+
+def _literal_led(fragment: str) -> list[str]:
+    """``fragment`` as alternatives that each begin outside a group: a leading ``(?:a|b)``
+    (optional or not, without nested groups) is spelled out (``(?:pub)?key`` -> ``pubkey``,
+    ``key``), the same text matched."""
+    found = _LEADING_GROUP.match(fragment)
+    if found is None or "[" in found.group(1) or "\\" in found.group(1):
+        return [fragment]  # a class or an escape inside: left whole
+    rest = fragment[found.end() :]
+    alternatives = [choice + rest for choice in found.group(1).split("|")]
+    if found.group(2):
+        alternatives.append(rest)
+    return [led for alternative in alternatives for led in _literal_led(alternative)]
+
+
+def _bar_outside_groups(regex: str) -> bool:
+    """Whether ``regex`` is an alternation at its top level (``ab|cd``)."""
+    depth, in_class, escaped = 0, False, False
+    for char in regex:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and not depth:
+            return True
+    return False
+
+
+def by_first_character(fragments: list[str]) -> str:
+    """One regex matching what any of ``fragments`` matches, its alternatives grouped by their
+    first character (``a(?:x|y)|b(?:z)``). Python's ``re`` tries every alternative at every
+    position of a text; an alternation whose branches all begin with a literal character
+    gives it a set of first characters to skip the other positions with, in C, and leaves a
+    few branches to try where one matches: about 8 times faster on free text than the plain
+    alternation of about a hundred prefixes, and the same matches."""
+    groups: dict[str, list[str]] = {}
+    others: list[str] = []
+    for fragment in fragments:
+        for led in _literal_led(fragment):
+            first = led[:1]
+            if (
+                (first.isalnum() or first == "_")
+                and led[1:2] not in ("?", "*", "+", "{")
+                and not _bar_outside_groups(led)
+            ):
+                groups.setdefault(first, []).append(led[1:])
+            else:
+                others.append(led)  # begins with a class, an escape...: tried as it is
+    parts = [f"{first}(?:{'|'.join(rests)})" for first, rests in groups.items()]
+    return "|".join(parts + [f"(?:{other})" for other in others])
+
+
+# Any documented prefix, without boundaries: a fast first pass over free text (most texts hold
+# none; the live capture and the file reader scan every body with it).
+_GATES = [_gate(p) for p in _SCANNED]
+_PREFIXES = re.compile(by_first_character(_GATES))
 _SHORTEST = 20  # AKIA + 16, the shortest key scanned for
 
 
