@@ -1,6 +1,6 @@
 """`capture live --keylog`: TLS decrypted live while clients write their key log.
 
-nginx (TLS 1.2 and 1.3, HTTP/1.1 and HTTP/2) on loopback, curl and Python's ``ssl`` writing
+nginx (TLS 1.2 and 1.3, HTTP/1.1 and HTTP/2; h2c beside) on loopback, curl and Python's ``ssl`` writing
 ``SSLKEYLOGFILE`` as they connect (the file does not exist when the capture starts), one
 client whose key log is appended only after its connection ended, and one that logs nothing;
 `ir-console capture live --iface lo --keylog FILE` as a process, with one and with two workers.
@@ -53,7 +53,7 @@ def test_live_capture_decrypts_as_the_key_log_is_written(tmp_path: Path, workers
                 "--iface",
                 "lo",
                 "--filter",
-                f"tcp port {ng.tls_port}",
+                f"tcp port {ng.tls_port} or tcp port {ng.h2c_port}",
                 "--keylog",
                 str(keylog),
                 "--keylog-wait",
@@ -84,6 +84,9 @@ def test_live_capture_decrypts_as_the_key_log_is_written(tmp_path: Path, workers
             time.sleep(1.5)
             with keylog.open("ab") as handle:
                 handle.write(late.read_bytes())
+            # HTTP/2 in cleartext (prior knowledge) beside them
+            h2c = f"http://{lab.HOST}:{ng.h2c_port}/v1/h2c/5001"
+            lab.curl(h2c, ng.h2c_port, None, "--http2-prior-knowledge", headers=BEARER)
             # a client that logs nothing: waited for, then opaque and counted
             lab.curl(url + "/v1/never/4001", ng.tls_port, None, "--http1.1", headers=BEARER)
             time.sleep(1.0)
@@ -107,6 +110,7 @@ def test_live_capture_decrypts_as_the_key_log_is_written(tmp_path: Path, workers
     expected = sorted(
         [("GET", path, 200) for path, _ in CURL_CALLS]
         + [("GET", "/v1/python/ssl", 200), ("GET", "/v1/late/3001", 200)]
+        + [("GET", "/v1/h2c/5001", 200)]
     )
     assert decrypted == expected
     assert {v for _m, _p, _s, v in requests if v} == {"1.1", "2"}
@@ -114,7 +118,7 @@ def test_live_capture_decrypts_as_the_key_log_is_written(tmp_path: Path, workers
     assert opaque == [(lab.HOST, None)]  # the connection whose secrets never came
     # the credentials are in the case by fingerprint, never raw
     kinds = _rows(case, "SELECT kind, requests FROM credentials ORDER BY kind")
-    assert len(kinds) == 2 and sorted(n for _k, n in kinds) == [1, len(CURL_CALLS) + 1]
+    assert len(kinds) == 2 and sorted(n for _k, n in kinds) == [1, len(CURL_CALLS) + 2]
     with sqlite3.connect(case) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     blobs = [out.encode(), err.encode()]
