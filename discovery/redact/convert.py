@@ -17,6 +17,7 @@ from discovery.redact.credentials.oauth import issued
 from discovery.redact.credentials.pathsecrets import scan_path
 from discovery.redact.credentials.query import stored_name
 from discovery.redact.graphql import per_operation
+from discovery.redact.grpc import grpc_call, grpc_kind
 from discovery.redact.sensitive import scan_bodies
 from discovery.wire.destinations import authority as join_authority
 from discovery.wire.destinations import contradiction
@@ -105,6 +106,10 @@ def to_exchanges(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> tu
     return per_operation(ex, calls, obs.response_body, location, fingerprint)
 
 
+def _joined(first: str | None, second: str | None) -> str | None:
+    return f"{first}; {second}" if first and second else first or second
+
+
 def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exchange:
     """Derive the stored form of an observed exchange: credentials fingerprinted, and every
     secret in the path or a query parameter name replaced by its redacted form."""
@@ -162,8 +167,6 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
             error = f"{error}; {folded}" if error else folded
     if obs.extra:
         credentials += tuple(_precomputed(pc, fingerprint) for pc in obs.extra)
-    # what the endpoint returns (secrets a client sends are credentials, above)
-    sensitive = scan_bodies(obs.response_body) if obs.method else ()
     request_type = agent = None
     for key, value in obs.request_headers:  # one pass for both (first value of each, as header())
         if len(key) == 12 and key.lower() == "content-type":
@@ -172,6 +175,18 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
         elif len(key) == 10 and agent is None and key.lower() == "user-agent":
             agent = value
     destination, mismatch = _destination(obs, authority)
+    status = obs.status
+    anomalies = obs.anomalies
+    kind = None
+    if request_type is not None and request_type[:16].lower() == "application/grpc":
+        kind = grpc_kind(request_type) if obs.method else None
+    if kind is not None:  # a gRPC call: grpc-status is its outcome, its messages protobuf
+        assert request_type is not None
+        call = grpc_call(obs, kind, request_type)
+        status, error, sensitive = call.status, _joined(error, call.error), call.sensitive
+        anomalies += call.anomalies
+    else:  # what the endpoint returns (secrets a client sends are credentials, above)
+        sensitive = scan_bodies(obs.response_body) if obs.method else ()
     return exchange(
         ts=obs.ts,
         source=obs.source,
@@ -190,7 +205,7 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
         raw_path=raw_path,
         query_names=names,
         host=host,
-        status=obs.status,
+        status=status,
         request_bytes=obs.request_bytes,
         response_bytes=obs.response_bytes,
         request_content_type=request_type,
@@ -202,7 +217,7 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
         websocket=obs.websocket,
         sensitive=sensitive,
         credentials=credentials,
-        anomalies=obs.anomalies,
+        anomalies=anomalies,
         destination=destination,
         host_mismatch=mismatch,
         ja4s=obs.ja4s,

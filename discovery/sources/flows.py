@@ -105,6 +105,11 @@ def flow_to_observed(
         evidence += f" ref {reference}"
     req_headers = headers_of(req)
     resp_headers = headers_of(resp) if resp is not None else ()
+    if resp is not None and resp.trailers:  # HTTP/2 trailers (gRPC's grpc-status) follow
+        resp_headers += tuple(
+            (k.decode("latin-1"), v.decode("utf-8", "surrogateescape"))
+            for k, v in resp.trailers.fields
+        )
     websocket = flow.websocket is not None or (
         resp is not None
         and resp.status_code == 101

@@ -4,7 +4,8 @@
 Each stream gives one exchange: ``:method``, ``:path``, ``:authority``, ``:status``, the
 regular headers (``cookie`` fields joined with "; " as RFC 9113 8.2.3 says for HTTP/1 use) and
 bounded body prefixes, so everything after the wire layer sees it as it sees HTTP/1.x. Interim
-(1xx) responses are skipped, trailers ignored, pushed streams (PUSH_PROMISE) are exchanges too.
+(1xx) responses are skipped; response trailers (a HEADERS frame after DATA: gRPC's
+``grpc-status``) follow the response headers; pushed streams (PUSH_PROMISE) are exchanges too.
 
 What the protocol does not let us see is counted, never guessed: after a gap a direction's
 frame boundaries are lost (it stops; open streams are emitted partial); a header block that
@@ -48,6 +49,7 @@ class _Stream:
         "resp_body",
         "resp_bytes",
         "status",
+        "trailers",
         "ts",
     )
 
@@ -58,6 +60,7 @@ class _Stream:
         self.req: list[tuple[str, str]] | None = None  # pseudo-headers first, as decoded
         self.resp: list[tuple[str, str]] | None = None
         self.status: int | None = None
+        self.trailers: list[tuple[str, str]] | None = None
         self.req_body = bytearray()
         self.resp_body = bytearray()
         self.req_bytes = 0
@@ -307,6 +310,8 @@ class H2Session:
             stream.resp = headers
             stream.status = status
             stream.partial = stream.partial or side.hpack_lost
+        elif stream.trailers is None:  # trailers: a second block, after the response's data
+            stream.trailers = headers
         if end_stream:
             self._finish(sid)
 
@@ -348,6 +353,8 @@ class H2Session:
         if path is None and method == "CONNECT":
             path = authority
         resp_headers = [(n, v) for n, v in (stream.resp or ()) if not n.startswith(":")]
+        if stream.trailers:  # after the headers: a header's first value is the header's
+            resp_headers += [(n, v) for n, v in stream.trailers if not n.startswith(":")]
         req_body, _ = decode_body(bytes(stream.req_body), _first(headers, "content-encoding"))
         resp_body, _ = decode_body(
             bytes(stream.resp_body), _first(resp_headers, "content-encoding")
