@@ -79,6 +79,7 @@ from discovery.analyse.segments import (
     shape_family,
 )
 from discovery.errors import InputError
+from discovery.wire.grpc import is_service_name
 from discovery.wire.paths import path_segments
 
 __all__ = [
@@ -723,6 +724,8 @@ class HostTemplater:
                 child.protected = "a version segment"
             elif context == "root" and not node.forbidden and value.lower() in RESERVED_PARENTS:
                 child.protected = "an API prefix"
+            elif context == "root" and not node.forbidden and is_service_name(value):
+                child.protected = "a gRPC service (what follows is a method's name)"
             if context == "param" and names_like(value) and looks_plural(value):
                 position = "item-collection"  # {namespace}/limitranges
             elif context == "param" or node.protected:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Final
 
 from discovery.wire.bodies import decode_body
@@ -59,6 +60,16 @@ HTTP_STATUS: Final = (
     500,
     401,
 )
+
+
+# A service's full name as gRPC paths carry it: protobuf identifiers joined by dots, the service
+# itself PascalCase as every style guide and generator writes it ("lab.v1.Accounts").
+_SERVICE = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*\.)+[A-Z][A-Za-z0-9_]*")
+
+
+def is_service_name(segment: str) -> bool:
+    """True for a path segment shaped like a gRPC service's full name (``package.Service``)."""
+    return len(segment) < 256 and _SERVICE.fullmatch(segment) is not None
 
 
 def grpc_kind(content_type: str | None) -> str | None:
