@@ -26,6 +26,7 @@ from discovery.analyse.templating import (
     rules_path,
 )
 from discovery.case.store import Store, dumps
+from discovery.wire.grpc import is_service_name
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def classify(
             "undocumented route",
         )
     if templated.source != "documented":
-        return "shadow", None, f"{host} has a spec, but no documented path matches"
+        return "shadow", None, _undocumented(host, templated.template, matcher)
     op = matcher.operations.get((method, templated.template))
     if op is None:
         methods = sorted(o.method for o in matcher.templates.get(templated.template, []))
@@ -80,6 +81,18 @@ def classify(
     if op.deprecated:
         return "zombie", op, f"deprecated in {op.spec_title!r} and still called"
     return "documented", op, f"documented in {op.spec_title!r}"
+
+
+def _undocumented(host: str, template: str, matcher: HostMatcher) -> str:
+    """Why a path no documented template matches is shadow (a gRPC method: what is missing)."""
+    parts = template.split("/")
+    if len(parts) == 3 and is_service_name(parts[1]):
+        service = parts[1]
+        described = {t.split("/")[1] for t in matcher.templates if t.count("/") == 2}
+        if service in described:
+            return f"gRPC service {service} is described for {host}, without a method {parts[2]}"
+        return f"{host} has a spec, but no gRPC service {service} in it"
+    return f"{host} has a spec, but no documented path matches"
 
 
 @dataclass(slots=True)

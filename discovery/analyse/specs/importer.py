@@ -12,6 +12,7 @@ from typing import Any
 from discovery.analyse.specs.document import load_document, read_text, validate_document
 from discovery.analyse.specs.graphql import SDL_SUFFIXES, is_graphql_schema, load_graphql_spec
 from discovery.analyse.specs.model import LoadedSpec, extract
+from discovery.analyse.specs.protoset_sniff import looks_binary
 from discovery.case.pending import mark_pending
 from discovery.case.store import Store, dumps
 
@@ -32,6 +33,10 @@ class SpecImport:
 
 def load_spec(path: Path, host: str | None = None, validate: bool = True) -> LoadedSpec:
     """Parse, (optionally) validate and extract a spec file; raises SpecError."""
+    if looks_binary(path):  # a protobuf descriptor set or reflection response: gRPC methods
+        from discovery.analyse.specs.protoset import load_protoset  # protobuf: only for these
+
+        return load_protoset(path, host)
     doc = load_document(path)
     loaded = extract(doc, host)  # first: its errors point precisely at what we use
     if validate:

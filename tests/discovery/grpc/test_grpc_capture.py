@@ -5,40 +5,14 @@ inside its protobuf responses scanned."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from discovery.case.store import Store
-from tests.discovery.grpc.grpc_lab import Lab, call_everything, compile_protos, serve
+from tests.discovery.grpc.conftest import Captured
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class Captured:
-    case: Path
-    lab: Lab
-    outcomes: dict[str, str]
-
-
-@pytest.fixture(scope="module")
-def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Captured]:
-    from discovery.ingest.files import ingest_files
-    from tests.discovery.redact.credentials.loopback_capture import tcpdump
-
-    base = tmp_path_factory.mktemp("grpc")
-    compiled = compile_protos(base / "gen")
-    pcap = base / "grpc.pcap"
-    with serve(compiled) as lab, tcpdump(pcap, lab.port):
-        outcomes = call_everything(lab)
-    case = base / "case.db"
-    with Store.open(case) as store:
-        (result,) = ingest_files(store, [pcap])
-        assert result.stats.exchanges == len(outcomes)
-    yield Captured(case, lab, outcomes)
 
 
 def _rows(case: Path) -> list[tuple[str, str, int, str | None, dict[str, int]]]:
