@@ -60,7 +60,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("ir_console.commands.audit:audit", "Verify the keyed, anchored audit log."),
     "spec": (
         "ir_console.commands.spec:spec",
-        "API descriptions (OpenAPI/Swagger, GraphQL schemas): import and list what is documented.",
+        "API descriptions (OpenAPI/Swagger, GraphQL schemas, gRPC descriptors): import and "
+        "list what is documented.",
     ),
     "openapi": (
         "ir_console.commands.openapi:openapi",
@@ -69,6 +70,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "graphql": (
         "ir_console.commands.graphql:graphql",
         "Export observed GraphQL operations as SDL, per host.",
+    ),
+    "grpc": (
+        "ir_console.commands.grpc:grpc",
+        "Export the observed gRPC methods as a JSON list.",
     ),
     "report": (
         "ir_console.commands.report:report",

@@ -293,6 +293,13 @@ def _operation(op: _Operation, used_ids: set[str]) -> dict[str, Any]:
     return body
 
 
+def _grpc_only(op: _Operation) -> bool:
+    """Every request of the endpoint was a gRPC call (its content type says so)."""
+    return bool(op.request_types) and all(
+        t.startswith("application/grpc") for t in op.request_types
+    )
+
+
 def export_host(store: Store, host: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of one host's observed traffic."""
     host = host.lower()
@@ -309,6 +316,12 @@ def export_host(store: Store, host: str) -> dict[str, Any]:
         raise SubjectNotFound(f"no observed endpoint on host {host!r} (see `ir-console hosts`)")
     paths: dict[str, dict[str, Any]] = {}
     used: set[str] = set()
+    grpc = [op for op in ops if _grpc_only(op)]  # gRPC methods: exported by `grpc export`
+    ops = [op for op in ops if not _grpc_only(op)]
+    if not ops:
+        raise SubjectNotFound(
+            f"host {host!r} has only gRPC methods ({len(grpc)}): see `ir-console grpc export`"
+        )
     for op in ops:
         if op.method.lower() not in (
             "get",

@@ -55,10 +55,12 @@ def export(
 ) -> None:
     """Templated paths, typed parameters, methods, status codes, inferred security schemes and
     an x-ir-console extension (classification, first/last seen). No observed value is copied.
+    gRPC methods are left out (they are no REST paths): `ir-console grpc export` lists them.
 
     Files are created private (0600); an existing file is replaced only with --force, and
     never the case, its key or its other companion files."""
     from discovery.case.files import check_folder, check_output, write_private
+    from discovery.errors import SubjectNotFound
     from discovery.views.openapi_export import export_host, hosts_with_traffic
 
     if output is not None and output.is_dir():
@@ -77,7 +79,15 @@ def export(
                 f"{', …' if len(hosts) > 5 else ''}): pass --host HOST, or -o FOLDER for one "
                 "file per host"
             )
-        docs = {h: export_host(store, h) for h in hosts}
+        docs = {}
+        for name in hosts:
+            try:
+                docs[name] = export_host(store, name)
+            except SubjectNotFound:
+                if not many:
+                    raise
+                message(f"skipped {name}: only gRPC methods (ir-console grpc export)")
+        hosts = list(docs)
     kind = _format_for(output if not many else None, fmt)
     if output is None:
         sys.stdout.write(_render(docs[hosts[0]], kind))

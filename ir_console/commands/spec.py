@@ -13,8 +13,8 @@ from ir_console.output import emit_json, emit_table, message
 
 @click.group()
 def spec() -> None:
-    """API descriptions (OpenAPI 3.0/3.1, Swagger 2.0, GraphQL SDL or introspection JSON) that
-    say what is documented."""
+    """API descriptions (OpenAPI 3.0/3.1, Swagger 2.0, GraphQL SDL or introspection JSON, gRPC
+    descriptors) that say what is documented."""
 
 
 @spec.command("import")
@@ -37,6 +37,10 @@ def import_(
 ) -> None:
     """Import FILE (JSON or YAML, local and sibling-file $refs; or a GraphQL schema: SDL in a
     .graphql/.graphqls/.gql file, or an introspection result) and re-classify the whole case.
+
+    A protobuf FileDescriptorSet (protoc --descriptor_set_out, buf build -o) or a captured gRPC
+    server reflection response documents gRPC methods (POST /package.Service/Method); it names
+    no host, so --host is required.
 
     A broken spec exits 2 naming the file and the JSON pointer of the problem; nothing changes.
     A spec that validated once is remembered by its content hash and not validated again.
