@@ -118,8 +118,9 @@ def _servicers(compiled: Compiled) -> tuple[Any, Any]:
 
 
 @contextmanager
-def serve(compiled: Compiled) -> Iterator[Lab]:
-    """The lab's server on a free loopback port, reflection enabled."""
+def serve(compiled: Compiled, tls_files: tuple[Path, Path] | None = None) -> Iterator[Lab]:
+    """The lab's server on a free loopback port, reflection enabled; over TLS with
+    ``tls_files`` (certificate, key)."""
     import grpc
     from grpc_reflection.v1alpha import reflection
 
@@ -135,7 +136,11 @@ def serve(compiled: Compiled) -> Iterator[Lab]:
         ),
         server,
     )
-    port = server.add_insecure_port("127.0.0.1:0")
+    if tls_files is None:
+        port = server.add_insecure_port("127.0.0.1:0")
+    else:
+        cert, key = (p.read_bytes() for p in tls_files)
+        port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key, cert)]))
     server.start()
     try:
         yield Lab(
@@ -145,14 +150,26 @@ def serve(compiled: Compiled) -> Iterator[Lab]:
         server.stop(grace=None).wait(5)
 
 
-def call_everything(lab: Lab, target: str | None = None, **channel: Any) -> dict[str, str]:
-    """The client's calls: every outcome the tests expect, by name -> status code name."""
+def call_everything(
+    lab: Lab, target: str | None = None, root_ca: bytes | None = None
+) -> dict[str, str]:
+    """The client's calls: every outcome the tests expect, by name -> status code name.
+    ``root_ca``: over TLS, trusting that CA (the proxy's)."""
     import grpc
 
     pb = lab.compiled.pb
     auth = (("authorization", f"Bearer {lab.token}"), ("x-api-key", lab.api_key))
     outcomes: dict[str, str] = {}
-    with grpc.insecure_channel(target or lab.target, **channel) as ch:
+    channel = (
+        grpc.insecure_channel(target or lab.target)
+        if root_ca is None
+        else grpc.secure_channel(
+            target or lab.target,
+            grpc.ssl_channel_credentials(root_certificates=root_ca),
+            options=(("grpc.ssl_target_name_override", "localhost"),),
+        )
+    )
+    with channel as ch:
         accounts = lab.compiled.rpc.AccountsStub(ch)
         debug = lab.compiled.internal_rpc.DebugStub(ch)
         calls = {
