@@ -114,19 +114,22 @@ def web_text(body: bytes) -> bytes:
     undecodable rest is dropped (a prefix may end inside a segment)."""
     out = bytearray()
     data = b"".join(body.split())
-    while data:
-        pad = data.find(b"=")
+    pos, size = 0, len(data)
+    while pos < size:
+        pad = data.find(b"=", pos)
         if pad < 0:
-            segment, data = data[: len(data) - len(data) % 4], b""
+            stop = size - (size - pos) % 4
         else:
             stop = pad
-            while stop < len(data) and data[stop : stop + 1] == b"=":
+            while stop < size and data[stop] == 0x3D:  # "="
                 stop += 1
-            segment, data = data[:stop], data[stop:]
         try:
-            out += base64.b64decode(segment, validate=True)
+            out += base64.b64decode(data[pos:stop], validate=True)
         except (binascii.Error, ValueError):
             break
+        if stop <= pos:
+            break
+        pos = stop
     return bytes(out)
 
 
