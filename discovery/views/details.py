@@ -7,6 +7,7 @@ callers, samples, credentials held and findings about the subject.
 from __future__ import annotations
 
 from discovery.case.store import Store
+from discovery.views.grpc_export import grpc_method
 from discovery.views.page import Where
 from discovery.views.queries import (
     credential_page,
@@ -77,6 +78,7 @@ def endpoint_detail(store: Store, endpoint_id: int) -> EndpointDetail | None:
         callers=callers,
         samples=samples,
         findings=_findings_about(store, "endpoint", endpoint.key, str(endpoint_id)),
+        grpc=grpc_method(store, endpoint),
     )
 
 

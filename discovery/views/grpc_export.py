@@ -14,6 +14,8 @@ from typing import Any
 
 from discovery.case.store import Store
 from discovery.timeutil import iso
+from discovery.views.rows import EndpointRow, GrpcMethod
+from discovery.wire.grpc import HTTP_STATUS, STATUS_NAMES, is_service_name
 
 _GRPC = "e.request_content_type LIKE 'application/grpc%'"
 
@@ -101,3 +103,32 @@ def grpc_methods(store: Store, host: str | None = None) -> list[dict[str, Any]]:
 def dumps_methods(rows: list[dict[str, Any]]) -> str:
     """The export's text: one JSON list."""
     return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+
+
+def _names_of(status: str) -> str:
+    """The status names a stored HTTP status stands for in a gRPC call ("OK", "403
+    PERMISSION_DENIED", "500 UNKNOWN|INTERNAL|DATA_LOSS"); other statuses as they are."""
+    names = [STATUS_NAMES[i] for i, code in enumerate(HTTP_STATUS) if str(code) == status]
+    if not names:
+        return f"HTTP {status}"
+    if names == ["OK"]:
+        return "OK"
+    return f"{status} {'|'.join(names)}"
+
+
+def grpc_method(store: Store, endpoint: EndpointRow) -> GrpcMethod | None:
+    """The gRPC facts of an endpoint whose template is a method path and whose calls carried
+    a gRPC content type (one indexed look-up), else None."""
+    parts = endpoint.template.split("/")
+    if len(parts) != 3 or parts[0] != "" or not is_service_name(parts[1]):
+        return None
+    found = store.conn.execute(
+        "SELECT 1 FROM exchanges e WHERE e.endpoint_id = ? AND " + _GRPC + " LIMIT 1",
+        (endpoint.id,),
+    ).fetchone()
+    if found is None:
+        return None
+    outcomes: Counter[str] = Counter()
+    for status, count in endpoint.statuses.items():
+        outcomes[_names_of(status)] += count
+    return GrpcMethod(parts[1], parts[2], tuple(outcomes.most_common()))

@@ -276,6 +276,17 @@ class EndpointUse:
 
 
 @dataclass(frozen=True, slots=True)
+class GrpcMethod:
+    """An endpoint that is a gRPC method: its service, its name, and its outcomes by status
+    name (read back from the HTTP statuses the calls were stored with; codes sharing a status,
+    such as INTERNAL and UNKNOWN under 500, are named together)."""
+
+    service: str
+    method: str
+    outcomes: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class EndpointDetail:
     """One endpoint: why its template, its callers, a sample of its evidence, its findings."""
 
@@ -285,6 +296,7 @@ class EndpointDetail:
     callers: tuple[Caller, ...]
     samples: tuple[ExchangeRow, ...]
     findings: tuple[FindingRow, ...]
+    grpc: GrpcMethod | None = None  # set when the endpoint's calls were gRPC
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,6 +122,12 @@ class EndpointsScreen(ListScreen):
                     ("outcomes", outcomes or "-"),
                 )
             )
+        if d.grpc is not None:
+            out.append("\n")
+            out.append_text(line(("gRPC service", d.grpc.service), ("method", d.grpc.method)))
+            outcomes = ", ".join(f"{name}: {n}" for name, n in d.grpc.outcomes)
+            out.append("\n")
+            out.append_text(line(("gRPC outcomes", outcomes or "-")))
         if d.sensitive:
             out.append_text(
                 line(
