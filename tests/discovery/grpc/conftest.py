@@ -28,6 +28,7 @@ class Captured:
     compiled: Compiled
     pcap: Path
     reflection: bytes  # the server's answer to a reflection request for lab.v1.Accounts
+    reflection_pcap: Path  # that request and answer, captured with tcpdump
 
 
 @pytest.fixture(scope="package")
@@ -41,9 +42,11 @@ def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Captured]:
     with serve(compiled) as lab:
         with tcpdump(pcap, lab.port):
             outcomes = call_everything(lab)
-        reflection = reflection_response(lab)
+        reflection_pcap = base / "reflection.pcap"
+        with tcpdump(reflection_pcap, lab.port):
+            reflection = reflection_response(lab)
     case = base / "case.db"
     with Store.open(case) as store:
         (result,) = ingest_files(store, [pcap])
         assert result.stats.exchanges == len(outcomes)
-    yield Captured(case, lab, outcomes, compiled, pcap, reflection)
+    yield Captured(case, lab, outcomes, compiled, pcap, reflection, reflection_pcap)

@@ -85,6 +85,43 @@ def test_the_servers_reflection_answer_is_a_spec_too(
     assert _classes(case) == EXPECTED
 
 
+def test_a_reflection_answer_taken_from_a_capture_is_a_spec(
+    captured: Captured, tmp_path: Path
+) -> None:
+    """The answer's DATA frames as tshark extracts them from the capture (h2c on the lab's
+    port), written as they are (length-prefixed), then imported."""
+    from tests.conftest import require_tool
+
+    port = captured.lab.port
+    done = subprocess.run(
+        [
+            require_tool("tshark"),
+            "-r",
+            str(captured.reflection_pcap),
+            "-d",
+            f"tcp.port=={port},http2",
+            "-Y",
+            f"tcp.srcport=={port} && http2.data.data",
+            "-T",
+            "fields",
+            "-e",
+            "http2.data.data",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    frames = [bytes.fromhex(h.replace(":", "")) for h in done.stdout.split()]
+    assert frames, done.stderr
+    spec = tmp_path / "reflection-from-capture.bin"
+    spec.write_bytes(b"".join(frames))
+    case = _case(captured, tmp_path)
+    code, output = _import(case, spec, "--host", captured.lab.target)
+    assert code == 0, output
+    assert _classes(case) == EXPECTED
+
+
 def test_unusable_descriptor_files_are_refused_with_one_line(
     captured: Captured, tmp_path: Path
 ) -> None:
