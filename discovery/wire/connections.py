@@ -27,7 +27,13 @@ from discovery.wire.http_head import (
 )
 from discovery.wire.keylog import DSB_TLS_KEY_LOG, KeyLog
 from discovery.wire.reassembly import Connection, Limits, Reassembler
-from discovery.wire.tls import MAX_HELLO, NotClientHello, looks_like_tls, parse_client_hello
+from discovery.wire.tls import (
+    MAX_HELLO,
+    NotClientHello,
+    hello_exchange,
+    looks_like_tls,
+    parse_client_hello,
+)
 from discovery.wire.tlssession import TlsSession, Waiting
 
 log = logging.getLogger(__name__)
@@ -248,20 +254,15 @@ class ConnectionHandler:
         self.kind = _OTHER  # nothing more to read: the rest is encrypted
         self.hello = bytearray()
         client, server = conn.client or 0, 1 - (conn.client or 0)
-        first, last = self.hello_frames
         self.pipeline.emit(
             conn,
-            ObservedExchange(
-                ts=self.hello_ts,
-                source=self.pipeline.source,
-                evidence=f"frames {first}-{last}" if last != first else f"frame {first}",
-                client_ip=conn.ip(client),
-                client_port=conn.ports[client],
-                server_ip=conn.ip(server),
-                server_port=conn.ports[server],
-                tls=True,
-                sni=hello.sni,
-                alpn=hello.alpn[0] if hello.alpn else None,
+            hello_exchange(
+                hello,
+                self.hello_ts,
+                self.hello_frames,
+                self.pipeline.source,
+                (conn.ip(client), conn.ports[client]),
+                (conn.ip(server), conn.ports[server]),
                 ja4=hello.ja4,
                 host=hello.sni or self.tunnel_host,
                 destination=self.tunnel_host,

@@ -10,6 +10,8 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
+from discovery.models import ObservedExchange
+
 MAX_HELLO = 16 * 1024 + 5  # a ClientHello larger than one full record is given up on
 _U16 = struct.Struct("!H")
 
@@ -179,3 +181,39 @@ def version_code(version: int) -> str:
 def alpn_chars(value: str) -> str:
     """The two characters JA4 and JA4S give an ALPN value (first and last, or hex digits)."""
     return _alpn_chars(value)
+
+
+def hello_exchange(
+    hello: ClientHello,
+    ts: float,
+    frames: tuple[int, int],
+    source: str,
+    client: tuple[str, int],
+    server: tuple[str, int],
+    *,
+    ja4: str | None,
+    ja4s: str | None = None,
+    host: str | None = None,
+    destination: str | None = None,
+    error: str | None = None,
+) -> ObservedExchange:
+    """The exchange that stands for a TLS connection read no further than its handshake: its
+    addresses, SNI, ALPN and fingerprints."""
+    first, last = frames
+    return ObservedExchange(
+        ts=ts,
+        source=source,
+        evidence=f"frames {first}-{last}" if last != first else f"frame {first}",
+        client_ip=client[0],
+        client_port=client[1],
+        server_ip=server[0],
+        server_port=server[1],
+        tls=True,
+        sni=hello.sni,
+        alpn=hello.alpn[0] if hello.alpn else None,
+        ja4=ja4,
+        ja4s=ja4s,
+        host=host,
+        destination=destination,
+        error=error,
+    )

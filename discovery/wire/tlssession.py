@@ -32,7 +32,7 @@ from discovery.wire.fingerprints import ja4s
 from discovery.wire.http1 import HttpSession, looks_like_request
 from discovery.wire.http2 import PREFACE, H2Session
 from discovery.wire.keylog import KeyLog
-from discovery.wire.tls import ClientHello, NotClientHello, parse_client_hello
+from discovery.wire.tls import ClientHello, NotClientHello, hello_exchange, parse_client_hello
 
 if TYPE_CHECKING:
     from discovery.wire.reassembly import Connection
@@ -649,20 +649,15 @@ class TlsSession:
         self.opaque_sent = True
         conn = self.conn
         client, server = conn.client or 0, 1 - (conn.client or 0)
-        first, last = self.hello_frames
         self.pipeline.emit(
             conn,
-            ObservedExchange(
-                ts=self.hello_ts,
-                source=self.pipeline.source,
-                evidence=f"frames {first}-{last}" if last != first else f"frame {first}",
-                client_ip=conn.ip(client),
-                client_port=conn.ports[client],
-                server_ip=conn.ip(server),
-                server_port=conn.ports[server],
-                tls=True,
-                sni=hello.sni,
-                alpn=hello.alpn[0] if hello.alpn else None,
+            hello_exchange(
+                hello,
+                self.hello_ts,
+                self.hello_frames,
+                self.pipeline.source,
+                (conn.ip(client), conn.ports[client]),
+                (conn.ip(server), conn.ports[server]),
                 ja4=self.ja4,
                 ja4s=self.ja4s,
                 host=hello.sni,
