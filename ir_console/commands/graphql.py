@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from ir_console.cli import CaseContext
-from ir_console.output import message
+from ir_console.commands.host_documents import check_destination, choose_hosts, write_documents
 
 
 @click.group()
@@ -33,34 +32,17 @@ def export(case: CaseContext, host: str | None, output: Path | None, force: bool
     copied. `openapi export` leaves GraphQL operations out: this is their export.
 
     Files are created private (0600); an existing file is replaced only with --force."""
-    from discovery.case.files import check_folder, check_output, write_private
     from discovery.views.graphql_export import export_graphql_sdl, graphql_hosts
 
-    if output is not None and output.is_dir():
-        check_folder(output)
-    elif output is not None:
-        check_output(output, case.db, force=force)
+    check_destination(case, output, force=force)
     with case.open(create=False) as store:
-        hosts = [host.lower()] if host else graphql_hosts(store)
-        if not hosts:
-            raise click.UsageError("no observed GraphQL operation in this case: nothing to export")
-        many = len(hosts) > 1
-        if many and (output is None or not output.is_dir()):
-            raise click.UsageError(
-                f"{len(hosts)} hosts carry GraphQL ({', '.join(hosts[:5])}"
-                f"{', …' if len(hosts) > 5 else ''}): pass --host HOST, or -o FOLDER for one "
-                "file per host"
-            )
+        hosts = choose_hosts(host, graphql_hosts(store), output, what="GraphQL operation")
         docs = {h: export_graphql_sdl(store, h) for h in hosts}
-    if output is None:
-        sys.stdout.write(docs[hosts[0]])
-        return
-    if output.is_dir():
-        for name, sdl in docs.items():
-            safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in name).lstrip(".")
-            target = output / f"{safe or 'host'}.graphql"
-            write_private(target, sdl, case=case.db, force=force)
-            message(f"wrote {target}")
-        return
-    write_private(output, docs[hosts[0]], case=case.db, force=force)
-    message(f"wrote {output}: the GraphQL operations of {hosts[0]}")
+    write_documents(
+        case,
+        output,
+        docs,
+        suffix="graphql",
+        force=force,
+        describe=lambda h: f"the GraphQL operations of {h}",
+    )

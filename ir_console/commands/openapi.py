@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ir_console.cli import CaseContext
+from ir_console.commands.host_documents import check_destination, choose_hosts, write_documents
 from ir_console.output import message
 
 
@@ -59,51 +59,26 @@ def export(
 
     Files are created private (0600); an existing file is replaced only with --force, and
     never the case, its key or its other companion files."""
-    from discovery.case.files import check_folder, check_output, write_private
     from discovery.errors import SubjectNotFound
     from discovery.views.openapi_export import export_host, hosts_with_traffic
 
-    if output is not None and output.is_dir():
-        check_folder(output)
-    elif output is not None:
-        check_output(output, case.db, force=force)
-
+    check_destination(case, output, force=force)
     with case.open(create=False) as store:
-        hosts = [host.lower()] if host else hosts_with_traffic(store)
-        if not hosts:
-            raise click.UsageError("no observed endpoint in this case: nothing to export")
-        many = len(hosts) > 1
-        if many and (output is None or not output.is_dir()):
-            raise click.UsageError(
-                f"{len(hosts)} hosts have traffic ({', '.join(hosts[:5])}"
-                f"{', …' if len(hosts) > 5 else ''}): pass --host HOST, or -o FOLDER for one "
-                "file per host"
-            )
+        hosts = choose_hosts(host, hosts_with_traffic(store), output, what="endpoint")
         docs = {}
         for name in hosts:
             try:
                 docs[name] = export_host(store, name)
             except SubjectNotFound:
-                if not many:
+                if len(hosts) == 1:
                     raise
                 message(f"skipped {name}: only gRPC methods (ir-console grpc export)")
-        hosts = list(docs)
-    kind = _format_for(output if not many else None, fmt)
-    if output is None:
-        sys.stdout.write(_render(docs[hosts[0]], kind))
-        return
-    if output.is_dir():
-        suffix = "json" if kind == "json" else "yaml"
-        for name, doc in docs.items():
-            target = output / f"{_file_name(name)}.openapi.{suffix}"
-            write_private(target, _render(doc, kind), case=case.db, force=force)
-            message(f"wrote {target}: {len(doc['paths'])} paths")
-        return
-    write_private(output, _render(docs[hosts[0]], kind), case=case.db, force=force)
-    message(f"wrote {output}: {len(docs[hosts[0]]['paths'])} paths of {hosts[0]}")
-
-
-def _file_name(host: str) -> str:
-    """A host as a safe file name (hosts come from traffic: no separators, no dots first)."""
-    safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in host).lstrip(".")
-    return safe or "host"
+    kind = _format_for(output if len(hosts) == 1 else None, fmt)
+    write_documents(
+        case,
+        output,
+        {name: _render(doc, kind) for name, doc in docs.items()},
+        suffix=f"openapi.{'json' if kind == 'json' else 'yaml'}",
+        force=force,
+        describe=lambda h: f"{len(docs[h]['paths'])} paths of {h}",
+    )
