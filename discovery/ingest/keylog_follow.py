@@ -9,6 +9,10 @@ Python create it at their first connection); one replaced or truncated is read a
 start. Secrets stay in this process's memory: nothing here logs a line, a bad line is named by
 its file and line number.
 
+Sessions are forgotten ``KEEP`` seconds after their lines were read, so a key log followed for
+days holds minutes of secrets, not days: a connection takes its secrets at its handshake, within
+``WAIT`` of their writing, and keeps them for its whole life.
+
 Each look reads with ``os.pread`` at this follower's own offset, so worker processes forked with
 a copy of it each follow the file on their own.
 """
@@ -30,6 +34,7 @@ from discovery.wire.tlssession import Waiting
 WAIT: Final = 10.0  # s a TLS connection waits for its secrets after its ClientHello
 LOOK_EVERY: Final = 0.05  # s between two looks at the files (a stat each)
 READ_AT_MOST: Final = 4 << 20  # bytes read from one file at one look
+KEEP: Final = 600.0  # s a session's secrets are kept after their lines were read
 _TAIL: Final = 64  # bytes kept of what was read last, to see a file rewritten in place
 
 
@@ -90,9 +95,12 @@ class _Followed:
 class KeyLogFollower:
     """Key log files followed into ``keys`` (see the module docstring)."""
 
-    def __init__(self, paths: tuple[Path, ...], keys: KeyLog, stats: IngestStats) -> None:
+    def __init__(
+        self, paths: tuple[Path, ...], keys: KeyLog, stats: IngestStats, keep: float = KEEP
+    ) -> None:
         self.keys = keys
         self.stats = stats
+        self.keep = keep
         self.files = [_Followed(path) for path in paths]
         self.last_look = 0.0
 
@@ -122,6 +130,8 @@ class KeyLogFollower:
         if not final and now - self.last_look < LOOK_EVERY:
             return 0
         self.last_look = now
+        self.keys.forget_before(now - self.keep)
+        self.keys.stamp(now)
         taken = 0
         for followed in self.files:
             text = followed.read_new()

@@ -10,6 +10,7 @@ bad line is reported by its place (file and line number), never by its text.
 from __future__ import annotations
 
 import binascii
+from collections import deque
 from pathlib import Path
 from typing import Final
 
@@ -35,9 +36,14 @@ BAD_LINE: Final = "key log lines not understood"
 
 
 class KeyLog:
-    """Secrets by client random (and RSA pre-master secrets by encrypted prefix), in memory."""
+    """Secrets by client random (and RSA pre-master secrets by encrypted prefix), in memory.
 
-    __slots__ = ("_by_random", "_rsa", "generation", "origins", "sources")
+    A key log followed through a long live capture grows without end, while each line serves
+    one handshake seen within seconds of its writing. ``stamp(now)`` before adding lines makes
+    it remember when each session came; ``forget_before(t)`` then drops the sessions that came
+    earlier (a connection already decrypting keeps the secrets it took)."""
+
+    __slots__ = ("_arrivals", "_by_random", "_now", "_rsa", "generation", "origins", "sources")
 
     def __init__(self) -> None:
         self._by_random: dict[bytes, dict[str, bytes]] = {}
@@ -45,6 +51,8 @@ class KeyLog:
         self.origins: dict[bytes, str] = {}  # client random -> name of the input that gave it
         self.sources: list[str] = []  # names of the key logs read (paths, "pcapng DSB")
         self.generation = 0  # grows with every batch of lines taken (a followed log's news)
+        self._now: float | None = None  # time of the lines being added, when stamped
+        self._arrivals: deque[tuple[float, bool, bytes]] = deque()  # (time, is RSA, key)
 
     def __repr__(self) -> str:  # never the secrets
         return f"<KeyLog {len(self._by_random)} sessions from {len(self.sources)} inputs>"
@@ -72,6 +80,27 @@ class KeyLog:
         if taken:
             self.generation += 1
         return taken
+
+    def stamp(self, now: float) -> None:
+        """The lines added from now on came at ``now`` (see ``forget_before``)."""
+        self._now = now
+
+    def forget_before(self, cutoff: float) -> int:
+        """Drop the sessions stamped before ``cutoff``; how many were dropped."""
+        arrivals, dropped = self._arrivals, 0
+        while arrivals and arrivals[0][0] < cutoff:
+            _when, rsa, key = arrivals.popleft()
+            if rsa:
+                self._rsa.pop(key, None)
+            else:
+                self._by_random.pop(key, None)
+                self.origins.pop(key, None)
+            dropped += 1
+        return dropped
+
+    def _arrived(self, rsa: bool, key: bytes) -> None:
+        if self._now is not None:
+            self._arrivals.append((self._now, rsa, key))
 
     def add_file(self, path: Path, stats: IngestStats | None = None) -> int:
         """Read a key log file (``InputError`` when it cannot be read or has no key log line)."""
@@ -111,11 +140,17 @@ class KeyLog:
         if label == "RSA":
             if len(key) != 8:
                 return False
+            if key not in self._rsa:
+                self._arrived(True, key)
             self._rsa[key] = secret
             return True
         if len(key) != 32:
             return False
-        self._by_random.setdefault(key, {})[label] = secret
+        session = self._by_random.get(key)
+        if session is None:
+            session = self._by_random[key] = {}
+            self._arrived(False, key)
+        session[label] = secret
         self.origins.setdefault(key, origin)
         return True
 

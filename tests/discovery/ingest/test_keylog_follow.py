@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from discovery.errors import InputError
+from discovery.ingest import keylog_follow
 from discovery.ingest.keylog_follow import KeyLogFollower
 from discovery.stats import IngestStats
 from discovery.wire.keylog import BAD_LINE, KeyLog
@@ -89,3 +90,49 @@ def test_check_refuses_what_cannot_be_a_key_log(tmp_path: Path) -> None:
     ):
         with pytest.raises(InputError, match=said):
             KeyLogFollower.check(path)
+
+
+def test_a_long_followed_log_keeps_minutes_of_sessions_not_all_of_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Days of a busy client's key log must not pile up in memory: each session is forgotten
+    ``keep`` seconds after the look that read it; later sessions stay."""
+    clock = [1000.0]
+    monkeypatch.setattr(keylog_follow.time, "monotonic", lambda: clock[0])
+    path = tmp_path / "keys.log"
+    path.write_bytes(_line(RANDOM_A))
+    follower, keys, _stats = _follower(path)
+    follower.keep = 30.0
+    assert follower.poll() == 1
+    randoms = [bytes([n]) * 32 for n in range(2, 200)]
+    with path.open("ab") as handle:
+        handle.write(b"".join(_line(r) for r in randoms))
+    clock[0] += 20.0
+    assert follower.poll() == len(randoms)
+    assert len(keys) == 1 + len(randoms)
+    clock[0] += 15.0  # 35 s after the first look, 15 s after the second
+    follower.poll()
+    assert keys.secrets(RANDOM_A) is None
+    assert len(keys) == len(randoms) and keys.secrets(randoms[0]) is not None
+    clock[0] += 20.0
+    follower.poll()
+    assert len(keys) == 0
+    follower.close()
+
+
+def test_forget_before_drops_in_arrival_order_and_only_stamped_sessions() -> None:
+    keys = KeyLog()
+    keys.add_text(_line(RANDOM_A), "offline")  # not stamped (an offline key log): kept
+    keys.stamp(100.0)
+    keys.add_text(_line(RANDOM_B), "live")
+    keys.stamp(200.0)
+    later = bytes(range(2, 34))
+    keys.add_text(_line(later), "live")
+    keys.add_text(_line(RANDOM_B, "CLIENT_HANDSHAKE_TRAFFIC_SECRET")[:-1] + b"\n", "live")
+    keys.add_text(b"RSA 0011223344556677 " + bytes(48).hex().encode() + b"\n", "live")
+    assert keys.forget_before(150.0) == 1  # RANDOM_B came at 100 (a later line adds to it)
+    assert keys.secrets(RANDOM_B) is None and keys.secrets(RANDOM_A) is not None
+    assert keys.secrets(later) is not None and keys.has_rsa
+    assert keys.forget_before(250.0) == 2
+    assert keys.secrets(later) is None and not keys.has_rsa
+    assert keys.secrets(RANDOM_A) is not None
