@@ -26,6 +26,7 @@ from discovery.analyse.templating import (
     rules_path,
 )
 from discovery.case.store import Store, dumps
+from discovery.redact.grpc import PROTOCOL as GRPC
 from discovery.wire.grpc import is_service_name
 
 log = logging.getLogger(__name__)
@@ -405,6 +406,26 @@ def _minus(
     return out
 
 
+def _add_grpc_outcomes(store: Store, endpoints: dict[tuple[str, str, str], _Endpoint]) -> None:
+    """The endpoints gRPC calls reached say so (``protocol`` "grpc", the method as their
+    operation) and count those calls per outcome, the grpc-status name (INTERNAL and DATA_LOSS
+    stay apart where the HTTP statuses merge them): read through the protocol index, so a
+    case without gRPC reads nothing."""
+    for h, method, template, outcome, count in store.conn.execute(
+        "SELECT l.host, l.method, l.template, e.outcome, COUNT(*) "
+        "FROM exchanges e INDEXED BY exchanges_protocol JOIN temp.endpoint_links l "
+        "ON l.host = e.host AND l.method = e.method AND l.path = e.path "
+        f"WHERE e.protocol = '{GRPC}' AND e.operation IS NULL GROUP BY 1, 2, 3, 4"
+    ):
+        endpoint = endpoints.get((h, method, template))
+        if endpoint is None:
+            continue
+        endpoint.protocol = GRPC
+        endpoint.operation_label = template
+        if outcome is not None:
+            endpoint.outcomes[outcome] += count
+
+
 def rebuild_endpoints(store: Store) -> int:
     """Recompute the ``endpoints`` table and ``exchanges.endpoint_id``; returns the endpoint count.
 
@@ -494,6 +515,7 @@ def rebuild_endpoints(store: Store) -> int:
             conn.executemany("INSERT INTO temp.endpoint_links VALUES (?,?,?,?)", links)
         conn.executemany("INSERT INTO temp.operation_links VALUES (?,?,?,?,?)", op_links)
         del links, op_links
+        _add_grpc_outcomes(store, endpoints)
         # 404-only endpoints are route probing, not endpoints (a documented operation stays).
         for key, endpoint in list(endpoints.items()):
             only_404 = (

@@ -17,6 +17,7 @@ from discovery.redact.credentials.oauth import issued
 from discovery.redact.credentials.pathsecrets import scan_path
 from discovery.redact.credentials.query import stored_name
 from discovery.redact.graphql import per_operation
+from discovery.redact.grpc import PROTOCOL as GRPC
 from discovery.redact.grpc import grpc_call, grpc_kind
 from discovery.redact.sensitive import scan_bodies
 from discovery.wire.destinations import authority as join_authority
@@ -177,7 +178,10 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
     destination, mismatch = _destination(obs, authority)
     status = obs.status
     anomalies = obs.anomalies
-    kind = None
+    kind: str | None = None
+    protocol: str | None = None
+    outcome: str | None = None
+    facts: str | None = None
     if request_type is not None and request_type[:16].lower() == "application/grpc":
         kind = grpc_kind(request_type) if obs.method else None
     if kind is not None:  # a gRPC call: grpc-status is its outcome, its messages protobuf
@@ -185,6 +189,7 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
         call = grpc_call(obs, kind, request_type)
         status, error, sensitive = call.status, _joined(error, call.error), call.sensitive
         anomalies += call.anomalies
+        protocol, outcome, facts = GRPC, call.outcome, call.facts
     else:  # what the endpoint returns (secrets a client sends are credentials, above)
         sensitive = scan_bodies(obs.response_body) if obs.method else ()
     return exchange(
@@ -218,6 +223,9 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
         sensitive=sensitive,
         credentials=credentials,
         anomalies=anomalies,
+        protocol=protocol,
+        outcome=outcome,
+        facts=facts,
         destination=destination,
         host_mismatch=mismatch,
         ja4s=obs.ja4s,

@@ -2,7 +2,8 @@
 
 A method is an endpoint whose requests carried a gRPC content type; per method: its service and
 name, classification against the descriptors in the case, requests, times, outcomes by
-``grpc-status`` name, the gRPC flavours seen (``grpc``, ``grpc-web``...) and the metadata that
+``grpc-status`` name (``exchanges.outcome``; in a case ingested before it was stored, read
+from the error text each call kept), the gRPC flavours seen (``grpc``, ``grpc-web``...) and the metadata that
 carried credentials (kind and header name; never a value).
 """
 
@@ -44,14 +45,17 @@ def grpc_methods(store: Store, host: str | None = None) -> list[dict[str, Any]]:
     conn = store.conn
     where, args = (f"{_GRPC} AND e.host = ?", (host.lower(),)) if host else (_GRPC, ())
     per: dict[int, dict[str, Any]] = {}
-    for endpoint_id, content_type, status, error, count in conn.execute(
-        "SELECT e.endpoint_id, e.request_content_type, e.status, e.error, COUNT(*) "
-        f"FROM exchanges e WHERE e.endpoint_id IS NOT NULL AND {where} "
-        "GROUP BY e.endpoint_id, e.request_content_type, e.status, e.error",
+    for endpoint_id, content_type, protocol, outcome, status, error, count in conn.execute(
+        "SELECT e.endpoint_id, e.request_content_type, e.protocol, e.outcome, e.status, "
+        f"e.error, COUNT(*) FROM exchanges e WHERE e.endpoint_id IS NOT NULL AND {where} "
+        "GROUP BY 1, 2, 3, 4, 5, 6",
         args,
     ):
         entry = per.setdefault(endpoint_id, {"outcomes": Counter(), "flavours": set(), "calls": 0})
-        entry["outcomes"][_outcome(status, error)] += count
+        if protocol == "grpc" and outcome:  # the grpc-status name the pipeline stored
+            entry["outcomes"][outcome] += count
+        else:  # a case ingested before outcomes were stored: read from its error text
+            entry["outcomes"][_outcome(status, error)] += count
         entry["flavours"].add(_flavour(content_type))
         entry["calls"] += count
     if not per:
@@ -129,6 +133,9 @@ def grpc_method(store: Store, endpoint: EndpointRow) -> GrpcMethod | None:
     if found is None:
         return None
     outcomes: Counter[str] = Counter()
-    for status, count in endpoint.statuses.items():
-        outcomes[_names_of(status)] += count
+    if endpoint.protocol == "grpc":  # the grpc-status names the calls were stored with
+        outcomes.update(endpoint.outcomes)
+    else:  # a case ingested before outcomes were stored: named from the HTTP statuses
+        for status, count in endpoint.statuses.items():
+            outcomes[_names_of(status)] += count
     return GrpcMethod(parts[1], parts[2], tuple(outcomes.most_common()))

@@ -53,7 +53,7 @@ def hosts_with_traffic(store: Store) -> list[str]:
         h
         for (h,) in store.conn.execute(
             "SELECT DISTINCT host FROM endpoints WHERE status != 'orphan' "
-            "AND protocol IS NULL ORDER BY host"  # API operations have their own exports
+            "AND (protocol IS NULL OR protocol = 'grpc') ORDER BY host"  # GraphQL: graphql export
         )
     ]
 
@@ -128,7 +128,8 @@ def _load(store: Store, host: str) -> tuple[list[_Operation], dict[str, dict[str
         "ep.last_seen, ep.statuses, s.title FROM endpoints ep "
         "LEFT JOIN spec_operations so ON so.id = ep.spec_operation_id "
         "LEFT JOIN specs s ON s.id = so.spec_id "
-        "WHERE ep.host = ? AND ep.status != 'orphan' AND ep.protocol IS NULL "
+        "WHERE ep.host = ? AND ep.status != 'orphan' "
+        "AND (ep.protocol IS NULL OR ep.protocol = 'grpc') "  # gRPC-only ones: left out below
         "ORDER BY ep.template, ep.method",
         (host,),
     ):

@@ -278,8 +278,9 @@ class EndpointUse:
 @dataclass(frozen=True, slots=True)
 class GrpcMethod:
     """An endpoint that is a gRPC method: its service, its name, and its outcomes by status
-    name (read back from the HTTP statuses the calls were stored with; codes sharing a status,
-    such as INTERNAL and UNKNOWN under 500, are named together)."""
+    name (the endpoint's ``outcomes``; in a case ingested before they were stored, read back
+    from the HTTP statuses, codes sharing one, such as INTERNAL and UNKNOWN under 500, named
+    together)."""
 
     service: str
     method: str

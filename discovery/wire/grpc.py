@@ -18,6 +18,7 @@ import re
 from typing import Final
 
 from discovery.wire.bodies import decode_body
+from discovery.wire.protobuf import Scan, scan_message
 
 MAX_MESSAGES: Final = 64  # messages read at most from one body prefix
 STATUS_NAMES: Final = (
@@ -193,3 +194,23 @@ def payloads(
             complete = True
         out.append((payload, complete))
     return out, problem
+
+
+def message_texts(
+    body: bytes, encoding: str | None, kind: str, as_json: bool
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The text inside the messages of a body prefix, never kept: ([(where, text)], reading
+    anomalies). A protobuf message is read without its schema (each string field with its
+    field path, "1.3"); a ``+json`` message is one text ("json")."""
+    anomalies: list[str] = []
+    messages, problem = payloads(body, encoding, kind)
+    if problem:
+        anomalies.append(f"grpc_message_unread: {problem}")
+    if as_json:
+        return [("json", m.decode("utf-8", "replace")) for m, _ in messages], anomalies
+    scan = Scan()
+    for payload, complete in messages:
+        scan_message(payload, complete, scan)
+    if scan.cut:
+        anomalies.append(f"protobuf_cut: {scan.cut}")
+    return list(zip(scan.paths, scan.strings, strict=True)), anomalies

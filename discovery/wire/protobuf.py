@@ -25,11 +25,12 @@ _CONTROLS = bytes(b for b in range(0x20) if b not in b"\t\n\r") + b"\x7f"
 class Scan:
     """What one message tree holds: its shape, its strings, and why reading stopped early."""
 
-    __slots__ = ("cut", "fields", "shape", "strings")
+    __slots__ = ("cut", "fields", "paths", "shape", "strings")
 
     def __init__(self) -> None:
         self.shape: dict[str, None] = {}  # "1.3:LEN" in first-seen order
         self.strings: list[str] = []
+        self.paths: list[str] = []  # each string's field path ("1.3"), in step with strings
         self.fields = 0
         self.cut: str | None = None  # the first reason reading stopped early
 
@@ -105,6 +106,7 @@ def _walk(
             path = f"{prefix}{number}"
             if text is not None:
                 scan.strings.append(text)
+                scan.paths.append(path)
             elif depth + 1 >= MAX_DEPTH:
                 scan.cut = scan.cut or f"nested deeper than {MAX_DEPTH}"
             elif value:
@@ -116,6 +118,7 @@ def _walk(
                 scan.fields = inner.fields  # a failed attempt costs its work too
                 if nested:
                     scan.strings += inner.strings
+                    scan.paths += inner.paths
                     for key_ in inner.shape:
                         _add(scan, key_)
                     scan.cut = scan.cut or inner.cut

@@ -81,7 +81,12 @@ ENDPOINT_COMMANDS: dict[str, tuple[str, str]] = {
 def endpoints(
     ctx: click.Context, status: str | None, host: str | None, since: str | None, as_json: bool
 ) -> None:
-    """The API inventory: every (host, method, template) with its classification."""
+    """The API inventory: every (host, method, template) with its classification.
+
+    With --json, an endpoint that is an API operation (a GraphQL operation, a gRPC method)
+    also has protocol (graphql|grpc), operation ("mutation createUser"; a gRPC method's path)
+    and outcomes: its calls per the protocol's own answer (GraphQL data/errors; gRPC status
+    names, {"OK": n, "INTERNAL": n, "DATA_LOSS": n}), beside statuses per HTTP status."""
     if ctx.invoked_subcommand is not None:
         return
     case: CaseContext = ctx.obj

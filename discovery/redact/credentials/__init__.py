@@ -3,7 +3,7 @@
 
 One module per place or kind: ``authorization`` (Basic, Bearer, ``token``, SigV4, Digest, and
 the same in ``Proxy-Authorization``), ``headers`` (API-key headers), ``query``, ``cookies``,
-``bodies`` (form, JSON and multipart fields), ``pathsecrets`` (tokens and webhook secrets in the
+``bodies`` (form, JSON and multipart fields), ``messages`` (gRPC request messages), ``pathsecrets`` (tokens and webhook secrets in the
 path), ``jwt``, ``sigv4`` and ``providers`` (keys recognised by prefix, alphabet, length and
 checksum). ``detect_credentials`` is the one decision of what a request carries: the pipeline
 stores it and an enforcing proxy blocks on it.
@@ -14,7 +14,15 @@ from __future__ import annotations
 from functools import lru_cache
 
 from discovery.models import CredentialSighting
-from discovery.redact.credentials import authorization, bodies, cookies, headers, pathsecrets, query
+from discovery.redact.credentials import (
+    authorization,
+    bodies,
+    cookies,
+    headers,
+    messages,
+    pathsecrets,
+    query,
+)
 from discovery.redact.credentials.config import (
     DEFAULT_CONFIG,
     MEMO_MAX_VALUE,
@@ -91,7 +99,11 @@ def detect_credentials(
         content_type = view.content_type
         if content_type is None:
             content_type = _first(view.headers, "content-type")
-        found.extend(bodies.detect(view.body, content_type, fp, config))
+        grpc = None
+        if content_type is not None and content_type[:16].lower() == "application/grpc":
+            encoding = _first(view.headers, "grpc-encoding")
+            grpc = messages.detect(view.body, content_type, encoding, fp, config)
+        found.extend(bodies.detect(view.body, content_type, fp, config) if grpc is None else grpc)
         request = token_request(view)
         if request is not None:  # an OAuth token request: the client names its credentials
             found = annotate(found, request)

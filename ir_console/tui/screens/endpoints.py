@@ -113,7 +113,7 @@ class EndpointsScreen(ListScreen):
         out.append("\n")
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(e.statuses.items()))
         out.append_text(line(("responses", statuses or "-")))
-        if e.protocol:  # an API operation carried by the path (GraphQL)
+        if e.protocol and d.grpc is None:  # an API operation carried by the path (GraphQL)
             outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(e.outcomes.items()))
             out.append_text(
                 line(

@@ -24,6 +24,9 @@ PROTOS = Path(__file__).with_name("protos")
 EMAIL = "alice.lab@example.org"
 NOTE_EMAIL = "billing.lab@example.org"  # in a nested message
 GZIP_EMAIL = "gzip.lab@example.org"  # only in a gzip-compressed message
+CONTACT_EMAIL = "contact.lab@example.org"  # only in a request message
+# GetAccount ids the server fails on: codes that share HTTP 500 (google/rpc/code.proto)
+FAILURES = {"broken": "INTERNAL", "lost": "DATA_LOSS", "crash": "UNKNOWN"}
 
 
 @dataclass
@@ -79,6 +82,14 @@ class Lab:
     compiled: Compiled
     token: str  # the bearer token the client sends (made here, never in a tracked file)
     api_key: str
+    message_token: str = ""  # a JWT the client sends inside a request message
+
+    def __post_init__(self) -> None:
+        if not self.message_token:
+            import jwt
+
+            claims = {"iss": "https://idp.lab.example", "sub": "svc-ledger", "exp": 4102444800}
+            self.message_token = jwt.encode(claims, secrets.token_hex(32), algorithm="HS256")
 
     @property
     def target(self) -> str:
@@ -104,6 +115,10 @@ def _servicers(compiled: Compiled) -> tuple[Any, Any]:
         def GetAccount(self, request: Any, context: Any) -> Any:
             if request.id == "forbidden":
                 context.abort(grpc.StatusCode.PERMISSION_DENIED, "not yours")
+            if request.id == "crash":
+                raise RuntimeError("the handler failed")  # grpcio answers UNKNOWN
+            if request.id in FAILURES:
+                context.abort(getattr(grpc.StatusCode, FAILURES[request.id]), "failed")
             return account(context, EMAIL)
 
         def DeleteAccount(self, request: Any, context: Any) -> Any:
@@ -177,6 +192,20 @@ def call_everything(
             "get_unauthenticated": lambda: accounts.GetAccount(pb.AccountRequest(id="a-1")),
             "get_forbidden": lambda: accounts.GetAccount(
                 pb.AccountRequest(id="forbidden"), metadata=auth
+            ),
+            **{
+                f"get_{id_}": (
+                    lambda id_=id_: accounts.GetAccount(pb.AccountRequest(id=id_), metadata=auth)
+                )
+                for id_ in FAILURES
+            },
+            "get_with_context": lambda: accounts.GetAccount(
+                pb.AccountRequest(
+                    id="accounts/a-1/" + "history/" * 32,  # long enough for gzip to pay off
+                    context=pb.RequestContext(token=lab.message_token, contact=CONTACT_EMAIL),
+                ),
+                metadata=auth,
+                compression=grpc.Compression.Gzip,  # the request message sent gzip-compressed
             ),
             "delete": lambda: accounts.DeleteAccount(pb.AccountRequest(id="a-1"), metadata=auth),
             "dump": lambda: debug.Dump(pb.AccountRequest(id="a-1"), metadata=auth),

@@ -1,5 +1,5 @@
 """The console's endpoint screen on the captured gRPC case: a method's details name its service
-and method and its outcomes by gRPC status name."""
+and method and its outcomes by gRPC status name (codes sharing an HTTP status apart)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ async def test_the_endpoint_screen_shows_a_methods_grpc_outcomes(captured: Captu
         text = screen_text(app)
         assert "/lab.v1.Accounts/GetAccount" in text
         assert "gRPC service: lab.v1.Accounts" in text and "method: GetAccount" in text
-        assert "OK: 1" in text
-        assert "403 PERMISSION_DENIED: 1" in text and "401 UNAUTHENTICATED: 1" in text
+        assert "OK: 2" in text
+        assert "PERMISSION_DENIED: 1" in text and "UNAUTHENTICATED: 1" in text
+        # three codes HTTP gives one status (500), each by its own name
+        assert "INTERNAL: 1" in text and "DATA_LOSS: 1" in text and "UNKNOWN: 1" in text
         assert captured.lab.token not in text

@@ -71,7 +71,14 @@ def test_grpc_export_lists_the_methods(captured: Captured, tmp_path: Path) -> No
     get = by_path["/lab.v1.Accounts/GetAccount"]
     assert get["service"] == "lab.v1.Accounts" and get["method"] == "GetAccount"
     assert get["status"] == "documented" and get["spec"] == "lab.v1.Accounts"
-    assert get["outcomes"] == {"OK": 1, "UNAUTHENTICATED": 1, "PERMISSION_DENIED": 1}
+    assert get["outcomes"] == {
+        "OK": 2,
+        "UNAUTHENTICATED": 1,
+        "PERMISSION_DENIED": 1,
+        "INTERNAL": 1,
+        "DATA_LOSS": 1,
+        "UNKNOWN": 1,
+    }
     assert get["protocols"] == ["grpc"]
     assert {"kind": "bearer", "name": "authorization"} in get["metadata_credentials"]
     assert by_path["/lab.v1.Accounts/DeleteAccount"]["deprecated"] is True

@@ -16,7 +16,10 @@ from tests.discovery.proxyfixtures import mitmdump, self_signed_cert
 
 pytestmark = pytest.mark.integration
 
-ROWS = "SELECT method, path, status, error, sensitive FROM exchanges ORDER BY ts, id"
+ROWS = (
+    "SELECT method, path, status, error, sensitive, protocol, outcome, facts FROM exchanges "
+    "ORDER BY ts, id"
+)
 
 
 def test_grpc_through_the_proxy_is_recorded_as_from_the_capture(
