@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Final
@@ -17,7 +18,7 @@ from discovery.stats import IngestStats
 from discovery.wire import packets
 from discovery.wire.defrag import Defragmenter
 from discovery.wire.http1 import HttpSession
-from discovery.wire.http2 import PREFACE, H2Session
+from discovery.wire.http2 import PREFACE, Answer, H2Session
 from discovery.wire.http_head import (
     METHOD_PREFIXES,
     REQUEST_START,
@@ -200,6 +201,7 @@ class ConnectionHandler:
             self.pipeline.where,
             partial(self._tunnel, conn),
             self.tunnel_host,
+            partial(self._upgrade, conn),
         )
 
     def _tunnel(
@@ -218,6 +220,36 @@ class ConnectionHandler:
             self.on_data(conn, client_side, client, ts, frame)
         if server:
             self.on_data(conn, 1 - client_side, server, ts, frame)
+
+    def _upgrade(
+        self,
+        conn: Connection,
+        answered: Callable[[Answer], None],
+        client: bytes,
+        server: bytes,
+        ts: float,
+        frame: int,
+    ) -> None:
+        """An HTTP/1.1 request's upgrade to h2c was answered 101: HTTP/2 from here on, its
+        stream 1 the answer to that request (``answered``)."""
+        pipeline = self.pipeline
+        client_side = conn.client or 0
+        self.kind = _APP
+        self.http = None
+        self.app = H2Session(
+            partial(pipeline.emit, conn),
+            pipeline.stats,
+            pipeline.source,
+            (conn.ip(client_side), conn.ports[client_side]),
+            (conn.ip(1 - client_side), conn.ports[1 - client_side]),
+            pipeline.where,
+            upgraded=answered,
+            upgrade_at=(ts, frame),
+        )
+        if client:
+            self.app.data(True, client, ts, frame)
+        if server:
+            self.app.data(False, server, ts, frame)
 
     def _start_app(self, conn: Connection, kind: str) -> None:
         """Hand the connection to a session of its own (TLS decrypted with key logs, h2c)."""

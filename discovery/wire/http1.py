@@ -5,7 +5,9 @@ pipelining).
 What one direction cannot tell is handled here: a response to HEAD (or to CONNECT) has no body
 whatever its headers say, 1xx responses (100-continue) precede the real one, an Upgrade (101)
 ends HTTP on the connection, a CONNECT answered 2xx hands the tunnel's bytes back to the
-connection (``on_tunnel``), which recognises what runs inside (cleartext HTTP, TLS).
+connection (``on_tunnel``), which recognises what runs inside (cleartext HTTP, TLS). An upgrade
+to h2c answered 101 hands the connection to HTTP/2 (``on_upgrade``): the upgrade request is
+stream 1, and is emitted once, with the HTTP/2 response stream 1 gives it.
 
 Conflicting framing (``Transfer-Encoding`` with ``Content-Length``, two lengths, a chunking some
 servers would not recognise) has two readings. The stream follows the longer one (what a front
@@ -22,12 +24,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Final
 
 from discovery.models import ObservedExchange, observed_exchange
 from discovery.stats import IngestStats
 from discovery.wire import http_head as hh
 from discovery.wire.bodies import BODY_PREFIX, decode_body
+from discovery.wire.http2 import Answer
 
 MAX_TARGET: Final = hh.MAX_TARGET
 MAX_HEADERS: Final = hh.MAX_HEADERS
@@ -65,6 +69,9 @@ looks_like_request = hh.looks_like_request
 looks_like_response = hh.looks_like_response
 
 TunnelCallback = Callable[[str, bytes, bytes, float, int], None]
+# an upgrade to h2c was answered 101: (where stream 1's answer goes, the client's bytes after the
+# upgrade request, the server's after the 101, time, frame); HTTP/2 goes on from them
+UpgradeCallback = Callable[[Callable[[Answer], None], bytes, bytes, float, int], None]
 
 
 class Message:
@@ -721,6 +728,7 @@ class HttpSession:
         where: str = "",
         on_tunnel: TunnelCallback | None = None,
         default_host: str | None = None,
+        on_upgrade: UpgradeCallback | None = None,
     ) -> None:
         self.emit = emit
         self.stats = stats
@@ -729,6 +737,8 @@ class HttpSession:
         self.server = server
         self.where = where
         self.on_tunnel = on_tunnel
+        self.on_upgrade = on_upgrade
+        self.upgraded: Message | None = None  # the request upgraded to h2c, awaiting stream 1
         ip, port = server
         self.server_host = default_host or (f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}")
         self.tunnel_target = default_host  # inside a CONNECT tunnel: where the proxy connected
@@ -839,6 +849,11 @@ class HttpSession:
         self.requests.state = self.responses.state = _STOPPED
         while self.pending:  # anything pipelined before the upgrade answer has no response
             self._emit(self.pending.popleft(), None)
+        if request.method != "CONNECT" and self.on_upgrade is not None and _h2c(request, response):
+            self.stats.counts["h2c connections (HTTP/2 by Upgrade from HTTP/1.1)"] += 1
+            self.upgraded = request  # emitted with stream 1's answer
+            self.handover = ("", held)
+            return
         self._emit(request, response)
         if request.method == "CONNECT" and self.on_tunnel is not None:
             self.stats.counts["CONNECT tunnels (contents read on their own)"] += 1
@@ -851,11 +866,28 @@ class HttpSession:
         """Give a CONNECT tunnel's bytes (the client's held ones, what follows the server's
         answer) to the connection, which recognises what runs inside."""
         handover, self.handover = self.handover, None
-        if handover is None or self.on_tunnel is None:
+        if handover is None:
             return
         target, held = handover
         client_bytes = held + rest if from_client else held
-        self.on_tunnel(target, client_bytes, b"" if from_client else rest, ts, frame)
+        server_bytes = b"" if from_client else rest
+        upgraded, self.upgraded = self.upgraded, None
+        if upgraded is not None and self.on_upgrade is not None:
+            self.on_upgrade(
+                partial(self._answered, upgraded), client_bytes, server_bytes, ts, frame
+            )
+        elif self.on_tunnel is not None:
+            self.on_tunnel(target, client_bytes, server_bytes, ts, frame)
+
+    def _answered(self, request: Message, answer: Answer) -> None:
+        """The request upgraded to h2c, with stream 1's HTTP/2 response."""
+        response = Message(request.ts, answer.last_frame)
+        response.status = answer.status
+        response.headers = list(answer.headers)
+        response.body += answer.body[:BODY_PREFIX]
+        response.body_bytes = answer.body_bytes
+        response.partial = answer.partial
+        self._emit(request, response)
 
     def smuggled(self, carrier: Message, leftover: bytes, offset: int, reading: str) -> None:
         """Requests a server making the shorter reading would read from ``leftover``."""
@@ -946,3 +978,16 @@ class HttpSession:
             if authority:
                 return authority.decode("latin-1")[:255]
         return self.server_host
+
+
+def _tokens(value: str | None) -> list[str]:
+    return [token.strip().lower() for token in (value or "").split(",") if token.strip()]
+
+
+def _h2c(request: Message, response: Message) -> bool:
+    """Whether a 101 switched the connection to h2c: the protocol the response's Upgrade names,
+    else (a server that leaves it out) the request's only offer."""
+    chosen = _tokens(response.header("upgrade"))
+    if chosen:
+        return chosen[0] == "h2c"
+    return _tokens(request.header("upgrade")) == ["h2c"]

@@ -7,6 +7,12 @@ bounded body prefixes, so everything after the wire layer sees it as it sees HTT
 (1xx) responses are skipped; response trailers (a HEADERS frame after DATA: gRPC's
 ``grpc-status``) follow the response headers; pushed streams (PUSH_PROMISE) are exchanges too.
 
+A connection upgraded from HTTP/1.1 (``Upgrade: h2c``, RFC 7540 3.2; RFC 9113 deprecates it,
+servers still answer it) has no stream 1 request of its own: the HTTP/1.1 request that asked
+for the upgrade is stream 1, answered in HTTP/2. Such a session is made with ``upgraded``,
+which takes stream 1's response (an ``Answer``) in place of an exchange, so the request is
+recorded once, by the HTTP/1 side that read it.
+
 What the protocol does not let us see is counted, never guessed: after a gap a direction's
 frame boundaries are lost (it stops; open streams are emitted partial); a header block that
 does not decode (HPACK state unknown: a lost block, or a connection seen from its middle) is
@@ -17,6 +23,7 @@ dynamic table they index may be wrong.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 from discovery.models import ObservedExchange, observed_exchange
@@ -34,6 +41,19 @@ _END_STREAM, _END_HEADERS, _PADDED, _PRIORITY = 0x1, 0x4, 0x8, 0x20
 UNDECODABLE: Final = "HTTP/2 header blocks not decodable (HPACK state unknown; later ones partial)"
 LOST: Final = "HTTP/2 directions not parsed past a gap (frame boundaries lost)"
 NO_PREFACE: Final = "HTTP/2 connections without the client preface (not parsed)"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Stream 1's response on a connection upgraded to h2c: the answer to the HTTP/1.1 request
+    that asked for the upgrade."""
+
+    status: int | None
+    headers: tuple[tuple[str, str], ...]  # regular fields, then trailers
+    body: bytes  # prefix as sent (content-coding not undone)
+    body_bytes: int
+    last_frame: int
+    partial: bool
 
 
 class _Stream:
@@ -94,7 +114,11 @@ class H2Session:
         server: tuple[str, int],
         where: str = "",
         preface: bool = True,
+        upgraded: Callable[[Answer], None] | None = None,
+        upgrade_at: tuple[float, int] = (0.0, 0),
     ) -> None:
+        """``upgraded``: the connection was upgraded from HTTP/1.1 (at ``upgrade_at``: time and
+        frame of the 101): stream 1's response goes to it."""
         self.emit = emit
         self.stats = stats
         self.source = source
@@ -104,6 +128,14 @@ class H2Session:
         self.sides = (_Side(), _Side())  # client, server
         self.preface_pending = preface
         self.streams: dict[int, _Stream] = {}
+        self.upgraded = upgraded
+        self.upgrade_stream: _Stream | None = None
+        if upgraded is not None:  # stream 1 is open, its request sent (half-closed, RFC 9113 3.2)
+            stream = _Stream(*upgrade_at)
+            stream.req = []
+            stream.req_done = True
+            self.streams[1] = stream
+            self.upgrade_stream = stream
 
     # ----------------------------------------------------------- bytes in
 
@@ -323,6 +355,19 @@ class H2Session:
     # ----------------------------------------------------------- exchanges out
 
     def _emit(self, stream: _Stream) -> None:
+        if stream is self.upgrade_stream and self.upgraded is not None:
+            self.upgrade_stream = None
+            self.upgraded(
+                Answer(
+                    stream.status,
+                    tuple(_response_headers(stream)),
+                    bytes(stream.resp_body),
+                    stream.resp_bytes,
+                    stream.last,
+                    stream.partial,
+                )
+            )
+            return
         req = stream.req
         assert req is not None
         method = path = authority = None
@@ -352,9 +397,7 @@ class H2Session:
         host = authority or _first(headers, "host")
         if path is None and method == "CONNECT":
             path = authority
-        resp_headers = [(n, v) for n, v in (stream.resp or ()) if not n.startswith(":")]
-        if stream.trailers:  # after the headers: a header's first value is the header's
-            resp_headers += [(n, v) for n, v in stream.trailers if not n.startswith(":")]
+        resp_headers = _response_headers(stream)
         req_body, _ = decode_body(bytes(stream.req_body), _first(headers, "content-encoding"))
         resp_body, _ = decode_body(
             bytes(stream.resp_body), _first(resp_headers, "content-encoding")
@@ -383,6 +426,15 @@ class H2Session:
                 partial=stream.partial,
             )
         )
+
+
+def _response_headers(stream: _Stream) -> list[tuple[str, str]]:
+    """A stream's response fields without pseudo-headers, its trailers after them (a header's
+    first value is the header's)."""
+    headers = [(n, v) for n, v in (stream.resp or ()) if not n.startswith(":")]
+    if stream.trailers:
+        headers += [(n, v) for n, v in stream.trailers if not n.startswith(":")]
+    return headers
 
 
 def _status(headers: list[tuple[str, str]]) -> int | None:
