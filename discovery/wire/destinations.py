@@ -40,12 +40,31 @@ def split_authority(authority: str) -> tuple[str, int | None]:
     return host.rstrip("."), port
 
 
+# what an IP literal is written with (an IPv6 zone id after "%" aside): a name with any other
+# character is no address, known without the exception ``ip_address`` raises (per request)
+_ADDRESS_CHARS = frozenset("0123456789abcdefABCDEF.:")
+_IS_IP_MEMO: dict[str, bool] = {}
+IS_IP_MEMO_SIZE = 4096
+
+
 def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+    """Whether ``host`` is an IPv4 or IPv6 address literal (as ``ipaddress.ip_address`` reads
+    it). Called for every request, mostly with the same few names: remembered (bounded)."""
+    known = _IS_IP_MEMO.get(host)
+    if known is not None:
+        return known
+    if _ADDRESS_CHARS.issuperset(host.partition("%")[0]):
+        try:
+            ipaddress.ip_address(host)
+            known = True
+        except ValueError:
+            known = False
+    else:
+        known = False
+    if len(_IS_IP_MEMO) >= IS_IP_MEMO_SIZE:
+        _IS_IP_MEMO.clear()
+    _IS_IP_MEMO[host] = known
+    return known
 
 
 def _same_ip(a: str, b: str) -> bool:

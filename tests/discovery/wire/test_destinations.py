@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from discovery.models import ObservedExchange
 from discovery.redact.convert import to_exchange
-from discovery.wire.destinations import contradiction
+from discovery.wire.destinations import contradiction, is_ip
 
 
 @pytest.mark.parametrize(
@@ -81,3 +83,34 @@ def test_the_stored_destination_and_mismatch() -> None:
     assert _stored(
         server_ip="10.0.0.1", server_port=443, tls=True, sni="a.test", method=None, target=None
     ) == ("10.0.0.1", None)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "10.0.0.256",
+        "1.2.3",
+        "01.2.3.4",
+        "::1",
+        "0:0::1",
+        "::ffff:192.0.2.1",
+        "fe80::1%eth0",
+        "fe80::1%",
+        "2001:db8::g",
+        "dead.beef",
+        "api.test",
+        "1.2.3.4 ",
+        "[::1]",
+        "",
+    ],
+)
+def test_is_ip_reads_as_ipaddress_does(host: str) -> None:
+    """The quick character check and the memo answer as ``ipaddress`` does, asked twice."""
+    try:
+        ipaddress.ip_address(host)
+        expected = True
+    except ValueError:
+        expected = False
+    assert is_ip(host) is expected
+    assert is_ip(host) is expected
