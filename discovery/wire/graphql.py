@@ -23,10 +23,12 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLError, OperationType, parse
-from graphql.language import ast
+if TYPE_CHECKING:  # graphql-core is imported at the first document parsed (it costs 0.2 s of
+    # start-up, in every ingest and in each of its reader processes, for traffic that is
+    # mostly not GraphQL)
+    from graphql.language import ast
 
 MAX_DOCUMENT = 64 * 1024  # characters of one document (the kept body prefix is 64 KiB too)
 MAX_TOKENS = 3_000  # tokens of one document, counted before the parse (a large real query
@@ -43,11 +45,6 @@ MAX_VALUES = 256  # variable and argument values handed to the detectors per cal
 CACHED_DOCUMENTS = 2048  # parsed documents remembered (clients repeat the same documents)
 MAX_CACHED = 8192  # characters of a document worth remembering
 
-_KINDS = {
-    OperationType.QUERY: "query",
-    OperationType.MUTATION: "mutation",
-    OperationType.SUBSCRIPTION: "subscription",
-}
 # what a GraphQL document starts with once ignored tokens (whitespace, commas, comments) and a
 # byte-order mark are skipped: a selection set or an executable definition's keyword
 _DOCUMENT_START = re.compile(
@@ -330,15 +327,18 @@ def _parsed(document: str, operation_name: str | None) -> _Parsed:
     reason = prescan(document)
     if reason is not None:
         return None, reason, ()
+    from graphql import GraphQLError, parse
+    from graphql.language import ast as nodes
+
     values: list[tuple[str, str]] = []
     try:
         tree = parse(document, no_location=True, max_tokens=MAX_TOKENS * 2)
         operations: list[ast.OperationDefinitionNode] = []
         fragments: dict[str, ast.FragmentDefinitionNode] = {}
         for definition in tree.definitions:
-            if isinstance(definition, ast.OperationDefinitionNode):
+            if isinstance(definition, nodes.OperationDefinitionNode):
                 operations.append(definition)
-            elif isinstance(definition, ast.FragmentDefinitionNode):
+            elif isinstance(definition, nodes.FragmentDefinitionNode):
                 fragments[definition.name.value] = definition
         op = _walk(_choose(operations, operation_name), fragments, values)
     except GraphQLError:
@@ -371,6 +371,8 @@ def _walk(
 ) -> GraphQLOperation:
     """Root fields, field paths, depth and aliases of an operation, fragments expanded; bounded
     by MAX_WALK visits (fragment cycles end where they repeat on the path)."""
+    from graphql.language import ast as nodes
+
     roots: dict[str, None] = {}
     paths: dict[str, None] = {}
     depth = aliases = visits = 0
@@ -384,7 +386,7 @@ def _walk(
             visits += 1
             if visits > MAX_WALK:
                 raise _Rejected("complexity")
-            if isinstance(selection, ast.FieldNode):
+            if isinstance(selection, nodes.FieldNode):
                 name = selection.name.value
                 if selection.alias is not None:
                     aliases += 1
@@ -403,15 +405,15 @@ def _walk(
                     _argument_strings(selection.arguments, values)
                 if selection.selection_set is not None:
                     stack.append((selection.selection_set, level + 1, path, seen))
-            elif isinstance(selection, ast.InlineFragmentNode):
+            elif isinstance(selection, nodes.InlineFragmentNode):
                 stack.append((selection.selection_set, level, prefix, seen))
-            elif isinstance(selection, ast.FragmentSpreadNode):
+            elif isinstance(selection, nodes.FragmentSpreadNode):
                 target = selection.name.value
                 fragment = fragments.get(target)
                 if fragment is not None and target not in seen:
                     stack.append((fragment.selection_set, level, prefix, seen | {target}))
     return GraphQLOperation(
-        _KINDS[op.operation],
+        str(op.operation.value),  # OperationType: query, mutation or subscription
         op.name.value if op.name is not None else None,
         tuple(roots),
         tuple(paths),
@@ -423,15 +425,17 @@ def _walk(
 def _argument_strings(arguments: Any, values: list[tuple[str, str]]) -> None:
     """String literals written as arguments (``login(password: "...")``): values the document
     carries inline, which the detectors must see as they see variables."""
+    from graphql.language import ast as nodes
+
     for argument in arguments or ():
         stack: list[tuple[str, Any]] = [(argument.name.value, argument.value)]
         while stack and len(values) < MAX_VALUES:
             name, node = stack.pop()
-            if isinstance(node, ast.StringValueNode):
+            if isinstance(node, nodes.StringValueNode):
                 values.append((name, node.value))
-            elif isinstance(node, ast.ObjectValueNode):
+            elif isinstance(node, nodes.ObjectValueNode):
                 stack.extend((f.name.value, f.value) for f in node.fields)
-            elif isinstance(node, ast.ListValueNode):
+            elif isinstance(node, nodes.ListValueNode):
                 stack.extend((name, v) for v in node.values)
 
 

@@ -14,17 +14,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from graphql import (
-    GraphQLError,
-    GraphQLInterfaceType,
-    GraphQLObjectType,
-    GraphQLSchema,
-    build_client_schema,
-    build_schema,
-    get_named_type,
-)
+if TYPE_CHECKING:  # graphql-core is imported where a schema is built or read (the analysis
+    # imports this module on every ingest, for cases that mostly hold no GraphQL schema)
+    from graphql import GraphQLSchema
 
 from discovery.analyse.specs.document import read_text
 from discovery.analyse.specs.model import LoadedSpec, SpecOperation
@@ -59,6 +53,8 @@ def _introspection(root: Any) -> dict[str, Any] | None:
 
 def _build(path: Path, text: str) -> tuple[GraphQLSchema, str]:
     """The schema and how it was written (``GraphQL SDL`` | ``GraphQL introspection``)."""
+    from graphql import GraphQLError, build_client_schema, build_schema
+
     where = str(path)
     if len(text) > MAX_SCHEMA:
         raise SpecError(where, f"schema larger than {MAX_SCHEMA // (1024 * 1024)} MiB")
@@ -105,6 +101,8 @@ def _carrier(host: str | None, where: str) -> tuple[str, str]:
 
 def type_map(schema: GraphQLSchema) -> dict[str, dict[str, list[str | None]]]:
     """Object and interface types: {type: {field: [return type, deprecation reason or None]}}."""
+    from graphql import GraphQLInterfaceType, GraphQLObjectType, get_named_type
+
     out: dict[str, dict[str, list[str | None]]] = {}
     for name, kind in schema.type_map.items():
         if name.startswith("__") or not isinstance(kind, GraphQLObjectType | GraphQLInterfaceType):
