@@ -27,10 +27,12 @@ from discovery.proxy.urgency import DURABLE_MODES, urgent
 from discovery.proxy.writer import BATCH, QUEUE_SIZE, RECOMPUTE_SECONDS, BackgroundWriter
 from discovery.sources.flows import (
     BODY_LIMIT,
+    JA4_KEY,
     body_prefix,
     client_tls_failure,
     flow_to_observed,
     headers_of,
+    hello_ja4,
 )
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class IrConsole:
         self.limits = ClientLimits()
         self.held = 0  # responses held until their flow was committed
         self.held_too_long = 0  # ... of which released before the commit came (timeout)
+        self.ja4: dict[str, str] = {}  # client connection id: the JA4 of its ClientHello
         self._watch: asyncio.Task[None] | None = None
 
     def load(self, loader: Loader) -> None:
@@ -221,6 +224,14 @@ class IrConsole:
 
     def client_disconnected(self, client: connection.Client) -> None:
         self.limits.closed(client.id)
+        self.ja4.pop(client.id, None)
+
+    def tls_clienthello(self, data: tls.ClientHelloData) -> None:
+        """The client's JA4, from its ClientHello as sent, for every flow of the connection."""
+        client = data.context.client
+        fingerprint = hello_ja4(data.client_hello, quic=client.transport_protocol == "udp")
+        if fingerprint is not None:
+            self.ja4[client.id] = fingerprint
 
     def tcp_start(self, flow: tcp.TCPFlow) -> None:
         self.limits.tunnelled(flow.client_conn.id)
@@ -244,6 +255,7 @@ class IrConsole:
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         self.limits.head_complete(flow.client_conn.id)
+        self._note_ja4(flow)  # now: a flow file written by mitmproxy (-w) carries it too
         # headers, target and destination: decided before the body is read
         self._enforce(flow, body=False)
         if flow.response is None and _streamed(flow):
@@ -354,8 +366,11 @@ class IrConsole:
 
     def tls_failed_client(self, data: tls.TlsData) -> None:
         if self.writer is not None:
+            client = data.context.client
             self.writer.put(
-                client_tls_failure(data.context.client, data.context.server, time.time())
+                client_tls_failure(
+                    client, data.context.server, time.time(), ja4=self.ja4.get(client.id)
+                )
             )
 
     def done(self) -> None:
@@ -371,6 +386,7 @@ class IrConsole:
         if self.writer is None or flow.metadata.get(_RECORDED):
             return None
         flow.metadata[_RECORDED] = True
+        self._note_ja4(flow)
         reference = flow.metadata.get(_BLOCK)
         gate = flow.request.stream
         observed = flow_to_observed(
@@ -398,6 +414,11 @@ class IrConsole:
         )
         seq = self.writer.put(observed, urgent=hold)
         return seq if hold else None
+
+    def _note_ja4(self, flow: http.HTTPFlow) -> None:
+        fingerprint = self.ja4.get(flow.client_conn.id)
+        if fingerprint is not None:
+            flow.metadata[JA4_KEY] = fingerprint
 
     def _close_writer(self) -> None:
         if self.writer is not None:

@@ -3,17 +3,26 @@
 A flow read from a file may say anything: its times, status and ports are checked here
 (``bounds``); a flow without a usable time raises ``BadFlow``, an implausible status or port is
 dropped.
+
+The client's JA4 comes from the ClientHello mitmproxy read (``hello_ja4``, our JA4 code on its
+raw bytes as sent); our addon keeps it in the flow's metadata (``JA4_KEY``), so a flow file
+written while the addon ran carries it too (checked for JA4's shape, else left out).
 """
 
 from __future__ import annotations
 
-from mitmproxy import connection, http
+import re
+
+from mitmproxy import connection, http, tls
 
 from discovery.models import Headers, ObservedExchange
 from discovery.sources import bounds
 from discovery.wire.destinations import authority
+from discovery.wire.tls import NotClientHello, ja4, parse_client_hello
 
 BODY_LIMIT = 64 * 1024
+JA4_KEY = "irc_ja4"  # flow metadata: the JA4 of the client connection's ClientHello
+_JA4_SHAPE = re.compile(r"[tqd][0-9a-z]{2}[di][0-9]{4}[0-9A-Za-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}")
 _VERSIONS = {"HTTP/1.0": "1.0", "HTTP/1.1": "1.1", "HTTP/2.0": "2", "HTTP/3": "3", "HTTP/3.0": "3"}
 
 
@@ -65,6 +74,22 @@ def body_prefix(
     except ValueError:
         return b""
     return (decoded or b"")[:limit]
+
+
+def hello_ja4(hello: tls.ClientHello, quic: bool = False) -> str | None:
+    """JA4 of a ClientHello mitmproxy read from a client, computed on its bytes as sent; None
+    when they do not parse."""
+    try:
+        parsed = parse_client_hello(hello.raw_bytes(wrap_in_record=True))
+    except NotClientHello:
+        return None
+    return ja4(parsed, "q" if quic else "t")
+
+
+def flow_ja4(flow: http.HTTPFlow) -> str | None:
+    """The client's JA4 as our addon noted it on the flow (a flow file's: only if well formed)."""
+    value = flow.metadata.get(JA4_KEY)
+    return value if isinstance(value, str) and _JA4_SHAPE.fullmatch(value) else None
 
 
 def _address(addr: tuple[str, int] | None) -> tuple[str | None, int | None]:
@@ -129,6 +154,7 @@ def flow_to_observed(
         tls=tls,
         sni=sni,
         alpn=_alpn(flow.client_conn) or _alpn(server),
+        ja4=flow_ja4(flow) if client_tls else None,
         http_version=http_version(req.http_version),
         method=req.method,
         target=req.path or "/",
@@ -164,7 +190,11 @@ def named_destination(flow: http.HTTPFlow) -> str | None:
 
 
 def client_tls_failure(
-    conn: connection.Client, server: connection.Server | None, ts: float, source: str = "proxy"
+    conn: connection.Client,
+    server: connection.Server | None,
+    ts: float,
+    source: str = "proxy",
+    ja4: str | None = None,
 ) -> ObservedExchange:
     """A client TLS handshake with the proxy that failed (e.g. the client does not trust our CA):
     an opaque TLS connection, known by its SNI only."""
@@ -182,6 +212,7 @@ def client_tls_failure(
         server_port=server_port,
         tls=True,
         sni=conn.sni,
+        ja4=ja4,
         host=conn.sni,
         error=conn.error or "client TLS handshake failed",
     )
