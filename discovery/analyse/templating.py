@@ -326,6 +326,7 @@ class _Tmpl:
         "notes",
         "params",
         "protected",
+        "source",
     )
 
     def __init__(self) -> None:
@@ -339,6 +340,16 @@ class _Tmpl:
         self.files = False  # values here are file names: a suffix is part of the value
         self.protected = ""  # why children stay literal: "the root", "a version segment"…
         self.literal_count = 0
+        # while ``finish`` runs: the learned nodes this node stands for, its prefix, context
+        # and chain (the second pass decides again only where what it knows can change)
+        self.source: _Frame | None = None
+
+    def take(self, other: _Tmpl) -> None:
+        """Become ``other`` (a node decided again by the second pass), children included."""
+        self.literals, self.params, self.names = other.literals, other.params, other.names
+        self.joined, self.families, self.notes = other.joined, other.families, other.notes
+        self.forbidden, self.files, self.protected = other.forbidden, other.files, other.protected
+        self.literal_count = other.literal_count
 
 
 @dataclass(slots=True)
@@ -445,8 +456,15 @@ def _dns_like(word: str) -> bool:
 _JOINS_WORDS: Final = frozenset({"name", "ref"})  # typed kinds plain words may be values of
 _VALUES_MAX: Final = 1 << 16  # words remembered as values between the two passes
 _DIGIT: Final = re.compile(r"\d")
-# a frame of the iterative build: (node, learned nodes it stands for, prefix, context, chain)
-_Frame = tuple["_Tmpl", list["_Raw"], str, str, tuple[str, int]]
+# a frame of the iterative build: (node, learned nodes it stands for, prefix, context, chain,
+# whether the node is the first pass's, to be decided again only where the second can change it)
+_Frame = tuple["_Tmpl", list["_Raw"], str, str, tuple[str, int], bool]
+
+
+def _again(frame: _Frame) -> _Frame:
+    """A first-pass node's frame, to be revisited by the second pass."""
+    node, raws, prefix, context, chain, _revisit = frame
+    return node, raws, prefix, context, chain, True
 
 
 def _template_parts(template: str) -> list[tuple[str, str | None, str]]:
@@ -511,7 +529,6 @@ class HostTemplater:
         self._doc_literals: frozenset[str] | None = None
         self._doc_added: dict[str, int] = {}  # template -> methods whose structure is added
         self._mask_checks: dict[str, list[tuple[int, frozenset[str]]]] = {}
-        self._profiles: dict[int, _Word] = {}  # learned node -> its word profile (finish)
 
     # -- learning
 
@@ -661,23 +678,91 @@ class HostTemplater:
         self._decided_at: dict[tuple[str, int], set[str]] = {}
         self._values: set[str] = set()  # words decided as values somewhere (pass 1)
         self._knows = False
-        self._profiles = {}
-        self._build_tree()
+        tree = _Tmpl()
+        tree.protected = "the root"
+        self._build_tree(tree, revisit=False)
+        # the second pass walks the first one's tree and decides again only the places where
+        # what the first pass learned about the whole host can add values
         self._knows = True
-        self.tree = _Tmpl()  # the first pass's tree is not needed any more
-        self._build_tree()
-        self._profiles = {}  # only while deciding
+        self._build_tree(tree, revisit=True)
+        self.tree = tree
+        self._chains, self._decided_at, self._values = {}, {}, set()  # only while deciding
         self._masked = self._masked_routes()
         self._mask_checks = {}
         self._finished = True
 
-    def _build_tree(self) -> None:
-        tree = _Tmpl()
-        tree.protected = "the root"
-        stack: list[_Frame] = [(tree, [self.root], "", "root", ("", 0))]
+    def _build_tree(self, tree: _Tmpl, revisit: bool) -> None:
+        stack: list[_Frame] = [(tree, [self.root], "", "root", ("", 0), revisit)]
         while stack:
-            self._build(*stack.pop(), stack)
-        self.tree = tree
+            frame = stack.pop()
+            if frame[5]:
+                self._revisit(frame, stack)
+            else:
+                self._build(*frame[:5], stack)
+        if revisit:  # done: the sources of the nodes are not needed any more
+            stack_nodes = [tree]
+            while stack_nodes:
+                node = stack_nodes.pop()
+                node.source = None
+                stack_nodes.extend(node.literals.values())
+                stack_nodes.extend(node.params.values())
+
+    def _revisit(self, frame: _Frame, stack: list[_Frame]) -> None:
+        """The second pass at a node of the first pass's tree: unchanged (its children
+        revisited) unless what the first pass learned adds values here, then built again."""
+        node, raws, prefix, context, chain, _first = frame
+        if self._may_add(node, raws, prefix, context, chain):
+            fresh = _Tmpl()
+            fresh.protected = node.protected
+            pending: list[_Frame] = []
+            self._build(fresh, raws, prefix, context, chain, pending)
+            if fresh.joined.keys() != node.joined.keys():
+                # decided again: children standing for the same learned nodes as before are
+                # revisited, the others (the parameter the new values joined) built afresh
+                old_literals, old_params = node.literals, node.params
+                node.take(fresh)
+                frames = {id(f[0]): f for f in pending}
+                for children, old_children in (
+                    (node.literals, old_literals),
+                    (node.params, old_params),
+                ):
+                    for key, child in children.items():
+                        old = old_children.get(key)
+                        frame = frames[id(child)]
+                        if old is not None and old.source and old.source[1:5] == frame[1:5]:
+                            children[key] = old
+                            frames[id(child)] = _again(old.source)
+                stack.extend(frames.values())
+                return
+        for child in node.literals.values():  # in the order the build pushed them
+            assert child.source is not None
+            stack.append(_again(child.source))
+        for child in node.params.values():
+            assert child.source is not None
+            stack.append(_again(child.source))
+
+    def _may_add(
+        self, node: _Tmpl, raws: list[_Raw], prefix: str, context: str, chain: tuple[str, int]
+    ) -> bool:
+        """Whether the second pass's rules (known / values elsewhere) could join a word at
+        this node of the first pass (a cheap test on the names below it, never wrong by
+        saying no)."""
+        if node.forbidden or node.protected or prefix in self._decided_at.get(chain, ()):
+            return False
+        known = self._chains.get(chain) if chain[0] else None
+        values = self._values if context != "param" else None
+        if not known and not values:
+            return False
+        joined = node.joined
+        for raw in raws:
+            for value in raw.literals:
+                if value in joined:
+                    continue
+                if values is not None and value in values:
+                    return True
+                if known and shape_family(value) in known:
+                    return True
+        return False
 
     def _build(
         self,
@@ -688,6 +773,7 @@ class HostTemplater:
         chain: tuple[str, int],
         stack: list[_Frame],
     ) -> None:
+        node.source = (node, raws, prefix, context, chain, False)
         literals: dict[str, list[_Raw]] = {}
         params: dict[str, list[_Raw]] = {}
         for raw in raws:
@@ -732,7 +818,7 @@ class HostTemplater:
                 position = "name"  # a route's name: after the root, a version, a parameter
             else:
                 position = "literal"
-            stack.append((child, group, f"{prefix}/{value}", position, (value, 0)))
+            stack.append((child, group, f"{prefix}/{value}", position, (value, 0), False))
         node.literal_count = len(node.literals)
         if params and chain[1] == 0 and context in ("name", "item-collection"):
             self._collections.add(chain[0])  # a name followed by a parameter: a collection
@@ -750,7 +836,14 @@ class HostTemplater:
             node.names[suffix] = base
             param = node.params[suffix] = _Tmpl()
             stack.append(
-                (param, group, f"{prefix}/{{{base}}}{suffix}", "param", (chain[0], chain[1] + 1))
+                (
+                    param,
+                    group,
+                    f"{prefix}/{{{base}}}{suffix}",
+                    "param",
+                    (chain[0], chain[1] + 1),
+                    False,
+                )
             )
 
     def _decide(
@@ -773,15 +866,7 @@ class HostTemplater:
             if kind.rule == "date":
                 dates.append(value)
             elif kind.param is None and kind.rule != "version" and not protected:
-                # (names stay literal under a protected parent); a word standing for one
-                # learned node is profiled once for both passes
-                if len(group) == 1:
-                    w = self._profiles.get(id(group[0]))
-                    if w is None:
-                        w = self._profiles[id(group[0])] = _word(group)
-                    words[value] = w
-                else:
-                    words[value] = _word(group)
+                words[value] = _word(group)  # (names stay literal under a protected parent)
         if dates:
             self._decide_dates(node, literals, dates, parent, joined)
         typed = params.get("")
