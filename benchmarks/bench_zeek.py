@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/bench_zeek.py --records 200000 # fewer
     .venv/bin/python benchmarks/bench_zeek.py --variants tsv,tsv.gz
     .venv/bin/python benchmarks/bench_zeek.py --no-memory      # skip the 1/10-size memory run
+    .venv/bin/python benchmarks/bench_zeek.py --floor --records 200000  # SQLite's own floor
 
 The log is synthesised as a Zeek cluster writes it: the ``#fields`` header of ``http.log``
 (with our policy script's ``irc_cred_hmacs``), 2,000 clients, 40 hosts, REST paths with ids
@@ -13,6 +14,12 @@ read, convert at the secret boundary, write in batches; what ``ir-console ingest
 its analysis); wall time and peak RSS (``wait4``) are measured per process. ``--analysis``
 then times the analysis the next ``ir-console ingest`` runs on that case. Memory is flat when a
 tenth of the log peaks at about the same RSS as the whole log.
+
+``--floor`` measures what SQLite alone costs for the same rows, in this process: the log read
+and converted once, then its rows inserted into fresh cases in interleaved rounds, CPU time per
+record: by ``Store.insert_prepared`` (what ingest does: credentials linked too), by a bare
+``executemany`` of the exchange rows with the case's indexes in place, and with the indexes
+dropped and built after the load.
 """
 
 from __future__ import annotations
@@ -235,13 +242,87 @@ def _ingest(case: Path, log: Path) -> tuple[float, int, float, int, bool]:
     return wall, rss, cpu, int(done["exchanges"]), bool(done["compiled"])
 
 
+def floor(log: Path, work: Path, rounds: int = 3) -> None:
+    """CPU microseconds per record of inserting the log's rows (see the module docstring)."""
+    from discovery.case import store as store_module
+    from discovery.case.store import Store, exchange_fields
+    from discovery.redact.convert import to_exchanges
+    from discovery.sources import zeek
+    from discovery.stats import IngestStats
+
+    with Store.open(work / "convert.db") as store:
+        exchanges = [
+            ex
+            for obs in zeek.read(log, IngestStats())
+            for ex in to_exchanges(obs, store.fingerprint)
+        ]
+    prepared = [(exchange_fields(ex), ex.ts, ex.credentials) for ex in exchanges]
+    del exchanges
+    rows = [(n + 1, None, *fields) for n, (fields, _, _) in enumerate(prepared)]
+    batch = 5000
+    insert = store_module._INSERT_EXCHANGE_WITH_ID
+
+    def by_store(store: Store) -> None:
+        for i in range(0, len(prepared), batch):
+            with store.transaction():
+                store.insert_prepared(prepared[i : i + batch], None)
+
+    def bare(store: Store, drop: bool = False) -> None:
+        conn = store.conn
+        conn.execute(f"PRAGMA cache_size = -{store_module.BULK_CACHE_KIB}")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {store_module.BULK_WAL_AUTOCHECKPOINT}")
+        indexes = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'exchanges' "
+            "AND sql IS NOT NULL AND sql NOT LIKE '% WHERE %'"
+        ).fetchall()
+        if drop:
+            for name, _ in indexes:
+                conn.execute(f"DROP INDEX {name}")
+        for i in range(0, len(rows), batch):
+            with store.transaction():
+                conn.executemany(insert, rows[i : i + batch])
+        if drop:
+            with store.transaction():
+                for _, sql in indexes:
+                    conn.execute(sql)
+
+    ways = {
+        "Store.insert_prepared": by_store,
+        "bare executemany, indexes in place": bare,
+        "bare executemany, indexes built after": lambda store: bare(store, True),
+    }
+    spent: dict[str, list[float]] = {name: [] for name in ways}
+    for n in range(rounds):
+        for name, way in ways.items():
+            case = work / f"floor-{n}-{len(spent[name])}.db"
+            with Store.open(case) as store:
+                start = time.process_time()
+                way(store)
+                spent[name].append(time.process_time() - start)
+            for leftover in work.glob(case.name + "*"):
+                leftover.unlink()
+    for name, times in spent.items():
+        best = min(times)
+        print(
+            f"{name:40} {best / len(rows) * 1e6:6.1f} us CPU per record "
+            f"({len(rows) / best:,.0f} records per CPU second; best of {rounds})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--variants", default="tsv,tsv.gz,json,json.gz")
     parser.add_argument("--no-memory", action="store_true", help="skip the 1/10-size run")
     parser.add_argument("--analysis", action="store_true", help="also time the analysis")
+    parser.add_argument("--floor", action="store_true", help="SQLite's floor for these rows")
     opts = parser.parse_args()
+    if opts.floor:
+        with tempfile.TemporaryDirectory(prefix="bench-zeek-") as tmp:
+            log = Path(tmp) / "http.log"
+            write(log, _records(opts.records))
+            floor(log, Path(tmp))
+        return
     variants = opts.variants.split(",")
     with tempfile.TemporaryDirectory(prefix="bench-zeek-") as tmp:
         work = Path(tmp)

@@ -20,6 +20,8 @@ from discovery.case.store import Store
 
 log = logging.getLogger(__name__)
 
+# SQLite VM steps between progress calls inside a long statement (a few hundred a second)
+PROGRESS_STEPS = 200_000
 REGISTER_STAGE = "discovery.analyse.register:apply_register"
 FINDINGS_STAGE = "discovery.analyse.findings:recompute_findings"
 STAGES: list[str] = [
@@ -34,19 +36,36 @@ STAGES: list[str] = [
 def recompute(store: Store, progress: Callable[[str], None] | None = None) -> None:
     """Run every analysis stage over the case, then clear the pending mark seen at the start.
 
+    ``progress`` is called with ``"analysis: STAGE (N of M)"`` when a stage starts, and again
+    with the same text every few hundred thousand SQLite steps while it works (a stage over a
+    large case runs for seconds), so a caller can show that it goes on without a thread.
+
     Right after the register stage, the traffic-only findings rules start in a child process
     (``findings.early``, big cases only) and run while the inventory is rebuilt; the findings
     stage then runs the other rules and writes them all.
     """
     from discovery.analyse.findings.early import EarlyRules
+    from discovery.case.bulk import restore_indexes
 
     token = store.get_meta(PENDING_KEY)
+    step = "analysis: indexes"
+    if progress is not None:
+        report = progress
+
+        def tick() -> int:
+            report(step)
+            return 0  # go on
+
+        store.conn.set_progress_handler(tick, PROGRESS_STEPS)
     early: EarlyRules | None = None
     try:
-        for target in STAGES:
+        if restore_indexes(store):  # a bulk load killed before it built its indexes again
+            log.info("indexes a killed bulk load had deferred built again")
+        for number, target in enumerate(STAGES, 1):
             module_name, func = target.split(":")
+            step = f"analysis: {module_name.rsplit('.', 1)[-1]} ({number} of {len(STAGES)})"
             if progress:
-                progress(module_name.rsplit(".", 1)[-1])
+                progress(step)
             stage = getattr(importlib.import_module(module_name), func)
             if target == FINDINGS_STAGE:
                 stage(store, ready=early.result() if early is not None else None)
@@ -56,6 +75,8 @@ def recompute(store: Store, progress: Callable[[str], None] | None = None) -> No
                 early = EarlyRules.start(store)
             log.debug("analysis stage %s done", target)
     finally:
+        if progress is not None:
+            store.conn.set_progress_handler(None, 0)
         if early is not None:
             early.close()
     if token is not None:

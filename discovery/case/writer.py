@@ -2,13 +2,15 @@
 
 Observed exchanges are converted at the secret boundary (``discovery.redact.convert``) on their
 way in; rows already converted in child processes (``discovery.ingest.parallel``) go in as they
-are, in the same batches and transactions.
+are, in the same batches and transactions. A large load into a case with no exchanges yet
+(``bulk``) builds the exchanges' indexes once at its end (``discovery.case.bulk``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from discovery.case import bulk as bulk_load
 from discovery.case import inputs
 from discovery.case.pending import mark_pending
 from discovery.case.store import PreparedExchange, Store
@@ -21,12 +23,16 @@ BATCH = 5000
 class ExchangeWriter:
     """Converts observed exchanges and writes them in batched transactions."""
 
-    def __init__(self, store: Store, input_id: int | None, batch: int = BATCH) -> None:
+    def __init__(
+        self, store: Store, input_id: int | None, batch: int = BATCH, *, bulk: bool = False
+    ) -> None:
         self.store = store
         self.input_id = input_id
         self.batch_size = batch
         self._pending: list[Exchange] = []
         self.written = 0
+        self._bulk = bulk  # first write: defer the indexes when the case has no exchanges
+        self.deferred = False  # indexes dropped by this load, built again by ``close``
 
     def add(self, observed: ObservedExchange) -> None:
         self._pending.extend(to_exchanges(observed, self.store.fingerprint))
@@ -54,6 +60,7 @@ class ExchangeWriter:
         (and refreshes the input's heartbeat: its owner is alive)."""
         if self._pending:
             with self.store.transaction():
+                self._first()
                 self.written += self.store.insert_exchanges(self._pending, self.input_id)
                 self._mark()
             self._pending = []
@@ -61,8 +68,21 @@ class ExchangeWriter:
     def _write(self, batch: list[PreparedExchange]) -> None:
         if batch:
             with self.store.transaction():
+                self._first()
                 self.written += self.store.insert_prepared(batch, self.input_id)
                 self._mark()
+
+    def close(self) -> None:
+        """Build the indexes this load deferred (whatever happened to the load)."""
+        if self.deferred:
+            self.deferred = False
+            bulk_load.restore_indexes(self.store)
+
+    def _first(self) -> None:
+        """In the first write transaction, before its rows: defer the indexes of a bulk load."""
+        if self._bulk:
+            self._bulk = False
+            self.deferred = bulk_load.defer_indexes(self.store)
 
     def _mark(self) -> None:
         mark_pending(self.store)

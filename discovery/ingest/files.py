@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from discovery.case import inputs
+from discovery.case import bulk, inputs
 from discovery.case.store import PreparedExchange, Store
 from discovery.case.writer import ExchangeWriter, unregister_input
 from discovery.errors import InputBusy, InputError
@@ -145,7 +145,8 @@ def _read(
     secrets: KeyLog | None = None,
 ) -> None:
     """Read the claimed input (from its start, up to the size it was hashed at) and finish it."""
-    writer = ExchangeWriter(store, claim.id)
+    # a large input into a case with no exchanges yet: its indexes are built after the load
+    writer = ExchangeWriter(store, claim.id, bulk=print_.size - claim.start >= bulk.BULK_FROM)
     converted: Iterable[PreparedExchange] | None = None
     if fmt in ("pcap", "pcapng") and claim.start == 0:
         from discovery.ingest import parallel
@@ -179,6 +180,8 @@ def _read(
     except _UNUSABLE as exc:
         unregister_input(store, claim.id)
         raise InputError(str(path), _unusable(exc)) from exc
+    finally:
+        writer.close()
     stats.exchanges = writer.written
     consumed = stats.consumed
     if consumed is None:
@@ -229,8 +232,10 @@ def ingest_files(
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
     secrets: KeyLog | None = None,
+    analysis: Callable[[str], None] | None = None,
 ) -> list[IngestResult]:
-    """Ingest several inputs, then recompute the analysis once.
+    """Ingest several inputs, then recompute the analysis once (``analysis``: its progress,
+    as ``recompute`` reports it).
 
     The analysis also runs when every input was already in the case but the analysis is pending
     (an earlier ingest or import was killed before it finished, or a spec was just imported).
@@ -245,5 +250,5 @@ def ingest_files(
             ingest_file(store, path, fmt, per_file, wait=wait, on_wait=on_wait, secrets=secrets)
         )
     if any(not r.already_ingested for r in results) or pending(store):
-        recompute(store)
+        recompute(store, analysis)
     return results

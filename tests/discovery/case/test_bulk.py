@@ -1,0 +1,120 @@
+"""A bulk load into a case with no exchanges builds the exchanges' indexes after the load
+(``discovery.case.bulk``): the same rows and the same indexes as a load with them in place, and
+a load killed midway leaves the way back in the case."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from discovery.analyse.recompute import recompute
+from discovery.case import bulk
+from discovery.case.store import Store
+from discovery.case.writer import ExchangeWriter
+from discovery.models import ObservedExchange
+from tests.conftest import make_exchange, make_sighting
+
+
+def indexes(conn: sqlite3.Connection) -> dict[str, str]:
+    return dict(
+        conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            "AND tbl_name IN ('exchanges', 'exchange_credentials')"
+        ).fetchall()
+    )
+
+
+def observed(n: int) -> ObservedExchange:
+    return ObservedExchange(
+        ts=1_790_000_000.0 + n,
+        source="zeek",
+        evidence=f"uid C{n} (line {n})",
+        client_ip=f"10.0.0.{n % 200 + 1}",
+        client_port=40000 + n,
+        server_ip="10.9.0.1",
+        server_port=80,
+        method="GET",
+        target=f"/api/v1/users/{n}?limit=5",
+        host=f"svc{n % 3}.example",
+        status=200,
+        request_headers=(("X-API-Key", f"k-{n % 4}-0123456789abcdef0123"),),
+    )
+
+
+def load(case: Path, bulk_load: bool, count: int = 120) -> list[tuple[object, ...]]:
+    with Store.open(case) as store:
+        writer = ExchangeWriter(store, None, batch=50, bulk=bulk_load)
+        deferred_seen = []
+        for n in range(count):
+            writer.add(observed(n))
+            if n == 60:  # midway: the indexes are away only when deferred
+                deferred_seen.append(set(indexes(store.conn)))
+        writer.flush()
+        assert writer.deferred is bulk_load
+        writer.close()
+        assert store.get_meta(bulk.DEFERRED_KEY) is None
+        # each case has its own key: credentials compared by their redacted form
+        rows = store.conn.execute(
+            "SELECT e.id, host, method, path, ts, client_ip, k.redacted, k.requests "
+            "FROM exchanges e JOIN exchange_credentials c ON c.exchange_id = e.id "
+            "JOIN credentials k ON k.id = c.credential_id ORDER BY e.id"
+        ).fetchall()
+        if bulk_load:
+            assert "exchanges_host" not in deferred_seen[0]
+            assert "exchange_credentials_cred" not in deferred_seen[0]
+            assert "exchanges_protocol" in deferred_seen[0]  # partial indexes stay
+        return rows
+
+
+def test_a_bulk_load_gives_the_same_rows_and_indexes(tmp_path: Path) -> None:
+    plain = load(tmp_path / "plain.db", False)
+    deferred = load(tmp_path / "bulk.db", True)
+    assert deferred == plain and len(plain) == 120
+    with Store.open(tmp_path / "plain.db") as a, Store.open(tmp_path / "bulk.db") as b:
+        assert indexes(a.conn) == indexes(b.conn)
+        assert "exchanges_host" in indexes(b.conn)
+        # the rebuilt index is used and right: the same answer through it as through the table
+        query = "SELECT COUNT(*) FROM exchanges INDEXED BY exchanges_host WHERE host = ?"
+        assert b.conn.execute(query, ("svc1.example",)).fetchone()[0] == 40
+
+
+def test_a_case_with_exchanges_keeps_its_indexes(store: Store) -> None:
+    store.add_exchanges([make_exchange()])
+    before = indexes(store.conn)
+    writer = ExchangeWriter(store, None, batch=10, bulk=True)
+    for n in range(30):
+        writer.add(observed(n))
+    writer.flush()
+    assert writer.deferred is False
+    assert indexes(store.conn) == before
+    writer.close()
+
+
+def test_a_load_killed_midway_gets_its_indexes_back_from_the_next_analysis(store: Store) -> None:
+    before = indexes(store.conn)
+    with store.transaction():  # what a bulk load's first write does, then the process dies
+        assert bulk.defer_indexes(store)
+    assert "exchanges_ts" not in indexes(store.conn)
+    assert store.get_meta(bulk.DEFERRED_KEY) is not None
+    with store.transaction():
+        store.insert_exchanges(
+            [make_exchange(credentials=(make_sighting(store, "s3cr3t-value-123456"),))], None
+        )
+    recompute(store)
+    assert indexes(store.conn) == before
+    assert store.get_meta(bulk.DEFERRED_KEY) is None
+    assert bulk.restore_indexes(store) is False  # nothing left to do
+
+
+def test_the_analysis_reports_each_stage_in_order(store: Store) -> None:
+    store.add_exchanges([make_exchange()])
+    steps: list[str] = []
+    recompute(store, steps.append)
+    stages = list(dict.fromkeys(steps))  # a long stage is reported again while it runs
+    assert stages == [
+        "analysis: lineage (1 of 5)",
+        "analysis: register (2 of 5)",
+        "analysis: inventory (3 of 5)",
+        "analysis: sightings (4 of 5)",
+        "analysis: findings (5 of 5)",
+    ]
