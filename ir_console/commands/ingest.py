@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import click
 
 from ir_console.cli import CaseContext
 from ir_console.output import emit_json, message
+from ir_console.progress import Steps
 from ir_console.sanitize import clean
 
 FORMATS = ("auto", "pcap", "pcapng", "har", "mitm", "zeek")
@@ -106,16 +108,26 @@ def ingest(
             from discovery.analyse.specs import import_spec_file
 
             for spec in specs:  # a broken spec stops here, before anything is ingested
-                done = import_spec_file(store, Path(spec), host=None, analyse=False)
+                with Steps(as_json) as steps:
+                    done = import_spec_file(
+                        store, Path(spec), host=None, analyse=False, progress=steps
+                    )
                 message(f"spec {clean(done.title)!r}: {done.operations} operations")
-        with _progress(paths, as_json) as report:
+        with _progress(paths, as_json) as shown:
             if follow:
-                results = _follow(store, names, fmt, report, interval, wait, as_json, secrets)
+                results = _follow(store, names, fmt, shown.bytes, interval, wait, as_json, secrets)
             else:
                 # re-analyses when anything was added, a spec was imported, or an earlier run
                 # was killed before its analysis finished
                 results = ingest_files(
-                    store, paths, fmt, report, wait=wait, on_wait=message, secrets=secrets
+                    store,
+                    paths,
+                    fmt,
+                    shown.bytes,
+                    wait=wait,
+                    on_wait=message,
+                    secrets=secrets,
+                    analysis=shown.steps,
                 )
         from discovery.analyse.inventory import analysis_skipped
 
@@ -220,9 +232,11 @@ def _print_summary(item: dict[str, Any]) -> None:
 
 
 class _progress:
-    """Progress of the bytes read, on stderr: a rich progress bar on a terminal; with ``--json``
-    one JSON line per second (``{"event": "progress", "path", "done", "total"}``, bytes);
-    nothing otherwise (a pipe)."""
+    """Progress on stderr: of the bytes read (a rich progress bar on a terminal; with ``--json``
+    one JSON line per second, ``{"event": "progress", "path", "done", "total"}``, bytes), then
+    of the analysis that follows (``ir_console.progress.Steps``: the stage under way and the
+    time spent); nothing otherwise (a pipe). ``bytes`` and ``steps`` are the two reporters
+    (None on a pipe)."""
 
     def __init__(self, paths: tuple[Path, ...], as_json: bool = False) -> None:
         self.sizes = {p: p.stat().st_size for p in paths}
@@ -231,6 +245,10 @@ class _progress:
         self.done: dict[Path, int] = {}
         self.as_json = as_json
         self.last = 0.0
+        self.bytes: Callable[[Path, int], None] | None = None
+        self.after = Steps(as_json)
+        self.after_report: Callable[[str], None] | None = None
+        self.steps: Callable[[str], None] | None = None
 
     def report_json(self, path: Path, done: int) -> None:
         self.done[path] = min(done, self.sizes.get(path, done))
@@ -247,11 +265,15 @@ class _progress:
         sys.stderr.write(json.dumps(event) + "\n")
         sys.stderr.flush()
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> _progress:
+        self.after_report = self.after.__enter__()
+        if self.after_report is not None:
+            self.steps = self.step
         if self.as_json:
-            return self.report_json
+            self.bytes = self.report_json
+            return self
         if not sys.stderr.isatty():
-            return None
+            return self
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -274,7 +296,8 @@ class _progress:
         )
         self.bar.start()
         self.task = self.bar.add_task("ingest", total=sum(self.sizes.values()))
-        return self.report
+        self.bytes = self.report
+        return self
 
     def report(self, path: Path, done: int) -> None:
         self.done[path] = min(done, self.sizes.get(path, done))
@@ -283,6 +306,15 @@ class _progress:
         )
         self.bar.refresh()  # called once per MiB read
 
+    def step(self, step: str) -> None:
+        """A step after the reading (the analysis): the bytes' bar gives way to the steps'."""
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+        if self.after_report is not None:
+            self.after_report(step)
+
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+        self.after.__exit__(*exc)

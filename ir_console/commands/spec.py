@@ -9,6 +9,7 @@ import click
 
 from ir_console.cli import CaseContext
 from ir_console.output import emit_json, emit_table, message
+from ir_console.progress import Steps
 
 
 @click.group()
@@ -44,12 +45,17 @@ def import_(
 
     A broken spec exits 2 naming the file and the JSON pointer of the problem; nothing changes.
     A spec that validated once is remembered by its content hash and not validated again.
+    Validating a large spec and the analysis that follows show their progress on stderr (a
+    spinner on a terminal; with --json one JSON event per step and per second).
     """
     from discovery.analyse.specs import import_spec_file
     from discovery.views import queries
 
     with case.open() as store:
-        result = import_spec_file(store, file, host=host, validate=not no_validate)
+        with Steps(as_json) as steps:  # validating a large spec, then the analysis: seconds
+            result = import_spec_file(
+                store, file, host=host, validate=not no_validate, progress=steps
+            )
         counts = queries.endpoint_counts(store)
     summary = {
         "spec": result.title,

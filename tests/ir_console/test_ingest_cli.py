@@ -115,7 +115,9 @@ def test_progress_is_json_lines_with_json_and_nothing_on_a_pipe(tmp_path: Path) 
     assert with_json.returncode == 0, with_json.stderr
     events = [json.loads(x) for x in with_json.stderr.splitlines() if x.startswith("{")]
     assert events and all(e["event"] == "progress" for e in events)
-    assert events[-1]["total"] == log.stat().st_size >= events[-1]["done"] > 0
+    read = [e for e in events if "total" in e]  # the bytes read, then the analysis's steps
+    assert read[-1]["total"] == log.stat().st_size >= read[-1]["done"] > 0
+    assert events[-1]["step"] == "analysis: findings (5 of 5)"
     json.loads(with_json.stdout)  # stdout is still one JSON document
     plain = main(tmp_path / "b.db", "ingest", str(log))
     assert plain.returncode == 0 and "progress" not in plain.stderr

@@ -9,7 +9,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from referencing.exceptions import NoSuchResource, Unresolvable
 
 from discovery import boundedyaml
 from discovery.errors import SpecError
+from discovery.ticker import ticking
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +206,10 @@ def validation_cache_dir() -> Path:
     return Path(base) / "ir-console" / "validated-specs"
 
 
-def validate_document(doc: SpecDocument) -> None:
+def validate_document(doc: SpecDocument, progress: Callable[[str], None] | None = None) -> None:
     """Validate with openapi-spec-validator; the first error becomes a SpecError with its pointer.
+    ``progress`` is called with ``"validating spec"`` as it starts and every fraction of a
+    second while the validator runs (``discovery.ticker``).
 
     Validating a large spec is slow (about 27 s for GitHub's 1,223 operations), so a document
     that validated once is remembered by its content hash (and the validator's version) and not
@@ -216,7 +219,8 @@ def validate_document(doc: SpecDocument) -> None:
     if marker is not None and marker.exists():
         log.debug("%s: validated before (%s)", doc.path, marker)
         return
-    _validate_now(doc)
+    with ticking((lambda: progress("validating spec")) if progress else None):
+        _validate_now(doc)
     if marker is not None:
         try:
             marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from discovery.analyse.specs.model import LoadedSpec, extract
 from discovery.analyse.specs.protoset_sniff import looks_binary
 from discovery.case.pending import mark_pending
 from discovery.case.store import Store, dumps
+from discovery.ticker import ticking
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +32,23 @@ class SpecImport:
     deprecated: int
 
 
-def load_spec(path: Path, host: str | None = None, validate: bool = True) -> LoadedSpec:
-    """Parse, (optionally) validate and extract a spec file; raises SpecError."""
+def load_spec(
+    path: Path,
+    host: str | None = None,
+    validate: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> LoadedSpec:
+    """Parse, (optionally) validate and extract a spec file; raises SpecError. ``progress`` is
+    told while the validator runs (``validate_document``)."""
     if looks_binary(path):  # a protobuf descriptor set or reflection response: gRPC methods
         from discovery.analyse.specs.protoset import load_protoset  # protobuf: only for these
 
         return load_protoset(path, host)
-    doc = load_document(path)
-    loaded = extract(doc, host)  # first: its errors point precisely at what we use
+    with ticking((lambda: progress("loading spec")) if progress else None):
+        doc = load_document(path)
+        loaded = extract(doc, host)  # first: its errors point precisely at what we use
     if validate:
-        validate_document(doc)
+        validate_document(doc, progress)
     return loaded
 
 
@@ -116,7 +124,9 @@ def import_spec_file(
     analyse: bool = True,
 ) -> SpecImport:
     """Load, validate and store a spec, then recompute the analysis (old traffic included)
-    unless ``analyse`` is False (the caller recomputes once after a batch)."""
+    unless ``analyse`` is False (the caller recomputes once after a batch). ``progress`` is
+    called with the step under way (loading, validating, each analysis stage), repeatedly
+    while a long one runs."""
     from discovery.analyse.recompute import recompute
 
     path = Path(path)
@@ -126,7 +136,7 @@ def import_spec_file(
     if _graphql_file(path):
         spec, schema = load_graphql_spec(path, host)
     else:
-        spec = load_spec(path, host, validate)
+        spec = load_spec(path, host, validate, progress)
     spec_id = write_spec(store, path, spec, schema)
     log.info(
         "imported %s: %d operations on %s",
