@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from discovery.case.store import Store
 from discovery.sources.pcap import read
 from discovery.stats import IngestStats
+from discovery.views.exchange import exchange_detail
 from ir_console.cli import cli as cli_group
 from tests.conftest import require_tool
 from tests.discovery.proxyfixtures import mitmdump, self_signed_cert, upstream
@@ -126,6 +127,20 @@ def test_proxied_flows_carry_tls_version_and_the_client_fingerprints(proxied: Pr
     assert rows["/v1/items"]["ja4"] != rows["/v1/items/8"]["ja4"]
     assert rows["/v1/items"]["ja4h"].startswith("ge20nn")
     assert rows["/v1/items/8"]["ja4h"].startswith("ge11nn")
+
+
+def test_the_exchange_page_shows_the_proxied_flows_client_fields(proxied: Proxied) -> None:
+    """The console's exchange page reads ``exchange_detail``: TLS, ALPN, JA4 and HTTP version
+    of a proxied flow are there as they are for a capture's."""
+    with Store.open(proxied.case) as store:
+        (exchange_id,) = store.conn.execute(
+            "SELECT id FROM exchanges WHERE path = '/v1/items'"
+        ).fetchone()
+        detail = exchange_detail(store, exchange_id)
+    assert detail is not None
+    assert detail.tls and detail.alpn == "h2" and detail.http_version == "2"
+    assert detail.ja4 == _rows(proxied.case)["/v1/items"]["ja4"]
+    assert detail.request_lines()[0] == "GET /v1/items HTTP/2"
 
 
 def test_the_proxy_ja4_is_the_one_the_capture_of_the_same_connection_gives(

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from discovery.models import ObservedExchange
-from discovery.sources.pcap import read
+from discovery.sources.pcap import read, read_share
 from discovery.stats import IngestStats
 from ir_console.cli import cli as cli_group
 from tests.conftest import require_tool
@@ -147,6 +147,18 @@ def test_every_request_tshark_reads_is_recorded(captures: Captures) -> None:
     ours = Counter((ex.method or "", ex.target or "") for ex in found if ex.method)
     assert sum(theirs.values()) == 5, f"tshark did not read the upgraded capture: {theirs}"
     assert theirs == ours
+
+
+def test_readers_sharing_the_capture_give_what_one_reader_gives(captures: Captures) -> None:
+    """The parallel ingest's children each follow a share of the connections: the upgraded ones
+    come out of their shares whole, in one reader's order."""
+    whole = list(read(captures.upgrade, IngestStats()))
+    keyed = [
+        item
+        for index in range(3)
+        for item in read_share(captures.upgrade, IngestStats(), (index, 3))
+    ]
+    assert [ex for _key, ex in sorted(keyed, key=lambda item: item[0])] == whole
 
 
 def _json(case: Path, *args: str) -> Any:
