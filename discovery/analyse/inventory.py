@@ -198,7 +198,8 @@ def _host_filter(host: str | None) -> tuple[str, tuple[str, ...]]:
 
 def probe_paths_by_host(store: Store, host: str | None = None) -> dict[str, set[str]]:
     """Per host (or for ``host`` only), the paths that answered 404 to every request whatever
-    the method, aggregated in SQL (only those paths reach Python)."""
+    the method, aggregated in SQL (only those paths reach Python); gRPC methods are never
+    probes (their NOT_FOUND is stored as HTTP 404)."""
     where, args = _host_filter(host)
     probes: dict[str, set[str]] = {}
     for h, path in store.conn.execute(
@@ -207,6 +208,15 @@ def probe_paths_by_host(store: Store, host: str | None = None) -> dict[str, set[
         args,
     ):
         probes.setdefault(h, set()).add(path)
+    if probes:  # gRPC NOT_FOUND (stored as 404) is a method's answer: an unknown method is
+        # UNIMPLEMENTED (501); read through the protocol index, so only gRPC rows are read
+        for h, path in store.conn.execute(
+            "SELECT DISTINCT host, path FROM exchanges INDEXED BY exchanges_protocol "
+            f"WHERE protocol = '{GRPC}' AND {where}",
+            args,
+        ):
+            if h in probes:
+                probes[h].discard(path)
     return probes
 
 
@@ -521,8 +531,8 @@ def rebuild_endpoints(store: Store) -> int:
             only_404 = (
                 set(endpoint.statuses) == {"404"} and endpoint.statuses["404"] == endpoint.requests
             )
-            if only_404 and endpoint.operation is None:
-                del endpoints[key]
+            if only_404 and endpoint.operation is None and endpoint.protocol != GRPC:
+                del endpoints[key]  # (a gRPC NOT_FOUND is a method's answer: it stays)
         # schema root fields no operation called: orphans
         for host, schema in schemas.items():
             used = used_roots.get(host, set())
