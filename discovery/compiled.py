@@ -57,6 +57,7 @@ MODULES = (
     "discovery.redact.credentials.headers",
     "discovery.redact.credentials.identity",
     "discovery.redact.credentials.jwt",
+    "discovery.redact.credentials.messages",
     "discovery.redact.credentials.ntlm",
     "discovery.redact.credentials.oauth",
     "discovery.redact.credentials.passwords",

@@ -14,15 +14,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from discovery.models import CredentialSighting
-from discovery.redact.credentials import (
-    authorization,
-    bodies,
-    cookies,
-    headers,
-    messages,
-    pathsecrets,
-    query,
-)
+from discovery.redact.credentials import authorization, bodies, cookies, headers, pathsecrets, query
 from discovery.redact.credentials.config import (
     DEFAULT_CONFIG,
     MEMO_MAX_VALUE,
@@ -30,6 +22,7 @@ from discovery.redact.credentials.config import (
     site_config,
 )
 from discovery.redact.credentials.found import Fingerprint
+from discovery.redact.credentials.messages import detect as detect_in_messages
 from discovery.redact.credentials.oauth import TokenRequest, annotate, parse_token_request
 
 __all__ = ["DEFAULT_CONFIG", "DetectorConfig", "Fingerprint", "RequestView", "detect_credentials"]
@@ -102,7 +95,7 @@ def detect_credentials(
         grpc = None
         if content_type is not None and content_type[:16].lower() == "application/grpc":
             encoding = _first(view.headers, "grpc-encoding")
-            grpc = messages.detect(view.body, content_type, encoding, fp, config)
+            grpc = detect_in_messages(view.body, content_type, encoding, fp, config)
         found.extend(bodies.detect(view.body, content_type, fp, config) if grpc is None else grpc)
         request = token_request(view)
         if request is not None:  # an OAuth token request: the client names its credentials
