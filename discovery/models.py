@@ -64,6 +64,9 @@ class ObservedExchange(NamedTuple):
     # to it, whatever Host says); None: the server address is where the request went
     destination: str | None = None
     ja4s: str | None = None  # JA4S of the server's TLS answer, where the ServerHello was read
+    # JSON object of non-secret facts a source knows of a connection (Zeek conn.log: duration,
+    # conn_state, history, service, packet counts), stored as the exchange's ``facts``
+    facts: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Zeek ``http.log`` and ``ssl.log``, TSV (with the ``#fields`` header) or JSON (one object a line).
+"""Zeek ``http.log``, ``ssl.log`` and ``conn.log``, TSV (with the ``#fields`` header) or JSON (one
+object a line).
 
 Zeek sees no raw headers, so credentials come from what it logs: the Basic-auth username (and the
 password when a deployment enables ``HTTP::default_capture_password``), and, when our policy script
@@ -6,6 +7,12 @@ password when a deployment enables ``HTTP::default_capture_password``), and, whe
 credential header under the *deployment's* key. Those digests are not comparable with the case's
 fingerprints, so they enter the case as kind ``zeek_hmac`` in their own namespace (``zeek-hmac``).
 ``ssl.log`` entries are opaque TLS connections known by their SNI (``server_name``).
+``conn.log`` gives the context of each TCP connection (what Zeek saw of it, whether or not an
+``http.log`` or ``ssl.log`` record names it: a TLS connection whose ``ssl.log`` was not shipped,
+a rejected or unanswered connection): each becomes an opaque connection to its server address,
+with its payload bytes each way and, as its stored facts, its duration, ``conn_state``,
+``history`` and ``service``; a connection that was never established carries that as its error.
+Other transports (UDP, ICMP) are counted and left out: no API runs over them here.
 
 Values are checked at the edge (``bounds``): a record with an implausible ``ts`` (NaN, infinite,
 outside 1970-9999) or port is skipped and counted, an implausible status or size is dropped. A
@@ -56,6 +63,10 @@ _HMAC_MEMO = {}
 
 class _BadRecord(ValueError):
     """A record that cannot become an exchange."""
+
+
+class _NotHere(ValueError):
+    """A valid record of what the case does not keep (counted under its reason)."""
 
 
 def hmac_pads(key: bytes) -> tuple[str, str]:
@@ -279,7 +290,79 @@ def ssl_record(record: Record, where: str) -> ObservedExchange:
     )
 
 
-_CONVERTERS = {"http": http_record, "ssl": ssl_record}
+# conn_state values of a connection that was never established (Zeek's base/protocols/conn)
+_NOT_ESTABLISHED = {
+    "S0": "no reply to the connection attempt",
+    "REJ": "connection attempt rejected",
+    "RSTOS0": "the client sent SYN then RST, no SYN-ACK seen",
+    "SH": "the client sent SYN then FIN, no SYN-ACK seen",
+}
+# conn_state values where Zeek saw only part of the connection (no handshake seen)
+_PART_SEEN = frozenset(("RSTRH", "SHR", "OTH"))
+_FACT_LIMIT = 64  # characters kept of a conn.log string fact (history, service, state)
+
+
+def _fact(record: Record, name: str) -> str | None:
+    value = _str(record, name)
+    if value is None:
+        return None
+    return "".join(c for c in value[:_FACT_LIMIT] if c.isprintable())
+
+
+def conn_record(record: Record, where: str) -> ObservedExchange:
+    """One conn.log record of a TCP connection: an opaque connection with its context."""
+    proto = (_str(record, "proto") or "tcp").lower()
+    if proto != "tcp":
+        raise _NotHere(f"zeek_conn_{proto[:8]}_record")
+    server_ip = _str(record, "id.resp_h")
+    if server_ip is None:
+        raise _BadRecord("no id.resp_h (the server address)")
+    service = _fact(record, "service")
+    services = {s.strip().lower() for s in (service or "").split(",")}
+    state = _fact(record, "conn_state")
+    facts: dict[str, Any] = {}
+    duration = record.get("duration")
+    if duration is not None and duration != "":
+        try:
+            seconds = float(duration)
+        except (TypeError, ValueError):
+            seconds = -1.0
+        if 0 <= seconds < 1e9:
+            facts["duration"] = round(seconds, 6)
+    for name in ("conn_state", "history", "service"):
+        value = _fact(record, name)
+        if value:
+            facts[name] = value
+    for name in ("orig_pkts", "resp_pkts", "missed_bytes"):
+        try:
+            count = _int(record, name)
+        except _BadRecord:
+            count = None
+        if count is not None and 0 <= count <= bounds.MAX_SIZE:
+            facts[name] = count
+    return ObservedExchange(
+        ts=_ts(record.get("ts")),
+        source="zeek",
+        evidence=f"uid {_str(record, 'uid') or '?'} ({where})",
+        client_ip=_str(record, "id.orig_h"),
+        client_port=_port(record, "id.orig_p"),
+        server_ip=server_ip,
+        server_port=_port(record, "id.resp_p"),
+        tls="ssl" in services,
+        host=server_ip,
+        request_bytes=_size(record, "orig_bytes"),
+        response_bytes=_size(record, "resp_bytes"),
+        partial=state in _PART_SEEN or bool(facts.get("missed_bytes")),
+        error=(
+            f"connection not established (conn_state {state}: {_NOT_ESTABLISHED[state]})"
+            if state in _NOT_ESTABLISHED
+            else None
+        ),
+        facts=json.dumps(facts, sort_keys=True) if facts else None,
+    )
+
+
+_CONVERTERS = {"http": http_record, "ssl": ssl_record, "conn": conn_record}
 
 
 def _kind_of(record: Record, declared: str | None) -> str | None:
@@ -290,6 +373,8 @@ def _kind_of(record: Record, declared: str | None) -> str | None:
         return "http"
     if "server_name" in record or "cipher" in record:
         return "ssl"
+    if "conn_state" in record or "history" in record:
+        return "conn"
     return None
 
 
@@ -302,6 +387,9 @@ def _convert(
         return None
     try:
         return converter(record, where)
+    except _NotHere as exc:
+        stats.skip(str(exc))
+        return None
     except _BadRecord as exc:
         stats.skip(f"bad_{kind}_record", f"{path} ({where}): {exc}")
         return None

@@ -127,8 +127,10 @@ _COLUMNS = (
     "e.server_port, e.tls, e.sni, e.alpn, e.ja4, e.http_version, e.method, e.host, e.path, "
     "e.raw_path, e.query_names, e.status, e.request_bytes, e.response_bytes, "
     "e.request_content_type, e.response_content_type, e.user_agent, e.partial, e.blocked, "
-    "e.error, e.websocket, e.sensitive, ep.host, ep.method, ep.template, ep.status"
+    "e.error, e.websocket, e.sensitive, ep.host, ep.method, ep.template, ep.status, e.facts"
 )
+# the facts a Zeek conn.log record gives its connection (``discovery.sources.zeek``)
+CONNECTION_FACTS = ("duration", "conn_state", "history", "service", "orig_pkts", "resp_pkts")
 
 
 def exchange_detail(store: Store, exchange_id: int) -> ExchangeDetail | None:
@@ -187,7 +189,16 @@ def exchange_detail(store: Store, exchange_id: int) -> ExchangeDetail | None:
         endpoint=endpoint,
         endpoint_status=row[34],
         anomalies=_anomalies(store, exchange_id),
+        extra=_connection(row[35]) if row[15] is None else {},
     )
+
+
+def _connection(facts: str | None) -> dict[str, Any]:
+    """An opaque connection's context as ``{"connection": {...}}`` (Zeek's conn.log), or {}."""
+    found = loads(facts, {})
+    if not isinstance(found, dict) or "conn_state" not in found:
+        return {}
+    return {"connection": {k: found[k] for k in CONNECTION_FACTS if k in found}}
 
 
 def _anomalies(store: Store, exchange_id: int) -> tuple[str, ...]:
@@ -272,6 +283,7 @@ def to_json(detail: ExchangeDetail) -> dict[str, Any]:
         "path": detail.raw_path,
         "status": detail.status,
         "endpoint": detail.endpoint,
+        **detail.extra,
         "credentials": [
             {"id": c.credential_id, "location": c.location, "name": c.name, "redacted": c.redacted}
             for c in detail.credentials

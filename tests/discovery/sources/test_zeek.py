@@ -81,7 +81,8 @@ def test_json_logs() -> None:
     assert observed[1].ts == 1_795_172_401.25  # ISO 8601 timestamps too
     assert observed[0].extra[0].digest == deployment_hmac(BEARER)
     assert observed[1].extra[0].identity == "basic:ops-bot@inventory.internal.example"
-    assert stats.skipped == {"zeek_conn_record": 1, "bad_zeek_line": 1, "bad_http_record": 1}
+    # a conn.log record without its server address: counted, not kept
+    assert stats.skipped == {"bad_conn_record": 1, "bad_zeek_line": 1, "bad_http_record": 1}
     assert any("line 5" in w and "irc_cred_hmacs" in w for w in stats.warnings)
     ssl_observed, _ = read_all("ssl.json.log")
     assert {o.host for o in ssl_observed} == {"hooks.partner.example"}
