@@ -202,6 +202,7 @@ def observed_exchange(
     anomalies: tuple[str, ...] = (),
     destination: str | None = None,
     ja4s: str | None = None,
+    facts: str | None = None,
 ) -> ObservedExchange:
     """``ObservedExchange(...)``, built without its Python-level ``__new__`` (same value)."""
     values = (
@@ -235,6 +236,7 @@ def observed_exchange(
         anomalies,
         destination,
         ja4s,
+        facts,
     )
     return _new_tuple(ObservedExchange, values)
 
