@@ -6,11 +6,14 @@ capture with real servers and curl is in ``test_h2c_upgrade_capture``."""
 from __future__ import annotations
 
 import gzip
+import tempfile
 from pathlib import Path
 
 import h2.config
 import h2.connection
 import h2.events
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from discovery.models import ObservedExchange
 from discovery.sources.pcap import read
@@ -164,3 +167,30 @@ def test_a_websocket_upgrade_is_not_taken_for_h2c(tmp_path: Path) -> None:
     found, stats = _read(tmp_path, chunks)
     assert [(ex.target, ex.status, ex.websocket) for ex in found] == [("/chat", 101, True)]
     assert not stats.counts[UPGRADED]
+
+
+_SWITCH = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    flips=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1 << 16), st.integers(0, 255))),
+    cut=st.integers(0, 2),
+)
+def test_whatever_follows_the_101_the_upgrade_request_is_recorded_once(
+    flips: list[tuple[int, int, int]], cut: int
+) -> None:
+    """Bytes changed anywhere after the 101 (a broken or hostile HTTP/2 side), or the
+    connection cut short: no error, and the upgrade request is one exchange."""
+    chunks = _upgraded_chunks()
+    parts = [bytearray(data) for _side, data in chunks]
+    for part, at, value in flips:
+        start = len(_SWITCH) if part == 1 else 0  # the upgrade request and the 101 stay
+        if part == 0 or len(parts[part]) <= start:
+            continue
+        parts[part][start + at % (len(parts[part]) - start)] = value
+    mangled = [(side, bytes(data)) for (side, _), data in zip(chunks, parts, strict=True)]
+    mangled = mangled[: len(mangled) - cut]  # cut short (request and 101 kept)
+    with tempfile.TemporaryDirectory() as folder:
+        found, _stats = _read(Path(folder), mangled)
+    assert [ex.target for ex in found].count("/v1/things") == 1
