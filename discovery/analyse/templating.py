@@ -54,6 +54,7 @@ templates or forbid merges in a small YAML file beside the case (``CASE.template
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
@@ -246,14 +247,12 @@ class _Raw:
 
     __slots__ = (
         "by_method",
-        "documented",
         "ends",
         "literals",
         "methods",
-        "names",
         "params",
         "requests",
-        "seen",
+        "typed",
     )
 
     def __init__(self) -> None:
@@ -267,9 +266,29 @@ class _Raw:
         # method bit -> requests ending here, once a second method ends here (until then
         # every end is of the one method in ``methods``: no dict per leaf)
         self.by_method: dict[int, int] | None = None
-        self.names: Counter[str] | None = None  # typed node: parameter names of its values
-        self.seen: set[str] | None = None  # typed node: distinct values (bounded)
+        self.typed: _Typed | None = None  # a typed node's values (none for a literal)
+
+
+class _Typed:
+    """What the typed values at one learned node were: their parameter names with requests,
+    how many distinct values (counted by hash, bounded: the values themselves are not kept)
+    and their one common length, if they have one."""
+
+    __slots__ = ("documented", "length", "names", "seen")
+
+    def __init__(self) -> None:
+        self.names: Counter[str] = Counter()
+        self.seen: set[int] = set()  # hashes of distinct values (bounded)
+        self.length = 0  # the length every value seen has; -1 once they differ
         self.documented = False  # a parameter of a documented template
+
+    def see(self, value: str) -> None:
+        seen = self.seen
+        if len(seen) < _SEEN_MAX:
+            seen.add(hash(value))
+            length = self.length
+            if length != len(value):
+                self.length = len(value) if not length else -1
 
 
 _LEAF: Final[dict[str, _Raw]] = {}  # never written: the children of every leaf
@@ -292,7 +311,7 @@ def _typed_child(node: _Raw, suffix: str) -> _Raw:
         if node.params is _LEAF:
             node.params = {}
         child = node.params[suffix] = _Raw()
-        child.names, child.seen = Counter(), set()
+        child.typed = _Typed()
     return child
 
 
@@ -305,7 +324,7 @@ class _Place:
 
     def __init__(self) -> None:
         self.checked = 0
-        self.typed: set[str] | None = None
+        self.typed: set[int] | None = None  # hashes of the distinct typed ids
         self.words: dict[str, int] = {}
 
 
@@ -579,10 +598,10 @@ class HostTemplater:
                 prefix += "/" + (kind.template if typed else value)
             if typed:
                 child = _typed_child(node, kind.suffix)
-                assert child.names is not None and child.seen is not None
-                child.names[kind.param or "id"] += requests
-                if len(child.seen) < _SEEN_MAX:
-                    child.seen.add(value)
+                info = child.typed
+                assert info is not None
+                info.names[kind.param or "id"] += requests
+                info.see(value)
             else:
                 child = _literal_child(node, value)
             child.requests += requests
@@ -610,9 +629,10 @@ class HostTemplater:
                 child = _literal_child(node, literal)
             else:
                 child = _typed_child(node, suffix)
-                assert child.names is not None
-                child.names[name] += requests
-                child.documented = True
+                info = child.typed
+                assert info is not None
+                info.names[name] += requests
+                info.documented = True
             child.requests += requests
             node = child
         node.ends += requests
@@ -657,14 +677,14 @@ class HostTemplater:
                     if segment_kind(value).param is not None:
                         if place.typed is None:
                             place.typed = set()
-                        place.typed.add(value)
+                        place.typed.add(hash(value))  # counted, not kept
                         continue
             words = place.words
             entry = words.get(value)
             if entry is not None:
                 words[value] = (entry + added) | bit
             elif len(words) < _DOC_WORDS:
-                words[value] = added | bit
+                words[sys.intern(value)] = added | bit  # the same names recur at many places
 
     # -- deciding
 
@@ -796,8 +816,8 @@ class HostTemplater:
         for suffix, group in params.items():
             counts = names.setdefault(suffix, Counter())
             for raw in group:
-                if raw.names:
-                    counts.update(raw.names)
+                if raw.typed is not None:
+                    counts.update(raw.typed.names)
         for value, group in literals.items():
             base = joined.get(value)
             if base is not None:
@@ -870,7 +890,9 @@ class HostTemplater:
         if dates:
             self._decide_dates(node, literals, dates, parent, joined)
         typed = params.get("")
-        documented = bool(typed) and any(raw.documented for raw in typed or ())
+        documented = bool(typed) and any(
+            raw.typed is not None and raw.typed.documented for raw in typed or ()
+        )
         if documented and not node.protected:
             node.families.setdefault(
                 "*", ("documented-parameter", f"where the spec has a parameter under {parent}")
@@ -918,6 +940,7 @@ class HostTemplater:
             f"{len(hits)} of the words under {parent} are a parameter's values elsewhere on "
             f"this host ({_pick(sorted(hits))}): values here too"
         )
+        why = ("values-elsewhere", reason)  # one tuple for every value it joins
         for value in rest:
             w = words[value]
             if value in hits or (
@@ -926,9 +949,9 @@ class HostTemplater:
                 and w.requests <= HEAVY * per_value
             ):
                 joined[value] = "param"
-                node.joined[value] = ("values-elsewhere", reason)
+                node.joined[value] = why
         for family in families:
-            node.families.setdefault(family, ("values-elsewhere", reason))
+            node.families.setdefault(family, why)
 
     def _known_elsewhere(
         self,
@@ -978,9 +1001,10 @@ class HostTemplater:
                     "routes below it: a dated version segment, stays literal",
                 )
                 return
+        why = ("date", f"a date ({len(dates)} distinct under {parent})")
         for value in dates:
             joined[value] = "date"
-            node.joined[value] = ("date", f"a date ({len(dates)} distinct under {parent})")
+            node.joined[value] = why
 
     def _documented_param(
         self, node: _Tmpl, words: dict[str, _Word], parent: str, joined: dict[str, str]
@@ -990,14 +1014,17 @@ class HostTemplater:
         (a possibly masked route stays apart)."""
         if self._doc_literals is None:
             self._doc_literals = self.matcher.literal_segments() if self.matcher else frozenset()
-        reason = f"where the spec has a parameter under {parent}: a value of it"
+        why = (
+            "documented-parameter",
+            f"where the spec has a parameter under {parent}: a value of it",
+        )
         for value in words:
             if value in joined or value in self._doc_literals:
                 continue
             if _compound_name(value):
                 continue  # snake_case, camelCase (findByTags) or dotted: a route's name
             joined[value] = "param"
-            node.joined[value] = ("documented-parameter", reason)
+            node.joined[value] = why
 
     def _join_typed(
         self,
@@ -1013,14 +1040,13 @@ class HostTemplater:
         if not typed:
             return
         kinds: Counter[str] = Counter()
-        seen: set[str] = set()
+        seen: set[int] = set()
         requests = ends = 0
         below: set[str] = set()
         for raw in typed:
-            if raw.names:
-                kinds.update(raw.names)
-            if raw.seen:
-                seen.update(raw.seen)
+            if raw.typed is not None:
+                kinds.update(raw.typed.names)
+                seen.update(raw.typed.seen)
             requests += raw.requests
             ends += raw.ends
             below.update(raw.literals)
@@ -1038,13 +1064,14 @@ class HostTemplater:
             and w.requests <= ceiling
             and (bool(w.keys & below) if w.keys else ends > 0 and not _compound_name(value))
         ]
+        why = (
+            "joins-typed",
+            f"a word shaped like the {len(seen)} {main} value(s) beside it under {parent}, "
+            "with the same routes below: a value of the same parameter",
+        )
         for value in members:
             joined[value] = main
-            node.joined[value] = (
-                "joins-typed",
-                f"a word shaped like the {len(seen)} {main} value(s) beside it under {parent}, "
-                "with the same routes below: a value of the same parameter",
-            )
+            node.joined[value] = why
         if members:
             node.families.setdefault(
                 "dns", ("joins-typed", f"shaped like the {main} values under {parent}")
@@ -1066,9 +1093,9 @@ class HostTemplater:
         lengths: set[int] = set()
         requests = count = 0
         for raw in typed:
-            if raw.seen:
-                lengths.update(len(v) for v in raw.seen)
-                count += len(raw.seen)
+            if raw.typed is not None and raw.typed.seen:
+                lengths.add(raw.typed.length)  # -1: lengths differ
+                count += len(raw.typed.seen)
             requests += raw.requests
         if len(lengths) != 1 or count < MIN_VALUES:
             return
@@ -1084,13 +1111,14 @@ class HostTemplater:
             and mixes_classes(value)
             and w.requests <= HEAVY * max(1.0, per_value)
         ]
+        why = (
+            "fixed-length",
+            f"letters and digits of exactly the length of the {count} fixed-length ids "
+            f"beside it under {parent} ({length} characters): one of them",
+        )
         for value in members:
             joined[value] = "param"
-            node.joined[value] = (
-                "fixed-length",
-                f"letters and digits of exactly the length of the {count} fixed-length ids "
-                f"beside it under {parent} ({length} characters): one of them",
-            )
+            node.joined[value] = why
 
     def _shared_subtree(
         self,
@@ -1132,11 +1160,12 @@ class HostTemplater:
             f"one of {len(members)} words under {parent} whose routes below are alike "
             f"({_pick(common)}): values of one parameter"
         )
+        why = ("shared-subtree", reason)  # one tuple for every value it joins
         families = {shape_family(v) for v in members}
         per_value = _median([words[v].requests for v in members])
         for value in members:
             joined[value] = "param"
-            node.joined[value] = ("shared-subtree", reason)
+            node.joined[value] = why
         for value, w in words.items():  # the other values: alike, no heavier than a value
             if value in joined or w.requests > HEAVY * per_value:
                 continue
@@ -1146,9 +1175,9 @@ class HostTemplater:
                 alike = shape_family(value) in families and not names_like(value)
             if alike:
                 joined[value] = "param"
-                node.joined[value] = ("shared-subtree", reason)
+                node.joined[value] = why
         for family in families:
-            node.families.setdefault(family, ("shared-subtree", reason))
+            node.families.setdefault(family, why)
 
     def _collection_items(
         self, node: _Tmpl, words: dict[str, _Word], parent: str, joined: dict[str, str]
@@ -1163,11 +1192,12 @@ class HostTemplater:
             f"under {parent}, a collection after a parameter, words are its items' ids "
             "(collection/{id}): a parameter"
         )
+        why = ("collection-item", reason)  # one tuple for every value it joins
         for value in rest:
             joined[value] = "param"
-            node.joined[value] = ("collection-item", reason)
+            node.joined[value] = why
         for family in {shape_family(v) for v in rest}:
-            node.families.setdefault(family, ("collection-item", reason))
+            node.families.setdefault(family, why)
 
     def _items(
         self,
@@ -1194,18 +1224,19 @@ class HostTemplater:
             f"under {parent}, a collection, a word called with several methods as items are: "
             "a parameter"
         )
+        why = ("collection-item", reason)  # one tuple for every value it joins
         families = {shape_family(v) for v in items}
         for value in items:
             joined[value] = "param"
-            node.joined[value] = ("collection-item", reason)
+            node.joined[value] = why
         if typed:
             return
         for value, _w in words.items():
             if value not in joined and shape_family(value) in families and not names_like(value):
                 joined[value] = "param"
-                node.joined[value] = ("collection-item", reason)
+                node.joined[value] = why
         for family in families:
-            node.families.setdefault(family, ("collection-item", reason))
+            node.families.setdefault(family, why)
 
     def _route_name(self, value: str, word: _Word) -> bool:
         """Shaped like a route's name rather than an item's id: snake_case, camelCase or a
@@ -1284,10 +1315,11 @@ class HostTemplater:
             )
         if len(members) < MIN_VALUES:
             return
+        why = (rule, reason)  # one tuple for every value it joins
         for value in members:
             joined[value] = "param"
-            node.joined[value] = (rule, reason)
-        node.families.setdefault(family, (rule, reason))
+            node.joined[value] = why
+        node.families.setdefault(family, why)
 
     def _masked_routes(self) -> dict[tuple[str, int], dict[str, str]]:
         """Words a documented parameter received where it otherwise receives typed ids, when
