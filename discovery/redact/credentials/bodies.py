@@ -29,8 +29,28 @@ MIN_SECRET = 8  # a named field's value shorter than this is a flag or an id, no
 # Passwords are secrets at any length a login form accepts.
 _PASSWORD_FIELDS = frozenset({"password", "passwd", "pwd", "passphrase"})
 # A cheap test before any parsing: the body names a credential-like field, or holds a JWT or a
-# documented key prefix (most bodies do neither). Site-configured names skip the test.
-_GATE = re.compile(rb"(?i)secret|passw|pwd|passphrase|token|key|assertion|credential|auth")
+# documented key prefix (most bodies do neither). Site-configured names skip the test. The words
+# are looked for in the lower-cased body with ``in`` (a fast substring search): a case-insensitive
+# alternation tries every word at every position, about 350 ns a byte (15 ms for a 44 KB body).
+GATE_WORDS = (
+    b"secret",
+    b"passw",
+    b"pwd",
+    b"passphrase",
+    b"token",
+    b"key",
+    b"assertion",
+    b"credential",
+    b"auth",
+)
+
+
+def names_credential(body: bytes) -> bool:
+    """Whether a body holds a credential-like word (any case, ASCII) that may name a field."""
+    lowered = body.lower()
+    return any(word in lowered for word in GATE_WORDS)
+
+
 # "name": "value" pairs anywhere in JSON text, also in a prefix cut short (no full parse needed)
 _JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.){1,128})"\s*:\s*"((?:[^"\\]|\\.){0,8192})"')
 _BOUNDARY = re.compile(r'boundary=(?:"([^"]{1,200})"|([^\s;,]{1,200}))', re.IGNORECASE)
@@ -114,7 +134,7 @@ def detect(
         return []
     if (
         config is DEFAULT_CONFIG
-        and _GATE.search(body) is None
+        and not names_credential(body)
         and b"eyJ" not in body
         and not may_hold_key(body.decode("utf-8", "replace"))
     ):

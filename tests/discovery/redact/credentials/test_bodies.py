@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 
 from discovery.redact.credentials import RequestView, detect_credentials
-from discovery.redact.credentials.bodies import body_fields
+from discovery.redact.credentials.bodies import body_fields, names_credential
 from discovery.redact.credentials.config import DEFAULT_CONFIG, extended
 from tests.discovery.redact.credentials import tokens as t
 from tests.discovery.redact.credentials.helpers import FP, assert_no_secret
@@ -174,3 +174,26 @@ def test_hostile_bodies_are_bounded() -> None:
     assert len(body_fields(body, FORM)) == 512  # fields read per body are capped
     deep = ("[" * 100_000 + "]" * 100_000).encode()
     assert detect_body(deep, "application/json") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "names"),
+    [
+        (b'{"Client_SECRET": "x"}', True),
+        (b"PassWord=hunter2", True),
+        (b'{"X-Api-KEY": 1}', True),
+        (b"grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&ASSERTION=x", True),
+        (b'{"sku": "A-1", "qty": 2}', False),
+        (b"", False),
+    ],
+)
+def test_the_gate_finds_credential_words_in_any_case(body: bytes, names: bool) -> None:
+    assert names_credential(body) is names
+
+
+def test_a_credential_named_field_deep_in_a_large_body_is_found() -> None:
+    """The gate reads the whole body: a field named in upper case after 40 KB of data."""
+    rows = [{"n": i, "qty": i % 7, "total": i * 3.5} for i in range(1500)]
+    body = json.dumps({"items": rows, "CLIENT_SECRET": SECRET}).encode()
+    assert len(body) > 40_000
+    assert detect_body(body, "application/json") == [("client_secret", "body", "CLIENT_SECRET")]
