@@ -47,8 +47,8 @@ GATE_WORDS = (
 
 def names_credential(body: bytes) -> bool:
     """Whether a body holds a credential-like word (any case, ASCII) that may name a field."""
-    lowered = body.lower()
-    return any(word in lowered for word in GATE_WORDS)
+    lowered = body.lower()  # find, not ``in``: bytes' ``in`` first tries the word as an int
+    return any(lowered.find(word) >= 0 for word in GATE_WORDS)
 
 
 # "name": "value" pairs anywhere in JSON text, also in a prefix cut short (no full parse needed)
