@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Non-human identities, registered or not.",
     ),
     "findings": ("ir_console.commands.read:findings", "Findings, most severe first."),
+    "exchange": (
+        "ir_console.commands.exchange:exchange",
+        "One exchange in full: request, response, where it went, evidence and how to extract it.",
+    ),
     "search": (
         "ir_console.commands.search:search",
         "Search hosts, endpoints, identities, credentials and findings for a text.",

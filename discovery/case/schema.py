@@ -460,6 +460,20 @@ def _to_v13(conn: sqlite3.Connection) -> None:
     run_script(conn, _V13)
 
 
+_V14 = """
+DROP INDEX exchanges_host;
+CREATE INDEX exchanges_host ON exchanges(host, method, path, status, ts, client_ip);
+"""
+
+
+def _to_v14(conn: sqlite3.Connection) -> None:
+    """The host index also holds the client address: a host's exchanges sorted by client (a
+    page of 100,000 of them in the console) are read from the index alone, as they already
+    were for status, method, path and time, with no lookup of each row in the table. Wider
+    entries in the same index, not one more index for every insert to update."""
+    run_script(conn, _V14)
+
+
 # MIGRATIONS[n] upgrades a case at version n to n + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v1,
@@ -475,6 +489,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v11,
     _to_v12,
     _to_v13,
+    _to_v14,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

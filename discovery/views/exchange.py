@@ -75,6 +75,10 @@ class ExchangeDetail:
     endpoint: str | None  # HOST METHOD TEMPLATE
     endpoint_status: str | None
     anomalies: tuple[str, ...] = ()  # HTTP parsing deviations, where the case records them
+    # where the request really went (host:port; the default port left out) and how its Host
+    # header or SNI contradicts that (``wire.destinations``)
+    destination: str | None = None
+    host_mismatch: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def request_lines(self) -> list[str]:
@@ -127,7 +131,8 @@ _COLUMNS = (
     "e.server_port, e.tls, e.sni, e.alpn, e.ja4, e.http_version, e.method, e.host, e.path, "
     "e.raw_path, e.query_names, e.status, e.request_bytes, e.response_bytes, "
     "e.request_content_type, e.response_content_type, e.user_agent, e.partial, e.blocked, "
-    "e.error, e.websocket, e.sensitive, ep.host, ep.method, ep.template, ep.status, e.facts"
+    "e.error, e.websocket, e.sensitive, ep.host, ep.method, ep.template, ep.status, e.facts, "
+    "e.destination, e.host_mismatch"
 )
 # the facts a Zeek conn.log record gives its connection (``discovery.sources.zeek``)
 CONNECTION_FACTS = ("duration", "conn_state", "history", "service", "orig_pkts", "resp_pkts")
@@ -190,6 +195,8 @@ def exchange_detail(store: Store, exchange_id: int) -> ExchangeDetail | None:
         endpoint_status=row[34],
         anomalies=_anomalies(store, exchange_id),
         extra=_connection(row[35]) if row[15] is None else {},
+        destination=row[36],
+        host_mismatch=row[37],
     )
 
 
@@ -278,6 +285,8 @@ def to_json(detail: ExchangeDetail) -> dict[str, Any]:
         "input": detail.input_path,
         "client": detail.client_ip,
         "server": detail.server_ip,
+        "destination": detail.destination,
+        "host_mismatch": detail.host_mismatch,
         "method": detail.method,
         "host": detail.host,
         "path": detail.raw_path,

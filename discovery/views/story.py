@@ -533,8 +533,9 @@ def exchange_page(
     ``order`` ``ts`` pages by time; another column of ``EXCHANGE_SORTS`` sorts the first
     ``limit`` rows by it (no keyset). SQLite sorts: the page's ids are chosen first (from an
     index alone when one holds the scope and the sort key, as ``exchanges_host`` does for a
-    host's status, method and path), then only those rows are read. ``total``: the count the
-    caller already has for this filter (a new order of the same rows), not counted again."""
+    host's status, method, path, time and client), then only those rows are read. ``total``:
+    the count the caller already has for this filter (a new order of the same rows), not
+    counted again."""
     where = scope.where + text_filter(
         text, EXCHANGE_HAYSTACK, EXCHANGE_FIELDS, numbers=EXCHANGE_NUMBERS
     )

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from discovery.case.store import Store, dumps
-from discovery.errors import CaseFileError
+from discovery.errors import CaseFileError, SubjectNotFound
 from discovery.timeutil import iso
 from ir_console.cli import cli
 from tests.conftest import make_exchange, make_sighting
@@ -306,3 +306,64 @@ def test_the_console_refuses_a_missing_case_unless_told_to_create_it(tmp_path: P
     assert isinstance(bad.exception, CaseFileError) and bad.exception.exit_code == 2
     assert "not an ir-console case" in str(bad.exception)
     assert not_a_case.read_text() == "not a database\n"
+
+
+@pytest.fixture
+def proxied(case_path: Path) -> tuple[Path, int]:
+    """A request a client sent through a proxy to one address while its Host named another,
+    converted by the pipeline's own redaction (the destination and contradiction are its)."""
+    from discovery.models import ObservedExchange
+    from discovery.redact.convert import to_exchange
+
+    seen = ObservedExchange(
+        ts=1_790_000_400.0,
+        source="mitm",
+        evidence="flow 7c1e",
+        client_ip="10.0.0.5",
+        client_port=50400,
+        server_ip="10.0.0.1",
+        server_port=8080,
+        http_version="1.1",
+        method="GET",
+        target="/admin/users",
+        host="10.0.0.1:8080",
+        status=200,
+        request_headers=(("Host", "10.0.0.1:8080"),),
+        destination="10.9.9.9:8080",
+    )
+    with Store.open(case_path) as store:
+        store.add_exchanges([to_exchange(seen, lambda raw: "f" * 64)])
+        (exchange_id,) = store.conn.execute("SELECT id FROM exchanges").fetchone()
+    return case_path, int(exchange_id)
+
+
+def test_exchange_json_says_where_it_went_and_how_the_host_contradicts_it(
+    proxied: tuple[Path, int],
+) -> None:
+    case_path, exchange_id = proxied
+    code, out = run(case_path, "exchange", str(exchange_id), "--json")
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["id"] == exchange_id and shown["path"] == "/admin/users"
+    assert shown["destination"] == "10.9.9.9:8080"
+    assert shown["host_mismatch"] == "Host 10.0.0.1:8080 sent to 10.9.9.9:8080"
+    assert shown["extraction"]["command"] is None  # a live proxy flow: no file to extract from
+
+
+def test_exchange_text_names_where_it_went(proxied: tuple[Path, int]) -> None:
+    case_path, exchange_id = proxied
+    code, out = run(case_path, "exchange", str(exchange_id))
+    assert code == 0
+    assert "GET 10.0.0.1:8080/admin/users -> 200" in out
+    assert "went to 10.9.9.9:8080" in out
+    assert "MISMATCH Host 10.0.0.1:8080 sent to 10.9.9.9:8080" in out
+
+
+def test_exchange_of_a_capture_and_a_missing_id(populated: Path) -> None:
+    code, out = run(populated, "exchange", "1", "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["host_mismatch"] is None
+    assert SECRET not in out
+    result = CliRunner().invoke(cli, ["--db", str(populated), "exchange", "999"])
+    assert isinstance(result.exception, SubjectNotFound)
+    assert result.exception.exit_code == 2 and "no exchange 999" in str(result.exception)

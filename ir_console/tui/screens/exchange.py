@@ -105,6 +105,11 @@ def exchange_text(d: ExchangeDetail, extraction: Extraction | None) -> Text:
         )
     )
     out.append("\n  ")
+    out.append_text(line(("went to", d.destination or "-")))
+    if d.host_mismatch:
+        out.append("MISMATCH ", style="bold red")
+        out.append_text(safe(d.host_mismatch, style="red", limit=240))
+    out.append("\n  ")
     tls = ("TLS", "yes" if d.tls else "no")
     out.append_text(line(tls, ("SNI", d.sni), ("ALPN", d.alpn), ("JA4", d.ja4)))
     out.append("\n")
