@@ -212,13 +212,24 @@ class Engine:
                 context,
                 functools.partial(self._plan_text, run, step, context),
                 self.approvals.steps,
+                functools.partial(planning.skip_reason, run, step, context, plan=True),
             )
             self._save_plan(run, step, S.SKIPPED if skipped else S.PLANNED, text)
-            yield StepPlanned(run.id, step.id, step.kind, run.redactor.text(text), gate)
+            shown = run.redactor.text(text)
+            why = shown.removeprefix("skipped: ") if skipped else None
+            yield StepPlanned(run.id, step.id, step.kind, shown, gate, why)
         yield self._finish(run, RunState.PLANNED, "dry run: nothing was called")
 
     def _plan_text(self, run: ActiveRun, step: Step, context: dict[str, Any]) -> str:
         return planning.plan_text(run, step, context, self._action_context(run, step))
+
+    def _live_plan(self, run: ActiveRun, step: Step, args: Any) -> str:
+        """What the step calls, in the action's words, with the run's real values."""
+        try:
+            text = str(actions.get(step.action_name).plan(args, self._action_context(run, step)))
+        except (RunbookError, DiscoveryError) as exc:  # the plan line only; the call decides
+            text = f"{step.action_name}: {exc}"
+        return run.redactor.text(text)
 
     def _save_plan(self, run: ActiveRun, step: Step, state: StepState, text: str) -> None:
         self.runs.save_plan(run.id, run.driver, step.id, state, run.redactor.text(text))
@@ -240,7 +251,9 @@ class Engine:
                         continue
                     return
                 if not cond:
-                    reason = f"when {step.when.strip()!r} is false"
+                    reason = run.redactor.text(
+                        planning.skip_reason(run, step, run.context(), plan=False)
+                    )
                     run.set_step(step, S.SKIPPED, "step.skipped", {"reason": reason})
                     yield StepSkipped(run.id, step.id, reason)
                     continue
@@ -314,7 +327,7 @@ class Engine:
                 attempts=attempt,
                 started=True,
             )
-            yield StepStarted(run.id, step.id, step.kind, attempt)
+            yield StepStarted(run.id, step.id, step.kind, attempt, self._live_plan(run, step, args))
             try:
                 output = call_with_timeout(action, args, self._action_context(run, step))
                 if step.verify:

@@ -39,6 +39,7 @@ class StepPlanned(Event):
     kind: str
     plan: str
     gate: str | None = None  # "approval" | "irreversible" | "manual" when it would stop
+    skipped: str | None = None  # why the step does not apply (its ``when`` is false), or None
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class StepStarted(Event):
     step: str
     kind: str
     attempt: int
+    plan: str = ""  # what it calls, with the run's real values (secrets redacted)
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,9 @@ class Step(_Strict):
     approval: str | None = None
     with_: dict[str, Any] = Field(default_factory=dict, alias="with")
     when: str | None = None
+    # what the responder reads when ``when`` is false (a template, in plain words: "not this
+    # credential's provider (stripe)"); without it the condition itself is named
+    skip_reason: str | None = None
     retry: Retry = Field(default_factory=Retry)
     timeout: float | None = Field(default=None, gt=0, le=86400)
     rollback: ActionCall | None = None
@@ -113,6 +116,8 @@ class Step(_Strict):
             )
         if self.action is None and self.with_:
             raise ValueError("'with' applies only to action steps")
+        if self.skip_reason is not None and self.when is None:
+            raise ValueError("'skip_reason' says why 'when' is false: it needs a 'when'")
         if self.irreversible and self.rollback is not None:
             raise ValueError("an irreversible step cannot have a rollback")
         if self.action is None and (self.rollback or self.verify or self.retry.attempts > 1):

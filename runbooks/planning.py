@@ -9,7 +9,7 @@ from typing import Any
 from runbooks import actions, templating
 from runbooks.actions.base import ActionContext
 from runbooks.active import ActiveRun
-from runbooks.errors import ActionError
+from runbooks.errors import ActionError, RunbookError
 from runbooks.gates import gate_of
 from runbooks.inputs import missing_secrets, step_args
 from runbooks.model import Step
@@ -31,18 +31,37 @@ def plan_text(
     return str(action.plan(args, action_context))
 
 
+def skip_reason(run: ActiveRun, step: Step, context: dict[str, Any], *, plan: bool) -> str:
+    """Why ``step`` does not apply (its ``when`` is false): its ``skip_reason`` rendered, in
+    the runbook's plain words, or else the condition itself."""
+    assert step.when is not None
+    condition = f"when {step.when.strip()!r} is false"
+    if step.skip_reason is None:
+        return condition
+    try:
+        return " ".join(str(run.render(step.skip_reason, context, plan=plan)).split())
+    except RunbookError:  # a reason that cannot be rendered: the condition says it
+        return condition
+
+
 def dry_run_line(
-    step: Step, context: dict[str, Any], plan: Callable[[], str], granted: frozenset[str]
+    step: Step,
+    context: dict[str, Any],
+    plan: Callable[[], str],
+    granted: frozenset[str],
+    reason: Callable[[], str] | None = None,
 ) -> tuple[str, str | None, bool]:
-    """(the plan line of ``step`` in a dry run, its gate, False), or (why it is skipped, None,
-    True) when its ``when`` is already known to be false; ``plan`` gives the action's line."""
+    """(the plan line of ``step`` in a dry run, its gate, False), or ("skipped: " and why,
+    None, True) when its ``when`` is already known to be false; ``plan`` gives the action's
+    line, ``reason`` the plain reason it is skipped (else the condition is named)."""
     prefix = ""
     if step.when:
         cond = templating.evaluate(step.when, context, plan=True)
         if templating.is_unknown(cond):
             prefix = f"if {step.when.strip()}: "
         elif not cond:
-            return f"skipped: when {step.when.strip()!r} is false", None, True
+            why = reason() if reason is not None else f"when {step.when.strip()!r} is false"
+            return f"skipped: {why}", None, True
     gate = gate_of(step)
     text = prefix + plan()
     if gate == "irreversible":

@@ -7,6 +7,7 @@ explorer, blocks, runbooks, errors. Screens never import this module.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -61,6 +62,7 @@ from ir_console.tui.screens.walkthrough import WalkthroughScreen
 from ir_console.tui.widgets import safe
 
 POLL_S = 1.0
+SWITCH_INTERVAL_S = 0.0005  # see on_mount
 SCREENS_BY_KEY = (
     ("1", "overview", "Overview"),
     ("2", "endpoints", "Endpoints"),
@@ -128,12 +130,19 @@ class ConsoleApp(App[None]):
         self._poll_failing = False
         self.started_at = time.perf_counter()
         self.first_paint_at: float | None = None
+        self._switch_interval = sys.getswitchinterval()
 
     def on_mount(self) -> None:
         self.sub_title = self.case_path.name
         self.set_interval(POLL_S, self._poll_case)
+        # Workers read the case while this thread lays the screen out: SQLite answers with the
+        # GIL released, and a worker waiting to take it back would otherwise wait up to 5 ms
+        # (Python's default switch interval) per row while the screen is being drawn.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
 
     def on_unmount(self) -> None:
+        sys.setswitchinterval(self._switch_interval)
         self.data.close()
 
     # ------------------------------------------------------------ case changes

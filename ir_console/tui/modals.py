@@ -24,9 +24,16 @@ if TYPE_CHECKING:
 
 
 class ConfirmModal(ModalScreen[bool]):
-    """Yes/no; with ``typed`` set, the answer is yes only once that exact text is typed."""
+    """Yes/no; with ``typed`` set, the answer is yes only once that exact text is typed.
 
-    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
+    The keys that answer are written in the dialog (``y`` answers yes and ``n`` no when
+    nothing is to be typed; escape always cancels)."""
+
+    BINDINGS: ClassVar = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("y", "yes", "Yes", show=False),
+        Binding("n", "no", "No", show=False),
+    ]
 
     def __init__(self, question: Text, typed: str | None = None, yes: str = "Yes") -> None:
         super().__init__()
@@ -46,12 +53,31 @@ class ConfirmModal(ModalScreen[bool]):
             with Horizontal(classes="modal-buttons"):
                 yield Button(self.yes, id="yes", variant="error", disabled=self.typed is not None)
                 yield Button("Cancel", id="no")
+            yield Static(self.keys(), classes="modal-hint", id="modal-keys")
+
+    def keys(self) -> Text:
+        """The keys this dialog answers to, as the responder reads them."""
+        if self.typed is not None:
+            return Text(f"type the step id, then enter: {self.yes.lower()}  ·  esc: cancel")
+        return Text(
+            f"y: {self.yes.lower()}  ·  n or esc: cancel  ·  tab: next button, enter presses it"
+        )
 
     def on_mount(self) -> None:
         if self.typed is not None:
             self.query_one("#typed", Input).focus()
         else:
             self.query_one("#no", Button).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # with a step id to type, letters are text: only the typed id and enter say yes
+        return not (self.typed is not None and action in ("yes", "no"))
+
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    def action_no(self) -> None:
+        self.dismiss(False)
 
     @on(Input.Changed, "#typed")
     def _typed(self, event: Input.Changed) -> None:
@@ -144,10 +170,13 @@ class ChoiceModal(ModalScreen[str | None]):
         self.title_text = title
         self.options = options
 
+    HINT: ClassVar[str] = "j/k or arrows: move  ·  enter: choose  ·  esc: cancel"
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal"):
             yield Static(self.title_text, classes="modal-text")
             yield OptionList(*(Option(label, id=key) for key, label in self.options))
+            yield Static(Text(self.HINT), classes="modal-hint", id="modal-keys")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
@@ -173,6 +202,9 @@ class FailureModal(ChoiceModal):
     """
 
     KEYS: ClassVar = {"r": "retry", "s": "skip", "b": "rollback", "x": "stop"}
+    HINT: ClassVar[str] = (
+        "r: retry  ·  s: skip  ·  b: roll back  ·  x or esc: stop  ·  enter: the highlighted one"
+    )
     BINDINGS: ClassVar = [
         Binding("escape", "cancel", "Stop"),
         Binding("j", "down", "Down", show=False),
@@ -238,6 +270,14 @@ class InputsModal(ModalScreen[InputValues | None]):
             with Horizontal(classes="modal-buttons"):
                 yield Button(self.yes, id="yes", variant="error")
                 yield Button("Cancel", id="no")
+            yield Static(
+                Text(
+                    f"enter or tab: next field  ·  enter on the last: {self.yes.lower()}"
+                    "  ·  esc: cancel"
+                ),
+                classes="modal-hint",
+                id="modal-keys",
+            )
 
     def _label(self, name: str) -> Text:
         spec = self.runbook.inputs[name]

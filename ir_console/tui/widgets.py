@@ -11,7 +11,8 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Input, Static
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
 
 from discovery.severity import SEVERITIES
 from ir_console.sanitize import MAX_CELL, clean
@@ -185,6 +186,37 @@ class VimTable(DataTable[Text]):
         self._queue_fit()
         return super().add_row(*self._shown(cells), height=height, key=key, label=label)
 
+    def set_rows(self, rows: Sequence[tuple[tuple[Any, ...], str | None]]) -> None:
+        """Replace every row at once (``(cells, key)`` pairs): the columns are fitted to the
+        table's width from the cells before any row is handed over, so each row is built
+        once and the table is laid out once (``add_row`` row by row lays the columns out
+        again after the rows are in, building every row twice)."""
+        if not self._specs:
+            super().clear()
+            for cells, key in rows:
+                super().add_row(*cells, key=key)
+            return
+        self._all_rows = list(rows)
+        self._natural = [len(c.label) for c in self._specs]
+        for cells, _key in self._all_rows:
+            for i, cell in enumerate(cells[: len(self._natural)]):
+                self._natural[i] = max(self._natural[i], cell_width(cell))
+        room = self.size.width - self.styles.scrollbar_size_vertical
+        if room <= 0:  # not laid out yet: fitted once it is
+            super().clear()
+            for cells, key in self._all_rows:
+                super().add_row(*self._shown(cells), key=key)
+            self._queue_fit()
+            return
+        widths = fit_columns(self._specs, self._natural, room)
+        self._widths = widths
+        super().clear(columns=True)
+        for spec, width in zip(self._specs, widths, strict=True):
+            if width is not None:
+                self.add_column(spec.label, width=width, key=spec.label)
+        for cells, key in self._all_rows:
+            super().add_row(*self._shown(cells), key=key)
+
     def clear(self, columns: bool = False) -> VimTable:
         self._all_rows = []
         if columns:
@@ -230,6 +262,27 @@ class VimTable(DataTable[Text]):
             super().add_row(*self._shown(cells), key=key)
         if cursor is not None and cursor in self.rows:
             self.move_cursor(row=self.get_row_index(cursor), animate=False)
+
+
+class KeyFooter(Footer):
+    """The footer, rebuilt once for any number of binding changes in one refresh (Textual's
+    rebuilds itself once per change: opening a page changed them four or five times)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rebuild_queued = False
+
+    def bindings_changed(self, screen: Screen[Any]) -> None:
+        self._bindings_ready = True
+        if not screen.app.app_focus:
+            return
+        if self.is_attached and screen is self.screen and not self._rebuild_queued:
+            self._rebuild_queued = True
+            self.call_after_refresh(self._rebuild)
+
+    async def _rebuild(self) -> None:
+        self._rebuild_queued = False  # a change from now on asks for another rebuild
+        await self.recompose()
 
 
 class FilterInput(Input):

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from discovery.errors import DiscoveryError
 from discovery.views.page import Page, Sort
@@ -35,7 +35,7 @@ from ir_console.tui.messages import (
     UnblockRequested,
 )
 from ir_console.tui.state import ConsoleState, console_state
-from ir_console.tui.widgets import Column, DetailPane, FilterInput, TopBar, VimTable
+from ir_console.tui.widgets import Column, DetailPane, FilterInput, KeyFooter, TopBar, VimTable
 
 # What reading the case may raise (SQLite's own errors arrive as CaseFileError).
 DATA_ERRORS = (DiscoveryError,)
@@ -168,7 +168,7 @@ class ListScreen(CaseScreen):
         yield VimTable(id="table")
         yield Static(Text(""), id="status-line")
         yield DetailPane(id="detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(VimTable)

@@ -12,13 +12,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from discovery.views.exchange import ExchangeDetail, Extraction
 from ir_console.tui.data import stamp
 from ir_console.tui.messages import Failed, OpenStory, SubjectRef
 from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen, copy_id, copy_text
-from ir_console.tui.widgets import STATUS_STYLE, TopBar, line, safe
+from ir_console.tui.widgets import STATUS_STYLE, KeyFooter, TopBar, line, safe
 
 
 class ExchangeLoaded(Message):
@@ -160,7 +160,7 @@ class ExchangeScreen(CaseScreen):
         yield TopBar(self.crumb)
         with VerticalScroll(id="exchange"):
             yield Static(Text("loading…", style="dim"), id="exchange-body")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#exchange", VerticalScroll).focus()

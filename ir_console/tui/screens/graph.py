@@ -10,7 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Footer, Input, Static, Tree
+from textual.widgets import Input, Static, Tree
 from textual.widgets.tree import TreeNode as UINode
 
 from discovery.errors import SubjectNotFound, UnsupportedSubject
@@ -18,7 +18,7 @@ from discovery.views.subjects import Subject
 from ir_console.tui.graph_tree import TreeNode, blast_radius_tree, exposure_tree, what_if_tree
 from ir_console.tui.messages import Failed, SubjectRef
 from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen
-from ir_console.tui.widgets import TopBar, safe
+from ir_console.tui.widgets import KeyFooter, TopBar, safe
 
 # what the responder named wrongly: said on the status line, not in a modal
 NAMING_ERRORS = (SubjectNotFound, UnsupportedSubject)
@@ -86,7 +86,7 @@ class GraphScreen(CaseScreen):
         )
         yield Static(Text("name a subject to see its blast radius", style="dim"), id="graph-status")
         yield Tree(Text("no subject"), id="graph-tree")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(Tree).focus()

@@ -16,7 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Input, Sparkline, Static
+from textual.widgets import DataTable, Input, Sparkline, Static
 
 from discovery.views.captures import Capture
 from discovery.views.enforcement import Enforcement
@@ -26,7 +26,7 @@ from ir_console.tui.data import when
 from ir_console.tui.messages import Failed, OpenExchange
 from ir_console.tui.modals import PromptModal
 from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen, copy_id
-from ir_console.tui.widgets import Column, FilterInput, TopBar, VimTable, safe
+from ir_console.tui.widgets import Column, FilterInput, KeyFooter, TopBar, VimTable, safe
 
 KEEP = 200
 RATES = 120  # polls the requests-per-second picture keeps (a minute at POLL_S)
@@ -129,7 +129,7 @@ class LiveScreen(CaseScreen):
         yield Static(Text("waiting for traffic…", style="dim"), id="live-status")
         yield Sparkline(list(self.rates), id="live-rate")
         yield VimTable(id="table")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(VimTable).add_columns(*self.COLUMNS)

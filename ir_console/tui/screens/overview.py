@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from discovery.severity import SEVERITIES
 from discovery.views.overview import Overview
@@ -32,6 +32,7 @@ from ir_console.tui.widgets import (
     SEVERITY_STYLE,
     STATUS_STYLE,
     Column,
+    KeyFooter,
     TopBar,
     VimTable,
     safe,
@@ -104,7 +105,7 @@ class OverviewScreen(CaseScreen):
             yield VimTable(id="ov-shadow", classes="mini")
             yield Static(Text("Unregistered identities", style="bold underline"), classes="heading")
             yield VimTable(id="ov-identities", classes="mini")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#ov-findings", VimTable).add_columns(

@@ -13,6 +13,7 @@ from discovery.views.rows import RunRow, StepRow
 from ir_console.tui.data import CaseData, when
 from ir_console.tui.messages import ResumeRequested
 from ir_console.tui.screens.base import ListScreen
+from ir_console.tui.stepoutput import output_summary, report_files
 from ir_console.tui.widgets import Column, line, safe
 
 STATE_STYLE = {
@@ -88,6 +89,10 @@ class RunsScreen(ListScreen):
                 ("outcome", run.outcome),
             )
         )
+        files = report_files(s.output for s in d.steps if isinstance(s.output, dict))
+        if files:
+            out.append("\nReport: ", style="bold")
+            out.append_text(safe(", ".join(files), limit=400))
         out.append("\n\nSteps\n", style="bold underline")
         for s in d.steps:
             out.append(f"  {s.idx + 1:>2}. ")
@@ -98,6 +103,12 @@ class RunsScreen(ListScreen):
             if s.error:
                 out.append("  ")
                 out.append_text(safe(s.error, style="red", limit=160))
+            summary = output_summary(s.output if isinstance(s.output, dict) else {})
+            if summary:
+                out.append("\n      ")
+                out.append_text(
+                    safe(summary, style="dim" if s.state in ("planned", "skipped") else "green")
+                )
             out.append("\n")
         return out
 

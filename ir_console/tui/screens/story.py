@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from discovery.views.page import Page
 from discovery.views.rows import ExchangeRow
@@ -40,6 +40,7 @@ from ir_console.tui.widgets import (
     STATUS_STYLE,
     Column,
     FilterInput,
+    KeyFooter,
     TopBar,
     VimTable,
     line,
@@ -142,6 +143,7 @@ class StoryScreen(CaseScreen):
         return f"{TITLES.get(self.subject.type, self.subject.type)} {label}"
 
     def compose(self) -> ComposeResult:
+        self.reload()  # the read starts now, while the page is being built and laid out
         yield TopBar(self.crumb)
         with VerticalScroll(id="story", can_focus=False):
             yield Static(Text("loading…", style="dim"), id="story-head")
@@ -154,7 +156,7 @@ class StoryScreen(CaseScreen):
             yield Static(Text(""), classes="heading", id="exchanges-heading")
             yield FilterInput("/ filter exchanges: client:… path:admin status:>=400 -method:get")
             yield VimTable(id="story-exchanges")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         sources = self.query_one("#story-sources", VimTable)
@@ -189,7 +191,8 @@ class StoryScreen(CaseScreen):
             "status",
             Column("evidence", flex=True, least=12, drop=1),
         )
-        self.reload()
+        # the exchanges take the keys from the start (the footer is built once, for them)
+        self.query_one("#story-exchanges", VimTable).focus(scroll_visible=False)
 
     def buckets(self) -> int:
         """Timeline columns that fit the screen beside the lane labels."""
@@ -234,9 +237,8 @@ class StoryScreen(CaseScreen):
             self._reload_exchanges()  # read again with the filter and order in use
         else:
             self._show_exchanges(story.exchanges, append=False)
-        if not self.painted:  # first paint: the exchanges take the keys
+        if not self.painted:  # first paint: the page's head in view
             self.painted = True
-            self.query_one("#story-exchanges", VimTable).focus(scroll_visible=False)
             page = self.query_one("#story", VerticalScroll)
             self.call_after_refresh(page.scroll_home, animate=False)  # the head stays in view
         self.mark_shown(announce=True)
@@ -295,7 +297,7 @@ class StoryScreen(CaseScreen):
         )
         table = self.query_one("#story-sources", VimTable)
         keep = cursor_key(table)
-        table.clear()
+        rows: list[tuple[tuple[Text, ...], str | None]] = []
         starts = [s.first_seen for s in story.sources if s.first_seen is not None]
         earliest = min(starts) if starts else None
         for s in story.sources:
@@ -309,7 +311,7 @@ class StoryScreen(CaseScreen):
                 if s.user_agents
                 else (s.fingerprints[0] if s.fingerprints else "-")
             )
-            table.add_row(
+            cells = (
                 safe(s.source, style="bold", limit=40),
                 Text(str(s.requests), justify="right"),
                 Text(str(s.successes), justify="right", style="green"),
@@ -319,8 +321,9 @@ class StoryScreen(CaseScreen):
                 Text(stamp(s.last_seen)),
                 Text(str(s.endpoints), justify="right"),
                 safe(client, style="dim", limit=40),
-                key=s.source,
             )
+            rows.append((cells, s.source))
+        table.set_rows(rows)
         put_cursor(table, keep)
 
     def _reach(self, story: Story) -> None:
@@ -329,14 +332,14 @@ class StoryScreen(CaseScreen):
         )
         table = self.query_one("#story-reach", VimTable)
         keep = cursor_key(table)
-        table.clear()
+        rows: list[tuple[tuple[Text, ...], str | None]] = []
         for r in story.reach:
             marks = Text()
             for mark in r.marks:
                 if marks:
                     marks.append(" ")
                 marks.append(mark, style=MARK_STYLE.get(mark, ""))
-            table.add_row(
+            cells = (
                 marks,
                 safe(r.method, limit=8),
                 safe(r.template, limit=90),
@@ -345,8 +348,9 @@ class StoryScreen(CaseScreen):
                 Text(str(r.refusals), justify="right", style="red" if r.refusals else "dim"),
                 safe(r.host, style="dim", limit=60),
                 Text(stamp(r.last_seen)),
-                key=r.key,
             )
+            rows.append((cells, r.key))
+        table.set_rows(rows)
         put_cursor(table, keep)
 
     def _findings(self, story: Story) -> None:
@@ -364,12 +368,12 @@ class StoryScreen(CaseScreen):
         table = self.query_one("#story-exchanges", VimTable)
         keep = cursor_key(table)
         if not append:
-            table.clear()
             self.exchanges = []
         self.exchanges += page.rows
         self.exchange_total = page.total
+        rows: list[tuple[tuple[Text, ...], str | None]] = []
         for x in page.rows:
-            table.add_row(
+            cells = (
                 Text(stamp(x.ts)),
                 Text(str(x.id), justify="right"),
                 safe(x.client_ip, limit=40),
@@ -380,9 +384,13 @@ class StoryScreen(CaseScreen):
                     style=status_style(x.status, x.blocked),
                 ),
                 safe(f"{x.source} {x.evidence}", style="dim", limit=40),
-                key=str(x.id),
             )
-        if not append:  # read again (the case changed, a new order): the same row stays chosen
+            rows.append((cells, str(x.id)))
+        if append:
+            for shown, key in rows:
+                table.add_row(*shown, key=key)
+        else:  # read again (the case changed, a new order): the same row stays chosen
+            table.set_rows(rows)
             put_cursor(table, keep)
         label, _ = self.SORTS[self.sort_index]
         heading = Text(

@@ -24,7 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, RichLog, Static
+from textual.widgets import DataTable, RichLog, Static
 from textual.worker import get_current_worker
 
 from discovery.errors import DiscoveryError
@@ -41,7 +41,8 @@ from ir_console.tui.modals import (
 from ir_console.tui.safety import SafetyMode
 from ir_console.tui.screens.runbooks import STATE_STYLE
 from ir_console.tui.state import ConsoleState, console_state
-from ir_console.tui.widgets import TopBar, safe
+from ir_console.tui.stepoutput import output_summary, report_files
+from ir_console.tui.widgets import KeyFooter, TopBar, safe
 
 if TYPE_CHECKING:
     from runbooks.engine import Failure
@@ -156,6 +157,8 @@ class WalkthroughScreen(Screen[None]):
         self.events: list[Event] = []
         self.params: dict[str, str] = {}
         self._secrets: dict[str, str] = {}  # typed by the responder; memory only
+        self.not_applicable: dict[str, str] = {}  # step id -> why it does not apply
+        self.outputs: dict[str, dict[str, Any]] = {}  # step id -> what it returned
 
     @property
     def console(self) -> ConsoleState:
@@ -166,10 +169,11 @@ class WalkthroughScreen(Screen[None]):
         yield TopBar(f"Runbook {name}")
         yield Static(self._header(), id="run-header")
         yield DataTable(id="run-plan", cursor_type="row")
+        yield Static(Text(""), id="run-skipped")
         yield RichLog(id="run-log", wrap=True, markup=False, highlight=False)
         yield Static(Text(""), id="run-outcome")
         yield DataTable(id="run-audit", cursor_type="row")
-        yield Footer()
+        yield KeyFooter()
 
     def _header(self) -> Text:
         out = Text()
@@ -181,12 +185,13 @@ class WalkthroughScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#run-plan", DataTable)
-        for column in ("#", "step", "kind", "state", "plan"):
+        for column in ("#", "step", "kind", "state", "plan", "output"):
             table.add_column(column, key=column)
         audit_table = self.query_one("#run-audit", DataTable)
         for column in ("seq", "time", "actor", "action", "step", "details"):
             audit_table.add_column(column, key=column)
         self._show_outcome(False)
+        self.query_one("#run-skipped", Static).display = False
         if self.run_id is not None:
             self.action_resume()
         elif self._needs_inputs():
@@ -335,7 +340,13 @@ class WalkthroughScreen(Screen[None]):
             table = self.query_one("#run-plan", DataTable)
             for row_key in list(table.rows):  # a new run: the plan stays, all steps pending
                 table.update_cell(row_key, "state", safe("pending", style="dim"))
+                table.update_cell(row_key, "output", Text(""))
+            self.outputs = {}
             self._show_outcome(False)
+        elif name == "step_planned" and data.get("skipped"):
+            self._not_applicable(step, str(data["skipped"]))
+        elif name == "step_skipped":  # its ``when`` is false in the live run
+            self._not_applicable(step, str(data.get("reason", "")))
         elif name == "step_planned":
             self._set_row(step, event, "planned", data.get("plan", ""))
         elif name in (
@@ -358,7 +369,12 @@ class WalkthroughScreen(Screen[None]):
                 "gate_passed": "approved",
                 "rollback_step": "rolled_back" if data.get("ok") else "rollback_failed",
             }[name]
-            self._set_row(step, event, state, None)
+            # a step that runs shows what it calls with the run's real values, then its output
+            plan = data.get("plan") if name == "step_started" else None
+            self._set_row(step, event, state, plan or None)
+            if name == "step_succeeded" and step:
+                self.outputs[step] = dict(getattr(event, "output", {}) or {})
+                self._set_output(step, output_summary(self.outputs[step]))
         elif name == "run_finished":
             self.state = data.get("state")
             self.query_one("#run-header", Static).update(
@@ -385,6 +401,10 @@ class WalkthroughScreen(Screen[None]):
         page = message.page
         head = Text("Outcome: ", style="bold")
         head.append_text(safe(self.outcome, limit=300))
+        files = report_files(self.outputs.values())
+        if files:
+            head.append("\nReport: ", style="bold")
+            head.append_text(safe(", ".join(files), limit=400))
         head.append(
             f"\n{page.total} audit entries written by run {message.run_id}"
             + (f" (first {len(page.rows)} shown)" if page.truncated else ""),
@@ -413,6 +433,9 @@ class WalkthroughScreen(Screen[None]):
             return
         table = self.query_one("#run-plan", DataTable)
         state_text = safe(state, style=STATE_STYLE.get(state, ""))
+        if step in self.not_applicable:  # it runs after all (its condition turned true)
+            del self.not_applicable[step]
+            self._show_not_applicable()
         if step in table.rows:
             table.update_cell(step, "state", state_text)
             if plan is not None:
@@ -420,13 +443,61 @@ class WalkthroughScreen(Screen[None]):
             return
         kind = getattr(event, "kind", "")
         table.add_row(
-            Text(str(len(table.rows) + 1)),
+            Text(str(self._number(step, len(table.rows) + 1))),
             safe(step, limit=30),
             safe(kind),
             state_text,
             safe(plan or "", limit=200),
+            Text(""),
             key=step,
         )
+
+    def _number(self, step: str, otherwise: int) -> int:
+        """The step's place in its runbook (rows of steps that do not apply are left out)."""
+        if self.loaded is not None:
+            ids = [s.id for s in self.loaded.runbook.steps]
+            if step in ids:
+                return ids.index(step) + 1
+        return otherwise
+
+    def _set_output(self, step: str, summary: str) -> None:
+        table = self.query_one("#run-plan", DataTable)
+        if step in table.rows:
+            table.update_cell(step, "output", safe(summary, style="green", limit=160))
+
+    def _not_applicable(self, step: str | None, reason: str) -> None:
+        """A step that does not apply leaves the plan: it is named, with its reason, on the
+        one line under it that gathers every such step (by reason)."""
+        if not step:
+            return
+        table = self.query_one("#run-plan", DataTable)
+        if step in table.rows:
+            table.remove_row(step)
+        self.not_applicable[step] = reason
+        self._show_not_applicable()
+
+    def _show_not_applicable(self) -> None:
+        by_reason: dict[str, list[str]] = {}
+        for step, reason in self.not_applicable.items():
+            by_reason.setdefault(reason, []).append(step)
+        out = Text()
+        if by_reason:
+            count = len(self.not_applicable)
+            out.append(
+                f"{count} step{'s' if count != 1 else ''} do{'es' if count == 1 else ''}"
+                " not apply: ",
+                style="dim",
+            )
+        for n, (reason, steps) in enumerate(by_reason.items()):
+            if n:
+                out.append("; ", style="dim")
+            out.append_text(safe(", ".join(steps), style="bold", limit=200))
+            out.append(" (", style="dim")
+            out.append_text(safe(reason, style="dim", limit=200))
+            out.append(")", style="dim")
+        widget = self.query_one("#run-skipped", Static)
+        widget.update(out)
+        widget.display = bool(by_reason)
 
     def on_engine_done(self, message: EngineDone) -> None:
         self.busy = False

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Input, OptionList, RichLog
+from textual.widgets import DataTable, Input, OptionList, RichLog, Static
 
 from discovery.case import audit
 from discovery.case.store import Store
@@ -152,6 +152,8 @@ async def test_irreversible_step_needs_its_id_typed_and_the_run_resumes(
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         modal = app.screen
         assert modal.query_one("#yes").disabled  # approve stays disabled until the id is typed
+        keys = str(modal.query_one("#modal-keys", Static).render())
+        assert "type the step id, then enter" in keys and "esc: cancel" in keys
         await pilot.press("b", "u", "r")
         await pilot.pause(0.2)
         assert modal.query_one("#yes").disabled
