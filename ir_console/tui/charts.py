@@ -49,12 +49,24 @@ def _marked_columns(timeline: Timeline) -> dict[int, Marker]:
 
 
 def _lane(values: tuple[int, ...], peak: int, marked: dict[int, Marker], style: str) -> Text:
+    """One lane of bars; a marker's column drawn where the lane is empty. Runs of one style
+    are appended whole (one span each, not one per column: the page draws faster)."""
+    glyphs = list(bars(values, peak))
+    for n in marked:
+        if 0 <= n < len(glyphs) and glyphs[n] == " ":
+            glyphs[n] = MARK_COLUMN
     out = Text()
-    for n, glyph in enumerate(bars(values, peak)):
-        if glyph == " " and n in marked:
-            out.append(MARK_COLUMN, style=MARK_STYLE)
-        else:
-            out.append(glyph, style=style)
+    run: list[str] = []
+    run_style = style
+    for glyph in glyphs:
+        glyph_style = MARK_STYLE if glyph == MARK_COLUMN else style
+        if run and glyph_style != run_style:
+            out.append("".join(run), style=run_style)
+            run = []
+        run_style = glyph_style
+        run.append(glyph)
+    if run:
+        out.append("".join(run), style=run_style)
     return out
 
 
