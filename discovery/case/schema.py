@@ -461,7 +461,7 @@ def _to_v13(conn: sqlite3.Connection) -> None:
 
 
 _V14 = """
-DROP INDEX exchanges_host;
+DROP INDEX IF EXISTS exchanges_host;
 CREATE INDEX exchanges_host ON exchanges(host, method, path, status, ts, client_ip);
 """
 
@@ -470,7 +470,9 @@ def _to_v14(conn: sqlite3.Connection) -> None:
     """The host index also holds the client address: a host's exchanges sorted by client (a
     page of 100,000 of them in the console) are read from the index alone, as they already
     were for status, method, path and time, with no lookup of each row in the table. Wider
-    entries in the same index, not one more index for every insert to update."""
+    entries in the same index, not one more index for every insert to update. (A bulk load
+    killed midway left the index dropped, its old SQL in meta: it is built here, and the old
+    SQL, created only if missing, then leaves it as it is.)"""
     run_script(conn, _V14)
 
 

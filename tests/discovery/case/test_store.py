@@ -207,6 +207,25 @@ def test_a_version_13_case_sorts_a_hosts_exchanges_by_client_from_the_host_index
         assert [r[0] for r in rows] == ["10.0.0.9", "10.0.0.5", "10.0.0.1"]
 
 
+def test_a_version_13_case_left_by_a_killed_bulk_load_opens_with_the_host_index(
+    case_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from discovery.case import bulk
+
+    version = schema.MIGRATIONS.index(schema._to_v14)
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:version])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", version)
+    with Store.open(case_path) as old:  # a load that dropped the indexes, then was killed
+        with old.transaction():
+            assert bulk.defer_indexes(old)
+    monkeypatch.undo()
+    with Store.open(case_path) as store:
+        assert store.schema_version == schema.SCHEMA_VERSION
+        bulk.restore_indexes(store)
+        columns = [r[2] for r in store.conn.execute("PRAGMA index_info(exchanges_host)")]
+        assert columns == ["host", "method", "path", "status", "ts", "client_ip"]
+
+
 def test_exchanges_of_an_earlier_version_get_their_server_address_as_destination(
     case_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
