@@ -215,9 +215,9 @@ def test_a_version_13_case_left_by_a_killed_bulk_load_opens_with_the_host_index(
     version = schema.MIGRATIONS.index(schema._to_v14)
     monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:version])
     monkeypatch.setattr(schema, "SCHEMA_VERSION", version)
-    with Store.open(case_path) as old:  # a load that dropped the indexes, then was killed
-        with old.transaction():
-            assert bulk.defer_indexes(old)
+    old = Store.open(case_path)  # a load that dropped the indexes, then was killed
+    with old, old.transaction():
+        assert bulk.defer_indexes(old)
     monkeypatch.undo()
     with Store.open(case_path) as store:
         assert store.schema_version == schema.SCHEMA_VERSION
