@@ -56,7 +56,6 @@ MODULES = (
     "discovery.redact.credentials.found",
     "discovery.redact.credentials.headers",
     "discovery.redact.credentials.identity",
-    "discovery.redact.credentials.messages",
     "discovery.redact.credentials.jwt",
     "discovery.redact.credentials.messages",
     "discovery.redact.credentials.ntlm",
