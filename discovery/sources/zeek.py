@@ -387,11 +387,12 @@ def _convert(
         return None
     try:
         return converter(record, where)
-    except _NotHere as exc:
-        stats.skip(str(exc))
+    # one name per except clause: mypyc types a name shared by two clauses as the first class
+    except _NotHere as elsewhere:
+        stats.skip(str(elsewhere))
         return None
-    except _BadRecord as exc:
-        stats.skip(f"bad_{kind}_record", f"{path} ({where}): {exc}")
+    except _BadRecord as bad:
+        stats.skip(f"bad_{kind}_record", f"{path} ({where}): {bad}")
         return None
 
 
