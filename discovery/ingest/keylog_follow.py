@@ -131,7 +131,6 @@ class KeyLogFollower:
             return 0
         self.last_look = now
         self.keys.forget_before(now - self.keep)
-        self.keys.stamp(now)
         taken = 0
         for followed in self.files:
             text = followed.read_new()
@@ -141,7 +140,7 @@ class KeyLogFollower:
                 continue
             first = followed.line
             followed.line += text.count(b"\n")
-            taken += self.keys.add_text(text, str(followed.path), self.stats, first)
+            taken += self.keys.add_text(text, str(followed.path), self.stats, first, arrived=now)
         return taken
 
     def close(self) -> None:

@@ -39,11 +39,11 @@ class KeyLog:
     """Secrets by client random (and RSA pre-master secrets by encrypted prefix), in memory.
 
     A key log followed through a long live capture grows without end, while each line serves
-    one handshake seen within seconds of its writing. ``stamp(now)`` before adding lines makes
-    it remember when each session came; ``forget_before(t)`` then drops the sessions that came
-    earlier (a connection already decrypting keeps the secrets it took)."""
+    one handshake seen within seconds of its writing. Lines added with ``arrived=now`` are
+    remembered with that time; ``forget_before(t)`` drops the sessions that arrived earlier (a
+    connection already decrypting keeps the secrets it took). Lines added without a time stay."""
 
-    __slots__ = ("_arrivals", "_by_random", "_now", "_rsa", "generation", "origins", "sources")
+    __slots__ = ("_arrivals", "_by_random", "_rsa", "generation", "origins", "sources")
 
     def __init__(self) -> None:
         self._by_random: dict[bytes, dict[str, bytes]] = {}
@@ -51,7 +51,6 @@ class KeyLog:
         self.origins: dict[bytes, str] = {}  # client random -> name of the input that gave it
         self.sources: list[str] = []  # names of the key logs read (paths, "pcapng DSB")
         self.generation = 0  # grows with every batch of lines taken (a followed log's news)
-        self._now: float | None = None  # time of the lines being added, when stamped
         self._arrivals: deque[tuple[float, bool, bytes]] = deque()  # (time, is RSA, key)
 
     def __repr__(self) -> str:  # never the secrets
@@ -61,17 +60,23 @@ class KeyLog:
         return len(self._by_random) + len(self._rsa)
 
     def add_text(
-        self, text: bytes, origin: str, stats: IngestStats | None = None, first_line: int = 1
+        self,
+        text: bytes,
+        origin: str,
+        stats: IngestStats | None = None,
+        first_line: int = 1,
+        arrived: float | None = None,
     ) -> int:
         """Read key log lines; returns how many were taken. Lines not understood are counted in
         ``stats`` with a warning naming ``origin`` and the line number (never the line);
-        ``first_line`` is the number of the first line of ``text`` (a followed file read on)."""
+        ``first_line`` is the number of the first line of ``text`` (a followed file read on);
+        ``arrived``, when given, is when they were read (see ``forget_before``)."""
         taken = 0
         for number, raw in enumerate(text.splitlines(), first_line):
             line = raw.strip()
             if not line or line.startswith(b"#"):
                 continue
-            if self._add_line(line, origin):
+            if self._add_line(line, origin, arrived):
                 taken += 1
             elif stats is not None:
                 stats.skip(BAD_LINE, f"{origin}: line {number}: not a key log line")
@@ -81,12 +86,8 @@ class KeyLog:
             self.generation += 1
         return taken
 
-    def stamp(self, now: float) -> None:
-        """The lines added from now on came at ``now`` (see ``forget_before``)."""
-        self._now = now
-
     def forget_before(self, cutoff: float) -> int:
-        """Drop the sessions stamped before ``cutoff``; how many were dropped."""
+        """Drop the sessions that arrived before ``cutoff``; how many were dropped."""
         arrivals, dropped = self._arrivals, 0
         while arrivals and arrivals[0][0] < cutoff:
             _when, rsa, key = arrivals.popleft()
@@ -97,10 +98,6 @@ class KeyLog:
                 self.origins.pop(key, None)
             dropped += 1
         return dropped
-
-    def _arrived(self, rsa: bool, key: bytes) -> None:
-        if self._now is not None:
-            self._arrivals.append((self._now, rsa, key))
 
     def add_file(self, path: Path, stats: IngestStats | None = None) -> int:
         """Read a key log file (``InputError`` when it cannot be read or has no key log line)."""
@@ -121,7 +118,7 @@ class KeyLog:
                 stats.warn(warning)
         return taken
 
-    def _add_line(self, line: bytes, origin: str) -> bool:
+    def _add_line(self, line: bytes, origin: str, arrived: float | None) -> bool:
         parts = line.split()
         if len(parts) != 3:
             return False
@@ -140,8 +137,8 @@ class KeyLog:
         if label == "RSA":
             if len(key) != 8:
                 return False
-            if key not in self._rsa:
-                self._arrived(True, key)
+            if arrived is not None and key not in self._rsa:
+                self._arrivals.append((arrived, True, key))
             self._rsa[key] = secret
             return True
         if len(key) != 32:
@@ -149,7 +146,8 @@ class KeyLog:
         session = self._by_random.get(key)
         if session is None:
             session = self._by_random[key] = {}
-            self._arrived(False, key)
+            if arrived is not None:
+                self._arrivals.append((arrived, False, key))
         session[label] = secret
         self.origins.setdefault(key, origin)
         return True

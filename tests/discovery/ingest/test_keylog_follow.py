@@ -120,16 +120,16 @@ def test_a_long_followed_log_keeps_minutes_of_sessions_not_all_of_them(
     follower.close()
 
 
-def test_forget_before_drops_in_arrival_order_and_only_stamped_sessions() -> None:
+def test_forget_before_drops_in_arrival_order_and_only_timed_sessions() -> None:
     keys = KeyLog()
-    keys.add_text(_line(RANDOM_A), "offline")  # not stamped (an offline key log): kept
-    keys.stamp(100.0)
-    keys.add_text(_line(RANDOM_B), "live")
-    keys.stamp(200.0)
+    keys.add_text(_line(RANDOM_A), "offline")  # no time (an offline key log): kept
+    keys.add_text(_line(RANDOM_B), "live", arrived=100.0)
     later = bytes(range(2, 34))
-    keys.add_text(_line(later), "live")
-    keys.add_text(_line(RANDOM_B, "CLIENT_HANDSHAKE_TRAFFIC_SECRET")[:-1] + b"\n", "live")
-    keys.add_text(b"RSA 0011223344556677 " + bytes(48).hex().encode() + b"\n", "live")
+    keys.add_text(_line(later), "live", arrived=200.0)
+    keys.add_text(_line(RANDOM_B, "CLIENT_HANDSHAKE_TRAFFIC_SECRET"), "live", arrived=200.0)
+    keys.add_text(
+        b"RSA 0011223344556677 " + bytes(48).hex().encode() + b"\n", "live", arrived=200.0
+    )
     assert keys.forget_before(150.0) == 1  # RANDOM_B came at 100 (a later line adds to it)
     assert keys.secrets(RANDOM_B) is None and keys.secrets(RANDOM_A) is not None
     assert keys.secrets(later) is not None and keys.has_rsa
