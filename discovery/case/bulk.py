@@ -49,8 +49,7 @@ def defer_indexes(store: Store) -> bool:
     for name, _ in full:
         conn.execute(f'DROP INDEX IF EXISTS "{name}"')
     # rows appended: a small page cache does (memory stays flat however large the load)
-    store.bulk_cache_kib = DEFERRED_CACHE_KIB
-    conn.execute(f"PRAGMA cache_size = -{DEFERRED_CACHE_KIB}")
+    store.set_bulk_cache(DEFERRED_CACHE_KIB)
     log.debug("indexes deferred for a bulk load: %s", ", ".join(n for n, _ in full))
     return True
 
@@ -66,9 +65,7 @@ def restore_indexes(store: Store) -> bool:
         for sql in json.loads(kept):
             conn.execute(_if_not_exists(sql))
         conn.execute("DELETE FROM meta WHERE key = ?", (DEFERRED_KEY,))
-    if store.bulk_cache_kib != BULK_CACHE_KIB:  # later batches insert into indexes again
-        store.bulk_cache_kib = BULK_CACHE_KIB
-        conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+    store.set_bulk_cache(BULK_CACHE_KIB)  # later batches insert into indexes again
     return True
 
 

@@ -443,6 +443,15 @@ class Store:
             ((exchange_fields(ex), ex.ts, ex.credentials) for ex in exchanges), input_id
         )
 
+    def set_bulk_cache(self, kib: int) -> None:
+        """The page cache of batched inserts from now on (``BULK_CACHE_KIB``; a load whose
+        indexes are built after it takes ``DEFERRED_CACHE_KIB``): at once when this connection
+        already inserts in batches, else from its first batch."""
+        if kib != self.bulk_cache_kib:
+            self.bulk_cache_kib = kib
+            if self._bulk:
+                self.conn.execute(f"PRAGMA cache_size = -{kib}")
+
     def insert_prepared(self, exchanges: Iterable[PreparedExchange], input_id: int | None) -> int:
         """Insert exchanges already turned into their row fields (``exchange_fields``), with
         their time and credential sightings, as ``insert_exchanges`` does."""

@@ -317,9 +317,8 @@ def conn_record(record: Record, where: str) -> ObservedExchange:
     server_ip = _str(record, "id.resp_h")
     if server_ip is None:
         raise _BadRecord("no id.resp_h (the server address)")
-    service = _fact(record, "service")
+    state, service = _fact(record, "conn_state"), _fact(record, "service")
     services = {s.strip().lower() for s in (service or "").split(",")}
-    state = _fact(record, "conn_state")
     facts: dict[str, Any] = {}
     duration = record.get("duration")
     if duration is not None and duration != "":
@@ -329,8 +328,11 @@ def conn_record(record: Record, where: str) -> ObservedExchange:
             seconds = -1.0
         if 0 <= seconds < 1e9:
             facts["duration"] = round(seconds, 6)
-    for name in ("conn_state", "history", "service"):
-        value = _fact(record, name)
+    for name, value in (
+        ("conn_state", state),
+        ("history", _fact(record, "history")),
+        ("service", service),
+    ):
         if value:
             facts[name] = value
     for name in ("orig_pkts", "resp_pkts", "missed_bytes"):
@@ -497,8 +499,8 @@ def read(
     start: int = 0,
     end: int | None = None,
 ) -> Iterator[ObservedExchange]:
-    """Yield one observed exchange per http.log or ssl.log record (TSV or JSON lines) whose
-    line begins at or after byte ``start`` and ends by byte ``end``.
+    """Yield one observed exchange per http.log, ssl.log or conn.log record (of a TCP
+    connection) whose line (TSV or JSON) begins at or after byte ``start`` and ends by ``end``.
 
     A gzip-compressed log (a rotated one: ``http.10:00:00-11:00:00.log.gz``) is read streamed,
     and its offsets (``start``, ``end``, ``stats.consumed``) are in its decompressed bytes, as

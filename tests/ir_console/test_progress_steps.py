@@ -31,6 +31,13 @@ def environment(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "COLUMNS": "120"}
 
 
+def run(case: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run with stdout and stderr on pipes: the result, its output as text."""
+    return subprocess.run(
+        command(case, *args), capture_output=True, text=True, env=env, timeout=120
+    )
+
+
 def at_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
     """Run with stderr on a real pseudo-terminal (stdout a pipe, as `cmd > out` at a shell):
     the exit code and what the terminal was sent."""
@@ -68,13 +75,7 @@ def test_spec_import_shows_its_steps_at_a_terminal(tmp_path: Path) -> None:
 
 def test_spec_import_json_events_and_nothing_on_a_pipe(tmp_path: Path) -> None:
     env = environment(tmp_path)
-    with_json = subprocess.run(
-        command(tmp_path / "j.db", "spec", "import", "--json", str(SPEC)),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    with_json = run(tmp_path / "j.db", "spec", "import", "--json", str(SPEC), env=env)
     assert with_json.returncode == 0, with_json.stderr
     events = [json.loads(x) for x in with_json.stderr.splitlines() if x.startswith("{")]
     steps = [e["step"] for e in events]
@@ -85,13 +86,7 @@ def test_spec_import_json_events_and_nothing_on_a_pipe(tmp_path: Path) -> None:
     assert stages[-1] == "analysis: findings (5 of 5)" and len(stages) == 5
     assert json.loads(with_json.stdout)["operations"] > 0  # stdout: still one JSON document
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache2")
-    plain = subprocess.run(
-        command(tmp_path / "p.db", "spec", "import", str(SPEC)),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    plain = run(tmp_path / "p.db", "spec", "import", str(SPEC), env=env)
     assert plain.returncode == 0, plain.stderr
     assert "validating" not in plain.stderr and "analysis:" not in plain.stderr
     assert "\x1b" not in plain.stderr and "imported " in plain.stderr
@@ -102,21 +97,9 @@ def test_ingest_shows_the_analysis_after_the_bytes(tmp_path: Path) -> None:
     code, shown = at_a_terminal(command(tmp_path / "t.db", "ingest", str(ZEEK)), env)
     assert code == 0, shown
     assert "analysis: findings (5 of 5)" in shown
-    with_json = subprocess.run(
-        command(tmp_path / "j.db", "ingest", "--json", str(ZEEK)),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    with_json = run(tmp_path / "j.db", "ingest", "--json", str(ZEEK), env=env)
     events = [json.loads(x) for x in with_json.stderr.splitlines() if x.startswith("{")]
     assert "total" in events[0]  # the bytes first, then the steps of the analysis
     assert [e["step"] for e in events if "step" in e][-1] == "analysis: findings (5 of 5)"
-    plain = subprocess.run(
-        command(tmp_path / "p.db", "ingest", str(ZEEK)),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    plain = run(tmp_path / "p.db", "ingest", str(ZEEK), env=env)
     assert plain.returncode == 0 and "analysis" not in plain.stderr and "\x1b" not in plain.stderr

@@ -7,9 +7,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from discovery.analyse import recompute as recompute_module
 from discovery.analyse.recompute import recompute
 from discovery.case import bulk
-from discovery.case.store import Store
+from discovery.case.store import BULK_CACHE_KIB, DEFERRED_CACHE_KIB, Store
 from discovery.case.writer import ExchangeWriter
 from discovery.models import ObservedExchange
 from tests.conftest import make_exchange, make_sighting
@@ -49,10 +52,14 @@ def load(case: Path, bulk_load: bool, count: int = 120) -> list[tuple[object, ..
             writer.add(observed(n))
             if n == 60:  # midway: the indexes are away only when deferred
                 deferred_seen.append(set(indexes(store.conn)))
+                cache_kib = -store.conn.execute("PRAGMA cache_size").fetchone()[0]
         writer.flush()
         assert writer.deferred is bulk_load
         writer.close()
         assert store.get_meta(bulk.DEFERRED_KEY) is None
+        # rows appended: a small page cache while the indexes are away, the large one after
+        assert cache_kib == (DEFERRED_CACHE_KIB if bulk_load else BULK_CACHE_KIB)
+        assert -store.conn.execute("PRAGMA cache_size").fetchone()[0] == BULK_CACHE_KIB
         # each case has its own key: credentials compared by their redacted form
         rows = store.conn.execute(
             "SELECT e.id, host, method, path, ts, client_ip, k.redacted, k.requests "
@@ -118,3 +125,19 @@ def test_the_analysis_reports_each_stage_in_order(store: Store) -> None:
         "analysis: sightings (4 of 5)",
         "analysis: findings (5 of 5)",
     ]
+
+
+def test_a_stage_is_reported_again_while_it_runs(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.add_exchanges([make_exchange()])
+    monkeypatch.setattr(recompute_module, "PROGRESS_STEPS", 1)  # SQLite steps between calls
+    steps: list[str] = []
+    recompute(store, steps.append)
+    assert len(steps) > len(set(steps)) and steps[-1] == "analysis: findings (5 of 5)"
+    after = len(steps)
+    store.conn.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) "
+        "SELECT COUNT(*) FROM n"
+    ).fetchone()
+    assert len(steps) == after  # the handler went with the analysis

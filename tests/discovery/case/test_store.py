@@ -36,6 +36,13 @@ EXPECTED_TABLES = {
 }
 
 
+def created_at(monkeypatch: pytest.MonkeyPatch, version: int) -> None:
+    """Cases created from here on (until ``monkeypatch.undo()``) stop at schema ``version``: an
+    older case, for its migration to be tested."""
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:version])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", version)
+
+
 def tables(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
@@ -82,8 +89,7 @@ def test_migration_runs_on_an_older_case(case_path: Path, monkeypatch: pytest.Mo
 def test_a_version_7_case_gets_the_anomalies_column_and_keeps_its_rows(
     case_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:7])
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 7)
+    created_at(monkeypatch, 7)
     with Store.open(case_path) as old:
         old.conn.execute("INSERT INTO exchanges(source, evidence, ts) VALUES ('pcap', 'f', 1.0)")
         old.conn.commit()
@@ -102,8 +108,7 @@ def test_a_version_7_case_gets_the_anomalies_column_and_keeps_its_rows(
 def test_a_version_8_case_gets_the_operation_columns_and_keeps_its_rows(
     case_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:8])
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 8)
+    created_at(monkeypatch, 8)
     with Store.open(case_path) as old:
         old.conn.execute("INSERT INTO exchanges(source, evidence, ts) VALUES ('pcap', 'f', 1.0)")
         old.conn.commit()
@@ -125,8 +130,7 @@ def test_a_version_8_case_gets_the_operation_columns_and_keeps_its_rows(
 def test_a_version_10_case_gets_the_protocol_index(
     case_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:10])
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 10)
+    created_at(monkeypatch, 10)
     with Store.open(case_path) as old:  # a row as version 10 wrote it (its columns only)
         old.conn.execute(
             "INSERT INTO exchanges(source, evidence, ts, protocol) "
@@ -152,8 +156,7 @@ def test_a_version_10_case_gets_the_protocol_index(
 def test_a_version_1_case_gets_the_covering_path_index_and_keeps_its_rows(
     case_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
+    created_at(monkeypatch, 1)
     with Store.open(case_path) as old:  # a row as version 1 wrote it (its columns only)
         old.conn.execute(
             "INSERT INTO exchanges(source, evidence, ts, host, method, path, status) "
@@ -179,9 +182,7 @@ def test_a_version_1_case_gets_the_covering_path_index_and_keeps_its_rows(
 def test_a_version_13_case_sorts_a_hosts_exchanges_by_client_from_the_host_index(
     case_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    version = schema.MIGRATIONS.index(schema._to_v14)
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:version])
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", version)
+    created_at(monkeypatch, schema.MIGRATIONS.index(schema._to_v14))
     with Store.open(case_path) as old:  # rows as version 13 wrote them
         for n, client in enumerate(("10.0.0.9", "10.0.0.1", "10.0.0.5")):
             old.conn.execute(
@@ -212,9 +213,7 @@ def test_a_version_13_case_left_by_a_killed_bulk_load_opens_with_the_host_index(
 ) -> None:
     from discovery.case import bulk
 
-    version = schema.MIGRATIONS.index(schema._to_v14)
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:version])
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", version)
+    created_at(monkeypatch, schema.MIGRATIONS.index(schema._to_v14))
     old = Store.open(case_path)  # a load that dropped the indexes, then was killed
     with old, old.transaction():
         assert bulk.defer_indexes(old)
@@ -229,9 +228,7 @@ def test_a_version_13_case_left_by_a_killed_bulk_load_opens_with_the_host_index(
 def test_exchanges_of_an_earlier_version_get_their_server_address_as_destination(
     case_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    version = schema.MIGRATIONS.index(schema._to_v12)
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:version])
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", version)
+    created_at(monkeypatch, schema.MIGRATIONS.index(schema._to_v12))
     rows = [
         ("10.0.0.1", 80, 0),
         ("10.0.0.1", 8080, 0),
@@ -392,4 +389,5 @@ def test_fields_without_a_value_are_stored_as_null(store: Store) -> None:
         "SELECT typeof(sni), typeof(error), typeof(status), typeof(host) FROM exchanges"
     ).fetchone()
     assert row == ("null", "null", "null", "text")
+    assert (type(None), sqlite3.PrepareProtocol) in sqlite3.adapters  # bound without a search
     assert sqlite3.connect(":memory:").execute("SELECT ? IS NULL", (None,)).fetchone() == (1,)
