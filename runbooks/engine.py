@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from discovery.errors import DiscoveryError
 from discovery.views.subjects import Subject, resolve_subject
 from runbooks import actions, planning, templating
-from runbooks.actions.base import ActionContext
+from runbooks.actions.base import Action, ActionContext
 from runbooks.active import ActiveRun
 from runbooks.calls import call_with_timeout
 from runbooks.errors import ActionError, RunbookError, RunbookUsageError
@@ -223,10 +223,10 @@ class Engine:
     def _plan_text(self, run: ActiveRun, step: Step, context: dict[str, Any]) -> str:
         return planning.plan_text(run, step, context, self._action_context(run, step))
 
-    def _live_plan(self, run: ActiveRun, step: Step, args: Any) -> str:
+    def _live_plan(self, run: ActiveRun, step: Step, action: Action[Any], args: Any) -> str:
         """What the step calls, in the action's words, with the run's real values."""
         try:
-            text = str(actions.get(step.action_name).plan(args, self._action_context(run, step)))
+            text = str(action.plan(args, self._action_context(run, step)))
         except (RunbookError, DiscoveryError) as exc:  # the plan line only; the call decides
             text = f"{step.action_name}: {exc}"
         return run.redactor.text(text)
@@ -317,6 +317,7 @@ class Engine:
             after = yield from self._fail(run, step, str(exc), attempt)
             return after == "skip"
         public_args = run.redactor.data(args.model_dump(mode="json"))
+        live_plan = self._live_plan(run, step, action, args)  # the same on every attempt
         while True:
             attempt += 1
             run.set_step(
@@ -327,7 +328,7 @@ class Engine:
                 attempts=attempt,
                 started=True,
             )
-            yield StepStarted(run.id, step.id, step.kind, attempt, self._live_plan(run, step, args))
+            yield StepStarted(run.id, step.id, step.kind, attempt, live_plan)
             try:
                 output = call_with_timeout(action, args, self._action_context(run, step))
                 if step.verify:

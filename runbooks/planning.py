@@ -49,19 +49,18 @@ def dry_run_line(
     context: dict[str, Any],
     plan: Callable[[], str],
     granted: frozenset[str],
-    reason: Callable[[], str] | None = None,
+    reason: Callable[[], str],
 ) -> tuple[str, str | None, bool]:
     """(the plan line of ``step`` in a dry run, its gate, False), or ("skipped: " and why,
     None, True) when its ``when`` is already known to be false; ``plan`` gives the action's
-    line, ``reason`` the plain reason it is skipped (else the condition is named)."""
+    line, ``reason`` why it is skipped (``skip_reason``)."""
     prefix = ""
     if step.when:
         cond = templating.evaluate(step.when, context, plan=True)
         if templating.is_unknown(cond):
             prefix = f"if {step.when.strip()}: "
         elif not cond:
-            why = reason() if reason is not None else f"when {step.when.strip()!r} is false"
-            return f"skipped: {why}", None, True
+            return f"skipped: {reason()}", None, True
     gate = gate_of(step)
     text = prefix + plan()
     if gate == "irreversible":

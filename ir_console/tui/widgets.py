@@ -181,8 +181,7 @@ class VimTable(DataTable[Text]):
         if not self._specs:
             return super().add_row(*cells, height=height, key=key, label=label)
         self._all_rows.append((cells, key))
-        for i, cell in enumerate(cells[: len(self._natural)]):
-            self._natural[i] = max(self._natural[i], cell_width(cell))
+        self._measure(cells)
         self._queue_fit()
         return super().add_row(*self._shown(cells), height=height, key=key, label=label)
 
@@ -199,8 +198,7 @@ class VimTable(DataTable[Text]):
         self._all_rows = list(rows)
         self._natural = [len(c.label) for c in self._specs]
         for cells, _key in self._all_rows:
-            for i, cell in enumerate(cells[: len(self._natural)]):
-                self._natural[i] = max(self._natural[i], cell_width(cell))
+            self._measure(cells)
         room = self.size.width - self.styles.scrollbar_size_vertical
         if room <= 0:  # not laid out yet: fitted once it is
             super().clear()
@@ -208,7 +206,16 @@ class VimTable(DataTable[Text]):
                 super().add_row(*self._shown(cells), key=key)
             self._queue_fit()
             return
-        widths = fit_columns(self._specs, self._natural, room)
+        self._lay_out(fit_columns(self._specs, self._natural, room))
+
+    def _measure(self, cells: tuple[Any, ...]) -> None:
+        """Widen the columns' natural widths to ``cells``."""
+        natural = self._natural
+        for i, cell in enumerate(cells[: len(natural)]):
+            natural[i] = max(natural[i], cell_width(cell))
+
+    def _lay_out(self, widths: list[int | None]) -> None:
+        """Columns at ``widths`` (None: dropped), then every row the table keeps, handed over."""
         self._widths = widths
         super().clear(columns=True)
         for spec, width in zip(self._specs, widths, strict=True):
@@ -253,13 +260,7 @@ class VimTable(DataTable[Text]):
         cursor = None
         if self.row_count:
             cursor = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        self._widths = widths
-        super().clear(columns=True)
-        for spec, width in zip(self._specs, widths, strict=True):
-            if width is not None:
-                self.add_column(spec.label, width=width, key=spec.label)
-        for cells, key in self._all_rows:
-            super().add_row(*self._shown(cells), key=key)
+        self._lay_out(widths)
         if cursor is not None and cursor in self.rows:
             self.move_cursor(row=self.get_row_index(cursor), animate=False)
 

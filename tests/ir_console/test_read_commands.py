@@ -15,6 +15,7 @@ from discovery.errors import CaseFileError, SubjectNotFound
 from discovery.timeutil import iso
 from ir_console.cli import cli
 from tests.conftest import make_exchange, make_sighting
+from tests.ir_console.tui.casebuilder import add_proxied_exchange
 
 SECRET = "key-live-0123456789abcdefXYZ"
 JA4 = "t13d1516h2_8daaf6152771_02713d6af862"
@@ -310,31 +311,8 @@ def test_the_console_refuses_a_missing_case_unless_told_to_create_it(tmp_path: P
 
 @pytest.fixture
 def proxied(case_path: Path) -> tuple[Path, int]:
-    """A request a client sent through a proxy to one address while its Host named another,
-    converted by the pipeline's own redaction (the destination and contradiction are its)."""
-    from discovery.models import ObservedExchange
-    from discovery.redact.convert import to_exchange
-
-    seen = ObservedExchange(
-        ts=1_790_000_400.0,
-        source="mitm",
-        evidence="flow 7c1e",
-        client_ip="10.0.0.5",
-        client_port=50400,
-        server_ip="10.0.0.1",
-        server_port=8080,
-        http_version="1.1",
-        method="GET",
-        target="/admin/users",
-        host="10.0.0.1:8080",
-        status=200,
-        request_headers=(("Host", "10.0.0.1:8080"),),
-        destination="10.9.9.9:8080",
-    )
-    with Store.open(case_path) as store:
-        store.add_exchanges([to_exchange(seen, lambda raw: "f" * 64)])
-        (exchange_id,) = store.conn.execute("SELECT id FROM exchanges").fetchone()
-    return case_path, int(exchange_id)
+    """A request sent through a proxy to one address while its Host named another."""
+    return case_path, add_proxied_exchange(case_path)
 
 
 def test_exchange_json_says_where_it_went_and_how_the_host_contradicts_it(

@@ -91,6 +91,11 @@ def test_revoke_leaked_github_token(case: Store, credential_id: str, tmp_path: P
         plans = {e["step"]: e["plan"] for e in dry if e["event"] == "step_planned"}
         assert "/credentials/revoke" in plans["revoke-github"]
         assert plans["revoke-aws"].startswith("skipped")
+        # the steps that do not apply say why in the runbook's words (their skip_reason)
+        why = {e["step"]: e["skipped"] for e in dry if e["event"] == "step_planned"}
+        assert why["revoke-aws"] == why["delete-aws-key"] == "the credential's provider is github"
+        assert why["revoke-at-provider"] == why["revoke-by-hand"] == "a provider step revokes it"
+        assert why["revoke-github"] is None
 
         stopped = go(
             case, "revoke-leaked-credential", credential_id, params, secrets={"token": SECRET}
@@ -105,6 +110,8 @@ def test_revoke_leaked_github_token(case: Store, credential_id: str, tmp_path: P
             secrets={"token": SECRET},
         )
         assert p.github_revoked == [SECRET]
+    live_why = {e["step"]: e["reason"] for e in live if e["event"] == "step_skipped"}
+    assert live_why == {step: reason for step, reason in why.items() if reason}
     assert_partial(live, "revocation submitted to GitHub")
     assert states(live) == {
         "summary": "done",

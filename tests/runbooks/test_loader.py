@@ -81,6 +81,10 @@ steps:
             GOOD.replace("retry: {attempts: 2}", 'when: "inputs.x =="'),
             "rb.yaml:11: step 'block' (#2) field 'when': bad template",
         ),
+        (
+            GOOD.replace("retry: {attempts: 2}", "skip_reason: not asked"),
+            "rb.yaml:9: step 'block' (#2): 'skip_reason' says why 'when' is false: it needs",
+        ),
     ],
 )
 def test_errors_name_file_line_step_and_field(tmp_path: Path, text: str, expected: str) -> None:

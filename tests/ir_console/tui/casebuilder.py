@@ -9,6 +9,8 @@ from pathlib import Path
 from discovery.analyse.sightings import rebuild_sightings
 from discovery.case import anchor, audit
 from discovery.case.store import Store
+from discovery.models import ObservedExchange
+from discovery.redact.convert import to_exchange
 from discovery.redact.secrets import key_path_for
 from tests.conftest import make_exchange, make_sighting
 
@@ -334,3 +336,29 @@ def _invalid_utf8(conn: object) -> None:
         "FROM audit_log",
         (T0 + 999, bad, bad),
     )
+
+
+def add_proxied_exchange(path: Path) -> int:
+    """A request a client sent through a proxy to one address while its Host named another,
+    converted by the pipeline's own redaction (the destination and contradiction are its);
+    the new exchange's id."""
+    seen = ObservedExchange(
+        ts=1_790_000_400.0,
+        source="mitm",
+        evidence="flow 7c1e",
+        client_ip="10.0.0.5",
+        client_port=50400,
+        server_ip="10.0.0.1",
+        server_port=8080,
+        http_version="1.1",
+        method="GET",
+        target="/admin/users",
+        host="10.0.0.1:8080",
+        status=200,
+        request_headers=(("Host", "10.0.0.1:8080"),),
+        destination="10.9.9.9:8080",
+    )
+    with Store.open(path) as store:
+        store.add_exchanges([to_exchange(seen, lambda raw: "f" * 64)])
+        (exchange_id,) = store.conn.execute("SELECT MAX(id) FROM exchanges").fetchone()
+    return int(exchange_id)

@@ -22,6 +22,7 @@ from ir_console.tui.screens.overview import OverviewScreen
 from ir_console.tui.screens.story import StoryScreen
 from ir_console.tui.widgets import VimTable
 from tests.conftest import require_tool
+from tests.ir_console.tui.casebuilder import add_proxied_exchange
 from tests.ir_console.tui.conftest import press, settle, type_text
 from tests.ir_console.tui.democase import build_demo, leaked_credential
 from tests.ir_console.tui.screen_text import screen_text
@@ -242,29 +243,8 @@ async def test_back_returns_to_the_row_you_were_on_even_after_the_case_changed(
 async def test_the_exchange_page_says_where_a_request_really_went(tmp_path: Path) -> None:
     """A request sent through a proxy to one address while its Host names another: the page
     shows the real destination and the contradiction (converted by the pipeline's redaction)."""
-    from discovery.models import ObservedExchange
-    from discovery.redact.convert import to_exchange
-
-    seen = ObservedExchange(
-        ts=1_790_000_400.0,
-        source="mitm",
-        evidence="flow 7c1e",
-        client_ip="10.0.0.5",
-        client_port=50400,
-        server_ip="10.0.0.1",
-        server_port=8080,
-        http_version="1.1",
-        method="GET",
-        target="/admin/users",
-        host="10.0.0.1:8080",
-        status=200,
-        request_headers=(("Host", "10.0.0.1:8080"),),
-        destination="10.9.9.9:8080",
-    )
     case = tmp_path / "case.db"
-    with Store.open(case) as store:
-        store.add_exchanges([to_exchange(seen, lambda raw: "f" * 64)])
-        (exchange_id,) = store.conn.execute("SELECT id FROM exchanges").fetchone()
+    exchange_id = add_proxied_exchange(case)
     app = ConsoleApp(case)
     async with app.run_test(size=(160, 45)) as pilot:
         await settle(pilot)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Input, OptionList, RichLog, Static
+from textual.widgets import Button, DataTable, Input, OptionList, RichLog, Static
 
 from discovery.case import audit
 from discovery.case.store import Store
@@ -157,6 +157,10 @@ async def test_irreversible_step_needs_its_id_typed_and_the_run_resumes(
         await pilot.press("b", "u", "r")
         await pilot.pause(0.2)
         assert modal.query_one("#yes").disabled
+        modal.query_one("#no", Button).focus()  # off the typed id: "y" is no answer here
+        await pilot.press("y")
+        await pilot.pause(0.2)
+        assert app.screen is modal and modal.query_one("#yes").disabled
         await pilot.press("escape")  # decline: the run stops at the gate
         await wait_until(
             pilot,
