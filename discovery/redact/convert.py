@@ -12,7 +12,7 @@ from discovery.models import (
     PrecomputedCredential,
     exchange,
 )
-from discovery.redact.credentials import RequestView, detect_credentials, token_request
+from discovery.redact.credentials import RequestView, detect_credentials, header, token_request
 from discovery.redact.credentials.oauth import issued
 from discovery.redact.credentials.pathsecrets import scan_path
 from discovery.redact.credentials.query import stored_name
@@ -37,16 +37,6 @@ PRECOMPUTED_MEMO_SIZE = 4096
 # (the case's fingerprint function, a source's digest) -> its sighting; digests, never secrets
 _PRECOMPUTED_MEMO: dict[tuple[Callable[[str], str], PrecomputedCredential], CredentialSighting]
 _PRECOMPUTED_MEMO = {}
-
-
-def header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
-    """First value of a header, case-insensitively."""
-    lname = name.lower()
-    size = len(lname)
-    for key, value in headers:
-        if len(key) == size and key.lower() == lname:  # the length rules out most at once
-            return value
-    return None
 
 
 def normalise_host(host: str, tls: bool) -> str:
