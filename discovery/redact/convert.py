@@ -168,10 +168,14 @@ def to_exchange(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> Exc
     destination, mismatch = _destination(obs, authority)
     status = obs.status
     anomalies = obs.anomalies
+    kind: str | None = None
     protocol: str | None = None
     outcome: str | None = None
     facts: str | None = obs.facts  # what the source knew of the connection (Zeek conn.log)
-    kind = grpc_kind(request_type) if obs.method else None
+    # tested here, in the compiled group, before calling the interpreted wire.grpc: most
+    # requests are not gRPC, and calling it for each costs about 0.5 us of a 13 us conversion
+    if request_type is not None and request_type[:16].lower() == "application/grpc":
+        kind = grpc_kind(request_type) if obs.method else None
     if kind is not None:  # a gRPC call: grpc-status is its outcome, its messages protobuf
         assert request_type is not None
         call = grpc_call(obs, kind, request_type)

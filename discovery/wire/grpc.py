@@ -74,11 +74,13 @@ def is_service_name(segment: str) -> bool:
 
 
 def grpc_kind(content_type: str | None) -> str | None:
-    """ "grpc", "grpc-web" or "grpc-web-text" for a gRPC content type; None otherwise (at the
-    cost of one short slice for most: it runs on every request that has a body)."""
-    if content_type is None or content_type[:16].lower() != "application/grpc":
+    """ "grpc", "grpc-web" or "grpc-web-text" for a gRPC content type; None otherwise."""
+    if content_type is None or len(content_type) < 16:
         return None
-    rest = content_type.split(";", 1)[0].rstrip().lower()[16:]
+    media = content_type.split(";", 1)[0].strip().lower()
+    if not media.startswith("application/grpc"):
+        return None
+    rest = media[16:]
     if rest.startswith("-web-text"):
         tail, kind = rest[9:], "grpc-web-text"
     elif rest.startswith("-web"):

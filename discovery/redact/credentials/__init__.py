@@ -24,7 +24,6 @@ from discovery.redact.credentials.config import (
 from discovery.redact.credentials.found import Fingerprint
 from discovery.redact.credentials.messages import detect as detect_in_messages
 from discovery.redact.credentials.oauth import TokenRequest, annotate, parse_token_request
-from discovery.wire.grpc import grpc_kind
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -100,13 +99,12 @@ def detect_credentials(
         content_type = view.content_type
         if content_type is None:
             content_type = header(view.headers, "content-type")
-        kind = grpc_kind(content_type)
-        if kind is None:
-            found.extend(bodies.detect(view.body, content_type, fp, config))
-        else:  # a gRPC request: its messages
-            assert content_type is not None
+        grpc = None
+        # tested here before calling into the interpreted wire.grpc (most bodies are not gRPC)
+        if content_type is not None and content_type[:16].lower() == "application/grpc":
             encoding = header(view.headers, "grpc-encoding")
-            found.extend(detect_in_messages(view.body, kind, content_type, encoding, fp, config))
+            grpc = detect_in_messages(view.body, content_type, encoding, fp, config)
+        found.extend(bodies.detect(view.body, content_type, fp, config) if grpc is None else grpc)
         request = token_request(view)
         if request is not None:  # an OAuth token request: the client names its credentials
             found = annotate(found, request)

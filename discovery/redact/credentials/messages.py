@@ -14,19 +14,21 @@ from discovery.models import CredentialSighting
 from discovery.redact.credentials.bodies import MAX_FIELDS, detect_fields, json_fields
 from discovery.redact.credentials.config import DetectorConfig
 from discovery.redact.credentials.found import Fingerprint
-from discovery.wire.grpc import message_texts
+from discovery.wire.grpc import grpc_kind, message_texts
 
 
 def detect(
     body: bytes,
-    kind: str,
     content_type: str,
     encoding: str | None,
     fp: Fingerprint,
     config: DetectorConfig,
-) -> list[CredentialSighting]:
-    """Credentials in a gRPC request body prefix (``kind``: ``grpc_kind`` of its
-    ``content_type``; ``encoding``: its ``grpc-encoding``)."""
+) -> list[CredentialSighting] | None:
+    """Credentials in a gRPC request body prefix (``encoding``: its ``grpc-encoding``); None
+    when ``content_type`` is not a gRPC one."""
+    kind = grpc_kind(content_type)
+    if kind is None:
+        return None
     as_json = "+json" in content_type.lower()
     texts, _anomalies = message_texts(body, encoding, kind, as_json)  # stored by redact.grpc
     fields: list[tuple[str, str]] = []
