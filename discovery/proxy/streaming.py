@@ -17,36 +17,25 @@ callable receives every chunk and returns what is forwarded):
 What it cannot do (mitmproxy's design): the request head is sent upstream before the body
 streams, so a body block cannot be answered 403 (the client's connection is closed, the upstream
 sees a head and no body bytes), and a credential beyond the first ``limit`` bytes of a streamed
-body is not seen. Bodies compressed with gzip or deflate are read decompressed; other codings
-(br, zstd) are not read.
+body is not seen. Compressed bodies are read decompressed as a buffered body's prefix is
+(``wire.bodies``: gzip, deflate, and br and zstd where their decoders are installed).
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from typing import Any
+
+from discovery.wire.bodies import decode_body
 
 HOLD, PASS, BLOCKED = "holding", "passing", "blocked"
 
 
 def decoded_prefix(prefix: bytes, encoding: str | None, limit: int) -> bytes:
-    """The start of a body as its type reads it: identity as is, gzip and deflate decompressed
-    (at most ``limit`` bytes out); another or a broken coding: nothing."""
-    coding = (encoding or "").strip().lower()
-    if coding in ("", "identity"):
-        return prefix[:limit]
-    try:
-        if coding in ("gzip", "x-gzip"):
-            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(prefix, limit)
-        if coding == "deflate":  # zlib-wrapped as the RFC says, or raw as some clients send
-            try:
-                return zlib.decompressobj().decompress(prefix, limit)
-            except zlib.error:
-                return zlib.decompressobj(-zlib.MAX_WBITS).decompress(prefix, limit)
-    except zlib.error:
-        return b""
-    return b""
+    """The start of a body as its type reads it (``wire.bodies.decode_body``: at most ``limit``
+    bytes out); a coding that does not decode: nothing."""
+    decoded, reason = decode_body(prefix, encoding, limit)
+    return b"" if reason is not None else decoded
 
 
 class BodyGate:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 
 from discovery.models import Headers, ObservedExchange
+from discovery.redact.credentials import header
 from discovery.redact.sensitive import scan_text
 from discovery.wire.grpc import (
     grpc_kind,
@@ -63,18 +64,11 @@ class GrpcCall:
         self.facts = facts
 
 
-def _first(headers: Headers, name: str) -> str | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None
-
-
 def _code(obs: ObservedExchange, kind: str) -> int | None:
-    code = parse_status(_first(obs.response_headers, "grpc-status"))
+    code = parse_status(header(obs.response_headers, "grpc-status"))
     if code is None and kind != "grpc" and obs.response_body:
         body = web_text(obs.response_body) if kind == "grpc-web-text" else obs.response_body
-        code = parse_status(_first(tuple(web_trailers(body)), "grpc-status"))
+        code = parse_status(header(tuple(web_trailers(body)), "grpc-status"))
     return code
 
 
@@ -95,7 +89,7 @@ def _texts(
     ``side`` for the request)."""
     if not body:
         return "", []
-    texts, anomalies = message_texts(body, _first(headers, "grpc-encoding"), kind, as_json)
+    texts, anomalies = message_texts(body, header(headers, "grpc-encoding"), kind, as_json)
     if side:
         anomalies = [a.replace(":", f" ({side}):", 1) for a in anomalies]
     return "\n".join(text for _, text in texts), anomalies

@@ -51,13 +51,12 @@ def grpc_methods(store: Store, host: str | None = None) -> list[dict[str, Any]]:
         "GROUP BY 1, 2, 3, 4, 5, 6",
         args,
     ):
-        entry = per.setdefault(endpoint_id, {"outcomes": Counter(), "flavours": set(), "calls": 0})
+        entry = per.setdefault(endpoint_id, {"outcomes": Counter(), "flavours": set()})
         if protocol == "grpc" and outcome:  # the grpc-status name the pipeline stored
             entry["outcomes"][outcome] += count
         else:  # a case ingested before outcomes were stored: read from its error text
             entry["outcomes"][_outcome(status, error)] += count
         entry["flavours"].add(_flavour(content_type))
-        entry["calls"] += count
     if not per:
         return []
     marks = ",".join("?" * len(per))

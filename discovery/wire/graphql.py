@@ -23,6 +23,7 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # graphql-core is imported at the first document parsed (it costs 0.2 s of
@@ -401,8 +402,8 @@ def _walk(
                     roots[name] = None
                 if len(paths) < MAX_FIELDS_KEPT:
                     paths[path] = None
-                if len(values) < MAX_VALUES:
-                    _argument_strings(selection.arguments, values)
+                if selection.arguments and len(values) < MAX_VALUES:
+                    _argument_strings(selection.arguments, values, nodes)
                 if selection.selection_set is not None:
                     stack.append((selection.selection_set, level + 1, path, seen))
             elif isinstance(selection, nodes.InlineFragmentNode):
@@ -422,12 +423,11 @@ def _walk(
     )
 
 
-def _argument_strings(arguments: Any, values: list[tuple[str, str]]) -> None:
+def _argument_strings(arguments: Any, values: list[tuple[str, str]], nodes: ModuleType) -> None:
     """String literals written as arguments (``login(password: "...")``): values the document
-    carries inline, which the detectors must see as they see variables."""
-    from graphql.language import ast as nodes
-
-    for argument in arguments or ():
+    carries inline, which the detectors must see as they see variables. ``nodes``:
+    ``graphql.language.ast``, imported once per walk (not per field)."""
+    for argument in arguments:
         stack: list[tuple[str, Any]] = [(argument.name.value, argument.value)]
         while stack and len(values) < MAX_VALUES:
             name, node = stack.pop()

@@ -35,7 +35,7 @@ class Scan:
         self.cut: str | None = None  # the first reason reading stopped early
 
 
-def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
+def varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
     """(value, next position); next position -1 when the varint is cut or longer than 10 bytes."""
     value = shift = 0
     while pos < end and shift < 70:
@@ -77,7 +77,7 @@ def _walk(
         if scan.fields >= MAX_FIELDS:
             scan.cut = scan.cut or f"more than {MAX_FIELDS} fields"
             return True
-        key, pos = _varint(data, pos, end)
+        key, pos = varint(data, pos, end)
         if pos < 0:
             return cut_ok
         number, wire = key >> 3, key & 7
@@ -85,7 +85,7 @@ def _walk(
             return False
         scan.fields += 1
         if wire == 0:
-            _, pos = _varint(data, pos, end)
+            _, pos = varint(data, pos, end)
             if pos < 0:
                 return cut_ok
         elif wire == 1 or wire == 5:
@@ -93,7 +93,7 @@ def _walk(
             if pos > end:
                 return cut_ok
         elif wire == 2:
-            length, pos = _varint(data, pos, end)
+            length, pos = varint(data, pos, end)
             if pos < 0:
                 return cut_ok
             stop = pos + length

@@ -12,7 +12,7 @@ from typing import Any
 from discovery.analyse.specs.document import load_document, read_text, validate_document
 from discovery.analyse.specs.graphql import SDL_SUFFIXES, is_graphql_schema, load_graphql_spec
 from discovery.analyse.specs.model import LoadedSpec, extract
-from discovery.analyse.specs.protoset_sniff import looks_binary
+from discovery.analyse.specs.protoset_sniff import file_head, looks_binary
 from discovery.case.pending import mark_pending
 from discovery.case.store import Store, dumps
 from discovery.ticker import ticking
@@ -55,12 +55,12 @@ def load_spec(
 def _graphql_file(path: Path) -> bool:
     if path.suffix.lower() in SDL_SUFFIXES:
         return True
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(4096)
-    except OSError:
-        return False  # load_document names the problem
-    return head.lstrip()[:1] == b"{" and is_graphql_schema(path, read_text(path)[0])
+    head = file_head(path)
+    return (
+        head is not None
+        and head.lstrip()[:1] == b"{"
+        and is_graphql_schema(path, read_text(path)[0])
+    )
 
 
 def write_spec(

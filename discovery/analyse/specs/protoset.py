@@ -21,6 +21,7 @@ from google.protobuf.message import DecodeError
 from discovery.analyse.specs.model import LoadedSpec, SpecOperation
 from discovery.errors import SpecError
 from discovery.wire.grpc import frames
+from discovery.wire.protobuf import varint
 
 FORMAT: Final = "protobuf"
 MAX_SIZE: Final = 64 << 20  # bytes of a descriptor file read at most
@@ -31,18 +32,18 @@ def _fields(data: bytes) -> list[tuple[int, bytes]]:
     out: list[tuple[int, bytes]] = []
     pos, end = 0, len(data)
     while pos < end:
-        key, pos = _varint(data, pos)
+        key, pos = varint(data, pos, end)
         if pos < 0:
             return []
         number, wire = key >> 3, key & 7
         if wire == 0:
-            _, pos = _varint(data, pos)
+            _, pos = varint(data, pos, end)
         elif wire == 1:
             pos += 8
         elif wire == 5:
             pos += 4
         elif wire == 2:
-            length, pos = _varint(data, pos)
+            length, pos = varint(data, pos, end)
             if pos < 0 or pos + length > end:
                 return []
             out.append((number, data[pos : pos + length]))
@@ -52,18 +53,6 @@ def _fields(data: bytes) -> list[tuple[int, bytes]]:
         if pos < 0 or pos > end:
             return []
     return out
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while pos < len(data) and shift < 64:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-    return 0, -1
 
 
 def _reflection_files(data: bytes) -> list[bytes]:

@@ -25,7 +25,14 @@ from discovery.redact.credentials.found import Fingerprint
 from discovery.redact.credentials.messages import detect as detect_in_messages
 from discovery.redact.credentials.oauth import TokenRequest, annotate, parse_token_request
 
-__all__ = ["DEFAULT_CONFIG", "DetectorConfig", "Fingerprint", "RequestView", "detect_credentials"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DetectorConfig",
+    "Fingerprint",
+    "RequestView",
+    "detect_credentials",
+    "header",
+]
 
 
 class RequestView:
@@ -91,10 +98,11 @@ def detect_credentials(
     if view.body:
         content_type = view.content_type
         if content_type is None:
-            content_type = _first(view.headers, "content-type")
+            content_type = header(view.headers, "content-type")
         grpc = None
+        # tested here before calling into the interpreted wire.grpc (most bodies are not gRPC)
         if content_type is not None and content_type[:16].lower() == "application/grpc":
-            encoding = _first(view.headers, "grpc-encoding")
+            encoding = header(view.headers, "grpc-encoding")
             grpc = detect_in_messages(view.body, content_type, encoding, fp, config)
         found.extend(bodies.detect(view.body, content_type, fp, config) if grpc is None else grpc)
         request = token_request(view)
@@ -114,14 +122,15 @@ def token_request(view: RequestView) -> TokenRequest | None:
         return None
     content_type = view.content_type
     if content_type is None:
-        content_type = _first(view.headers, "content-type")
+        content_type = header(view.headers, "content-type")
     return parse_token_request(view.method, view.host, view.headers, view.body, content_type)
 
 
-def _first(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+def header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    """First value of a header, case-insensitively (``name`` in lower case)."""
     size = len(name)
     for key, value in headers:
-        if len(key) == size and key.lower() == name:
+        if len(key) == size and key.lower() == name:  # the length rules out most at once
             return value
     return None
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import zlib
 
+import pytest
+
 from discovery.proxy.streaming import BodyGate, decoded_prefix
 
 
@@ -46,5 +48,11 @@ def test_decoded_prefix_reads_gzip_and_deflate_from_a_truncated_start() -> None:
     raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
     assert decoded_prefix(raw.compress(body) + raw.flush(), "deflate", 16) == body[:16]
     assert decoded_prefix(b"not gzip", "gzip", 16) == b""
-    assert decoded_prefix(b"brotli bytes", "br", 16) == b""  # not read: said in the docs
+    assert decoded_prefix(b"brotli bytes", "br", 16) == b""  # a coding that does not decode
     assert decoded_prefix(body, None, 8) == body[:8]
+
+
+def test_decoded_prefix_reads_brotli_as_a_buffered_body_is_read() -> None:
+    brotli = pytest.importorskip("brotli")
+    body = b'{"token": "abc"}' + b"y" * 5000
+    assert decoded_prefix(brotli.compress(body), "br", 16) == body[:16]
