@@ -136,7 +136,6 @@ class TlsSession:
         self.hello: ClientHello | None = None
         self.ja4: str | None = None
         self.ja4s: str | None = None  # the server's answer (from its ServerHello)
-        self.hello_raw = b""
         self.hello_ts = 0.0
         self.hello_frames = (0, 0)
         self.client_random = b""
