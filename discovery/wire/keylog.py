@@ -43,14 +43,13 @@ class KeyLog:
     it remember when each session came; ``forget_before(t)`` then drops the sessions that came
     earlier (a connection already decrypting keeps the secrets it took)."""
 
-    __slots__ = ("_arrivals", "_by_random", "_now", "_rsa", "generation", "origins", "sources")
+    __slots__ = ("_arrivals", "_by_random", "_now", "_rsa", "origins", "sources")
 
     def __init__(self) -> None:
         self._by_random: dict[bytes, dict[str, bytes]] = {}
         self._rsa: dict[bytes, bytes] = {}
         self.origins: dict[bytes, str] = {}  # client random -> name of the input that gave it
         self.sources: list[str] = []  # names of the key logs read (paths, "pcapng DSB")
-        self.generation = 0  # grows with every batch of lines taken (a followed log's news)
         self._now: float | None = None  # time of the lines being added, when stamped
         self._arrivals: deque[tuple[float, bool, bytes]] = deque()  # (time, is RSA, key)
 
@@ -77,8 +76,6 @@ class KeyLog:
                 stats.skip(BAD_LINE, f"{origin}: line {number}: not a key log line")
         if origin not in self.sources:
             self.sources.append(origin)
-        if taken:
-            self.generation += 1
         return taken
 
     def stamp(self, now: float) -> None:
