@@ -16,7 +16,6 @@ child processes; wall time, CPU time and peak RSS (``wait4``) are measured per p
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import random
@@ -33,10 +32,10 @@ from pathlib import Path
 import h2.config
 import h2.connection
 import h2.events
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.discovery.proxyfixtures import self_signed_cert
 
 IR_CONSOLE = Path(sys.executable).with_name("ir-console")
 HOST = "api.bench.test"
@@ -44,32 +43,6 @@ PER_CONNECTION = 100
 IN_FLIGHT = 10
 _ETH = b"\x00" * 12 + b"\x08\x00"
 _LOOP = bytes([127, 0, 0, 1])
-
-
-def _cert(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "bench.crt", folder / "bench.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 class _Writer:
@@ -245,7 +218,7 @@ def make_capture(folder: Path, pcap: Path, keylog: Path, requests: int) -> None:
     """A capture of ``requests`` HTTP/2 requests over TLS 1.3 and its key log."""
     rng = random.Random(7)
     tokens = [f"tok_{i:03d}_" + "".join(rng.choices("abcdef0123456789", k=32)) for i in range(30)]
-    cert, key = _cert(folder)
+    cert, key = self_signed_cert(folder, HOST, stem="bench")
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert, key)
     server_ctx.set_alpn_protocols(["h2"])

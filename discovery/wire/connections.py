@@ -35,7 +35,7 @@ from discovery.wire.tls import (
     looks_like_tls,
     parse_client_hello,
 )
-from discovery.wire.tlssession import TlsSession, Waiting
+from discovery.wire.tlssession import TlsSession, Waiting, endpoints
 
 log = logging.getLogger(__name__)
 
@@ -189,16 +189,14 @@ class ConnectionHandler:
 
     def _start_http(self, conn: Connection, client: int) -> None:
         conn.client = client
-        server = 1 - client
         self.kind = _HTTP
         pipeline = self.pipeline
         self.http = HttpSession(
             pipeline.out.append if pipeline.keys is None else partial(pipeline.emit, conn),
-            self.pipeline.stats,
-            self.pipeline.source,
-            (conn.ip(client), conn.ports[client]),
-            (conn.ip(server), conn.ports[server]),
-            self.pipeline.where,
+            pipeline.stats,
+            pipeline.source,
+            *endpoints(conn),
+            pipeline.where,
             partial(self._tunnel, conn),
             self.tunnel_host,
             partial(self._upgrade, conn),
@@ -233,15 +231,13 @@ class ConnectionHandler:
         """An HTTP/1.1 request's upgrade to h2c was answered 101: HTTP/2 from here on, its
         stream 1 the answer to that request (``answered``)."""
         pipeline = self.pipeline
-        client_side = conn.client or 0
         self.kind = _APP
         self.http = None
         self.app = H2Session(
             partial(pipeline.emit, conn),
             pipeline.stats,
             pipeline.source,
-            (conn.ip(client_side), conn.ports[client_side]),
-            (conn.ip(1 - client_side), conn.ports[1 - client_side]),
+            *endpoints(conn),
             pipeline.where,
             upgraded=answered,
             upgrade_at=(ts, frame),
@@ -258,13 +254,11 @@ class ConnectionHandler:
         if kind == "tls":
             self.app = TlsSession(pipeline, conn)
         else:
-            client = conn.client or 0
             self.app = H2Session(
                 partial(pipeline.emit, conn),
                 pipeline.stats,
                 pipeline.source,
-                (conn.ip(client), conn.ports[client]),
-                (conn.ip(1 - client), conn.ports[1 - client]),
+                *endpoints(conn),
                 pipeline.where,
             )
             pipeline.stats.counts["h2c connections (HTTP/2 with prior knowledge)"] += 1
@@ -285,7 +279,6 @@ class ConnectionHandler:
             return
         self.kind = _OTHER  # nothing more to read: the rest is encrypted
         self.hello = bytearray()
-        client, server = conn.client or 0, 1 - (conn.client or 0)
         self.pipeline.emit(
             conn,
             hello_exchange(
@@ -293,8 +286,7 @@ class ConnectionHandler:
                 self.hello_ts,
                 self.hello_frames,
                 self.pipeline.source,
-                (conn.ip(client), conn.ports[client]),
-                (conn.ip(server), conn.ports[server]),
+                *endpoints(conn),
                 ja4=hello.ja4,
                 host=hello.sni or self.tunnel_host,
                 destination=self.tunnel_host,

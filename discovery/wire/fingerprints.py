@@ -7,16 +7,11 @@ the standard defines it); the values themselves are never kept.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
-from discovery.wire.tls import alpn_chars, version_code
+from discovery.wire.tls import alpn_chars, hash12, version_code
 
 _ZERO = "0" * 12
-
-
-def _hash12(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def ja4s(version: int, cipher: int, extensions: Sequence[int], alpn: str | None) -> str:
@@ -24,7 +19,7 @@ def ja4s(version: int, cipher: int, extensions: Sequence[int], alpn: str | None)
     the hash of the extensions in the server's order (GREASE included, as sent)."""
     head = f"t{version_code(version)}{min(len(extensions), 99):02d}{alpn_chars(alpn) if alpn else '00'}"
     text = ",".join(f"{e:04x}" for e in extensions)
-    return f"{head}_{cipher:04x}_{_hash12(text) if text else _ZERO}"
+    return f"{head}_{cipher:04x}_{hash12(text) if text else _ZERO}"
 
 
 def _language(value: str) -> str:
@@ -69,8 +64,8 @@ def ja4h(method: str, http_version: str | None, headers: Sequence[tuple[str, str
     )
     if cookies:
         ordered = sorted(cookies, key=lambda pair: pair[0])
-        cookie_names = _hash12(",".join(name for name, _ in ordered))
-        cookie_pairs = _hash12(",".join(pair for _, pair in ordered))
+        cookie_names = hash12(",".join(name for name, _ in ordered))
+        cookie_pairs = hash12(",".join(pair for _, pair in ordered))
     else:
         cookie_names = cookie_pairs = _ZERO
-    return f"{head}_{_hash12(','.join(names))}_{cookie_names}_{cookie_pairs}"
+    return f"{head}_{hash12(','.join(names))}_{cookie_names}_{cookie_pairs}"

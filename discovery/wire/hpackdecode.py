@@ -54,29 +54,23 @@ class HeaderDecoder:
                 if byte & 0x80:  # indexed field
                     index, pos = _integer(block, pos, 0x7F)
                     out.append(self._field(index))
-                elif byte & 0x40:  # literal, added to the table
-                    index, pos = _integer(block, pos, 0x3F)
-                    if index:
-                        name = self._field(index)[0]
-                    else:
-                        name, pos = self._string(block, pos)
-                    value, pos = self._string(block, pos)
-                    out.append((name, value))
-                    self._add(name, value)
-                elif byte & 0x20:  # dynamic table size update
+                elif byte & 0x60 == 0x20:  # dynamic table size update
                     size, pos = _integer(block, pos, 0x1F)
                     if size > MAX_TABLE:
                         raise HpackError(f"table size {size} too large")
                     self.max_size = size
                     self._evict(0)
-                else:  # literal not indexed / never indexed
-                    index, pos = _integer(block, pos, 0x0F)
+                else:  # literal: added to the table (0x40), or not indexed / never indexed
+                    indexing = byte & 0x40
+                    index, pos = _integer(block, pos, 0x3F if indexing else 0x0F)
                     if index:
                         name = self._field(index)[0]
                     else:
                         name, pos = self._string(block, pos)
                     value, pos = self._string(block, pos)
                     out.append((name, value))
+                    if indexing:
+                        self._add(name, value)
         except IndexError as exc:
             raise HpackError("truncated header block") from exc
         return out

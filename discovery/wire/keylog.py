@@ -43,14 +43,13 @@ class KeyLog:
     remembered with that time; ``forget_before(t)`` drops the sessions that arrived earlier (a
     connection already decrypting keeps the secrets it took). Lines added without a time stay."""
 
-    __slots__ = ("_arrivals", "_by_random", "_rsa", "generation", "origins", "sources")
+    __slots__ = ("_arrivals", "_by_random", "_rsa", "origins", "sources")
 
     def __init__(self) -> None:
         self._by_random: dict[bytes, dict[str, bytes]] = {}
         self._rsa: dict[bytes, bytes] = {}
         self.origins: dict[bytes, str] = {}  # client random -> name of the input that gave it
         self.sources: list[str] = []  # names of the key logs read (paths, "pcapng DSB")
-        self.generation = 0  # grows with every batch of lines taken (a followed log's news)
         self._arrivals: deque[tuple[float, bool, bytes]] = deque()  # (time, is RSA, key)
 
     def __repr__(self) -> str:  # never the secrets
@@ -82,8 +81,6 @@ class KeyLog:
                 stats.skip(BAD_LINE, f"{origin}: line {number}: not a key log line")
         if origin not in self.sources:
             self.sources.append(origin)
-        if taken:
-            self.generation += 1
         return taken
 
     def forget_before(self, cutoff: float) -> int:

@@ -135,7 +135,8 @@ def _parse_body(body: bytes) -> ClientHello:
     return ClientHello(version, ciphers, tuple(extensions), sni, alpn, sigalgs, versions)
 
 
-def _alpn_chars(value: str) -> str:
+def alpn_chars(value: str) -> str:
+    """The two characters JA4 and JA4S give an ALPN value (first and last, or hex digits)."""
     if not value:
         return "00"
     first, last = value[0], value[-1]
@@ -145,29 +146,30 @@ def _alpn_chars(value: str) -> str:
     return f"{raw[0]:02x}"[0] + f"{raw[-1]:02x}"[-1]
 
 
-def _hash12(text: str) -> str:
+def hash12(text: str) -> str:
+    """A fingerprint part: the truncated SHA-256 of its text (JA4, JA4S, JA4H)."""
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def ja4(hello: ClientHello, transport: str = "t") -> str:
     """The JA4 TLS client fingerprint (FoxIO's specification), GREASE values ignored."""
     versions = [v for v in hello.supported_versions if not is_grease(v)]
-    version = _VERSIONS.get(max(versions) if versions else hello.version, "00")
+    version = version_code(max(versions) if versions else hello.version)
     ciphers = [c for c in hello.ciphers if not is_grease(c)]
     exts = [e for e in hello.extensions if not is_grease(e)]
     head = (
         f"{transport}{version}{'d' if hello.sni else 'i'}"
         f"{min(len(ciphers), 99):02d}{min(len(exts), 99):02d}"
-        f"{_alpn_chars(hello.alpn[0]) if hello.alpn else '00'}"
+        f"{alpn_chars(hello.alpn[0]) if hello.alpn else '00'}"
     )
-    cipher_hash = _hash12(",".join(f"{c:04x}" for c in sorted(ciphers))) if ciphers else "0" * 12
+    cipher_hash = hash12(",".join(f"{c:04x}" for c in sorted(ciphers))) if ciphers else "0" * 12
     rest = sorted(e for e in exts if e not in (EXT_SNI, EXT_ALPN))
     if rest:
         text = ",".join(f"{e:04x}" for e in rest)
         sig = [s for s in hello.signature_algorithms if not is_grease(s)]
         if sig:
             text += "_" + ",".join(f"{s:04x}" for s in sig)
-        ext_hash = _hash12(text)
+        ext_hash = hash12(text)
     else:
         ext_hash = "0" * 12
     return f"{head}_{cipher_hash}_{ext_hash}"
@@ -176,11 +178,6 @@ def ja4(hello: ClientHello, transport: str = "t") -> str:
 def version_code(version: int) -> str:
     """The two characters JA4 and JA4S give a TLS version ("13", "12", ...; "00" unknown)."""
     return _VERSIONS.get(version, "00")
-
-
-def alpn_chars(value: str) -> str:
-    """The two characters JA4 and JA4S give an ALPN value (first and last, or hex digits)."""
-    return _alpn_chars(value)
 
 
 def hello_exchange(

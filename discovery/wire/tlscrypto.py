@@ -141,7 +141,18 @@ class RecordKeys:
     """One direction's record protection: keys, IV, sequence number; ``open`` decrypts one
     record's payload (the record header is given for the additional data)."""
 
-    __slots__ = ("aead", "cbc_key", "etm", "iv", "mac", "mac_key", "mode", "seq", "tls13")
+    __slots__ = (
+        "aead",
+        "cbc_key",
+        "etm",
+        "iv",
+        "iv_int",
+        "mac",
+        "mac_key",
+        "mode",
+        "seq",
+        "tls13",
+    )
 
     def __init__(
         self,
@@ -155,6 +166,7 @@ class RecordKeys:
         self.mode = suite.mode
         self.tls13 = tls13
         self.iv = iv
+        self.iv_int = int.from_bytes(iv, "big")  # XORed with the sequence number: the nonce
         self.seq = 0
         self.mac = suite.mac
         self.mac_key = mac_key
@@ -178,7 +190,7 @@ class RecordKeys:
         if aead is None:
             return self._open_cbc(seq, rtype, version, payload)
         if self.tls13:
-            nonce = _xor_seq(self.iv, seq)
+            nonce = (self.iv_int ^ seq).to_bytes(12, "big")
             aad = bytes([rtype]) + version + struct.pack("!H", len(payload))
             body = payload
         elif self.mode == _GCM or self.mode == _CCM:
@@ -188,7 +200,7 @@ class RecordKeys:
             body = payload[8:]
             aad = struct.pack("!QB", seq, rtype) + version + struct.pack("!H", len(body) - 16)
         else:  # ChaCha20-Poly1305 in TLS 1.2: the nonce is the IV XOR the sequence number
-            nonce = _xor_seq(self.iv, seq)
+            nonce = (self.iv_int ^ seq).to_bytes(12, "big")
             body = payload
             aad = struct.pack("!QB", seq, rtype) + version + struct.pack("!H", len(body) - 16)
         try:
@@ -225,11 +237,6 @@ class RecordKeys:
             raise DecryptError("record not a whole number of blocks")
         decryptor = Cipher(algorithms.AES(self.cbc_key), modes.CBC(body[:16])).decryptor()
         return decryptor.update(body[16:]) + decryptor.finalize()
-
-
-def _xor_seq(iv: bytes, seq: int) -> bytes:
-    padded = seq.to_bytes(len(iv), "big")
-    return bytes(a ^ b for a, b in zip(iv, padded, strict=True))
 
 
 def _strip_padding(plain: bytes) -> bytes:

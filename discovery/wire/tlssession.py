@@ -136,7 +136,6 @@ class TlsSession:
         self.hello: ClientHello | None = None
         self.ja4: str | None = None
         self.ja4s: str | None = None  # the server's answer (from its ServerHello)
-        self.hello_raw = b""
         self.hello_ts = 0.0
         self.hello_frames = (0, 0)
         self.client_random = b""
@@ -595,11 +594,7 @@ class TlsSession:
 
     def _make_app(self, kind: str) -> None:
         self.app_kind = kind
-        conn, client = self.conn, self.conn.client or 0
-        ends = (
-            (conn.ip(client), conn.ports[client]),
-            (conn.ip(1 - client), conn.ports[1 - client]),
-        )
+        ends = endpoints(self.conn)
         p = self.pipeline
         if kind == "h2":
             self.app = H2Session(self._emit_app, p.stats, p.source, *ends, p.where)
@@ -647,23 +642,27 @@ class TlsSession:
         hello = self.hello
         assert hello is not None
         self.opaque_sent = True
-        conn = self.conn
-        client, server = conn.client or 0, 1 - (conn.client or 0)
         self.pipeline.emit(
-            conn,
+            self.conn,
             hello_exchange(
                 hello,
                 self.hello_ts,
                 self.hello_frames,
                 self.pipeline.source,
-                (conn.ip(client), conn.ports[client]),
-                (conn.ip(server), conn.ports[server]),
+                *endpoints(self.conn),
                 ja4=self.ja4,
                 ja4s=self.ja4s,
                 host=hello.sni,
                 error=error,
             ),
         )
+
+
+def endpoints(conn: Connection) -> tuple[tuple[str, int], tuple[str, int]]:
+    """A connection's client and server, each (address, port); side 0 is the client until
+    the connection says otherwise."""
+    client = conn.client or 0
+    return (conn.ip(client), conn.ports[client]), (conn.ip(1 - client), conn.ports[1 - client])
 
 
 def _size(n: int) -> str:

@@ -24,33 +24,40 @@ MITMDUMP = str(Path(sys.executable).with_name("mitmdump"))
 ADDON = str(Path(__file__).resolve().parents[2] / "discovery" / "proxy" / "addon.py")
 
 
-def self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    """A throwaway certificate for localhost / 127.0.0.1 and its key (PEM files)."""
+def self_signed_cert(
+    directory: Path, name: str = "localhost", *, kind: str = "ec", stem: str = "upstream"
+) -> tuple[Path, Path]:
+    """A throwaway certificate for ``name`` and 127.0.0.1 and its key: PEM files ``stem``.crt
+    and ``stem``.key (``kind``: "ec", or "rsa" for an RSA key exchange)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    key = (
+        ec.generate_private_key(ec.SECP256R1())
+        if kind == "ec"
+        else rsa.generate_private_key(65537, 2048)
+    )
+    subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [x509.DNSName(name), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
             ),
             critical=False,
         )
         .sign(key, hashes.SHA256())
     )
-    cert_path, key_path = directory / "upstream.crt", directory / "upstream.key"
+    cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(

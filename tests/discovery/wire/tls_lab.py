@@ -5,7 +5,6 @@ HTTP/1.1 and HTTP/2, h2c with prior knowledge) with a throwaway certificate, cur
 
 from __future__ import annotations
 
-import datetime
 import os
 import socket
 import subprocess
@@ -15,12 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
-
 from tests.conftest import require_tool
+from tests.discovery.proxyfixtures import self_signed_cert
 
 HOST = "api.tls.test"
 
@@ -29,39 +24,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def make_cert(folder: Path, kind: str = "ec") -> tuple[Path, Path]:
-    """A self-signed certificate for HOST (``kind``: "ec" or "rsa", for RSA key exchange)."""
-    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-    key = (
-        ec.generate_private_key(ec.SECP256R1())
-        if kind == "ec"
-        else rsa.generate_private_key(65537, 2048)
-    )
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / f"{kind}.crt", folder / f"{kind}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 @dataclass
@@ -117,7 +79,7 @@ http {{
 @contextmanager
 def nginx(folder: Path, kind: str = "ec", ciphers: str = "HIGH") -> Iterator[Nginx]:
     exe = require_tool("nginx")
-    cert, key = make_cert(folder, kind)
+    cert, key = self_signed_cert(folder, HOST, kind=kind, stem=kind)
     ports = (free_port(), free_port(), free_port())
     backend = free_port()  # behind /v1/charges (proxied, so nginx reads the request body)
     conf = folder / "nginx.conf"

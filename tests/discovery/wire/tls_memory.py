@@ -10,7 +10,8 @@ import struct
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tests.discovery.wire.tls_lab import HOST, make_cert
+from tests.discovery.proxyfixtures import self_signed_cert
+from tests.discovery.wire.tls_lab import HOST
 
 Chunk = tuple[bool, bytes]  # (from the client, bytes)
 T0 = 1_790_000_000.0
@@ -38,7 +39,7 @@ def conversation(
 ) -> list[Chunk]:
     """The bytes of one TLS connection, in order: each request is written by the client, the
     server reads it and writes ``respond(request)``."""
-    cert, key = make_cert(folder, cert_kind)
+    cert, key = self_signed_cert(folder, HOST, kind=cert_kind, stem=cert_kind)
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert, key)
     client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
