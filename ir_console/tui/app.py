@@ -17,11 +17,12 @@ from rich.text import Text
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
 from discovery.errors import DiscoveryError, SubjectNotFound
-from discovery.views.story import STORY_TYPES
+from discovery.views.story import STORY_TYPES, Story
 from ir_console.suggest import did_you_mean
 from ir_console.tui.commandline import CommandError, CommandLine, parse
 from ir_console.tui.data import CaseData
@@ -57,12 +58,29 @@ from ir_console.tui.screens.live import LiveScreen
 from ir_console.tui.screens.overview import OverviewScreen
 from ir_console.tui.screens.runbooks import RunsScreen
 from ir_console.tui.screens.search import SearchModal
-from ir_console.tui.screens.story import StoryScreen
+from ir_console.tui.screens.story import StoryLoaded, StoryScreen, timeline_buckets
 from ir_console.tui.screens.walkthrough import WalkthroughScreen
 from ir_console.tui.widgets import safe
 
 POLL_S = 1.0
 SWITCH_INTERVAL_S = 0.0005  # see on_mount
+STORY_WAIT_S = 0.5  # a subject's page waits this long for its story before showing "loading…"
+
+
+class StoryRead(Message):
+    """A subject's story, read for the page about to open (``error``: why it could not be)."""
+
+    def __init__(
+        self, subject: SubjectRef, token: int, version: int, story: Story | None, error: str | None
+    ) -> None:
+        super().__init__()
+        self.subject = subject
+        self.token = token
+        self.version = version
+        self.story = story
+        self.error = error
+
+
 SCREENS_BY_KEY = (
     ("1", "overview", "Overview"),
     ("2", "endpoints", "Endpoints"),
@@ -96,6 +114,7 @@ class ConsoleApp(App[None]):
 
     TITLE = "ir-console"
     CSS_PATH = "console.tcss"
+    ALLOW_IN_MAXIMIZED_VIEW = "KeyFooter"  # the keys stay in view over a zoomed pane
     MODES: ClassVar = {
         "overview": OverviewScreen,
         "endpoints": EndpointsScreen,
@@ -131,6 +150,8 @@ class ConsoleApp(App[None]):
         self.started_at = time.perf_counter()
         self.first_paint_at: float | None = None
         self._switch_interval = sys.getswitchinterval()
+        self._story_token = 0
+        self._story_pending: dict[int, StoryScreen | None] = {}  # read -> its page, if shown
 
     def on_mount(self) -> None:
         self.sub_title = self.case_path.name
@@ -185,7 +206,47 @@ class ConsoleApp(App[None]):
             self.screen.show_subject(message.subject)
 
     def on_open_story(self, message: OpenStory) -> None:
-        self.push_screen(StoryScreen(message.subject))
+        self.open_story(message.subject)
+
+    def open_story(self, subject: SubjectRef) -> None:
+        """Show a subject's page once its story is read, so the page is laid out and drawn
+        once, with its data (no "loading…" first); a read slower than ``STORY_WAIT_S``
+        shows the page at once, and the page takes the story when it comes."""
+        self._story_token += 1
+        token = self._story_token
+        # an earlier page not shown yet never will be: this one was asked for after it
+        self._story_pending = {t: s for t, s in self._story_pending.items() if s is not None}
+        self._story_pending[token] = None
+        self._read_story(subject, timeline_buckets(self.size.width), token, self.case_version)
+        self.set_timer(STORY_WAIT_S, lambda: self._story_late(token, subject))
+
+    def _story_late(self, token: int, subject: SubjectRef) -> None:
+        if token in self._story_pending and self._story_pending[token] is None:
+            screen = self._story_pending[token] = StoryScreen(subject, awaited=True)
+            self.push_screen(screen)
+
+    @work(thread=True, group="story-read")
+    def _read_story(self, subject: SubjectRef, buckets: int, token: int, version: int) -> None:
+        try:
+            story = self.data.story(subject.type, subject.id, buckets=buckets)
+        except DiscoveryError as exc:
+            self.post_message(StoryRead(subject, token, version, None, str(exc)))
+            return
+        self.post_message(StoryRead(subject, token, version, story, None))
+
+    def on_story_read(self, message: StoryRead) -> None:
+        if message.token not in self._story_pending:
+            return  # another page was asked for first
+        shown = self._story_pending.pop(message.token)
+        if message.error is not None:
+            if shown is not None and self.screen is shown:
+                self.pop_screen()
+            self.show_error("could not read the case", message.error)
+        elif shown is None:
+            self.push_screen(StoryScreen(message.subject, (message.story, message.version)))
+        else:
+            shown.loaded_version = message.version
+            shown.post_message(StoryLoaded(message.story))
 
     def on_open_exchange(self, message: OpenExchange) -> None:
         self.push_screen(ExchangeScreen(message.exchange_id))
@@ -235,7 +296,7 @@ class ConsoleApp(App[None]):
             if argument:
                 self._find_subject(verb, argument, "open")
             elif message.context is not None and message.context.type == verb:
-                self.push_screen(StoryScreen(message.context))
+                self.open_story(message.context)
             else:
                 self.notify(f"name a {verb}: :{verb} WORDS", markup=False)
         elif verb == "block":
@@ -305,7 +366,7 @@ class ConsoleApp(App[None]):
 
     def _act(self, subject: SubjectRef, then: str) -> None:
         if then == "open":
-            self.push_screen(StoryScreen(subject))
+            self.open_story(subject)
         elif then == "block":
             self.on_block_requested(BlockRequested(subject))
         elif then.startswith("run:"):

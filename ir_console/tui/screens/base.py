@@ -10,7 +10,7 @@ import time
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -63,6 +63,23 @@ class CaseScreen(Screen[None]):
         super().__init__()
         self.loaded_version: int | None = None
         self.painted_at = 0.0  # when the data the screen last took was painted (benchmarks)
+        self._shown_before = False
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Textual styles every widget of a screen again each time it is shown; a screen shown
+        for the first time was styled as its widgets mounted, a moment ago."""
+        if not self._shown_before:
+            self._shown_before = True
+            event.refresh_styles = False
+
+    async def _on_resize(self, event: events.Resize) -> None:
+        """A screen just pushed is told its size after its first layout, and Textual then
+        lays it out again and every screen under it too, at the size they already have
+        (two of the five layouts of opening a page): skipped when nothing changed size."""
+        screens = [self, *self.app._background_screens]
+        if all(screen._compositor.size == event.size for screen in screens):
+            event.prevent_default()  # Screen's own handler (Textual calls it after this one)
+            event.stop()
 
     def mark_shown(self, announce: bool = False) -> None:
         """New data is in the widgets: ``painted_at`` is set once Textual has refreshed the

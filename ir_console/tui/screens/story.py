@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from discovery.views.page import Page
 from discovery.views.rows import ExchangeRow
@@ -34,6 +34,7 @@ from ir_console.tui.messages import (
     SubjectRef,
     UnblockRequested,
 )
+from ir_console.tui.rowlist import RowList
 from ir_console.tui.screens.base import DATA_ERRORS, CaseScreen, copy_id
 from ir_console.tui.widgets import (
     SEVERITY_STYLE,
@@ -42,7 +43,6 @@ from ir_console.tui.widgets import (
     FilterInput,
     KeyFooter,
     TopBar,
-    VimTable,
     line,
     safe,
 )
@@ -79,18 +79,9 @@ class ExchangesLoaded(Message):
         self.text = text  # the filter the page answers
 
 
-def cursor_key(table: VimTable) -> str | None:
-    """The key of the row under a table's cursor (None when it is empty)."""
-    if not table.row_count:
-        return None
-    value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-    return None if value is None else str(value)
-
-
-def put_cursor(table: VimTable, key: str | None) -> None:
-    """The cursor back on the row with ``key``, when the table still holds it."""
-    if key is not None and key in table.rows:
-        table.move_cursor(row=table.get_row_index(key), animate=False)
+def timeline_buckets(width: int) -> int:
+    """Timeline columns that fit a screen ``width`` cells wide beside the lane labels."""
+    return max(10, min(120, width - LABEL_WIDTH - COUNT_WIDTH - 4))
 
 
 def status_style(status: int | None, blocked: bool) -> str:
@@ -124,10 +115,23 @@ class StoryScreen(CaseScreen):
         ("path", "path"),
     )
 
-    def __init__(self, subject: SubjectRef) -> None:
+    def __init__(
+        self,
+        subject: SubjectRef,
+        read: tuple[Story | None, int] | None = None,
+        *,
+        awaited: bool = False,
+    ) -> None:
+        """``read``: the story already read (and the case version it was read at), so the page
+        is built once with it; without it the page shows "loading…" while it reads it (or,
+        ``awaited``, until the app's read hands it over)."""
         super().__init__()
+        self.awaited = awaited
         self.subject = subject
         self.story: Story | None = None
+        self.preloaded = read is not None
+        if read is not None:
+            self.story, self.loaded_version = read
         self.exchanges: list[ExchangeRow] = []
         self.exchange_total = 0
         self.generation = 0
@@ -143,60 +147,62 @@ class StoryScreen(CaseScreen):
         return f"{TITLES.get(self.subject.type, self.subject.type)} {label}"
 
     def compose(self) -> ComposeResult:
-        self.reload()  # the read starts now, while the page is being built and laid out
+        if not self.preloaded and not self.awaited:
+            self.reload()  # the read starts now, while the page is being built and laid out
         yield TopBar(self.crumb)
         with VerticalScroll(id="story", can_focus=False):
-            yield Static(Text("loading…", style="dim"), id="story-head")
+            yield Static(Text("" if self.preloaded else "loading…", style="dim"), id="story-head")
             yield Static(Text(""), id="story-chart")
             yield Static(Text(""), classes="heading", id="sources-heading")
-            yield VimTable(id="story-sources", classes="story-list")
+            yield RowList(
+                "credential" if self.subject.type == "client" else "source",
+                "requests",
+                "ok",
+                "refused",
+                Column("first seen", drop=2),
+                "after the first",
+                Column("last seen", drop=3),
+                Column("endpoints", drop=4),
+                Column("client", flex=True, least=12, drop=5),
+                id="story-sources",
+                classes="story-list",
+            )
             yield Static(Text(""), classes="heading", id="reach-heading")
-            yield VimTable(id="story-reach", classes="story-list")
+            yield RowList(
+                "marks",
+                "method",
+                Column("endpoint", flex=True, least=20),
+                "requests",
+                "ok",
+                "refused",
+                Column("host", flex=True, least=12, drop=2),
+                Column("last seen", drop=1),
+                id="story-reach",
+                classes="story-list",
+            )
             yield Static(Text(""), id="story-findings")
             yield Static(Text(""), classes="heading", id="exchanges-heading")
             yield FilterInput("/ filter exchanges: client:… path:admin status:>=400 -method:get")
-            yield VimTable(id="story-exchanges")
+            yield RowList(
+                "time",
+                "id",
+                Column("client", drop=2),
+                "method",
+                Column("path", flex=True, least=14),
+                "status",
+                Column("evidence", flex=True, least=12, drop=1),
+                id="story-exchanges",
+            )
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        sources = self.query_one("#story-sources", VimTable)
-        first = "credential" if self.subject.type == "client" else "source"
-        sources.add_columns(
-            first,
-            "requests",
-            "ok",
-            "refused",
-            Column("first seen", drop=2),
-            "after the first",
-            Column("last seen", drop=3),
-            Column("endpoints", drop=4),
-            Column("client", flex=True, least=12, drop=5),
-        )
-        self.query_one("#story-reach", VimTable).add_columns(
-            "marks",
-            "method",
-            Column("endpoint", flex=True, least=20),
-            "requests",
-            "ok",
-            "refused",
-            Column("host", flex=True, least=12, drop=2),
-            Column("last seen", drop=1),
-        )
-        self.query_one("#story-exchanges", VimTable).add_columns(
-            "time",
-            "id",
-            Column("client", drop=2),
-            "method",
-            Column("path", flex=True, least=14),
-            "status",
-            Column("evidence", flex=True, least=12, drop=1),
-        )
         # the exchanges take the keys from the start (the footer is built once, for them)
-        self.query_one("#story-exchanges", VimTable).focus(scroll_visible=False)
+        self.query_one("#story-exchanges", RowList).focus(scroll_visible=False)
+        if self.preloaded:  # filled before the first layout: the page is drawn once
+            self.on_story_loaded(StoryLoaded(self.story))
 
     def buckets(self) -> int:
-        """Timeline columns that fit the screen beside the lane labels."""
-        return max(10, min(120, self.app.size.width - LABEL_WIDTH - COUNT_WIDTH - 4))
+        return timeline_buckets(self.app.size.width)
 
     def reload(self) -> None:
         self.loaded_version = self.console.case_version
@@ -295,8 +301,7 @@ class StoryScreen(CaseScreen):
         self.query_one("#sources-heading", Static).update(
             Text(f"From {story.source_count} source(s)", style="bold underline")
         )
-        table = self.query_one("#story-sources", VimTable)
-        keep = cursor_key(table)
+        table = self.query_one("#story-sources", RowList)
         rows: list[tuple[tuple[Text, ...], str | None]] = []
         starts = [s.first_seen for s in story.sources if s.first_seen is not None]
         earliest = min(starts) if starts else None
@@ -324,14 +329,12 @@ class StoryScreen(CaseScreen):
             )
             rows.append((cells, s.source))
         table.set_rows(rows)
-        put_cursor(table, keep)
 
     def _reach(self, story: Story) -> None:
         self.query_one("#reach-heading", Static).update(
             Text(f"Reached {story.reach_count} endpoint(s)", style="bold underline")
         )
-        table = self.query_one("#story-reach", VimTable)
-        keep = cursor_key(table)
+        table = self.query_one("#story-reach", RowList)
         rows: list[tuple[tuple[Text, ...], str | None]] = []
         for r in story.reach:
             marks = Text()
@@ -351,7 +354,6 @@ class StoryScreen(CaseScreen):
             )
             rows.append((cells, r.key))
         table.set_rows(rows)
-        put_cursor(table, keep)
 
     def _findings(self, story: Story) -> None:
         out = Text()
@@ -365,8 +367,7 @@ class StoryScreen(CaseScreen):
         self.query_one("#story-findings", Static).update(out)
 
     def _show_exchanges(self, page: Page[ExchangeRow], *, append: bool) -> None:
-        table = self.query_one("#story-exchanges", VimTable)
-        keep = cursor_key(table)
+        table = self.query_one("#story-exchanges", RowList)
         if not append:
             self.exchanges = []
         self.exchanges += page.rows
@@ -387,11 +388,9 @@ class StoryScreen(CaseScreen):
             )
             rows.append((cells, str(x.id)))
         if append:
-            for shown, key in rows:
-                table.add_row(*shown, key=key)
+            table.add_rows(rows)
         else:  # read again (the case changed, a new order): the same row stays chosen
             table.set_rows(rows)
-            put_cursor(table, keep)
         label, _ = self.SORTS[self.sort_index]
         heading = Text(
             f"Exchanges ({len(self.exchanges)} of {self.exchange_total})", style="bold underline"
@@ -411,7 +410,7 @@ class StoryScreen(CaseScreen):
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, _event: Input.Submitted) -> None:
-        self.query_one("#story-exchanges", VimTable).focus()
+        self.query_one("#story-exchanges", RowList).focus()
 
     def _reload_exchanges(self, append: bool = False, same_rows: bool = False) -> None:
         """Read the exchanges again (``append``: the next rows; ``same_rows``: the same
@@ -490,10 +489,10 @@ class StoryScreen(CaseScreen):
             self.sort_index = (self.sort_index + 1) % len(self.SORTS)
         self._reload_exchanges(same_rows=True)
 
-    @on(DataTable.HeaderSelected, "#story-exchanges")
-    def _header(self, event: DataTable.HeaderSelected) -> None:
+    @on(RowList.HeaderClicked, "#story-exchanges")
+    def _header(self, event: RowList.HeaderClicked) -> None:
         labels = [label for label, _ in self.SORTS]
-        name = str(event.label)
+        name = event.label
         if name not in labels:
             return
         index = labels.index(name)
@@ -506,12 +505,12 @@ class StoryScreen(CaseScreen):
 
     # ------------------------------------------------------------ opening rows
 
-    @on(DataTable.RowSelected)
-    def _open(self, event: DataTable.RowSelected) -> None:
-        key = event.row_key.value if event.row_key is not None else None
+    @on(RowList.Selected)
+    def _open(self, event: RowList.Selected) -> None:
+        key = event.key
         if not key:
             return
-        table = event.data_table.id
+        table = event.rows.id
         if table == "story-exchanges":
             self.post_message(OpenExchange(int(key)))
         elif table == "story-reach":
@@ -523,10 +522,8 @@ class StoryScreen(CaseScreen):
     def highlighted_id(self) -> str:
         """The id under the cursor of the focused list (the subject's own id otherwise)."""
         focused = self.focused
-        if isinstance(focused, DataTable) and focused.row_count:
-            key = focused.coordinate_to_cell_key(focused.cursor_coordinate).row_key.value
-            if key:
-                return str(key)
+        if isinstance(focused, RowList) and focused.cursor_key:
+            return focused.cursor_key
         return self.subject.id
 
     def context_subject(self) -> SubjectRef | None:

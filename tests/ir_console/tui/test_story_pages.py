@@ -16,7 +16,9 @@ from discovery.case.store import Store
 from ir_console.tui.app import ConsoleApp
 from ir_console.tui.commandline import CommandError, parse
 from ir_console.tui.modals import ChoiceModal
+from ir_console.tui.rowlist import RowList
 from ir_console.tui.screens.exchange import ExchangeScreen
+from ir_console.tui.screens.help import HelpScreen
 from ir_console.tui.screens.identities import CredentialsScreen
 from ir_console.tui.screens.overview import OverviewScreen
 from ir_console.tui.screens.story import StoryScreen
@@ -51,7 +53,10 @@ async def command(pilot: object, text: str) -> None:
 
 
 def rows(app: ConsoleApp, table_id: str) -> list[str]:
-    table = app.screen.query_one(f"#{table_id}", VimTable)
+    table = app.screen.query_one(f"#{table_id}")
+    if isinstance(table, RowList):
+        return [" ".join(str(c) for c in table.cells_at(i)) for i in range(table.row_count)]
+    assert isinstance(table, VimTable)
     return [" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
 
 
@@ -219,10 +224,11 @@ async def test_back_returns_to_the_row_you_were_on_even_after_the_case_changed(
         await command(pilot, "cred globex")
         page = app.screen
         assert isinstance(page, StoryScreen)
-        table = page.query_one("#story-exchanges", VimTable)
+        table = page.query_one("#story-exchanges", RowList)
         for _ in range(5):
             await press(pilot, "j")
-        chosen = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        chosen = table.cursor_key
+        assert table.cursor_row == 5
         await press(pilot, "enter")
         assert isinstance(app.screen, ExchangeScreen) and str(app.screen.exchange_id) == chosen
         with Store.open(demo, create=False) as store:  # another process writes meanwhile
@@ -235,7 +241,7 @@ async def test_back_returns_to_the_row_you_were_on_even_after_the_case_changed(
                 break
         assert app.screen is page and page.story is not None
         assert page.story.facts.get("blocked_at")  # it was read again
-        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == chosen
+        assert table.cursor_key == chosen
         await press(pilot, "escape")
         assert isinstance(app.screen, OverviewScreen)
 
@@ -253,3 +259,94 @@ async def test_the_exchange_page_says_where_a_request_really_went(tmp_path: Path
         text = screen_text(app)
         assert "went to: 10.9.9.9:8080" in text
         assert "MISMATCH Host 10.0.0.1:8080 sent to 10.9.9.9:8080" in text
+
+
+async def test_a_page_is_first_shown_with_its_story(demo: Path) -> None:
+    """No "loading…" draw first: the page appears once its story is read, drawn with it."""
+    from ir_console.tui.messages import OpenStory, SubjectRef
+
+    app = ConsoleApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.post_message(OpenStory(SubjectRef("credential", leaked_credential(demo))))
+        for _ in range(500):
+            if isinstance(app.screen, StoryScreen):
+                break
+            await pilot.pause(0.002)
+        page = app.screen
+        assert isinstance(page, StoryScreen)
+        assert page.story is not None  # it came with the page: never shown "loading…"
+        await settle(pilot)
+        assert "requests: 71" in screen_text(app)
+
+
+async def test_the_exchange_list_takes_keys_mouse_and_sorts(demo: Path) -> None:
+    """The page's exchange list: vim keys move the cursor, y copies its exchange id, a click
+    on a header sorts by that column, a click moves the cursor and a second click opens."""
+    app = ConsoleApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await command(pilot, "cred globex")
+        page = app.screen
+        assert isinstance(page, StoryScreen)
+        exchanges = page.query_one("#story-exchanges", RowList)
+        assert app.focused is exchanges and exchanges.row_count == 71
+        await press(pilot, "G")
+        assert exchanges.cursor_row == 70
+        await press(pilot, "g", "j", "j", "j")
+        assert exchanges.cursor_row == 3
+        await press(pilot, "y")
+        assert app.clipboard == exchanges.key_at(3)
+        # a click on the "status" header: sorted by status, ascending then descending
+        labels = exchanges.shown_labels
+        x = sum(exchanges.shown_widths[: labels.index("status")]) + 2
+        await pilot.click("#story-exchanges", offset=(x, 0))
+        await settle(pilot)
+        assert page.SORTS[page.sort_index][0] == "status" and not page.descending
+        statuses = [str(exchanges.cells_at(i)[5]) for i in range(exchanges.row_count)]
+        assert statuses == sorted(statuses) and statuses[0] != statuses[-1]
+        assert "sorted by status" in screen_text(app)
+        await pilot.click("#story-exchanges", offset=(x, 0))
+        await settle(pilot)
+        assert page.descending
+        statuses = [str(exchanges.cells_at(i)[5]) for i in range(exchanges.row_count)]
+        assert statuses == sorted(statuses, reverse=True)
+        await press(pilot, "s")  # s goes on to the next order: client
+        assert page.SORTS[page.sort_index][0] == "client"
+        # a click on the third row moves the cursor there; a second click opens it
+        await press(pilot, "g")
+        await pilot.click("#story-exchanges", offset=(4, 3))
+        await settle(pilot)
+        assert exchanges.cursor_row == 2 and isinstance(app.screen, StoryScreen)
+        chosen = exchanges.key_at(2)
+        await pilot.click("#story-exchanges", offset=(4, 3))
+        await settle(pilot, 3)
+        assert isinstance(app.screen, ExchangeScreen) and str(app.screen.exchange_id) == chosen
+
+
+async def test_the_exchange_list_at_80_columns_keeps_ids_whole(demo: Path) -> None:
+    """At 80 columns the list drops its low-value columns (the client first; the evidence
+    cut), never the exchange id, and shows every id in full."""
+    app = ConsoleApp(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await command(pilot, "cred globex")
+        exchanges = app.screen.query_one("#story-exchanges", RowList)
+        labels = exchanges.shown_labels
+        assert "client" not in labels and {"time", "id", "path", "status"} <= set(labels)
+        assert sum(exchanges.shown_widths) <= exchanges.size.width
+        width = exchanges.shown_widths[labels.index("id")] - 2
+        assert width >= max(len(exchanges.key_at(i) or "") for i in range(exchanges.row_count))
+
+
+async def test_the_footer_names_the_keys_in_force_and_a_click_presses_one(demo: Path) -> None:
+    app = ConsoleApp(demo)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await command(pilot, "cred globex")
+        footer = screen_text(app).splitlines()[-1]
+        assert " esc Back " in footer and " / Filter exchanges " in footer
+        assert footer.rstrip().endswith("^p palette")
+        await pilot.click("KeyFooter", offset=(footer.index(" ? Help") + 1, 0))
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ir_console.tui.app import ConsoleApp
+from ir_console.tui.rowlist import RowList
 from ir_console.tui.widgets import PADDING, Column, VimTable, fit_columns
 from tests.ir_console.tui.conftest import settle
 from tests.ir_console.tui.democase import build_demo, leaked_credential
@@ -80,16 +81,22 @@ async def test_no_table_is_clipped_at_the_right_edge(demo: Path, width: int) -> 
                 room = table.size.width
                 widths = [c.get_render_width(table) for c in table.columns.values()]
                 assert sum(widths) <= room, (type(app.screen).__name__, table.id, widths, room)
+            for rows in app.screen.query(RowList):
+                assert sum(rows.shown_widths) <= rows.size.width, (rows.id, rows.shown_widths)
         for key in ("colon", *"cred globex", "enter"):
             await pilot.press("space" if key == " " else key)
             await settle(pilot)
-        reach = app.screen.query_one("#story-reach", VimTable)
-        labels = [str(c.label) for c in reach.columns.values()]
+        for rows in app.screen.query(RowList):  # the page's lists fit too
+            assert rows.row_count and sum(rows.shown_widths) <= rows.size.width, rows.id
+        reach = app.screen.query_one("#story-reach", RowList)
+        labels = reach.shown_labels
         assert {"endpoint", "requests", "refused"} <= set(labels)  # the counts stay
         if width == 80:
             assert "last seen" not in labels  # the lowest-value column made room
-        rows = [" ".join(str(c) for c in reach.get_row_at(i)) for i in range(reach.row_count)]
-        assert any("/partner/v2/admin/keys" in r for r in rows)  # the admin route, whole
+        shown = [i for i, label in enumerate(reach.shown_labels) if label == "endpoint"]
+        assert shown and reach.shown_widths[shown[0]] - PADDING >= len("/partner/v2/admin/keys")
+        found = [" ".join(str(c) for c in reach.cells_at(i)) for i in range(reach.row_count)]
+        assert any("/partner/v2/admin/keys" in r for r in found)  # the admin route, whole
         await pilot.press("4")
         await settle(pilot)
         ids = [str(app.screen.query_one(VimTable).get_row_at(i)[0]) for i in range(6)]
