@@ -87,6 +87,25 @@ def _builds_extensions(argv: list[str]) -> bool:
     return bool(commands) and commands[0] not in _METADATA_ONLY
 
 
+# mypy's options for the build, before the sources (mypycify reads options among its paths).
+# - No cache: mypyc type-checks afresh every time (it is not incremental), but mypy would still
+#   write its cache into the checkout's .mypy_cache, the one `make typecheck` reads, from an
+#   environment without the project's dependencies.
+# - The build type-checks for mypyc, it does not lint: `make typecheck` is strict with every
+#   dependency installed. pip's isolated build environment has none of them (only
+#   build-system.requires), so their types are Any there, and strict's warnings about Any and
+#   ignores give other verdicts than in the project's environment (an ignore needed there is
+#   "unused" here; a cryptography call "returns Any"): they made `pip install .` fall back to
+#   pure Python. These four only warn; they change no type mypyc compiles with.
+MYPYC_OPTIONS = [
+    f"--cache-dir={os.devnull}",
+    "--no-warn-unused-ignores",
+    "--no-warn-return-any",
+    "--allow-subclassing-any",
+    "--allow-untyped-decorators",
+]
+
+
 def _extensions() -> list[Extension]:
     compiled = _compiled_module()
     if os.environ.get(compiled.PURE_ENV) == "1" or not _builds_extensions(sys.argv):
@@ -101,7 +120,7 @@ def _extensions() -> list[Extension]:
         return []
     sources = [str(compiled.source_path(m, HERE).relative_to(HERE)) for m in compiled.MODULES]
     try:
-        return mypycify(sources, opt_level="3", group_name=compiled.GROUP)
+        return mypycify(MYPYC_OPTIONS + sources, opt_level="3", group_name=compiled.GROUP)
     # mypyc exits on a type error and raises its own errors otherwise: any of them means pure
     except (Exception, SystemExit) as exc:  # noqa: BLE001
         _pure(f"mypyc could not compile ({exc})")
