@@ -62,6 +62,7 @@ MODULES = (
     "discovery.redact.credentials.oauth",
     "discovery.redact.credentials.passwords",
     "discovery.redact.credentials.pathsecrets",
+    "discovery.redact.credentials.prefixscan",
     "discovery.redact.credentials.providers",
     "discovery.redact.credentials.query",
     "discovery.redact.credentials.shape",

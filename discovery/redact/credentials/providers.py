@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from discovery.redact.credentials.prefixscan import HeadScan
 from discovery.redact.credentials.shape import looks_secret, near_miss, placeholder
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -1461,9 +1462,12 @@ def by_first_character(fragments: list[str]) -> str:
 
 
 # Any documented prefix, without boundaries: a fast first pass over free text (most texts hold
-# none; the live capture and the file reader scan every body with it).
+# none; the live capture and the file reader scan every body with it). The regex itself tries
+# its hundred-odd branches at every character (150-300 ns a character); ``_HEADS`` gives its
+# answer in one pass (about 10 ns a character compiled), confirming with it where a head is.
 _GATES = [_gate(p) for p in _SCANNED]
 _PREFIXES = re.compile(by_first_character(_GATES))
+_HEADS = HeadScan(_PREFIXES, _GATES)
 _SHORTEST = 20  # AKIA + 16, the shortest key scanned for
 
 
@@ -1543,14 +1547,14 @@ def match_basic(user: str, password: str) -> ProviderKey | None:
 def may_hold_key(text: str) -> bool:
     """False when ``text`` cannot hold a provider key found by ``find_provider_keys`` (no
     documented prefix at all): a cheap first test for long texts."""
-    return len(text) >= _SHORTEST and _PREFIXES.search(text) is not None
+    return len(text) >= _SHORTEST and _HEADS.search(text)
 
 
 def find_provider_keys(text: str) -> Iterator[ProviderKey]:
     """Every provider key inside free text (where a checksum is defined, it must hold: in
     free text a failed checksum says "not a key"; a whole credential value that fails it is
     still named, with the failure kept as a fact)."""
-    if len(text) < _SHORTEST or not _PREFIXES.search(text):
+    if len(text) < _SHORTEST or not _HEADS.search(text):
         return  # most values hold no documented prefix at all: one cheap scan says so
     for match in _SCAN.finditer(text):
         key = match_provider(match.group(0))
