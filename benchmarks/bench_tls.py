@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import ssl
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +31,12 @@ import h2.config
 import h2.connection
 import h2.events
 
+# the repository (the tests' certificate maker) and this folder (a sibling script: benchmarks/ is
+# not a package) on the path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_ingest import run_measured
 
 from tests.discovery.proxyfixtures import self_signed_cert
 
@@ -243,19 +246,6 @@ def make_capture(folder: Path, pcap: Path, keylog: Path, requests: int) -> None:
             out.write(b"".join(frames))
             left -= count
             port = 20000 + (port - 19999) % 40000
-
-
-def run_measured(argv: list[str]) -> tuple[float, float, str, float]:
-    """(wall seconds, peak RSS MiB, stdout, CPU seconds) of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    out = proc.stdout.read().decode(errors="replace")
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{argv[0]} failed with exit code {os.waitstatus_to_exitcode(status)}")
-    return wall, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
 
 
 def ingest(pcap: Path, keylog: Path, work: Path) -> tuple[float, float, str, float]:
