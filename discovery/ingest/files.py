@@ -157,16 +157,8 @@ def _read(
             )
     try:
         if converted is None:
-            reader = reader_for(fmt)
-            if secrets is not None and fmt in ("pcap", "pcapng"):
-                from discovery.sources.pcap import read as read_capture
-
-                found = read_capture(
-                    path, stats, progress, start=claim.start, end=print_.size, secrets=secrets
-                )
-            else:
-                found = reader(path, stats, progress, start=claim.start, end=print_.size)
-            writer.add_all(found)
+            reader = reader_for(fmt, secrets)
+            writer.add_all(reader(path, stats, progress, start=claim.start, end=print_.size))
         else:
             writer.add_prepared(converted)
         writer.flush()

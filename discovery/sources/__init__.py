@@ -9,20 +9,28 @@ Appendable formats (pcap, pcapng, Zeek logs, mitmproxy flow files) read the reco
 or after byte ``start`` and end by byte ``end`` (the file may grow while it is read), and set
 ``stats.consumed`` to the end of their last whole record; a record cut by ``end`` is left for
 the next read of the grown file. HAR is read as a whole.
+
+The readers of captures (pcap, pcapng) also decrypt TLS with key logs, taken as ``secrets=``:
+``reader_for(fmt, secrets)`` hands the key logs to them, so a caller never asks which reader
+decrypts.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from discovery.errors import InputError, UnknownFormatError
 from discovery.models import ObservedExchange
 from discovery.stats import IngestStats, Progress
+
+if TYPE_CHECKING:
+    from discovery.wire.keylog import KeyLog
 
 
 class Reader(Protocol):
@@ -45,6 +53,8 @@ READERS: dict[str, str] = {
     "mitm": "discovery.sources.mitm:read",
     "zeek": "discovery.sources.zeek:read",
 }
+# the formats whose readers decrypt TLS connections with key logs (``secrets=``)
+DECRYPTING = frozenset({"pcap", "pcapng"})
 
 _PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1",
@@ -125,8 +135,9 @@ def _zeek_record(line: bytes) -> bool:
     return isinstance(obj, dict) and "uid" in obj and "ts" in obj
 
 
-def reader_for(fmt: str) -> Reader:
-    """Import the reader of a format."""
+def reader_for(fmt: str, secrets: KeyLog | None = None) -> Reader:
+    """Import the reader of a format; ``secrets`` (TLS key logs) are handed to it when it
+    decrypts (the other formats carry no TLS to decrypt)."""
     try:
         target = READERS[fmt]
     except KeyError:
@@ -140,5 +151,7 @@ def reader_for(fmt: str) -> Reader:
                 "-", f"the {fmt} reader is missing from this installation: reinstall ir-console"
             ) from exc
         raise
-    reader: Reader = getattr(module, func)
+    reader: Callable[..., Iterator[ObservedExchange]] = getattr(module, func)
+    if secrets is not None and fmt in DECRYPTING:
+        return functools.partial(reader, secrets=secrets)
     return reader
