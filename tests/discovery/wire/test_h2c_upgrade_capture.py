@@ -103,25 +103,6 @@ def _read(path: Path) -> tuple[list[ObservedExchange], IngestStats]:
     return sorted(read(path, stats), key=lambda ex: ex.ts), stats
 
 
-def _tshark_requests(path: Path, port: int) -> Counter[tuple[str, str]]:
-    """Every request tshark reads, in HTTP/1.1 and, after the 101, in HTTP/2."""
-    exe = require_tool("tshark")
-    argv = [exe, "-n", "-r", str(path), "-d", f"tcp.port=={port},http"]
-    argv += ["-Y", "http.request or http2.headers.method", "-T", "fields"]
-    argv += ["-e", "http.request.method", "-e", "http.request.uri"]
-    argv += ["-e", "http2.headers.method", "-e", "http2.headers.path", "-E", "separator=\t"]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120).stdout
-    seen: Counter[tuple[str, str]] = Counter()
-    for line in out.splitlines():
-        h1_method, h1_uri, h2_methods, h2_paths = ([*line.split("\t"), "", "", "", ""])[:4]
-        if h1_method:
-            seen[(h1_method, h1_uri)] += 1
-        for method, target in zip(h2_methods.split(","), h2_paths.split(","), strict=False):
-            if method:
-                seen[(method, target)] += 1
-    return seen
-
-
 def test_each_call_is_recorded_once_with_its_real_response(captures: Captures) -> None:
     found, stats = _read(captures.upgrade)
     got = [(ex.method, ex.target, ex.http_version, ex.status) for ex in found]
@@ -142,7 +123,8 @@ def test_each_call_is_recorded_once_with_its_real_response(captures: Captures) -
 
 
 def test_every_request_tshark_reads_is_recorded(captures: Captures) -> None:
-    theirs = _tshark_requests(captures.upgrade, captures.port)
+    # every request tshark reads, in HTTP/1.1 and, after the 101, in HTTP/2
+    theirs = lab.tshark_requests(captures.upgrade, "-d", f"tcp.port=={captures.port},http")
     found, _ = _read(captures.upgrade)
     ours = Counter((ex.method or "", ex.target or "") for ex in found if ex.method)
     assert sum(theirs.values()) == 5, f"tshark did not read the upgraded capture: {theirs}"

@@ -181,28 +181,8 @@ def test_without_the_key_log_every_connection_stays_opaque(tls_lab: Lab) -> None
     assert len(found) == 7 and all(ex.method is None and ex.tls for ex in found)
 
 
-def _tshark_requests(path: Path, keylog: Path | None) -> Counter[tuple[str, str]]:
-    exe = require_tool("tshark")
-    argv = [exe, "-n", "-r", str(path)]
-    if keylog is not None:
-        argv += ["-o", f"tls.keylog_file:{keylog}"]
-    argv += ["-Y", "http.request or http2.headers.method", "-T", "fields"]
-    argv += ["-e", "http.request.method", "-e", "http.request.uri"]
-    argv += ["-e", "http2.headers.method", "-e", "http2.headers.path", "-E", "separator=\t"]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120).stdout
-    seen: Counter[tuple[str, str]] = Counter()
-    for line in out.splitlines():
-        h1_method, h1_uri, h2_methods, h2_paths = ([*line.split("\t"), "", "", "", ""])[:4]
-        if h1_method:
-            seen[(h1_method, h1_uri)] += 1
-        for method, path in zip(h2_methods.split(","), h2_paths.split(","), strict=False):
-            if method:
-                seen[(method, path)] += 1
-    return seen
-
-
 def test_every_request_tshark_decrypts_is_recorded(tls_lab: Lab) -> None:
-    theirs = _tshark_requests(tls_lab.tls, tls_lab.keylog)
+    theirs = lab.tshark_requests(tls_lab.tls, "-o", f"tls.keylog_file:{tls_lab.keylog}")
     found, _ = _read(tls_lab.tls, tls_lab.keylog)
     ours = Counter((ex.method or "", ex.target or "") for ex in found if ex.method)
     assert theirs, "tshark decrypted nothing: the comparison would prove nothing"

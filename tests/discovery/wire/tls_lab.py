@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -166,3 +167,23 @@ def curl(
     for header in headers:
         argv += ["-H", header]
     subprocess.run([*argv, url], env=env, check=True, timeout=30)
+
+
+def tshark_requests(path: Path, *options: str) -> Counter[tuple[str, str]]:
+    """Every request tshark reads in a capture, HTTP/1.x and HTTP/2, counted by (method, target);
+    ``options`` are tshark's own (``-o tls.keylog_file:FILE``, ``-d tcp.port==N,http``)."""
+    exe = require_tool("tshark")
+    argv = [exe, "-n", "-r", str(path), *options]
+    argv += ["-Y", "http.request or http2.headers.method", "-T", "fields"]
+    argv += ["-e", "http.request.method", "-e", "http.request.uri"]
+    argv += ["-e", "http2.headers.method", "-e", "http2.headers.path", "-E", "separator=\t"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120).stdout
+    seen: Counter[tuple[str, str]] = Counter()
+    for line in out.splitlines():
+        h1_method, h1_uri, h2_methods, h2_paths = ([*line.split("\t"), "", "", "", ""])[:4]
+        if h1_method:
+            seen[(h1_method, h1_uri)] += 1
+        for method, target in zip(h2_methods.split(","), h2_paths.split(","), strict=False):
+            if method:
+                seen[(method, target)] += 1
+    return seen
