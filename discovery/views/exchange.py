@@ -79,6 +79,8 @@ class ExchangeDetail:
     # header or SNI contradicts that (``wire.destinations``)
     destination: str | None = None
     host_mismatch: str | None = None
+    # sensitive-data kinds found in the request's own text (gRPC request messages), counted
+    request_sensitive: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def request_lines(self) -> list[str]:
@@ -110,6 +112,12 @@ class ExchangeDetail:
             elif c.location not in ("query",):
                 lines.append(f"({c.location}) {c.name}: {c.redacted}")
         return lines
+
+    def sensitive_text(self, *, request: bool = False) -> str:
+        """The sensitive-data kinds found in the response (or the request) with their counts,
+        ``email×2, jwt×1``; empty when none was found."""
+        found = self.request_sensitive if request else self.sensitive
+        return ", ".join(f"{k}×{v}" for k, v in sorted(found.items()))
 
     def response_lines(self) -> list[str]:
         """The response's head as the case can show it."""
@@ -158,6 +166,9 @@ def exchange_detail(store: Store, exchange_id: int) -> ExchangeDetail | None:
         )
     )
     endpoint = f"{row[31]} {row[32]} {row[33]}" if row[31] is not None else None
+    facts = loads(row[35], {})
+    if not isinstance(facts, dict):
+        facts = {}
     return ExchangeDetail(
         id=row[0],
         ts=row[1],
@@ -189,23 +200,28 @@ def exchange_detail(store: Store, exchange_id: int) -> ExchangeDetail | None:
         blocked=bool(row[27]),
         error=row[28],
         websocket=bool(row[29]),
-        sensitive={str(k): int(v) for k, v in dict(loads(row[30], {})).items()},
+        sensitive=_counts(loads(row[30], {})),
         credentials=credentials,
         endpoint=endpoint,
         endpoint_status=row[34],
         anomalies=_anomalies(store, exchange_id),
-        extra=_connection(row[35]) if row[15] is None else {},
+        extra=_connection(facts) if row[15] is None else {},
         destination=row[36],
         host_mismatch=row[37],
+        request_sensitive=_counts(facts.get("request_sensitive", {})),
     )
 
 
-def _connection(facts: str | None) -> dict[str, Any]:
+def _counts(found: Any) -> dict[str, int]:
+    """Stored sensitive-data counts (kind -> count) as a dict."""
+    return {str(k): int(v) for k, v in dict(found).items()}
+
+
+def _connection(facts: dict[str, Any]) -> dict[str, Any]:
     """An opaque connection's context as ``{"connection": {...}}`` (Zeek's conn.log), or {}."""
-    found = loads(facts, {})
-    if not isinstance(found, dict) or "conn_state" not in found:
+    if "conn_state" not in facts:
         return {}
-    return {"connection": {k: found[k] for k in CONNECTION_FACTS if k in found}}
+    return {"connection": {k: facts[k] for k in CONNECTION_FACTS if k in facts}}
 
 
 def _anomalies(store: Store, exchange_id: int) -> tuple[str, ...]:
@@ -292,6 +308,9 @@ def to_json(detail: ExchangeDetail) -> dict[str, Any]:
         "path": detail.raw_path,
         "status": detail.status,
         "endpoint": detail.endpoint,
+        # sensitive-data kinds found in the response and in the request, counted (never values)
+        "sensitive": detail.sensitive,
+        "request_sensitive": detail.request_sensitive,
         **detail.extra,
         "credentials": [
             {"id": c.credential_id, "location": c.location, "name": c.name, "redacted": c.redacted}

@@ -50,6 +50,11 @@ def _lines(d: ExchangeDetail, found: Extraction) -> list[str]:
         *(f"  {v}" for v in d.request_lines()),
         "response:",
         *(f"  {v}" for v in d.response_lines()),
+        f"sensitive data in the response: {d.sensitive_text() or 'none found'}",
+    ]
+    if d.request_sensitive:  # only gRPC request messages are scanned: shown where found
+        out.append(f"sensitive data in the request: {d.sensitive_text(request=True)}")
+    out += [
         "",
         f"client {d.client_ip or '-'}:{d.client_port or '-'}  "
         f"server {d.server_ip or '-'}:{d.server_port or '-'}  went to {d.destination or '-'}",

@@ -15,7 +15,7 @@ from discovery.errors import CaseFileError, SubjectNotFound
 from discovery.timeutil import iso
 from ir_console.cli import cli
 from tests.conftest import make_exchange, make_sighting
-from tests.ir_console.tui.casebuilder import add_proxied_exchange
+from tests.ir_console.tui.casebuilder import add_grpc_call, add_proxied_exchange
 
 SECRET = "key-live-0123456789abcdefXYZ"
 JA4 = "t13d1516h2_8daaf6152771_02713d6af862"
@@ -326,6 +326,7 @@ def test_exchange_json_says_where_it_went_and_how_the_host_contradicts_it(
     assert shown["destination"] == "10.9.9.9:8080"
     assert shown["host_mismatch"] == "Host 10.0.0.1:8080 sent to 10.9.9.9:8080"
     assert shown["extraction"]["command"] is None  # a live proxy flow: no file to extract from
+    assert shown["sensitive"] == {} and shown["request_sensitive"] == {}
 
 
 def test_exchange_text_names_where_it_went(proxied: tuple[Path, int]) -> None:
@@ -335,6 +336,24 @@ def test_exchange_text_names_where_it_went(proxied: tuple[Path, int]) -> None:
     assert "GET 10.0.0.1:8080/admin/users -> 200" in out
     assert "went to 10.9.9.9:8080" in out
     assert "MISMATCH Host 10.0.0.1:8080 sent to 10.9.9.9:8080" in out
+    assert "sensitive data in the response: none found" in out
+    assert "sensitive data in the request" not in out  # only scanned requests say it
+
+
+def test_exchange_shows_the_sensitive_data_of_the_request_beside_the_response(
+    case_path: Path,
+) -> None:
+    exchange_id = add_grpc_call(case_path)
+    code, out = run(case_path, "exchange", str(exchange_id), "--json")
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["sensitive"] == {"email": 2} and shown["request_sensitive"] == {"email": 1}
+    code, text = run(case_path, "exchange", str(exchange_id))
+    assert code == 0
+    assert "sensitive data in the response: email×2" in text
+    assert "sensitive data in the request: email×1" in text
+    for value in ("alice@example.com", "bob@example.org"):  # kinds and counts, never values
+        assert value not in out and value not in text
 
 
 def test_exchange_of_a_capture_and_a_missing_id(populated: Path) -> None:

@@ -69,9 +69,11 @@ def exchange_text(d: ExchangeDetail, extraction: Extraction | None) -> Text:
         )
     )
     out.append("\n")
-    sensitive = ", ".join(f"{k}×{v}" for k, v in sorted(d.sensitive.items()))
-    out.append_text(line(("sensitive data in the response", sensitive or "none found")))
+    out.append_text(line(("sensitive data in the response", d.sensitive_text() or "none found")))
     out.append("\n")
+    if d.request_sensitive:  # only gRPC request messages are scanned: shown where found
+        out.append_text(line(("sensitive data in the request", d.sensitive_text(request=True))))
+        out.append("\n")
     if d.anomalies:
         out.append_text(line(("HTTP anomalies", "; ".join(d.anomalies))))
         out.append("\n")

@@ -358,6 +358,45 @@ def add_proxied_exchange(path: Path) -> int:
         request_headers=(("Host", "10.0.0.1:8080"),),
         destination="10.9.9.9:8080",
     )
+    return _add_observed(path, seen)
+
+
+def _grpc_messages(*texts: str) -> bytes:
+    """Length-prefixed gRPC messages, each a protobuf holding one text in field 1."""
+    out = b""
+    for text in texts:
+        message = b"\x0a" + bytes([len(text)]) + text.encode()
+        out += b"\x00" + len(message).to_bytes(4, "big") + message
+    return out
+
+
+def add_grpc_call(path: Path) -> int:
+    """A gRPC call whose request message holds an email and whose answer holds two, converted
+    by the pipeline's own redaction (the request's kinds are kept in its facts); its id."""
+    grpc = (("content-type", "application/grpc"),)
+    seen = ObservedExchange(
+        ts=1_790_000_500.0,
+        source="mitm",
+        evidence="flow 9a2f",
+        client_ip="10.0.0.5",
+        client_port=50500,
+        server_ip="10.0.0.1",
+        server_port=443,
+        http_version="2",
+        method="POST",
+        target="/lab.v1.Accounts/GetAccount",
+        host="accounts.example.com",
+        status=200,
+        request_headers=grpc,
+        response_headers=(*grpc, ("grpc-status", "0")),
+        request_body=_grpc_messages("alice@example.com"),
+        response_body=_grpc_messages("bob@example.org", "carol@example.org"),
+    )
+    return _add_observed(path, seen)
+
+
+def _add_observed(path: Path, seen: ObservedExchange) -> int:
+    """``seen`` stored as the pipeline stores it (credentials fingerprinted by a stand-in)."""
     with Store.open(path) as store:
         store.add_exchanges([to_exchange(seen, lambda raw: "f" * 64)])
         (exchange_id,) = store.conn.execute("SELECT MAX(id) FROM exchanges").fetchone()
