@@ -18,8 +18,9 @@ from ir_console.sanitize import clean
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
 def exchange(case: CaseContext, exchange_id: int, as_json: bool) -> None:
-    """One exchange: request and response as the case keeps them (credentials redacted), where
-    it really went, its credential and endpoint, and the command extracting its frames."""
+    """One exchange: request and response as the case keeps them (credentials redacted), the
+    sensitive data found in them (kinds and counts), where it really went, its credential and
+    endpoint, and the command extracting its frames."""
     with case.open(create=False) as store:
         detail = exchange_detail(store, exchange_id)
     if detail is None:
