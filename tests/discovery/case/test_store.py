@@ -391,3 +391,31 @@ def test_fields_without_a_value_are_stored_as_null(store: Store) -> None:
     assert row == ("null", "null", "null", "text")
     assert (type(None), sqlite3.PrepareProtocol) in sqlite3.adapters  # bound without a search
     assert sqlite3.connect(":memory:").execute("SELECT ? IS NULL", (None,)).fetchone() == (1,)
+
+
+def test_a_version_14_case_gets_the_client_index_and_keeps_its_rows(
+    case_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created_at(monkeypatch, schema.MIGRATIONS.index(schema._to_v15))
+    with Store.open(case_path) as old:  # rows as version 14 wrote them
+        for n, client in enumerate(("10.0.0.9", "10.0.0.1", "10.0.0.9")):
+            old.conn.execute(
+                "INSERT INTO exchanges(source, evidence, ts, host, client_ip) "
+                "VALUES ('pcap', 'f', ?, 'api.example.com', ?)",
+                (float(3 - n), client),
+            )
+        old.conn.commit()
+        assert "exchanges_client" not in {
+            r[0] for r in old.conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
+        }
+    monkeypatch.undo()
+    with Store.open(case_path) as store:
+        assert store.schema_version == schema.SCHEMA_VERSION
+        columns = [r[2] for r in store.conn.execute("PRAGMA index_info(exchanges_client)")]
+        assert columns == ["client_ip", "ts"]
+        query = "SELECT ts FROM exchanges WHERE client_ip = ? ORDER BY ts, id"
+        plan = " ".join(
+            str(r[3]) for r in store.conn.execute(f"EXPLAIN QUERY PLAN {query}", ("x",))
+        )
+        assert "INDEX exchanges_client (client_ip=?)" in plan and "TEMP B-TREE" not in plan
+        assert [r[0] for r in store.conn.execute(query, ("10.0.0.9",))] == [1.0, 3.0]

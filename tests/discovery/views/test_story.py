@@ -485,3 +485,53 @@ def test_every_exchange_order_matches_a_sort_of_all_the_rows(store: Store) -> No
     assert again.total == -1
     with pytest.raises(ValueError, match="cannot sort"):
         story.exchange_page(store, scope, order="evidence; DROP TABLE exchanges")
+
+
+def plan_of(store: Store, sql: str, args: tuple[object, ...]) -> list[str]:
+    return [str(r[3]) for r in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}", args)]
+
+
+def test_a_clients_page_reads_its_exchanges_through_the_client_index(store: Store) -> None:
+    """A client address's page (the one pass of its counts, and its pages of exchanges in
+    any order) looks its exchanges up in the client index, never scans every exchange of the
+    case, and finds exactly its own, in time order."""
+    clients = ["10.9.0.1", "10.9.0.2", "10.9.0.3"]
+    store.add_exchanges(
+        [
+            make_exchange(
+                ts=1_790_000_000.0 + (n * 7919 % 600),  # times out of insertion order
+                client_ip=clients[n % 3],
+                host="api.example.com",
+                path=f"/v1/items/{n}",
+                raw_path=f"/v1/items/{n}",
+                status=200 if n % 4 else 404,
+            )
+            for n in range(600)
+        ]
+    )
+    scope = story.scope_for(store, "client", "10.9.0.2")
+    assert scope is not None
+    for sql in (story._summary_sql(scope, 60), "SELECT 1 FROM exchanges e WHERE " + scope.sql):
+        plan = plan_of(store, sql, scope.args)
+        assert any("USING INDEX exchanges_client (client_ip=?)" in p for p in plan) or any(
+            "USING COVERING INDEX exchanges_client (client_ip=?)" in p for p in plan
+        ), plan
+        assert not any(p.startswith("SCAN e") for p in plan), plan
+    # the page's rows: the client's own, in time order, paged by (time, id)
+    own = store.conn.execute(
+        "SELECT id, ts FROM exchanges WHERE client_ip = '10.9.0.2' ORDER BY ts, id"
+    ).fetchall()
+    told = story.story(store, "client", "10.9.0.2")
+    assert told is not None and told.totals.requests == 200 == len(own)
+    assert [x.id for x in told.exchanges.rows] == [i for i, _ in own[: story.EXCHANGES]]
+    first = story.exchange_page(store, scope, limit=150)
+    rest = story.exchange_page(store, scope, after=(first.rows[-1].ts, first.rows[-1].id))
+    assert [x.id for x in (*first.rows, *rest.rows)] == [i for i, _ in own]
+    assert first.total == 200 and {x.client_ip for x in rest.rows} == {"10.9.0.2"}
+    by_status = story.exchange_page(store, scope, order="status", descending=True)
+    assert [x.status for x in by_status.rows][:50] == [404] * 50
+    assert {x.client_ip for x in by_status.rows} == {"10.9.0.2"}
+    # the statement choosing a page's ids searches the index (as exchange_page builds it)
+    chosen = f"SELECT e.id FROM exchanges e WHERE {scope.sql} ORDER BY e.ts, e.id LIMIT 100"
+    plan = plan_of(store, chosen, scope.args)
+    assert plan == ["SEARCH e USING COVERING INDEX exchanges_client (client_ip=?)"], plan
