@@ -123,6 +123,7 @@ class RowList(ScrollView, can_focus=True):
         self._widths: list[int | None] = []
         self._fitted_for = -1  # the width ``_widths`` were fitted to
         self._strips: dict[tuple[int, bool], Strip] = {}  # (row, is the cursor's) -> its line
+        self._styles: tuple[Style, Style, Style, Style] | None = None  # base, header, even, cursor
 
     # ------------------------------------------------------------ rows
 
@@ -278,9 +279,11 @@ class RowList(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
+        self._styles = None
 
     def _restyle(self) -> None:
         self._strips.clear()
+        self._styles = None
         self.refresh()
 
     def on_resize(self, _event: events.Resize) -> None:
@@ -309,30 +312,47 @@ class RowList(ScrollView, can_focus=True):
             strip = self._strips[key] = self._draw(key[0], key[1], widths, width)
         return strip
 
+    def _line_styles(self) -> tuple[Style, Style, Style, Style]:
+        """The widget's style, and its header's, even rows' and cursor's (read once a style
+        change, not for every line: each read walks the CSS)."""
+        if self._styles is None:
+            base = self.rich_style
+            self._styles = (
+                base,
+                base + self.get_component_rich_style("rowlist--header"),
+                base + self.get_component_rich_style("rowlist--even-row"),
+                self.get_component_rich_style("rowlist--cursor"),
+            )
+        return self._styles
+
     def _draw(self, row: int, cursor: bool, widths: Sequence[int | None], width: int) -> Strip:
         """One line: the header (``row`` -1) or a row, cells cut or padded to their column."""
-        base = self.rich_style
-        post: Style | None = None
+        plain, header, even, cursor_style = self._line_styles()
+        cells: Sequence[Text | str]
         if row < 0:
-            cells: Sequence[Text | str] = [c.label for c in self._columns]
-            base += self.get_component_rich_style("rowlist--header")
+            cells, base = [c.label for c in self._columns], header
         else:
-            cells = self._rows[row][0]
-            if row % 2 == 0:
-                base += self.get_component_rich_style("rowlist--even-row")
-            if cursor:
-                post = self.get_component_rich_style("rowlist--cursor")
-        line = Text(no_wrap=True, end="")
+            cells, base = self._rows[row][0], even if row % 2 == 0 else plain
+        fill = base + cursor_style if cursor else base
+        console = self.app.console
+        segments: list[Segment] = []
+        add = segments.append
         for cell, column_width in zip(cells, widths, strict=False):
             if column_width is None:
                 continue
-            text = cell.copy() if isinstance(cell, Text) else Text(cell)
-            text.truncate(column_width, overflow="ellipsis")
+            text = cell if isinstance(cell, Text) else Text(cell)
+            if text.cell_len > column_width:
+                text = text.copy()
+                text.truncate(column_width, overflow="ellipsis")
             room = column_width - text.cell_len
-            justify = text.justify if isinstance(cell, Text) else None
+            justify = text.justify
             left = room if justify == "right" else room // 2 if justify == "center" else 0
-            line.append(" " * (1 + left))
-            line.append_text(text)
-            line.append(" " * (1 + room - left))
-        segments = Segment.apply_style(line.render(self.app.console), base, post)
-        return Strip(segments).adjust_cell_length(width, base + post if post else base)
+            add(Segment(" " * (1 + left), fill))
+            # a Text's own style is not in the segments it renders (rich adds it when it
+            # renders the Text as a whole), only its spans' are
+            own = base + console.get_style(text.style) if text.style else base
+            for piece in text.render(console):
+                style = own + piece.style if piece.style else own
+                add(Segment(piece.text, style + cursor_style if cursor else style))
+            add(Segment(" " * (1 + room - left), fill))
+        return Strip(segments).adjust_cell_length(width, fill)
