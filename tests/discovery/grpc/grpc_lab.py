@@ -27,6 +27,15 @@ GZIP_EMAIL = "gzip.lab@example.org"  # only in a gzip-compressed message
 CONTACT_EMAIL = "contact.lab@example.org"  # only in a request message
 # GetAccount ids the server fails on: codes that share HTTP 500 (google/rpc/code.proto)
 FAILURES = {"broken": "INTERNAL", "lost": "DATA_LOSS", "crash": "UNKNOWN"}
+# the outcomes of call_everything's GetAccount calls, counted as the case keeps them
+GET_ACCOUNT_OUTCOMES = {
+    "OK": 2,
+    "UNAUTHENTICATED": 1,
+    "PERMISSION_DENIED": 1,
+    "INTERNAL": 1,
+    "DATA_LOSS": 1,
+    "UNKNOWN": 1,
+}
 
 
 @dataclass

@@ -12,6 +12,7 @@ import pytest
 
 from discovery.case.store import Store
 from tests.discovery.grpc.conftest import Captured
+from tests.discovery.grpc.grpc_lab import GET_ACCOUNT_OUTCOMES
 
 pytestmark = pytest.mark.integration
 
@@ -80,14 +81,7 @@ def test_methods_are_endpoints_with_outcomes_by_status_name_and_refusals_as_refu
     get = endpoints["/lab.v1.Accounts/GetAccount"]
     assert get["statuses"] == {"200": 2, "401": 1, "403": 1, "500": 3}
     assert get["protocol"] == "grpc" and get["operation"] == "/lab.v1.Accounts/GetAccount"
-    assert get["outcomes"] == {
-        "OK": 2,
-        "UNAUTHENTICATED": 1,
-        "PERMISSION_DENIED": 1,
-        "INTERNAL": 1,
-        "DATA_LOSS": 1,
-        "UNKNOWN": 1,
-    }
+    assert get["outcomes"] == GET_ACCOUNT_OUTCOMES
     assert endpoints["/lab.internal.Debug/Dump"]["outcomes"] == {"OK": 1}
 
 

@@ -16,6 +16,7 @@ from discovery.case.writer import ExchangeWriter
 from discovery.models import observed_exchange
 from ir_console.cli import cli
 from tests.discovery.grpc.conftest import Captured
+from tests.discovery.grpc.grpc_lab import GET_ACCOUNT_OUTCOMES
 
 pytestmark = pytest.mark.integration
 
@@ -71,14 +72,7 @@ def test_grpc_export_lists_the_methods(captured: Captured, tmp_path: Path) -> No
     get = by_path["/lab.v1.Accounts/GetAccount"]
     assert get["service"] == "lab.v1.Accounts" and get["method"] == "GetAccount"
     assert get["status"] == "documented" and get["spec"] == "lab.v1.Accounts"
-    assert get["outcomes"] == {
-        "OK": 2,
-        "UNAUTHENTICATED": 1,
-        "PERMISSION_DENIED": 1,
-        "INTERNAL": 1,
-        "DATA_LOSS": 1,
-        "UNKNOWN": 1,
-    }
+    assert get["outcomes"] == GET_ACCOUNT_OUTCOMES
     assert get["protocols"] == ["grpc"]
     assert {"kind": "bearer", "name": "authorization"} in get["metadata_credentials"]
     assert by_path["/lab.v1.Accounts/DeleteAccount"]["deprecated"] is True
