@@ -53,6 +53,7 @@ templates or forbid merges in a small YAML file beside the case (``CASE.template
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
 from collections import Counter
@@ -250,6 +251,8 @@ class _Raw:
         "ends",
         "literals",
         "methods",
+        "one",
+        "one_value",
         "params",
         "requests",
         "typed",
@@ -257,8 +260,12 @@ class _Raw:
 
     def __init__(self) -> None:
         # children, by value and by typed suffix ("" or ".json"); a leaf (most nodes) shares
-        # one empty map until a child is added (``_child``)
+        # one empty map until a child is added (``_literal_child``), and the only literal
+        # child of a node (most of the others: ``…/issues/1234/comments``) sits in ``one``
+        # without a map (read through ``_literals``), until a second one comes
         self.literals: dict[str, _Raw] = _LEAF
+        self.one: _Raw | None = None
+        self.one_value = ""
         self.params: dict[str, _Raw] = _LEAF
         self.requests = 0  # requests through this node
         self.ends = 0  # requests ending here
@@ -277,7 +284,7 @@ class _Typed:
     __slots__ = ("documented", "length", "names", "seen")
 
     def __init__(self) -> None:
-        self.names: Counter[str] = Counter()
+        self.names: dict[str, int] = {}  # parameter name -> requests
         self.seen: set[int] = set()  # hashes of distinct values (bounded)
         self.length = 0  # the length every value seen has; -1 once they differ
         self.documented = False  # a parameter of a documented template
@@ -296,12 +303,34 @@ _LEAF: Final[dict[str, _Raw]] = {}  # never written: the children of every leaf
 
 def _literal_child(node: _Raw, value: str) -> _Raw:
     """The child of a learned node for a literal value, added when missing."""
-    child = node.literals.get(value)
-    if child is None:
-        if node.literals is _LEAF:
-            node.literals = {}
-        child = node.literals[value] = _Raw()
-    return child
+    one = node.one
+    if one is not None:
+        if node.one_value == value:
+            return one
+        child = _Raw()  # a second child: both in a map, in the order they came
+        node.literals = {node.one_value: one, sys.intern(value): child}
+        node.one, node.one_value = None, ""
+        return child
+    literals = node.literals
+    if literals is _LEAF:
+        child = node.one = _Raw()
+        node.one_value = sys.intern(value)  # the same names recur under many parents
+        return child
+    found = literals.get(value)
+    if found is None:
+        found = literals[sys.intern(value)] = _Raw()
+    return found
+
+
+def _literals(node: _Raw) -> dict[str, _Raw]:
+    """A learned node's literal children by value (its only one in a map made for the
+    caller; never written)."""
+    one = node.one
+    return node.literals if one is None else {node.one_value: one}
+
+
+def _has_children(node: _Raw) -> bool:
+    return bool(node.literals or node.one is not None or node.params)
 
 
 def _typed_child(node: _Raw, suffix: str) -> _Raw:
@@ -326,6 +355,18 @@ class _Place:
         self.checked = 0
         self.typed: set[int] | None = None  # hashes of the distinct typed ids
         self.words: dict[str, int] = {}
+
+
+class _DocSlots:
+    """One documented template as the learning sees it: its length in segments, the places
+    of its whole-segment parameters, and the methods whose structure is already learned."""
+
+    __slots__ = ("added", "length", "places")
+
+    def __init__(self, length: int, places: list[tuple[int, _Place]]) -> None:
+        self.length = length
+        self.places = places
+        self.added = 0  # method bits whose structure ``_add_documented`` added
 
 
 _METHOD_MASK: Final = 127  # the method bits of a packed word count (method_bit() <= 64)
@@ -390,10 +431,10 @@ def _deep(w: _Word) -> set[str]:
     if w.deep is None:
         deep: set[str] = set()
         for raw in w.group or ():
-            for child in raw.literals.values():
-                deep.update(child.literals)
+            for child in _literals(raw).values():
+                deep.update(_literals(child))
             for child in raw.params.values():
-                deep.update(child.literals)
+                deep.update(_literals(child))
         w.deep = deep
     return w.deep
 
@@ -424,11 +465,11 @@ def _word(group: list[_Raw]) -> _Word:
         if raw.params:
             w.typed_below = True
         if len(group) == 1:
-            w.keys = raw.literals.keys()  # a view: no copy of a large node's names
+            w.keys = _literals(raw).keys()  # a view: no copy of a large node's names
         else:
             if keys is None:
                 keys = set()
-            keys.update(raw.literals)
+            keys.update(_literals(raw))
             w.keys = keys
     return w
 
@@ -474,7 +515,6 @@ def _dns_like(word: str) -> bool:
 
 _JOINS_WORDS: Final = frozenset({"name", "ref"})  # typed kinds plain words may be values of
 _VALUES_MAX: Final = 1 << 16  # words remembered as values between the two passes
-_DIGIT: Final = re.compile(r"\d")
 # a frame of the iterative build: (node, learned nodes it stands for, prefix, context, chain,
 # whether the node is the first pass's, to be decided again only where the second can change it)
 _Frame = tuple["_Tmpl", list["_Raw"], str, str, tuple[str, int], bool]
@@ -506,7 +546,7 @@ def _file_names(params: dict[str, list[_Raw]], joined: dict[str, str]) -> bool:
     different suffixes there, or with a suffix beside words that are values and file names,
     all of them leaves (a route's ``{sid}.json`` keeps one suffix, and its own)."""
     suffixes = [s for s in params if s]
-    if not suffixes or any(r.literals or r.params for s in suffixes for r in params[s]):
+    if not suffixes or any(_has_children(r) for s in suffixes for r in params[s]):
         return False
     return len(suffixes) >= 2 or any(file_suffix(v) for v in joined)
 
@@ -544,9 +584,8 @@ class HostTemplater:
         self._masked: dict[tuple[str, int], dict[str, str]] = {}
         self._doc_parts: dict[str, list[tuple[str, str | None, str]]] = {}
         # per documented template: its length and its whole-segment parameters' places
-        self._doc_slots: dict[str, tuple[int, list[tuple[int, _Place]]]] = {}
+        self._doc_slots: dict[str, _DocSlots] = {}
         self._doc_literals: frozenset[str] | None = None
-        self._doc_added: dict[str, int] = {}  # template -> methods whose structure is added
         self._mask_checks: dict[str, list[tuple[int, frozenset[str]]]] = {}
 
     # -- learning
@@ -578,11 +617,14 @@ class HostTemplater:
         if self.matcher is not None:
             template = self.matcher.match_segments(segments)
             if template is not None:
-                self._note_documented(template, segments, requests, method)
+                slots = self._doc_slots.get(template)
+                if slots is None:
+                    slots = self._doc_slots[template] = self._slots_for(template)
                 bit = method_bit(method)
-                added = self._doc_added.get(template, 0)
-                if not added & bit:  # its structure, once per template and method
-                    self._doc_added[template] = added | bit
+                if slots.places:
+                    self._note_documented(slots, segments, requests, bit)
+                if not slots.added & bit:  # its structure, once per template and method
+                    slots.added |= bit
                     self._add_documented(template, requests, method)
                 return
         node = self.root
@@ -600,7 +642,9 @@ class HostTemplater:
                 child = _typed_child(node, kind.suffix)
                 info = child.typed
                 assert info is not None
-                info.names[kind.param or "id"] += requests
+                names = info.names
+                name = kind.param or "id"
+                names[name] = names.get(name, 0) + requests
                 info.see(value)
             else:
                 child = _literal_child(node, value)
@@ -631,44 +675,42 @@ class HostTemplater:
                 child = _typed_child(node, suffix)
                 info = child.typed
                 assert info is not None
-                info.names[name] += requests
+                info.names[name] = info.names.get(name, 0) + requests
                 info.documented = True
             child.requests += requests
             node = child
         node.ends += requests
         node.methods |= method_bit(method)
 
+    def _slots_for(self, template: str) -> _DocSlots:
+        parts = self._doc_parts.get(template)
+        if parts is None:
+            parts = self._doc_parts[template] = _template_parts(template)
+        # whole-segment parameters; a final one spanning slashes changes the length
+        return _DocSlots(
+            len(parts),
+            [
+                (i, _Place())
+                for i, (_l, name, suffix) in enumerate(parts)
+                if name is not None and not suffix
+            ],
+        )
+
     def _note_documented(
-        self, template: str, segments: list[str], requests: int, method: str | None
+        self, slots: _DocSlots, segments: list[str], requests: int, bit: int
     ) -> None:
         """Count the values a documented parameter receives: typed ids (among a sample of
         values classified) and words with their requests and methods, for masked routes
         (``finish``)."""
-        slots = self._doc_slots.get(template)
-        if slots is None:
-            parts = self._doc_parts.get(template)
-            if parts is None:
-                parts = self._doc_parts[template] = _template_parts(template)
-            # whole-segment parameters; a final one spanning slashes changes the length
-            slots = self._doc_slots[template] = (
-                len(parts),
-                [
-                    (i, _Place())
-                    for i, (_l, name, suffix) in enumerate(parts)
-                    if name is not None and not suffix
-                ],
-            )
-        length, places = slots
-        if length != len(segments) or not places:
+        if slots.length != len(segments):
             return  # a final parameter spanning slashes: no masked route there
         added = requests << 7
-        bit = method_bit(method)
-        for i, place in places:
+        for i, place in slots.places:
             value = segments[i]
             if not (len(value) < 10 and value.isalpha()):  # short words are never typed
                 checked = place.checked
                 if checked >= _DOC_SAMPLE:  # enough values classified here to count ids
-                    if _DIGIT.search(value) is not None:
+                    if any(c.isdecimal() for c in value):  # what \d matches
                         continue  # a route's name has no digit
                 else:
                     place.checked = checked + 1
@@ -692,7 +734,21 @@ class HostTemplater:
         """Build the template trie from the learned one, top-down and without recursion, twice:
         the second pass knows what the first decided everywhere on the host (which words name
         collections, and after which collection words are values), so a value seen once, where
-        nothing else could tell, is decided like its kind elsewhere."""
+        nothing else could tell, is decided like its kind elsewhere.
+
+        The cyclic garbage collector is paused meanwhile: the build allocates tens of thousands
+        of containers that all live on (the tree) or die by reference counting (the pooled
+        groups), so each collection it would trigger walks every object of the process (the
+        learned trie, and whatever the caller holds) and frees nothing: a third of the time."""
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._finish()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _finish(self) -> None:
         self._collections: set[str] = set()
         self._chains: dict[tuple[str, int], dict[str, tuple[str, str]]] = {}
         self._decided_at: dict[tuple[str, int], set[str]] = {}
@@ -775,7 +831,7 @@ class HostTemplater:
             return False
         joined = node.joined
         for raw in raws:
-            for value in raw.literals:
+            for value in _literals(raw):
                 if value in joined:
                     continue
                 if values is not None and value in values:
@@ -797,10 +853,27 @@ class HostTemplater:
         literals: dict[str, list[_Raw]] = {}
         params: dict[str, list[_Raw]] = {}
         for raw in raws:
-            for value, sub in raw.literals.items():
-                literals.setdefault(value, []).append(sub)
-            for suffix, sub in raw.params.items():
-                params.setdefault(suffix, []).append(sub)
+            one = raw.one
+            if one is not None:
+                group = literals.get(raw.one_value)
+                if group is None:
+                    literals[raw.one_value] = [one]
+                else:
+                    group.append(one)
+            else:
+                for value, sub in raw.literals.items():
+                    group = literals.get(value)
+                    if group is None:
+                        literals[value] = [sub]
+                    else:
+                        group.append(sub)
+            if raw.params:
+                for suffix, sub in raw.params.items():
+                    group = params.get(suffix)
+                    if group is None:
+                        params[suffix] = [sub]
+                    else:
+                        group.append(sub)
         node.forbidden = (prefix or "/") in self._forbidden
         joined: dict[str, str] = {}  # value -> parameter base name
         if node.forbidden:
@@ -812,17 +885,24 @@ class HostTemplater:
                 whole = params.setdefault("", [])
                 for suffix in [s for s in params if s]:
                     whole.extend(params.pop(suffix))
-        names: dict[str, Counter[str]] = {}
+        names: dict[str, dict[str, int]] = {}
         for suffix, group in params.items():
-            counts = names.setdefault(suffix, Counter())
+            counts = names[suffix] = {}
             for raw in group:
                 if raw.typed is not None:
-                    counts.update(raw.typed.names)
+                    for name, count in raw.typed.names.items():
+                        counts[name] = counts.get(name, 0) + count
+        pooled: list[_Raw] | None = params.get("") if joined else None
         for value, group in literals.items():
             base = joined.get(value)
             if base is not None:
-                params.setdefault("", []).extend(group)
-                names.setdefault("", Counter())[base] += sum(r.requests for r in group)
+                if pooled is None:
+                    pooled = params[""] = []
+                pooled.extend(group)
+                joined_names = names.get("")
+                if joined_names is None:
+                    joined_names = names[""] = {}
+                joined_names[base] = joined_names.get(base, 0) + sum(r.requests for r in group)
                 continue
             child = node.literals[value] = _Tmpl()
             kind = classify_segment(value)
@@ -993,7 +1073,7 @@ class HostTemplater:
             (value,) = dates
             group = literals[value]
             requests = sum(r.requests for r in group)
-            below = any(r.literals or r.params for r in group)
+            below = any(_has_children(r) for r in group)
             if requests >= MIN_VALUES and below:
                 node.notes[value] = (
                     "dated-version",
@@ -1049,7 +1129,7 @@ class HostTemplater:
                 seen.update(raw.typed.seen)
             requests += raw.requests
             ends += raw.ends
-            below.update(raw.literals)
+            below.update(_literals(raw))
         main = min(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[0] if kinds else ""
         if main not in _JOINS_WORDS:
             return
@@ -1329,7 +1409,8 @@ class HostTemplater:
             return {}
         literals = self.matcher.literal_segments()
         masked: dict[tuple[str, int], dict[str, str]] = {}
-        for template, (length, places) in self._doc_slots.items():
+        for template, slots in self._doc_slots.items():
+            length, places = slots.length, slots.places
             documented = 0
             for op in self.matcher.templates.get(template, []):
                 documented |= method_bit(op.method)
