@@ -5,13 +5,18 @@
     .venv/bin/python benchmarks/bench_zeek.py --variants tsv,tsv.gz
     .venv/bin/python benchmarks/bench_zeek.py --no-memory      # skip the 1/10-size memory run
     .venv/bin/python benchmarks/bench_zeek.py --floor --records 200000  # SQLite's own floor
+    .venv/bin/python benchmarks/bench_zeek.py --in-process   # also read in one process: ratio
 
 The log is synthesised as a Zeek cluster writes it: the ``#fields`` header of ``http.log``
 (with our policy script's ``irc_cred_hmacs``), 2,000 clients, 40 hosts, REST paths with ids
 (so templating has work), Basic usernames, and credential digests on most requests. Each
 variant is read into a fresh case by a child process (``discovery.ingest.files.ingest_file``:
 read, convert at the secret boundary, write in batches; what ``ir-console ingest`` does before
-its analysis); wall time and peak RSS (``wait4``) are measured per process. ``--analysis``
+its analysis: a log of 4 MiB or more is read and converted by child processes sharing its
+lines, ``discovery.ingest.zeek_parallel``); wall time, CPU time and peak RSS (``wait4``: the
+process and the children it waited for) are measured per run, with the load average at its end.
+``--in-process`` also reads each log in one process (no children) first, and prints the ratio
+of the two wall times. ``--analysis``
 then times the analysis the next ``ir-console ingest`` runs on that case. Memory is flat when a
 tenth of the log peaks at about the same RSS as the whole log.
 
@@ -219,6 +224,8 @@ def _run(args: list[str]) -> tuple[float, int, float, str]:
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed (exit {proc.returncode})")
+    # Linux counts in ``usage`` the children the process waited for (the readers): their CPU
+    # is added and the peak is the largest of them and the process
     return wall, usage.ru_maxrss // 1024, usage.ru_utime + usage.ru_stime, out.decode()
 
 
@@ -227,17 +234,21 @@ import json, sys
 from pathlib import Path
 from discovery import compiled
 from discovery.case.store import Store
+from discovery.ingest import parallel
 from discovery.ingest.files import ingest_file
+if sys.argv[3:] == ["in-process"]:
+    parallel.MIN_SIZE = 1 << 62  # no child processes
 with Store.open(Path(sys.argv[1])) as store:
     result = ingest_file(store, Path(sys.argv[2]), "zeek")
 print(json.dumps({"exchanges": result.stats.exchanges, "compiled": compiled.in_use()}))
 """
 
 
-def _ingest(case: Path, log: Path) -> tuple[float, int, float, int, bool]:
+def _ingest(case: Path, log: Path, in_process: bool = False) -> tuple[float, int, float, int, bool]:
     """Wall seconds, peak MiB and CPU seconds of reading the log into a case (no analysis: see
     --analysis), the exchanges written, and whether the compiled build ran."""
-    wall, rss, cpu, out = _run([sys.executable, "-c", _CHILD, str(case), str(log)])
+    args = [sys.executable, "-c", _CHILD, str(case), str(log)]
+    wall, rss, cpu, out = _run(args + (["in-process"] if in_process else []))
     done = json.loads(out)
     return wall, rss, cpu, int(done["exchanges"]), bool(done["compiled"])
 
@@ -316,6 +327,9 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the 1/10-size run")
     parser.add_argument("--analysis", action="store_true", help="also time the analysis")
     parser.add_argument("--floor", action="store_true", help="SQLite's floor for these rows")
+    parser.add_argument(
+        "--in-process", action="store_true", help="also read each log in one process: ratio"
+    )
     opts = parser.parse_args()
     if opts.floor:
         with tempfile.TemporaryDirectory(prefix="bench-zeek-") as tmp:
@@ -334,6 +348,8 @@ def main() -> None:
             write(log, _records(opts.records))
             if not opts.no_memory:
                 write(small, _records(max(1, opts.records // 10)))
+            if opts.in_process:  # first, so the page cache favours neither
+                one = _ingest(work / f"one-{variant}.db", log, in_process=True)
             wall, rss, cpu, written, native = _ingest(work / f"{variant}.db", log)
             small_rss = None
             if not opts.no_memory:
@@ -345,6 +361,13 @@ def main() -> None:
             )
             if small_rss is not None:
                 line += f" (a tenth of the log: {small_rss} MiB)"
+            line += f"; load {os.getloadavg()[0]:.1f}"
+            if opts.in_process:
+                line += (
+                    f"\n{'':8} in one process: {one[0]:.2f} s, {one[3] / one[0]:,.0f} records/s, "
+                    f"CPU {one[2]:.1f} s, peak {one[1]} MiB; children/one process wall ratio "
+                    f"{wall / one[0]:.2f}"
+                )
             if opts.analysis:  # the analysis is pending: the next ingest runs it
                 case = work / f"{variant}.db"
                 a_wall, a_rss, _, _ = _run([str(IR_CONSOLE), "--db", str(case), "ingest", str(log)])

@@ -113,10 +113,13 @@ def ingest_file(
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
     secrets: KeyLog | None = None,
+    steps: Callable[[str], None] | None = None,
 ) -> IngestResult:
     """Read one input into the case (no analysis: call ``analysis.recompute`` after the batch).
 
-    ``secrets``: TLS key logs; a capture's TLS connections found in them are decrypted."""
+    ``secrets``: TLS key logs; a capture's TLS connections found in them are decrypted.
+    ``steps``: told the step under way after the reading (the indexes a bulk load built at its
+    end), repeatedly while it runs."""
     _require_regular_file(path)
     fmt = detect_format(path) if fmt == "auto" else fmt
     reader_for(fmt)  # an unknown format fails before anything is claimed
@@ -126,7 +129,15 @@ def ingest_file(
         return IngestResult(path, fmt, True, stats)
     try:
         _read(
-            store, path, fmt, claim, print_, stats, _heartbeats(store, claim.id, progress), secrets
+            store,
+            path,
+            fmt,
+            claim,
+            print_,
+            stats,
+            _heartbeats(store, claim.id, progress),
+            secrets,
+            steps,
         )
     finally:
         inputs.release(store, claim.id)
@@ -143,6 +154,7 @@ def _read(
     stats: IngestStats,
     progress: Progress | None,
     secrets: KeyLog | None = None,
+    steps: Callable[[str], None] | None = None,
 ) -> None:
     """Read the claimed input (from its start, up to the size it was hashed at) and finish it."""
     # a large input into a case with no exchanges yet: its indexes are built after the load
@@ -154,6 +166,14 @@ def _read(
         if parallel.worth_it(path):  # read and convert in children while this process writes
             converted = parallel.convert_in_children(
                 fmt, path, stats, store.fingerprint, progress, end=print_.size, secrets=secrets
+            )
+    elif fmt == "zeek":
+        from discovery.ingest import parallel, zeek_parallel
+
+        # the rest of the log is large (a round of ``--follow`` reads a few lines in-process)
+        if parallel.worth_it(path) and print_.size - claim.start >= parallel.MIN_SIZE:
+            converted = zeek_parallel.convert_in_children(
+                path, stats, store.fingerprint, progress, start=claim.start, end=print_.size
             )
     try:
         if converted is None:
@@ -173,7 +193,7 @@ def _read(
         unregister_input(store, claim.id)
         raise InputError(str(path), _unusable(exc)) from exc
     finally:
-        writer.close()
+        writer.close(steps)
     stats.exchanges = writer.written
     consumed = stats.consumed
     if consumed is None:
@@ -227,7 +247,7 @@ def ingest_files(
     analysis: Callable[[str], None] | None = None,
 ) -> list[IngestResult]:
     """Ingest several inputs, then recompute the analysis once (``analysis``: its progress,
-    as ``recompute`` reports it).
+    as ``recompute`` reports it, and the steps after each input's reading).
 
     The analysis also runs when every input was already in the case but the analysis is pending
     (an earlier ingest or import was killed before it finished, or a spec was just imported).
@@ -239,7 +259,16 @@ def ingest_files(
     for path in paths:
         per_file = (lambda done, p=path: progress(p, done)) if progress else None
         results.append(
-            ingest_file(store, path, fmt, per_file, wait=wait, on_wait=on_wait, secrets=secrets)
+            ingest_file(
+                store,
+                path,
+                fmt,
+                per_file,
+                wait=wait,
+                on_wait=on_wait,
+                secrets=secrets,
+                steps=analysis,
+            )
         )
     if any(not r.already_ingested for r in results) or pending(store):
         recompute(store, analysis)

@@ -49,12 +49,54 @@ HMAC_FIELD = "irc_cred_hmacs"
 HMAC_NAMESPACE = "zeek-hmac"
 BASIC_USER_NAMESPACE = "zeek-basic-user"
 PROGRESS_EVERY = 4096
+# lines per block when children share a log (``read_share``): child ``i`` of ``n`` converts the
+# blocks whose number is ``i`` modulo ``n``, so each child's rows come in whole blocks in order
+BLOCK_LINES = 512
 GZIP_MAGIC = b"\x1f\x8b"
 MEMO_SIZE = 16384  # entries kept by the per-process memos before they start over
 _ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 # the TSV fields read as sets or vectors (the others are single values)
 _SET_FIELDS = frozenset((HMAC_FIELD, "orig_mime_types", "resp_mime_types"))
+_ADDRESS_FIELDS = ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p")
+# the TSV columns each kind of log's converter reads (the others are not split into the record)
+_USED_FIELDS = {
+    "http": frozenset(
+        (
+            *_ADDRESS_FIELDS,
+            *_SET_FIELDS,
+            "trans_depth",
+            "method",
+            "host",
+            "uri",
+            "referrer",
+            "version",
+            "user_agent",
+            "origin",
+            "request_body_len",
+            "response_body_len",
+            "status_code",
+            "username",
+            "password",
+        )
+    ),
+    "ssl": frozenset((*_ADDRESS_FIELDS, "server_name", "established", "next_protocol", "ja4")),
+    "conn": frozenset(
+        (
+            *_ADDRESS_FIELDS,
+            "proto",
+            "service",
+            "duration",
+            "conn_state",
+            "history",
+            "orig_bytes",
+            "resp_bytes",
+            "orig_pkts",
+            "resp_pkts",
+            "missed_bytes",
+        )
+    ),
+}
 
 Record = Mapping[str, Any]
 _HMAC_MEMO: dict[tuple[str, str | None, str | None], PrecomputedCredential]
@@ -412,10 +454,12 @@ def _separator(line: str, path: Path, number: int) -> str:
 
 def _tsv(
     path: Path, lines: Iterator[tuple[int, bytes]], stats: IngestStats
-) -> Iterator[ObservedExchange]:
+) -> Iterator[tuple[int, ObservedExchange]]:
     sep, set_sep, empty, unset = "\t", ",", "(empty)", "-"
     fields: list[str] | None = None
     kind: str | None = None
+    # (column, name, is a set) of the columns the converter of this kind of log reads
+    columns: list[tuple[int, str, bool]] = []
     for number, raw in lines:
         line = raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
         if not line:
@@ -435,6 +479,13 @@ def _tsv(
                 kind = value
             elif key == "#fields":
                 fields = value.split(sep)
+            if fields is not None:
+                used = _USED_FIELDS.get(kind or "")
+                columns = [
+                    (index, name, name in _SET_FIELDS)
+                    for index, name in enumerate(fields)
+                    if used is None or name in used
+                ]
             continue
         if fields is None:
             raise InputError(
@@ -449,13 +500,13 @@ def _tsv(
             continue
         escaped = "\\x" in line  # nearly no line has an escape: looked for once per line
         record: dict[str, Any] = {}
-        for index, value in enumerate(values):
-            name = fields[index]
+        for index, name, is_set in columns:
+            value = values[index]
             if value == unset:
                 record[name] = None
             elif value == empty:
                 record[name] = []
-            elif name in _SET_FIELDS:
+            elif is_set:
                 items = value.split(set_sep)
                 record[name] = [_unescape(v) for v in items] if escaped else items
             else:
@@ -465,12 +516,12 @@ def _tsv(
         stats.flows += 1
         observed = _convert(record, kind, f"line {number}", path, stats)
         if observed is not None:
-            yield observed
+            yield number, observed
 
 
 def _json_lines(
     path: Path, lines: Iterator[tuple[int, bytes]], stats: IngestStats
-) -> Iterator[ObservedExchange]:
+) -> Iterator[tuple[int, ObservedExchange]]:
     for number, raw in lines:
         if not raw.strip():
             continue
@@ -488,7 +539,7 @@ def _json_lines(
         stats.flows += 1
         observed = _convert(record, _kind_of(record, None), f"line {number}", path, stats)
         if observed is not None:
-            yield observed
+            yield number, observed
 
 
 def read(
@@ -507,6 +558,39 @@ def read(
     ``discovery.case.inputs`` knows it: the archive of a log read while it was written is read on
     from there. A gzip stream cut short (still being compressed, or damaged) gives the lines
     before the cut and a warning."""
+    for _number, observed in _read(path, stats, progress, start, end, None):
+        yield observed
+
+
+def read_share(
+    path: Path,
+    stats: IngestStats,
+    share: tuple[int, int],
+    progress: Progress | None = None,
+    *,
+    start: int = 0,
+    end: int | None = None,
+) -> Iterator[tuple[int, ObservedExchange]]:
+    """As ``read``, for child ``share[0]`` of ``share[1]`` reading one log together: every
+    line is read (and the header lines used), the records of blocks of ``BLOCK_LINES`` lines
+    numbered ``share[0]`` modulo ``share[1]`` converted, each yielded with its block's number.
+    What concerns the whole file (its last line still being written, a gzip stream cut short)
+    is counted by share 0 only, so the shares' counters add up to one reader's."""
+    index, count = share
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"no share {index} of {count}")
+    for number, observed in _read(path, stats, progress, start, end, share):
+        yield (number - 1) // BLOCK_LINES, observed
+
+
+def _read(
+    path: Path,
+    stats: IngestStats,
+    progress: Progress | None,
+    start: int,
+    end: int | None,
+    share: tuple[int, int] | None,
+) -> Iterator[tuple[int, ObservedExchange]]:
     try:
         with path.open("rb") as probe:
             compressed = probe.read(2) == GZIP_MAGIC
@@ -525,7 +609,7 @@ def read(
             head = stream.peek(4096)[:4096].lstrip()
         except (OSError, EOFError, zlib.error) as exc:
             raise InputError(str(path), f"not a readable gzip file ({exc})") from exc
-        lines = _numbered(path, stream, progress, stats, start, handle.tell, limit)
+        lines = _numbered(path, stream, progress, stats, start, handle.tell, limit, share)
         if head.startswith(b"#"):
             yield from _tsv(path, lines, stats)
         elif head.startswith(b"{"):
@@ -548,13 +632,15 @@ def _numbered(
     start: int,
     read_so_far: Callable[[], int],
     limit: int | None = None,
+    share: tuple[int, int] | None = None,
 ) -> Iterator[tuple[int, bytes]]:
     """Lines with their numbers, from the first line at or after ``start`` (the header lines
     at the top are given first, also when starting later); ``stats.consumed`` follows the end
     of the last whole line. A last line without its newline is being written: it is left for
     the next read, unless it is a whole JSON object. ``read_so_far`` is the bytes of the file
     read (of a compressed file: compressed bytes), for ``progress``; ``limit`` ends the lines at
-    that byte (of a compressed file, whose window cannot)."""
+    that byte (of a compressed file, whose window cannot); ``share`` (``read_share``) gives
+    header lines and the lines of its blocks only."""
     number = 0
     pos = 0
     if start:
@@ -575,41 +661,47 @@ def _numbered(
         handle.seek(start)
         pos = start
     stats.consumed = pos
-    for raw in _lines(path, handle, stats):
+    whole_file = share is None or share[0] == 0  # the share that reports on the whole file
+    mine, shares = share if share is not None else (0, 1)
+    for raw in _lines(path, handle, stats, whole_file):
         if limit is not None and pos + len(raw) > limit:  # past the bytes the input was hashed at
             raw = raw[: limit - pos]
             if not raw:
                 break
         if not raw.endswith(b"\n") and not _whole_json(raw):
-            stats.counts["incomplete last line (read when the log grows)"] += 1
-            stats.warn(
-                f"{path} (line {number + 1}): the last line has no newline yet (being "
-                "written): it is read when the log has grown"
-            )
+            if whole_file:
+                stats.counts["incomplete last line (read when the log grows)"] += 1
+                stats.warn(
+                    f"{path} (line {number + 1}): the last line has no newline yet (being "
+                    "written): it is read when the log has grown"
+                )
             break
         number += 1
         pos += len(raw)
         stats.consumed = pos
         if progress and number % PROGRESS_EVERY == 0:
             progress(read_so_far())
-        yield number, raw
+        if shares == 1 or (number - 1) // BLOCK_LINES % shares == mine or raw[:1] == b"#":
+            yield number, raw
 
 
 def _lines(
-    path: Path, handle: gzip.GzipFile | io.BufferedReader, stats: IngestStats
+    path: Path, handle: gzip.GzipFile | io.BufferedReader, stats: IngestStats, report: bool = True
 ) -> Iterator[bytes]:
     """The lines of the file; a compressed stream that ends early or is damaged ends them
-    (counted, with a warning): the lines before are kept."""
+    (counted, with a warning, when ``report``): the lines before are kept."""
     try:
         # not ``yield from``: closing this generator early would close the file with it
         for raw in handle:  # noqa: UP028
             yield raw
     except EOFError:
-        stats.counts["gzip stream cut short (the lines before it read)"] += 1
-        stats.warn(f"{path}: the gzip stream ends early (cut, or still being written)")
+        if report:
+            stats.counts["gzip stream cut short (the lines before it read)"] += 1
+            stats.warn(f"{path}: the gzip stream ends early (cut, or still being written)")
     except (OSError, zlib.error) as exc:
-        stats.counts["gzip stream damaged (the lines before it read)"] += 1
-        stats.warn(f"{path}: the gzip stream is damaged ({exc})")
+        if report:
+            stats.counts["gzip stream damaged (the lines before it read)"] += 1
+            stats.warn(f"{path}: the gzip stream is damaged ({exc})")
 
 
 def _whole_json(raw: bytes) -> bool:

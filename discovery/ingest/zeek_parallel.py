@@ -1,0 +1,163 @@
+"""Read and convert a Zeek log in child processes that share its lines, so reading, conversion
+and writing use every core.
+
+Each child reads the whole log (decompressing it when it is gzip: reading lines is the cheap
+part) and converts the records of its blocks of lines (``zeek.read_share``: block ``b`` belongs
+to child ``b`` modulo the number of children) into stored rows itself (the secret boundary:
+credential detection, fingerprinting under the case key), and sends them one block per message.
+This process merges the blocks back into the log's order and writes them: the rows, their order
+and the counters are those of the in-process reader. The pipes, the pumps that drain them while
+this process writes, the bounded queues and the credential-sighting tables are those of the
+capture path (``discovery.ingest.parallel``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import multiprocessing
+import operator
+import re
+from collections.abc import Callable, Generator, Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from discovery.case.store import PreparedExchange
+from discovery.errors import InputError
+from discovery.ingest.parallel import (
+    Preparer,
+    Rebuilder,
+    _merge,
+    _receive,
+    shard_count,
+    widen_pipe,
+)
+from discovery.models import ObservedExchange
+from discovery.stats import IngestStats, Progress
+
+# a block's rows: (block number, (reset, new sightings, rows)) as ``Preparer`` makes them
+_LINE = re.compile(r"\(line (\d+)\)")
+_Block = tuple[int, tuple[bool, list[tuple[int, tuple[object, ...]]], list[tuple[object, ...]]]]
+
+
+def _child(
+    conn: Connection,
+    path: Path,
+    share: tuple[int, int],
+    fingerprint: Callable[[str], str],
+    unused: tuple[Connection, ...],
+    start: int,
+    end: int | None,
+) -> None:
+    """One share of the log's blocks read and converted; one message per block with rows."""
+    import pickle
+
+    from discovery.sources.zeek import read_share
+
+    for other in unused:  # other children's ends, inherited by the fork: EOF must mean it
+        other.close()
+    dumps = pickle.dumps
+
+    def send(message: tuple[str, Any]) -> None:
+        conn.send_bytes(dumps(message, pickle.HIGHEST_PROTOCOL))
+
+    stats = IngestStats()
+    prepare = Preparer(fingerprint)
+    progress = (lambda done: send(("progress", done))) if share[0] == 0 else None
+    batch: list[ObservedExchange] = []
+    current = -1
+    try:
+        for block, observed in read_share(path, stats, share, progress, start=start, end=end):
+            if block != current:
+                if batch:
+                    send(("rows", (current, prepare(batch))))
+                    batch = []
+                current = block
+            batch.append(observed)
+        if batch:
+            send(("rows", (current, prepare(batch))))
+        send(("done", stats))
+    except InputError as exc:
+        send(("error", (exc.path, exc.reason, exc.where)))
+    finally:
+        conn.close()
+
+
+def convert_in_children(
+    path: Path,
+    stats: IngestStats,
+    fingerprint: Callable[[str], str],
+    progress: Progress | None = None,
+    *,
+    start: int = 0,
+    end: int | None = None,
+) -> Iterator[PreparedExchange]:
+    """The exchanges of a Zeek log ready to insert (``Store.insert_prepared``), read and
+    converted by children sharing its lines, in the log's order, with the readers' counters
+    merged into ``stats``; ``start`` and ``end`` as for ``zeek.read`` (the log may grow
+    meanwhile: every child reads the same bytes)."""
+    ctx = multiprocessing.get_context("fork")
+    count = shard_count()
+    pipes = [ctx.Pipe(duplex=False) for _ in range(count)]
+    for receiver, _sender in pipes:
+        widen_pipe(receiver)
+    procs = []
+    for index, (_receiver, sender) in enumerate(pipes):
+        others = tuple(end_ for pair in pipes for end_ in pair if end_ is not sender)
+        proc = ctx.Process(
+            target=_child,
+            args=(sender, path, (index, count), fingerprint, others, start, end),
+            daemon=True,
+        )
+        proc.start()
+        procs.append(proc)
+    for _receiver, sender in pipes:
+        sender.close()
+    counted = [IngestStats() for _ in procs]
+    streams = [
+        _blocks(receiver, proc, path, child_stats, progress)
+        for (receiver, _sender), proc, child_stats in zip(pipes, procs, counted, strict=True)
+    ]
+    try:
+        for _block, rows in heapq.merge(*streams, key=operator.itemgetter(0)):
+            yield from rows
+    finally:
+        for stream in streams:  # ends and joins every child, whatever happened
+            stream.close()
+    _gather(stats, counted)
+
+
+def _gather(stats: IngestStats, children: list[IngestStats]) -> None:
+    """The children's counters added into ``stats``, and their warnings (each child's first
+    few, in its order) put back in the log's order, so ``stats`` keeps the first warnings one
+    reader would have kept."""
+    warnings = []
+    for child in children:
+        warnings.extend(child.warnings)
+        child.warnings = []
+        _merge(stats, child)
+    for warning in sorted(warnings, key=_line_of):
+        stats.warn(warning)
+
+
+def _line_of(warning: str) -> float:
+    """The line a reader's warning names (``PATH (line N): ...``); one about the whole file
+    (a gzip stream cut short) comes after every line."""
+    found = _LINE.search(warning)
+    return float(found.group(1)) if found else math.inf
+
+
+def _blocks(
+    receiver: Connection,
+    proc: multiprocessing.process.BaseProcess,
+    path: Path,
+    stats: IngestStats,
+    progress: Progress | None,
+) -> Generator[tuple[int, list[PreparedExchange]], None, None]:
+    """One child's blocks with their numbers, in its order, rebuilt into rows to insert."""
+    rebuild = Rebuilder()
+    block: _Block
+    for block in _receive(receiver, proc, path, stats, progress):
+        number, (reset, new, rows) = block
+        yield number, rebuild(reset, new, rows)
