@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 from discovery.case.store import BULK_CACHE_KIB, DEFERRED_CACHE_KIB, Store
 
@@ -27,6 +28,8 @@ TABLES = ("exchanges", "exchange_credentials")
 # an input at least this large (bytes read) is loaded with its indexes built after, when the
 # case has no exchanges yet (below it, dropping and building costs more than it saves)
 BULK_FROM = 8 << 20
+INDEX_STEP = "building the indexes of the loaded exchanges"
+PROGRESS_STEPS = 200_000  # SQLite steps between progress calls while the indexes are built
 
 
 def defer_indexes(store: Store) -> bool:
@@ -54,17 +57,34 @@ def defer_indexes(store: Store) -> bool:
     return True
 
 
-def restore_indexes(store: Store) -> bool:
-    """Build the indexes a bulk load deferred (in one transaction); True when there were any."""
+def restore_indexes(store: Store, progress: Callable[[str], None] | None = None) -> bool:
+    """Build the indexes a bulk load deferred (in one transaction); True when there were any.
+
+    ``progress`` is called with ``INDEX_STEP`` when the build starts and again every
+    ``PROGRESS_STEPS`` SQLite steps while it runs (seconds for millions of rows); None leaves
+    the connection's progress handler alone (the analysis has its own)."""
     if store.get_meta(DEFERRED_KEY) is None:
         return False
-    with store.transaction() as conn:
-        kept = store.get_meta(DEFERRED_KEY)  # read again under the write lock
-        if kept is None:
-            return False
-        for sql in json.loads(kept):
-            conn.execute(_if_not_exists(sql))
-        conn.execute("DELETE FROM meta WHERE key = ?", (DEFERRED_KEY,))
+    if progress is not None:
+        report = progress
+
+        def tick() -> int:
+            report(INDEX_STEP)
+            return 0  # go on
+
+        report(INDEX_STEP)
+        store.conn.set_progress_handler(tick, PROGRESS_STEPS)
+    try:
+        with store.transaction() as conn:
+            kept = store.get_meta(DEFERRED_KEY)  # read again under the write lock
+            if kept is None:
+                return False
+            for sql in json.loads(kept):
+                conn.execute(_if_not_exists(sql))
+            conn.execute("DELETE FROM meta WHERE key = ?", (DEFERRED_KEY,))
+    finally:
+        if progress is not None:
+            store.conn.set_progress_handler(None, 0)
     store.set_bulk_cache(BULK_CACHE_KIB)  # later batches insert into indexes again
     return True
 

@@ -8,7 +8,7 @@ are, in the same batches and transactions. A large load into a case with no exch
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from discovery.case import bulk as bulk_load
 from discovery.case import inputs
@@ -72,11 +72,12 @@ class ExchangeWriter:
                 self.written += self.store.insert_prepared(batch, self.input_id)
                 self._mark()
 
-    def close(self) -> None:
-        """Build the indexes this load deferred (whatever happened to the load)."""
+    def close(self, progress: Callable[[str], None] | None = None) -> None:
+        """Build the indexes this load deferred (whatever happened to the load); ``progress``
+        is told the step while they are built (``bulk.restore_indexes``)."""
         if self.deferred:
             self.deferred = False
-            bulk_load.restore_indexes(self.store)
+            bulk_load.restore_indexes(self.store, progress)
 
     def _first(self) -> None:
         """In the first write transaction, before its rows: defer the indexes of a bulk load."""

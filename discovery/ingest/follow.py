@@ -38,10 +38,12 @@ def follow(
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
     secrets: KeyLog | None = None,
+    analysis: Callable[[str], None] | None = None,
 ) -> list[IngestResult]:
     """Ingest ``names`` and keep reading what is appended to them until ``should_stop()``;
     returns every read that added something (and the first round's reads). ``secrets``: TLS
-    key logs for the captures among them."""
+    key logs for the captures among them. ``analysis``: told the step under way while a
+    round's analysis runs (``recompute``) and while a bulk load builds its indexes."""
     from discovery.analyse.recompute import recompute
 
     seen: dict[Path, tuple[int, int, int]] = {}
@@ -51,7 +53,16 @@ def follow(
     analysed = time.monotonic()
     while True:
         added = _round(
-            store, expand(names), fmt, progress, seen, should_stop, wait, on_wait, secrets
+            store,
+            expand(names),
+            fmt,
+            progress,
+            seen,
+            should_stop,
+            wait,
+            on_wait,
+            secrets,
+            analysis,
         )
         fresh = [r for r in added if first or not r.already_ingested]
         results.extend(fresh)
@@ -61,13 +72,13 @@ def follow(
             on_round(fresh)
         now = time.monotonic()
         if dirty and (first or now - analysed >= analyse_every):
-            recompute(store)
+            recompute(store, analysis)
             dirty, analysed = False, time.monotonic()
         first = False
         if _sleep(interval, should_stop):
             break
     if dirty:
-        recompute(store)
+        recompute(store, analysis)
     return results
 
 
@@ -81,6 +92,7 @@ def _round(
     wait: bool,
     on_wait: Callable[[str], None] | None,
     secrets: KeyLog | None = None,
+    steps: Callable[[str], None] | None = None,
 ) -> list[IngestResult]:
     """Read each file that changed since the last round."""
     out = []
@@ -96,7 +108,16 @@ def _round(
             continue
         per_file = (lambda done, p=path: progress(p, done)) if progress else None
         out.append(
-            ingest_file(store, path, fmt, per_file, wait=wait, on_wait=on_wait, secrets=secrets)
+            ingest_file(
+                store,
+                path,
+                fmt,
+                per_file,
+                wait=wait,
+                on_wait=on_wait,
+                secrets=secrets,
+                steps=steps,
+            )
         )
         seen[path] = mark
     return out

@@ -15,6 +15,7 @@ import click
 
 from ir_console.cli import CaseContext
 from ir_console.output import emit_json, message
+from ir_console.progress import Steps
 from ir_console.sanitize import clean
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
@@ -179,7 +180,8 @@ def live(
             stats = capture.run(store, stop, progress, hurry)
             if progress:
                 sys.stderr.write("\n")
-            recompute(store)
+            with Steps(as_json) as steps:  # the analysis of a long capture: seconds
+                recompute(store, steps)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

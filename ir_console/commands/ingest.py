@@ -115,7 +115,7 @@ def ingest(
                 message(f"spec {clean(done.title)!r}: {done.operations} operations")
         with _progress(paths, as_json) as shown:
             if follow:
-                results = _follow(store, names, fmt, shown.bytes, interval, wait, as_json, secrets)
+                results = _follow(store, names, fmt, shown, interval, wait, as_json, secrets)
             else:
                 # re-analyses when anything was added, a spec was imported, or an earlier run
                 # was killed before its analysis finished
@@ -155,7 +155,7 @@ def _follow(
     store: Any,
     names: tuple[str, ...],
     fmt: str,
-    report: Any,
+    shown: _progress,
     interval: float,
     wait: bool,
     as_json: bool,
@@ -188,13 +188,14 @@ def _follow(
             store,
             names,
             fmt,
-            report,
+            shown.bytes,
             should_stop=lambda: stop,
             interval=interval,
             on_round=on_round,
             wait=wait,
             on_wait=message,
             secrets=secrets,
+            analysis=shown.steps,
         )
     finally:
         for sig, handler in previous.items():
@@ -274,6 +275,11 @@ class _progress:
             return self
         if not sys.stderr.isatty():
             return self
+        self._start_bar()
+        self.bytes = self.report
+        return self
+
+    def _start_bar(self) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -295,11 +301,14 @@ class _progress:
             auto_refresh=False,  # no refresh thread: the capture reader may fork a child
         )
         self.bar.start()
-        self.task = self.bar.add_task("ingest", total=sum(self.sizes.values()))
-        self.bytes = self.report
-        return self
+        self.task = self.bar.add_task(
+            "ingest", total=sum(self.sizes.values()), completed=sum(self.done.values())
+        )
 
     def report(self, path: Path, done: int) -> None:
+        if self.bar is None:  # reading again after a step (a round of --follow)
+            self.after.__exit__(None, None, None)
+            self._start_bar()
         self.done[path] = min(done, self.sizes.get(path, done))
         self.bar.update(
             self.task, completed=sum(self.done.values()), description=clean(path.name, limit=40)

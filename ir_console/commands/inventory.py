@@ -8,6 +8,7 @@ import click
 
 from ir_console.cli import CaseContext
 from ir_console.output import emit_json, message
+from ir_console.progress import Steps
 
 
 @click.group()
@@ -20,14 +21,18 @@ def inventory() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
 def import_(case: CaseContext, file: Path, as_json: bool) -> None:
-    """Replace the case's register with FILE, then map credentials and recompute findings."""
+    """Replace the case's register with FILE, then map credentials and recompute findings.
+
+    The analysis that follows shows its stage on a terminal (with --json: one JSON progress
+    event on stderr per stage and per second)."""
     from discovery.analyse.recompute import recompute
     from discovery.analyse.register import import_register
     from discovery.views import queries
 
     with case.open() as store:
         count = import_register(store, file)
-        recompute(store)
+        with Steps(as_json) as steps:
+            recompute(store, steps)
         rows = queries.identities(store)
     reg = [r for r in rows if r["registered"]]
     unregistered = [r for r in rows if not r["registered"]]

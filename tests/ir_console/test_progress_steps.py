@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import pty
+import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ pytestmark = pytest.mark.integration
 
 SPEC = FIXTURES / "specs" / "shop-3.0.yaml"
 ZEEK = FIXTURES / "zeek" / "http.log"
+REGISTER = Path(__file__).resolve().parents[2] / "ir_console" / "demo" / "register.yaml"
 
 
 def command(case: Path, *args: str) -> list[str]:
@@ -103,3 +106,87 @@ def test_ingest_shows_the_analysis_after_the_bytes(tmp_path: Path) -> None:
     assert [e["step"] for e in events if "step" in e][-1] == "analysis: findings (5 of 5)"
     plain = run(tmp_path / "p.db", "ingest", str(ZEEK), env=env)
     assert plain.returncode == 0 and "analysis" not in plain.stderr and "\x1b" not in plain.stderr
+
+
+def json_events(stderr: str) -> list[dict[str, object]]:
+    return [json.loads(x) for x in stderr.splitlines() if x.startswith('{"event"')]
+
+
+def test_inventory_import_shows_the_analysis_it_runs(tmp_path: Path) -> None:
+    """``inventory import`` re-runs the whole analysis: its stages on a terminal, JSON events
+    on stderr with --json (stdout still one document), nothing on a pipe."""
+    env = environment(tmp_path)
+    for name in ("t.db", "j.db", "p.db"):  # a case with traffic, so the analysis has work
+        run = subprocess.run(command(tmp_path / name, "ingest", str(ZEEK)), env=env, timeout=120)
+        assert run.returncode == 0
+    code, shown = at_a_terminal(
+        command(tmp_path / "t.db", "inventory", "import", str(REGISTER)), env
+    )
+    assert code == 0, shown
+    assert "analysis: findings (5 of 5)" in shown and "\x1b[" in shown
+    with_json = subprocess.run(
+        command(tmp_path / "j.db", "inventory", "import", "--json", str(REGISTER)),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert with_json.returncode == 0, with_json.stderr
+    steps = [e["step"] for e in json_events(with_json.stderr)]
+    assert steps[0] == "analysis: lineage (1 of 5)" and steps[-1] == "analysis: findings (5 of 5)"
+    assert json.loads(with_json.stdout)["registered"] > 0
+    plain = subprocess.run(
+        command(tmp_path / "p.db", "inventory", "import", str(REGISTER)),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert plain.returncode == 0 and "analysis" not in plain.stderr and "\x1b" not in plain.stderr
+
+
+def test_follow_rounds_show_their_analysis(tmp_path: Path) -> None:
+    """A round of ``ingest --follow`` that added records runs the analysis: with --json its
+    steps are JSON events on stderr after the round's bytes; so is the last analysis, run when
+    following stops."""
+    log = tmp_path / "http.log"
+    lines = ZEEK.read_bytes().splitlines(keepends=True)
+    log.write_bytes(b"".join(lines[:12]))  # the header and four records
+    case = tmp_path / "f.db"
+    argv = command(case, "ingest", "--follow", "--interval", "0.2", "--json", str(log))
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(tmp_path)
+    )
+    try:
+        analysed(case, proc)  # the first round and its analysis
+        with log.open("ab") as out:
+            out.write(b"".join(lines[12:]))  # one more record (and two that are skipped)
+        deadline = time.monotonic() + 60
+        while count(case, "SELECT COUNT(*) FROM exchanges") < 5:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    events = json_events(err)
+    kinds = ["bytes" if "total" in e else str(e["step"]) for e in events]
+    done = "analysis: findings (5 of 5)"
+    assert kinds[0] == "bytes" and kinds.count(done) == 2  # the first round's, the last one
+    assert json.loads(out)[0]["exchanges"] > 0
+
+
+def count(case: Path, sql: str) -> int:
+    try:
+        with sqlite3.connect(case) as db:
+            return int(db.execute(sql).fetchone()[0])
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+def analysed(case: Path, proc: subprocess.Popen[str]) -> None:
+    """Until the follower's first analysis wrote the inventory."""
+    deadline = time.monotonic() + 60
+    while count(case, "SELECT COUNT(*) FROM endpoints") == 0:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)

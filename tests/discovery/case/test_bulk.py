@@ -14,8 +14,10 @@ from discovery.analyse.recompute import recompute
 from discovery.case import bulk
 from discovery.case.store import BULK_CACHE_KIB, DEFERRED_CACHE_KIB, Store
 from discovery.case.writer import ExchangeWriter
+from discovery.ingest.files import ingest_files
 from discovery.models import ObservedExchange
 from tests.conftest import make_exchange, make_sighting
+from tests.paths import FIXTURES
 
 
 def indexes(conn: sqlite3.Connection) -> dict[str, str]:
@@ -141,3 +143,41 @@ def test_a_stage_is_reported_again_while_it_runs(
         "SELECT COUNT(*) FROM n"
     ).fetchone()
     assert len(steps) == after  # the handler went with the analysis
+
+
+def test_building_the_deferred_indexes_reports_its_step_while_it_runs(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index build at the end of a bulk load (seconds for millions of rows) tells its
+    step when it starts and again while SQLite works; the progress handler is gone after."""
+    monkeypatch.setattr(bulk, "PROGRESS_STEPS", 1000)  # a small build ticks too
+    writer = ExchangeWriter(store, None, batch=500, bulk=True)
+    writer.add_all(observed(n) for n in range(3000))
+    writer.flush()
+    assert writer.deferred
+    steps: list[str] = []
+    writer.close(steps.append)
+    assert steps[0] == bulk.INDEX_STEP and set(steps) == {bulk.INDEX_STEP}
+    assert len(steps) > 1  # ticks while the indexes are built, not only at the start
+    assert store.get_meta(bulk.DEFERRED_KEY) is None
+    calls = len(steps)
+    store.conn.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) "
+        "SELECT COUNT(*) FROM n"
+    ).fetchone()
+    assert len(steps) == calls  # the handler went with the build
+    writer.close(steps.append)  # nothing deferred any more: nothing to report
+    assert len(steps) == calls
+
+
+def test_ingest_reports_the_index_build_before_the_analysis(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ingest_files`` hands its step reporter to the load: a bulk load's index build is the
+    step shown between the bytes and the analysis."""
+    monkeypatch.setattr(bulk, "BULK_FROM", 1)  # the fixture log loads as a bulk load would
+    steps: list[str] = []
+    ingest_files(store, [FIXTURES / "zeek" / "http.log"], analysis=steps.append)
+    assert steps[0] == bulk.INDEX_STEP
+    assert steps[-1] == "analysis: findings (5 of 5)"
+    assert store.get_meta(bulk.DEFERRED_KEY) is None

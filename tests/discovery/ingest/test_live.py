@@ -175,3 +175,30 @@ def test_unknown_interface(case_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 2 and "no such network interface: nosuch9" in proc.stderr
+
+
+@pytest.mark.needs_tool
+def test_the_analysis_after_a_capture_reports_its_steps(server: int, case_path: Path) -> None:
+    """With --json, the analysis run when the capture stops gives its steps as JSON events on
+    stderr (stdout: the one summary document)."""
+    if not can_sniff():
+        pytest.skip("live capture needs root or CAP_NET_RAW")
+    argv = [*ENTRY, "--db", str(case_path), "capture", "live", "--iface", "lo"]
+    argv += ["--filter", f"tcp port {server}", "--duration", "3", "--json"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server)
+        time.sleep(1)  # the capture is open
+        conn.request("GET", "/v1/users/1", headers={"X-API-Key": "live-test-key-0123456789"})
+        conn.getresponse().read()
+        conn.close()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    events = [json.loads(x) for x in err.splitlines() if x.startswith('{"event"')]
+    steps = [e["step"] for e in events]
+    assert steps[0] == "analysis: lineage (1 of 5)" and steps[-1] == "analysis: findings (5 of 5)"
+    assert json.loads(out)["iface"] == "lo"
