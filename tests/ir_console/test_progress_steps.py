@@ -117,31 +117,18 @@ def test_inventory_import_shows_the_analysis_it_runs(tmp_path: Path) -> None:
     on stderr with --json (stdout still one document), nothing on a pipe."""
     env = environment(tmp_path)
     for name in ("t.db", "j.db", "p.db"):  # a case with traffic, so the analysis has work
-        run = subprocess.run(command(tmp_path / name, "ingest", str(ZEEK)), env=env, timeout=120)
-        assert run.returncode == 0
+        assert run(tmp_path / name, "ingest", str(ZEEK), env=env).returncode == 0
     code, shown = at_a_terminal(
         command(tmp_path / "t.db", "inventory", "import", str(REGISTER)), env
     )
     assert code == 0, shown
     assert "analysis: findings (5 of 5)" in shown and "\x1b[" in shown
-    with_json = subprocess.run(
-        command(tmp_path / "j.db", "inventory", "import", "--json", str(REGISTER)),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    with_json = run(tmp_path / "j.db", "inventory", "import", "--json", str(REGISTER), env=env)
     assert with_json.returncode == 0, with_json.stderr
     steps = [e["step"] for e in json_events(with_json.stderr)]
     assert steps[0] == "analysis: lineage (1 of 5)" and steps[-1] == "analysis: findings (5 of 5)"
     assert json.loads(with_json.stdout)["registered"] > 0
-    plain = subprocess.run(
-        command(tmp_path / "p.db", "inventory", "import", str(REGISTER)),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    plain = run(tmp_path / "p.db", "inventory", "import", str(REGISTER), env=env)
     assert plain.returncode == 0 and "analysis" not in plain.stderr and "\x1b" not in plain.stderr
 
 
