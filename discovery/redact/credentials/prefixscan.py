@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from types import FunctionType
 from typing import Final
 
 _WIDTH: Final = 128  # ASCII: heads are ASCII; any other character leaves every head unmatched
@@ -82,18 +83,32 @@ def literal_heads(fragment: str) -> list[str]:
     return list(dict.fromkeys(heads))
 
 
+# Whether this module runs compiled: mypyc makes its functions built-in ones (the group is
+# compiled whole or not at all; discovery.compiled.in_use would import the wire layer to ask).
+_COMPILED: Final = not isinstance(literal_heads, FunctionType)
+
+
 class HeadScan:
     """``regex.search(text) is not None``, answered in one pass over ``text``. ``fragments``
-    are the alternatives ``regex`` is the alternation of (in any grouping)."""
+    are the alternatives ``regex`` is the alternation of (in any grouping).
 
-    def __init__(self, regex: re.Pattern[str], fragments: Sequence[str]) -> None:
+    The pass pays off compiled; run as Python its loop is slower than ``re``'s, so by default
+    (``one_pass`` None) it runs only where the compiled build is in use, and the regex
+    searches otherwise."""
+
+    def __init__(
+        self, regex: re.Pattern[str], fragments: Sequence[str], one_pass: bool | None = None
+    ) -> None:
         self.regex = regex
         heads = sorted({head for fragment in fragments for head in literal_heads(fragment)})
         # a head that may begin anywhere, or with a character past ASCII: the regex searches
         self.whole = any(not head or not head.isascii() for head in heads)
+        if one_pass is None:
+            one_pass = _COMPILED
+        self.one_pass = one_pass and not self.whole
         goto: list[dict[int, int]] = [{}]
         ends: list[list[int]] = [[]]
-        for head in [] if self.whole else heads:
+        for head in heads if self.one_pass else []:
             state = 0
             for char in head:
                 code = ord(char)
@@ -126,7 +141,7 @@ class HeadScan:
 
     def search(self, text: str) -> bool:
         """Whether ``self.regex`` matches somewhere in ``text``."""
-        if self.whole:
+        if not self.one_pass:
             return self.regex.search(text) is not None
         delta = self.delta
         hit = self.hit

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from discovery import compiled
 from discovery.redact.credentials import providers
 from discovery.redact.credentials.prefixscan import HeadScan, literal_heads
 
@@ -31,14 +32,14 @@ def test_every_top_level_alternative_has_its_heads() -> None:
 
 def test_a_fragment_that_may_begin_anywhere_searches_with_the_regex() -> None:
     assert literal_heads("[a-z]{3}_") == [""]
-    scan = HeadScan(re.compile("abc|[a-z]{3}_"), ["abc", "[a-z]{3}_"])
-    assert scan.whole
+    scan = HeadScan(re.compile("abc|[a-z]{3}_"), ["abc", "[a-z]{3}_"], one_pass=True)
+    assert scan.whole and not scan.one_pass
     assert scan.search("..xyz_..") and not scan.search("..xyz-..")
 
 
 def test_a_head_is_confirmed_by_the_regex_where_it_begins() -> None:
-    scan = HeadScan(re.compile("ab[0-9]{3}|b-"), ["ab[0-9]{3}", "b-"])
-    assert not scan.whole
+    scan = HeadScan(re.compile("ab[0-9]{3}|b-"), ["ab[0-9]{3}", "b-"], one_pass=True)
+    assert scan.one_pass
     assert not scan.search("xxab12x ab")  # the head alone is not a match
     assert scan.search("xxab12x ab123")
     assert scan.search("aab-")  # found through the automaton's failure links
@@ -49,6 +50,7 @@ def test_a_head_is_confirmed_by_the_regex_where_it_begins() -> None:
 def test_provider_gates_all_begin_with_a_literal_head() -> None:
     """Otherwise the first pass would fall back to the regex over every text (correct, slow)."""
     assert not providers._HEADS.whole
+    assert providers._HEADS.one_pass is compiled.in_use()
     assert all(len(head) >= 3 for head in HEADS)
 
 
@@ -68,8 +70,13 @@ _PIECE = st.one_of(
 )
 
 
+# the automaton itself, whichever build runs (the module's own scan runs it only compiled)
+ONE_PASS = HeadScan(providers._PREFIXES, GATES, one_pass=True)
+
+
 def _agrees(text: str) -> None:
     expected = providers._PREFIXES.search(text) is not None
+    assert ONE_PASS.search(text) is expected
     assert providers._HEADS.search(text) is expected
     assert providers.may_hold_key(text) is (len(text) >= 20 and expected)
 
