@@ -222,6 +222,7 @@ def test_proxy_stream_with_cli_and_console_readers(tmp_path: Path) -> None:
 
 
 @pytest.mark.soak
+@pytest.mark.integration
 def test_proxy_stream_soak(tmp_path: Path) -> None:
     result = run_load(tmp_path, total=5000, max_seconds=240)
     _check(result, 5000)
