@@ -262,7 +262,7 @@ class _Raw:
         # children, by value and by typed suffix ("" or ".json"); a leaf (most nodes) shares
         # one empty map until a child is added (``_literal_child``), and the only literal
         # child of a node (most of the others: ``…/issues/1234/comments``) sits in ``one``
-        # without a map (read through ``_literals``), until a second one comes
+        # without a map (read through ``_names``, ``_children``), until a second one comes
         self.literals: dict[str, _Raw] = _LEAF
         self.one: _Raw | None = None
         self.one_value = ""
@@ -322,11 +322,23 @@ def _literal_child(node: _Raw, value: str) -> _Raw:
     return found
 
 
-def _literals(node: _Raw) -> dict[str, _Raw]:
-    """A learned node's literal children by value (its only one in a map made for the
-    caller; never written)."""
+def _names(node: _Raw) -> Iterable[str]:
+    """The values of a learned node's literal children."""
+    return node.literals if node.one is None else (node.one_value,)
+
+
+def _children(node: _Raw) -> Iterable[_Raw]:
+    """A learned node's literal children, without a map made for an only one."""
     one = node.one
-    return node.literals if one is None else {node.one_value: one}
+    return node.literals.values() if one is None else (one,)
+
+
+def _add_names(names: set[str], node: _Raw) -> None:
+    """Add the values of a learned node's literal children to ``names``."""
+    if node.one is not None:
+        names.add(node.one_value)
+    elif node.literals:
+        names.update(node.literals)
 
 
 def _has_children(node: _Raw) -> bool:
@@ -431,10 +443,10 @@ def _deep(w: _Word) -> set[str]:
     if w.deep is None:
         deep: set[str] = set()
         for raw in w.group or ():
-            for child in _literals(raw).values():
-                deep.update(_literals(child))
+            for child in _children(raw):
+                _add_names(deep, child)
             for child in raw.params.values():
-                deep.update(_literals(child))
+                _add_names(deep, child)
         w.deep = deep
     return w.deep
 
@@ -465,11 +477,12 @@ def _word(group: list[_Raw]) -> _Word:
         if raw.params:
             w.typed_below = True
         if len(group) == 1:
-            w.keys = _literals(raw).keys()  # a view: no copy of a large node's names
+            # a view: no copy of a large node's names
+            w.keys = raw.literals.keys() if raw.one is None else {raw.one_value}
         else:
             if keys is None:
                 keys = set()
-            keys.update(_literals(raw))
+            _add_names(keys, raw)
             w.keys = keys
     return w
 
@@ -515,6 +528,7 @@ def _dns_like(word: str) -> bool:
 
 _JOINS_WORDS: Final = frozenset({"name", "ref"})  # typed kinds plain words may be values of
 _VALUES_MAX: Final = 1 << 16  # words remembered as values between the two passes
+_DIGIT: Final = re.compile(r"\d")
 # a frame of the iterative build: (node, learned nodes it stands for, prefix, context, chain,
 # whether the node is the first pass's, to be decided again only where the second can change it)
 _Frame = tuple["_Tmpl", list["_Raw"], str, str, tuple[str, int], bool]
@@ -710,7 +724,7 @@ class HostTemplater:
             if not (len(value) < 10 and value.isalpha()):  # short words are never typed
                 checked = place.checked
                 if checked >= _DOC_SAMPLE:  # enough values classified here to count ids
-                    if any(c.isdecimal() for c in value):  # what \d matches
+                    if value.isdecimal() or _DIGIT.search(value) is not None:
                         continue  # a route's name has no digit
                 else:
                     place.checked = checked + 1
@@ -831,7 +845,7 @@ class HostTemplater:
             return False
         joined = node.joined
         for raw in raws:
-            for value in _literals(raw):
+            for value in _names(raw):
                 if value in joined:
                     continue
                 if values is not None and value in values:
@@ -1129,7 +1143,7 @@ class HostTemplater:
                 seen.update(raw.typed.seen)
             requests += raw.requests
             ends += raw.ends
-            below.update(_literals(raw))
+            _add_names(below, raw)
         main = min(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[0] if kinds else ""
         if main not in _JOINS_WORDS:
             return
