@@ -4,6 +4,8 @@ same file (`-o tls.keylog_file:...`) and extracting the HTTP/2 request fields, i
     .venv/bin/python benchmarks/bench_tls.py             # 50k requests, then 4x for memory
     .venv/bin/python benchmarks/bench_tls.py --quick     # 5k requests, then 4x
     .venv/bin/python benchmarks/bench_tls.py --repeat 3  # medians of 3 alternating rounds
+    .venv/bin/python benchmarks/bench_tls.py --memory 50000,200000,400000 --captures DIR
+        # memory only: peak RSS of the ingest at each size (captures kept in DIR for next time)
 
 The capture is real TLS made in this process: OpenSSL (Python's ``ssl``) on both ends over
 memory BIOs, the client writing its key log; HTTP/2 made by python-hyper's ``h2`` client and
@@ -248,6 +250,34 @@ def make_capture(folder: Path, pcap: Path, keylog: Path, requests: int) -> None:
             port = 20000 + (port - 19999) % 40000
 
 
+def capture_of(folder: Path, size: int) -> tuple[Path, Path]:
+    """The capture of ``size`` requests and its key log in ``folder``, made when missing."""
+    pcap, keylog = folder / f"h2-{size}.pcap", folder / f"h2-{size}.keys"
+    if not (pcap.exists() and keylog.exists()):
+        started = time.perf_counter()
+        make_capture(folder, pcap, keylog, size)
+        print(
+            f"capture: {size} HTTP/2 requests over TLS 1.3, {pcap.stat().st_size / 2**20:.1f} "
+            f"MiB (made in {time.perf_counter() - started:.1f} s)"
+        )
+    return pcap, keylog
+
+
+def memory_only(folder: Path, sizes: list[int], work: Path) -> None:
+    """Peak RSS of the ingest (its process and its children, ``wait4``) at each size."""
+    first: float | None = None
+    for size in sizes:
+        pcap, keylog = capture_of(folder, size)
+        wall, rss, out, cpu = ingest(pcap, keylog, work)
+        first = first or rss
+        print(
+            f"{size:>9,} requests, {pcap.stat().st_size / 2**20:6.1f} MiB capture: peak RSS "
+            f"{rss:.0f} MiB ({rss / first:.2f}x the first), {json.loads(out)[0]['exchanges']} "
+            f"exchanges, wall {wall:.1f} s, CPU {cpu:.1f} s",
+            flush=True,
+        )
+
+
 def ingest(pcap: Path, keylog: Path, work: Path) -> tuple[float, float, str, float]:
     case = work / f"case-{pcap.stem}.db"
     for leftover in work.glob(case.name + "*"):
@@ -285,18 +315,23 @@ def main() -> None:
     parser.add_argument("--requests", type=int, help="requests in the capture")
     parser.add_argument("--no-4x", action="store_true", help="skip the 4x memory run")
     parser.add_argument("--repeat", type=int, default=1, metavar="N", help="alternating rounds")
+    parser.add_argument(
+        "--memory", metavar="N,N,...", help="memory only: peak RSS at these capture sizes"
+    )
+    parser.add_argument(
+        "--captures", type=Path, metavar="DIR", help="keep the captures here (reused when there)"
+    )
     args = parser.parse_args()
     size = args.requests or (5_000 if args.quick else 50_000)
     tshark = shutil.which("tshark")
     with tempfile.TemporaryDirectory(prefix="bench-tls-") as tmp:
         work = Path(tmp)
-        pcap, keylog = work / f"h2-{size}.pcap", work / "keys.log"
-        started = time.perf_counter()
-        make_capture(work, pcap, keylog, size)
-        print(
-            f"capture: {size} HTTP/2 requests over TLS 1.3, {pcap.stat().st_size / 2**20:.1f} MiB "
-            f"(made in {time.perf_counter() - started:.1f} s)"
-        )
+        folder = args.captures or work
+        folder.mkdir(parents=True, exist_ok=True)
+        if args.memory:
+            memory_only(folder, [int(n.replace("_", "")) for n in args.memory.split(",")], work)
+            return
+        pcap, keylog = capture_of(folder, size)
         runs: list[tuple[float, float, float, int]] = []
         peers: list[tuple[float, float, float, int]] = []
         for _ in range(args.repeat):  # alternating, so both see the same load
@@ -326,9 +361,9 @@ def main() -> None:
         else:
             print("tshark not installed: no comparison")
         if not args.no_4x:
-            big = work / f"h2-{size * 4}.pcap"
-            make_capture(work, big, keylog, size * 4)
-            pcap.unlink()
+            if args.captures is None:
+                pcap.unlink()
+            big, keylog = capture_of(folder, size * 4)
             big_wall, big_rss, out, _ = ingest(big, keylog, work)
             print(
                 f"4x capture: {size * 4} requests, {big.stat().st_size / 2**20:.0f} MiB: ingest "

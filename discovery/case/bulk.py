@@ -85,7 +85,10 @@ def restore_indexes(store: Store, progress: Callable[[str], None] | None = None)
     finally:
         if progress is not None:
             store.conn.set_progress_handler(None, 0)
-    store.set_bulk_cache(BULK_CACHE_KIB)  # later batches insert into indexes again
+    # the load is over: its cache given back (what follows is the analysis, not inserts);
+    # later batches insert into indexes again, under this cache
+    store.end_bulk()
+    store.set_bulk_cache(BULK_CACHE_KIB)
     return True
 
 

@@ -37,7 +37,8 @@ BULK_WAL_AUTOCHECKPOINT = 10_000
 # Page cache of a writer that bulk-inserts, in KiB (SQLite's default: 2 MiB). The exchanges'
 # indexes take rows in no order (host, path); once they outgrow the cache each insert reads and
 # writes pages back: 300,000 Zeek records inserted in 51 s with the default, 24 s with 128 MiB.
-# A bound, not an allocation: memory stays flat at most this much above a small case's.
+# A bound, not an allocation, and only while the load lasts (``Store.end_bulk``): SQLite sizes
+# its sorters by the page cache too, so an analysis run under it held up to this much again.
 BULK_CACHE_KIB = 131_072
 # The page cache of a load whose indexes are built after it (``discovery.case.bulk``): the rows
 # are appended, so a large cache only holds pages that are never read again; measured at 1M
@@ -208,6 +209,7 @@ class Store:
         # the audit chain's key: derived from the case key, so never in the case file either
         self.audit_key = hmac.digest(key, b"ir-console audit chain v1", "sha256")
         self._bulk = False  # wal_autocheckpoint raised for batched inserts
+        self._cache_before_bulk = 0  # cache_size before the batches raised it
         self.bulk_cache_kib = BULK_CACHE_KIB  # the page cache of batched inserts
         self._after_commit: list[Callable[[], None]] = []
 
@@ -452,11 +454,22 @@ class Store:
             if self._bulk:
                 self.conn.execute(f"PRAGMA cache_size = -{kib}")
 
+    def end_bulk(self) -> None:
+        """A batched load ended: the page cache it raised goes back to what it was, so the work
+        that follows (the analysis reads every row, and SQLite sizes its sorters by the page
+        cache) holds as little memory on a large case as on a small one. The next batch raises
+        it again. (The checkpoint interval stays raised: it costs WAL on disk, not memory, and
+        the analysis writes its tables in batches too.)"""
+        if self._bulk:
+            self._bulk = False
+            self.conn.execute(f"PRAGMA cache_size = {self._cache_before_bulk}")
+
     def insert_prepared(self, exchanges: Iterable[PreparedExchange], input_id: int | None) -> int:
         """Insert exchanges already turned into their row fields (``exchange_fields``), with
         their time and credential sightings, as ``insert_exchanges`` does."""
         conn = self.conn
         if not self._bulk:  # this connection writes exchanges in batches: see the constant
+            self._cache_before_bulk = int(conn.execute("PRAGMA cache_size").fetchone()[0])
             conn.execute(f"PRAGMA wal_autocheckpoint = {BULK_WAL_AUTOCHECKPOINT}")
             conn.execute(f"PRAGMA cache_size = -{self.bulk_cache_kib}")
             self._bulk = True

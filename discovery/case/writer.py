@@ -74,10 +74,12 @@ class ExchangeWriter:
 
     def close(self, progress: Callable[[str], None] | None = None) -> None:
         """Build the indexes this load deferred (whatever happened to the load); ``progress``
-        is told the step while they are built (``bulk.restore_indexes``)."""
+        is told the step while they are built (``bulk.restore_indexes``). Then give back the
+        page cache the load's batches raised (``Store.end_bulk``)."""
         if self.deferred:
             self.deferred = False
             bulk_load.restore_indexes(self.store, progress)
+        self.store.end_bulk()
 
     def _first(self) -> None:
         """In the first write transaction, before its rows: defer the indexes of a bulk load."""

@@ -12,7 +12,11 @@ import pytest
 from discovery.analyse import recompute as recompute_module
 from discovery.analyse.recompute import recompute
 from discovery.case import bulk
-from discovery.case.store import BULK_CACHE_KIB, DEFERRED_CACHE_KIB, Store
+from discovery.case.store import (
+    BULK_CACHE_KIB,
+    DEFERRED_CACHE_KIB,
+    Store,
+)
 from discovery.case.writer import ExchangeWriter
 from discovery.ingest.files import ingest_files
 from discovery.models import ObservedExchange
@@ -48,6 +52,7 @@ def observed(n: int) -> ObservedExchange:
 
 def load(case: Path, bulk_load: bool, count: int = 120) -> list[tuple[object, ...]]:
     with Store.open(case) as store:
+        own_cache = store.conn.execute("PRAGMA cache_size").fetchone()[0]
         writer = ExchangeWriter(store, None, batch=50, bulk=bulk_load)
         deferred_seen = []
         for n in range(count):
@@ -59,9 +64,10 @@ def load(case: Path, bulk_load: bool, count: int = 120) -> list[tuple[object, ..
         assert writer.deferred is bulk_load
         writer.close()
         assert store.get_meta(bulk.DEFERRED_KEY) is None
-        # rows appended: a small page cache while the indexes are away, the large one after
+        # rows appended: a small page cache while the indexes are away, the large one when
+        # they are there; once the load is over, the case's own again
         assert cache_kib == (DEFERRED_CACHE_KIB if bulk_load else BULK_CACHE_KIB)
-        assert -store.conn.execute("PRAGMA cache_size").fetchone()[0] == BULK_CACHE_KIB
+        assert store.conn.execute("PRAGMA cache_size").fetchone()[0] == own_cache
         # each case has its own key: credentials compared by their redacted form
         rows = store.conn.execute(
             "SELECT e.id, host, method, path, ts, client_ip, k.redacted, k.requests "
@@ -181,3 +187,39 @@ def test_ingest_reports_the_index_build_before_the_analysis(
     assert steps[0] == bulk.INDEX_STEP
     assert steps[-1] == "analysis: findings (5 of 5)"
     assert store.get_meta(bulk.DEFERRED_KEY) is None
+
+
+def page_cache(store: Store) -> int:
+    return int(store.conn.execute("PRAGMA cache_size").fetchone()[0])
+
+
+def test_a_load_gives_back_the_page_cache_it_raised(store: Store) -> None:
+    """The analysis after a load, and anything else on the connection, runs with the page cache
+    the case had before (SQLite sizes its sorters by it too): a large load's memory is its own,
+    held while it lasts."""
+    before = page_cache(store)
+    for first_load in (True, False):  # an empty case defers its indexes; then a plain load
+        writer = ExchangeWriter(store, None, batch=10, bulk=True)
+        for n in range(30):
+            writer.add(observed(n))
+        writer.flush()
+        assert writer.deferred is first_load
+        assert page_cache(store) == (-DEFERRED_CACHE_KIB if first_load else -BULK_CACHE_KIB)
+        writer.close()
+        assert page_cache(store) == before
+        recompute(store)
+        assert page_cache(store) == before
+
+
+def test_an_analysis_after_a_killed_load_does_not_keep_the_load_cache(store: Store) -> None:
+    before = page_cache(store)
+    with store.transaction():  # a killed bulk load's first write, then its indexes rebuilt
+        assert bulk.defer_indexes(store)
+    recompute(store)
+    assert page_cache(store) == before
+    writer = ExchangeWriter(store, None, batch=10)  # later batches insert into the indexes
+    writer.add(observed(1))
+    writer.flush()
+    assert page_cache(store) == -BULK_CACHE_KIB
+    writer.close()
+    assert page_cache(store) == before

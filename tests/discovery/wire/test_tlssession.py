@@ -196,3 +196,69 @@ def test_several_key_logs_are_combined(tmp_path: Path) -> None:
     assert [ex.method for ex in found] == ["GET", "POST"]
     assert stats.counts[DECRYPTED.format(origin=one)] == 1
     assert stats.counts[DECRYPTED.format(origin=two)] == 1
+
+
+def _h2_conversation(tmp_path: Path, keylog: Path, streams: int) -> list[mem.Chunk]:
+    """One TLS 1.3 connection (ALPN h2) carrying ``streams`` HTTP/2 requests, one at a time,
+    made by python-hyper's ``h2`` state machines."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    client.initiate_connection()
+    server.initiate_connection()
+    requests = []
+    for n in range(streams):
+        sid = client.get_next_available_stream_id()
+        client.send_headers(
+            sid,
+            [
+                (":method", "GET"),
+                (":scheme", "https"),
+                (":authority", HOST),
+                (":path", f"/v1/items/{n}"),
+                ("authorization", f"Bearer tok-{n:04d}-0123456789abcdef0123456789"),
+            ],
+            end_stream=True,
+        )
+        requests.append(client.data_to_send())
+
+    def respond(got: bytes) -> bytes:
+        for event in server.receive_data(got):
+            if isinstance(event, h2.events.RequestReceived):
+                server.send_headers(event.stream_id, [(":status", "200")])
+                server.send_data(event.stream_id, b'{"ok": true}', end_stream=True)
+        return server.data_to_send()
+
+    return mem.conversation(tmp_path, keylog, requests, respond, alpn=["h2"])
+
+
+def test_a_connection_state_is_released_when_it_ends_and_its_exchanges_leave_at_once(
+    tmp_path: Path,
+) -> None:
+    """Memory flat with capture size: each stream's exchange leaves as its stream ends, and a
+    connection's reassembly, TLS and HTTP/2 state go when its FINs are seen, not at the end of
+    the input (however many connections came before)."""
+    from discovery.wire.connections import ConnectionTracker
+
+    keylog = tmp_path / "keys.log"
+    connections = 6
+    frame_lists = [
+        mem.frames(_h2_conversation(tmp_path, keylog, 3), client_port=41000 + n)
+        for n in range(connections)
+    ]
+    stats = IngestStats()
+    tracker = ConnectionTracker(stats, "pcap", secrets=load([keylog]))
+    number = 0
+    for frame_list in frame_lists:
+        for data in frame_list:
+            number += 1
+            tracker.frame(number, mem.T0 + number / 1000, 1, data)
+            if data is frame_list[-3]:  # the last data segment: every stream has ended
+                assert len(tracker.take()) == 3  # emitted as they ended, nothing waits
+        assert not tracker.reassembler.conns and not tracker.reassembler.flows
+    tracker.finish()
+    assert tracker.take() == []
+    assert stats.counts[DECRYPTED.format(origin=keylog)] == connections
