@@ -19,7 +19,7 @@ Two layers, on purpose:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -239,6 +239,31 @@ def observed_exchange(
         facts,
     )
     return _new_tuple(ObservedExchange, values)
+
+
+_FIELD_AT: Final = {name: at for at, name in enumerate(ObservedExchange._fields)}
+_TLS_FIELDS: Final = tuple(_FIELD_AT[n] for n in ("tls", "sni", "alpn", "ja4", "ja4s", "host"))
+
+
+def over_tls(
+    observed: ObservedExchange,
+    sni: str | None,
+    alpn: str | None,
+    ja4: str | None,
+    ja4s: str | None,
+    host: str | None,
+) -> ObservedExchange:
+    """``observed._replace(tls=True, sni=..., alpn=..., ja4=..., ja4s=..., host=...)``, without
+    the Python-level ``_replace`` (a decrypted connection's facts on each of its exchanges)."""
+    values = list(observed)
+    tls_at, sni_at, alpn_at, ja4_at, ja4s_at, host_at = _TLS_FIELDS
+    values[tls_at] = True
+    values[sni_at] = sni
+    values[alpn_at] = alpn
+    values[ja4_at] = ja4
+    values[ja4s_at] = ja4s
+    values[host_at] = host
+    return _new_tuple(ObservedExchange, tuple(values))
 
 
 def exchange(

@@ -35,10 +35,11 @@ class HpackError(ValueError):
 class HeaderDecoder:
     """Decodes the header blocks of one direction, in order; keeps its dynamic table."""
 
-    __slots__ = ("entries", "max_size", "memo", "size")
+    __slots__ = ("entries", "max_size", "memo", "size", "sizes")
 
     def __init__(self, max_size: int = 4096) -> None:
-        self.entries: list[tuple[str, str, int]] = []  # oldest first: (name, value, RFC size)
+        self.entries: list[tuple[str, str]] = []  # oldest first, as decoded (shared, not copied)
+        self.sizes: list[int] = []  # each entry's RFC 7541 size
         self.size = 0
         self.max_size = max_size
         self.memo: dict[bytes, str] = {}
@@ -68,9 +69,10 @@ class HeaderDecoder:
                     else:
                         name, pos = self._string(block, pos)
                     value, pos = self._string(block, pos)
-                    out.append((name, value))
+                    field = (name, value)
+                    out.append(field)
                     if indexing:
-                        self._add(name, value)
+                        self._add(field)
         except IndexError as exc:
             raise HpackError("truncated header block") from exc
         return out
@@ -82,8 +84,7 @@ class HeaderDecoder:
         at = len(entries) - (index - _STATIC_LEN)
         if index <= _STATIC_LEN or at < 0:
             raise HpackError(f"index {index} not in the table")
-        name, value, _size = entries[at]
-        return name, value
+        return entries[at]
 
     def _string(self, block: bytes, pos: int) -> tuple[str, int]:
         huffman = block[pos] & 0x80
@@ -101,68 +102,84 @@ class HeaderDecoder:
             self.memo[key] = text
         return text, end
 
-    def _add(self, name: str, value: str) -> None:
-        size = len(name) + len(value) + 32  # latin-1: one character per byte
+    def _add(self, field: tuple[str, str]) -> None:
+        size = len(field[0]) + len(field[1]) + 32  # latin-1: one character per byte
         if size > self.max_size:
             self.entries.clear()
+            self.sizes.clear()
             self.size = 0
             return
         self._evict(size)
-        self.entries.append((name, value, size))
+        self.entries.append(field)
+        self.sizes.append(size)
         self.size += size
 
     def _evict(self, room: int) -> None:
-        entries = self.entries
+        entries, sizes = self.entries, self.sizes
         while entries and self.size + room > self.max_size:
-            self.size -= entries.pop(0)[2]
+            del entries[0]
+            self.size -= sizes.pop(0)
 
 
-_Row = list[tuple[int, bytes]]
-_ROWS: list[_Row | None] = [None] * (len(HUFFMAN_TABLE) // 16)
+# hpack's nibble machine, a byte per step: ``_STEPS[state << 8 | byte]`` packs the state after
+# the byte (bits 20 on), whether the string may end there (bit 19), how many symbols it emits
+# (bits 16-17) and the symbols (bits 8-15 the first of two, bits 0-7 the last); a bad code is
+# ``_BAD``. Each state's 256 steps are built when the state is first reached (ints only: the
+# compiled loop below allocates nothing but its output).
+_STATES: Final = len(HUFFMAN_TABLE) // 16
+_UNBUILT: Final = -2
+_BAD: Final = -1
+_STEPS: list[int] = [_UNBUILT] * (_STATES << 8)
 
 
-def _row(state: int) -> _Row:
-    """The byte-at-a-time transitions of one state of hpack's nibble machine (built when first
-    needed): for each input byte, (next state * 2 + complete, or -1 on a bad code; bytes out)."""
-    row: _Row = []
+def _build(state: int) -> None:
+    """The 256 steps of one state of the machine."""
     table = HUFFMAN_TABLE
+    base = state << 8
     for byte in range(256):
         first, flags1, out1 = table[state * 16 + (byte >> 4)]
         if flags1 & HUFFMAN_FAIL:
-            row.append((-1, b""))
+            _STEPS[base | byte] = _BAD
             continue
         second, flags2, out2 = table[first * 16 + (byte & 0x0F)]
         if flags2 & HUFFMAN_FAIL:
-            row.append((-1, b""))
+            _STEPS[base | byte] = _BAD
             continue
-        emitted = bytes([out1]) if flags1 & HUFFMAN_EMIT_SYMBOL else b""
-        if flags2 & HUFFMAN_EMIT_SYMBOL:
-            emitted += bytes([out2])
-        row.append((second * 2 + (1 if flags2 & HUFFMAN_COMPLETE else 0), emitted))
-    _ROWS[state] = row
-    return row
+        symbols = [
+            out for out, flags in ((out1, flags1), (out2, flags2)) if flags & HUFFMAN_EMIT_SYMBOL
+        ]
+        packed = len(symbols) << 16
+        for symbol in symbols:
+            packed = (packed & ~0xFFFF) | ((packed & 0xFF) << 8) | symbol
+        complete = 1 << 19 if flags2 & HUFFMAN_COMPLETE else 0
+        _STEPS[base | byte] = second << 20 | complete | packed
 
 
 def huffman_decode(raw: bytes) -> bytes:
     """Decode an HPACK Huffman string (RFC 7541 5.2), a byte per step."""
-    rows = _ROWS
+    steps = _STEPS
+    out = bytearray()
     state = 0
-    complete = 1
-    parts: list[bytes] = []
+    step = 1 << 19  # the empty string is complete
     for byte in raw:
-        row = rows[state]
-        if row is None:
-            row = _row(state)
-        step, emitted = row[byte]
+        at = state << 8 | byte
+        step = steps[at]
         if step < 0:
-            raise HpackError("bad Huffman code")
-        if emitted:
-            parts.append(emitted)
-        state = step >> 1
-        complete = step & 1
-    if not complete:
+            if step == _UNBUILT:
+                _build(state)
+                step = steps[at]
+            if step < 0:
+                raise HpackError("bad Huffman code")
+        count = (step >> 16) & 3
+        if count == 1:
+            out.append(step & 0xFF)
+        elif count == 2:
+            out.append((step >> 8) & 0xFF)
+            out.append(step & 0xFF)
+        state = step >> 20
+    if not step & (1 << 19):
         raise HpackError("bad Huffman padding")
-    return b"".join(parts)
+    return bytes(out)
 
 
 def _integer(block: bytes, pos: int, mask: int) -> tuple[int, int]:

@@ -144,34 +144,39 @@ class H2Session:
         if side.broken:
             return
         buf = side.buf
-        buf += data
+        if buf:  # a frame cut by the last call: read on from its start (frames sliced from bytes)
+            buf += data
+            data = bytes(buf)
+            buf.clear()
         if from_client and self.preface_pending:
-            if len(buf) < len(PREFACE):
-                if not PREFACE.startswith(bytes(buf)):
+            if len(data) < len(PREFACE):
+                if not PREFACE.startswith(data):
                     self._no_preface(side)
+                else:
+                    buf += data
                 return
-            if buf[: len(PREFACE)] != PREFACE:
+            if not data.startswith(PREFACE):
                 self._no_preface(side)
                 return
-            del buf[: len(PREFACE)]
+            data = data[len(PREFACE) :]
             self.preface_pending = False
         pos = 0
-        size = len(buf)
+        size = len(data)
         while size - pos >= 9:
-            length = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2]
+            length = (data[pos] << 16) | (data[pos + 1] << 8) | data[pos + 2]
             end = pos + 9 + length
             if end > size:
                 break
-            ftype = buf[pos + 3]
-            flags = buf[pos + 4]
-            sid = int.from_bytes(buf[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
-            payload = bytes(buf[pos + 9 : end])
+            ftype = data[pos + 3]
+            flags = data[pos + 4]
+            sid = int.from_bytes(data[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
+            payload = data[pos + 9 : end]
             pos = end
             self._frame(from_client, side, ftype, flags, sid, payload, ts, frame)
             if side.broken:
-                buf.clear()
                 return
-        del buf[:pos]
+        if pos < size:
+            buf += data[pos:] if pos else data
 
     def _no_preface(self, side: _Side) -> None:
         side.broken = True

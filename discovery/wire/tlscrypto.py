@@ -79,6 +79,7 @@ def _suites() -> dict[int, Suite]:
 
 SUITES: Final = _suites()
 _HASH_LEN: Final = {"sha256": 32, "sha384": 48, "sha1": 20}
+_AAD13: Final = struct.Struct("!B2sH")  # TLS 1.3 additional data: the record header
 
 
 class DecryptError(ValueError):
@@ -98,7 +99,7 @@ def hkdf_expand_label(
     block = b""
     counter = 1
     while len(out) < length:
-        block = hmac.new(secret, block + info + bytes([counter]), hash_name).digest()
+        block = hmac.digest(secret, block + info + bytes([counter]), hash_name)
         out += block
         counter += 1
     return out[:length]
@@ -110,8 +111,8 @@ def prf12(secret: bytes, label: bytes, seed: bytes, length: int, hash_name: str)
     out = b""
     a = seed
     while len(out) < length:
-        a = hmac.new(secret, a, hash_name).digest()
-        out += hmac.new(secret, a + seed, hash_name).digest()
+        a = hmac.digest(secret, a, hash_name)
+        out += hmac.digest(secret, a + seed, hash_name)
     return out[:length]
 
 
@@ -191,7 +192,7 @@ class RecordKeys:
             return self._open_cbc(seq, rtype, version, payload)
         if self.tls13:
             nonce = (self.iv_int ^ seq).to_bytes(12, "big")
-            aad = bytes([rtype]) + version + struct.pack("!H", len(payload))
+            aad = _AAD13.pack(rtype, version, len(payload))
             body = payload
         elif self.mode == _GCM or self.mode == _CCM:
             if len(payload) < 24:
@@ -216,7 +217,7 @@ class RecordKeys:
                 raise DecryptError("record too short")
             body, tag = payload[:-mac_len], payload[-mac_len:]
             head = struct.pack("!QB", seq, rtype) + version + struct.pack("!H", len(body))
-            expect = hmac.new(self.mac_key, head + body, self.mac).digest()
+            expect = hmac.digest(self.mac_key, head + body, self.mac)
             if not hmac.compare_digest(expect, tag):
                 raise DecryptError("bad record MAC")
             return _strip_padding(self._cbc_decrypt(body))
@@ -227,7 +228,7 @@ class RecordKeys:
             raise DecryptError("record too short")
         data, tag = plain[:-mac_len], plain[-mac_len:]
         head = struct.pack("!QB", seq, rtype) + version + struct.pack("!H", len(data))
-        expect = hmac.new(self.mac_key, head + data, self.mac).digest()
+        expect = hmac.digest(self.mac_key, head + data, self.mac)
         if not hmac.compare_digest(expect, tag):
             raise DecryptError("bad record MAC")
         return data

@@ -25,7 +25,7 @@ import hashlib
 import struct
 from typing import TYPE_CHECKING, Final, Protocol
 
-from discovery.models import ObservedExchange
+from discovery.models import ObservedExchange, over_tls
 from discovery.stats import IngestStats
 from discovery.wire import tlscrypto
 from discovery.wire.fingerprints import ja4s
@@ -178,8 +178,11 @@ class TlsSession:
         if self.state == "hello" and from_client and not self.hello_frames[0]:
             self.hello_ts = ts
             self.hello_frames = (frame, frame)
-        d.buf += data
-        self._records(from_client, d, ts, frame)
+        if d.buf:  # a record cut by the last call: read on from its start
+            d.buf += data
+            data = bytes(d.buf)
+            d.buf.clear()
+        self._records(from_client, d, data, ts, frame)
 
     def gap(self, from_client: bool, size: int) -> None:
         if self.state == "waiting":
@@ -211,13 +214,17 @@ class TlsSession:
 
     # ----------------------------------------------------------- records
 
-    def _records(self, from_client: bool, d: _Direction, ts: float, frame: int) -> None:
-        buf = d.buf
+    def _records(
+        self, from_client: bool, d: _Direction, data: bytes, ts: float, frame: int
+    ) -> None:
+        """The whole records of ``data`` (what ``d.buf`` held first, then what came), in order;
+        a record cut at the end waits in ``d.buf``."""
         pos = 0
-        while len(buf) - pos >= 5 and not d.broken and self.state in ("hello", "decrypting"):
-            rtype = buf[pos]
-            length = (buf[pos + 3] << 8) | buf[pos + 4]
-            if not 20 <= rtype <= 24 or buf[pos + 1] != 3 or length > MAX_RECORD:
+        size = len(data)
+        while size - pos >= 5 and not d.broken and self.state in ("hello", "decrypting"):
+            rtype = data[pos]
+            length = (data[pos + 3] << 8) | data[pos + 4]
+            if not 20 <= rtype <= 24 or data[pos + 1] != 3 or length > MAX_RECORD:
                 if self.state == "hello" and self.hello is None:
                     self.stats.skip(
                         "malformed TLS ClientHello",
@@ -229,13 +236,14 @@ class TlsSession:
                     self.stats.counts["TLS record streams out of sync (direction stopped)"] += 1
                 break
             end = pos + 5 + length
-            if end > len(buf):
+            if end > size:
                 break
-            version = bytes(buf[pos + 1 : pos + 3])
-            payload = bytes(buf[pos + 5 : end])
+            version = data[pos + 1 : pos + 3]
+            payload = data[pos + 5 : end]
             pos = end
             self._record(from_client, d, rtype, version, payload, ts, frame)
-        del buf[:pos]
+        if pos < size:
+            d.buf += data[pos:] if pos else data
 
     def _record(
         self,
@@ -446,7 +454,9 @@ class TlsSession:
         if client.handshake:
             self._handshake(True, client, b"", frame)
         if client.buf and self.state == "decrypting":
-            self._records(True, client, self.hello_ts, frame)
+            held_records = bytes(client.buf)
+            client.buf.clear()
+            self._records(True, client, held_records, self.hello_ts, frame)
         for from_client, data, ts, at, gap in held:
             if gap:
                 self.gap(from_client, gap)
@@ -628,13 +638,13 @@ class TlsSession:
         self.emitted += 1
         self.pipeline.emit(
             self.conn,
-            exchange._replace(
-                tls=True,
-                sni=hello.sni,
-                alpn=self.alpn or (hello.alpn[0] if hello.alpn else None),
-                ja4=self.ja4,
-                ja4s=self.ja4s,
-                host=exchange.host or hello.sni,
+            over_tls(
+                exchange,
+                hello.sni,
+                self.alpn or (hello.alpn[0] if hello.alpn else None),
+                self.ja4,
+                self.ja4s,
+                exchange.host or hello.sni,
             ),
         )
 

@@ -12,6 +12,7 @@ from discovery.models import (
     ObservedExchange,
     exchange,
     observed_exchange,
+    over_tls,
 )
 
 _INTS = ("client_port", "server_port", "status", "request_bytes", "response_bytes")
@@ -59,6 +60,18 @@ def test_observed_exchange_is_the_namedtuple() -> None:
     assert observed_exchange(1.0, "pcap", "frame 1") == ObservedExchange(1.0, "pcap", "frame 1")
     sent = observed_exchange(2.0, "proxy", "flow 1", method="GET", request_body=b"x")
     assert pickle.loads(pickle.dumps(sent)) == sent  # the proxy writer pipes these
+
+
+def test_over_tls_is_replace() -> None:
+    rng = random.Random(3)
+    for _ in range(20):
+        plain = ObservedExchange(**_values(ObservedExchange, rng))
+        facts = {n: f"{n}-{rng.random()}" for n in ("sni", "alpn", "ja4", "ja4s", "host")}
+        built = over_tls(plain, **facts)
+        assert type(built) is ObservedExchange
+        assert built == plain._replace(tls=True, **facts)
+    bare = ObservedExchange(1.0, "pcap", "frame 1")
+    assert over_tls(bare, None, None, None, None, None) == bare._replace(tls=True)
 
 
 def test_exchange_is_the_namedtuple() -> None:
