@@ -168,10 +168,9 @@ def _read(
                 fmt, path, stats, store.fingerprint, progress, end=print_.size, secrets=secrets
             )
     elif fmt == "zeek":
-        from discovery.ingest import parallel, zeek_parallel
+        from discovery.ingest import zeek_parallel
 
-        # the rest of the log is large (a round of ``--follow`` reads a few lines in-process)
-        if parallel.worth_it(path) and print_.size - claim.start >= parallel.MIN_SIZE:
+        if zeek_parallel.worth_it(path, print_.size - claim.start):
             converted = zeek_parallel.convert_in_children(
                 path, stats, store.fingerprint, progress, start=claim.start, end=print_.size
             )

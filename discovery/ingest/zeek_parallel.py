@@ -17,6 +17,7 @@ import heapq
 import math
 import multiprocessing
 import operator
+import os
 import re
 from collections.abc import Callable, Generator, Iterator
 from multiprocessing.connection import Connection
@@ -25,6 +26,7 @@ from typing import Any
 
 from discovery.case.store import PreparedExchange
 from discovery.errors import InputError
+from discovery.ingest import parallel
 from discovery.ingest.parallel import (
     Preparer,
     Rebuilder,
@@ -39,6 +41,28 @@ from discovery.stats import IngestStats, Progress
 # a block's rows: (block number, (reset, new sightings, rows)) as ``Preparer`` makes them
 _LINE = re.compile(r"\(line (\d+)\)")
 _Block = tuple[int, tuple[bool, list[tuple[int, tuple[object, ...]]], list[tuple[object, ...]]]]
+
+
+IDLE_CORES = 2.0  # cores the children need idle (load average below the core count) to pay off
+
+
+def worth_it(path: Path, remaining: int) -> bool:
+    """True when children are likely to pay off: ``remaining`` bytes of the log to read are
+    ``parallel.MIN_SIZE`` or more (a round of ``--follow`` reads a few lines in-process), and
+    the machine has ``IDLE_CORES`` idle. The children spend more CPU in all than one process
+    (every child reads every line; rows are pickled across): on a busy machine they only add
+    to its load (``bench_zeek.py --in-process``: 1.27 times the wall time of one process on
+    the shared 2-core box at a load of 8)."""
+    if remaining < parallel.MIN_SIZE or not parallel.worth_it(path):
+        return False
+    return (os.cpu_count() or 1) - _load() >= IDLE_CORES
+
+
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # no load average here: assume a busy machine
+        return float("inf")
 
 
 def _child(

@@ -169,6 +169,8 @@ def test_a_large_log_is_ingested_by_children(
     log = tmp_path / "http.log"
     _write(log, "tsv")
     monkeypatch.setattr(parallel, "MIN_SIZE", log.stat().st_size // 2)
+    monkeypatch.setattr(zeek_parallel, "_load", lambda: 0.0)  # an idle machine of 2 cores
+    monkeypatch.setattr(zeek_parallel.os, "cpu_count", lambda: 2)
     calls: list[Path] = []
     real = zeek_parallel.convert_in_children
 
@@ -200,3 +202,21 @@ def test_a_large_log_is_ingested_by_children(
         result = files.ingest_file(store, log, "zeek")
     assert result.continued_from > 0 and result.stats.exchanges == 1
     assert calls == [log]
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "expected"),
+    [(2, 0.0, True), (2, 0.5, False), (4, 1.9, True), (1, 0.0, False)],
+)
+def test_children_only_with_idle_cores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int, load: float, expected: bool
+) -> None:
+    """The children spend more CPU than one process: a log is shared among them only when two
+    cores are idle, and only when what is left to read is large."""
+    log = tmp_path / "http.log"
+    _write(log, "tsv")
+    monkeypatch.setattr(parallel, "MIN_SIZE", 1000)
+    monkeypatch.setattr(zeek_parallel.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(zeek_parallel, "_load", lambda: load)
+    assert zeek_parallel.worth_it(log, log.stat().st_size) is expected
+    assert zeek_parallel.worth_it(log, 999) is False
