@@ -43,19 +43,23 @@ _LINE = re.compile(r"\(line (\d+)\)")
 _Block = tuple[int, tuple[bool, list[tuple[int, tuple[object, ...]]], list[tuple[object, ...]]]]
 
 
-IDLE_CORES = 2.0  # cores the children need idle (load average below the core count) to pay off
+# the children pay off below this load average per core (measured on the 2-core box, 100,000
+# TSV records: at a load of 2.5, 0.64-0.77 times one process's wall time in three runs of four,
+# 1.19 in the fourth; 1,000,000 records at a load of 8: 1.27 times)
+MAX_LOAD_PER_CORE = 1.5
 
 
 def worth_it(path: Path, remaining: int) -> bool:
     """True when children are likely to pay off: ``remaining`` bytes of the log to read are
     ``parallel.MIN_SIZE`` or more (a round of ``--follow`` reads a few lines in-process), and
-    the machine has ``IDLE_CORES`` idle. The children spend more CPU in all than one process
-    (every child reads every line; rows are pickled across): on a busy machine they only add
-    to its load (``bench_zeek.py --in-process``: 1.27 times the wall time of one process on
-    the shared 2-core box at a load of 8)."""
+    the machine is not busy (load average below ``MAX_LOAD_PER_CORE`` per core). The children
+    spend more CPU in all than one process (every child reads every line; rows are pickled
+    across): on a busy machine they only add to its load (``bench_zeek.py --in-process``: 1.27
+    times the wall time of one process on the shared 2-core box at a load of 8)."""
     if remaining < parallel.MIN_SIZE or not parallel.worth_it(path):
         return False
-    return (os.cpu_count() or 1) - _load() >= IDLE_CORES
+    cores = os.cpu_count() or 1
+    return cores > 1 and _load() < MAX_LOAD_PER_CORE * cores
 
 
 def _load() -> float:
