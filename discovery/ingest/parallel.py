@@ -69,6 +69,44 @@ def shard_count() -> int:
     return max(2, min(MAX_SHARDS, os.cpu_count() or 1))
 
 
+def child_sender(
+    conn: Connection, unused: tuple[Connection, ...]
+) -> Callable[[tuple[str, Any]], None]:
+    """A child's sending end: the other children's pipe ends it inherited by the fork closed
+    (EOF must mean it), then each message pickled onto ``conn``."""
+    for other in unused:
+        other.close()
+    dumps = pickle.dumps
+
+    def send(message: tuple[str, Any]) -> None:
+        conn.send_bytes(dumps(message, pickle.HIGHEST_PROTOCOL))
+
+    return send
+
+
+def start_children(
+    target: Callable[..., None],
+    args_of: Callable[[int, int, Connection, tuple[Connection, ...]], tuple[Any, ...]],
+) -> list[tuple[Connection, multiprocessing.process.BaseProcess]]:
+    """``shard_count()`` forked children, each ``target(*args_of(index, count, its sending end,
+    the other pipe ends))``, and for each its receiving end (widened) and process; the sending
+    ends are closed here, so a child's EOF means it is done."""
+    ctx = multiprocessing.get_context("fork")
+    count = shard_count()
+    pipes = [ctx.Pipe(duplex=False) for _ in range(count)]
+    for receiver, _sender in pipes:
+        widen_pipe(receiver)
+    procs = []
+    for index, (_receiver, sender) in enumerate(pipes):
+        others = tuple(end for pair in pipes for end in pair if end is not sender)
+        proc = ctx.Process(target=target, args=args_of(index, count, sender, others), daemon=True)
+        proc.start()
+        procs.append(proc)
+    for _receiver, sender in pipes:
+        sender.close()
+    return [(receiver, proc) for (receiver, _sender), proc in zip(pipes, procs, strict=True)]
+
+
 def _child(
     conn: Connection,
     path: Path,
@@ -82,13 +120,7 @@ def _child(
     """One share of the flows read and converted; batches of rows (with their keys) sent."""
     from discovery.sources.pcap import read_share
 
-    for other in unused:  # other children's ends, inherited by the fork: EOF must mean it
-        other.close()
-    dumps = pickle.dumps
-
-    def send(message: tuple[str, Any]) -> None:
-        conn.send_bytes(dumps(message, pickle.HIGHEST_PROTOCOL))
-
+    send = child_sender(conn, unused)
     stats = IngestStats()
     prepare = Preparer(fingerprint)
     progress = (lambda done: send(("progress", done))) if share[0] == 0 else None
@@ -192,28 +224,20 @@ def convert_in_children(
     child reads up to byte ``end`` (the file may grow meanwhile: they must see the same)."""
     if fmt not in ("pcap", "pcapng"):
         raise ValueError(f"no shared reading for {fmt} inputs")
-    ctx = multiprocessing.get_context("fork")
-    count = shard_count()
-    pipes = [ctx.Pipe(duplex=False) for _ in range(count)]
-    for receiver, _sender in pipes:
-        widen_pipe(receiver)
-    procs = []
-    for index, (_receiver, sender) in enumerate(pipes):
-        others = tuple(end for pair in pipes for end in pair if end is not sender)
-        proc = ctx.Process(
-            target=_child,
-            args=(sender, path, (index, count), fingerprint),
-            kwargs={"unused": others, "limits": limits, "end": end, "secrets": secrets},
-            daemon=True,
-        )
-        proc.start()
-        procs.append(proc)
-    for _receiver, sender in pipes:
-        sender.close()
-    streams = [
-        _rows(receiver, proc, path, stats, progress)
-        for (receiver, _sender), proc in zip(pipes, procs, strict=True)
-    ]
+    children = start_children(
+        _child,
+        lambda index, count, sender, others: (
+            sender,
+            path,
+            (index, count),
+            fingerprint,
+            others,
+            limits,
+            end,
+            secrets,
+        ),
+    )
+    streams = [_rows(receiver, proc, path, stats, progress) for receiver, proc in children]
     try:
         for _key, prepared in heapq.merge(*streams, key=operator.itemgetter(0)):
             yield prepared

@@ -22,7 +22,6 @@ import re
 from collections.abc import Callable, Generator, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 from discovery.case.store import PreparedExchange
 from discovery.errors import InputError
@@ -32,8 +31,8 @@ from discovery.ingest.parallel import (
     Rebuilder,
     _merge,
     _receive,
-    shard_count,
-    widen_pipe,
+    child_sender,
+    start_children,
 )
 from discovery.models import ObservedExchange
 from discovery.stats import IngestStats, Progress
@@ -79,17 +78,9 @@ def _child(
     end: int | None,
 ) -> None:
     """One share of the log's blocks read and converted; one message per block with rows."""
-    import pickle
-
     from discovery.sources.zeek import read_share
 
-    for other in unused:  # other children's ends, inherited by the fork: EOF must mean it
-        other.close()
-    dumps = pickle.dumps
-
-    def send(message: tuple[str, Any]) -> None:
-        conn.send_bytes(dumps(message, pickle.HIGHEST_PROTOCOL))
-
+    send = child_sender(conn, unused)
     stats = IngestStats()
     prepare = Preparer(fingerprint)
     progress = (lambda done: send(("progress", done))) if share[0] == 0 else None
@@ -125,27 +116,22 @@ def convert_in_children(
     converted by children sharing its lines, in the log's order, with the readers' counters
     merged into ``stats``; ``start`` and ``end`` as for ``zeek.read`` (the log may grow
     meanwhile: every child reads the same bytes)."""
-    ctx = multiprocessing.get_context("fork")
-    count = shard_count()
-    pipes = [ctx.Pipe(duplex=False) for _ in range(count)]
-    for receiver, _sender in pipes:
-        widen_pipe(receiver)
-    procs = []
-    for index, (_receiver, sender) in enumerate(pipes):
-        others = tuple(end_ for pair in pipes for end_ in pair if end_ is not sender)
-        proc = ctx.Process(
-            target=_child,
-            args=(sender, path, (index, count), fingerprint, others, start, end),
-            daemon=True,
-        )
-        proc.start()
-        procs.append(proc)
-    for _receiver, sender in pipes:
-        sender.close()
-    counted = [IngestStats() for _ in procs]
+    children = start_children(
+        _child,
+        lambda index, count, sender, others: (
+            sender,
+            path,
+            (index, count),
+            fingerprint,
+            others,
+            start,
+            end,
+        ),
+    )
+    counted = [IngestStats() for _ in children]
     streams = [
         _blocks(receiver, proc, path, child_stats, progress)
-        for (receiver, _sender), proc, child_stats in zip(pipes, procs, counted, strict=True)
+        for (receiver, proc), child_stats in zip(children, counted, strict=True)
     ]
     try:
         for _block, rows in heapq.merge(*streams, key=operator.itemgetter(0)):
