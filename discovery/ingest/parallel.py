@@ -255,7 +255,7 @@ def _rows(
 ) -> Generator[tuple[_Key, PreparedExchange], None, None]:
     """One child's rows with their keys, in its order (its sightings table rebuilt here)."""
     rebuild = Rebuilder()
-    for reset, new, rows, keys in _receive(receiver, proc, path, stats, progress):
+    for reset, new, rows, keys in child_batches(receiver, proc, path, stats, progress):
         yield from zip(keys, rebuild(reset, new, rows), strict=True)
 
 
@@ -281,15 +281,15 @@ class Rebuilder:
         return [(fields, ts, tuple([known[sid] for sid in refs])) for fields, ts, refs in rows]
 
 
-def _receive(
+def child_batches(
     receiver: Connection,
     proc: multiprocessing.process.BaseProcess,
     path: Path,
     stats: IngestStats,
     progress: Progress | None,
 ) -> Iterator[Any]:  # the payloads of the "rows" messages a child sent (unpickled)
-    """The batches arriving on ``receiver`` (progress, counters and errors handled); the child
-    is ended and joined whatever happens."""
+    """The batches one reading child sends on ``receiver`` (its progress passed on, its counters
+    added into ``stats``, its error raised); the child is ended and joined whatever happens."""
     inbox: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
     pump = threading.Thread(target=_pump, args=(receiver, inbox), name="pcap-pipe", daemon=True)
     pump.start()
@@ -309,7 +309,7 @@ def _receive(
                 if progress is not None:
                     progress(payload)
             elif kind == "done":
-                _merge(stats, payload)
+                add_child_stats(stats, payload)
                 break
             elif kind == "error":
                 raise InputError(*payload)
@@ -348,7 +348,9 @@ def _pump(receiver: Connection, inbox: queue.Queue[bytes | None]) -> None:
         inbox.put(raw)
 
 
-def _merge(stats: IngestStats, child: IngestStats) -> None:
+def add_child_stats(stats: IngestStats, child: IngestStats) -> None:
+    """A reading child's counters and warnings added into the parent's ``stats`` (each child
+    read the same bytes, so ``consumed`` is the least any child reached)."""
     if child.consumed is not None:  # every child read the same bytes
         stats.consumed = (
             child.consumed if stats.consumed is None else min(stats.consumed, child.consumed)

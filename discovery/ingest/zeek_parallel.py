@@ -29,8 +29,8 @@ from discovery.ingest import parallel
 from discovery.ingest.parallel import (
     Preparer,
     Rebuilder,
-    _merge,
-    _receive,
+    add_child_stats,
+    child_batches,
     child_sender,
     start_children,
 )
@@ -150,7 +150,7 @@ def _gather(stats: IngestStats, children: list[IngestStats]) -> None:
     for child in children:
         warnings.extend(child.warnings)
         child.warnings = []
-        _merge(stats, child)
+        add_child_stats(stats, child)
     for warning in sorted(warnings, key=_line_of):
         stats.warn(warning)
 
@@ -172,6 +172,6 @@ def _blocks(
     """One child's blocks with their numbers, in its order, rebuilt into rows to insert."""
     rebuild = Rebuilder()
     block: _Block
-    for block in _receive(receiver, proc, path, stats, progress):
+    for block in child_batches(receiver, proc, path, stats, progress):
         number, (reset, new, rows) = block
         yield number, rebuild(reset, new, rows)
