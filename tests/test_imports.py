@@ -70,3 +70,26 @@ def test_read_commands_load_no_heavy_library(argv: list[str], tmp_path: Path) ->
     modules = loaded_modules(code)
     for heavy in HEAVY:
         assert heavy not in modules, f"{argv} imported {heavy}"
+
+
+def test_ingest_without_a_spec_loads_no_spec_machinery(tmp_path: Path) -> None:
+    """`$ref` resolution and spec validation (referencing, openapi-spec-validator: about 40 ms
+    of every command's start) are loaded only when a spec is read."""
+    capture = Path(__file__).parent / "fixtures" / "pcap" / "http_api.pcap"
+    case = tmp_path / "case.db"
+    code = (
+        "import sys\n"
+        f"sys.argv = ['ir-console', '--db', {str(case)!r}, 'ingest', {str(capture)!r}]\n"
+        "from ir_console.cli import cli\n"
+        "import contextlib, io\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        cli.main(standalone_mode=False)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+    )
+    modules = loaded_modules(code)
+    with Store.open(case) as store:  # the ingest ran: its exchanges are in the case
+        assert store.conn.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0] > 0
+    for library in ("referencing", "openapi_spec_validator", "jsonschema"):
+        assert library not in modules, f"ingest imported {library}"

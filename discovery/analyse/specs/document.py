@@ -12,12 +12,13 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urldefrag, urlsplit
 
 import yaml
-from referencing import Registry, Resource
-from referencing.exceptions import NoSuchResource, Unresolvable
+
+if TYPE_CHECKING:  # referencing is imported where $refs are followed: ingest never needs it
+    from referencing import Registry, Resource
 
 from discovery import boundedyaml
 from discovery.errors import SpecError
@@ -117,6 +118,8 @@ class SpecDocument:
 
     def resolve(self, node: Any, where: str, base: str | None = None) -> tuple[Any, str]:
         """Follow `$ref`s from ``node``; returns (target, base uri of the target)."""
+        from referencing.exceptions import NoSuchResource, Unresolvable
+
         base = base or self.uri
         seen = 0
         while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
@@ -143,6 +146,8 @@ def _join(base: str, ref: str) -> str:
 
 def _retrieve_for(root_dir: Path) -> Any:
     """A ``referencing`` retriever that loads sibling files (file: URIs under the spec's folder)."""
+    from referencing import Resource
+    from referencing.exceptions import NoSuchResource
 
     def retrieve(uri: str) -> Resource[Any]:
         parts = urlsplit(uri)
@@ -174,6 +179,8 @@ def load_document(path: Path) -> SpecDocument:
     if not (version == "2.0" or version.startswith(("3.0", "3.1"))):
         field = "/swagger" if "swagger" in root else "/openapi"
         raise SpecError(str(path), f"unsupported version {version!r} (2.0, 3.0 and 3.1 are)", field)
+    from referencing import Registry, Resource
+
     resolved = path.resolve()
     uri = resolved.as_uri()
     registry: Registry[Any] = Registry(retrieve=_retrieve_for(resolved.parent))  # type: ignore[call-arg]
@@ -237,6 +244,7 @@ def _validate_now(doc: SpecDocument) -> None:
         OpenAPIV30SpecValidator,
         OpenAPIV31SpecValidator,
     )
+    from referencing.exceptions import Unresolvable
 
     version = doc.version
     cls: Any = (
