@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
@@ -54,6 +54,17 @@ def copy_id(screen: Screen[Any], value: str) -> None:
     copy_text(screen, value, "id")
 
 
+def _seen_through(app: App[Any]) -> list[Screen[Any]]:
+    """The screens under the top one that show through it: each down to the first with an
+    opaque background (those Textual lays out again with the top one when it is resized)."""
+    under: list[Screen[Any]] = []
+    for screen in reversed(app.screen_stack[:-1]):
+        under.append(screen)
+        if screen.styles.background.a == 1:
+            break
+    return under
+
+
 class CaseScreen(Screen[None]):
     """A screen over the case: knows the app's data layer and reloads when the case changes."""
 
@@ -65,19 +76,11 @@ class CaseScreen(Screen[None]):
         self.painted_at = 0.0  # when the data the screen last took was painted (benchmarks)
         self._shown_before = False
 
-    def _on_screen_resume(self, event: events.ScreenResume) -> None:
-        """Textual styles every widget of a screen again each time it is shown; a screen shown
-        for the first time was styled as its widgets mounted, a moment ago."""
-        if not self._shown_before:
-            self._shown_before = True
-            event.refresh_styles = False
-
-    async def _on_resize(self, event: events.Resize) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         """A screen just pushed is told its size after its first layout, and Textual then
         lays it out again and every screen under it too, at the size they already have
         (two of the five layouts of opening a page): skipped when nothing changed size."""
-        screens = [self, *self.app._background_screens]
-        if all(screen._compositor.size == event.size for screen in screens):
+        if all(screen.outer_size == event.size for screen in [self, *_seen_through(self.app)]):
             event.prevent_default()  # Screen's own handler (Textual calls it after this one)
             event.stop()
 
@@ -139,7 +142,14 @@ class CaseScreen(Screen[None]):
             return True
         return False
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Shown again: the case is read again if it changed meanwhile (the app tells only the
+        screen on top). Textual styles every widget of a screen again each time it is shown
+        (in Screen's own handler, which runs after this one); a screen shown for the first time
+        was styled as its widgets mounted, a moment ago."""
+        if not self._shown_before:
+            self._shown_before = True
+            event.refresh_styles = False
         if self.loaded_version is not None and self.loaded_version != self.console.case_version:
             self.reload()
 

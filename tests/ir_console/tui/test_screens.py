@@ -437,3 +437,37 @@ async def test_an_empty_case_says_how_to_start_until_traffic_lands(
                 break
         assert "no traffic yet" not in screen_text(app)
         assert "exchanges 1" in screen_text(app)
+
+
+async def test_a_screen_shown_again_reads_what_changed_while_it_was_hidden(case: Path) -> None:
+    """The case changes while a page covers the endpoints list (the poll tells only the page on
+    top): back on the list, it reads the case again and shows the new endpoint."""
+    app = ConsoleApp(case)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "2")
+        listed = app.screen
+        assert len(table_rows(app)) == 6
+        await press(pilot, "enter")
+        assert isinstance(app.screen, StoryScreen)
+        conn = sqlite3.connect(case)
+        conn.execute(
+            "INSERT INTO endpoints(host, method, template, status, requests) "
+            "VALUES ('new.example.com', 'GET', '/fresh', 'shadow', 1)"
+        )
+        conn.commit()
+        conn.close()
+        version = app.case_version
+        for _ in range(50):  # the poll runs every second; on a loaded machine it may fire late
+            await pilot.pause(0.2)
+            if app.case_version > version:
+                break
+        assert app.case_version > version and isinstance(app.screen, StoryScreen)
+        await press(pilot, "escape")
+        assert app.screen is listed
+        for _ in range(25):
+            await settle(pilot)
+            if any("/fresh" in r for r in table_rows(app)):
+                break
+            await pilot.pause(0.2)
+        assert any("/fresh" in r for r in table_rows(app))
