@@ -20,7 +20,17 @@ from ir_console.sanitize import clean
 def exchange(case: CaseContext, exchange_id: int, as_json: bool) -> None:
     """One exchange: request and response as the case keeps them (credentials redacted), the
     sensitive data found in them (kinds and counts), where it really went, its credential and
-    endpoint, and the command extracting its frames."""
+    endpoint, and the command extracting its frames.
+
+    With --json, one object: {"id", "ts" (ISO 8601), "source", "evidence", "input" (the input
+    file, or null), "client", "server", "destination" (where it really went), "host_mismatch"
+    (how its Host or SNI contradicts that, or null), "method", "host", "path", "status",
+    "endpoint" ("HOST METHOD TEMPLATE", or null), "sensitive" and "request_sensitive" (counts by
+    kind such as {"email": 2}, never values; the request's for gRPC request messages only),
+    "credentials": [{"id", "location", "name", "redacted"}], "extraction": {"command",
+    "alternative", "note"}}. A connection known from Zeek's conn.log also has "connection":
+    {"duration", "conn_state", "history", "service", "orig_pkts", "resp_pkts"} (those it has).
+    """
     with case.open(create=False) as store:
         detail = exchange_detail(store, exchange_id)
     if detail is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from discovery.case.store import Store, dumps
 from discovery.errors import CaseFileError, SubjectNotFound
 from discovery.timeutil import iso
+from discovery.views.exchange import CONNECTION_FACTS
 from ir_console.cli import cli
 from tests.conftest import make_exchange, make_sighting
 from tests.ir_console.tui.casebuilder import add_grpc_call, add_proxied_exchange
@@ -354,6 +356,34 @@ def test_exchange_shows_the_sensitive_data_of_the_request_beside_the_response(
     assert "sensitive data in the request: email×1" in text
     for value in ("alice@example.com", "bob@example.org"):  # kinds and counts, never values
         assert value not in out and value not in text
+
+
+# the shape ``exchange ID --json`` promises (DESIGN section 10 does not list the command: its
+# help, and so docs/cli.md, documents it); scripts depend on these names
+EXCHANGE_KEYS = {
+    "id", "ts", "source", "evidence", "input", "client", "server", "destination",
+    "host_mismatch", "method", "host", "path", "status", "endpoint", "sensitive",
+    "request_sensitive", "credentials", "extraction",
+}  # fmt: skip
+EXCHANGE_CREDENTIAL_KEYS = {"id", "location", "name", "redacted"}
+EXTRACTION_KEYS = {"command", "alternative", "note"}
+
+
+def test_exchange_json_has_the_documented_shape(populated: Path) -> None:
+    code, out = run(populated, "exchange", "1", "--json")
+    assert code == 0
+    shown = json.loads(out)
+    assert set(shown) == EXCHANGE_KEYS
+    assert shown["id"] == 1 and shown["ts"] == iso(1_790_000_100.0)
+    assert shown["client"] == "10.0.0.5" and isinstance(shown["status"], int)
+    assert [set(c) for c in shown["credentials"]] == [EXCHANGE_CREDENTIAL_KEYS]
+    assert set(shown["extraction"]) == EXTRACTION_KEYS
+    assert isinstance(shown["sensitive"], dict) and isinstance(shown["request_sensitive"], dict)
+    # every name is documented, the optional conn.log context too
+    helped = CliRunner().invoke(cli, ["exchange", "--help"]).output
+    documented = set(re.findall(r'"(\w+)"', helped))
+    optional = {"connection", *CONNECTION_FACTS}
+    assert EXCHANGE_KEYS | EXCHANGE_CREDENTIAL_KEYS | EXTRACTION_KEYS | optional <= documented
 
 
 def test_exchange_of_a_capture_and_a_missing_id(populated: Path) -> None:
