@@ -125,11 +125,18 @@ def test_request_messages_are_read_for_credentials_and_sensitive_data(captured: 
             "ON c.id = ec.credential_id WHERE c.kind = 'jwt'"
         ).fetchall()
         facts = [f for (f,) in store.conn.execute("SELECT facts FROM exchanges ORDER BY ts, id")]
+        calls = {e["template"]: e for e in queries.endpoints(store)}
     assert len(creds) == 1
     (cred,) = creds
     assert cred["claims"]["sub"] == "svc-ledger" and cred["claims"]["iss"].endswith("lab.example")
     assert cred["redacted"].endswith(token[-4:]) and token not in cred["redacted"]
     assert places == [("OK", "body", "protobuf field 2.1")]
+    # counted on its endpoint as a credential in an HTTP request's body is (the one rule for
+    # what a client sends: secrets are credentials; ``sensitive`` is what the endpoint returns)
+    get = calls["/lab.v1.Accounts/GetAccount"]
+    assert cred["id"] in get["credentials"]
+    assert cred["id"] not in calls["/lab.v1.Accounts/DeleteAccount"]["credentials"]
+    assert {"host": get["host"], "method": "POST", "template": get["template"]} in cred["endpoints"]
     # the request's text went through the sensitive-data scan: kinds and counts, in facts
     assert json.loads(facts[6]) == {"request_sensitive": {"email": 1, "jwt": 1}}
     assert [f for i, f in enumerate(facts) if i != 6] == [None] * 8
