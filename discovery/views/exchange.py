@@ -79,7 +79,8 @@ class ExchangeDetail:
     # header or SNI contradicts that (``wire.destinations``)
     destination: str | None = None
     host_mismatch: str | None = None
-    # sensitive-data kinds found in the request's own text (gRPC request messages), counted
+    # sensitive-data kinds found in the request's own text (gRPC request messages, GraphQL
+    # variables and arguments), counted
     request_sensitive: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -208,8 +209,25 @@ def exchange_detail(store: Store, exchange_id: int) -> ExchangeDetail | None:
         extra=_connection(facts) if row[15] is None else {},
         destination=row[36],
         host_mismatch=row[37],
-        request_sensitive=_counts(facts.get("request_sensitive", {})),
+        request_sensitive=_request_sensitive(facts),
     )
+
+
+# where the request's own text was scanned, the kinds found are kept in facts: a gRPC call's
+# request messages (``redact.grpc``), a GraphQL operation's variables and arguments
+# (``redact.graphql``)
+REQUEST_SENSITIVE_FACTS = ("request_sensitive", "variables_sensitive")
+
+
+def _request_sensitive(facts: dict[str, Any]) -> dict[str, int]:
+    """The sensitive-data kinds found in what the request itself carried, counted."""
+    counts: dict[str, int] = {}
+    for name in REQUEST_SENSITIVE_FACTS:
+        found = facts.get(name)
+        if isinstance(found, dict):
+            for kind, n in _counts(found).items():
+                counts[kind] = counts.get(kind, 0) + n
+    return counts
 
 
 def _counts(found: Any) -> dict[str, int]:

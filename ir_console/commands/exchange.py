@@ -26,10 +26,11 @@ def exchange(case: CaseContext, exchange_id: int, as_json: bool) -> None:
     file, or null), "client", "server", "destination" (where it really went), "host_mismatch"
     (how its Host or SNI contradicts that, or null), "method", "host", "path", "status",
     "endpoint" ("HOST METHOD TEMPLATE", or null), "sensitive" and "request_sensitive" (counts by
-    kind such as {"email": 2}, never values; the request's for gRPC request messages only),
-    "credentials": [{"id", "location", "name", "redacted"}], "extraction": {"command",
-    "alternative", "note"}}. A connection known from Zeek's conn.log also has "connection":
-    {"duration", "conn_state", "history", "service", "orig_pkts", "resp_pkts"} (those it has).
+    kind such as {"email": 2}, never values; the request's where its text is scanned: gRPC
+    request messages, GraphQL variables and arguments), "credentials": [{"id", "location",
+    "name", "redacted"}], "extraction": {"command", "alternative", "note"}}. A connection known
+    from Zeek's conn.log also has "connection": {"duration", "conn_state", "history", "service",
+    "orig_pkts", "resp_pkts"} (those it has).
     """
     with case.open(create=False) as store:
         detail = exchange_detail(store, exchange_id)
@@ -63,7 +64,7 @@ def _lines(d: ExchangeDetail, found: Extraction) -> list[str]:
         *(f"  {v}" for v in d.response_lines()),
         f"sensitive data in the response: {d.sensitive_text() or 'none found'}",
     ]
-    if d.request_sensitive:  # only gRPC request messages are scanned: shown where found
+    if d.request_sensitive:  # only gRPC messages and GraphQL variables are scanned
         out.append(f"sensitive data in the request: {d.sensitive_text(request=True)}")
     out += [
         "",

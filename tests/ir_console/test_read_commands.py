@@ -17,7 +17,11 @@ from discovery.timeutil import iso
 from discovery.views.exchange import CONNECTION_FACTS
 from ir_console.cli import cli
 from tests.conftest import make_exchange, make_sighting
-from tests.ir_console.tui.casebuilder import add_grpc_call, add_proxied_exchange
+from tests.ir_console.tui.casebuilder import (
+    add_graphql_call,
+    add_grpc_call,
+    add_proxied_exchange,
+)
 
 SECRET = "key-live-0123456789abcdefXYZ"
 JA4 = "t13d1516h2_8daaf6152771_02713d6af862"
@@ -356,6 +360,22 @@ def test_exchange_shows_the_sensitive_data_of_the_request_beside_the_response(
     assert "sensitive data in the request: email×1" in text
     for value in ("alice@example.com", "bob@example.org"):  # kinds and counts, never values
         assert value not in out and value not in text
+
+
+def test_exchange_shows_the_sensitive_data_of_graphql_variables(case_path: Path) -> None:
+    """A GraphQL operation's variables are the request's text: their kinds are shown as the
+    request's, as a gRPC request message's are, never the values."""
+    exchange_id = add_graphql_call(case_path)
+    code, out = run(case_path, "exchange", str(exchange_id), "--json")
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["path"] == "/graphql"
+    assert shown["sensitive"] == {} and shown["request_sensitive"] == {"email": 1}
+    code, text = run(case_path, "exchange", str(exchange_id))
+    assert code == 0
+    assert "sensitive data in the response: none found" in text
+    assert "sensitive data in the request: email×1" in text
+    assert "dave@example.com" not in out and "dave@example.com" not in text
 
 
 # the shape ``exchange ID --json`` promises (DESIGN section 10 does not list the command: its

@@ -71,7 +71,7 @@ def exchange_text(d: ExchangeDetail, extraction: Extraction | None) -> Text:
     out.append("\n")
     out.append_text(line(("sensitive data in the response", d.sensitive_text() or "none found")))
     out.append("\n")
-    if d.request_sensitive:  # only gRPC request messages are scanned: shown where found
+    if d.request_sensitive:  # only gRPC messages and GraphQL variables are scanned
         out.append_text(line(("sensitive data in the request", d.sensitive_text(request=True))))
         out.append("\n")
     if d.anomalies:

@@ -10,7 +10,7 @@ from discovery.analyse.sightings import rebuild_sightings
 from discovery.case import anchor, audit
 from discovery.case.store import Store
 from discovery.models import ObservedExchange
-from discovery.redact.convert import to_exchange
+from discovery.redact.convert import to_exchanges
 from discovery.redact.secrets import key_path_for
 from tests.conftest import make_exchange, make_sighting
 
@@ -395,9 +395,39 @@ def add_grpc_call(path: Path) -> int:
     return _add_observed(path, seen)
 
 
+def add_graphql_call(path: Path) -> int:
+    """A GraphQL mutation whose variables hold an email and whose answer holds none, converted
+    by the pipeline's own redaction (the variables' kinds are kept in its facts); its id."""
+    json_type = (("content-type", "application/json"),)
+    request = {
+        "query": "mutation Invite($email: String!) { invite(email: $email) { id } }",
+        "variables": {"email": "dave@example.com"},
+    }
+    seen = ObservedExchange(
+        ts=1_790_000_600.0,
+        source="mitm",
+        evidence="flow 3b7d",
+        client_ip="10.0.0.5",
+        client_port=50600,
+        server_ip="10.0.0.1",
+        server_port=443,
+        http_version="1.1",
+        method="POST",
+        target="/graphql",
+        host="api.example.com",
+        status=200,
+        request_headers=json_type,
+        response_headers=json_type,
+        request_body=json.dumps(request).encode(),
+        response_body=b'{"data": {"invite": {"id": "7"}}}',
+    )
+    return _add_observed(path, seen)
+
+
 def _add_observed(path: Path, seen: ObservedExchange) -> int:
-    """``seen`` stored as the pipeline stores it (credentials fingerprinted by a stand-in)."""
+    """``seen`` stored as the pipeline stores it (credentials fingerprinted by a stand-in; a
+    GraphQL request as one exchange per operation)."""
     with Store.open(path) as store:
-        store.add_exchanges([to_exchange(seen, lambda raw: "f" * 64)])
+        store.add_exchanges(list(to_exchanges(seen, lambda raw: "f" * 64)))
         (exchange_id,) = store.conn.execute("SELECT MAX(id) FROM exchanges").fetchone()
     return int(exchange_id)
