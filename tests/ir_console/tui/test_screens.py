@@ -247,19 +247,24 @@ async def shown(pilot: Pilot[None], app: ConsoleApp, text: str, timeout: float =
         await pilot.pause(0.2)
 
 
+def add_fresh_endpoint(case: Path) -> None:
+    """Another process adds the endpoint ``GET new.example.com/fresh`` to the case."""
+    conn = sqlite3.connect(case)
+    conn.execute(
+        "INSERT INTO endpoints(host, method, template, status, requests) "
+        "VALUES ('new.example.com', 'GET', '/fresh', 'shadow', 1)"
+    )
+    conn.commit()
+    conn.close()
+
+
 async def test_screens_refresh_when_the_case_changes(case: Path) -> None:
     app = ConsoleApp(case)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await press(pilot, "2")
         assert len(table_rows(app)) == 6
-        conn = sqlite3.connect(case)
-        conn.execute(
-            "INSERT INTO endpoints(host, method, template, status, requests) "
-            "VALUES ('new.example.com', 'GET', '/fresh', 'shadow', 1)"
-        )
-        conn.commit()
-        conn.close()
+        add_fresh_endpoint(case)
         # the poll runs every second; on a loaded machine its timer may fire late
         for _ in range(50):
             await pilot.pause(0.2)
@@ -450,13 +455,7 @@ async def test_a_screen_shown_again_reads_what_changed_while_it_was_hidden(case:
         assert len(table_rows(app)) == 6
         await press(pilot, "enter")
         assert isinstance(app.screen, StoryScreen)
-        conn = sqlite3.connect(case)
-        conn.execute(
-            "INSERT INTO endpoints(host, method, template, status, requests) "
-            "VALUES ('new.example.com', 'GET', '/fresh', 'shadow', 1)"
-        )
-        conn.commit()
-        conn.close()
+        add_fresh_endpoint(case)
         version = app.case_version
         for _ in range(50):  # the poll runs every second; on a loaded machine it may fire late
             await pilot.pause(0.2)
