@@ -75,6 +75,7 @@ MODULES = (
     "discovery.wire.bodies",
     "discovery.wire.connections",
     "discovery.wire.defrag",
+    "discovery.wire.destinations",
     "discovery.wire.fingerprints",
     "discovery.wire.hpackdecode",
     "discovery.wire.http1",

@@ -278,7 +278,10 @@ class Rebuilder:
         make = CredentialSighting
         for sid, fields in new:
             known[sid] = make(*fields)
-        return [(fields, ts, tuple([known[sid] for sid in refs])) for fields, ts, refs in rows]
+        return [
+            (fields, ts, tuple([known[sid] for sid in refs]) if refs else ())
+            for fields, ts, refs in rows
+        ]
 
 
 def child_batches(

@@ -90,11 +90,24 @@ def to_exchanges(obs: ObservedExchange, fingerprint: Callable[[str], str]) -> tu
     pairs: list[tuple[str, str]] = []
     if ex.query_names and ("query" in ex.query_names or "extensions" in ex.query_names):
         pairs = query_pairs(split_target(obs.target or "")[1])
+    if not pairs and not _may_carry_graphql(body, ex.request_content_type):
+        return (ex,)
     calls = calls_of(obs.method, pairs, ex.request_content_type, body)
     if not calls:
         return (ex,)
     location = "body" if body else "query"
     return per_operation(ex, calls, obs.response_body, location, fingerprint)
+
+
+def _may_carry_graphql(body: bytes, content_type: str | None) -> bool:
+    """False when a body cannot be a GraphQL call ``calls_of`` recognises (none of its marks
+    in the body, no GraphQL media type): tested here, in the compiled group, before calling
+    the interpreted ``wire.graphql`` (most bodies are not GraphQL); a superset of its test."""
+    return bool(body) and (
+        b'"query"' in body
+        or b"persistedQuery" in body
+        or (content_type is not None and "graphql" in content_type.lower())
+    )
 
 
 def _joined(first: str | None, second: str | None) -> str | None:

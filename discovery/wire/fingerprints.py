@@ -12,6 +12,10 @@ from collections.abc import Sequence
 from discovery.wire.tls import alpn_chars, hash12, version_code
 
 _ZERO = "0" * 12
+# a request's header names (names only, never values) -> their JA4H hash: clients send the
+# same few header sets over and over, and each hash costs a SHA-256; bounded
+_NAMES_HASHES: dict[str, str] = {}
+NAMES_HASHES_SIZE = 4096
 
 
 def ja4s(version: int, cipher: int, extensions: Sequence[int], alpn: str | None) -> str:
@@ -68,4 +72,15 @@ def ja4h(method: str, http_version: str | None, headers: Sequence[tuple[str, str
         cookie_pairs = hash12(",".join(pair for _, pair in ordered))
     else:
         cookie_names = cookie_pairs = _ZERO
-    return f"{head}_{hash12(','.join(names))}_{cookie_names}_{cookie_pairs}"
+    return f"{head}_{_names_hash(','.join(names))}_{cookie_names}_{cookie_pairs}"
+
+
+def _names_hash(text: str) -> str:
+    """``hash12`` of a request's header names, remembered (bounded)."""
+    known = _NAMES_HASHES.get(text)
+    if known is None:
+        known = hash12(text)
+        if len(_NAMES_HASHES) >= NAMES_HASHES_SIZE:
+            _NAMES_HASHES.clear()
+        _NAMES_HASHES[text] = known
+    return known

@@ -1,8 +1,9 @@
 """HPACK header block decoding (RFC 7541) for one direction of an HTTP/2 connection: the
 static table and the Huffman code come from python-hyper's ``hpack``; the decoding loop, the
-dynamic table and a bounded memo of decoded strings are here, because a capture decodes every
-block of every connection (values such as tokens and user agents repeat block after block, and
-``hpack.Decoder`` decodes each anew and logs each header at DEBUG).
+dynamic table and a bounded memo of decoded strings (shared by all connections) are here,
+because a capture decodes every block of every connection (values such as tokens and user
+agents repeat block after block, and ``hpack.Decoder`` decodes each anew and logs each header
+at DEBUG).
 
 Lenient like a passive observer must be: a dynamic table size update above the size the peer
 advertised is taken (we may not have seen the SETTINGS frame).
@@ -24,7 +25,12 @@ _STATIC: Final = tuple(
     (name.decode("latin-1"), value.decode("latin-1")) for name, value in HeaderTable.STATIC_TABLE
 )
 _STATIC_LEN: Final = len(_STATIC)
-MEMO_SIZE: Final = 4096  # decoded strings remembered per direction
+MEMO_SIZE: Final = 8192  # decoded strings remembered, shared by every connection's decoders
+# a string as sent (its Huffman or literal form) -> its text. Values such as tokens, user agents
+# and hosts recur block after block and across the connections of a capture (a client opens
+# many): each is decoded once while it is remembered. Bounded; process memory only, like the
+# detectors' memo of header values (``redact.credentials``).
+_MEMO: dict[bytes, str] = {}
 MAX_TABLE: Final = 1 << 20  # largest dynamic table accepted from a size update
 
 
@@ -35,14 +41,13 @@ class HpackError(ValueError):
 class HeaderDecoder:
     """Decodes the header blocks of one direction, in order; keeps its dynamic table."""
 
-    __slots__ = ("entries", "max_size", "memo", "size", "sizes")
+    __slots__ = ("entries", "max_size", "size", "sizes")
 
     def __init__(self, max_size: int = 4096) -> None:
         self.entries: list[tuple[str, str]] = []  # oldest first, as decoded (shared, not copied)
         self.sizes: list[int] = []  # each entry's RFC 7541 size
         self.size = 0
         self.max_size = max_size
-        self.memo: dict[bytes, str] = {}
 
     def decode(self, block: bytes) -> list[tuple[str, str]]:
         """The header fields of one block (``HpackError`` when it cannot be decoded)."""
@@ -94,12 +99,13 @@ class HeaderDecoder:
             raise HpackError("truncated string")
         raw = block[pos:end]
         key = raw if huffman else b"\x00" + raw  # literal and Huffman forms kept apart
-        text = self.memo.get(key)
+        memo = _MEMO
+        text = memo.get(key)
         if text is None:
             text = huffman_decode(raw).decode("latin-1") if huffman else raw.decode("latin-1")
-            if len(self.memo) >= MEMO_SIZE:
-                self.memo.clear()
-            self.memo[key] = text
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[key] = text
         return text, end
 
     def _add(self, field: tuple[str, str]) -> None:

@@ -93,3 +93,19 @@ def test_ja4h_of_http2_leaves_pseudo_headers_out_and_says_20() -> None:
     )
     assert h1.replace("ge11", "ge20", 1) == h2
     assert h2.startswith("ge20cn020000_")
+
+
+def test_ja4h_header_name_hashes_stay_right_past_their_memo() -> None:
+    """The header-name hash is remembered per name list (bounded): past the bound, and for
+    name lists seen before, it is the hash of the names as sent."""
+    from discovery.wire import fingerprints
+    from discovery.wire.tls import hash12
+
+    first = ja4h("GET", "1.1", [("Accept", "*/*"), ("X-Trace", "1")])
+    for i in range(fingerprints.NAMES_HASHES_SIZE + 50):
+        names = ["Accept", f"X-Req-{i}"]
+        value = ja4h("GET", "1.1", [(name, "v") for name in names])
+        assert value.split("_")[1] == hash12(",".join(names))
+    assert ja4h("GET", "1.1", [("Accept", "*/*"), ("X-Trace", "1")]) == first
+    assert first.split("_")[1] == hash12("Accept,X-Trace")
+    assert ja4h("GET", "1.1", [("accept", "*/*"), ("X-Trace", "1")]) != first  # names as sent

@@ -70,3 +70,27 @@ def test_huffman_strings_decode_as_hpack_decodes_them_and_bad_codes_are_refused(
 def test_broken_blocks_are_refused(block: bytes) -> None:
     with pytest.raises(HpackError):
         HeaderDecoder().decode(block)
+
+
+def test_connections_share_decoded_strings_but_never_mix_huffman_and_literal_forms() -> None:
+    """Decoded strings are remembered across connections (a client's token recurs on each of
+    its connections): the same bytes sent as a Huffman string on one connection and as a
+    literal on another still decode each by its own form, and every connection decodes what
+    hpack decodes, however many strings went before."""
+    huffman = HuffmanEncoder(REQUEST_CODES, REQUEST_CODES_LENGTH).encode(b"svc-billing/2.3")
+    as_huffman = Encoder().encode([("user-agent", "svc-billing/2.3")], huffman=True)
+    assert huffman in as_huffman
+    literal_text = huffman.decode("latin-1")  # the Huffman bytes, sent as a plain literal
+    as_literal = Encoder().encode([(b"user-agent", huffman)], huffman=False)
+    for _ in range(2):  # the second round reads both from the memo
+        assert HeaderDecoder().decode(as_huffman) == [("user-agent", "svc-billing/2.3")]
+        assert HeaderDecoder().decode(as_literal) == [("user-agent", literal_text)]
+    rng = random.Random(3)
+    for _ in range(300):  # more distinct strings than the memo keeps: it starts afresh
+        encoder, ours, theirs = Encoder(), HeaderDecoder(), Decoder()
+        headers = [(f"x-{rng.randrange(9)}", f"{rng.random()}-{i}") for i in range(40)]
+        block = encoder.encode(headers, huffman=rng.random() < 0.5)
+        assert ours.decode(block) == [
+            (bytes(n).decode("latin-1"), bytes(v).decode("latin-1"))
+            for n, v in theirs.decode(block, raw=True)
+        ]
