@@ -168,10 +168,14 @@ def _read(
                 fmt, path, stats, store.fingerprint, progress, end=print_.size, secrets=secrets
             )
     elif fmt == "zeek":
-        from discovery.ingest import zeek_parallel
+        from discovery.ingest import zeek_parallel, zeek_rows
 
         if zeek_parallel.worth_it(path, print_.size - claim.start):
             converted = zeek_parallel.convert_in_children(
+                path, stats, store.fingerprint, progress, start=claim.start, end=print_.size
+            )
+        else:  # http.log records straight to their rows (the others converted on the way)
+            converted = zeek_rows.log_rows(
                 path, stats, store.fingerprint, progress, start=claim.start, end=print_.size
             )
     try:

@@ -27,14 +27,15 @@ from discovery.case.store import PreparedExchange
 from discovery.errors import InputError
 from discovery.ingest import parallel
 from discovery.ingest.parallel import (
-    Preparer,
+    _CRED_AS_TUPLE,
+    SIGHTINGS_KEPT,
     Rebuilder,
     add_child_stats,
     child_batches,
     child_sender,
     start_children,
 )
-from discovery.models import ObservedExchange
+from discovery.models import CredentialSighting
 from discovery.stats import IngestStats, Progress
 
 # a block's rows: (block number, (reset, new sightings, rows)) as ``Preparer`` makes them
@@ -68,6 +69,44 @@ def _load() -> float:
         return float("inf")
 
 
+class _Packer:
+    """Rows -> (reset, new sightings, rows) as ``parallel.Preparer`` sends them (each row's
+    sightings as ids; each distinct sighting sent once, the table bounded), for rows already
+    built (``zeek_rows``): a ``parallel.Rebuilder`` reads them back."""
+
+    def __init__(self) -> None:
+        # fingerprint -> the sightings of it sent, with their ids (claims may hold lists: a
+        # sighting is compared, not hashed; the detectors' memos make most the same object)
+        self.known: dict[str, list[tuple[CredentialSighting, int]]] = {}
+        self.size = 0
+
+    def __call__(
+        self, batch: list[PreparedExchange]
+    ) -> tuple[bool, list[tuple[int, tuple[object, ...]]], list[tuple[object, ...]]]:
+        reset = self.size >= SIGHTINGS_KEPT  # checked per batch: a batch adds a bounded few
+        if reset:
+            self.known.clear()
+            self.size = 0
+        new: list[tuple[int, tuple[object, ...]]] = []
+        rows: list[tuple[object, ...]] = []
+        for fields, ts, sightings in batch:
+            refs = []
+            for sighting in sightings:
+                same = self.known.setdefault(sighting.fingerprint, [])
+                for seen, known_id in same:
+                    if seen is sighting or seen == sighting:
+                        sid = known_id
+                        break
+                else:
+                    sid = self.size
+                    self.size += 1
+                    same.append((sighting, sid))
+                    new.append((sid, _CRED_AS_TUPLE(sighting)))
+                refs.append(sid)
+            rows.append((fields, ts, tuple(refs)))
+        return reset, new, rows
+
+
 def _child(
     conn: Connection,
     path: Path,
@@ -78,24 +117,28 @@ def _child(
     end: int | None,
 ) -> None:
     """One share of the log's blocks read and converted; one message per block with rows."""
-    from discovery.sources.zeek import read_share
+    from discovery.ingest.zeek_rows import rows
+    from discovery.sources.zeek import BLOCK_LINES
 
     send = child_sender(conn, unused)
     stats = IngestStats()
-    prepare = Preparer(fingerprint)
+    pack = _Packer()
     progress = (lambda done: send(("progress", done))) if share[0] == 0 else None
-    batch: list[ObservedExchange] = []
+    batch: list[PreparedExchange] = []
     current = -1
     try:
-        for block, observed in read_share(path, stats, share, progress, start=start, end=end):
+        for number, row in rows(
+            path, stats, fingerprint, progress, start=start, end=end, share=share
+        ):
+            block = (number - 1) // BLOCK_LINES
             if block != current:
                 if batch:
-                    send(("rows", (current, prepare(batch))))
+                    send(("rows", (current, pack(batch))))
                     batch = []
                 current = block
-            batch.append(observed)
+            batch.append(row)
         if batch:
-            send(("rows", (current, prepare(batch))))
+            send(("rows", (current, pack(batch))))
         send(("done", stats))
     except InputError as exc:
         send(("error", (exc.path, exc.reason, exc.where)))

@@ -32,13 +32,13 @@ import json
 import logging
 import re
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from discovery.errors import InputError
-from discovery.models import ObservedExchange, PrecomputedCredential
+from discovery.models import CredentialSighting, ObservedExchange, PrecomputedCredential
 from discovery.sources import bounds
 from discovery.sources.window import open_window
 from discovery.stats import IngestStats, Progress
@@ -99,6 +99,9 @@ _USED_FIELDS = {
 }
 
 Record = Mapping[str, Any]
+# an exchange's stored row as a fast path builds it: ``case.store.PreparedExchange``'s shape
+# (its ``exchange_fields``, its time, its credential sightings)
+Prepared = tuple[tuple[Any, ...], float, Sequence[CredentialSighting]]
 _HMAC_MEMO: dict[tuple[str, str | None, str | None], PrecomputedCredential]
 _HMAC_MEMO = {}
 
@@ -239,8 +242,91 @@ def _parse_hmac(item: str, host: str | None, user: str | None) -> PrecomputedCre
     )
 
 
-def http_record(record: Record, where: str) -> ObservedExchange:
-    """One http.log record as an observed exchange (cleartext HTTP as Zeek parsed it)."""
+class HttpRecord:
+    """The values of one http.log record an exchange is made of, checked (``http_values``):
+    what ``http_record`` builds its observed exchange from, and what a row-building fast path
+    (``discovery.ingest.zeek_rows``) reads without building one. ``password`` is a raw secret
+    (a deployment that logs passwords): it goes no further than ``discovery.redact``."""
+
+    __slots__ = (
+        "client_ip",
+        "client_port",
+        "evidence",
+        "extra",
+        "host",
+        "method",
+        "origin",
+        "password",
+        "referrer",
+        "request_bytes",
+        "request_type",
+        "response_bytes",
+        "response_type",
+        "server_ip",
+        "server_port",
+        "status",
+        "target",
+        "ts",
+        "user",
+        "user_agent",
+        "version",
+    )
+
+    def __init__(
+        self,
+        ts: float,
+        evidence: str,
+        client_ip: str | None,
+        client_port: int | None,
+        server_ip: str | None,
+        server_port: int | None,
+        version: str | None,
+        method: str,
+        target: str,
+        host: str | None,
+        status: int | None,
+        user_agent: str | None,
+        referrer: str | None,
+        origin: str | None,
+        user: str | None,
+        password: str | None,
+        extra: list[PrecomputedCredential],
+        request_type: str | None,
+        response_type: str | None,
+        request_bytes: int,
+        response_bytes: int,
+    ) -> None:
+        self.ts = ts
+        self.evidence = evidence
+        self.client_ip = client_ip
+        self.client_port = client_port
+        self.server_ip = server_ip
+        self.server_port = server_port
+        self.version = version
+        self.method = method
+        self.target = target
+        self.host = host
+        self.status = status
+        self.user_agent = user_agent
+        self.referrer = referrer
+        self.origin = origin
+        self.user = user
+        self.password = password
+        self.extra = extra
+        self.request_type = request_type
+        self.response_type = response_type
+        self.request_bytes = request_bytes
+        self.response_bytes = response_bytes
+
+
+# a row-building fast path: an http.log record's values to its stored row, or None when the
+# record needs the general conversion (``read_rows``)
+FastPath = Callable[[HttpRecord], Prepared | None]
+
+
+def http_values(record: Record, where: str) -> HttpRecord:
+    """One http.log record's values, checked at the edge (a ``_BadRecord`` when it cannot be
+    an exchange); ``where`` is its place in the log (``line N``)."""
     method = _str(record, "method")
     if method is None:
         raise _BadRecord("no method")
@@ -248,64 +334,105 @@ def http_record(record: Record, where: str) -> ObservedExchange:
     host = _str(record, "host")
     if host is None and server_ip is not None:
         host = server_ip if server_port in (None, 80) else f"{server_ip}:{server_port}"
-    headers: list[tuple[str, str]] = []
-    for field, header in (
-        ("user_agent", "User-Agent"),
-        ("referrer", "Referer"),
-        ("origin", "Origin"),
-    ):
-        value = _str(record, field)
-        if value is not None:
-            headers.append((header, value))
     user, password = _str(record, "username"), _str(record, "password")
     extra = _cred_hmacs(record, host, user)
-    if user is not None and password is not None:
-        # the deployment logs passwords: rebuild the header in memory so the normal detector
-        # fingerprints it under the case key, like the same credential seen in a capture
-        token = base64.b64encode(f"{user}:{password}".encode("utf-8", "surrogateescape"))
-        headers.append(("Authorization", "Basic " + token.decode()))
-    elif user is not None and not any(pc.public_id == user for pc in extra):
-        extra.append(
-            PrecomputedCredential(
-                namespace=BASIC_USER_NAMESPACE,
-                digest=f"{user}@{host or '?'}",
-                kind="basic_user",
-                location="header",
-                name="authorization",
-                redacted=f"{user}:…",
-                public_id=user,
-                identity=f"basic:{user}@{host or '?'}",
-                identity_kind="basic",
-                claims=(("note", "Zeek logged the Basic username only"),),
-            )
-        )
+    if user is not None and password is None and not any(pc.public_id == user for pc in extra):
+        extra.append(_basic_user(user, host))
     orig_types, resp_types = _list(record, "orig_mime_types"), _list(record, "resp_mime_types")
-    if orig_types:
-        headers.append(("Content-Type", orig_types[0]))
     uid = _str(record, "uid") or "?"
     depth = _str(record, "trans_depth")
     try:
         status = bounds.status(_int(record, "status_code"))
     except _BadRecord:
         status = None
-    return ObservedExchange(
+    return HttpRecord(
         ts=_ts(record.get("ts")),
-        source="zeek",
         evidence=f"uid {uid}" + (f"#{depth}" if depth else "") + f" ({where})",
         client_ip=_str(record, "id.orig_h"),
         client_port=_port(record, "id.orig_p"),
         server_ip=server_ip,
         server_port=server_port,
-        http_version=_str(record, "version"),
+        version=_str(record, "version"),
         method=method,
         target=_str(record, "uri") or "/",
         host=host,
         status=status,
-        request_headers=tuple(headers),
-        response_headers=(("Content-Type", resp_types[0]),) if resp_types else (),
+        user_agent=_str(record, "user_agent"),
+        referrer=_str(record, "referrer"),
+        origin=_str(record, "origin"),
+        user=user,
+        password=password,
+        extra=extra,
+        request_type=orig_types[0] if orig_types else None,
+        response_type=resp_types[0] if resp_types else None,
         request_bytes=_size(record, "request_body_len"),
         response_bytes=_size(record, "response_body_len"),
-        extra=tuple(extra),
+    )
+
+
+def _basic_user(user: str, host: str | None) -> PrecomputedCredential:
+    """A Basic username Zeek logged without its password (nor a digest naming it)."""
+    return PrecomputedCredential(
+        namespace=BASIC_USER_NAMESPACE,
+        digest=f"{user}@{host or '?'}",
+        kind="basic_user",
+        location="header",
+        name="authorization",
+        redacted=f"{user}:…",
+        public_id=user,
+        identity=f"basic:{user}@{host or '?'}",
+        identity_kind="basic",
+        claims=(("note", "Zeek logged the Basic username only"),),
+    )
+
+
+def request_headers(values: HttpRecord) -> tuple[tuple[str, str], ...]:
+    """The request headers an http.log record stands for (what Zeek logged of them). A logged
+    password is rebuilt into the Basic header in memory, so the normal detector fingerprints it
+    under the case key, like the same credential seen in a capture."""
+    headers: list[tuple[str, str]] = []
+    if values.user_agent is not None:
+        headers.append(("User-Agent", values.user_agent))
+    if values.referrer is not None:
+        headers.append(("Referer", values.referrer))
+    if values.origin is not None:
+        headers.append(("Origin", values.origin))
+    user, password = values.user, values.password
+    if user is not None and password is not None:
+        token = base64.b64encode(f"{user}:{password}".encode("utf-8", "surrogateescape"))
+        headers.append(("Authorization", "Basic " + token.decode()))
+    if values.request_type is not None:
+        headers.append(("Content-Type", values.request_type))
+    return tuple(headers)
+
+
+def http_record(record: Record, where: str) -> ObservedExchange:
+    """One http.log record as an observed exchange (cleartext HTTP as Zeek parsed it)."""
+    return http_observed(http_values(record, where))
+
+
+def http_observed(values: HttpRecord) -> ObservedExchange:
+    """An http.log record's values as an observed exchange."""
+    return ObservedExchange(
+        ts=values.ts,
+        source="zeek",
+        evidence=values.evidence,
+        client_ip=values.client_ip,
+        client_port=values.client_port,
+        server_ip=values.server_ip,
+        server_port=values.server_port,
+        http_version=values.version,
+        method=values.method,
+        target=values.target,
+        host=values.host,
+        status=values.status,
+        request_headers=request_headers(values),
+        response_headers=(
+            (("Content-Type", values.response_type),) if values.response_type is not None else ()
+        ),
+        request_bytes=values.request_bytes,
+        response_bytes=values.response_bytes,
+        extra=tuple(values.extra),
     )
 
 
@@ -423,13 +550,22 @@ def _kind_of(record: Record, declared: str | None) -> str | None:
 
 
 def _convert(
-    record: Record, kind: str | None, where: str, path: Path, stats: IngestStats
-) -> ObservedExchange | None:
+    record: Record,
+    kind: str | None,
+    where: str,
+    path: Path,
+    stats: IngestStats,
+    fast: FastPath | None = None,
+) -> ObservedExchange | Prepared | None:
     converter = _CONVERTERS.get(kind or "")
     if converter is None:
         stats.skip(f"zeek_{kind or 'unknown'}_record")
         return None
     try:
+        if fast is not None and kind == "http":
+            values = http_values(record, where)
+            row = fast(values)
+            return http_observed(values) if row is None else row
         return converter(record, where)
     # one name per except clause: mypyc types a name shared by two clauses as the first class
     except _NotHere as elsewhere:
@@ -452,14 +588,141 @@ def _separator(line: str, path: Path, number: int) -> str:
     return sep
 
 
+# the http.log columns ``_http_tsv`` reads, in this order
+_HTTP_COLUMNS = (
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "trans_depth",
+    "method",
+    "host",
+    "uri",
+    "referrer",
+    "version",
+    "user_agent",
+    "origin",
+    "request_body_len",
+    "response_body_len",
+    "status_code",
+    "username",
+    "password",
+    "orig_mime_types",
+    "resp_mime_types",
+    HMAC_FIELD,
+)
+_FIRST_SET = 19  # the columns from here on are sets
+
+
+def _http_columns(fields: list[str]) -> list[int]:
+    """Where each of ``_HTTP_COLUMNS`` is in a log's ``#fields`` (-1: not logged)."""
+    where = {name: index for index, name in enumerate(fields)}
+    return [where.get(name, -1) for name in _HTTP_COLUMNS]
+
+
+def _digits(value: str | None) -> int:
+    """A count as ``_int`` reads it when it is plain digits; -1 when unset, -2 otherwise."""
+    if value is None:
+        return -1
+    if len(value) > 20 or not (value.isascii() and value.isdigit()):
+        return -2
+    return int(value)
+
+
+def _http_tsv(
+    values: list[str], columns: list[int], unset: str, empty: str, set_sep: str, where: str
+) -> HttpRecord | None:
+    """``http_values`` of a TSV line's fields (without escapes) read without building its
+    record, or None when any value is not plain (an empty set or value, a count that is not
+    plain digits, a value out of bounds, a digest that is no digest): ``http_values`` of the
+    record then decides, as for any record."""
+    raw: list[str | None] = []
+    for position, index in enumerate(columns):
+        if index < 0:
+            raw.append(None)
+            continue
+        value = values[index]
+        if value == unset:
+            raw.append(None)
+        elif value == empty or (not value and position >= _FIRST_SET):
+            return None
+        else:
+            raw.append(value or None)
+    method = raw[7]
+    if method is None:
+        return None
+    server_ip = raw[4]
+    server = _digits(raw[5])
+    client = _digits(raw[3])
+    status = _digits(raw[16])
+    sent, received = _digits(raw[14]), _digits(raw[15])
+    if server == -2 or client == -2 or status == -2 or sent == -2 or received == -2:
+        return None
+    server_port = None if server == -1 else bounds.port(server)
+    client_port = None if client == -1 else bounds.port(client)
+    if (server != -1 and server_port is None) or (client != -1 and client_port is None):
+        return None
+    stamp = raw[0]
+    if stamp is None:
+        return None
+    try:
+        ts = bounds.timestamp(float(stamp))
+    except ValueError:
+        return None
+    if ts is None:
+        return None
+    host = raw[8]
+    if host is None and server_ip is not None:
+        host = server_ip if server_port in (None, 80) else f"{server_ip}:{server_port}"
+    user, password = raw[17], raw[18]
+    extra: list[PrecomputedCredential] = []
+    digests = raw[21]
+    if digests is not None:
+        try:
+            extra = [_hmac_entry(item, host, user) for item in digests.split(set_sep)]
+        except _BadRecord:
+            return None
+    if user is not None and password is None and not any(pc.public_id == user for pc in extra):
+        extra.append(_basic_user(user, host))
+    orig_types, resp_types = raw[19], raw[20]
+    depth = raw[6]
+    return HttpRecord(
+        ts=ts,
+        evidence=f"uid {raw[1] or '?'}" + (f"#{depth}" if depth else "") + f" ({where})",
+        client_ip=raw[2],
+        client_port=client_port,
+        server_ip=server_ip,
+        server_port=server_port,
+        version=raw[11],
+        method=method,
+        target=raw[9] or "/",
+        host=host,
+        status=None if status == -1 else bounds.status(status),
+        user_agent=raw[12],
+        referrer=raw[10],
+        origin=raw[13],
+        user=user,
+        password=password,
+        extra=extra,
+        request_type=None if orig_types is None else orig_types.split(set_sep, 1)[0],
+        response_type=None if resp_types is None else resp_types.split(set_sep, 1)[0],
+        request_bytes=0 if sent == -1 else bounds.size(sent) or 0,
+        response_bytes=0 if received == -1 else bounds.size(received) or 0,
+    )
+
+
 def _tsv(
-    path: Path, lines: Iterator[tuple[int, bytes]], stats: IngestStats
-) -> Iterator[tuple[int, ObservedExchange]]:
+    path: Path, lines: Iterator[tuple[int, bytes]], stats: IngestStats, fast: FastPath | None
+) -> Iterator[tuple[int, ObservedExchange | Prepared]]:
     sep, set_sep, empty, unset = "\t", ",", "(empty)", "-"
     fields: list[str] | None = None
     kind: str | None = None
     # (column, name, is a set) of the columns the converter of this kind of log reads
     columns: list[tuple[int, str, bool]] = []
+    # of an http.log read with a fast path: where ``_http_tsv`` finds its columns
+    http_columns: list[int] | None = None
     for number, raw in lines:
         line = raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
         if not line:
@@ -486,6 +749,9 @@ def _tsv(
                     for index, name in enumerate(fields)
                     if used is None or name in used
                 ]
+                http_columns = (
+                    _http_columns(fields) if fast is not None and kind == "http" else None
+                )
             continue
         if fields is None:
             raise InputError(
@@ -499,6 +765,14 @@ def _tsv(
             )
             continue
         escaped = "\\x" in line  # nearly no line has an escape: looked for once per line
+        if http_columns is not None and fast is not None and not escaped:
+            where = f"line {number}"
+            plain = _http_tsv(values, http_columns, unset, empty, set_sep, where)
+            if plain is not None:
+                stats.flows += 1
+                row = fast(plain)
+                yield number, http_observed(plain) if row is None else row
+                continue
         record: dict[str, Any] = {}
         for index, name, is_set in columns:
             value = values[index]
@@ -514,14 +788,14 @@ def _tsv(
         if record.get("established") in ("T", "F"):
             record["established"] = record["established"] == "T"
         stats.flows += 1
-        observed = _convert(record, kind, f"line {number}", path, stats)
+        observed = _convert(record, kind, f"line {number}", path, stats, fast)
         if observed is not None:
             yield number, observed
 
 
 def _json_lines(
-    path: Path, lines: Iterator[tuple[int, bytes]], stats: IngestStats
-) -> Iterator[tuple[int, ObservedExchange]]:
+    path: Path, lines: Iterator[tuple[int, bytes]], stats: IngestStats, fast: FastPath | None
+) -> Iterator[tuple[int, ObservedExchange | Prepared]]:
     for number, raw in lines:
         if not raw.strip():
             continue
@@ -537,7 +811,7 @@ def _json_lines(
             stats.skip("bad_zeek_line", f"{path} (line {number}): not a JSON object")
             continue
         stats.flows += 1
-        observed = _convert(record, _kind_of(record, None), f"line {number}", path, stats)
+        observed = _convert(record, _kind_of(record, None), f"line {number}", path, stats, fast)
         if observed is not None:
             yield number, observed
 
@@ -558,8 +832,28 @@ def read(
     ``discovery.case.inputs`` knows it: the archive of a log read while it was written is read on
     from there. A gzip stream cut short (still being compressed, or damaged) gives the lines
     before the cut and a warning."""
-    for _number, observed in _read(path, stats, progress, start, end, None):
+    for _number, observed in _read(path, stats, progress, start, end, None, None):
+        assert isinstance(observed, ObservedExchange)  # no fast path: observed exchanges only
         yield observed
+
+
+def read_rows(
+    path: Path,
+    stats: IngestStats,
+    fast: FastPath,
+    progress: Progress | None = None,
+    *,
+    start: int = 0,
+    end: int | None = None,
+    share: tuple[int, int] | None = None,
+) -> Iterator[tuple[int, ObservedExchange | Prepared]]:
+    """As ``read`` (or ``read_share`` with ``share``), with each line's number: an http.log
+    record's values are handed to ``fast``, and its answer (the exchange's stored row) yielded
+    in place of the observed exchange; when it answers None (the record needs what only the
+    general conversion does), the observed exchange is yielded as ``read`` does."""
+    if share is not None and (share[1] < 1 or not 0 <= share[0] < share[1]):
+        raise ValueError(f"no share {share[0]} of {share[1]}")
+    yield from _read(path, stats, progress, start, end, share, fast)
 
 
 def read_share(
@@ -579,7 +873,8 @@ def read_share(
     index, count = share
     if count < 1 or not 0 <= index < count:
         raise ValueError(f"no share {index} of {count}")
-    for number, observed in _read(path, stats, progress, start, end, share):
+    for number, observed in _read(path, stats, progress, start, end, share, None):
+        assert isinstance(observed, ObservedExchange)  # no fast path: observed exchanges only
         yield (number - 1) // BLOCK_LINES, observed
 
 
@@ -590,7 +885,8 @@ def _read(
     start: int,
     end: int | None,
     share: tuple[int, int] | None,
-) -> Iterator[tuple[int, ObservedExchange]]:
+    fast: FastPath | None,
+) -> Iterator[tuple[int, ObservedExchange | Prepared]]:
     try:
         with path.open("rb") as probe:
             compressed = probe.read(2) == GZIP_MAGIC
@@ -611,9 +907,9 @@ def _read(
             raise InputError(str(path), f"not a readable gzip file ({exc})") from exc
         lines = _numbered(path, stream, progress, stats, start, handle.tell, limit, share)
         if head.startswith(b"#"):
-            yield from _tsv(path, lines, stats)
+            yield from _tsv(path, lines, stats, fast)
         elif head.startswith(b"{"):
-            yield from _json_lines(path, lines, stats)
+            yield from _json_lines(path, lines, stats, fast)
         elif not head:
             raise InputError(str(path), "empty Zeek log")
         else:
