@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Tree
 
 from discovery.case import audit
@@ -470,3 +473,38 @@ async def test_a_screen_shown_again_reads_what_changed_while_it_was_hidden(case:
                 break
             await pilot.pause(0.2)
         assert any("/fresh" in r for r in table_rows(app))
+
+
+async def test_a_page_opened_over_a_list_is_laid_out_again_only_when_its_size_changes(
+    case: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Textual tells a pushed screen its size after its first layout, then lays it out again
+    and the screens under it too, at the sizes they have: the console skips those layouts
+    (``CaseScreen.on_resize``), and still follows the terminal when it is resized. Counted
+    through Textual's private ``_refresh_layout``: an upgrade that changes this fails here
+    instead of slowing every page quietly."""
+    layouts: Counter[str] = Counter()
+    original = Screen._refresh_layout
+
+    def counted(screen: Screen[Any], size: Any = None, scroll: bool = False) -> None:
+        layouts[type(screen).__name__] += 1
+        original(screen, size, scroll)
+
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+    app = ConsoleApp(case)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "2")
+        layouts.clear()
+        await press(pilot, "enter")
+        assert isinstance(app.screen, StoryScreen)
+        assert layouts["EndpointsScreen"] == 0 and layouts["StoryScreen"] <= 2, layouts
+        await pilot.resize_terminal(100, 30)
+        for _ in range(25):
+            await settle(pilot)
+            if app.screen.outer_size == (100, 30):
+                break
+            await pilot.pause(0.1)
+        assert app.screen.outer_size == (100, 30)
+        await press(pilot, "escape")
+        assert app.screen.outer_size == (100, 30)  # the list under it, laid out as it returns
