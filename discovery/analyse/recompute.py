@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import Callable
 
 from discovery.case.pending import PENDING_KEY
@@ -66,6 +67,7 @@ def recompute(store: Store, progress: Callable[[str], None] | None = None) -> No
             step = f"analysis: {module_name.rsplit('.', 1)[-1]} ({number} of {len(STAGES)})"
             if progress:
                 progress(step)
+            wall, cpu = time.perf_counter(), time.process_time()
             stage = getattr(importlib.import_module(module_name), func)
             if target == FINDINGS_STAGE:
                 stage(store, ready=early.result() if early is not None else None)
@@ -73,7 +75,12 @@ def recompute(store: Store, progress: Callable[[str], None] | None = None) -> No
                 stage(store)
             if target == REGISTER_STAGE:
                 early = EarlyRules.start(store)
-            log.debug("analysis stage %s done", target)
+            log.info(
+                "analysis: %s took %.3f s (CPU %.3f s in this process)",
+                func,
+                time.perf_counter() - wall,
+                time.process_time() - cpu,
+            )
     finally:
         if progress is not None:
             store.conn.set_progress_handler(None, 0)

@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from discovery.case.store import Store, dumps
+
+log = logging.getLogger(__name__)
 
 # Defaults for every threshold a rule reads; overridable per case (meta key "thresholds", JSON).
 DEFAULT_THRESHOLDS: dict[str, float] = {}
@@ -173,7 +176,12 @@ def _run_rules(
     """The findings of each rule, run here (sharing ``shared`` results among them)."""
     global _RUN_MEMO
     _RUN_MEMO = {}
+    found: dict[str, list[Finding]] = {}
     try:
-        return {rule_id: list(RULES[rule_id](store, limits)) for rule_id in rule_ids}
+        for rule_id in rule_ids:
+            started = time.process_time()
+            found[rule_id] = list(RULES[rule_id](store, limits))
+            log.debug("findings: %s took %.3f s of CPU", rule_id, time.process_time() - started)
+        return found
     finally:
         _RUN_MEMO = None
