@@ -24,9 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from discovery import boundedyaml
 from discovery.case import audit
 from discovery.case.pending import mark_pending
 from discovery.case.store import Store, dumps, file_sha256
@@ -182,6 +179,10 @@ def load_register(path: Path) -> list[RegisteredIdentity]:
         and text.lstrip().lower().startswith("identity,")
     ):
         return _load_csv(text, str(path))
+    import yaml  # here: the analysis of a case (apply_register) reads no register file
+
+    from discovery import boundedyaml
+
     try:
         data = boundedyaml.safe_load(text)
     except boundedyaml.YamlLimit as exc:

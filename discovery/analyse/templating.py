@@ -64,9 +64,6 @@ from math import inf
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
-
-from discovery import boundedyaml
 from discovery.analyse.matching import HostMatcher, describe_schema
 from discovery.analyse.segments import (
     INTEGER,
@@ -136,6 +133,10 @@ def load_rules(path: Path | None) -> TemplateRules:
     """Read a rules file (absent file: defaults); bad content raises InputError naming the place."""
     if path is None or not path.exists():
         return TemplateRules()
+    import yaml  # here: a case without a rules file never loads the YAML library
+
+    from discovery import boundedyaml
+
     where = str(path)
     try:
         data = boundedyaml.safe_load(path.read_text(encoding="utf-8"))  # aliases, nesting bounded

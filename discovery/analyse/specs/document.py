@@ -15,14 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urldefrag, urlsplit
 
-import yaml
-
-if TYPE_CHECKING:  # referencing is imported where $refs are followed: ingest never needs it
-    from referencing import Registry, Resource
-
-from discovery import boundedyaml
 from discovery.errors import SpecError
 from discovery.ticker import ticking
+
+if TYPE_CHECKING:  # ``referencing`` (with attrs and rpds) and YAML are imported where a spec
+    # file is read: the analysis of a case reads its specs from the case, never from a file
+    from referencing import Registry, Resource
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +33,10 @@ def pointer(parts: Iterator[Any] | list[Any] | tuple[Any, ...]) -> str:
 
 def parse_text(text: str, where: str) -> Any:
     """Parse JSON or YAML (safe loader); errors name the line."""
+    import yaml  # here: the analysis of a case reads no spec file
+
+    from discovery import boundedyaml
+
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
         try:
