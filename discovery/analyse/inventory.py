@@ -9,8 +9,10 @@ templater and, unless they fall under a real endpoint, are not endpoints.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -436,6 +438,18 @@ def _add_grpc_outcomes(store: Store, endpoints: dict[tuple[str, str, str], _Endp
             endpoint.outcomes[outcome] += count
 
 
+@contextmanager
+def _one_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """The statements of the block in one (deferred) transaction, rolled back on error."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def rebuild_endpoints(store: Store) -> int:
     """Recompute the ``endpoints`` table and ``exchanges.endpoint_id``; returns the endpoint count.
 
@@ -464,66 +478,69 @@ def rebuild_endpoints(store: Store) -> int:
     shapes = _operation_shapes(store, set(schemas))
     used_roots: dict[str, set[tuple[str, str]]] = {}  # per host: (kind, root field) called
     try:
-        links: list[tuple[str, str, str, str]] = []
-        op_links: list[tuple[str, str, str, str, str]] = []
-        for row, (host, method, path, per_status) in enumerate(_stream_path_groups(store)):
-            _bound_memo(row)
-            templater = _templater(templaters, host, rules, matchers)
-            try:
-                templated = templater.resolve(path, explain=False)
-            except ROW_FAILURES as exc:  # isolated to this path: logged, counted, shown
-                skipped.failed("template", host, method, path, exc)
-                continue
-            links.append((host, method, path, templated.template))
-            ops = operation_groups.get((host, method, path))
-            if ops is not None:  # the operations it carried are endpoints of their own
-                for (label, protocol), op_rows in ops.items():
-                    template = f"{templated.template} {label}"
-                    op_key = (host, method, template)
-                    op_endpoint = endpoints.get(op_key)
-                    shape = shapes.get((host, method, path, label))
-                    if shape is not None and shape.kind:
-                        used = used_roots.setdefault(host, set())
-                        used.update((shape.kind, r) for r in shape.roots)
-                    if op_endpoint is None:
-                        status, op, reason, spec_op = classify_operation(
-                            host, protocol, shape, schemas
-                        )
-                        op_endpoint = endpoints[op_key] = _Endpoint(
-                            host,
-                            method,
-                            template,
-                            status,
-                            op,
-                            reason=reason,
-                            protocol=protocol,
-                            operation_label=label,
-                            spec_operation_id=spec_op,
-                        )
-                    op_requests = _add_operation_rows(op_endpoint, op_rows)
-                    if op_requests > op_endpoint.example_requests:
-                        op_endpoint.example, op_endpoint.example_requests = path, op_requests
-                    op_links.append((host, method, path, label, template))
-                per_status = _minus(per_status, ops)
-                if not per_status:
+        # the links' inserts in one transaction: outside one, each row of an executemany
+        # commits on its own (2.5 times the time)
+        with _one_transaction(conn):
+            links: list[tuple[str, str, str, str]] = []
+            op_links: list[tuple[str, str, str, str, str]] = []
+            for row, (host, method, path, per_status) in enumerate(_stream_path_groups(store)):
+                _bound_memo(row)
+                templater = _templater(templaters, host, rules, matchers)
+                try:
+                    templated = templater.resolve(path, explain=False)
+                except ROW_FAILURES as exc:  # isolated to this path: logged, counted, shown
+                    skipped.failed("template", host, method, path, exc)
                     continue
-            key = (host, method, templated.template)
-            endpoint = endpoints.get(key)
-            if endpoint is None:
-                status, op, reason = classify(host, method, templated, templater.matcher)
-                endpoint = endpoints[key] = _Endpoint(
-                    host, method, templated.template, status, op, reason=reason
-                )
-            # the path's rows added straight to its endpoint: per-status counts and times
-            requests = _add_rows(endpoint, per_status)
-            if requests > endpoint.example_requests:
-                endpoint.example, endpoint.example_requests = path, requests
-            if len(links) >= _LINK_BATCH:
+                links.append((host, method, path, templated.template))
+                ops = operation_groups.get((host, method, path))
+                if ops is not None:  # the operations it carried are endpoints of their own
+                    for (label, protocol), op_rows in ops.items():
+                        template = f"{templated.template} {label}"
+                        op_key = (host, method, template)
+                        op_endpoint = endpoints.get(op_key)
+                        shape = shapes.get((host, method, path, label))
+                        if shape is not None and shape.kind:
+                            used = used_roots.setdefault(host, set())
+                            used.update((shape.kind, r) for r in shape.roots)
+                        if op_endpoint is None:
+                            status, op, reason, spec_op = classify_operation(
+                                host, protocol, shape, schemas
+                            )
+                            op_endpoint = endpoints[op_key] = _Endpoint(
+                                host,
+                                method,
+                                template,
+                                status,
+                                op,
+                                reason=reason,
+                                protocol=protocol,
+                                operation_label=label,
+                                spec_operation_id=spec_op,
+                            )
+                        op_requests = _add_operation_rows(op_endpoint, op_rows)
+                        if op_requests > op_endpoint.example_requests:
+                            op_endpoint.example, op_endpoint.example_requests = path, op_requests
+                        op_links.append((host, method, path, label, template))
+                    per_status = _minus(per_status, ops)
+                    if not per_status:
+                        continue
+                key = (host, method, templated.template)
+                endpoint = endpoints.get(key)
+                if endpoint is None:
+                    status, op, reason = classify(host, method, templated, templater.matcher)
+                    endpoint = endpoints[key] = _Endpoint(
+                        host, method, templated.template, status, op, reason=reason
+                    )
+                # the path's rows added straight to its endpoint: per-status counts and times
+                requests = _add_rows(endpoint, per_status)
+                if requests > endpoint.example_requests:
+                    endpoint.example, endpoint.example_requests = path, requests
+                if len(links) >= _LINK_BATCH:
+                    conn.executemany("INSERT INTO temp.endpoint_links VALUES (?,?,?,?)", links)
+                    links = []
+            if links:
                 conn.executemany("INSERT INTO temp.endpoint_links VALUES (?,?,?,?)", links)
-                links = []
-        if links:
-            conn.executemany("INSERT INTO temp.endpoint_links VALUES (?,?,?,?)", links)
-        conn.executemany("INSERT INTO temp.operation_links VALUES (?,?,?,?,?)", op_links)
+            conn.executemany("INSERT INTO temp.operation_links VALUES (?,?,?,?,?)", op_links)
         del links, op_links
         _add_grpc_outcomes(store, endpoints)
         # 404-only endpoints are route probing, not endpoints (a documented operation stays).
@@ -654,12 +671,17 @@ def _write(
                 for key, e in endpoints.items()
             ],
         )
+        # no exchange linked yet (a fresh case): nothing to unlink, before or after
+        linked = conn.execute(
+            "SELECT 1 FROM exchanges WHERE endpoint_id IS NOT NULL LIMIT 1"
+        ).fetchone()
         # one pass per distinct path (through the exchanges_host index), and only rows whose
         # endpoint changes are written: a re-analysis that changes nothing writes nothing
-        conn.execute(
-            "UPDATE exchanges SET endpoint_id = NULL "
-            f"WHERE endpoint_id IS NOT NULL AND NOT ({_HTTP_ROWS})"
-        )
+        if linked is not None:
+            conn.execute(
+                "UPDATE exchanges SET endpoint_id = NULL "
+                f"WHERE endpoint_id IS NOT NULL AND NOT ({_HTTP_ROWS})"
+            )
         conn.execute(
             "UPDATE exchanges SET endpoint_id = m.id FROM (SELECT l.host, l.method, l.path, "
             "ep.id FROM temp.endpoint_links l LEFT JOIN endpoints ep ON ep.host = l.host "
@@ -677,11 +699,12 @@ def _write(
             "AND exchanges.method = m.method AND exchanges.path = m.path "
             "AND exchanges.operation = m.operation AND exchanges.endpoint_id IS NOT m.id"
         )
-        conn.execute(  # rows a writer added after the path groups were read
-            "UPDATE exchanges SET endpoint_id = NULL WHERE endpoint_id IS NOT NULL AND "
-            "NOT EXISTS (SELECT 1 FROM temp.endpoint_links l WHERE l.host = exchanges.host "
-            "AND l.method = exchanges.method AND l.path = exchanges.path)"
-        )
+        if linked is not None:  # rows a writer added after the path groups were read
+            conn.execute(
+                "UPDATE exchanges SET endpoint_id = NULL WHERE endpoint_id IS NOT NULL AND "
+                "NOT EXISTS (SELECT 1 FROM temp.endpoint_links l WHERE l.host = exchanges.host "
+                "AND l.method = exchanges.method AND l.path = exchanges.path)"
+            )
         sensitive: dict[int, Counter[str]] = {}
         for endpoint_id, kind, count in conn.execute(  # summed by SQLite's JSON functions
             "SELECT e.endpoint_id, j.key, SUM(j.value) FROM exchanges e, json_each(e.sensitive) j "

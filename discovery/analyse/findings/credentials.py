@@ -11,6 +11,7 @@ import re
 from array import array
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from discovery.analyse.findings import Finding, rule
@@ -110,9 +111,11 @@ def expired_token_in_use(store: Store, limits: dict[str, float]) -> Iterator[Fin
     """A token used after its ``exp`` and still answered with success: expiry is not enforced."""
     grace = limits["expired_token_grace_seconds"]
     for cid, expires, ok, rejected, first, last in store.conn.execute(
+        # from the credentials with an expiry (CROSS JOIN keeps that order): only their
+        # exchanges are read, not every credential's
         f"SELECT c.id, c.expires_at, SUM({SUCCESS}), SUM(e.status >= 400), MIN(e.ts), MAX(e.ts) "
-        "FROM credentials c JOIN exchange_credentials ec ON ec.credential_id = c.id "
-        "JOIN exchanges e ON e.id = ec.exchange_id "
+        "FROM credentials c CROSS JOIN exchange_credentials ec ON ec.credential_id = c.id "
+        "CROSS JOIN exchanges e ON e.id = ec.exchange_id "
         "WHERE c.expires_at IS NOT NULL AND e.ts > c.expires_at + ? GROUP BY c.id",
         (grace,),
     ):
@@ -283,15 +286,21 @@ _ID_SEGMENT = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
+def _slots(template: str) -> tuple[int, tuple[int, ...]]:
+    """A template's segment count and the positions of its ``{…}`` segments."""
+    parts = template.strip("/").split("/")
+    return len(parts), tuple(i for i, p in enumerate(parts) if p.startswith("{"))
+
+
 def object_ids(path: str, template: str | None) -> tuple[str, str] | None:
     """(template, object id) of a path: the values at the template's ``{…}`` segments, or, when
     no endpoint is known yet, at id-like segments."""
     segments = path.strip("/").split("/")
     if template:
-        parts = template.strip("/").split("/")
-        if len(parts) == len(segments):
-            ids = [s for s, p in zip(segments, parts, strict=True) if p.startswith("{")]
-            return (template, "/".join(ids)) if ids else None
+        count, slots = _slots(template)
+        if count == len(segments):
+            return (template, "/".join([segments[i] for i in slots])) if slots else None
     ids = [s for s in segments if _ID_SEGMENT.match(s)]
     if not ids:
         return None
@@ -339,9 +348,13 @@ def object_enumeration(store: Store, limits: dict[str, float]) -> Iterator[Findi
     # Only (identity, host, method)s with at least ``threshold`` distinct paths can walk that
     # many ids of one endpoint (a walk is finer: one template of them): the rest, nearly all
     # traffic, is ruled out in SQL and never reaches Python.
-    for ident, host, method, path, template, ts, status in store.conn.execute(
-        # (row values IN a subquery: SQLite indexes the walkers; NULLs compared as '')
-        "SELECT c.identity_id, e.host, e.method, e.path, ep.template, e.ts, e.status "
+    last_id: int | None = None
+    idents: list[str | None] = []  # the identities the exchange ``last_id`` was read for
+    for exchange_id, ident, host, method, path, template, ts, status in store.conn.execute(
+        # (row values IN a subquery: SQLite indexes the walkers; NULLs compared as ''). In time
+        # order, one sort: an exchange's rows (one per credential it carried) come together
+        # and are taken once per identity
+        "SELECT e.id, c.identity_id, e.host, e.method, e.path, ep.template, e.ts, e.status "
         "FROM exchanges e JOIN exchange_credentials ec ON ec.exchange_id = e.id "
         "JOIN credentials c ON c.id = ec.credential_id "
         "LEFT JOIN endpoints ep ON ep.id = e.endpoint_id "
@@ -352,9 +365,15 @@ def object_enumeration(store: Store, limits: dict[str, float]) -> Iterator[Findi
         "JOIN credentials c ON c.id = ec.credential_id "
         "WHERE e.method IS NOT NULL AND e.path IS NOT NULL "
         "GROUP BY 1, 2, 3 HAVING COUNT(DISTINCT e.path) >= ?) "
-        "GROUP BY e.id, c.identity_id ORDER BY e.ts",
+        "ORDER BY e.ts, e.id",
         (max(threshold, 1),),
     ):
+        if exchange_id != last_id:
+            last_id, idents = exchange_id, [ident]
+        elif ident in idents:
+            continue
+        else:
+            idents.append(ident)
         found = object_ids(path, template)
         if found is not None:
             key = (ident, host or "", method, found[0])

@@ -56,9 +56,11 @@ def programmatic(agent: str | None) -> bool:
 def client_secret_cleartext(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """An OAuth client secret sent to a token endpoint over plain HTTP."""
     for cid, count, hosts, first, last in store.conn.execute(
+        # from the client secrets (CROSS JOIN keeps that order): only their exchanges are read
         "SELECT ec.credential_id, COUNT(DISTINCT e.id), GROUP_CONCAT(DISTINCT e.host), "
-        "MIN(e.ts), MAX(e.ts) FROM exchange_credentials ec "
-        "JOIN exchanges e ON e.id = ec.exchange_id JOIN credentials c ON c.id = ec.credential_id "
+        "MIN(e.ts), MAX(e.ts) FROM credentials c "
+        "CROSS JOIN exchange_credentials ec ON ec.credential_id = c.id "
+        "CROSS JOIN exchanges e ON e.id = ec.exchange_id "
         "WHERE e.tls = 0 AND c.kind = 'client_secret' GROUP BY ec.credential_id"
     ):
         redacted, ident, claims = store.conn.execute(
@@ -149,8 +151,11 @@ def refresh_token_new_source(store: Store, limits: dict[str, float]) -> Iterator
         issued_to.setdefault(cid, (client, ts))
     uses: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
     for cid, client, first, last in store.conn.execute(
+        # refresh tokens told from the link and the credential before the exchange is read
+        # (CROSS JOIN keeps that order)
         "SELECT ec.credential_id, e.client_ip, MIN(e.ts), MAX(e.ts) FROM exchange_credentials ec "
-        "JOIN exchanges e ON e.id = ec.exchange_id JOIN credentials c ON c.id = ec.credential_id "
+        "CROSS JOIN credentials c ON c.id = ec.credential_id "
+        "CROSS JOIN exchanges e ON e.id = ec.exchange_id "
         "WHERE e.client_ip IS NOT NULL AND (c.kind = 'refresh_token' OR ec.name = "
         "'refresh_token' OR c.id IN (SELECT credential_id FROM issued_tokens "
         "WHERE name = 'refresh_token')) GROUP BY ec.credential_id, e.client_ip ORDER BY 3"

@@ -15,6 +15,7 @@ from discovery.case.blocklist import block_credential
 from discovery.case.store import Store
 from discovery.models import ObservedExchange
 from discovery.redact.convert import to_exchange
+from discovery.timeutil import iso
 from discovery.views import queries
 from tests.discovery.redact.credentials import tokens as t
 
@@ -249,6 +250,34 @@ def test_object_enumeration(store: Store) -> None:
     assert row["subject"] == {"type": "identity", "id": "jwt:https://idp|svc-scraper"}
     assert row["evidence"]["distinct_ids_in_window"] == 60
     assert row["evidence"]["statuses"] == {"200": 40, "404": 20}
+
+
+def test_object_enumeration_counts_a_request_once_per_identity(store: Store) -> None:
+    # each request carries two tokens of one identity (and one of another): read once per
+    # identity, not once per credential
+    scraper = [
+        t.hs256_jwt({"iss": "https://idp", "sub": "svc-scraper", "jti": jti}) for jti in "ab"
+    ]
+    other = t.hs256_jwt({"iss": "https://idp", "sub": "svc-other"})
+    headers = (
+        ("Authorization", f"Bearer {scraper[0]}"),
+        ("X-Api-Key", scraper[1]),
+        ("X-Auth-Token", other),
+    )
+    items = [
+        obs(headers, ts=T0 + i * 5, target=f"/v1/orders/{1000 + i}", status=200 if i % 3 else 404)
+        for i in range(60)
+    ]
+    ingest(store, *items)
+    (links,) = store.conn.execute("SELECT COUNT(*) FROM exchange_credentials").fetchone()
+    assert links == 180
+    rows = {r["subject"]["id"]: r for r in found(store, "object_enumeration")}
+    assert set(rows) == {"jwt:https://idp|svc-scraper", "jwt:https://idp|svc-other"}
+    for row in rows.values():
+        assert row["evidence"]["requests"] == 60
+        assert row["evidence"]["distinct_ids_in_window"] == 60
+        assert row["evidence"]["statuses"] == {"200": 40, "404": 20}
+        assert row["evidence"]["window_start"] == iso(T0)
 
 
 @pytest.mark.parametrize("spread", ["slow", "same id"])

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import pytest
+
+from discovery.analyse.inventory import _one_transaction, rebuild_endpoints
 from discovery.analyse.specs import import_spec_file
 from discovery.case.store import Store
 from tests.conftest import make_exchange
@@ -60,3 +65,40 @@ def test_an_endpoints_sensitive_kinds_sum_its_exchanges(store: Store) -> None:
         ).fetchall()
     )
     assert rows == {"/v1/users/{id}": '{"email":3,"iban":1}', "/v1/health": '{"jwt":4}'}
+
+
+def _links(store: Store) -> list[tuple[int, int | None]]:
+    return store.conn.execute("SELECT id, endpoint_id FROM exchanges ORDER BY id").fetchall()
+
+
+def test_a_fresh_case_and_a_reanalysis_link_the_same_exchanges(store: Store) -> None:
+    host = "api.shop.example"
+    store.add_exchanges(
+        [
+            *[make_exchange(host=host, path=f"/v1/users/{i}") for i in range(30)],
+            make_exchange(host=host, path="/v1/admin", status=404),  # route probing: no link
+            make_exchange(host=host, method=None, path=None, raw_path=None, tls=True),  # opaque
+        ]
+    )
+    rebuild_endpoints(store)  # fresh: nothing linked before
+    fresh = _links(store)
+    (users,) = store.conn.execute(
+        "SELECT id FROM endpoints WHERE template = '/v1/users/{id}'"
+    ).fetchone()
+    assert fresh == [(i, users) for i in range(1, 31)] + [(31, None), (32, None)]
+    # links left stale (an endpoint gone, an opaque exchange linked) are put right again
+    store.conn.execute("UPDATE exchanges SET endpoint_id = 999")
+    rebuild_endpoints(store)
+    assert _links(store) == fresh
+
+
+def test_a_failed_inventory_write_leaves_no_transaction_open(store: Store) -> None:
+    conn = store.conn
+    conn.execute("CREATE TEMP TABLE scratch(x)")
+    with pytest.raises(sqlite3.IntegrityError), _one_transaction(conn):
+        conn.execute("INSERT INTO temp.scratch VALUES (1)")
+        conn.execute("INSERT INTO exchanges(id, source, evidence, ts) VALUES (NULL, NULL, '', 0)")
+    assert not conn.in_transaction
+    assert conn.execute("SELECT COUNT(*) FROM temp.scratch").fetchone() == (0,)
+    with store.transaction():  # the next writer starts as usual
+        store.set_meta("after", "1")
