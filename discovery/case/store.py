@@ -473,29 +473,38 @@ class Store:
             conn.execute(f"PRAGMA wal_autocheckpoint = {BULK_WAL_AUTOCHECKPOINT}")
             conn.execute(f"PRAGMA cache_size = -{self.bulk_cache_kib}")
             self._bulk = True
-        count = 0
+        batch = exchanges if isinstance(exchanges, list) else list(exchanges)
+        count = len(batch)
+        if not count:
+            return 0
         creds: dict[str, _CredAgg] = {}
         links: list[tuple[int, str, str, str]] = []
         aliases: set[tuple[str, str]] = set()
         issued: list[tuple[Any, ...]] = []
-        rows: list[tuple[Any, ...]] = []
-        # ids assigned here (the write lock is held) so the rows go in with one executemany
-        next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM exchanges").fetchone()[0])
-        for fields, ts, sightings in exchanges:
-            next_id += 1
-            row_id = next_id
-            rows.append((row_id, input_id, *fields))
-            count += 1
-            seen: set[tuple[str, str, str]] = set()
+        # the rows go in as they are, with one executemany (no row tuple made again per row
+        # for its ids: the input id is in the statement, and SQLite gives each row the id
+        # after the largest, so the ids are known: the write lock is held)
+        first_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM exchanges").fetchone()[0])
+        conn.executemany(_insert_exchange(input_id), [item[0] for item in batch])
+        last_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM exchanges").fetchone()[0])
+        if last_id != first_id + count:  # never: a row id is the largest plus one
+            raise RuntimeError(f"exchange ids {first_id + 1}..{last_id} for {count} rows")
+        row_id = first_id
+        for _fields, ts, sightings in batch:
+            row_id += 1
+            if not sightings:
+                continue
+            seen: set[tuple[str, str, str]] | None = set() if len(sightings) > 1 else None
             for sighting in sightings:
                 cid = credential_id(sighting.fingerprint)
                 if sighting.location == "response":  # issued by a token response: not a use
                     issued.append(_issued_row(row_id, cid, sighting))
                     continue
-                link = (cid, sighting.location, sighting.name)
-                if link in seen:
-                    continue
-                seen.add(link)
+                if seen is not None:
+                    link = (cid, sighting.location, sighting.name)
+                    if link in seen:
+                        continue
+                    seen.add(link)
                 links.append((row_id, cid, sighting.location, sighting.name))
                 agg = creds.get(cid)
                 if agg is None:
@@ -504,7 +513,6 @@ class Store:
                     agg.add(ts)
                 for alias in sighting.aliases:
                     aliases.add((alias, cid))
-        conn.executemany(_INSERT_EXCHANGE_WITH_ID, rows)
         if creds:
             self._upsert_credentials(creds)
         if links:
@@ -620,6 +628,21 @@ _INSERT_EXCHANGE = (
     f"INSERT INTO exchanges({_EXCHANGE_COLUMNS}) VALUES "
     f"({', '.join('?' for _ in _EXCHANGE_COLUMNS.split(','))})"
 )
+_INSERTS: dict[int | None, str] = {}
+
+
+def _insert_exchange(input_id: int | None) -> str:
+    """The INSERT of an input's exchange rows (``exchange_fields``), its id in the statement."""
+    known = _INSERTS.get(input_id)
+    if known is None:
+        value = "NULL" if input_id is None else str(int(input_id))
+        known = _INSERT_EXCHANGE.replace(" VALUES (?, ", f" VALUES ({value}, ", 1)
+        if len(_INSERTS) >= 64:
+            _INSERTS.clear()
+        _INSERTS[input_id] = known
+    return known
+
+
 _INSERT_EXCHANGE_WITH_ID = (
     f"INSERT INTO exchanges(id, {_EXCHANGE_COLUMNS}) VALUES "
     f"(?, {', '.join('?' for _ in _EXCHANGE_COLUMNS.split(','))})"
