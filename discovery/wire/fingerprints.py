@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from discovery.wire.tls import alpn_chars, hash12, version_code
 
 _ZERO = "0" * 12
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
 # a request's header names (names only, never values) -> their JA4H hash: clients send the
 # same few header sets over and over, and each hash costs a SHA-256; bounded
 _NAMES_HASHES: dict[str, str] = {}
@@ -40,19 +41,21 @@ def ja4h(method: str, http_version: str | None, headers: Sequence[tuple[str, str
     referer = False
     language = "0000"
     for name, value in headers:
-        lower = name.lower()
-        if lower.startswith("cookie"):
+        # lower-cased only where the length and first letter allow a match (the names that
+        # lower-case to these are of this length, and only "c" or "C" lower-cases to "c")
+        size = len(name)
+        if size >= 6 and name[0] in "cC" and name.lower().startswith("cookie"):
             for part in value.split(";"):
                 pair = part.strip()
                 if pair:
                     cookies.append((pair.split("=", 1)[0].strip(), pair))
             continue
-        if lower == "referer":
+        if size == 7 and name.lower() == "referer":
             referer = True
             continue
-        if not name or name.startswith(":"):
+        if not size or name[0] == ":":
             continue
-        if lower == "accept-language" and language == "0000":
+        if size == 15 and language == "0000" and name.lower() == "accept-language":
             language = _language(value)
         names.append(name)
     version = (
@@ -64,7 +67,7 @@ def ja4h(method: str, http_version: str | None, headers: Sequence[tuple[str, str
     )
     head = (
         f"{method.lower()[:2]}{version}{'c' if cookies else 'n'}{'r' if referer else 'n'}"
-        f"{min(len(names), 99):02d}{language}"
+        f"{_TWO_DIGITS[min(len(names), 99)]}{language}"
     )
     if cookies:
         ordered = sorted(cookies, key=lambda pair: pair[0])
