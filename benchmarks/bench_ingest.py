@@ -154,6 +154,17 @@ def make_capture(path: Path, packets: int, seed: int = 7) -> int:
     return written
 
 
+def precompile() -> None:
+    """Write our pure-Python modules' bytecode once, as ``pip install`` does (and a first run does
+    wherever ``PYTHONDONTWRITEBYTECODE`` is unset). Without it, on a machine whose environment sets
+    that variable (this one), every measured run compiles them again: about 60 ms of CPU that no
+    installed copy pays."""
+    import compileall
+
+    for package in ("discovery", "ir_console", "runbooks"):
+        compileall.compile_dir(ROOT / package, quiet=1)
+
+
 def run_measured(argv: list[str]) -> tuple[float, float, str, float]:
     """(wall seconds, peak RSS MiB, stdout, CPU seconds) of one child process.
 
@@ -192,6 +203,7 @@ def main() -> None:
         help="rounds of ours and tshark, alternating; medians are printed",
     )
     args = parser.parse_args()
+    precompile()  # bytecode written once, as an installed copy has it
     size = 10_000 if args.quick else 100_000
     tshark = shutil.which("tshark")
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:

@@ -38,7 +38,7 @@ import h2.events
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_ingest import run_measured
+from bench_ingest import precompile, run_measured
 
 from tests.discovery.proxyfixtures import self_signed_cert
 
@@ -322,6 +322,7 @@ def main() -> None:
         "--captures", type=Path, metavar="DIR", help="keep the captures here (reused when there)"
     )
     args = parser.parse_args()
+    precompile()  # bytecode written once, as an installed copy has it
     size = args.requests or (5_000 if args.quick else 50_000)
     tshark = shutil.which("tshark")
     with tempfile.TemporaryDirectory(prefix="bench-tls-") as tmp:
