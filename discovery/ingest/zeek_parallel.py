@@ -27,15 +27,11 @@ from discovery.case.store import PreparedExchange
 from discovery.errors import InputError
 from discovery.ingest import parallel
 from discovery.ingest.parallel import (
-    _CRED_AS_TUPLE,
-    SIGHTINGS_KEPT,
-    Rebuilder,
     add_child_stats,
     child_batches,
     child_sender,
     start_children,
 )
-from discovery.models import CredentialSighting
 from discovery.stats import IngestStats, Progress
 
 # a block's rows: (block number, (reset, new sightings, rows)) as ``Preparer`` makes them
@@ -69,44 +65,6 @@ def _load() -> float:
         return float("inf")
 
 
-class _Packer:
-    """Rows -> (reset, new sightings, rows) as ``parallel.Preparer`` sends them (each row's
-    sightings as ids; each distinct sighting sent once, the table bounded), for rows already
-    built (``zeek_rows``): a ``parallel.Rebuilder`` reads them back."""
-
-    def __init__(self) -> None:
-        # fingerprint -> the sightings of it sent, with their ids (claims may hold lists: a
-        # sighting is compared, not hashed; the detectors' memos make most the same object)
-        self.known: dict[str, list[tuple[CredentialSighting, int]]] = {}
-        self.size = 0
-
-    def __call__(
-        self, batch: list[PreparedExchange]
-    ) -> tuple[bool, list[tuple[int, tuple[object, ...]]], list[tuple[object, ...]]]:
-        reset = self.size >= SIGHTINGS_KEPT  # checked per batch: a batch adds a bounded few
-        if reset:
-            self.known.clear()
-            self.size = 0
-        new: list[tuple[int, tuple[object, ...]]] = []
-        rows: list[tuple[object, ...]] = []
-        for fields, ts, sightings in batch:
-            refs = []
-            for sighting in sightings:
-                same = self.known.setdefault(sighting.fingerprint, [])
-                for seen, known_id in same:
-                    if seen is sighting or seen == sighting:
-                        sid = known_id
-                        break
-                else:
-                    sid = self.size
-                    self.size += 1
-                    same.append((sighting, sid))
-                    new.append((sid, _CRED_AS_TUPLE(sighting)))
-                refs.append(sid)
-            rows.append((fields, ts, tuple(refs)))
-        return reset, new, rows
-
-
 def _child(
     conn: Connection,
     path: Path,
@@ -117,12 +75,12 @@ def _child(
     end: int | None,
 ) -> None:
     """One share of the log's blocks read and converted; one message per block with rows."""
-    from discovery.ingest.zeek_rows import rows
+    from discovery.ingest.zeek_rows import Packer, rows
     from discovery.sources.zeek import BLOCK_LINES
 
     send = child_sender(conn, unused)
     stats = IngestStats()
-    pack = _Packer()
+    pack = Packer()
     progress = (lambda done: send(("progress", done))) if share[0] == 0 else None
     batch: list[PreparedExchange] = []
     current = -1
@@ -213,7 +171,9 @@ def _blocks(
     progress: Progress | None,
 ) -> Generator[tuple[int, list[PreparedExchange]], None, None]:
     """One child's blocks with their numbers, in its order, rebuilt into rows to insert."""
-    rebuild = Rebuilder()
+    from discovery.ingest.zeek_rows import Unpacker
+
+    rebuild = Unpacker()
     block: _Block
     for block in child_batches(receiver, proc, path, stats, progress):
         number, (reset, new, rows) = block
