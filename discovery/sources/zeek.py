@@ -59,27 +59,30 @@ _HEX = re.compile(r"^[0-9a-f]{64}$")
 # the TSV fields read as sets or vectors (the others are single values)
 _SET_FIELDS = frozenset((HMAC_FIELD, "orig_mime_types", "resp_mime_types"))
 _ADDRESS_FIELDS = ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p")
+# the http.log columns ``_http_tsv`` reads, in this order: the sets last
+_HTTP_COLUMNS = (
+    *_ADDRESS_FIELDS,
+    "trans_depth",
+    "method",
+    "host",
+    "uri",
+    "referrer",
+    "version",
+    "user_agent",
+    "origin",
+    "request_body_len",
+    "response_body_len",
+    "status_code",
+    "username",
+    "password",
+    "orig_mime_types",
+    "resp_mime_types",
+    HMAC_FIELD,
+)
+_FIRST_SET = len(_HTTP_COLUMNS) - len(_SET_FIELDS)  # the columns from here on are sets
 # the TSV columns each kind of log's converter reads (the others are not split into the record)
 _USED_FIELDS = {
-    "http": frozenset(
-        (
-            *_ADDRESS_FIELDS,
-            *_SET_FIELDS,
-            "trans_depth",
-            "method",
-            "host",
-            "uri",
-            "referrer",
-            "version",
-            "user_agent",
-            "origin",
-            "request_body_len",
-            "response_body_len",
-            "status_code",
-            "username",
-            "password",
-        )
-    ),
+    "http": frozenset(_HTTP_COLUMNS),
     "ssl": frozenset((*_ADDRESS_FIELDS, "server_name", "established", "next_protocol", "ja4")),
     "conn": frozenset(
         (
@@ -586,34 +589,6 @@ def _separator(line: str, path: Path, number: int) -> str:
             where=f"line {number}",
         )
     return sep
-
-
-# the http.log columns ``_http_tsv`` reads, in this order
-_HTTP_COLUMNS = (
-    "ts",
-    "uid",
-    "id.orig_h",
-    "id.orig_p",
-    "id.resp_h",
-    "id.resp_p",
-    "trans_depth",
-    "method",
-    "host",
-    "uri",
-    "referrer",
-    "version",
-    "user_agent",
-    "origin",
-    "request_body_len",
-    "response_body_len",
-    "status_code",
-    "username",
-    "password",
-    "orig_mime_types",
-    "resp_mime_types",
-    HMAC_FIELD,
-)
-_FIRST_SET = 19  # the columns from here on are sets
 
 
 def _http_columns(fields: list[str]) -> list[int]:
