@@ -262,7 +262,7 @@ def main() -> None:
             cpu_ratio = med(o[2] / t[2] for o, t in zip(runs, peers, strict=True))
             print(
                 f"ratio ours/tshark: wall {wall_ratio:.2f}, CPU {cpu_ratio:.2f}"
-                f"  (target <= 0.50{'; median of per-round ratios' if note else ''})"
+                f"  (target <= 0.45, issue 25{'; median of per-round ratios' if note else ''})"
             )
         else:
             print("tshark not installed: no comparison")
