@@ -46,6 +46,7 @@ MODULES = (
     "discovery.case.store",
     "discovery.case.writer",
     "discovery.ingest.files",
+    "discovery.ingest.packing",
     "discovery.ingest.zeek_rows",
     "discovery.models",
     "discovery.redact.convert",

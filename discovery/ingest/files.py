@@ -11,6 +11,7 @@ input unusable: it is unregistered and reported as one ``InputError``.
 from __future__ import annotations
 
 import logging
+import operator
 import stat
 import time
 from collections.abc import Callable, Iterable
@@ -175,9 +176,10 @@ def _read(
                 path, stats, store.fingerprint, progress, start=claim.start, end=print_.size
             )
         else:  # http.log records straight to their rows (the others converted on the way)
-            converted = zeek_rows.log_rows(
+            numbered = zeek_rows.rows(
                 path, stats, store.fingerprint, progress, start=claim.start, end=print_.size
             )
+            converted = map(operator.itemgetter(1), numbered)  # lazy: read as rows are asked
     try:
         if converted is None:
             reader = reader_for(fmt, secrets)

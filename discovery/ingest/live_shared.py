@@ -5,7 +5,7 @@ between them by a symmetric flow hash and each worker sees whole connections (th
 Suricata's and Zeek's workers share an interface). A worker runs the frame path files use
 (``ConnectionTracker``), turns its exchanges into stored rows itself (``parallel.Preparer``:
 credential detection and fingerprints stay in the worker, as for shared file reading) and sends
-them in batches through a pipe; this process rebuilds them (``parallel.Rebuilder``) and writes
+them in batches through a pipe; this process unpacks them (``packing.Unpacker``) and writes
 them to the case every second with the capture's counters. A worker numbers its own frames and
 its evidence says so ("worker 2: frames 10-14"), matching its own pcapng files with ``--write``.
 
@@ -32,7 +32,8 @@ from discovery.case.writer import ExchangeWriter
 from discovery.errors import CaptureError
 from discovery.forking import helpers_can_run
 from discovery.ingest.keylog_follow import SecretsFeed
-from discovery.ingest.parallel import BATCH, QUEUE_DEPTH, Preparer, Rebuilder, widen_pipe
+from discovery.ingest.packing import Unpacker
+from discovery.ingest.parallel import BATCH, QUEUE_DEPTH, Preparer, widen_pipe
 from discovery.models import ObservedExchange
 from discovery.stats import IngestStats
 from discovery.wire.connections import ConnectionTracker
@@ -50,7 +51,7 @@ class _Worker:
 
     def __init__(self, proc: multiprocessing.process.BaseProcess) -> None:
         self.proc = proc
-        self.rebuild = Rebuilder()
+        self.rebuild = Unpacker()
         self.packets = 0
         self.received = 0
         self.dropped = 0

@@ -20,7 +20,6 @@ flow-cap evictions (each child caps its own share of the concurrent flows).
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import logging
 import multiprocessing
@@ -37,7 +36,8 @@ from typing import Any
 from discovery.case.store import PreparedExchange
 from discovery.errors import InputError
 from discovery.forking import helpers_can_run
-from discovery.models import CredentialSighting, ObservedExchange
+from discovery.ingest.packing import Packed, Packer, Unpacker
+from discovery.models import ObservedExchange
 from discovery.stats import IngestStats, Progress
 from discovery.wire.keylog import KeyLog
 from discovery.wire.reassembly import Limits
@@ -45,11 +45,9 @@ from discovery.wire.reassembly import Limits
 log = logging.getLogger(__name__)
 
 BATCH = 256
-_CRED_AS_TUPLE = operator.attrgetter(*(f.name for f in dataclasses.fields(CredentialSighting)))
 MIN_SIZE = 4 << 20  # smaller inputs are read in-process (a fork costs more than it saves)
 MAX_SHARDS = 4  # each child reads every frame: beyond a few, that reading outweighs the split
 PIPE_SIZE = 1 << 20
-SIGHTINGS_KEPT = 4096  # distinct credential sightings a child and this process remember
 QUEUE_DEPTH = 32  # pickled batches waiting per child (~60 KiB each on API traffic)
 
 _Key = tuple[int, int]
@@ -142,13 +140,9 @@ def _child(
 
 
 class Preparer:
-    """Observed exchanges -> (reset, new sightings, rows): each row is the exchange's
-    ``exchange_fields``, its time and the ids of its credential sightings, in order.
-
-    Most requests carry a credential already seen, so each distinct sighting travels once, as
-    (id, fields); the receiver keeps them by id. The table is bounded: when it is full it starts
-    afresh and says so (``reset``), and the receiver forgets its copy.
-    """
+    """Observed exchanges -> their rows, packed (``packing``): each row is the exchange's
+    ``exchange_fields``, its time and its credential sightings, each distinct sighting sent
+    once."""
 
     def __init__(self, fingerprint: Callable[[str], str]) -> None:
         from discovery.case.store import exchange_fields
@@ -157,55 +151,33 @@ class Preparer:
         self.fingerprint = fingerprint
         self.to_exchanges = to_exchanges
         self.fields = exchange_fields
-        self.known: dict[str, list[tuple[CredentialSighting, int]]] = {}
-        self.size = 0
+        self.pack = Packer()
 
-    def __call__(
-        self, batch: list[ObservedExchange]
-    ) -> tuple[bool, list[tuple[int, tuple[object, ...]]], list[tuple[object, ...]]]:
-        reset, new, rows, _counts = self._prepare(batch)
-        return reset, new, rows
+    def __call__(self, batch: list[ObservedExchange]) -> Packed:
+        return self.pack(self._rows(batch)[0])
 
     def keyed(
         self, batch: list[ObservedExchange], keys: list[_Key]
     ) -> tuple[bool, list[tuple[int, tuple[object, ...]]], list[tuple[object, ...]], list[_Key]]:
         """As a call, with each row's key: an observed exchange that became several rows (a
         GraphQL batch, one row per operation) gives its key to each, in order."""
-        reset, new, rows, counts = self._prepare(batch)
+        rows, counts = self._rows(batch)
         if len(rows) != len(keys):
             keys = [key for key, n in zip(keys, counts, strict=True) for _ in range(n)]
-        return reset, new, rows, keys
+        reset, new, packed = self.pack(rows)
+        return reset, new, packed, keys
 
-    def _prepare(
-        self, batch: list[ObservedExchange]
-    ) -> tuple[bool, list[tuple[int, tuple[object, ...]]], list[tuple[object, ...]], list[int]]:
-        reset = self.size >= SIGHTINGS_KEPT  # checked per batch: a batch adds a bounded few
-        if reset:
-            self.known.clear()
-            self.size = 0
-        new: list[tuple[int, tuple[object, ...]]] = []
-        rows: list[tuple[object, ...]] = []
+    def _rows(self, batch: list[ObservedExchange]) -> tuple[list[PreparedExchange], list[int]]:
+        """The batch's rows, and how many rows each observed exchange gave."""
+        rows: list[PreparedExchange] = []
         convert, fields, fingerprint = self.to_exchanges, self.fields, self.fingerprint
         counts: list[int] = []  # rows per observed exchange
         for observed in batch:
             converted = convert(observed, fingerprint)
             counts.append(len(converted))
             for ex in converted:
-                refs = []
-                for sighting in ex.credentials:
-                    same = self.known.setdefault(sighting.fingerprint, [])
-                    for seen, known_id in same:
-                        if seen is sighting or seen == sighting:  # the detectors' memo
-                            sid = known_id
-                            break
-                    else:
-                        sid = self.size
-                        self.size += 1
-                        same.append((sighting, sid))
-                        new.append((sid, _CRED_AS_TUPLE(sighting)))
-                    refs.append(sid)
-                rows.append((fields(ex), ex.ts, tuple(refs)))
-        return reset, new, rows, counts
+                rows.append((fields(ex), ex.ts, ex.credentials))
+        return rows, counts
 
 
 def convert_in_children(
@@ -254,34 +226,9 @@ def _rows(
     progress: Progress | None,
 ) -> Generator[tuple[_Key, PreparedExchange], None, None]:
     """One child's rows with their keys, in its order (its sightings table rebuilt here)."""
-    rebuild = Rebuilder()
+    rebuild = Unpacker()
     for reset, new, rows, keys in child_batches(receiver, proc, path, stats, progress):
         yield from zip(keys, rebuild(reset, new, rows), strict=True)
-
-
-class Rebuilder:
-    """The receiving end of a ``Preparer``: its batches back into rows ready to insert, the
-    child's table of credential sightings kept here."""
-
-    def __init__(self) -> None:
-        self.known: dict[int, CredentialSighting] = {}
-
-    def __call__(
-        self,
-        reset: bool,
-        new: list[tuple[int, tuple[Any, ...]]],
-        rows: list[tuple[Any, ...]],
-    ) -> list[PreparedExchange]:
-        known = self.known
-        if reset:
-            known.clear()
-        make = CredentialSighting
-        for sid, fields in new:
-            known[sid] = make(*fields)
-        return [
-            (fields, ts, tuple([known[sid] for sid in refs]) if refs else ())
-            for fields, ts, refs in rows
-        ]
 
 
 def child_batches(

@@ -7,7 +7,7 @@ to child ``b`` modulo the number of children) into stored rows itself (the secre
 credential detection, fingerprinting under the case key), and sends them one block per message.
 This process merges the blocks back into the log's order and writes them: the rows, their order
 and the counters are those of the in-process reader. The pipes, the pumps that drain them while
-this process writes, the bounded queues and the credential-sighting tables are those of the
+this process writes, the bounded queues and the packed rows (``packing``) are those of the
 capture path (``discovery.ingest.parallel``).
 """
 
@@ -26,6 +26,7 @@ from pathlib import Path
 from discovery.case.store import PreparedExchange
 from discovery.errors import InputError
 from discovery.ingest import parallel
+from discovery.ingest.packing import Packed, Packer, Unpacker
 from discovery.ingest.parallel import (
     add_child_stats,
     child_batches,
@@ -34,9 +35,8 @@ from discovery.ingest.parallel import (
 )
 from discovery.stats import IngestStats, Progress
 
-# a block's rows: (block number, (reset, new sightings, rows)) as ``Preparer`` makes them
 _LINE = re.compile(r"\(line (\d+)\)")
-_Block = tuple[int, tuple[bool, list[tuple[int, tuple[object, ...]]], list[tuple[object, ...]]]]
+_Block = tuple[int, Packed]  # a block's number and its rows, packed
 
 
 # the children pay off below this load average per core (measured on the 2-core box, 100,000
@@ -75,7 +75,7 @@ def _child(
     end: int | None,
 ) -> None:
     """One share of the log's blocks read and converted; one message per block with rows."""
-    from discovery.ingest.zeek_rows import Packer, rows
+    from discovery.ingest.zeek_rows import rows
     from discovery.sources.zeek import BLOCK_LINES
 
     send = child_sender(conn, unused)
@@ -171,8 +171,6 @@ def _blocks(
     progress: Progress | None,
 ) -> Generator[tuple[int, list[PreparedExchange]], None, None]:
     """One child's blocks with their numbers, in its order, rebuilt into rows to insert."""
-    from discovery.ingest.zeek_rows import Unpacker
-
     rebuild = Unpacker()
     block: _Block
     for block in child_batches(receiver, proc, path, stats, progress):

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from discovery.case.store import PreparedExchange, exchange_fields, names_json
-from discovery.ingest.parallel import _CRED_AS_TUPLE, SIGHTINGS_KEPT
 from discovery.models import CredentialSighting, ObservedExchange, PrecomputedCredential
 from discovery.redact.convert import _precomputed, normalise_host, to_exchanges
 from discovery.redact.credentials import RequestView, detect_credentials, pathsecrets, query
@@ -269,91 +267,3 @@ def rows(
                 yield number, row
         else:
             yield number, item
-
-
-def log_rows(
-    path: Path,
-    stats: IngestStats,
-    fingerprint: Callable[[str], str],
-    progress: Progress | None = None,
-    *,
-    start: int = 0,
-    end: int | None = None,
-) -> Iterator[PreparedExchange]:
-    """As ``rows``, the rows alone (a generator: nothing is read before the first row is
-    asked for, so a read that fails does so where its caller handles it)."""
-    for _line, row in rows(path, stats, fingerprint, progress, start=start, end=end):
-        yield row
-
-
-class Packer:
-    """Rows -> (reset, new sightings, rows) as ``parallel.Preparer`` sends them from a child
-    (each row's sightings as ids; each distinct sighting sent once, the table bounded): a
-    child reading a share of a Zeek log packs its rows, ``Unpacker`` takes them back."""
-
-    def __init__(self) -> None:
-        # fingerprint -> the sightings of it sent, with their ids (claims may hold lists: a
-        # sighting is compared, not hashed; the detectors' memos make most the same object)
-        self.known: dict[str, list[tuple[CredentialSighting, int]]] = {}
-        self.size = 0
-
-    def __call__(
-        self, batch: list[PreparedExchange]
-    ) -> tuple[bool, list[tuple[int, tuple[Any, ...]]], list[tuple[Any, ...]]]:
-        reset = self.size >= SIGHTINGS_KEPT  # checked per batch: a batch adds a bounded few
-        if reset:
-            self.known.clear()
-            self.size = 0
-        new: list[tuple[int, tuple[Any, ...]]] = []
-        rows: list[tuple[Any, ...]] = []
-        for fields, ts, sightings in batch:
-            if not sightings:
-                rows.append((fields, ts, ()))
-                continue
-            refs: list[int] = []
-            for sighting in sightings:
-                same = self.known.get(sighting.fingerprint)
-                if same is None:
-                    same = []
-                    self.known[sighting.fingerprint] = same
-                sid = -1
-                for seen, known_id in same:
-                    if seen is sighting or seen == sighting:
-                        sid = known_id
-                        break
-                if sid < 0:
-                    sid = self.size
-                    self.size += 1
-                    same.append((sighting, sid))
-                    new.append((sid, _CRED_AS_TUPLE(sighting)))
-                refs.append(sid)
-            rows.append((fields, ts, tuple(refs)))
-        return reset, new, rows
-
-
-class Unpacker:
-    """The receiving end of a ``Packer``: its batches back into rows ready to insert, the
-    child's table of sightings kept here (``parallel.Rebuilder``, compiled with the rows)."""
-
-    def __init__(self) -> None:
-        self.known: dict[int, CredentialSighting] = {}
-
-    def __call__(
-        self,
-        reset: bool,
-        new: list[tuple[int, tuple[Any, ...]]],
-        rows: list[tuple[Any, ...]],
-    ) -> list[PreparedExchange]:
-        known = self.known
-        if reset:
-            known.clear()
-        for sid, fields in new:
-            known[sid] = CredentialSighting(*fields)
-        out: list[PreparedExchange] = []
-        for row in rows:
-            refs: tuple[int, ...] = row[2]
-            if refs:
-                out.append((row[0], row[1], tuple([known[sid] for sid in refs])))
-            else:
-                out.append((row[0], row[1], ()))
-        return out

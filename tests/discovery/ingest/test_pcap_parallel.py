@@ -11,7 +11,7 @@ import pytest
 
 from discovery.case.store import exchange_fields
 from discovery.errors import InputError
-from discovery.ingest import parallel
+from discovery.ingest import packing, parallel
 from discovery.ingest.parallel import convert_in_children
 from discovery.redact.convert import to_exchange
 from discovery.redact.secrets import Fingerprinter
@@ -25,14 +25,14 @@ pytestmark = pytest.mark.integration  # starts processes or servers
 FIXTURES = FIXTURES / "pcap"
 
 
-@pytest.mark.parametrize(("kept", "batch"), [(parallel.SIGHTINGS_KEPT, parallel.BATCH), (1, 4)])
+@pytest.mark.parametrize(("kept", "batch"), [(packing.SIGHTINGS_KEPT, parallel.BATCH), (1, 4)])
 def test_children_convert_as_the_in_process_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept: int, batch: int
 ) -> None:
     """Reader and converter children give the rows, times and credential sightings that
     ``to_exchange`` gives here, in the same order, with the same counters (also when the
     table of sightings sent once is full after each batch and starts afresh)."""
-    monkeypatch.setattr(parallel, "SIGHTINGS_KEPT", kept)
+    monkeypatch.setattr(packing, "SIGHTINGS_KEPT", kept)
     monkeypatch.setattr(parallel, "BATCH", batch)
     data = (FIXTURES / "http_api.pcap").read_bytes()
     cut = tmp_path / "cut.pcap"
