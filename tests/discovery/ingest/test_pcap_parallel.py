@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import struct
 from pathlib import Path
@@ -151,3 +152,33 @@ def test_children_raise_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a pcap or pcapng") as info:
         list(convert_in_children("pcap", bogus, IngestStats(), Fingerprinter(b"k" * 32)))
     assert info.value.path == str(bogus)
+
+
+def test_collector_thresholds_given_back(tmp_path: Path) -> None:
+    """While the children's rows are merged the youngest generation is collected less often;
+    after the read, and after a read that failed, this process collects as it did before (an
+    ingest in a long-lived process must not leave its collector tuned for a capture)."""
+    before = gc.get_threshold()
+    custom = (1234, 11, 12)
+    gc.set_threshold(*custom)
+    try:
+        fingerprint = Fingerprinter(b"k" * 32)
+        during: list[tuple[int, int, int]] = []
+        rows = convert_in_children("pcap", FIXTURES / "http_api.pcap", IngestStats(), fingerprint)
+        for _ in rows:
+            during.append(gc.get_threshold())
+        assert during and during[0] == (parallel.YOUNG_GC, 11, 12)
+        assert gc.get_threshold() == custom
+        bogus = tmp_path / "bogus.pcap"
+        bogus.write_bytes(b"definitely not a capture")
+        with pytest.raises(InputError):
+            list(convert_in_children("pcap", bogus, IngestStats(), fingerprint))
+        assert gc.get_threshold() == custom
+        abandoned = convert_in_children(
+            "pcap", FIXTURES / "http_api.pcap", IngestStats(), fingerprint
+        )
+        next(abandoned)
+        abandoned.close()  # the writer stopped early (an error while writing)
+        assert gc.get_threshold() == custom
+    finally:
+        gc.set_threshold(*before)
