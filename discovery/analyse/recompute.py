@@ -24,11 +24,12 @@ log = logging.getLogger(__name__)
 # SQLite VM steps between progress calls inside a long statement (a few hundred a second)
 PROGRESS_STEPS = 200_000
 REGISTER_STAGE = "discovery.analyse.register:apply_register"
+INVENTORY_STAGE = "discovery.analyse.inventory:rebuild_endpoints"
 FINDINGS_STAGE = "discovery.analyse.findings:recompute_findings"
 STAGES: list[str] = [
     "discovery.analyse.lineage:link_issued_tokens",
     REGISTER_STAGE,
-    "discovery.analyse.inventory:rebuild_endpoints",
+    INVENTORY_STAGE,
     "discovery.analyse.sightings:rebuild_sightings",
     FINDINGS_STAGE,
 ]
@@ -42,8 +43,9 @@ def recompute(store: Store, progress: Callable[[str], None] | None = None) -> No
     large case runs for seconds), so a caller can show that it goes on without a thread.
 
     Right after the register stage, the traffic-only findings rules start in a child process
-    (``findings.early``, big cases only) and run while the inventory is rebuilt; the findings
-    stage then runs the other rules and writes them all.
+    (``findings.early``, big cases only) and run while the inventory is rebuilt; once it is
+    written, the same child runs the rules that read it while the sightings are rebuilt. The
+    findings stage then runs the other rules and writes them all.
     """
     from discovery.analyse.findings.early import EarlyRules
     from discovery.case.bulk import restore_indexes
@@ -75,6 +77,8 @@ def recompute(store: Store, progress: Callable[[str], None] | None = None) -> No
                 stage(store)
             if target == REGISTER_STAGE:
                 early = EarlyRules.start(store)
+            elif target == INVENTORY_STAGE and early is not None:
+                early.inventory_ready()  # its rules that read the inventory, while sightings
             log.info(
                 "analysis: %s took %.3f s (CPU %.3f s in this process)",
                 func,

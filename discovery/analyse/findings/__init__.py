@@ -51,6 +51,9 @@ RULES: dict[str, Rule] = {}
 # Rules that read traffic, credentials, identities and containments only (never endpoints or
 # sightings): they may run before (or while) the inventory is rebuilt (``findings.early``).
 TRAFFIC_ONLY: set[str] = set()
+# Rules that read the inventory too (endpoints, ``exchanges.endpoint_id``), never sightings nor
+# findings: they may run as soon as the inventory is written, while sightings are rebuilt.
+AFTER_INVENTORY: set[str] = set()
 
 # Modules that register rules when imported.
 RULE_MODULES: list[str] = [
@@ -65,14 +68,19 @@ RULE_MODULES: list[str] = [
 ]
 
 
-def rule(rule_id: str, *, traffic_only: bool = False, **defaults: float) -> Callable[[Rule], Rule]:
+def rule(
+    rule_id: str, *, traffic_only: bool = False, after_inventory: bool = False, **defaults: float
+) -> Callable[[Rule], Rule]:
     """Register a rule under a stable id, with its threshold defaults; ``traffic_only`` when it
-    reads neither endpoints nor sightings."""
+    reads neither endpoints nor sightings, ``after_inventory`` when it reads endpoints but
+    neither sightings nor findings."""
 
     def register(func: Rule) -> Rule:
         RULES[rule_id] = func
         if traffic_only:
             TRAFFIC_ONLY.add(rule_id)
+        elif after_inventory:
+            AFTER_INVENTORY.add(rule_id)
         DEFAULT_THRESHOLDS.update(defaults)
         return func
 
@@ -132,7 +140,8 @@ def recompute_findings(store: Store, ready: dict[str, list[Finding]] | None = No
     """Re-run every rule and replace the findings table; returns the number of findings.
 
     ``ready`` holds the findings of rules already run over the case as it is now (the
-    traffic-only rules a child ran while the inventory was rebuilt): those are not run again.
+    traffic-only rules a child ran while the inventory was rebuilt, and those it ran on the
+    written inventory while sightings were rebuilt): those are not run again.
     """
     rules = load_rules()
     limits = thresholds_for(store)

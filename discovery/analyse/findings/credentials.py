@@ -338,7 +338,12 @@ class _Walk:
         self.statuses: Counter[str] = Counter()
 
 
-@rule("object_enumeration", enumeration_distinct_ids=50.0, enumeration_window_seconds=600.0)
+@rule(
+    "object_enumeration",
+    after_inventory=True,
+    enumeration_distinct_ids=50.0,
+    enumeration_window_seconds=600.0,
+)
 def object_enumeration(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """One identity walking many object ids of one endpoint in a short time (BOLA probing)."""
     threshold = int(limits["enumeration_distinct_ids"])
@@ -409,7 +414,7 @@ def object_enumeration(store: Store, limits: dict[str, float]) -> Iterator[Findi
         )
 
 
-@rule("sensitive_data_exposure")
+@rule("sensitive_data_exposure", after_inventory=True)
 def sensitive_data_exposure(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """Personal data or secrets in successful answers of endpoints no spec documents."""
     totals: dict[int, Counter[str]] = defaultdict(Counter)

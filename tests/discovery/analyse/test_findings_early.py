@@ -1,5 +1,6 @@
-"""The traffic-only findings rules run in a child while the inventory is rebuilt: the case gets
-the findings it gets without the child, and a failing child changes nothing."""
+"""The traffic-only findings rules run in a child while the inventory is rebuilt, and the rules
+that read the inventory in the same child once it is written: the case gets the findings it gets
+without the child, and a failing child changes nothing."""
 
 from __future__ import annotations
 
@@ -52,13 +53,30 @@ def test_the_child_gives_the_findings_of_the_in_process_run(
     parent = os.getpid()
     monkeypatch.setattr(findings, "_run_rules", recording)
     monkeypatch.setattr(early, "_run_rules", recording)
+    # no inventory left from the first run: rules that read it before it is written find nothing
     store.conn.execute("DELETE FROM findings")
+    store.conn.execute("DELETE FROM endpoints")
+    store.conn.execute("UPDATE exchanges SET endpoint_id = NULL")
     recompute(store)
     got = _findings(store)
     store.close()
     assert got == expected
+    child_rules = findings.TRAFFIC_ONLY | findings.AFTER_INVENTORY
     assert {row[1] for row in got} & findings.TRAFFIC_ONLY  # the child's rules did find things
-    assert ran_here and not set(ran_here) & findings.TRAFFIC_ONLY  # ... and only the child ran them
+    assert {row[1] for row in got} & findings.AFTER_INVENTORY  # (both kinds)
+    assert ran_here and not set(ran_here) & child_rules  # ... and only the child ran them
+
+
+@pytest.mark.integration
+def test_a_child_never_told_the_inventory_is_written_leaves_its_rules_here(
+    tmp_path: Path,
+) -> None:
+    store = _case(tmp_path)
+    child = early.EarlyRules(store)
+    found = child.result()
+    store.close()
+    assert set(found) == findings.TRAFFIC_ONLY
+    assert findings.AFTER_INVENTORY  # (run by recompute_findings, in this process)
 
 
 @pytest.mark.integration
