@@ -14,7 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from discovery.analyse.findings import Finding, rule
-from discovery.analyse.findings.credentials import MAX_LISTED, _credential, samples
+from discovery.analyse.findings.credentials import (
+    MAX_LISTED,
+    _credential,
+    credential_groups,
+    samples,
+)
 from discovery.case.store import Store
 from discovery.timeutil import iso
 
@@ -31,11 +36,7 @@ def credential_client_change(store: Store, limits: dict[str, float]) -> Iterator
     """A credential presented, after its first use, by a client with another JA4 or another
     user-agent product than the one that first used it."""
     groups: dict[str, list[tuple[float, float, str | None, str | None, int]]] = defaultdict(list)
-    for cid, ja4, agent, first, last, count in store.conn.execute(
-        "SELECT ec.credential_id, e.ja4, e.user_agent, MIN(e.ts), MAX(e.ts), COUNT(*) "
-        "FROM exchange_credentials ec JOIN exchanges e ON e.id = ec.exchange_id "
-        "WHERE e.method IS NOT NULL GROUP BY ec.credential_id, e.ja4, e.user_agent"
-    ):
+    for cid, ja4, agent, first, last, count in credential_groups(store, "tool"):
         groups[cid].append((first, last, ja4, agent, int(count)))
     for cid, seen in sorted(groups.items()):
         seen.sort(key=lambda g: g[0])

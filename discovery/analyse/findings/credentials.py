@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
-from discovery.analyse.findings import Finding, rule
+from discovery.analyse.findings import Finding, rule, shared
 from discovery.case.store import Store
 from discovery.timeutil import iso
 
@@ -204,16 +204,60 @@ def cleartext_credential(store: Store, limits: dict[str, float]) -> Iterator[Fin
         )
 
 
+# One pass over the credentials' traffic, grouped by everything the client rules group it by:
+# (credential, JA4, user agent, client address, a request or not), with the first and last time
+# and the count. SQL's ranks of the credential, of (JA4, user agent) and of the client address
+# say which groups SQL holds equal (two byte strings that decode to one text stay apart).
+_CREDENTIAL_CLIENTS = (
+    "SELECT ec.credential_id, e.ja4, e.user_agent, e.client_ip, e.method IS NOT NULL, "
+    "MIN(e.ts), MAX(e.ts), COUNT(*), DENSE_RANK() OVER (ORDER BY ec.credential_id), "
+    "DENSE_RANK() OVER (ORDER BY e.ja4, e.user_agent), DENSE_RANK() OVER (ORDER BY e.client_ip) "
+    "FROM exchange_credentials ec JOIN exchanges e ON e.id = ec.exchange_id "
+    "WHERE e.method IS NOT NULL OR e.client_ip IS NOT NULL GROUP BY 1, 2, 3, 4, 5"
+)
+_CID, _JA4, _AGENT, _CLIENT, _REQUEST, _FIRST, _LAST, _COUNT = range(8)
+_CID_RANK, _TOOL_RANK, _CLIENT_RANK = 8, 9, 10
+
+
+def _credential_clients(store: Store) -> list[tuple[Any, ...]]:
+    return store.conn.execute(_CREDENTIAL_CLIENTS).fetchall()
+
+
+def credential_groups(store: Store, by: str) -> list[tuple[Any, ...]]:
+    """The credentials' traffic grouped as ``GROUP BY credential_id, <by>`` would, in that
+    order: ``by`` "tool" gives (credential, ja4, user agent, first, last, count) of requests,
+    "client" (credential, client address, first, last, count) of exchanges from a known
+    address. Shared by the rules that group it (one pass over the traffic)."""
+    rows = shared("credential_clients", store, _credential_clients)
+    tools = by == "tool"
+    rank, values = (_TOOL_RANK, (_JA4, _AGENT)) if tools else (_CLIENT_RANK, (_CLIENT,))
+    groups: dict[tuple[int, int], list[Any]] = {}
+    for row in rows:
+        if (not row[_REQUEST]) if tools else (row[_CLIENT] is None):
+            continue  # (tools: requests only; clients: a known address)
+        key = (row[_CID_RANK], row[rank])
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [
+                row[_CID],
+                *(row[i] for i in values),
+                row[_FIRST],
+                row[_LAST],
+                row[_COUNT],
+            ]
+        else:
+            group[-3] = min(group[-3], row[_FIRST])
+            group[-2] = max(group[-2], row[_LAST])
+            group[-1] += row[_COUNT]
+    return [tuple(groups[key]) for key in sorted(groups)]
+
+
 @rule("credential_multiple_sources", traffic_only=True, multiple_sources_min=2.0)
 def credential_multiple_sources(store: Store, limits: dict[str, float]) -> Iterator[Finding]:
     """One credential presented from several client addresses: shared, copied or leaked."""
     minimum = int(limits["multiple_sources_min"])
     per: dict[str, dict[str, list[float]]] = defaultdict(dict)
-    for cid, client, first, last, _count in store.conn.execute(
-        "SELECT ec.credential_id, e.client_ip, MIN(e.ts), MAX(e.ts), COUNT(*) "
-        "FROM exchange_credentials ec JOIN exchanges e ON e.id = ec.exchange_id "
-        "WHERE e.client_ip IS NOT NULL GROUP BY ec.credential_id, e.client_ip"
-    ):
+    for cid, client, first, last, _count in credential_groups(store, "client"):
         per[cid][client] = [first, last]
     for cid, clients in per.items():
         if len(clients) < minimum:

@@ -12,6 +12,7 @@ as they would without it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import pickle
@@ -69,10 +70,8 @@ class EarlyRules:
 
     def inventory_ready(self) -> None:
         """The inventory is written (committed): the child may run the rules that read it."""
-        try:
+        with contextlib.suppress(OSError):  # the child is gone: result() says so
             self._go.send_bytes(b"go")
-        except OSError:  # the child is gone: result() says so
-            pass
         self._go.close()
 
     def result(self) -> dict[str, list[Finding]]:

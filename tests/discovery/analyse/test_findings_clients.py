@@ -106,3 +106,51 @@ def test_near_miss_same_tool_new_version_other_requests_is_no_finding(tmp_path: 
         assert _client_changes(store) == []
         prints = credentials(store)[0]["fingerprints"]
     assert len(prints["ja4"]) == 1 and len(prints["ja4h"]) == 2
+
+
+def test_the_shared_client_groups_are_the_groups_sql_makes_even_of_invalid_text(
+    tmp_path: Path,
+) -> None:
+    """Two rules group a credential's traffic from one shared pass: by (JA4, user agent) and
+    by client address. Hostile bytes that decode to the same text (b"\\xff" and b"\\xfe" both
+    read as U+FFFD) stay apart, as SQL's own GROUP BY keeps them."""
+    from discovery.analyse.findings.credentials import credential_groups
+    from tests.paths import FIXTURES
+
+    with Store.open(tmp_path / "case.db") as store:
+        ingest_files(store, [FIXTURES / "pcap" / "http_api.pcap"])
+        (cid,) = store.conn.execute(
+            "SELECT credential_id FROM exchange_credentials GROUP BY 1 ORDER BY COUNT(*) DESC, 1"
+        ).fetchone()
+        ids = [
+            r[0]
+            for r in store.conn.execute(
+                "SELECT exchange_id FROM exchange_credentials WHERE credential_id = ? ORDER BY 1",
+                (cid,),
+            )
+        ]
+        assert len(ids) >= 5
+        # one credential's requests: two invalid byte strings that read the same, one again,
+        # an empty text, and a row with no request line (no method) and no text at all
+        hostile = [("x'ff'", True), ("x'fe'", True), ("x'ff'", True), ("''", True), ("NULL", False)]
+        for exchange_id, (raw, request) in zip(ids, hostile, strict=False):
+            store.conn.execute(
+                f"UPDATE exchanges SET user_agent = CAST({raw} AS TEXT), "
+                f"client_ip = CAST({raw} AS TEXT), method = {'method' if request else 'NULL'} "
+                "WHERE id = ?",
+                (exchange_id,),
+            )
+        by_tool = store.conn.execute(
+            "SELECT ec.credential_id, e.ja4, e.user_agent, MIN(e.ts), MAX(e.ts), COUNT(*) "
+            "FROM exchange_credentials ec JOIN exchanges e ON e.id = ec.exchange_id "
+            "WHERE e.method IS NOT NULL GROUP BY ec.credential_id, e.ja4, e.user_agent"
+        ).fetchall()
+        by_client = store.conn.execute(
+            "SELECT ec.credential_id, e.client_ip, MIN(e.ts), MAX(e.ts), COUNT(*) "
+            "FROM exchange_credentials ec JOIN exchanges e ON e.id = ec.exchange_id "
+            "WHERE e.client_ip IS NOT NULL GROUP BY ec.credential_id, e.client_ip"
+        ).fetchall()
+        assert credential_groups(store, "tool") == by_tool
+        assert credential_groups(store, "client") == by_client
+    assert [row[2] for row in by_tool if row[0] == cid].count("\ufffd") == 2  # apart, though
+    assert [row[1] for row in by_client if row[0] == cid].count("\ufffd") == 2  # they read alike
