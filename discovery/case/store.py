@@ -468,27 +468,76 @@ class Store:
         """Insert exchanges already turned into their row fields (``exchange_fields``), with
         their time and credential sightings, as ``insert_exchanges`` does."""
         conn = self.conn
-        if not self._bulk:  # this connection writes exchanges in batches: see the constant
-            self._cache_before_bulk = int(conn.execute("PRAGMA cache_size").fetchone()[0])
-            conn.execute(f"PRAGMA wal_autocheckpoint = {BULK_WAL_AUTOCHECKPOINT}")
-            conn.execute(f"PRAGMA cache_size = -{self.bulk_cache_kib}")
-            self._bulk = True
+        self._start_bulk()
         batch = exchanges if isinstance(exchanges, list) else list(exchanges)
         count = len(batch)
         if not count:
             return 0
+        # the rows go in as they are, with one executemany (no row tuple made again per row
+        # for its ids: the input id is in the statement, and SQLite gives each row the id
+        # after the largest, so the ids are known: the write lock is held)
+        first_id = self._last_exchange_id()
+        conn.executemany(exchange_insert(input_id), [item[0] for item in batch])
+        self._check_ids(first_id, count)
+        self._link_credentials(batch, first_id)
+        return count
+
+    def insert_copied(
+        self, exchanges: list[PreparedExchange], sources: list[str], input_id: int | None
+    ) -> int:
+        """As ``insert_prepared``, for rows a child process already wrote into a database of
+        its own attached to this connection (``ATTACH``): each item's first member is (the
+        index of its database's schema name in ``sources``, the row's id there) instead of
+        its fields. Runs of consecutive rows are copied by SQLite itself (``INSERT ...
+        SELECT``: no Python per row); the rows' times and credential sightings are written
+        here as ``insert_prepared`` writes them."""
+        conn = self.conn
+        self._start_bulk()
+        count = len(exchanges)
+        if not count:
+            return 0
+        first_id = self._last_exchange_id()
+        start = 0
+        while start < count:
+            where: tuple[int, int] = exchanges[start][0]
+            source, low = where[0], where[1]
+            end = start + 1
+            while end < count:
+                ref: tuple[int, int] = exchanges[end][0]
+                if ref[0] != source or ref[1] != low + (end - start):
+                    break
+                end += 1
+            conn.execute(_copy_exchanges(sources[source], input_id), (low, low + end - start - 1))
+            start = end
+        self._check_ids(first_id, count)
+        self._link_credentials(exchanges, first_id)
+        return count
+
+    def _start_bulk(self) -> None:
+        if not self._bulk:  # this connection writes exchanges in batches: see the constant
+            conn = self.conn
+            self._cache_before_bulk = int(conn.execute("PRAGMA cache_size").fetchone()[0])
+            conn.execute(f"PRAGMA wal_autocheckpoint = {BULK_WAL_AUTOCHECKPOINT}")
+            conn.execute(f"PRAGMA cache_size = -{self.bulk_cache_kib}")
+            self._bulk = True
+
+    def _last_exchange_id(self) -> int:
+        return int(self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM exchanges").fetchone()[0])
+
+    def _check_ids(self, first_id: int, count: int) -> None:
+        last_id = self._last_exchange_id()
+        if last_id != first_id + count:  # never: a row id is the largest plus one
+            raise RuntimeError(f"exchange ids {first_id + 1}..{last_id} for {count} rows")
+
+    def _link_credentials(self, batch: list[PreparedExchange], first_id: int) -> None:
+        """The credential sightings of rows just inserted with ids from ``first_id + 1``:
+        their links, the credentials and identities (first and last seen, requests), the
+        tokens responses issued and the credentials' aliases."""
+        conn = self.conn
         creds: dict[str, _CredAgg] = {}
         links: list[tuple[int, str, str, str]] = []
         aliases: set[tuple[str, str]] = set()
         issued: list[tuple[Any, ...]] = []
-        # the rows go in as they are, with one executemany (no row tuple made again per row
-        # for its ids: the input id is in the statement, and SQLite gives each row the id
-        # after the largest, so the ids are known: the write lock is held)
-        first_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM exchanges").fetchone()[0])
-        conn.executemany(_insert_exchange(input_id), [item[0] for item in batch])
-        last_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM exchanges").fetchone()[0])
-        if last_id != first_id + count:  # never: a row id is the largest plus one
-            raise RuntimeError(f"exchange ids {first_id + 1}..{last_id} for {count} rows")
         row_id = first_id
         for _fields, ts, sightings in batch:
             row_id += 1
@@ -532,7 +581,6 @@ class Store:
                 "INSERT OR IGNORE INTO credential_aliases(fingerprint, credential_id) VALUES (?, ?)",
                 sorted(aliases),
             )
-        return count
 
     def _upsert_credentials(self, creds: dict[str, _CredAgg]) -> None:
         conn = self.conn
@@ -631,7 +679,7 @@ _INSERT_EXCHANGE = (
 _INSERTS: dict[int | None, str] = {}
 
 
-def _insert_exchange(input_id: int | None) -> str:
+def exchange_insert(input_id: int | None) -> str:
     """The INSERT of an input's exchange rows (``exchange_fields``), its id in the statement."""
     known = _INSERTS.get(input_id)
     if known is None:
@@ -640,6 +688,27 @@ def _insert_exchange(input_id: int | None) -> str:
         if len(_INSERTS) >= 64:
             _INSERTS.clear()
         _INSERTS[input_id] = known
+    return known
+
+
+_COPIES: dict[tuple[str, int | None], str] = {}
+
+
+def _copy_exchanges(source: str, input_id: int | None) -> str:
+    """The INSERT ... SELECT of the rows with ids from ? to ? of the exchanges of the attached
+    database ``source`` (a name this package gave: never from input), as this input's."""
+    key = (source, input_id)
+    known = _COPIES.get(key)
+    if known is None:
+        value = "NULL" if input_id is None else str(int(input_id))
+        columns = _EXCHANGE_COLUMNS.split(", ", 1)[1]
+        known = (
+            f"INSERT INTO main.exchanges({_EXCHANGE_COLUMNS}) SELECT {value}, {columns} "
+            f'FROM "{source}".exchanges WHERE id BETWEEN ? AND ? ORDER BY id'
+        )
+        if len(_COPIES) >= 64:
+            _COPIES.clear()
+        _COPIES[key] = known
     return known
 
 

@@ -33,6 +33,7 @@ class ExchangeWriter:
         self.written = 0
         self._bulk = bulk  # first write: defer the indexes when the case has no exchanges
         self.deferred = False  # indexes dropped by this load, built again by ``close``
+        self._sources: list[str] | None = None  # of the rows ``add_prepared`` writes
 
     def add(self, observed: ObservedExchange) -> None:
         self._pending.extend(to_exchanges(observed, self.store.fingerprint))
@@ -43,10 +44,14 @@ class ExchangeWriter:
         for item in observed:
             self.add(item)
 
-    def add_prepared(self, prepared: Iterable[PreparedExchange]) -> None:
+    def add_prepared(
+        self, prepared: Iterable[PreparedExchange], copied_from: list[str] | None = None
+    ) -> None:
         """Write exchanges already converted into rows (``parallel.convert_in_children``), in
-        the same batches and transactions as ``add``."""
+        the same batches and transactions as ``add``; with ``copied_from``, rows child
+        processes wrote into databases attached under those names (``Store.insert_copied``)."""
         self.flush()
+        self._sources = copied_from
         batch: list[PreparedExchange] = []
         for item in prepared:
             batch.append(item)
@@ -69,7 +74,10 @@ class ExchangeWriter:
         if batch:
             with self.store.transaction():
                 self._first()
-                self.written += self.store.insert_prepared(batch, self.input_id)
+                if self._sources is None:
+                    self.written += self.store.insert_prepared(batch, self.input_id)
+                else:
+                    self.written += self.store.insert_copied(batch, self._sources, self.input_id)
                 self._mark()
 
     def close(self, progress: Callable[[str], None] | None = None) -> None:

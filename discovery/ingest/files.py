@@ -161,6 +161,8 @@ def _read(
     # a large input into a case with no exchanges yet: its indexes are built after the load
     writer = ExchangeWriter(store, claim.id, bulk=print_.size - claim.start >= bulk.BULK_FROM)
     converted: Iterable[PreparedExchange] | None = None
+    copied_from: list[str] | None = None  # rows children wrote into these attached databases
+    done: Callable[[], None] | None = None  # what ends the children's reading
     if fmt in ("pcap", "pcapng") and claim.start == 0:
         from discovery.ingest import parallel
 
@@ -172,9 +174,11 @@ def _read(
         from discovery.ingest import zeek_parallel, zeek_rows
 
         if zeek_parallel.worth_it(path, print_.size - claim.start):
-            converted = zeek_parallel.convert_in_children(
-                path, stats, store.fingerprint, progress, start=claim.start, end=print_.size
+            # children write the rows into databases of their own, copied in by SQLite
+            shared = zeek_parallel.SharedRead(
+                store, path, stats, progress, start=claim.start, end=print_.size
             )
+            converted, copied_from, done = shared.rows(), shared.sources, shared.close
         else:  # http.log records straight to their rows (the others converted on the way)
             numbered = zeek_rows.rows(
                 path, stats, store.fingerprint, progress, start=claim.start, end=print_.size
@@ -185,7 +189,11 @@ def _read(
             reader = reader_for(fmt, secrets)
             writer.add_all(reader(path, stats, progress, start=claim.start, end=print_.size))
         else:
-            writer.add_prepared(converted)
+            try:
+                writer.add_prepared(converted, copied_from)
+            finally:
+                if done is not None:
+                    done()
         writer.flush()
         if fmt in ("pcap", "pcapng"):
             from discovery.sources.pcap import check_usable

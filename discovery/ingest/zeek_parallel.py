@@ -4,26 +4,36 @@ and writing use every core.
 Each child reads the whole log (decompressing it when it is gzip: reading lines is the cheap
 part) and converts the records of its blocks of lines (``zeek.read_share``: block ``b`` belongs
 to child ``b`` modulo the number of children) into stored rows itself (the secret boundary:
-credential detection, fingerprinting under the case key), and sends them one block per message.
-This process merges the blocks back into the log's order and writes them: the rows, their order
-and the counters are those of the in-process reader. The pipes, the pumps that drain them while
-this process writes, the bounded queues and the packed rows (``packing``) are those of the
-capture path (``discovery.ingest.parallel``).
+credential detection, fingerprinting under the case key). It writes each block's rows into a
+scratch database of its own (no index; WAL, so this process reads while it writes) and sends
+one message per block: its number and its rows' ids there, with their times and credential
+sightings (``packing``). This process attaches the children's databases read-only, merges the
+blocks back into the log's order and copies the rows into the case with SQLite's own
+``INSERT ... SELECT`` (``Store.insert_copied``), writing their credentials as for any row: the
+rows, their ids and order, the credential tables and the counters are those of the in-process
+reader, and this process spends no Python on a row's fields (the single writer was the limit:
+unpickling, unpacking and inserting each row). The pipes, the pumps that drain them while this
+process writes and the bounded queues are those of the capture path
+(``discovery.ingest.parallel``).
 """
 
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 import multiprocessing
 import operator
 import os
 import re
+import shutil
+import sqlite3
+import tempfile
 from collections.abc import Callable, Generator, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from discovery.case.store import PreparedExchange
+from discovery.case.store import PreparedExchange, Store
 from discovery.errors import InputError
 from discovery.ingest import parallel
 from discovery.ingest.packing import Packed, Packer, Unpacker
@@ -35,6 +45,9 @@ from discovery.ingest.parallel import (
 )
 from discovery.stats import IngestStats, Progress
 
+log = logging.getLogger(__name__)
+
+SHARD_CACHE_KIB = 4096  # page cache of each child's database attached here (read in order)
 _LINE = re.compile(r"\(line (\d+)\)")
 _Block = tuple[int, Packed]  # a block's number and its rows, packed
 
@@ -73,8 +86,13 @@ def _child(
     unused: tuple[Connection, ...],
     start: int,
     end: int | None,
+    shard: Path,
 ) -> None:
-    """One share of the log's blocks read and converted; one message per block with rows."""
+    """One share of the log's blocks read and converted, each block's rows written into this
+    child's own database (``shard``: an exchanges table, no index) and committed, then one
+    message per block: its number, and its rows' ids there with their times and credential
+    sightings (packed)."""
+    from discovery.case.store import exchange_insert
     from discovery.ingest.zeek_rows import rows
     from discovery.sources.zeek import BLOCK_LINES
 
@@ -82,6 +100,25 @@ def _child(
     stats = IngestStats()
     pack = Packer()
     progress = (lambda done: send(("progress", done))) if share[0] == 0 else None
+    db = sqlite3.connect(shard, isolation_level=None)
+    db.execute("PRAGMA synchronous = OFF")  # a scratch file: a crash reads the log again
+    insert = exchange_insert(None)
+    index = share[0]
+    written = 0
+
+    def write(block: int, batch: list[PreparedExchange]) -> None:
+        nonlocal written
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany(insert, [row[0] for row in batch])
+        db.execute("COMMIT")
+        first = written + 1
+        written += len(batch)
+        if db.execute("SELECT MAX(id) FROM exchanges").fetchone()[0] != written:
+            raise RuntimeError(f"{shard}: rows {first}..{written} not where they were written")
+        send(
+            ("rows", (block, pack([((index, first + n), *row[1:]) for n, row in enumerate(batch)])))
+        )
+
     batch: list[PreparedExchange] = []
     current = -1
     try:
@@ -91,56 +128,123 @@ def _child(
             block = (number - 1) // BLOCK_LINES
             if block != current:
                 if batch:
-                    send(("rows", (current, pack(batch))))
+                    write(current, batch)
                     batch = []
                 current = block
             batch.append(row)
         if batch:
-            send(("rows", (current, pack(batch))))
+            write(current, batch)
         send(("done", stats))
     except InputError as exc:
         send(("error", (exc.path, exc.reason, exc.where)))
     finally:
+        db.close()
         conn.close()
 
 
-def convert_in_children(
-    path: Path,
-    stats: IngestStats,
-    fingerprint: Callable[[str], str],
-    progress: Progress | None = None,
-    *,
-    start: int = 0,
-    end: int | None = None,
-) -> Iterator[PreparedExchange]:
-    """The exchanges of a Zeek log ready to insert (``Store.insert_prepared``), read and
-    converted by children sharing its lines, in the log's order, with the readers' counters
-    merged into ``stats``; ``start`` and ``end`` as for ``zeek.read`` (the log may grow
-    meanwhile: every child reads the same bytes)."""
-    children = start_children(
-        _child,
-        lambda index, count, sender, others: (
-            sender,
-            path,
-            (index, count),
-            fingerprint,
-            others,
-            start,
-            end,
-        ),
-    )
-    counted = [IngestStats() for _ in children]
-    streams = [
-        _blocks(receiver, proc, path, child_stats, progress)
-        for (receiver, proc), child_stats in zip(children, counted, strict=True)
-    ]
-    try:
-        for _block, rows in heapq.merge(*streams, key=operator.itemgetter(0)):
-            yield from rows
-    finally:
-        for stream in streams:  # ends and joins every child, whatever happened
-            stream.close()
-    _gather(stats, counted)
+class SharedRead:
+    """A Zeek log read and converted by children sharing its lines, each writing its rows
+    into a database of its own (in a private folder beside the case) that this process
+    attaches read-only to the case's connection: ``rows`` gives the rows in the log's order
+    as (which database, the row's id there) with their times and credential sightings, for
+    ``ExchangeWriter.add_prepared(rows, copied_from=sources)``, which copies them with
+    SQLite's own ``INSERT ... SELECT`` (no Python per row's fields, no pickling of them).
+    ``close`` (also a context manager's exit) ends the children, detaches the databases and
+    removes them."""
+
+    def __init__(
+        self,
+        store: Store,
+        path: Path,
+        stats: IngestStats,
+        progress: Progress | None = None,
+        *,
+        start: int = 0,
+        end: int | None = None,
+    ) -> None:
+        self.store = store
+        self.path = path
+        self.stats = stats
+        self.progress = progress
+        self.start = start
+        self.end = end
+        self.sources: list[str] = [f"zeek_shard_{n}" for n in range(parallel.shard_count())]
+        self._attached: list[str] = []
+        self._folder: Path | None = None
+        self._rows: Generator[PreparedExchange, None, None] | None = None
+
+    def rows(self) -> Iterator[PreparedExchange]:
+        if self._rows is None:
+            self._rows = self._read()
+        return self._rows
+
+    def _read(self) -> Generator[PreparedExchange, None, None]:
+        self._folder = Path(
+            tempfile.mkdtemp(prefix=".ir-console-zeek-", dir=self.store.path.parent)
+        )
+        table = self.store.conn.execute(
+            "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = 'exchanges'"
+        ).fetchone()[0]
+        shards = [self._folder / f"{name}.db" for name in self.sources]
+        for shard in shards:  # made here, closed before the fork: a child opens its own
+            db = sqlite3.connect(shard, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode = WAL")  # read here while the child writes
+                db.execute(table)
+            finally:
+                db.close()
+        fingerprint = self.store.fingerprint
+        children = start_children(
+            _child,
+            lambda index, count, sender, others: (
+                sender,
+                self.path,
+                (index, count),
+                fingerprint,
+                others,
+                self.start,
+                self.end,
+                shards[index],
+            ),
+        )
+        if len(children) != len(shards):
+            raise RuntimeError(f"{len(children)} children for {len(shards)} databases")
+        for name, shard in zip(self.sources, shards, strict=True):
+            uri = shard.resolve().as_uri() + "?mode=ro"
+            self.store.conn.execute(f'ATTACH DATABASE ? AS "{name}"', (uri,))
+            self._attached.append(name)
+            self.store.conn.execute(f'PRAGMA "{name}".cache_size = -{SHARD_CACHE_KIB}')
+        counted = [IngestStats() for _ in children]
+        streams = [
+            _blocks(receiver, proc, self.path, child_stats, self.progress)
+            for (receiver, proc), child_stats in zip(children, counted, strict=True)
+        ]
+        try:
+            for _block, rows in heapq.merge(*streams, key=operator.itemgetter(0)):
+                yield from rows
+        finally:
+            for stream in streams:  # ends and joins every child, whatever happened
+                stream.close()
+        _gather(self.stats, counted)
+
+    def close(self) -> None:
+        if self._rows is not None:
+            self._rows.close()
+        while self._attached:
+            name = self._attached.pop()
+            try:
+                self.store.conn.execute(f'DETACH DATABASE "{name}"')
+            except sqlite3.Error as exc:  # closed with the connection at the latest
+                log.warning("could not detach %s: %s", name, exc)
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+    def __enter__(self) -> SharedRead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _gather(stats: IngestStats, children: list[IngestStats]) -> None:

@@ -6,18 +6,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from discovery.case.store import PreparedExchange, Store, exchange_fields
+from discovery.case.store import Store
+from discovery.case.writer import ExchangeWriter
 from discovery.errors import InputError
 from discovery.ingest import files, parallel, zeek_parallel
-from discovery.ingest.zeek_parallel import convert_in_children
-from discovery.redact.convert import to_exchanges
-from discovery.redact.secrets import Fingerprinter
 from discovery.sources import zeek
 from discovery.sources.zeek import read, read_share
 from discovery.stats import IngestStats
@@ -89,14 +86,6 @@ def _write(path: Path, kind: str) -> None:
         path.write_text(text)
 
 
-def _in_process(path: Path, fingerprint: Fingerprinter, stats: IngestStats) -> list[object]:
-    return [
-        (exchange_fields(ex), ex.ts, ex.credentials)
-        for obs in read(path, stats)
-        for ex in to_exchanges(obs, fingerprint)
-    ]
-
-
 @pytest.mark.parametrize("shares", [1, 2, 3])
 @pytest.mark.parametrize("name", ["http.log", "http.json.log.gz"])
 def test_shares_partition_the_log(tmp_path: Path, name: str, shares: int) -> None:
@@ -133,31 +122,67 @@ def test_a_share_is_one_of_the_children(tmp_path: Path) -> None:
         next(read_share(log, IngestStats(), (2, 2)))
 
 
+_TABLES = ("exchanges", "exchange_credentials", "credentials", "identities")
+
+
+def _contents(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """The tables rows and their credentials go to, each in its order."""
+    return {
+        table: store.conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+        if table != "exchange_credentials"
+        else store.conn.execute(f"SELECT * FROM {table}").fetchall()
+        for table in _TABLES
+    }
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".ir-console-zeek-"))
+
+
 @pytest.mark.integration  # starts processes
 @pytest.mark.parametrize("name", ["http.log", "http.json.log.gz"])
-def test_children_convert_as_the_in_process_path(tmp_path: Path, name: str) -> None:
-    """Reader and converter children give the rows, times and credential sightings the
-    in-process reader and ``to_exchanges`` give, in the log's order, with the same counters
-    and warnings, and report progress up to the end of the file."""
+def test_children_write_what_the_in_process_path_writes(tmp_path: Path, name: str) -> None:
+    """Reader and converter children, each writing its rows into a database of its own that
+    the case copies them from, give the case the rows, ids, credential links, credentials and
+    identities the in-process reader and ``to_exchanges`` give, in the log's order (also in
+    write batches that end inside a child's block), with the same counters and warnings; they
+    report progress up to the end of the file, and leave no database behind."""
     log = tmp_path / name
     _write(log, "json" if ".json" in name else "tsv")
-    fingerprint = Fingerprinter(b"k" * 32)
     here, there = IngestStats(), IngestStats()
-    expected = _in_process(log, fingerprint, here)
+    with Store.open(tmp_path / "one.db") as store:
+        writer = ExchangeWriter(store, None, batch=100)
+        writer.add_all(read(log, here))
+        writer.flush()
+        expected = _contents(store)
+    (tmp_path / "children.db.key").write_bytes((tmp_path / "one.db.key").read_bytes())
     seen: list[int] = []
-    got = list(convert_in_children(log, there, fingerprint, seen.append))
+    with Store.open(tmp_path / "children.db") as store:
+        writer = ExchangeWriter(store, None, batch=100)
+        with zeek_parallel.SharedRead(store, log, there, seen.append) as shared:
+            writer.add_prepared(shared.rows(), shared.sources)
+            assert _leftovers(tmp_path)  # the children's databases, while they are read
+        got = _contents(store)
+        attached = [row[1] for row in store.conn.execute("PRAGMA database_list")]
     assert got == expected
-    assert sum(1 for _, _, sightings in got if sightings) > RECORDS // 2
+    assert len(got["exchanges"]) == RECORDS
+    assert len(got["exchange_credentials"]) > RECORDS // 2 and len(got["credentials"]) > 37
     assert there.as_dict() == here.as_dict()
     assert seen and seen[-1] == log.stat().st_size
+    assert attached == ["main"] and _leftovers(tmp_path) == []
 
 
 @pytest.mark.integration  # starts processes
 def test_a_bad_log_is_refused_from_the_children(tmp_path: Path) -> None:
     log = tmp_path / "http.log"
     log.write_text("#separator \\x09\n" + "x\ty\n" * 10)
-    with pytest.raises(InputError, match="before its #fields header"):
-        list(convert_in_children(log, IngestStats(), Fingerprinter(b"k" * 32)))
+    with (
+        Store.open(tmp_path / "case.db") as store,
+        pytest.raises(InputError, match="before its #fields header"),
+        zeek_parallel.SharedRead(store, log, IngestStats()) as shared,
+    ):
+        list(shared.rows())
+    assert _leftovers(tmp_path) == []
 
 
 @pytest.mark.integration  # starts processes
@@ -172,13 +197,13 @@ def test_a_large_log_is_ingested_by_children(
     monkeypatch.setattr(zeek_parallel, "_load", lambda: 0.0)  # an idle machine of 2 cores
     monkeypatch.setattr(zeek_parallel.os, "cpu_count", lambda: 2)
     calls: list[Path] = []
-    real = zeek_parallel.convert_in_children
+    real = zeek_parallel.SharedRead
 
-    def counted(path: Path, *args: Any, **kwargs: Any) -> Iterator[PreparedExchange]:
+    def counted(store: Store, path: Path, *args: Any, **kwargs: Any) -> zeek_parallel.SharedRead:
         calls.append(path)
-        return real(path, *args, **kwargs)
+        return real(store, path, *args, **kwargs)
 
-    monkeypatch.setattr(zeek_parallel, "convert_in_children", counted)
+    monkeypatch.setattr(zeek_parallel, "SharedRead", counted)
     cases = {}
     for name in ("children.db", "one.db"):
         case = tmp_path / name
@@ -187,14 +212,11 @@ def test_a_large_log_is_ingested_by_children(
             (tmp_path / "one.db.key").write_bytes((tmp_path / "children.db.key").read_bytes())
         with Store.open(case) as store:
             result = files.ingest_file(store, log, "zeek")
-            rows = store.conn.execute("SELECT * FROM exchanges ORDER BY id").fetchall()
-            links = store.conn.execute(
-                "SELECT * FROM exchange_credentials ORDER BY exchange_id, credential_id"
-            ).fetchall()
-            cases[name] = (rows, links, result.stats.as_dict())
+            cases[name] = (_contents(store), result.stats.as_dict())
     assert calls == [log]
     assert cases["children.db"] == cases["one.db"]
-    assert len(cases["one.db"][0]) == RECORDS
+    assert len(cases["one.db"][0]["exchanges"]) == RECORDS
+    assert _leftovers(tmp_path) == []
     with log.open("a") as grown:  # the last line finished and a few more: read in-process
         grown.write(log.read_text().splitlines()[HEADER.count("\n")][30:] + "\n")
     monkeypatch.setattr(parallel, "MIN_SIZE", log.stat().st_size // 2)
