@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 
 # SQLite VM steps between progress calls inside a long statement (a few hundred a second)
 PROGRESS_STEPS = 200_000
+# The analysis scans the exchanges several times over: the first bytes of the case read through
+# a memory map, in place, instead of copied page by page into SQLite's small cache (about a
+# fifth of the findings child's CPU on bench_tls's 29 MB case). The mapped pages count in the
+# resident size (the OS's file cache, shared): bounded, so it stays flat as the case grows.
+MMAP_BYTES = 32 << 20
 REGISTER_STAGE = "discovery.analyse.register:apply_register"
 INVENTORY_STAGE = "discovery.analyse.inventory:rebuild_endpoints"
 FINDINGS_STAGE = "discovery.analyse.findings:recompute_findings"
@@ -51,6 +56,8 @@ def recompute(store: Store, progress: Callable[[str], None] | None = None) -> No
     from discovery.case.bulk import restore_indexes
 
     token = store.get_meta(PENDING_KEY)
+    (mapped,) = store.conn.execute("PRAGMA mmap_size").fetchone()
+    store.conn.execute(f"PRAGMA mmap_size = {max(mapped, MMAP_BYTES)}")
     step = "analysis: indexes"
     if progress is not None:
         report = progress
@@ -86,6 +93,7 @@ def recompute(store: Store, progress: Callable[[str], None] | None = None) -> No
                 time.process_time() - cpu,
             )
     finally:
+        store.conn.execute(f"PRAGMA mmap_size = {mapped}")
         if progress is not None:
             store.conn.set_progress_handler(None, 0)
         if early is not None:

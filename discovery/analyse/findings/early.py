@@ -26,6 +26,7 @@ from discovery.analyse.findings import (
     load_rules,
     thresholds_for,
 )
+from discovery.analyse.recompute import MMAP_BYTES
 from discovery.case.store import Store
 from discovery.forking import helpers_can_run
 
@@ -113,6 +114,7 @@ def _child(
     traffic_only, after_inventory = rule_ids
     try:
         with Store.open(path, create=False) as store:
+            store.conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # as the analysis reads
             found = _run_rules(store, traffic_only, limits)
             if after_inventory and _inventory_written(go):
                 found |= _run_rules(store, after_inventory, limits)

@@ -96,3 +96,13 @@ def test_a_failing_child_leaves_the_rules_to_this_process(
     recompute(store)
     assert _findings(store) == expected
     store.close()
+
+
+def test_the_analysis_gives_the_connection_its_memory_map_back(tmp_path: Path) -> None:
+    """The analysis maps the case while it reads; the console's own setting is left as it was."""
+    store = _case(tmp_path)
+    for before in (0, 1 << 30):
+        store.conn.execute(f"PRAGMA mmap_size = {before}")
+        recompute(store)
+        assert store.conn.execute("PRAGMA mmap_size").fetchone()[0] == before
+    store.close()
