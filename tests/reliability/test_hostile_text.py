@@ -5,6 +5,7 @@ CLI's tables, JSON and report come out valid, with no raw control bytes."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -105,3 +106,71 @@ def test_blobs_where_text_belongs_do_not_break_json(hostile_case: Path) -> None:
         rows = json.loads(out)
         assert rows and "\ufffd" in json.dumps(rows, ensure_ascii=False)
         _assert_clean(out)
+
+
+def _analysis(case: Path) -> list[list[tuple[object, ...]]]:
+    conn = sqlite3.connect(case)
+    conn.text_factory = bytes  # the bytes as stored: U+FFFD in place of two values is a change
+    tables = [
+        conn.execute(query).fetchall()
+        for query in (
+            "SELECT * FROM endpoints ORDER BY id",
+            "SELECT id, endpoint_id FROM exchanges ORDER BY id",
+            "SELECT * FROM sightings ORDER BY 1, 2, 3",
+            "SELECT id, rule, severity, title, subject_type, subject_id, evidence, first_seen, "
+            "last_seen FROM findings ORDER BY id",
+        )
+    ]
+    conn.close()
+    return tables
+
+
+@pytest.mark.integration  # the early child reads fast too
+def test_the_analysis_reads_text_fast_and_leniently_where_it_must(
+    hostile_case: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The analysis reads text through SQLite's fast path; invalid UTF-8 makes it read again
+    with U+FFFD, and the case ends as it would with the lenient reading throughout."""
+    from discovery.analyse import recompute
+    from discovery.analyse.findings import early
+    from discovery.case.store import Store
+
+    monkeypatch.setattr(early, "MIN_EXCHANGES", 0)  # the child's rules read fast too
+    lenient = hostile_case.with_name("lenient.db")
+    for suffix in ("", ".key"):
+        shutil.copyfile(f"{hostile_case}{suffix}", f"{lenient}{suffix}")
+    with (
+        caplog.at_level("INFO", logger="discovery.analyse.recompute"),
+        Store.open(hostile_case, create=False) as store,
+    ):
+        recompute.recompute(store)
+    assert "invalid UTF-8 in the case" in caplog.text
+    fast = _analysis(hostile_case)
+    monkeypatch.setattr(recompute, "read_fast", lambda store, run: run())
+    with Store.open(lenient, create=False) as store:
+        recompute.recompute(store)
+    assert _analysis(lenient) == fast
+    assert any("\ufffd".encode() in row[1] for row in fast[0])  # the hostile host, analysed
+
+
+def test_read_fast_reads_with_str_and_again_leniently_on_invalid_utf8(tmp_path: Path) -> None:
+    from discovery.analyse.recompute import read_fast
+    from discovery.case.store import Store
+
+    with Store.open(tmp_path / "case.db") as store:
+        factories: list[object] = []
+
+        def rows(query: str) -> list[tuple[object, ...]]:
+            factories.append(store.conn.text_factory)
+            return store.conn.execute(query).fetchall()
+
+        assert read_fast(store, lambda: rows("SELECT 'ok'")) == [("ok",)]
+        assert factories == [str]
+        factories.clear()
+        assert read_fast(store, lambda: rows(f"SELECT {BAD_TEXT}")) == [
+            ("\ufffd\x1b[31mevil\ufffd\x00\u202ek",)
+        ]
+        assert factories[0] is str and factories[1] is not str  # the lenient decoder
+        assert store.conn.text_factory is factories[1]  # given back
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            read_fast(store, lambda: rows("SELECT * FROM nowhere"))

@@ -26,7 +26,7 @@ from discovery.analyse.findings import (
     load_rules,
     thresholds_for,
 )
-from discovery.analyse.recompute import MMAP_BYTES
+from discovery.analyse.recompute import MMAP_BYTES, read_fast
 from discovery.case.store import Store
 from discovery.forking import helpers_can_run
 
@@ -115,9 +115,9 @@ def _child(
     try:
         with Store.open(path, create=False) as store:
             store.conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # as the analysis reads
-            found = _run_rules(store, traffic_only, limits)
+            found = read_fast(store, lambda: _run_rules(store, traffic_only, limits))
             if after_inventory and _inventory_written(go):
-                found |= _run_rules(store, after_inventory, limits)
+                found |= read_fast(store, lambda: _run_rules(store, after_inventory, limits))
         conn.send_bytes(pickle.dumps(found, pickle.HIGHEST_PROTOCOL))
     finally:
         conn.close()
