@@ -86,6 +86,14 @@ def shown(value: str) -> str:
     return text + ("…" if len(value) > 100 else "")
 
 
+# contradiction() answers, by (destination, named, claimed, sni): every request asks, and a
+# capture's requests name the same few servers, hosts and SNIs again and again. Bounded in
+# entries and in the length of the names remembered (longer ones are answered afresh).
+_CONTRADICTIONS: dict[tuple[str | None, bool, str | None, str | None], tuple[str | None]] = {}
+CONTRADICTIONS_MEMO_SIZE = 4096
+CONTRADICTIONS_MAX_NAMES = 512  # characters of the three names together
+
+
 def contradiction(
     *,
     destination: str | None,
@@ -99,6 +107,22 @@ def contradiction(
     target or absolute URI) rather than it being only the address connected to. A Host's port
     is compared only when it gives one; an SNI is compared with a name (clients send none for an
     address given as an IP)."""
+    key = (destination, named, claimed, sni)
+    known = _CONTRADICTIONS.get(key)
+    if known is not None:
+        return known[0]
+    answer = _contradiction(destination, named, claimed, sni)
+    size = len(destination or "") + len(claimed or "") + len(sni or "")
+    if size <= CONTRADICTIONS_MAX_NAMES:
+        if len(_CONTRADICTIONS) >= CONTRADICTIONS_MEMO_SIZE:
+            _CONTRADICTIONS.clear()
+        _CONTRADICTIONS[key] = (answer,)
+    return answer
+
+
+def _contradiction(
+    destination: str | None, named: bool, claimed: str | None, sni: str | None
+) -> str | None:
     if destination:
         host, port = split_authority(destination)
         if claimed:

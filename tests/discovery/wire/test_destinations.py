@@ -8,6 +8,7 @@ import pytest
 
 from discovery.models import ObservedExchange
 from discovery.redact.convert import to_exchange
+from discovery.wire import destinations
 from discovery.wire.destinations import contradiction, is_ip
 
 
@@ -44,7 +45,23 @@ from discovery.wire.destinations import contradiction, is_ip
 def test_contradiction(
     destination: str | None, named: bool, claimed: str | None, sni: str | None, expected: str
 ) -> None:
-    assert contradiction(destination=destination, named=named, claimed=claimed, sni=sni) == expected
+    for _ in range(2):  # answered, then remembered: the same answer
+        got = contradiction(destination=destination, named=named, claimed=claimed, sni=sni)
+        assert got == expected
+
+
+def test_remembered_answers_stay_bounded() -> None:
+    """Hosts a client chooses freely (one per request, or very long) never grow the memory of
+    answers past its bound, and a long one is still answered."""
+    for n in range(destinations.CONTRADICTIONS_MEMO_SIZE + 50):
+        contradiction(
+            destination="10.0.0.1:80", named=False, claimed=f"10.0.{n // 256}.{n % 256}", sni=None
+        )
+        assert len(destinations._CONTRADICTIONS) <= destinations.CONTRADICTIONS_MEMO_SIZE
+    long_host = "a" * 600 + ".test"
+    answer = contradiction(destination="api.test:443", named=True, claimed=long_host, sni=None)
+    assert answer == f"Host {'a' * 100}… sent to api.test:443"
+    assert all(key[2] != long_host for key in destinations._CONTRADICTIONS)
 
 
 def _stored(**fields: object) -> tuple[str | None, str | None]:
