@@ -477,7 +477,7 @@ class Store:
         # for its ids: the input id is in the statement, and SQLite gives each row the id
         # after the largest, so the ids are known: the write lock is held)
         first_id = self._last_exchange_id()
-        conn.executemany(exchange_insert(input_id), [item[0] for item in batch])
+        insert_rows(conn, [item[0] for item in batch], input_id)
         self._check_ids(first_id, count)
         self._link_credentials(batch, first_id)
         return count
@@ -710,6 +710,82 @@ def _copy_exchanges(source: str, input_id: int | None) -> str:
             _COPIES.clear()
         _COPIES[key] = known
     return known
+
+
+# Columns most rows leave at one value (plain HTTP: no TLS, no anomaly, no gRPC or GraphQL),
+# with that value as a row holds it and as SQL writes it. Binding a parameter costs (a text one
+# is copied); a row holding all of these binds the others only, the values written in the
+# statement: 100,000 Zeek rows inserted in 5.5-7.4 instead of 9.6-10.1 us each.
+_USUAL = (
+    ("tls", 0, "0"),
+    ("sni", None, "NULL"),
+    ("alpn", None, "NULL"),
+    ("ja4", None, "NULL"),
+    ("partial", 0, "0"),
+    ("blocked", 0, "0"),
+    ("websocket", 0, "0"),
+    ("sensitive", "{}", "'{}'"),
+    ("anomalies", "[]", "'[]'"),
+    ("protocol", None, "NULL"),
+    ("operation", None, "NULL"),
+    ("outcome", None, "NULL"),
+    ("facts", None, "NULL"),
+    ("ja4s", None, "NULL"),
+)
+_FIELDS = _EXCHANGE_COLUMNS.split(", ")[1:]  # an ``exchange_fields`` tuple's columns
+_USUAL_AT = tuple((_FIELDS.index(name), value) for name, value, _ in _USUAL)
+_BOUND_AT = tuple(n for n, name in enumerate(_FIELDS) if name not in {u[0] for u in _USUAL})
+_INSERT_USUAL = (
+    f"INSERT INTO exchanges({_EXCHANGE_COLUMNS}) VALUES (?, "
+    + ", ".join(next((u[2] for u in _USUAL if u[0] == name), "?") for name in _FIELDS)
+    + ")"
+)
+_USUAL_INSERTS: dict[int | None, str] = {}
+
+
+def _usual_insert(input_id: int | None) -> str:
+    """``exchange_insert`` of rows that hold the usual values (``_USUAL``)."""
+    known = _USUAL_INSERTS.get(input_id)
+    if known is None:
+        value = "NULL" if input_id is None else str(int(input_id))
+        known = _INSERT_USUAL.replace(" VALUES (?, ", f" VALUES ({value}, ", 1)
+        if len(_USUAL_INSERTS) >= 64:
+            _USUAL_INSERTS.clear()
+        _USUAL_INSERTS[input_id] = known
+    return known
+
+
+def _bound(fields: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The fields a row binds when it holds the usual values (of their very type), else None."""
+    for position, usual in _USUAL_AT:
+        value = fields[position]
+        if usual is None:
+            if value is not None:
+                return None
+        elif type(value) is not type(usual) or value != usual:
+            return None
+    return tuple([fields[position] for position in _BOUND_AT])
+
+
+def insert_rows(
+    conn: sqlite3.Connection, rows: list[tuple[Any, ...]], input_id: int | None
+) -> None:
+    """Insert exchange rows (``exchange_fields``), in order, as ``input_id``'s; the runs of rows
+    that hold the usual values (``_USUAL``) bind the other fields only."""
+    run: list[tuple[Any, ...]] = []
+    usual_run = False
+    for fields in rows:
+        bound = _bound(fields)
+        usual = bound is not None
+        if usual != usual_run and run:
+            conn.executemany(
+                _usual_insert(input_id) if usual_run else exchange_insert(input_id), run
+            )
+            run = []
+        usual_run = usual
+        run.append(fields if bound is None else bound)
+    if run:
+        conn.executemany(_usual_insert(input_id) if usual_run else exchange_insert(input_id), run)
 
 
 _INSERT_EXCHANGE_WITH_ID = (

@@ -92,7 +92,7 @@ def _child(
     child's own database (``shard``: an exchanges table, no index) and committed, then one
     message per block: its number, and its rows' ids there with their times and credential
     sightings (packed)."""
-    from discovery.case.store import exchange_insert
+    from discovery.case.store import insert_rows
     from discovery.ingest.zeek_rows import rows
     from discovery.sources.zeek import BLOCK_LINES
 
@@ -102,14 +102,13 @@ def _child(
     progress = (lambda done: send(("progress", done))) if share[0] == 0 else None
     db = sqlite3.connect(shard, isolation_level=None)
     db.execute("PRAGMA synchronous = OFF")  # a scratch file: a crash reads the log again
-    insert = exchange_insert(None)
     index = share[0]
     written = 0
 
     def write(block: int, batch: list[PreparedExchange]) -> None:
         nonlocal written
         db.execute("BEGIN IMMEDIATE")
-        db.executemany(insert, [row[0] for row in batch])
+        insert_rows(db, [row[0] for row in batch], None)
         db.execute("COMMIT")
         first = written + 1
         written += len(batch)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from discovery.case import schema
-from discovery.case.store import Store, names_json
+from discovery.case.store import Store, exchange_fields, exchange_insert, insert_rows, names_json
 from discovery.errors import CaseFileError
 from discovery.redact.secrets import key_path_for, redact
 from tests.conftest import make_exchange, make_sighting
@@ -419,3 +419,33 @@ def test_a_version_14_case_gets_the_client_index_and_keeps_its_rows(
         )
         assert "INDEX exchanges_client (client_ip=?)" in plan and "TEMP B-TREE" not in plan
         assert [r[0] for r in store.conn.execute(query, ("10.0.0.9",))] == [1.0, 3.0]
+
+
+def test_rows_holding_the_usual_values_are_stored_as_every_row_is(tmp_path: Path) -> None:
+    """``insert_rows`` binds only the fields of rows that hold the usual values (no TLS, no
+    anomaly, ...) and writes those values in its statement: each row, in any mix of rows with
+    and without them, is stored with the values and SQL types a plain insert of all its fields
+    stores, in order."""
+    usual = exchange_fields(make_exchange(path="/plain"))
+    rows = [
+        usual,
+        exchange_fields(make_exchange(path="/tls", tls=True, sni="api.example", ja4="t13d")),
+        usual,
+        usual,
+        exchange_fields(make_exchange(path="/odd", anomalies=("obs_fold",))),
+        tuple(1.0 if n == 23 else v for n, v in enumerate(usual)),  # partial as a float
+        tuple("" if n == 8 else v for n, v in enumerate(usual)),  # an empty SNI, not NULL
+        exchange_fields(make_exchange(path="/last", protocol="grpc")),
+    ]
+    stored = {}
+    for way in ("usual", "plain"):
+        with Store.open(tmp_path / f"{way}.db") as store, store.transaction() as conn:
+            if way == "usual":
+                insert_rows(conn, rows, 7)
+            else:
+                conn.executemany(exchange_insert(7), rows)
+            columns = [row[1] for row in conn.execute("PRAGMA table_info(exchanges)")]
+            typed = ", ".join(f"{c}, typeof({c})" for c in columns)
+            stored[way] = conn.execute(f"SELECT {typed} FROM exchanges ORDER BY id").fetchall()
+    assert stored["usual"] == stored["plain"]
+    assert len(stored["usual"]) == len(rows)
