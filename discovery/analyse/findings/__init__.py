@@ -54,6 +54,10 @@ TRAFFIC_ONLY: set[str] = set()
 # Rules that read the inventory too (endpoints, ``exchanges.endpoint_id``), never sightings nor
 # findings: they may run as soon as the inventory is written, while sightings are rebuilt.
 AFTER_INVENTORY: set[str] = set()
+# The part of an after-inventory rule that reads no endpoint (``prepare(store, limits)``, left in
+# the connection for the rule to find): the findings child runs it while it waits for the
+# inventory; without it, the rule does that part itself.
+PREPARE: dict[str, Callable[[Store, dict[str, float]], object]] = {}
 
 # Modules that register rules when imported.
 RULE_MODULES: list[str] = [
@@ -194,3 +198,12 @@ def _run_rules(
         return found
     finally:
         _RUN_MEMO = None
+
+
+def _prepare_rules(store: Store, rule_ids: Iterable[str], limits: dict[str, float]) -> None:
+    """The ``PREPARE`` part of each rule that has one."""
+    for rule_id in rule_ids:
+        if rule_id in PREPARE:
+            started = time.process_time()
+            PREPARE[rule_id](store, limits)
+            log.debug("findings: %s prepared in %.3f s", rule_id, time.process_time() - started)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
-from discovery.analyse.findings import Finding, rule, shared
+from discovery.analyse.findings import PREPARE, Finding, rule, shared
 from discovery.case.store import Store
 from discovery.timeutil import iso
 
@@ -382,6 +382,32 @@ class _Walk:
         self.statuses: Counter[str] = Counter()
 
 
+def _walkers(store: Store, limits: dict[str, float]) -> str:
+    """The (identity, host, method)s with at least ``enumeration_distinct_ids`` distinct paths,
+    in a temporary table (kept in SQL, compared as a subquery's rows would be), made once:
+    only those can walk that many ids of one endpoint. Reads no endpoint."""
+    threshold = max(int(limits["enumeration_distinct_ids"]), 1)
+    table = f"object_walkers_{threshold}"
+    made = store.conn.execute(
+        "SELECT 1 FROM temp.sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
+    if made is None:
+        store.conn.execute(
+            f"CREATE TEMP TABLE {table} AS "
+            "SELECT COALESCE(c.identity_id, '') AS identity, COALESCE(e.host, '') AS host, "
+            "e.method AS method "
+            "FROM exchanges e JOIN exchange_credentials ec ON ec.exchange_id = e.id "
+            "JOIN credentials c ON c.id = ec.credential_id "
+            "WHERE e.method IS NOT NULL AND e.path IS NOT NULL "
+            "GROUP BY 1, 2, 3 HAVING COUNT(DISTINCT e.path) >= ?",
+            (threshold,),
+        )
+    return f"temp.{table}"
+
+
+PREPARE["object_enumeration"] = _walkers
+
+
 @rule(
     "object_enumeration",
     after_inventory=True,
@@ -393,46 +419,47 @@ def object_enumeration(store: Store, limits: dict[str, float]) -> Iterator[Findi
     threshold = int(limits["enumeration_distinct_ids"])
     window = limits["enumeration_window_seconds"]
     walks: dict[tuple[str, str, str, str], _Walk] = {}
-    shared: dict[str, str] = {}  # one string per distinct id, however often it is requested
+    oid_texts: dict[str, str] = {}  # one string per distinct id, however often it is requested
     # Only (identity, host, method)s with at least ``threshold`` distinct paths can walk that
     # many ids of one endpoint (a walk is finer: one template of them): the rest, nearly all
     # traffic, is ruled out in SQL and never reaches Python.
     last_id: int | None = None
     idents: list[str | None] = []  # the identities the exchange ``last_id`` was read for
-    for exchange_id, ident, host, method, path, template, ts, status in store.conn.execute(
-        # (row values IN a subquery: SQLite indexes the walkers; NULLs compared as ''). In time
-        # order, one sort: an exchange's rows (one per credential it carried) come together
-        # and are taken once per identity
+    walkers = _walkers(store, limits)
+    rows = store.conn.execute(
+        # (row values IN the walkers: NULLs compared as ''). In time order, one sort: an
+        # exchange's rows (one per credential it carried) come together and are taken once
+        # per identity
         "SELECT e.id, c.identity_id, e.host, e.method, e.path, ep.template, e.ts, e.status "
         "FROM exchanges e JOIN exchange_credentials ec ON ec.exchange_id = e.id "
         "JOIN credentials c ON c.id = ec.credential_id "
         "LEFT JOIN endpoints ep ON ep.id = e.endpoint_id "
         "WHERE e.method IS NOT NULL AND e.path IS NOT NULL "
         "AND (COALESCE(c.identity_id, ''), COALESCE(e.host, ''), e.method) IN ("
-        "SELECT COALESCE(c.identity_id, ''), COALESCE(e.host, ''), e.method "
-        "FROM exchanges e JOIN exchange_credentials ec ON ec.exchange_id = e.id "
-        "JOIN credentials c ON c.id = ec.credential_id "
-        "WHERE e.method IS NOT NULL AND e.path IS NOT NULL "
-        "GROUP BY 1, 2, 3 HAVING COUNT(DISTINCT e.path) >= ?) "
-        "ORDER BY e.ts, e.id",
-        (max(threshold, 1),),
-    ):
-        if exchange_id != last_id:
-            last_id, idents = exchange_id, [ident]
-        elif ident in idents:
-            continue
-        else:
-            idents.append(ident)
-        found = object_ids(path, template)
-        if found is not None:
-            key = (ident, host or "", method, found[0])
-            walk = walks.get(key)
-            if walk is None:
-                walk = walks[key] = _Walk()
-            walk.times.append(ts)
-            walk.oids.append(shared.setdefault(found[1], found[1]))
-            walk.statuses[str(status)] += 1
-    del shared
+        f"SELECT identity, host, method FROM {walkers}) "
+        "ORDER BY e.ts, e.id"
+    )
+    try:
+        for exchange_id, ident, host, method, path, template, ts, status in rows:
+            if exchange_id != last_id:
+                last_id, idents = exchange_id, [ident]
+            elif ident in idents:
+                continue
+            else:
+                idents.append(ident)
+            found = object_ids(path, template)
+            if found is not None:
+                key = (ident, host or "", method, found[0])
+                walk = walks.get(key)
+                if walk is None:
+                    walk = walks[key] = _Walk()
+                walk.times.append(ts)
+                walk.oids.append(oid_texts.setdefault(found[1], found[1]))
+                walk.statuses[str(status)] += 1
+    finally:
+        rows.close()  # (a table read by a running statement cannot be dropped)
+        store.conn.execute(f"DROP TABLE IF EXISTS {walkers}")
+    del oid_texts
     for (ident, host, method, template), walk in walks.items():
         distinct, start = max_distinct_in_window(zip(walk.times, walk.oids, strict=True), window)
         if distinct < threshold:

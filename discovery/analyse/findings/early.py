@@ -22,6 +22,7 @@ from discovery.analyse.findings import (
     AFTER_INVENTORY,
     TRAFFIC_ONLY,
     Finding,
+    _prepare_rules,
     _run_rules,
     load_rules,
     thresholds_for,
@@ -116,6 +117,8 @@ def _child(
         with Store.open(path, create=False) as store:
             store.conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # as the analysis reads
             found = read_fast(store, lambda: _run_rules(store, traffic_only, limits))
+            # what the later rules can read before the inventory, read while it is written
+            read_fast(store, lambda: _prepare_rules(store, after_inventory, limits))
             if after_inventory and _inventory_written(go):
                 found |= read_fast(store, lambda: _run_rules(store, after_inventory, limits))
         conn.send_bytes(pickle.dumps(found, pickle.HIGHEST_PROTOCOL))

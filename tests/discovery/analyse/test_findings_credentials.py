@@ -280,6 +280,30 @@ def test_object_enumeration_counts_a_request_once_per_identity(store: Store) -> 
         assert row["evidence"]["window_start"] == iso(T0)
 
 
+def test_object_enumeration_finds_its_walkers_prepared_or_not(store: Store) -> None:
+    """The walkers (identities with enough distinct paths) read before the inventory, as the
+    findings child does while it waits, give the findings the rule gives alone; the rule
+    leaves nothing behind in the connection."""
+    from discovery.analyse.findings import PREPARE, thresholds_for
+    from discovery.analyse.findings.credentials import object_enumeration
+
+    headers = bearer({"iss": "https://idp", "sub": "svc-scraper"})
+    few = bearer({"iss": "https://idp", "sub": "svc-sync"})
+    ingest(
+        store,
+        *[obs(headers, ts=T0 + i * 5, target=f"/v1/orders/{1000 + i}") for i in range(60)],
+        *[obs(few, ts=T0 + i * 5, target=f"/v1/orders/{i % 40}") for i in range(60)],
+    )
+    limits = thresholds_for(store)
+    alone = list(object_enumeration(store, limits))
+    PREPARE["object_enumeration"](store, limits)
+    prepared = list(object_enumeration(store, limits))
+    assert [f.subject_id for f in alone] == ["jwt:https://idp|svc-scraper"]
+    assert prepared == alone
+    temp = store.conn.execute("SELECT name FROM temp.sqlite_master").fetchall()
+    assert temp == []
+
+
 @pytest.mark.parametrize("spread", ["slow", "same id"])
 def test_object_enumeration_near_misses(store: Store, spread: str) -> None:
     headers = bearer({"iss": "https://idp", "sub": "svc-sync"})
