@@ -679,16 +679,26 @@ _INSERT_EXCHANGE = (
 _INSERTS: dict[int | None, str] = {}
 
 
+def _input_value(input_id: int | None) -> str:
+    """An input's id as SQL writes it in a statement (an int from this package, never input)."""
+    return "NULL" if input_id is None else str(int(input_id))
+
+
+def _with_input(statement: str, input_id: int | None, memo: dict[int | None, str]) -> str:
+    """``statement`` (an INSERT whose first value is the input's id) with the id written in,
+    remembered in ``memo`` (a few inputs per ingest; cleared past 64)."""
+    known = memo.get(input_id)
+    if known is None:
+        known = statement.replace(" VALUES (?, ", f" VALUES ({_input_value(input_id)}, ", 1)
+        if len(memo) >= 64:
+            memo.clear()
+        memo[input_id] = known
+    return known
+
+
 def exchange_insert(input_id: int | None) -> str:
     """The INSERT of an input's exchange rows (``exchange_fields``), its id in the statement."""
-    known = _INSERTS.get(input_id)
-    if known is None:
-        value = "NULL" if input_id is None else str(int(input_id))
-        known = _INSERT_EXCHANGE.replace(" VALUES (?, ", f" VALUES ({value}, ", 1)
-        if len(_INSERTS) >= 64:
-            _INSERTS.clear()
-        _INSERTS[input_id] = known
-    return known
+    return _with_input(_INSERT_EXCHANGE, input_id, _INSERTS)
 
 
 _COPIES: dict[tuple[str, int | None], str] = {}
@@ -700,10 +710,10 @@ def _copy_exchanges(source: str, input_id: int | None) -> str:
     key = (source, input_id)
     known = _COPIES.get(key)
     if known is None:
-        value = "NULL" if input_id is None else str(int(input_id))
         columns = _EXCHANGE_COLUMNS.split(", ", 1)[1]
         known = (
-            f"INSERT INTO main.exchanges({_EXCHANGE_COLUMNS}) SELECT {value}, {columns} "
+            f"INSERT INTO main.exchanges({_EXCHANGE_COLUMNS}) "
+            f"SELECT {_input_value(input_id)}, {columns} "
             f'FROM "{source}".exchanges WHERE id BETWEEN ? AND ? ORDER BY id'
         )
         if len(_COPIES) >= 64:
@@ -745,14 +755,7 @@ _USUAL_INSERTS: dict[int | None, str] = {}
 
 def _usual_insert(input_id: int | None) -> str:
     """``exchange_insert`` of rows that hold the usual values (``_USUAL``)."""
-    known = _USUAL_INSERTS.get(input_id)
-    if known is None:
-        value = "NULL" if input_id is None else str(int(input_id))
-        known = _INSERT_USUAL.replace(" VALUES (?, ", f" VALUES ({value}, ", 1)
-        if len(_USUAL_INSERTS) >= 64:
-            _USUAL_INSERTS.clear()
-        _USUAL_INSERTS[input_id] = known
-    return known
+    return _with_input(_INSERT_USUAL, input_id, _USUAL_INSERTS)
 
 
 def _bound(fields: tuple[Any, ...]) -> tuple[Any, ...] | None:
