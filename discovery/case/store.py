@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -676,7 +677,6 @@ _INSERT_EXCHANGE = (
     f"INSERT INTO exchanges({_EXCHANGE_COLUMNS}) VALUES "
     f"({', '.join('?' for _ in _EXCHANGE_COLUMNS.split(','))})"
 )
-_INSERTS: dict[int | None, str] = {}
 
 
 def _input_value(input_id: int | None) -> str:
@@ -684,42 +684,27 @@ def _input_value(input_id: int | None) -> str:
     return "NULL" if input_id is None else str(int(input_id))
 
 
-def _with_input(statement: str, input_id: int | None, memo: dict[int | None, str]) -> str:
-    """``statement`` (an INSERT whose first value is the input's id) with the id written in,
-    remembered in ``memo`` (a few inputs per ingest; cleared past 64)."""
-    known = memo.get(input_id)
-    if known is None:
-        known = statement.replace(" VALUES (?, ", f" VALUES ({_input_value(input_id)}, ", 1)
-        if len(memo) >= 64:
-            memo.clear()
-        memo[input_id] = known
-    return known
+def _with_input(statement: str, input_id: int | None) -> str:
+    """``statement`` (an INSERT whose first value is the input's id) with the id written in."""
+    return statement.replace(" VALUES (?, ", f" VALUES ({_input_value(input_id)}, ", 1)
 
 
+@lru_cache(maxsize=64)  # a few inputs per ingest
 def exchange_insert(input_id: int | None) -> str:
     """The INSERT of an input's exchange rows (``exchange_fields``), its id in the statement."""
-    return _with_input(_INSERT_EXCHANGE, input_id, _INSERTS)
+    return _with_input(_INSERT_EXCHANGE, input_id)
 
 
-_COPIES: dict[tuple[str, int | None], str] = {}
-
-
+@lru_cache(maxsize=64)
 def _copy_exchanges(source: str, input_id: int | None) -> str:
     """The INSERT ... SELECT of the rows with ids from ? to ? of the exchanges of the attached
     database ``source`` (a name this package gave: never from input), as this input's."""
-    key = (source, input_id)
-    known = _COPIES.get(key)
-    if known is None:
-        columns = _EXCHANGE_COLUMNS.split(", ", 1)[1]
-        known = (
-            f"INSERT INTO main.exchanges({_EXCHANGE_COLUMNS}) "
-            f"SELECT {_input_value(input_id)}, {columns} "
-            f'FROM "{source}".exchanges WHERE id BETWEEN ? AND ? ORDER BY id'
-        )
-        if len(_COPIES) >= 64:
-            _COPIES.clear()
-        _COPIES[key] = known
-    return known
+    columns = _EXCHANGE_COLUMNS.split(", ", 1)[1]
+    return (
+        f"INSERT INTO main.exchanges({_EXCHANGE_COLUMNS}) "
+        f"SELECT {_input_value(input_id)}, {columns} "
+        f'FROM "{source}".exchanges WHERE id BETWEEN ? AND ? ORDER BY id'
+    )
 
 
 # Columns most rows leave at one value (plain HTTP: no TLS, no anomaly, no gRPC or GraphQL),
@@ -750,12 +735,12 @@ _INSERT_USUAL = (
     + ", ".join(next((u[2] for u in _USUAL if u[0] == name), "?") for name in _FIELDS)
     + ")"
 )
-_USUAL_INSERTS: dict[int | None, str] = {}
 
 
+@lru_cache(maxsize=64)
 def _usual_insert(input_id: int | None) -> str:
     """``exchange_insert`` of rows that hold the usual values (``_USUAL``)."""
-    return _with_input(_INSERT_USUAL, input_id, _USUAL_INSERTS)
+    return _with_input(_INSERT_USUAL, input_id)
 
 
 def _bound(fields: tuple[Any, ...]) -> tuple[Any, ...] | None:
