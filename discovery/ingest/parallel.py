@@ -127,8 +127,7 @@ def _child(
     """One share of the flows read and converted; batches of rows (with their keys) sent."""
     from discovery.sources.pcap import read_share
 
-    gc.freeze()  # what the fork inherited is never garbage: collections skip it
-    gc.set_threshold(YOUNG_GC, *gc.get_threshold()[1:])
+    child_collections()
     send = child_sender(conn, unused)
     stats = IngestStats()
     prepare = Preparer(fingerprint)
@@ -228,6 +227,14 @@ def convert_in_children(
     finally:
         for stream in streams:  # ends and joins every child, whatever happened
             stream.close()
+
+
+def child_collections() -> None:
+    """In a reading child, once: what the fork inherited is frozen (never garbage: no
+    collection walks it again) and the youngest generation is collected every ``YOUNG_GC``
+    allocations (the older generations' thresholds unchanged)."""
+    gc.freeze()
+    gc.set_threshold(YOUNG_GC, *gc.get_threshold()[1:])
 
 
 @contextmanager

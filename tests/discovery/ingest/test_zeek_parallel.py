@@ -3,6 +3,7 @@ in the log's order, counters, warnings), plain and gzip, TSV and JSON."""
 
 from __future__ import annotations
 
+import gc
 import gzip
 import hashlib
 import json
@@ -170,6 +171,40 @@ def test_children_write_what_the_in_process_path_writes(tmp_path: Path, name: st
     assert there.as_dict() == here.as_dict()
     assert seen and seen[-1] == log.stat().st_size
     assert attached == ["main"] and _leftovers(tmp_path) == []
+
+
+@pytest.mark.integration  # starts processes
+def test_collector_thresholds_given_back(tmp_path: Path) -> None:
+    """While the children's rows are merged and written the youngest generation is collected
+    less often (as for a capture); after the read, after a refused log and after a read the
+    writer abandoned, this process collects as it did before."""
+    log = tmp_path / "http.log"
+    _write(log, "tsv")
+    bogus = tmp_path / "bogus.log"
+    bogus.write_text("#separator \\x09\n" + "x\ty\n" * 10)
+    before = gc.get_threshold()
+    custom = (1234, 11, 12)
+    gc.set_threshold(*custom)
+    try:
+        with Store.open(tmp_path / "case.db") as store:
+            during = []
+            with zeek_parallel.SharedRead(store, log, IngestStats()) as shared:
+                for _ in shared.rows():
+                    during.append(gc.get_threshold())
+            assert during and set(during) == {(parallel.YOUNG_GC, 11, 12)}
+            assert gc.get_threshold() == custom
+            with (
+                pytest.raises(InputError),
+                zeek_parallel.SharedRead(store, bogus, IngestStats()) as shared,
+            ):
+                list(shared.rows())
+            assert gc.get_threshold() == custom
+            with zeek_parallel.SharedRead(store, log, IngestStats()) as shared:
+                next(iter(shared.rows()))
+                assert gc.get_threshold() == (parallel.YOUNG_GC, 11, 12)
+            assert gc.get_threshold() == custom  # abandoned: closed by the context's exit
+    finally:
+        gc.set_threshold(*before)
 
 
 @pytest.mark.integration  # starts processes
