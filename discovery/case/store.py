@@ -483,35 +483,41 @@ class Store:
         self._link_credentials(batch, first_id)
         return count
 
-    def insert_copied(
-        self, exchanges: list[PreparedExchange], sources: list[str], input_id: int | None
+    def insert_blocks(
+        self, blocks: list[CopiedBlock], sources: list[str], input_id: int | None
     ) -> int:
-        """As ``insert_prepared``, for rows a child process already wrote into a database of
-        its own attached to this connection (``ATTACH``): each item's first member is (the
-        index of its database's schema name in ``sources``, the row's id there) instead of
-        its fields. Runs of consecutive rows are copied by SQLite itself (``INSERT ...
-        SELECT``: no Python per row); the rows' times and credential sightings are written
-        here as ``insert_prepared`` writes them."""
+        """Insert blocks of rows a child process already wrote, with their credential links,
+        into a database of its own attached to this connection (``ATTACH`` under the name
+        ``sources[block.source]``), as ``insert_prepared`` inserts rows: SQLite copies the rows
+        and their links itself (``INSERT ... SELECT``: no Python per row), and the blocks'
+        credentials (each block's first and last sighting and count of each, summed here),
+        aliases and issued tokens are written once for all the blocks, as for one batch."""
         conn = self.conn
         self._start_bulk()
-        count = len(exchanges)
-        if not count:
-            return 0
-        first_id = self._last_exchange_id()
-        start = 0
-        while start < count:
-            where: tuple[int, int] = exchanges[start][0]
-            source, low = where[0], where[1]
-            end = start + 1
-            while end < count:
-                ref: tuple[int, int] = exchanges[end][0]
-                if ref[0] != source or ref[1] != low + (end - start):
-                    break
-                end += 1
-            conn.execute(_copy_exchanges(sources[source], input_id), (low, low + end - start - 1))
-            start = end
-        self._check_ids(first_id, count)
-        self._link_credentials(exchanges, first_id)
+        count = 0
+        last_id = self._last_exchange_id()
+        creds: dict[str, _CredAgg] = {}
+        aliases: set[tuple[str, str]] = set()
+        issued: list[tuple[Any, ...]] = []
+        for block in blocks:
+            source, low, rows = sources[block.source], block.low, block.count
+            conn.execute(_copy_exchanges(source, input_id), (low, low + rows - 1))
+            self._check_ids(last_id, rows)
+            offset = last_id + 1 - low  # a row's id here minus its id there
+            conn.execute(_copy_links(source), (offset, low, low + rows - 1))
+            for row in block.issued:
+                issued.append((row[0] + offset, *row[1:]))
+            for sighting, first, last, uses in block.credentials:
+                cid = credential_id(sighting.fingerprint)
+                agg = creds.get(cid)
+                if agg is None:
+                    creds[cid] = _CredAgg(sighting, first, last, uses)
+                else:
+                    agg.merge(first, last, uses)
+            aliases.update(block.aliases)
+            last_id += rows
+            count += rows
+        self._write_credentials(creds, [], issued, aliases)
         return count
 
     def _start_bulk(self) -> None:
@@ -534,43 +540,21 @@ class Store:
         """The credential sightings of rows just inserted with ids from ``first_id + 1``:
         their links, the credentials and identities (first and last seen, requests), the
         tokens responses issued and the credentials' aliases."""
+        found = CredentialWrites(batch, first_id)
+        self._write_credentials(found.creds, found.links, found.issued, found.aliases)
+
+    def _write_credentials(
+        self,
+        creds: dict[str, _CredAgg],
+        links: list[tuple[int, str, str, str]],
+        issued: list[tuple[Any, ...]],
+        aliases: set[tuple[str, str]],
+    ) -> None:
         conn = self.conn
-        creds: dict[str, _CredAgg] = {}
-        links: list[tuple[int, str, str, str]] = []
-        aliases: set[tuple[str, str]] = set()
-        issued: list[tuple[Any, ...]] = []
-        row_id = first_id
-        for _fields, ts, sightings in batch:
-            row_id += 1
-            if not sightings:
-                continue
-            seen: set[tuple[str, str, str]] | None = set() if len(sightings) > 1 else None
-            for sighting in sightings:
-                cid = credential_id(sighting.fingerprint)
-                if sighting.location == "response":  # issued by a token response: not a use
-                    issued.append(_issued_row(row_id, cid, sighting))
-                    continue
-                if seen is not None:
-                    link = (cid, sighting.location, sighting.name)
-                    if link in seen:
-                        continue
-                    seen.add(link)
-                links.append((row_id, cid, sighting.location, sighting.name))
-                agg = creds.get(cid)
-                if agg is None:
-                    creds[cid] = _CredAgg(sighting, ts)
-                else:
-                    agg.add(ts)
-                for alias in sighting.aliases:
-                    aliases.add((alias, cid))
         if creds:
             self._upsert_credentials(creds)
         if links:
-            conn.executemany(
-                "INSERT OR IGNORE INTO exchange_credentials"
-                "(exchange_id, credential_id, location, name) VALUES (?, ?, ?, ?)",
-                links,
-            )
+            conn.executemany(INSERT_LINK, links)
         if issued:
             conn.executemany(
                 "INSERT OR IGNORE INTO issued_tokens(exchange_id, credential_id, fingerprint, "
@@ -635,16 +619,94 @@ class _CredAgg:
 
     __slots__ = ("count", "first", "last", "sighting")
 
-    def __init__(self, sighting: CredentialSighting, ts: float) -> None:
+    def __init__(
+        self, sighting: CredentialSighting, first: float, last: float, count: int = 1
+    ) -> None:
         self.sighting = sighting
-        self.first = ts
-        self.last = ts
-        self.count = 1
+        self.first = first
+        self.last = last
+        self.count = count
 
     def add(self, ts: float) -> None:
         self.first = min(self.first, ts)
         self.last = max(self.last, ts)
         self.count += 1
+
+    def merge(self, first: float, last: float, count: int) -> None:
+        """Another batch's aggregate of the same credential added."""
+        self.first = min(self.first, first)
+        self.last = max(self.last, last)
+        self.count += count
+
+
+class CredentialWrites:
+    """What the credential sightings of a batch of rows write (their ids from ``first_id +
+    1``): each credential's aggregate (in the order first seen), the links (once per row,
+    credential, location and name), the tokens responses issued and the aliases."""
+
+    __slots__ = ("aliases", "creds", "issued", "links")
+
+    def __init__(self, batch: list[PreparedExchange], first_id: int) -> None:
+        self.creds: dict[str, _CredAgg] = {}
+        self.links: list[tuple[int, str, str, str]] = []
+        self.aliases: set[tuple[str, str]] = set()
+        self.issued: list[tuple[Any, ...]] = []
+        creds, links, aliases, issued = self.creds, self.links, self.aliases, self.issued
+        row_id = first_id
+        for _fields, ts, sightings in batch:
+            row_id += 1
+            if not sightings:
+                continue
+            seen: set[tuple[str, str, str]] | None = set() if len(sightings) > 1 else None
+            for sighting in sightings:
+                cid = credential_id(sighting.fingerprint)
+                if sighting.location == "response":  # issued by a token response: not a use
+                    issued.append(_issued_row(row_id, cid, sighting))
+                    continue
+                if seen is not None:
+                    link = (cid, sighting.location, sighting.name)
+                    if link in seen:
+                        continue
+                    seen.add(link)
+                links.append((row_id, cid, sighting.location, sighting.name))
+                agg = creds.get(cid)
+                if agg is None:
+                    creds[cid] = _CredAgg(sighting, ts, ts)
+                else:
+                    agg.add(ts)
+                for alias in sighting.aliases:
+                    aliases.add((alias, cid))
+
+    def credentials(self) -> list[tuple[CredentialSighting, float, float, int]]:
+        """Each credential's first sighting, first and last time and uses, in the order first
+        seen (``CopiedBlock.credentials``)."""
+        return [(agg.sighting, agg.first, agg.last, agg.count) for agg in self.creds.values()]
+
+
+class CopiedBlock:
+    """A block of rows a child process wrote into its own database (``sources[source]`` of
+    ``Store.insert_blocks``), ids ``low`` to ``low + count - 1`` there, with their links; and
+    what the rows' credential sightings write here: each credential's first sighting with the
+    first and last time and number of its uses in the block, the aliases, and the issued
+    tokens (their exchange ids there)."""
+
+    __slots__ = ("aliases", "count", "credentials", "issued", "low", "source")
+
+    def __init__(
+        self,
+        source: int,
+        low: int,
+        count: int,
+        credentials: list[tuple[CredentialSighting, float, float, int]],
+        aliases: list[tuple[str, str]],
+        issued: list[tuple[Any, ...]],
+    ) -> None:
+        self.source = source
+        self.low = low
+        self.count = count
+        self.credentials = credentials
+        self.aliases = aliases
+        self.issued = issued
 
 
 def _issued_row(exchange_id: int, cid: str, sighting: CredentialSighting) -> tuple[Any, ...]:
@@ -704,6 +766,23 @@ def _copy_exchanges(source: str, input_id: int | None) -> str:
         f"INSERT INTO main.exchanges({_EXCHANGE_COLUMNS}) "
         f"SELECT {_input_value(input_id)}, {columns} "
         f'FROM "{source}".exchanges WHERE id BETWEEN ? AND ? ORDER BY id'
+    )
+
+
+INSERT_LINK = (
+    "INSERT OR IGNORE INTO exchange_credentials(exchange_id, credential_id, location, name) "
+    "VALUES (?, ?, ?, ?)"
+)
+
+
+@lru_cache(maxsize=64)
+def _copy_links(source: str) -> str:
+    """The INSERT ... SELECT of the credential links of the attached database ``source`` (a
+    name this package gave) of its rows with ids from ? to ?, each id moved by the first ?."""
+    return (
+        "INSERT OR IGNORE INTO main.exchange_credentials(exchange_id, credential_id, location, "
+        "name) SELECT exchange_id + ?, credential_id, location, name "
+        f'FROM "{source}".exchange_credentials WHERE exchange_id BETWEEN ? AND ?'
     )
 
 

@@ -2,7 +2,8 @@
 
 Observed exchanges are converted at the secret boundary (``discovery.redact.convert``) on their
 way in; rows already converted in child processes (``discovery.ingest.parallel``) go in as they
-are, in the same batches and transactions. A large load into a case with no exchanges yet
+are, in the same batches and transactions; blocks of rows children wrote into databases of
+their own are copied from there (``add_copied``). A large load into a case with no exchanges yet
 (``bulk``) builds the exchanges' indexes once at its end (``discovery.case.bulk``).
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Callable, Iterable
 from discovery.case import bulk as bulk_load
 from discovery.case import inputs
 from discovery.case.pending import mark_pending
-from discovery.case.store import PreparedExchange, Store
+from discovery.case.store import CopiedBlock, PreparedExchange, Store
 from discovery.models import Exchange, ObservedExchange
 from discovery.redact.convert import to_exchanges
 
@@ -33,7 +34,6 @@ class ExchangeWriter:
         self.written = 0
         self._bulk = bulk  # first write: defer the indexes when the case has no exchanges
         self.deferred = False  # indexes dropped by this load, built again by ``close``
-        self._sources: list[str] | None = None  # of the rows ``add_prepared`` writes
 
     def add(self, observed: ObservedExchange) -> None:
         self._pending.extend(to_exchanges(observed, self.store.fingerprint))
@@ -44,14 +44,10 @@ class ExchangeWriter:
         for item in observed:
             self.add(item)
 
-    def add_prepared(
-        self, prepared: Iterable[PreparedExchange], copied_from: list[str] | None = None
-    ) -> None:
+    def add_prepared(self, prepared: Iterable[PreparedExchange]) -> None:
         """Write exchanges already converted into rows (``parallel.convert_in_children``), in
-        the same batches and transactions as ``add``; with ``copied_from``, rows child
-        processes wrote into databases attached under those names (``Store.insert_copied``)."""
+        the same batches and transactions as ``add``."""
         self.flush()
-        self._sources = copied_from
         batch: list[PreparedExchange] = []
         for item in prepared:
             batch.append(item)
@@ -59,6 +55,22 @@ class ExchangeWriter:
                 self._write(batch)
                 batch = []
         self._write(batch)
+
+    def add_copied(self, blocks: Iterable[CopiedBlock], sources: list[str]) -> None:
+        """Write blocks of rows child processes wrote into databases attached under
+        ``sources`` (``Store.insert_blocks``), whole blocks per transaction, a transaction
+        once the blocks reach the batch size."""
+        self.flush()
+        group: list[CopiedBlock] = []
+        rows = 0
+        for block in blocks:
+            group.append(block)
+            rows += block.count
+            if rows >= self.batch_size:
+                self._write_blocks(group, sources)
+                group, rows = [], 0
+        if group:
+            self._write_blocks(group, sources)
 
     def flush(self) -> None:
         """Write the pending batch in one transaction that also marks the analysis pending
@@ -74,11 +86,14 @@ class ExchangeWriter:
         if batch:
             with self.store.transaction():
                 self._first()
-                if self._sources is None:
-                    self.written += self.store.insert_prepared(batch, self.input_id)
-                else:
-                    self.written += self.store.insert_copied(batch, self._sources, self.input_id)
+                self.written += self.store.insert_prepared(batch, self.input_id)
                 self._mark()
+
+    def _write_blocks(self, blocks: list[CopiedBlock], sources: list[str]) -> None:
+        with self.store.transaction():
+            self._first()
+            self.written += self.store.insert_blocks(blocks, sources, self.input_id)
+            self._mark()
 
     def close(self, progress: Callable[[str], None] | None = None) -> None:
         """Build the indexes this load deferred (whatever happened to the load); ``progress``

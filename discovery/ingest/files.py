@@ -14,12 +14,12 @@ import logging
 import operator
 import stat
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from discovery.case import bulk, inputs
-from discovery.case.store import PreparedExchange, Store
+from discovery.case.store import CopiedBlock, PreparedExchange, Store
 from discovery.case.writer import ExchangeWriter, unregister_input
 from discovery.errors import InputBusy, InputError
 from discovery.sources import detect_format, reader_for
@@ -161,8 +161,9 @@ def _read(
     # a large input into a case with no exchanges yet: its indexes are built after the load
     writer = ExchangeWriter(store, claim.id, bulk=print_.size - claim.start >= bulk.BULK_FROM)
     converted: Iterable[PreparedExchange] | None = None
-    copied_from: list[str] | None = None  # rows children wrote into these attached databases
-    done: Callable[[], None] | None = None  # what ends the children's reading
+    # blocks children wrote into databases of their own, the names they are attached under,
+    # and what ends the children and removes the databases
+    copied: tuple[Iterator[CopiedBlock], list[str], Callable[[], None]] | None = None
     if fmt in ("pcap", "pcapng") and claim.start == 0:
         from discovery.ingest import parallel
 
@@ -178,22 +179,24 @@ def _read(
             shared = zeek_parallel.SharedRead(
                 store, path, stats, progress, start=claim.start, end=print_.size
             )
-            converted, copied_from, done = shared.rows(), shared.sources, shared.close
+            copied = (shared.blocks(), shared.sources, shared.close)
         else:  # http.log records straight to their rows (the others converted on the way)
             numbered = zeek_rows.rows(
                 path, stats, store.fingerprint, progress, start=claim.start, end=print_.size
             )
             converted = map(operator.itemgetter(1), numbered)  # lazy: read as rows are asked
     try:
-        if converted is None:
+        if copied is not None:
+            blocks, sources, done = copied
+            try:
+                writer.add_copied(blocks, sources)
+            finally:
+                done()  # ends the children and removes their databases, whatever happened
+        elif converted is None:
             reader = reader_for(fmt, secrets)
             writer.add_all(reader(path, stats, progress, start=claim.start, end=print_.size))
         else:
-            try:
-                writer.add_prepared(converted, copied_from)
-            finally:
-                if done is not None:
-                    done()
+            writer.add_prepared(converted)
         writer.flush()
         if fmt in ("pcap", "pcapng"):
             from discovery.sources.pcap import check_usable

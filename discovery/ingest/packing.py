@@ -7,8 +7,8 @@ travels once, as (id, fields); the receiver keeps them by id. The table is bound
 full the sender starts afresh and says so (``reset``), and the receiver forgets its copy.
 
 One format, one writer (``Packer``) and one reader (``Unpacker``), for the capture children
-(``parallel``, ``live_shared``) and the Zeek children (``zeek_parallel``); compiled with the
-rows they carry.
+(``parallel``, ``live_shared``) and the Zeek children (``zeek_parallel``, which send a block's
+credentials the same way: each with its sighting by id); compiled with the rows they carry.
 """
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ from discovery.models import CredentialSighting
 SIGHTINGS_KEPT = 4096  # distinct credential sightings a child and this process remember
 _AS_TUPLE = operator.attrgetter(*(f.name for f in dataclasses.fields(CredentialSighting)))
 
-# (reset, new sightings as (id, fields), rows as (fields, time, sighting ids))
+# (reset, new sightings as (id, fields), rows as (fields, time, sighting ids) or credentials
+# as (sighting id, first time, last time, uses))
 Packed = tuple[bool, list[tuple[int, tuple[Any, ...]]], list[tuple[Any, ...]]]
+# a credential's sighting, the first and last time of its uses in a block, and their number
+CredentialEntry = tuple[CredentialSighting, float, float, int]
 
 
 class Packer:
@@ -37,35 +40,49 @@ class Packer:
         self.size = 0
 
     def __call__(self, batch: list[PreparedExchange]) -> Packed:
-        reset = self.size >= SIGHTINGS_KEPT  # checked per batch: a batch adds a bounded few
-        if reset:
-            self.known.clear()
-            self.size = 0
+        reset = self._start()
         new: list[tuple[int, tuple[Any, ...]]] = []
         rows: list[tuple[Any, ...]] = []
         for fields, ts, sightings in batch:
             if not sightings:
                 rows.append((fields, ts, ()))
                 continue
-            refs: list[int] = []
-            for sighting in sightings:
-                same = self.known.get(sighting.fingerprint)
-                if same is None:
-                    same = []
-                    self.known[sighting.fingerprint] = same
-                sid = -1
-                for seen, known_id in same:
-                    if seen is sighting or seen == sighting:
-                        sid = known_id
-                        break
-                if sid < 0:
-                    sid = self.size
-                    self.size += 1
-                    same.append((sighting, sid))
-                    new.append((sid, _AS_TUPLE(sighting)))
-                refs.append(sid)
-            rows.append((fields, ts, tuple(refs)))
+            rows.append((fields, ts, tuple([self._ref(s, new) for s in sightings])))
         return reset, new, rows
+
+    def credentials(self, entries: list[CredentialEntry]) -> Packed:
+        """A block's credentials (each one's sighting, first and last time, uses) packed as
+        rows are: each sighting by its id, the new ones with their fields."""
+        reset = self._start()
+        new: list[tuple[int, tuple[Any, ...]]] = []
+        packed: list[tuple[Any, ...]] = [
+            (self._ref(sighting, new), first, last, uses) for sighting, first, last, uses in entries
+        ]
+        return reset, new, packed
+
+    def _start(self) -> bool:
+        """True (and the table emptied) when it is full: checked per batch, as a batch adds
+        a bounded few."""
+        if self.size < SIGHTINGS_KEPT:
+            return False
+        self.known.clear()
+        self.size = 0
+        return True
+
+    def _ref(self, sighting: CredentialSighting, new: list[tuple[int, tuple[Any, ...]]]) -> int:
+        """The id of ``sighting``, added to ``new`` with its fields when it was not sent."""
+        same = self.known.get(sighting.fingerprint)
+        if same is None:
+            same = []
+            self.known[sighting.fingerprint] = same
+        for seen, known_id in same:
+            if seen is sighting or seen == sighting:
+                return known_id
+        sid = self.size
+        self.size += 1
+        same.append((sighting, sid))
+        new.append((sid, _AS_TUPLE(sighting)))
+        return sid
 
 
 class Unpacker:
@@ -81,11 +98,7 @@ class Unpacker:
         new: list[tuple[int, tuple[Any, ...]]],
         rows: list[tuple[Any, ...]],
     ) -> list[PreparedExchange]:
-        known = self.known
-        if reset:
-            known.clear()
-        for sid, fields in new:
-            known[sid] = CredentialSighting(*fields)
+        known = self._learn(reset, new)
         out: list[PreparedExchange] = []
         for row in rows:
             refs: tuple[int, ...] = row[2]
@@ -94,3 +107,23 @@ class Unpacker:
             else:
                 out.append((row[0], row[1], ()))
         return out
+
+    def credentials(
+        self,
+        reset: bool,
+        new: list[tuple[int, tuple[Any, ...]]],
+        entries: list[tuple[Any, ...]],
+    ) -> list[CredentialEntry]:
+        """The receiving end of ``Packer.credentials``."""
+        known = self._learn(reset, new)
+        return [(known[entry[0]], entry[1], entry[2], entry[3]) for entry in entries]
+
+    def _learn(
+        self, reset: bool, new: list[tuple[int, tuple[Any, ...]]]
+    ) -> dict[int, CredentialSighting]:
+        known = self.known
+        if reset:
+            known.clear()
+        for sid, fields in new:
+            known[sid] = CredentialSighting(*fields)
+        return known

@@ -5,14 +5,16 @@ Each child reads the whole log (decompressing it when it is gzip: reading lines 
 part) and converts the records of its blocks of lines (``zeek.read_share``: block ``b`` belongs
 to child ``b`` modulo the number of children) into stored rows itself (the secret boundary:
 credential detection, fingerprinting under the case key). It writes each block's rows into a
-scratch database of its own (no index; WAL, so this process reads while it writes) and sends
-one message per block: its number and its rows' ids there, with their times and credential
-sightings (``packing``). This process attaches the children's databases read-only, merges the
-blocks back into the log's order and copies the rows into the case with SQLite's own
-``INSERT ... SELECT`` (``Store.insert_copied``), writing their credentials as for any row: the
-rows, their ids and order, the credential tables and the counters are those of the in-process
-reader, and this process spends no Python on a row's fields (the single writer was the limit:
-unpickling, unpacking and inserting each row). The pipes, the pumps that drain them while this
+scratch database of its own with their credential links (no index; WAL, so this process
+reads while it writes) and sends one message per block: its number, its rows' ids there, and
+what their credential sightings write besides the links (each credential's first and last use
+and uses in the block, aliases, issued tokens; ``packing``). This process attaches the
+children's databases read-only, merges the blocks back into the log's order and copies rows
+and links into the case with SQLite's own ``INSERT ... SELECT`` (``Store.insert_blocks``),
+summing the blocks' credentials once per write batch: the rows, their ids and order, the
+credential tables and the counters are those of the in-process reader, and this process
+spends no Python on a row (the single writer was the limit: unpickling, unpacking and
+inserting each row, then linking its credentials). The pipes, the pumps that drain them while this
 process writes and the bounded queues are those of the capture path
 (``discovery.ingest.parallel``).
 """
@@ -32,8 +34,9 @@ import tempfile
 from collections.abc import Callable, Generator, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
-from discovery.case.store import PreparedExchange, Store
+from discovery.case.store import CopiedBlock, PreparedExchange, Store
 from discovery.errors import InputError
 from discovery.ingest import parallel
 from discovery.ingest.packing import Packed, Packer, Unpacker
@@ -50,7 +53,9 @@ log = logging.getLogger(__name__)
 
 SHARD_CACHE_KIB = 4096  # page cache of each child's database attached here (read in order)
 _LINE = re.compile(r"\(line (\d+)\)")
-_Block = tuple[int, Packed]  # a block's number and its rows, packed
+# a block's number, its rows' first id and count, its credentials (packed), aliases and
+# issued tokens (``CopiedBlock``)
+_Block = tuple[int, tuple[int, int, Packed, list[tuple[str, str]], list[tuple[Any, ...]]]]
 
 
 # the children pay off below this load average per core (measured on the 2-core box, 100,000
@@ -89,11 +94,12 @@ def _child(
     end: int | None,
     shard: Path,
 ) -> None:
-    """One share of the log's blocks read and converted, each block's rows written into this
-    child's own database (``shard``: an exchanges table, no index) and committed, then one
-    message per block: its number, and its rows' ids there with their times and credential
-    sightings (packed)."""
-    from discovery.case.store import insert_rows
+    """One share of the log's blocks read and converted, each block's rows and their
+    credential links written into this child's own database (``shard``: the case's
+    exchanges and exchange_credentials tables, no index) and committed, then one message per
+    block: its number, its rows' first id there and count, and what their credential
+    sightings write in the case besides the links (``CopiedBlock``; sightings packed)."""
+    from discovery.case.store import INSERT_LINK, CredentialWrites, insert_rows
     from discovery.ingest.zeek_rows import rows
     from discovery.sources.zeek import BLOCK_LINES
 
@@ -104,21 +110,23 @@ def _child(
     progress = (lambda done: send(("progress", done))) if share[0] == 0 else None
     db = sqlite3.connect(shard, isolation_level=None)
     db.execute("PRAGMA synchronous = OFF")  # a scratch file: a crash reads the log again
-    index = share[0]
     written = 0
 
     def write(block: int, batch: list[PreparedExchange]) -> None:
         nonlocal written
+        found = CredentialWrites(batch, written)  # the rows' ids there: from written + 1
         db.execute("BEGIN IMMEDIATE")
         insert_rows(db, [row[0] for row in batch], None)
+        if found.links:
+            db.executemany(INSERT_LINK, found.links)
         db.execute("COMMIT")
         first = written + 1
         written += len(batch)
         if db.execute("SELECT MAX(id) FROM exchanges").fetchone()[0] != written:
             raise RuntimeError(f"{shard}: rows {first}..{written} not where they were written")
-        send(
-            ("rows", (block, pack([((index, first + n), *row[1:]) for n, row in enumerate(batch)])))
-        )
+        credentials = pack.credentials(found.credentials())
+        sent = (first, len(batch), credentials, sorted(found.aliases), found.issued)
+        send(("rows", (block, sent)))
 
     batch: list[PreparedExchange] = []
     current = -1
@@ -145,13 +153,13 @@ def _child(
 
 class SharedRead:
     """A Zeek log read and converted by children sharing its lines, each writing its rows
-    into a database of its own (in a private folder beside the case) that this process
-    attaches read-only to the case's connection: ``rows`` gives the rows in the log's order
-    as (which database, the row's id there) with their times and credential sightings, for
-    ``ExchangeWriter.add_prepared(rows, copied_from=sources)``, which copies them with
-    SQLite's own ``INSERT ... SELECT`` (no Python per row's fields, no pickling of them).
-    ``close`` (also a context manager's exit) ends the children, detaches the databases and
-    removes them."""
+    and their credential links into a database of its own (in a private folder beside the
+    case) that this process attaches read-only to the case's connection: ``blocks`` gives
+    the blocks of rows in the log's order (``CopiedBlock``: which database, the rows' ids
+    there, what their credentials write besides the links), for
+    ``ExchangeWriter.add_copied(blocks, sources)``, which copies rows and links with SQLite's
+    own ``INSERT ... SELECT`` (no Python per row, no pickling of rows). ``close`` (also a
+    context manager's exit) ends the children, detaches the databases and removes them."""
 
     def __init__(
         self,
@@ -172,26 +180,31 @@ class SharedRead:
         self.sources: list[str] = [f"zeek_shard_{n}" for n in range(parallel.shard_count())]
         self._attached: list[str] = []
         self._folder: Path | None = None
-        self._rows: Generator[PreparedExchange, None, None] | None = None
+        self._blocks: Generator[CopiedBlock, None, None] | None = None
 
-    def rows(self) -> Iterator[PreparedExchange]:
-        if self._rows is None:
-            self._rows = self._read()
-        return self._rows
+    def blocks(self) -> Iterator[CopiedBlock]:
+        if self._blocks is None:
+            self._blocks = self._read()
+        return self._blocks
 
-    def _read(self) -> Generator[PreparedExchange, None, None]:
+    def _read(self) -> Generator[CopiedBlock, None, None]:
         self._folder = Path(
             tempfile.mkdtemp(prefix=".ir-console-zeek-", dir=self.store.path.parent)
         )
-        table = self.store.conn.execute(
-            "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = 'exchanges'"
-        ).fetchone()[0]
+        tables = [
+            sql
+            for (sql,) in self.store.conn.execute(
+                "SELECT sql FROM main.sqlite_master WHERE type = 'table' "
+                "AND name IN ('exchanges', 'exchange_credentials') ORDER BY name"
+            )
+        ]
         shards = [self._folder / f"{name}.db" for name in self.sources]
         for shard in shards:  # made here, closed before the fork: a child opens its own
             db = sqlite3.connect(shard, isolation_level=None)
             try:
                 db.execute("PRAGMA journal_mode = WAL")  # read here while the child writes
-                db.execute(table)
+                for table in tables:
+                    db.execute(table)
             finally:
                 db.close()
         fingerprint = self.store.fingerprint
@@ -217,21 +230,23 @@ class SharedRead:
             self.store.conn.execute(f'PRAGMA "{name}".cache_size = -{SHARD_CACHE_KIB}')
         counted = [IngestStats() for _ in children]
         streams = [
-            _blocks(receiver, proc, self.path, child_stats, self.progress)
-            for (receiver, proc), child_stats in zip(children, counted, strict=True)
+            _blocks(index, receiver, proc, self.path, child_stats, self.progress)
+            for index, ((receiver, proc), child_stats) in enumerate(
+                zip(children, counted, strict=True)
+            )
         ]
         try:
-            with parallel.fewer_collections():  # while the rows are merged and written
-                for _block, rows in heapq.merge(*streams, key=operator.itemgetter(0)):
-                    yield from rows
+            with parallel.fewer_collections():  # while the blocks are merged and written
+                for _number, block in heapq.merge(*streams, key=operator.itemgetter(0)):
+                    yield block
         finally:
             for stream in streams:  # ends and joins every child, whatever happened
                 stream.close()
         _gather(self.stats, counted)
 
     def close(self) -> None:
-        if self._rows is not None:
-            self._rows.close()
+        if self._blocks is not None:
+            self._blocks.close()
         while self._attached:
             name = self._attached.pop()
             try:
@@ -270,15 +285,17 @@ def _line_of(warning: str) -> float:
 
 
 def _blocks(
+    source: int,
     receiver: Connection,
     proc: multiprocessing.process.BaseProcess,
     path: Path,
     stats: IngestStats,
     progress: Progress | None,
-) -> Generator[tuple[int, list[PreparedExchange]], None, None]:
-    """One child's blocks with their numbers, in its order, rebuilt into rows to insert."""
-    rebuild = Unpacker()
-    block: _Block
-    for block in child_batches(receiver, proc, path, stats, progress):
-        number, (reset, new, rows) = block
-        yield number, rebuild(reset, new, rows)
+) -> Generator[tuple[int, CopiedBlock], None, None]:
+    """Child ``source``'s blocks with their numbers, in its order."""
+    unpack = Unpacker()
+    message: _Block
+    for message in child_batches(receiver, proc, path, stats, progress):
+        number, (low, count, packed, aliases, issued) = message
+        credentials = unpack.credentials(*packed)
+        yield number, CopiedBlock(source, low, count, credentials, aliases, issued)

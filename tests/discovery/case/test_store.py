@@ -6,13 +6,23 @@ import json
 import sqlite3
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from discovery.case import schema
-from discovery.case.store import Store, exchange_fields, exchange_insert, insert_rows, names_json
+from discovery.case.store import (
+    INSERT_LINK,
+    CopiedBlock,
+    CredentialWrites,
+    Store,
+    exchange_fields,
+    exchange_insert,
+    insert_rows,
+    names_json,
+)
 from discovery.errors import CaseFileError
 from discovery.redact.secrets import key_path_for, redact
 from tests.conftest import make_exchange, make_sighting
@@ -449,3 +459,84 @@ def test_rows_holding_the_usual_values_are_stored_as_every_row_is(tmp_path: Path
             stored[way] = conn.execute(f"SELECT {typed} FROM exchanges ORDER BY id").fetchall()
     assert stored["usual"] == stored["plain"]
     assert len(stored["usual"]) == len(rows)
+
+
+def test_copied_blocks_write_what_inserted_rows_write(tmp_path: Path) -> None:
+    """Blocks of rows a child wrote into its own database with their credential links
+    (``Store.insert_blocks``: rows and links copied by SQLite, each block's credentials summed)
+    leave the case as ``insert_prepared`` of the same rows in one batch leaves it: ids moved
+    after the rows already there, links once per row, credential and identity counts and
+    times, issued tokens and aliases."""
+    one = tmp_path / "one.db"
+    with Store.open(one) as store:
+        key = make_sighting(store, "key-0123456789abcdef")
+        other = make_sighting(store, "key-fedcba9876543210", aliases=("alias-fp",))
+        issued = make_sighting(store, "tok-0123456789abcdef", kind="bearer", location="response")
+    (tmp_path / "copied.db.key").write_bytes(key_path_for(one).read_bytes())
+
+    def row(ts: float, *sightings: object) -> tuple[object, ...]:
+        return (exchange_fields(make_exchange(ts=ts, path=f"/r/{ts:g}")), ts, sightings)
+
+    before = [row(1.0), row(2.0, key)]
+    blocks = [
+        [row(10.0, key), row(5.0, key, key), row(11.0), row(12.0, other, issued)],
+        [row(20.0, other), row(3.0, key), row(30.0)],
+    ]
+    tables = (
+        "exchanges",
+        "exchange_credentials",
+        "credentials",
+        "identities",
+        "issued_tokens",
+        "credential_aliases",
+    )
+    contents = {}
+    for way in ("one", "copied"):
+        with Store.open(tmp_path / f"{way}.db") as store:
+            with store.transaction():
+                store.insert_prepared(before, 4)  # type: ignore[arg-type]
+            if way == "one":
+                with store.transaction():
+                    store.insert_prepared([r for b in blocks for r in b], 4)  # type: ignore[misc]
+            else:
+                copied = _child_database(store, tmp_path / "child.db", blocks)
+                store.conn.execute(
+                    "ATTACH DATABASE ? AS shard", ((tmp_path / "child.db").as_uri() + "?mode=ro",)
+                )
+                with store.transaction():
+                    assert store.insert_blocks(copied, ["shard"], 4) == 7
+                store.conn.execute("DETACH DATABASE shard")
+            contents[way] = {  # in the table's own order (its rowid or its key)
+                t: store.conn.execute(f"SELECT * FROM {t}").fetchall() for t in tables
+            }
+    assert contents["copied"] == contents["one"]
+    got = contents["copied"]
+    assert len(got["exchanges"]) == 9 and len(got["issued_tokens"]) == 1
+    assert len(got["exchange_credentials"]) == 6  # the row naming one key twice links it once
+    assert (
+        got["credential_aliases"]
+        and sorted(r[3] for r in got["exchange_credentials"]) == ["X-API-Key"] * 6
+    )
+
+
+def _child_database(store: Store, path: Path, blocks: list[list[Any]]) -> list[CopiedBlock]:
+    """What a Zeek child writes (``zeek_parallel._child``): each block's rows and links into a
+    database of its own, and the blocks as the writing process receives them."""
+    db = sqlite3.connect(path, isolation_level=None)
+    for (sql,) in store.conn.execute(
+        "SELECT sql FROM sqlite_master WHERE name IN ('exchanges', 'exchange_credentials')"
+    ):
+        db.execute(sql)
+    copied, written = [], 0
+    for block in blocks:
+        found = CredentialWrites(block, written)
+        insert_rows(db, [r[0] for r in block], None)
+        db.executemany(INSERT_LINK, found.links)
+        copied.append(
+            CopiedBlock(
+                0, written + 1, len(block), found.credentials(), sorted(found.aliases), found.issued
+            )
+        )
+        written += len(block)
+    db.close()
+    return copied

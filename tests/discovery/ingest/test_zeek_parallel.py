@@ -15,7 +15,7 @@ import pytest
 from discovery.case.store import Store
 from discovery.case.writer import ExchangeWriter
 from discovery.errors import InputError
-from discovery.ingest import files, parallel, zeek_parallel
+from discovery.ingest import files, packing, parallel, zeek_parallel
 from discovery.sources import zeek
 from discovery.sources.zeek import read, read_share
 from discovery.stats import IngestStats
@@ -141,13 +141,25 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 @pytest.mark.integration  # starts processes
-@pytest.mark.parametrize("name", ["http.log", "http.json.log.gz"])
-def test_children_write_what_the_in_process_path_writes(tmp_path: Path, name: str) -> None:
-    """Reader and converter children, each writing its rows into a database of its own that
-    the case copies them from, give the case the rows, ids, credential links, credentials and
-    identities the in-process reader and ``to_exchanges`` give, in the log's order (also in
-    write batches that end inside a child's block), with the same counters and warnings; they
-    report progress up to the end of the file, and leave no database behind."""
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("http.log", packing.SIGHTINGS_KEPT),
+        ("http.json.log.gz", packing.SIGHTINGS_KEPT),
+        ("http.log", 1),
+    ],
+)
+def test_children_write_what_the_in_process_path_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, kept: int
+) -> None:
+    """Reader and converter children, each writing its rows and their credential links into
+    a database of its own that the case copies them from, give the case the rows, ids,
+    credential links, credentials and identities the in-process reader and ``to_exchanges``
+    give, in the log's order (also when the in-process writer's batches end inside a child's
+    block, and when the children send every sighting again each block: ``kept``), with the
+    same counters and warnings; they report progress up to the end of the file, and leave no
+    database behind."""
+    monkeypatch.setattr(packing, "SIGHTINGS_KEPT", kept)
     log = tmp_path / name
     _write(log, "json" if ".json" in name else "tsv")
     here, there = IngestStats(), IngestStats()
@@ -161,7 +173,7 @@ def test_children_write_what_the_in_process_path_writes(tmp_path: Path, name: st
     with Store.open(tmp_path / "children.db") as store:
         writer = ExchangeWriter(store, None, batch=100)
         with zeek_parallel.SharedRead(store, log, there, seen.append) as shared:
-            writer.add_prepared(shared.rows(), shared.sources)
+            writer.add_copied(shared.blocks(), shared.sources)
             assert _leftovers(tmp_path)  # the children's databases, while they are read
         got = _contents(store)
         attached = [row[1] for row in store.conn.execute("PRAGMA database_list")]
@@ -189,7 +201,7 @@ def test_collector_thresholds_given_back(tmp_path: Path) -> None:
         with Store.open(tmp_path / "case.db") as store:
             during = []
             with zeek_parallel.SharedRead(store, log, IngestStats()) as shared:
-                for _ in shared.rows():
+                for _ in shared.blocks():
                     during.append(gc.get_threshold())
             assert during and set(during) == {(parallel.YOUNG_GC, 11, 12)}
             assert gc.get_threshold() == custom
@@ -197,10 +209,10 @@ def test_collector_thresholds_given_back(tmp_path: Path) -> None:
                 pytest.raises(InputError),
                 zeek_parallel.SharedRead(store, bogus, IngestStats()) as shared,
             ):
-                list(shared.rows())
+                list(shared.blocks())
             assert gc.get_threshold() == custom
             with zeek_parallel.SharedRead(store, log, IngestStats()) as shared:
-                next(iter(shared.rows()))
+                next(iter(shared.blocks()))
                 assert gc.get_threshold() == (parallel.YOUNG_GC, 11, 12)
             assert gc.get_threshold() == custom  # abandoned: closed by the context's exit
     finally:
@@ -216,7 +228,7 @@ def test_a_bad_log_is_refused_from_the_children(tmp_path: Path) -> None:
         pytest.raises(InputError, match="before its #fields header"),
         zeek_parallel.SharedRead(store, log, IngestStats()) as shared,
     ):
-        list(shared.rows())
+        list(shared.blocks())
     assert _leftovers(tmp_path) == []
 
 
