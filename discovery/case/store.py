@@ -504,7 +504,11 @@ class Store:
             conn.execute(_copy_exchanges(source, input_id), (low, low + rows - 1))
             self._check_ids(last_id, rows)
             offset = last_id + 1 - low  # a row's id here minus its id there
-            conn.execute(_copy_links(source), (offset, low, low + rows - 1))
+            if block.links:
+                first_link = block.first_link
+                conn.execute(
+                    _copy_links(source), (offset, first_link, first_link + block.links - 1)
+                )
             for row in block.issued:
                 issued.append((row[0] + offset, *row[1:]))
             for sighting, first, last, uses in block.credentials:
@@ -685,18 +689,30 @@ class CredentialWrites:
 
 class CopiedBlock:
     """A block of rows a child process wrote into its own database (``sources[source]`` of
-    ``Store.insert_blocks``), ids ``low`` to ``low + count - 1`` there, with their links; and
-    what the rows' credential sightings write here: each credential's first sighting with the
-    first and last time and number of its uses in the block, the aliases, and the issued
-    tokens (their exchange ids there)."""
+    ``Store.insert_blocks``), ids ``low`` to ``low + count - 1`` there, with their ``links``
+    credential links from rowid ``first_link`` there (``SHARD_LINKS``); and what the rows'
+    credential sightings write here besides: each credential's first sighting with the first
+    and last time and number of its uses in the block, the aliases, and the issued tokens
+    (their exchange ids there)."""
 
-    __slots__ = ("aliases", "count", "credentials", "issued", "low", "source")
+    __slots__ = (
+        "aliases",
+        "count",
+        "credentials",
+        "first_link",
+        "issued",
+        "links",
+        "low",
+        "source",
+    )
 
     def __init__(
         self,
         source: int,
         low: int,
         count: int,
+        first_link: int,
+        links: int,
         credentials: list[tuple[CredentialSighting, float, float, int]],
         aliases: list[tuple[str, str]],
         issued: list[tuple[Any, ...]],
@@ -704,6 +720,8 @@ class CopiedBlock:
         self.source = source
         self.low = low
         self.count = count
+        self.first_link = first_link
+        self.links = links
         self.credentials = credentials
         self.aliases = aliases
         self.issued = issued
@@ -775,14 +793,24 @@ INSERT_LINK = (
 )
 
 
+# The credential links a child writes into its own database (``CopiedBlock``): a plain table
+# (no key: ``CredentialWrites`` links a row to a credential once), each block's links one run
+# of rowids, copied by that run.
+SHARD_LINKS = (
+    "CREATE TABLE exchange_credentials(exchange_id INTEGER NOT NULL, credential_id TEXT NOT NULL, "
+    "location TEXT NOT NULL, name TEXT NOT NULL)"
+)
+
+
 @lru_cache(maxsize=64)
 def _copy_links(source: str) -> str:
-    """The INSERT ... SELECT of the credential links of the attached database ``source`` (a
-    name this package gave) of its rows with ids from ? to ?, each id moved by the first ?."""
+    """The INSERT ... SELECT of the credential links with rowids from ? to ? of the attached
+    database ``source`` (a name this package gave; ``SHARD_LINKS``), each exchange id moved by
+    the first ?."""
     return (
         "INSERT OR IGNORE INTO main.exchange_credentials(exchange_id, credential_id, location, "
         "name) SELECT exchange_id + ?, credential_id, location, name "
-        f'FROM "{source}".exchange_credentials WHERE exchange_id BETWEEN ? AND ?'
+        f'FROM "{source}".exchange_credentials WHERE rowid BETWEEN ? AND ? ORDER BY rowid'
     )
 
 

@@ -36,7 +36,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from discovery.case.store import CopiedBlock, PreparedExchange, Store
+from discovery.case.store import SHARD_LINKS, CopiedBlock, PreparedExchange, Store
 from discovery.errors import InputError
 from discovery.ingest import parallel
 from discovery.ingest.packing import Packed, Packer, Unpacker
@@ -53,9 +53,16 @@ log = logging.getLogger(__name__)
 
 SHARD_CACHE_KIB = 4096  # page cache of each child's database attached here (read in order)
 _LINE = re.compile(r"\(line (\d+)\)")
-# a block's number, its rows' first id and count, its credentials (packed), aliases and
-# issued tokens (``CopiedBlock``)
-_Block = tuple[int, tuple[int, int, Packed, list[tuple[str, str]], list[tuple[Any, ...]]]]
+# a block's number, its rows' first id and count and its links' first rowid and count, its
+# credentials (packed), aliases and issued tokens (``CopiedBlock``)
+_Block = tuple[
+    int, tuple[tuple[int, int, int, int], Packed, list[tuple[str, str]], list[tuple[Any, ...]]]
+]
+# the last row's id and the last link's rowid a child wrote
+_LAST_IDS = (
+    "SELECT (SELECT MAX(id) FROM exchanges), "
+    "(SELECT COALESCE(MAX(rowid), 0) FROM exchange_credentials)"
+)
 
 
 # the children pay off below this load average per core (measured on the 2-core box, 100,000
@@ -110,22 +117,28 @@ def _child(
     progress = (lambda done: send(("progress", done))) if share[0] == 0 else None
     db = sqlite3.connect(shard, isolation_level=None)
     db.execute("PRAGMA synchronous = OFF")  # a scratch file: a crash reads the log again
-    written = 0
+    written = linked = 0  # rows and links written
 
     def write(block: int, batch: list[PreparedExchange]) -> None:
-        nonlocal written
+        nonlocal written, linked
         found = CredentialWrites(batch, written)  # the rows' ids there: from written + 1
         db.execute("BEGIN IMMEDIATE")
         insert_rows(db, [row[0] for row in batch], None)
         if found.links:
             db.executemany(INSERT_LINK, found.links)
         db.execute("COMMIT")
-        first = written + 1
+        first, first_link = written + 1, linked + 1
         written += len(batch)
-        if db.execute("SELECT MAX(id) FROM exchanges").fetchone()[0] != written:
+        linked += len(found.links)
+        if db.execute(_LAST_IDS).fetchone() != (written, linked):
             raise RuntimeError(f"{shard}: rows {first}..{written} not where they were written")
         credentials = pack.credentials(found.credentials())
-        sent = (first, len(batch), credentials, sorted(found.aliases), found.issued)
+        sent = (
+            (first, len(batch), first_link, len(found.links)),
+            credentials,
+            sorted(found.aliases),
+            found.issued,
+        )
         send(("rows", (block, sent)))
 
     batch: list[PreparedExchange] = []
@@ -191,20 +204,16 @@ class SharedRead:
         self._folder = Path(
             tempfile.mkdtemp(prefix=".ir-console-zeek-", dir=self.store.path.parent)
         )
-        tables = [
-            sql
-            for (sql,) in self.store.conn.execute(
-                "SELECT sql FROM main.sqlite_master WHERE type = 'table' "
-                "AND name IN ('exchanges', 'exchange_credentials') ORDER BY name"
-            )
-        ]
+        exchanges = self.store.conn.execute(
+            "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = 'exchanges'"
+        ).fetchone()[0]
         shards = [self._folder / f"{name}.db" for name in self.sources]
         for shard in shards:  # made here, closed before the fork: a child opens its own
             db = sqlite3.connect(shard, isolation_level=None)
             try:
                 db.execute("PRAGMA journal_mode = WAL")  # read here while the child writes
-                for table in tables:
-                    db.execute(table)
+                db.execute(exchanges)
+                db.execute(SHARD_LINKS)
             finally:
                 db.close()
         fingerprint = self.store.fingerprint
@@ -296,6 +305,9 @@ def _blocks(
     unpack = Unpacker()
     message: _Block
     for message in child_batches(receiver, proc, path, stats, progress):
-        number, (low, count, packed, aliases, issued) = message
+        number, ((low, count, first_link, links), packed, aliases, issued) = message
         credentials = unpack.credentials(*packed)
-        yield number, CopiedBlock(source, low, count, credentials, aliases, issued)
+        yield (
+            number,
+            CopiedBlock(source, low, count, first_link, links, credentials, aliases, issued),
+        )

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from discovery.case import schema
 from discovery.case.store import (
     INSERT_LINK,
+    SHARD_LINKS,
     CopiedBlock,
     CredentialWrites,
     Store,
@@ -523,20 +524,28 @@ def _child_database(store: Store, path: Path, blocks: list[list[Any]]) -> list[C
     """What a Zeek child writes (``zeek_parallel._child``): each block's rows and links into a
     database of its own, and the blocks as the writing process receives them."""
     db = sqlite3.connect(path, isolation_level=None)
-    for (sql,) in store.conn.execute(
-        "SELECT sql FROM sqlite_master WHERE name IN ('exchanges', 'exchange_credentials')"
-    ):
-        db.execute(sql)
-    copied, written = [], 0
+    db.execute(
+        store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'exchanges'").fetchone()[0]
+    )
+    db.execute(SHARD_LINKS)
+    copied, written, linked = [], 0, 0
     for block in blocks:
         found = CredentialWrites(block, written)
         insert_rows(db, [r[0] for r in block], None)
         db.executemany(INSERT_LINK, found.links)
         copied.append(
             CopiedBlock(
-                0, written + 1, len(block), found.credentials(), sorted(found.aliases), found.issued
+                0,
+                written + 1,
+                len(block),
+                linked + 1,
+                len(found.links),
+                found.credentials(),
+                sorted(found.aliases),
+                found.issued,
             )
         )
         written += len(block)
+        linked += len(found.links)
     db.close()
     return copied
