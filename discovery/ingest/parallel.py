@@ -30,12 +30,12 @@ import pickle
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterator
-from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from discovery.case.store import PreparedExchange
+from discovery.collector import YOUNG_GC, fewer_collections
 from discovery.errors import InputError
 from discovery.forking import helpers_can_run
 from discovery.ingest.packing import Packed, Packer, Unpacker
@@ -51,13 +51,6 @@ MIN_SIZE = 4 << 20  # smaller inputs are read in-process (a fork costs more than
 MAX_SHARDS = 4  # each child reads every frame: beyond a few, that reading outweighs the split
 PIPE_SIZE = 1 << 20
 QUEUE_DEPTH = 32  # pickled batches waiting per child (~60 KiB each on API traffic)
-# Allocations between two collections of the cyclic GC's youngest generation while a capture is
-# read (Python's default: 700). Reading and converting build millions of small containers
-# (header lists, exchanges, rows) that die by reference counting, so a collection every 700 of
-# them walks live ones and frees next to nothing; in a child, what the fork inherited (modules,
-# the key log) is frozen as well, so no full collection walks it. bench_tls's children spent
-# about a tenth of their CPU time in the collector, this process about 7%.
-YOUNG_GC = 50_000
 
 _Key = tuple[int, int]
 
@@ -235,19 +228,6 @@ def child_collections() -> None:
     allocations (the older generations' thresholds unchanged)."""
     gc.freeze()
     gc.set_threshold(YOUNG_GC, *gc.get_threshold()[1:])
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """The youngest generation collected every ``YOUNG_GC`` allocations instead of the
-    default's 700 while the rows of a capture are merged and written (the older generations'
-    thresholds unchanged); the thresholds before given back after."""
-    before = gc.get_threshold()
-    gc.set_threshold(YOUNG_GC, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _rows(

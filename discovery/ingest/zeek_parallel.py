@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from discovery.case.store import SHARD_LINKS, CopiedBlock, PreparedExchange, Store
+from discovery.collector import fewer_collections
 from discovery.errors import InputError
 from discovery.ingest import parallel
 from discovery.ingest.packing import Packed, Packer, Unpacker
@@ -245,7 +246,7 @@ class SharedRead:
             )
         ]
         try:
-            with parallel.fewer_collections():  # while the blocks are merged and written
+            with fewer_collections():  # while the blocks are merged and written
                 for _number, block in heapq.merge(*streams, key=operator.itemgetter(0)):
                     yield block
         finally:

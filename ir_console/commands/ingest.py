@@ -89,6 +89,24 @@ def ingest(
     stopped, so each record is added once; --follow keeps doing so as it grows. An input another
     process is ingesting right now is waited for (--no-wait: refused).
     """
+    from discovery.collector import fewer_collections, no_collection_at_exit
+
+    no_collection_at_exit()  # the process ends after the command (discovery.collector)
+    with fewer_collections():  # what the imports, reading and analysis build mostly lives on
+        _ingest(case, names, specs, keylogs, fmt, wait, follow, interval, as_json)
+
+
+def _ingest(
+    case: CaseContext,
+    names: tuple[str, ...],
+    specs: tuple[Path, ...],
+    keylogs: tuple[Path, ...],
+    fmt: str,
+    wait: bool,
+    follow: bool,
+    interval: float,
+    as_json: bool,
+) -> None:
     from discovery.ingest.files import ingest_files
     from discovery.ingest.paths import expand
 

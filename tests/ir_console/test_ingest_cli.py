@@ -121,3 +121,32 @@ def test_progress_is_json_lines_with_json_and_nothing_on_a_pipe(tmp_path: Path) 
     json.loads(with_json.stdout)  # stdout is still one JSON document
     plain = main(tmp_path / "b.db", "ingest", str(log))
     assert plain.returncode == 0 and "progress" not in plain.stderr
+
+
+def test_ingest_collects_less_and_not_at_exit(
+    case_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command reads and analyses with the youngest generation collected less often (what
+    it builds mostly lives on), gives the collector's thresholds back after, and asks for no
+    collection at its process's exit (``discovery.collector``)."""
+    import gc
+
+    from discovery import collector
+    from discovery.analyse import recompute as analysis
+
+    asked: list[bool] = []
+    monkeypatch.setattr(collector, "no_collection_at_exit", lambda: asked.append(True))
+    seen: list[tuple[int, int, int]] = []
+    real = analysis.recompute
+
+    def recompute(*args: object, **kwargs: object) -> None:
+        seen.append(gc.get_threshold())
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(analysis, "recompute", recompute)
+    before = gc.get_threshold()
+    code, _out = run(case_path, "ingest", str(FIXTURES / "http_api.pcap"))
+    assert code == 0
+    assert asked == [True]
+    assert seen and seen[0][0] == collector.YOUNG_GC
+    assert gc.get_threshold() == before
