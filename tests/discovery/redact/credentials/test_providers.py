@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -176,3 +178,21 @@ def test_formats_without_a_marker_are_named_only_where_they_travel() -> None:
     assert auth is not None and auth.pattern.kind == "twilio_auth_token"
     assert match_basic("someone", hex32) is None
     assert match_in_context("header:ddapikey", "x" * 32) is None  # a placeholder, even there
+
+
+@pytest.mark.integration
+def test_free_text_scan_compiled_when_a_prefix_is_first_seen() -> None:
+    """The whole-key scan (a hundred-odd alternatives, ~8 ms to compile) is compiled the first
+    time a text holds a documented prefix, not when the module is imported (an ingest imports it
+    before it forks its readers, and most captures never hold a prefix)."""
+    code = (
+        "import discovery.redact.credentials.providers as p\n"
+        "assert not p._SCAN, 'compiled at import'\n"
+        "assert list(p.find_provider_keys('no documented prefix in this text at all')) == []\n"
+        "assert not p._SCAN, 'compiled for a text without a prefix'\n"
+        "import sys\n"
+        "kinds = [k.pattern.kind for k in p.find_provider_keys(sys.argv[1])]\n"
+        "assert kinds == ['github_token'], kinds\n"
+        "assert len(p._SCAN) == 1\n"
+    )
+    subprocess.run([sys.executable, "-c", code, f"see {GH} here"], check=True, timeout=60)
