@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -228,26 +228,29 @@ def _build_templaters(
     matchers: dict[str, HostMatcher],
     host: str | None = None,
     skipped: Skipped | None = None,
+    kept: _KeptGroups | None = None,
 ) -> dict[str, HostTemplater]:
     """Every host's (or ``host``'s) templater, taught by its paths that are not 404-only,
-    streamed from SQL in order: no distinct path is held in Python beyond the trie."""
-    where, args = _host_filter(host)
+    streamed from SQL in order: no distinct path is held in Python beyond the trie, but in
+    ``kept`` when given (the groups read, for the linking pass, up to a bound)."""
     skipped = skipped if skipped is not None else Skipped()
     templaters: dict[str, HostTemplater] = {}
     current: HostTemplater | None = None
     # per (host, method, path), in the order of the covering index (no sort): a path is learned
     # with its requests when any of its methods answered other than 404
-    for row, (h, method, path, answered, requests) in enumerate(
-        store.conn.execute(
-            f"SELECT host, method, path, SUM(CASE WHEN status = 404 THEN 0 ELSE 1 END), COUNT(*) "
-            f"FROM exchanges WHERE {where} GROUP BY host, method, path "
-            "ORDER BY host, method, path",
-            args,
-        )
-    ):
+    for row, group in enumerate(_stream_path_groups(store, host)):
+        h, method, path, per_status = group
+        if kept is not None:
+            kept.add(group)
         _bound_memo(row)
         if current is None or current.host != h:
             current = templaters[h] = HostTemplater(h, rules, matchers.get(h))
+        answered = 0
+        requests = 0
+        for code, count, _first, _last in per_status:
+            requests += count
+            if code != 404:
+                answered += count
         if answered:
             try:
                 current.add(path, requests, method)
@@ -324,16 +327,46 @@ def analysis_skipped(store: Store) -> dict[str, Any] | None:
 
 
 _StatusRow = tuple[int | None, int, float | None, float | None]  # status, count, first, last
+_PathGroup = tuple[str, str, str, list[_StatusRow]]  # host, method, path, its rows per status
+# Path groups the templaters' pass keeps for the linking pass (a few MB at most: each is a
+# path and its statuses); a case with more distinct paths has them read from SQL twice.
+_GROUPS_KEPT = 32_768
 
 
-def _stream_path_groups(store: Store) -> Iterator[tuple[str, str, str, list[_StatusRow]]]:
-    """(host, method, path, its rows per status) in (host, method, path) order, one at a time."""
+class _KeptGroups:
+    """The path groups the templaters' pass read, kept so that the linking pass goes over them
+    again instead of asking SQL for them twice (the same statement, grouping and sorting every
+    row of the case); beyond ``_GROUPS_KEPT`` none is kept and that pass reads them again."""
+
+    def __init__(self) -> None:
+        self.groups: list[_PathGroup] = []
+        self.complete = True
+
+    def add(self, group: _PathGroup) -> None:
+        if not self.complete:
+            return
+        if len(self.groups) >= _GROUPS_KEPT:
+            self.groups = []  # too many to hold: memory stays bounded
+            self.complete = False
+        else:
+            self.groups.append(group)
+
+    def again(self, store: Store) -> Iterable[_PathGroup]:
+        """The groups once more, in the same order: those kept, or read from SQL again."""
+        return self.groups if self.complete else _stream_path_groups(store)
+
+
+def _stream_path_groups(store: Store, host: str | None = None) -> Iterator[_PathGroup]:
+    """(host, method, path, its rows per status) in (host, method, path) order, one at a time
+    (of ``host`` only, when given)."""
+    where, args = _host_filter(host)
     key: tuple[str, str, str] | None = None
     rows: list[_StatusRow] = []
     for h, method, path, status, count, first, last in store.conn.execute(
         "SELECT host, method, path, status, COUNT(*), MIN(ts), MAX(ts) FROM exchanges "
-        f"WHERE {_HTTP_ROWS} GROUP BY host, method, path, status "
-        "ORDER BY host, method, path, status"
+        f"WHERE {where} GROUP BY host, method, path, status "
+        "ORDER BY host, method, path, status",
+        args,
     ):
         if key is None or key != (h, method, path):
             if key is not None:
@@ -460,7 +493,8 @@ def rebuild_endpoints(store: Store) -> int:
     matchers = load_matchers(store)
     rules = load_rules(rules_path(store.path))
     skipped = Skipped()
-    templaters = _build_templaters(store, rules, matchers, skipped=skipped)
+    kept = _KeptGroups()  # the path groups read, for the linking pass below
+    templaters = _build_templaters(store, rules, matchers, skipped=skipped, kept=kept)
     endpoints: dict[tuple[str, str, str], _Endpoint] = {}
     conn = store.conn
     conn.execute("DROP TABLE IF EXISTS temp.endpoint_links")
@@ -483,7 +517,7 @@ def rebuild_endpoints(store: Store) -> int:
         with _one_transaction(conn):
             links: list[tuple[str, str, str, str]] = []
             op_links: list[tuple[str, str, str, str, str]] = []
-            for row, (host, method, path, per_status) in enumerate(_stream_path_groups(store)):
+            for row, (host, method, path, per_status) in enumerate(kept.again(store)):
                 _bound_memo(row)
                 templater = _templater(templaters, host, rules, matchers)
                 try:

@@ -102,3 +102,52 @@ def test_a_failed_inventory_write_leaves_no_transaction_open(store: Store) -> No
     assert conn.execute("SELECT COUNT(*) FROM temp.scratch").fetchone() == (0,)
     with store.transaction():  # the next writer starts as usual
         store.set_meta("after", "1")
+
+
+def _inventory(store: Store) -> list[tuple[object, ...]]:
+    return store.conn.execute(
+        "SELECT id, host, method, template, status, requests, first_seen, last_seen, statuses, "
+        "explanation FROM endpoints ORDER BY id"
+    ).fetchall()
+
+
+def test_the_path_groups_are_read_once_unless_too_many_to_keep(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The templaters' pass keeps the (host, method, path) groups it read for the linking
+    pass, so SQL groups and sorts the case's rows once; with more groups than it keeps, that
+    pass reads them from SQL again. Either way the same endpoints and links."""
+    from discovery.analyse import inventory
+
+    store.add_exchanges(
+        [
+            *[
+                make_exchange(host=host, path=f"/v1/users/{i}", ts=1_790_000_000.0 + i)
+                for host in ("a.example", "b.example")
+                for i in range(12)
+            ],
+            make_exchange(host="a.example", path="/v1/users/3", status=500, ts=1_790_000_100.0),
+            make_exchange(host="a.example", path="/v1/admin", status=404),  # 404 only: probing
+            make_exchange(host="b.example", path="/v1/orders/9", method="POST", status=None),
+        ]
+    )
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    rebuild_endpoints(store)
+    store.conn.set_trace_callback(None)
+    grouped = [s for s in statements if "GROUP BY host, method, path, status" in s]
+    assert len(grouped) == 1
+    kept, links = _inventory(store), _links(store)
+    assert any(row[3] == "/v1/users/{id}" for row in kept)
+
+    monkeypatch.setattr(inventory, "_GROUPS_KEPT", 3)
+    store.conn.execute("DELETE FROM endpoints")
+    store.conn.execute("UPDATE exchanges SET endpoint_id = NULL")
+    statements.clear()
+    store.conn.set_trace_callback(statements.append)
+    rebuild_endpoints(store)
+    store.conn.set_trace_callback(None)
+    grouped = [s for s in statements if "GROUP BY host, method, path, status" in s]
+    assert len(grouped) == 2
+    assert _inventory(store) == kept
+    assert _links(store) == links
