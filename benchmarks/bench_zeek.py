@@ -6,6 +6,7 @@
     .venv/bin/python benchmarks/bench_zeek.py --no-memory      # skip the 1/10-size memory run
     .venv/bin/python benchmarks/bench_zeek.py --floor --records 200000  # SQLite's own floor
     .venv/bin/python benchmarks/bench_zeek.py --in-process   # also read in one process: ratio
+    .venv/bin/python benchmarks/bench_zeek.py --children     # children whatever the load
 
 The log is synthesised as a Zeek cluster writes it: the ``#fields`` header of ``http.log``
 (with our policy script's ``irc_cred_hmacs``), 2,000 clients, 40 hosts, REST paths with ids
@@ -16,7 +17,8 @@ its analysis: a log of 4 MiB or more is read and converted by child processes sh
 lines, ``discovery.ingest.zeek_parallel``); wall time, CPU time and peak RSS (``wait4``: the
 process and the children it waited for) are measured per run, with the load average at its end.
 ``--in-process`` also reads each log in one process (no children) first, and prints the ratio
-of the two wall times. ``--analysis``
+of the two wall times; ``--children`` has children read each log whatever the load (``ingest``
+uses them only below a load of 1.5 per core); each line says which read it. ``--analysis``
 then times the analysis the next ``ir-console ingest`` runs on that case. Memory is flat when a
 tenth of the log peaks at about the same RSS as the whole log.
 
@@ -241,23 +243,35 @@ import json, sys
 from pathlib import Path
 from discovery import compiled
 from discovery.case.store import Store
-from discovery.ingest import parallel
+from discovery.ingest import parallel, zeek_parallel
 from discovery.ingest.files import ingest_file
-if sys.argv[3:] == ["in-process"]:
+mode = sys.argv[3]
+if mode == "in-process":
     parallel.MIN_SIZE = 1 << 62  # no child processes
+elif mode == "children":
+    zeek_parallel.MAX_LOAD_PER_CORE = float("inf")  # children whatever the load
+shared = []
+real = zeek_parallel.SharedRead
+def counted(*args, **kwargs):
+    shared.append(1)
+    return real(*args, **kwargs)
+zeek_parallel.SharedRead = counted
 with Store.open(Path(sys.argv[1])) as store:
     result = ingest_file(store, Path(sys.argv[2]), "zeek")
-print(json.dumps({"exchanges": result.stats.exchanges, "compiled": compiled.in_use()}))
+print(json.dumps({"exchanges": result.stats.exchanges, "compiled": compiled.in_use(),
+                  "children": bool(shared)}))
 """
 
 
-def _ingest(case: Path, log: Path, in_process: bool = False) -> tuple[float, int, float, int, bool]:
+def _ingest(case: Path, log: Path, mode: str = "auto") -> tuple[float, int, float, int, bool, bool]:
     """Wall seconds, peak MiB and CPU seconds of reading the log into a case (no analysis: see
-    --analysis), the exchanges written, and whether the compiled build ran."""
-    args = [sys.executable, "-c", _CHILD, str(case), str(log)]
-    wall, rss, cpu, out = _run(args + (["in-process"] if in_process else []))
+    --analysis), the exchanges written, whether the compiled build ran and whether children
+    read the log (``mode``: "auto" as ``ingest`` decides, "children" whatever the load,
+    "in-process")."""
+    args = [sys.executable, "-c", _CHILD, str(case), str(log), mode]
+    wall, rss, cpu, out = _run(args)
     done = json.loads(out)
-    return wall, rss, cpu, int(done["exchanges"]), bool(done["compiled"])
+    return wall, rss, cpu, int(done["exchanges"]), bool(done["compiled"]), bool(done["children"])
 
 
 def floor(log: Path, work: Path, rounds: int = 3) -> None:
@@ -401,6 +415,11 @@ def main() -> None:
     parser.add_argument(
         "--in-process", action="store_true", help="also read each log in one process: ratio"
     )
+    parser.add_argument(
+        "--children",
+        action="store_true",
+        help="children read each log whatever the load (ingest uses them below 1.5 per core)",
+    )
     opts = parser.parse_args()
     precompile()  # bytecode written once, as an installed copy has it
     if opts.floor:
@@ -421,15 +440,17 @@ def main() -> None:
             if not opts.no_memory:
                 write(small, _records(max(1, opts.records // 10)))
             if opts.in_process:  # first, so the page cache favours neither
-                one = _ingest(work / f"one-{variant}.db", log, in_process=True)
-            wall, rss, cpu, written, native = _ingest(work / f"{variant}.db", log)
+                one = _ingest(work / f"one-{variant}.db", log, "in-process")
+            mode = "children" if opts.children else "auto"
+            wall, rss, cpu, written, native, children = _ingest(work / f"{variant}.db", log, mode)
             small_rss = None
             if not opts.no_memory:
-                _, small_rss, _, _, _ = _ingest(work / f"small-{variant}.db", small)
+                small_rss = _ingest(work / f"small-{variant}.db", small, mode)[1]
             line = (
                 f"{variant:8} {written:>10,} exchanges  {wall:7.2f} s  "
                 f"{written / wall:>9,.0f} records/s, CPU {cpu:.1f} s "
-                f"({written / cpu:,.0f} records per CPU second); peak {rss} MiB"
+                f"({written / cpu:,.0f} records per CPU second), "
+                f"{'with children' if children else 'in one process'}; peak {rss} MiB"
             )
             if small_rss is not None:
                 line += f" (a tenth of the log: {small_rss} MiB)"
