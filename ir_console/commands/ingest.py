@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from discovery import collector
+from discovery.collector import fewer_collections
 from ir_console.cli import CaseContext
 from ir_console.output import emit_json, message
 from ir_console.progress import Steps
@@ -66,6 +68,7 @@ JSON_PROGRESS_EVERY = 1.0  # seconds between JSON progress events
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
+@fewer_collections()  # what the imports, reading and analysis build mostly lives on
 def ingest(
     case: CaseContext,
     names: tuple[str, ...],
@@ -89,24 +92,7 @@ def ingest(
     stopped, so each record is added once; --follow keeps doing so as it grows. An input another
     process is ingesting right now is waited for (--no-wait: refused).
     """
-    from discovery.collector import fewer_collections, no_collection_at_exit
-
-    no_collection_at_exit()  # the process ends after the command (discovery.collector)
-    with fewer_collections():  # what the imports, reading and analysis build mostly lives on
-        _ingest(case, names, specs, keylogs, fmt, wait, follow, interval, as_json)
-
-
-def _ingest(
-    case: CaseContext,
-    names: tuple[str, ...],
-    specs: tuple[Path, ...],
-    keylogs: tuple[Path, ...],
-    fmt: str,
-    wait: bool,
-    follow: bool,
-    interval: float,
-    as_json: bool,
-) -> None:
+    collector.no_collection_at_exit()  # the process ends after the command
     from discovery.ingest.files import ingest_files
     from discovery.ingest.paths import expand
 
