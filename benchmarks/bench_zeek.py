@@ -276,6 +276,7 @@ def _ingest(case: Path, log: Path, mode: str = "auto") -> tuple[float, int, floa
 
 def floor(log: Path, work: Path, rounds: int = 3) -> None:
     """CPU microseconds per record of inserting the log's rows (see the module docstring)."""
+    from discovery.case import bulk
     from discovery.case import store as store_module
     from discovery.case.store import Store, exchange_fields
     from discovery.redact.convert import to_exchanges
@@ -342,12 +343,8 @@ def floor(log: Path, work: Path, rounds: int = 3) -> None:
             scratch.execute("COMMIT")
         phases["insert"].append(time.process_time() - start)
         scratch.close()
-        indexes = conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'exchanges' "
-            "AND sql IS NOT NULL AND sql NOT LIKE '% WHERE %'"
-        ).fetchall()
-        for name, _ in indexes:
-            conn.execute(f"DROP INDEX {name}")
+        with store.transaction():  # the indexes dropped as an ingest's bulk load drops them
+            bulk.defer_indexes(store)
         conn.execute(f"PRAGMA cache_size = -{store_module.DEFERRED_CACHE_KIB}")
         conn.execute(f"PRAGMA wal_autocheckpoint = {store_module.BULK_WAL_AUTOCHECKPOINT}")
         conn.execute(
@@ -361,9 +358,7 @@ def floor(log: Path, work: Path, rounds: int = 3) -> None:
         phases["copy"].append(time.process_time() - start)
         conn.execute("DETACH DATABASE scratch")
         start = time.process_time()
-        with store.transaction():
-            for _, sql in indexes:
-                conn.execute(sql)
+        bulk.restore_indexes(store)  # and built again as it builds them
         phases["index"].append(time.process_time() - start)
         for leftover in work.glob("scratch.db*"):
             leftover.unlink()

@@ -495,14 +495,13 @@ class Store:
         conn = self.conn
         self._start_bulk()
         count = 0
-        last_id = self._last_exchange_id()
+        first_id = last_id = self._last_exchange_id()
         creds: dict[str, _CredAgg] = {}
         aliases: set[tuple[str, str]] = set()
         issued: list[tuple[Any, ...]] = []
         for block in blocks:
             source, low, rows = sources[block.source], block.low, block.count
             conn.execute(_copy_exchanges(source, input_id), (low, low + rows - 1))
-            self._check_ids(last_id, rows)
             offset = last_id + 1 - low  # a row's id here minus its id there
             if block.links:
                 first_link = block.first_link
@@ -521,6 +520,7 @@ class Store:
             aliases.update(block.aliases)
             last_id += rows
             count += rows
+        self._check_ids(first_id, count)  # else the offsets were wrong: the batch is undone
         self._write_credentials(creds, [], issued, aliases)
         return count
 
@@ -631,13 +631,8 @@ class _CredAgg:
         self.last = last
         self.count = count
 
-    def add(self, ts: float) -> None:
-        self.first = min(self.first, ts)
-        self.last = max(self.last, ts)
-        self.count += 1
-
-    def merge(self, first: float, last: float, count: int) -> None:
-        """Another batch's aggregate of the same credential added."""
+    def merge(self, first: float, last: float, count: int = 1) -> None:
+        """Another use (``merge(ts, ts)``) or batch's aggregate of the same credential added."""
         self.first = min(self.first, first)
         self.last = max(self.last, last)
         self.count += count
@@ -677,7 +672,7 @@ class CredentialWrites:
                 if agg is None:
                     creds[cid] = _CredAgg(sighting, ts, ts)
                 else:
-                    agg.add(ts)
+                    agg.merge(ts, ts)
                 for alias in sighting.aliases:
                     aliases.add((alias, cid))
 

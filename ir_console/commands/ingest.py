@@ -12,7 +12,6 @@ from typing import Any
 import click
 
 from discovery import collector
-from discovery.collector import fewer_collections
 from ir_console.cli import CaseContext
 from ir_console.output import emit_json, message
 from ir_console.progress import Steps
@@ -68,7 +67,7 @@ JSON_PROGRESS_EVERY = 1.0  # seconds between JSON progress events
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
-@fewer_collections()  # what the imports, reading and analysis build mostly lives on
+@collector.fewer_collections()  # what the imports, reading and analysis build mostly lives on
 def ingest(
     case: CaseContext,
     names: tuple[str, ...],
